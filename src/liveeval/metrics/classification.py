@@ -1,0 +1,494 @@
+"""Classification metrics, with intervals, from a :class:`ConfusionMatrix`.
+
+Names follow scikit-learn (``precision``, ``recall``, ``f1``, ``balanced_accuracy``,
+``mcc`` for ``matthews_corrcoef``, ``cohen_kappa``; averages as ``f1_macro`` …).
+For binary problems the unqualified names refer to the positive class; for
+multiclass problems they are the macro averages.
+
+Zero division: where scikit-learn substitutes ``zero_division`` (0.0 by default)
+the result carries that value in ``value``, sets ``zero_division`` and says why in
+``reason``, and has no interval — so it can be told apart from a measured 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .confusion import ConfusionMatrix, cells, safe_divide
+from .interval import bootstrap_confusion, mover_mean, wilson
+from .labels import Label
+from .result import MetricResult
+
+__all__ = ["binary_metrics", "confusion_metrics", "multiclass_metrics", "per_class_metrics"]
+
+FloatArray = npt.NDArray[np.float64]
+ZERO_DIVISION = 0.0
+
+
+# --- formulas on (..., k, k) count arrays --------------------------------------
+
+
+def _zero_filled(values: FloatArray) -> FloatArray:
+    return np.where(np.isnan(values), ZERO_DIVISION, values)
+
+
+def precision_of(c: FloatArray) -> FloatArray:
+    tp, fp, _, _ = cells(c)
+    return safe_divide(tp, tp + fp)
+
+
+def recall_of(c: FloatArray) -> FloatArray:
+    tp, _, fn, _ = cells(c)
+    return safe_divide(tp, tp + fn)
+
+
+def specificity_of(c: FloatArray) -> FloatArray:
+    _, fp, _, tn = cells(c)
+    return safe_divide(tn, tn + fp)
+
+
+def fbeta_of(c: FloatArray, beta: float) -> FloatArray:
+    """F-beta as (1+β²)TP / ((1+β²)TP + β²FN + FP), scikit-learn's form."""
+    tp, fp, fn, _ = cells(c)
+    b2 = beta * beta
+    return safe_divide((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp)
+
+
+def accuracy_of(c: FloatArray) -> FloatArray:
+    trace = np.trace(c, axis1=-2, axis2=-1)
+    return safe_divide(trace, c.sum(axis=(-2, -1)))
+
+
+def mcc_of(c: FloatArray) -> FloatArray:
+    """Matthews correlation, multiclass (Gorodkin 2004), 0 when undefined as in scikit-learn."""
+    t = c.sum(axis=-1)
+    p = c.sum(axis=-2)
+    correct = np.trace(c, axis1=-2, axis2=-1)
+    s = c.sum(axis=(-2, -1))
+    cov_ytyp = correct * s - (t * p).sum(axis=-1)
+    cov_ypyp = s * s - (p * p).sum(axis=-1)
+    cov_ytyt = s * s - (t * t).sum(axis=-1)
+    return safe_divide(cov_ytyp, np.sqrt(cov_ytyt * cov_ypyp))
+
+
+def kappa_of(c: FloatArray) -> FloatArray:
+    """Cohen's kappa (po - pe) / (1 - pe)."""
+    s = c.sum(axis=(-2, -1))
+    po = safe_divide(np.trace(c, axis1=-2, axis2=-1), s)
+    pe = safe_divide((c.sum(axis=-1) * c.sum(axis=-2)).sum(axis=-1), s * s)
+    return safe_divide(po - pe, 1.0 - pe)
+
+
+def balanced_accuracy_of(c: FloatArray) -> FloatArray:
+    """Mean recall over the classes that occur in y_true (scikit-learn's definition)."""
+    tp, _, fn, _ = cells(c)
+    support = tp + fn
+    recall = safe_divide(tp, support)
+    present = support > 0
+    total = np.where(present, recall, 0.0).sum(axis=-1)
+    return safe_divide(total, present.sum(axis=-1).astype(np.float64))
+
+
+def average_of(per_class: FloatArray, c: FloatArray, average: str) -> FloatArray:
+    """Macro or support-weighted average of per-class values (zero division → 0)."""
+    values = _zero_filled(per_class)
+    if average == "macro":
+        return values.mean(axis=-1)
+    tp, _, fn, _ = cells(c)
+    support = tp + fn
+    return _zero_filled(safe_divide((values * support).sum(axis=-1), support.sum(axis=-1)))
+
+
+def micro_of(c: FloatArray, kind: str) -> FloatArray:
+    tp, fp, fn, _ = cells(c)
+    tp_s, fp_s, fn_s = tp.sum(axis=-1), fp.sum(axis=-1), fn.sum(axis=-1)
+    if kind == "precision":
+        return safe_divide(tp_s, tp_s + fp_s)
+    if kind == "recall":
+        return safe_divide(tp_s, tp_s + fn_s)
+    return safe_divide(2 * tp_s, 2 * tp_s + fp_s + fn_s)
+
+
+# --- results with intervals ----------------------------------------------------
+
+
+def _proportion(
+    cm: ConfusionMatrix,
+    name: str,
+    numerator: npt.NDArray[np.bool_],
+    denominator: npt.NDArray[np.bool_],
+    confidence: float,
+    *,
+    undefined_reason: str,
+    higher_is_better: bool = True,
+) -> MetricResult:
+    """A ratio of cell sums with a Wilson interval on its (effective) sample size."""
+    den = float(cm.counts[denominator].sum())
+    rows = int(round(den))
+    if den <= 0:
+        return MetricResult(
+            name,
+            ZERO_DIVISION,
+            None,
+            None,
+            0,
+            confidence,
+            "wilson",
+            f"undefined: {undefined_reason}; reported as {ZERO_DIVISION} like scikit-learn's "
+            "zero_division",
+            ZERO_DIVISION,
+            higher_is_better,
+        )
+    num = float(cm.counts[numerator & denominator].sum())
+    sq = float(cm.squares[denominator].sum())
+    n_eff = den * den / sq if sq > 0 else den
+    value = num / den
+    lower, upper = wilson(value * n_eff, n_eff, confidence)
+    method = "wilson" if math.isclose(n_eff, den) else "wilson (effective n)"
+    return MetricResult(
+        name,
+        value,
+        lower,
+        upper,
+        rows,
+        confidence,
+        method,
+        higher_is_better=higher_is_better,
+    )
+
+
+def _bootstrapped(
+    cm: ConfusionMatrix,
+    name: str,
+    statistic: Callable[[FloatArray], FloatArray],
+    confidence: float,
+    *,
+    undefined_reason: str,
+    zero_division: float | None = ZERO_DIVISION,
+    higher_is_better: bool = True,
+) -> MetricResult:
+    n = int(round(cm.effective_n))
+    value = float(statistic(cm.counts))
+    if math.isnan(value):
+        if zero_division is None:
+            return MetricResult.undefined(
+                name, f"undefined: {undefined_reason}", n=n, confidence=confidence
+            )
+        return MetricResult(
+            name,
+            zero_division,
+            None,
+            None,
+            n,
+            confidence,
+            "bootstrap",
+            f"undefined: {undefined_reason}; reported as {zero_division} like scikit-learn",
+            zero_division,
+            higher_is_better,
+        )
+    counts = cm.counts
+    if cm.is_weighted and cm.total > 0:
+        counts = counts / cm.total * cm.effective_n
+    lower, upper = bootstrap_confusion(counts, statistic, confidence)
+    lower, upper = min(lower, value), max(upper, value)
+    return MetricResult(
+        name,
+        value,
+        lower,
+        upper,
+        n,
+        confidence,
+        "bootstrap (multinomial, 2000 replicates, fixed seed)",
+        higher_is_better=higher_is_better,
+    )
+
+
+def _f1_via_jaccard(cm: ConfusionMatrix, pos: int, confidence: float) -> MetricResult:
+    """F1 with a Wilson interval on J = TP/(TP+FP+FN), mapped by F1 = 2J/(1+J)."""
+    mask = np.zeros_like(cm.counts, dtype=bool)
+    mask[pos, :] = True
+    mask[:, pos] = True
+    hit = np.zeros_like(mask)
+    hit[pos, pos] = True
+    jaccard = _proportion(
+        cm, "f1", hit, mask, confidence, undefined_reason="no positive labels or predictions"
+    )
+    if jaccard.zero_division is not None or jaccard.value is None:
+        return jaccard
+    assert jaccard.lower is not None and jaccard.upper is not None  # defined above
+
+    def to_f1(j: float) -> float:
+        return 2.0 * j / (1.0 + j)
+
+    return MetricResult(
+        "f1",
+        to_f1(jaccard.value),
+        to_f1(jaccard.lower),
+        to_f1(jaccard.upper),
+        int(round(cm.total)),
+        confidence,
+        jaccard.method + " on the Jaccard index, mapped to F1",
+    )
+
+
+def binary_metrics(
+    cm: ConfusionMatrix, pos_label: Label, confidence: float = 0.95, beta: float = 2.0
+) -> dict[str, MetricResult]:
+    """Every binary metric of ``cm`` for the positive class ``pos_label``."""
+    if cm.k != 2:
+        raise ValueError(f"binary metrics need exactly 2 classes, got {list(cm.labels)!r}")
+    p = cm.index_of(pos_label)
+    q = 1 - p
+    k = 2
+
+    def cellmask(rows: Sequence[int], cols: Sequence[int]) -> npt.NDArray[np.bool_]:
+        m = np.zeros((k, k), dtype=bool)
+        m[np.ix_(list(rows), list(cols))] = True
+        return m
+
+    everything = np.ones((k, k), dtype=bool)
+    diagonal = np.eye(k, dtype=bool)
+    actual_pos, actual_neg = cellmask([p], [0, 1]), cellmask([q], [0, 1])
+    pred_pos, pred_neg = cellmask([0, 1], [p]), cellmask([0, 1], [q])
+    tp, tn = cellmask([p], [p]), cellmask([q], [q])
+    fp = cellmask([q], [p])
+    out: dict[str, MetricResult] = {}
+    out["accuracy"] = _proportion(
+        cm, "accuracy", diagonal, everything, confidence, undefined_reason="no rows"
+    )
+    out["precision"] = _proportion(
+        cm, "precision", tp, pred_pos, confidence, undefined_reason="nothing predicted positive"
+    )
+    out["recall"] = _proportion(
+        cm, "recall", tp, actual_pos, confidence, undefined_reason="no actual positives"
+    )
+    out["specificity"] = _proportion(
+        cm, "specificity", tn, actual_neg, confidence, undefined_reason="no actual negatives"
+    )
+    out["f1"] = _f1_via_jaccard(cm, p, confidence)
+    beta_name = f"f{beta:g}".replace(".", "_")
+    out[beta_name] = _bootstrapped(
+        cm,
+        beta_name,
+        lambda c: fbeta_of(c, beta)[..., p],
+        confidence,
+        undefined_reason="no positive labels or predictions",
+    )
+    recall, specificity = out["recall"], out["specificity"]
+    if recall.is_defined and specificity.is_defined:
+        assert recall.value is not None and specificity.value is not None
+        assert recall.lower is not None and recall.upper is not None
+        assert specificity.lower is not None and specificity.upper is not None
+        lower, upper = mover_mean(
+            (recall.value, specificity.value),
+            ((recall.lower, recall.upper), (specificity.lower, specificity.upper)),
+        )
+        out["balanced_accuracy"] = MetricResult(
+            "balanced_accuracy",
+            (recall.value + specificity.value) / 2.0,
+            lower,
+            upper,
+            int(round(cm.total)),
+            confidence,
+            "MOVER from the Wilson intervals of recall and specificity",
+        )
+    else:
+        out["balanced_accuracy"] = _bootstrapped(
+            cm,
+            "balanced_accuracy",
+            balanced_accuracy_of,
+            confidence,
+            undefined_reason="no rows",
+            zero_division=None,
+        )
+    out["mcc"] = _bootstrapped(
+        cm, "mcc", mcc_of, confidence, undefined_reason="a row or column of the matrix is empty"
+    )
+    out["cohen_kappa"] = _bootstrapped(
+        cm,
+        "cohen_kappa",
+        kappa_of,
+        confidence,
+        undefined_reason="chance agreement is 1",
+        zero_division=None,
+    )
+    out["false_positive_rate"] = _proportion(
+        cm,
+        "false_positive_rate",
+        fp,
+        actual_neg,
+        confidence,
+        undefined_reason="no actual negatives",
+        higher_is_better=False,
+    )
+    out["negative_predictive_value"] = _proportion(
+        cm,
+        "negative_predictive_value",
+        tn,
+        pred_neg,
+        confidence,
+        undefined_reason="nothing predicted negative",
+    )
+    out.update(_shared(cm, confidence, everything, diagonal))
+    out["prevalence"] = _proportion(
+        cm, "prevalence", actual_pos, everything, confidence, undefined_reason="no rows"
+    )
+    return out
+
+
+def _shared(
+    cm: ConfusionMatrix,
+    confidence: float,
+    everything: npt.NDArray[np.bool_],
+    diagonal: npt.NDArray[np.bool_],
+) -> dict[str, MetricResult]:
+    out: dict[str, MetricResult] = {}
+    out["error_rate"] = _proportion(
+        cm,
+        "error_rate",
+        ~diagonal,
+        everything,
+        confidence,
+        undefined_reason="no rows",
+        higher_is_better=False,
+    )
+    support = cm.counts.sum(axis=1)
+    majority = int(np.argmax(support))
+    row = np.zeros_like(everything)
+    row[majority, :] = True
+    baseline = _proportion(
+        cm, "baseline_accuracy", row, everything, confidence, undefined_reason="no rows"
+    )
+    out["baseline_accuracy"] = MetricResult(
+        baseline.name,
+        baseline.value,
+        baseline.lower,
+        baseline.upper,
+        baseline.n,
+        confidence,
+        f"{baseline.method}; accuracy of always predicting {cm.labels[majority]!r}",
+        baseline.reason,
+        baseline.zero_division,
+    )
+    return out
+
+
+def multiclass_metrics(
+    cm: ConfusionMatrix, confidence: float = 0.95, beta: float = 2.0
+) -> dict[str, MetricResult]:
+    """Every multiclass metric of ``cm``; unqualified names are macro averages."""
+    k = cm.k
+    everything = np.ones((k, k), dtype=bool)
+    diagonal = np.eye(k, dtype=bool)
+    out: dict[str, MetricResult] = {}
+    out["accuracy"] = _proportion(
+        cm, "accuracy", diagonal, everything, confidence, undefined_reason="no rows"
+    )
+    out["balanced_accuracy"] = _bootstrapped(
+        cm,
+        "balanced_accuracy",
+        balanced_accuracy_of,
+        confidence,
+        undefined_reason="no rows",
+        zero_division=None,
+    )
+    per_class: dict[str, Callable[[FloatArray], FloatArray]] = {
+        "precision": precision_of,
+        "recall": recall_of,
+        "f1": lambda c: fbeta_of(c, 1.0),
+        f"f{beta:g}".replace(".", "_"): lambda c: fbeta_of(c, beta),
+    }
+    for base, fn in per_class.items():
+        for average in ("macro", "weighted"):
+            name = f"{base}_{average}"
+            out[name] = _bootstrapped(
+                cm,
+                name,
+                lambda c, fn=fn, average=average: average_of(fn(c), c, average),  # type: ignore[misc]
+                confidence,
+                undefined_reason="no rows",
+            )
+        if base in ("precision", "recall", "f1"):
+            micro = _proportion(
+                cm, f"{base}_micro", diagonal, everything, confidence, undefined_reason="no rows"
+            )
+            out[f"{base}_micro"] = micro
+        macro = out[f"{base}_macro"]
+        out[base] = MetricResult(
+            base,
+            macro.value,
+            macro.lower,
+            macro.upper,
+            macro.n,
+            confidence,
+            macro.method + "; macro average over classes",
+            macro.reason,
+            macro.zero_division,
+        )
+    out["mcc"] = _bootstrapped(
+        cm, "mcc", mcc_of, confidence, undefined_reason="a row or column of the matrix is empty"
+    )
+    out["cohen_kappa"] = _bootstrapped(
+        cm,
+        "cohen_kappa",
+        kappa_of,
+        confidence,
+        undefined_reason="chance agreement is 1",
+        zero_division=None,
+    )
+    out.update(_shared(cm, confidence, everything, diagonal))
+    return out
+
+
+def confusion_metrics(
+    cm: ConfusionMatrix,
+    pos_label: Label | None = None,
+    confidence: float = 0.95,
+    beta: float = 2.0,
+) -> dict[str, MetricResult]:
+    """Binary metrics when ``pos_label`` is given and there are 2 classes, else multiclass."""
+    if pos_label is not None and cm.k == 2:
+        return binary_metrics(cm, pos_label, confidence, beta)
+    return multiclass_metrics(cm, confidence, beta)
+
+
+def per_class_metrics(cm: ConfusionMatrix, confidence: float = 0.95) -> list[dict[str, Any]]:
+    """Precision, recall, specificity and F1 per class (one-vs-rest), with support."""
+    rows: list[dict[str, Any]] = []
+    for i, label in enumerate(cm.labels):
+        k = cm.k
+        actual = np.zeros((k, k), dtype=bool)
+        actual[i, :] = True
+        predicted = np.zeros((k, k), dtype=bool)
+        predicted[:, i] = True
+        hit = np.zeros((k, k), dtype=bool)
+        hit[i, i] = True
+        negative = ~actual
+        true_negative = negative & ~predicted
+        rows.append(
+            {
+                "label": label,
+                "support": float(cm.counts[i, :].sum()),
+                "precision": _proportion(
+                    cm, "precision", hit, predicted, confidence, undefined_reason="never predicted"
+                ),
+                "recall": _proportion(
+                    cm, "recall", hit, actual, confidence, undefined_reason="no actual rows"
+                ),
+                "specificity": _proportion(
+                    cm,
+                    "specificity",
+                    true_negative,
+                    negative,
+                    confidence,
+                    undefined_reason="no other classes",
+                ),
+                "f1": _f1_via_jaccard(cm, i, confidence),
+            }
+        )
+    return rows

@@ -1,0 +1,102 @@
+"""Discovering class labels and encoding label arrays as integer codes.
+
+Labels may be any hashable, sortable values (ints, strings, booleans). An array
+value outside the declared labels is an error naming its first row, never
+dropped: scikit-learn's ``confusion_matrix(labels=...)`` silently drops such rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import UnknownLabelError, ValidationError
+
+__all__ = ["Label", "discover_labels", "encode_labels", "normalise_label"]
+
+Label = Hashable
+IntArray = npt.NDArray[np.int64]
+
+
+def normalise_label(value: object) -> Label:
+    """Turn numpy scalars into plain Python values so labels compare and print well."""
+    if isinstance(value, np.generic):
+        item: Label = value.item()
+        return item
+    if not isinstance(value, Hashable):
+        raise ValidationError(f"label {value!r} is not hashable")
+    return value
+
+
+def _sorted_labels(values: Iterable[Label]) -> tuple[Label, ...]:
+    unique = {normalise_label(v) for v in values}
+    try:
+        return tuple(sorted(unique))  # type: ignore[type-var]
+    except TypeError as exc:
+        kinds = sorted({type(v).__name__ for v in unique})
+        raise ValidationError(
+            f"labels mix types that cannot be ordered ({', '.join(kinds)}): {sorted(map(repr, unique))}"
+        ) from exc
+
+
+def discover_labels(*arrays: npt.ArrayLike | None) -> tuple[Label, ...]:
+    """Sorted union of the distinct values of ``arrays`` (like scikit-learn's ``unique_labels``)."""
+    found: list[Label] = []
+    for array in arrays:
+        if array is None:
+            continue
+        values = np.asarray(array)
+        if values.size == 0:
+            continue
+        if values.dtype.kind in "fc" and np.isnan(values).any():
+            row = int(np.flatnonzero(np.isnan(values))[0])
+            raise ValidationError("label is NaN; labels must be present", row=row)
+        if values.dtype.kind == "O":
+            found.extend(set(values.tolist()))
+        else:
+            found.extend(np.unique(values).tolist())
+    return _sorted_labels(found)
+
+
+def encode_labels(
+    array: npt.ArrayLike, labels: Sequence[Label], *, what: str = "label"
+) -> IntArray:
+    """Map each value of ``array`` to its index in ``labels``.
+
+    Raises
+    ------
+    UnknownLabelError
+        naming the first row whose value is not in ``labels``.
+    """
+    values = np.asarray(array)
+    if values.ndim != 1:
+        raise ValidationError(f"{what} must be one-dimensional, got shape {values.shape}")
+    codes = np.full(values.shape[0], -1, dtype=np.int64)
+    if values.size == 0:
+        return codes
+    if values.dtype.kind in "biuf" and all(
+        isinstance(label, (int, float, bool, np.number)) for label in labels
+    ):
+        # Numeric fast path: O(n log k) by binary search in the sorted labels.
+        order = np.argsort(np.asarray(labels, dtype=np.float64), kind="stable")
+        sorted_labels = np.asarray(labels, dtype=np.float64)[order]
+        position = np.searchsorted(sorted_labels, values)
+        position = np.minimum(position, len(sorted_labels) - 1)
+        matched = sorted_labels[position] == values
+        codes[matched] = order[position[matched]]
+    else:
+        index = {normalise_label(label): i for i, label in enumerate(labels)}
+        uniques, inverse = np.unique(values.astype(object), return_inverse=True)
+        mapped = np.array([index.get(normalise_label(u), -1) for u in uniques], dtype=np.int64)
+        codes = mapped[inverse.reshape(-1)]
+    bad = np.flatnonzero(codes < 0)
+    if bad.size:
+        row = int(bad[0])
+        raise UnknownLabelError(
+            f"{what} {normalise_label(values[row])!r} is not one of the declared classes "
+            f"{list(labels)!r} ({bad.size} row(s) affected)",
+            row=row,
+        )
+    return codes
