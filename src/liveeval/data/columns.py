@@ -1,0 +1,616 @@
+"""Turning a table of logged predictions into validated numpy arrays.
+
+This is the boundary where bad input is caught: every missing column, unknown
+label, out-of-range score, bad probability row or missing value is reported with
+the source, the column and the first offending row (as a 0-based data row), and
+rows left out of the quality metrics are counted with the reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import ColumnNotFoundError, UnknownLabelError, ValidationError
+from ..metrics.evaluation import PROBA_SUM_TOLERANCE
+from ..metrics.labels import Label, normalise_label
+
+__all__ = ["ColumnSpec", "Prepared", "coerce_label", "prepare"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+OK_STATUSES = {"ok", "success", "succeeded", "successful", "200", "true"}
+LATENCY_UNITS = {"s": 1.0, "seconds": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+AUTO_LATENCY = ("latency_seconds", "latency_ms", "latency_s", "latency")
+AUTO_STATUS = ("status",)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Which columns hold what. Names are the CLI's ``--label``, ``--score`` … flags."""
+
+    label: str
+    pred: str | None = None
+    score: str | None = None
+    proba: tuple[str, ...] | None = None
+    proba_prefix: str | None = None
+    pos_label: Any = None
+    labels: tuple[Any, ...] | None = None
+    time: str | None = None
+    version: str | None = None
+    segment: str | None = None
+    weight: str | None = None
+    latency: str | None = None
+    latency_unit: str | None = None
+    status: str | None = None
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.score is not None and (self.proba or self.proba_prefix):
+            raise ValidationError("give either --score (binary) or --proba/--proba-prefix, not both")
+        if self.proba and self.proba_prefix:
+            raise ValidationError("give either --proba or --proba-prefix, not both")
+        if not (0.0 <= self.threshold <= 1.0) or math.isnan(self.threshold):
+            raise ValidationError(f"threshold {self.threshold!r} is not in [0, 1]")
+        if self.pred is None and self.score is None and not self.proba and not self.proba_prefix:
+            raise ValidationError(
+                "no predictions: give --pred (predicted label), --score (binary score) "
+                "or --proba/--proba-prefix (class probabilities)"
+            )
+        if self.latency_unit is not None and self.latency_unit not in LATENCY_UNITS:
+            raise ValidationError(
+                f"latency unit {self.latency_unit!r} is not one of {sorted(LATENCY_UNITS)}"
+            )
+
+    def named_columns(self) -> list[str]:
+        names = [
+            self.label,
+            self.pred,
+            self.score,
+            self.time,
+            self.version,
+            self.segment,
+            self.weight,
+            self.latency,
+            self.status,
+            *(self.proba or ()),
+        ]
+        return [n for n in names if n]
+
+
+@dataclass
+class Prepared:
+    """Validated arrays of the rows that enter the quality metrics, plus what was left out."""
+
+    source: str
+    rows_read: int
+    excluded: dict[str, int]
+    labels: tuple[Label, ...]
+    pos_label: Label | None
+    true_codes: IntArray
+    pred_codes: IntArray | None
+    score: FloatArray | None
+    proba: FloatArray | None
+    weight: FloatArray | None
+    groups: dict[str, tuple[list[str], IntArray]] = field(default_factory=dict)
+    time_unit: str | None = None
+    latency_seconds: FloatArray | None = None
+    failed: npt.NDArray[np.bool_] | None = None
+    columns_used: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_evaluated(self) -> int:
+        return int(self.true_codes.shape[0])
+
+
+def _missing(name: str, table: pa.Table, source: str, flag: str) -> ColumnNotFoundError:
+    names = table.column_names
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    shown = ", ".join(names[:20]) + (" …" if len(names) > 20 else "")
+    return ColumnNotFoundError(
+        f"no such column (given by {flag}){hint} Columns are: {shown}",
+        source=source,
+        column=name,
+    )
+
+
+def coerce_label(value: Any, arrow_type: pa.DataType, *, what: str = "label") -> Label:
+    """Convert a label given as text (CLI) to the type of the label column."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return normalise_label(value)
+    text = value.strip()
+    if pa.types.is_integer(arrow_type):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValidationError(
+                f"{what} {value!r} is not an integer, but the label column holds integers"
+            ) from None
+    if pa.types.is_floating(arrow_type):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValidationError(
+                f"{what} {value!r} is not a number, but the label column holds numbers"
+            ) from None
+    if pa.types.is_boolean(arrow_type):
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ValidationError(f"{what} {value!r} is not true/false, but the label column is boolean")
+    return text
+
+
+def _dictionary(arr: pa.ChunkedArray | pa.Array) -> tuple[IntArray, list[Any]]:
+    """Integer codes and the distinct values of a column, via Arrow's hash encoding."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    # Nulls become a dictionary entry of their own (None) rather than null indices.
+    encoded = pc.dictionary_encode(arr, null_encoding="encode")
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    return indices.astype(np.int64, copy=False), encoded.dictionary.to_pylist()
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _floats(table: pa.Table, name: str, source: str) -> FloatArray:
+    col = table.column(name)
+    if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type) or pa.types.is_decimal(col.type)):
+        raise ValidationError(
+            f"expected numbers, found {col.type}", source=source, column=name
+        )
+    values = col.to_numpy() if col.null_count == 0 else col.to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _status_failed(table: pa.Table, name: str, source: str) -> npt.NDArray[np.bool_]:
+    col = table.column(name)
+    if col.null_count:
+        row = _first(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
+        raise ValidationError(
+            "status is missing; expected 'ok' or an error name", source=source, column=name, row=row
+        )
+    if pa.types.is_boolean(col.type):
+        values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=bool)
+        says_ok = any(word in name.lower() for word in ("ok", "success"))
+        return ~values if says_ok else values
+    if pa.types.is_integer(col.type):
+        codes = np.asarray(col.to_numpy(zero_copy_only=False))
+        return ~((codes >= 200) & (codes < 300))
+    codes, values = _dictionary(col)
+    ok = np.array([str(v).strip().lower() in OK_STATUSES for v in values], dtype=bool)
+    return ~ok[codes] if len(values) else np.zeros(table.num_rows, dtype=bool)
+
+
+def _time_buckets(
+    table: pa.Table, name: str, source: str
+) -> tuple[list[str], IntArray, str, pa.Array]:
+    col = table.column(name)
+    if col.null_count:
+        row = _first(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
+        raise ValidationError("timestamp is missing", source=source, column=name, row=row)
+    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+        ts = pc.cast(col, pa.timestamp("us", tz=getattr(col.type, "tz", None)))
+    elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        try:
+            ts = pc.cast(col, pa.timestamp("us"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            try:
+                ts = pc.cast(col, pa.timestamp("us", tz="UTC"))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ValidationError(
+                    f"cannot read as ISO-8601 timestamps ({str(exc).splitlines()[0]})",
+                    source=source,
+                    column=name,
+                ) from None
+    elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        seconds = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        ts = pa.array((seconds * 1e6).astype("int64"), type=pa.timestamp("us"))
+    else:
+        raise ValidationError(
+            f"expected timestamps, ISO-8601 strings or epoch seconds, found {col.type}",
+            source=source,
+            column=name,
+        )
+    ts = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
+    lo, hi = pc.min_max(ts).values()
+    span = (hi.value - lo.value) / 1e6 if lo.is_valid else 0.0
+    for unit, seconds in (("hour", 3600), ("day", 86400), ("week", 7 * 86400)):
+        if span / seconds <= 48:
+            break
+    else:
+        unit = "month"
+    buckets = pc.floor_temporal(ts, unit=unit, week_starts_monday=True)
+    codes, values = _dictionary(buckets)
+    order = np.argsort(np.array([v.timestamp() if v is not None else 0 for v in values]))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    fmt = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d (week)", "month": "%Y-%m"}
+    keys = [values[i].strftime(fmt[unit]) for i in order]
+    return keys, rank[codes].astype(np.int64), unit, ts
+
+
+def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepared:
+    """Validate ``table`` against ``spec`` and extract the arrays the metrics need."""
+    n = table.num_rows
+    columns = table.column_names
+    flags = {
+        "label": "--label",
+        "pred": "--pred",
+        "score": "--score",
+        "time": "--time",
+        "version": "--version",
+        "segment": "--segment",
+        "weight": "--weight",
+        "latency": "--latency",
+        "status": "--status",
+    }
+    for attr, flag in flags.items():
+        name = getattr(spec, attr)
+        if name is not None and name not in columns:
+            raise _missing(name, table, source, flag)
+    for name in spec.proba or ():
+        if name not in columns:
+            raise _missing(name, table, source, "--proba")
+    if n == 0:
+        raise ValidationError("no rows: the data is empty", source=source)
+    notes: list[str] = []
+
+    # Probability columns and the class each stands for.
+    proba_columns: list[str] = list(spec.proba or ())
+    prefix = spec.proba_prefix
+    if prefix is not None:
+        proba_columns = [c for c in columns if c.startswith(prefix) and c != prefix]
+        if not proba_columns:
+            raise ValidationError(
+                f"no column starts with the probability prefix {prefix!r}", source=source
+            )
+    elif proba_columns:
+        prefix = _common_prefix(proba_columns)
+    if proba_columns and len(proba_columns) < 2:
+        raise ValidationError(
+            "class probabilities need one column per class (two or more); "
+            "for a binary score use --score",
+            source=source,
+        )
+
+    label_type = table.column(spec.label).type
+    pos_label = coerce_label(spec.pos_label, label_type, what="positive label")
+    declared = (
+        None
+        if spec.labels is None
+        else tuple(coerce_label(v, label_type, what="declared label") for v in spec.labels)
+    )
+    proba_classes = [coerce_label(c[len(prefix or "") :], label_type) for c in proba_columns]
+
+    # Which rows enter the quality metrics.
+    failed_all = _status_failed(table, spec.status, source) if spec.status else None
+    label_col = table.column(spec.label)
+    has_label = np.asarray(label_col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    excluded: dict[str, int] = {}
+    keep = has_label.copy()
+    if failed_all is not None:
+        failed_count = int(failed_all.sum())
+        if failed_count:
+            excluded["failed prediction (status not ok)"] = failed_count
+        keep &= ~failed_all
+    unlabelled = int((~has_label & (True if failed_all is None else ~failed_all)).sum())
+    if unlabelled:
+        excluded["label missing (ground truth not yet arrived)"] = unlabelled
+    rows_kept = np.flatnonzero(keep)
+    if rows_kept.size == 0:
+        raise ValidationError(
+            f"no labelled rows to evaluate among {n} ({_describe(excluded)})",
+            source=source,
+            column=spec.label,
+        )
+    all_kept = rows_kept.size == n
+    sub = table if all_kept else table.take(pa.array(rows_kept))
+
+    def original_row(i: int) -> int:
+        return int(rows_kept[i])
+
+    # Labels.
+    label_idx, label_values = _dictionary(sub.column(spec.label))
+    pred_idx = pred_values = None
+    if spec.pred is not None:
+        pred_col = sub.column(spec.pred)
+        if pred_col.null_count:
+            row = original_row(_first(np.asarray(pred_col.is_null().to_numpy(zero_copy_only=False))))
+            raise ValidationError(
+                "predicted label is missing on a labelled, successful row",
+                source=source,
+                column=spec.pred,
+                row=row,
+            )
+        pred_idx, pred_values = _dictionary(pred_col)
+        pred_values = [coerce_label(v, label_type) for v in pred_values]
+    for values, col, idx in (
+        (label_values, spec.label, label_idx),
+        (pred_values or [], spec.pred, pred_idx),
+    ):
+        for v in values:
+            if isinstance(v, float) and math.isnan(v):
+                pos = values.index(v)
+                assert idx is not None
+                raise ValidationError(
+                    "label is NaN", source=source, column=col, row=original_row(_first(idx == pos))
+                )
+
+    if declared is not None:
+        labels = tuple(declared)
+        if len(set(labels)) != len(labels):
+            raise ValidationError(f"declared labels repeat a value: {list(labels)!r}")
+    else:
+        found = set(label_values) | set(pred_values or []) | set(proba_classes)
+        if pos_label is not None:
+            found.add(pos_label)
+        labels = _sorted(found)
+    if spec.score is not None and len(labels) == 1:
+        other = _implied_negative(labels[0], label_type)
+        if other is not None:
+            labels = _sorted({labels[0], other})
+            notes.append(
+                f"only class {labels[0]!r} occurs; assumed the other class is {other!r}"
+            )
+    index = {label: i for i, label in enumerate(labels)}
+
+    def encode(idx: IntArray, values: list[Any], column: str) -> IntArray:
+        mapping = np.array([index.get(normalise_label(v), -1) for v in values], dtype=np.int64)
+        codes = mapping[idx]
+        if (mapping < 0).any():
+            bad = _first(codes < 0)
+            raise UnknownLabelError(
+                f"label {normalise_label(values[idx[bad]])!r} is not one of the declared classes "
+                f"{list(labels)!r}",
+                source=source,
+                column=column,
+                row=original_row(bad),
+            )
+        return codes
+
+    true_codes = encode(label_idx, label_values, spec.label)
+    pred_codes = None if pred_idx is None else encode(pred_idx, pred_values or [], spec.pred or "")
+
+    # Positive label.
+    if pos_label is None and len(labels) == 2:
+        pos_label = _default_positive(labels)
+    if spec.score is not None:
+        if len(labels) != 2:
+            raise ValidationError(
+                f"--score is for binary problems but the labels have {len(labels)} classes "
+                f"{list(labels)[:10]!r}; use --proba or --proba-prefix for class probabilities",
+                source=source,
+                column=spec.label,
+            )
+        if pos_label is None:
+            raise ValidationError(
+                f"cannot tell which class is positive among {list(labels)!r}; give --pos-label",
+                source=source,
+                column=spec.label,
+            )
+    if pos_label is not None and pos_label not in index:
+        raise ValidationError(
+            f"positive label {pos_label!r} is not one of the classes {list(labels)!r}",
+            source=source,
+            column=spec.label,
+        )
+
+    # Scores and probabilities.
+    score = proba = None
+    if spec.score is not None:
+        score = _floats(sub, spec.score, source)
+        bad = ~((score >= 0.0) & (score <= 1.0))
+        if bad.any():
+            i = _first(bad)
+            raise ValidationError(
+                f"{_show(score[i], sub.column(spec.score), i)} is not a probability in [0, 1]",
+                source=source,
+                column=spec.score,
+                row=original_row(i),
+            )
+    if proba_columns:
+        for c in proba_classes:
+            if c not in index:
+                raise UnknownLabelError(
+                    f"probability column for class {c!r} but the classes are {list(labels)!r}",
+                    source=source,
+                    column=proba_columns[proba_classes.index(c)],
+                )
+        missing = [label for label in labels if label not in proba_classes]
+        if missing:
+            raise ValidationError(
+                f"no probability column for class(es) {missing!r}; probability columns are "
+                f"{proba_columns!r}",
+                source=source,
+            )
+        proba = np.empty((sub.num_rows, len(labels)))
+        for name, cls in zip(proba_columns, proba_classes, strict=True):
+            values = _floats(sub, name, source)
+            bad = ~((values >= 0.0) & (values <= 1.0))
+            if bad.any():
+                i = _first(bad)
+                raise ValidationError(
+                    f"{_show(values[i], sub.column(name), i)} is not a probability in [0, 1]",
+                    source=source,
+                    column=name,
+                    row=original_row(i),
+                )
+            proba[:, index[cls]] = values
+        sums = proba.sum(axis=1)
+        off = np.abs(sums - 1.0) > PROBA_SUM_TOLERANCE
+        if off.any():
+            i = _first(off)
+            raise ValidationError(
+                f"class probabilities sum to {sums[i]:.6g}, not 1 ({int(off.sum())} row(s) affected)",
+                source=source,
+                column=",".join(proba_columns),
+                row=original_row(i),
+            )
+
+    weight = None
+    if spec.weight is not None:
+        weight = _floats(sub, spec.weight, source)
+        bad = ~(np.isfinite(weight) & (weight >= 0))
+        if bad.any():
+            i = _first(bad)
+            raise ValidationError(
+                f"{_show(weight[i], sub.column(spec.weight), i)} is not a finite non-negative weight",
+                source=source,
+                column=spec.weight,
+                row=original_row(i),
+            )
+
+    # Groups for the breakdowns.
+    groups: dict[str, tuple[list[str], IntArray]] = {}
+    for dim, name in (("version", spec.version), ("segment", spec.segment)):
+        if name is None:
+            continue
+        col = sub.column(name)
+        codes, values = _dictionary(col)
+        keys = ["(missing)" if v is None else str(v) for v in values]
+        order = sorted(range(len(keys)), key=lambda i: (values[i] is None, str(values[i])))
+        rank = np.empty(len(keys), dtype=np.int64)
+        rank[order] = np.arange(len(keys))
+        groups[dim] = ([keys[i] for i in order], rank[codes])
+    time_unit = None
+    if spec.time is not None:
+        keys, codes, time_unit, _ = _time_buckets(sub, spec.time, source)
+        groups["time"] = (keys, codes)
+
+    # Operational columns cover every prediction, labelled or not.
+    latency = None
+    latency_col = spec.latency
+    if latency_col is None:
+        latency_col = next((c for c in AUTO_LATENCY if c in columns), None)
+        if latency_col is not None:
+            notes.append(f"latency read from column '{latency_col}'")
+    if latency_col is not None:
+        unit = spec.latency_unit or _latency_unit(latency_col)
+        values = _floats(table, latency_col, source)
+        present = ~np.isnan(values)
+        bad = present & ~(values >= 0)
+        if bad.any():
+            i = _first(bad)
+            raise ValidationError(
+                f"{values[i]!r} is not a non-negative latency", source=source, column=latency_col, row=i
+            )
+        latency = values[present] * LATENCY_UNITS[unit]
+    failed = failed_all
+    if failed is None and spec.status is None:
+        auto = next((c for c in AUTO_STATUS if c in columns), None)
+        if auto is not None:
+            failed = _status_failed(table, auto, source)
+            notes.append(f"prediction status read from column '{auto}'")
+            if failed.any():
+                raise ValidationError(
+                    f"column '{auto}' marks {int(failed.sum())} prediction(s) as failed; pass "
+                    f"--status {auto} so they are left out of the quality metrics",
+                    source=source,
+                )
+
+    used = {
+        "label": spec.label,
+        "pred": spec.pred,
+        "score": spec.score,
+        "proba": proba_columns or None,
+        "time": spec.time,
+        "version": spec.version,
+        "segment": spec.segment,
+        "weight": spec.weight,
+        "latency": latency_col,
+        "status": spec.status,
+        "threshold": spec.threshold if spec.pred is None and spec.score else None,
+    }
+    return Prepared(
+        source,
+        n,
+        excluded,
+        labels,
+        pos_label if len(labels) == 2 else None,
+        true_codes,
+        pred_codes,
+        score,
+        proba,
+        weight,
+        groups,
+        time_unit,
+        latency,
+        failed,
+        {k: v for k, v in used.items() if v is not None},
+        notes,
+    )
+
+
+def _show(value: float, col: pa.ChunkedArray, i: int) -> str:
+    if math.isnan(value):
+        return "missing value" if not col[i].is_valid else "NaN"
+    return repr(float(value))
+
+
+def _describe(excluded: dict[str, int]) -> str:
+    return "; ".join(f"{v} {k}" for k, v in excluded.items()) or "none excluded"
+
+
+def _common_prefix(names: Sequence[str]) -> str:
+    prefix = names[0]
+    for name in names[1:]:
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    return prefix
+
+
+def _sorted(values: set[Any]) -> tuple[Label, ...]:
+    clean = {normalise_label(v) for v in values}
+    try:
+        return tuple(sorted(clean))
+    except TypeError:
+        raise ValidationError(
+            f"labels mix types that cannot be ordered: {sorted(map(repr, clean))}"
+        ) from None
+
+
+def _default_positive(labels: tuple[Label, ...]) -> Label | None:
+    """1 for {0, 1} and {-1, 1}, True for booleans, as scikit-learn assumes."""
+    as_set = set(labels)
+    if as_set in ({0, 1}, {-1, 1}):
+        return 1
+    if as_set == {False, True}:
+        return True
+    return None
+
+
+def _implied_negative(label: Label, arrow_type: pa.DataType) -> Label | None:
+    if pa.types.is_boolean(arrow_type):
+        return not label
+    if label in (0, 1) and (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)):
+        return 1 - label  # type: ignore[operator]
+    return None
+
+
+def _latency_unit(name: str) -> str:
+    lowered = name.lower()
+    for suffix, unit in (("_ms", "ms"), ("_us", "us"), ("_ns", "ns"), ("_seconds", "s"), ("_s", "s")):
+        if lowered.endswith(suffix):
+            return unit
+    raise ValidationError(
+        f"cannot tell the unit of latency column '{name}'; name it *_ms or *_seconds, "
+        "or pass --latency-unit"
+    )
