@@ -113,7 +113,7 @@ def bootstrap_confusion(
     shape ``(replicates, k, k)`` and returns one value per replicate (NaN where
     undefined; those replicates are left out).
     """
-    flat = np.asarray(counts, dtype=np.float64).ravel()
+    flat = np.maximum(np.asarray(counts, dtype=np.float64).ravel(), 0.0)
     n = int(round(flat.sum()))
     if n <= 0:
         return (math.nan, math.nan)

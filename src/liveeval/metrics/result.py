@@ -32,7 +32,7 @@ class MetricResult:
 
     @property
     def is_defined(self) -> bool:
-        return self.value is not None and not math.isnan(self.value)
+        return self.value is not None and self.zero_division is None and not math.isnan(self.value)
 
     @property
     def half_width(self) -> float | None:

@@ -201,7 +201,8 @@ def threshold_curve(dist: ScoreDistribution, labels: tuple[Label, Label]) -> Thr
         thresholds,
         tps,
         fps,
-        pos_total - tps,
-        neg_total - fps,
+        # Cumulative float sums can overshoot the total by an ulp; counts are never negative.
+        np.maximum(pos_total - tps, 0.0),
+        np.maximum(neg_total - fps, 0.0),
         (dist.negative_sq, dist.positive_sq),
     )

@@ -64,17 +64,38 @@ def accuracy_paradox(
                 )
                 return findings
     if acc.lower is not None and acc.lower <= base.value:
-        severity = "fail" if acc.value <= base.value else "warn"
-        findings.append(
-            Finding(
-                "accuracy_paradox",
-                severity,
-                f"Accuracy paradox: accuracy {acc.value:.1%} (95% CI {acc.lower:.1%}–"
-                f"{acc.upper or acc.value:.1%}) is not significantly above the {base.value:.1%} "
-                f"a model would score by always predicting the majority class {majority!r}.",
-                {"accuracy": acc.value, "baseline_accuracy": base.value},
-            )
+        balanced = result.metrics.get("balanced_accuracy")
+        chance = 1.0 / max(len(present), 1)
+        useless = (
+            balanced is None
+            or balanced.upper is None
+            or balanced.upper <= chance + 0.05
         )
+        if useless:
+            findings.append(
+                Finding(
+                    "accuracy_paradox",
+                    "fail",
+                    f"Accuracy paradox: accuracy {acc.value:.1%} (95% CI {acc.lower:.1%}–"
+                    f"{acc.upper or acc.value:.1%}) is not significantly above the "
+                    f"{base.value:.1%} of always predicting the majority class {majority!r}, "
+                    "and balanced accuracy shows the model does no better than chance on "
+                    "the other classes.",
+                    {"accuracy": acc.value, "baseline_accuracy": base.value},
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "accuracy_paradox",
+                    "warn",
+                    f"Accuracy says little here: {acc.value:.1%} (95% CI {acc.lower:.1%}–"
+                    f"{acc.upper or acc.value:.1%}) is not significantly above the "
+                    f"{base.value:.1%} of always predicting the majority class {majority!r}. "
+                    "Judge this model by recall, precision and balanced accuracy instead.",
+                    {"accuracy": acc.value, "baseline_accuracy": base.value},
+                )
+            )
     return findings
 
 
@@ -108,6 +129,10 @@ def too_few_labels(
     return findings
 
 
+def _p(p: float) -> str:
+    return "< 1e-6" if p < 1e-6 else f"= {p:.2g}"
+
+
 def _se(r: MetricResult) -> float | None:
     if r.half_width is None or r.value is None:
         return None
@@ -131,6 +156,7 @@ def overfitting(
     names = list(stages)
     for i, earlier in enumerate(names):
         for later in names[i + 1 :]:
+            drops = []
             for metric in metrics:
                 a = stages[earlier].metrics.get(metric)
                 b = stages[later].metrics.get(metric)
@@ -144,19 +170,24 @@ def overfitting(
                 se = math.hypot(se_a, se_b)
                 p = 1 - NormalDist().cdf(gap / se) if se > 0 else (0.0 if gap > 0 else 1.0)
                 if gap >= min_gap and p < alpha:
-                    findings.append(
-                        Finding(
-                            "overfitting",
-                            "fail" if gap >= 0.05 else "warn",
-                            f"Overfitting: {metric} drops from {a.value:.3f} on {earlier} to "
-                            f"{b.value:.3f} on {later} ({gap:+.3f}, one-sided p = {p:.2g}).",
-                            {
-                                "metric": metric,
-                                "from": earlier,
-                                "to": later,
-                                "gap": gap,
-                                "p_value": p,
-                            },
-                        )
+                    drops.append(
+                        {"metric": metric, "from_value": a.value, "to_value": b.value,
+                         "gap": gap, "p_value": p}
                     )
+            if not drops:
+                continue
+            worst = max(d["gap"] for d in drops)
+            listed = "; ".join(
+                f"{d['metric']} {d['from_value']:.3f} → {d['to_value']:.3f} "
+                f"(−{d['gap']:.3f}, p {_p(d['p_value'])})"
+                for d in drops
+            )
+            findings.append(
+                Finding(
+                    "overfitting",
+                    "fail" if worst >= 0.05 else "warn",
+                    f"Overfitting: from {earlier} to {later}, {listed}.",
+                    {"from": earlier, "to": later, "drops": drops},
+                )
+            )
     return findings

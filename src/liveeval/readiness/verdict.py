@@ -213,7 +213,7 @@ def verdict(profile: Profile, result: EvaluationResult, findings: list[Finding])
     bad_findings = [f for f in findings if f.severity == "fail"]
     parts = [f"{c.check.metric} {fmt(c.check.metric, c.value)} vs {c.check.op} "
              f"{fmt(c.check.metric, c.check.target)}" for c in failing]
-    parts += [f.name.replace("_", " ") for f in bad_findings]
+    parts += list(dict.fromkeys(f.name.replace("_", " ") for f in bad_findings))
     headline = {
         "pass": "ready",
         "warn": "ready, with warnings",

@@ -1,0 +1,318 @@
+"""``evaluate``: from a prediction log to a :class:`~liveeval.report.Report`.
+
+This is the one place that strings the layers together: read the data, validate
+it into arrays, build the mergeable statistics, turn them into metrics with
+intervals, run the pitfall checks and judge the result against a profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .data.columns import ColumnSpec, Prepared, prepare
+from .data.reader import Progress, read_table, to_table
+from .errors import ValidationError
+from .metrics import Evaluation, EvaluationResult
+from .metrics.grouped import grouped_evaluations
+from .readiness import (
+    Finding,
+    Profile,
+    accuracy_paradox,
+    duplicate_rows,
+    later_training_rows,
+    load_profile,
+    overfitting,
+    single_feature_leaks,
+    too_few_labels,
+    verdict,
+)
+from .report.model import Breakdown, Report, Stage
+
+__all__ = ["Options", "evaluate"]
+
+GROUP_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "prevalence")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to compute, beyond which columns hold what."""
+
+    confidence: float = 0.95
+    beta: float = 2.0
+    min_recall: float | None = None
+    min_precision: float | None = None
+    cost_fp: float | None = None
+    cost_fn: float | None = None
+    calibration_bins: int = 10
+
+
+def _load(data: Any, spec: ColumnSpec, progress: Progress | None) -> tuple[pa.Table, str]:
+    if isinstance(data, (str, Path)):
+        return read_table(data, None, progress=progress), str(data)
+    return to_table(data), "<table>"
+
+
+def _evaluation(prepared: Prepared, spec: ColumnSpec) -> tuple[Evaluation, Any]:
+    ev = Evaluation.create(
+        prepared.labels,
+        pos_label=prepared.pos_label,
+        with_scores=prepared.score is not None or prepared.proba is not None,
+    )
+    pred = prepared.pred_codes
+    if pred is None and prepared.score is not None:
+        pos = prepared.labels.index(prepared.pos_label)
+        pred = np.where(prepared.score >= spec.threshold, pos, 1 - pos).astype(np.int64)
+    if pred is None and prepared.proba is not None:
+        pred = np.argmax(prepared.proba, axis=1).astype(np.int64)
+    ev.update_codes(
+        prepared.true_codes,
+        pred,
+        score=prepared.score,
+        proba=prepared.proba,
+        weight=prepared.weight,
+        threshold=spec.threshold,
+    )
+    if prepared.latency_seconds is not None or prepared.failed is not None:
+        ev.update_operational(latency_seconds=prepared.latency_seconds, failed=prepared.failed)
+    return ev, pred
+
+
+def _result(ev: Evaluation, options: Options) -> EvaluationResult:
+    return ev.result(
+        options.confidence,
+        beta=options.beta,
+        min_recall=options.min_recall,
+        min_precision=options.min_precision,
+        cost_fp=options.cost_fp,
+        cost_fn=options.cost_fn,
+        calibration_bins=options.calibration_bins,
+    )
+
+
+def _breakdowns(
+    prepared: Prepared, pred: Any, options: Options
+) -> dict[str, list[Breakdown]]:
+    out: dict[str, list[Breakdown]] = {}
+    for dim, (keys, codes) in prepared.groups.items():
+        evaluations = grouped_evaluations(
+            codes,
+            len(keys),
+            prepared.labels,
+            prepared.pos_label,
+            prepared.true_codes,
+            pred,
+            score=prepared.score,
+            weight=prepared.weight,
+        )
+        rows = []
+        for key, ev in zip(keys, evaluations, strict=True):
+            if ev.confusion.total <= 0:
+                continue
+            result = ev.result(options.confidence)
+            metrics = {m: result.metrics[m] for m in GROUP_METRICS if m in result.metrics}
+            rows.append(Breakdown(key, result.rows, metrics, result.confusion_matrix))
+        out[dim] = rows
+    return out
+
+
+def _features(table: pa.Table, spec: ColumnSpec, prepared: Prepared, given: Sequence[str] | None) -> list[str]:
+    if given is not None:
+        missing = [c for c in given if c not in table.column_names]
+        if missing:
+            raise ValidationError(f"feature column(s) {missing} not found")
+        return list(given)
+    used = set(spec.named_columns()) | set(prepared.columns_used.get("proba") or [])
+    used |= {v for v in prepared.columns_used.values() if isinstance(v, str)}
+    # Identifiers differ between any two rows by design; they are not features.
+    return [
+        c
+        for c in table.column_names
+        if c not in used and not (c.lower() == "id" or c.lower().endswith("_id"))
+    ]
+
+
+def evaluate(
+    data: Any,
+    *,
+    label: str,
+    pred: str | None = None,
+    score: str | None = None,
+    proba: Sequence[str] | None = None,
+    proba_prefix: str | None = None,
+    pos_label: Any = None,
+    labels: Sequence[Any] | None = None,
+    time: str | None = None,
+    version: str | None = None,
+    segment: str | None = None,
+    weight: str | None = None,
+    latency: str | None = None,
+    latency_unit: str | None = None,
+    status: str | None = None,
+    threshold: float = 0.5,
+    profile: str | Path | Profile | None = None,
+    train: Any = None,
+    validation: Any = None,
+    features: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    min_recall: float | None = None,
+    min_precision: float | None = None,
+    cost_fp: float | None = None,
+    cost_fn: float | None = None,
+    beta: float = 2.0,
+    progress: Progress | None = None,
+) -> Report:
+    """Evaluate logged predictions: every metric with its interval, pitfalls and a verdict.
+
+    Parameters
+    ----------
+    data:
+        A path to a CSV, Parquet or JSON Lines file, or a pyarrow Table, pandas
+        or polars DataFrame, or a dict of columns.
+    label, pred, score, proba, proba_prefix:
+        Column names: the true label; the predicted label (derived from
+        ``score`` ≥ ``threshold`` or the argmax of the probabilities when absent);
+        a binary score; or one probability column per class.
+    profile:
+        A built-in profile name (``fraud``, ``spam`` …), a TOML path, or a
+        :class:`~liveeval.readiness.Profile`; adds a verdict.
+    train, validation:
+        Optional training and validation data with the same columns, for the
+        overfitting and leakage checks.
+
+    Examples
+    --------
+    >>> report = evaluate({"y": [1, 1, 0, 0], "s": [0.9, 0.4, 0.2, 0.1]}, label="y", score="s")
+    >>> report.metric("recall").value
+    0.5
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValidationError(f"confidence {confidence!r} is not in (0, 1)")
+    spec = ColumnSpec(
+        label=label,
+        pred=pred,
+        score=score,
+        proba=tuple(proba) if proba else None,
+        proba_prefix=proba_prefix,
+        pos_label=pos_label,
+        labels=tuple(labels) if labels is not None else None,
+        time=time,
+        version=version,
+        segment=segment,
+        weight=weight,
+        latency=latency,
+        latency_unit=latency_unit,
+        status=status,
+        threshold=threshold,
+    )
+    options = Options(confidence, beta, min_recall, min_precision, cost_fp, cost_fn)
+    prof = profile if isinstance(profile, Profile) or profile is None else load_profile(profile)
+
+    table, source = _load(data, spec, progress)
+    try:
+        prepared = prepare(table, spec, source)
+    except ValidationError as exc:
+        raise exc if exc.source else exc.located(source) from None
+    ev, pred_codes = _evaluation(prepared, spec)
+    result = _result(ev, options)
+    breakdowns = _breakdowns(prepared, pred_codes, options)
+
+    findings: list[Finding] = []
+    recall_target = None
+    if prof is not None:
+        recall_target = next((c.target for c in prof.checks if c.metric == "recall"), None)
+    findings += accuracy_paradox(result, recall_target)
+    watched = [c.metric for c in prof.checks] if prof else ["accuracy", "precision", "recall", "f1"]
+    findings += too_few_labels(result, watched)
+
+    stages: list[Stage] = []
+    stage_results: dict[str, EvaluationResult] = {}
+    feature_cols = _features(table, spec, prepared, features)
+    for stage_name, stage_data in (("train", train), ("validation", validation)):
+        if stage_data is None:
+            continue
+        stage_table, stage_source = _load(stage_data, spec, None)
+        # Operational and grouping columns are optional in training data.
+        stage_spec = ColumnSpec(
+            **{
+                **spec.__dict__,
+                "labels": tuple(prepared.labels),
+                "pos_label": prepared.pos_label,
+                "status": spec.status if spec.status in stage_table.column_names else None,
+                "latency": None,
+                "time": None,
+                "version": None,
+                "segment": None,
+            }
+        )
+        try:
+            stage_prepared = prepare(stage_table, stage_spec, stage_source)
+        except ValidationError as exc:
+            raise exc if exc.source else exc.located(stage_source) from None
+        stage_ev, _ = _evaluation(stage_prepared, stage_spec)
+        stage_result = _result(stage_ev, options)
+        stage_results[stage_name] = stage_result
+        stages.append(Stage(stage_name, stage_source, stage_result))
+        if stage_name == "train":
+            findings += duplicate_rows(stage_table, table, feature_cols)
+            if spec.time is not None and spec.time in stage_table.column_names:
+                findings += later_training_rows(
+                    _time_column(stage_table, spec.time), _time_column(table, spec.time)
+                )
+            if prepared.pos_label is not None:
+                pos = stage_prepared.labels.index(stage_prepared.pos_label)
+                findings += _feature_leaks(
+                    stage_table, stage_spec, stage_prepared, feature_cols, pos, stage_source
+                )
+    if stage_results:
+        findings += overfitting({**stage_results, "live": result})
+    if prepared.pos_label is not None:
+        pos = prepared.labels.index(prepared.pos_label)
+        findings += _feature_leaks(table, spec, prepared, feature_cols, pos, source)
+
+    judged = verdict(prof, result, findings) if prof is not None else None
+    return Report(
+        source=source,
+        rows_read=prepared.rows_read,
+        rows_evaluated=prepared.rows_evaluated,
+        excluded=prepared.excluded,
+        columns=prepared.columns_used,
+        notes=prepared.notes,
+        result=result,
+        breakdowns=breakdowns,
+        time_unit=prepared.time_unit,
+        findings=findings,
+        verdict=judged,
+        stages=stages,
+        threshold=threshold,
+    )
+
+
+def _time_column(table: pa.Table, name: str) -> pa.Array:
+    from .data.columns import _time_buckets
+
+    return _time_buckets(table, name, "")[3]
+
+
+def _feature_leaks(
+    table: pa.Table,
+    spec: ColumnSpec,
+    prepared: Prepared,
+    features: list[str],
+    pos: int,
+    source: str,
+) -> list[Finding]:
+    """Single-feature leakage on the labelled, successful rows of ``table``."""
+    features = [f for f in features if f in table.column_names]
+    if not features:
+        return []
+    keep = np.asarray(table.column(spec.label).is_valid().to_numpy(zero_copy_only=False), bool)
+    if prepared.failed is not None:
+        keep &= ~prepared.failed
+    sub = table.select(features).filter(pa.array(keep))
+    return single_feature_leaks(sub, prepared.true_codes == pos, features, source)

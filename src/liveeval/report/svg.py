@@ -1,0 +1,230 @@
+"""Small inline-SVG charts for the HTML report: no JavaScript, no CDN."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+__all__ = ["Series", "heatmap", "interval_chart", "line_chart"]
+
+PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    x: Sequence[float | None]
+    y: Sequence[float | None]
+    color: str = PALETTE[0]
+    dashed: bool = False
+    points: bool = False
+
+
+def _frame(width: int, height: int, title: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
+        'font-family="system-ui, sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+    ]
+
+
+def line_chart(
+    series: Sequence[Series],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    x_range: tuple[float, float] = (0.0, 1.0),
+    y_range: tuple[float, float] = (0.0, 1.0),
+    diagonal: bool = False,
+    width: int = 360,
+    height: int = 300,
+    marker_x: float | None = None,
+) -> str:
+    left, right, top, bottom = 48, 12, 28, 42
+    pw, ph = width - left - right, height - top - bottom
+    x0, x1 = x_range
+    y0, y1 = y_range
+
+    def sx(v: float) -> float:
+        return left + (v - x0) / ((x1 - x0) or 1.0) * pw
+
+    def sy(v: float) -> float:
+        return top + ph - (v - y0) / ((y1 - y0) or 1.0) * ph
+
+    out = _frame(width, height, title)
+    out.append(f'<text x="{left}" y="16" font-size="13" font-weight="600">{escape(title)}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#cbd5e1"/>')
+    for i in range(6):
+        fx = x0 + (x1 - x0) * i / 5
+        fy = y0 + (y1 - y0) * i / 5
+        out.append(
+            f'<line x1="{sx(fx):.1f}" y1="{top}" x2="{sx(fx):.1f}" y2="{top + ph}" stroke="#f1f5f9"/>'
+        )
+        out.append(
+            f'<line x1="{left}" y1="{sy(fy):.1f}" x2="{left + pw}" y2="{sy(fy):.1f}" stroke="#f1f5f9"/>'
+        )
+        out.append(
+            f'<text x="{sx(fx):.1f}" y="{top + ph + 14}" text-anchor="middle" fill="#475569">{fx:.2g}</text>'
+        )
+        out.append(
+            f'<text x="{left - 6}" y="{sy(fy) + 4:.1f}" text-anchor="end" fill="#475569">{fy:.2g}</text>'
+        )
+    out.append(
+        f'<text x="{left + pw / 2}" y="{height - 8}" text-anchor="middle" fill="#334155">{escape(x_label)}</text>'
+    )
+    out.append(
+        f'<text transform="translate(12 {top + ph / 2}) rotate(-90)" text-anchor="middle" '
+        f'fill="#334155">{escape(y_label)}</text>'
+    )
+    if diagonal:
+        out.append(
+            f'<line x1="{sx(x0)}" y1="{sy(y0)}" x2="{sx(x1)}" y2="{sy(y1)}" stroke="#94a3b8" '
+            'stroke-dasharray="4 4"/>'
+        )
+    if marker_x is not None and x0 <= marker_x <= x1:
+        out.append(
+            f'<line x1="{sx(marker_x):.1f}" y1="{top}" x2="{sx(marker_x):.1f}" y2="{top + ph}" '
+            'stroke="#64748b" stroke-dasharray="2 3"/>'
+        )
+    for s in series:
+        pts = [(x, y) for x, y in zip(s.x, s.y, strict=True) if x is not None and y is not None]
+        if not pts:
+            continue
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
+        dash = ' stroke-dasharray="5 3"' if s.dashed else ""
+        out.append(
+            f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="1.8"{dash}/>'
+        )
+        if s.points:
+            for x, y in pts:
+                out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{s.color}"/>')
+    if len(series) > 1:
+        lx = left + 8
+        for i, s in enumerate(series):
+            ly = top + 12 + i * 14
+            out.append(
+                f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 16}" y2="{ly - 4}" stroke="{s.color}" stroke-width="2"/>'
+            )
+            out.append(f'<text x="{lx + 20}" y="{ly}" fill="#334155">{escape(s.name)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def interval_chart(
+    keys: Sequence[str],
+    values: Sequence[float | None],
+    lowers: Sequence[float | None],
+    uppers: Sequence[float | None],
+    *,
+    title: str,
+    y_label: str,
+    reference: float | None = None,
+    reference_label: str = "overall",
+    width: int = 720,
+    height: int = 260,
+) -> str:
+    """Point estimates with interval bars, one per key (segment, version or time bucket)."""
+    left, right, top, bottom = 52, 12, 28, 70
+    pw, ph = width - left - right, height - top - bottom
+    known = [v for v in [*values, *lowers, *uppers] if v is not None]
+    if reference is not None:
+        known.append(reference)
+    lo = min(known, default=0.0)
+    hi = max(known, default=1.0)
+    pad = (hi - lo) * 0.1 or 0.05
+    y0, y1 = max(0.0, lo - pad), min(1.0, hi + pad) if hi <= 1.0 else hi + pad
+
+    def sy(v: float) -> float:
+        return top + ph - (v - y0) / ((y1 - y0) or 1.0) * ph
+
+    n = max(len(keys), 1)
+    step = pw / n
+    out = _frame(width, height, title)
+    out.append(f'<text x="{left}" y="16" font-size="13" font-weight="600">{escape(title)}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#cbd5e1"/>')
+    for i in range(5):
+        fy = y0 + (y1 - y0) * i / 4
+        out.append(f'<line x1="{left}" y1="{sy(fy):.1f}" x2="{left + pw}" y2="{sy(fy):.1f}" stroke="#f1f5f9"/>')
+        out.append(f'<text x="{left - 6}" y="{sy(fy) + 4:.1f}" text-anchor="end" fill="#475569">{fy:.3g}</text>')
+    out.append(
+        f'<text transform="translate(12 {top + ph / 2}) rotate(-90)" text-anchor="middle" '
+        f'fill="#334155">{escape(y_label)}</text>'
+    )
+    if reference is not None:
+        out.append(
+            f'<line x1="{left}" y1="{sy(reference):.1f}" x2="{left + pw}" y2="{sy(reference):.1f}" '
+            'stroke="#64748b" stroke-dasharray="4 3"/>'
+        )
+        out.append(
+            f'<text x="{left + pw - 4}" y="{sy(reference) - 4:.1f}" text-anchor="end" fill="#64748b">'
+            f"{escape(reference_label)} {reference:.3f}</text>"
+        )
+    label_every = max(1, len(keys) // 16)
+    for i, key in enumerate(keys):
+        cx = left + step * (i + 0.5)
+        v, lo_i, hi_i = values[i], lowers[i], uppers[i]
+        if lo_i is not None and hi_i is not None:
+            out.append(
+                f'<line x1="{cx:.1f}" y1="{sy(lo_i):.1f}" x2="{cx:.1f}" y2="{sy(hi_i):.1f}" '
+                f'stroke="{PALETTE[0]}" stroke-width="2" opacity="0.6"/>'
+            )
+        if v is not None:
+            out.append(
+                f'<circle cx="{cx:.1f}" cy="{sy(v):.1f}" r="3.5" fill="{PALETTE[0]}">'
+                f"<title>{escape(key)}: {v:.4f}</title></circle>"
+            )
+        if i % label_every == 0:
+            out.append(
+                f'<text transform="translate({cx:.1f} {top + ph + 10}) rotate(35)" fill="#475569">'
+                f"{escape(key[:18])}</text>"
+            )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[float]], *, title: str) -> str:
+    """The confusion matrix, actual rows by predicted columns, shaded by row share."""
+    k = len(labels)
+    cell = 72 if k <= 4 else max(36, 300 // k)
+    left, top = 120, 56
+    width = left + cell * k + 16
+    height = top + cell * k + 16
+    out = _frame(width, height, title)
+    out.append(f'<text x="4" y="16" font-size="13" font-weight="600">{escape(title)}</text>')
+    out.append(
+        f'<text x="{left + cell * k / 2}" y="34" text-anchor="middle" fill="#334155">predicted</text>'
+    )
+    for j, label in enumerate(labels):
+        out.append(
+            f'<text x="{left + cell * (j + 0.5)}" y="{top - 6}" text-anchor="middle" fill="#475569">'
+            f"{escape(label[:12])}</text>"
+        )
+    for i, label in enumerate(labels):
+        total = sum(matrix[i]) or 1.0
+        out.append(
+            f'<text x="{left - 8}" y="{top + cell * (i + 0.5) + 4}" text-anchor="end" fill="#475569">'
+            f"actual {escape(label[:12])}</text>"
+        )
+        for j in range(k):
+            v = matrix[i][j]
+            share = v / total
+            hue = "37,99,235" if i == j else "220,38,38"
+            text_fill = "#fff" if share > 0.55 else "#0f172a"
+            out.append(
+                f'<rect x="{left + cell * j}" y="{top + cell * i}" width="{cell - 2}" height="{cell - 2}" '
+                f'fill="rgba({hue},{0.08 + 0.85 * share:.3f})" rx="3"/>'
+            )
+            shown = f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
+            out.append(
+                f'<text x="{left + cell * (j + 0.5) - 1}" y="{top + cell * (i + 0.5) + 1}" '
+                f'text-anchor="middle" fill="{text_fill}" font-weight="600">{shown}</text>'
+            )
+            out.append(
+                f'<text x="{left + cell * (j + 0.5) - 1}" y="{top + cell * (i + 0.5) + 15}" '
+                f'text-anchor="middle" fill="{text_fill}" font-size="10">{share:.1%}</text>'
+            )
+    out.append("</svg>")
+    return "".join(out)

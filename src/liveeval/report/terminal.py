@@ -1,0 +1,243 @@
+"""The report in a terminal: the verdict first, then the evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ..metrics import MetricResult
+from ..readiness.verdict import fmt
+from .model import Report
+
+__all__ = ["confusion_text", "render"]
+
+STATUS_STYLE = {
+    "pass": "bold green",
+    "warn": "bold yellow",
+    "fail": "bold red",
+    "inconclusive": "bold magenta",
+    "info": "cyan",
+}
+
+# Metrics shown in the main table, in this order, when present.
+SHOWN = (
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "f1",
+    "f2",
+    "balanced_accuracy",
+    "mcc",
+    "cohen_kappa",
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+    "brier",
+    "expected_calibration_error",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "f1_micro",
+    "false_positive_rate",
+    "negative_predictive_value",
+    "error_rate",
+    "prevalence",
+    "baseline_accuracy",
+    "failed_prediction_rate",
+    "latency_p50_seconds",
+    "latency_p95_seconds",
+    "latency_p99_seconds",
+    "latency_max_seconds",
+    "latency_mean_seconds",
+)
+
+
+def _value(name: str, m: MetricResult) -> str:
+    if m.value is None:
+        return "undefined"
+    if m.zero_division is not None:
+        return f"{m.value:g}*"
+    if name.endswith("_seconds"):
+        return fmt(name, m.value)
+    return f"{m.value:.4f}"
+
+
+def _interval(name: str, m: MetricResult) -> str:
+    if m.lower is None or m.upper is None:
+        return "—"
+    if name.endswith("_seconds"):
+        return f"{fmt(name, m.lower)} – {fmt(name, m.upper)}"
+    return f"{m.lower:.4f} – {m.upper:.4f}"
+
+
+def confusion_text(report: Report) -> str:
+    """The confusion matrix as the seeds draw it: actual rows, predicted columns."""
+    r = report.result
+    m = r.confusion_matrix
+    labels = list(r.labels)
+
+    def count(v: float) -> str:
+        return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
+
+    lines = []
+    if r.kind == "binary":
+        p = labels.index(r.pos_label)
+        q = 1 - p
+        cells = [
+            [f"{count(m[p][p])} (TP)", f"{count(m[p][q])} (FN)"],
+            [f"{count(m[q][p])} (FP)", f"{count(m[q][q])} (TN)"],
+        ]
+        rows = [f"Actual Positive ({labels[p]})", f"Actual Negative ({labels[q]})"]
+        cols = [f"Predicted Positive ({labels[p]})", f"Predicted Negative ({labels[q]})"]
+    else:
+        cells = [[count(v) for v in row] for row in m]
+        rows = [f"Actual {label}" for label in labels]
+        cols = [f"Predicted {label}" for label in labels]
+    first = max(len(x) for x in rows)
+    widths = [max(len(cols[j]), *(len(c[j]) for c in cells)) for j in range(len(cols))]
+    lines.append(" " * first + "   " + "   ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
+    for name, row in zip(rows, cells, strict=True):
+        lines.append(
+            name.ljust(first) + "   " + "   ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+        )
+    total = sum(sum(row) for row in m)
+    lines.append("")
+    lines.append(f"Total samples = {count(total)}")
+    return "\n".join(lines)
+
+
+def _verdict(report: Report) -> Any:
+    v = report.verdict
+    assert v is not None
+    table = Table(show_header=True, header_style="bold", expand=False, box=None, pad_edge=False)
+    for col in ("", "metric", "value", "95% CI", "target", "why"):
+        table.add_column(col, overflow="fold")
+    for c in v.checks:
+        m = c.check.metric
+        table.add_row(
+            Text(c.status.upper(), style=STATUS_STYLE[c.status]),
+            m,
+            fmt(m, c.value),
+            "—" if c.lower is None else f"{fmt(m, c.lower)} – {fmt(m, c.upper)}",
+            f"{c.check.op} {fmt(m, c.check.target)}",
+            c.reason,
+        )
+    title = Text(f"Verdict: {v.status.upper()}", style=STATUS_STYLE[v.status])
+    return Panel(Group(Text(v.summary), Text(""), table), title=title, title_align="left")
+
+
+def render(report: Report) -> Group:
+    r = report.result
+    parts: list[Any] = []
+    head = Text()
+    head.append("liveeval report", style="bold")
+    head.append(f" — {report.source}\n")
+    head.append(
+        f"{report.rows_read:,} rows read, {report.rows_evaluated:,} evaluated"
+        f" ({r.kind}, classes {list(r.labels)}"
+        + (f", positive = {r.pos_label!r}" if r.pos_label is not None else "")
+        + ")"
+    )
+    for reason, rows in report.excluded.items():
+        head.append(f"\n  excluded: {rows:,} rows — {reason}")
+    for note in report.notes:
+        head.append(f"\n  note: {note}", style="dim")
+    parts.append(head)
+    if report.verdict is not None:
+        parts.append(_verdict(report))
+    if report.findings:
+        findings = Table(show_header=False, box=None, pad_edge=False)
+        findings.add_column(no_wrap=True)
+        findings.add_column(overflow="fold")
+        for f in report.findings:
+            findings.add_row(Text(f.severity.upper(), style=STATUS_STYLE[f.severity]), f.message)
+        parts.append(Panel(findings, title="Pitfalls", title_align="left"))
+    parts.append(Panel(Text(confusion_text(report)), title="Confusion matrix", title_align="left"))
+
+    table = Table(title=None, header_style="bold")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("95% CI", justify="right", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("method", style="dim", overflow="ellipsis", no_wrap=True, max_width=60)
+    starred = False
+    for name in SHOWN:
+        m = r.metrics.get(name)
+        if m is None:
+            continue
+        starred |= m.zero_division is not None
+        table.add_row(name, _value(name, m), _interval(name, m), f"{m.n:,}", m.method)
+    parts.append(table)
+    if starred:
+        parts.append(Text("* undefined (zero division); shown as scikit-learn reports it", style="dim"))
+
+    if r.kind == "multiclass":
+        pc = Table(title="Per class", header_style="bold")
+        for col in ("class", "support", "precision", "recall", "f1"):
+            pc.add_column(col, justify="right" if col != "class" else "left")
+        for row in r.per_class:
+            pc.add_row(
+                str(row["label"]),
+                f"{row['support']:,.0f}",
+                *(_value(k, row[k]) for k in ("precision", "recall", "f1")),
+            )
+        parts.append(pc)
+
+    if r.operating_points:
+        ops = Table(title="Operating points", header_style="bold")
+        for col in ("objective", "threshold", "precision", "recall", "f1", "flagged rate"):
+            ops.add_column(col, justify="right" if col != "objective" else "left")
+        for p in r.operating_points:
+            if p.threshold is None:
+                ops.add_row(p.objective, "—", p.reason or "", "", "", "")
+                continue
+            cm = p.confusion
+            total = sum(map(sum, cm)) or 1.0
+            flagged = (cm[0][1] + cm[1][1]) / total
+
+            def ci(m: MetricResult) -> str:
+                if m.value is None or m.lower is None or m.upper is None:
+                    return _value("", m)
+                return f"{m.value:.3f} [{m.lower:.3f}, {m.upper:.3f}]"
+
+            ops.add_row(
+                p.objective,
+                f"{p.threshold:.4f}",
+                ci(p.metrics["precision"]),
+                ci(p.metrics["recall"]),
+                ci(p.metrics["f1"]),
+                f"{flagged:.2%}",
+            )
+        parts.append(ops)
+
+    for dim, rows in report.breakdowns.items():
+        if not rows:
+            continue
+        title = f"By {dim}" + (f" ({report.time_unit})" if dim == "time" and report.time_unit else "")
+        bt = Table(title=title, header_style="bold")
+        metric_names = [m for m in ("accuracy", "precision", "recall", "f1", "roc_auc") if m in rows[0].metrics]
+        bt.add_column(dim)
+        bt.add_column("rows", justify="right")
+        for m in metric_names:
+            bt.add_column(m, justify="right")
+        for b in rows[:60]:
+            cells = []
+            for m in metric_names:
+                res = b.metrics[m]
+                if res.value is None or res.zero_division is not None:
+                    cells.append("—")
+                elif res.lower is not None and res.upper is not None:
+                    cells.append(f"{res.value:.3f} ±{(res.upper - res.lower) / 2:.3f}")
+                else:
+                    cells.append(f"{res.value:.3f}")
+            bt.add_row(b.key, f"{b.rows:,}", *cells)
+        parts.append(bt)
+    return Group(*parts)
