@@ -510,7 +510,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         if bad.any():
             i = _first(bad)
             raise ValidationError(
-                f"{values[i]!r} is not a non-negative latency", source=source, column=latency_col, row=i
+                f"{float(values[i])!r} is not a non-negative latency", source=source, column=latency_col, row=i
             )
         latency = values[present] * LATENCY_UNITS[unit]
     failed = failed_all

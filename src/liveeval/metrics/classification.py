@@ -13,7 +13,7 @@ the result carries that value in ``value``, sets ``zero_division`` and says why 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -194,17 +194,28 @@ def _bootstrapped(
     counts = cm.counts
     if cm.is_weighted and cm.total > 0:
         counts = counts / cm.total * cm.effective_n
-    lower, upper = bootstrap_confusion(counts, statistic, confidence)
+
+    def replicate(c: FloatArray) -> FloatArray:
+        # Replicates get the same zero-division value as the point estimate.
+        values = statistic(c)
+        return values if zero_division is None else np.where(np.isnan(values), zero_division, values)
+
+    lower, upper = bootstrap_confusion(counts, replicate, confidence)
+    method = "bootstrap (multinomial, 2000 replicates, fixed seed)"
+    if math.isnan(lower) or math.isnan(upper):
+        return MetricResult(
+            name,
+            value,
+            None,
+            None,
+            n,
+            confidence,
+            method + "; no interval: the metric is undefined in most resamples",
+            higher_is_better=higher_is_better,
+        )
     lower, upper = min(lower, value), max(upper, value)
     return MetricResult(
-        name,
-        value,
-        lower,
-        upper,
-        n,
-        confidence,
-        "bootstrap (multinomial, 2000 replicates, fixed seed)",
-        higher_is_better=higher_is_better,
+        name, value, lower, upper, n, confidence, method, higher_is_better=higher_is_better
     )
 
 
@@ -237,9 +248,22 @@ def _f1_via_jaccard(cm: ConfusionMatrix, pos: int, confidence: float) -> MetricR
 
 
 def binary_metrics(
-    cm: ConfusionMatrix, pos_label: Label, confidence: float = 0.95, beta: float = 2.0
+    cm: ConfusionMatrix,
+    pos_label: Label,
+    confidence: float = 0.95,
+    beta: float = 2.0,
+    *,
+    only: Collection[str] | None = None,
 ) -> dict[str, MetricResult]:
-    """Every binary metric of ``cm`` for the positive class ``pos_label``."""
+    """Every binary metric of ``cm`` for the positive class ``pos_label``.
+
+    ``only`` skips the bootstrapped metrics (F-beta, MCC, kappa) not named in it,
+    for callers that need one cheap metric many times.
+    """
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
     if cm.k != 2:
         raise ValueError(f"binary metrics need exactly 2 classes, got {list(cm.labels)!r}")
     p = cm.index_of(pos_label)
@@ -272,13 +296,14 @@ def binary_metrics(
     )
     out["f1"] = _f1_via_jaccard(cm, p, confidence)
     beta_name = f"f{beta:g}".replace(".", "_")
-    out[beta_name] = _bootstrapped(
-        cm,
-        beta_name,
-        lambda c: fbeta_of(c, beta)[..., p],
-        confidence,
-        undefined_reason="no positive labels or predictions",
-    )
+    if wanted(beta_name):
+        out[beta_name] = _bootstrapped(
+            cm,
+            beta_name,
+            lambda c: fbeta_of(c, beta)[..., p],
+            confidence,
+            undefined_reason="no positive labels or predictions",
+        )
     recall, specificity = out["recall"], out["specificity"]
     if recall.is_defined and specificity.is_defined:
         assert recall.value is not None and specificity.value is not None
@@ -306,17 +331,23 @@ def binary_metrics(
             undefined_reason="no rows",
             zero_division=None,
         )
-    out["mcc"] = _bootstrapped(
-        cm, "mcc", mcc_of, confidence, undefined_reason="a row or column of the matrix is empty"
-    )
-    out["cohen_kappa"] = _bootstrapped(
-        cm,
-        "cohen_kappa",
-        kappa_of,
-        confidence,
-        undefined_reason="chance agreement is 1",
-        zero_division=None,
-    )
+    if wanted("mcc"):
+        out["mcc"] = _bootstrapped(
+            cm,
+            "mcc",
+            mcc_of,
+            confidence,
+            undefined_reason="a row or column of the matrix is empty",
+        )
+    if wanted("cohen_kappa"):
+        out["cohen_kappa"] = _bootstrapped(
+            cm,
+            "cohen_kappa",
+            kappa_of,
+            confidence,
+            undefined_reason="chance agreement is 1",
+            zero_division=None,
+        )
     out["false_positive_rate"] = _proportion(
         cm,
         "false_positive_rate",

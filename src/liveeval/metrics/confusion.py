@@ -57,7 +57,7 @@ def validate_weight(weight: npt.ArrayLike | None, n: int) -> FloatArray | None:
     if bad.size:
         row = int(bad[0])
         raise ValidationError(
-            f"{w[row]!r} is not a finite non-negative weight", column="weight", row=row
+            f"{float(w[row])!r} is not a finite non-negative weight", column="weight", row=row
         )
     return w
 

@@ -57,7 +57,7 @@ def validate_proba(proba: npt.ArrayLike, columns: Sequence[str] | None = None) -
     if not ok.all():
         row, col = (int(v[0]) for v in np.nonzero(~ok))
         raise ValidationError(
-            f"{p[row, col]!r} is not a probability in [0, 1]", column=names[col], row=row
+            f"{float(p[row, col])!r} is not a probability in [0, 1]", column=names[col], row=row
         )
     sums = p.sum(axis=1)
     off = np.flatnonzero(np.abs(sums - 1.0) > PROBA_SUM_TOLERANCE)

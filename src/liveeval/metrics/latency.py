@@ -47,7 +47,7 @@ class LatencySketch:
         if bad.size:
             row = int(bad[0])
             raise ValidationError(
-                f"{x[row]!r} is not a non-negative latency", column=column, row=row
+                f"{float(x[row])!r} is not a non-negative latency", column=column, row=row
             )
         if x.size == 0:
             return self

@@ -105,8 +105,8 @@ class ThresholdCurve:
         if i is None:
             return OperatingPoint(objective, None, {}, [], None, reason)
         cm = self.confusion_at(i)
-        metrics = binary_metrics(cm, self.labels[1], confidence)
         keep = ("precision", "recall", "f1", "specificity", "accuracy", "false_positive_rate")
+        metrics = binary_metrics(cm, self.labels[1], confidence, only=keep)
         return OperatingPoint(
             objective,
             float(self.thresholds[i]),
