@@ -95,9 +95,7 @@ def _result(ev: Evaluation, options: Options) -> EvaluationResult:
     )
 
 
-def _breakdowns(
-    prepared: Prepared, pred: Any, options: Options
-) -> dict[str, list[Breakdown]]:
+def _breakdowns(prepared: Prepared, pred: Any, options: Options) -> dict[str, list[Breakdown]]:
     out: dict[str, list[Breakdown]] = {}
     for dim, (keys, codes) in prepared.groups.items():
         evaluations = grouped_evaluations(
@@ -121,7 +119,9 @@ def _breakdowns(
     return out
 
 
-def _features(table: pa.Table, spec: ColumnSpec, prepared: Prepared, given: Sequence[str] | None) -> list[str]:
+def _features(
+    table: pa.Table, spec: ColumnSpec, prepared: Prepared, given: Sequence[str] | None
+) -> list[str]:
     if given is not None:
         missing = [c for c in given if c not in table.column_names]
         if missing:

@@ -34,7 +34,10 @@ def fraud_log(
     rng = np.random.default_rng(seed)
     seconds = np.sort(rng.uniform(0, days * 86400, n))
     timestamps = pa.array(
-        (np.datetime64(start.replace(tzinfo=None), "us") + (seconds * 1e6).astype("timedelta64[us]")),
+        (
+            np.datetime64(start.replace(tzinfo=None), "us")
+            + (seconds * 1e6).astype("timedelta64[us]")
+        ),
         type=pa.timestamp("us"),
     )
     segment_index = rng.choice(len(SEGMENTS), n, p=[0.45, 0.30, 0.20, 0.05])
@@ -95,16 +98,13 @@ def write_demo(folder: str | Path, n: int = 50_000) -> dict[str, Path]:
         # Scored in-sample, the training set looks better than live data will.
         fraud_log(
             n, seed=11, start=before, days=45, with_status=False, separation_boost=0.8
-        ).drop_columns(
-            ["latency_ms"]
-        ),
+        ).drop_columns(["latency_ms"]),
         paths["train"],
     )
     pq.write_table(
         fraud_log(
             n // 2, seed=13, start=before + timedelta(days=45), days=15, with_status=False
-        )
-        .drop_columns(["latency_ms"]),
+        ).drop_columns(["latency_ms"]),
         paths["validation"],
     )
     return paths

@@ -42,7 +42,9 @@ def _cm(counts: np.ndarray) -> ConfusionMatrix:
     return ConfusionMatrix((0, 1), c, c.copy())
 
 
-def _confusion_setting(metric: str, description: str, n: int, probs: list[float], truth: float) -> Setting:
+def _confusion_setting(
+    metric: str, description: str, n: int, probs: list[float], truth: float
+) -> Setting:
     """probs are the population shares of (TN, FP, FN, TP)."""
 
     def draw(rng: np.random.Generator) -> tuple[float | None, float | None]:
@@ -52,7 +54,9 @@ def _confusion_setting(metric: str, description: str, n: int, probs: list[float]
     return Setting(metric, description, truth, draw)
 
 
-def _fixed_positives(metric: str, description: str, pos: int, neg: int, tpr: float, tnr: float) -> Setting:
+def _fixed_positives(
+    metric: str, description: str, pos: int, neg: int, tpr: float, tnr: float
+) -> Setting:
     truth = {"recall": tpr, "specificity": tnr, "balanced_accuracy": (tpr + tnr) / 2}[metric]
 
     def draw(rng: np.random.Generator) -> tuple[float | None, float | None]:
@@ -130,23 +134,38 @@ def settings() -> list[Setting]:
     # Precision among ~40 predicted positives.
     probs = [0.9, 0.03, 0.0, 0.07]
     out.append(
-        _confusion_setting("precision", "n=500, precision 0.7", 500, probs, _population_value("precision", probs))
+        _confusion_setting(
+            "precision", "n=500, precision 0.7", 500, probs, _population_value("precision", probs)
+        )
     )
     for pos, tpr in ((50, 0.9), (50, 0.5), (50, 0.98), (20, 0.95), (200, 0.12)):
         out.append(
             _fixed_positives(
-                "recall", f"1% prevalence: {pos} positives of {pos * 100}, recall {tpr}", pos, pos * 99, tpr, 0.99
+                "recall",
+                f"1% prevalence: {pos} positives of {pos * 100}, recall {tpr}",
+                pos,
+                pos * 99,
+                tpr,
+                0.99,
             )
         )
-    out.append(_fixed_positives("specificity", "500 negatives, specificity 0.99", 50, 500, 0.8, 0.99))
-    out.append(_fixed_positives("balanced_accuracy", "50 positives, 4950 negatives", 50, 4950, 0.8, 0.95))
-    out.append(_fixed_positives("balanced_accuracy", "30 positives, 300 negatives", 30, 300, 0.95, 0.9))
+    out.append(
+        _fixed_positives("specificity", "500 negatives, specificity 0.99", 50, 500, 0.8, 0.99)
+    )
+    out.append(
+        _fixed_positives("balanced_accuracy", "50 positives, 4950 negatives", 50, 4950, 0.8, 0.95)
+    )
+    out.append(
+        _fixed_positives("balanced_accuracy", "30 positives, 300 negatives", 30, 300, 0.95, 0.9)
+    )
     for metric in ("f1", "f2", "mcc", "cohen_kappa"):
         for n, probs, label in (
             (200, [0.55, 0.1, 0.05, 0.3], "n=200, balanced-ish"),
             (5000, [0.985, 0.005, 0.003, 0.007], "n=5000, 1% prevalence"),
         ):
-            out.append(_confusion_setting(metric, label, n, probs, _population_value(metric, probs)))
+            out.append(
+                _confusion_setting(metric, label, n, probs, _population_value(metric, probs))
+            )
     out.append(_auc_setting(50, 4950, 0.85))
     out.append(_auc_setting(100, 100, 0.95))
     out.append(_auc_setting(30, 300, 0.75))

@@ -109,7 +109,10 @@ def test_latency_and_loss_sums_merge():
     x = rng.gamma(2.0, 0.01, 1000)
     whole = LatencySketch().update(x)
     halves = LatencySketch().update(x[:400]).merge(LatencySketch().update(x[400:]))
-    assert whole.results()["latency_p95_seconds"].value == halves.results()["latency_p95_seconds"].value
+    assert (
+        whole.results()["latency_p95_seconds"].value
+        == halves.results()["latency_p95_seconds"].value
+    )
     y = rng.integers(0, 2, 1000)
     p = np.column_stack([1 - x / x.max(), x / x.max()])
     a = LossSums().update(y, p)
@@ -132,5 +135,6 @@ def test_grouped_evaluations_add_up_to_the_total():
     for i, ev in enumerate(groups):
         mask = g == i
         assert np.array_equal(
-            ev.confusion.counts, ConfusionMatrix.from_arrays(y[mask], pred[mask], labels=[0, 1]).counts
+            ev.confusion.counts,
+            ConfusionMatrix.from_arrays(y[mask], pred[mask], labels=[0, 1]).counts,
         )

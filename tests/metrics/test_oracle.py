@@ -48,24 +48,38 @@ def scored(draw, weighted=None):
     # Few distinct values make ties common; some draws are continuous.
     grid = draw(st.booleans())
     if grid:
-        s = np.array(draw(st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75, 1.0]), min_size=n, max_size=n)))
+        s = np.array(
+            draw(
+                st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75, 1.0]), min_size=n, max_size=n)
+            )
+        )
     else:
         s = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n)))
     use_weights = draw(st.booleans()) if weighted is None else weighted
-    w = np.array(draw(st.lists(st.floats(0.1, 5.0), min_size=n, max_size=n))) if use_weights else None
+    w = (
+        np.array(draw(st.lists(st.floats(0.1, 5.0), min_size=n, max_size=n)))
+        if use_weights
+        else None
+    )
     return y, s, w
 
 
 @settings(max_examples=150, deadline=None)
 @given(classification(2, 2))
 def test_binary_confusion_metrics_equal_sklearn(case):
-    k, y_true, y_pred, w = case
+    _, y_true, y_pred, w = case
     cm = ConfusionMatrix.from_arrays(y_true, y_pred, labels=[0, 1], weight=w)
     m = confusion_metrics(cm, pos_label=1)
     kw = {"sample_weight": w}
-    assert np.allclose(cm.counts, skm.confusion_matrix(y_true, y_pred, labels=[0, 1], **kw), atol=TOL)
+    assert np.allclose(
+        cm.counts, skm.confusion_matrix(y_true, y_pred, labels=[0, 1], **kw), atol=TOL
+    )
     assert value(m["accuracy"]) == pytest.approx(skm.accuracy_score(y_true, y_pred, **kw), abs=TOL)
-    for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+    for name, fn in (
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+        ("f1", skm.f1_score),
+    ):
         expected = fn(y_true, y_pred, pos_label=1, zero_division=0, **kw)
         assert value(m[name]) == pytest.approx(expected, abs=TOL), name
     assert value(m["f2"]) == pytest.approx(
@@ -73,7 +87,9 @@ def test_binary_confusion_metrics_equal_sklearn(case):
     )
     spec = skm.recall_score(y_true, y_pred, pos_label=0, zero_division=0, **kw)
     assert value(m["specificity"]) == pytest.approx(spec, abs=TOL)
-    assert value(m["mcc"]) == pytest.approx(quiet(skm.matthews_corrcoef, y_true, y_pred, **kw), abs=TOL)
+    assert value(m["mcc"]) == pytest.approx(
+        quiet(skm.matthews_corrcoef, y_true, y_pred, **kw), abs=TOL
+    )
     kappa = quiet(skm.cohen_kappa_score, y_true, y_pred, sample_weight=w)
     if np.isnan(kappa):
         assert not m["cohen_kappa"].is_defined
@@ -91,14 +107,23 @@ def test_multiclass_metrics_equal_sklearn(case):
     cm = ConfusionMatrix.from_arrays(y_true, y_pred, labels=labels, weight=w)
     m = confusion_metrics(cm)
     kw = {"sample_weight": w, "labels": labels, "zero_division": 0}
-    for base, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+    for base, fn in (
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+        ("f1", skm.f1_score),
+    ):
         for average in ("macro", "weighted", "micro"):
             expected = fn(y_true, y_pred, average=average, **kw)
-            assert value(m[f"{base}_{average}"]) == pytest.approx(expected, abs=TOL), (base, average)
+            assert value(m[f"{base}_{average}"]) == pytest.approx(expected, abs=TOL), (
+                base,
+                average,
+            )
     assert value(m["f2_macro"]) == pytest.approx(
         skm.fbeta_score(y_true, y_pred, beta=2, average="macro", **kw), abs=TOL
     )
-    assert value(m["accuracy"]) == pytest.approx(skm.accuracy_score(y_true, y_pred, sample_weight=w), abs=TOL)
+    assert value(m["accuracy"]) == pytest.approx(
+        skm.accuracy_score(y_true, y_pred, sample_weight=w), abs=TOL
+    )
     assert value(m["mcc"]) == pytest.approx(
         quiet(skm.matthews_corrcoef, y_true, y_pred, sample_weight=w), abs=TOL
     )
@@ -119,7 +144,9 @@ def test_ranking_and_loss_metrics_equal_sklearn(case):
     ev.update(y, y_score=s, weight=w)
     m = ev.result().metrics
     if len(set(y.tolist())) == 2:
-        assert value(m["roc_auc"]) == pytest.approx(skm.roc_auc_score(y, s, sample_weight=w), abs=TOL)
+        assert value(m["roc_auc"]) == pytest.approx(
+            skm.roc_auc_score(y, s, sample_weight=w), abs=TOL
+        )
         ap = skm.average_precision_score(y, s, sample_weight=w)
         assert value(m["average_precision"]) == pytest.approx(ap, abs=TOL)
     else:
@@ -141,9 +168,16 @@ def probabilities(draw):
     k = draw(st.integers(3, 5))
     n = draw(st.integers(2, 60))
     y = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
-    raw = np.array(
-        draw(st.lists(st.lists(st.floats(0.0, 1.0), min_size=k, max_size=k), min_size=n, max_size=n))
-    ) + 1e-3
+    raw = (
+        np.array(
+            draw(
+                st.lists(
+                    st.lists(st.floats(0.0, 1.0), min_size=k, max_size=k), min_size=n, max_size=n
+                )
+            )
+        )
+        + 1e-3
+    )
     return k, y, raw / raw.sum(axis=1, keepdims=True)
 
 
@@ -215,7 +249,9 @@ def test_very_imbalanced_data_matches_sklearn():
     ev = Evaluation.create([0, 1], pos_label=1).update(y, y_score=s)
     m = ev.result().metrics
     assert value(m["roc_auc"]) == pytest.approx(skm.roc_auc_score(y, s), abs=TOL)
-    assert value(m["average_precision"]) == pytest.approx(skm.average_precision_score(y, s), abs=TOL)
+    assert value(m["average_precision"]) == pytest.approx(
+        skm.average_precision_score(y, s), abs=TOL
+    )
     assert value(m["recall"]) == pytest.approx(skm.recall_score(y, s >= 0.5), abs=TOL)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from liveeval.metrics import ScoreDistribution, average_precision, roc_auc, validate_scores
 from liveeval.errors import ValidationError
+from liveeval.metrics import ScoreDistribution, average_precision, roc_auc, validate_scores
 
 
 @pytest.mark.parametrize(

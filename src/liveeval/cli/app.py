@@ -251,8 +251,22 @@ def report(
         result = _evaluate(
             file,
             **_common(
-                label, pred, score, proba, proba_prefix, pos_label, labels, threshold, time,
-                version, segment, weight, latency, latency_unit, status, confidence,
+                label,
+                pred,
+                score,
+                proba,
+                proba_prefix,
+                pos_label,
+                labels,
+                threshold,
+                time,
+                version,
+                segment,
+                weight,
+                latency,
+                latency_unit,
+                status,
+                confidence,
             ),
             profile=profile,
             train=train,
@@ -303,8 +317,22 @@ def check(
         result = _evaluate(
             file,
             **_common(
-                label, pred, score, proba, proba_prefix, pos_label, labels, threshold, time,
-                version, segment, weight, latency, latency_unit, status, confidence,
+                label,
+                pred,
+                score,
+                proba,
+                proba_prefix,
+                pos_label,
+                labels,
+                threshold,
+                time,
+                version,
+                segment,
+                weight,
+                latency,
+                latency_unit,
+                status,
+                confidence,
             ),
             profile=profile,
             train=train,
@@ -359,8 +387,22 @@ def threshold(
         result = _evaluate(
             file,
             **_common(
-                label, None, score, None, None, pos_label, labels, current, time, version,
-                segment, weight, None, None, status, confidence,
+                label,
+                None,
+                score,
+                None,
+                None,
+                pos_label,
+                labels,
+                current,
+                time,
+                version,
+                segment,
+                weight,
+                None,
+                None,
+                status,
+                confidence,
             ),
             min_recall=min_recall,
             min_precision=min_precision,
@@ -392,15 +434,17 @@ def threshold(
 
     console = Console(highlight=False)
     table = Table(title=f"Operating points — {result.source}", header_style="bold")
-    for col in ("objective", "threshold", "precision", "recall", "f1", "specificity", "cost/row"):
-        table.add_column(col, justify="left" if col == "objective" else "right")
+    for col in ("objective", "thresh", "precision", "recall", "f1", "specif", "cost"):
+        table.add_column(
+            col, justify="left" if col == "objective" else "right", no_wrap=True, min_width=6
+        )
 
     def cell(m: Any) -> str:
         if m.value is None:
             return "undefined"
         if m.lower is None:
             return f"{m.value:.3f}"
-        return f"{m.value:.3f} [{m.lower:.3f}, {m.upper:.3f}]"
+        return f"{m.value:.3f}\n±{(m.upper - m.lower) / 2:.3f}"
 
     table.add_row(
         f"current (≥ {current:g})",
@@ -419,8 +463,12 @@ def threshold(
             "—" if p.expected_cost is None else f"{p.expected_cost:.4f}",
         )
     console.print(table)
-    console.print("Rows with score ≥ threshold are predicted positive; intervals are "
-                  f"{confidence:.0%}.", style="dim")
+    console.print(
+        "Rows with score ≥ thresh are predicted positive; specif = specificity; cost is "
+        "the expected cost per row; ± is half the "
+        f"{confidence:.0%} interval (exact limits in --json).",
+        style="dim",
+    )
 
 
 @app.command("profiles")

@@ -56,7 +56,9 @@ class ColumnSpec:
 
     def __post_init__(self) -> None:
         if self.score is not None and (self.proba or self.proba_prefix):
-            raise ValidationError("give either --score (binary) or --proba/--proba-prefix, not both")
+            raise ValidationError(
+                "give either --score (binary) or --proba/--proba-prefix, not both"
+            )
         if self.proba and self.proba_prefix:
             raise ValidationError("give either --proba or --proba-prefix, not both")
         if not (0.0 <= self.threshold <= 1.0) or math.isnan(self.threshold):
@@ -152,7 +154,9 @@ def coerce_label(value: Any, arrow_type: pa.DataType, *, what: str = "label") ->
             return True
         if lowered in ("false", "0", "no"):
             return False
-        raise ValidationError(f"{what} {value!r} is not true/false, but the label column is boolean")
+        raise ValidationError(
+            f"{what} {value!r} is not true/false, but the label column is boolean"
+        )
     return text
 
 
@@ -172,10 +176,12 @@ def _first(mask: npt.NDArray[np.bool_]) -> int:
 
 def _floats(table: pa.Table, name: str, source: str) -> FloatArray:
     col = table.column(name)
-    if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type) or pa.types.is_decimal(col.type)):
-        raise ValidationError(
-            f"expected numbers, found {col.type}", source=source, column=name
-        )
+    if not (
+        pa.types.is_floating(col.type)
+        or pa.types.is_integer(col.type)
+        or pa.types.is_decimal(col.type)
+    ):
+        raise ValidationError(f"expected numbers, found {col.type}", source=source, column=name)
     values = col.to_numpy() if col.null_count == 0 else col.to_numpy(zero_copy_only=False)
     return np.asarray(values, dtype=np.float64)
 
@@ -188,12 +194,12 @@ def _status_failed(table: pa.Table, name: str, source: str) -> npt.NDArray[np.bo
             "status is missing; expected 'ok' or an error name", source=source, column=name, row=row
         )
     if pa.types.is_boolean(col.type):
-        values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=bool)
+        flags = np.asarray(col.to_numpy(zero_copy_only=False), dtype=bool)
         says_ok = any(word in name.lower() for word in ("ok", "success"))
-        return ~values if says_ok else values
+        return ~flags if says_ok else flags
     if pa.types.is_integer(col.type):
-        codes = np.asarray(col.to_numpy(zero_copy_only=False))
-        return ~((codes >= 200) & (codes < 300))
+        http = np.asarray(col.to_numpy(zero_copy_only=False))
+        return ~((http >= 200) & (http < 300))
     codes, values = _dictionary(col)
     ok = np.array([str(v).strip().lower() in OK_STATUSES for v in values], dtype=bool)
     return ~ok[codes] if len(values) else np.zeros(table.num_rows, dtype=bool)
@@ -232,11 +238,15 @@ def _time_buckets(
     ts = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
     lo, hi = pc.min_max(ts).values()
     span = (hi.value - lo.value) / 1e6 if lo.is_valid else 0.0
-    for unit, seconds in (("hour", 3600), ("day", 86400), ("week", 7 * 86400)):
-        if span / seconds <= 48:
-            break
-    else:
-        unit = "month"
+    # The finest calendar unit that gives at most 48 buckets.
+    unit = next(
+        (
+            u
+            for u, seconds in (("hour", 3600), ("day", 86400), ("week", 7 * 86400))
+            if span / seconds <= 48
+        ),
+        "month",
+    )
     buckets = pc.floor_temporal(ts, unit=unit, week_starts_monday=True)
     codes, values = _dictionary(buckets)
     order = np.argsort(np.array([v.timestamp() if v is not None else 0 for v in values]))
@@ -333,7 +343,9 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
     if spec.pred is not None:
         pred_col = sub.column(spec.pred)
         if pred_col.null_count:
-            row = original_row(_first(np.asarray(pred_col.is_null().to_numpy(zero_copy_only=False))))
+            row = original_row(
+                _first(np.asarray(pred_col.is_null().to_numpy(zero_copy_only=False)))
+            )
             raise ValidationError(
                 "predicted label is missing on a labelled, successful row",
                 source=source,
@@ -367,9 +379,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         other = _implied_negative(labels[0], label_type)
         if other is not None:
             labels = _sorted({labels[0], other})
-            notes.append(
-                f"only class {labels[0]!r} occurs; assumed the other class is {other!r}"
-            )
+            notes.append(f"only class {labels[0]!r} occurs; assumed the other class is {other!r}")
     index = {label: i for i, label in enumerate(labels)}
 
     def encode(idx: IntArray, values: list[Any], column: str) -> IntArray:
@@ -443,17 +453,17 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
             )
         proba = np.empty((sub.num_rows, len(labels)))
         for name, cls in zip(proba_columns, proba_classes, strict=True):
-            values = _floats(sub, name, source)
-            bad = ~((values >= 0.0) & (values <= 1.0))
+            column_values = _floats(sub, name, source)
+            bad = ~((column_values >= 0.0) & (column_values <= 1.0))
             if bad.any():
                 i = _first(bad)
                 raise ValidationError(
-                    f"{_show(values[i], sub.column(name), i)} is not a probability in [0, 1]",
+                    f"{_show(column_values[i], sub.column(name), i)} is not a probability in [0, 1]",
                     source=source,
                     column=name,
                     row=original_row(i),
                 )
-            proba[:, index[cls]] = values
+            proba[:, index[cls]] = column_values
         sums = proba.sum(axis=1)
         off = np.abs(sums - 1.0) > PROBA_SUM_TOLERANCE
         if off.any():
@@ -504,15 +514,18 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
             notes.append(f"latency read from column '{latency_col}'")
     if latency_col is not None:
         unit = spec.latency_unit or _latency_unit(latency_col)
-        values = _floats(table, latency_col, source)
-        present = ~np.isnan(values)
-        bad = present & ~(values >= 0)
+        raw_latency = _floats(table, latency_col, source)
+        present = ~np.isnan(raw_latency)
+        bad = present & ~(raw_latency >= 0)
         if bad.any():
             i = _first(bad)
             raise ValidationError(
-                f"{float(values[i])!r} is not a non-negative latency", source=source, column=latency_col, row=i
+                f"{float(raw_latency[i])!r} is not a non-negative latency",
+                source=source,
+                column=latency_col,
+                row=i,
             )
-        latency = values[present] * LATENCY_UNITS[unit]
+        latency = raw_latency[present] * LATENCY_UNITS[unit]
     failed = failed_all
     if failed is None and spec.status is None:
         auto = next((c for c in AUTO_STATUS if c in columns), None)
@@ -580,7 +593,7 @@ def _common_prefix(names: Sequence[str]) -> str:
 def _sorted(values: set[Any]) -> tuple[Label, ...]:
     clean = {normalise_label(v) for v in values}
     try:
-        return tuple(sorted(clean))
+        return tuple(sorted(clean))  # type: ignore[type-var]
     except TypeError:
         raise ValidationError(
             f"labels mix types that cannot be ordered: {sorted(map(repr, clean))}"
@@ -601,13 +614,19 @@ def _implied_negative(label: Label, arrow_type: pa.DataType) -> Label | None:
     if pa.types.is_boolean(arrow_type):
         return not label
     if label in (0, 1) and (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)):
-        return 1 - label  # type: ignore[operator]
+        return 1 - int(label)  # type: ignore[call-overload,unused-ignore]
     return None
 
 
 def _latency_unit(name: str) -> str:
     lowered = name.lower()
-    for suffix, unit in (("_ms", "ms"), ("_us", "us"), ("_ns", "ns"), ("_seconds", "s"), ("_s", "s")):
+    for suffix, unit in (
+        ("_ms", "ms"),
+        ("_us", "us"),
+        ("_ns", "ns"),
+        ("_seconds", "s"),
+        ("_s", "s"),
+    ):
         if lowered.endswith(suffix):
             return unit
     raise ValidationError(

@@ -36,9 +36,9 @@ def _binned(dist: ScoreDistribution, bins: int) -> tuple[FloatArray, FloatArray,
     centres = dist.centres
     idx = np.minimum((centres * bins).astype(np.int64), bins - 1)
     weight = dist.positive + dist.negative
-    total = np.bincount(idx, weights=weight, minlength=bins)
-    positive = np.bincount(idx, weights=dist.positive, minlength=bins)
-    score_sum = np.bincount(idx, weights=weight * centres, minlength=bins)
+    total = np.bincount(idx, weights=weight, minlength=bins).astype(np.float64)
+    positive = np.bincount(idx, weights=dist.positive, minlength=bins).astype(np.float64)
+    score_sum = np.bincount(idx, weights=weight * centres, minlength=bins).astype(np.float64)
     return total, positive, score_sum
 
 
@@ -80,7 +80,8 @@ def expected_calibration_error(
     def ece(tot: FloatArray, pos: FloatArray) -> FloatArray:
         rate = np.divide(pos, tot, out=np.zeros_like(pos), where=tot > 0)
         gap = np.abs(rate - mean_score) * (tot > 0)
-        return (tot * gap).sum(axis=-1) / tot.sum(axis=-1)
+        out: FloatArray = (tot * gap).sum(axis=-1) / tot.sum(axis=-1)
+        return out
 
     value = float(ece(total, positive))
     cells = np.concatenate([positive, total - positive])

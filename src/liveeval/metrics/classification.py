@@ -98,7 +98,8 @@ def average_of(per_class: FloatArray, c: FloatArray, average: str) -> FloatArray
     """Macro or support-weighted average of per-class values (zero division → 0)."""
     values = _zero_filled(per_class)
     if average == "macro":
-        return values.mean(axis=-1)
+        macro: FloatArray = values.mean(axis=-1)
+        return macro
     tp, _, fn, _ = cells(c)
     support = tp + fn
     return _zero_filled(safe_divide((values * support).sum(axis=-1), support.sum(axis=-1)))
@@ -198,7 +199,9 @@ def _bootstrapped(
     def replicate(c: FloatArray) -> FloatArray:
         # Replicates get the same zero-division value as the point estimate.
         values = statistic(c)
-        return values if zero_division is None else np.where(np.isnan(values), zero_division, values)
+        return (
+            values if zero_division is None else np.where(np.isnan(values), zero_division, values)
+        )
 
     lower, upper = bootstrap_confusion(counts, replicate, confidence)
     method = "bootstrap (multinomial, 2000 replicates, fixed seed)"

@@ -183,7 +183,10 @@ class ConfusionMatrix:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ConfusionMatrix:
-        labels = tuple(data["labels"])  # type: ignore[call-overload]
+        raw = data["labels"]
+        if not isinstance(raw, (list, tuple)):
+            raise ValidationError("confusion matrix labels must be a list")
+        labels: tuple[Label, ...] = tuple(raw)
         return cls(
             labels,
             np.asarray(data["counts"], dtype=np.float64),

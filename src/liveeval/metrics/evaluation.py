@@ -317,9 +317,11 @@ class Evaluation:
 
     @property
     def rows(self) -> int:
-        return round(self.confusion.total) if not self.confusion.is_weighted else sum(
-            d.rows for d in (self.scores or [])[:1]
-        ) or round(self.confusion.effective_n)
+        return (
+            round(self.confusion.total)
+            if not self.confusion.is_weighted
+            else sum(d.rows for d in (self.scores or [])[:1]) or round(self.confusion.effective_n)
+        )
 
     def curve(self) -> ThresholdCurve | None:
         """The binary threshold curve, when a score is tracked."""
@@ -432,9 +434,7 @@ class Evaluation:
             defined = [r for r in per_class if r.is_defined]
             n = round(self.confusion.total)
             if len(defined) < len(per_class):
-                missing = [
-                    str(self.labels[i]) for i, r in enumerate(per_class) if not r.is_defined
-                ]
+                missing = [str(self.labels[i]) for i, r in enumerate(per_class) if not r.is_defined]
                 out[name] = MetricResult.undefined(
                     name,
                     f"undefined: class(es) {', '.join(missing)} absent from y_true or always "

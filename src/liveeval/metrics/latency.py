@@ -66,7 +66,9 @@ class LatencySketch:
         all_counts = np.concatenate([self.counts, np.asarray(counts, dtype=np.float64)])
         uniq, inverse = np.unique(all_keys, return_inverse=True)
         self.keys = uniq.astype(np.int64)
-        self.counts = np.bincount(inverse, weights=all_counts, minlength=uniq.shape[0])
+        self.counts = np.bincount(inverse, weights=all_counts, minlength=uniq.shape[0]).astype(
+            np.float64
+        )
 
     def merge(self, other: LatencySketch) -> LatencySketch:
         if other.relative_accuracy != self.relative_accuracy:

@@ -51,7 +51,9 @@ def validate_scores(score: npt.ArrayLike, *, column: str = "y_score") -> FloatAr
     ok = (s >= 0.0) & (s <= 1.0)
     if not ok.all():
         row = int(np.flatnonzero(~ok)[0])
-        raise ValidationError(f"{float(s[row])!r} is not a probability in [0, 1]", column=column, row=row)
+        raise ValidationError(
+            f"{float(s[row])!r} is not a probability in [0, 1]", column=column, row=row
+        )
     return s
 
 
@@ -153,8 +155,8 @@ class ScoreDistribution:
             False,
             self.rows,
             keys.astype(np.float64),
-            pos,
-            neg,
+            pos.astype(np.float64),
+            neg.astype(np.float64),
             self.positive_sq,
             self.negative_sq,
         )

@@ -77,7 +77,8 @@ class ThresholdCurve:
     def cost(self, cost_fp: float, cost_fn: float) -> FloatArray:
         """Expected cost per row: (c_fp·FP + c_fn·FN) / N."""
         total = self.tp[0] + self.fp[0] + self.fn[0] + self.tn[0]
-        return (cost_fp * self.fp + cost_fn * self.fn) / total
+        cost: FloatArray = (cost_fp * self.fp + cost_fn * self.fn) / total
+        return cost
 
     def confusion_at(self, i: int) -> ConfusionMatrix:
         neg, pos = self.labels
@@ -126,7 +127,7 @@ class ThresholdCurve:
         confidence: float = 0.95,
     ) -> list[OperatingPoint]:
         """Operating points for max F1 and for each constraint or cost given."""
-        points = []
+        points: list[OperatingPoint] = []
         if self.thresholds.size == 0:
             return points
         f1 = np.nan_to_num(self.f1, nan=-1.0)
@@ -173,7 +174,11 @@ class ThresholdCurve:
     def sampled(self, points: int = 200) -> dict[str, list[float | None]]:
         """The curve thinned to about ``points`` rows, for plots and JSON."""
         n = self.thresholds.size
-        idx = np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(np.int64)) if n else []
+        idx: npt.NDArray[np.int64] = (
+            np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(np.int64))
+            if n
+            else np.zeros(0, dtype=np.int64)
+        )
 
         def clean(a: FloatArray) -> list[float | None]:
             return [None if np.isnan(v) else float(v) for v in np.asarray(a)[idx]]

@@ -53,7 +53,7 @@ def rank_auc(values: npt.NDArray[np.float64], is_positive: npt.NDArray[np.bool_]
     n = int(is_positive.size - m)
     if m == 0 or n == 0:
         return None
-    uniq, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
     ends = np.cumsum(counts)
     average_rank = ends - (counts - 1) / 2.0
     ranks = average_rank[inverse.reshape(-1)]
@@ -78,7 +78,11 @@ def single_feature_leaks(
             present = ~np.isnan(values)
             values = values[present]
             y = is_positive[present]
-        elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
+        elif (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_dictionary(kind)
+        ):
             encoded = pc.dictionary_encode(col.combine_chunks(), null_encoding="encode")
             codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
             k = len(encoded.dictionary)
@@ -125,6 +129,11 @@ def later_training_rows(train_time: pa.Array, eval_time: pa.Array) -> list[Findi
             f"Data leakage: {later:,} training rows ({share:.1%}) are later than the earliest "
             f"evaluation row ({earliest.as_py()}); the model was trained on the period it is "
             "judged on.",
-            {"check": "timestamps", "rows": later, "share": share, "earliest_eval": str(earliest.as_py())},
+            {
+                "check": "timestamps",
+                "rows": later,
+                "share": share,
+                "earliest_eval": str(earliest.as_py()),
+            },
         )
     ]

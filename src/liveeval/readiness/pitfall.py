@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
+from typing import Any
 
 from ..metrics import EvaluationResult, MetricResult
 from .verdict import Finding
@@ -23,9 +24,7 @@ HIGH_ACCURACY = 0.90
 DEFAULT_MINORITY_RECALL = 0.50
 
 
-def accuracy_paradox(
-    result: EvaluationResult, recall_target: float | None = None
-) -> list[Finding]:
+def accuracy_paradox(result: EvaluationResult, recall_target: float | None = None) -> list[Finding]:
     """Accuracy that means little because one class dominates."""
     findings: list[Finding] = []
     acc = result.metrics.get("accuracy")
@@ -66,11 +65,7 @@ def accuracy_paradox(
     if acc.lower is not None and acc.lower <= base.value:
         balanced = result.metrics.get("balanced_accuracy")
         chance = 1.0 / max(len(present), 1)
-        useless = (
-            balanced is None
-            or balanced.upper is None
-            or balanced.upper <= chance + 0.05
-        )
+        useless = balanced is None or balanced.upper is None or balanced.upper <= chance + 0.05
         if useless:
             findings.append(
                 Finding(
@@ -156,7 +151,7 @@ def overfitting(
     names = list(stages)
     for i, earlier in enumerate(names):
         for later in names[i + 1 :]:
-            drops = []
+            drops: list[dict[str, Any]] = []
             for metric in metrics:
                 a = stages[earlier].metrics.get(metric)
                 b = stages[later].metrics.get(metric)
@@ -171,8 +166,13 @@ def overfitting(
                 p = 1 - NormalDist().cdf(gap / se) if se > 0 else (0.0 if gap > 0 else 1.0)
                 if gap >= min_gap and p < alpha:
                     drops.append(
-                        {"metric": metric, "from_value": a.value, "to_value": b.value,
-                         "gap": gap, "p_value": p}
+                        {
+                            "metric": metric,
+                            "from_value": a.value,
+                            "to_value": b.value,
+                            "gap": gap,
+                            "p_value": p,
+                        }
                     )
             if not drops:
                 continue

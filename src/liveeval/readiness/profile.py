@@ -49,7 +49,9 @@ class Profile:
 
 def builtin_profiles() -> list[str]:
     folder = resources.files("liveeval.readiness") / "profiles"
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def _parse(text: str, source: str) -> Profile:

@@ -211,8 +211,11 @@ def verdict(profile: Profile, result: EvaluationResult, findings: list[Finding])
     status = overall_status(statuses)
     failing = [c for c in checks if c.status == status] if status != "pass" else []
     bad_findings = [f for f in findings if f.severity == "fail"]
-    parts = [f"{c.check.metric} {fmt(c.check.metric, c.value)} vs {c.check.op} "
-             f"{fmt(c.check.metric, c.check.target)}" for c in failing]
+    parts = [
+        f"{c.check.metric} {fmt(c.check.metric, c.value)} vs {c.check.op} "
+        f"{fmt(c.check.metric, c.check.target)}"
+        for c in failing
+    ]
     parts += list(dict.fromkeys(f.name.replace("_", " ") for f in bad_findings))
     headline = {
         "pass": "ready",

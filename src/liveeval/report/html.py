@@ -48,7 +48,9 @@ def _charts(report: Report) -> dict[str, Any]:
         series = [Series("precision-recall", r.pr_curve["recall"], r.pr_curve["precision"])]
         if prevalence is not None and prevalence.value is not None:
             series.append(
-                Series("chance (prevalence)", [0, 1], [prevalence.value] * 2, "#94a3b8", dashed=True)
+                Series(
+                    "chance (prevalence)", [0, 1], [prevalence.value] * 2, "#94a3b8", dashed=True
+                )
             )
         charts["pr"] = Markup(
             line_chart(
@@ -102,10 +104,16 @@ def _charts(report: Report) -> dict[str, Any]:
                 Markup(
                     interval_chart(
                         [b.key for b in present],
-                        [b.metrics[metric].value if b.metrics[metric].zero_division is None else None for b in present],
+                        [
+                            b.metrics[metric].value
+                            if b.metrics[metric].zero_division is None
+                            else None
+                            for b in present
+                        ],
                         [b.metrics[metric].lower for b in present],
                         [b.metrics[metric].upper for b in present],
-                        title=f"{metric} by {dim}" + (f" ({report.time_unit})" if dim == "time" else ""),
+                        title=f"{metric} by {dim}"
+                        + (f" ({report.time_unit})" if dim == "time" else ""),
                         y_label=metric,
                         reference=None if overall is None else overall.value,
                     )
@@ -133,4 +141,6 @@ def render_html(report: Report) -> str:
 
 
 def render_fragment(report: Report) -> str:
-    return _environment().get_template("report.html.j2").render(**_context(report), standalone=False)
+    return (
+        _environment().get_template("report.html.j2").render(**_context(report), standalone=False)
+    )

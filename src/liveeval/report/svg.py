@@ -56,7 +56,9 @@ def line_chart(
 
     out = _frame(width, height, title)
     out.append(f'<text x="{left}" y="16" font-size="13" font-weight="600">{escape(title)}</text>')
-    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#cbd5e1"/>')
+    out.append(
+        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#cbd5e1"/>'
+    )
     for i in range(6):
         fx = x0 + (x1 - x0) * i / 5
         fy = y0 + (y1 - y0) * i / 5
@@ -144,11 +146,17 @@ def interval_chart(
     step = pw / n
     out = _frame(width, height, title)
     out.append(f'<text x="{left}" y="16" font-size="13" font-weight="600">{escape(title)}</text>')
-    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#cbd5e1"/>')
+    out.append(
+        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#cbd5e1"/>'
+    )
     for i in range(5):
         fy = y0 + (y1 - y0) * i / 4
-        out.append(f'<line x1="{left}" y1="{sy(fy):.1f}" x2="{left + pw}" y2="{sy(fy):.1f}" stroke="#f1f5f9"/>')
-        out.append(f'<text x="{left - 6}" y="{sy(fy) + 4:.1f}" text-anchor="end" fill="#475569">{fy:.3g}</text>')
+        out.append(
+            f'<line x1="{left}" y1="{sy(fy):.1f}" x2="{left + pw}" y2="{sy(fy):.1f}" stroke="#f1f5f9"/>'
+        )
+        out.append(
+            f'<text x="{left - 6}" y="{sy(fy) + 4:.1f}" text-anchor="end" fill="#475569">{fy:.3g}</text>'
+        )
     out.append(
         f'<text transform="translate(12 {top + ph / 2}) rotate(-90)" text-anchor="middle" '
         f'fill="#334155">{escape(y_label)}</text>'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -103,15 +103,49 @@ def confusion_text(report: Report) -> str:
         cols = [f"Predicted {label}" for label in labels]
     first = max(len(x) for x in rows)
     widths = [max(len(cols[j]), *(len(c[j]) for c in cells)) for j in range(len(cols))]
-    lines.append(" " * first + "   " + "   ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
+    lines.append(
+        " " * first + "   " + "   ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))
+    )
     for name, row in zip(rows, cells, strict=True):
         lines.append(
-            name.ljust(first) + "   " + "   ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+            name.ljust(first)
+            + "   "
+            + "   ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
         )
     total = sum(sum(row) for row in m)
     lines.append("")
     lines.append(f"Total samples = {count(total)}")
     return "\n".join(lines)
+
+
+class _MetricTable:
+    """The metric table, fitted to the terminal: numbers never wrap, methods get what is left."""
+
+    def __init__(self, metrics: dict[str, MetricResult]) -> None:
+        self.metrics = metrics
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rows = [(name, self.metrics[name]) for name in SHOWN if name in self.metrics]
+        name_w = max(len(n) for n, _ in rows) if rows else 6
+        value_w = max((len(_value(n, m)) for n, m in rows), default=5)
+        ci_w = max((len(_interval(n, m)) for n, m in rows), default=6)
+        n_w = max((len(f"{m.n:,}") for _, m in rows), default=1)
+        fixed = name_w + value_w + ci_w + n_w + 4 * 3 + 4
+        method_w = options.max_width - fixed - 3
+        table = Table(header_style="bold")
+        table.add_column("metric", no_wrap=True, min_width=name_w)
+        table.add_column("value", justify="right", no_wrap=True, min_width=value_w)
+        table.add_column("95% CI", justify="right", no_wrap=True, min_width=ci_w)
+        table.add_column("n", justify="right", no_wrap=True, min_width=n_w)
+        show_method = method_w >= 12
+        if show_method:
+            table.add_column(
+                "method", style="dim", no_wrap=True, overflow="ellipsis", max_width=method_w
+            )
+        for name, m in rows:
+            cells = [name, _value(name, m), _interval(name, m), f"{m.n:,}"]
+            table.add_row(*cells, *([m.method] if show_method else []))
+        yield table
 
 
 def _verdict(report: Report) -> Any:
@@ -162,22 +196,11 @@ def render(report: Report) -> Group:
         parts.append(Panel(findings, title="Pitfalls", title_align="left"))
     parts.append(Panel(Text(confusion_text(report)), title="Confusion matrix", title_align="left"))
 
-    table = Table(title=None, header_style="bold")
-    table.add_column("metric", no_wrap=True)
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column("95% CI", justify="right", no_wrap=True)
-    table.add_column("n", justify="right", no_wrap=True)
-    table.add_column("method", style="dim", overflow="ellipsis", no_wrap=True, max_width=60)
-    starred = False
-    for name in SHOWN:
-        m = r.metrics.get(name)
-        if m is None:
-            continue
-        starred |= m.zero_division is not None
-        table.add_row(name, _value(name, m), _interval(name, m), f"{m.n:,}", m.method)
-    parts.append(table)
-    if starred:
-        parts.append(Text("* undefined (zero division); shown as scikit-learn reports it", style="dim"))
+    parts.append(_MetricTable(r.metrics))
+    if any(m.zero_division is not None for m in r.metrics.values()):
+        parts.append(
+            Text("* undefined (zero division); shown as scikit-learn reports it", style="dim")
+        )
 
     if r.kind == "multiclass":
         pc = Table(title="Per class", header_style="bold")
@@ -193,8 +216,8 @@ def render(report: Report) -> Group:
 
     if r.operating_points:
         ops = Table(title="Operating points", header_style="bold")
-        for col in ("objective", "threshold", "precision", "recall", "f1", "flagged rate"):
-            ops.add_column(col, justify="right" if col != "objective" else "left")
+        for col in ("objective", "threshold", "precision", "recall", "f1", "flagged"):
+            ops.add_column(col, justify="right" if col != "objective" else "left", no_wrap=True)
         for p in r.operating_points:
             if p.threshold is None:
                 ops.add_row(p.objective, "—", p.reason or "", "", "", "")
@@ -206,7 +229,7 @@ def render(report: Report) -> Group:
             def ci(m: MetricResult) -> str:
                 if m.value is None or m.lower is None or m.upper is None:
                     return _value("", m)
-                return f"{m.value:.3f} [{m.lower:.3f}, {m.upper:.3f}]"
+                return f"{m.value:.3f}\n±{(m.upper - m.lower) / 2:.3f}"
 
             ops.add_row(
                 p.objective,
@@ -218,24 +241,32 @@ def render(report: Report) -> Group:
             )
         parts.append(ops)
 
-    for dim, rows in report.breakdowns.items():
-        if not rows:
+    for dim, groups in report.breakdowns.items():
+        if not groups:
             continue
-        title = f"By {dim}" + (f" ({report.time_unit})" if dim == "time" and report.time_unit else "")
+        title = f"By {dim}" + (
+            f" ({report.time_unit})" if dim == "time" and report.time_unit else ""
+        )
         bt = Table(title=title, header_style="bold")
-        metric_names = [m for m in ("accuracy", "precision", "recall", "f1", "roc_auc") if m in rows[0].metrics]
-        bt.add_column(dim)
-        bt.add_column("rows", justify="right")
+        metric_names = [
+            m
+            for m in ("accuracy", "precision", "recall", "f1", "roc_auc")
+            if m in groups[0].metrics
+        ]
+        bt.add_column(dim, no_wrap=True)
+        bt.add_column("rows", justify="right", no_wrap=True)
         for m in metric_names:
-            bt.add_column(m, justify="right")
-        for b in rows[:60]:
+            bt.add_column(m, justify="right", no_wrap=True)
+        if len(groups) > 60:
+            parts.append(Text(f"{dim}: showing the first 60 of {len(groups)} groups", style="dim"))
+        for b in groups[:60]:
             cells = []
             for m in metric_names:
                 res = b.metrics[m]
                 if res.value is None or res.zero_division is not None:
                     cells.append("—")
                 elif res.lower is not None and res.upper is not None:
-                    cells.append(f"{res.value:.3f} ±{(res.upper - res.lower) / 2:.3f}")
+                    cells.append(f"{res.value:.3f}\n±{(res.upper - res.lower) / 2:.3f}")
                 else:
                     cells.append(f"{res.value:.3f}")
             bt.add_row(b.key, f"{b.rows:,}", *cells)

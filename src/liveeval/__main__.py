@@ -1,0 +1,3 @@
+from liveeval.cli import main
+
+main()

@@ -1,0 +1,147 @@
+"""Bad input is caught at the boundary with a message naming file, column and row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+import liveeval
+from liveeval.errors import ColumnNotFoundError, InputFileError, UnknownLabelError, ValidationError
+
+
+def test_missing_column_suggests_the_closest_name(seeds_table):
+    with pytest.raises(
+        ColumnNotFoundError, match=r"column 'y_tru': no such column .*did you mean 'y_true'"
+    ):
+        liveeval.evaluate(seeds_table, label="y_tru", pred="y_pred")
+
+
+def test_label_outside_declared_classes_names_the_row(seeds_table):
+    with pytest.raises(
+        UnknownLabelError,
+        match=r"column 'y_true', row 0: label 1 is not one of the declared classes \[0, 2\]",
+    ):
+        liveeval.evaluate(seeds_table, label="y_true", pred="y_pred", labels=[0, 2], pos_label=2)
+
+
+def test_score_outside_unit_interval_names_file_column_and_row(tmp_path):
+    path = tmp_path / "p.csv"
+    pacsv.write_csv(pa.table({"y": [0, 1, 1], "s": [0.2, 1.7, 0.9]}), path)
+    with pytest.raises(
+        ValidationError, match=rf"{path}, column 's', row 1: 1.7 is not a probability in \[0, 1\]"
+    ):
+        liveeval.evaluate(path, label="y", score="s")
+
+
+def test_nan_score_is_an_error_not_a_dropped_row():
+    table = pa.table({"y": [0, 1, 1], "s": [0.2, float("nan"), 0.9]})
+    with pytest.raises(ValidationError, match=r"column 's', row 1: NaN is not a probability"):
+        liveeval.evaluate(table, label="y", score="s")
+
+
+def test_missing_score_on_a_successful_row_is_an_error():
+    table = pa.table({"y": [0, 1, 1], "s": [0.2, None, 0.9]})
+    with pytest.raises(ValidationError, match=r"row 1: missing value is not a probability"):
+        liveeval.evaluate(table, label="y", score="s")
+
+
+def test_probabilities_that_do_not_sum_to_one_are_rejected():
+    table = pa.table(
+        {
+            "y": ["a", "b", "c"],
+            "p_a": [0.5, 0.2, 0.1],
+            "p_b": [0.5, 0.6, 0.1],
+            "p_c": [0.0, 0.4, 0.8],
+        }
+    )
+    with pytest.raises(ValidationError, match=r"row 1: class probabilities sum to 1.2, not 1"):
+        liveeval.evaluate(table, label="y", proba_prefix="p_")
+
+
+def test_empty_input_is_an_error():
+    with pytest.raises(ValidationError, match="no rows"):
+        liveeval.evaluate(
+            pa.table({"y": pa.array([], pa.int64()), "p": pa.array([], pa.int64())}),
+            label="y",
+            pred="p",
+        )
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    bad = tmp_path / "broken.parquet"
+    bad.write_bytes(b"this is not parquet")
+    with pytest.raises(InputFileError, match=r"broken.parquet: cannot read as parquet"):
+        liveeval.evaluate(bad, label="y", pred="p")
+    with pytest.raises(InputFileError, match="no such file"):
+        liveeval.evaluate(tmp_path / "nope.csv", label="y", pred="p")
+    sheet = tmp_path / "x.xlsx"
+    sheet.write_text("x")
+    with pytest.raises(InputFileError, match="cannot tell the format"):
+        liveeval.evaluate(sheet, label="y", pred="p")
+
+
+def test_unlabelled_and_failed_rows_are_counted_not_dropped():
+    table = pa.table(
+        {
+            "y": [1, 0, None, 1, None, 0],
+            "s": [0.9, 0.1, 0.5, None, 0.4, 0.3],
+            "status": ["ok", "ok", "ok", "error", "ok", "ok"],
+        }
+    )
+    report = liveeval.evaluate(table, label="y", score="s", status="status")
+    assert report.rows_read == 6
+    assert report.rows_evaluated == 3
+    assert report.excluded == {
+        "failed prediction (status not ok)": 1,
+        "label missing (ground truth not yet arrived)": 2,
+    }
+    assert report.rows_evaluated + sum(report.excluded.values()) == report.rows_read
+    assert report.metric("failed_prediction_rate").value == pytest.approx(1 / 6)
+
+
+def test_string_labels_need_a_positive_class_for_a_score():
+    table = pa.table({"y": ["fraud", "ok"], "s": [0.9, 0.1]})
+    with pytest.raises(ValidationError, match=r"cannot tell which class is positive.*--pos-label"):
+        liveeval.evaluate(table, label="y", score="s")
+    report = liveeval.evaluate(table, label="y", score="s", pos_label="fraud")
+    assert report.metric("recall").value == 1.0
+
+
+def test_pandas_polars_and_arrow_inputs_give_the_same_report(seeds_table):
+    import pandas as pd
+    import polars as pl
+
+    ref = liveeval.evaluate(seeds_table, label="y_true", pred="y_pred").metric("f1").value
+    for data in (seeds_table.to_pandas(), pl.from_arrow(seeds_table), seeds_table.to_pydict()):
+        assert liveeval.evaluate(data, label="y_true", pred="y_pred").metric("f1").value == ref
+    assert isinstance(seeds_table.to_pandas(), pd.DataFrame)
+
+
+def test_multiclass_probabilities_by_prefix_map_columns_to_classes():
+    rng = np.random.default_rng(0)
+    raw = rng.random((300, 3))
+    p = raw / raw.sum(axis=1, keepdims=True)
+    y = np.array(["cat", "dog", "eel"])[rng.integers(0, 3, 300)]
+    table = pa.table({"y": y, "p_eel": p[:, 2], "p_cat": p[:, 0], "p_dog": p[:, 1]})
+    report = liveeval.evaluate(table, label="y", proba_prefix="p_")
+    from sklearn.metrics import accuracy_score
+
+    assert report.result.labels == ("cat", "dog", "eel")
+    assert report.metric("accuracy").value == pytest.approx(
+        accuracy_score(y, np.array(["cat", "dog", "eel"])[p.argmax(axis=1)])
+    )
+
+
+def test_jsonl_and_csv_files_are_read(tmp_path, seeds_table):
+    import json
+
+    jsonl = tmp_path / "p.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in seeds_table.to_pylist()))
+    csv = tmp_path / "p.csv"
+    pacsv.write_csv(seeds_table, csv)
+    for path in (jsonl, csv):
+        assert (
+            liveeval.evaluate(path, label="y_true", pred="y_pred").metric("accuracy").value == 0.875
+        )
