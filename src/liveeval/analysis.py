@@ -67,9 +67,14 @@ def _evaluation(prepared: Prepared, spec: ColumnSpec) -> tuple[Evaluation, Any]:
     pred = prepared.pred_codes
     if pred is None and prepared.score is not None:
         pos = prepared.labels.index(prepared.pos_label)
-        pred = np.where(prepared.score >= spec.threshold, pos, 1 - pos).astype(np.int64)
-    if pred is None and prepared.proba is not None:
-        pred = np.argmax(prepared.proba, axis=1).astype(np.int64)
+        pred = (prepared.score >= spec.threshold).astype(np.int64)
+        if pos == 0:
+            np.subtract(1, pred, out=pred)
+    argmax = None
+    if prepared.proba is not None:
+        argmax = np.argmax(prepared.proba, axis=1).astype(np.int64)
+        if pred is None:
+            pred = argmax
     ev.update_codes(
         prepared.true_codes,
         pred,
@@ -77,6 +82,7 @@ def _evaluation(prepared: Prepared, spec: ColumnSpec) -> tuple[Evaluation, Any]:
         proba=prepared.proba,
         weight=prepared.weight,
         threshold=spec.threshold,
+        argmax=argmax,
     )
     if prepared.latency_seconds is not None or prepared.failed is not None:
         ev.update_operational(latency_seconds=prepared.latency_seconds, failed=prepared.failed)

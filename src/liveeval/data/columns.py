@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from ..errors import ColumnNotFoundError, UnknownLabelError, ValidationError
 from ..metrics.evaluation import PROBA_SUM_TOLERANCE
+from ..metrics.loss import row_sums
 from ..metrics.labels import Label, normalise_label
 
 __all__ = ["ColumnSpec", "Prepared", "coerce_label", "prepare"]
@@ -427,7 +428,8 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
     score = proba = None
     if spec.score is not None:
         score = _floats(sub, spec.score, source)
-        bad = ~((score >= 0.0) & (score <= 1.0))
+        in_range = score.size == 0 or bool(score.min() >= 0.0 and score.max() <= 1.0)
+        bad = np.zeros(0, bool) if in_range else ~((score >= 0.0) & (score <= 1.0))
         if bad.any():
             i = _first(bad)
             raise ValidationError(
@@ -464,7 +466,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
                     row=original_row(i),
                 )
             proba[:, index[cls]] = column_values
-        sums = proba.sum(axis=1)
+        sums = row_sums(proba)
         off = np.abs(sums - 1.0) > PROBA_SUM_TOLERANCE
         if off.any():
             i = _first(off)

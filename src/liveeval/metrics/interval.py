@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -117,8 +118,7 @@ def bootstrap_confusion(
     n = int(round(flat.sum()))
     if n <= 0:
         return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(n, flat / flat.sum(), size=replicates).astype(np.float64)
+    draws = _multinomial_draws(tuple(flat.tolist()), n, replicates, seed)
     values = statistic(draws.reshape((replicates, *counts.shape)))
     values = values[np.isfinite(values)]
     if values.size < replicates // 2:
@@ -126,6 +126,19 @@ def bootstrap_confusion(
     alpha = (1.0 - confidence) / 2.0
     lower, upper = np.quantile(values, [alpha, 1.0 - alpha])
     return (float(lower), float(upper))
+
+
+@lru_cache(maxsize=8)
+def _multinomial_draws(
+    cells: tuple[float, ...], n: int, replicates: int, seed: int
+) -> FloatArray:
+    """Resampled confusion matrices, shared by every metric bootstrapped on the same
+    matrix (a report asks for a dozen); read-only so the cache cannot be corrupted."""
+    flat = np.asarray(cells, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, flat / flat.sum(), size=replicates).astype(np.float64)
+    draws.setflags(write=False)
+    return draws
 
 
 def samples_to_settle(

@@ -14,10 +14,20 @@ import numpy.typing as npt
 from .interval import normal_mean
 from .result import MetricResult
 
-__all__ = ["LossSums", "row_losses"]
+__all__ = ["LossSums", "row_losses", "row_sums"]
 
 FloatArray = npt.NDArray[np.float64]
 EPS = float(np.finfo(np.float64).eps)
+
+
+def row_sums(matrix: FloatArray) -> FloatArray:
+    """Row sums of a tall, narrow matrix.
+
+    ``sum(axis=1)`` over a handful of columns is numpy's slow case (tens of ms per
+    million rows); a matrix-vector product does the same additions in a few.
+    """
+    sums: FloatArray = matrix @ np.ones(matrix.shape[1])
+    return sums
 
 
 def row_losses(true_codes: npt.ArrayLike, proba: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -30,16 +40,16 @@ def row_losses(true_codes: npt.ArrayLike, proba: FloatArray) -> tuple[FloatArray
     """
     t = np.asarray(true_codes, dtype=np.int64)
     rows = np.arange(t.shape[0])
-    clipped = np.clip(proba, EPS, 1.0 - EPS)
+    p_true = proba[rows, t]
     if proba.shape[1] == 2:
         # Each binary row is (1 - p, p): the clipped pair already sums to 1.
-        p_true = clipped[rows, t] / (clipped[:, 0] + clipped[:, 1])
-        brier = (1.0 - proba[rows, t]) ** 2
+        brier = (1.0 - p_true) ** 2
     else:
-        p_true = clipped[rows, t] / clipped.sum(axis=1)
-        onehot_gap = proba.copy()
-        onehot_gap[rows, t] -= 1.0
-        brier = np.einsum("ij,ij->i", onehot_gap, onehot_gap)
+        # Σ_c (p_c − y_c)² = Σ_c p_c² − 2 p_true + 1, without a copy of the matrix.
+        brier = np.einsum("ij,ij->i", proba, proba) - 2.0 * p_true + 1.0
+    # Renormalising by the unclipped row sum differs from scikit-learn's clipped
+    # sum by at most k·eps, far below any tolerance that matters.
+    p_true = np.clip(p_true, EPS, 1.0 - EPS) / row_sums(proba)
     return -np.log(p_true), brier
 
 
@@ -56,17 +66,23 @@ class LossSums:
     brier_sq: float = 0.0
 
     def update_binary(
-        self,
-        is_positive: npt.NDArray[np.bool_],
-        score: FloatArray,
-        weight: FloatArray | None = None,
+        self, is_positive: npt.NDArray[np.bool_], score: FloatArray, weight: FloatArray | None = None
     ) -> LossSums:
-        """Add binary rows from P(positive) without building a two-column array."""
-        a = np.clip(score, EPS, 1.0 - EPS)
-        b = np.clip(1.0 - score, EPS, 1.0 - EPS)
-        log_loss = -np.log(np.where(is_positive, a, b) / (a + b))
-        gap = is_positive - score
-        return self._add(log_loss, gap * gap, weight)
+        """Add binary rows from P(positive) without building a two-column array.
+
+        scikit-learn clips (1 - p, p) to [eps, 1 - eps] and renormalises; for a
+        binary row the clipped pair sums to 1 within one ulp, so the
+        renormalisation changes the log loss by less than 1e-15 and is skipped.
+        Work happens in place on two temporaries: at 10 million rows every extra
+        array costs more in page faults than in arithmetic.
+        """
+        p_true = np.where(is_positive, score, 1.0 - score)
+        np.clip(p_true, EPS, 1.0 - EPS, out=p_true)
+        np.log(p_true, out=p_true)
+        np.negative(p_true, out=p_true)
+        gap = np.subtract(is_positive, score)
+        np.multiply(gap, gap, out=gap)
+        return self._add(p_true, gap, weight)
 
     def update(
         self, true_codes: npt.ArrayLike, proba: FloatArray, weight: FloatArray | None = None
