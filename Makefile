@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/liveeval report $(DEMO)/predictions.parquet --label y_true --score y_score \
 		--time ts --version model_version --segment segment --status status \
 		--train $(DEMO)/train.parquet --validation $(DEMO)/validation.parquet \
-		--min-recall 0.9 --cost-fp 1 --cost-fn 50 \
+		--profile fraud --min-recall 0.9 --cost-fp 1 --cost-fn 50 \
 		--html $(DEMO)/report.html --json $(DEMO)/report.json
 	$(BIN)/liveeval check $(DEMO)/predictions.parquet --label y_true --score y_score \
 		--status status --profile fraud; status=$$?; \

@@ -28,7 +28,8 @@ doc = report.to_dict()
 elapsed = time.perf_counter() - t0
 assert len(doc["metrics"]) >= 15
 print(json.dumps({"seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "metrics": {k: doc["metrics"][k]["value"] for k in ("accuracy", "recall", "roc_auc", "average_precision", "log_loss")}}))
+                  "metrics": {k: doc["metrics"][k]["value"]
+                              for k in ("accuracy", "recall", "roc_auc", "average_precision", "log_loss")}}))
 """
 
 # liveeval times include importing liveeval and reading the Parquet file; the
@@ -49,7 +50,8 @@ ap = m.average_precision_score(y, s)
 ll = m.log_loss(y, s)
 m.brier_score_loss(y, s)
 elapsed = time.perf_counter() - t0
-print(json.dumps({"seconds": elapsed, "metrics": {"accuracy": acc, "roc_auc": auc, "average_precision": ap, "log_loss": ll}}))
+print(json.dumps({"seconds": elapsed,
+                  "metrics": {"accuracy": acc, "roc_auc": auc, "average_precision": ap, "log_loss": ll}}))
 """
 
 LIVEEVAL_MULTICLASS = """
@@ -122,7 +124,9 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     b = results["binary_10m"]
     print()
-    print("| benchmark | liveeval median (fresh process) | warm median | peak RSS | reference median | speed-up |")
+    print(
+        "| benchmark | liveeval median (fresh process) | warm median | peak RSS | reference median | speed-up |"
+    )
     print("|---|---|---|---|---|---|")
     print(
         f"| binary 10M rows, full report | {ours['median_seconds']:.2f} s | {warm['seconds']:.2f} s | "

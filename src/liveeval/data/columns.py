@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 
 from ..errors import ColumnNotFoundError, UnknownLabelError, ValidationError
 from ..metrics.evaluation import PROBA_SUM_TOLERANCE
-from ..metrics.loss import row_sums
 from ..metrics.labels import Label, normalise_label
+from ..metrics.loss import row_sums
 
 __all__ = ["ColumnSpec", "Prepared", "coerce_label", "prepare"]
 

@@ -129,9 +129,7 @@ def bootstrap_confusion(
 
 
 @lru_cache(maxsize=8)
-def _multinomial_draws(
-    cells: tuple[float, ...], n: int, replicates: int, seed: int
-) -> FloatArray:
+def _multinomial_draws(cells: tuple[float, ...], n: int, replicates: int, seed: int) -> FloatArray:
     """Resampled confusion matrices, shared by every metric bootstrapped on the same
     matrix (a report asks for a dozen); read-only so the cache cannot be corrupted."""
     flat = np.asarray(cells, dtype=np.float64)

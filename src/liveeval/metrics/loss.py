@@ -66,7 +66,10 @@ class LossSums:
     brier_sq: float = 0.0
 
     def update_binary(
-        self, is_positive: npt.NDArray[np.bool_], score: FloatArray, weight: FloatArray | None = None
+        self,
+        is_positive: npt.NDArray[np.bool_],
+        score: FloatArray,
+        weight: FloatArray | None = None,
     ) -> LossSums:
         """Add binary rows from P(positive) without building a two-column array.
 

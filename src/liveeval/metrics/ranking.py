@@ -8,7 +8,8 @@ merges by adding counts key by key.
 
 Exact mode keeps one key per distinct score, so ROC-AUC and average precision
 equal scikit-learn's; it costs a sort. Once a distribution covers more than
-``exact_limit`` rows (250,000 by default) it switches to binned mode (2**20 bins by default): scores within one bin count as
+``exact_limit`` rows (250,000 by default) it switches to binned mode (2**20
+bins by default): scores within one bin count as
 tied, which moves ROC-AUC and average precision by far less than 1e-4 in
 practice (``tests/metrics/test_ranking.py`` measures it). The switch depends only
 on the total row count, so merging stays associative and commutative.

@@ -174,11 +174,14 @@ class ThresholdCurve:
     def sampled(self, points: int = 200) -> dict[str, list[float | None]]:
         """The curve thinned to about ``points`` rows, for plots and JSON."""
         n = self.thresholds.size
-        idx: npt.NDArray[np.int64] = (
-            np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(np.int64))
-            if n
-            else np.zeros(0, dtype=np.int64)
-        )
+        idx: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        if n:
+            # Evenly spaced in threshold value (thresholds are descending here), so
+            # sparse high-score regions are drawn as faithfully as dense ones.
+            ascending = self.thresholds[::-1]
+            grid = np.linspace(ascending[0], ascending[-1], min(points, n))
+            position = np.searchsorted(ascending, grid, side="left")
+            idx = np.unique(n - 1 - np.minimum(position, n - 1))
 
         def clean(a: FloatArray) -> list[float | None]:
             return [None if np.isnan(v) else float(v) for v in np.asarray(a)[idx]]

@@ -116,6 +116,9 @@ def _charts(report: Report) -> dict[str, Any]:
                         + (f" ({report.time_unit})" if dim == "time" else ""),
                         y_label=metric,
                         reference=None if overall is None else overall.value,
+                        # Few groups: three small charts a row; a time series gets the width.
+                        width=1120 if dim == "time" else 360,
+                        height=240,
                     )
                 )
             )

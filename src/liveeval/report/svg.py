@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -43,7 +44,9 @@ def line_chart(
     height: int = 300,
     marker_x: float | None = None,
 ) -> str:
-    left, right, top, bottom = 48, 12, 28, 42
+    legend = len(series) > 1
+    left, right, top, bottom = 48, 12, 28, 42 + (18 if legend else 0)
+    height += 18 if legend else 0
     pw, ph = width - left - right, height - top - bottom
     x0, x1 = x_range
     y0, y1 = y_range
@@ -75,7 +78,7 @@ def line_chart(
             f'<text x="{left - 6}" y="{sy(fy) + 4:.1f}" text-anchor="end" fill="#475569">{fy:.2g}</text>'
         )
     out.append(
-        f'<text x="{left + pw / 2}" y="{height - 8}" text-anchor="middle" fill="#334155">{escape(x_label)}</text>'
+        f'<text x="{left + pw / 2}" y="{top + ph + 30}" text-anchor="middle" fill="#334155">{escape(x_label)}</text>'
     )
     out.append(
         f'<text transform="translate(12 {top + ph / 2}) rotate(-90)" text-anchor="middle" '
@@ -103,14 +106,18 @@ def line_chart(
         if s.points:
             for x, y in pts:
                 out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{s.color}"/>')
-    if len(series) > 1:
-        lx = left + 8
-        for i, s in enumerate(series):
-            ly = top + 12 + i * 14
+    if legend:
+        # Below the plot, so a legend never covers a curve.
+        lx = float(left)
+        ly = height - 6
+        for s_ in series:
+            dash = ' stroke-dasharray="5 3"' if s_.dashed else ""
             out.append(
-                f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 16}" y2="{ly - 4}" stroke="{s.color}" stroke-width="2"/>'
+                f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 16}" y2="{ly - 4}" stroke="{s_.color}" '
+                f'stroke-width="2"{dash}/>'
             )
-            out.append(f'<text x="{lx + 20}" y="{ly}" fill="#334155">{escape(s.name)}</text>')
+            out.append(f'<text x="{lx + 20}" y="{ly}" fill="#334155">{escape(s_.name)}</text>')
+            lx += 30 + 6.5 * len(s_.name)
     out.append("</svg>")
     return "".join(out)
 
@@ -129,15 +136,16 @@ def interval_chart(
     height: int = 260,
 ) -> str:
     """Point estimates with interval bars, one per key (segment, version or time bucket)."""
-    left, right, top, bottom = 52, 12, 28, 70
+    # The right margin leaves room for the last rotated key label.
+    left, right, top, bottom = 52, 44, 28, 70
     pw, ph = width - left - right, height - top - bottom
     known = [v for v in [*values, *lowers, *uppers] if v is not None]
     if reference is not None:
         known.append(reference)
     lo = min(known, default=0.0)
     hi = max(known, default=1.0)
-    pad = (hi - lo) * 0.1 or 0.05
-    y0, y1 = max(0.0, lo - pad), min(1.0, hi + pad) if hi <= 1.0 else hi + pad
+    ticks = _nice_ticks(lo, hi)
+    y0, y1 = ticks[0], ticks[-1]
 
     def sy(v: float) -> float:
         return top + ph - (v - y0) / ((y1 - y0) or 1.0) * ph
@@ -149,13 +157,12 @@ def interval_chart(
     out.append(
         f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#cbd5e1"/>'
     )
-    for i in range(5):
-        fy = y0 + (y1 - y0) * i / 4
+    for fy in ticks:
         out.append(
             f'<line x1="{left}" y1="{sy(fy):.1f}" x2="{left + pw}" y2="{sy(fy):.1f}" stroke="#f1f5f9"/>'
         )
         out.append(
-            f'<text x="{left - 6}" y="{sy(fy) + 4:.1f}" text-anchor="end" fill="#475569">{fy:.3g}</text>'
+            f'<text x="{left - 6}" y="{sy(fy) + 4:.1f}" text-anchor="end" fill="#475569">{fy:g}</text>'
         )
     out.append(
         f'<text transform="translate(12 {top + ph / 2}) rotate(-90)" text-anchor="middle" '
@@ -191,6 +198,23 @@ def interval_chart(
             )
     out.append("</svg>")
     return "".join(out)
+
+
+def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values (steps of 1, 2 or 5 × 10^k) that cover [lo, hi]."""
+    span = hi - lo or max(abs(hi), 1e-3) * 0.1
+    raw = span / (count - 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    start = math.floor(lo / step) * step
+    ticks = []
+    value = start
+    while value < hi + step * 0.999:
+        ticks.append(round(value, 10))
+        value += step
+    if len(ticks) < 2:
+        ticks.append(round(start + step, 10))
+    return ticks
 
 
 def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[float]], *, title: str) -> str:
