@@ -231,3 +231,29 @@ def test_demo_data_and_profiles_commands(tmp_path):
     assert (tmp_path / "demo" / "predictions.parquet").exists()
     result = run("profiles")
     assert "fraud" in result.output and "recall >= 0.9" in result.output
+
+
+def test_multiclass_report_with_probability_columns(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(3)
+    raw = rng.random((600, 3)) + np.eye(3)[rng.integers(0, 3, 600)]
+    p = raw / raw.sum(axis=1, keepdims=True)
+    y = np.array(["cat", "dog", "eel"])[np.argmax(raw + rng.normal(0, 0.3, raw.shape), axis=1)]
+    path = tmp_path / "mc.csv"
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(
+        pa.table({"y": y, "prob_cat": p[:, 0], "prob_dog": p[:, 1], "prob_eel": p[:, 2]}), path
+    )
+    out = tmp_path / "mc.json"
+    result = run(
+        "report", path, "--label", "y", "--proba", "prob_cat,prob_dog,prob_eel", "--json", out
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, schema())
+    assert doc["task"]["kind"] == "multiclass"
+    assert {"f1_macro", "f1_micro", "f1_weighted", "roc_auc", "log_loss"} <= doc["metrics"].keys()
+    assert "Actual cat" in result.output and "Predicted eel" in result.output

@@ -370,7 +370,7 @@ class Evaluation:
                 roc, pr = self._curves(dist)
                 curve = self.curve()
                 if curve is not None and curve.thresholds.size:
-                    curve_data = curve.sampled()
+                    curve_data = curve.sampled(cost_fp=cost_fp, cost_fn=cost_fn)
                     points = curve.recommend(
                         min_recall=min_recall,
                         min_precision=min_precision,

@@ -171,8 +171,17 @@ class ThresholdCurve:
             )
         return points
 
-    def sampled(self, points: int = 200) -> dict[str, list[float | None]]:
-        """The curve thinned to about ``points`` rows, for plots and JSON."""
+    def sampled(
+        self,
+        points: int = 200,
+        *,
+        cost_fp: float | None = None,
+        cost_fn: float | None = None,
+    ) -> dict[str, list[float | None]]:
+        """The curve thinned to about ``points`` rows, for plots and JSON.
+
+        With a cost for either error, the expected cost per row is included.
+        """
         n = self.thresholds.size
         idx: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         if n:
@@ -194,6 +203,15 @@ class ThresholdCurve:
             "false_positive_rate": clean(self.false_positive_rate),
             "tp": clean(self.tp),
             "fp": clean(self.fp),
+            **(
+                {}
+                if cost_fp is None and cost_fn is None
+                else {
+                    "expected_cost": clean(
+                        self.cost(1.0 if cost_fp is None else cost_fp, 1.0 if cost_fn is None else cost_fn)
+                    )
+                }
+            ),
         }
 
 
