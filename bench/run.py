@@ -2,12 +2,13 @@
 
 Every measurement runs in a fresh Python process (as the CLI would), repeated, and
 the median is reported; peak memory is the process's maximum RSS. Reproduce with
-``make bench`` (or ``.venv/bin/python bench/run.py``); results go to
+``make bench`` (or ``.venv/bin/python bench/run.py [--evidently PYTHON]``); results go to
 ``bench/results/latest.json`` and are printed as the table in ``bench/README.md``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
@@ -98,6 +99,13 @@ def _median(code: str, *args: str, repeats: int = REPEATS) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--evidently",
+        metavar="PYTHON",
+        help="an interpreter with evidently installed (kept out of the project's environment)",
+    )
+    args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     import data
 
@@ -120,6 +128,32 @@ def main() -> None:
     mc = _median(LIVEEVAL_MULTICLASS, multiclass)
     mc_warm = _run(LIVEEVAL_WARM, multiclass, json.dumps({"label": "y_true", "proba_prefix": "p_"}))
     results["multiclass_1m"] = {"liveeval": mc, "liveeval_warm_median_seconds": mc_warm["seconds"]}
+    if args.evidently:
+        print("binary, 1,000,000 rows: liveeval vs Evidently ClassificationPreset …", flush=True)
+        small = str(data.binary(1_000_000))
+        ours_1m = _median(LIVEEVAL_BINARY, small, repeats=3)
+        warm_1m = _run(LIVEEVAL_WARM, small, json.dumps({"label": "y_true", "score": "y_score"}))
+        runs = [
+            json.loads(
+                subprocess.run(
+                    [args.evidently, str(HERE / "evidently_ref.py"), small, "1000000"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )["seconds"]
+            for _ in range(3)
+        ]
+        results["binary_1m_vs_evidently"] = {
+            "liveeval": ours_1m,
+            "liveeval_warm_median_seconds": warm_1m["seconds"],
+            "evidently_median_seconds": statistics.median(runs),
+            "evidently_runs_seconds": [round(r, 3) for r in runs],
+            "speedup_vs_evidently": statistics.median(runs) / ours_1m["median_seconds"],
+            "speedup_vs_evidently_warm": statistics.median(runs) / warm_1m["seconds"],
+        }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     b = results["binary_10m"]
@@ -137,6 +171,14 @@ def main() -> None:
         f"| 5-class 1M rows, full report | {mc['median_seconds']:.2f} s | {mc_warm['seconds']:.3f} s | "
         f"{mc['peak_rss_mb']:,.0f} MB | — | — |"
     )
+    if "binary_1m_vs_evidently" in results:
+        e = results["binary_1m_vs_evidently"]
+        print(
+            f"| binary 1M rows, full report | {e['liveeval']['median_seconds']:.2f} s | "
+            f"{e['liveeval_warm_median_seconds']:.3f} s | {e['liveeval']['peak_rss_mb']:,.0f} MB | "
+            f"Evidently ClassificationPreset {e['evidently_median_seconds']:.2f} s | "
+            f"{e['speedup_vs_evidently']:.0f}× ({e['speedup_vs_evidently_warm']:.0f}× warm) |"
+        )
 
 
 if __name__ == "__main__":

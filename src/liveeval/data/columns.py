@@ -325,18 +325,19 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
     unlabelled = int((~has_label & (True if failed_all is None else ~failed_all)).sum())
     if unlabelled:
         excluded["label missing (ground truth not yet arrived)"] = unlabelled
-    rows_kept = np.flatnonzero(keep)
-    if rows_kept.size == 0:
+    all_kept = bool(keep.all())
+    # Row indices are only materialised when rows were left out.
+    rows_kept = None if all_kept else np.flatnonzero(keep)
+    if rows_kept is not None and rows_kept.size == 0:
         raise ValidationError(
             f"no labelled rows to evaluate among {n} ({_describe(excluded)})",
             source=source,
             column=spec.label,
         )
-    all_kept = rows_kept.size == n
-    sub = table if all_kept else table.take(pa.array(rows_kept))
+    sub = table if rows_kept is None else table.take(pa.array(rows_kept))
 
     def original_row(i: int) -> int:
-        return int(rows_kept[i])
+        return i if rows_kept is None else int(rows_kept[i])
 
     # Labels.
     label_idx, label_values = _dictionary(sub.column(spec.label))
@@ -453,7 +454,8 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
                 f"{proba_columns!r}",
                 source=source,
             )
-        proba = np.empty((sub.num_rows, len(labels)))
+        # Column-major: every per-class pass reads one contiguous column.
+        proba = np.empty((sub.num_rows, len(labels)), order="F")
         for name, cls in zip(proba_columns, proba_classes, strict=True):
             column_values = _floats(sub, name, source)
             bad = ~((column_values >= 0.0) & (column_values <= 1.0))

@@ -294,16 +294,20 @@ def roc_auc(dist: ScoreDistribution, confidence: float = 0.95) -> MetricResult:
         return MetricResult.undefined(
             "roc_auc", f"undefined: no {missing} rows", n=n, confidence=confidence
         )
-    # Placement values: for each key, the share of the other class it outranks.
-    neg_below = np.cumsum(dist.negative) - dist.negative
-    pos_above = pos_total - np.cumsum(dist.positive)
-    v10 = (neg_below + 0.5 * dist.negative) / neg_total
-    v01 = (pos_above + 0.5 * dist.positive) / pos_total
-    auc = float((dist.positive * v10).sum() / pos_total)
+    # Placement values: for each key, the share of the other class it outranks
+    # (ties count one half). Built in place: these arrays have one entry per key.
+    v10 = np.cumsum(dist.negative)
+    v10 -= 0.5 * dist.negative
+    v10 /= neg_total
+    v01 = np.cumsum(dist.positive)
+    np.subtract(pos_total + 0.5 * dist.positive, v01, out=v01)
+    v01 /= pos_total
+    auc = float(np.dot(dist.positive, v10) / pos_total)
     m_eff = _effective(pos_total, dist.positive_sq)
     n_eff = _effective(neg_total, dist.negative_sq)
-    s10 = float((dist.positive * (v10 - auc) ** 2).sum() / pos_total)
-    s01 = float((dist.negative * (v01 - auc) ** 2).sum() / neg_total)
+    # Weighted variances of the placements as E[v²] − E[v]², both means being the AUC.
+    s10 = max(float(np.dot(dist.positive, v10 * v10) / pos_total) - auc * auc, 0.0)
+    s01 = max(float(np.dot(dist.negative, v01 * v01) / neg_total) - auc * auc, 0.0)
     # DeLong: var = S10/m + S01/n with unbiased S; s10, s01 above are biased means.
     var = s10 / max(m_eff - 1, 1) + s01 / max(n_eff - 1, 1)
     z = z_value(confidence)

@@ -208,7 +208,9 @@ class ThresholdCurve:
                 if cost_fp is None and cost_fn is None
                 else {
                     "expected_cost": clean(
-                        self.cost(1.0 if cost_fp is None else cost_fp, 1.0 if cost_fn is None else cost_fn)
+                        self.cost(
+                            1.0 if cost_fp is None else cost_fp, 1.0 if cost_fn is None else cost_fn
+                        )
                     )
                 }
             ),
