@@ -78,8 +78,8 @@ def grouped_evaluations(
                     False,
                     int(rows[i]),
                     nz.astype(np.float64),
-                    hist[i, nz, 1].copy(),
-                    hist[i, nz, 0].copy(),
+                    hist[i, nz, 1].astype(np.float64),
+                    hist[i, nz, 0].astype(np.float64),
                     float(pos_sq[i]),
                     float(neg_sq[i]),
                 )

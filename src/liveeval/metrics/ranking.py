@@ -296,10 +296,10 @@ def roc_auc(dist: ScoreDistribution, confidence: float = 0.95) -> MetricResult:
         )
     # Placement values: for each key, the share of the other class it outranks
     # (ties count one half). Built in place: these arrays have one entry per key.
-    v10 = np.cumsum(dist.negative)
+    v10 = np.cumsum(dist.negative, dtype=np.float64)
     v10 -= 0.5 * dist.negative
     v10 /= neg_total
-    v01 = np.cumsum(dist.positive)
+    v01 = np.cumsum(dist.positive, dtype=np.float64)
     np.subtract(pos_total + 0.5 * dist.positive, v01, out=v01)
     v01 /= pos_total
     auc = float(np.dot(dist.positive, v10) / pos_total)
