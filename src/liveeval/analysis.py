@@ -58,6 +58,14 @@ def _load(data: Any, spec: ColumnSpec, progress: Progress | None) -> tuple[pa.Ta
     return to_table(data), "<table>"
 
 
+def _prepare(table: pa.Table, spec: ColumnSpec, source: str) -> Prepared:
+    """Validate, making sure every error names the data it came from."""
+    try:
+        return prepare(table, spec, source)
+    except ValidationError as exc:
+        raise exc if exc.source else exc.located(source) from None
+
+
 def _evaluation(prepared: Prepared, spec: ColumnSpec) -> tuple[Evaluation, Any]:
     ev = Evaluation.create(
         prepared.labels,
@@ -220,10 +228,7 @@ def evaluate(
     prof = profile if isinstance(profile, Profile) or profile is None else load_profile(profile)
 
     table, source = _load(data, spec, progress)
-    try:
-        prepared = prepare(table, spec, source)
-    except ValidationError as exc:
-        raise exc if exc.source else exc.located(source) from None
+    prepared = _prepare(table, spec, source)
     ev, pred_codes = _evaluation(prepared, spec)
     result = _result(ev, options)
     breakdowns = _breakdowns(prepared, pred_codes, options)
@@ -256,10 +261,7 @@ def evaluate(
                 "segment": None,
             }
         )
-        try:
-            stage_prepared = prepare(stage_table, stage_spec, stage_source)
-        except ValidationError as exc:
-            raise exc if exc.source else exc.located(stage_source) from None
+        stage_prepared = _prepare(stage_table, stage_spec, stage_source)
         stage_ev, _ = _evaluation(stage_prepared, stage_spec)
         stage_result = _result(stage_ev, options)
         stage_results[stage_name] = stage_result

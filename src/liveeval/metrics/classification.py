@@ -334,23 +334,7 @@ def binary_metrics(
             undefined_reason="no rows",
             zero_division=None,
         )
-    if wanted("mcc"):
-        out["mcc"] = _bootstrapped(
-            cm,
-            "mcc",
-            mcc_of,
-            confidence,
-            undefined_reason="a row or column of the matrix is empty",
-        )
-    if wanted("cohen_kappa"):
-        out["cohen_kappa"] = _bootstrapped(
-            cm,
-            "cohen_kappa",
-            kappa_of,
-            confidence,
-            undefined_reason="chance agreement is 1",
-            zero_division=None,
-        )
+    out.update(_agreement(cm, confidence, wanted))
     out["false_positive_rate"] = _proportion(
         cm,
         "false_positive_rate",
@@ -372,6 +356,33 @@ def binary_metrics(
     out["prevalence"] = _proportion(
         cm, "prevalence", actual_pos, everything, confidence, undefined_reason="no rows"
     )
+    return out
+
+
+def _agreement(
+    cm: ConfusionMatrix,
+    confidence: float,
+    wanted: Callable[[str], bool] = lambda name: True,
+) -> dict[str, MetricResult]:
+    """MCC and Cohen's kappa, the chance-corrected agreement metrics (bootstrapped)."""
+    out: dict[str, MetricResult] = {}
+    if wanted("mcc"):
+        out["mcc"] = _bootstrapped(
+            cm,
+            "mcc",
+            mcc_of,
+            confidence,
+            undefined_reason="a row or column of the matrix is empty",
+        )
+    if wanted("cohen_kappa"):
+        out["cohen_kappa"] = _bootstrapped(
+            cm,
+            "cohen_kappa",
+            kappa_of,
+            confidence,
+            undefined_reason="chance agreement is 1",
+            zero_division=None,
+        )
     return out
 
 
@@ -464,17 +475,7 @@ def multiclass_metrics(
             macro.reason,
             macro.zero_division,
         )
-    out["mcc"] = _bootstrapped(
-        cm, "mcc", mcc_of, confidence, undefined_reason="a row or column of the matrix is empty"
-    )
-    out["cohen_kappa"] = _bootstrapped(
-        cm,
-        "cohen_kappa",
-        kappa_of,
-        confidence,
-        undefined_reason="chance agreement is 1",
-        zero_division=None,
-    )
+    out.update(_agreement(cm, confidence))
     out.update(_shared(cm, confidence, everything, diagonal))
     return out
 
