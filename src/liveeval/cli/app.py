@@ -155,25 +155,30 @@ def _evaluate(file: Path, **kwargs: Any) -> Any:
         return evaluate(file, progress=callback, **kwargs)
 
 
-def _write_outputs(report: Any, json_path: str | None, html_path: Path | None) -> bool:
-    """Write the requested files; True when the JSON went to stdout."""
-    err = Console(stderr=True, highlight=False)
+def _write_outputs(report: Any, json_path: str | None, html_path: Path | None) -> list[str]:
+    """Write the requested files; returns what to tell the user once the report is shown."""
+    written = []
     if html_path is not None:
         try:
             report.to_html(html_path)
         except OSError as exc:
             _fail(f"{html_path}: cannot write the HTML report: {exc.strerror}")
-        err.print(f"HTML report written to {html_path.resolve()}", markup=False)
+        written.append(f"HTML report written to {html_path.resolve()}")
     if json_path == "-":
         sys.stdout.write(report.to_json() + "\n")
-        return True
-    if json_path is not None:
+    elif json_path is not None:
         try:
             report.to_json(json_path)
         except OSError as exc:
             _fail(f"{json_path}: cannot write the JSON report: {exc.strerror}")
-        err.print(f"JSON report written to {Path(json_path).resolve()}", markup=False)
-    return False
+        written.append(f"JSON report written to {Path(json_path).resolve()}")
+    return written
+
+
+def _tell(lines: list[str]) -> None:
+    err = Console(stderr=True, highlight=False)
+    for line in lines:
+        err.print(line, markup=False)
 
 
 def _common(
@@ -277,9 +282,10 @@ def report(
             cost_fp=cost_fp,
             cost_fn=cost_fn,
         )
-        to_stdout = _write_outputs(result, json_path, html)
-    if not to_stdout:
+        written = _write_outputs(result, json_path, html)
+    if json_path != "-":
         Console(highlight=False).print(result)
+    _tell(written)
 
 
 @app.command()
@@ -339,8 +345,8 @@ def check(
             validation=validation,
             features=_split(features),
         )
-        to_stdout = _write_outputs(result, json_path, html)
-    if not to_stdout:
+        written = _write_outputs(result, json_path, html)
+    if json_path != "-":
         from rich.table import Table
         from rich.text import Text
 
@@ -355,6 +361,7 @@ def check(
             for f in result.findings:
                 table.add_row(Text(f.severity.upper(), style=STATUS_STYLE[f.severity]), f.message)
             console.print(table)
+    _tell(written)
     raise typer.Exit(result.exit_code)
 
 
