@@ -17,7 +17,7 @@ from typing import Any
 from ..metrics import EvaluationResult, MetricResult
 from ..readiness import Finding, Verdict
 
-__all__ = ["SCHEMA_VERSION", "Breakdown", "Report", "Stage"]
+__all__ = ["SCHEMA_VERSION", "Breakdown", "Report", "Stage", "metric_dict"]
 
 SCHEMA_VERSION = "1.0"
 
@@ -52,7 +52,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _metric(m: MetricResult) -> dict[str, Any]:
+def metric_dict(m: MetricResult) -> dict[str, Any]:
     return {
         "value": m.value,
         "lower": m.lower,
@@ -144,7 +144,7 @@ class Report:
             },
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
             "findings": [f.to_dict() for f in self.findings],
-            "metrics": {name: _metric(m) for name, m in r.metrics.items()},
+            "metrics": {name: metric_dict(m) for name, m in r.metrics.items()},
             "confusion_matrix": {
                 "labels": list(r.labels),
                 "layout": "rows are actual classes, columns predicted classes",
@@ -154,7 +154,9 @@ class Report:
                 {
                     "label": row["label"],
                     "support": row["support"],
-                    **{k: _metric(row[k]) for k in ("precision", "recall", "specificity", "f1")},
+                    **{
+                        k: metric_dict(row[k]) for k in ("precision", "recall", "specificity", "f1")
+                    },
                 }
                 for row in r.per_class
             ],
@@ -166,7 +168,7 @@ class Report:
                         "key": b.key,
                         "rows": b.rows,
                         "confusion_matrix": b.confusion_matrix,
-                        "metrics": {k: _metric(v) for k, v in b.metrics.items()},
+                        "metrics": {k: metric_dict(v) for k, v in b.metrics.items()},
                     }
                     for b in rows
                 ]
@@ -177,7 +179,7 @@ class Report:
                 s.name: {
                     "source": s.source,
                     "rows": s.result.rows,
-                    "metrics": {k: _metric(v) for k, v in s.result.metrics.items()},
+                    "metrics": {k: metric_dict(v) for k, v in s.result.metrics.items()},
                 }
                 for s in self.stages
             },

@@ -114,7 +114,9 @@ def aggregate(
         f"FROM predictions p JOIN outcomes o ON o.prediction_id = p.id "
         f"WHERE {where} AND p.status = 'ok' AND o.label IS NOT NULL AND p.label IS NOT NULL"
     )
-    cells = cur.execute(f"SELECT o.label, p.label, count(*) {joined} GROUP BY 1, 2", params).fetchall()
+    cells = cur.execute(
+        f"SELECT o.label, p.label, count(*) {joined} GROUP BY 1, 2", params
+    ).fetchall()
     labelled = sum(int(c[2]) for c in cells)
     observed = {decode_label(t) for t, _, _ in cells} | {decode_label(p) for _, p, _ in cells}
     labels = _labels(observed, classes)
@@ -137,11 +139,22 @@ def aggregate(
     losses: LossSums | None = None
     if binary:
         pos = encode_label(pos_label)
-        dist = _histogram(cur, joined, params, "p.score", f"o.label = '{_quote(pos)}'", labelled, resolution, exact_limit)
+        dist = _histogram(
+            cur,
+            joined,
+            params,
+            "p.score",
+            f"o.label = '{_quote(pos)}'",
+            labelled,
+            resolution,
+            exact_limit,
+        )
         if dist is not None:
             scores = [dist]
             losses = _binary_losses(cur, joined, params, pos)
-    evaluation = Evaluation(labels, pos_label if binary else None, cm, scores, None, losses, latency)
+    evaluation = Evaluation(
+        labels, pos_label if binary else None, cm, scores, None, losses, latency
+    )
     evaluation.predictions = predictions
     evaluation.failures = failed
     return StoreStats(evaluation, predictions, failed, labelled, unmatched, labels, [])
@@ -200,10 +213,12 @@ def _binary_losses(
         f"sum({gap} * {gap} * {gap} * {gap}) {joined} AND p.score IS NOT NULL",
         params,
     ).fetchone()
-    n = int(row[0]) if row else 0
-    if n == 0:
+    if row is None or not row[0]:
         return LossSums()
-    return LossSums(float(n), float(n), n, float(row[1]), float(row[2]), float(row[3]), float(row[4]))
+    n = int(row[0])
+    return LossSums(
+        float(n), float(n), n, float(row[1]), float(row[2]), float(row[3]), float(row[4])
+    )
 
 
 def _latency(cur: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> LatencySketch | None:

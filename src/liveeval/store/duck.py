@@ -22,7 +22,6 @@ from .schema import migrate
 __all__ = ["DuckStore", "WriteOutcome"]
 
 
-
 @dataclass(frozen=True)
 class WriteOutcome:
     """What happened to one event of a batch."""
@@ -80,7 +79,9 @@ class DuckStore:
         table = table.select(columns).cast(content_schema(kind))
         if key is None:
             with self._lock:
-                self._transaction(lambda con: con.execute(f"INSERT INTO {kind} SELECT * FROM incoming"), table)
+                self._transaction(
+                    lambda con: con.execute(f"INSERT INTO {kind} SELECT * FROM incoming"), table
+                )
             return [WriteOutcome("stored")] * n
         keys = table.column(key).to_pylist()
         first: dict[str, int] = {}
@@ -120,7 +121,9 @@ class DuckStore:
             return inserted, same, batch_digests
 
         with self._lock:
-            inserted, same, batch_digests = self._transaction(run, unique, table if repeats else None)
+            inserted, same, batch_digests = self._transaction(
+                run, unique, table if repeats else None
+            )
         out: list[WriteOutcome] = []
         for i, k in enumerate(keys):
             if first[k] != i:
@@ -129,7 +132,9 @@ class DuckStore:
                     WriteOutcome(
                         "duplicate" if equal else "conflict",
                         k,
-                        None if equal else f"{key} {k!r} appears twice in this batch with different content",
+                        None
+                        if equal
+                        else f"{key} {k!r} appears twice in this batch with different content",
                     )
                 )
             elif k in inserted:
@@ -138,11 +143,15 @@ class DuckStore:
                 out.append(WriteOutcome("duplicate", k))
             else:
                 out.append(
-                    WriteOutcome("conflict", k, f"{key} {k!r} is already stored with different content")
+                    WriteOutcome(
+                        "conflict", k, f"{key} {k!r} is already stored with different content"
+                    )
                 )
         return out
 
-    def _transaction(self, body: Any, incoming: pa.Table, everything: pa.Table | None = None) -> Any:
+    def _transaction(
+        self, body: Any, incoming: pa.Table, everything: pa.Table | None = None
+    ) -> Any:
         con = self._con
         con.register("incoming", incoming)
         if everything is not None:

@@ -77,8 +77,14 @@ def content_schema(kind: str) -> pa.Schema:
 
 def digest_sql(kind: str, prefix: str = "") -> str:
     """SQL for a stable hash of an event's content (md5 over every field, nulls marked),
-    to tell a repeated event from a conflicting one under the same id."""
+    to tell a repeated event from a conflicting one under the same id.
+
+    The timestamp is left out: the server stamps events that arrive without one, so
+    a client's retry of the same event must not look like a conflict.
+    """
     parts = [
-        f"coalesce(CAST({prefix}{f.name} AS VARCHAR), chr(0))" for f in content_schema(kind)
+        f"coalesce(CAST({prefix}{f.name} AS VARCHAR), chr(0))"
+        for f in content_schema(kind)
+        if f.name != "ts"
     ]
     return f"md5(concat_ws(chr(31), {', '.join(parts)}))"

@@ -1,0 +1,577 @@
+"""The liveeval HTTP server: serve models, ingest predictions and outcomes from any
+server, and read live metrics. Routes are thin: validation lives in ``schemas``,
+storage in ``liveeval.store``, metrics in ``liveeval.metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError as PydanticValidationError
+
+from .. import __version__
+from ..errors import LiveevalError
+from ..metrics.labels import normalise_label
+from ..readiness import load_profile, verdict
+from ..report.model import metric_dict
+from ..serving import LoadedModel, load_model
+from ..store import DuckStore, Scope, aggregate, encode_label
+from ..store.events import content_schema
+from ..store.writer import BatchWriter
+from .auth import Tokens
+from .config import ServerConfig, parse_window
+from .prometheus import QUALITY, Telemetry
+from .schemas import (
+    MAX_BATCH,
+    DeploymentIn,
+    OutcomeBatch,
+    OutcomeIn,
+    PredictionBatch,
+    PredictionIn,
+    PredictRequest,
+)
+
+__all__ = ["create_app"]
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Server:
+    """Everything one running app holds: config, models, store, writer, telemetry."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.tokens = Tokens.from_env(config.tokens)
+        self.models: dict[str, dict[str, LoadedModel]] = {}
+        self.default_version: dict[str, str] = {}
+        for spec in config.models:
+            loaded = load_model(spec)
+            self.models.setdefault(spec.name, {})[spec.version] = loaded
+            self.default_version.setdefault(spec.name, spec.version)
+        self.store: DuckStore | None = None
+        self.writer: BatchWriter | None = None
+        self.telemetry = Telemetry(self.quality_rows, config.metrics_cache_seconds)
+        self._stop = threading.Event()
+        self._sampler: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self.store = DuckStore(self.config.store)
+        self.writer = BatchWriter(self.store)
+        self._sampler = threading.Thread(target=self._sample_resources, daemon=True)
+        self._sampler.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.writer is not None:
+            self.writer.close()  # flushes everything queued
+        if self.store is not None:
+            self.store.close()
+
+    def _sample_resources(self) -> None:
+        import psutil
+
+        process = psutil.Process()
+        process.cpu_percent(None)
+        while not self._stop.wait(self.config.resource_interval_seconds):
+            sample = {
+                "ts": _now(),
+                "process": f"liveeval-{process.pid}",
+                "cpu_percent": process.cpu_percent(None),
+                "rss_bytes": process.memory_info().rss,
+            }
+            if self.writer is not None and not self._stop.is_set():
+                self.writer.submit("resource_samples", [sample])
+
+    # -- helpers -----------------------------------------------------------------
+
+    async def write(self, kind: str, events: list[dict[str, Any]] | pa.Table) -> list[Any]:
+        assert self.writer is not None
+        outcomes = await asyncio.wrap_future(self.writer.submit(kind, events))
+        for o in outcomes:
+            self.telemetry.events.labels(kind, o.status).inc()
+        return list(outcomes)
+
+    def known_models(self) -> set[str]:
+        assert self.store is not None
+        rows = self.store.cursor().execute("SELECT DISTINCT model FROM predictions").fetchall()
+        return set(self.models) | {r[0] for r in rows}
+
+    def model_meta(
+        self, model: str, version: str | None
+    ) -> tuple[tuple[Any, ...] | None, Any, str | None]:
+        versions = self.models.get(model)
+        if not versions:
+            return None, None, None
+        loaded = versions.get(version or self.default_version[model]) or next(
+            iter(versions.values())
+        )
+        return loaded.classes, loaded.pos_label, loaded.spec.profile
+
+    def quality_rows(self) -> list[dict[str, Any]]:
+        """Live quality per model and version over the configured window, for Prometheus."""
+        if self.store is None:
+            return []
+        since = _now() - parse_window(self.config.window)
+        cur = self.store.cursor()
+        pairs = cur.execute(
+            "SELECT DISTINCT model, version FROM predictions WHERE ts >= ?", [since]
+        ).fetchall()
+        rows = []
+        for model, version in pairs:
+            classes, pos_label, _ = self.model_meta(model, version)
+            stats = aggregate(
+                cur, Scope(model, since, None, version), classes=classes, pos_label=pos_label
+            )
+            row: dict[str, Any] = {
+                "model": model,
+                "version": version,
+                "labelled": stats.labelled,
+                "label_coverage": stats.label_coverage,
+            }
+            if stats.evaluation is not None and stats.labelled:
+                metrics = stats.evaluation.result().metrics
+                for name in QUALITY:
+                    m = metrics.get(name)
+                    if m is not None and m.is_defined:
+                        row[name] = m.value
+            rows.append(row)
+        return rows
+
+
+def _conflict_response(kind: str, outcomes: list[Any], status: int = 200) -> JSONResponse:
+    results = [
+        {"id": o.key, "status": o.status, **({"detail": o.detail} if o.detail else {})}
+        for o in outcomes
+    ]
+    conflicts = [r for r in results if r["status"] == "conflict"]
+    body: dict[str, Any] = {"results": results}
+    if conflicts:
+        body["detail"] = (
+            f"{len(conflicts)} {kind} conflict with events already stored under the same id and "
+            "were not written; the others were committed"
+        )
+        return JSONResponse(body, status_code=409)
+    return JSONResponse(body, status_code=status)
+
+
+def _prediction_row(p: PredictionIn) -> dict[str, Any]:
+    return {
+        "id": p.id or uuid.uuid4().hex,
+        "model": p.model,
+        "version": p.version,
+        "ts": p.ts or _now(),
+        "segment": p.segment,
+        "features": None if p.features is None else _json(p.features),
+        "label": None if p.label is None else encode_label(p.label),
+        "score": p.score,
+        "probas": p.probas,
+        "latency_model_s": p.latency_model_s,
+        "latency_total_s": p.latency_total_s,
+        "status": p.status,
+        "error_type": p.error_type,
+    }
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """Build the app; the store opens when the app starts and is flushed when it stops."""
+    config.check()
+    server = Server(config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        server.start()
+        try:
+            yield
+        finally:
+            server.stop()
+
+    app = FastAPI(
+        title="liveeval",
+        version=__version__,
+        description="Serve models, log every prediction, join delayed ground truth, and "
+        "measure live model quality with confidence intervals.",
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    tokens = server.tokens
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
+            return JSONResponse(
+                {
+                    "detail": f"request body of {length} bytes exceeds the {config.max_body_bytes}-byte limit"
+                },
+                status_code=413,
+            )
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        server.telemetry.requests.labels(
+            getattr(route, "path", "unmatched"), str(response.status_code)
+        ).inc()
+        return response
+
+    @app.exception_handler(PydanticValidationError)
+    async def invalid_body(_: Request, exc: PydanticValidationError) -> JSONResponse:
+        # The same shape as FastAPI's own 422s: one entry per offending field.
+        errors = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False)
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(LiveevalError)
+    async def bad_input(_: Request, exc: LiveevalError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    write_guard = Depends(tokens.require_write)
+    read_guard = Depends(tokens.require_read)
+
+    @app.get("/healthz", tags=["server"])
+    async def healthz() -> dict[str, Any]:
+        """Liveness: the store is open."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "schema": server.store.schema_version if server.store else None,
+        }
+
+    @app.get("/metrics", tags=["server"], response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text exposition."""
+        body = await run_in_threadpool(generate_latest, server.telemetry.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/predictions", tags=["ingest"], dependencies=[write_guard])
+    async def ingest_predictions(request: Request) -> JSONResponse:
+        """Log predictions made elsewhere: one JSON object, ``{"predictions": [...]}``, or an
+        Arrow IPC stream (``Content-Type: application/vnd.apache.arrow.stream``) with the
+        store's prediction columns. Answers after the events are committed."""
+        if request.headers.get("content-type", "").startswith(ARROW_STREAM):
+            table = _read_arrow(await request.body())
+            outcomes = await server.write("predictions", table)
+            return _conflict_response("predictions", outcomes)
+        body = await _json_body(request)
+        if isinstance(body, dict) and "predictions" in body:
+            events = PredictionBatch.model_validate(body).predictions
+        else:
+            events = [PredictionIn.model_validate(body)]
+        rows = [_prediction_row(p) for p in events]
+        outcomes = await server.write("predictions", rows)
+        for p in events:
+            server.telemetry.predictions.labels(p.model, p.version, p.status).inc()
+            if p.latency_total_s is not None:
+                server.telemetry.latency.labels(p.model, p.version).observe(p.latency_total_s)
+        return _conflict_response("predictions", outcomes)
+
+    @app.post("/v1/outcomes", tags=["ingest"], dependencies=[write_guard])
+    async def ingest_outcomes(request: Request) -> JSONResponse:
+        """Ground truth by prediction id, in any order relative to the prediction: an outcome
+        for an id not seen (yet) is kept and reported as unmatched."""
+        body = await _json_body(request)
+        if isinstance(body, dict) and "outcomes" in body:
+            events = OutcomeBatch.model_validate(body).outcomes
+        else:
+            events = [OutcomeIn.model_validate(body)]
+        rows = [
+            {
+                "prediction_id": o.prediction_id,
+                "label": None if o.label is None else encode_label(o.label),
+                "value": o.value,
+                "ts": o.ts or _now(),
+            }
+            for o in events
+        ]
+        outcomes = await server.write("outcomes", rows)
+        assert server.store is not None
+        ids = [o.prediction_id for o in events]
+        seen = {
+            r[0]
+            for r in server.store.cursor()
+            .execute("SELECT id FROM predictions WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+            .fetchall()
+        }
+        for i in ids:
+            server.telemetry.outcomes.labels("true" if i in seen else "false").inc()
+        response = _conflict_response("outcomes", outcomes)
+        if response.status_code == 200:
+            import json
+
+            body_out = json.loads(bytes(response.body))
+            for r in body_out["results"]:
+                r["matched"] = r["id"] in seen
+            return JSONResponse(body_out)
+        return response
+
+    @app.post("/v1/deployments", tags=["ingest"], dependencies=[write_guard])
+    async def ingest_deployment(event: DeploymentIn) -> JSONResponse:
+        """A deployment event: started, succeeded, failed or rolled back."""
+        row = event.model_dump()
+        row["id"] = row["id"] or uuid.uuid4().hex
+        row["ts"] = row["ts"] or _now()
+        return _conflict_response("deployments", await server.write("deployments", [row]))
+
+    @app.get("/v1/models", tags=["read"], dependencies=[read_guard])
+    async def list_models() -> dict[str, Any]:
+        """Served models and models seen in the logs."""
+        served = {
+            name: [
+                {
+                    "version": v,
+                    "classes": list(m.classes),
+                    "pos_label": m.pos_label,
+                    "features": list(m.features),
+                }
+                for v, m in versions.items()
+            ]
+            for name, versions in server.models.items()
+        }
+        return {"served": served, "known": sorted(await run_in_threadpool(server.known_models))}
+
+    @app.get("/v1/models/{model}/metrics", tags=["read"], dependencies=[read_guard])
+    async def model_metrics(
+        model: str,
+        window: str | None = Query(None, description="e.g. 30m, 1h, 7d; default: all time"),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        version: str | None = None,
+        segment: str | None = None,
+        profile: str | None = Query(None, description="judge against a use-case profile"),
+    ) -> dict[str, Any]:
+        """Live metrics with intervals for one model (optionally a version, segment, time range)."""
+        if model not in await run_in_threadpool(server.known_models):
+            raise HTTPException(404, f"unknown model {model!r}")
+        if window is not None:
+            try:
+                since = _now() - parse_window(window)
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from None
+        return await run_in_threadpool(
+            _metrics_body, server, model, since, until, version, segment, profile, window
+        )
+
+    @app.post("/v1/models/{model}/predict", tags=["serve"], dependencies=[write_guard])
+    async def predict(
+        model: str, request: PredictRequest, version: str | None = None
+    ) -> JSONResponse:
+        """Predict with a served model; every prediction is logged before the answer."""
+        started = time.perf_counter()
+        versions = server.models.get(model)
+        if not versions:
+            raise HTTPException(
+                404, f"model {model!r} is not served here; served: {sorted(server.models)}"
+            )
+        v = version or server.default_version[model]
+        loaded = versions.get(v)
+        if loaded is None:
+            raise HTTPException(
+                404, f"model {model!r} has no version {v!r}; versions: {sorted(versions)}"
+            )
+        rows = request.inputs if isinstance(request.inputs, list) else [request.inputs]
+        if request.id is not None and len(rows) != 1:
+            raise HTTPException(422, "'id' is for a single row; omit it for a batch")
+        x = loaded.matrix(rows)
+        try:
+            proba, model_seconds = loaded.predict(x)
+        except Exception as exc:
+            total = time.perf_counter() - started
+            failed = [
+                {
+                    "id": request.id or uuid.uuid4().hex,
+                    "model": model,
+                    "version": v,
+                    "ts": _now(),
+                    "segment": request.segment,
+                    "features": _json(row),
+                    "status": "error",
+                    "error_type": type(exc).__name__,
+                    "latency_total_s": total,
+                }
+                for row in rows
+            ]
+            await server.write("predictions", failed)
+            server.telemetry.predictions.labels(model, v, "error").inc(len(rows))
+            return JSONResponse(
+                {
+                    "detail": f"model {model!r} failed: {type(exc).__name__}: {exc}",
+                    "ids": [f["id"] for f in failed],
+                },
+                status_code=500 if not isinstance(exc, ValueError) else 422,
+            )
+        arg = np.argmax(proba, axis=1)
+        if loaded.is_binary:
+            pos = loaded.classes.index(loaded.pos_label)
+            scores = proba[:, pos]
+            neg = loaded.classes[1 - pos]
+            labels = [loaded.pos_label if s >= loaded.spec.threshold else neg for s in scores]
+        else:
+            scores = None
+            labels = [loaded.classes[i] for i in arg]
+        now = _now()
+        total = time.perf_counter() - started
+        events = []
+        for i, row in enumerate(rows):
+            events.append(
+                {
+                    "id": request.id or uuid.uuid4().hex,
+                    "model": model,
+                    "version": v,
+                    "ts": now,
+                    "segment": request.segment,
+                    "features": _json(row),
+                    "label": encode_label(normalise_label(labels[i])),
+                    "score": None if scores is None else float(scores[i]),
+                    "probas": None if loaded.is_binary else proba[i].tolist(),
+                    "latency_model_s": model_seconds / len(rows),
+                    "latency_total_s": total,
+                    "status": "ok",
+                }
+            )
+        outcomes = await server.write("predictions", events)
+        server.telemetry.predictions.labels(model, v, "ok").inc(len(rows))
+        server.telemetry.latency.labels(model, v).observe(total)
+        server.telemetry.model_latency.labels(model, v).observe(model_seconds)
+        if any(o.status == "conflict" for o in outcomes):
+            return _conflict_response("predictions", outcomes)
+        results = [
+            {
+                "id": e["id"],
+                "label": normalise_label(labels[i]),
+                **({"score": e["score"]} if scores is not None else {}),
+                **(
+                    {}
+                    if scores is not None
+                    else {
+                        "probas": dict(
+                            zip(map(str, loaded.classes), proba[i].tolist(), strict=True)
+                        )
+                    }
+                ),
+            }
+            for i, e in enumerate(events)
+        ]
+        body: dict[str, Any] = {"model": model, "version": v}
+        if isinstance(request.inputs, list):
+            body["predictions"] = results
+        else:
+            body.update(results[0])
+        return JSONResponse(body)
+
+    return app
+
+
+async def _json_body(request: Request) -> Any:
+    import json
+
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(422, f"request body is not valid JSON: {exc}") from None
+
+
+def _read_arrow(raw: bytes) -> pa.Table:
+    try:
+        table = pa.ipc.open_stream(raw).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise HTTPException(422, f"request body is not an Arrow IPC stream: {exc}") from None
+    if table.num_rows > 50 * MAX_BATCH:
+        raise HTTPException(
+            413, f"{table.num_rows} rows exceed the {50 * MAX_BATCH}-row batch limit"
+        )
+    schema = content_schema("predictions")
+    missing = [
+        f.name
+        for f in schema
+        if f.name not in table.column_names and f.name in ("id", "model", "version", "ts", "status")
+    ]
+    if missing:
+        raise HTTPException(422, f"Arrow batch lacks required column(s) {missing}")
+    for f in schema:
+        if f.name not in table.column_names:
+            table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
+    try:
+        table = table.select([f.name for f in schema]).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise HTTPException(422, f"Arrow batch has a column of the wrong type: {exc}") from None
+    for name in ("id", "model", "version", "ts", "status"):
+        if table.column(name).null_count:
+            raise HTTPException(422, f"Arrow batch column '{name}' has missing values")
+    return table
+
+
+def _metrics_body(
+    server: Server,
+    model: str,
+    since: datetime | None,
+    until: datetime | None,
+    version: str | None,
+    segment: str | None,
+    profile: str | None,
+    window: str | None,
+) -> dict[str, Any]:
+    assert server.store is not None
+    classes, pos_label, default_profile = server.model_meta(model, version)
+    scope = Scope(model, since, until, version, segment)
+    stats = aggregate(server.store.cursor(), scope, classes=classes, pos_label=pos_label)
+    body: dict[str, Any] = {
+        "model": model,
+        "scope": {
+            "window": window,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+            "version": version,
+            "segment": segment,
+        },
+        "predictions": stats.predictions,
+        "failed_predictions": stats.failed,
+        "labelled": stats.labelled,
+        "label_coverage": stats.label_coverage,
+        "unmatched_outcomes": stats.unmatched_outcomes,
+        "labels": list(stats.labels),
+        "metrics": {},
+        "confusion_matrix": None,
+        "verdict": None,
+    }
+    if stats.evaluation is None:
+        return body
+    result = stats.evaluation.result()
+    body["metrics"] = {k: metric_dict(m) for k, m in result.metrics.items()}
+    body["confusion_matrix"] = {
+        "labels": list(result.labels),
+        "layout": "rows are actual classes, columns predicted classes",
+        "matrix": result.confusion_matrix,
+    }
+    body["pos_label"] = result.pos_label
+    chosen = profile or default_profile
+    if chosen:
+        try:
+            body["verdict"] = verdict(load_profile(chosen), result, []).to_dict()
+        except LiveevalError as exc:
+            raise HTTPException(422, str(exc)) from None
+    return body

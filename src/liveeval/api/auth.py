@@ -1,0 +1,58 @@
+"""Bearer tokens: one for writes, one for admin, optionally one for reads.
+
+Tokens come from the environment (``LIVEEVAL_WRITE_TOKEN``, ``LIVEEVAL_ADMIN_TOKEN``,
+``LIVEEVAL_READ_TOKEN``) or the config file, and are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+__all__ = ["Tokens"]
+
+
+@dataclass(frozen=True)
+class Tokens:
+    write: str | None = None
+    admin: str | None = None
+    read: str | None = None
+
+    @classmethod
+    def from_env(cls, fallback: Tokens | None = None) -> Tokens:
+        base = fallback or cls()
+        return cls(
+            os.environ.get("LIVEEVAL_WRITE_TOKEN") or base.write,
+            os.environ.get("LIVEEVAL_ADMIN_TOKEN") or base.admin,
+            os.environ.get("LIVEEVAL_READ_TOKEN") or base.read,
+        )
+
+    @property
+    def any(self) -> bool:
+        return bool(self.write or self.admin or self.read)
+
+    def _check(self, request: Request, allowed: list[str | None], what: str) -> None:
+        accepted = [t for t in allowed if t]
+        if not accepted:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise HTTPException(401, f"{what} needs 'Authorization: Bearer <token>'")
+        if not any(hmac.compare_digest(given.encode(), t.encode()) for t in accepted):
+            raise HTTPException(403, f"the token is not allowed to {what}")
+
+    def require_write(self, request: Request) -> None:
+        if self.write or self.admin:
+            self._check(request, [self.write, self.admin], "write events")
+
+    def require_read(self, request: Request) -> None:
+        if self.read:
+            self._check(request, [self.read, self.write, self.admin], "read metrics")
+
+    def require_admin(self, request: Request) -> None:
+        if self.admin:
+            self._check(request, [self.admin], "administer the server")

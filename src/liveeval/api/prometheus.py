@@ -1,0 +1,114 @@
+"""Prometheus exposition: request counters and latency histograms, and gauges of each
+model's live quality over the configured window.
+
+Names follow Prometheus conventions (``_total`` counters, ``_seconds`` histograms);
+every app gets its own registry, so tests and several apps in one process never
+share state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["LATENCY_BUCKETS", "Telemetry"]
+
+# 1 ms to 10 s, roughly three buckets per decade.
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+QUALITY = ("accuracy", "precision", "recall", "f1")
+
+
+class _QualityCollector(Collector):
+    """Computes quality gauges from the store at scrape time, cached for a few seconds."""
+
+    def __init__(self, compute: Callable[[], list[dict[str, Any]]], ttl: float) -> None:
+        self.compute = compute
+        self.ttl = ttl
+        self._cached: list[dict[str, Any]] = []
+        self._at = -float("inf")
+        self._lock = threading.Lock()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            if time.monotonic() - self._at > self.ttl:
+                self._cached = self.compute()
+                self._at = time.monotonic()
+            rows = self._cached
+        families = {
+            name: GaugeMetricFamily(
+                f"liveeval_model_{name}",
+                f"Live {name} of the model over the configured window",
+                labels=["model", "version"],
+            )
+            for name in (*QUALITY, "label_coverage")
+        }
+        labelled = GaugeMetricFamily(
+            "liveeval_model_labelled_predictions",
+            "Predictions with ground truth in the window",
+            labels=["model", "version"],
+        )
+        for row in rows:
+            key = [row["model"], row["version"]]
+            for name, family in families.items():
+                value = row.get(name)
+                if value is not None:
+                    family.add_metric(key, value)
+            labelled.add_metric(key, row.get("labelled", 0))
+        yield from families.values()
+        yield labelled
+
+
+class Telemetry:
+    """The metrics one server exposes on ``/metrics``."""
+
+    def __init__(self, quality: Callable[[], list[dict[str, Any]]], ttl: float = 10.0) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        self.predictions = Counter(
+            "liveeval_predictions_total",
+            "Predictions logged, served or ingested",
+            ["model", "version", "status"],
+            registry=self.registry,
+        )
+        self.outcomes = Counter(
+            "liveeval_outcomes_total",
+            "Outcomes (ground truth) received",
+            ["matched"],
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "liveeval_ingested_events_total",
+            "Events received by kind and result (stored, duplicate, conflict)",
+            ["kind", "result"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "liveeval_prediction_latency_seconds",
+            "Total prediction latency",
+            ["model", "version"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.model_latency = Histogram(
+            "liveeval_model_latency_seconds",
+            "Time spent inside the model",
+            ["model", "version"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "liveeval_http_requests_total",
+            "HTTP requests by route and status code",
+            ["route", "code"],
+            registry=self.registry,
+        )
+        self.registry.register(_QualityCollector(quality, ttl))

@@ -1,0 +1,191 @@
+"""Loading models and predicting with them.
+
+Models are loaded only from paths the operator gives (command line or config
+file), never from request input. scikit-learn models are joblib/pickle files:
+**unpickling runs code**, so load only files you trust. ONNX models need the
+``onnxruntime`` package.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import LiveevalError, ValidationError
+
+__all__ = ["LoadedModel", "ModelSpec", "Predictor", "load_model"]
+
+
+class Predictor(Protocol):
+    """Anything that turns a feature matrix into class probabilities."""
+
+    def predict_proba(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model as the operator declares it (``--model name=path`` or ``[[models]]``)."""
+
+    name: str
+    path: Path
+    version: str = "v1"
+    features: tuple[str, ...] | None = None
+    classes: tuple[Any, ...] | None = None
+    pos_label: Any = None
+    profile: str | None = None
+    threshold: float = 0.5
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    predictor: Any
+    features: tuple[str, ...]
+    classes: tuple[Any, ...]
+    pos_label: Any = None
+    kind: str = "sklearn"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    @property
+    def is_binary(self) -> bool:
+        return len(self.classes) == 2 and self.pos_label is not None
+
+    def matrix(self, rows: list[dict[str, Any]]) -> npt.NDArray[np.float64]:
+        """Validate rows against the input schema and stack them (features in order)."""
+        out = np.empty((len(rows), len(self.features)))
+        for i, row in enumerate(rows):
+            missing = [f for f in self.features if f not in row]
+            if missing:
+                raise ValidationError(
+                    f"inputs[{i}] lacks feature(s) {missing}; model '{self.name}' expects "
+                    f"{list(self.features)}"
+                )
+            extra = [k for k in row if k not in self.features]
+            if extra:
+                raise ValidationError(
+                    f"inputs[{i}] has unknown feature(s) {extra}; model '{self.name}' expects "
+                    f"{list(self.features)}"
+                )
+            for j, name in enumerate(self.features):
+                value = row[name]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValidationError(f"inputs[{i}].{name} is {value!r}; expected a number")
+                if not np.isfinite(value):
+                    raise ValidationError(
+                        f"inputs[{i}].{name} is {value!r}; expected a finite number"
+                    )
+                out[i, j] = value
+        return out
+
+    def predict(self, x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], float]:
+        """Class probabilities (columns in ``classes`` order) and the model's seconds."""
+        started = time.perf_counter()
+        if self.kind == "onnx":
+            proba = self._predict_onnx(x)
+        else:
+            with warnings.catch_warnings():
+                # We check names and order ourselves and pass a bare matrix on purpose.
+                warnings.filterwarnings("ignore", message="X does not have valid feature names")
+                proba = np.asarray(self.predictor.predict_proba(x), dtype=np.float64)
+        return proba, time.perf_counter() - started
+
+    def _predict_onnx(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        session = self.predictor
+        name = session.get_inputs()[0].name
+        outputs = session.run(None, {name: x.astype(np.float32)})
+        probs = outputs[-1]
+        if isinstance(probs, list):  # skl2onnx's ZipMap: one dict per row
+            return np.array([[row[c] for c in self.classes] for row in probs], dtype=np.float64)
+        return np.asarray(probs, dtype=np.float64)
+
+
+def _default_positive(classes: tuple[Any, ...], declared: Any) -> Any:
+    if declared is not None:
+        if declared not in classes:
+            raise LiveevalError(
+                f"positive label {declared!r} is not one of the classes {list(classes)}"
+            )
+        return declared
+    if len(classes) == 2 and set(classes) in ({0, 1}, {-1, 1}, {False, True}):
+        return classes[1]
+    return None
+
+
+def load_model(spec: ModelSpec) -> LoadedModel:
+    """Load a scikit-learn (.joblib/.pkl) or ONNX (.onnx) model file."""
+    path = Path(spec.path)
+    if not path.is_file():
+        raise LiveevalError(f"model '{spec.name}': no such file {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        try:
+            import onnxruntime
+        except ImportError:
+            raise LiveevalError(
+                f"model '{spec.name}': {path} is an ONNX model; install onnxruntime "
+                "(pip install 'liveeval[onnx]')"
+            ) from None
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        if spec.features is None or spec.classes is None:
+            raise LiveevalError(
+                f"model '{spec.name}': an ONNX model needs 'features' and 'classes' in the config"
+            )
+        classes = tuple(spec.classes)
+        return LoadedModel(
+            spec,
+            session,
+            tuple(spec.features),
+            classes,
+            _default_positive(classes, spec.pos_label),
+            "onnx",
+        )
+    if suffix not in (".joblib", ".pkl", ".pickle"):
+        raise LiveevalError(
+            f"model '{spec.name}': cannot load {path.name}; expected .joblib, .pkl or .onnx"
+        )
+    import joblib
+
+    predictor = joblib.load(path)
+    if not hasattr(predictor, "predict_proba"):
+        raise LiveevalError(f"model '{spec.name}': {path} has no predict_proba()")
+    features = spec.features
+    if features is None:
+        names = getattr(predictor, "feature_names_in_", None)
+        if names is None:
+            raise LiveevalError(
+                f"model '{spec.name}': the model does not record its feature names; "
+                "list them as 'features' in the config"
+            )
+        features = tuple(str(n) for n in names)
+    classes = tuple(
+        c.item() if hasattr(c, "item") else c
+        for c in getattr(predictor, "classes_", spec.classes or ())
+    )
+    if not classes:
+        raise LiveevalError(
+            f"model '{spec.name}': cannot tell its classes; list them in the config"
+        )
+    # Limit native thread pools: per-request inference on two cores oversubscribes otherwise.
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        pass
+    return LoadedModel(
+        spec, predictor, tuple(features), classes, _default_positive(classes, spec.pos_label)
+    )

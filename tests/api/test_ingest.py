@@ -1,0 +1,173 @@
+"""Ingestion, idempotency, the order-free join, and live metrics against scikit-learn."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from sklearn import metrics as skm
+
+
+def test_predict_logs_every_prediction_and_outcomes_join_later(client):
+    r = client.post(
+        "/v1/models/fraud/predict", json={"inputs": {"amount": 400.0, "distance_km": 30.0}}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "fraud" and body["version"] == "v3"
+    assert body["label"] == 1 and 0.5 <= body["score"] <= 1
+    pid = body["id"]
+    r = client.post("/v1/outcomes", json={"prediction_id": pid, "label": 1})
+    assert r.status_code == 200 and r.json()["results"][0]["matched"] is True
+    m = client.get("/v1/models/fraud/metrics").json()
+    assert m["predictions"] == 1 and m["labelled"] == 1
+    assert m["confusion_matrix"]["matrix"] == [[0.0, 0.0], [0.0, 1.0]]
+    assert m["verdict"]["profile"] == "fraud"
+
+
+def test_batch_predict_validates_inputs_against_the_schema(client):
+    r = client.post("/v1/models/fraud/predict", json={"inputs": [{"amount": 1.0}]})
+    assert r.status_code == 422
+    assert "lacks feature(s) ['distance_km']" in r.json()["detail"]
+    r = client.post("/v1/models/fraud/predict", json={"inputs": {"amount": "x", "distance_km": 1}})
+    assert (
+        r.status_code == 422 and "inputs[0].amount is 'x'; expected a number" in r.json()["detail"]
+    )
+    r = client.post("/v1/models/nope/predict", json={"inputs": {"amount": 1}})
+    assert r.status_code == 404
+
+
+def test_live_metrics_equal_sklearn_on_ingested_events(client):
+    rng = np.random.default_rng(1)
+    n = 3000
+    y = (rng.random(n) < 0.2).astype(int)
+    s = np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)
+    preds = [
+        {
+            "id": f"p{i}",
+            "model": "ext",
+            "version": "v1",
+            "label": int(s[i] >= 0.5),
+            "score": float(s[i]),
+            "latency_total_s": 0.01,
+            "segment": "web" if i % 2 else "app",
+        }
+        for i in range(n)
+    ]
+    # Outcomes first for half the ids: the join must not depend on order.
+    half = [{"prediction_id": f"p{i}", "label": int(y[i])} for i in range(0, n, 2)]
+    assert client.post("/v1/outcomes", json={"outcomes": half}).status_code == 200
+    assert client.post("/v1/predictions", json={"predictions": preds}).status_code == 200
+    rest = [{"prediction_id": f"p{i}", "label": int(y[i])} for i in range(1, n, 2)]
+    assert client.post("/v1/outcomes", json={"outcomes": rest}).status_code == 200
+    m = client.get("/v1/models/ext/metrics").json()
+    assert m["labelled"] == n and m["label_coverage"] == 1.0
+    pred = (s >= 0.5).astype(int)
+    assert m["metrics"]["recall"]["value"] == pytest.approx(skm.recall_score(y, pred), abs=1e-12)
+    assert m["metrics"]["precision"]["value"] == pytest.approx(
+        skm.precision_score(y, pred), abs=1e-12
+    )
+    assert m["metrics"]["roc_auc"]["value"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
+    assert m["metrics"]["log_loss"]["value"] == pytest.approx(skm.log_loss(y, s), abs=1e-9)
+    seg = client.get("/v1/models/ext/metrics", params={"segment": "web"}).json()
+    mask = np.arange(n) % 2 == 1
+    assert seg["metrics"]["f1"]["value"] == pytest.approx(
+        skm.f1_score(y[mask], pred[mask]), abs=1e-12
+    )
+
+
+def test_events_are_idempotent_and_conflicts_are_409(client):
+    event = {"id": "a1", "model": "ext", "label": 1, "score": 0.9}
+    assert client.post("/v1/predictions", json=event).json()["results"][0]["status"] == "stored"
+    assert client.post("/v1/predictions", json=event).json()["results"][0]["status"] == "duplicate"
+    r = client.post("/v1/predictions", json={**event, "score": 0.1})
+    assert r.status_code == 409
+    assert "already stored with different content" in r.json()["results"][0]["detail"]
+    assert client.get("/v1/models/ext/metrics").json()["predictions"] == 1
+
+
+def test_unmatched_outcomes_are_kept_and_reported(client):
+    r = client.post("/v1/outcomes", json={"prediction_id": "never-seen", "label": 0})
+    assert r.status_code == 200 and r.json()["results"][0]["matched"] is False
+    client.post("/v1/predictions", json={"id": "x", "model": "ext", "label": 0, "score": 0.2})
+    assert client.get("/v1/models/ext/metrics").json()["unmatched_outcomes"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"model": "ext", "label": 1, "score": 1.5}, "score"),
+        ({"model": "ext", "label": 1, "scor": 0.5}, "scor"),
+        ({"model": "ext"}, "label"),
+        ({"model": "bad name", "label": 1}, "model"),
+        ({"model": "ext", "label": 1, "probas": [0.5, 0.6]}, "probas"),
+    ],
+)
+def test_bad_events_are_422_naming_the_field(client, body, field):
+    r = client.post("/v1/predictions", json=body)
+    assert r.status_code == 422
+    assert field in r.text
+
+
+def test_arrow_batches_are_ingested(client):
+    n = 5000
+    table = pa.table(
+        {
+            "id": [f"b{i}" for i in range(n)],
+            "model": ["ext"] * n,
+            "version": ["v1"] * n,
+            "ts": pa.array(np.full(n, np.datetime64("2026-11-01T00:00:00", "us"))),
+            "label": ["1" if i % 3 == 0 else "0" for i in range(n)],
+            "score": [((i % 3) == 0) * 0.8 + 0.1 for i in range(n)],
+            "status": ["ok"] * n,
+        }
+    )
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    r = client.post(
+        "/v1/predictions",
+        content=sink.getvalue(),
+        headers={"content-type": "application/vnd.apache.arrow.stream"},
+    )
+    assert r.status_code == 200, r.text
+    assert len(r.json()["results"]) == n
+    r = client.post(
+        "/v1/predictions",
+        content=b"garbage",
+        headers={"content-type": "application/vnd.apache.arrow.stream"},
+    )
+    assert r.status_code == 422
+
+
+def test_unknown_model_metrics_is_404(client):
+    assert client.get("/v1/models/ghost/metrics").status_code == 404
+    assert client.get("/v1/models/fraud/metrics", params={"window": "soon"}).status_code == 422
+
+
+def test_prometheus_exposition(client):
+    client.post("/v1/models/fraud/predict", json={"inputs": {"amount": 10.0, "distance_km": 1.0}})
+    pid = client.post(
+        "/v1/models/fraud/predict", json={"inputs": {"amount": 400.0, "distance_km": 30.0}}
+    ).json()["id"]
+    client.post("/v1/outcomes", json={"prediction_id": pid, "label": 1})
+    text = client.get("/metrics").text
+    assert 'liveeval_predictions_total{model="fraud",status="ok",version="v3"} 2.0' in text
+    assert "liveeval_prediction_latency_seconds_bucket" in text and 'le="0.001"' in text
+    assert 'liveeval_model_recall{model="fraud",version="v3"} 1.0' in text
+    assert 'liveeval_model_label_coverage{model="fraud",version="v3"} 0.5' in text
+
+
+def test_deployments(client):
+    r = client.post(
+        "/v1/deployments", json={"model": "fraud", "version": "v4", "status": "rolled_back"}
+    )
+    assert r.status_code == 200
+    assert (
+        client.post(
+            "/v1/deployments", json={"model": "fraud", "version": "v4", "status": "done"}
+        ).status_code
+        == 422
+    )
