@@ -37,6 +37,11 @@ class _QualityCollector(Collector):
         self._at = -float("inf")
         self._lock = threading.Lock()
 
+    def describe(self) -> list[GaugeMetricFamily]:
+        # Without this the registry would call collect() at registration, querying
+        # an empty store and caching the empty answer.
+        return []
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self._lock:
             if time.monotonic() - self._at > self.ttl:

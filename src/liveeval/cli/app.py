@@ -507,5 +507,15 @@ def demo_data(
         Console(highlight=False).print(f"{name}: {path}")
 
 
+def _register_server_commands() -> None:
+    from .serve import export, serve
+
+    app.command("serve")(serve)
+    app.command("export")(export)
+
+
+_register_server_commands()
+
+
 def main() -> None:
     app()

@@ -80,7 +80,10 @@ class DuckStore:
         if key is None:
             with self._lock:
                 self._transaction(
-                    lambda con: con.execute(f"INSERT INTO {kind} SELECT * FROM incoming"), table
+                    lambda con: con.execute(
+                        f"INSERT INTO {kind} SELECT * FROM incoming"
+                    ).fetchall(),
+                    table,
                 )
             return [WriteOutcome("stored")] * n
         keys = table.column(key).to_pylist()
@@ -157,12 +160,14 @@ class DuckStore:
         if everything is not None:
             con.register("all_incoming", everything)
         try:
-            con.execute("BEGIN TRANSACTION")
+            # Every result is fetched: DuckDB refuses further work on a connection
+            # that still holds an unfinished result.
+            con.execute("BEGIN TRANSACTION").fetchall()
             try:
                 result = body(con)
-                con.execute("COMMIT")
+                con.execute("COMMIT").fetchall()
             except Exception:
-                con.execute("ROLLBACK")
+                con.execute("ROLLBACK").fetchall()
                 raise
         finally:
             con.unregister("incoming")

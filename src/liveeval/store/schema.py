@@ -71,8 +71,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP DEFAULT now())"
-    )
-    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    ).fetchall()
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0]
     current = int(row[0]) if row else 0
     if current > SCHEMA_VERSION:
         raise RuntimeError(
@@ -82,15 +82,15 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for version, description, sql in MIGRATIONS:
         if version <= current:
             continue
-        con.execute("BEGIN TRANSACTION")
+        con.execute("BEGIN TRANSACTION").fetchall()
         try:
-            con.execute(sql)
+            con.execute(sql).fetchall()
             con.execute(
                 "INSERT INTO schema_migrations (version, description) VALUES (?, ?)",
                 [version, description],
-            )
-            con.execute("COMMIT")
+            ).fetchall()
+            con.execute("COMMIT").fetchall()
         except Exception:
-            con.execute("ROLLBACK")
+            con.execute("ROLLBACK").fetchall()
             raise
     return SCHEMA_VERSION

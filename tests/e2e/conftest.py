@@ -1,0 +1,123 @@
+"""Real server processes on 127.0.0.1, always stopped at the end of the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    config: Path
+    store: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = self.store.with_suffix(".log")
+        with log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "liveeval",
+                    "serve",
+                    "--config",
+                    str(self.config),
+                    "--store",
+                    str(self.store),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start in time")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def get(self, path: str) -> dict:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=30) as r:
+            return json.loads(r.read())
+
+    def post(self, path: str, body: dict) -> tuple[int, dict]:
+        req = urllib.request.Request(
+            f"{self.url}{path}",
+            json.dumps(body).encode(),
+            {"content-type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(
+        {"amount": rng.gamma(2.0, 50.0, 2000), "distance_km": rng.exponential(10.0, 2000)}
+    )
+    y = ((x["amount"] > 150) & (x["distance_km"] > 8)).astype(int)
+    joblib.dump(LogisticRegression(max_iter=1000).fit(x, y), tmp_path / "fraud.joblib")
+    config = tmp_path / "liveeval.toml"
+    config.write_text(
+        '[server]\nwindow = "1h"\n\n[[models]]\nname = "fraud"\npath = "fraud.joblib"\nversion = "v3"\n'
+        'profile = "fraud"\n'
+    )
+    proc = ServerProcess(config, tmp_path / "store.duckdb", free_port())
+    os.environ.pop("LIVEEVAL_WRITE_TOKEN", None)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
