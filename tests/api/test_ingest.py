@@ -128,7 +128,7 @@ def test_arrow_batches_are_ingested(client):
     with pa.ipc.new_stream(sink, table.schema) as w:
         w.write_table(table)
     r = client.post(
-        "/v1/predictions",
+        "/v1/predictions/arrow",
         content=sink.getvalue(),
         headers={"content-type": "application/vnd.apache.arrow.stream"},
     )

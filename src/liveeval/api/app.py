@@ -36,11 +36,13 @@ from .prometheus import QUALITY, Telemetry
 from .schemas import (
     MAX_BATCH,
     DeploymentIn,
+    ErrorResponse,
     OutcomeBatch,
     OutcomeIn,
     PredictionBatch,
     PredictionIn,
     PredictRequest,
+    WriteResponse,
 )
 
 __all__ = ["create_app"]
@@ -249,6 +251,16 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def bad_input(_: Request, exc: LiveevalError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    errors: dict[int | str, dict[str, Any]] = {
+        401: {"model": ErrorResponse, "description": "missing bearer token"},
+        403: {"model": ErrorResponse, "description": "token not allowed"},
+        413: {"model": ErrorResponse, "description": "body or batch too large"},
+        422: {"model": ErrorResponse, "description": "invalid input; names the field"},
+    }
+    write_responses: dict[int | str, dict[str, Any]] = {
+        **errors,
+        409: {"model": WriteResponse, "description": "an id is stored with different content"},
+    }
     write_guard = Depends(tokens.require_write)
     read_guard = Depends(tokens.require_read)
 
@@ -267,20 +279,17 @@ def create_app(config: ServerConfig) -> FastAPI:
         body = await run_in_threadpool(generate_latest, server.telemetry.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v1/predictions", tags=["ingest"], dependencies=[write_guard])
-    async def ingest_predictions(request: Request) -> JSONResponse:
-        """Log predictions made elsewhere: one JSON object, ``{"predictions": [...]}``, or an
-        Arrow IPC stream (``Content-Type: application/vnd.apache.arrow.stream``) with the
-        store's prediction columns. Answers after the events are committed."""
-        if request.headers.get("content-type", "").startswith(ARROW_STREAM):
-            table = _read_arrow(await request.body())
-            outcomes = await server.write("predictions", table)
-            return _conflict_response("predictions", outcomes)
-        body = await _json_body(request)
-        if isinstance(body, dict) and "predictions" in body:
-            events = PredictionBatch.model_validate(body).predictions
-        else:
-            events = [PredictionIn.model_validate(body)]
+    @app.post(
+        "/v1/predictions",
+        tags=["ingest"],
+        dependencies=[write_guard],
+        response_model=WriteResponse,
+        responses=write_responses,
+    )
+    async def ingest_predictions(body: PredictionIn | PredictionBatch) -> JSONResponse:
+        """Log predictions made elsewhere: one object, or ``{"predictions": [...]}`` (up to
+        10,000). Answers after the events are committed; 409 names conflicting ids."""
+        events = body.predictions if isinstance(body, PredictionBatch) else [body]
         rows = [_prediction_row(p) for p in events]
         outcomes = await server.write("predictions", rows)
         for p in events:
@@ -289,15 +298,39 @@ def create_app(config: ServerConfig) -> FastAPI:
                 server.telemetry.latency.labels(p.model, p.version).observe(p.latency_total_s)
         return _conflict_response("predictions", outcomes)
 
-    @app.post("/v1/outcomes", tags=["ingest"], dependencies=[write_guard])
-    async def ingest_outcomes(request: Request) -> JSONResponse:
+    @app.post(
+        "/v1/predictions/arrow",
+        tags=["ingest"],
+        dependencies=[write_guard],
+        response_model=WriteResponse,
+        responses={**write_responses, 415: {"model": ErrorResponse, "description": "not Arrow"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+    )
+    async def ingest_predictions_arrow(request: Request) -> JSONResponse:
+        """Log a large batch as an Arrow IPC stream with the store's prediction columns
+        (id, model, version, ts and status required; labels as JSON text)."""
+        if not request.headers.get("content-type", "").startswith(ARROW_STREAM):
+            raise HTTPException(415, f"send the batch as {ARROW_STREAM}")
+        table = _read_arrow(await request.body())
+        outcomes = await server.write("predictions", table)
+        return _conflict_response("predictions", outcomes)
+
+    @app.post(
+        "/v1/outcomes",
+        tags=["ingest"],
+        dependencies=[write_guard],
+        response_model=WriteResponse,
+        responses=write_responses,
+    )
+    async def ingest_outcomes(body: OutcomeIn | OutcomeBatch) -> JSONResponse:
         """Ground truth by prediction id, in any order relative to the prediction: an outcome
         for an id not seen (yet) is kept and reported as unmatched."""
-        body = await _json_body(request)
-        if isinstance(body, dict) and "outcomes" in body:
-            events = OutcomeBatch.model_validate(body).outcomes
-        else:
-            events = [OutcomeIn.model_validate(body)]
+        events = body.outcomes if isinstance(body, OutcomeBatch) else [body]
         rows = [
             {
                 "prediction_id": o.prediction_id,
@@ -328,7 +361,13 @@ def create_app(config: ServerConfig) -> FastAPI:
             return JSONResponse(body_out)
         return response
 
-    @app.post("/v1/deployments", tags=["ingest"], dependencies=[write_guard])
+    @app.post(
+        "/v1/deployments",
+        tags=["ingest"],
+        dependencies=[write_guard],
+        response_model=WriteResponse,
+        responses=write_responses,
+    )
     async def ingest_deployment(event: DeploymentIn) -> JSONResponse:
         """A deployment event: started, succeeded, failed or rolled back."""
         row = event.model_dump()
@@ -336,7 +375,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         row["ts"] = row["ts"] or _now()
         return _conflict_response("deployments", await server.write("deployments", [row]))
 
-    @app.get("/v1/models", tags=["read"], dependencies=[read_guard])
+    @app.get("/v1/models", tags=["read"], dependencies=[read_guard], responses=errors)
     async def list_models() -> dict[str, Any]:
         """Served models and models seen in the logs."""
         served = {
@@ -353,7 +392,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         }
         return {"served": served, "known": sorted(await run_in_threadpool(server.known_models))}
 
-    @app.get("/v1/models/{model}/metrics", tags=["read"], dependencies=[read_guard])
+    @app.get(
+        "/v1/models/{model}/metrics",
+        tags=["read"],
+        dependencies=[read_guard],
+        responses={**errors, 404: {"model": ErrorResponse, "description": "unknown model"}},
+    )
     async def model_metrics(
         model: str,
         window: str | None = Query(None, description="e.g. 30m, 1h, 7d; default: all time"),
@@ -375,7 +419,16 @@ def create_app(config: ServerConfig) -> FastAPI:
             _metrics_body, server, model, since, until, version, segment, profile, window
         )
 
-    @app.post("/v1/models/{model}/predict", tags=["serve"], dependencies=[write_guard])
+    @app.post(
+        "/v1/models/{model}/predict",
+        tags=["serve"],
+        dependencies=[write_guard],
+        responses={
+            **write_responses,
+            404: {"model": ErrorResponse, "description": "model or version not served"},
+            500: {"model": ErrorResponse, "description": "the model itself failed (logged)"},
+        },
+    )
     async def predict(
         model: str, request: PredictRequest, version: str | None = None
     ) -> JSONResponse:

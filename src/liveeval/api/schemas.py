@@ -11,11 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "MAX_BATCH",
     "DeploymentIn",
+    "ErrorResponse",
+    "EventResult",
     "OutcomeBatch",
     "OutcomeIn",
     "PredictRequest",
     "PredictionBatch",
     "PredictionIn",
+    "WriteResponse",
 ]
 
 MAX_BATCH = 10_000
@@ -37,6 +40,26 @@ class _Strict(BaseModel):
 
 class PredictionIn(_Strict):
     """One prediction made by any model server."""
+
+    # The cross-field rules of _consistent, stated in the OpenAPI schema too.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"status": {"const": "error"}}, "required": ["status"]},
+                    "then": {
+                        "required": ["error_type"],
+                        "properties": {"error_type": {"not": {"type": "null"}}},
+                    },
+                    "else": {
+                        "required": ["label"],
+                        "properties": {"label": {"not": {"type": "null"}}},
+                    },
+                }
+            ]
+        },
+    )
 
     id: Identifier | None = Field(None, description="idempotency key; generated when absent")
     model: Name
@@ -82,6 +105,16 @@ class PredictionBatch(_Strict):
 class OutcomeIn(_Strict):
     """The ground truth for one prediction, whenever it arrives."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["label"], "properties": {"label": {"not": {"type": "null"}}}},
+                {"required": ["value"], "properties": {"value": {"not": {"type": "null"}}}},
+            ]
+        },
+    )
+
     prediction_id: Identifier
     label: LabelValue | None = Field(None, description="the true label")
     value: float | None = Field(None, description="a business outcome, e.g. 1 for a click")
@@ -124,3 +157,23 @@ class PredictRequest(_Strict):
     )
     id: Identifier | None = Field(None, description="prediction id for a single row")
     segment: Annotated[str, Field(max_length=200)] | None = None
+
+
+class EventResult(BaseModel):
+    id: str | None = None
+    status: Literal["stored", "duplicate", "conflict"]
+    detail: str | None = None
+    matched: bool | None = Field(None, description="outcomes only: whether the prediction is known")
+
+
+class WriteResponse(BaseModel):
+    """One result per event, in order; with a 409, ``detail`` says what conflicted."""
+
+    results: list[EventResult]
+    detail: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """A client error: ``detail`` names the field or value and what was expected."""
+
+    detail: str | list[dict[str, Any]]
