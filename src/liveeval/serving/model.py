@@ -139,11 +139,14 @@ def load_model(spec: ModelSpec) -> LoadedModel:
                 f"model '{spec.name}': {path} is an ONNX model; install onnxruntime "
                 "(pip install 'liveeval[onnx]')"
             ) from None
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         if spec.features is None or spec.classes is None:
             raise LiveevalError(
                 f"model '{spec.name}': an ONNX model needs 'features' and 'classes' in the config"
             )
+        try:
+            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise LiveevalError(f"model '{spec.name}': cannot load {path}: {exc}") from None
         classes = tuple(spec.classes)
         return LoadedModel(
             spec,

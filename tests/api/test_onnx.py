@@ -1,0 +1,50 @@
+"""An ONNX model is served like a scikit-learn one and gives the same probabilities."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from liveeval.api import ServerConfig, create_app
+from liveeval.serving import ModelSpec
+
+onnx = pytest.importorskip("skl2onnx")
+
+
+def test_onnx_model_matches_its_sklearn_original(tmp_path, fraud_model):
+    from skl2onnx import to_onnx
+
+    sk = joblib.load(fraud_model)
+    x = np.array([[400.0, 30.0], [5.0, 1.0], [160.0, 9.0]], dtype=np.float32)
+    onx = to_onnx(sk, x[:1], options={id(sk): {"zipmap": False}})
+    path = tmp_path / "fraud.onnx"
+    path.write_bytes(onx.SerializeToString())
+    config = ServerConfig(
+        store=str(tmp_path / "s.duckdb"),
+        models=[
+            ModelSpec(
+                "fraud", path, version="onnx1", features=("amount", "distance_km"), classes=(0, 1)
+            )
+        ],
+    )
+    rows = [{"amount": float(a), "distance_km": float(d)} for a, d in x]
+    with TestClient(create_app(config)) as client:
+        r = client.post("/v1/models/fraud/predict", json={"inputs": rows})
+        assert r.status_code == 200, r.text
+        scores = [p["score"] for p in r.json()["predictions"]]
+    import pandas as pd
+
+    frame = pd.DataFrame(x.astype(np.float64), columns=["amount", "distance_km"])
+    expected = sk.predict_proba(frame)[:, 1]
+    assert scores == pytest.approx(expected, abs=1e-5)
+
+
+def test_onnx_model_needs_features_and_classes(tmp_path):
+    from liveeval.errors import LiveevalError
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"not really")
+    with pytest.raises(LiveevalError, match="needs 'features' and 'classes'"):
+        create_app(ServerConfig(store=str(tmp_path / "s.duckdb"), models=[ModelSpec("m", path)]))
