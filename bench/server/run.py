@@ -1,0 +1,262 @@
+"""Server benchmarks on 127.0.0.1 with wrk: predict with full logging against a bare
+FastAPI endpoint serving the same model with no logging, single-event and batched
+ingestion, and the metrics query over 10 million stored events.
+
+Reproduce: ``.venv/bin/python bench/server/run.py`` (needs Debian's ``wrk``). Every
+server is started here and stopped at the end; load stops by itself (``-d``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not start")
+
+
+def start(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def stop(p: subprocess.Popen[bytes]) -> None:
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
+def wrk(url: str, script: str, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{DURATION}", "--latency", "-s", str(HERE / script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)  # type: ignore[union-attr]
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": float(errors.group(1)) if errors else 0.0}
+
+
+def model(folder: Path) -> Path:
+    import joblib
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(
+        {
+            "amount": rng.gamma(2.0, 50.0, 5000),
+            "distance_km": rng.exponential(10.0, 5000),
+            "merchant_risk": rng.beta(2, 8, 5000),
+            "account_age_days": rng.integers(1, 3650, 5000).astype(float),
+        }
+    )
+    y = ((x["amount"] > 150) & (x["distance_km"] > 8)).astype(int)
+    path = folder / "fraud.joblib"
+    joblib.dump(LogisticRegression(max_iter=1000).fit(x, y), path)
+    return path
+
+
+def predict_bench(folder: Path, model_path: Path) -> dict[str, object]:
+    results: dict[str, object] = {}
+    port = free_port()
+    bare = start(
+        [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env={"BENCH_MODEL": str(model_path)},
+        cwd=HERE,
+    )
+    try:
+        wait(f"http://127.0.0.1:{port}/docs")
+        wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", 8)  # warm-up
+        results["reference"] = {c: wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", c) for c in (8, 64)}
+    finally:
+        stop(bare)
+    port = free_port()
+    served = start(
+        [sys.executable, "-m", "liveeval", "serve", "--model", f"fraud={model_path}",
+         "--store", str(folder / "predict.duckdb"), "--port", str(port)]
+    )
+    try:
+        wait(f"http://127.0.0.1:{port}/healthz")
+        wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", 8)
+        results["liveeval"] = {c: wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", c) for c in (8, 64)}
+        stored = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models/fraud/metrics").read())
+        results["logged_predictions"] = stored["predictions"]
+    finally:
+        stop(served)
+    return results
+
+
+def ingest_bench(folder: Path) -> dict[str, object]:
+    import pyarrow as pa
+
+    port = free_port()
+    server = start(
+        [sys.executable, "-m", "liveeval", "serve", "--store", str(folder / "ingest.duckdb"), "--port", str(port)]
+    )
+    out: dict[str, object] = {}
+    try:
+        wait(f"http://127.0.0.1:{port}/healthz")
+        out["single_event_64c"] = wrk(f"http://127.0.0.1:{port}", "ingest_single.lua", 64)
+        n, batches = 100_000, 10
+        rates = []
+        for b in range(batches):
+            table = pa.table(
+                {
+                    "id": [f"b{b}-{i}" for i in range(n)],
+                    "model": ["batch"] * n,
+                    "version": ["v1"] * n,
+                    "ts": pa.array(np.full(n, np.datetime64("2026-11-01T00:00:00", "us"))),
+                    "label": np.where(np.arange(n) % 7 == 0, "1", "0"),
+                    "score": np.random.default_rng(b).random(n),
+                    "status": ["ok"] * n,
+                }
+            )
+            sink = io.BytesIO()
+            with pa.ipc.new_stream(sink, table.schema) as w:
+                w.write_table(table)
+            body = sink.getvalue()
+            started = time.perf_counter()
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/predictions/arrow",
+                body,
+                {"content-type": "application/vnd.apache.arrow.stream"},
+                method="POST",
+            )
+            urllib.request.urlopen(req, timeout=120).read()
+            rates.append(n / (time.perf_counter() - started))
+        out["arrow_batches_100k"] = {"median_events_per_s": float(np.median(rates)), "runs": [round(r) for r in rates]}
+    finally:
+        stop(server)
+    return out
+
+
+def metrics_bench(folder: Path, n: int = 10_000_000) -> dict[str, object]:
+    import pyarrow as pa
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from liveeval.store import DuckStore
+
+    path = folder / "metrics.duckdb"
+    store = DuckStore(path)
+    rng = np.random.default_rng(1)
+    chunk = 1_000_000
+    loaded = time.perf_counter()
+    for start_row in range(0, n, chunk):
+        y = rng.random(chunk) < 0.02
+        s = np.clip(rng.normal(0.2 + 0.5 * y, 0.15), 0, 1)
+        ids = [f"m{start_row + i}" for i in range(chunk)]
+        store.write_table(
+            "predictions",
+            pa.table(
+                {
+                    "id": ids,
+                    "model": ["big"] * chunk,
+                    "version": ["v1"] * chunk,
+                    "ts": pa.array(np.full(chunk, np.datetime64("2026-11-01T00:00:00", "us"))),
+                    "segment": None if False else pa.nulls(chunk, pa.string()),
+                    "features": pa.nulls(chunk, pa.string()),
+                    "label": np.where(s >= 0.5, "1", "0"),
+                    "score": s,
+                    "probas": pa.nulls(chunk, pa.list_(pa.float64())),
+                    "latency_model_s": pa.nulls(chunk, pa.float64()),
+                    "latency_total_s": rng.gamma(2.0, 0.005, chunk),
+                    "status": ["ok"] * chunk,
+                    "error_type": pa.nulls(chunk, pa.string()),
+                }
+            ),
+        )
+        store.write_table(
+            "outcomes",
+            pa.table(
+                {
+                    "prediction_id": ids,
+                    "label": np.where(y, "1", "0"),
+                    "value": pa.nulls(chunk, pa.float64()),
+                    "ts": pa.array(np.full(chunk, np.datetime64("2026-11-02T00:00:00", "us"))),
+                }
+            ),
+        )
+    load_seconds = time.perf_counter() - loaded
+    store.close()
+    port = free_port()
+    server = start([sys.executable, "-m", "liveeval", "serve", "--store", str(path), "--port", str(port)])
+    try:
+        wait(f"http://127.0.0.1:{port}/healthz", timeout=120)
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            body = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models/big/metrics", timeout=120).read())
+            times.append(time.perf_counter() - started)
+        assert body["labelled"] == n
+    finally:
+        stop(server)
+    return {
+        "events": n,
+        "load_seconds_via_write_table": load_seconds,
+        "load_events_per_s": 2 * n / load_seconds,
+        "median_seconds": float(np.median(times)),
+        "runs_seconds": [round(t, 3) for t in times],
+    }
+
+
+def main() -> None:
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model_path = model(folder)
+        print("predict: bare FastAPI vs liveeval serve …", flush=True)
+        results["predict"] = predict_bench(folder, model_path)
+        print("ingestion …", flush=True)
+        results["ingest"] = ingest_bench(folder)
+        if os.environ.get("BENCH_SKIP_10M") != "1":
+            print("metrics over 10M stored events …", flush=True)
+            results["metrics_10m"] = metrics_bench(folder)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "server.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
