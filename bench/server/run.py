@@ -45,9 +45,15 @@ def wait(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def start(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+def start(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        cmd,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -61,7 +67,16 @@ def stop(p: subprocess.Popen[bytes]) -> None:
 
 def wrk(url: str, script: str, connections: int) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{DURATION}", "--latency", "-s", str(HERE / script), url],
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{DURATION}",
+            "--latency",
+            "-s",
+            str(HERE / script),
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -74,7 +89,12 @@ def wrk(url: str, script: str, connections: int) -> dict[str, float]:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": float(errors.group(1)) if errors else 0.0}
+    return {
+        "rps": rps,
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+    }
 
 
 def model(folder: Path) -> Path:
@@ -101,26 +121,54 @@ def predict_bench(folder: Path, model_path: Path) -> dict[str, object]:
     results: dict[str, object] = {}
     port = free_port()
     bare = start(
-        [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
         env={"BENCH_MODEL": str(model_path)},
         cwd=HERE,
     )
     try:
         wait(f"http://127.0.0.1:{port}/docs")
         wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", 8)  # warm-up
-        results["reference"] = {c: wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", c) for c in (8, 64)}
+        results["reference"] = {
+            c: wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", c)
+            for c in (8, 64)
+        }
     finally:
         stop(bare)
     port = free_port()
     served = start(
-        [sys.executable, "-m", "liveeval", "serve", "--model", f"fraud={model_path}",
-         "--store", str(folder / "predict.duckdb"), "--port", str(port)]
+        [
+            sys.executable,
+            "-m",
+            "liveeval",
+            "serve",
+            "--model",
+            f"fraud={model_path}",
+            "--store",
+            str(folder / "predict.duckdb"),
+            "--port",
+            str(port),
+        ]
     )
     try:
         wait(f"http://127.0.0.1:{port}/healthz")
         wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", 8)
-        results["liveeval"] = {c: wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", c) for c in (8, 64)}
-        stored = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models/fraud/metrics").read())
+        results["liveeval"] = {
+            c: wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", c)
+            for c in (8, 64)
+        }
+        stored = json.loads(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models/fraud/metrics").read()
+        )
         results["logged_predictions"] = stored["predictions"]
     finally:
         stop(served)
@@ -132,7 +180,16 @@ def ingest_bench(folder: Path) -> dict[str, object]:
 
     port = free_port()
     server = start(
-        [sys.executable, "-m", "liveeval", "serve", "--store", str(folder / "ingest.duckdb"), "--port", str(port)]
+        [
+            sys.executable,
+            "-m",
+            "liveeval",
+            "serve",
+            "--store",
+            str(folder / "ingest.duckdb"),
+            "--port",
+            str(port),
+        ]
     )
     out: dict[str, object] = {}
     try:
@@ -165,7 +222,10 @@ def ingest_bench(folder: Path) -> dict[str, object]:
             )
             urllib.request.urlopen(req, timeout=120).read()
             rates.append(n / (time.perf_counter() - started))
-        out["arrow_batches_100k"] = {"median_events_per_s": float(np.median(rates)), "runs": [round(r) for r in rates]}
+        out["arrow_batches_100k"] = {
+            "median_events_per_s": float(np.median(rates)),
+            "runs": [round(r) for r in rates],
+        }
     finally:
         stop(server)
     return out
@@ -194,7 +254,7 @@ def metrics_bench(folder: Path, n: int = 10_000_000) -> dict[str, object]:
                     "model": ["big"] * chunk,
                     "version": ["v1"] * chunk,
                     "ts": pa.array(np.full(chunk, np.datetime64("2026-11-01T00:00:00", "us"))),
-                    "segment": None if False else pa.nulls(chunk, pa.string()),
+                    "segment": pa.nulls(chunk, pa.string()),
                     "features": pa.nulls(chunk, pa.string()),
                     "label": np.where(s >= 0.5, "1", "0"),
                     "score": s,
@@ -220,13 +280,19 @@ def metrics_bench(folder: Path, n: int = 10_000_000) -> dict[str, object]:
     load_seconds = time.perf_counter() - loaded
     store.close()
     port = free_port()
-    server = start([sys.executable, "-m", "liveeval", "serve", "--store", str(path), "--port", str(port)])
+    server = start(
+        [sys.executable, "-m", "liveeval", "serve", "--store", str(path), "--port", str(port)]
+    )
     try:
         wait(f"http://127.0.0.1:{port}/healthz", timeout=120)
         times = []
         for _ in range(5):
             started = time.perf_counter()
-            body = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models/big/metrics", timeout=120).read())
+            body = json.loads(
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/v1/models/big/metrics", timeout=120
+                ).read()
+            )
             times.append(time.perf_counter() - started)
         assert body["labelled"] == n
     finally:

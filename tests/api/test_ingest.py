@@ -171,3 +171,17 @@ def test_deployments(client):
         ).status_code
         == 422
     )
+
+
+def test_business_outcomes_give_a_click_through_rate(client):
+    for i in range(40):
+        client.post(
+            "/v1/predictions", json={"id": f"ad{i}", "model": "ads", "label": 1, "score": 0.6}
+        )
+        client.post(
+            "/v1/outcomes", json={"prediction_id": f"ad{i}", "value": 1.0 if i < 10 else 0.0}
+        )
+    m = client.get("/v1/models/ads/metrics").json()["metrics"]
+    assert m["click_through_rate"]["value"] == pytest.approx(0.25)
+    assert m["click_through_rate"]["method"] == "wilson"
+    assert m["click_through_rate"]["lower"] < 0.25 < m["click_through_rate"]["upper"]

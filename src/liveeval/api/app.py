@@ -611,10 +611,11 @@ def _metrics_body(
         "confusion_matrix": None,
         "verdict": None,
     }
+    body["metrics"] = {k: metric_dict(m) for k, m in stats.business_metrics().items()}
     if stats.evaluation is None:
         return body
     result = stats.evaluation.result()
-    body["metrics"] = {k: metric_dict(m) for k, m in result.metrics.items()}
+    body["metrics"].update({k: metric_dict(m) for k, m in result.metrics.items()})
     body["confusion_matrix"] = {
         "labels": list(result.labels),
         "layout": "rows are actual classes, columns predicted classes",

@@ -18,6 +18,8 @@ import duckdb
 import numpy as np
 
 from ..metrics import ConfusionMatrix, Evaluation, LatencySketch, LossSums, ScoreDistribution
+from ..metrics import MetricResult
+from ..metrics.interval import normal_mean, wilson
 from ..metrics.labels import Label
 from ..metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
 
@@ -72,6 +74,33 @@ class StoreStats:
     unmatched_outcomes: int
     labels: tuple[Label, ...] = ()
     notes: list[str] = field(default_factory=list)
+    # Business outcomes (e.g. clicks): count, sum, sum of squares, all values 0 or 1.
+    values: tuple[int, float, float, bool] = (0, 0.0, 0.0, False)
+
+    def business_metrics(self, confidence: float = 0.95) -> dict[str, MetricResult]:
+        """Mean business outcome (CLT interval), and the click-through rate (Wilson) when
+        every value is 0 or 1."""
+        n, total, total_sq, binary = self.values
+        if n == 0:
+            return {}
+        lower, upper = normal_mean(total, total_sq, n, confidence)
+        out = {
+            "outcome_value_mean": MetricResult(
+                "outcome_value_mean",
+                total / n,
+                None if math.isnan(lower) else lower,
+                None if math.isnan(upper) else upper,
+                n,
+                confidence,
+                "normal (CLT)",
+            )
+        }
+        if binary:
+            lo, hi = wilson(total, n, confidence)
+            out["click_through_rate"] = MetricResult(
+                "click_through_rate", total / n, lo, hi, n, confidence, "wilson"
+            )
+        return out
 
     @property
     def label_coverage(self) -> float | None:
@@ -121,11 +150,19 @@ def aggregate(
     observed = {decode_label(t) for t, _, _ in cells} | {decode_label(p) for _, p, _ in cells}
     labels = _labels(observed, classes)
     latency = _latency(cur, where, params)
+    value_row = cur.execute(
+        "SELECT count(o.value), coalesce(sum(o.value), 0), coalesce(sum(o.value * o.value), 0), "
+        "coalesce(bool_and(o.value IN (0, 1)), false) "
+        f"FROM predictions p JOIN outcomes o ON o.prediction_id = p.id "
+        f"WHERE {where} AND p.status = 'ok' AND o.value IS NOT NULL",
+        params,
+    ).fetchall()[0]
+    values = (int(value_row[0]), float(value_row[1]), float(value_row[2]), bool(value_row[3]))
     if not labels:
         evaluation = None
         if latency is not None or predictions:
             evaluation = None
-        return StoreStats(evaluation, predictions, failed, 0, unmatched, (), [])
+        return StoreStats(evaluation, predictions, failed, 0, unmatched, (), [], values)
     if pos_label is None and set(labels) in ({0, 1}, {-1, 1}):
         pos_label = 1
     binary = len(labels) == 2 and pos_label is not None and pos_label in labels
@@ -157,7 +194,7 @@ def aggregate(
     )
     evaluation.predictions = predictions
     evaluation.failures = failed
-    return StoreStats(evaluation, predictions, failed, labelled, unmatched, labels, [])
+    return StoreStats(evaluation, predictions, failed, labelled, unmatched, labels, [], values)
 
 
 def _quote(text: str) -> str:
