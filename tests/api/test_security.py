@@ -45,7 +45,9 @@ def test_public_bind_without_token_is_refused(tmp_path, monkeypatch):
     monkeypatch.delenv("LIVEEVAL_WRITE_TOKEN", raising=False)
     monkeypatch.delenv("LIVEEVAL_ADMIN_TOKEN", raising=False)
     config = ServerConfig(store=str(tmp_path / "s.duckdb"), host="0.0.0.0")
-    with pytest.raises(LiveevalError, match="refusing to listen on 0.0.0.0 without a write token"):
+    with pytest.raises(
+        LiveevalError, match=r"refusing to listen on 0\.0\.0\.0 without a write token"
+    ):
         create_app(config)
 
 
@@ -59,8 +61,8 @@ def test_oversized_bodies_are_413(tmp_path):
 
 
 class Exploding:  # a model whose every prediction fails
-    classes_ = [0, 1]
-    feature_names_in_ = ["x"]
+    classes_ = (0, 1)
+    feature_names_in_ = ("x",)
 
     def predict_proba(self, x):
         raise RuntimeError("boom")

@@ -17,8 +17,14 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from ..metrics import ConfusionMatrix, Evaluation, LatencySketch, LossSums, ScoreDistribution
-from ..metrics import MetricResult
+from ..metrics import (
+    ConfusionMatrix,
+    Evaluation,
+    LatencySketch,
+    LossSums,
+    MetricResult,
+    ScoreDistribution,
+)
 from ..metrics.interval import normal_mean, wilson
 from ..metrics.labels import Label
 from ..metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
