@@ -87,11 +87,11 @@ def test_every_acknowledged_event_survives_sigkill(server):
 
     sender = threading.Thread(target=send)
     sender.start()
-    time.sleep(3.0)
+    time.sleep(4.0)
     server.kill()
     stop.set()
     sender.join(30)
-    assert len(labels) > 20, "the stream should have run before the kill"
+    assert len(labels) > 5, "the stream should have run before the kill"
     server.start()
     # An event whose answer was lost may or may not be stored; sending it again is
     # idempotent, so afterwards it is stored exactly once either way.

@@ -28,6 +28,7 @@ from ..readiness import load_profile, verdict
 from ..report.model import metric_dict
 from ..serving import LoadedModel, load_model
 from ..store import DuckStore, Scope, aggregate, encode_label
+from ..store.aggregate import unmatched_outcomes
 from ..store.events import content_schema
 from ..store.writer import BatchWriter
 from .auth import Tokens
@@ -48,6 +49,7 @@ from .schemas import (
 __all__ = ["create_app"]
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+UNMATCHED_TTL_SECONDS = 30.0
 
 
 def _now() -> datetime:
@@ -71,6 +73,16 @@ class Server:
         self.telemetry = Telemetry(self.quality_rows, config.metrics_cache_seconds)
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
+        self._unmatched: tuple[float, int] | None = None
+
+    def unmatched(self) -> int:
+        """Outcomes without a prediction, over the whole store; refreshed every 30 s
+        because it is an anti-join over every event."""
+        now = time.monotonic()
+        if self._unmatched is None or now - self._unmatched[0] > UNMATCHED_TTL_SECONDS:
+            assert self.store is not None
+            self._unmatched = (now, unmatched_outcomes(self.store.cursor()))
+        return self._unmatched[1]
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -591,7 +603,13 @@ def _metrics_body(
     assert server.store is not None
     classes, pos_label, default_profile = server.model_meta(model, version)
     scope = Scope(model, since, until, version, segment)
-    stats = aggregate(server.store.cursor(), scope, classes=classes, pos_label=pos_label)
+    stats = aggregate(
+        server.store.cursor(),
+        scope,
+        classes=classes,
+        pos_label=pos_label,
+        unmatched=server.unmatched(),
+    )
     body: dict[str, Any] = {
         "model": model,
         "scope": {

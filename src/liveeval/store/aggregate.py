@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..metrics import (
     ConfusionMatrix,
@@ -29,7 +31,14 @@ from ..metrics.interval import normal_mean, wilson
 from ..metrics.labels import Label
 from ..metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
 
-__all__ = ["Scope", "StoreStats", "aggregate", "decode_label", "encode_label"]
+__all__ = [
+    "Scope",
+    "StoreStats",
+    "aggregate",
+    "decode_label",
+    "encode_label",
+    "unmatched_outcomes",
+]
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -132,19 +141,20 @@ def aggregate(
     pos_label: Label | None = None,
     resolution: int = DEFAULT_RESOLUTION,
     exact_limit: int = DEFAULT_EXACT_LIMIT,
+    unmatched: int | None = None,
 ) -> StoreStats:
-    """The sufficient statistics of ``scope``, computed by the database."""
+    """The sufficient statistics of ``scope``, computed by the database.
+
+    ``unmatched`` may pass a recent count of outcomes without a prediction (a full
+    anti-join over the store, which callers may cache).
+    """
     where, params = scope.where()
     row = cur.execute(
         f"SELECT count(*), count(*) FILTER (WHERE p.status <> 'ok') FROM predictions p WHERE {where}",
         params,
     ).fetchone()
     predictions, failed = (int(row[0]), int(row[1])) if row else (0, 0)
-    unmatched_row = cur.execute(
-        "SELECT count(*) FROM outcomes o WHERE NOT EXISTS "
-        "(SELECT 1 FROM predictions p WHERE p.id = o.prediction_id)"
-    ).fetchall()
-    unmatched = int(unmatched_row[0][0]) if unmatched_row else 0
+    unmatched = unmatched_outcomes(cur) if unmatched is None else unmatched
     latency = _latency(cur, where, params)
     if pos_label is None:
         # Infer the positive class up front (1 for {0, 1}) so the join runs once.
@@ -164,6 +174,7 @@ def aggregate(
         cur, where, params, pos, exact=predictions - failed <= exact_limit, resolution=resolution
     )
     cells = [(r["t"], r["pl"], r["n"]) for r in rows if r["set"] == "cells" and r["t"] and r["pl"]]
+    score_table = next(r["table"] for r in rows if r["set"] == "scores")
     value_sets = [r for r in rows if r["set"] == "cells"]
     values = (
         int(sum(r["vn"] for r in value_sets)),
@@ -198,9 +209,9 @@ def aggregate(
     losses: LossSums | None = None
     if binary:
         exact = predictions - failed <= exact_limit
-        bins = [r for r in rows if r["set"] == "scores" and r["key"] is not None and r["t"]]
-        if bins:
-            scores = [_distribution(bins, pos or "", exact, resolution, exact_limit)]
+        dist = _distribution(score_table, pos or "", exact, resolution, exact_limit)
+        if dist is not None:
+            scores = [dist]
             loss_rows = [r for r in rows if r["set"] == "cells" and r["ln"]]
             n = int(sum(r["ln"] for r in loss_rows))
             if n:
@@ -219,6 +230,19 @@ def aggregate(
     evaluation.predictions = predictions
     evaluation.failures = failed
     return StoreStats(evaluation, predictions, failed, labelled, unmatched, labels, [], values)
+
+
+def unmatched_outcomes(cur: duckdb.DuckDBPyConnection) -> int:
+    """Outcomes whose prediction has not been seen (yet), over the whole store."""
+    row = cur.execute(
+        "SELECT count(*) FROM outcomes o WHERE NOT EXISTS "
+        "(SELECT 1 FROM predictions p WHERE p.id = o.prediction_id)"
+    ).fetchall()
+    return int(row[0][0]) if row else 0
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _joined_statistics(
@@ -262,53 +286,59 @@ def _joined_statistics(
         FROM x
         GROUP BY GROUPING SETS ((t, pl), (t, key))
     """
-    out = []
-    for r in cur.execute(query, params).fetchall():
-        out.append(
-            {
-                "set": "scores" if r[0] else "cells",
-                "t": r[1],
-                "pl": r[2],
-                "key": r[3],
-                "n": int(r[4]),
-                "ln": int(r[5]),
-                "ll": float(r[6]),
-                "ll2": float(r[7]),
-                "b": float(r[8]),
-                "b2": float(r[9]),
-                "vn": int(r[10]),
-                "vs": float(r[11]),
-                "vss": float(r[12]),
-                "vbin": bool(r[13]),
-            }
-        )
+    # Arrow, not Python tuples: the histogram set can have a million rows.
+    relation = cur.sql(query, params=params)
+    table = relation.to_arrow_table()
+    columns = [
+        "by_key",
+        "t",
+        "pl",
+        "key",
+        "n",
+        "ln",
+        "ll",
+        "ll2",
+        "b",
+        "b2",
+        "vn",
+        "vs",
+        "vss",
+        "vbin",
+    ]
+    table = table.rename_columns(columns)
+    by_key = table.column("by_key").to_numpy(zero_copy_only=False)
+    cells = table.filter(pa.array(by_key == 0)).to_pylist()
+    scores = table.filter(pa.array(by_key != 0)).select(["t", "key", "n"])
+    out: list[dict[str, Any]] = [{"set": "cells", **row} for row in cells]
+    out.append({"set": "scores", "table": scores})
     return out
 
 
 def _distribution(
-    bins: list[dict[str, Any]], pos: str, exact: bool, resolution: int, exact_limit: int
-) -> ScoreDistribution:
-    keys = np.array(sorted({float(r["key"]) for r in bins}))
-    where_key = {v: i for i, v in enumerate(keys.tolist())}
-    positive = np.zeros(len(keys))
-    negative = np.zeros(len(keys))
-    for r in bins:
-        (positive if r["t"] == pos else negative)[where_key[float(r["key"])]] += r["n"]
+    scores: pa.Table, pos: str, exact: bool, resolution: int, exact_limit: int
+) -> ScoreDistribution | None:
+    scores = scores.filter(
+        pc.and_(pc.is_valid(scores.column("key")), pc.is_valid(scores.column("t")))
+    )
+    if scores.num_rows == 0:
+        return None
+    key = scores.column("key").to_numpy().astype(np.float64)
+    count = scores.column("n").to_numpy().astype(np.float64)
+    is_pos = pc.equal(scores.column("t"), pos).to_numpy(zero_copy_only=False)
+    keys, inverse = np.unique(key, return_inverse=True)
+    positive = np.bincount(inverse, weights=count * is_pos, minlength=keys.size).astype(np.float64)
+    negative = np.bincount(inverse, weights=count * ~is_pos, minlength=keys.size).astype(np.float64)
     return ScoreDistribution(
         resolution,
         exact_limit,
         exact,
-        int(positive.sum() + negative.sum()),
+        int(count.sum()),
         keys,
         positive,
         negative,
         float(positive.sum()),
         float(negative.sum()),
     )
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _latency(cur: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> LatencySketch | None:
