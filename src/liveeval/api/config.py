@@ -97,6 +97,7 @@ def _model(raw: dict[str, Any], base: Path, i: int) -> ModelSpec:
         pos_label=raw.get("pos_label"),
         profile=raw.get("profile"),
         threshold=float(raw.get("threshold", 0.5)),
+        output=str(raw.get("output", "logits")),
     )
 
 

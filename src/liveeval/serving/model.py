@@ -40,6 +40,9 @@ class ModelSpec:
     pos_label: Any = None
     profile: str | None = None
     threshold: float = 0.5
+    # PyTorch models: whether the module returns logits (softmax/sigmoid applied here)
+    # or probabilities.
+    output: str = "logits"
 
 
 @dataclass
@@ -96,12 +99,27 @@ class LoadedModel:
         started = time.perf_counter()
         if self.kind == "onnx":
             proba = self._predict_onnx(x)
+        elif self.kind == "torch":
+            proba = self._predict_torch(x)
         else:
             with warnings.catch_warnings():
                 # We check names and order ourselves and pass a bare matrix on purpose.
                 warnings.filterwarnings("ignore", message="X does not have valid feature names")
                 proba = np.asarray(self.predictor.predict_proba(x), dtype=np.float64)
         return proba, time.perf_counter() - started
+
+    def _predict_torch(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        import torch
+
+        with torch.inference_mode():
+            out = self.predictor(torch.from_numpy(x.astype(np.float32)))
+            if out.ndim == 1 or out.shape[1] == 1:  # one output: P(positive) or its logit
+                p = torch.sigmoid(out) if self.spec.output == "logits" else out
+                p = p.reshape(-1)
+                out = torch.stack([1 - p, p], dim=1)
+            elif self.spec.output == "logits":
+                out = torch.softmax(out, dim=1)
+        return np.asarray(out.double().numpy(), dtype=np.float64)
 
     def _predict_onnx(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         session = self.predictor
@@ -156,9 +174,12 @@ def load_model(spec: ModelSpec) -> LoadedModel:
             _default_positive(classes, spec.pos_label),
             "onnx",
         )
+    if suffix in (".pt", ".pt2"):
+        return _load_torch(spec, path)
     if suffix not in (".joblib", ".pkl", ".pickle"):
         raise LiveevalError(
-            f"model '{spec.name}': cannot load {path.name}; expected .joblib, .pkl or .onnx"
+            f"model '{spec.name}': cannot load {path.name}; expected .joblib, .pkl, .onnx, "
+            ".pt (TorchScript) or .pt2 (torch.export)"
         )
     import joblib
 
@@ -191,4 +212,41 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         pass
     return LoadedModel(
         spec, predictor, tuple(features), classes, _default_positive(classes, spec.pos_label)
+    )
+
+
+def _load_torch(spec: ModelSpec, path: Path) -> LoadedModel:
+    """TorchScript (``.pt``, ``torch.jit.save``) or ``torch.export`` (``.pt2``) programs."""
+    try:
+        import torch
+    except ImportError:
+        raise LiveevalError(
+            f"model '{spec.name}': {path} is a PyTorch model; install torch "
+            "(pip install 'liveeval[torch]')"
+        ) from None
+    if spec.features is None or spec.classes is None:
+        raise LiveevalError(
+            f"model '{spec.name}': a PyTorch model needs 'features' and 'classes' in the config"
+        )
+    if spec.output not in ("logits", "proba"):
+        raise LiveevalError(
+            f"model '{spec.name}': output must be 'logits' or 'proba', not {spec.output!r}"
+        )
+    try:
+        if path.suffix.lower() == ".pt2":
+            module = torch.export.load(str(path)).module()
+        else:
+            module = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+            module.eval()
+    except Exception as exc:  # torch raises many untyped errors for bad files
+        raise LiveevalError(f"model '{spec.name}': cannot load {path}: {exc}") from None
+    torch.set_num_threads(1)
+    classes = tuple(spec.classes)
+    return LoadedModel(
+        spec,
+        module,
+        tuple(spec.features),
+        classes,
+        _default_positive(classes, spec.pos_label),
+        "torch",
     )
