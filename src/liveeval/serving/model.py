@@ -131,6 +131,27 @@ class LoadedModel:
         return np.asarray(probs, dtype=np.float64)
 
 
+def _runtime(
+    spec: ModelSpec, path: Path, module: str, what: str, extra: str
+) -> tuple[Any, tuple[str, ...], tuple[Any, ...]]:
+    """Import an optional model runtime, and check the config says what the file cannot:
+    the input features and the classes."""
+    import importlib
+
+    try:
+        runtime = importlib.import_module(module)
+    except ImportError:
+        raise LiveevalError(
+            f"model '{spec.name}': {path} is {what} model; install {module} "
+            f"(pip install 'liveeval[{extra}]')"
+        ) from None
+    if spec.features is None or spec.classes is None:
+        raise LiveevalError(
+            f"model '{spec.name}': {what} model needs 'features' and 'classes' in the config"
+        )
+    return runtime, tuple(spec.features), tuple(spec.classes)
+
+
 def _default_positive(classes: tuple[Any, ...], declared: Any) -> Any:
     if declared is not None:
         if declared not in classes:
@@ -150,26 +171,15 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         raise LiveevalError(f"model '{spec.name}': no such file {path}")
     suffix = path.suffix.lower()
     if suffix == ".onnx":
-        try:
-            import onnxruntime
-        except ImportError:
-            raise LiveevalError(
-                f"model '{spec.name}': {path} is an ONNX model; install onnxruntime "
-                "(pip install 'liveeval[onnx]')"
-            ) from None
-        if spec.features is None or spec.classes is None:
-            raise LiveevalError(
-                f"model '{spec.name}': an ONNX model needs 'features' and 'classes' in the config"
-            )
+        onnxruntime, features, classes = _runtime(spec, path, "onnxruntime", "an ONNX", "onnx")
         try:
             session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise LiveevalError(f"model '{spec.name}': cannot load {path}: {exc}") from None
-        classes = tuple(spec.classes)
         return LoadedModel(
             spec,
             session,
-            tuple(spec.features),
+            features,
             classes,
             _default_positive(classes, spec.pos_label),
             "onnx",
@@ -186,15 +196,15 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     predictor = joblib.load(path)
     if not hasattr(predictor, "predict_proba"):
         raise LiveevalError(f"model '{spec.name}': {path} has no predict_proba()")
-    features = spec.features
-    if features is None:
+    names = spec.features
+    if names is None:
         names = getattr(predictor, "feature_names_in_", None)
         if names is None:
             raise LiveevalError(
                 f"model '{spec.name}': the model does not record its feature names; "
                 "list them as 'features' in the config"
             )
-        features = tuple(str(n) for n in names)
+    sk_features = tuple(str(n) for n in names)
     classes = tuple(
         c.item() if hasattr(c, "item") else c
         for c in getattr(predictor, "classes_", spec.classes or ())
@@ -211,23 +221,13 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         pass
     return LoadedModel(
-        spec, predictor, tuple(features), classes, _default_positive(classes, spec.pos_label)
+        spec, predictor, sk_features, classes, _default_positive(classes, spec.pos_label)
     )
 
 
 def _load_torch(spec: ModelSpec, path: Path) -> LoadedModel:
     """TorchScript (``.pt``, ``torch.jit.save``) or ``torch.export`` (``.pt2``) programs."""
-    try:
-        import torch
-    except ImportError:
-        raise LiveevalError(
-            f"model '{spec.name}': {path} is a PyTorch model; install torch "
-            "(pip install 'liveeval[torch]')"
-        ) from None
-    if spec.features is None or spec.classes is None:
-        raise LiveevalError(
-            f"model '{spec.name}': a PyTorch model needs 'features' and 'classes' in the config"
-        )
+    torch, features, classes = _runtime(spec, path, "torch", "a PyTorch", "torch")
     if spec.output not in ("logits", "proba"):
         raise LiveevalError(
             f"model '{spec.name}': output must be 'logits' or 'proba', not {spec.output!r}"
@@ -236,16 +236,15 @@ def _load_torch(spec: ModelSpec, path: Path) -> LoadedModel:
         if path.suffix.lower() == ".pt2":
             module = torch.export.load(str(path)).module()
         else:
-            module = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+            module = torch.jit.load(str(path), map_location="cpu")
             module.eval()
     except Exception as exc:  # torch raises many untyped errors for bad files
         raise LiveevalError(f"model '{spec.name}': cannot load {path}: {exc}") from None
     torch.set_num_threads(1)
-    classes = tuple(spec.classes)
     return LoadedModel(
         spec,
         module,
-        tuple(spec.features),
+        features,
         classes,
         _default_positive(classes, spec.pos_label),
         "torch",
