@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .data.columns import ColumnSpec, Prepared, prepare
+from .data.columns import ColumnSpec, Prepared, prepare, timestamps
 from .data.reader import Progress, read_table, to_table
 from .errors import ValidationError
 from .metrics import Evaluation, EvaluationResult
+from .metrics.evaluation import predict_from_score
 from .metrics.grouped import grouped_evaluations
 from .readiness import (
     Finding,
@@ -75,9 +76,7 @@ def _evaluation(prepared: Prepared, spec: ColumnSpec) -> tuple[Evaluation, Any]:
     pred = prepared.pred_codes
     if pred is None and prepared.score is not None:
         pos = prepared.labels.index(prepared.pos_label)
-        pred = (prepared.score >= spec.threshold).astype(np.int64)
-        if pos == 0:
-            np.subtract(1, pred, out=pred)
+        pred = predict_from_score(prepared.score, spec.threshold, pos)
     argmax = None
     if prepared.proba is not None:
         argmax = np.argmax(prepared.proba, axis=1).astype(np.int64)
@@ -270,7 +269,8 @@ def evaluate(
             findings += duplicate_rows(stage_table, table, feature_cols)
             if spec.time is not None and spec.time in stage_table.column_names:
                 findings += later_training_rows(
-                    _time_column(stage_table, spec.time), _time_column(table, spec.time)
+                    timestamps(stage_table, spec.time, stage_source),
+                    timestamps(table, spec.time, source),
                 )
             if prepared.pos_label is not None:
                 pos = stage_prepared.labels.index(stage_prepared.pos_label)
@@ -299,12 +299,6 @@ def evaluate(
         stages=stages,
         threshold=threshold,
     )
-
-
-def _time_column(table: pa.Table, name: str) -> pa.Array:
-    from .data.columns import _time_buckets
-
-    return _time_buckets(table, name, "")[3]
 
 
 def _feature_leaks(

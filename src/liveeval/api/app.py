@@ -128,6 +128,17 @@ class Server:
         rows = self.store.cursor().execute("SELECT DISTINCT model FROM predictions").fetchall()
         return set(self.models) | {r[0] for r in rows}
 
+    def is_known(self, model: str) -> bool:
+        """Served, or seen in the logs; one indexed probe instead of listing every model."""
+        if model in self.models:
+            return True
+        assert self.store is not None
+        return bool(
+            self.store.cursor()
+            .execute("SELECT 1 FROM predictions WHERE model = ? LIMIT 1", [model])
+            .fetchall()
+        )
+
     def model_meta(
         self, model: str, version: str | None
     ) -> tuple[tuple[Any, ...] | None, Any, str | None]:
@@ -170,7 +181,11 @@ class Server:
         return rows
 
 
-def _conflict_response(kind: str, outcomes: list[Any], status: int = 200) -> JSONResponse:
+def _conflict_response(
+    kind: str, outcomes: list[Any], matched: set[str] | None = None
+) -> JSONResponse:
+    """One result per event; 409 when any conflicted. ``matched`` (outcomes only) marks
+    which prediction ids are known."""
     results = [
         {"id": o.key, "status": o.status, **({"detail": o.detail} if o.detail else {})}
         for o in outcomes
@@ -183,7 +198,10 @@ def _conflict_response(kind: str, outcomes: list[Any], status: int = 200) -> JSO
             "were not written; the others were committed"
         )
         return JSONResponse(body, status_code=409)
-    return JSONResponse(body, status_code=status)
+    if matched is not None:
+        for r in results:
+            r["matched"] = r["id"] in matched
+    return JSONResponse(body)
 
 
 def _prediction_row(p: PredictionIn) -> dict[str, Any]:
@@ -363,15 +381,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         }
         for i in ids:
             server.telemetry.outcomes.labels("true" if i in seen else "false").inc()
-        response = _conflict_response("outcomes", outcomes)
-        if response.status_code == 200:
-            import json
-
-            body_out = json.loads(bytes(response.body))
-            for r in body_out["results"]:
-                r["matched"] = r["id"] in seen
-            return JSONResponse(body_out)
-        return response
+        return _conflict_response("outcomes", outcomes, matched=seen)
 
     @app.post(
         "/v1/deployments",
@@ -420,7 +430,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         profile: str | None = Query(None, description="judge against a use-case profile"),
     ) -> dict[str, Any]:
         """Live metrics with intervals for one model (optionally a version, segment, time range)."""
-        if model not in await run_in_threadpool(server.known_models):
+        if not await run_in_threadpool(server.is_known, model):
             raise HTTPException(404, f"unknown model {model!r}")
         if window is not None:
             try:
@@ -548,16 +558,6 @@ def create_app(config: ServerConfig) -> FastAPI:
         return JSONResponse(body)
 
     return app
-
-
-async def _json_body(request: Request) -> Any:
-    import json
-
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(422, f"request body is not valid JSON: {exc}") from None
 
 
 def _read_arrow(raw: bytes) -> pa.Table:

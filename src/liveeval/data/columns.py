@@ -24,7 +24,7 @@ from ..metrics.evaluation import PROBA_SUM_TOLERANCE
 from ..metrics.labels import Label, normalise_label
 from ..metrics.loss import row_sums
 
-__all__ = ["ColumnSpec", "Prepared", "coerce_label", "prepare"]
+__all__ = ["ColumnSpec", "Prepared", "coerce_label", "prepare", "timestamps"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -206,9 +206,9 @@ def _status_failed(table: pa.Table, name: str, source: str) -> npt.NDArray[np.bo
     return ~ok[codes] if len(values) else np.zeros(table.num_rows, dtype=bool)
 
 
-def _time_buckets(
-    table: pa.Table, name: str, source: str
-) -> tuple[list[str], IntArray, str, pa.Array]:
+def timestamps(table: pa.Table, name: str, source: str) -> pa.Array:
+    """A time column as microsecond timestamps: timestamps, dates, ISO-8601 strings or
+    epoch seconds; a missing or unreadable value is an error naming its row."""
     col = table.column(name)
     if col.null_count:
         row = _first(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
@@ -236,7 +236,12 @@ def _time_buckets(
             source=source,
             column=name,
         )
-    ts = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
+    return ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
+
+
+def _time_buckets(table: pa.Table, name: str, source: str) -> tuple[list[str], IntArray, str]:
+    """Calendar buckets of a time column (hour, day, week or month, at most 48)."""
+    ts = timestamps(table, name, source)
     lo, hi = pc.min_max(ts).values()
     span = (hi.value - lo.value) / 1e6 if lo.is_valid else 0.0
     # The finest calendar unit that gives at most 48 buckets.
@@ -255,7 +260,7 @@ def _time_buckets(
     rank[order] = np.arange(order.size)
     fmt = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d (week)", "month": "%Y-%m"}
     keys = [values[i].strftime(fmt[unit]) for i in order]
-    return keys, rank[codes].astype(np.int64), unit, ts
+    return keys, rank[codes].astype(np.int64), unit
 
 
 def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepared:
@@ -506,7 +511,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         groups[dim] = ([keys[i] for i in order], rank[codes])
     time_unit = None
     if spec.time is not None:
-        keys, codes, time_unit, _ = _time_buckets(sub, spec.time, source)
+        keys, codes, time_unit = _time_buckets(sub, spec.time, source)
         groups["time"] = (keys, codes)
 
     # Operational columns cover every prediction, labelled or not.

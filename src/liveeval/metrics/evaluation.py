@@ -21,7 +21,7 @@ from .calibration import ReliabilityBin, expected_calibration_error, reliability
 from .classification import confusion_metrics, per_class_metrics
 from .confusion import ConfusionMatrix, validate_weight
 from .interval import wilson
-from .labels import Label, discover_labels, encode_labels, normalise_label
+from .labels import Label, encode_labels, normalise_label
 from .latency import LatencySketch
 from .loss import LossSums, row_sums
 from .ranking import (
@@ -35,7 +35,7 @@ from .ranking import (
 from .result import MetricResult
 from .threshold import OperatingPoint, ThresholdCurve, threshold_curve
 
-__all__ = ["Evaluation", "EvaluationResult", "validate_proba"]
+__all__ = ["Evaluation", "EvaluationResult", "predict_from_score", "validate_proba"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -70,6 +70,14 @@ def validate_proba(proba: npt.ArrayLike, columns: Sequence[str] | None = None) -
             row=row,
         )
     return p
+
+
+def predict_from_score(score: FloatArray, threshold: float, pos: int) -> IntArray:
+    """Label codes of a binary score: ``pos`` where score ≥ threshold, the other class else."""
+    pred = (score >= threshold).astype(np.int64)
+    if pos == 0:
+        np.subtract(1, pred, out=pred)
+    return pred
 
 
 @dataclass(frozen=True)
@@ -234,7 +242,7 @@ class Evaluation:
                 )
             pos = self.pos_index
             if pred_codes is None:
-                pred_codes = np.where(score >= threshold, pos, 1 - pos).astype(np.int64)
+                pred_codes = predict_from_score(score, threshold, pos)
             is_pos = true_codes == pos
             if self.scores is not None:
                 self.scores[0].update(is_pos, score, weight, validated=True)
@@ -322,14 +330,6 @@ class Evaluation:
         )
 
     # -- reading ----------------------------------------------------------------
-
-    @property
-    def rows(self) -> int:
-        return (
-            round(self.confusion.total)
-            if not self.confusion.is_weighted
-            else sum(d.rows for d in (self.scores or [])[:1]) or round(self.confusion.effective_n)
-        )
 
     def curve(self) -> ThresholdCurve | None:
         """The binary threshold curve, when a score is tracked."""
@@ -463,13 +463,3 @@ class Evaluation:
                 f"one-vs-rest macro average; mean of per-class {defined[0].method} limits",
             )
         return out
-
-
-def discover(
-    y_true: npt.ArrayLike, y_pred: npt.ArrayLike | None = None, pos_label: Label | None = None
-) -> tuple[Label, ...]:
-    """Labels from the data, with the positive label added if the data lacks it."""
-    labels = discover_labels(y_true, y_pred)
-    if pos_label is not None and normalise_label(pos_label) not in labels:
-        labels = discover_labels(np.array([*labels, normalise_label(pos_label)], dtype=object))
-    return labels

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,7 +53,6 @@ class LoadedModel:
     classes: tuple[Any, ...]
     pos_label: Any = None
     kind: str = "sklearn"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

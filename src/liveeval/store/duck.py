@@ -16,7 +16,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
-from .events import SCHEMAS, content_schema, digest_sql, id_field
+from .events import SCHEMAS, content_schema, digest_sql, events_table, id_field
 from .schema import migrate
 
 __all__ = ["DuckStore", "WriteOutcome"]
@@ -54,12 +54,7 @@ class DuckStore:
 
     def write(self, kind: str, events: Sequence[dict[str, Any]]) -> list[WriteOutcome]:
         """Write a batch of event dicts; see :meth:`write_table`."""
-        if kind not in SCHEMAS:
-            raise ValueError(f"unknown event kind {kind!r}")
-        fields = [f.name for f in SCHEMAS[kind] if f.name != "digest"]
-        rows = [{name: event.get(name) for name in fields} for event in events]
-        table = pa.Table.from_pylist(rows, schema=content_schema(kind))
-        return self.write_table(kind, table)
+        return self.write_table(kind, events_table(kind, events))
 
     def write_table(self, kind: str, table: pa.Table) -> list[WriteOutcome]:
         """Write a batch in one transaction; one outcome per row, in order.

@@ -6,11 +6,12 @@ into one Arrow table and writes it in one statement.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import pyarrow as pa
 
-__all__ = ["KINDS", "SCHEMAS", "Kind", "content_schema", "digest_sql", "id_field"]
+__all__ = ["KINDS", "SCHEMAS", "Kind", "content_schema", "digest_sql", "events_table", "id_field"]
 
 Kind = Literal["predictions", "outcomes", "deployments", "resource_samples"]
 KINDS: tuple[Kind, ...] = ("predictions", "outcomes", "deployments", "resource_samples")
@@ -73,6 +74,16 @@ def content_schema(kind: str) -> pa.Schema:
     """The columns an event carries, without the digest the store adds."""
     schema = SCHEMAS[kind]
     return pa.schema([f for f in schema if f.name != "digest"])
+
+
+def events_table(kind: str, events: Sequence[dict[str, Any]]) -> pa.Table:
+    """A batch of event dicts as one Arrow table in the store's column order
+    (missing fields are null)."""
+    if kind not in SCHEMAS:
+        raise ValueError(f"unknown event kind {kind!r}")
+    schema = content_schema(kind)
+    rows = [{f.name: event.get(f.name) for f in schema} for event in events]
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def digest_sql(kind: str, prefix: str = "") -> str:

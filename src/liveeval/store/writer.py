@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from .duck import DuckStore, WriteOutcome
+from .events import events_table
 
 __all__ = ["BatchWriter"]
 
@@ -92,7 +93,7 @@ class BatchWriter:
         for kind, group in by_kind.items():
             try:
                 tables = [
-                    j.events if isinstance(j.events, pa.Table) else self._table(kind, j.events)
+                    j.events if isinstance(j.events, pa.Table) else events_table(kind, j.events)
                     for j in group
                 ]
                 outcomes = self.store.write_table(kind, pa.concat_tables(tables))
@@ -104,11 +105,3 @@ class BatchWriter:
             for j in group:
                 j.future.set_result(outcomes[start : start + j.size])
                 start += j.size
-
-    @staticmethod
-    def _table(kind: str, events: list[dict[str, Any]]) -> pa.Table:
-        from .events import content_schema
-
-        schema = content_schema(kind)
-        rows = [{f.name: e.get(f.name) for f in schema} for e in events]
-        return pa.Table.from_pylist(rows, schema=schema)
