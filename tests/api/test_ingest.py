@@ -145,6 +145,8 @@ def test_arrow_batches_are_ingested(client):
 def test_unknown_model_metrics_is_404(client):
     assert client.get("/v1/models/ghost/metrics").status_code == 404
     assert client.get("/v1/models/fraud/metrics", params={"window": "soon"}).status_code == 422
+    r = client.get("/v1/models/fraud/metrics", params={"window": "999999999d"})
+    assert r.status_code == 422 and "before year 1" in r.text
 
 
 def test_prometheus_exposition(client):

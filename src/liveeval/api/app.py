@@ -32,7 +32,7 @@ from ..store.aggregate import unmatched_outcomes
 from ..store.events import content_schema
 from ..store.writer import BatchWriter
 from .auth import Tokens
-from .config import ServerConfig, parse_window
+from .config import WINDOW_PATTERN, ServerConfig, parse_window
 from .prometheus import QUALITY, Telemetry
 from .schemas import (
     MAX_BATCH,
@@ -422,7 +422,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     async def model_metrics(
         model: str,
-        window: str | None = Query(None, description="e.g. 30m, 1h, 7d; default: all time"),
+        window: str | None = Query(
+            None, pattern=WINDOW_PATTERN, description="e.g. 30m, 1h, 7d; default: all time"
+        ),
         since: datetime | None = None,
         until: datetime | None = None,
         version: str | None = None,
@@ -437,6 +439,8 @@ def create_app(config: ServerConfig) -> FastAPI:
                 since = _now() - parse_window(window)
             except ValueError as exc:
                 raise HTTPException(422, str(exc)) from None
+            except OverflowError:
+                raise HTTPException(422, f"window {window!r} reaches before year 1") from None
         return await run_in_threadpool(
             _metrics_body, server, model, since, until, version, segment, profile, window
         )

@@ -31,18 +31,23 @@ from ..errors import LiveevalError
 from ..serving import ModelSpec
 from .auth import Tokens
 
-__all__ = ["ServerConfig", "load_config", "parse_window"]
+__all__ = ["WINDOW_PATTERN", "ServerConfig", "load_config", "parse_window"]
 
-WINDOW = re.compile(r"^(\d+)([smhdw])$")
+# A positive count and a unit; shared with the API's query-parameter schema.
+WINDOW_PATTERN = r"^(0*[1-9][0-9]*)([smhdw])$"
+WINDOW = re.compile(WINDOW_PATTERN)
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_window(text: str) -> timedelta:
     """``30m``, ``1h``, ``7d`` … as a timedelta."""
     match = WINDOW.match(text.strip())
-    if not match or int(match.group(1)) == 0:
+    if not match:
         raise ValueError(f"window {text!r} is not a duration like 30m, 1h or 7d")
-    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise ValueError(f"window {text!r} is longer than any time range") from None
 
 
 @dataclass
