@@ -28,9 +28,9 @@ from ..readiness import load_profile, verdict
 from ..report.model import metric_dict
 from ..serving import LoadedModel, load_model
 from ..store import DuckStore, Scope, aggregate, encode_label
-from ..store.aggregate import unmatched_outcomes
 from ..store.events import content_schema
-from ..store.writer import BatchWriter
+from ..store.idindex import hash_ids
+from ..store.writer import BatchWriter, StoreUnavailable
 from .auth import Tokens
 from .config import WINDOW_PATTERN, ServerConfig, parse_window
 from .prometheus import QUALITY, Telemetry
@@ -49,7 +49,6 @@ from .schemas import (
 __all__ = ["create_app"]
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-UNMATCHED_TTL_SECONDS = 30.0
 
 
 def _now() -> datetime:
@@ -73,16 +72,12 @@ class Server:
         self.telemetry = Telemetry(self.quality_rows, config.metrics_cache_seconds)
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
-        self._unmatched: tuple[float, int] | None = None
 
-    def unmatched(self) -> int:
-        """Outcomes without a prediction, over the whole store; refreshed every 30 s
-        because it is an anti-join over every event."""
-        now = time.monotonic()
-        if self._unmatched is None or now - self._unmatched[0] > UNMATCHED_TTL_SECONDS:
-            assert self.store is not None
-            self._unmatched = (now, unmatched_outcomes(self.store.cursor()))
-        return self._unmatched[1]
+    def reader(self) -> Any:
+        """A cursor that sees every event acknowledged so far (waits for the loader)."""
+        assert self.store is not None and self.writer is not None
+        self.writer.settle()
+        return self.store.cursor()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -124,17 +119,15 @@ class Server:
         return list(outcomes)
 
     def known_models(self) -> set[str]:
-        assert self.store is not None
-        rows = self.store.cursor().execute("SELECT DISTINCT model FROM predictions").fetchall()
+        rows = self.reader().execute("SELECT DISTINCT model FROM predictions").fetchall()
         return set(self.models) | {r[0] for r in rows}
 
     def is_known(self, model: str) -> bool:
         """Served, or seen in the logs; one indexed probe instead of listing every model."""
         if model in self.models:
             return True
-        assert self.store is not None
         return bool(
-            self.store.cursor()
+            self.reader()
             .execute("SELECT 1 FROM predictions WHERE model = ? LIMIT 1", [model])
             .fetchall()
         )
@@ -155,7 +148,7 @@ class Server:
         if self.store is None:
             return []
         since = _now() - parse_window(self.config.window)
-        cur = self.store.cursor()
+        cur = self.reader()
         pairs = cur.execute(
             "SELECT DISTINCT model, version FROM predictions WHERE ts >= ?", [since]
         ).fetchall()
@@ -277,6 +270,10 @@ def create_app(config: ServerConfig) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    @app.exception_handler(StoreUnavailable)
+    async def store_behind(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
     @app.exception_handler(LiveevalError)
     async def bad_input(_: Request, exc: LiveevalError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
@@ -373,12 +370,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         outcomes = await server.write("outcomes", rows)
         assert server.store is not None
         ids = [o.prediction_id for o in events]
-        seen = {
-            r[0]
-            for r in server.store.cursor()
-            .execute("SELECT id FROM predictions WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])
-            .fetchall()
-        }
+        # The id index holds every accepted prediction, loaded or not.
+        known = server.store.indexes["predictions"].contains(hash_ids(pa.array(ids, pa.string())))
+        seen = {i for i, hit in zip(ids, known.tolist(), strict=True) if hit}
         for i in ids:
             server.telemetry.outcomes.labels("true" if i in seen else "false").inc()
         return _conflict_response("outcomes", outcomes, matched=seen)
@@ -607,13 +601,7 @@ def _metrics_body(
     assert server.store is not None
     classes, pos_label, default_profile = server.model_meta(model, version)
     scope = Scope(model, since, until, version, segment)
-    stats = aggregate(
-        server.store.cursor(),
-        scope,
-        classes=classes,
-        pos_label=pos_label,
-        unmatched=server.unmatched(),
-    )
+    stats = aggregate(server.reader(), scope, classes=classes, pos_label=pos_label)
     body: dict[str, Any] = {
         "model": model,
         "scope": {

@@ -1,9 +1,12 @@
 """Sufficient statistics computed inside the database, turned into an Evaluation.
 
-Every query is a GROUP BY over the joined predictions and outcomes, so metrics over
-millions of events move only counts into Python: confusion-matrix cells, score
-histogram bins, loss sums and latency-sketch buckets. The SQL is plain (no DuckDB
-extensions beyond list functions), so a PostgreSQL store can run the same shape.
+Every query is a GROUP BY, so metrics over millions of events move only counts into
+Python: confusion-matrix cells, score histogram bins, loss sums and latency-sketch
+buckets. Quality statistics read ``labelled``, where the store writes each prediction
+joined with its outcome once, when the second of the two arrives; no read joins
+events. The sums do not depend on which class is positive, so the positive class can
+be inferred after the one pass. The SQL is plain, so a PostgreSQL store can run the
+same shape.
 """
 
 from __future__ import annotations
@@ -141,91 +144,45 @@ def aggregate(
     pos_label: Label | None = None,
     resolution: int = DEFAULT_RESOLUTION,
     exact_limit: int = DEFAULT_EXACT_LIMIT,
-    unmatched: int | None = None,
 ) -> StoreStats:
-    """The sufficient statistics of ``scope``, computed by the database.
-
-    ``unmatched`` may pass a recent count of outcomes without a prediction (a full
-    anti-join over the store, which callers may cache).
-    """
-    where, params = scope.where()
-    row = cur.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE p.status <> 'ok') FROM predictions p WHERE {where}",
-        params,
-    ).fetchone()
-    predictions, failed = (int(row[0]), int(row[1])) if row else (0, 0)
-    unmatched = unmatched_outcomes(cur) if unmatched is None else unmatched
-    latency = _latency(cur, where, params)
-    if pos_label is None:
-        # Infer the positive class up front (1 for {0, 1}) so the join runs once.
-        seen = {
-            decode_label(r[0])
-            for r in cur.execute(
-                f"SELECT DISTINCT p.label FROM predictions p WHERE {where} AND p.label IS NOT NULL "
-                "UNION SELECT DISTINCT label FROM outcomes WHERE label IS NOT NULL",
-                params,
-            ).fetchall()
-        }
-        candidates = set(_labels(seen, classes))
-        if candidates in ({0, 1}, {-1, 1}):
-            pos_label = 1
-    pos = None if pos_label is None else encode_label(pos_label)
-    rows = _joined_statistics(
-        cur, where, params, pos, exact=predictions - failed <= exact_limit, resolution=resolution
-    )
-    cells = [(r["t"], r["pl"], r["n"]) for r in rows if r["set"] == "cells" and r["t"] and r["pl"]]
-    score_table = next(r["table"] for r in rows if r["set"] == "scores")
-    value_sets = [r for r in rows if r["set"] == "cells"]
+    """The sufficient statistics of ``scope``, computed by the database."""
+    where, params = scope.where("p")
+    latency, predictions, failed = _predictions(cur, where, params)
+    unmatched = unmatched_outcomes(cur)
+    exact = predictions - failed <= exact_limit
+    cells, scores = _labelled_statistics(cur, scope.where("l"), exact=exact, resolution=resolution)
+    value_cells = [c for c in cells if c["vn"]]
     values = (
-        int(sum(r["vn"] for r in value_sets)),
-        float(sum(r["vs"] for r in value_sets)),
-        float(sum(r["vss"] for r in value_sets)),
-        all(r["vbin"] for r in value_sets if r["vn"]),
+        int(sum(c["vn"] for c in value_cells)),
+        float(sum(c["vs"] for c in value_cells)),
+        float(sum(c["vss"] for c in value_cells)),
+        all(c["vbin"] for c in value_cells),
     )
-    labelled = sum(int(c[2]) for c in cells)
-    observed = {decode_label(t) for t, _, _ in cells} | {decode_label(p) for _, p, _ in cells}
+    cells = [c for c in cells if c["t"] is not None and c["pl"] is not None]
+    labelled = sum(int(c["n"]) for c in cells)
+    observed = {decode_label(c["t"]) for c in cells} | {decode_label(c["pl"]) for c in cells}
     labels = _labels(observed, classes)
     if not labels:
         return StoreStats(None, predictions, failed, 0, unmatched, (), [], values)
     if pos_label is None and set(labels) in ({0, 1}, {-1, 1}):
         pos_label = 1
-        pos = encode_label(pos_label)
-        rows = _joined_statistics(
-            cur,
-            where,
-            params,
-            pos,
-            exact=predictions - failed <= exact_limit,
-            resolution=resolution,
-        )
     binary = len(labels) == 2 and pos_label is not None and pos_label in labels
     k = len(labels)
     index = {encode_label(label): i for i, label in enumerate(labels)}
     counts = np.zeros((k, k))
-    for t, p, c in cells:
-        counts[index[t], index[p]] += c
+    for c in cells:
+        counts[index[c["t"]], index[c["pl"]]] += c["n"]
     cm = ConfusionMatrix(labels, counts, counts.copy())
-    scores: list[ScoreDistribution] | None = None
+    distributions: list[ScoreDistribution] | None = None
     losses: LossSums | None = None
     if binary:
-        exact = predictions - failed <= exact_limit
-        dist = _distribution(score_table, pos or "", exact, resolution, exact_limit)
+        pos = encode_label(pos_label)
+        dist = _distribution(scores, pos, exact, resolution, exact_limit)
         if dist is not None:
-            scores = [dist]
-            loss_rows = [r for r in rows if r["set"] == "cells" and r["ln"]]
-            n = int(sum(r["ln"] for r in loss_rows))
-            if n:
-                losses = LossSums(
-                    float(n),
-                    float(n),
-                    n,
-                    float(sum(r["ll"] for r in loss_rows)),
-                    float(sum(r["ll2"] for r in loss_rows)),
-                    float(sum(r["b"] for r in loss_rows)),
-                    float(sum(r["b2"] for r in loss_rows)),
-                )
+            distributions = [dist]
+            losses = _losses(cells, pos)
     evaluation = Evaluation(
-        labels, pos_label if binary else None, cm, scores, None, losses, latency
+        labels, pos_label if binary else None, cm, distributions, None, losses, latency
     )
     evaluation.predictions = predictions
     evaluation.failures = failed
@@ -233,85 +190,104 @@ def aggregate(
 
 
 def unmatched_outcomes(cur: duckdb.DuckDBPyConnection) -> int:
-    """Outcomes whose prediction has not been seen (yet), over the whole store."""
+    """Outcomes whose prediction has not been seen (yet), over the whole store: every
+    outcome not in a labelled pair (ids are unique, so the difference is exact)."""
     row = cur.execute(
-        "SELECT count(*) FROM outcomes o WHERE NOT EXISTS "
-        "(SELECT 1 FROM predictions p WHERE p.id = o.prediction_id)"
+        "SELECT (SELECT count(*) FROM outcomes) - (SELECT count(*) FROM labelled)"
     ).fetchall()
     return int(row[0][0]) if row else 0
 
 
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
+def _losses(cells: list[dict[str, Any]], pos: str) -> LossSums | None:
+    """Log loss and Brier sums for ``pos`` from the class-independent per-cell sums:
+    a positive row's loss is -ln(s) and (1 - s)^2, a negative row's -ln(1 - s) and s^2."""
+    n = sum(int(c["ns"]) for c in cells)
+    if not n:
+        return None
+    ll = ll2 = b = b2 = 0.0
+    for c in cells:
+        positive = c["t"] == pos
+        ll += c["nls"] if positive else c["nlq"]
+        ll2 += c["nls2"] if positive else c["nlq2"]
+        b += c["q2"] if positive else c["s2"]
+        b2 += c["q4"] if positive else c["s4"]
+    return LossSums(float(n), float(n), n, ll, ll2, b, b2)
 
 
-def _joined_statistics(
+def _predictions(
+    cur: duckdb.DuckDBPyConnection, where: str, params: list[Any]
+) -> tuple[LatencySketch | None, int, int]:
+    """Prediction and failure counts and the latency sketch, from one scan."""
+    sketch = LatencySketch()
+    log_gamma = math.log(sketch.gamma)
+    lat = "p.latency_total_s"
+    rows = cur.execute(
+        f"SELECT GROUPING(k), k, count(*), count(*) FILTER (WHERE p.status <> 'ok'), "
+        f"count({lat}), count(*) FILTER (WHERE {lat} = 0), sum({lat}), "
+        f"sum({lat} * {lat}), max({lat}) "
+        f"FROM (SELECT p.status, p.latency_total_s, CASE WHEN {lat} > 0 THEN "
+        f"CAST(ceil(ln({lat}) / {log_gamma!r}) AS BIGINT) END AS k "
+        f"FROM predictions p WHERE {where}) p GROUP BY GROUPING SETS ((), (k))",
+        params,
+    ).fetchall()
+    total = next(r for r in rows if r[0] == 1)
+    predictions, failed = int(total[2]), int(total[3] or 0)
+    if not total[4]:
+        return None, predictions, failed
+    buckets = sorted((int(r[1]), int(r[2])) for r in rows if r[0] == 0 and r[1] is not None)
+    sketch.keys = np.array([b[0] for b in buckets], dtype=np.int64)
+    sketch.counts = np.array([float(b[1]) for b in buckets])
+    sketch.zeros = int(total[5])
+    sketch.count = int(total[4])
+    sketch.total = float(total[6])
+    sketch.total_sq = float(total[7])
+    sketch.maximum = float(total[8])
+    return sketch, predictions, failed
+
+
+def _labelled_statistics(
     cur: duckdb.DuckDBPyConnection,
-    where: str,
-    params: list[Any],
-    pos: str | None,
+    scoped: tuple[str, list[Any]],
     *,
     exact: bool,
     resolution: int,
-) -> list[dict[str, Any]]:
-    """Every statistic of the joined predictions and outcomes in one pass over the join.
+) -> tuple[list[dict[str, Any]], pa.Table]:
+    """Confusion cells with class-independent loss and business-value sums, and the
+    score histogram (true label x score key), over labelled pairs of ok predictions.
 
-    GROUPING SETS gives the confusion cells (true × predicted label, with loss and
-    business-value sums) and the score histogram (true label × score key) from a
-    single scan, which matters at ten million events: the join is the cost.
+    Two GROUP BYs rather than GROUPING SETS: the cells carry a dozen sums that a
+    shared pass would also compute for every histogram bin.
     """
-    labelled = "t IS NOT NULL AND pl IS NOT NULL AND s IS NOT NULL"
-    if pos is None:
-        is_pos = "NULL"
-        ll = b = "NULL"
-    else:
-        is_pos = f"(t = '{_quote(pos)}')"
-        p_true = f"CASE WHEN {is_pos} THEN s ELSE 1 - s END"
-        ll = f"CASE WHEN {labelled} THEN -ln(greatest(least({p_true}, {1 - EPS!r}), {EPS!r})) END"
-        b = f"CASE WHEN {labelled} THEN power(CASE WHEN {is_pos} THEN 1.0 ELSE 0.0 END - s, 2) END"
-    key = "s" if exact else f"least(floor(s * {resolution}), {resolution - 1})"
-    query = f"""
-        WITH j AS (
-            SELECT o.label AS t, p.label AS pl, p.score AS s, o.value AS v
-            FROM predictions p JOIN outcomes o ON o.prediction_id = p.id
-            WHERE {where} AND p.status = 'ok'
-        ), x AS (
-            SELECT t, pl, v, CASE WHEN {labelled} THEN {key} END AS key, {ll} AS ll, {b} AS b FROM j
-        )
-        SELECT GROUPING(pl) AS by_key, t, pl, key, count(*) AS n,
-               count(ll), coalesce(sum(ll), 0), coalesce(sum(ll * ll), 0),
-               coalesce(sum(b), 0), coalesce(sum(b * b), 0),
-               count(v), coalesce(sum(v), 0), coalesce(sum(v * v), 0),
-               coalesce(bool_and(v IN (0, 1)), true)
-        FROM x
-        GROUP BY GROUPING SETS ((t, pl), (t, key))
+    where, params = scoped
+    s = f"greatest(least(l.score, {1 - EPS!r}), {EPS!r})"
+    q = f"greatest(least(1 - l.score, {1 - EPS!r}), {EPS!r})"
+    cells_sql = f"""
+        SELECT l.label, l.predicted, count(*),
+               count(l.score), coalesce(sum(-ln({s})), 0), coalesce(sum(ln({s}) * ln({s})), 0),
+               coalesce(sum(-ln({q})), 0), coalesce(sum(ln({q}) * ln({q})), 0),
+               coalesce(sum(l.score * l.score), 0), coalesce(sum(power(l.score, 4)), 0),
+               coalesce(sum(power(1 - l.score, 2)), 0), coalesce(sum(power(1 - l.score, 4)), 0),
+               count(l.value), coalesce(sum(l.value), 0), coalesce(sum(l.value * l.value), 0),
+               coalesce(bool_and(l.value IN (0, 1)), true)
+        FROM labelled l WHERE {where} AND l.status = 'ok'
+        GROUP BY l.label, l.predicted
     """
-    # Arrow, not Python tuples: the histogram set can have a million rows.
-    relation = cur.sql(query, params=params)
-    table = relation.to_arrow_table()
-    columns = [
-        "by_key",
-        "t",
-        "pl",
-        "key",
-        "n",
-        "ln",
-        "ll",
-        "ll2",
-        "b",
-        "b2",
-        "vn",
-        "vs",
-        "vss",
-        "vbin",
-    ]
-    table = table.rename_columns(columns)
-    by_key = table.column("by_key").to_numpy(zero_copy_only=False)
-    cells = table.filter(pa.array(by_key == 0)).to_pylist()
-    scores = table.filter(pa.array(by_key != 0)).select(["t", "key", "n"])
-    out: list[dict[str, Any]] = [{"set": "cells", **row} for row in cells]
-    out.append({"set": "scores", "table": scores})
-    return out
+    names = (
+        *("t", "pl", "n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4"),
+        *("vn", "vs", "vss", "vbin"),
+    )
+    cells = [dict(zip(names, r, strict=True)) for r in cur.execute(cells_sql, params).fetchall()]
+    key = "l.score" if exact else f"least(floor(l.score * {resolution}), {resolution - 1})"
+    histogram_sql = f"""
+        SELECT l.label AS t, {key} AS key, count(*) AS n
+        FROM labelled l
+        WHERE {where} AND l.status = 'ok' AND l.label IS NOT NULL
+          AND l.predicted IS NOT NULL AND l.score IS NOT NULL
+        GROUP BY ALL
+    """
+    # Arrow, not Python tuples: the histogram can have a million bins.
+    scores = cur.sql(histogram_sql, params=params).to_arrow_table()
+    return cells, scores
 
 
 def _distribution(
@@ -339,29 +315,3 @@ def _distribution(
         float(positive.sum()),
         float(negative.sum()),
     )
-
-
-def _latency(cur: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> LatencySketch | None:
-    sketch = LatencySketch()
-    log_gamma = math.log(sketch.gamma)
-    totals = cur.execute(
-        "SELECT count(*), count(*) FILTER (WHERE p.latency_total_s = 0), sum(p.latency_total_s), "
-        f"sum(p.latency_total_s * p.latency_total_s), max(p.latency_total_s) FROM predictions p "
-        f"WHERE {where} AND p.latency_total_s IS NOT NULL",
-        params,
-    ).fetchone()
-    if not totals or not totals[0]:
-        return None
-    buckets = cur.execute(
-        f"SELECT CAST(ceil(ln(p.latency_total_s) / {log_gamma!r}) AS BIGINT) AS k, count(*) "
-        f"FROM predictions p WHERE {where} AND p.latency_total_s > 0 GROUP BY 1 ORDER BY 1",
-        params,
-    ).fetchall()
-    sketch.keys = np.array([int(b[0]) for b in buckets], dtype=np.int64)
-    sketch.counts = np.array([float(b[1]) for b in buckets])
-    sketch.zeros = int(totals[1])
-    sketch.count = int(totals[0])
-    sketch.total = float(totals[2])
-    sketch.total_sq = float(totals[3])
-    sketch.maximum = float(totals[4])
-    return sketch

@@ -1,25 +1,40 @@
-"""The DuckDB store: one file, nothing to start.
+"""The DuckDB store: one file (and its journal folder), nothing to start.
 
-Writes come in batches (see :mod:`liveeval.store.writer`) and each batch is one
-transaction. Reads use their own cursors, so aggregation queries run beside writes
-(DuckDB's MVCC gives them a consistent snapshot).
+A write goes through three steps, which :class:`~liveeval.store.writer.BatchWriter`
+runs on background threads and :meth:`DuckStore.write_table` runs in line:
+
+1. :meth:`DuckStore.accept` decides, per event, stored / duplicate / conflict against
+   the in-memory id index (a database lookup only for ids the index has seen);
+2. the accepted rows are appended to the journal and synced: the commit point;
+3. :meth:`DuckStore.load` inserts them into DuckDB in one transaction, with the
+   journal position, and joins new predictions with their outcomes (in whichever
+   order they came) into ``labelled``.
+
+Reads use their own cursors, so aggregation queries run beside writes (DuckDB's MVCC
+gives them a consistent snapshot).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
-from .events import SCHEMAS, content_schema, digest_sql, events_table, id_field
+from .events import KINDS, SCHEMAS, content_schema, events_table, id_field
+from .idindex import IdIndex, hash_ids
+from .journal import Journal, Position
 from .schema import migrate
 
 __all__ = ["DuckStore", "WriteOutcome"]
+
+# Replayed journal records are loaded in transactions of about this many rows.
+REPLAY_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -31,145 +46,242 @@ class WriteOutcome:
     detail: str | None = None
 
 
+_STORED = WriteOutcome("stored")
+
+
 class DuckStore:
-    """Events in a DuckDB file (or ``":memory:"``)."""
+    """Events in a DuckDB file (or ``":memory:"``, which has no journal).
+
+    Opening a store applies migrations, loads whatever the journal holds beyond the
+    database's position (the events acknowledged before a crash), and builds the id
+    indexes.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
+        in_memory = self.path == ":memory:"
+        if not in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(self.path)
-        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._accept_lock = threading.Lock()
         self.schema_version = migrate(self._con)
+        self.indexes: dict[str, IdIndex] = {}
+        for kind in KINDS:
+            key = id_field(kind)
+            if key is not None:
+                index = IdIndex()
+                ids = self._con.sql(f"SELECT {key} FROM {kind}").to_arrow_table()
+                index.add(hash_ids(ids.column(0)))
+                self.indexes[kind] = index
+        self.journal = None if in_memory else Journal(self.path + ".journal")
+        if self.journal is not None:
+            self._replay(self.journal)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection for reads, safe to use from another thread."""
         return self._con.cursor()
 
     def close(self) -> None:
-        with self._lock:
+        with self._load_lock:
+            if self.journal is not None:
+                self.journal.close()
             self._con.close()
 
-    # -- writes -------------------------------------------------------------------
+    # -- accept: idempotency --------------------------------------------------------
+
+    def accept(
+        self, kind: str, table: pa.Table, settle: Callable[[], None] | None = None
+    ) -> tuple[list[WriteOutcome], pa.Table]:
+        """Decide what happens to each row; returns one outcome per row and the rows to
+        store. The accepted ids join the index at once, so the next batch sees them.
+
+        A row whose id is already stored with the same content (the timestamp aside,
+        since a retry is stamped anew) is a ``duplicate``; with different content a
+        ``conflict``; neither is stored again. ``settle`` is called before the database
+        is asked about ids the index has seen, so that rows accepted earlier but not
+        yet loaded are visible.
+        """
+        if kind not in SCHEMAS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        schema = content_schema(kind)
+        table = table.select(schema.names).cast(schema)
+        key = id_field(kind)
+        n = table.num_rows
+        if key is None or n == 0:
+            return [_STORED] * n, table
+        with self._accept_lock:
+            index = self.indexes[kind]
+            hashes = hash_ids(table.column(key))
+            seen = index.contains(hashes)
+            ordered = np.sort(hashes)
+            repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+            if not seen.any() and repeated.size == 0:
+                index.add(hashes)
+                return [WriteOutcome("stored", k) for k in table.column(key).to_pylist()], table
+            # Every row of a repeated id, its first occurrence included, is compared.
+            suspect = seen | np.isin(hashes, repeated)
+            outcomes, keep = self._resolve(kind, key, table, suspect, settle)
+            index.add(hashes[keep])
+            return outcomes, table.filter(pa.array(keep))
+
+    def _resolve(
+        self,
+        kind: str,
+        key: str,
+        table: pa.Table,
+        suspect: np.ndarray[Any, np.dtype[np.bool_]],
+        settle: Callable[[], None] | None,
+    ) -> tuple[list[WriteOutcome], np.ndarray[Any, np.dtype[np.bool_]]]:
+        """The slow path, for rows whose id hash was seen before (in the store or
+        earlier in this batch): compare contents exactly."""
+        keys: list[str] = table.column(key).to_pylist()
+        if settle is not None:
+            settle()
+        at = np.flatnonzero(suspect)
+        stored_rows = (
+            self._con.cursor()
+            .sql(
+                f"SELECT * FROM {kind} WHERE {key} IN (SELECT unnest(?::VARCHAR[]))",
+                params=[sorted({keys[i] for i in at})],
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
+        stored = {row[key]: _content(row) for row in stored_rows}
+        in_batch: dict[str, dict[str, Any]] = {}
+        contents = dict(zip(at.tolist(), table.take(pa.array(at)).to_pylist(), strict=True))
+        outcomes: list[WriteOutcome] = []
+        keep = np.zeros(len(keys), dtype=bool)
+        for i, k in enumerate(keys):
+            if i not in contents:
+                outcomes.append(WriteOutcome("stored", k))
+                keep[i] = True
+                continue
+            content = _content(contents[i])
+            if k in stored:
+                same = stored[k] == content
+                detail = f"{key} {k!r} is already stored with different content"
+            elif k in in_batch:
+                same = in_batch[k] == content
+                detail = f"{key} {k!r} appears twice in this batch with different content"
+            else:
+                in_batch[k] = content
+                outcomes.append(WriteOutcome("stored", k))
+                keep[i] = True
+                continue
+            outcomes.append(
+                WriteOutcome("duplicate", k) if same else WriteOutcome("conflict", k, detail)
+            )
+        return outcomes, keep
+
+    # -- load: into DuckDB ------------------------------------------------------------
+
+    def load(self, batches: Sequence[tuple[str, pa.Table]], position: Position | None) -> None:
+        """Insert accepted rows in one transaction (with the journal position they end
+        at), and add the prediction/outcome pairs they complete to ``labelled``."""
+        by_kind: dict[str, list[pa.Table]] = {}
+        for kind, table in batches:
+            if table.num_rows:
+                by_kind.setdefault(kind, []).append(table)
+        tables = {kind: pa.concat_tables(parts) for kind, parts in by_kind.items()}
+        with self._load_lock:
+            con = self._con
+            registered = []
+            try:
+                for kind, table in tables.items():
+                    con.register(f"new_{kind}", table)
+                    registered.append(f"new_{kind}")
+                # Every result is fetched: DuckDB refuses further work on a connection
+                # that still holds an unfinished result.
+                con.execute("BEGIN TRANSACTION").fetchall()
+                try:
+                    for kind in tables:
+                        con.execute(f"INSERT INTO {kind} SELECT * FROM new_{kind}").fetchall()
+                    self._label(con, tables)
+                    if position is not None:
+                        con.execute(
+                            'UPDATE journal_state SET segment = ?, "offset" = ?',
+                            [position.segment, position.offset],
+                        ).fetchall()
+                    con.execute("COMMIT").fetchall()
+                except Exception:
+                    con.execute("ROLLBACK").fetchall()
+                    raise
+            finally:
+                for name in registered:
+                    con.unregister(name)
+
+    def _label(self, con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+        columns = (
+            "p.id, p.model, p.version, p.ts, p.segment, p.status, p.label, p.score, "
+            "o.label, o.value"
+        )
+        new_p = tables.get("predictions")
+        new_o = tables.get("outcomes")
+        # The indexes say whether a join can find anything; most batches of a live
+        # server are predictions whose outcomes have not come yet.
+        if new_p is not None and self.indexes["outcomes"].contains(hash_ids(new_p["id"])).any():
+            con.execute(
+                f"INSERT INTO labelled SELECT {columns} FROM new_predictions p "
+                "JOIN outcomes o ON o.prediction_id = p.id"
+            ).fetchall()
+        if (
+            new_o is not None
+            and self.indexes["predictions"].contains(hash_ids(new_o["prediction_id"])).any()
+        ):
+            fresh = (
+                " WHERE NOT EXISTS (SELECT 1 FROM new_predictions n WHERE n.id = o.prediction_id)"
+                if new_p is not None
+                else ""
+            )
+            con.execute(
+                f"INSERT INTO labelled SELECT {columns} FROM new_outcomes o "
+                f"JOIN predictions p ON p.id = o.prediction_id{fresh}"
+            ).fetchall()
+
+    def position(self) -> Position:
+        row = self._con.cursor().execute('SELECT segment, "offset" FROM journal_state').fetchone()
+        return Position(int(row[0]), int(row[1])) if row else Position(0, 0)
+
+    def _replay(self, journal: Journal) -> None:
+        pending: list[tuple[str, pa.Table]] = []
+        rows = 0
+        end: Position | None = None
+        for record in journal.read(self.position()):
+            key = id_field(record.kind)
+            if key is not None:
+                self.indexes[record.kind].add(hash_ids(record.table.column(key)))
+            pending.append((record.kind, record.table))
+            rows += record.table.num_rows
+            end = record.end
+            if rows >= REPLAY_ROWS:
+                self.load(pending, end)
+                pending, rows = [], 0
+        if end is not None:
+            self.load(pending, end)
+            journal.discard_before(end)
+
+    # -- synchronous writes -------------------------------------------------------------
 
     def write(self, kind: str, events: Sequence[dict[str, Any]]) -> list[WriteOutcome]:
         """Write a batch of event dicts; see :meth:`write_table`."""
         return self.write_table(kind, events_table(kind, events))
 
     def write_table(self, kind: str, table: pa.Table) -> list[WriteOutcome]:
-        """Write a batch in one transaction; one outcome per row, in order.
-
-        A row whose id is already stored with the same content is a ``duplicate``
-        (stored once); with different content it is a ``conflict`` and is not
-        written. The content digest is computed inside DuckDB (md5 over every
-        field), so large batches never loop in Python.
-        """
-        if kind not in SCHEMAS:
-            raise ValueError(f"unknown event kind {kind!r}")
-        key = id_field(kind)
-        n = table.num_rows
-        if n == 0:
-            return []
-        columns = [f.name for f in content_schema(kind)]
-        table = table.select(columns).cast(content_schema(kind))
-        if key is None:
-            with self._lock:
-                self._transaction(
-                    lambda con: con.execute(
-                        f"INSERT INTO {kind} SELECT * FROM incoming"
-                    ).fetchall(),
-                    table,
-                )
-            return [WriteOutcome("stored")] * n
-        keys = table.column(key).to_pylist()
-        first: dict[str, int] = {}
-        repeats = []
-        for i, k in enumerate(keys):
-            if k in first:
-                repeats.append(i)
-            else:
-                first[k] = i
-        unique = table if not repeats else table.take(sorted(first.values()))
-        expr = digest_sql(kind)
-
-        def run(con: duckdb.DuckDBPyConnection) -> tuple[set[str], dict[str, bool], list[str]]:
-            inserted = {
-                r[0]
-                for r in con.execute(
-                    f"INSERT OR IGNORE INTO {kind} SELECT *, {expr} FROM incoming RETURNING {key}"
-                ).fetchall()
-            }
-            missing = [k for k in first if k not in inserted]
-            same: dict[str, bool] = {}
-            if missing:
-                same = dict(
-                    con.execute(
-                        f"SELECT i.{key}, {digest_sql(kind, 'i.')} = s.digest "
-                        f"FROM incoming i JOIN {kind} s ON s.{key} = i.{key} "
-                        f"WHERE i.{key} IN (SELECT unnest(?::VARCHAR[]))",
-                        [missing],
-                    ).fetchall()
-                )
-            # Digests of in-batch repeats, to tell repeats from conflicts.
-            batch_digests = (
-                [r[0] for r in con.execute(f"SELECT {expr} FROM all_incoming").fetchall()]
-                if repeats
-                else []
-            )
-            return inserted, same, batch_digests
-
-        with self._lock:
-            inserted, same, batch_digests = self._transaction(
-                run, unique, table if repeats else None
-            )
-        out: list[WriteOutcome] = []
-        for i, k in enumerate(keys):
-            if first[k] != i:
-                equal = batch_digests[i] == batch_digests[first[k]]
-                out.append(
-                    WriteOutcome(
-                        "duplicate" if equal else "conflict",
-                        k,
-                        None
-                        if equal
-                        else f"{key} {k!r} appears twice in this batch with different content",
-                    )
-                )
-            elif k in inserted:
-                out.append(WriteOutcome("stored", k))
-            elif same.get(k):
-                out.append(WriteOutcome("duplicate", k))
-            else:
-                out.append(
-                    WriteOutcome(
-                        "conflict", k, f"{key} {k!r} is already stored with different content"
-                    )
-                )
-        return out
-
-    def _transaction(
-        self, body: Any, incoming: pa.Table, everything: pa.Table | None = None
-    ) -> Any:
-        con = self._con
-        con.register("incoming", incoming)
-        if everything is not None:
-            con.register("all_incoming", everything)
-        try:
-            # Every result is fetched: DuckDB refuses further work on a connection
-            # that still holds an unfinished result.
-            con.execute("BEGIN TRANSACTION").fetchall()
-            try:
-                result = body(con)
-                con.execute("COMMIT").fetchall()
-            except Exception:
-                con.execute("ROLLBACK").fetchall()
-                raise
-        finally:
-            con.unregister("incoming")
-            if everything is not None:
-                con.unregister("all_incoming")
-        return result
+        """Accept and load a batch in line (no journal: the DuckDB commit is the
+        commit); one outcome per row, in order. For bulk loads and tools; the server
+        uses :class:`~liveeval.store.writer.BatchWriter`."""
+        outcomes, accepted = self.accept(kind, table)
+        self.load([(kind, accepted)], None)
+        return outcomes
 
     def count(self, kind: str) -> int:
         row = self.cursor().execute(f"SELECT count(*) FROM {kind}").fetchone()
         return int(row[0]) if row else 0
+
+
+def _content(row: dict[str, Any]) -> dict[str, Any]:
+    # The timestamp is left out: the server stamps events that arrive without one, so
+    # a client's retry of the same event must not look like a conflict.
+    return {k: v for k, v in row.items() if k != "ts"}

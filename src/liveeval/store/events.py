@@ -1,7 +1,7 @@
 """Event records as the store receives them, and their Arrow layouts.
 
 The API validates requests into these plain dicts; the store turns a batch of them
-into one Arrow table and writes it in one statement.
+into one Arrow table, journals it, and loads it in one statement.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-__all__ = ["KINDS", "SCHEMAS", "Kind", "content_schema", "digest_sql", "events_table", "id_field"]
+__all__ = ["KINDS", "SCHEMAS", "Kind", "content_schema", "events_table", "id_field"]
 
 Kind = Literal["predictions", "outcomes", "deployments", "resource_samples"]
 KINDS: tuple[Kind, ...] = ("predictions", "outcomes", "deployments", "resource_samples")
@@ -32,7 +32,6 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("latency_total_s", pa.float64()),
             ("status", pa.string()),
             ("error_type", pa.string()),
-            ("digest", pa.string()),
         ]
     ),
     "outcomes": pa.schema(
@@ -41,7 +40,6 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("label", pa.string()),
             ("value", pa.float64()),
             ("ts", pa.timestamp("us")),
-            ("digest", pa.string()),
         ]
     ),
     "deployments": pa.schema(
@@ -51,7 +49,6 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("version", pa.string()),
             ("ts", pa.timestamp("us")),
             ("status", pa.string()),
-            ("digest", pa.string()),
         ]
     ),
     "resource_samples": pa.schema(
@@ -71,9 +68,8 @@ def id_field(kind: str) -> str | None:
 
 
 def content_schema(kind: str) -> pa.Schema:
-    """The columns an event carries, without the digest the store adds."""
-    schema = SCHEMAS[kind]
-    return pa.schema([f for f in schema if f.name != "digest"])
+    """The columns an event of ``kind`` carries, in the store's order."""
+    return SCHEMAS[kind]
 
 
 def events_table(kind: str, events: Sequence[dict[str, Any]]) -> pa.Table:
@@ -81,21 +77,4 @@ def events_table(kind: str, events: Sequence[dict[str, Any]]) -> pa.Table:
     (missing fields are null)."""
     if kind not in SCHEMAS:
         raise ValueError(f"unknown event kind {kind!r}")
-    schema = content_schema(kind)
-    rows = [{f.name: event.get(f.name) for f in schema} for event in events]
-    return pa.Table.from_pylist(rows, schema=schema)
-
-
-def digest_sql(kind: str, prefix: str = "") -> str:
-    """SQL for a stable hash of an event's content (md5 over every field, nulls marked),
-    to tell a repeated event from a conflicting one under the same id.
-
-    The timestamp is left out: the server stamps events that arrive without one, so
-    a client's retry of the same event must not look like a conflict.
-    """
-    parts = [
-        f"coalesce(CAST({prefix}{f.name} AS VARCHAR), chr(0))"
-        for f in content_schema(kind)
-        if f.name != "ts"
-    ]
-    return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
+    return pa.Table.from_pylist(list(events), schema=content_schema(kind))
