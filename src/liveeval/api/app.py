@@ -5,9 +5,9 @@ storage in ``liveeval.store``, metrics in ``liveeval.metrics``."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -33,6 +33,7 @@ from ..store.idindex import hash_ids
 from ..store.writer import BatchWriter, StoreUnavailable
 from .auth import Tokens
 from .config import WINDOW_PATTERN, ServerConfig, parse_window
+from .middleware import RequestGuard
 from .prometheus import QUALITY, Telemetry
 from .schemas import (
     MAX_BATCH,
@@ -49,6 +50,11 @@ from .schemas import (
 __all__ = ["create_app"]
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _new_id() -> str:
+    # 128 random bits, like uuid4, without building a UUID object per prediction.
+    return os.urandom(16).hex()
 
 
 def _now() -> datetime:
@@ -199,7 +205,7 @@ def _conflict_response(
 
 def _prediction_row(p: PredictionIn) -> dict[str, Any]:
     return {
-        "id": p.id or uuid.uuid4().hex,
+        "id": p.id or _new_id(),
         "model": p.model,
         "version": p.version,
         "ts": p.ts or _now(),
@@ -244,22 +250,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.server = server
     tokens = server.tokens
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
-            return JSONResponse(
-                {
-                    "detail": f"request body of {length} bytes exceeds the {config.max_body_bytes}-byte limit"
-                },
-                status_code=413,
-            )
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        server.telemetry.requests.labels(
-            getattr(route, "path", "unmatched"), str(response.status_code)
-        ).inc()
-        return response
+    app.add_middleware(
+        RequestGuard, max_body_bytes=config.max_body_bytes, telemetry=server.telemetry
+    )
 
     @app.exception_handler(PydanticValidationError)
     async def invalid_body(_: Request, exc: PydanticValidationError) -> JSONResponse:
@@ -387,7 +380,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def ingest_deployment(event: DeploymentIn) -> JSONResponse:
         """A deployment event: started, succeeded, failed or rolled back."""
         row = event.model_dump()
-        row["id"] = row["id"] or uuid.uuid4().hex
+        row["id"] = row["id"] or _new_id()
         row["ts"] = row["ts"] or _now()
         return _conflict_response("deployments", await server.write("deployments", [row]))
 
@@ -475,7 +468,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             total = time.perf_counter() - started
             failed = [
                 {
-                    "id": request.id or uuid.uuid4().hex,
+                    "id": request.id or _new_id(),
                     "model": model,
                     "version": v,
                     "ts": _now(),
@@ -511,7 +504,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         for i, row in enumerate(rows):
             events.append(
                 {
-                    "id": request.id or uuid.uuid4().hex,
+                    "id": request.id or _new_id(),
                     "model": model,
                     "version": v,
                     "ts": now,

@@ -34,6 +34,8 @@ class Tokens:
     def any(self) -> bool:
         return bool(self.write or self.admin or self.read)
 
+    # The checks are async so that FastAPI calls them inline: a plain ``def``
+    # dependency is sent to a worker thread on every request.
     def _check(self, request: Request, allowed: list[str | None], what: str) -> None:
         accepted = [t for t in allowed if t]
         if not accepted:
@@ -45,14 +47,14 @@ class Tokens:
         if not any(hmac.compare_digest(given.encode(), t.encode()) for t in accepted):
             raise HTTPException(403, f"the token is not allowed to {what}")
 
-    def require_write(self, request: Request) -> None:
+    async def require_write(self, request: Request) -> None:
         if self.write or self.admin:
             self._check(request, [self.write, self.admin], "write events")
 
-    def require_read(self, request: Request) -> None:
+    async def require_read(self, request: Request) -> None:
         if self.read:
             self._check(request, [self.read, self.write, self.admin], "read metrics")
 
-    def require_admin(self, request: Request) -> None:
+    async def require_admin(self, request: Request) -> None:
         if self.admin:
             self._check(request, [self.admin], "administer the server")

@@ -71,7 +71,12 @@ def serve(
         markup=False,
     )
     uvicorn.run(
-        app, host=cfg.host, port=cfg.port, log_level="warning", timeout_graceful_shutdown=10
+        app,
+        host=cfg.host,
+        port=cfg.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
     )
 
 

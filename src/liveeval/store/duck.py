@@ -105,7 +105,8 @@ class DuckStore:
         if kind not in SCHEMAS:
             raise ValueError(f"unknown event kind {kind!r}")
         schema = content_schema(kind)
-        table = table.select(schema.names).cast(schema)
+        if table.schema != schema:
+            table = table.select(schema.names).cast(schema)
         key = id_field(kind)
         n = table.num_rows
         if key is None or n == 0:
