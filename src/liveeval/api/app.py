@@ -4,16 +4,13 @@ storage in ``liveeval.store``, metrics in ``liveeval.metrics``."""
 
 from __future__ import annotations
 
-import asyncio
-import os
+import gc
 import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,7 +20,6 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .. import __version__
 from ..errors import LiveevalError
-from ..metrics.labels import normalise_label
 from ..readiness import load_profile, verdict
 from ..report.model import metric_dict
 from ..serving import LoadedModel, load_model
@@ -31,9 +27,12 @@ from ..store import DuckStore, Scope, aggregate, encode_label
 from ..store.events import content_schema
 from ..store.idindex import hash_ids
 from ..store.writer import BatchWriter, StoreUnavailable
+from ._common import new_id, now, to_json, write_results
 from .auth import Tokens
 from .config import WINDOW_PATTERN, ServerConfig, parse_window
 from .middleware import RequestGuard
+from .predict import predict as predict_rows
+from .predict import validation_errors
 from .prometheus import QUALITY, Telemetry
 from .schemas import (
     MAX_BATCH,
@@ -50,15 +49,6 @@ from .schemas import (
 __all__ = ["create_app"]
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-
-
-def _new_id() -> str:
-    # 128 random bits, like uuid4, without building a UUID object per prediction.
-    return os.urandom(16).hex()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Server:
@@ -88,10 +78,19 @@ class Server:
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
+        """Open the store and start the background threads (once; a second call, e.g.
+        from a test harness and the app's lifespan, does nothing)."""
+        if self.store is not None:
+            return
         self.store = DuckStore(self.config.store)
         self.writer = BatchWriter(self.store)
         self._sampler = threading.Thread(target=self._sample_resources, daemon=True)
         self._sampler.start()
+        # Models, libraries and the id index are long-lived: move them out of the
+        # garbage collector's generations so that its periodic full passes, triggered
+        # by the many small objects each request allocates, stop re-scanning them.
+        gc.collect()
+        gc.freeze()
 
     def stop(self) -> None:
         self._stop.set()
@@ -99,6 +98,8 @@ class Server:
             self.writer.close()  # flushes everything queued
         if self.store is not None:
             self.store.close()
+        self.writer = None
+        self.store = None
 
     def _sample_resources(self) -> None:
         import psutil
@@ -107,19 +108,21 @@ class Server:
         process.cpu_percent(None)
         while not self._stop.wait(self.config.resource_interval_seconds):
             sample = {
-                "ts": _now(),
+                "ts": now(),
                 "process": f"liveeval-{process.pid}",
                 "cpu_percent": process.cpu_percent(None),
                 "rss_bytes": process.memory_info().rss,
             }
             if self.writer is not None and not self._stop.is_set():
-                self.writer.submit("resource_samples", [sample])
+                self.writer.commit("resource_samples", [sample])
 
     # -- helpers -----------------------------------------------------------------
 
-    async def write(self, kind: str, events: list[dict[str, Any]] | pa.Table) -> list[Any]:
+    async def write(
+        self, kind: str, events: list[dict[str, Any]] | pa.Table, *, fresh: bool = False
+    ) -> list[Any]:
         assert self.writer is not None
-        outcomes = await asyncio.wrap_future(self.writer.submit(kind, events))
+        outcomes = await self.writer.write(kind, events, fresh=fresh)
         for o in outcomes:
             self.telemetry.events.labels(kind, o.status).inc()
         return list(outcomes)
@@ -153,7 +156,7 @@ class Server:
         """Live quality per model and version over the configured window, for Prometheus."""
         if self.store is None:
             return []
-        since = _now() - parse_window(self.config.window)
+        since = now() - parse_window(self.config.window)
         cur = self.reader()
         pairs = cur.execute(
             "SELECT DISTINCT model, version FROM predictions WHERE ts >= ?", [since]
@@ -183,34 +186,18 @@ class Server:
 def _conflict_response(
     kind: str, outcomes: list[Any], matched: set[str] | None = None
 ) -> JSONResponse:
-    """One result per event; 409 when any conflicted. ``matched`` (outcomes only) marks
-    which prediction ids are known."""
-    results = [
-        {"id": o.key, "status": o.status, **({"detail": o.detail} if o.detail else {})}
-        for o in outcomes
-    ]
-    conflicts = [r for r in results if r["status"] == "conflict"]
-    body: dict[str, Any] = {"results": results}
-    if conflicts:
-        body["detail"] = (
-            f"{len(conflicts)} {kind} conflict with events already stored under the same id and "
-            "were not written; the others were committed"
-        )
-        return JSONResponse(body, status_code=409)
-    if matched is not None:
-        for r in results:
-            r["matched"] = r["id"] in matched
-    return JSONResponse(body)
+    status, body = write_results(kind, outcomes, matched)
+    return JSONResponse(body, status_code=status)
 
 
 def _prediction_row(p: PredictionIn) -> dict[str, Any]:
     return {
-        "id": p.id or _new_id(),
+        "id": p.id or new_id(),
         "model": p.model,
         "version": p.version,
-        "ts": p.ts or _now(),
+        "ts": p.ts or now(),
         "segment": p.segment,
-        "features": None if p.features is None else _json(p.features),
+        "features": None if p.features is None else to_json(p.features),
         "label": None if p.label is None else encode_label(p.label),
         "score": p.score,
         "probas": p.probas,
@@ -219,12 +206,6 @@ def _prediction_row(p: PredictionIn) -> dict[str, Any]:
         "status": p.status,
         "error_type": p.error_type,
     }
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -250,18 +231,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.server = server
     tokens = server.tokens
 
-    app.add_middleware(
-        RequestGuard, max_body_bytes=config.max_body_bytes, telemetry=server.telemetry
-    )
+    app.add_middleware(RequestGuard, server=server)
 
     @app.exception_handler(PydanticValidationError)
     async def invalid_body(_: Request, exc: PydanticValidationError) -> JSONResponse:
-        # The same shape as FastAPI's own 422s: one entry per offending field.
-        errors = [
-            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False)
-        ]
-        return JSONResponse({"detail": errors}, status_code=422)
+        return JSONResponse(validation_errors(exc), status_code=422)
 
     @app.exception_handler(StoreUnavailable)
     async def store_behind(_: Request, exc: StoreUnavailable) -> JSONResponse:
@@ -356,7 +330,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 "prediction_id": o.prediction_id,
                 "label": None if o.label is None else encode_label(o.label),
                 "value": o.value,
-                "ts": o.ts or _now(),
+                "ts": o.ts or now(),
             }
             for o in events
         ]
@@ -380,8 +354,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def ingest_deployment(event: DeploymentIn) -> JSONResponse:
         """A deployment event: started, succeeded, failed or rolled back."""
         row = event.model_dump()
-        row["id"] = row["id"] or _new_id()
-        row["ts"] = row["ts"] or _now()
+        row["id"] = row["id"] or new_id()
+        row["ts"] = row["ts"] or now()
         return _conflict_response("deployments", await server.write("deployments", [row]))
 
     @app.get("/v1/models", tags=["read"], dependencies=[read_guard], responses=errors)
@@ -423,7 +397,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             raise HTTPException(404, f"unknown model {model!r}")
         if window is not None:
             try:
-                since = _now() - parse_window(window)
+                since = now() - parse_window(window)
             except ValueError as exc:
                 raise HTTPException(422, str(exc)) from None
             except OverflowError:
@@ -445,108 +419,12 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def predict(
         model: str, request: PredictRequest, version: str | None = None
     ) -> JSONResponse:
-        """Predict with a served model; every prediction is logged before the answer."""
-        started = time.perf_counter()
-        versions = server.models.get(model)
-        if not versions:
-            raise HTTPException(
-                404, f"model {model!r} is not served here; served: {sorted(server.models)}"
-            )
-        v = version or server.default_version[model]
-        loaded = versions.get(v)
-        if loaded is None:
-            raise HTTPException(
-                404, f"model {model!r} has no version {v!r}; versions: {sorted(versions)}"
-            )
-        rows = request.inputs if isinstance(request.inputs, list) else [request.inputs]
-        if request.id is not None and len(rows) != 1:
-            raise HTTPException(422, "'id' is for a single row; omit it for a batch")
-        x = loaded.matrix(rows)
-        try:
-            proba, model_seconds = loaded.predict(x)
-        except Exception as exc:
-            total = time.perf_counter() - started
-            failed = [
-                {
-                    "id": request.id or _new_id(),
-                    "model": model,
-                    "version": v,
-                    "ts": _now(),
-                    "segment": request.segment,
-                    "features": _json(row),
-                    "status": "error",
-                    "error_type": type(exc).__name__,
-                    "latency_total_s": total,
-                }
-                for row in rows
-            ]
-            await server.write("predictions", failed)
-            server.telemetry.predictions.labels(model, v, "error").inc(len(rows))
-            return JSONResponse(
-                {
-                    "detail": f"model {model!r} failed: {type(exc).__name__}: {exc}",
-                    "ids": [f["id"] for f in failed],
-                },
-                status_code=500 if not isinstance(exc, ValueError) else 422,
-            )
-        arg = np.argmax(proba, axis=1)
-        if loaded.is_binary:
-            pos = loaded.classes.index(loaded.pos_label)
-            scores = proba[:, pos]
-            neg = loaded.classes[1 - pos]
-            labels = [loaded.pos_label if s >= loaded.spec.threshold else neg for s in scores]
-        else:
-            scores = None
-            labels = [loaded.classes[i] for i in arg]
-        now = _now()
-        total = time.perf_counter() - started
-        events = []
-        for i, row in enumerate(rows):
-            events.append(
-                {
-                    "id": request.id or _new_id(),
-                    "model": model,
-                    "version": v,
-                    "ts": now,
-                    "segment": request.segment,
-                    "features": _json(row),
-                    "label": encode_label(normalise_label(labels[i])),
-                    "score": None if scores is None else float(scores[i]),
-                    "probas": None if loaded.is_binary else proba[i].tolist(),
-                    "latency_model_s": model_seconds / len(rows),
-                    "latency_total_s": total,
-                    "status": "ok",
-                }
-            )
-        outcomes = await server.write("predictions", events)
-        server.telemetry.predictions.labels(model, v, "ok").inc(len(rows))
-        server.telemetry.latency.labels(model, v).observe(total)
-        server.telemetry.model_latency.labels(model, v).observe(model_seconds)
-        if any(o.status == "conflict" for o in outcomes):
-            return _conflict_response("predictions", outcomes)
-        results = [
-            {
-                "id": e["id"],
-                "label": normalise_label(labels[i]),
-                **({"score": e["score"]} if scores is not None else {}),
-                **(
-                    {}
-                    if scores is not None
-                    else {
-                        "probas": dict(
-                            zip(map(str, loaded.classes), proba[i].tolist(), strict=True)
-                        )
-                    }
-                ),
-            }
-            for i, e in enumerate(events)
-        ]
-        body: dict[str, Any] = {"model": model, "version": v}
-        if isinstance(request.inputs, list):
-            body["predictions"] = results
-        else:
-            body.update(results[0])
-        return JSONResponse(body)
+        """Predict with a served model; every prediction is logged before the answer.
+
+        (Served by the ASGI fast path in ``liveeval.api.predict``, which runs the same
+        function; this declaration gives the OpenAPI spec its request and responses.)"""
+        status, body = await predict_rows(server, model, version, request)
+        return JSONResponse(body, status_code=status)
 
     return app
 

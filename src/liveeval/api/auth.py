@@ -36,25 +36,34 @@ class Tokens:
 
     # The checks are async so that FastAPI calls them inline: a plain ``def``
     # dependency is sent to a worker thread on every request.
-    def _check(self, request: Request, allowed: list[str | None], what: str) -> None:
+    def _check(self, header: str, allowed: list[str | None], what: str) -> None:
         accepted = [t for t in allowed if t]
         if not accepted:
             return
-        header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
             raise HTTPException(401, f"{what} needs 'Authorization: Bearer <token>'")
         if not any(hmac.compare_digest(given.encode(), t.encode()) for t in accepted):
             raise HTTPException(403, f"the token is not allowed to {what}")
 
-    async def require_write(self, request: Request) -> None:
+    def check_write(self, header: str) -> None:
+        """Raise 401/403 unless ``header`` (the Authorization value) may write."""
         if self.write or self.admin:
-            self._check(request, [self.write, self.admin], "write events")
+            self._check(header, [self.write, self.admin], "write events")
+
+    async def require_write(self, request: Request) -> None:
+        self.check_write(request.headers.get("authorization", ""))
 
     async def require_read(self, request: Request) -> None:
         if self.read:
-            self._check(request, [self.read, self.write, self.admin], "read metrics")
+            self._check(
+                request.headers.get("authorization", ""),
+                [self.read, self.write, self.admin],
+                "read metrics",
+            )
 
     async def require_admin(self, request: Request) -> None:
         if self.admin:
-            self._check(request, [self.admin], "administer the server")
+            self._check(
+                request.headers.get("authorization", ""), [self.admin], "administer the server"
+            )

@@ -8,23 +8,30 @@ a small request's time.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .prometheus import Telemetry
+from . import predict
+
+if TYPE_CHECKING:
+    from .app import Server
 
 __all__ = ["RequestGuard"]
 
+FORM = b"application/x-www-form-urlencoded"
+
 
 class RequestGuard:
-    """Refuses bodies over ``max_body_bytes`` (413, by Content-Length) and counts every
+    """Refuses bodies over the configured size (413, by Content-Length), serves
+    predictions by the fast path (:mod:`liveeval.api.predict`), and counts every
     answered request by route and status."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, telemetry: Telemetry) -> None:
+    def __init__(self, app: ASGIApp, server: Server) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.telemetry = telemetry
+        self.server = server
+        self.max_body_bytes = server.config.max_body_bytes
+        self.telemetry = server.telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,7 +42,21 @@ class RequestGuard:
                 if value.isdigit() and int(value) > self.max_body_bytes:
                     await self._too_large(send, value.decode())
                     return
-                break
+            elif name == b"content-type" and value == FORM and scope["method"] == "POST":
+                # ``curl -d '{...}'`` labels its JSON body as a form; every body this API
+                # takes other than Arrow is JSON, so read it as what it is.
+                scope = dict(scope)
+                scope["headers"] = [
+                    (n, b"application/json" if n == b"content-type" else v)
+                    for n, v in scope["headers"]
+                ]
+        if scope["method"] == "POST" and predict.PREDICT_PATH.match(scope["path"]):
+            status = 500
+            try:
+                status = await predict.handle(self.server, scope, receive, send)
+            finally:
+                self.telemetry.requests.labels(predict.ROUTE, str(status)).inc()
+            return
         status = 500
 
         async def send_counted(message: Message) -> None:

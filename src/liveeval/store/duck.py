@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 
 from .events import KINDS, SCHEMAS, content_schema, events_table, id_field
-from .idindex import IdIndex, hash_ids
-from .journal import Journal, Position
+from .idindex import IdIndex, hash_id, hash_ids
+from .journal import Journal, Payload, Position, to_table
 from .schema import migrate
 
 __all__ = ["DuckStore", "WriteOutcome"]
@@ -126,6 +126,37 @@ class DuckStore:
             index.add(hashes[keep])
             return outcomes, table.filter(pa.array(keep))
 
+    def accept_rows(
+        self,
+        kind: str,
+        rows: list[dict[str, Any]],
+        *,
+        fresh: bool = False,
+        settle: Callable[[], None] | None = None,
+    ) -> tuple[list[WriteOutcome], list[dict[str, Any]]]:
+        """:meth:`accept` for a few event dicts (a server's group commit), in plain
+        Python. ``fresh`` says the ids were just generated at random (128 bits), so
+        they are indexed without being looked up."""
+        key = id_field(kind)
+        if key is None or not rows:
+            return [_STORED] * len(rows), rows
+        ids = [row[key] for row in rows]
+        hashes = np.array([hash_id(i) for i in ids], dtype=np.uint64)
+        with self._accept_lock:
+            index = self.indexes[kind]
+            if fresh or (len(set(ids)) == len(ids) and not index.contains(hashes).any()):
+                index.add(hashes)
+                return [WriteOutcome("stored", i) for i in ids], rows
+        outcomes, _ = self.accept(kind, events_table(kind, rows), settle)
+        kept = {o.key for o in outcomes if o.status == "stored"}
+        # Rows whose id was stored come back in order; a repeated id is stored once.
+        out, done = [], set()
+        for row in rows:
+            if row[key] in kept and row[key] not in done:
+                out.append(row)
+                done.add(row[key])
+        return outcomes, out
+
     def _resolve(
         self,
         kind: str,
@@ -178,14 +209,14 @@ class DuckStore:
 
     # -- load: into DuckDB ------------------------------------------------------------
 
-    def load(self, batches: Sequence[tuple[str, pa.Table]], position: Position | None) -> None:
+    def load(self, batches: Sequence[tuple[str, Payload]], position: Position | None) -> None:
         """Insert accepted rows in one transaction (with the journal position they end
         at), and add the prediction/outcome pairs they complete to ``labelled``."""
-        by_kind: dict[str, list[pa.Table]] = {}
-        for kind, table in batches:
-            if table.num_rows:
-                by_kind.setdefault(kind, []).append(table)
-        tables = {kind: pa.concat_tables(parts) for kind, parts in by_kind.items()}
+        by_kind: dict[str, list[Payload]] = {}
+        for kind, payload in batches:
+            by_kind.setdefault(kind, []).append(payload)
+        tables = {kind: to_table(kind, parts) for kind, parts in by_kind.items()}
+        tables = {kind: table for kind, table in tables.items() if table.num_rows}
         with self._load_lock:
             con = self._con
             registered = []
@@ -246,15 +277,16 @@ class DuckStore:
         return Position(int(row[0]), int(row[1])) if row else Position(0, 0)
 
     def _replay(self, journal: Journal) -> None:
-        pending: list[tuple[str, pa.Table]] = []
+        pending: list[tuple[str, Payload]] = []
         rows = 0
         end: Position | None = None
         for record in journal.read(self.position()):
+            table = to_table(record.kind, record.payload)
             key = id_field(record.kind)
             if key is not None:
-                self.indexes[record.kind].add(hash_ids(record.table.column(key)))
-            pending.append((record.kind, record.table))
-            rows += record.table.num_rows
+                self.indexes[record.kind].add(hash_ids(table.column(key)))
+            pending.append((record.kind, table))
+            rows += table.num_rows
             end = record.end
             if rows >= REPLAY_ROWS:
                 self.load(pending, end)

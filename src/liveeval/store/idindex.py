@@ -14,16 +14,44 @@ Hashes are computed vectorised over Arrow's string buffers: ids are padded into
 
 from __future__ import annotations
 
+import struct
+import threading
+
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-__all__ = ["IdIndex", "hash_ids"]
+__all__ = ["IdIndex", "hash_id", "hash_ids"]
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 # Rows hashed per chunk, so that very long ids never build a huge padded matrix.
 _CHUNK_BYTES = 16 << 20
+
+
+_SMALL = 32
+_RECENT_LIMIT = 4096
+_MASK = (1 << 64) - 1
+
+
+def hash_id(text: str) -> int:
+    """:func:`hash_ids` of one id, in plain Python (the same value)."""
+    data = text.encode()
+    length = len(data)
+    words = (length + 7) // 8
+    h = (length * int(_MULTIPLIER)) & _MASK
+    if words:
+        for w in struct.unpack(f"<{words}Q", data.ljust(words * 8, b"\0")):
+            h = _mix_int(h ^ w)
+    return _mix_int(h)
+
+
+def _mix_int(h: int) -> int:
+    h ^= h >> 30
+    h = (h * int(_MIX)) & _MASK
+    h ^= h >> 27
+    h = (h * int(_MULTIPLIER)) & _MASK
+    return h ^ (h >> 31)
 
 
 def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -42,6 +70,10 @@ def hash_ids(ids: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
     Two equal strings always hash alike; different strings collide with probability
     about 2**-64 per pair.
     """
+    if len(ids) <= _SMALL and not ids.null_count:
+        # A server's group commit is often a handful of ids, where numpy's per-call
+        # overhead (~100 us) is far more than the arithmetic in plain Python.
+        return np.array([hash_id(i) for i in ids.to_pylist()], dtype=np.uint64)
     if isinstance(ids, pa.ChunkedArray):
         parts = [hash_ids(chunk) for chunk in ids.chunks]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
@@ -105,28 +137,48 @@ class IdIndex:
     Adding appends a sorted level and merges neighbours of similar size (a stable
     sort of two sorted runs is a linear merge), so adding stays cheap on average and
     a lookup costs one binary search per level (about log2 of the number of adds).
-    Readers take a snapshot of the level list, so one thread may add while others look.
+    Small adds (a server's group commits) gather in a plain set first, since numpy's
+    per-call overhead would dominate them. Thread-safe: the writer adds while the
+    loader and request handlers look.
     """
 
     def __init__(self) -> None:
         self._levels: list[npt.NDArray[np.uint64]] = []
+        self._recent: set[int] = set()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return sum(len(level) for level in self._levels)
+        return sum(len(level) for level in self._levels) + len(self._recent)
 
     def add(self, hashes: npt.NDArray[np.uint64]) -> None:
         if hashes.size == 0:
             return
-        levels = [*self._levels, np.sort(hashes)]
-        while len(levels) > 1 and len(levels[-2]) <= 2 * len(levels[-1]):
-            top = levels.pop()
-            below = levels.pop()
-            levels.append(np.sort(np.concatenate([below, top]), kind="stable"))
-        self._levels = levels
+        with self._lock:
+            if hashes.size <= _SMALL:
+                self._recent.update(hashes.tolist())
+                if len(self._recent) < _RECENT_LIMIT:
+                    return
+                hashes = np.fromiter(self._recent, dtype=np.uint64, count=len(self._recent))
+                self._recent = set()
+            levels = [*self._levels, np.sort(hashes)]
+            while len(levels) > 1 and len(levels[-2]) <= 2 * len(levels[-1]):
+                top = levels.pop()
+                below = levels.pop()
+                levels.append(np.sort(np.concatenate([below, top]), kind="stable"))
+            self._levels = levels
 
     def contains(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
-        levels = self._levels
-        found = np.zeros(hashes.shape, dtype=bool)
+        with self._lock:
+            levels = self._levels
+            recent = (
+                [h in self._recent for h in hashes.tolist()]
+                if hashes.size <= _SMALL
+                else np.fromiter(self._recent, dtype=np.uint64, count=len(self._recent))
+            )
+        if isinstance(recent, list):
+            found = np.array(recent, dtype=bool)
+        else:
+            found = np.isin(hashes, recent)
         if not levels or hashes.size == 0:
             return found
         # Sorted needles walk each level in order, which keeps the search in cache.
@@ -137,5 +189,5 @@ class IdIndex:
             at = np.searchsorted(level, needles)
             at[at == len(level)] = 0
             hit |= level[at] == needles
-        found[order] = hit
+        found[order] |= hit
         return found

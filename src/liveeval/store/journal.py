@@ -3,34 +3,53 @@
 A DuckDB transaction costs a millisecond or more however small it is, which would cap
 a server that answers only after a commit at a few hundred small requests a second.
 An append and ``fdatasync`` of a file costs about a tenth of that. So the writer
-appends each group commit here as one record (an Arrow IPC stream per event kind),
-syncs, answers, and a loader moves records into DuckDB in larger transactions. The
-database remembers the journal position it has loaded in the same transaction as the
-rows, so after a crash exactly the records it lacks are replayed.
+appends each group commit here as one record per event kind, syncs, answers, and a
+loader moves records into DuckDB in larger transactions. The database remembers the
+journal position it has loaded in the same transaction as the rows, so after a crash
+exactly the records it lacks are replayed.
 
 Record layout: 4-byte little-endian payload length, 4-byte CRC-32 of the payload,
-1-byte kind code, then the payload. A torn record at the end of the last segment
-(a crash during the append, before the sync returned, so never acknowledged) is cut
-off on open.
+1-byte kind code, then the payload: JSON lines for the small commits of the request
+path (a few microseconds per event to write) or an Arrow IPC stream for large
+batches. A torn record at the end of the last segment (a crash during the append,
+before the sync returned, so never acknowledged) is cut off on open.
 """
 
 from __future__ import annotations
 
+import fcntl
+import io
+import json
 import os
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import pyarrow as pa
+import pyarrow.json as pj
 
-from .events import KINDS
+from ..errors import LiveevalError
+from .events import KINDS, SCHEMAS
 
-__all__ = ["Journal", "Position", "Record"]
+__all__ = ["Journal", "Payload", "Position", "Record", "StoreLocked", "json_lines", "to_table"]
+
+
+class StoreLocked(LiveevalError, RuntimeError):
+    """Another process (or another store object) already writes this journal."""
+
 
 _HEADER = struct.Struct("<IIB")
+# The kind code's high bit marks a payload of JSON lines (small commits from the
+# request path, cheap to write) instead of an Arrow IPC stream (large batches).
+_JSON_LINES = 0x80
 SEGMENT_BYTES = 64 << 20
+
+Payload: TypeAlias = pa.Table | bytes
 
 
 @dataclass(frozen=True, order=True)
@@ -44,7 +63,7 @@ class Position:
 @dataclass(frozen=True)
 class Record:
     kind: str
-    table: pa.Table
+    payload: Payload
     end: Position
 
 
@@ -55,19 +74,66 @@ def encode(table: pa.Table) -> bytes:
     return bytes(sink.getvalue())
 
 
+def json_lines(rows: list[dict[str, Any]]) -> bytes:
+    """Rows as JSON lines; timestamps in ISO 8601. Floats keep every digit (repr)."""
+    return b"\n".join(json.dumps(row, default=_iso).encode() for row in rows)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_table(kind: str, payload: Payload | list[Payload]) -> pa.Table:
+    """A payload (or several of one kind) as one Arrow table in the store's layout."""
+    parts = payload if isinstance(payload, list) else [payload]
+    schema = SCHEMAS[kind]
+    tables = [p for p in parts if isinstance(p, pa.Table)]
+    lines = [p for p in parts if isinstance(p, bytes)]
+    if lines:
+        # Arrow's JSON reader parses a commit's lines in C++, off the request path.
+        tables.append(
+            pj.read_json(
+                io.BytesIO(b"\n".join(lines)),
+                parse_options=pj.ParseOptions(explicit_schema=schema),
+            ).select(schema.names)
+        )
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
 class Journal:
-    """Append-only segment files in ``folder`` (``000001.log``, ``000002.log`` …)."""
+    """Append-only segment files in ``folder`` (``000001.log``, ``000002.log`` …).
+
+    :meth:`write` appends without syncing and :meth:`sync` makes everything written so
+    far durable, so that one thread can sync while another keeps writing; a record
+    may be acknowledged once a sync that started after its write has returned.
+    """
 
     def __init__(self, folder: str | Path, segment_bytes: int = SEGMENT_BYTES) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
+        # One writer per journal: a second one would interleave appends.
+        self._lock_file = open(self.folder / "LOCK", "a")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise StoreLocked(
+                f"the journal {self.folder} is in use by another liveeval server or tool"
+            ) from None
         segments = self.segments()
         self._segment = segments[-1] if segments else 1
         path = self._path(self._segment)
         self._truncate_torn_tail(path)
-        self._file = open(path, "ab")
+        self._file = open(path, "ab")  # kept open for the journal's life
         self._offset = self._file.tell()
+        self._lock = threading.Lock()  # the file, segment and offset
+        self._sync_lock = threading.Lock()  # one fdatasync at a time; no rotation during one
+        self._durable = Position(self._segment, self._offset)
 
     def _path(self, segment: int) -> Path:
         return self.folder / f"{segment:06d}.log"
@@ -77,35 +143,67 @@ class Journal:
 
     @property
     def end(self) -> Position:
-        return Position(self._segment, self._offset)
+        with self._lock:
+            return Position(self._segment, self._offset)
 
-    def append(self, records: list[tuple[str, pa.Table]]) -> Position:
-        """Append records and sync them to disk; returns the position after the last."""
+    @property
+    def durable(self) -> Position:
+        """Everything before this position is on disk."""
+        return self._durable
+
+    def write(self, records: list[tuple[str, Payload]]) -> Position:
+        """Append records (not yet synced); returns the position after the last."""
         chunks = []
-        for kind, table in records:
-            payload = encode(table)
-            chunks.append(_HEADER.pack(len(payload), zlib.crc32(payload), KINDS.index(kind)))
-            chunks.append(payload)
+        for kind, payload in records:
+            code = KINDS.index(kind)
+            if isinstance(payload, bytes):
+                data, code = payload, code | _JSON_LINES
+            else:
+                data = encode(payload)
+            chunks.append(_HEADER.pack(len(data), zlib.crc32(data), code))
+            chunks.append(data)
         data = b"".join(chunks)
-        if self._offset and self._offset + len(data) > self.segment_bytes:
-            self._rotate()
-        self._file.write(data)
-        self._file.flush()
-        os.fdatasync(self._file.fileno())
-        self._offset += len(data)
-        return self.end
+        with self._lock:
+            if self._offset and self._offset + len(data) > self.segment_bytes:
+                self._rotate()
+            self._file.write(data)
+            self._offset += len(data)
+            return Position(self._segment, self._offset)
+
+    def sync(self) -> Position:
+        """Make everything written so far durable; returns the durable position."""
+        with self._sync_lock:
+            with self._lock:
+                self._file.flush()
+                end = Position(self._segment, self._offset)
+                fd = self._file.fileno()
+            if end > self._durable:
+                os.fdatasync(fd)
+                self._durable = end
+            return self._durable
+
+    def append(self, records: list[tuple[str, Payload]]) -> Position:
+        """Write and sync."""
+        self.write(records)
+        return self.sync()
 
     def _rotate(self) -> None:
-        self._file.close()
-        self._segment += 1
-        self._file = open(self._path(self._segment), "ab")
-        self._offset = 0
-        # The new file's directory entry must survive a crash too.
-        fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        # Called with self._lock held. The old segment is synced before it is closed:
+        # a later sync of the new file would not cover it.
+        with self._sync_lock:
+            self._file.flush()
+            os.fdatasync(self._file.fileno())
+            self._durable = Position(self._segment, self._offset)
+            self._file.close()
+            self._segment += 1
+            self._file = open(self._path(self._segment), "ab")
+            self._offset = 0
+            # The new file's directory entry must survive a crash too.
+            fd = os.open(self.folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def read(self, since: Position) -> Iterator[Record]:
         """Every complete record after ``since``, in order."""
@@ -121,21 +219,31 @@ class Journal:
                     if len(header) < _HEADER.size:
                         break
                     length, crc, code = _HEADER.unpack(header)
-                    payload = f.read(length)
-                    if len(payload) < length or zlib.crc32(payload) != crc:
+                    data = f.read(length)
+                    if len(data) < length or zlib.crc32(data) != crc:
                         break
                     offset += _HEADER.size + length
-                    table = pa.ipc.open_stream(payload).read_all()
-                    yield Record(KINDS[code], table, Position(segment, offset))
+                    kind = KINDS[code & ~_JSON_LINES]
+                    payload: Payload = (
+                        data if code & _JSON_LINES else pa.ipc.open_stream(data).read_all()
+                    )
+                    yield Record(kind, payload, Position(segment, offset))
 
     def discard_before(self, position: Position) -> None:
         """Delete segments wholly before ``position`` (their records are loaded)."""
+        with self._lock:
+            current = self._segment
         for segment in self.segments():
-            if segment < position.segment and segment != self._segment:
+            if segment < position.segment and segment != current:
                 self._path(segment).unlink(missing_ok=True)
 
     def close(self) -> None:
-        self._file.close()
+        if self._file.closed:
+            return
+        self.sync()
+        with self._lock:
+            self._file.close()
+        self._lock_file.close()  # releases the lock
 
     def _truncate_torn_tail(self, path: Path) -> None:
         if not path.exists():

@@ -1,35 +1,45 @@
 """Group commit through the journal: many concurrent requests, one fsync.
 
-Request handlers submit their events and wait on a future. The writer thread takes
-everything that has queued up, decides per event stored / duplicate / conflict
-(:meth:`DuckStore.accept`), appends the accepted rows to the journal and syncs it,
-and only then resolves the futures: a 2xx answer always means the event is on disk.
-A loader thread then moves journal records into DuckDB in as few transactions as
-it can; :meth:`BatchWriter.settle` waits until everything acknowledged so far is
-loaded, which reads call first so that they see every acknowledged event.
+Request handlers ``await writer.write(kind, events)``. Small writes gather on the
+event loop: the first write of a loop iteration schedules a flush, and every request
+that reaches its write before the flush runs joins it. The flush decides per event
+stored / duplicate / conflict (:meth:`DuckStore.accept_rows`) and writes the accepted
+events to the journal as JSON lines; a syncer thread makes the journal durable
+(``fdatasync``) and only then are the requests' futures resolved. So a 2xx answer
+always means the event is on disk, one fsync serves every request written while the
+previous one ran, and the loop never waits for the disk. The per-request work on the
+loop is a few microseconds: building Arrow tables, hashing through numpy or one
+thread hand-off per request each measured more than the rest of the request.
+
+Large batches (Arrow ingestion, big JSON batches) are accepted and journalled on a
+worker thread so that they do not stall the loop.
+
+A loader thread moves durable journal records into DuckDB, in journal order, in as
+few transactions as it can; :meth:`BatchWriter.settle` waits until everything
+acknowledged so far is loaded, which reads call first so that they see every
+acknowledged event.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
-import queue
 import threading
 import time
-from collections import defaultdict
-from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
 from ..errors import LiveevalError
 from .duck import DuckStore, WriteOutcome
-from .events import content_schema, events_table
-from .journal import Position
+from .journal import Payload, Position, json_lines
 
 __all__ = ["BatchWriter", "StoreUnavailable"]
 
 log = logging.getLogger(__name__)
+
+Events: TypeAlias = list[dict[str, Any]] | pa.Table
 
 # Rows per loader transaction; more waiting rows are loaded in the next one.
 LOAD_ROWS = 1_000_000
@@ -37,197 +47,265 @@ LOAD_ROWS = 1_000_000
 # waiting: a DuckDB transaction costs over a millisecond of CPU however few rows it
 # holds, and under load that CPU is better spent answering requests.
 LINGER_SECONDS = 0.25
+# Writes larger than this are committed on a worker thread instead of the loop.
+INLINE_ROWS = 2_000
 
 
 class StoreUnavailable(LiveevalError, RuntimeError):
     """The database has not caught up with the journal in time (it keeps trying)."""
 
 
-@dataclass
-class _Job:
-    kind: str
-    events: list[dict[str, Any]] | pa.Table
-    future: Future[list[WriteOutcome]] = field(default_factory=Future)
+def _size(events: Events) -> int:
+    return events.num_rows if isinstance(events, pa.Table) else len(events)
 
-    @property
-    def size(self) -> int:
-        return self.events.num_rows if isinstance(self.events, pa.Table) else len(self.events)
+
+class _Waiting:
+    """Small writes journalled up to ``end``, waiting for a sync to cover them."""
+
+    __slots__ = ("end", "futures")
+
+    def __init__(self, end: Position, futures: list[tuple[asyncio.Future[Any], Any]]) -> None:
+        self.end = end
+        self.futures = futures
 
 
 class BatchWriter:
-    """Writes queued events to ``store``: journal first, DuckDB in the background."""
+    """Writes events to ``store``: journal first, DuckDB in the background."""
 
-    def __init__(self, store: DuckStore, max_batch: int = 200_000) -> None:
+    def __init__(self, store: DuckStore) -> None:
         self.store = store
-        self.max_batch = max_batch
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self._loads: queue.Queue[tuple[list[tuple[str, pa.Table]], Position, int] | None] = (
-            queue.Queue()
-        )
-        self._progress = threading.Condition()
-        self._appended = 0  # commits acknowledged
-        self._loaded = 0  # commits in DuckDB
+        self.journal = store.journal
+        self._commit_lock = threading.Lock()
+        self._state = threading.Condition()
+        # Journalled records in journal order; the loader takes the durable prefix.
+        self._journalled: collections.deque[tuple[str, Payload, Position]] = collections.deque()
+        self._durable = self.journal.durable if self.journal else Position(0, 0)
+        self._loaded = self._durable
         self._closed = False
         self._hurry = threading.Event()
-        self._writer = threading.Thread(
-            target=self._write_loop, name="liveeval-writer", daemon=True
-        )
-        self._loader = threading.Thread(target=self._load_loop, name="liveeval-loader", daemon=True)
-        self._writer.start()
-        self._loader.start()
+        self._pending: list[tuple[str, list[dict[str, Any]], bool, asyncio.Future[Any]]] = []
+        self._waiting: collections.deque[_Waiting] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sync_needed = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._load_loop, name="liveeval-loader", daemon=True),
+            threading.Thread(target=self._sync_loop, name="liveeval-syncer", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def submit(
-        self, kind: str, events: list[dict[str, Any]] | pa.Table
-    ) -> Future[list[WriteOutcome]]:
+    # -- writing ------------------------------------------------------------------------
+
+    async def write(self, kind: str, events: Events, *, fresh: bool = False) -> list[WriteOutcome]:
+        """Commit ``events``; one outcome each, after they are durable. ``fresh`` says
+        the ids were just generated at random, so they need no duplicate check."""
         if self._closed:
             raise RuntimeError("the writer is closed")
-        job = _Job(kind, events)
-        self._queue.put(job)
-        return job.future
+        loop = asyncio.get_running_loop()
+        if isinstance(events, pa.Table) or len(events) > INLINE_ROWS or self.journal is None:
+            outcomes: list[WriteOutcome] = await loop.run_in_executor(
+                None, self.commit, kind, events
+            )
+            return outcomes
+        self._loop = loop
+        future: asyncio.Future[list[WriteOutcome]] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((kind, events, fresh, future))
+        return await future
 
-    def write(self, kind: str, events: list[dict[str, Any]] | pa.Table) -> list[WriteOutcome]:
-        """Submit and wait for the commit."""
-        return self.submit(kind, events).result()
+    def _flush(self) -> None:
+        """Accept and journal what gathered during this loop iteration (no sync)."""
+        pending, self._pending = self._pending, []
+        assert self.journal is not None
+        waiting: list[tuple[asyncio.Future[Any], Any]] = []
+        with self._commit_lock:
+            records: list[tuple[str, Payload]] = []
+            for kind in dict.fromkeys(p[0] for p in pending):
+                group = [p for p in pending if p[0] == kind]
+                rows = [row for p in group for row in p[1]]
+                try:
+                    outcomes, accepted = self.store.accept_rows(
+                        kind, rows, fresh=all(p[2] for p in group), settle=self.settle
+                    )
+                except Exception as exc:
+                    waiting.extend((p[3], exc) for p in group)
+                    continue
+                if accepted:
+                    records.append((kind, json_lines(accepted)))
+                start = 0
+                for p in group:
+                    waiting.append((p[3], outcomes[start : start + len(p[1])]))
+                    start += len(p[1])
+            if records:
+                try:
+                    end = self._journal(records)
+                except Exception as exc:
+                    for future, _ in waiting:
+                        future.set_exception(exc)
+                    return
+            else:
+                # Duplicates only: answer once whatever they repeat is durable too.
+                end = self.journal.end
+        self._waiting.append(_Waiting(end, waiting))
+        self._sync_needed.set()
+
+    def _journal(self, records: list[tuple[str, Payload]]) -> Position:
+        # Called with the commit lock held, so the queue is in journal order.
+        assert self.journal is not None
+        end = self.journal.write(records)
+        with self._state:
+            for kind, payload in records:
+                self._journalled.append((kind, payload, end))
+        return end
+
+    def commit(self, kind: str, events: Events) -> list[WriteOutcome]:
+        """Accept, journal and sync ``events`` in this thread (large batches, tools,
+        the resource sampler); thread-safe."""
+        with self._commit_lock:
+            if isinstance(events, pa.Table):
+                outcomes, table = self.store.accept(kind, events, settle=self.settle)
+                payload: Payload = table
+                rows = table.num_rows
+            else:
+                outcomes, accepted = self.store.accept_rows(kind, events, settle=self.settle)
+                payload, rows = json_lines(accepted), len(accepted)
+            if not rows:
+                return outcomes
+            if self.journal is None:
+                self.store.load([(kind, payload)], None)  # an in-memory store
+                return outcomes
+            self._journal([(kind, payload)])
+        self._mark_durable(self.journal.sync())
+        return outcomes
+
+    # -- syncer thread ------------------------------------------------------------------
+
+    def _sync_loop(self) -> None:
+        while True:
+            self._sync_needed.wait()
+            self._sync_needed.clear()
+            if self._closed and not self._waiting:
+                return
+            try:
+                durable = self.journal.sync() if self.journal else self._durable
+            except Exception as exc:
+                log.exception("syncing the journal failed")
+                self._answer(None, exc)
+                continue
+            self._mark_durable(durable)
+            self._answer(durable, None)
+
+    def _answer(self, durable: Position | None, error: Exception | None) -> None:
+        """Resolve the waiting writes a sync covered, on their loop (one hand-off per
+        sync, not per request)."""
+        ready: list[_Waiting] = []
+        while self._waiting and (durable is None or self._waiting[0].end <= durable):
+            ready.append(self._waiting.popleft())
+        if not ready:
+            return
+
+        def resolve() -> None:
+            for batch in ready:
+                for future, result in batch.futures:
+                    if future.done():  # the client went away
+                        continue
+                    if error is not None:
+                        future.set_exception(error)
+                    elif isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(resolve)
+        except RuntimeError:  # the loop stopped while we synced
+            pass
+
+    def _mark_durable(self, durable: Position) -> None:
+        with self._state:
+            if durable > self._durable:
+                self._durable = durable
+                self._state.notify_all()
+
+    # -- reads wait for the loader ------------------------------------------------------
 
     def settle(self, timeout: float = 60.0) -> None:
-        """Wait until every event acknowledged so far is in DuckDB."""
-        with self._progress:
-            target = self._appended
+        """Wait until every event written so far (acknowledged or about to be) is in
+        DuckDB: reads call this, and so does the duplicate check before it asks the
+        database about an id it has seen."""
+        if self.journal is not None:
+            self._mark_durable(self.journal.sync())
+        with self._state:
+            target = self._durable
             if self._loaded >= target:
                 return
             self._hurry.set()
-            if not self._progress.wait_for(lambda: self._loaded >= target, timeout):
+            if not self._state.wait_for(lambda: self._loaded >= target, timeout):
                 raise StoreUnavailable(
-                    f"the database is {target - self._loaded} commit(s) behind the journal "
-                    f"after {timeout:g} s; acknowledged events are safe in the journal"
+                    f"the database has not loaded the journal up to {target} after "
+                    f"{timeout:g} s; acknowledged events are safe in the journal"
                 )
 
     def close(self) -> None:
-        """Write and load everything still queued, then stop."""
+        """Journal what is pending, sync, load everything, then stop."""
         if self._closed:
             return
+        if self._pending:
+            self._flush()
+        if self.journal is not None:
+            self._mark_durable(self.journal.sync())
+        self._answer(self._durable, None)
         self._closed = True
-        self._queue.put(None)
-        self._writer.join()
         self._hurry.set()
-        self._loads.put(None)
-        self._loader.join()
-
-    # -- writer thread ------------------------------------------------------------------
-
-    def _write_loop(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            jobs = [job]
-            size = job.size
-            stop = False
-            while size < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                jobs.append(more)
-                size += more.size
-            self._commit(jobs)
-            if stop:
-                return
-
-    def _commit(self, jobs: list[_Job]) -> None:
-        by_kind: dict[str, list[_Job]] = defaultdict(list)
-        for job in jobs:
-            by_kind[job.kind].append(job)
-        records: list[tuple[str, pa.Table]] = []
-        answers: list[tuple[list[_Job], list[WriteOutcome]]] = []
-        for kind, group in by_kind.items():
-            try:
-                table = _concat(kind, group)
-                outcomes, accepted = self.store.accept(kind, table, settle=self.settle)
-            except Exception as exc:
-                for j in group:
-                    j.future.set_exception(exc)
-                continue
-            records.append((kind, accepted))
-            answers.append((group, outcomes))
-        try:
-            if self.store.journal is not None:
-                position = self.store.journal.append(records)
-            else:
-                self.store.load(records, None)
-                position = Position(0, 0)
-        except Exception as exc:
-            for group, _ in answers:
-                for j in group:
-                    j.future.set_exception(exc)
-            return
-        if self.store.journal is not None:
-            with self._progress:
-                self._appended += 1
-                sequence = self._appended
-            self._loads.put((records, position, sequence))
-        for group, outcomes in answers:
-            start = 0
-            for j in group:
-                j.future.set_result(outcomes[start : start + j.size])
-                start += j.size
+        self._sync_needed.set()
+        with self._state:
+            self._state.notify_all()
+        for thread in self._threads:
+            thread.join()
 
     # -- loader thread ------------------------------------------------------------------
 
     def _load_loop(self) -> None:
-        stop = False
-        while not stop:
-            item = self._loads.get()
-            if item is None:
-                return
-            records, position, sequence = item
-            self._hurry.wait(LINGER_SECONDS)
-            self._hurry.clear()
-            rows = sum(t.num_rows for _, t in records)
-            while rows < LOAD_ROWS:
-                try:
-                    more = self._loads.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                records = records + more[0]
-                position, sequence = more[1], more[2]
-                rows += sum(t.num_rows for _, t in more[0])
-            self._load(records, position)
-            with self._progress:
-                self._loaded = sequence
-                self._progress.notify_all()
+        while True:
+            with self._state:
+                self._state.wait_for(
+                    lambda: self._closed or self._ready_to_load(),
+                )
+                if not self._ready_to_load():
+                    return  # closed, everything loaded
+            if not self._closed:
+                self._hurry.wait(LINGER_SECONDS)
+                self._hurry.clear()
+            with self._state:
+                batch: list[tuple[str, Payload]] = []
+                end = self._loaded
+                rows = 0
+                while self._ready_to_load() and rows < LOAD_ROWS:
+                    kind, payload, end = self._journalled.popleft()
+                    batch.append((kind, payload))
+                    rows += payload.num_rows if isinstance(payload, pa.Table) else 1_000
+            self._load(batch, end)
+            with self._state:
+                self._loaded = end
+                self._state.notify_all()
 
-    def _load(self, records: list[tuple[str, pa.Table]], position: Position) -> None:
+    def _ready_to_load(self) -> bool:
+        return bool(self._journalled) and self._journalled[0][2] <= self._durable
+
+    def _load(self, batch: list[tuple[str, Payload]], end: Position) -> None:
         delay = 0.1
         while True:
             try:
-                self.store.load(records, position)
+                self.store.load(batch, end)
                 break
             except Exception:
                 # The events are safe in the journal; keep trying (a full disk, a lock).
                 log.exception("loading journalled events into DuckDB failed; retrying")
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        if self.store.journal is not None:
-            self.store.journal.discard_before(position)
-
-
-def _concat(kind: str, jobs: list[_Job]) -> pa.Table:
-    """One table for a kind, rows in submission order (outcomes go back by position)."""
-    if not any(isinstance(j.events, pa.Table) for j in jobs):
-        return events_table(kind, [e for j in jobs for e in j.events])
-    schema = content_schema(kind)
-    return pa.concat_tables(
-        [
-            (j.events if isinstance(j.events, pa.Table) else events_table(kind, j.events))
-            .select(schema.names)
-            .cast(schema)
-            for j in jobs
-        ]
-    )
+        if self.journal is not None:
+            self.journal.discard_before(end)
