@@ -131,6 +131,78 @@ class Client:
         event = {"prediction_id": prediction_id, "label": label, "value": value}
         self._put("outcomes", {k: v for k, v in event.items() if v is not None})
 
+    def log_prediction_table(self, table: Any, *, chunk_rows: int = 100_000) -> dict[str, int]:
+        """Send many predictions at once (a batch scoring job, a backfill) as Arrow IPC,
+        in chunks of ``chunk_rows``, synchronously, with the same retries as the queue.
+
+        ``table`` is anything ``pyarrow.table()`` takes (a pyarrow Table, a dict of
+        columns, a pandas DataFrame) with a ``model`` column and any of ``id``,
+        ``version``, ``ts``, ``label``, ``score``, ``probas``, ``segment``,
+        ``latency_model_s``, ``latency_total_s``, ``status``, ``error_type``; missing
+        ids are generated, ``ts`` defaults to now, ``status`` to ``"ok"``. Returns the
+        counts of stored, duplicate and conflicting rows; conflicts are also kept in
+        ``rejected``. Needs pyarrow (the server's dependency, not this module's).
+        """
+        import pyarrow as pa
+
+        table = _prediction_columns(pa.table(table))
+        totals = {"stored": 0, "duplicates": 0, "conflicts": 0}
+        for start in range(0, max(table.num_rows, 1), chunk_rows):
+            chunk = table.slice(start, chunk_rows)
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, chunk.schema) as writer:
+                writer.write_table(chunk)
+            answer = self._post(
+                "/v1/predictions/arrow",
+                sink.getvalue().to_pybytes(),
+                "application/vnd.apache.arrow.stream",
+            )
+            totals["stored"] += int(answer.get("stored", 0))
+            totals["duplicates"] += len(answer.get("duplicates", []))
+            for conflict in answer.get("conflicts", []):
+                totals["conflicts"] += 1
+                event = {"id": conflict.get("id")}
+                self.rejected.append(
+                    Rejected("predictions", event, 409, conflict.get("detail") or "conflict")
+                )
+        self.sent += totals["stored"] + totals["duplicates"]
+        return totals
+
+    def _post(self, path: str, body: bytes, content_type: str) -> dict[str, Any]:
+        """POST with retries on 5xx and network errors; 4xx other than 409 raise."""
+        headers = {"content-type": content_type}
+        if self.token:
+            headers["authorization"] = f"Bearer {self.token}"
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(f"{self.url}{path}", body, headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    answer: dict[str, Any] = json.loads(response.read())
+                    return answer
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")
+                if exc.code == 409:
+                    conflict: dict[str, Any] = json.loads(detail)
+                    return conflict
+                if 400 <= exc.code < 500:
+                    raise ValueError(
+                        f"liveeval rejected the batch ({exc.code}): {detail}"
+                    ) from None
+                log.warning(
+                    "liveeval answered %d; retry %d/%d", exc.code, attempt + 1, self.retries
+                )
+            except (urllib.error.URLError, OSError) as exc:
+                log.warning(
+                    "liveeval unreachable (%s); retry %d/%d", exc, attempt + 1, self.retries
+                )
+            if attempt < self.retries:
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        raise ConnectionError(
+            f"liveeval at {self.url} did not take the batch after {self.retries} retries"
+        )
+
     def track(self, model: str, *, version: str = "unversioned") -> Callable[[F], F]:
         """Decorate a predict function so every call is logged (two lines in a FastAPI app).
 
@@ -317,3 +389,40 @@ class Client:
             else:
                 stored += 1
         self.sent += stored
+
+
+def _prediction_columns(table: Any) -> Any:
+    """The Arrow ingest endpoint's columns: defaults filled in, labels as JSON text."""
+    import os
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    if "model" not in table.column_names:
+        raise ValueError("the table needs a 'model' column")
+    if "id" not in table.column_names:
+        raw = os.urandom(16 * n).hex()
+        table = table.append_column("id", pa.array([raw[i : i + 32] for i in range(0, 32 * n, 32)]))
+    if "version" not in table.column_names:
+        table = table.append_column("version", pa.array(["unversioned"] * n))
+    if "status" not in table.column_names:
+        table = table.append_column("status", pa.array(["ok"] * n))
+    if "ts" not in table.column_names:
+        stamp = datetime.now(UTC).replace(tzinfo=None)
+        table = table.append_column("ts", pa.array([stamp] * n, pa.timestamp("us")))
+    elif pa.types.is_timestamp(table.schema.field("ts").type) and table.schema.field("ts").type.tz:
+        table = table.set_column(
+            table.schema.get_field_index("ts"),
+            "ts",
+            pc.cast(table.column("ts"), pa.timestamp("us", "UTC")).cast(pa.timestamp("us")),
+        )
+    if "label" in table.column_names:
+        label = table.column("label")
+        if pa.types.is_string(label.type) or pa.types.is_large_string(label.type):
+            # Strings are stored as JSON text, so "1" stays apart from 1.
+            text = pa.array([None if v is None else json.dumps(v) for v in label.to_pylist()])
+        else:
+            text = pc.cast(label, pa.string())
+        table = table.set_column(table.schema.get_field_index("label"), "label", text)
+    return table

@@ -124,16 +124,31 @@ def test_arrow_batches_are_ingested(client):
             "status": ["ok"] * n,
         }
     )
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as w:
-        w.write_table(table)
-    r = client.post(
-        "/v1/predictions/arrow",
-        content=sink.getvalue(),
-        headers={"content-type": "application/vnd.apache.arrow.stream"},
-    )
+
+    def send(batch):
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, batch.schema) as w:
+            w.write_table(batch)
+        return client.post(
+            "/v1/predictions/arrow",
+            content=sink.getvalue(),
+            headers={"content-type": "application/vnd.apache.arrow.stream"},
+        )
+
+    r = send(table)
     assert r.status_code == 200, r.text
-    assert len(r.json()["results"]) == n
+    assert r.json() == {"stored": n, "duplicates": [], "conflicts": []}
+    # The same batch again is stored once; a changed score under a known id conflicts.
+    again = send(table.slice(0, 3))
+    assert again.json()["stored"] == 0 and again.json()["duplicates"] == ["b0", "b1", "b2"]
+    changed = table.slice(0, 2).set_column(5, "score", pa.array([0.5, 0.1]))
+    r = send(changed)
+    assert r.status_code == 409
+    assert r.json()["conflicts"] == [
+        {"id": "b0", "detail": "id 'b0' is already stored with different content"}
+    ]
+    assert r.json()["duplicates"] == ["b1"]
+    assert client.get("/v1/models/ext/metrics").json()["predictions"] == n
     r = client.post(
         "/v1/predictions",
         content=b"garbage",

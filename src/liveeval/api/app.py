@@ -23,19 +23,21 @@ from ..errors import LiveevalError
 from ..readiness import load_profile, verdict
 from ..report.model import metric_dict
 from ..serving import LoadedModel, load_model
-from ..store import DuckStore, Scope, aggregate, encode_label
+from ..store import DuckStore, Scope, aggregate
+from ..store.duck import BatchOutcome, WriteOutcome
 from ..store.events import content_schema
-from ..store.idindex import hash_ids
 from ..store.writer import BatchWriter, StoreUnavailable
-from ._common import new_id, now, to_json, write_results
+from . import ingest
+from ._common import new_id, now, write_results
 from .auth import Tokens
 from .config import WINDOW_PATTERN, ServerConfig, parse_window
+from .fastpath import validation_errors
 from .middleware import RequestGuard
 from .predict import predict as predict_rows
-from .predict import validation_errors
 from .prometheus import QUALITY, Telemetry
 from .schemas import (
     MAX_BATCH,
+    BulkWriteResponse,
     DeploymentIn,
     ErrorResponse,
     OutcomeBatch,
@@ -119,13 +121,21 @@ class Server:
     # -- helpers -----------------------------------------------------------------
 
     async def write(
-        self, kind: str, events: list[dict[str, Any]] | pa.Table, *, fresh: bool = False
-    ) -> list[Any]:
+        self, kind: str, events: list[dict[str, Any]], *, fresh: bool = False
+    ) -> list[WriteOutcome]:
         assert self.writer is not None
         outcomes = await self.writer.write(kind, events, fresh=fresh)
         for o in outcomes:
             self.telemetry.events.labels(kind, o.status).inc()
-        return list(outcomes)
+        return outcomes
+
+    async def write_table(self, kind: str, table: pa.Table) -> BatchOutcome:
+        assert self.writer is not None
+        outcome = await self.writer.write_table(kind, table)
+        for status in ("stored", "duplicate", "conflict"):
+            if count := outcome.count(status):
+                self.telemetry.events.labels(kind, status).inc(count)
+        return outcome
 
     def known_models(self) -> set[str]:
         rows = self.reader().execute("SELECT DISTINCT model FROM predictions").fetchall()
@@ -188,24 +198,6 @@ def _conflict_response(
 ) -> JSONResponse:
     status, body = write_results(kind, outcomes, matched)
     return JSONResponse(body, status_code=status)
-
-
-def _prediction_row(p: PredictionIn) -> dict[str, Any]:
-    return {
-        "id": p.id or new_id(),
-        "model": p.model,
-        "version": p.version,
-        "ts": p.ts or now(),
-        "segment": p.segment,
-        "features": None if p.features is None else to_json(p.features),
-        "label": None if p.label is None else encode_label(p.label),
-        "score": p.score,
-        "probas": p.probas,
-        "latency_model_s": p.latency_model_s,
-        "latency_total_s": p.latency_total_s,
-        "status": p.status,
-        "error_type": p.error_type,
-    }
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -283,21 +275,19 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def ingest_predictions(body: PredictionIn | PredictionBatch) -> JSONResponse:
         """Log predictions made elsewhere: one object, or ``{"predictions": [...]}`` (up to
         10,000). Answers after the events are committed; 409 names conflicting ids."""
-        events = body.predictions if isinstance(body, PredictionBatch) else [body]
-        rows = [_prediction_row(p) for p in events]
-        outcomes = await server.write("predictions", rows)
-        for p in events:
-            server.telemetry.predictions.labels(p.model, p.version, p.status).inc()
-            if p.latency_total_s is not None:
-                server.telemetry.latency.labels(p.model, p.version).observe(p.latency_total_s)
-        return _conflict_response("predictions", outcomes)
+        status, result = await ingest.ingest_predictions(server, body)
+        return JSONResponse(result, status_code=status)
 
     @app.post(
         "/v1/predictions/arrow",
         tags=["ingest"],
         dependencies=[write_guard],
-        response_model=WriteResponse,
-        responses={**write_responses, 415: {"model": ErrorResponse, "description": "not Arrow"}},
+        response_model=BulkWriteResponse,
+        responses={
+            **errors,
+            409: {"model": BulkWriteResponse, "description": "some ids conflicted"},
+            415: {"model": ErrorResponse, "description": "not Arrow"},
+        },
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -311,8 +301,19 @@ def create_app(config: ServerConfig) -> FastAPI:
         if not request.headers.get("content-type", "").startswith(ARROW_STREAM):
             raise HTTPException(415, f"send the batch as {ARROW_STREAM}")
         table = _read_arrow(await request.body())
-        outcomes = await server.write("predictions", table)
-        return _conflict_response("predictions", outcomes)
+        outcome = await server.write_table("predictions", table)
+        conflicts = [{"id": key, "detail": detail} for key, detail in outcome.conflicts()]
+        body: dict[str, Any] = {
+            "stored": outcome.count("stored"),
+            "duplicates": outcome.keys_with("duplicate"),
+            "conflicts": conflicts,
+        }
+        if conflicts:
+            body["detail"] = (
+                f"{len(conflicts)} predictions conflict with events already stored under the "
+                "same id and were not written; the others were committed"
+            )
+        return JSONResponse(body, status_code=409 if conflicts else 200)
 
     @app.post(
         "/v1/outcomes",
@@ -324,25 +325,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def ingest_outcomes(body: OutcomeIn | OutcomeBatch) -> JSONResponse:
         """Ground truth by prediction id, in any order relative to the prediction: an outcome
         for an id not seen (yet) is kept and reported as unmatched."""
-        events = body.outcomes if isinstance(body, OutcomeBatch) else [body]
-        rows = [
-            {
-                "prediction_id": o.prediction_id,
-                "label": None if o.label is None else encode_label(o.label),
-                "value": o.value,
-                "ts": o.ts or now(),
-            }
-            for o in events
-        ]
-        outcomes = await server.write("outcomes", rows)
-        assert server.store is not None
-        ids = [o.prediction_id for o in events]
-        # The id index holds every accepted prediction, loaded or not.
-        known = server.store.indexes["predictions"].contains(hash_ids(pa.array(ids, pa.string())))
-        seen = {i for i, hit in zip(ids, known.tolist(), strict=True) if hit}
-        for i in ids:
-            server.telemetry.outcomes.labels("true" if i in seen else "false").inc()
-        return _conflict_response("outcomes", outcomes, matched=seen)
+        status, result = await ingest.ingest_outcomes(server, body)
+        return JSONResponse(result, status_code=status)
 
     @app.post(
         "/v1/deployments",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import predict
+from . import fastpath
 
 if TYPE_CHECKING:
     from .app import Server
@@ -24,7 +24,7 @@ FORM = b"application/x-www-form-urlencoded"
 
 class RequestGuard:
     """Refuses bodies over the configured size (413, by Content-Length), serves
-    predictions by the fast path (:mod:`liveeval.api.predict`), and counts every
+    the hot routes by the fast path (:mod:`liveeval.api.fastpath`), and counts every
     answered request by route and status."""
 
     def __init__(self, app: ASGIApp, server: Server) -> None:
@@ -50,12 +50,14 @@ class RequestGuard:
                     (n, b"application/json" if n == b"content-type" else v)
                     for n, v in scope["headers"]
                 ]
-        if scope["method"] == "POST" and predict.PREDICT_PATH.match(scope["path"]):
+        fast = fastpath.match(scope)
+        if fast is not None:
+            route, params = fast
             status = 500
             try:
-                status = await predict.handle(self.server, scope, receive, send)
+                status = await fastpath.serve(self.server, route, params, scope, receive, send)
             finally:
-                self.telemetry.requests.labels(predict.ROUTE, str(status)).inc()
+                self.telemetry.requests.labels(route.path, str(status)).inc()
             return
         status = 500
 
@@ -68,8 +70,8 @@ class RequestGuard:
         try:
             await self.app(scope, receive, send_counted)
         finally:
-            route: Any = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            declared: Any = scope.get("route")
+            path = getattr(declared, "path", "unmatched")
             self.telemetry.requests.labels(path, str(status)).inc()
 
     async def _too_large(self, send: Send, length: str) -> None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "MAX_BATCH",
+    "BulkWriteResponse",
     "DeploymentIn",
     "ErrorResponse",
     "EventResult",
@@ -170,6 +171,21 @@ class WriteResponse(BaseModel):
     """One result per event, in order; with a 409, ``detail`` says what conflicted."""
 
     results: list[EventResult]
+    detail: str | None = None
+
+
+class Conflict(BaseModel):
+    id: str | None = None
+    detail: str | None = None
+
+
+class BulkWriteResponse(BaseModel):
+    """A large batch's outcome in summary: how many rows were stored, which ids
+    repeated an event already stored (stored once), which conflicted (not written)."""
+
+    stored: int
+    duplicates: list[str]
+    conflicts: list[Conflict]
     detail: str | None = None
 
 

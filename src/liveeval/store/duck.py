@@ -31,7 +31,7 @@ from .idindex import IdIndex, hash_id, hash_ids
 from .journal import Journal, Payload, Position, to_table
 from .schema import migrate
 
-__all__ = ["DuckStore", "WriteOutcome"]
+__all__ = ["BatchOutcome", "DuckStore", "WriteOutcome"]
 
 # Replayed journal records are loaded in transactions of about this many rows.
 REPLAY_ROWS = 1_000_000
@@ -47,6 +47,54 @@ class WriteOutcome:
 
 
 _STORED = WriteOutcome("stored")
+_CODES = {"stored": 0, "duplicate": 1, "conflict": 2}
+_STATUSES: tuple[Literal["stored", "duplicate", "conflict"], ...] = (
+    "stored",
+    "duplicate",
+    "conflict",
+)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """The outcome of every row of a large batch, kept columnar: building an object per
+    row cost more than accepting 100,000 rows."""
+
+    keys: list[str] | None  # None for kinds without ids
+    status: np.ndarray[Any, np.dtype[np.int8]]  # 0 stored, 1 duplicate, 2 conflict
+    details: dict[int, str]
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    @classmethod
+    def all_stored(cls, keys: list[str] | None, n: int) -> BatchOutcome:
+        return cls(keys, np.zeros(n, dtype=np.int8), {})
+
+    @classmethod
+    def of(cls, outcomes: list[WriteOutcome]) -> BatchOutcome:
+        status = np.array([_CODES[o.status] for o in outcomes], dtype=np.int8)
+        details = {i: o.detail for i, o in enumerate(outcomes) if o.detail}
+        return cls([o.key or "" for o in outcomes], status, details)
+
+    def count(self, status: str) -> int:
+        return int((self.status == _CODES[status]).sum())
+
+    def keys_with(self, status: str) -> list[str]:
+        keys = self.keys or []
+        return [keys[i] for i in np.flatnonzero(self.status == _CODES[status]).tolist()]
+
+    def conflicts(self) -> list[tuple[str | None, str | None]]:
+        """(id, what differs) of every row that conflicted."""
+        at = np.flatnonzero(self.status == _CODES["conflict"]).tolist()
+        return [(self.keys[i] if self.keys else None, self.details.get(i)) for i in at]
+
+    def outcomes(self) -> list[WriteOutcome]:
+        keys = self.keys
+        return [
+            WriteOutcome(_STATUSES[code], None if keys is None else keys[i], self.details.get(i))
+            for i, code in enumerate(self.status.tolist())
+        ]
 
 
 class DuckStore:
@@ -92,9 +140,9 @@ class DuckStore:
 
     def accept(
         self, kind: str, table: pa.Table, settle: Callable[[], None] | None = None
-    ) -> tuple[list[WriteOutcome], pa.Table]:
-        """Decide what happens to each row; returns one outcome per row and the rows to
-        store. The accepted ids join the index at once, so the next batch sees them.
+    ) -> tuple[BatchOutcome, pa.Table]:
+        """Decide what happens to each row; returns the outcome of each row and the rows
+        to store. The accepted ids join the index at once, so the next batch sees them.
 
         A row whose id is already stored with the same content (the timestamp aside,
         since a retry is stamped anew) is a ``duplicate``; with different content a
@@ -110,7 +158,7 @@ class DuckStore:
         key = id_field(kind)
         n = table.num_rows
         if key is None or n == 0:
-            return [_STORED] * n, table
+            return BatchOutcome.all_stored(None, n), table
         with self._accept_lock:
             index = self.indexes[kind]
             hashes = hash_ids(table.column(key))
@@ -119,12 +167,12 @@ class DuckStore:
             repeated = ordered[1:][ordered[1:] == ordered[:-1]]
             if not seen.any() and repeated.size == 0:
                 index.add(hashes)
-                return [WriteOutcome("stored", k) for k in table.column(key).to_pylist()], table
+                return BatchOutcome.all_stored(table.column(key).to_pylist(), n), table
             # Every row of a repeated id, its first occurrence included, is compared.
             suspect = seen | np.isin(hashes, repeated)
             outcomes, keep = self._resolve(kind, key, table, suspect, settle)
             index.add(hashes[keep])
-            return outcomes, table.filter(pa.array(keep))
+            return BatchOutcome.of(outcomes), table.filter(pa.array(keep))
 
     def accept_rows(
         self,
@@ -147,7 +195,7 @@ class DuckStore:
             if fresh or (len(set(ids)) == len(ids) and not index.contains(hashes).any()):
                 index.add(hashes)
                 return [WriteOutcome("stored", i) for i in ids], rows
-        outcomes, _ = self.accept(kind, events_table(kind, rows), settle)
+        outcomes = self.accept(kind, events_table(kind, rows), settle)[0].outcomes()
         kept = {o.key for o in outcomes if o.status == "stored"}
         # Rows whose id was stored come back in order; a repeated id is stored once.
         out, done = [], set()
@@ -299,9 +347,9 @@ class DuckStore:
 
     def write(self, kind: str, events: Sequence[dict[str, Any]]) -> list[WriteOutcome]:
         """Write a batch of event dicts; see :meth:`write_table`."""
-        return self.write_table(kind, events_table(kind, events))
+        return self.write_table(kind, events_table(kind, events)).outcomes()
 
-    def write_table(self, kind: str, table: pa.Table) -> list[WriteOutcome]:
+    def write_table(self, kind: str, table: pa.Table) -> BatchOutcome:
         """Accept and load a batch in line (no journal: the DuckDB commit is the
         commit); one outcome per row, in order. For bulk loads and tools; the server
         uses :class:`~liveeval.store.writer.BatchWriter`."""

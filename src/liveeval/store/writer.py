@@ -27,19 +27,18 @@ import collections
 import logging
 import threading
 import time
-from typing import Any, TypeAlias
+from typing import Any
 
 import pyarrow as pa
 
 from ..errors import LiveevalError
-from .duck import DuckStore, WriteOutcome
+from .duck import BatchOutcome, DuckStore, WriteOutcome
+from .events import events_table
 from .journal import Payload, Position, json_lines
 
 __all__ = ["BatchWriter", "StoreUnavailable"]
 
 log = logging.getLogger(__name__)
-
-Events: TypeAlias = list[dict[str, Any]] | pa.Table
 
 # Rows per loader transaction; more waiting rows are loaded in the next one.
 LOAD_ROWS = 1_000_000
@@ -53,10 +52,6 @@ INLINE_ROWS = 2_000
 
 class StoreUnavailable(LiveevalError, RuntimeError):
     """The database has not caught up with the journal in time (it keeps trying)."""
-
-
-def _size(events: Events) -> int:
-    return events.num_rows if isinstance(events, pa.Table) else len(events)
 
 
 class _Waiting:
@@ -96,23 +91,30 @@ class BatchWriter:
 
     # -- writing ------------------------------------------------------------------------
 
-    async def write(self, kind: str, events: Events, *, fresh: bool = False) -> list[WriteOutcome]:
+    async def write(
+        self, kind: str, events: list[dict[str, Any]], *, fresh: bool = False
+    ) -> list[WriteOutcome]:
         """Commit ``events``; one outcome each, after they are durable. ``fresh`` says
         the ids were just generated at random, so they need no duplicate check."""
         if self._closed:
             raise RuntimeError("the writer is closed")
         loop = asyncio.get_running_loop()
-        if isinstance(events, pa.Table) or len(events) > INLINE_ROWS or self.journal is None:
-            outcomes: list[WriteOutcome] = await loop.run_in_executor(
-                None, self.commit, kind, events
-            )
-            return outcomes
+        if len(events) > INLINE_ROWS or self.journal is None:
+            return await loop.run_in_executor(None, self.commit, kind, events)
         self._loop = loop
         future: asyncio.Future[list[WriteOutcome]] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)
         self._pending.append((kind, events, fresh, future))
         return await future
+
+    async def write_table(self, kind: str, table: pa.Table) -> BatchOutcome:
+        """Commit a large batch on a worker thread; the outcome of each row."""
+        if self._closed:
+            raise RuntimeError("the writer is closed")
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.commit_table, kind, table
+        )
 
     def _flush(self) -> None:
         """Accept and journal what gathered during this loop iteration (no sync)."""
@@ -159,25 +161,31 @@ class BatchWriter:
                 self._journalled.append((kind, payload, end))
         return end
 
-    def commit(self, kind: str, events: Events) -> list[WriteOutcome]:
-        """Accept, journal and sync ``events`` in this thread (large batches, tools,
-        the resource sampler); thread-safe."""
+    def commit(self, kind: str, events: list[dict[str, Any]]) -> list[WriteOutcome]:
+        """Accept, journal and sync ``events`` in this thread (big JSON batches, the
+        resource sampler); thread-safe."""
         with self._commit_lock:
-            if isinstance(events, pa.Table):
-                outcomes, table = self.store.accept(kind, events, settle=self.settle)
-                payload: Payload = table
-                rows = table.num_rows
-            else:
-                outcomes, accepted = self.store.accept_rows(kind, events, settle=self.settle)
-                payload, rows = json_lines(accepted), len(accepted)
-            if not rows:
-                return outcomes
-            if self.journal is None:
-                self.store.load([(kind, payload)], None)  # an in-memory store
-                return outcomes
-            self._journal([(kind, payload)])
-        self._mark_durable(self.journal.sync())
+            outcomes, accepted = self.store.accept_rows(kind, events, settle=self.settle)
+            if accepted:
+                self._persist(kind, accepted)
         return outcomes
+
+    def commit_table(self, kind: str, table: pa.Table) -> BatchOutcome:
+        """:meth:`commit` for an Arrow table, kept columnar throughout."""
+        with self._commit_lock:
+            outcomes, accepted = self.store.accept(kind, table, settle=self.settle)
+            if accepted.num_rows:
+                self._persist(kind, accepted)
+        return outcomes
+
+    def _persist(self, kind: str, rows: pa.Table | list[dict[str, Any]]) -> None:
+        # Called with the commit lock held; syncs before returning.
+        if self.journal is None:  # an in-memory store: load in line
+            table = rows if isinstance(rows, pa.Table) else events_table(kind, rows)
+            self.store.load([(kind, table)], None)
+            return
+        self._journal([(kind, rows if isinstance(rows, pa.Table) else json_lines(rows))])
+        self._mark_durable(self.journal.sync())
 
     # -- syncer thread ------------------------------------------------------------------
 
