@@ -123,7 +123,7 @@ def test_acknowledged_events_survive_a_crash_before_loading(tmp_path):
     store = DuckStore(path)
     # Accepted and journalled (the acknowledgement), then the process dies before the
     # loader runs: nothing reaches DuckDB.
-    outcomes, rows = store.accept_rows("predictions", [prediction(0), prediction(1)])
+    _, rows = store.accept_rows("predictions", [prediction(0), prediction(1)])
     store.journal.append([("predictions", json_lines(rows))])
     store.journal.append([("outcomes", json_lines([outcome(1, 1)]))])
     store.journal.close()
