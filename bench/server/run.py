@@ -8,7 +8,6 @@ server is started here and stopped at the end; load stops by itself (``-d``).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -117,61 +116,155 @@ def model(folder: Path) -> Path:
     return path
 
 
-def predict_bench(folder: Path, model_path: Path) -> dict[str, object]:
-    results: dict[str, object] = {}
-    port = free_port()
-    bare = start(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bare_app:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env={"BENCH_MODEL": str(model_path)},
-        cwd=HERE,
-    )
-    try:
-        wait(f"http://127.0.0.1:{port}/docs")
-        wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", 8)  # warm-up
-        results["reference"] = {
-            c: wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", c)
-            for c in (8, 64)
-        }
-    finally:
-        stop(bare)
-    port = free_port()
-    served = start(
-        [
-            sys.executable,
-            "-m",
-            "liveeval",
-            "serve",
-            "--model",
-            f"fraud={model_path}",
-            "--store",
-            str(folder / "predict.duckdb"),
-            "--port",
-            str(port),
-        ]
-    )
-    try:
-        wait(f"http://127.0.0.1:{port}/healthz")
-        wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", 8)
-        results["liveeval"] = {
-            c: wrk(f"http://127.0.0.1:{port}/v1/models/fraud/predict", "predict.lua", c)
-            for c in (8, 64)
-        }
-        stored = json.loads(
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models/fraud/metrics").read()
+# Competitors, installed only in the benchmark's own virtual environments (git-ignored
+# under bench/data), pinned to what was measured.
+COMPETITORS = {
+    "bentoml": ["bentoml==1.4.39", "scikit-learn==1.9.1", "joblib", "pandas"],
+    "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "scikit-learn==1.9.1"],
+}
+
+
+def competitor_python(name: str) -> Path:
+    venv = ROOT / "bench" / "data" / f"venv-{name}"
+    python = venv / "bin" / "python"
+    if not (venv / ".installed").exists():
+        print(f"installing {name} into {venv} …", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", *COMPETITORS[name]], check=True
         )
-        results["logged_predictions"] = stored["predictions"]
-    finally:
-        stop(served)
+        (venv / ".installed").touch()
+    return python
+
+
+def _measure(url: str, script: str) -> dict[int, dict[str, float]]:
+    wrk(url, script, 8)  # warm-up
+    return {c: wrk(url, script, c) for c in (8, 64)}
+
+
+def predict_bench(folder: Path, model_path: Path, competitors: bool = False) -> dict[str, object]:
+    """The same model behind: bare FastAPI (the reference), liveeval serve with full
+    logging, and (optionally) BentoML and MLServer; one after the other, same run."""
+    results: dict[str, object] = {}
+    servers: list[tuple[str, list[str], dict[str, str], Path | None, str, str, str]] = []
+    port = free_port()
+    servers.append(
+        (
+            "reference",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bare_app:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            {"BENCH_MODEL": str(model_path)},
+            HERE,
+            f"http://127.0.0.1:{port}/docs",
+            f"http://127.0.0.1:{port}/v1/models/fraud/predict",
+            "predict.lua",
+        )
+    )
+    port = free_port()
+    servers.append(
+        (
+            "liveeval",
+            [
+                sys.executable,
+                "-m",
+                "liveeval",
+                "serve",
+                "--model",
+                f"fraud={model_path}",
+                "--store",
+                str(folder / "predict.duckdb"),
+                "--port",
+                str(port),
+            ],
+            {},
+            None,
+            f"http://127.0.0.1:{port}/healthz",
+            f"http://127.0.0.1:{port}/v1/models/fraud/predict",
+            "predict.lua",
+        )
+    )
+    if competitors:
+        port = free_port()
+        bentoml = competitor_python("bentoml").parent / "bentoml"
+        servers.append(
+            (
+                "bentoml",
+                [
+                    str(bentoml),
+                    "serve",
+                    "bento_service:Fraud",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                {"BENCH_MODEL": str(model_path)},
+                HERE,
+                f"http://127.0.0.1:{port}/readyz",
+                f"http://127.0.0.1:{port}/v1/models/fraud/predict",
+                "predict.lua",
+            )
+        )
+        port = free_port()
+        repo = folder / "mlserver"
+        (repo / "fraud").mkdir(parents=True, exist_ok=True)
+        (repo / "fraud" / "model.joblib").write_bytes(model_path.read_bytes())
+        (repo / "fraud" / "model-settings.json").write_text(
+            json.dumps(
+                {
+                    "name": "fraud",
+                    "implementation": "mlserver_sklearn.SKLearnModel",
+                    "parameters": {"uri": "./model.joblib"},
+                }
+            )
+        )
+        # parallel_workers=0: MLServer 1.7.1's inference worker processes die at start
+        # on this machine ("no current event loop"); inference then runs in-process.
+        (repo / "settings.json").write_text(
+            json.dumps(
+                {
+                    "host": "127.0.0.1",
+                    "http_port": port,
+                    "grpc_port": free_port(),
+                    "metrics_port": free_port(),
+                    "parallel_workers": 0,
+                }
+            )
+        )
+        mlserver = competitor_python("mlserver").parent / "mlserver"
+        servers.append(
+            (
+                "mlserver",
+                [str(mlserver), "start", str(repo)],
+                {},
+                None,
+                f"http://127.0.0.1:{port}/v2/health/ready",
+                f"http://127.0.0.1:{port}/v2/models/fraud/infer",
+                "mlserver_infer.lua",
+            )
+        )
+    for name, cmd, env, cwd, ready, url, script in servers:
+        print(f"  {name} …", flush=True)
+        process = start(cmd, env=env, cwd=cwd)
+        try:
+            wait(ready, timeout=120)
+            results[name] = _measure(url, script)
+            if name == "liveeval":
+                stored = json.loads(
+                    urllib.request.urlopen(url.replace("/predict", "/metrics")).read()
+                )
+                results["logged_predictions"] = stored["predictions"]
+        finally:
+            stop(process)
     return results
 
 
@@ -325,7 +418,9 @@ def main() -> None:
         folder = Path(tmp)
         model_path = model(folder)
         print("predict: bare FastAPI vs liveeval serve …", flush=True)
-        results["predict"] = predict_bench(folder, model_path)
+        results["predict"] = predict_bench(
+            folder, model_path, competitors=os.environ.get("BENCH_COMPETITORS") == "1"
+        )
         print("ingestion …", flush=True)
         results["ingest"] = ingest_bench(folder)
         if os.environ.get("BENCH_SKIP_10M") != "1":
