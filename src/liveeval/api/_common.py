@@ -10,9 +10,16 @@ from typing import Any
 __all__ = ["new_id", "now", "to_json", "write_results"]
 
 
+_ID_POOL: list[str] = []
+
+
 def new_id() -> str:
-    # 128 random bits, like uuid4, without building a UUID object per prediction.
-    return os.urandom(16).hex()
+    """128 random bits as 32 hex digits, like uuid4. Drawn from the OS's random source
+    4,096 ids at a time: one system call per prediction measured in the profile."""
+    if not _ID_POOL:
+        raw = os.urandom(16 * 4096).hex()
+        _ID_POOL.extend(raw[i : i + 32] for i in range(0, len(raw), 32))
+    return _ID_POOL.pop()
 
 
 def now() -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -70,6 +71,9 @@ def serve(
         f"http://{cfg.host}:{cfg.port} — store {cfg.store}",
         markup=False,
     )
+    # The journal's syncer and the DuckDB loader are threads: a shorter GIL switch
+    # interval (CPython's default is 5 ms) bounds how long a request waits behind them.
+    sys.setswitchinterval(0.001)
     uvicorn.run(
         app,
         host=cfg.host,

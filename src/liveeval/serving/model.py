@@ -8,9 +8,10 @@ file), never from request input. scikit-learn models are joblib/pickle files:
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,6 +54,14 @@ class LoadedModel:
     classes: tuple[Any, ...]
     pos_label: Any = None
     kind: str = "sklearn"
+    # Whether scikit-learn would warn that a bare matrix has no feature names.
+    names_recorded: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.names_recorded = self.kind == "sklearn" and (
+            "feature_names_in_" in getattr(self.predictor, "__dict__", {})
+            or hasattr(self.predictor, "steps")
+        )
 
     @property
     def name(self) -> str:
@@ -100,6 +109,8 @@ class LoadedModel:
             proba = self._predict_onnx(x)
         elif self.kind == "torch":
             proba = self._predict_torch(x)
+        elif not self.names_recorded:
+            proba = np.asarray(self.predictor.predict_proba(x), dtype=np.float64)
         else:
             with warnings.catch_warnings():
                 # We check names and order ourselves and pass a bare matrix on purpose.
@@ -220,8 +231,26 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         pass
     return LoadedModel(
-        spec, predictor, sk_features, classes, _default_positive(classes, spec.pos_label)
+        spec,
+        _without_feature_names(predictor),
+        sk_features,
+        classes,
+        _default_positive(classes, spec.pos_label),
     )
+
+
+def _without_feature_names(predictor: Any) -> Any:
+    """A plain estimator fitted on a DataFrame warns on every bare matrix; we check the
+    names and order ourselves, so serve a shallow copy without the recorded names, which
+    skips the check (and the warnings machinery: ~6% of a small prediction's time).
+    Pipelines and meta-estimators keep theirs; ``predict`` silences the warning."""
+    if "feature_names_in_" not in getattr(predictor, "__dict__", {}):
+        return predictor
+    if hasattr(predictor, "steps") or hasattr(predictor, "estimator"):
+        return predictor
+    bare = copy.copy(predictor)
+    del bare.feature_names_in_
+    return bare
 
 
 def _load_torch(spec: ModelSpec, path: Path) -> LoadedModel:
