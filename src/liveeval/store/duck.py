@@ -119,8 +119,13 @@ class DuckStore:
             key = id_field(kind)
             if key is not None:
                 index = IdIndex()
-                ids = self._con.sql(f"SELECT {key} FROM {kind}").to_arrow_table()
-                index.add(hash_ids(ids.column(0)))
+                # In batches: ten million ids at once would be ~0.5 GB of strings.
+                reader = self._con.sql(f"SELECT {key} FROM {kind}").to_arrow_reader(1 << 20)
+                index.add(
+                    np.concatenate(
+                        [np.zeros(0, np.uint64)] + [hash_ids(b.column(0)) for b in reader]
+                    )
+                )
                 self.indexes[kind] = index
         self.journal = None if in_memory else Journal(self.path + ".journal")
         if self.journal is not None:
