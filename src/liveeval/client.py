@@ -44,6 +44,15 @@ class QueueFullError(RuntimeError):
     """The client's bounded queue stayed full: the server is down or too slow."""
 
 
+class _Refused(Exception):
+    """The server refused a request with a 4xx other than 409: not worth retrying."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class Rejected:
     kind: str
@@ -152,11 +161,17 @@ class Client:
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, chunk.schema) as writer:
                 writer.write_table(chunk)
-            answer = self._post(
-                "/v1/predictions/arrow",
-                sink.getvalue().to_pybytes(),
-                "application/vnd.apache.arrow.stream",
-            )
+            try:
+                _, text = self._post(
+                    "/v1/predictions/arrow",
+                    sink.getvalue().to_pybytes(),
+                    "application/vnd.apache.arrow.stream",
+                )
+            except _Refused as exc:
+                raise ValueError(
+                    f"liveeval rejected the batch ({exc.code}): {exc.detail}"
+                ) from None
+            answer = json.loads(text)
             totals["stored"] += int(answer.get("stored", 0))
             totals["duplicates"] += len(answer.get("duplicates", []))
             for conflict in answer.get("conflicts", []):
@@ -168,8 +183,10 @@ class Client:
         self.sent += totals["stored"] + totals["duplicates"]
         return totals
 
-    def _post(self, path: str, body: bytes, content_type: str) -> dict[str, Any]:
-        """POST with retries on 5xx and network errors; 4xx other than 409 raise."""
+    def _post(self, path: str, body: bytes, content_type: str) -> tuple[int, str]:
+        """POST with retries and exponential backoff on 5xx and network errors.
+        Returns (200 or 409, body); raises :class:`_Refused` for another 4xx and
+        ConnectionError when the retries are spent."""
         headers = {"content-type": content_type}
         if self.token:
             headers["authorization"] = f"Bearer {self.token}"
@@ -178,17 +195,13 @@ class Client:
             request = urllib.request.Request(f"{self.url}{path}", body, headers, method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    answer: dict[str, Any] = json.loads(response.read())
-                    return answer
+                    return response.status, response.read().decode(errors="replace")
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")
                 if exc.code == 409:
-                    conflict: dict[str, Any] = json.loads(detail)
-                    return conflict
+                    return 409, detail
                 if 400 <= exc.code < 500:
-                    raise ValueError(
-                        f"liveeval rejected the batch ({exc.code}): {detail}"
-                    ) from None
+                    raise _Refused(exc.code, detail) from None
                 log.warning(
                     "liveeval answered %d; retry %d/%d", exc.code, attempt + 1, self.retries
                 )
@@ -199,9 +212,7 @@ class Client:
             if attempt < self.retries:
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
-        raise ConnectionError(
-            f"liveeval at {self.url} did not take the batch after {self.retries} retries"
-        )
+        raise ConnectionError(f"not delivered to {self.url} after {self.retries} retries")
 
     def track(self, model: str, *, version: str = "unversioned") -> Callable[[F], F]:
         """Decorate a predict function so every call is logged (two lines in a FastAPI app).
@@ -341,39 +352,26 @@ class Client:
 
     def _send(self, kind: str, events: list[dict[str, Any]]) -> None:
         body = json.dumps({kind: events}).encode()
-        headers = {"content-type": "application/json"}
-        if self.token:
-            headers["authorization"] = f"Bearer {self.token}"
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
-            request = urllib.request.Request(f"{self.url}/v1/{kind}", body, headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    response.read()
-                self.sent += len(events)
-                return
-            except urllib.error.HTTPError as exc:
-                detail = exc.read().decode(errors="replace")
-                if exc.code == 409:
-                    self._rejected_items(kind, events, exc.code, detail)
-                    return
-                if 400 <= exc.code < 500:
-                    for event in events:
-                        self.rejected.append(Rejected(kind, event, exc.code, detail))
-                    log.error("liveeval rejected %d %s: %s", len(events), kind, detail)
-                    return
-            except (urllib.error.URLError, OSError) as exc:
-                log.warning(
-                    "liveeval unreachable (%s); retry %d/%d", exc, attempt + 1, self.retries
+        try:
+            code, detail = self._post(f"/v1/{kind}", body, "application/json")
+        except _Refused as exc:
+            for event in events:
+                self.rejected.append(Rejected(kind, event, exc.code, exc.detail))
+            log.error("liveeval rejected %d %s: %s", len(events), kind, exc.detail)
+            return
+        except ConnectionError:
+            for event in events:
+                self.rejected.append(
+                    Rejected(kind, event, 0, f"not delivered after {self.retries} retries")
                 )
-            if attempt < self.retries:
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        for event in events:
-            self.rejected.append(
-                Rejected(kind, event, 0, f"not delivered after {self.retries} retries")
+            log.error(
+                "liveeval: gave up on %d %s after %d retries", len(events), kind, self.retries
             )
-        log.error("liveeval: gave up on %d %s after %d retries", len(events), kind, self.retries)
+            return
+        if code == 409:
+            self._rejected_items(kind, events, code, detail)
+        else:
+            self.sent += len(events)
 
     def _rejected_items(
         self, kind: str, events: list[dict[str, Any]], code: int, detail: str

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, BinaryIO, TypeAlias
 
 import pyarrow as pa
 import pyarrow.json as pj
@@ -225,21 +225,12 @@ class Journal:
             start = since.offset if segment == since.segment else 0
             with open(self._path(segment), "rb") as f:
                 f.seek(start)
-                offset = start
-                while True:
-                    header = f.read(_HEADER.size)
-                    if len(header) < _HEADER.size:
-                        break
-                    length, crc, code = _HEADER.unpack(header)
-                    data = f.read(length)
-                    if len(data) < length or zlib.crc32(data) != crc:
-                        break
-                    offset += _HEADER.size + length
+                for end, code, data in _frames(f, start):
                     kind = KINDS[code & ~_JSON_LINES]
                     payload: Payload = (
                         data if code & _JSON_LINES else pa.ipc.open_stream(data).read_all()
                     )
-                    yield Record(kind, payload, Position(segment, offset))
+                    yield Record(kind, payload, Position(segment, end))
 
     def discard_before(self, position: Position) -> None:
         """Delete segments wholly before ``position`` (their records are loaded)."""
@@ -262,15 +253,23 @@ class Journal:
             return
         good = 0
         with open(path, "rb") as f:
-            while True:
-                header = f.read(_HEADER.size)
-                if len(header) < _HEADER.size:
-                    break
-                length, crc, _ = _HEADER.unpack(header)
-                payload = f.read(length)
-                if len(payload) < length or zlib.crc32(payload) != crc:
-                    break
-                good += _HEADER.size + length
+            for good, _, _ in _frames(f, 0):  # noqa: B007 - the last end is what we need
+                pass
         if good != path.stat().st_size:
             with open(path, "r+b") as f:
                 f.truncate(good)
+
+
+def _frames(f: BinaryIO, offset: int) -> Iterator[tuple[int, int, bytes]]:
+    """(end offset, kind code, payload) of each intact record from ``offset``; stops at
+    the first short or corrupt one."""
+    while True:
+        header = f.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return
+        length, crc, code = _HEADER.unpack(header)
+        data = f.read(length)
+        if len(data) < length or zlib.crc32(data) != crc:
+            return
+        offset += _HEADER.size + length
+        yield offset, code, data
