@@ -202,3 +202,23 @@ def test_business_outcomes_give_a_click_through_rate(client):
     assert m["click_through_rate"]["value"] == pytest.approx(0.25)
     assert m["click_through_rate"]["method"] == "wilson"
     assert m["click_through_rate"]["lower"] < 0.25 < m["click_through_rate"]["upper"]
+
+
+def test_server_cpu_and_memory_are_sampled_and_stored(tmp_path):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from liveeval.api import ServerConfig, create_app
+
+    config = ServerConfig(store=str(tmp_path / "s.duckdb"), resource_interval_seconds=0.05)
+    with TestClient(create_app(config)) as client:
+        time.sleep(0.5)
+        server = client.app.state.server
+        server.writer.settle()
+        count, rss, cpu = (
+            server.store.cursor()
+            .execute("SELECT count(*), min(rss_bytes), min(cpu_percent) FROM resource_samples")
+            .fetchall()[0]
+        )
+    assert count >= 3 and rss > 10_000_000 and cpu >= 0
