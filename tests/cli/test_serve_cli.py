@@ -52,3 +52,21 @@ def test_export_missing_store_is_exit_2(tmp_path):
         app, ["export", "--store", str(tmp_path / "none.duckdb"), "--out", str(tmp_path)]
     )
     assert result.exit_code == 2 and "no such store file" in result.output
+
+
+def test_export_includes_journalled_events_and_refuses_a_store_in_use(tmp_path):
+    from liveeval.store.journal import json_lines
+
+    path = tmp_path / "s.duckdb"
+    store = DuckStore(path)
+    event = {"id": "j1", "model": "a", "version": "v1", "ts": dt.datetime(2026, 11, 1)}
+    _, rows = store.accept_rows("predictions", [{**event, "status": "ok"}])
+    store.journal.append([("predictions", json_lines(rows))])  # acknowledged, not loaded
+    args = ["export", "--store", str(path), "--out", str(tmp_path / "out")]
+    busy = CliRunner().invoke(app, args)
+    assert busy.exit_code == 2 and "is in use" in busy.output
+    store.journal.close()
+    store._con.close()  # the server died before loading the journal
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "predictions: 1 rows" in result.output

@@ -99,7 +99,16 @@ def export(
             _fail(f"--format {fmt!r}: only 'parquet' is supported")
         if not store.is_file():
             _fail(f"{store}: no such store file")
-        con = duckdb.connect(str(store), read_only=True)
+        from ..store import DuckStore
+        from ..store.journal import StoreLocked
+
+        try:
+            # Opening the store loads whatever the journal holds beyond the database
+            # (events acknowledged before a crash), so the export has every one.
+            opened = DuckStore(store)
+        except (StoreLocked, duckdb.IOException) as exc:
+            _fail(f"{store} is in use, by a running liveeval server or tool; stop it first ({exc})")
+        con = opened.cursor()
         out.mkdir(parents=True, exist_ok=True)
         queries = {
             "predictions": ("SELECT *, CAST(ts AS DATE) AS date FROM predictions", "model, date"),
@@ -122,3 +131,4 @@ def export(
             )
             console.print(f"{table}: {count:,} rows → {target}/", markup=False)
         con.close()
+        opened.close()
