@@ -168,6 +168,7 @@ class BatchWriter:
             outcomes, accepted = self.store.accept_rows(kind, events, settle=self.settle)
             if accepted:
                 self._persist(kind, accepted)
+        self._sync()
         return outcomes
 
     def commit_table(self, kind: str, table: pa.Table) -> BatchOutcome:
@@ -176,16 +177,21 @@ class BatchWriter:
             outcomes, accepted = self.store.accept(kind, table, settle=self.settle)
             if accepted.num_rows:
                 self._persist(kind, accepted)
+        self._sync()
         return outcomes
 
     def _persist(self, kind: str, rows: pa.Table | list[dict[str, Any]]) -> None:
-        # Called with the commit lock held; syncs before returning.
+        # Called with the commit lock held.
         if self.journal is None:  # an in-memory store: load in line
             table = rows if isinstance(rows, pa.Table) else events_table(kind, rows)
             self.store.load([(kind, table)], None)
             return
         self._journal([(kind, rows if isinstance(rows, pa.Table) else json_lines(rows))])
-        self._mark_durable(self.journal.sync())
+
+    def _sync(self) -> None:
+        # Outside the commit lock, so that the loop's group commits go on meanwhile.
+        if self.journal is not None:
+            self._mark_durable(self.journal.sync())
 
     # -- syncer thread ------------------------------------------------------------------
 
@@ -245,8 +251,7 @@ class BatchWriter:
         """Wait until every event written so far (acknowledged or about to be) is in
         DuckDB: reads call this, and so does the duplicate check before it asks the
         database about an id it has seen."""
-        if self.journal is not None:
-            self._mark_durable(self.journal.sync())
+        self._sync()
         with self._state:
             target = self._durable
             if self._loaded >= target:
@@ -264,8 +269,7 @@ class BatchWriter:
             return
         if self._pending:
             self._flush()
-        if self.journal is not None:
-            self._mark_durable(self.journal.sync())
+        self._sync()
         self._answer(self._durable, None)
         self._closed = True
         self._hurry.set()
