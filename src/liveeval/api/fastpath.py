@@ -33,7 +33,7 @@ from .schemas import OutcomeBatch, OutcomeIn, PredictionBatch, PredictionIn, Pre
 if TYPE_CHECKING:
     from .app import Server
 
-__all__ = ["ROUTES", "FastRoute", "match", "serve", "validation_errors"]
+__all__ = ["ROUTES", "FastRoute", "match", "send_json", "serve", "validation_errors"]
 
 Handler = Callable[["Server", list[str], dict[str, list[str]], Any], Awaitable[tuple[int, Any]]]
 
@@ -107,6 +107,12 @@ async def serve(
         status, body = exc.status_code, {"detail": exc.detail}
     else:
         status, body = await _answer(server, route, params, scope, receive, headers)
+    await send_json(send, status, body)
+    return status
+
+
+async def send_json(send: Send, status: int, body: Any) -> None:
+    """A JSON response over raw ASGI, encoded as Starlette's JSONResponse encodes it."""
     payload = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
     await send(
         {
@@ -119,7 +125,6 @@ async def serve(
         }
     )
     await send({"type": "http.response.body", "body": payload})
-    return status
 
 
 async def _answer(

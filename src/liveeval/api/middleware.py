@@ -7,7 +7,6 @@ a small request's time.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -75,21 +74,6 @@ class RequestGuard:
             self.telemetry.requests.labels(path, str(status)).inc()
 
     async def _too_large(self, send: Send, length: str) -> None:
-        body = json.dumps(
-            {
-                "detail": f"request body of {length} bytes exceeds the "
-                f"{self.max_body_bytes}-byte limit"
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"request body of {length} bytes exceeds the {self.max_body_bytes}-byte limit"
+        await fastpath.send_json(send, 413, {"detail": detail})
         self.telemetry.requests.labels("unmatched", "413").inc()
