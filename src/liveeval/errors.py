@@ -14,6 +14,7 @@ __all__ = [
     "LiveevalError",
     "ProfileError",
     "UnknownLabelError",
+    "UnknownMetricError",
     "ValidationError",
 ]
 
@@ -69,6 +70,17 @@ class ValidationError(LiveevalError, ValueError):
 
 class UnknownLabelError(ValidationError):
     """A label that is not among the declared classes."""
+
+
+class UnknownMetricError(ValidationError, KeyError):
+    """A metric name that the catalogue (``liveeval.metrics.registry``) does not know."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        self.name = name
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self._render()
 
 
 class ColumnNotFoundError(ValidationError, KeyError):
