@@ -13,6 +13,8 @@ __all__ = [
     "InputFileError",
     "LiveevalError",
     "ProfileError",
+    "StoreLocked",
+    "StoreUnavailable",
     "UnknownLabelError",
     "UnknownMetricError",
     "ValidationError",
@@ -96,3 +98,11 @@ class InputFileError(LiveevalError, OSError):
 
 class ProfileError(LiveevalError, ValueError):
     """A use-case profile that is missing or malformed."""
+
+
+class StoreLocked(LiveevalError, RuntimeError):
+    """Another process (or another store object) already writes this store."""
+
+
+class StoreUnavailable(LiveevalError, RuntimeError):
+    """The store cannot answer in time (a read waited too long for the loader)."""
