@@ -12,6 +12,7 @@ __all__ = [
     "ColumnNotFoundError",
     "InputFileError",
     "LiveevalError",
+    "ModelLoadError",
     "ProfileError",
     "StoreLocked",
     "StoreUnavailable",
@@ -106,3 +107,24 @@ class StoreLocked(LiveevalError, RuntimeError):
 
 class StoreUnavailable(LiveevalError, RuntimeError):
     """The store cannot answer in time (a read waited too long for the loader)."""
+
+
+class ModelLoadError(LiveevalError, ValueError):
+    """A model file that cannot be served: missing, unreadable, not a model, or failing
+    on a probe row when it is loaded.
+
+    Parameters
+    ----------
+    model:
+        The model's configured name.
+    path:
+        The file it was loaded from.
+    reason:
+        What was wrong and, where there is one, what to do about it.
+    """
+
+    def __init__(self, model: str, path: str, reason: str) -> None:
+        self.model = model
+        self.path = path
+        self.reason = reason
+        super().__init__(f"model '{model}': {path}: {reason}")
