@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib
 import pickle
+import struct
 import warnings
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,14 @@ def _unpickle(spec: ModelSpec, path: Path) -> Any:
             f"the pickle refers to code that cannot be imported here ({exc}); install the "
             "version of the package the model was trained with",
         ) from None
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        KeyError,
+        IndexError,
+        struct.error,
+    ) as exc:
         raise fail(
             spec.name,
             str(path),

@@ -1,0 +1,43 @@
+"""``/docs`` without a CDN: Swagger UI's script, stylesheet and icon are served from
+the ``swagger-ui-bundle-v2`` package, so the API page works on a machine with no
+internet access (FastAPI's default page loads them from a CDN)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+__all__ = ["ASSETS_PATH", "DOCS_PATH", "mount_offline_docs"]
+
+DOCS_PATH = "/docs"
+ASSETS_PATH = "/docs-assets"
+
+
+def mount_offline_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at ``/docs`` with its assets from this server.
+
+    The app must be created with ``docs_url=None`` (and ``redoc_url=None``: ReDoc is
+    not bundled), so that FastAPI's CDN-backed page does not take the path first.
+    """
+    if app.docs_url is not None:
+        raise ValueError("create the app with docs_url=None before mounting the offline docs")
+    if app.openapi_url is None:
+        raise ValueError("the app serves no OpenAPI spec (openapi_url=None) to document")
+    openapi_url = app.openapi_url
+    app.mount(ASSETS_PATH, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get(DOCS_PATH, include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} — API",
+            swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon-32x32.png",
+            # Swagger UI's validator badge is an image from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
