@@ -10,9 +10,11 @@ from __future__ import annotations
 
 __all__ = [
     "ColumnNotFoundError",
+    "ConfigError",
     "InputFileError",
     "LiveevalError",
     "ModelLoadError",
+    "NotFoundError",
     "ProfileError",
     "StoreLocked",
     "StoreUnavailable",
@@ -128,3 +130,11 @@ class ModelLoadError(LiveevalError, ValueError):
         self.path = path
         self.reason = reason
         super().__init__(f"model '{model}': {path}: {reason}")
+
+
+class ConfigError(LiveevalError, ValueError):
+    """A server configuration (file, flag or environment) that cannot be used."""
+
+
+class NotFoundError(LiveevalError, LookupError):
+    """A model, version or profile that does not exist (HTTP 404)."""
