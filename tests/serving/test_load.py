@@ -277,3 +277,13 @@ def test_a_plain_estimator_fitted_on_a_frame_keeps_the_float_fast_path(tmp_path)
         assert loaded.infer(x).scores == pytest.approx(
             model.predict_proba(pd.DataFrame({"amount": [1.0], "b": [2.0]}))[:, 1]
         )
+
+
+def test_classes_in_the_config_must_be_the_models_own(bare_model):
+    loaded = load_model(spec(bare_model, features=("a", "b", "c"), classes=(0.0, "1")))
+    assert loaded.classes == (0, 1)  # the same classes in other spellings
+    with pytest.raises(
+        ModelLoadError,
+        match=r"classes \['no', 'yes'\] in the config are not the model's classes \[0, 1\]",
+    ):
+        load_model(spec(bare_model, features=("a", "b", "c"), classes=("no", "yes")))

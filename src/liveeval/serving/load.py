@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelLoadError
+from ..errors import LiveevalError, ModelLoadError
+from ..metrics.labels import canonical_label
 from .inputs import NUMBER, STRING, Feature, InputSchema, parse_features
 from .model import LoadedModel, ModelSpec
 
@@ -132,6 +133,7 @@ def _load_sklearn(spec: ModelSpec, path: Path) -> LoadedModel:
     fitted = getattr(predictor, "classes_", None)
     if fitted is not None:
         classes = tuple(c.item() if hasattr(c, "item") else c for c in fitted)
+        _check_declared_classes(spec, path, classes)
     else:
         classes = tuple(spec.classes or ())
     if not classes:
@@ -158,6 +160,23 @@ def _load_sklearn(spec: ModelSpec, path: Path) -> LoadedModel:
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         pass
     return _probed(loaded, path)
+
+
+def _check_declared_classes(spec: ModelSpec, path: Path, fitted: tuple[Any, ...]) -> None:
+    """Classes in the config must be the model's own (``1`` and ``1.0`` are one class)."""
+    if spec.classes is None:
+        return
+    try:
+        same = {canonical_label(c) for c in spec.classes} == {canonical_label(c) for c in fitted}
+    except LiveevalError:
+        same = False
+    if not same:
+        raise ModelLoadError(
+            spec.name,
+            str(path),
+            f"classes {list(spec.classes)} in the config are not the model's classes "
+            f"{list(fitted)}; leave 'classes' out for scikit-learn models",
+        )
 
 
 def _sklearn_features(spec: ModelSpec, path: Path, predictor: Any) -> tuple[Feature, ...]:
