@@ -287,3 +287,24 @@ def test_classes_in_the_config_must_be_the_models_own(bare_model):
         match=r"classes \['no', 'yes'\] in the config are not the model's classes \[0, 1\]",
     ):
         load_model(spec(bare_model, features=("a", "b", "c"), classes=("no", "yes")))
+
+
+def test_text_read_through_an_imputer_into_an_encoder_is_found(tmp_path):
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame, y = fitted_frame()
+    model = make_pipeline(
+        make_column_transformer(
+            (make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder()), ["country"]),
+            (SimpleImputer(), ["amount"]),
+        ),
+        LogisticRegression(),
+    ).fit(frame[["amount", "country"]], y)
+    loaded = load_model(spec(dump(model, tmp_path / "m.joblib")))
+    assert loaded.feature_types == {"amount": "number", "country": "string"}
+    out = loaded.infer(loaded.inputs([{"amount": 10.0, "country": "FR"}]))
+    assert out.labels in ([0], [1])

@@ -300,10 +300,11 @@ def _text_inputs(estimator: Any, names: list[str]) -> dict[str, tuple[frozenset[
                 continue
             found.update(_text_inputs(transformer, columns))
         return found
-    categories = getattr(first, "categories_", None)
+    encoder = _encoder(estimator)
+    categories = getattr(encoder, "categories_", None)
     if not isinstance(categories, list) or len(categories) != len(names):
         return {}
-    strict = getattr(first, "handle_unknown", "error") == "error"
+    strict = getattr(encoder, "handle_unknown", "error") == "error"
     found = {}
     for name, values in zip(names, categories, strict=True):
         texts = [v for v in values if isinstance(v, str)]
@@ -311,6 +312,23 @@ def _text_inputs(estimator: Any, names: list[str]) -> dict[str, tuple[frozenset[
         if texts and not others:
             found[name] = (frozenset(texts), strict and len(texts) == len(values))
     return found
+
+
+def _encoder(estimator: Any) -> Any:
+    """The encoder (an estimator with ``categories_``) that reads the raw columns: the
+    estimator itself, or the first one in a Pipeline after steps that keep each column
+    as it is (imputers without missing-value indicators)."""
+    steps = (
+        [s for _, s in estimator.steps if s not in (None, "passthrough")]
+        if hasattr(estimator, "steps")
+        else [estimator]
+    )
+    for step in steps:
+        if hasattr(step, "categories_"):
+            return step
+        if not hasattr(step, "statistics_") or getattr(step, "add_indicator", False):
+            return None
+    return None
 
 
 def _without_feature_names(predictor: Any) -> Any:
