@@ -308,3 +308,25 @@ def test_text_read_through_an_imputer_into_an_encoder_is_found(tmp_path):
     assert loaded.feature_types == {"amount": "number", "country": "string"}
     out = loaded.infer(loaded.inputs([{"amount": 10.0, "country": "FR"}]))
     assert out.labels in ([0], [1])
+
+
+def test_text_inputs_of_a_model_fitted_on_an_array_come_as_an_object_array(tmp_path):
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame, y = fitted_frame()
+    x = frame[["amount", "country"]].to_numpy(dtype=object)
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(), [1]), remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(x, y)
+    loaded = load_model(spec(dump(model, tmp_path / "m.joblib"), features=("amount", "country")))
+    assert loaded.feature_types == {"amount": "number", "country": "string"}
+    rows = [{"amount": 150.0, "country": "US"}, {"amount": 5, "country": "DE"}]
+    inputs = loaded.inputs(rows)
+    assert isinstance(inputs, np.ndarray) and inputs.dtype == object
+    # filterwarnings=error: no "X has feature names, but ... was fitted without" warning.
+    expected = model.predict_proba(np.array([[150.0, "US"], [5.0, "DE"]], dtype=object))
+    assert loaded.infer(inputs).scores == pytest.approx(expected[:, 1].tolist())

@@ -96,8 +96,9 @@ class InputSchema:
         Build a table with named, typed columns (text inputs, or a model that selects
         columns by name) instead of a float matrix.
     container:
-        ``"arrow"`` (a ``pyarrow.Table``) or ``"pandas"`` (a ``pandas.DataFrame``), for
-        ``frame`` inputs.
+        For ``frame`` inputs: ``"arrow"`` (a ``pyarrow.Table``), ``"pandas"`` (a
+        ``pandas.DataFrame``), or ``"objects"`` (a 2-D object array, for a model fitted
+        on an array, which would warn about names it was not fitted with).
     """
 
     model: str
@@ -208,10 +209,16 @@ class InputSchema:
         return columns
 
     def table(self, rows: list[dict[str, Any]]) -> Any:
-        """Named, typed columns: a ``pyarrow.Table`` or a ``pandas.DataFrame``."""
+        """Typed columns: a ``pyarrow.Table`` or a ``pandas.DataFrame`` with the feature
+        names, or (for a model fitted without names) a 2-D object array."""
         import pyarrow as pa
 
         columns = self.columns(rows)
+        if self.container == "objects":
+            out = np.empty((len(rows), len(self.features)), dtype=object)
+            for j, f in enumerate(self.features):
+                out[:, j] = columns[f.name]
+            return out
         table = pa.table(
             {
                 f.name: pa.array(columns[f.name], pa.string() if f.type == STRING else pa.float64())

@@ -144,7 +144,12 @@ def _load_sklearn(spec: ModelSpec, path: Path) -> LoadedModel:
     loaded = LoadedModel(
         spec,
         served,
-        InputSchema(spec.name, features, frame=frame),
+        InputSchema(
+            spec.name,
+            features,
+            frame=frame,
+            container="arrow" if hasattr(predictor, "feature_names_in_") else "objects",
+        ),
         classes,
         _default_positive(spec, path, classes),
         "sklearn",
@@ -220,7 +225,12 @@ def _sklearn_features(spec: ModelSpec, path: Path, predictor: Any) -> tuple[Feat
             f"the model takes {int(expected)} features, but {len(names)} are listed: {names}",
         )
     inferred = _text_inputs(predictor, names)
-    types = {f.name: f.type for f in declared} if declared is not None else {}
+    # Types given explicitly (name:type); a bare name takes the inferred type.
+    types = {
+        f.name: f.type
+        for f, text in zip(declared or (), spec.features or (), strict=False)
+        if ":" in text
+    }
     features = []
     for name in names:
         kind = types.get(name) or (STRING if name in inferred else NUMBER)
@@ -368,7 +378,7 @@ def _probed(loaded: LoadedModel, path: Path) -> LoadedModel:
     row = loaded.schema.probe_row()
     method = "predict_proba" if loaded.has_proba else "predict"
     error = _probe(loaded, row)
-    if error is not None and loaded.schema.frame:
+    if error is not None and loaded.schema.frame and loaded.schema.container == "arrow":
         try:
             import pandas  # noqa: F401
         except ImportError:
