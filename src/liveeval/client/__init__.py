@@ -36,7 +36,8 @@ from ..errors import (
     InvalidEventError,
     QueueFullError,
 )
-from ._client import Client, ClientStats, Rejected
+from ._client import Client
+from ._ledger import ClientStats, Rejected
 from ._table import Rejection, TableSummary
 
 __all__ = [

@@ -322,8 +322,8 @@ class Client:
                     events = [e for k, e in batch if k == kind]
                     if events:
                         self._deliver(kind, events)
-            finally:
-                self._ledger.answered(len(batch))
+            except Exception as exc:  # a bug in the accounting: reported; sending goes on
+                self._ledger.error(exc)
 
     def _next_batch(self) -> list[_Item] | None:
         """Up to ``batch_size`` queued events, waiting for the first; None to stop."""
@@ -364,6 +364,7 @@ class Client:
             lost = Fate("failed", f"error in the sender thread: {exc!r}")
             fates = [fate or lost for fate in fates]
         unknown = Fate("failed", "no answer recorded")
+        # Counted and no longer pending in one step, so close() never counts them twice.
         self._ledger.settle(kind, events, [fate or unknown for fate in fates])
 
     def _send(

@@ -66,7 +66,8 @@ class Transport:
                 with urllib.request.urlopen(request, timeout=timeout) as response:
                     return response.status, response.read().decode(errors="replace")
             except urllib.error.HTTPError as exc:
-                text = exc.read().decode(errors="replace")
+                with exc:
+                    text = exc.read().decode(errors="replace")
                 if exc.code < 500 and exc.code != 429:
                     return exc.code, text
                 reason = f"answered {exc.code}"

@@ -138,13 +138,6 @@ class Ledger:
         with self.changed:
             self.pending += 1
 
-    def answered(self, n: int) -> None:
-        """``n`` events in flight are answered (and counted by :meth:`settle`)."""
-        with self.changed:
-            if not self.abandoned:
-                self.pending -= n
-            self.changed.notify_all()
-
     def one(self, kind: str, event: dict[str, Any], fate: Fate, *, in_flight: bool = False) -> None:
         """Count the fate of one event that is not sent in a batch: refused at the
         call, dropped, or a row of an uploaded table; ``in_flight`` if it was counted
@@ -165,12 +158,15 @@ class Ledger:
                 self._reasons.append(reason)
 
     def settle(self, kind: str, events: Sequence[dict[str, Any]], fates: Sequence[Fate]) -> None:
-        """Count what became of a batch: one reason line per distinct cause, and one
-        warning logged when any event was not stored."""
+        """Count what became of a batch in flight, which is then no longer pending: one
+        reason line per distinct cause, and one warning logged when any event was not
+        stored."""
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         with self.changed:
             if self.abandoned:
                 return  # close() counted these as undelivered
+            self.pending -= len(events)
+            self.changed.notify_all()
             for event, fate in zip(events, fates, strict=True):
                 self._note(kind, event, fate)
                 if fate.status not in _TAKEN:
