@@ -25,7 +25,10 @@ def _problem(kind: str, event: dict[str, Any]) -> tuple[str, str] | None:
         if score is not None and not 0.0 <= score <= 1.0:
             return "score", "Input should be less than or equal to 1"
         if event.get("status", "ok") == "ok" and "label" not in event:
-            return "", "Value error, a successful prediction (status 'ok') needs its predicted 'label'"
+            return (
+                "",
+                "Value error, a successful prediction (status 'ok') needs its predicted 'label'",
+            )
         if "label" in event and not isinstance(event["label"], int | str | bool):
             return "label", "Input should be a valid integer"
     elif "label" not in event and "value" not in event:
@@ -77,7 +80,10 @@ class Stub:
             problems = [_problem(kind, e) for e in events]
             if self.contract == "old" and any(problems):
                 return 422, {"detail": self._field_errors(kind, problems)}
-            results = [self._store(kind, i, e, p) for i, (e, p) in enumerate(zip(events, problems))]
+            results = [
+                self._store(kind, i, e, p)
+                for i, (e, p) in enumerate(zip(events, problems, strict=True))
+            ]
             if self.contract == "new":
                 taken = any(r["status"] != "rejected" for r in results)
                 return (200 if taken else 422), {"results": results}
@@ -86,11 +92,16 @@ class Stub:
             conflict = any(r["status"] == "conflict" for r in results)
             return (409 if conflict else 200), {"results": results}
 
-    def _field_errors(self, kind: str, problems: list[tuple[str, str] | None]) -> list[dict[str, Any]]:
+    def _field_errors(
+        self, kind: str, problems: list[tuple[str, str] | None]
+    ) -> list[dict[str, Any]]:
         batch = "PredictionBatch" if kind == "predictions" else "OutcomeBatch"
         errors: list[dict[str, Any]] = [
             # The union's other branch, as FastAPI reports it: names no event.
-            {"loc": ["body", "function-after[_consistent(), PredictionIn]", "model"], "msg": "Field required"}
+            {
+                "loc": ["body", "function-after[_consistent(), PredictionIn]", "model"],
+                "msg": "Field required",
+            }
         ]
         for i, problem in enumerate(problems):
             if problem is not None:
@@ -101,7 +112,9 @@ class Stub:
                     errors.append({"loc": [*loc, "str"], "msg": "Input should be a valid string"})
         return errors
 
-    def _store(self, kind: str, index: int, event: dict[str, Any], problem: tuple[str, str] | None) -> dict[str, Any]:
+    def _store(
+        self, kind: str, index: int, event: dict[str, Any], problem: tuple[str, str] | None
+    ) -> dict[str, Any]:
         key = event.get("id") or event.get("prediction_id")
         result: dict[str, Any] = {"index": index, "id": key, "detail": None, "matched": None}
         if problem is not None:
@@ -116,7 +129,11 @@ class Stub:
             return {**result, "status": "stored"}
         if known == event:
             return {**result, "status": "duplicate"}
-        return {**result, "status": "conflict", "detail": f"id {key!r} is already stored with different content"}
+        return {
+            **result,
+            "status": "conflict",
+            "detail": f"id {key!r} is already stored with different content",
+        }
 
     def _table(self, body: bytes) -> tuple[int, dict[str, Any]]:
         import pyarrow as pa
@@ -129,7 +146,11 @@ class Stub:
             return 200, {"stored": table.num_rows, "duplicates": [], "conflicts": []}
         rows = table.to_pylist()
         rejections = [
-            {"index": i, "id": r["id"], "detail": f"score: {r['score']} is not a probability in [0, 1]"}
+            {
+                "index": i,
+                "id": r["id"],
+                "detail": f"score: {r['score']} is not a probability in [0, 1]",
+            }
             for i, r in enumerate(rows)
             if r.get("score") is not None and not 0.0 <= r["score"] <= 1.0
         ]

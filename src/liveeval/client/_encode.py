@@ -70,6 +70,7 @@ def label(value: Any, field: str = "label") -> str | int | float | bool | None:
         return value  # type: ignore[no-any-return]
     if _is_missing(value):
         return None
+    raw = value
     value = _unwrap(value, field)
     if value is None or isinstance(value, bool):
         return value
@@ -80,23 +81,23 @@ def label(value: Any, field: str = "label") -> str | int | float | bool | None:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise EventValueError(
-                f"{_describe(value)} is not a label; pass None (or pd.NA) for an unknown label",
+                f"{_describe(raw)} is not a label; pass None (or pd.NA) for an unknown label",
                 field=field,
-                value=value,
+                value=raw,
             )
         return float(value)
     if hasattr(value, "__len__") and not isinstance(value, Mapping):
         raise EventValueError(
-            f"{_describe(value)} holds {len(value)} values, not one label; "
+            f"{_describe(raw)} holds {len(value)} values, not one label; "
             "pass one row's prediction, e.g. model.predict(X)[0]",
             field=field,
-            value=value,
+            value=raw,
         )
     raise EventTypeError(
-        f"{_describe(value)} is not a label; a label is a str, int, bool or float "
+        f"{_describe(raw)} is not a label; a label is a str, int, bool or float "
         "(numpy and pandas scalars included)",
         field=field,
-        value=value,
+        value=raw,
     )
 
 
