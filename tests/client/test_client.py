@@ -4,6 +4,8 @@ contract ("new") or today's whole-batch 422 ("old")."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime
@@ -405,3 +407,17 @@ def test_every_event_logged_is_counted_once_whatever_happens(stub: Stub) -> None
             client.log_prediction("m", **event)
     _all_counted(client, 400)
     assert client.stats.pending == 0 and client.stats.failed == 0
+
+
+def test_a_client_never_closed_delivers_its_events_at_interpreter_exit(stub: Stub) -> None:
+    script = (
+        "from liveeval.client import Client\n"
+        f"client = Client({stub.url!r}, flush_interval=0.05)\n"
+        "for i in range(50):\n"
+        "    client.log_prediction('m', id=f'x{i}', label=1)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(stub.predictions) == sorted(f"x{i}" for i in range(50))

@@ -358,7 +358,7 @@ class Client:
         leaves the sender: an error is counted, logged and kept in ``errors``."""
         fates: list[Fate | None] = [None] * len(events)
         try:
-            self._send(kind, events, list(range(len(events))), fates)
+            self._send(kind, events, fates)
         except Exception as exc:  # the sender thread must outlive any bug
             self._ledger.error(exc)
             lost = Fate("failed", f"error in the sender thread: {exc!r}")
@@ -367,38 +367,38 @@ class Client:
         # Counted and no longer pending in one step, so close() never counts them twice.
         self._ledger.settle(kind, events, [fate or unknown for fate in fates])
 
-    def _send(
-        self, kind: str, events: list[dict[str, Any]], part: list[int], fates: list[Fate | None]
-    ) -> None:
-        """POST the events at ``part`` and fill in their fates."""
-        body = _encode_batch(kind, events, part, fates)
-        if body is None:
-            return
-        sent = [i for i in part if fates[i] is None]
-        try:
-            code, text = self._transport.post(f"/v1/{kind}", body, "application/json")
-        except Undelivered as exc:
-            status = "undelivered" if self._closed else "failed"
-            for i in sent:
-                fates[i] = Fate(status, str(exc))
-            return
-        if code in (200, 201, 409, 422):
-            answer = read_answer(kind, code, text, len(sent))
-            for position, fate in answer.results.items():
-                fates[sent[position]] = fate
-            if answer.resend:
-                self._send(kind, events, [sent[p] for p in answer.resend], fates)
-            return
-        if code == 413 and len(sent) > 1:
-            half = len(sent) // 2
-            self._send(kind, events, sent[:half], fates)
-            self._send(kind, events, sent[half:], fates)
-            return
-        detail = summary_detail(code, text)
-        status = "rejected" if code in (400, 413) else "failed"
-        log.error("liveeval refused %d %s: %s", len(sent), kind, detail)
-        for i in sent:
-            fates[i] = Fate(status, detail)
+    def _send(self, kind: str, events: list[dict[str, Any]], fates: list[Fate | None]) -> None:
+        """POST the events and fill in their fates: the events a 422 does not name are
+        sent again, and a batch too large (413) is sent in halves."""
+        parts = [list(range(len(events)))]
+        while parts:
+            part = parts.pop()
+            body = _encode_batch(kind, events, part, fates)
+            if body is None:
+                continue
+            sent = [i for i in part if fates[i] is None]
+            try:
+                code, text = self._transport.post(f"/v1/{kind}", body, "application/json")
+            except Undelivered as exc:
+                status = "undelivered" if self._closed else "failed"
+                for i in sent:
+                    fates[i] = Fate(status, str(exc))
+                continue
+            if code in (200, 201, 409, 422):
+                answer = read_answer(kind, code, text, len(sent))
+                for position, fate in answer.results.items():
+                    fates[sent[position]] = fate
+                if answer.resend:  # each round rejects at least one event: this ends
+                    parts.append([sent[p] for p in answer.resend])
+            elif code == 413 and len(sent) > 1:
+                half = len(sent) // 2
+                parts += [sent[half:], sent[:half]]
+            else:
+                detail = summary_detail(code, text)
+                status = "rejected" if code in (400, 413) else "failed"
+                log.error("liveeval refused %d %s: %s", len(sent), kind, detail)
+                for i in sent:
+                    fates[i] = Fate(status, detail)
 
 
 def _encode_batch(
