@@ -26,7 +26,7 @@ from liveeval.client import (
 )
 from liveeval.client import _client as client_module
 from liveeval.client._http import Transport
-from liveeval.errors import LiveevalError
+from liveeval.errors import LiveevalError, ValidationError
 
 from .conftest import Stub, free_port
 
@@ -421,3 +421,28 @@ def test_a_client_never_closed_delivers_its_events_at_interpreter_exit(stub: Stu
     )
     assert done.returncode == 0, done.stderr
     assert sorted(stub.predictions) == sorted(f"x{i}" for i in range(50))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, r"^batch_size 0 is not a positive integer$"),
+        (
+            {"batch_size": 20_000},
+            r"^batch_size 20000 is over 10,000, the most events the server takes",
+        ),
+        ({"max_queue": -1}, r"^max_queue -1 is not a positive integer$"),
+    ],
+)
+def test_a_client_with_impossible_settings_is_an_error(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Client("http://127.0.0.1:8000", **kwargs)
+
+
+def test_a_url_that_is_not_http_is_an_error() -> None:
+    with pytest.raises(
+        ValidationError, match=r"^url 'localhost:8000' is not an http:// or https:// address$"
+    ):
+        Client("localhost:8000")

@@ -34,6 +34,7 @@ __all__ = ["Client"]
 log = logging.getLogger("liveeval.client")
 F = TypeVar("F", bound=Callable[..., Any])
 _Item = tuple[str, dict[str, Any]]
+MAX_BATCH = 10_000  # the server's limit per request (api.schemas.MAX_BATCH)
 
 
 class Client:
@@ -46,7 +47,7 @@ class Client:
     token:
         The write token (``LIVEEVAL_WRITE_TOKEN`` on the server), if one is set.
     batch_size:
-        Most events per request.
+        Most events per request (at most 10,000, the server's limit).
     flush_interval:
         How long the sender waits for a first event before checking for ``close()``.
     max_queue:
@@ -83,6 +84,11 @@ class Client:
         for name, number in (("batch_size", batch_size), ("max_queue", max_queue)):
             if number < 1:
                 raise ValidationError(f"{name} {number!r} is not a positive integer")
+        if batch_size > MAX_BATCH:
+            raise ValidationError(
+                f"batch_size {batch_size!r} is over {MAX_BATCH:,}, the most events the server "
+                "takes in one request"
+            )
         self.url = url.rstrip("/")
         self.batch_size = batch_size
         self.flush_interval = flush_interval
