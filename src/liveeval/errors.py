@@ -11,15 +11,20 @@ from __future__ import annotations
 __all__ = [
     "ClientClosedError",
     "ColumnNotFoundError",
+    "ConfigError",
     "DeliveryError",
     "EventTypeError",
     "EventValueError",
     "InputFileError",
     "InvalidEventError",
     "LiveevalError",
+    "NotFoundError",
     "ProfileError",
     "QueueFullError",
+    "StoreLocked",
+    "StoreUnavailable",
     "UnknownLabelError",
+    "UnknownMetricError",
     "ValidationError",
 ]
 
@@ -75,6 +80,17 @@ class ValidationError(LiveevalError, ValueError):
 
 class UnknownLabelError(ValidationError):
     """A label that is not among the declared classes."""
+
+
+class UnknownMetricError(ValidationError, KeyError):
+    """A metric name that the catalogue (``liveeval.metrics.registry``) does not know."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        self.name = name
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self._render()
 
 
 class ColumnNotFoundError(ValidationError, KeyError):
@@ -137,3 +153,19 @@ class DeliveryError(LiveevalError, ConnectionError):
     def __init__(self, message: str, *, summary: object = None) -> None:
         self.summary = summary
         super().__init__(message)
+
+
+class StoreLocked(LiveevalError, RuntimeError):
+    """Another process (or another store object) already writes this store."""
+
+
+class StoreUnavailable(LiveevalError, RuntimeError):
+    """The store cannot answer in time (a read waited too long for the loader)."""
+
+
+class ConfigError(LiveevalError, ValueError):
+    """A server configuration (file, flag or environment) that cannot be used."""
+
+
+class NotFoundError(LiveevalError, LookupError):
+    """A model, version or profile that does not exist (HTTP 404)."""
