@@ -121,3 +121,29 @@ def test_close_is_bounded_when_the_server_dies(server):
     stats = client.close(timeout=1.5)
     assert time.monotonic() - started < 3.0
     assert stats.accepted == 1 and stats.undelivered + stats.failed == 100
+
+
+def test_the_bulk_upload_reports_each_rejected_row(server):
+    import pyarrow as pa
+
+    n = 10
+    table = pa.table(
+        {
+            "id": [f"row{i}" for i in range(n)],
+            "model": ["bulk"] * n,
+            "label": [i % 2 for i in range(n)],
+            "score": [1.5 if i in (2, 7, 8, 9) else 0.1 + 0.8 * (i % 2) for i in range(n)],
+        }
+    )
+    with Client(server.url) as client:
+        summary = client.log_prediction_table(table, chunk_rows=3)  # rows 6..8 and 9: one all bad
+    assert (summary["stored"], summary["rejected"]) == (6, 4)
+    assert [(r["index"], r["id"]) for r in summary["rejections"]] == [
+        (2, "row2"),
+        (7, "row7"),
+        (8, "row8"),
+        (9, "row9"),
+    ]
+    assert all("score" in r["detail"] for r in summary["rejections"])
+    assert (client.stats.accepted, client.stats.rejected) == (6, 4)
+    assert server.get("/v1/models/bulk/metrics")["predictions"] == 6
