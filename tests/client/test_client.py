@@ -446,3 +446,12 @@ def test_a_url_that_is_not_http_is_an_error() -> None:
         ValidationError, match=r"^url 'localhost:8000' is not an http:// or https:// address$"
     ):
         Client("localhost:8000")
+
+
+def test_importing_the_client_leaves_numpy_and_pyarrow_alone():
+    import subprocess
+    import sys
+
+    code = "import sys, liveeval.client; print('numpy' in sys.modules, 'pyarrow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
