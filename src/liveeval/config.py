@@ -14,7 +14,7 @@ read = "…"               # when set, guards every read route and /metrics
 [profiles]               # extra use-case profiles, by name (queries name profiles, never paths)
 payments = "profiles/payments.toml"
 
-[[models]]
+[[models]]                     # a model served here
 name = "fraud"
 path = "models/fraud.joblib"   # only ever loaded from here, never from a request
 version = "v3"
@@ -22,6 +22,12 @@ classes = [0, 1]
 pos_label = 1
 features = ["amount", "distance_km"]
 profile = "fraud"
+
+[[models]]                     # a model served elsewhere, known from its logs: no path
+name = "spam"
+classes = ["ham", "spam"]      # labels are mapped onto these; others are rejected
+pos_label = "spam"
+profile = "spam"
 ```
 
 An unknown table or key is an error with a "did you mean" suggestion: a typo such as
@@ -44,6 +50,7 @@ from .serving import ModelSpec
 
 __all__ = [
     "WINDOW_PATTERN",
+    "LoggedModel",
     "ServerConfig",
     "Tokens",
     "load_config",
@@ -112,6 +119,16 @@ class Tokens:
         return bool(self.write or self.admin or self.read)
 
 
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model served elsewhere, declared so that its labels are checked and mapped."""
+
+    name: str
+    classes: tuple[Any, ...]
+    pos_label: Any = None
+    profile: str | None = None
+
+
 @dataclass
 class ServerConfig:
     store: str = "liveeval.duckdb"
@@ -119,6 +136,7 @@ class ServerConfig:
     port: int = 8000
     window: str = "1h"
     models: list[ModelSpec] = field(default_factory=list)
+    logged: list[LoggedModel] = field(default_factory=list)
     tokens: Tokens = field(default_factory=Tokens)
     # Extra profiles by name -> TOML file, read once at start.
     profiles: dict[str, Path] = field(default_factory=dict)
@@ -141,6 +159,13 @@ class ServerConfig:
         for pair in names:
             if names.count(pair) > 1:
                 raise ConfigError(f"model {pair[0]!r} version {pair[1]!r} is configured twice")
+        served = {m.name for m in self.models}
+        for logged in self.logged:
+            if logged.name in served:
+                raise ConfigError(
+                    f"model {logged.name!r} is configured both with a path (served) and "
+                    "without one (logged elsewhere)"
+                )
 
 
 def _unknown(keys: Iterable[str], allowed: tuple[str, ...], where: str) -> None:
@@ -157,27 +182,22 @@ def _typed(value: Any, kind: type | tuple[type, ...], where: str, expected: str)
     return value
 
 
-def _model(raw: Any, base: Path, i: int) -> ModelSpec:
+def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
     where = f"[[models]] entry {i + 1}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table of settings, got {raw!r}")
     _unknown(raw, _MODEL_KEYS, where)
-    if "name" not in raw or "path" not in raw:
-        raise ConfigError(f"{where}: needs 'name' and 'path'")
+    if "name" not in raw:
+        raise ConfigError(f"{where}: needs a 'name'")
     name = _typed(raw["name"], str, f"{where} name", "a string")
+    if "path" not in raw:
+        return _logged(raw, name, where)
     path = Path(_typed(raw["path"], str, f"{where} path", "a string"))
     features = raw.get("features")
     if features is not None and not (
         isinstance(features, list) and all(isinstance(f, str) and f for f in features)
     ):
         raise ConfigError(f"{where} features: {features!r} is not a list of names")
-    classes = raw.get("classes")
-    if classes is not None and not (
-        isinstance(classes, list)
-        and len(classes) >= 2
-        and all(isinstance(c, (str, int, float, bool)) for c in classes)
-    ):
-        raise ConfigError(f"{where} classes: {classes!r} is not a list of two or more labels")
     threshold = raw.get("threshold", 0.5)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise ConfigError(f"{where} threshold: {threshold!r} is not a number")
@@ -186,17 +206,50 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec:
     output = str(raw.get("output", "logits"))
     if output not in ("logits", "probabilities"):
         raise ConfigError(f"{where} output: {output!r} is not 'logits' or 'probabilities'")
+    classes = _classes(raw, where)
     return ModelSpec(
         name=name,
         path=path if path.is_absolute() else base / path,
         version=str(raw.get("version", "v1")),
         features=tuple(features) if features is not None else None,
-        classes=tuple(classes) if classes is not None else None,
+        classes=classes,
         pos_label=raw.get("pos_label"),
         profile=raw.get("profile"),
         threshold=float(threshold),
         output=output,
     )
+
+
+def _classes(raw: dict[str, Any], where: str) -> tuple[Any, ...] | None:
+    classes = raw.get("classes")
+    if classes is None:
+        return None
+    if not (
+        isinstance(classes, list)
+        and len(classes) >= 2
+        and all(isinstance(c, (str, int, float, bool)) for c in classes)
+    ):
+        raise ConfigError(f"{where} classes: {classes!r} is not a list of two or more labels")
+    return tuple(classes)
+
+
+def _logged(raw: dict[str, Any], name: str, where: str) -> LoggedModel:
+    for key in ("version", "features", "threshold", "output"):
+        if key in raw:
+            raise ConfigError(
+                f"{where}: {key!r} needs a 'path' (a model served here); a model logged "
+                "elsewhere takes 'classes', 'pos_label' and 'profile'"
+            )
+    classes = _classes(raw, where)
+    if classes is None:
+        raise ConfigError(f"{where}: a model without 'path' (logged elsewhere) needs its 'classes'")
+    pos_label = raw.get("pos_label")
+    if pos_label is not None and pos_label not in classes:
+        raise ConfigError(f"{where} pos_label: {pos_label!r} is not one of {list(classes)!r}")
+    profile = raw.get("profile")
+    if profile is not None and not isinstance(profile, str):
+        raise ConfigError(f"{where} profile: {profile!r} is not a profile name")
+    return LoggedModel(name, classes, pos_label, profile)
 
 
 def load_config(path: str | Path) -> ServerConfig:
@@ -235,6 +288,7 @@ def load_config(path: str | Path) -> ServerConfig:
     for key, value in profiles.items():
         _typed(value, str, f"{p} [profiles] {key}", "a path to a profile TOML file")
     defaults = ServerConfig()
+    parsed = [_model(m, p.parent, i) for i, m in enumerate(models)]
     config = ServerConfig(
         store=str(_typed(server.get("store", defaults.store), str, "[server] store", "a path")),
         host=str(_typed(server.get("host", defaults.host), str, "[server] host", "a string")),
@@ -242,7 +296,8 @@ def load_config(path: str | Path) -> ServerConfig:
         window=str(
             _typed(server.get("window", defaults.window), str, "[server] window", "a duration")
         ),
-        models=[_model(m, p.parent, i) for i, m in enumerate(models)],
+        models=[m for m in parsed if isinstance(m, ModelSpec)],
+        logged=[m for m in parsed if isinstance(m, LoggedModel)],
         tokens=Tokens(tokens.get("write"), tokens.get("admin"), tokens.get("read")),
         profiles={
             name: (Path(v) if Path(v).is_absolute() else p.parent / v)

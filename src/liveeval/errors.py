@@ -9,13 +9,19 @@ the file, column and row without parsing messages.
 from __future__ import annotations
 
 __all__ = [
+    "ClientClosedError",
     "ColumnNotFoundError",
     "ConfigError",
+    "DeliveryError",
+    "EventTypeError",
+    "EventValueError",
     "InputFileError",
+    "InvalidEventError",
     "LiveevalError",
     "ModelLoadError",
     "NotFoundError",
     "ProfileError",
+    "QueueFullError",
     "StoreLocked",
     "StoreUnavailable",
     "UnknownLabelError",
@@ -101,6 +107,53 @@ class InputFileError(LiveevalError, OSError):
 
 class ProfileError(LiveevalError, ValueError):
     """A use-case profile that is missing or malformed."""
+
+
+class InvalidEventError(LiveevalError):
+    """An event the client cannot send as given; raised at the ``log_*`` call.
+
+    Parameters
+    ----------
+    message:
+        What was wrong with the value and what is accepted.
+    field:
+        The event's field (``"label"``, ``"features.amount"``, ...).
+    value:
+        The offending value, as given.
+    """
+
+    def __init__(self, message: str, *, field: str, value: object) -> None:
+        self.field = field
+        self.value = value
+        self.detail = message
+        super().__init__(f"{field}: {message}")
+
+
+class EventTypeError(InvalidEventError, TypeError):
+    """A value of a type that has no JSON form (a set, bytes, an arbitrary object)."""
+
+
+class EventValueError(InvalidEventError, ValueError):
+    """A value of an accepted type that cannot be sent (NaN, infinity, a 2-D array)."""
+
+
+class QueueFullError(LiveevalError, RuntimeError):
+    """The client's bounded queue stayed full: the server is down or too slow."""
+
+
+class ClientClosedError(LiveevalError, RuntimeError):
+    """An event logged on a client that was closed."""
+
+
+class DeliveryError(LiveevalError, ConnectionError):
+    """A synchronous upload that the server refused or that could not reach it.
+
+    ``summary`` holds what had been acknowledged before the failure.
+    """
+
+    def __init__(self, message: str, *, summary: object = None) -> None:
+        self.summary = summary
+        super().__init__(message)
 
 
 class StoreLocked(LiveevalError, RuntimeError):

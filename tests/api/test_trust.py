@@ -235,3 +235,25 @@ def test_every_read_route_survives_every_accepted_event(app):
     _reads_are_fine(app)
     body = app.get("/v1/models/ext/metrics").json()
     assert json.dumps(body)  # finite, serialisable
+
+
+def test_a_model_logged_elsewhere_declares_its_classes_in_the_config(tmp_path):
+    path = tmp_path / "liveeval.toml"
+    path.write_text(
+        f'[server]\nstore = "{tmp_path / "s.duckdb"}"\n'
+        '[[models]]\nname = "spam"\nclasses = ["ham", "spam"]\npos_label = "spam"\n'
+        'profile = "spam"\n'
+    )
+    config = load_config(path)
+    assert config.logged[0].classes == ("ham", "spam") and not config.models
+    with TestClient(create_app(config)) as client:
+        ok = {"id": "m1", "model": "spam", "label": "spam", "score": 0.9}
+        assert client.post("/v1/predictions", json=ok).status_code == 200
+        r = client.post("/v1/predictions", json={"model": "spam", "label": "eggs", "score": 0.1})
+        assert r.status_code == 422 and "'eggs' is not one of model 'spam''s classes" in r.text
+        client.post("/v1/outcomes", json={"prediction_id": "m1", "label": "spam"})
+        body = client.get("/v1/models/spam/metrics").json()
+        assert body["pos_label"] == "spam" and body["verdict"]["profile"] == "spam"
+    path.write_text('[[models]]\nname = "spam"\n')
+    with pytest.raises(ConfigError, match="needs its 'classes'"):
+        load_config(path)

@@ -81,15 +81,19 @@ class Service:
                     f"{list(known)!r} and {list(declared)!r}"
                 )
             self.classes.declare(spec.name, declared)
+        self.logged = {m.name: m for m in config.logged}
+        for logged in config.logged:
+            self.classes.declare(logged.name, logged.classes)
         self.profiles: dict[str, Profile] = {}
         for name, path in config.profiles.items():
             try:
                 self.profiles[name] = load_profile(path)
             except LiveevalError as exc:
                 raise ConfigError(f"[profiles] {name}: {exc}") from None
-        for spec in config.models:
-            if spec.profile is not None:
-                self.profile(spec.profile)  # an unknown default profile fails at start
+        defaults = [m.profile for m in config.models] + [m.profile for m in config.logged]
+        for default in defaults:
+            if default is not None:
+                self.profile(default)  # an unknown default profile fails at start
         self._store: Store | None = None
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
@@ -187,6 +191,9 @@ class Service:
         classes = self.classes.classes(model)
         versions = self.models.get(model)
         if not versions:
+            logged = self.logged.get(model)
+            if logged is not None:
+                return classes, logged.pos_label, logged.profile
             return classes, None, None
         loaded = versions.get(version or self.default_version[model]) or next(
             iter(versions.values())
