@@ -330,3 +330,17 @@ def test_text_inputs_of_a_model_fitted_on_an_array_come_as_an_object_array(tmp_p
     # filterwarnings=error: no "X has feature names, but ... was fitted without" warning.
     expected = model.predict_proba(np.array([[150.0, "US"], [5.0, "DE"]], dtype=object))
     assert loaded.infer(inputs).scores == pytest.approx(expected[:, 1].tolist())
+
+
+def test_a_regressor_is_not_served_as_a_classifier(tmp_path):
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(50, 2))
+    path = dump(LinearRegression().fit(x, x[:, 0] + 0.3), tmp_path / "reg.joblib")
+    with pytest.raises(
+        ModelLoadError,
+        match=r"predict\(\) fails on a probe row \{'a': 0\.0, 'b': 0\.0\}: it predicted 0\.3\d*, "
+        r"which is not one of the classes \[0, 1\] \(a regressor cannot be served",
+    ):
+        load_model(spec(path, features=("a", "b"), classes=(0, 1)))

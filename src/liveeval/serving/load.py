@@ -407,7 +407,9 @@ def _probe(loaded: LoadedModel, row: dict[str, Any]) -> str | None:
         x = loaded.inputs([row])
         if not loaded.has_proba:
             labels = np.asarray(loaded._call("predict", x)).reshape(-1)
-            return None if len(labels) == 1 else f"{len(labels)} labels for one row"
+            if len(labels) != 1:
+                return f"{len(labels)} labels for one row"
+            return _among_classes(labels[0], loaded.classes)
         proba = loaded.proba(x)
     except Exception as exc:  # the model's own code: any error is possible
         return f"{type(exc).__name__}: {exc}"
@@ -417,6 +419,21 @@ def _probe(loaded: LoadedModel, row: dict[str, Any]) -> str | None:
             f"{len(loaded.classes)}) for the classes {list(loaded.classes)}"
         )
     return None
+
+
+def _among_classes(label: Any, classes: tuple[Any, ...]) -> str | None:
+    """None if ``label`` is one of ``classes`` (``1`` and ``1.0`` are one class)."""
+    value = label.item() if isinstance(label, np.generic) else label
+    try:
+        known = canonical_label(value) in {canonical_label(c) for c in classes}
+    except LiveevalError:
+        known = False
+    if known:
+        return None
+    return (
+        f"it predicted {value!r}, which is not one of the classes {list(classes)} "
+        "(a regressor cannot be served as a classifier)"
+    )
 
 
 # -- ONNX and PyTorch ----------------------------------------------------------------
