@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -105,10 +105,11 @@ class InputSchema:
     features: tuple[Feature, ...]
     frame: bool = False
     container: str = "arrow"
+    names: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.features)
+    def __post_init__(self) -> None:
+        # Read on every request: computed once.
+        object.__setattr__(self, "names", tuple(f.name for f in self.features))
 
     def build(self, rows: list[dict[str, Any]]) -> Any:
         """Validate request rows and build the model's input.
