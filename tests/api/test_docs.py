@@ -49,6 +49,9 @@ def test_offline_docs_reference_only_local_assets_that_answer():
         assert (
             client.get("/docs-assets/swagger-ui.css").headers["content-type"].startswith("text/css")
         )
+        # Only the page's assets: not the bundle's demo page, which loads a public spec.
+        assert client.get("/docs-assets/index.html").status_code == 404
+        assert client.get("/docs-assets/..%2F__init__.py").status_code == 404
 
 
 def test_offline_docs_need_fastapis_own_page_off():

@@ -4,16 +4,22 @@ internet access (FastAPI's default page loads them from a CDN)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from starlette.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse
 from swagger_ui_bundle import swagger_ui_path
 
 __all__ = ["ASSETS_PATH", "DOCS_PATH", "mount_offline_docs"]
 
 DOCS_PATH = "/docs"
 ASSETS_PATH = "/docs-assets"
+_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
 
 
 def mount_offline_docs(app: FastAPI) -> None:
@@ -27,7 +33,18 @@ def mount_offline_docs(app: FastAPI) -> None:
     if app.openapi_url is None:
         raise ValueError("the app serves no OpenAPI spec (openapi_url=None) to document")
     openapi_url = app.openapi_url
-    app.mount(ASSETS_PATH, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get(ASSETS_PATH + "/{name}", include_in_schema=False)
+    async def swagger_ui_asset(name: str) -> FileResponse:
+        # Only the page's own assets: not the bundle's demo index.html (which points
+        # at a public example spec) or source maps.
+        if name not in _ASSETS:
+            raise HTTPException(404, f"no docs asset {name!r}")
+        return FileResponse(
+            Path(str(swagger_ui_path)) / name,
+            media_type=_ASSETS[name],
+            headers={"cache-control": "public, max-age=86400"},
+        )
 
     @app.get(DOCS_PATH, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
