@@ -344,3 +344,16 @@ def test_a_regressor_is_not_served_as_a_classifier(tmp_path):
         r"which is not one of the classes \[0, 1\] \(a regressor cannot be served",
     ):
         load_model(spec(path, features=("a", "b"), classes=(0, 1)))
+
+
+def test_a_pickle_from_another_version_of_an_installed_package_says_so(tmp_path):
+    import sklearn
+
+    path = tmp_path / "m.pkl"
+    path.write_bytes(b"csklearn._gone_in_this_version\nModel\n(tR.")
+    with pytest.raises(
+        ModelLoadError,
+        match=rf"needs the module 'sklearn\._gone_in_this_version', which the installed 'sklearn' "
+        rf"{re.escape(sklearn.__version__)} does not have: the model was saved with another version",
+    ):
+        load_model(spec(path))

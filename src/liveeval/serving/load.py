@@ -80,12 +80,7 @@ def _unpickle(spec: ModelSpec, path: Path) -> Any:
             warnings.simplefilter("always")
             predictor = joblib.load(path)
     except ModuleNotFoundError as exc:
-        raise fail(
-            spec.name,
-            str(path),
-            f"the pickle needs the Python module {exc.name!r}, which is not installed here "
-            "(install the package the model was trained with)",
-        ) from None
+        raise fail(spec.name, str(path), _missing_module(exc.name or str(exc))) from None
     except (ImportError, AttributeError) as exc:
         raise fail(
             spec.name,
@@ -117,6 +112,27 @@ def _unpickle(spec: ModelSpec, path: Path) -> Any:
     for w in caught:  # e.g. scikit-learn's InconsistentVersionWarning: worth seeing
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return predictor
+
+
+def _missing_module(name: str) -> str:
+    top = name.split(".")[0]
+    installed = None
+    if top != name:
+        try:
+            installed = importlib.import_module(top)
+        except ImportError:
+            pass
+    if installed is None:
+        return (
+            f"the pickle needs the Python module {name!r}, which is not installed here "
+            "(install the package the model was trained with)"
+        )
+    version = getattr(installed, "__version__", None)
+    return (
+        f"the pickle needs the module {name!r}, which the installed {top!r}"
+        f"{f' {version}' if version else ''} does not have: the model was saved with "
+        "another version of it; install that version"
+    )
 
 
 def _load_sklearn(spec: ModelSpec, path: Path) -> LoadedModel:
