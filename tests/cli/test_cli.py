@@ -188,7 +188,7 @@ def test_threshold_recommends_operating_points(scored_file, tmp_path):
         (["--label", "y_tru", "--pred", "y_pred"], "did you mean 'y_true'"),
         (
             ["--label", "y_true", "--pred", "y_pred", "--labels", "0,2", "--pos-label", "2"],
-            "row 0: label 1 is not one of the declared classes",
+            "row 1: label 1 is not one of the declared classes",
         ),
         (["--label", "y_true", "--score", "y_pred", "--proba", "a,b"], "not both"),
         (["--label", "y_true"], "no predictions"),
@@ -220,7 +220,7 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert (
         proc.stderr.strip()
-        == f"Error: {bad}, column 's', row 1: 1.7 is not a probability in [0, 1]"
+        == f"Error: {bad}, column 's', row 2: 1.7 is not a probability in [0, 1]"
     )
     assert proc.stdout == ""
 

@@ -21,7 +21,7 @@ def test_missing_column_suggests_the_closest_name(seeds_table):
 def test_label_outside_declared_classes_names_the_row(seeds_table):
     with pytest.raises(
         UnknownLabelError,
-        match=r"column 'y_true', row 0: label 1 is not one of the declared classes \[0, 2\]",
+        match=r"column 'y_true', row 1: label 1 is not one of the declared classes \[0, 2\]",
     ):
         liveeval.evaluate(seeds_table, label="y_true", pred="y_pred", labels=[0, 2], pos_label=2)
 
@@ -30,20 +30,20 @@ def test_score_outside_unit_interval_names_file_column_and_row(tmp_path):
     path = tmp_path / "p.csv"
     pacsv.write_csv(pa.table({"y": [0, 1, 1], "s": [0.2, 1.7, 0.9]}), path)
     with pytest.raises(
-        ValidationError, match=rf"{path}, column 's', row 1: 1.7 is not a probability in \[0, 1\]"
+        ValidationError, match=rf"{path}, column 's', row 2: 1.7 is not a probability in \[0, 1\]"
     ):
         liveeval.evaluate(path, label="y", score="s")
 
 
 def test_nan_score_is_an_error_not_a_dropped_row():
     table = pa.table({"y": [0, 1, 1], "s": [0.2, float("nan"), 0.9]})
-    with pytest.raises(ValidationError, match=r"column 's', row 1: NaN is not a probability"):
+    with pytest.raises(ValidationError, match=r"column 's', row 2: NaN is not a probability"):
         liveeval.evaluate(table, label="y", score="s")
 
 
 def test_missing_score_on_a_successful_row_is_an_error():
     table = pa.table({"y": [0, 1, 1], "s": [0.2, None, 0.9]})
-    with pytest.raises(ValidationError, match=r"row 1: missing value is not a probability"):
+    with pytest.raises(ValidationError, match=r"row 2: missing value is not a probability"):
         liveeval.evaluate(table, label="y", score="s")
 
 
@@ -56,7 +56,7 @@ def test_probabilities_that_do_not_sum_to_one_are_rejected():
             "p_c": [0.0, 0.4, 0.8],
         }
     )
-    with pytest.raises(ValidationError, match=r"row 1: class probabilities sum to 1.2, not 1"):
+    with pytest.raises(ValidationError, match=r"row 2: class probabilities sum to 1.2, not 1"):
         liveeval.evaluate(table, label="y", proba_prefix="p_")
 
 
@@ -78,8 +78,12 @@ def test_unreadable_and_missing_files(tmp_path):
         liveeval.evaluate(tmp_path / "nope.csv", label="y", pred="p")
     sheet = tmp_path / "x.xlsx"
     sheet.write_text("x")
-    with pytest.raises(InputFileError, match="cannot tell the format"):
+    with pytest.raises(InputFileError, match=r"spreadsheets \(.xlsx\) are not read; export"):
         liveeval.evaluate(sheet, label="y", pred="p")
+    odd = tmp_path / "x.dat"
+    odd.write_text("x")
+    with pytest.raises(InputFileError, match="cannot tell the format"):
+        liveeval.evaluate(odd, label="y", pred="p")
 
 
 def test_unlabelled_and_failed_rows_are_counted_not_dropped():
