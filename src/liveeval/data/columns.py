@@ -69,6 +69,8 @@ class ColumnSpec:
     threshold: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.proba_prefix is not None and not self.proba_prefix:
+            raise ValidationError("--proba-prefix is empty; give the prefix, e.g. p_")
         if self.score is not None and (self.proba or self.proba_prefix):
             raise ValidationError(
                 "give either --score (binary) or --proba/--proba-prefix, not both"
@@ -136,7 +138,7 @@ class Prepared:
 def _missing(name: str, table: pa.Table, source: str, flag: str) -> ColumnNotFoundError:
     names = table.column_names
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = f"; did you mean '{close[0]}'?" if close else "."
     shown = ", ".join(names[:20]) + (" …" if len(names) > 20 else "")
     return ColumnNotFoundError(
         f"no such column (given by {flag}){hint} Columns are: {shown}",
@@ -238,7 +240,13 @@ def _check_scalar(table: pa.Table, name: str, source: str, what: str) -> None:
     t = table.column(name).type
     if pa.types.is_dictionary(t):
         t = t.value_type
-    if pa.types.is_nested(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        raise ValidationError(
+            f"expected {what}, found bytes that are not UTF-8 text; save the file as UTF-8",
+            source=source,
+            column=name,
+        )
+    if pa.types.is_nested(t):
         raise ValidationError(
             f"expected {what} (integers, strings or booleans), found {t}",
             source=source,

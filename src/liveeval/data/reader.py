@@ -111,15 +111,24 @@ def read_table(
     fmt = _format_of(p)
     try:
         if fmt == "parquet":
-            return _read_parquet(p, columns, progress)
-        if fmt == "csv":
+            table = _read_parquet(p, columns, progress)
+        elif fmt == "csv":
             delimiter = "\t" if ".tsv" in (s.lower() for s in p.suffixes) else ","
-            return _read_csv(p, delimiter, progress)
-        return _read_jsonl(p, progress)
+            table = _read_csv(p, delimiter, progress)
+        else:
+            table = _read_jsonl(p, progress)
+        # Arrow decodes column names only when asked: a header that is not UTF-8 fails here.
+        table.column_names  # noqa: B018
+        return table
     except (InputFileError, ValidationError):
         raise
     except PermissionError:
         raise InputFileError(f"{p}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"{p}: not UTF-8 text (byte {exc.object[exc.start : exc.start + 1]!r} in the "
+            "header); save the file as UTF-8"
+        ) from None
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
         raise InputFileError(f"{p}: cannot read as {fmt}: {_first_line(exc)}") from None
 
