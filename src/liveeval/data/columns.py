@@ -851,10 +851,11 @@ def _sorted(values: set[Any]) -> tuple[Label, ...]:
 def _default_positive(labels: tuple[Label, ...]) -> Label | None:
     """1 for {0, 1} and {-1, 1}, True for booleans, as scikit-learn assumes."""
     as_set = set(labels)
+    # Checked first: {False, True} == {0, 1} in Python.
+    if all(isinstance(label, bool) for label in labels):
+        return True if as_set == {False, True} else None
     if as_set in ({0, 1}, {-1, 1}):
         return 1
-    if as_set == {False, True}:
-        return True
     return None
 
 
