@@ -746,11 +746,11 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
 
     # Groups for the breakdowns.
     groups: dict[str, tuple[list[str], IntArray]] = {}
-    for dim, name in (("version", spec.version), ("segment", spec.segment)):
-        if name is None:
+    for dim, group_col in (("version", spec.version), ("segment", spec.segment)):
+        if group_col is None:
             continue
-        _check_scalar(sub, name, source, f"{dim} names")
-        codes, values = _dictionary(sub.column(name))
+        _check_scalar(sub, group_col, source, f"{dim} names")
+        codes, values = _dictionary(sub.column(group_col))
         keys = ["(missing)" if v is None else str(v) for v in values]
         order = sorted(range(len(keys)), key=lambda i: (values[i] is None, str(values[i])))
         rank = np.empty(len(keys), dtype=np.int64)
