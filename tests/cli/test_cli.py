@@ -432,6 +432,12 @@ def _write(path: Path, text: str | bytes) -> Path:
             ["column 's', row 2: missing value is not a probability in [0, 1]"],
         ),
         ("inf.csv", "y,s\n0,0.1\n1,inf\n", [], ["column 's', row 2: inf is not a probability"]),
+        (
+            "classes.csv",
+            "y,p_a,p_b\na,0.5,0.5\nb,0.2,0.8\nc,0.1,0.9\n",
+            ["--proba-prefix", "p_"],
+            ["column 'y', row 3: label 'c' has no probability column"],
+        ),
         ("empty.csv", "", [], ["empty.csv: file is empty"]),
         ("header.csv", "y,s\n", [], ["header.csv: no rows"]),
         ("sheet.xlsx", "PK\x03\x04", [], ["sheet.xlsx: spreadsheets (.xlsx) are not read"]),
@@ -483,7 +489,8 @@ def _write(path: Path, text: str | bytes) -> Path:
 def test_bad_files_are_one_line_naming_file_column_and_row(tmp_path, name, content, args, parts):
     path = _write(tmp_path / name, content)
     label = "é" if name == "latin1.csv" else "y"
-    predictions = args if "--pred" in args else ["--score", "s", *args]
+    given = {"--pred", "--proba-prefix"} & set(args)
+    predictions = args if given else ["--score", "s", *args]
     proc = console("report", path, "--label", label, *predictions)
     line = assert_one_line_error(proc, *parts)
     assert line.startswith(f"Error: {path}")

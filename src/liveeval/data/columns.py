@@ -693,6 +693,21 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
                     column=proba_columns[proba_classes.index(c)],
                 )
         missing = [label for label in labels if label not in proba_classes]
+        for values, idx, name in (
+            (label_values, label_idx, spec.label),
+            (pred_values or [], pred_idx, spec.pred),
+        ):
+            # A class met in the data without a probability column: name its first row.
+            codes = [i for i, v in enumerate(values) if normalise_label(v) in missing]
+            if codes and idx is not None:
+                i = _first(np.isin(idx, codes))
+                raise UnknownLabelError(
+                    f"label {normalise_label(values[int(idx[i])])!r} has no probability "
+                    f"column; probability columns are {proba_columns!r}",
+                    source=source,
+                    column=name,
+                    row=original_row(i),
+                )
         if missing:
             raise ValidationError(
                 f"no probability column for class(es) {missing!r}; probability columns are "
