@@ -433,6 +433,12 @@ def _write(path: Path, text: str | bytes) -> Path:
         ),
         ("inf.csv", "y,s\n0,0.1\n1,inf\n", [], ["column 's', row 2: inf is not a probability"]),
         (
+            "bigints.csv",
+            "y,s\n0,0.2\n99999999999999999999999,0.1\n",
+            [],
+            ["column 'y', row 2: label 1e+23 is too large to be held exactly as a number"],
+        ),
+        (
             "classes.csv",
             "y,p_a,p_b\na,0.5,0.5\nb,0.2,0.8\nc,0.1,0.9\n",
             ["--proba-prefix", "p_"],

@@ -242,7 +242,8 @@ def _check_scalar(table: pa.Table, name: str, source: str, what: str) -> None:
         t = t.value_type
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         raise ValidationError(
-            f"expected {what}, found bytes that are not UTF-8 text; save the file as UTF-8",
+            f"expected {what}, found binary data (in a CSV file: text that is not UTF-8; "
+            "save the file as UTF-8)",
             source=source,
             column=name,
         )
@@ -410,6 +411,80 @@ FLAGS = {
 }
 
 
+def _probability_columns(
+    table: pa.Table, spec: ColumnSpec, duplicated: tuple[str, ...], source: str
+) -> tuple[list[str], str | None]:
+    """The class-probability columns and the prefix before each one's class name."""
+    columns = table.column_names
+    proba_columns: list[str] = list(spec.proba or ())
+    prefix = spec.proba_prefix
+    if prefix is not None:
+        proba_columns = list(
+            dict.fromkeys(c for c in columns if c.startswith(prefix) and c != prefix)
+        )
+        for name in proba_columns:
+            if name in duplicated:
+                raise ValidationError(
+                    "a probability column's name is the header of more than one column; "
+                    "rename them so each name is unique",
+                    source=source,
+                    column=name,
+                )
+        if not proba_columns:
+            raise ValidationError(
+                f"no column starts with the probability prefix {prefix!r}", source=source
+            )
+    elif proba_columns:
+        prefix = _common_prefix(proba_columns)
+    if proba_columns and len(proba_columns) < 2:
+        raise ValidationError(
+            "class probabilities need one column per class (two or more); "
+            "for a binary score use --score",
+            source=source,
+        )
+    return proba_columns, prefix
+
+
+def _rows_to_evaluate(
+    table: pa.Table, spec: ColumnSpec, notes: list[str], source: str
+) -> tuple[npt.NDArray[np.bool_] | None, dict[str, int], IntArray | None]:
+    """Failed predictions, rows left out by reason, and the indices of the rows kept
+    (``None`` when every row is kept, so that no index array is built)."""
+    n = table.num_rows
+    failed_all = _status_failed(table, spec.status, source) if spec.status else None
+    found_by_name = spec.status is not None and any(
+        note.startswith("prediction status") for note in notes
+    )
+    label_col = table.column(spec.label)
+    has_label = np.asarray(label_col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    excluded: dict[str, int] = {}
+    keep = has_label.copy()
+    if failed_all is not None:
+        failed_count = int(failed_all.sum())
+        if failed_count:
+            excluded["failed prediction (status not ok)"] = failed_count
+        keep &= ~failed_all
+    unlabelled = int((~has_label & (True if failed_all is None else ~failed_all)).sum())
+    if unlabelled:
+        excluded["label missing (ground truth not yet arrived)"] = unlabelled
+    all_kept = bool(keep.all())
+    # Row indices are only materialised when rows were left out.
+    rows_kept = None if all_kept else np.flatnonzero(keep)
+    if rows_kept is not None and rows_kept.size == 0:
+        hint = ""
+        if found_by_name and failed_all is not None and failed_all.all():
+            hint = (
+                f"; column '{spec.status}' was taken as the prediction status (found by "
+                "name) and no row says ok (or success, 200, true)"
+            )
+        raise ValidationError(
+            f"no labelled rows to evaluate among {n} ({_describe(excluded)}){hint}",
+            source=source,
+            column=spec.label,
+        )
+    return failed_all, excluded, rows_kept
+
+
 def resolve_columns(
     table: pa.Table, spec: ColumnSpec, source: str = "<table>"
 ) -> tuple[ColumnSpec, list[str], tuple[str, ...]]:
@@ -464,40 +539,13 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
     """
     spec, notes, duplicated = resolve_columns(table, spec, source)
     n = table.num_rows
-    columns = table.column_names
     if n == 0:
         raise ValidationError("no rows: the data has a header but no values", source=source)
     _check_scalar(table, spec.label, source, "labels")
     if spec.pred is not None:
         _check_scalar(table, spec.pred, source, "predicted labels")
 
-    # Probability columns and the class each stands for.
-    proba_columns: list[str] = list(spec.proba or ())
-    prefix = spec.proba_prefix
-    if prefix is not None:
-        proba_columns = list(
-            dict.fromkeys(c for c in columns if c.startswith(prefix) and c != prefix)
-        )
-        for name in proba_columns:
-            if name in duplicated:
-                raise ValidationError(
-                    "a probability column's name is the header of more than one column; "
-                    "rename them so each name is unique",
-                    source=source,
-                    column=name,
-                )
-        if not proba_columns:
-            raise ValidationError(
-                f"no column starts with the probability prefix {prefix!r}", source=source
-            )
-    elif proba_columns:
-        prefix = _common_prefix(proba_columns)
-    if proba_columns and len(proba_columns) < 2:
-        raise ValidationError(
-            "class probabilities need one column per class (two or more); "
-            "for a binary score use --score",
-            source=source,
-        )
+    proba_columns, prefix = _probability_columns(table, spec, duplicated, source)
 
     label_type = table.column(spec.label).type
     if pa.types.is_dictionary(label_type):
@@ -523,37 +571,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
             ) from None
 
     # Which rows enter the quality metrics.
-    failed_all = _status_failed(table, spec.status, source) if spec.status else None
-    found_by_name = spec.status is not None and any(
-        note.startswith("prediction status") for note in notes
-    )
-    label_col = table.column(spec.label)
-    has_label = np.asarray(label_col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    excluded: dict[str, int] = {}
-    keep = has_label.copy()
-    if failed_all is not None:
-        failed_count = int(failed_all.sum())
-        if failed_count:
-            excluded["failed prediction (status not ok)"] = failed_count
-        keep &= ~failed_all
-    unlabelled = int((~has_label & (True if failed_all is None else ~failed_all)).sum())
-    if unlabelled:
-        excluded["label missing (ground truth not yet arrived)"] = unlabelled
-    all_kept = bool(keep.all())
-    # Row indices are only materialised when rows were left out.
-    rows_kept = None if all_kept else np.flatnonzero(keep)
-    if rows_kept is not None and rows_kept.size == 0:
-        hint = ""
-        if found_by_name and failed_all is not None and failed_all.all():
-            hint = (
-                f"; column '{spec.status}' was taken as the prediction status (found by "
-                "name) and no row says ok (or success, 200, true)"
-            )
-        raise ValidationError(
-            f"no labelled rows to evaluate among {n} ({_describe(excluded)}){hint}",
-            source=source,
-            column=spec.label,
-        )
+    failed_all, excluded, rows_kept = _rows_to_evaluate(table, spec, notes, source)
     sub = table if rows_kept is None else table.take(pa.array(rows_kept))
 
     def original_row(i: int) -> int:
@@ -591,6 +609,17 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         (label_values, spec.label, label_idx),
         (pred_values or [], spec.pred, pred_idx),
     ):
+        for pos, v in enumerate(values):
+            if isinstance(v, float) and abs(v) >= 2.0**53 and idx is not None:
+                # A CSV reader turns integers beyond int64 into floats, which merge
+                # neighbouring labels: refuse rather than count two classes as one.
+                raise ValidationError(
+                    f"label {v!r} is too large to be held exactly as a number (|x| >= 2^53); "
+                    "make such labels text, e.g. with a prefix such as 'id-'",
+                    source=source,
+                    column=col,
+                    row=original_row(_first(idx == pos)),
+                )
         for v in values:
             if isinstance(v, float) and math.isnan(v):
                 pos = values.index(v)
@@ -693,19 +722,19 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
                     column=proba_columns[proba_classes.index(c)],
                 )
         missing = [label for label in labels if label not in proba_classes]
-        for values, idx, name in (
+        for values, idx, where in (
             (label_values, label_idx, spec.label),
             (pred_values or [], pred_idx, spec.pred),
         ):
             # A class met in the data without a probability column: name its first row.
-            codes = [i for i, v in enumerate(values) if normalise_label(v) in missing]
-            if codes and idx is not None:
-                i = _first(np.isin(idx, codes))
+            unknown = [i for i, v in enumerate(values) if normalise_label(v) in missing]
+            if unknown and idx is not None:
+                i = _first(np.isin(idx, unknown))
                 raise UnknownLabelError(
                     f"label {normalise_label(values[int(idx[i])])!r} has no probability "
                     f"column; probability columns are {proba_columns!r}",
                     source=source,
-                    column=name,
+                    column=where,
                     row=original_row(i),
                 )
         if missing:
