@@ -331,8 +331,8 @@ def evaluate(
             findings += duplicate_rows(stage_table, table, stage_features)
             if spec.time is not None and spec.time in stage_table.column_names:
                 findings += later_training_rows(
-                    timestamps(stage_table, spec.time, stage_source),
-                    timestamps(table, spec.time, source),
+                    _utc(timestamps(stage_table, spec.time, stage_source)),
+                    _utc(timestamps(table, spec.time, source)),
                 )
             if prepared.pos_label is not None:
                 pos = stage_prepared.labels.index(stage_prepared.pos_label)
@@ -361,6 +361,12 @@ def evaluate(
         stages=stages,
         threshold=threshold,
     )
+
+
+def _utc(ts: pa.Array) -> pa.Array:
+    """Timestamps without a zone, in UTC: zoned ones are converted, plain ones taken as UTC,
+    so that a training file and a live log written with and without zones compare."""
+    return ts.cast(pa.timestamp("us")) if ts.type.tz is not None else ts
 
 
 def _feature_leaks(

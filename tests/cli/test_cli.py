@@ -770,3 +770,40 @@ def test_a_misspelt_metric_in_a_profile_is_bad_input(seeds_file, tmp_path):
         "check", seeds_file, "--label", "y_true", "--pred", "y_pred", "--profile", profile
     )
     assert_one_line_error(proc, str(profile), "recal", "recall")
+
+
+def test_training_times_without_a_zone_compare_with_zoned_live_times(tmp_path):
+    import datetime as dt
+
+    import pyarrow as pa
+
+    def table(start: dt.datetime, zone: str | None) -> pa.Table:
+        times = [start + dt.timedelta(hours=i) for i in range(100)]
+        return pa.table(
+            {
+                "y": [0, 1] * 50,
+                "s": [0.2, 0.8] * 50,
+                "ts": pa.array(times, pa.timestamp("us", tz=zone)),
+            }
+        )
+
+    live, train = tmp_path / "live.parquet", tmp_path / "train.parquet"
+    pq.write_table(table(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "UTC"), live)
+    pq.write_table(table(dt.datetime(2026, 1, 3), None), train)
+    proc = console(
+        "report",
+        live,
+        "--label",
+        "y",
+        "--score",
+        "s",
+        "--time",
+        "ts",
+        "--train",
+        train,
+        "--json",
+        "-",
+    )
+    assert proc.returncode == 0, proc.stderr
+    findings = " ".join(f["message"] for f in json.loads(proc.stdout)["findings"])
+    assert "training rows" in findings and "later than" in findings
