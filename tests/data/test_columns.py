@@ -255,3 +255,15 @@ def test_options_out_of_range_are_errors(kwargs, message):
         call["cost_fn"] = 0.0
     with pytest.raises(ValidationError, match=message):
         liveeval.evaluate({"y": [0, 1], "s": [0.2, 0.9]}, **call)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (float("inf"), r"row 2: label inf is not a class"),
+        (2.0**60, r"row 2: label 1.152921504606847e\+18 is too large to be held exactly"),
+    ],
+)
+def test_float_labels_that_cannot_be_classes_name_their_row(value, message):
+    with pytest.raises(ValidationError, match=rf"column 'y', {message}"):
+        liveeval.evaluate({"y": [0.0, value, 1.0], "p": [0.0, 1.0, 1.0]}, label="y", pred="p")

@@ -610,6 +610,13 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         (pred_values or [], spec.pred, pred_idx),
     ):
         for pos, v in enumerate(values):
+            if isinstance(v, float) and math.isinf(v) and idx is not None:
+                raise ValidationError(
+                    f"label {v!r} is not a class: labels are integers, strings or booleans",
+                    source=source,
+                    column=col,
+                    row=original_row(_first(idx == pos)),
+                )
             if isinstance(v, float) and abs(v) >= 2.0**53 and idx is not None:
                 # A CSV reader turns integers beyond int64 into floats, which merge
                 # neighbouring labels: refuse rather than count two classes as one.
