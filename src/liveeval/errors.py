@@ -46,7 +46,8 @@ class ValidationError(LiveevalError, ValueError):
     column:
         The column or field that holds the value.
     row:
-        Zero-based row index of the first offending value.
+        Row of the first offending value: counted from 1 in files and tables (the
+        header is not a row); an index from 0 when raised on bare numpy arrays.
     """
 
     def __init__(
