@@ -257,3 +257,74 @@ def test_a_model_logged_elsewhere_declares_its_classes_in_the_config(tmp_path):
     path.write_text('[[models]]\nname = "spam"\n')
     with pytest.raises(ConfigError, match="needs its 'classes'"):
         load_config(path)
+
+
+def test_timestamps_that_overflow_in_utc_are_422_naming_the_field(app):
+    late = {"id": "t1", "model": "ext", "label": 1, "ts": "9999-12-31T23:59:59-05:00"}
+    r = app.post("/v1/predictions", json=late)
+    assert r.status_code == 422 and "ts" in r.text and "out of range" in r.text
+    deployment = {"model": "ext", "version": "v2", "status": "started", "ts": late["ts"]}
+    assert app.post("/v1/deployments", json=deployment).status_code == 422
+    _predict(app, "inty", 1.0, 1.0)
+    r = app.get("/v1/models/inty/metrics", params={"until": "9999-12-31T23:59:59-05:00"})
+    assert r.status_code == 422 and "until" in r.text
+    r = app.get("/v1/models/inty/metrics", params={"since": "2030-01-01", "until": "2020-01-01"})
+    assert r.status_code == 200 and "the range is empty" in r.json()["notes"][0]
+    r = app.get("/v1/models/inty/metrics", params={"since": "2020-01-01", "window": "1h"})
+    assert r.status_code == 200 and r.json()["scope"]["since"] > "2026"
+
+
+def test_a_nan_body_on_a_declared_route_is_a_422_without_echo(app):
+    for raw in (b"NaN", b'{"model": "ext", "version": "v2", "status": "started", "x": NaN}'):
+        r = app.post("/v1/deployments", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and "NaN" not in r.text
+    big = {"model": "ext", "version": "v2", "status": "started", "segment": "x" * 100_000}
+    r = app.post("/v1/deployments", json=big)
+    assert r.status_code == 422 and len(r.content) < 2_000
+
+
+def test_a_chunked_body_over_the_limit_is_refused_on_every_route(tmp_path):
+    config = ServerConfig(store=str(tmp_path / "s.duckdb"), max_body_bytes=10_000)
+
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 1_000
+
+    with TestClient(create_app(config)) as client:
+        for path in ("/v1/deployments", "/v1/predictions/arrow", "/v1/predictions"):
+            r = client.post(
+                path,
+                content=chunks(),
+                headers={"content-type": "application/vnd.apache.arrow.stream"}
+                if path.endswith("arrow")
+                else {"content-type": "application/json"},
+            )
+            assert r.status_code == 413, (path, r.status_code, r.text[:200])
+
+
+def test_outputs_must_fit_the_models_classes(app):
+    cases = [
+        ({"model": "inty", "label": 1, "probas": [0.2, 0.3, 0.5]}, "probas"),
+        ({"model": "inty", "label": 1, "score": 0.9, "probas": [0.1, 0.9]}, "not both"),
+        ({"model": "ext", "label": 1, "score": "0.5"}, "score"),
+        ({"model": "ext", "label": 1, "score": True}, "score"),
+    ]
+    for body, words in cases:
+        r = app.post("/v1/predictions", json=body)
+        assert r.status_code == 422 and words in r.text, (body, r.text)
+        # A single event's errors name its own fields, not the batch form's.
+        assert "RawPredictionBatch" not in r.text and "function-after" not in r.text
+    ok = app.post("/v1/predictions", json={"model": "ext", "label": 0.5, "score": 0.5})
+    assert ok.status_code == 200
+
+
+def test_a_declared_logged_model_is_known_before_its_first_event(tmp_path):
+    path = tmp_path / "liveeval.toml"
+    path.write_text(
+        f'[server]\nstore = "{tmp_path / "s.duckdb"}"\n'
+        '[[models]]\nname = "ext"\nclasses = [0, 1]\npos_label = 1\n'
+    )
+    with TestClient(create_app(load_config(path))) as client:
+        assert "ext" in client.get("/v1/models").json()["known"]
+        body = client.get("/v1/models/ext/metrics").json()
+        assert body["predictions"] == 0 and body["labelled"] == 0

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError as PydanticValidationError
@@ -93,6 +94,16 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     @app.exception_handler(PydanticValidationError)
     async def invalid_body(_: Request, exc: PydanticValidationError) -> JSONResponse:
         return JSONResponse(validation_errors(exc), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input: megabytes back for a large body,
+        # and a 500 when it holds NaN, which JSON cannot carry.
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(StoreUnavailable)
     async def store_behind(_: Request, exc: StoreUnavailable) -> JSONResponse:
@@ -241,14 +252,18 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
             "configured under [profiles]",
         ),
     ) -> dict[str, Any]:
-        """Live metrics with intervals for one model (optionally a version, segment, time range)."""
+        """Live metrics with intervals for one model (optionally a version, segment, time range).
+
+        ``unmatched_outcomes`` is server-wide: an outcome whose prediction is unknown
+        names no model."""
+        since, until = _naive_utc(since, "since"), _naive_utc(until, "until")
         return await run_in_threadpool(
             lambda: read_metrics(
                 service,
                 model,
                 window=window,
-                since=_naive_utc(since),
-                until=_naive_utc(until),
+                since=since,
+                until=until,
                 version=version,
                 segment=segment,
                 profile=profile,
@@ -280,11 +295,16 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     return app
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
+def _naive_utc(value: datetime | None, name: str) -> datetime | None:
     from datetime import UTC
 
     if value is not None and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise HTTPException(
+                422, f"'{name}' {value.isoformat()} is out of range once moved to UTC"
+            ) from None
     return value
 
 

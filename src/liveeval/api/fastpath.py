@@ -47,6 +47,10 @@ class FastRoute:
     pattern: re.Pattern[str]
     body: TypeAdapter[Any]
     run: Handler
+    # When the body is not a batch: the single-event model, whose errors are the
+    # ones to report (the union's errors list every branch).
+    single: TypeAdapter[Any] | None = None
+    batch_key: bytes | None = None
 
 
 def _last(query: dict[str, list[str]], name: str) -> str | None:
@@ -91,12 +95,16 @@ ROUTES = (
         # A batch is parsed as a list of raw objects and validated event by event.
         TypeAdapter(PredictionIn | RawPredictionBatch),
         _predictions,
+        TypeAdapter(PredictionIn),
+        b'"predictions"',
     ),
     FastRoute(
         "/v1/outcomes",
         re.compile(r"^/v1/outcomes$"),
         TypeAdapter(OutcomeIn | RawOutcomeBatch),
         _outcomes,
+        TypeAdapter(OutcomeIn),
+        b'"outcomes"',
     ),
 )
 
@@ -113,13 +121,40 @@ def match(scope: Any) -> tuple[FastRoute, list[str]] | None:
 
 
 def validation_errors(exc: PydanticValidationError) -> dict[str, Any]:
-    """FastAPI's 422 shape: one entry per offending field, located in the body."""
+    """FastAPI's 422 shape: one entry per offending field, located in the body (the
+    input itself is not echoed: it may be large, or hold NaN that JSON cannot carry)."""
     return {
         "detail": [
-            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            {"loc": ["body", *_readable(e["loc"])], "msg": e["msg"], "type": e["type"]}
             for e in exc.errors(include_url=False)
         ]
     }
+
+
+def _readable(loc: tuple[int | str, ...]) -> list[int | str]:
+    """Drop pydantic's validator names (``function-after[_consistent(), PredictionIn]``)."""
+    return [p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("int", "str")))]
+
+
+def _clearest(
+    route: FastRoute, raw: bytes, exc: PydanticValidationError
+) -> PydanticValidationError:
+    """For a body that is not a batch, the single-event model's errors alone."""
+    if route.single is None or route.batch_key is None or route.batch_key in raw:
+        return exc
+    try:
+        route.single.validate_json(raw)
+    except PydanticValidationError as single:
+        return single
+    return exc
+
+
+def is_json(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type, with any parameters."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 async def serve(
@@ -170,7 +205,7 @@ async def _answer(
     headers: dict[bytes, bytes],
 ) -> tuple[int, Any]:
     content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
-    if "json" not in content_type.lower():
+    if not is_json(content_type):
         return 422, {"detail": f"send the request body as application/json, not {content_type!r}"}
     limit = config.max_body_bytes
     raw = await _read_body(receive, limit)
@@ -179,7 +214,7 @@ async def _answer(
     try:
         body = route.body.validate_json(raw)
     except PydanticValidationError as exc:
-        return 422, validation_errors(exc)
+        return 422, validation_errors(_clearest(route, raw, exc))
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     try:
         result = await route.run(service, params, query, body)

@@ -76,6 +76,30 @@ class ClassMap:
             )
         return text
 
+    def check_outputs(self, model: str, score: object, probas: list[float] | None) -> None:
+        """A score needs a binary model, probabilities one per declared class.
+
+        Raises
+        ------
+        ValidationError
+            naming the field and the model's classes.
+        """
+        classes = self._classes.get(model)
+        if classes is None:
+            return
+        if score is not None and len(classes) != 2:
+            raise ValidationError(
+                f"'score' is for binary models; model {model!r} has classes {list(classes)!r}: "
+                "send 'probas', one per class in that order",
+                column="score",
+            )
+        if probas is not None and len(probas) != len(classes):
+            raise ValidationError(
+                f"'probas' has {len(probas)} values but model {model!r} has "
+                f"{len(classes)} classes {list(classes)!r}",
+                column="probas",
+            )
+
 
 class RecentPredictions:
     """Which model made each recent prediction (bounded: the oldest are forgotten)."""

@@ -29,7 +29,11 @@ __all__ = [
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 MAX_BATCH = 10_000
-LabelValue = Annotated[int | str | bool, Field(description="a class label")]
+# Strict: a score sent as "0.5" or true is a mistake to name, not a value to coerce.
+Number = Annotated[float, Field(strict=True)]
+LabelValue = Annotated[
+    int | Annotated[float, Field(strict=True)] | str | bool, Field(description="a class label")
+]
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=IDENTIFIER_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 
@@ -37,7 +41,10 @@ Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 def _utc(value: datetime) -> datetime:
     """Naive UTC, the store's convention."""
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(f"{value.isoformat()} is out of range once moved to UTC") from None
     return value
 
 
@@ -76,17 +83,17 @@ class PredictionIn(_Strict):
     segment: Annotated[str, Field(max_length=200)] | None = None
     features: dict[str, Any] | None = None
     label: LabelValue | None = Field(None, description="the predicted label")
-    score: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+    score: Annotated[Number, Field(ge=0.0, le=1.0)] | None = Field(
         None, description="binary score, P(positive class)"
     )
     probas: (
         Annotated[
-            list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=2, max_length=1000)
+            list[Annotated[Number, Field(ge=0.0, le=1.0)]], Field(min_length=2, max_length=1000)
         ]
         | None
     ) = None
-    latency_model_s: Annotated[float, Field(ge=0.0, le=3600.0)] | None = None
-    latency_total_s: Annotated[float, Field(ge=0.0, le=3600.0)] | None = None
+    latency_model_s: Annotated[Number, Field(ge=0.0, le=3600.0)] | None = None
+    latency_total_s: Annotated[Number, Field(ge=0.0, le=3600.0)] | None = None
     status: Literal["ok", "error"] = "ok"
     error_type: Annotated[str, Field(max_length=200)] | None = None
 
@@ -103,6 +110,10 @@ class PredictionIn(_Strict):
             raise ValueError("a failed prediction (status 'error') needs an 'error_type'")
         if self.probas is not None and abs(sum(self.probas) - 1.0) > 1e-3:
             raise ValueError(f"'probas' sum to {sum(self.probas):.6g}, not 1")
+        if self.probas is not None and self.score is not None:
+            raise ValueError(
+                "give 'score' (P(positive) of a binary model) or 'probas' (one per class), not both"
+            )
         return self
 
 
@@ -122,7 +133,7 @@ class OutcomeIn(_Strict):
 
     prediction_id: Identifier
     label: LabelValue | None = Field(None, description="the true label")
-    value: float | None = Field(None, description="a business outcome, e.g. 1 for a click")
+    value: Number | None = Field(None, description="a business outcome, e.g. 1 for a click")
     ts: datetime | None = None
 
     @field_validator("ts")

@@ -32,6 +32,7 @@ __all__ = [
 
 
 def _prediction_row(service: Service, p: PredictionIn) -> dict[str, Any]:
+    service.classes.check_outputs(p.model, p.score, p.probas)
     return {
         "id": p.id or new_id(),
         "model": p.model,
@@ -84,7 +85,11 @@ def results_answer(
         )
         return Answer("conflict", body)
     if counts["rejected"] == size:
-        body["detail"] = f"every one of the {size} {kind} was rejected; nothing was stored"
+        body["detail"] = (
+            str(results[0]["detail"])
+            if size == 1
+            else f"every one of the {size} {kind} was rejected; nothing was stored"
+        )
         return Answer("rejected", body)
     if counts["rejected"]:
         body["detail"] = (

@@ -25,7 +25,8 @@ LIVE_GAUGES = metric_names(live=True)
 
 
 def known_models(service: Service) -> set[str]:
-    return set(service.models) | service.store.models()
+    """Served models, models declared as logged elsewhere, and models seen in the logs."""
+    return set(service.models) | set(service.logged) | service.store.models()
 
 
 def models_listing(service: Service) -> dict[str, Any]:
@@ -66,10 +67,13 @@ def metrics(
     NotFoundError
         for a model neither served nor seen, or an unknown profile.
     """
-    if model not in service.models and not service.store.has_model(model):
-        raise NotFoundError(f"unknown model {model!r}")
+    known = model in service.models or model in service.logged
+    if not known and not service.store.has_model(model):
+        raise NotFoundError(f"unknown model {model[:200]!r}")
     if window is not None:
-        since = service.since_window(window)
+        # Both restrict the range: the later start wins.
+        start = service.since_window(window)
+        since = start if since is None or (start is not None and start > since) else since
     classes, pos_label, default_profile = service.model_meta(model, version)
     chosen = profile or default_profile
     judged = service.profile(chosen) if chosen else None
@@ -96,6 +100,10 @@ def metrics(
         "confusion_matrix": None,
         "verdict": None,
     }
+    if since is not None and until is not None and until <= since:
+        body["notes"].append(
+            f"the range is empty: 'until' ({until}) is not after 'since' ({since})"
+        )
     if stats.evaluation is None:
         return body
     result = stats.evaluation.result()

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from ..errors import ValidationError
 from ..store import content_schema
+from ._clock import to_json
 from .classes import ClassMap
 from .events import IDENTIFIER_PATTERN, NAME_PATTERN
 
@@ -170,6 +171,7 @@ def validate_prediction_table(
     for code, (_, rule) in enumerate(rules):
         bad = np.asarray(rule(), dtype=bool) if n else np.zeros(0, dtype=bool)
         reason[(reason < 0) & bad] = code
+    table, reason, details = _outputs(table, reason, details, classes)
     table, reason, details = _features(table, reason, details)
     table, reason, details = _labels(table, reason, details, classes)
     rejected_at = np.flatnonzero(reason >= 0)
@@ -187,6 +189,42 @@ def _short(key: object) -> str | None:
     return key if isinstance(key, str) and len(key) <= 200 else None
 
 
+def _outputs(
+    table: pa.Table, reason: np.ndarray, details: list[str], classes: ClassMap
+) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """Scores only for binary models, probabilities one per class, never both."""
+    both = np.asarray(
+        pc.and_(pc.is_valid(table.column("score")), pc.is_valid(table.column("probas")))
+    )
+    if both.any():
+        details.append("give 'score' or 'probas', not both")
+        reason[both & (reason < 0)] = len(details) - 1
+    models = table.column("model").combine_chunks()
+    lengths = np.asarray(
+        pc.fill_null(pc.list_value_length(table.column("probas").combine_chunks()), -1)
+    )
+    has_score = np.asarray(table.column("score").is_valid())
+    for model in pc.unique(models).to_pylist():
+        declared = classes.classes(model) if model is not None else None
+        if declared is None:
+            continue
+        mine = np.asarray(pc.fill_null(pc.equal(models, model), False))
+        if len(declared) != 2:
+            bad = mine & has_score & (reason < 0)
+            if bad.any():
+                details.append(
+                    f"'score' is for binary models; model {model!r} has classes {list(declared)!r}"
+                )
+                reason[bad] = len(details) - 1
+        bad = mine & (lengths >= 0) & (lengths != len(declared)) & (reason < 0)
+        if bad.any():
+            details.append(
+                f"'probas' must have one value per class of model {model!r}: {list(declared)!r}"
+            )
+            reason[bad] = len(details) - 1
+    return table, reason, details
+
+
 def _features(
     table: pa.Table, reason: np.ndarray, details: list[str]
 ) -> tuple[pa.Table, np.ndarray, list[str]]:
@@ -194,16 +232,25 @@ def _features(
     column = table.column("features")
     if column.null_count == len(column):
         return table, reason, details
+    rewritten: dict[int, str] = {}
     for i, text in enumerate(column.to_pylist()):
         if text is None or reason[i] >= 0:
             continue
         try:
-            ok = isinstance(json.loads(text), dict)
+            parsed = json.loads(text)
         except ValueError:
-            ok = False
-        if not ok:
+            parsed = None
+        if not isinstance(parsed, dict):
             details.append(f"'features' is not a JSON object: {text[:80]!r}")
             reason[i] = len(details) - 1
+        elif "NaN" in text or "Infinity" in text:
+            rewritten[i] = to_json(parsed)  # strict JSON: non-finite numbers become null
+    if rewritten:
+        texts = column.to_pylist()
+        for i, text in rewritten.items():
+            texts[i] = text
+        at = table.column_names.index("features")
+        table = table.set_column(at, "features", pa.array(texts, pa.string()))
     return table, reason, details
 
 
