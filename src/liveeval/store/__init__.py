@@ -12,6 +12,7 @@ from .events import KINDS, Kind, content_schema, decode_label, encode_label
 from .interface import (
     BatchOutcome,
     EventSink,
+    FeatureHistogram,
     Scope,
     StatisticsSource,
     Store,
@@ -23,6 +24,7 @@ __all__ = [
     "KINDS",
     "BatchOutcome",
     "EventSink",
+    "FeatureHistogram",
     "Kind",
     "Scope",
     "StatisticsSource",

@@ -27,11 +27,16 @@ import pyarrow as pa
 
 from ..events import KINDS, SCHEMAS, content_schema, events_table, id_field
 from ..interface import BatchOutcome, WriteOutcome
+from .features import insert_features
 from .idindex import IdIndex, hash_id, hash_ids
 from .journal import Journal, Payload, Position, to_table
 from .schema import migrate
 
 __all__ = ["DuckStore"]
+
+_LABELLED = (
+    "(prediction_id, model, version, ts, segment, status, predicted, score, label, value, probas)"
+)
 
 # Replayed journal records are loaded in transactions of about this many rows.
 REPLAY_ROWS = 1_000_000
@@ -223,6 +228,9 @@ class DuckStore:
                 try:
                     for kind in tables:
                         con.execute(f"INSERT INTO {kind} SELECT * FROM new_{kind}").fetchall()
+                    new_p = tables.get("predictions")
+                    if new_p is not None and new_p.column("features").null_count < len(new_p):
+                        insert_features(con, "new_predictions")
                     self._label(con, tables)
                     if position is not None:
                         con.execute(
@@ -240,7 +248,7 @@ class DuckStore:
     def _label(self, con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
         columns = (
             "p.id, p.model, p.version, p.ts, p.segment, p.status, p.label, p.score, "
-            "o.label, o.value"
+            "o.label, o.value, p.probas"
         )
         new_p = tables.get("predictions")
         new_o = tables.get("outcomes")
@@ -248,7 +256,7 @@ class DuckStore:
         # server are predictions whose outcomes have not come yet.
         if new_p is not None and self.indexes["outcomes"].contains(hash_ids(new_p["id"])).any():
             con.execute(
-                f"INSERT INTO labelled SELECT {columns} FROM new_predictions p "
+                f"INSERT INTO labelled {_LABELLED} SELECT {columns} FROM new_predictions p "
                 "JOIN outcomes o ON o.prediction_id = p.id"
             ).fetchall()
         if (
@@ -261,7 +269,7 @@ class DuckStore:
                 else ""
             )
             con.execute(
-                f"INSERT INTO labelled SELECT {columns} FROM new_outcomes o "
+                f"INSERT INTO labelled {_LABELLED} SELECT {columns} FROM new_outcomes o "
                 f"JOIN predictions p ON p.id = o.prediction_id{fresh}"
             ).fetchall()
 
