@@ -19,6 +19,7 @@ from .interface import (
     StoreStats,
     WriteOutcome,
 )
+from .table import TableSource
 
 __all__ = [
     "KINDS",
@@ -30,6 +31,7 @@ __all__ = [
     "StatisticsSource",
     "Store",
     "StoreStats",
+    "TableSource",
     "WriteOutcome",
     "content_schema",
     "decode_label",

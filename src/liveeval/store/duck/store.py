@@ -32,10 +32,13 @@ from .idindex import IdIndex, hash_id, hash_ids
 from .journal import Journal, Payload, Position, to_table
 from .schema import migrate
 
-__all__ = ["DuckStore"]
+__all__ = ["LABELLED_INSERT", "DuckStore"]
 
-_LABELLED = (
-    "(prediction_id, model, version, ts, segment, status, predicted, score, label, value, probas)"
+# A prediction ``p`` joined with its outcome ``o``, as a row of ``labelled``.
+LABELLED_INSERT = (
+    "INSERT INTO labelled (prediction_id, model, version, ts, segment, status, predicted, "
+    "score, label, value, probas) SELECT p.id, p.model, p.version, p.ts, p.segment, "
+    "p.status, p.label, p.score, o.label, o.value, p.probas"
 )
 
 # Replayed journal records are loaded in transactions of about this many rows.
@@ -246,17 +249,13 @@ class DuckStore:
                     con.unregister(name)
 
     def _label(self, con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
-        columns = (
-            "p.id, p.model, p.version, p.ts, p.segment, p.status, p.label, p.score, "
-            "o.label, o.value, p.probas"
-        )
         new_p = tables.get("predictions")
         new_o = tables.get("outcomes")
         # The indexes say whether a join can find anything; most batches of a live
         # server are predictions whose outcomes have not come yet.
         if new_p is not None and self.indexes["outcomes"].contains(hash_ids(new_p["id"])).any():
             con.execute(
-                f"INSERT INTO labelled {_LABELLED} SELECT {columns} FROM new_predictions p "
+                f"{LABELLED_INSERT} FROM new_predictions p "
                 "JOIN outcomes o ON o.prediction_id = p.id"
             ).fetchall()
         if (
@@ -269,7 +268,7 @@ class DuckStore:
                 else ""
             )
             con.execute(
-                f"INSERT INTO labelled {_LABELLED} SELECT {columns} FROM new_outcomes o "
+                f"{LABELLED_INSERT} FROM new_outcomes o "
                 f"JOIN predictions p ON p.id = o.prediction_id{fresh}"
             ).fetchall()
 
