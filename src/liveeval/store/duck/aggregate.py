@@ -34,10 +34,12 @@ __all__ = ["aggregate", "grouped_aggregate", "unmatched_outcomes"]
 
 EPS = float(np.finfo(np.float64).eps)
 
-# Scores outside [0, 1] (NaN included) are never accepted, but a store written before
-# that rule may hold them: they count in the confusion matrix, not in score statistics.
+# Scores outside [0, 1] (NaN included) and non-finite business values are never
+# accepted, but a store written before that rule may hold them: such a row counts in
+# the confusion matrix and not in score or value statistics.
 _LABELLED = (
-    "(SELECT * REPLACE (CASE WHEN score BETWEEN 0 AND 1 THEN score END AS score) FROM labelled)"
+    "(SELECT * REPLACE (CASE WHEN score BETWEEN 0 AND 1 THEN score END AS score, "
+    "CASE WHEN isfinite(value) THEN value END AS value) FROM labelled)"
 )
 
 
