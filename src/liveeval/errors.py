@@ -10,8 +10,10 @@ from __future__ import annotations
 
 __all__ = [
     "ColumnNotFoundError",
+    "ConfigError",
     "InputFileError",
     "LiveevalError",
+    "NotFoundError",
     "ProfileError",
     "StoreLocked",
     "StoreUnavailable",
@@ -106,3 +108,11 @@ class StoreLocked(LiveevalError, RuntimeError):
 
 class StoreUnavailable(LiveevalError, RuntimeError):
     """The store cannot answer in time (a read waited too long for the loader)."""
+
+
+class ConfigError(LiveevalError, ValueError):
+    """A server configuration (file, flag or environment) that cannot be used."""
+
+
+class NotFoundError(LiveevalError, LookupError):
+    """A model, version or profile that does not exist (HTTP 404)."""

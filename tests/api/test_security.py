@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from liveeval.api import ServerConfig, create_app
-from liveeval.api.auth import Tokens
+from liveeval.config import Tokens
 from liveeval.errors import LiveevalError
 from liveeval.serving import ModelSpec
 

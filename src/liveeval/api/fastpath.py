@@ -24,17 +24,21 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from starlette.types import Receive, Send
 
-from ..errors import LiveevalError, StoreUnavailable
-from .ingest import ingest_outcomes, ingest_predictions
-from .predict import predict
-from .schemas import OutcomeBatch, OutcomeIn, PredictionBatch, PredictionIn, PredictRequest
+from ..errors import LiveevalError, NotFoundError, StoreUnavailable
+from ..service.events import OutcomeIn, PredictionIn
+from ..service.ingest import ingest_outcomes, ingest_predictions
+from ..service.predict import predict
+from .answers import status_of
+from .schemas import PredictRequest, RawOutcomeBatch, RawPredictionBatch
 
 if TYPE_CHECKING:
-    from .app import Server
+    from ..config import ServerConfig
+    from ..service import Answer, Service
+    from .auth import Guard
 
 __all__ = ["ROUTES", "FastRoute", "match", "send_json", "serve", "validation_errors"]
 
-Handler = Callable[["Server", list[str], dict[str, list[str]], Any], Awaitable[tuple[int, Any]]]
+Handler = Callable[["Service", list[str], dict[str, list[str]], Any], Awaitable["Answer"]]
 
 
 @dataclass(frozen=True)
@@ -50,26 +54,49 @@ def _last(query: dict[str, list[str]], name: str) -> str | None:
     return values[-1] if values else None
 
 
+async def _predict(
+    service: Service, params: list[str], query: dict[str, list[str]], body: PredictRequest
+) -> Answer:
+    return await predict(
+        service, params[0], _last(query, "version"), body.inputs, id=body.id, segment=body.segment
+    )
+
+
+async def _predictions(
+    service: Service, params: list[str], query: dict[str, list[str]], body: Any
+) -> Answer:
+    if isinstance(body, RawPredictionBatch):
+        return await ingest_predictions(service, body.predictions)
+    return await ingest_predictions(service, [body], validated=True)
+
+
+async def _outcomes(
+    service: Service, params: list[str], query: dict[str, list[str]], body: Any
+) -> Answer:
+    if isinstance(body, RawOutcomeBatch):
+        return await ingest_outcomes(service, body.outcomes)
+    return await ingest_outcomes(service, [body], validated=True)
+
+
 ROUTES = (
     FastRoute(
         "/v1/models/{model}/predict",
         re.compile(r"^/v1/models/([^/]+)/predict$"),
         TypeAdapter(PredictRequest),
-        lambda server, params, query, body: predict(
-            server, params[0], _last(query, "version"), body
-        ),
+        _predict,
     ),
     FastRoute(
         "/v1/predictions",
         re.compile(r"^/v1/predictions$"),
-        TypeAdapter(PredictionIn | PredictionBatch),
-        lambda server, params, query, body: ingest_predictions(server, body),
+        # A batch is parsed as a list of raw objects and validated event by event.
+        TypeAdapter(PredictionIn | RawPredictionBatch),
+        _predictions,
     ),
     FastRoute(
         "/v1/outcomes",
         re.compile(r"^/v1/outcomes$"),
-        TypeAdapter(OutcomeIn | OutcomeBatch),
-        lambda server, params, query, body: ingest_outcomes(server, body),
+        TypeAdapter(OutcomeIn | RawOutcomeBatch),
+        _outcomes,
     ),
 )
 
@@ -96,16 +123,23 @@ def validation_errors(exc: PydanticValidationError) -> dict[str, Any]:
 
 
 async def serve(
-    server: Server, route: FastRoute, params: list[str], scope: Any, receive: Receive, send: Send
+    service: Service,
+    guard: Guard,
+    config: ServerConfig,
+    route: FastRoute,
+    params: list[str],
+    scope: Any,
+    receive: Receive,
+    send: Send,
 ) -> int:
     """Answer one request on a fast route; returns the status."""
     headers = dict(scope["headers"])
     try:
-        server.tokens.check_write(headers.get(b"authorization", b"").decode("latin-1"))
+        guard.check_write(headers.get(b"authorization", b"").decode("latin-1"))
     except HTTPException as exc:
         status, body = exc.status_code, {"detail": exc.detail}
     else:
-        status, body = await _answer(server, route, params, scope, receive, headers)
+        status, body = await _answer(service, config, route, params, scope, receive, headers)
     await send_json(send, status, body)
     return status
 
@@ -127,7 +161,8 @@ async def send_json(send: Send, status: int, body: Any) -> None:
 
 
 async def _answer(
-    server: Server,
+    service: Service,
+    config: ServerConfig,
     route: FastRoute,
     params: list[str],
     scope: Any,
@@ -137,7 +172,7 @@ async def _answer(
     content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
     if "json" not in content_type.lower():
         return 422, {"detail": f"send the request body as application/json, not {content_type!r}"}
-    limit = server.config.max_body_bytes
+    limit = config.max_body_bytes
     raw = await _read_body(receive, limit)
     if raw is None:
         return 413, {"detail": f"request body exceeds the {limit}-byte limit"}
@@ -147,13 +182,14 @@ async def _answer(
         return 422, validation_errors(exc)
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     try:
-        return await route.run(server, params, query, body)
-    except HTTPException as exc:
-        return exc.status_code, {"detail": exc.detail}
+        result = await route.run(service, params, query, body)
+    except NotFoundError as exc:
+        return 404, {"detail": str(exc)}
     except StoreUnavailable as exc:
         return 503, {"detail": str(exc)}
     except LiveevalError as exc:
         return 422, {"detail": str(exc)}
+    return status_of(result), result.body
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -14,7 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import fastpath
 
 if TYPE_CHECKING:
-    from .app import Server
+    from ..config import ServerConfig
+    from ..service import Service
+    from .auth import Guard
+    from .prometheus import Telemetry
 
 __all__ = ["RequestGuard"]
 
@@ -26,11 +29,20 @@ class RequestGuard:
     the hot routes by the fast path (:mod:`liveeval.api.fastpath`), and counts every
     answered request by route and status."""
 
-    def __init__(self, app: ASGIApp, server: Server) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: Service,
+        telemetry: Telemetry,
+        guard: Guard,
+        config: ServerConfig,
+    ) -> None:
         self.app = app
-        self.server = server
-        self.max_body_bytes = server.config.max_body_bytes
-        self.telemetry = server.telemetry
+        self.service = service
+        self.guard = guard
+        self.config = config
+        self.max_body_bytes = config.max_body_bytes
+        self.telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,7 +66,9 @@ class RequestGuard:
             route, params = fast
             status = 500
             try:
-                status = await fastpath.serve(self.server, route, params, scope, receive, send)
+                status = await fastpath.serve(
+                    self.service, self.guard, self.config, route, params, scope, receive, send
+                )
             finally:
                 self.telemetry.requests.labels(route.path, str(status)).inc()
             return

@@ -62,7 +62,7 @@ def serve(
             cfg.port = port
         if window is not None:
             cfg.window = window
-        from ..api.auth import Tokens
+        from ..config import Tokens
 
         cfg.tokens = Tokens.from_env(cfg.tokens)
         app = create_app(cfg)
