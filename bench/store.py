@@ -127,7 +127,9 @@ def journal(n: int) -> dict[str, float]:
 def reads(n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         store = DuckStore(Path(tmp) / "s.duckdb")
-        for kind, table in zip(("predictions", "outcomes"), predictions(n, 3, features=False)):
+        for kind, table in zip(
+            ("predictions", "outcomes"), predictions(n, 3, features=False), strict=True
+        ):
             store.write_table(kind, table)
         m = n // 5
         p, o = predictions(m, 4, features=False, classes=5, prefix="q")
