@@ -198,7 +198,7 @@ def in_scope(scope: Scope, p: dict[str, Any]) -> bool:
     )
 
 
-def _label(text: str | None) -> Any:
+def label_of(text: str | None) -> Any:
     return None if text is None else canonical_label(json.loads(text))
 
 
@@ -231,8 +231,8 @@ def check_against_sklearn(
         assert stats.evaluation is None or stats.evaluation.confusion.total == 0
         return
     assert stats.evaluation is not None
-    y_true = [_label(o["label"]) for _, o in pairs]
-    y_pred = [_label(p["label"]) for p, _ in pairs]
+    y_true = [label_of(o["label"]) for _, o in pairs]
+    y_pred = [label_of(p["label"]) for p, _ in pairs]
     classes = list(scenario.classes or sorted(set(y_true) | set(y_pred)))
     assert list(stats.labels) == classes  # "1", 1, 1.0 and true are one class
     assert stats.notes == []

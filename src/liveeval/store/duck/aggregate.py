@@ -278,6 +278,16 @@ def _multiclass(
     )
     codes = "(SELECT unnest(?::VARCHAR[]) AS text, unnest(?::INTEGER[]) AS code) m"
     code_params = [texts, [index[t] + 1 for t in texts]]
+    if exact:
+        # At most ``exact_limit`` rows, and exact keys are the distinct scores: a GROUP BY
+        # would return about as many rows as it reads, so read them once instead and
+        # summarise with the metrics' own vectorised updates.
+        rows = cur.sql(
+            f"SELECT m.code - 1 AS code, l.probas FROM labelled l JOIN {codes} "
+            f"ON m.text = l.label WHERE {where} AND {valid}",
+            params=[*code_params, *params],
+        ).to_arrow_table()
+        return _multiclass_exact(rows, k, resolution, exact_limit)
     key = (
         "l.probas[c.i]"
         if exact
@@ -326,6 +336,25 @@ def _multiclass(
     )
     top = _distribution(flags, ["true"], exact, TOP, exact_limit)
     return distributions, top, losses
+
+
+def _multiclass_exact(
+    rows: pa.Table, k: int, resolution: int, exact_limit: int
+) -> tuple[list[ScoreDistribution] | None, ScoreDistribution | None, LossSums | None]:
+    if rows.num_rows == 0:
+        return None, None, None
+    codes = rows.column("code").to_numpy().astype(np.int64)
+    flat = pc.list_flatten(rows.column("probas").combine_chunks())
+    proba = flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, k)
+    distributions = [
+        ScoreDistribution(resolution, exact_limit).update(codes == c, proba[:, c], validated=True)
+        for c in range(k)
+    ]
+    argmax = np.argmax(proba, axis=1)
+    top = ScoreDistribution(TOP, exact_limit).update(
+        argmax == codes, proba[np.arange(codes.size), argmax], validated=True
+    )
+    return distributions, top, LossSums().update(codes, proba)
 
 
 _EPOCH = datetime(1970, 1, 1)
