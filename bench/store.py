@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--only", help="comma-separated benchmark names")
     args = parser.parse_args()
     n = args.rows
     results: dict[str, dict[str, float]] = {}
@@ -169,6 +170,8 @@ def main() -> None:
         ("journal_load_with_features", lambda: journal(n)),
         ("reads", lambda: reads(n)),
     ):
+        if args.only and name not in args.only.split(","):
+            continue
         runs = [fn() for _ in range(args.runs)]
         results[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(name, json.dumps({k: round(v, 3) for k, v in results[name].items()}), flush=True)

@@ -242,7 +242,14 @@ class StatisticsSource(Protocol):
 
         Numbers go into ``bins`` equal-width bins over the scope's range (numpy's
         edges), or into the ``edges`` given for a feature (e.g. a reference
-        window's, so that two windows compare bin by bin).
+        window's, so that two windows compare bin by bin). A feature no prediction
+        in ``scope`` carries is absent from the answer.
+
+        Raises
+        ------
+        ValidationError
+            for ``bins < 1``, ``max_categories < 0``, or edges that are not at least two
+            finite, increasing numbers.
         """
         ...
 
