@@ -288,11 +288,9 @@ def _multiclass(
             params=[*code_params, *params],
         ).to_arrow_table()
         return _multiclass_exact(rows, k, resolution, exact_limit)
-    key = (
-        "l.probas[c.i]"
-        if exact
-        else f"least(floor(l.probas[c.i] * {resolution}), {resolution - 1})"
-    )
+    # Beyond exact_limit rows: equal-width bins, so the GROUP BYs return at most
+    # k x resolution rows whatever the number of pairs.
+    key = f"least(floor(l.probas[c.i] * {resolution}), {resolution - 1})"
     per_class = cur.sql(
         f"SELECT l.label AS t, c.i AS cls, {key} AS key, count(*) AS n "
         f"FROM labelled l CROSS JOIN range(1, {k + 1}) AS c(i) "
@@ -305,16 +303,14 @@ def _multiclass(
     for c in range(k):
         part = per_class.filter(pc.equal(per_class.column("cls"), c + 1))
         pos = [t for t in texts if index[t] == c]
-        dist = _distribution(part, pos, exact, resolution, exact_limit)
+        dist = _distribution(part, pos, False, resolution, exact_limit)
         distributions.append(dist or ScoreDistribution(resolution, exact_limit))
     p_true = "l.probas[m.code]"
     if k == 2:
         brier = f"power(1 - {p_true}, 2)"
     else:
         brier = f"list_sum(list_transform(l.probas, lambda x: x * x)) - 2 * {p_true} + 1"
-    top_key = (
-        "list_max(l.probas)" if exact else f"least(floor(list_max(l.probas) * {TOP}), {TOP - 1})"
-    )
+    top_key = f"least(floor(list_max(l.probas) * {TOP}), {TOP - 1})"
     rows = cur.sql(
         f"SELECT list_position(l.probas, list_max(l.probas)) = l.code AS t, {top_key} AS key, "
         f"count(*) AS n, sum(ll) AS ll, sum(ll * ll) AS ll2, sum(b) AS b, sum(b * b) AS b2 "
@@ -334,7 +330,7 @@ def _multiclass(
     flags = rows.select(["t", "key", "n"]).set_column(
         0, "t", pc.cast(rows.column("t"), pa.string())
     )
-    top = _distribution(flags, ["true"], exact, TOP, exact_limit)
+    top = _distribution(flags, ["true"], False, TOP, exact_limit)
     return distributions, top, losses
 
 
