@@ -30,6 +30,7 @@ from ..service.reads import metrics as read_metrics
 from ..service.reads import models_listing, quality_rows
 from .answers import status_of
 from .auth import Guard
+from .docs import mount_offline_docs
 from .fastpath import validation_errors
 from .middleware import RequestGuard
 from .prometheus import Telemetry, TelemetryObserver
@@ -78,7 +79,10 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         description="Serve models, log every prediction, join delayed ground truth, and "
         "measure live model quality with confidence intervals.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served offline below; ReDoc would need a CDN
+        redoc_url=None,
     )
+    mount_offline_docs(app)
     app.state.service = service
     app.state.telemetry = telemetry
     app.state.guard = guard

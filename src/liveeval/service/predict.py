@@ -5,10 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..errors import ValidationError
-from ..metrics.labels import normalise_label
 from ._clock import new_id, now, to_json
 from .answer import Answer
 from .ingest import results_answer
@@ -43,10 +40,10 @@ async def predict(
     rows = inputs if isinstance(inputs, list) else [inputs]
     if id is not None and len(rows) != 1:
         raise ValidationError("'id' is for a single row; omit it for a batch", column="id")
-    x = loaded.matrix(rows)
+    x = loaded.inputs(rows)
     observer = service.observer
     try:
-        proba, model_seconds = loaded.predict(x)
+        out = loaded.infer(x)
     except Exception as exc:  # the model's own failure: logged as failed predictions
         failed = [
             {
@@ -71,16 +68,7 @@ async def predict(
                 "ids": [f["id"] for f in failed],
             },
         )
-    if loaded.is_binary:
-        pos = loaded.classes.index(loaded.pos_label)
-        scores: list[float] | None = proba[:, pos].tolist()
-        neg = normalise_label(loaded.classes[1 - pos])
-        positive = normalise_label(loaded.pos_label)
-        threshold = loaded.spec.threshold
-        labels = [positive if s >= threshold else neg for s in scores or ()]
-    else:
-        scores = None
-        labels = [normalise_label(loaded.classes[i]) for i in np.argmax(proba, axis=1)]
+    labels, scores, probas, model_seconds = out.labels, out.scores, out.probas, out.model_seconds
     stamp = now()
     total = time.perf_counter() - started
     per_row = model_seconds / len(rows)
@@ -95,7 +83,7 @@ async def predict(
             "features": to_json(row),
             "label": encode(model, labels[i]),
             "score": None if scores is None else scores[i],
-            "probas": None if scores is not None else proba[i].tolist(),
+            "probas": None if probas is None else probas[i],
             "latency_model_s": per_row,
             "latency_total_s": total,
             "status": "ok",
@@ -109,16 +97,14 @@ async def predict(
     if any(o.status == "conflict" for o in outcomes):
         return results_answer("predictions", len(events), list(enumerate(outcomes)), [])
     names = [str(c) for c in loaded.classes]
-    results = [
-        {"id": e["id"], "label": labels[i], "score": e["score"]}
-        if scores is not None
-        else {
-            "id": e["id"],
-            "label": labels[i],
-            "probas": dict(zip(names, proba[i].tolist(), strict=True)),
-        }
-        for i, e in enumerate(events)
-    ]
+    results: list[dict[str, Any]] = []
+    for i, e in enumerate(events):
+        result: dict[str, Any] = {"id": e["id"], "label": labels[i]}
+        if scores is not None:
+            result["score"] = scores[i]
+        elif probas is not None:
+            result["probas"] = dict(zip(names, probas[i], strict=True))
+        results.append(result)
     body: dict[str, Any] = {"model": model, "version": v}
     if isinstance(inputs, list):
         body["predictions"] = results

@@ -37,6 +37,8 @@ def models_listing(service: Service) -> dict[str, Any]:
                 "classes": list(m.classes),
                 "pos_label": m.pos_label,
                 "features": list(m.features),
+                "feature_types": m.feature_types,
+                "predicts": "score" if m.is_binary else ("probas" if m.has_proba else "label"),
             }
             for v, m in versions.items()
         ]
