@@ -58,6 +58,7 @@ class TableSource:
                     f"unknown event kind {kind!r}; expected one of {list(KINDS)!r}"
                 )
         self._con = duckdb.connect(":memory:")
+        self._con.execute("SET enable_progress_bar = false").fetchall()
         self.schema_version = migrate(self._con)
         con = self._con
         con.execute("BEGIN TRANSACTION").fetchall()

@@ -59,6 +59,9 @@ class DuckStore:
         if not in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(self.path)
+        # DuckDB draws a progress bar on stdout for long statements (a migration's
+        # backfill, a large load): noise in a server's log.
+        self._con.execute("SET enable_progress_bar = false").fetchall()
         self._load_lock = threading.Lock()
         self._accept_lock = threading.Lock()
         self.schema_version = migrate(self._con)
