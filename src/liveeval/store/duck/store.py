@@ -27,11 +27,19 @@ import pyarrow as pa
 
 from ..events import KINDS, SCHEMAS, content_schema, events_table, id_field
 from ..interface import BatchOutcome, WriteOutcome
+from .features import insert_features
 from .idindex import IdIndex, hash_id, hash_ids
 from .journal import Journal, Payload, Position, to_table
 from .schema import migrate
 
-__all__ = ["DuckStore"]
+__all__ = ["LABELLED_INSERT", "DuckStore"]
+
+# A prediction ``p`` joined with its outcome ``o``, as a row of ``labelled``.
+LABELLED_INSERT = (
+    "INSERT INTO labelled (prediction_id, model, version, ts, segment, status, predicted, "
+    "score, label, value, probas) SELECT p.id, p.model, p.version, p.ts, p.segment, "
+    "p.status, p.label, p.score, o.label, o.value, p.probas"
+)
 
 # Replayed journal records are loaded in transactions of about this many rows.
 REPLAY_ROWS = 1_000_000
@@ -51,6 +59,9 @@ class DuckStore:
         if not in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(self.path)
+        # DuckDB draws a progress bar on stdout for long statements (a migration's
+        # backfill, a large load): noise in a server's log.
+        self._con.execute("SET enable_progress_bar = false").fetchall()
         self._load_lock = threading.Lock()
         self._accept_lock = threading.Lock()
         self.schema_version = migrate(self._con)
@@ -223,6 +234,9 @@ class DuckStore:
                 try:
                     for kind in tables:
                         con.execute(f"INSERT INTO {kind} SELECT * FROM new_{kind}").fetchall()
+                    new_p = tables.get("predictions")
+                    if new_p is not None and new_p.column("features").null_count < len(new_p):
+                        insert_features(con, "new_predictions")
                     self._label(con, tables)
                     if position is not None:
                         con.execute(
@@ -238,17 +252,13 @@ class DuckStore:
                     con.unregister(name)
 
     def _label(self, con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
-        columns = (
-            "p.id, p.model, p.version, p.ts, p.segment, p.status, p.label, p.score, "
-            "o.label, o.value"
-        )
         new_p = tables.get("predictions")
         new_o = tables.get("outcomes")
         # The indexes say whether a join can find anything; most batches of a live
         # server are predictions whose outcomes have not come yet.
         if new_p is not None and self.indexes["outcomes"].contains(hash_ids(new_p["id"])).any():
             con.execute(
-                f"INSERT INTO labelled SELECT {columns} FROM new_predictions p "
+                f"{LABELLED_INSERT} FROM new_predictions p "
                 "JOIN outcomes o ON o.prediction_id = p.id"
             ).fetchall()
         if (
@@ -261,7 +271,7 @@ class DuckStore:
                 else ""
             )
             con.execute(
-                f"INSERT INTO labelled SELECT {columns} FROM new_outcomes o "
+                f"{LABELLED_INSERT} FROM new_outcomes o "
                 f"JOIN predictions p ON p.id = o.prediction_id{fresh}"
             ).fetchall()
 
