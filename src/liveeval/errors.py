@@ -22,6 +22,7 @@ __all__ = [
     "NotFoundError",
     "ProfileError",
     "QueueFullError",
+    "StoreError",
     "StoreLocked",
     "StoreUnavailable",
     "UnknownLabelError",
@@ -155,6 +156,10 @@ class DeliveryError(LiveevalError, ConnectionError):
     def __init__(self, message: str, *, summary: object = None) -> None:
         self.summary = summary
         super().__init__(message)
+
+
+class StoreError(LiveevalError, OSError):
+    """A store location that cannot be opened (a folder, a file of another kind)."""
 
 
 class StoreLocked(LiveevalError, RuntimeError):

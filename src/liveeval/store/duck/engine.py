@@ -15,7 +15,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
-from ...errors import StoreLocked
+from ...errors import StoreError, StoreLocked
 from ...metrics.labels import Label
 from ..events import Kind
 from ..interface import BatchOutcome, FeatureHistogram, Scope, StoreStats, WriteOutcome
@@ -41,9 +41,17 @@ class DuckEngine:
     """
 
     def __init__(self, path: str | Path) -> None:
+        location = Path(path)
+        if str(path) != ":memory:" and location.is_dir():
+            raise StoreError(f"{path} is a directory; give a store file such as liveeval.duckdb")
         try:
             self._store = DuckStore(path)
         except duckdb.IOException as exc:
+            if "not a valid DuckDB database" in str(exc):
+                raise StoreError(
+                    f"{path} is not a DuckDB database (a liveeval store); give a new or "
+                    "existing store file"
+                ) from None
             raise StoreLocked(
                 f"{path} is in use by another process (a running liveeval server or tool); "
                 f"stop it or choose another --store ({_first_line(exc)})"

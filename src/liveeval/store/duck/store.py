@@ -130,6 +130,19 @@ class DuckStore:
             index.add(hashes[keep])
             return BatchOutcome.of(outcomes), table.filter(pa.array(keep))
 
+    def might_repeat(self, kind: str, rows: list[dict[str, Any]]) -> bool:
+        """Whether an id of ``rows`` was seen (or repeats within them): those rows need
+        the stored content compared, which may wait for the loader, so the writer
+        takes them off the event loop."""
+        key = id_field(kind)
+        if key is None or not rows:
+            return False
+        ids = [row[key] for row in rows]
+        if len(set(ids)) != len(ids):
+            return True
+        hashes = np.array([hash_id(i) for i in ids], dtype=np.uint64)
+        return bool(self.indexes[kind].contains(hashes).any())
+
     def accept_rows(
         self,
         kind: str,
@@ -317,7 +330,11 @@ class DuckStore:
         return int(row[0]) if row else 0
 
 
+# Not content: the server stamps events that arrive without a time, and it measures
+# latency on every call, so a client's retry (of an ingested event, or of a predict
+# with its id) must not look like a conflict.
+_NOT_CONTENT = frozenset({"ts", "latency_model_s", "latency_total_s"})
+
+
 def _content(row: dict[str, Any]) -> dict[str, Any]:
-    # The timestamp is left out: the server stamps events that arrive without one, so
-    # a client's retry of the same event must not look like a conflict.
-    return {k: v for k, v in row.items() if k != "ts"}
+    return {k: v for k, v in row.items() if k not in _NOT_CONTENT}
