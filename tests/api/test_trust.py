@@ -328,3 +328,24 @@ def test_a_declared_logged_model_is_known_before_its_first_event(tmp_path):
         assert "ext" in client.get("/v1/models").json()["known"]
         body = client.get("/v1/models/ext/metrics").json()
         assert body["predictions"] == 0 and body["labelled"] == 0
+
+
+def test_a_predict_retried_with_its_id_is_answered_again(app):
+    body = {"inputs": {"a": 1.0, "b": 2.0}, "id": "P-two"}
+    first = app.post("/v1/models/inty/predict", json=body)
+    again = app.post("/v1/models/inty/predict", json=body)
+    assert first.status_code == again.status_code == 200
+    assert first.json()["label"] == again.json()["label"]
+    assert app.get("/v1/models/inty/metrics").json()["predictions"] == 1
+
+
+def test_a_folder_or_a_foreign_file_as_store_is_a_clear_error(tmp_path):
+    from liveeval.errors import StoreError
+    from liveeval.store import open_store
+
+    with pytest.raises(StoreError, match="is a directory"):
+        open_store(tmp_path)
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("not a database " * 100)
+    with pytest.raises(StoreError, match="is not a DuckDB database"):
+        open_store(foreign)
