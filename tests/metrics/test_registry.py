@@ -55,3 +55,34 @@ def test_words_stay_words_and_differ_from_numbers() -> None:
 def test_labels_that_are_not_finite_scalars_are_rejected(value: object) -> None:
     with pytest.raises(ValueError, match="label"):
         canonical_label(value)
+
+
+def test_the_json_schema_lists_the_catalogues_per_class_metrics():
+    import json
+    from importlib import resources
+
+    schema = json.loads((resources.files("liveeval") / "schema" / "report.schema.json").read_text())
+
+    def find(node: object) -> list[list[str]]:
+        found = []
+        if isinstance(node, dict):
+            required = node.get("required")
+            if isinstance(required, list) and "support" in required:
+                found.append(required)
+            for value in node.values():
+                found += find(value)
+        elif isinstance(node, list):
+            for value in node:
+                found += find(value)
+        return found
+
+    (per_class,) = find(schema)
+    assert set(per_class) - {"label", "support"} == set(metric_names(role="per_class"))
+
+
+def test_every_name_in_a_table_role_is_a_reported_metric():
+    reported = set()
+    for metrics in _binary_and_multiclass():
+        reported |= set(metrics)  # type: ignore[arg-type]
+    for role in ("breakdown", "per_class", "operating_point"):
+        assert set(metric_names(role=role)) <= reported | {"specificity"}, role
