@@ -69,9 +69,7 @@ def _binary_parts(
     }
     out = {name: Evidence(name, (xn,)) for name, xn in rates.items()}
     out["f1"] = Evidence("f1", ((tp, tp + fp + fn),), _f1_from_jaccard)
-    out["balanced_accuracy"] = Evidence(
-        "balanced_accuracy", ((tp, tp + fn), (tn, tn + fp))
-    )
+    out["balanced_accuracy"] = Evidence("balanced_accuracy", ((tp, tp + fn), (tn, tn + fp)))
     return out
 
 

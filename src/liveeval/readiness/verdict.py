@@ -141,8 +141,10 @@ class ErrorRates:
 
     @property
     def text(self) -> str:
-        look = "at any look, however often it is re-checked" if self.mode == "anytime" else (
-            "at one look"
+        look = (
+            "at any look, however often it is re-checked"
+            if self.mode == "anytime"
+            else ("at one look")
         )
         bound = "at most" if self.mode == "anytime" else "nominally at most"
         parts = [
