@@ -13,7 +13,10 @@ __all__ = [
     "InputFileError",
     "LiveevalError",
     "ProfileError",
+    "StoreLocked",
+    "StoreUnavailable",
     "UnknownLabelError",
+    "UnknownMetricError",
     "ValidationError",
 ]
 
@@ -71,6 +74,17 @@ class UnknownLabelError(ValidationError):
     """A label that is not among the declared classes."""
 
 
+class UnknownMetricError(ValidationError, KeyError):
+    """A metric name that the catalogue (``liveeval.metrics.registry``) does not know."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        self.name = name
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self._render()
+
+
 class ColumnNotFoundError(ValidationError, KeyError):
     """A column that the data does not have."""
 
@@ -84,3 +98,11 @@ class InputFileError(LiveevalError, OSError):
 
 class ProfileError(LiveevalError, ValueError):
     """A use-case profile that is missing or malformed."""
+
+
+class StoreLocked(LiveevalError, RuntimeError):
+    """Another process (or another store object) already writes this store."""
+
+
+class StoreUnavailable(LiveevalError, RuntimeError):
+    """The store cannot answer in time (a read waited too long for the loader)."""

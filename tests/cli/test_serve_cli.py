@@ -8,7 +8,8 @@ import pyarrow.dataset as ds
 from typer.testing import CliRunner
 
 from liveeval.cli import app
-from liveeval.store import DuckStore, encode_label
+from liveeval.store import encode_label
+from liveeval.store.duck.store import DuckStore
 
 
 def test_export_partitions_by_model_and_date(tmp_path):
@@ -55,7 +56,7 @@ def test_export_missing_store_is_exit_2(tmp_path):
 
 
 def test_export_includes_journalled_events_and_refuses_a_store_in_use(tmp_path):
-    from liveeval.store.journal import json_lines
+    from liveeval.store.duck.journal import json_lines
 
     path = tmp_path / "s.duckdb"
     store = DuckStore(path)

@@ -19,14 +19,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError as PydanticValidationError
 
 from .. import __version__
-from ..errors import LiveevalError
+from ..errors import LiveevalError, StoreUnavailable
 from ..readiness import load_profile, verdict
 from ..report.model import metric_dict
 from ..serving import LoadedModel, load_model
-from ..store import DuckStore, Scope, aggregate
-from ..store.duck import BatchOutcome, WriteOutcome
-from ..store.events import content_schema
-from ..store.writer import BatchWriter, StoreUnavailable
+from ..store import BatchOutcome, Kind, Scope, Store, WriteOutcome, content_schema, open_store
 from . import ingest
 from ._common import new_id, now, write_results
 from .auth import Tokens
@@ -65,17 +62,10 @@ class Server:
             loaded = load_model(spec)
             self.models.setdefault(spec.name, {})[spec.version] = loaded
             self.default_version.setdefault(spec.name, spec.version)
-        self.store: DuckStore | None = None
-        self.writer: BatchWriter | None = None
+        self.store: Store | None = None
         self.telemetry = Telemetry(self.quality_rows, config.metrics_cache_seconds)
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
-
-    def reader(self) -> Any:
-        """A cursor that sees every event acknowledged so far (waits for the loader)."""
-        assert self.store is not None and self.writer is not None
-        self.writer.settle()
-        return self.store.cursor()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -84,8 +74,7 @@ class Server:
         from a test harness and the app's lifespan, does nothing)."""
         if self.store is not None:
             return
-        self.store = DuckStore(self.config.store)
-        self.writer = BatchWriter(self.store)
+        self.store = open_store(self.config.store)
         self._sampler = threading.Thread(target=self._sample_resources, daemon=True)
         self._sampler.start()
         # Models, libraries and the id index are long-lived: move them out of the
@@ -96,11 +85,8 @@ class Server:
 
     def stop(self) -> None:
         self._stop.set()
-        if self.writer is not None:
-            self.writer.close()  # flushes everything queued
         if self.store is not None:
-            self.store.close()
-        self.writer = None
+            self.store.close()  # flushes everything queued
         self.store = None
 
     def _sample_resources(self) -> None:
@@ -115,41 +101,38 @@ class Server:
                 "cpu_percent": process.cpu_percent(None),
                 "rss_bytes": process.memory_info().rss,
             }
-            if self.writer is not None and not self._stop.is_set():
-                self.writer.commit("resource_samples", [sample])
+            if self.store is not None and not self._stop.is_set():
+                self.store.commit("resource_samples", [sample])
 
     # -- helpers -----------------------------------------------------------------
 
     async def write(
-        self, kind: str, events: list[dict[str, Any]], *, fresh: bool = False
+        self, kind: Kind, events: list[dict[str, Any]], *, fresh: bool = False
     ) -> list[WriteOutcome]:
-        assert self.writer is not None
-        outcomes = await self.writer.write(kind, events, fresh=fresh)
+        assert self.store is not None
+        outcomes = await self.store.write(kind, events, fresh=fresh)
         for o in outcomes:
             self.telemetry.events.labels(kind, o.status).inc()
         return outcomes
 
-    async def write_table(self, kind: str, table: pa.Table) -> BatchOutcome:
-        assert self.writer is not None
-        outcome = await self.writer.write_table(kind, table)
+    async def write_table(self, kind: Kind, table: pa.Table) -> BatchOutcome:
+        assert self.store is not None
+        outcome = await self.store.write_table(kind, table)
         for status in ("stored", "duplicate", "conflict"):
             if count := outcome.count(status):
                 self.telemetry.events.labels(kind, status).inc(count)
         return outcome
 
     def known_models(self) -> set[str]:
-        rows = self.reader().execute("SELECT DISTINCT model FROM predictions").fetchall()
-        return set(self.models) | {r[0] for r in rows}
+        assert self.store is not None
+        return set(self.models) | self.store.models()
 
     def is_known(self, model: str) -> bool:
         """Served, or seen in the logs; one indexed probe instead of listing every model."""
         if model in self.models:
             return True
-        return bool(
-            self.reader()
-            .execute("SELECT 1 FROM predictions WHERE model = ? LIMIT 1", [model])
-            .fetchall()
-        )
+        assert self.store is not None
+        return self.store.has_model(model)
 
     def model_meta(
         self, model: str, version: str | None
@@ -167,15 +150,12 @@ class Server:
         if self.store is None:
             return []
         since = now() - parse_window(self.config.window)
-        cur = self.reader()
-        pairs = cur.execute(
-            "SELECT DISTINCT model, version FROM predictions WHERE ts >= ?", [since]
-        ).fetchall()
+        pairs = self.store.versions_since(since)
         rows = []
         for model, version in pairs:
             classes, pos_label, _ = self.model_meta(model, version)
-            stats = aggregate(
-                cur, Scope(model, since, None, version), classes=classes, pos_label=pos_label
+            stats = self.store.statistics(
+                Scope(model, since, None, version), classes=classes, pos_label=pos_label
             )
             row: dict[str, Any] = {
                 "model": model,
@@ -456,7 +436,7 @@ def _metrics_body(
     assert server.store is not None
     classes, pos_label, default_profile = server.model_meta(model, version)
     scope = Scope(model, since, until, version, segment)
-    stats = aggregate(server.reader(), scope, classes=classes, pos_label=pos_label)
+    stats = server.store.statistics(scope, classes=classes, pos_label=pos_label)
     body: dict[str, Any] = {
         "model": model,
         "scope": {

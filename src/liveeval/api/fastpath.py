@@ -24,8 +24,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from starlette.types import Receive, Send
 
-from ..errors import LiveevalError
-from ..store.writer import StoreUnavailable
+from ..errors import LiveevalError, StoreUnavailable
 from .ingest import ingest_outcomes, ingest_predictions
 from .predict import predict
 from .schemas import OutcomeBatch, OutcomeIn, PredictionBatch, PredictionIn, PredictRequest

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from ..store import encode_label
-from ..store.idindex import hash_ids
 from ._common import new_id, now, to_json, write_results
 from .schemas import OutcomeBatch, OutcomeIn, PredictionBatch, PredictionIn
 
@@ -73,8 +70,8 @@ async def ingest_outcomes(
     assert server.store is not None
     ids = [o.prediction_id for o in events]
     # The id index holds every accepted prediction, loaded into DuckDB or not yet.
-    known = server.store.indexes["predictions"].contains(hash_ids(pa.array(ids, pa.string())))
-    seen = {i for i, hit in zip(ids, known.tolist(), strict=True) if hit}
+    known = server.store.known_ids("predictions", ids)
+    seen = {i for i, hit in zip(ids, known, strict=True) if hit}
     for i in ids:
         server.telemetry.outcomes.labels("true" if i in seen else "false").inc()
     return write_results("outcomes", outcomes, matched=seen)

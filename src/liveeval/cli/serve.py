@@ -90,8 +90,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="Only parquet for now.")] = "parquet",
 ) -> None:
     """Write the event log as Parquet, partitioned by model and date (predictions) and date (others)."""
-    import duckdb
-
+    from ..store import open_store
     from .app import _bad_input, _fail
 
     with _bad_input():
@@ -99,36 +98,15 @@ def export(
             _fail(f"--format {fmt!r}: only 'parquet' is supported")
         if not store.is_file():
             _fail(f"{store}: no such store file")
-        from ..store import DuckStore
-        from ..store.journal import StoreLocked
-
+        # Opening the store loads whatever the journal holds beyond the database
+        # (events acknowledged before a crash), so the export has every one. A store
+        # held by a running server raises StoreLocked, which _bad_input reports.
+        opened = open_store(store)
         try:
-            # Opening the store loads whatever the journal holds beyond the database
-            # (events acknowledged before a crash), so the export has every one.
-            opened = DuckStore(store)
-        except (StoreLocked, duckdb.IOException) as exc:
-            _fail(f"{store} is in use, by a running liveeval server or tool; stop it first ({exc})")
-        con = opened.cursor()
-        out.mkdir(parents=True, exist_ok=True)
-        queries = {
-            "predictions": ("SELECT *, CAST(ts AS DATE) AS date FROM predictions", "model, date"),
-            "outcomes": ("SELECT *, CAST(ts AS DATE) AS date FROM outcomes", "date"),
-            "deployments": ("SELECT *, CAST(ts AS DATE) AS date FROM deployments", "date"),
-            "resource_samples": (
-                "SELECT *, CAST(ts AS DATE) AS date FROM resource_samples",
-                "date",
-            ),
-        }
+            written = opened.export(out)
+        finally:
+            opened.close()
         console = Console(highlight=False)
-        for table, (query, partition) in queries.items():
-            rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-            count = int(rows[0]) if rows else 0
-            if count == 0:
-                continue
-            target = out / table
-            con.execute(
-                f"COPY ({query}) TO '{target}' (FORMAT parquet, PARTITION_BY ({partition}), OVERWRITE_OR_IGNORE)"
-            )
-            console.print(f"{table}: {count:,} rows → {target}/", markup=False)
-        con.close()
-        opened.close()
+        for table, count in written.items():
+            if count:
+                console.print(f"{table}: {count:,} rows → {out / table}/", markup=False)

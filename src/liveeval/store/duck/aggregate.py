@@ -11,10 +11,10 @@ same shape.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -22,118 +22,33 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..metrics import (
-    ConfusionMatrix,
-    Evaluation,
-    LatencySketch,
-    LossSums,
-    MetricResult,
-    ScoreDistribution,
-)
-from ..metrics.interval import normal_mean, wilson
-from ..metrics.labels import Label
-from ..metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
+from ...errors import ValidationError
+from ...metrics import ConfusionMatrix, Evaluation, LatencySketch, LossSums, ScoreDistribution
+from ...metrics.labels import Label
+from ...metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
+from ..interface import Scope, StoreStats
+from ..labels import resolve_labels
 
-__all__ = [
-    "Scope",
-    "StoreStats",
-    "aggregate",
-    "decode_label",
-    "encode_label",
-    "unmatched_outcomes",
-]
+__all__ = ["aggregate", "grouped_aggregate", "unmatched_outcomes"]
 
 EPS = float(np.finfo(np.float64).eps)
 
 
-def encode_label(label: Any) -> str:
-    """Labels are stored as JSON text so 1, "1" and true stay different."""
-    return json.dumps(label)
-
-
-def decode_label(text: str) -> Label:
-    value: Label = json.loads(text)
-    return value
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which predictions: one model, optionally one version and segment, a time range."""
-
-    model: str
-    since: datetime | None = None
-    until: datetime | None = None
-    version: str | None = None
-    segment: str | None = None
-
-    def where(self, alias: str = "p") -> tuple[str, list[Any]]:
-        clauses = [f"{alias}.model = ?"]
-        params: list[Any] = [self.model]
-        for column, value, op in (
-            ("ts", self.since, ">="),
-            ("ts", self.until, "<"),
-            ("version", self.version, "="),
-            ("segment", self.segment, "="),
-        ):
-            if value is not None:
-                clauses.append(f"{alias}.{column} {op} ?")
-                params.append(value)
-        return " AND ".join(clauses), params
-
-
-@dataclass
-class StoreStats:
-    """An Evaluation plus the counts a live view needs around it."""
-
-    evaluation: Evaluation | None
-    predictions: int
-    failed: int
-    labelled: int
-    unmatched_outcomes: int
-    labels: tuple[Label, ...] = ()
-    notes: list[str] = field(default_factory=list)
-    # Business outcomes (e.g. clicks): count, sum, sum of squares, all values 0 or 1.
-    values: tuple[int, float, float, bool] = (0, 0.0, 0.0, False)
-
-    def business_metrics(self, confidence: float = 0.95) -> dict[str, MetricResult]:
-        """Mean business outcome (CLT interval), and the click-through rate (Wilson) when
-        every value is 0 or 1."""
-        n, total, total_sq, binary = self.values
-        if n == 0:
-            return {}
-        lower, upper = normal_mean(total, total_sq, n, confidence)
-        out = {
-            "outcome_value_mean": MetricResult(
-                "outcome_value_mean",
-                total / n,
-                None if math.isnan(lower) else lower,
-                None if math.isnan(upper) else upper,
-                n,
-                confidence,
-                "normal (CLT)",
-            )
-        }
-        if binary:
-            lo, hi = wilson(total, n, confidence)
-            out["click_through_rate"] = MetricResult(
-                "click_through_rate", total / n, lo, hi, n, confidence, "wilson"
-            )
-        return out
-
-    @property
-    def label_coverage(self) -> float | None:
-        ok = self.predictions - self.failed
-        return self.labelled / ok if ok > 0 else None
-
-
-def _labels(observed: set[Label], declared: tuple[Label, ...] | None) -> tuple[Label, ...]:
-    if declared:
-        extra = [v for v in observed if v not in declared]
-        return tuple(declared) + tuple(sorted(extra, key=str))
-    try:
-        return tuple(sorted(observed))  # type: ignore[type-var]
-    except TypeError:
-        return tuple(sorted(observed, key=str))
+def _where(scope: Scope, alias: str = "p") -> tuple[str, list[Any]]:
+    clauses = [f"{alias}.model = ?"]
+    params: list[Any] = [scope.model]
+    for column, value, op in (
+        ("ts", scope.since, ">="),
+        ("ts", scope.until, "<"),
+        ("version", scope.version, "="),
+        ("segment", scope.segment, "="),
+    ):
+        if value is not None:
+            clauses.append(f"{alias}.{column} {op} ?")
+            params.append(value)
+    if scope.segment_is_null:
+        clauses.append(f"{alias}.segment IS NULL")
+    return " AND ".join(clauses), params
 
 
 def aggregate(
@@ -146,11 +61,13 @@ def aggregate(
     exact_limit: int = DEFAULT_EXACT_LIMIT,
 ) -> StoreStats:
     """The sufficient statistics of ``scope``, computed by the database."""
-    where, params = scope.where("p")
+    where, params = _where(scope, "p")
     latency, predictions, failed = _predictions(cur, where, params)
     unmatched = unmatched_outcomes(cur)
     exact = predictions - failed <= exact_limit
-    cells, scores = _labelled_statistics(cur, scope.where("l"), exact=exact, resolution=resolution)
+    cells, scores = _labelled_statistics(
+        cur, _where(scope, "l"), exact=exact, resolution=resolution
+    )
     value_cells = [c for c in cells if c["vn"]]
     values = (
         int(sum(c["vn"] for c in value_cells)),
@@ -160,15 +77,15 @@ def aggregate(
     )
     cells = [c for c in cells if c["t"] is not None and c["pl"] is not None]
     labelled = sum(int(c["n"]) for c in cells)
-    observed = {decode_label(c["t"]) for c in cells} | {decode_label(c["pl"]) for c in cells}
-    labels = _labels(observed, classes)
+    resolved = resolve_labels([c["t"] for c in cells] + [c["pl"] for c in cells], classes)
+    labels = resolved.labels
     if not labels:
         return StoreStats(None, predictions, failed, 0, unmatched, (), [], values)
     if pos_label is None and set(labels) in ({0, 1}, {-1, 1}):
         pos_label = 1
     binary = len(labels) == 2 and pos_label is not None and pos_label in labels
     k = len(labels)
-    index = {encode_label(label): i for i, label in enumerate(labels)}
+    index = resolved.index
     counts = np.zeros((k, k))
     for c in cells:
         counts[index[c["t"]], index[c["pl"]]] += c["n"]
@@ -176,17 +93,19 @@ def aggregate(
     distributions: list[ScoreDistribution] | None = None
     losses: LossSums | None = None
     if binary:
-        pos = encode_label(pos_label)
-        dist = _distribution(scores, pos, exact, resolution, exact_limit)
+        pos_texts = [t for t, i in index.items() if labels[i] == pos_label]
+        dist = _distribution(scores, pos_texts, exact, resolution, exact_limit)
         if dist is not None:
             distributions = [dist]
-            losses = _losses(cells, pos)
+            losses = _losses(cells, set(pos_texts))
     evaluation = Evaluation(
         labels, pos_label if binary else None, cm, distributions, None, losses, latency
     )
     evaluation.predictions = predictions
     evaluation.failures = failed
-    return StoreStats(evaluation, predictions, failed, labelled, unmatched, labels, [], values)
+    return StoreStats(
+        evaluation, predictions, failed, labelled, unmatched, labels, resolved.notes, values
+    )
 
 
 def unmatched_outcomes(cur: duckdb.DuckDBPyConnection) -> int:
@@ -198,7 +117,7 @@ def unmatched_outcomes(cur: duckdb.DuckDBPyConnection) -> int:
     return int(row[0][0]) if row else 0
 
 
-def _losses(cells: list[dict[str, Any]], pos: str) -> LossSums | None:
+def _losses(cells: list[dict[str, Any]], pos: set[str]) -> LossSums | None:
     """Log loss and Brier sums for ``pos`` from the class-independent per-cell sums:
     a positive row's loss is -ln(s) and (1 - s)^2, a negative row's -ln(1 - s) and s^2."""
     n = sum(int(c["ns"]) for c in cells)
@@ -206,7 +125,7 @@ def _losses(cells: list[dict[str, Any]], pos: str) -> LossSums | None:
         return None
     ll = ll2 = b = b2 = 0.0
     for c in cells:
-        positive = c["t"] == pos
+        positive = c["t"] in pos
         ll += c["nls"] if positive else c["nlq"]
         ll2 += c["nls2"] if positive else c["nlq2"]
         b += c["q2"] if positive else c["s2"]
@@ -291,7 +210,7 @@ def _labelled_statistics(
 
 
 def _distribution(
-    scores: pa.Table, pos: str, exact: bool, resolution: int, exact_limit: int
+    scores: pa.Table, pos: list[str], exact: bool, resolution: int, exact_limit: int
 ) -> ScoreDistribution | None:
     scores = scores.filter(
         pc.and_(pc.is_valid(scores.column("key")), pc.is_valid(scores.column("t")))
@@ -300,7 +219,7 @@ def _distribution(
         return None
     key = scores.column("key").to_numpy().astype(np.float64)
     count = scores.column("n").to_numpy().astype(np.float64)
-    is_pos = pc.equal(scores.column("t"), pos).to_numpy(zero_copy_only=False)
+    is_pos = pc.is_in(scores.column("t"), pa.array(pos, pa.string())).to_numpy(zero_copy_only=False)
     keys, inverse = np.unique(key, return_inverse=True)
     positive = np.bincount(inverse, weights=count * is_pos, minlength=keys.size).astype(np.float64)
     negative = np.bincount(inverse, weights=count * ~is_pos, minlength=keys.size).astype(np.float64)
@@ -315,3 +234,60 @@ def _distribution(
         float(positive.sum()),
         float(negative.sum()),
     )
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def grouped_aggregate(
+    cur: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    by: Sequence[str] = (),
+    *,
+    every: timedelta | None = None,
+    classes: tuple[Label, ...] | None = None,
+    pos_label: Label | None = None,
+) -> dict[tuple[Any, ...], StoreStats]:
+    """:func:`aggregate` per group of ``by`` (version, segment) and per time bucket of
+    length ``every`` (aligned to the Unix epoch; the bucket's start is the last key).
+
+    One aggregation per group that has predictions: each is the same GROUP BY as a
+    whole-scope read, narrowed by the group's values, so groups equal what a scope
+    naming them would give.
+    """
+    for column in by:
+        if column not in ("version", "segment"):
+            raise ValidationError(f"cannot group by {column!r}; use 'version' and/or 'segment'")
+    if every is not None and every.total_seconds() <= 0:
+        raise ValidationError(f"time bucket {every} must be positive")
+    where, params = _where(scope, "p")
+    keys = [f"p.{c}" for c in by]
+    seconds = None if every is None else every.total_seconds()
+    if seconds is not None:
+        keys.append(f"CAST(floor(epoch(p.ts) / {seconds!r}) AS BIGINT)")
+    if not keys:
+        return {(): aggregate(cur, scope, classes=classes, pos_label=pos_label)}
+    groups = cur.execute(
+        f"SELECT DISTINCT {', '.join(keys)} FROM predictions p WHERE {where}", params
+    ).fetchall()
+    out: dict[tuple[Any, ...], StoreStats] = {}
+    for group in sorted(groups, key=lambda g: tuple((v is None, str(v)) for v in g)):
+        narrowed = scope
+        values = dict(zip(by, group, strict=False))
+        key: list[Any] = list(group[: len(by)])
+        if "version" in values:
+            narrowed = replace(narrowed, version=values["version"])
+        if "segment" in values:
+            if values["segment"] is None:
+                narrowed = replace(narrowed, segment_is_null=True)
+            else:
+                narrowed = replace(narrowed, segment=values["segment"])
+        if seconds is not None:
+            start = _EPOCH + timedelta(seconds=int(group[-1]) * seconds)
+            end = start + timedelta(seconds=seconds)
+            since = start if scope.since is None else max(start, scope.since)
+            until = end if scope.until is None else min(end, scope.until)
+            narrowed = replace(narrowed, since=since, until=until)
+            key.append(start)
+        out[tuple(key)] = aggregate(cur, narrowed, classes=classes, pos_label=pos_label)
+    return out

@@ -31,12 +31,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import LiveevalError
-from .duck import BatchOutcome, DuckStore, WriteOutcome
-from .events import events_table
+from ...errors import StoreUnavailable
+from ..events import events_table
+from ..interface import BatchOutcome, WriteOutcome
 from .journal import Payload, Position, json_lines
+from .store import DuckStore
 
-__all__ = ["BatchWriter", "StoreUnavailable"]
+__all__ = ["BatchWriter"]
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,6 @@ LOAD_ROWS = 1_000_000
 LINGER_SECONDS = 0.25
 # Writes larger than this are committed on a worker thread instead of the loop.
 INLINE_ROWS = 2_000
-
-
-class StoreUnavailable(LiveevalError, RuntimeError):
-    """The database has not caught up with the journal in time (it keeps trying)."""
 
 
 class _Waiting:

@@ -18,83 +18,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .events import KINDS, SCHEMAS, content_schema, events_table, id_field
+from ..events import KINDS, SCHEMAS, content_schema, events_table, id_field
+from ..interface import BatchOutcome, WriteOutcome
 from .idindex import IdIndex, hash_id, hash_ids
 from .journal import Journal, Payload, Position, to_table
 from .schema import migrate
 
-__all__ = ["BatchOutcome", "DuckStore", "WriteOutcome"]
+__all__ = ["DuckStore"]
 
 # Replayed journal records are loaded in transactions of about this many rows.
 REPLAY_ROWS = 1_000_000
-
-
-@dataclass(frozen=True)
-class WriteOutcome:
-    """What happened to one event of a batch."""
-
-    status: Literal["stored", "duplicate", "conflict"]
-    key: str | None = None
-    detail: str | None = None
-
-
-_STORED = WriteOutcome("stored")
-_CODES = {"stored": 0, "duplicate": 1, "conflict": 2}
-_STATUSES: tuple[Literal["stored", "duplicate", "conflict"], ...] = (
-    "stored",
-    "duplicate",
-    "conflict",
-)
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    """The outcome of every row of a large batch, kept columnar: building an object per
-    row cost more than accepting 100,000 rows."""
-
-    keys: list[str] | None  # None for kinds without ids
-    status: np.ndarray[Any, np.dtype[np.int8]]  # 0 stored, 1 duplicate, 2 conflict
-    details: dict[int, str]
-
-    def __len__(self) -> int:
-        return len(self.status)
-
-    @classmethod
-    def all_stored(cls, keys: list[str] | None, n: int) -> BatchOutcome:
-        return cls(keys, np.zeros(n, dtype=np.int8), {})
-
-    @classmethod
-    def of(cls, outcomes: list[WriteOutcome]) -> BatchOutcome:
-        status = np.array([_CODES[o.status] for o in outcomes], dtype=np.int8)
-        details = {i: o.detail for i, o in enumerate(outcomes) if o.detail}
-        return cls([o.key or "" for o in outcomes], status, details)
-
-    def count(self, status: str) -> int:
-        return int((self.status == _CODES[status]).sum())
-
-    def keys_with(self, status: str) -> list[str]:
-        keys = self.keys or []
-        return [keys[i] for i in np.flatnonzero(self.status == _CODES[status]).tolist()]
-
-    def conflicts(self) -> list[tuple[str | None, str | None]]:
-        """(id, what differs) of every row that conflicted."""
-        at = np.flatnonzero(self.status == _CODES["conflict"]).tolist()
-        return [(self.keys[i] if self.keys else None, self.details.get(i)) for i in at]
-
-    def outcomes(self) -> list[WriteOutcome]:
-        keys = self.keys
-        return [
-            WriteOutcome(_STATUSES[code], None if keys is None else keys[i], self.details.get(i))
-            for i, code in enumerate(self.status.tolist())
-        ]
 
 
 class DuckStore:
@@ -192,7 +132,7 @@ class DuckStore:
         they are indexed without being looked up."""
         key = id_field(kind)
         if key is None or not rows:
-            return [_STORED] * len(rows), rows
+            return [WriteOutcome("stored")] * len(rows), rows
         ids = [row[key] for row in rows]
         hashes = np.array([hash_id(i) for i in ids], dtype=np.uint64)
         with self._accept_lock:

@@ -3,8 +3,9 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
+from liveeval.errors import StoreLocked
+from liveeval.store.duck.journal import Journal, Position, json_lines, to_table
 from liveeval.store.events import SCHEMAS
-from liveeval.store.journal import Journal, Position, StoreLocked, json_lines, to_table
 
 
 def rows(n, start=0):

@@ -3,7 +3,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveeval.store.idindex import IdIndex, hash_id, hash_ids
+from liveeval.store.duck.idindex import IdIndex, hash_id, hash_ids
 
 ids = st.text(min_size=0, max_size=80)
 

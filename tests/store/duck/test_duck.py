@@ -8,10 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from liveeval.store import DuckStore, Scope, aggregate, encode_label
-from liveeval.store.journal import json_lines
-from liveeval.store.schema import MIGRATIONS
-from liveeval.store.writer import BatchWriter
+from liveeval.store import Scope, encode_label
+from liveeval.store.duck.aggregate import aggregate
+from liveeval.store.duck.journal import json_lines
+from liveeval.store.duck.schema import MIGRATIONS
+from liveeval.store.duck.store import DuckStore
+from liveeval.store.duck.writer import BatchWriter
 
 TS = dt.datetime(2026, 11, 1, 12, 0, 0)
 

@@ -33,14 +33,10 @@ from typing import Any, BinaryIO, TypeAlias
 import pyarrow as pa
 import pyarrow.json as pj
 
-from ..errors import LiveevalError
-from .events import KINDS, SCHEMAS
+from ...errors import StoreLocked
+from ..events import KINDS, SCHEMAS
 
 __all__ = ["Journal", "Payload", "Position", "Record", "StoreLocked", "json_lines", "to_table"]
-
-
-class StoreLocked(LiveevalError, RuntimeError):
-    """Another process (or another store object) already writes this journal."""
 
 
 _HEADER = struct.Struct("<IIB")
