@@ -16,6 +16,7 @@ from statistics import NormalDist
 from typing import Any
 
 from ..metrics import EvaluationResult, MetricResult
+from ..metrics.registry import METRICS, check_metric_names, metric_spec
 from .verdict import Finding
 
 __all__ = ["accuracy_paradox", "holm", "overfitting", "single_class", "too_few_labels"]
@@ -185,7 +186,9 @@ def too_few_labels(
     findings = []
     for name in metrics:
         r = result.metrics.get(name)
-        if r is None or not r.is_defined or r.half_width is None or name.endswith("_seconds"):
+        spec = METRICS.get(name)
+        timed = spec.unit == "seconds" if spec is not None else name.endswith("_seconds")
+        if r is None or not r.is_defined or r.half_width is None or timed:
             continue
         if r.half_width > max_half_width and r.n > 0:
             needed_n = r.n * (r.half_width / max_half_width) ** 2
@@ -251,6 +254,7 @@ def overfitting(
     of ``fail_gap`` or more fails; a smaller one warns. Metrics without an interval are
     not tested.
     """
+    check_metric_names(metrics)
     names = list(stages)
     tests: list[dict[str, Any]] = []
     for i, earlier in enumerate(names):
@@ -262,10 +266,21 @@ def overfitting(
                     continue
                 if a.value is None or b.value is None:
                     continue
-                se_a, se_b = _side_se(a, "lower"), _side_se(b, "upper")
+                worse = (
+                    ("lower", "upper")
+                    if metric_spec(metric).higher_is_better
+                    else (
+                        "upper",
+                        "lower",
+                    )
+                )
+                se_a, se_b = _side_se(a, worse[0]), _side_se(b, worse[1])
                 if se_a is None or se_b is None:
                     continue
-                gap = a.value - b.value
+                # A drop is a change for the worse, whichever way the metric points.
+                gap = (
+                    a.value - b.value if metric_spec(metric).higher_is_better else b.value - a.value
+                )
                 se = math.hypot(se_a, se_b)
                 excess = gap - min_gap
                 if se > 0:

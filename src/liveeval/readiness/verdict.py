@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from ..errors import ValidationError
 from ..metrics import EvaluationResult, MetricResult
+from ..metrics.registry import METRICS
 from ..metrics.settle import DEFAULT_POWER, growth_to_settle, sqrt_law
 from .evidence import Evidence, anytime_interval, evidence_for, grown_interval
 from .profile import Check, Profile
@@ -206,7 +207,8 @@ def fmt(metric: str, value: float | None) -> str:
     """A metric value as a person reads it: latencies in ms, rates to 3 decimals."""
     if value is None:
         return "n/a"
-    if metric.endswith("_seconds"):
+    spec = METRICS.get(metric)
+    if (spec.unit == "seconds") if spec is not None else metric.endswith("_seconds"):
         ms = value * 1000
         return f"{ms:.3g} ms" if ms < 100 else f"{ms:,.0f} ms"
     if abs(value) >= 100:
@@ -351,7 +353,8 @@ def judge(
 
 def _counts_predictions(metric: str) -> bool:
     """Metrics counted over served predictions rather than labelled rows."""
-    return metric.endswith("_seconds") or metric == "failed_prediction_rate"
+    spec = METRICS.get(metric)
+    return spec is not None and spec.family in ("operational", "business")
 
 
 def _more_to_settle(
