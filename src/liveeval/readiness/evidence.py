@@ -19,7 +19,7 @@ import numpy as np
 from ..metrics import ConfusionMatrix, EvaluationResult, MetricResult, binary_metrics
 from ..metrics.sequential import proportion_sequence, sequence_prior
 
-__all__ = ["Evidence", "anytime_interval", "evidence_for", "grown_interval"]
+__all__ = ["Evidence", "anytime_interval", "evidence_for", "grown_interval", "interval_for"]
 
 Interval = tuple[float, float]
 
@@ -28,8 +28,15 @@ def _f1_from_jaccard(j: float) -> float:
     return 2.0 * j / (1.0 + j)
 
 
+def _jaccard_from_f1(f: float) -> float:
+    return f / (2.0 - f)
+
+
 def _identity(p: float) -> float:
     return p
+
+
+Cell = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,20 @@ class Evidence:
     metric: str
     parts: tuple[tuple[float, float], ...]
     transform: Callable[[float], float] = _identity
+    inverse: Callable[[float], float] = _identity
+    #: For a single rate of a binary confusion matrix: the cells counted as successes
+    #: and as failures (so the real interval method can be run at any estimate).
+    cells: tuple[tuple[Cell, ...], tuple[Cell, ...]] | None = None
+
+    def scaled(self, growth: float) -> Evidence:
+        """The same rates on ``growth`` times as many trials."""
+        return Evidence(
+            self.metric,
+            tuple((x * growth, t * growth) for x, t in self.parts),
+            self.transform,
+            self.inverse,
+            self.cells,
+        )
 
     @property
     def trials(self) -> float:
@@ -57,18 +78,25 @@ def _binary_parts(
     tp, fn = float(counts[p, p]), float(counts[p, q])
     fp, tn = float(counts[q, p]), float(counts[q, q])
     total = tp + fn + fp + tn
-    rates = {
-        "accuracy": (tp + tn, total),
-        "error_rate": (fp + fn, total),
-        "precision": (tp, tp + fp),
-        "recall": (tp, tp + fn),
-        "specificity": (tn, tn + fp),
-        "false_positive_rate": (fp, fp + tn),
-        "negative_predictive_value": (tn, tn + fn),
-        "prevalence": (tp + fn, total),
+    tp_c, fn_c, fp_c, tn_c = (p, p), (p, q), (q, p), (q, q)
+    rates: dict[str, tuple[tuple[float, float], tuple[tuple[Cell, ...], tuple[Cell, ...]]]] = {
+        "accuracy": ((tp + tn, total), ((tp_c, tn_c), (fp_c, fn_c))),
+        "error_rate": ((fp + fn, total), ((fp_c, fn_c), (tp_c, tn_c))),
+        "precision": ((tp, tp + fp), ((tp_c,), (fp_c,))),
+        "recall": ((tp, tp + fn), ((tp_c,), (fn_c,))),
+        "specificity": ((tn, tn + fp), ((tn_c,), (fp_c,))),
+        "false_positive_rate": ((fp, fp + tn), ((fp_c,), (tn_c,))),
+        "negative_predictive_value": ((tn, tn + fn), ((tn_c,), (fn_c,))),
+        "prevalence": ((tp + fn, total), ((tp_c, fn_c), (fp_c, tn_c))),
     }
-    out = {name: Evidence(name, (xn,)) for name, xn in rates.items()}
-    out["f1"] = Evidence("f1", ((tp, tp + fp + fn),), _f1_from_jaccard)
+    out = {name: Evidence(name, (xn,), cells=cells) for name, (xn, cells) in rates.items()}
+    out["f1"] = Evidence(
+        "f1",
+        ((tp, tp + fp + fn),),
+        _f1_from_jaccard,
+        _jaccard_from_f1,
+        ((tp_c,), (fp_c, fn_c)),
+    )
     out["balanced_accuracy"] = Evidence("balanced_accuracy", ((tp, tp + fn), (tn, tn + fp)))
     return out
 
@@ -117,6 +145,58 @@ def anytime_interval(evidence: Evidence, alpha: float, target: float | None) -> 
     lower = evidence.transform(sum(lows) / k)
     upper = evidence.transform(sum(highs) / k)
     return (lower, upper)
+
+
+def interval_for(
+    result: EvaluationResult,
+    evidence: Evidence,
+    measured: MetricResult,
+    *,
+    anytime_alpha: float | None = None,
+    target: float | None = None,
+) -> Callable[[float, float], Interval | None] | None:
+    """``interval_for(g, v)``: the interval the method gives on ``g`` times the trials
+    when the estimate is ``v`` — a confidence sequence when ``anytime_alpha`` is given,
+    else the real fixed-sample method on a confusion matrix holding just that rate's
+    successes and failures. ``None`` for averages of several rates."""
+    if len(evidence.parts) != 1:
+        return None
+    _, trials = evidence.parts[0]
+    if anytime_alpha is not None:
+        alpha = anytime_alpha
+
+        def sequence_for(g: float, v: float) -> Interval | None:
+            rate = min(max(evidence.inverse(v), 0.0), 1.0)
+            moved = Evidence(
+                evidence.metric, ((rate * trials * g, trials * g),), evidence.transform
+            )
+            return anytime_interval(moved, alpha, target)
+
+        return sequence_for
+    if evidence.cells is None or result.kind != "binary" or result.pos_label is None:
+        return None
+    successes, failures = evidence.cells
+    labels = tuple(result.labels)
+    pos_label = result.pos_label
+    metric = evidence.metric
+    confidence = measured.confidence
+
+    def fixed_for(g: float, v: float) -> Interval | None:
+        rate = min(max(evidence.inverse(v), 0.0), 1.0)
+        # Just this rate's successes and failures, spread evenly over their cells; one
+        # row in every other cell keeps the neighbouring metrics defined (cheap paths).
+        counts = np.ones((2, 2))
+        for cell in successes:
+            counts[cell] = rate * trials * g / len(successes)
+        for cell in failures:
+            counts[cell] = (1.0 - rate) * trials * g / len(failures)
+        cm = ConfusionMatrix(labels, counts, counts.copy())
+        r = binary_metrics(cm, pos_label, confidence, only=(metric,)).get(metric)
+        if r is None or r.lower is None or r.upper is None:
+            return None
+        return (r.lower, r.upper)
+
+    return fixed_for
 
 
 def grown_interval(

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any, Literal
 
 from ..errors import ValidationError
 from ..metrics import EvaluationResult, MetricResult
 from ..metrics.registry import METRICS
 from ..metrics.settle import DEFAULT_POWER, growth_to_settle, sqrt_law
-from .evidence import Evidence, anytime_interval, evidence_for, grown_interval
+from .evidence import Evidence, anytime_interval, evidence_for, grown_interval, interval_for
 from .profile import Check, Profile
 
 __all__ = [
@@ -229,13 +230,15 @@ def judge(
     mode: Mode = "fixed",
     evaluation: EvaluationResult | None = None,
     power: float = DEFAULT_POWER,
+    settle: bool = True,
 ) -> CheckResult:
     """One check against one measured metric (see the module docstring).
 
     ``evaluation`` (the whole result the metric came from) gives the counts behind the
     metric: an anytime-valid interval needs them, and "more rows to settle" re-runs
     the real interval method on them. Without it, anytime mode falls back to the
-    fixed-sample interval and settling to the 1/√n law.
+    fixed-sample interval and settling to the 1/√n law. ``settle=False`` skips the
+    rows-to-settle search (tens of milliseconds) for callers that re-judge often.
     """
     if mode not in MODES:
         raise ValidationError(f"verdict mode {mode!r} is not one of {', '.join(MODES)}")
@@ -331,24 +334,45 @@ def judge(
             f"{'upper' if check.higher_is_better else 'lower'} end{_consequence(m, value)}.",
             **base,
         )
-    rows, unit = _more_to_settle(
-        check, result, value, (lower, upper), total_rows, used, evaluation, evidence, power
-    )
-    if rows is not None:
-        settle = (
+    rows, unit = None, ""
+    if settle:
+        rows, unit = _more_to_settle(
+            check, result, value, (lower, upper), total_rows, used, evaluation, evidence, power
+        )
+    if not settle:
+        tail = ""
+    elif rows is not None:
+        tail = (
             f"; about {rows:,} more {unit} would settle it with {power:.0%} probability "
             "at the current rates"
         )
     else:
-        settle = "; the estimate sits on the target, so more data may never settle it"
+        tail = "; the estimate sits on the target, so more data may never settle it"
     return CheckResult(
         check,
         "inconclusive",
-        f"{m} is {ci}: the interval straddles the {target} target{settle}.",
+        f"{m} is {ci}: the interval straddles the {target} target{tail}.",
         more_rows_to_settle=rows,
         settle_power=power if rows is not None else None,
         **base,
     )
+
+
+def _fixed_se(result: MetricResult, evidence: Evidence) -> Any:
+    """The estimate's standard error at growth g, from its fixed-sample interval, or
+    from the binomial error of its rate when it has none."""
+    if result.lower is not None and result.upper is not None and result.upper > result.lower:
+        z = NormalDist().inv_cdf(0.5 + result.confidence / 2.0)
+        se = (result.upper - result.lower) / (2.0 * z)
+    else:
+        x, t = evidence.parts[0]
+        p = x / t if t > 0 else 0.5
+        se = math.sqrt(max(p * (1.0 - p), 0.25 / max(t, 1.0)) / max(t, 1.0))
+
+    def se_at(g: float) -> float:
+        return se / math.sqrt(g)
+
+    return se_at
 
 
 def _counts_predictions(metric: str) -> bool:
@@ -370,26 +394,41 @@ def _more_to_settle(
 ) -> tuple[int | None, str]:
     """More rows that settle the check with probability ``power``, and their unit."""
     lower, upper = limits
+    se_at = None
     if mode == "anytime" and evidence is not None:
         alpha = (1.0 - result.confidence) / 2.0
+        found = evidence
 
         def interval_at(g: float) -> tuple[float, float]:
-            assert evidence is not None
-            grown = Evidence(
-                evidence.metric,
-                tuple((x * g, t * g) for x, t in evidence.parts),
-                evidence.transform,
-            )
-            return anytime_interval(grown, alpha, check.target)
+            return anytime_interval(found.scaled(g), alpha, check.target)
 
         at: Any = interval_at
+        moving = (
+            interval_for(evaluation, evidence, result, anytime_alpha=alpha, target=check.target)
+            if evaluation is not None
+            else None
+        )
+        # The sequence is wider than z·se: take the spread of the estimate from the
+        # fixed-sample interval (or the rate's binomial error) instead.
+        se_at = _fixed_se(result, evidence)
     else:
         at = None
+        moving = None
         if evaluation is not None:
             at = grown_interval(evaluation, check.metric, result)
+            if evidence is not None:
+                moving = interval_for(evaluation, evidence, result)
         if at is None:
             at = sqrt_law(value, lower, upper)
-    growth = growth_to_settle(at, value, check.target, confidence=result.confidence, power=power)
+    growth = growth_to_settle(
+        at,
+        value,
+        check.target,
+        confidence=result.confidence,
+        power=power,
+        se_at=se_at,
+        interval_for=moving,
+    )
     if growth is None:
         return None, ""
     if _counts_predictions(check.metric):
@@ -433,6 +472,7 @@ def verdict(
     *,
     mode: Mode = "fixed",
     power: float = DEFAULT_POWER,
+    settle: bool = True,
 ) -> Verdict:
     """Judge every check of ``profile`` and fold in the pitfalls found.
 
@@ -444,12 +484,20 @@ def verdict(
         the summary, ``Verdict.mode`` and each check's ``mode``.
     power:
         The probability with which "N more labelled rows" settles an inconclusive check.
+    settle:
+        Whether to work out that N at all (``False`` for a verdict re-evaluated often).
     """
     if mode not in MODES:
         raise ValidationError(f"verdict mode {mode!r} is not one of {', '.join(MODES)}")
     checks = [
         judge(
-            c, result.metrics.get(c.metric), result.rows, mode=mode, evaluation=result, power=power
+            c,
+            result.metrics.get(c.metric),
+            result.rows,
+            mode=mode,
+            evaluation=result,
+            power=power,
+            settle=settle,
         )
         for c in profile.checks
     ]
