@@ -241,7 +241,9 @@ def main(reps: int) -> None:
         ("precision", 0.90, 0.85, 1000),
     ):
         for mode in ("fixed", "anytime"):
-            s = settle_rate(reps, metric=metric, rate=true, target=target, rows=rows, mode=mode)
+            s = settle_rate(
+                min(reps, 400), metric=metric, rate=true, target=target, rows=rows, mode=mode
+            )
             print(
                 f"settle {metric} {true} vs {target}, {rows} rows, {mode}: settled "
                 f"{s['settled']:.3f} of {s['asked']} (median {s['median_rows']:.0f} more rows)"

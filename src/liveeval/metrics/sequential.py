@@ -146,6 +146,8 @@ def proportion_sequence(
     )
 
     def inside(p: float) -> bool:
+        if (x > 0.0 and p <= 0.0) or (n > x and p >= 1.0):
+            return False  # zero likelihood (reached only through rounding)
         ll = (x * math.log(p) if x > 0.0 else 0.0) + ((n - x) * math.log1p(-p) if n > x else 0.0)
         return ll > level
 
