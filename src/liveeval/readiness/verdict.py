@@ -23,6 +23,7 @@ Either way the verdict states its family-wise error rates (:class:`ErrorRates`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any, Literal
@@ -30,7 +31,7 @@ from typing import Any, Literal
 from ..errors import ValidationError
 from ..metrics import EvaluationResult, MetricResult
 from ..metrics.registry import METRICS
-from ..metrics.settle import DEFAULT_POWER, growth_to_settle, sqrt_law
+from ..metrics.settle import DEFAULT_POWER, IntervalAt, IntervalFor, growth_to_settle, sqrt_law
 from .evidence import Evidence, anytime_interval, evidence_for, grown_interval, interval_for
 from .profile import Check, Profile
 
@@ -358,7 +359,7 @@ def judge(
     )
 
 
-def _fixed_se(result: MetricResult, evidence: Evidence) -> Any:
+def _fixed_se(result: MetricResult, evidence: Evidence) -> Callable[[float], float]:
     """The estimate's standard error at growth g, from its fixed-sample interval, or
     from the binomial error of its rate when it has none."""
     if result.lower is not None and result.upper is not None and result.upper > result.lower:
@@ -394,7 +395,9 @@ def _more_to_settle(
 ) -> tuple[int | None, str]:
     """More rows that settle the check with probability ``power``, and their unit."""
     lower, upper = limits
-    se_at = None
+    se_at: Callable[[float], float] | None = None
+    at: IntervalAt | None = None
+    moving: IntervalFor | None = None
     if mode == "anytime" and evidence is not None:
         alpha = (1.0 - result.confidence) / 2.0
         found = evidence
@@ -402,7 +405,7 @@ def _more_to_settle(
         def interval_at(g: float) -> tuple[float, float]:
             return anytime_interval(found.scaled(g), alpha, check.target)
 
-        at: Any = interval_at
+        at = interval_at
         moving = (
             interval_for(evaluation, evidence, result, anytime_alpha=alpha, target=check.target)
             if evaluation is not None
@@ -412,8 +415,6 @@ def _more_to_settle(
         # fixed-sample interval (or the rate's binomial error) instead.
         se_at = _fixed_se(result, evidence)
     else:
-        at = None
-        moving = None
         if evaluation is not None:
             at = grown_interval(evaluation, check.metric, result)
             if evidence is not None:
