@@ -14,7 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from liveeval.metrics import ConfusionMatrix, Evaluation, EvaluationResult, binary_metrics
+from liveeval.metrics import (
+    ConfusionMatrix,
+    Evaluation,
+    EvaluationResult,
+    MetricResult,
+    binary_metrics,
+    wilson,
+)
 from liveeval.readiness import (
     Check,
     Profile,
@@ -42,6 +49,16 @@ def counts_result(tp: float, fn: float, fp: float, tn: float) -> EvaluationResul
     return EvaluationResult(
         "binary", (0, 1), 1, round(float(counts.sum())), 0.95, counts.tolist(), metrics, []
     )
+
+
+def recall_only_result(tp: float, fn: float) -> EvaluationResult:
+    """A binary result with only recall (Wilson), for simulations of many looks: an
+    anytime verdict reads the counts, not the fixed-sample interval."""
+    n = tp + fn
+    lower, upper = wilson(tp, n)
+    recall = MetricResult("recall", tp / n, lower, upper, round(n), 0.95, "wilson")
+    counts = [[0.0, 0.0], [fn, tp]]
+    return EvaluationResult("binary", (0, 1), 1, round(n), 0.95, counts, {"recall": recall}, [])
 
 
 def _draw_binary(
@@ -73,7 +90,7 @@ def paradox_rates(
         result = _full_result(y, pred)
         findings = accuracy_paradox(result, target)
         paradox_fail += any(f.severity == "fail" for f in findings)
-        v = verdict(fraud, result, findings)
+        v = verdict(fraud, result, findings, settle=False)
         verdict_fail += v.status == "fail"
         recall_fail += any(c.check.metric == "recall" and c.status == "fail" for c in v.checks)
     return {
@@ -192,9 +209,11 @@ def repeated_looks(
     step: int = 25,
     looks: int = 40,
     modes: Sequence[str] = ("fixed", "anytime"),
+    light: bool = False,
 ) -> dict[str, dict[str, float]]:
     """A model exactly at its recall target, checked every ``step`` positives: how often
-    the verdict PASSes (or FAILs) at some look, in each mode."""
+    the verdict PASSes (or FAILs) at some look, in each mode. ``light`` builds each
+    look's result with recall alone (:func:`recall_only_result`), ten times faster."""
     rng = np.random.default_rng(SEED + 4)
     profile = Profile("sim", "", (Check("recall", ">=", target),))
     out: dict[str, dict[str, float]] = {}
@@ -207,7 +226,10 @@ def repeated_looks(
             for j in range(looks):
                 n = step * (j + 1)
                 tp = float(cumulative[r, j])
-                result = counts_result(tp, n - tp, 0.0, 0.0)
+                if light:
+                    result = recall_only_result(tp, n - tp)
+                else:
+                    result = counts_result(tp, n - tp, 0.0, 0.0)
                 v = verdict(profile, result, [], mode=mode, settle=False)  # type: ignore[arg-type]
                 statuses.append(v.status)
             passed += any(s in ("pass", "warn") for s in statuses)
