@@ -148,6 +148,7 @@ def test_one_class_data_never_passes_on_a_collapsed_interval():
     report = liveeval.evaluate(table, label="y", pred="p", profile="fraud")
     assert report.verdict.status == "inconclusive"
     assert all(c.status == "inconclusive" for c in report.verdict.checks)
+    assert "only class 'a' occurs and no other class is declared" in report.verdict.checks[0].reason
 
 
 def test_the_verdict_states_its_mode_and_family_error_rates(seeds_table):

@@ -260,6 +260,15 @@ def judge(
     }
     if not result.is_defined or result.value is None:
         return CheckResult(check, "inconclusive", f"{m} is {result.reason}.", **base)
+    if evaluation is not None and _one_undeclared_class(evaluation, m):
+        return CheckResult(
+            check,
+            "inconclusive",
+            f"only class {evaluation.labels[0]!r} occurs and no other class is declared, so "
+            f"{m} compares nothing; declare both classes (for example --labels 0,1 "
+            "--pos-label 1) to evaluate the data as a binary problem.",
+            **base,
+        )
     if result.n < check.min_n:
         return CheckResult(
             check,
@@ -374,6 +383,14 @@ def _fixed_se(result: MetricResult, evidence: Evidence) -> Callable[[float], flo
         return se / math.sqrt(g)
 
     return se_at
+
+
+def _one_undeclared_class(evaluation: EvaluationResult, metric: str) -> bool:
+    """A result over a single class, with no second class declared, judged on a metric
+    that compares classes."""
+    spec = METRICS.get(metric)
+    compares = spec is None or spec.family in ("confusion", "averaged", "ranking", "calibration")
+    return len(evaluation.labels) < 2 and compares
 
 
 def _counts_predictions(metric: str) -> bool:
