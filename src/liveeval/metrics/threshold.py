@@ -8,7 +8,8 @@ one pass over the keys, however many rows there were.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,8 @@ from .result import MetricResult
 __all__ = ["IN_SAMPLE_NOTE", "OperatingPoint", "ThresholdCurve", "threshold_curve"]
 
 FloatArray = npt.NDArray[np.float64]
+KEEP = ("precision", "recall", "f1", "specificity", "accuracy", "false_positive_rate")
+CROSS_FIT_SEED = 20261127
 
 
 IN_SAMPLE_NOTE = (
@@ -39,7 +42,9 @@ class OperatingPoint:
     ``in_sample`` is true when the threshold was chosen on the same data its metrics
     are computed from (every recommendation of :meth:`ThresholdCurve.recommend`):
     the selection makes them optimistic, and ``interval_note`` says so for every
-    output to show next to the intervals.
+    output to show next to the intervals. ``out_of_sample`` holds the same metrics
+    cross-fitted (:meth:`ThresholdCurve.cross_fitted`): honest for the choice, when the
+    counts are whole rows.
     """
 
     objective: str
@@ -49,10 +54,15 @@ class OperatingPoint:
     expected_cost: float | None = None
     reason: str | None = None
     in_sample: bool = True
+    out_of_sample: dict[str, MetricResult] | None = None
 
     @property
     def interval_note(self) -> str | None:
-        return IN_SAMPLE_NOTE if self.in_sample and self.threshold is not None else None
+        if not self.in_sample or self.threshold is None:
+            return None
+        if self.out_of_sample:
+            return IN_SAMPLE_NOTE + "; `out_of_sample` has honest, cross-fitted estimates"
+        return IN_SAMPLE_NOTE
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -60,6 +70,9 @@ class OperatingPoint:
             "threshold": self.threshold,
             "in_sample": self.in_sample,
             "interval_note": self.interval_note,
+            "out_of_sample": None
+            if self.out_of_sample is None
+            else {k: v.to_dict() for k, v in self.out_of_sample.items()},
             "reason": self.reason,
             "expected_cost_per_row": self.expected_cost,
             "confusion_matrix": self.confusion,
@@ -127,12 +140,11 @@ class ThresholdCurve:
         if i is None:
             return OperatingPoint(objective, None, {}, [], None, reason)
         cm = self.confusion_at(i)
-        keep = ("precision", "recall", "f1", "specificity", "accuracy", "false_positive_rate")
-        metrics = binary_metrics(cm, self.labels[1], confidence, only=keep)
+        metrics = binary_metrics(cm, self.labels[1], confidence, only=KEEP)
         return OperatingPoint(
             objective,
             float(self.thresholds[i]),
-            {k: metrics[k] for k in keep},
+            {k: metrics[k] for k in KEEP},
             cm.counts.tolist(),
             expected_cost,
             reason,
@@ -146,51 +158,102 @@ class ThresholdCurve:
         cost_fp: float | None = None,
         cost_fn: float | None = None,
         confidence: float = 0.95,
+        cross_fit: bool = True,
     ) -> list[OperatingPoint]:
-        """Operating points for max F1 and for each constraint or cost given."""
+        """Operating points for max F1 and for each constraint or cost given.
+
+        Each point's metrics are in-sample (``in_sample`` is true); with ``cross_fit``
+        each also gets ``out_of_sample`` metrics from :meth:`cross_fitted`.
+        """
         points: list[OperatingPoint] = []
         if self.thresholds.size == 0:
             return points
-        f1 = np.nan_to_num(self.f1, nan=-1.0)
-        points.append(self.point("max_f1", int(np.argmax(f1)), confidence=confidence))
+        wanted: list[tuple[str, Selector, str | None]] = [("max_f1", _max_f1, None)]
         if min_recall is not None:
-            ok = np.flatnonzero(np.nan_to_num(self.recall, nan=-1.0) >= min_recall)
-            name = f"recall>={min_recall:g}"
-            if ok.size:
-                prec = np.nan_to_num(self.precision[ok], nan=-1.0)
-                points.append(self.point(name, int(ok[np.argmax(prec)]), confidence=confidence))
-            else:
-                points.append(
-                    self.point(name, None, reason=f"no threshold reaches recall {min_recall:g}")
-                )
-        if min_precision is not None:
-            ok = np.flatnonzero(np.nan_to_num(self.precision, nan=-1.0) >= min_precision)
-            name = f"precision>={min_precision:g}"
-            if ok.size:
-                # Recall rises as the threshold falls: the last qualifying one has the best recall.
-                rec = np.nan_to_num(self.recall[ok], nan=-1.0)
-                best = ok[np.flatnonzero(rec == rec.max())[0]]
-                points.append(self.point(name, int(best), confidence=confidence))
-            else:
-                points.append(
-                    self.point(
-                        name, None, reason=f"no threshold reaches precision {min_precision:g}"
-                    )
-                )
-        if cost_fp is not None or cost_fn is not None:
-            c_fp = 1.0 if cost_fp is None else cost_fp
-            c_fn = 1.0 if cost_fn is None else cost_fn
-            cost = self.cost(c_fp, c_fn)
-            i = int(np.argmin(cost))
-            points.append(
-                self.point(
-                    f"min_cost(fp={c_fp:g},fn={c_fn:g})",
-                    i,
-                    confidence=confidence,
-                    expected_cost=float(cost[i]),
+            wanted.append(
+                (
+                    f"recall>={min_recall:g}",
+                    _recall_at_least(min_recall),
+                    f"no threshold reaches recall {min_recall:g}",
                 )
             )
+        if min_precision is not None:
+            wanted.append(
+                (
+                    f"precision>={min_precision:g}",
+                    _precision_at_least(min_precision),
+                    f"no threshold reaches precision {min_precision:g}",
+                )
+            )
+        cost: tuple[float, float] | None = None
+        if cost_fp is not None or cost_fn is not None:
+            cost = (1.0 if cost_fp is None else cost_fp, 1.0 if cost_fn is None else cost_fn)
+            wanted.append((f"min_cost(fp={cost[0]:g},fn={cost[1]:g})", _min_cost(*cost), None))
+        for name, select, missing in wanted:
+            i = select(self)
+            if i is None:
+                points.append(self.point(name, None, reason=missing))
+                continue
+            expected = (
+                None
+                if cost is None or not name.startswith("min_cost")
+                else (float(self.cost(*cost)[i]))
+            )
+            point = self.point(name, i, confidence=confidence, expected_cost=expected)
+            if cross_fit:
+                point = replace(point, out_of_sample=self.cross_fitted(select, confidence))
+            points.append(point)
         return points
+
+    def _from_increments(self, positive: FloatArray, negative: FloatArray) -> ThresholdCurve:
+        tp, fp = np.cumsum(positive), np.cumsum(negative)
+        return ThresholdCurve(
+            self.labels,
+            self.thresholds,
+            tp,
+            fp,
+            np.maximum(positive.sum() - tp, 0.0),
+            np.maximum(negative.sum() - fp, 0.0),
+            (float(positive.sum()), float(negative.sum())),
+        )
+
+    def cross_fitted(
+        self, select: Selector, confidence: float = 0.95, *, seed: int = CROSS_FIT_SEED
+    ) -> dict[str, MetricResult] | None:
+        """The operating point's metrics measured on rows its threshold was not chosen on.
+
+        The rows are split at random into two halves (each score's positive and negative
+        counts thinned binomially, seed fixed); the threshold is chosen on one half with
+        ``select`` and its confusion matrix counted on the other, both ways round, and the
+        two held-out matrices (which together hold every row once) give the metrics and
+        their intervals. This measures the threshold-choosing rule on fresh rows — a
+        little pessimistic, as each choice sees half the data — instead of the
+        optimistic in-sample figures (cross-fitting; e.g. Chernozhukov et al. 2018,
+        Econometrics J. 21(1), and Tibshirani & Tibshirani 2009, Ann. Appl. Stat. 3(2)
+        for the optimism of a tuned choice).
+
+        Returns ``None`` when the counts are not whole rows (weights) or a half has no
+        qualifying threshold.
+        """
+        positive = np.diff(self.tp, prepend=0.0)
+        negative = np.diff(self.fp, prepend=0.0)
+        whole = np.all(positive == np.round(positive)) and np.all(negative == np.round(negative))
+        if not whole or positive.sum() < 2 or negative.sum() < 2:
+            return None
+        rng = np.random.default_rng(seed)
+        pos_a = rng.binomial(np.round(positive).astype(np.int64), 0.5).astype(np.float64)
+        neg_a = rng.binomial(np.round(negative).astype(np.int64), 0.5).astype(np.float64)
+        halves = ((pos_a, neg_a), (positive - pos_a, negative - neg_a))
+        held_out = np.zeros((2, 2))
+        for chosen_on, measured_on in ((0, 1), (1, 0)):
+            i = select(self._from_increments(*halves[chosen_on]))
+            if i is None:
+                return None
+            held_out += self._from_increments(*halves[measured_on]).confusion_at(i).counts
+        cm = ConfusionMatrix(self.labels, held_out, held_out.copy())
+        metrics = binary_metrics(cm, self.labels[1], confidence, only=KEEP)
+        note = "; cross-fitted: threshold chosen on one half of the rows, measured on the other"
+        return {k: replace(metrics[k], method=metrics[k].method + note) for k in KEEP}
 
     def sampled(
         self,
@@ -255,3 +318,39 @@ def threshold_curve(dist: ScoreDistribution, labels: tuple[Label, Label]) -> Thr
         np.maximum(neg_total - fps, 0.0),
         (dist.negative_sq, dist.positive_sq),
     )
+
+
+Selector = Callable[[ThresholdCurve], "int | None"]
+
+
+def _max_f1(curve: ThresholdCurve) -> int | None:
+    return int(np.argmax(np.nan_to_num(curve.f1, nan=-1.0)))
+
+
+def _recall_at_least(target: float) -> Selector:
+    def select(curve: ThresholdCurve) -> int | None:
+        ok = np.flatnonzero(np.nan_to_num(curve.recall, nan=-1.0) >= target)
+        if not ok.size:
+            return None
+        return int(ok[np.argmax(np.nan_to_num(curve.precision[ok], nan=-1.0))])
+
+    return select
+
+
+def _precision_at_least(target: float) -> Selector:
+    def select(curve: ThresholdCurve) -> int | None:
+        ok = np.flatnonzero(np.nan_to_num(curve.precision, nan=-1.0) >= target)
+        if not ok.size:
+            return None
+        # Recall rises as the threshold falls: the last qualifying one has the best recall.
+        rec = np.nan_to_num(curve.recall[ok], nan=-1.0)
+        return int(ok[np.flatnonzero(rec == rec.max())[0]])
+
+    return select
+
+
+def _min_cost(cost_fp: float, cost_fn: float) -> Selector:
+    def select(curve: ThresholdCurve) -> int | None:
+        return int(np.argmin(curve.cost(cost_fp, cost_fn)))
+
+    return select
