@@ -9,6 +9,7 @@ from liveeval.metrics import (
     bounded_mean_sequence,
     proportion_sequence,
     proportion_sequences,
+    rate_difference_sequence,
     wilson,
 )
 from liveeval.metrics.sequential import sequence_prior
@@ -86,3 +87,26 @@ def test_the_truth_is_excluded_at_some_look_at_most_alpha_of_the_time(rate):
     lower, upper = proportion_sequences(x.astype(float), n, alpha, prior=sequence_prior(rate))
     missed = ((lower > rate) | (upper < rate)).any(axis=1).mean()
     assert missed <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / reps)
+
+
+def test_a_rate_difference_sequence_brackets_the_difference_and_detects_a_drop():
+    lo, hi = rate_difference_sequence(450, 1000, 500, 1000)
+    assert lo < -0.05 < hi
+    assert rate_difference_sequence(3000, 10000, 5000, 10000)[1] < 0.0
+    assert rate_difference_sequence(0, 0, 5, 10)[0] <= -0.5
+
+
+@pytest.mark.slow
+def test_a_rate_difference_is_excluded_at_some_look_at_most_alpha_of_the_time():
+    reps, step, looks, alpha, rate = 1000, 25, 40, 0.05, 0.8
+    rng = np.random.default_rng(8)
+    xa = np.cumsum(rng.random((reps, step * looks)) < rate, axis=1)[:, step - 1 :: step]
+    xb = np.cumsum(rng.random((reps, step * looks)) < rate, axis=1)[:, step - 1 :: step]
+    n = np.arange(step, step * looks + 1, step, dtype=float)
+    missed = 0
+    for r in range(reps):
+        limits = [
+            rate_difference_sequence(xa[r, j], n[j], xb[r, j], n[j], alpha) for j in range(looks)
+        ]
+        missed += any(lo > 0.0 or hi < 0.0 for lo, hi in limits)
+    assert missed / reps <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / reps)

@@ -12,7 +12,12 @@ from .latency import LatencySketch
 from .loss import LossSums
 from .ranking import ScoreDistribution, average_precision, roc_auc, validate_scores
 from .result import MetricResult
-from .sequential import bounded_mean_sequence, proportion_sequence, proportion_sequences
+from .sequential import (
+    bounded_mean_sequence,
+    proportion_sequence,
+    proportion_sequences,
+    rate_difference_sequence,
+)
 from .settle import growth_to_settle, samples_to_settle
 from .threshold import OperatingPoint, ThresholdCurve, threshold_curve
 
@@ -40,6 +45,7 @@ __all__ = [
     "per_class_metrics",
     "proportion_sequence",
     "proportion_sequences",
+    "rate_difference_sequence",
     "reliability_curve",
     "roc_auc",
     "samples_to_settle",

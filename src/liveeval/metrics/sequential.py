@@ -50,6 +50,7 @@ __all__ = [
     "bounded_mean_sequence",
     "proportion_sequence",
     "proportion_sequences",
+    "rate_difference_sequence",
     "sequence_prior",
 ]
 
@@ -286,3 +287,40 @@ def bounded_mean_sequence(
         )
     lo, hi = proportion_sequence(min(max(scaled, 0.0), n), n, alpha, prior=prior)
     return (low + lo * width, low + hi * width)
+
+
+def rate_difference_sequence(
+    successes_a: float,
+    trials_a: float,
+    successes_b: float,
+    trials_b: float,
+    alpha: float = 0.05,
+    *,
+    prior: tuple[float, float] = DEFAULT_PRIOR,
+) -> tuple[float, float]:
+    """Anytime-valid (1 − ``alpha``) confidence sequence for rate A − rate B.
+
+    For two streams that both keep growing (a recent window against a reference that
+    is still filling, or two model versions): each rate gets its own sequence at
+    ``alpha / 2`` and the difference takes the extreme pairs, so by the union bound the
+    truth is excluded at some look with probability at most ``alpha``.
+
+    Returns
+    -------
+    (lower, upper) within [−1, 1]; ``(-1.0, 1.0)`` while either stream is empty.
+
+    Notes
+    -----
+    Formula: ``[L_A − U_B, U_A − L_B]`` with ``(L, U)`` from :func:`proportion_sequence`
+    at ``alpha / 2``. Conservative (a union bound, not a joint mixture); against a fixed
+    reference rate use :func:`proportion_sequence` on the new stream alone.
+
+    Examples
+    --------
+    >>> lo, hi = rate_difference_sequence(300, 1000, 500, 1000)
+    >>> hi < 0.0
+    True
+    """
+    lo_a, hi_a = proportion_sequence(successes_a, trials_a, alpha / 2.0, prior=prior)
+    lo_b, hi_b = proportion_sequence(successes_b, trials_b, alpha / 2.0, prior=prior)
+    return (lo_a - hi_b, hi_a - lo_b)
