@@ -48,6 +48,7 @@ def test_words_stay_words_and_differ_from_numbers() -> None:
     assert canonical_label("spam") == "spam"
     assert label_key("1") != label_key("spam")
     assert canonical_label(0.5) == 0.5
+    assert canonical_label("٣") == "٣"  # another script's digit is a word, not 3
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), [1], {"a": 1}])

@@ -72,7 +72,13 @@ def canonical_label(value: object) -> Label:
         if value in _FALSE:
             return 0
         text = value.strip()
-        if text and (text[0].isdigit() or text[0] in "+-.") and text.lower() not in ("+", "-", "."):
+        # ASCII only: float() also reads other scripts' digits ("٣" is 3).
+        if (
+            text.isascii()
+            and text
+            and (text[0].isdigit() or text[0] in "+-.")
+            and text not in ("+", "-", ".")
+        ):
             try:
                 number = float(text)
             except ValueError:

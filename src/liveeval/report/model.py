@@ -17,7 +17,7 @@ from typing import Any
 from ..metrics import EvaluationResult, MetricResult
 from ..readiness import Finding, Verdict
 
-__all__ = ["SCHEMA_VERSION", "Breakdown", "Report", "Stage", "metric_dict"]
+__all__ = ["SCHEMA_VERSION", "Breakdown", "Report", "Stage", "confidence_level", "metric_dict"]
 
 SCHEMA_VERSION = "1.0"
 
@@ -39,6 +39,17 @@ class Stage:
     name: str
     source: str
     result: EvaluationResult
+
+
+def confidence_level(confidence: float) -> str:
+    """A confidence level as people write it: 0.95 → '95%', 0.975 → '97.5%'.
+
+    Examples
+    --------
+    >>> confidence_level(0.9), confidence_level(0.975), confidence_level(0.999)
+    ('90%', '97.5%', '99.9%')
+    """
+    return f"{round(confidence * 100, 4):g}%"
 
 
 def _clean(value: Any) -> Any:

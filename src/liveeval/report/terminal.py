@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..metrics import MetricResult
 from ..readiness.verdict import fmt
-from .model import Report
+from .model import Report, confidence_level
 
 __all__ = ["confusion_text", "render"]
 
@@ -121,8 +121,9 @@ def confusion_text(report: Report) -> str:
 class _MetricTable:
     """The metric table, fitted to the terminal: numbers never wrap, methods get what is left."""
 
-    def __init__(self, metrics: dict[str, MetricResult]) -> None:
+    def __init__(self, metrics: dict[str, MetricResult], confidence: float) -> None:
         self.metrics = metrics
+        self.confidence = confidence
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         rows = [(name, self.metrics[name]) for name in SHOWN if name in self.metrics]
@@ -135,7 +136,8 @@ class _MetricTable:
         table = Table(header_style="bold")
         table.add_column("metric", no_wrap=True, min_width=name_w)
         table.add_column("value", justify="right", no_wrap=True, min_width=value_w)
-        table.add_column("95% CI", justify="right", no_wrap=True, min_width=ci_w)
+        ci = f"{confidence_level(self.confidence)} CI"
+        table.add_column(ci, justify="right", no_wrap=True, min_width=max(ci_w, len(ci)))
         table.add_column("n", justify="right", no_wrap=True, min_width=n_w)
         show_method = method_w >= 12
         if show_method:
@@ -152,7 +154,8 @@ def _verdict(report: Report) -> Any:
     v = report.verdict
     assert v is not None
     table = Table(show_header=True, header_style="bold", expand=False, box=None, pad_edge=False)
-    for col in ("", "metric", "value", "95% CI", "target", "why"):
+    ci = f"{confidence_level(report.result.confidence)} CI"
+    for col in ("", "metric", "value", ci, "target", "why"):
         table.add_column(col, overflow="fold")
     for c in v.checks:
         m = c.check.metric
@@ -196,7 +199,7 @@ def render(report: Report) -> Group:
         parts.append(Panel(findings, title="Pitfalls", title_align="left"))
     parts.append(Panel(Text(confusion_text(report)), title="Confusion matrix", title_align="left"))
 
-    parts.append(_MetricTable(r.metrics))
+    parts.append(_MetricTable(r.metrics, r.confidence))
     if any(m.zero_division is not None for m in r.metrics.values()):
         parts.append(
             Text("* undefined (zero division); shown as scikit-learn reports it", style="dim")

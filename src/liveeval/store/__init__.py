@@ -12,22 +12,26 @@ from .events import KINDS, Kind, content_schema, decode_label, encode_label
 from .interface import (
     BatchOutcome,
     EventSink,
+    FeatureHistogram,
     Scope,
     StatisticsSource,
     Store,
     StoreStats,
     WriteOutcome,
 )
+from .table import TableSource
 
 __all__ = [
     "KINDS",
     "BatchOutcome",
     "EventSink",
+    "FeatureHistogram",
     "Kind",
     "Scope",
     "StatisticsSource",
     "Store",
     "StoreStats",
+    "TableSource",
     "WriteOutcome",
     "content_schema",
     "decode_label",

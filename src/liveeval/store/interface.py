@@ -10,7 +10,7 @@ sufficient statistics, never rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from .events import Kind
 __all__ = [
     "BatchOutcome",
     "EventSink",
+    "FeatureHistogram",
     "Scope",
     "StatisticsSource",
     "Store",
@@ -153,6 +154,31 @@ class StoreStats:
         return self.labelled / ok if ok > 0 else None
 
 
+@dataclass(frozen=True)
+class FeatureHistogram:
+    """One feature's values over a scope: numbers in bins, other values per category.
+
+    Numbers fall in ``counts[i]`` when ``edges[i] <= x < edges[i + 1]`` (the last bin
+    also holds ``x == edges[-1]``, as :func:`numpy.histogram`); with edges given by
+    the caller, numbers outside them are ``below`` or ``above``. Strings, booleans
+    (``"true"``/``"false"``) and nested objects or lists (as JSON text) are
+    categories; the most frequent ``max_categories`` are kept and the rest counted
+    in ``other``. ``missing`` counts JSON nulls and non-finite numbers. ``rows`` is
+    the number of predictions that carry the feature, so
+    ``rows == sum(counts) + below + above + sum(categories.values()) + other + missing``.
+    """
+
+    name: str
+    rows: int
+    missing: int = 0
+    edges: tuple[float, ...] = ()
+    counts: tuple[int, ...] = ()
+    below: int = 0
+    above: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
+    other: int = 0
+
+
 class EventSink(Protocol):
     """Writes events; an answer means the events are durable."""
 
@@ -200,6 +226,31 @@ class StatisticsSource(Protocol):
     ) -> dict[tuple[Any, ...], StoreStats]:
         """Statistics per group of ``by`` (and per time bucket of length ``every``,
         its start last in the key)."""
+        ...
+
+    def feature_histograms(
+        self,
+        scope: Scope,
+        names: Sequence[str] | None = None,
+        *,
+        bins: int = 10,
+        edges: Mapping[str, Sequence[float]] | None = None,
+        max_categories: int = 50,
+    ) -> dict[str, FeatureHistogram]:
+        """Histograms of the features of every prediction in ``scope`` (failed ones
+        too: they had inputs), by feature name (all features when ``names`` is None).
+
+        Numbers go into ``bins`` equal-width bins over the scope's range (numpy's
+        edges), or into the ``edges`` given for a feature (e.g. a reference
+        window's, so that two windows compare bin by bin). A feature no prediction
+        in ``scope`` carries is absent from the answer.
+
+        Raises
+        ------
+        ValidationError
+            for ``bins < 1``, ``max_categories < 0``, or edges that are not at least two
+            finite, increasing numbers.
+        """
         ...
 
     def has_model(self, model: str) -> bool: ...

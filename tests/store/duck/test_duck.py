@@ -194,3 +194,58 @@ def test_concurrent_writers_are_group_committed_and_all_loaded(tmp_path):
     assert aggregate(store.cursor(), Scope("m")).labelled == 250
     writer.close()
     store.close()
+
+
+def test_a_retried_id_is_answered_off_the_event_loop(tmp_path):
+    import asyncio
+    import threading
+
+    from liveeval.store.duck.engine import DuckEngine
+
+    engine = DuckEngine(tmp_path / "s.duckdb")
+    event = prediction(1, 1, 0.9)
+    loop_thread: list[int] = []
+
+    async def run() -> list[str]:
+        loop_thread.append(threading.get_ident())
+        first = await engine.write("predictions", [dict(event)])
+        again = await engine.write("predictions", [dict(event)])
+        return [first[0].status, again[0].status]
+
+    original = engine._writer.commit
+    seen: list[int] = []
+
+    def commit(kind, events):
+        seen.append(threading.get_ident())
+        return original(kind, events)
+
+    engine._writer.commit = commit  # type: ignore[method-assign]
+    try:
+        assert asyncio.run(run()) == ["stored", "duplicate"]
+    finally:
+        engine.close()
+    # The retry (and only it) went through a worker thread's commit.
+    assert len(seen) == 1 and seen[0] != loop_thread[0]
+
+
+def test_a_predict_retry_with_new_latencies_is_a_duplicate(tmp_path):
+    store = DuckStore(tmp_path / "s.duckdb")
+    first = dict(prediction(1, 1, 0.9), latency_total_s=0.01, latency_model_s=0.001)
+    again = dict(first, latency_total_s=0.02, latency_model_s=0.002)
+    assert store.write("predictions", [first])[0].status == "stored"
+    assert store.write("predictions", [again])[0].status == "duplicate"
+    store.close()
+
+
+def test_a_single_event_larger_than_a_json_block_loads(tmp_path):
+    from liveeval.store import Scope
+    from liveeval.store.duck.engine import DuckEngine
+
+    engine = DuckEngine(tmp_path / "s.duckdb")
+    big = dict(prediction(1, 1, 0.9), features='{"a": "' + "x" * 3_000_000 + '"}')
+    assert engine.commit("predictions", [big])[0].status == "stored"
+    assert engine.statistics(Scope("m")).predictions == 1
+    engine.close()
+    reopened = DuckEngine(tmp_path / "s.duckdb")
+    assert reopened.count("predictions") == 1
+    reopened.close()

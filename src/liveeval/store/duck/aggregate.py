@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from ...errors import ValidationError
 from ...metrics import ConfusionMatrix, Evaluation, LatencySketch, LossSums, ScoreDistribution
+from ...metrics.evaluation import TOP_LABEL_RESOLUTION as TOP
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
 from ..interface import Scope, StoreStats
@@ -32,6 +33,14 @@ from ..labels import resolve_labels
 __all__ = ["aggregate", "grouped_aggregate", "unmatched_outcomes"]
 
 EPS = float(np.finfo(np.float64).eps)
+
+# Scores outside [0, 1] (NaN included) and non-finite business values are never
+# accepted, but a store written before that rule may hold them: such a row counts in
+# the confusion matrix and not in score or value statistics.
+_LABELLED = (
+    "(SELECT * REPLACE (CASE WHEN score BETWEEN 0 AND 1 THEN score END AS score, "
+    "CASE WHEN isfinite(value) THEN value END AS value) FROM labelled)"
+)
 
 
 def _where(scope: Scope, alias: str = "p") -> tuple[str, list[Any]]:
@@ -91,21 +100,30 @@ def aggregate(
         counts[index[c["t"]], index[c["pl"]]] += c["n"]
     cm = ConfusionMatrix(labels, counts, counts.copy())
     distributions: list[ScoreDistribution] | None = None
+    top: ScoreDistribution | None = None
     losses: LossSums | None = None
+    notes = list(resolved.notes)
     if binary:
         pos_texts = [t for t, i in index.items() if labels[i] == pos_label]
         dist = _distribution(scores, pos_texts, exact, resolution, exact_limit)
         if dist is not None:
             distributions = [dist]
             losses = _losses(cells, set(pos_texts))
+    elif classes is not None and len(labels) > len(classes):
+        notes.append(
+            "class probabilities are not used: labels outside the model's classes have "
+            "no probability column"
+        )
+    else:
+        distributions, top, losses = _multiclass(
+            cur, _where(scope, "l"), index, len(labels), exact, resolution, exact_limit
+        )
     evaluation = Evaluation(
-        labels, pos_label if binary else None, cm, distributions, None, losses, latency
+        labels, pos_label if binary else None, cm, distributions, top, losses, latency
     )
     evaluation.predictions = predictions
     evaluation.failures = failed
-    return StoreStats(
-        evaluation, predictions, failed, labelled, unmatched, labels, resolved.notes, values
-    )
+    return StoreStats(evaluation, predictions, failed, labelled, unmatched, labels, notes, values)
 
 
 def unmatched_outcomes(cur: duckdb.DuckDBPyConnection) -> int:
@@ -188,7 +206,7 @@ def _labelled_statistics(
                coalesce(sum(power(1 - l.score, 2)), 0), coalesce(sum(power(1 - l.score, 4)), 0),
                count(l.value), coalesce(sum(l.value), 0), coalesce(sum(l.value * l.value), 0),
                coalesce(bool_and(l.value IN (0, 1)), true)
-        FROM labelled l WHERE {where} AND l.status = 'ok'
+        FROM {_LABELLED} l WHERE {where} AND l.status = 'ok'
         GROUP BY l.label, l.predicted
     """
     names = (
@@ -199,7 +217,7 @@ def _labelled_statistics(
     key = "l.score" if exact else f"least(floor(l.score * {resolution}), {resolution - 1})"
     histogram_sql = f"""
         SELECT l.label AS t, {key} AS key, count(*) AS n
-        FROM labelled l
+        FROM {_LABELLED} l
         WHERE {where} AND l.status = 'ok' AND l.label IS NOT NULL
           AND l.predicted IS NOT NULL AND l.score IS NOT NULL
         GROUP BY ALL
@@ -234,6 +252,105 @@ def _distribution(
         float(positive.sum()),
         float(negative.sum()),
     )
+
+
+def _multiclass(
+    cur: duckdb.DuckDBPyConnection,
+    scoped: tuple[str, list[Any]],
+    index: dict[str, int],
+    k: int,
+    exact: bool,
+    resolution: int,
+    exact_limit: int,
+) -> tuple[list[ScoreDistribution] | None, ScoreDistribution | None, LossSums | None]:
+    """One-vs-rest score distributions per class, the top-label distribution and the
+    loss sums, from the class probabilities kept with labelled pairs.
+
+    ``probas`` is aligned with the classes (declared, else the sorted labels, as
+    scikit-learn's ``classes_``); rows whose probabilities have another length or are
+    not all in [0, 1] are left out of these statistics (never out of the counts).
+    """
+    where, params = scoped
+    texts = list(index)
+    valid = (
+        f"l.status = 'ok' AND l.label IS NOT NULL AND l.predicted IS NOT NULL "
+        f"AND len(l.probas) = {k} AND list_min(l.probas) >= 0 AND list_max(l.probas) <= 1"
+    )
+    codes = "(SELECT unnest(?::VARCHAR[]) AS text, unnest(?::INTEGER[]) AS code) m"
+    code_params = [texts, [index[t] + 1 for t in texts]]
+    if exact:
+        # At most ``exact_limit`` rows, and exact keys are the distinct scores: a GROUP BY
+        # would return about as many rows as it reads, so read them once instead and
+        # summarise with the metrics' own vectorised updates.
+        rows = cur.sql(
+            f"SELECT m.code - 1 AS code, l.probas FROM labelled l JOIN {codes} "
+            f"ON m.text = l.label WHERE {where} AND {valid}",
+            params=[*code_params, *params],
+        ).to_arrow_table()
+        return _multiclass_exact(rows, k, resolution, exact_limit)
+    # Beyond exact_limit rows: equal-width bins, so the GROUP BYs return at most
+    # k x resolution rows whatever the number of pairs.
+    key = f"least(floor(l.probas[c.i] * {resolution}), {resolution - 1})"
+    per_class = cur.sql(
+        f"SELECT l.label AS t, c.i AS cls, {key} AS key, count(*) AS n "
+        f"FROM labelled l CROSS JOIN range(1, {k + 1}) AS c(i) "
+        f"WHERE {where} AND {valid} GROUP BY ALL",
+        params=params,
+    ).to_arrow_table()
+    if per_class.num_rows == 0:
+        return None, None, None
+    distributions = []
+    for c in range(k):
+        part = per_class.filter(pc.equal(per_class.column("cls"), c + 1))
+        pos = [t for t in texts if index[t] == c]
+        dist = _distribution(part, pos, False, resolution, exact_limit)
+        distributions.append(dist or ScoreDistribution(resolution, exact_limit))
+    p_true = "l.probas[m.code]"
+    if k == 2:
+        brier = f"power(1 - {p_true}, 2)"
+    else:
+        brier = f"list_sum(list_transform(l.probas, lambda x: x * x)) - 2 * {p_true} + 1"
+    top_key = f"least(floor(list_max(l.probas) * {TOP}), {TOP - 1})"
+    rows = cur.sql(
+        f"SELECT list_position(l.probas, list_max(l.probas)) = l.code AS t, {top_key} AS key, "
+        f"count(*) AS n, sum(ll) AS ll, sum(ll * ll) AS ll2, sum(b) AS b, sum(b * b) AS b2 "
+        f"FROM (SELECT l.*, m.code, -ln(greatest(least({p_true}, {1 - EPS!r}), {EPS!r}) "
+        f"/ list_sum(l.probas)) AS ll, {brier} AS b "
+        f"FROM labelled l JOIN {codes} ON m.text = l.label WHERE {where} AND {valid}) l "
+        "GROUP BY ALL",
+        params=[*code_params, *params],
+    ).to_arrow_table()
+    n = int(pc.sum(rows.column("n")).as_py() or 0)
+    losses = LossSums(
+        float(n),
+        float(n),
+        n,
+        *(float(pc.sum(rows.column(c)).as_py() or 0.0) for c in ("ll", "ll2", "b", "b2")),
+    )
+    flags = rows.select(["t", "key", "n"]).set_column(
+        0, "t", pc.cast(rows.column("t"), pa.string())
+    )
+    top = _distribution(flags, ["true"], False, TOP, exact_limit)
+    return distributions, top, losses
+
+
+def _multiclass_exact(
+    rows: pa.Table, k: int, resolution: int, exact_limit: int
+) -> tuple[list[ScoreDistribution] | None, ScoreDistribution | None, LossSums | None]:
+    if rows.num_rows == 0:
+        return None, None, None
+    codes = rows.column("code").to_numpy().astype(np.int64)
+    flat = pc.list_flatten(rows.column("probas").combine_chunks())
+    proba = flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, k)
+    distributions = [
+        ScoreDistribution(resolution, exact_limit).update(codes == c, proba[:, c], validated=True)
+        for c in range(k)
+    ]
+    argmax = np.argmax(proba, axis=1)
+    top = ScoreDistribution(TOP, exact_limit).update(
+        argmax == codes, proba[np.arange(codes.size), argmax], validated=True
+    )
+    return distributions, top, LossSums().update(codes, proba)
 
 
 _EPOCH = datetime(1970, 1, 1)

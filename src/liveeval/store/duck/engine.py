@@ -7,7 +7,7 @@ with GROUP BYs (:mod:`.aggregate`) after the loader has caught up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -15,11 +15,12 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
-from ...errors import StoreLocked
+from ...errors import StoreError, StoreLocked
 from ...metrics.labels import Label
 from ..events import Kind
-from ..interface import BatchOutcome, Scope, StoreStats, WriteOutcome
+from ..interface import BatchOutcome, FeatureHistogram, Scope, StoreStats, WriteOutcome
 from .aggregate import aggregate, grouped_aggregate
+from .features import feature_histograms
 from .idindex import hash_ids
 from .store import DuckStore
 from .writer import BatchWriter
@@ -40,9 +41,17 @@ class DuckEngine:
     """
 
     def __init__(self, path: str | Path) -> None:
+        location = Path(path)
+        if str(path) != ":memory:" and location.is_dir():
+            raise StoreError(f"{path} is a directory; give a store file such as liveeval.duckdb")
         try:
             self._store = DuckStore(path)
         except duckdb.IOException as exc:
+            if "not a valid DuckDB database" in str(exc):
+                raise StoreError(
+                    f"{path} is not a DuckDB database (a liveeval store); give a new or "
+                    "existing store file"
+                ) from None
             raise StoreLocked(
                 f"{path} is in use by another process (a running liveeval server or tool); "
                 f"stop it or choose another --store ({_first_line(exc)})"
@@ -95,6 +104,19 @@ class DuckEngine:
     ) -> dict[tuple[Any, ...], StoreStats]:
         return grouped_aggregate(
             self._cursor(), scope, by, every=every, classes=classes, pos_label=pos_label
+        )
+
+    def feature_histograms(
+        self,
+        scope: Scope,
+        names: Sequence[str] | None = None,
+        *,
+        bins: int = 10,
+        edges: Mapping[str, Sequence[float]] | None = None,
+        max_categories: int = 50,
+    ) -> dict[str, FeatureHistogram]:
+        return feature_histograms(
+            self._cursor(), scope, names, bins=bins, edges=edges, max_categories=max_categories
         )
 
     def has_model(self, model: str) -> bool:

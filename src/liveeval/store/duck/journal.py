@@ -100,10 +100,15 @@ def to_table(kind: str, payload: Payload | list[Payload]) -> pa.Table:
     tables = [p for p in parts if isinstance(p, pa.Table)]
     lines = [p for p in parts if isinstance(p, bytes)]
     if lines:
-        # Arrow's JSON reader parses a commit's lines in C++, off the request path.
+        # Arrow's JSON reader parses a commit's lines in C++, off the request path. One
+        # block for the whole buffer: an event larger than a block (the default is 1 MiB,
+        # a body may be 32) would otherwise fail the load — forever, since it is
+        # durable in the journal.
+        data = b"\n".join(lines)
         tables.append(
             pj.read_json(
-                io.BytesIO(b"\n".join(lines)),
+                io.BytesIO(data),
+                read_options=pj.ReadOptions(block_size=min(max(1 << 20, len(data) + 1), 2**31 - 1)),
                 parse_options=pj.ParseOptions(explicit_schema=schema),
             ).select(schema.names)
         )

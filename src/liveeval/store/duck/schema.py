@@ -13,9 +13,13 @@ aligned with the model's declared classes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+from .features import insert_features
+
+__all__ = ["BACKFILLS", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -128,7 +132,38 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         INSERT INTO journal_state VALUES (0, 0);
         """,
     ),
+    (
+        3,
+        "features stored per feature (a long table); class probabilities kept with "
+        "labelled pairs; features kept as received text",
+        # Per-feature histograms (drift) and multiclass ROC-AUC and log loss are then
+        # GROUP BYs over one table each. ``predictions.features`` becomes VARCHAR: a
+        # JSON column re-parses every text on insert, and a text DuckDB cannot parse
+        # would stop the loader; the long table is the typed view of it.
+        """
+        ALTER TABLE predictions ALTER COLUMN features SET DATA TYPE VARCHAR;
+        CREATE TABLE features (
+            prediction_id VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            segment VARCHAR,
+            name VARCHAR NOT NULL,
+            num_value DOUBLE,
+            str_value VARCHAR
+        );
+        ALTER TABLE labelled ADD COLUMN probas DOUBLE[];
+        UPDATE labelled SET probas = p.probas
+            FROM predictions p
+            WHERE p.id = labelled.prediction_id AND p.probas IS NOT NULL;
+        """,
+    ),
 ]
+
+# Data a migration derives from existing rows, run after its SQL in its transaction.
+BACKFILLS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+    3: lambda con: insert_features(con, "predictions"),
+}
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -152,6 +187,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             con.execute(sql).fetchall()
+            if version in BACKFILLS:
+                BACKFILLS[version](con)
             con.execute(
                 "INSERT INTO schema_migrations (version, description) VALUES (?, ?)",
                 [version, description],

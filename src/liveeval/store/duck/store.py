@@ -27,11 +27,19 @@ import pyarrow as pa
 
 from ..events import KINDS, SCHEMAS, content_schema, events_table, id_field
 from ..interface import BatchOutcome, WriteOutcome
+from .features import insert_features
 from .idindex import IdIndex, hash_id, hash_ids
 from .journal import Journal, Payload, Position, to_table
 from .schema import migrate
 
-__all__ = ["DuckStore"]
+__all__ = ["LABELLED_INSERT", "DuckStore"]
+
+# A prediction ``p`` joined with its outcome ``o``, as a row of ``labelled``.
+LABELLED_INSERT = (
+    "INSERT INTO labelled (prediction_id, model, version, ts, segment, status, predicted, "
+    "score, label, value, probas) SELECT p.id, p.model, p.version, p.ts, p.segment, "
+    "p.status, p.label, p.score, o.label, o.value, p.probas"
+)
 
 # Replayed journal records are loaded in transactions of about this many rows.
 REPLAY_ROWS = 1_000_000
@@ -51,6 +59,9 @@ class DuckStore:
         if not in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(self.path)
+        # DuckDB draws a progress bar on stdout for long statements (a migration's
+        # backfill, a large load): noise in a server's log.
+        self._con.execute("SET enable_progress_bar = false").fetchall()
         self._load_lock = threading.Lock()
         self._accept_lock = threading.Lock()
         self.schema_version = migrate(self._con)
@@ -118,6 +129,19 @@ class DuckStore:
             outcomes, keep = self._resolve(kind, key, table, suspect, settle)
             index.add(hashes[keep])
             return BatchOutcome.of(outcomes), table.filter(pa.array(keep))
+
+    def might_repeat(self, kind: str, rows: list[dict[str, Any]]) -> bool:
+        """Whether an id of ``rows`` was seen (or repeats within them): those rows need
+        the stored content compared, which may wait for the loader, so the writer
+        takes them off the event loop."""
+        key = id_field(kind)
+        if key is None or not rows:
+            return False
+        ids = [row[key] for row in rows]
+        if len(set(ids)) != len(ids):
+            return True
+        hashes = np.array([hash_id(i) for i in ids], dtype=np.uint64)
+        return bool(self.indexes[kind].contains(hashes).any())
 
     def accept_rows(
         self,
@@ -223,6 +247,9 @@ class DuckStore:
                 try:
                     for kind in tables:
                         con.execute(f"INSERT INTO {kind} SELECT * FROM new_{kind}").fetchall()
+                    new_p = tables.get("predictions")
+                    if new_p is not None and new_p.column("features").null_count < len(new_p):
+                        insert_features(con, "new_predictions")
                     self._label(con, tables)
                     if position is not None:
                         con.execute(
@@ -238,17 +265,13 @@ class DuckStore:
                     con.unregister(name)
 
     def _label(self, con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
-        columns = (
-            "p.id, p.model, p.version, p.ts, p.segment, p.status, p.label, p.score, "
-            "o.label, o.value"
-        )
         new_p = tables.get("predictions")
         new_o = tables.get("outcomes")
         # The indexes say whether a join can find anything; most batches of a live
         # server are predictions whose outcomes have not come yet.
         if new_p is not None and self.indexes["outcomes"].contains(hash_ids(new_p["id"])).any():
             con.execute(
-                f"INSERT INTO labelled SELECT {columns} FROM new_predictions p "
+                f"{LABELLED_INSERT} FROM new_predictions p "
                 "JOIN outcomes o ON o.prediction_id = p.id"
             ).fetchall()
         if (
@@ -261,7 +284,7 @@ class DuckStore:
                 else ""
             )
             con.execute(
-                f"INSERT INTO labelled SELECT {columns} FROM new_outcomes o "
+                f"{LABELLED_INSERT} FROM new_outcomes o "
                 f"JOIN predictions p ON p.id = o.prediction_id{fresh}"
             ).fetchall()
 
@@ -307,7 +330,11 @@ class DuckStore:
         return int(row[0]) if row else 0
 
 
+# Not content: the server stamps events that arrive without a time, and it measures
+# latency on every call, so a client's retry (of an ingested event, or of a predict
+# with its id) must not look like a conflict.
+_NOT_CONTENT = frozenset({"ts", "latency_model_s", "latency_total_s"})
+
+
 def _content(row: dict[str, Any]) -> dict[str, Any]:
-    # The timestamp is left out: the server stamps events that arrive without one, so
-    # a client's retry of the same event must not look like a conflict.
-    return {k: v for k, v in row.items() if k != "ts"}
+    return {k: v for k, v in row.items() if k not in _NOT_CONTENT}

@@ -96,7 +96,13 @@ class BatchWriter:
         if self._closed:
             raise RuntimeError("the writer is closed")
         loop = asyncio.get_running_loop()
-        if len(events) > INLINE_ROWS or self.journal is None:
+        if (
+            len(events) > INLINE_ROWS
+            or self.journal is None
+            or (not fresh and self.store.might_repeat(kind, events))
+        ):
+            # A retry of a seen id compares stored content after the loader catches
+            # up: that wait must not hold the event loop.
             return await loop.run_in_executor(None, self.commit, kind, events)
         self._loop = loop
         future: asyncio.Future[list[WriteOutcome]] = loop.create_future()
