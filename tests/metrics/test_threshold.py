@@ -34,7 +34,7 @@ def test_cross_fitting_needs_whole_rows():
     ev = Evaluation.create([0, 1], pos_label=1).update_codes(y, score=s, weight=np.full(500, 0.5))
     (point,) = ev.result().operating_points
     assert point.out_of_sample is None
-    assert point.interval_note is not None and "cross-fitted" not in point.interval_note
+    assert point.interval_note is not None and "out-of-sample" not in point.interval_note
 
 
 def test_a_point_with_no_qualifying_threshold_has_no_note():

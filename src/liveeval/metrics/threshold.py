@@ -31,7 +31,7 @@ IN_SAMPLE_NOTE = (
     "in-sample: the threshold was chosen on the same rows these metrics are computed "
     "on, so the metrics are optimistic and their intervals cover less often than stated "
     "(max-F1 at 50 positives: about 89% for a nominal 95%, the estimate about 0.05 too "
-    "high); confirm the threshold on fresh labelled data"
+    "high)"
 )
 
 
@@ -61,7 +61,7 @@ class OperatingPoint:
         if not self.in_sample or self.threshold is None:
             return None
         if self.out_of_sample:
-            return IN_SAMPLE_NOTE + "; `out_of_sample` has honest, cross-fitted estimates"
+            return IN_SAMPLE_NOTE + "; the out-of-sample (cross-fitted) metrics are honest"
         return IN_SAMPLE_NOTE
 
     def to_dict(self) -> dict[str, object]:
