@@ -9,6 +9,7 @@ from liveeval.metrics import (
     bounded_mean_sequence,
     proportion_sequence,
     proportion_sequences,
+    quantile_sequence,
     rate_difference_sequence,
     wilson,
 )
@@ -110,3 +111,32 @@ def test_a_rate_difference_is_excluded_at_some_look_at_most_alpha_of_the_time():
         ]
         missed += any(lo > 0.0 or hi < 0.0 for lo, hi in limits)
     assert missed / reps <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / reps)
+
+
+def test_a_quantile_sequence_reads_counts_at_or_below_each_edge():
+    edges = [0.01, 0.02, 0.05, 0.1, 0.2]
+    assert quantile_sequence(edges, [100, 500, 900, 990, 1000], 1000, 0.5) == (0.01, 0.05)
+    assert quantile_sequence(edges, [0, 1, 2, 3, 5], 5, 0.95)[1] == np.inf
+    with pytest.raises(ValueError, match=r"edges must increase"):
+        quantile_sequence([0.2, 0.1], [1, 2], 2, 0.5)
+
+
+@pytest.mark.slow
+def test_a_latency_quantile_exactly_at_target_passes_at_some_look_at_most_alpha_of_the_time():
+    # Exponential latencies whose true p95 is the target; 40 looks every 25 requests.
+    reps, step, looks, alpha, q = 200, 25, 40, 0.025, 0.95
+    target = -np.log(1 - q) * 0.05
+    edges = np.geomspace(0.001, 1.0, 60)
+    rng = np.random.default_rng(9)
+    passed = failed = 0
+    for _ in range(reps):
+        x = rng.exponential(0.05, step * looks)
+        hits = x[:, None] <= edges[None, :]
+        cumulative = np.cumsum(hits, axis=0)[step - 1 :: step]
+        limits = [
+            quantile_sequence(edges, cumulative[j], step * (j + 1), q, alpha) for j in range(looks)
+        ]
+        passed += any(hi < target for _, hi in limits)
+        failed += any(lo >= target for lo, _ in limits)
+    bound = alpha + 3 * np.sqrt(alpha * (1 - alpha) / reps)
+    assert passed / reps <= bound and failed / reps <= bound

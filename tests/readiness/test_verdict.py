@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -204,3 +205,40 @@ def test_rows_to_settle_state_their_power_and_count_labelled_rows():
     assert "more labelled rows would settle it with 80% probability at the current rates" in (
         check.reason
     )
+
+
+def _timed(latencies):
+    from liveeval.metrics import Evaluation
+
+    n = len(latencies)
+    ev = Evaluation.create([0, 1], pos_label=1, with_scores=False).update(
+        [1, 0] * (n // 2), [1, 0] * (n // 2)
+    )
+    ev.update_operational(latency_seconds=latencies)
+    return ev
+
+
+def test_anytime_mode_judges_latency_quantiles_when_given_the_sketch():
+    rng = np.random.default_rng(5)
+    fast = _timed(rng.lognormal(np.log(0.04), 0.3, 2000))
+    v = liveeval.readiness.verdict(
+        load_profile("realtime"), fast.result(), [], mode="anytime", latency=fast.latency
+    )
+    check = v.checks[0]
+    assert check.mode == "anytime" and check.status == "pass"
+    assert "confidence sequence for a quantile" in check.method
+    assert v.error_rates.fixed_checks == ()
+
+
+def test_a_latency_quantile_the_data_cannot_bound_is_inconclusive_in_anytime_mode():
+    few = _timed(np.full(20, 0.05))
+    v = liveeval.readiness.verdict(
+        liveeval.readiness.Profile("t", "", (Check("latency_p95_seconds", "<", 0.1),)),
+        few.result(),
+        [],
+        mode="anytime",
+        latency=few.latency,
+    )
+    check = v.checks[0]
+    assert check.status == "inconclusive" and check.upper is None
+    assert "unbounded" in check.reason

@@ -16,6 +16,7 @@ from .sequential import (
     bounded_mean_sequence,
     proportion_sequence,
     proportion_sequences,
+    quantile_sequence,
     rate_difference_sequence,
 )
 from .settle import growth_to_settle, samples_to_settle
@@ -45,6 +46,7 @@ __all__ = [
     "per_class_metrics",
     "proportion_sequence",
     "proportion_sequences",
+    "quantile_sequence",
     "rate_difference_sequence",
     "reliability_curve",
     "roc_auc",

@@ -50,6 +50,7 @@ __all__ = [
     "bounded_mean_sequence",
     "proportion_sequence",
     "proportion_sequences",
+    "quantile_sequence",
     "rate_difference_sequence",
     "sequence_prior",
 ]
@@ -324,3 +325,71 @@ def rate_difference_sequence(
     lo_a, hi_a = proportion_sequence(successes_a, trials_a, alpha / 2.0, prior=prior)
     lo_b, hi_b = proportion_sequence(successes_b, trials_b, alpha / 2.0, prior=prior)
     return (lo_a - hi_b, hi_a - lo_b)
+
+
+def quantile_sequence(
+    edges: npt.ArrayLike,
+    at_or_below: npt.ArrayLike,
+    n: float,
+    q: float,
+    alpha: float = 0.05,
+    *,
+    prior: tuple[float, float] | None = None,
+) -> tuple[float, float]:
+    """Anytime-valid (1 − ``alpha``) confidence sequence for the ``q``-quantile.
+
+    Parameters
+    ----------
+    edges:
+        Increasing values x_k (for a latency sketch, its bucket upper edges).
+    at_or_below:
+        The number of observations ≤ x_k, for each k (non-decreasing).
+    n:
+        The number of observations.
+    q:
+        The quantile level, in (0, 1).
+    alpha, prior:
+        As for :func:`proportion_sequence` (the prior defaults to one centred on ``q``).
+
+    Returns
+    -------
+    (lower, upper):
+        ``upper`` is the first edge whose share at or below it is, anytime-validly,
+        above ``q`` (``inf`` when there is none yet: the quantile is unbounded above);
+        ``lower`` the last edge whose share is below ``q`` (``-inf`` when none).
+
+    Notes
+    -----
+    Both limits rest on one sequence: the count of observations at or below the true
+    quantile Q is Binomial(n, q) at every n, so its sequence (at ``alpha``) covers q at
+    every look with probability 1 − ``alpha``; if it does, no edge below Q can have a
+    lower limit above q (counts only grow with x), nor any edge above Q an upper limit
+    below q. Formula: ``upper = min{x_k : L(c_k, n) > q}``,
+    ``lower = max{x_k : U(c_k, n) < q}``, with (L, U) from :func:`proportion_sequences`
+    (Howard et al. 2021, Ann. Statist. 49(2), section 4 on quantiles, here on counts).
+
+    Examples
+    --------
+    >>> edges = [0.01, 0.02, 0.05, 0.1, 0.2]
+    >>> lo, hi = quantile_sequence(edges, [100, 500, 900, 990, 1000], 1000, 0.5)
+    >>> lo, hi
+    (0.01, 0.05)
+    """
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"q must be in (0, 1), got {q!r}")
+    x = np.asarray(edges, dtype=np.float64)
+    c = np.asarray(at_or_below, dtype=np.float64)
+    if x.shape != c.shape or x.ndim != 1:
+        raise ValueError(f"edges has shape {x.shape} but at_or_below has shape {c.shape}")
+    if x.size > 1 and (np.any(np.diff(x) <= 0.0) or np.any(np.diff(c) < 0.0)):
+        raise ValueError("edges must increase and at_or_below must not decrease")
+    if n <= 0 or x.size == 0:
+        return (-math.inf, math.inf)
+    lower_p, upper_p = proportion_sequences(
+        np.minimum(c, n), np.full(c.shape, float(n)), alpha, prior=prior or sequence_prior(q)
+    )
+    above = np.flatnonzero(lower_p > q)
+    below = np.flatnonzero(upper_p < q)
+    upper = float(x[above[0]]) if above.size else math.inf
+    lower = float(x[below[-1]]) if below.size else -math.inf
+    return (lower, upper)

@@ -16,10 +16,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..metrics import ConfusionMatrix, EvaluationResult, MetricResult, binary_metrics
+from ..metrics import (
+    ConfusionMatrix,
+    EvaluationResult,
+    LatencySketch,
+    MetricResult,
+    binary_metrics,
+    quantile_sequence,
+)
 from ..metrics.sequential import proportion_sequence, sequence_prior
 
-__all__ = ["Evidence", "anytime_interval", "evidence_for", "grown_interval", "interval_for"]
+__all__ = [
+    "Evidence",
+    "anytime_interval",
+    "evidence_for",
+    "grown_interval",
+    "interval_for",
+    "latency_sequence",
+]
 
 Interval = tuple[float, float]
 
@@ -237,3 +251,18 @@ def grown_interval(
         return (value - (value - lower) * scale_below, value + (upper - value) * scale_above)
 
     return interval_at
+
+
+def latency_sequence(sketch: LatencySketch, q: float, alpha: float) -> Interval:
+    """The anytime-valid interval of the ``q``-quantile of the latencies in ``sketch``.
+
+    Bucket k of the sketch holds values in (γ^(k−1), γ^k], so the count at or below
+    each upper edge γ^k is exact; :func:`liveeval.metrics.quantile_sequence` turns
+    those counts into limits (``inf`` above while the data cannot bound the quantile).
+    """
+    edges = np.power(sketch.gamma, sketch.keys.astype(np.float64))
+    below = sketch.zeros + np.cumsum(sketch.counts)
+    if sketch.zeros:
+        edges = np.concatenate([[0.0], edges])
+        below = np.concatenate([[float(sketch.zeros)], below])
+    return quantile_sequence(edges, below, float(sketch.count), q, alpha)

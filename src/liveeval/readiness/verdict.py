@@ -22,15 +22,16 @@ Either way the verdict states its family-wise error rates (:class:`ErrorRates`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ValidationError
-from ..metrics import EvaluationResult, MetricResult
+from ..metrics import EvaluationResult, LatencySketch, MetricResult
 from ..metrics.registry import METRICS
 from ..metrics.settle import DEFAULT_POWER
 from ._settle import more_to_settle
-from .evidence import anytime_interval, evidence_for
+from .evidence import anytime_interval, evidence_for, latency_sequence
 from .profile import Check, Profile
 
 __all__ = [
@@ -207,6 +208,8 @@ def fmt(metric: str, value: float | None) -> str:
     """A metric value as a person reads it: latencies in ms, rates to 3 decimals."""
     if value is None:
         return "n/a"
+    if math.isinf(value):
+        return "unbounded" if value > 0 else "0"
     spec = METRICS.get(metric)
     if (spec.unit == "seconds") if spec is not None else metric.endswith("_seconds"):
         ms = value * 1000
@@ -230,6 +233,7 @@ def judge(
     evaluation: EvaluationResult | None = None,
     power: float = DEFAULT_POWER,
     settle: bool = True,
+    latency: LatencySketch | None = None,
 ) -> CheckResult:
     """One check against one measured metric (see the module docstring).
 
@@ -238,6 +242,8 @@ def judge(
     the real interval method on them. Without it, anytime mode falls back to the
     fixed-sample interval and settling to the 1/√n law. ``settle=False`` skips the
     rows-to-settle search (tens of milliseconds) for callers that re-judge often.
+    ``latency`` (the evaluation's latency sketch) lets anytime mode judge latency
+    quantiles on a confidence sequence (:func:`liveeval.metrics.quantile_sequence`).
     """
     if mode not in MODES:
         raise ValidationError(f"verdict mode {mode!r} is not one of {', '.join(MODES)}")
@@ -289,6 +295,18 @@ def judge(
             upper=upper,
             method="confidence sequence (beta-binomial mixture, Howard et al. 2021): "
             f"anytime-valid, misses at any look ≤ {side_alpha:.1%}",
+        )
+        label = "anytime-valid interval"
+    elif mode == "anytime" and latency is not None and _quantile_level(m) is not None:
+        used = "anytime"
+        level = _quantile_level(m)
+        assert level is not None
+        lower, upper = latency_sequence(latency, level, side_alpha)
+        base.update(
+            lower=None if math.isinf(lower) else lower,
+            upper=None if math.isinf(upper) else upper,
+            method="confidence sequence for a quantile, on the sketch's counts at or below "
+            f"each bucket edge: anytime-valid, misses at any look ≤ {side_alpha:.1%}",
         )
         label = "anytime-valid interval"
     else:
@@ -343,6 +361,8 @@ def judge(
             **base,
         )
     rows, unit = None, ""
+    # A quantile's sequence (latency) has no counts to grow: no estimate of rows.
+    settle = settle and not (used == "anytime" and evidence is None)
     if settle:
         rows, unit = more_to_settle(
             check, result, value, (lower, upper), total_rows, used, evaluation, evidence, power
@@ -364,6 +384,15 @@ def judge(
         settle_power=power if rows is not None else None,
         **base,
     )
+
+
+def _quantile_level(metric: str) -> float | None:
+    """0.95 for ``latency_p95_seconds``: the level of a latency-quantile metric."""
+    spec = METRICS.get(metric)
+    if spec is None or spec.interval != "quantile":
+        return None
+    digits = metric.removeprefix("latency_p").removesuffix("_seconds")
+    return int(digits) / 100.0 if digits.isdigit() else None
 
 
 def _one_undeclared_class(evaluation: EvaluationResult, metric: str) -> bool:
@@ -410,6 +439,7 @@ def verdict(
     mode: Mode = "fixed",
     power: float = DEFAULT_POWER,
     settle: bool = True,
+    latency: LatencySketch | None = None,
 ) -> Verdict:
     """Judge every check of ``profile`` and fold in the pitfalls found.
 
@@ -423,6 +453,9 @@ def verdict(
         The probability with which "N more labelled rows" settles an inconclusive check.
     settle:
         Whether to work out that N at all (``False`` for a verdict re-evaluated often).
+    latency:
+        The latency sketch behind ``result`` (``Evaluation.latency``), so that anytime
+        mode can judge latency quantiles too; without it they fall back to fixed-sample.
     """
     if mode not in MODES:
         raise ValidationError(f"verdict mode {mode!r} is not one of {', '.join(MODES)}")
@@ -435,6 +468,7 @@ def verdict(
             evaluation=result,
             power=power,
             settle=settle,
+            latency=latency,
         )
         for c in profile.checks
     ]
