@@ -97,7 +97,7 @@ def accuracy_paradox(result: EvaluationResult, recall_target: float | None = Non
                 Finding(
                     "accuracy_paradox",
                     "fail",
-                    f"Accuracy paradox: accuracy {acc.value:.1%} (95% CI {acc.lower:.1%}–"
+                    f"Accuracy paradox: accuracy {acc.value:.1%} ({acc.confidence:.0%} CI {acc.lower:.1%}–"
                     f"{upper:.1%}) is not significantly above the "
                     f"{base.value:.1%} of always predicting the majority class {majority!r}, "
                     "and balanced accuracy's whole interval is within 5 points of chance: "
@@ -110,7 +110,7 @@ def accuracy_paradox(result: EvaluationResult, recall_target: float | None = Non
                 Finding(
                     "accuracy_paradox",
                     "warn",
-                    f"Accuracy says little here: {acc.value:.1%} (95% CI {acc.lower:.1%}–"
+                    f"Accuracy says little here: {acc.value:.1%} ({acc.confidence:.0%} CI {acc.lower:.1%}–"
                     f"{upper:.1%}) is not significantly above the "
                     f"{base.value:.1%} of always predicting the majority class {majority!r}. "
                     "Judge this model by recall, precision and balanced accuracy instead.",
@@ -154,7 +154,7 @@ def _minority_recall(
             f"({recall.method}), so it cannot be judged. {why}",
             details,
         )
-    ci = f"95% CI {recall.lower:.1%}–{recall.upper:.1%}"
+    ci = f"{recall.confidence:.0%} CI {recall.lower:.1%}–{recall.upper:.1%}"
     if recall.upper < target:
         return Finding(
             "accuracy_paradox",
@@ -197,7 +197,7 @@ def too_few_labels(
                 Finding(
                     "too_few_labels",
                     "warn",
-                    f"Too few labels for {name}: its 95% interval {r.lower:.3f}–{r.upper:.3f} is "
+                    f"Too few labels for {name}: its {r.confidence:.0%} interval {r.lower:.3f}–{r.upper:.3f} is "
                     f"±{r.half_width:.3f} wide on {r.n:,} rows; about {more_rows:,} more labelled "
                     f"rows would narrow it to ±{max_half_width:g}.",
                     {
