@@ -32,7 +32,6 @@ __all__ = [
     "bootstrap_confusion",
     "mover_mean",
     "normal_mean",
-    "samples_to_settle",
     "wilson",
     "z_value",
 ]
@@ -137,23 +136,3 @@ def _multinomial_draws(cells: tuple[float, ...], n: int, replicates: int, seed: 
     draws = rng.multinomial(n, flat / flat.sum(), size=replicates).astype(np.float64)
     draws.setflags(write=False)
     return draws
-
-
-def samples_to_settle(
-    value: float, lower: float, upper: float, n: float, target: float
-) -> int | None:
-    """How many more samples would make the interval exclude ``target``.
-
-    Interval half-widths shrink as 1/sqrt(n), so with the estimate unchanged the
-    side facing the target reaches it at ``n * (half / distance)**2`` samples.
-    Returns ``None`` when the interval already excludes the target or the
-    estimate sits on the target (no amount of data settles it).
-    """
-    if not (lower <= target <= upper) or n <= 0:
-        return None
-    distance = abs(value - target)
-    if distance == 0.0:
-        return None
-    half = (value - lower) if target < value else (upper - value)
-    needed = n * (half / distance) ** 2
-    return max(int(math.ceil(needed - n)), 1)
