@@ -30,6 +30,7 @@ from .readiness import (
     later_training_rows,
     load_profile,
     overfitting,
+    single_class,
     single_feature_leaks,
     too_few_labels,
     verdict,
@@ -297,6 +298,7 @@ def evaluate(
     if prof is not None:
         recall_target = next((c.target for c in prof.checks if c.metric == "recall"), None)
     findings += accuracy_paradox(result, recall_target)
+    findings += single_class(result)
     watched = [c.metric for c in prof.checks] if prof else ["accuracy", "precision", "recall", "f1"]
     findings += too_few_labels(result, watched)
 
@@ -345,7 +347,13 @@ def evaluate(
         pos = prepared.labels.index(prepared.pos_label)
         findings += _feature_leaks(table, spec, prepared, feature_cols, pos, source)
 
-    judged = verdict(prof, result, findings) if prof is not None else None
+    # A one-off report looks once: fixed-sample intervals (the server's live
+    # verdicts, re-evaluated as labels arrive, use the anytime mode).
+    judged = (
+        verdict(prof, result, findings, mode="fixed", latency=ev.latency)
+        if prof is not None
+        else None
+    )
     return Report(
         source=source,
         rows_read=prepared.rows_read,

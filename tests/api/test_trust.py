@@ -176,7 +176,7 @@ def test_profiles_in_queries_are_names_never_paths(app):
         assert r.status_code == 404 and "unknown profile" in r.text
         assert "TOML" not in r.text
     r = app.get("/v1/models/inty/metrics", params={"profile": "fruad"})
-    assert r.status_code == 404 and "did you mean 'fraud'" in r.text
+    assert r.status_code == 404 and "did you mean 'fraud'" in r.text.lower()
 
 
 def test_config_typos_are_errors_with_suggestions(tmp_path):

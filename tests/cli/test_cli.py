@@ -721,11 +721,6 @@ def test_the_confidence_level_given_is_the_one_printed(scored_file, tmp_path, co
     assert f"half the {shown} interval" in " ".join(proc.stdout.split())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the verdicts helper's readiness/verdict.py and readiness/pitfall.py: "
-    "verdict reasons and pitfall texts still hard-code '95% CI'",
-)
 def test_verdict_text_names_the_confidence_level(scored_file):
     proc = console(
         "report",
@@ -743,11 +738,6 @@ def test_verdict_text_names_the_confidence_level(scored_file):
     assert "90% CI" in proc.stdout and "95%" not in proc.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the verdicts helper's readiness/profile.py: a profile that is not UTF-8 "
-    "must raise ProfileError (today UnicodeDecodeError)",
-)
 def test_a_profile_that_is_not_utf8_is_one_line(seeds_file, tmp_path):
     profile = _write(tmp_path / "mine.toml", b'name = "caf\xe9"\n[[check]]\nmetric = "recall"\n')
     proc = console(
@@ -756,11 +746,6 @@ def test_a_profile_that_is_not_utf8_is_one_line(seeds_file, tmp_path):
     assert_one_line_error(proc, str(profile))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the verdicts helper's readiness/profile.py: an unknown metric in a profile "
-    "must raise ProfileError with 'did you mean' (today the check is inconclusive, exit 3)",
-)
 def test_a_misspelt_metric_in_a_profile_is_bad_input(seeds_file, tmp_path):
     profile = _write(
         tmp_path / "mine.toml",

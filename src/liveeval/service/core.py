@@ -8,16 +8,15 @@ nothing of HTTP: outcomes are :class:`Answer` values and errors are
 
 from __future__ import annotations
 
-import difflib
 import gc
 import threading
 from datetime import datetime
 from typing import Any, Protocol
 
 from ..config import ServerConfig, parse_window
-from ..errors import ConfigError, LiveevalError, NotFoundError
+from ..errors import ConfigError, LiveevalError, NotFoundError, ProfileError
 from ..metrics.labels import Label
-from ..readiness import Profile, builtin_profiles, load_profile
+from ..readiness import Profile, load_profile_file, profile_by_name
 from ..serving import LoadedModel, load_model
 from ..store import Kind, Store, WriteOutcome, open_store
 from ._clock import now
@@ -87,7 +86,7 @@ class Service:
         self.profiles: dict[str, Profile] = {}
         for name, path in config.profiles.items():
             try:
-                self.profiles[name] = load_profile(path)
+                self.profiles[name] = load_profile_file(path)
             except LiveevalError as exc:
                 raise ConfigError(f"[profiles] {name}: {exc}") from None
         defaults = [m.profile for m in config.models] + [m.profile for m in config.logged]
@@ -208,18 +207,10 @@ class Service:
         NotFoundError
             for any other name, with the closest names.
         """
-        if name in self.profiles:
-            return self.profiles[name]
-        names = builtin_profiles()
-        if name in names:
-            return load_profile(name)
-        available = sorted({*names, *self.profiles})
-        close = difflib.get_close_matches(name, available, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise NotFoundError(
-            f"unknown profile {name[:100]!r}{hint} (profiles: {', '.join(available)}; "
-            "add your own under [profiles] in liveeval.toml)"
-        )
+        try:
+            return profile_by_name(name, self.profiles)
+        except ProfileError as exc:
+            raise NotFoundError(f"{exc} (add your own under [profiles] in liveeval.toml)") from None
 
     def since_window(self, window: str | None) -> datetime | None:
         if window is None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LiveevalError, NotFoundError
 from ..metrics.registry import metric_names
-from ..readiness import verdict
+from ..readiness import accuracy_paradox, single_class, verdict
 from ..report.model import metric_dict
 from ..store import Scope
 
@@ -115,7 +115,18 @@ def metrics(
     }
     body["pos_label"] = result.pos_label
     if judged is not None:
-        body["verdict"] = verdict(judged, result, []).to_dict()
+        recall_target = next((c.target for c in judged.checks if c.metric == "recall"), None)
+        findings = accuracy_paradox(result, recall_target) + single_class(result)
+        # Live verdicts are looked at again and again as labels arrive: anytime-valid
+        # evidence (confidence sequences), so a model at its target never passes or
+        # fails at any look with more than the stated probability.
+        body["verdict"] = verdict(
+            judged,
+            result,
+            findings,
+            mode="anytime",
+            latency=stats.evaluation.latency,
+        ).to_dict()
     return body
 
 
