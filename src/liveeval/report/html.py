@@ -7,10 +7,21 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from ..metrics import MetricResult
 from ..readiness.verdict import fmt
 from .model import Report, confidence_level
 from .svg import PALETTE, Series, heatmap, interval_chart, line_chart
-from .terminal import BREAKDOWN, OPERATING_POINT, PER_CLASS, SHOWN, confusion_text
+from .terminal import (
+    BREAKDOWN,
+    MODE_SHORT,
+    MODE_WORDS,
+    OPERATING_POINT,
+    PER_CLASS,
+    SHOWN,
+    check_interval,
+    confusion_text,
+    interval_notes,
+)
 
 __all__ = ["render_fragment", "render_html"]
 
@@ -126,6 +137,18 @@ def _charts(report: Report) -> dict[str, Any]:
     return charts
 
 
+def _point_cell(m: MetricResult | None) -> Markup:
+    """An operating point's metric: the value and, muted, its interval."""
+    if m is None:
+        return Markup("—")
+    if m.value is None:
+        return Markup("undefined")
+    cell = Markup("{:.3f}").format(m.value)
+    if m.lower is not None and m.upper is not None:
+        cell += Markup(' <span class="muted">[{:.3f}, {:.3f}]</span>').format(m.lower, m.upper)
+    return cell
+
+
 def _context(report: Report) -> dict[str, Any]:
     r = report.result
     metrics = [(name, r.metrics[name]) for name in SHOWN if name in r.metrics]
@@ -141,6 +164,11 @@ def _context(report: Report) -> dict[str, Any]:
         "per_class_names": PER_CLASS,
         "operating_point_names": OPERATING_POINT,
         "breakdown_names": BREAKDOWN,
+        "mode_words": MODE_WORDS,
+        "mode_short": MODE_SHORT,
+        "point_cell": _point_cell,
+        "check_interval": check_interval,
+        "interval_notes": interval_notes(r.operating_points),
     }
 
 

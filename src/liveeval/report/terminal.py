@@ -11,10 +11,11 @@ from rich.text import Text
 
 from ..metrics import MetricResult
 from ..metrics.registry import metric_names
-from ..readiness.verdict import fmt
+from ..metrics.threshold import OperatingPoint
+from ..readiness.verdict import CheckResult, fmt
 from .model import Report, confidence_level
 
-__all__ = ["confusion_text", "render"]
+__all__ = ["MODE_WORDS", "check_interval", "confusion_text", "interval_notes", "render"]
 
 STATUS_STYLE = {
     "pass": "bold green",
@@ -23,6 +24,13 @@ STATUS_STYLE = {
     "inconclusive": "bold magenta",
     "info": "cyan",
 }
+
+# A verdict's mode in words: how often the data may be looked at.
+MODE_WORDS = {
+    "fixed": "fixed-sample intervals: valid for one look",
+    "anytime": "anytime-valid: valid however often you look",
+}
+MODE_SHORT = {"fixed": "fixed-sample", "anytime": "anytime-valid"}
 
 # Metrics shown in the main table, in the catalogue's order, when present.
 SHOWN = metric_names(role="summary")
@@ -121,11 +129,27 @@ class _MetricTable:
         yield table
 
 
+def check_interval(c: CheckResult) -> str:
+    """A check's interval as text; a side the data cannot bound yet (a latency
+    quantile's confidence sequence early on) is "unbounded"."""
+    m = c.check.metric
+    if c.lower is None and c.upper is None:
+        return "—"
+    lower = fmt(m, c.lower) if c.lower is not None else "0"
+    upper = fmt(m, c.upper) if c.upper is not None else "unbounded"
+    return f"{lower} – {upper}"
+
+
+def _has_interval(c: CheckResult) -> bool:
+    return c.lower is not None or c.upper is not None
+
+
 def _verdict(report: Report) -> Any:
     v = report.verdict
     assert v is not None
     table = Table(show_header=True, header_style="bold", expand=False, box=None, pad_edge=False)
-    ci = f"{confidence_level(report.result.confidence)} CI"
+    level = confidence_level(report.result.confidence)
+    ci = f"{level} CI" if v.mode == "fixed" else f"{level} anytime CI"
     for col in ("", "metric", "value", ci, "target", "why"):
         table.add_column(col, overflow="fold")
     for c in v.checks:
@@ -134,12 +158,115 @@ def _verdict(report: Report) -> Any:
             Text(c.status.upper(), style=STATUS_STYLE[c.status]),
             m,
             fmt(m, c.value),
-            "—" if c.lower is None else f"{fmt(m, c.lower)} – {fmt(m, c.upper)}",
+            check_interval(c) + (" †" if c.mode != v.mode and _has_interval(c) else ""),
             f"{c.check.op} {fmt(m, c.check.target)}",
             c.reason,
         )
+    body: list[Any] = [Text(v.summary), Text(""), table]
+    other = sorted({c.mode for c in v.checks if c.mode != v.mode and _has_interval(c)})
+    for mode in other:
+        body.append(Text(f"† judged on {MODE_WORDS[mode]} (not the verdict's mode)", style="dim"))
+    if v.error_rates is not None:
+        body += [Text(""), Text(v.error_rates.text, style="dim")]
     title = Text(f"Verdict: {v.status.upper()}", style=STATUS_STYLE[v.status])
-    return Panel(Group(Text(v.summary), Text(""), table), title=title, title_align="left")
+    title.append(f" · {MODE_WORDS[v.mode]}", style="bold")
+    return Panel(Group(*body), title=title, title_align="left")
+
+
+def interval_notes(points: list[OperatingPoint]) -> list[str]:
+    """Each distinct ``interval_note`` of the operating points, naming the points it
+    covers when they do not all share it."""
+    noted = [p for p in points if p.interval_note]
+    by_note: dict[str, list[str]] = {}
+    for p in noted:
+        by_note.setdefault(p.interval_note or "", []).append(p.objective)
+    everyone = [p.objective for p in points if p.threshold is not None]
+    return [
+        note if objectives == everyone else f"{', '.join(objectives)}: {note}"
+        for note, objectives in by_note.items()
+    ]
+
+
+def _point_cell(m: MetricResult | None, sep: str) -> str:
+    if m is None:
+        return "—"
+    if m.value is None or m.lower is None or m.upper is None:
+        return _value("", m)
+    return f"{m.value:.3f}{sep}±{(m.upper - m.lower) / 2:.3f}"
+
+
+class _OperatingPoints:
+    """The operating points, in-sample and cross-fitted, each on one line when the
+    terminal is wide enough and with the ± under the value when it is not."""
+
+    def __init__(self, points: list[OperatingPoint], confidence: float) -> None:
+        self.points = points
+        self.confidence = confidence
+
+    def _rows(self, sep: str) -> list[tuple[list[str], bool]]:
+        rows: list[tuple[list[str], bool]] = []
+        for p in self.points:
+            if p.threshold is None:
+                # The reason is a note under the table: a cell would widen its column.
+                rows.append(([p.objective, "—", "none", *["—"] * len(OPERATING_POINT), ""], True))
+                continue
+            cm = p.confusion
+            total = sum(map(sum, cm)) or 1.0
+            flagged = (cm[0][1] + cm[1][1]) / total
+            fitted = p.out_of_sample is not None
+            rows.append(
+                (
+                    [
+                        p.objective,
+                        f"{p.threshold:.4f}",
+                        "in-sample" if p.in_sample else "held out",
+                        *(_point_cell(p.metrics.get(k), sep) for k in OPERATING_POINT),
+                        f"{flagged:.2%}",
+                    ],
+                    not fitted,
+                )
+            )
+            if p.out_of_sample is not None:
+                rows.append(
+                    (
+                        [
+                            "",
+                            "",
+                            "cross-fitted",
+                            *(_point_cell(p.out_of_sample.get(k), sep) for k in OPERATING_POINT),
+                            "",
+                        ],
+                        True,
+                    )
+                )
+        return rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        headers = ["objective", "threshold", "measured", *OPERATING_POINT, "flagged"]
+        rows = self._rows(" ")
+        widths = [max(len(h), *(len(r[i]) for r, _ in rows)) for i, h in enumerate(headers)]
+        wide = sum(widths) + 3 * len(headers) + 1 <= options.max_width
+        if not wide:
+            rows = self._rows("\n")
+        ops = Table(
+            title=f"Operating points (value ± half its {confidence_level(self.confidence)} CI)",
+            header_style="bold",
+        )
+        for h in headers:
+            ops.add_column(
+                h,
+                justify="left" if h in ("objective", "measured") else "right",
+                no_wrap=h != "objective",
+                overflow="fold",
+            )
+        for cells, end in rows:
+            ops.add_row(*cells, end_section=end)
+        yield ops
+        for p in self.points:
+            if p.threshold is None and p.reason:
+                yield Text(f"{p.objective}: {p.reason}", style="dim")
+        for note in interval_notes(self.points):
+            yield Text(note, style="dim")
 
 
 def render(report: Report) -> Group:
@@ -189,29 +316,7 @@ def render(report: Report) -> Group:
         parts.append(pc)
 
     if r.operating_points:
-        ops = Table(title="Operating points", header_style="bold")
-        for col in ("objective", "threshold", *OPERATING_POINT, "flagged"):
-            ops.add_column(col, justify="right" if col != "objective" else "left", no_wrap=True)
-        for p in r.operating_points:
-            if p.threshold is None:
-                ops.add_row(p.objective, "—", p.reason or "", *([""] * len(OPERATING_POINT)))
-                continue
-            cm = p.confusion
-            total = sum(map(sum, cm)) or 1.0
-            flagged = (cm[0][1] + cm[1][1]) / total
-
-            def ci(m: MetricResult) -> str:
-                if m.value is None or m.lower is None or m.upper is None:
-                    return _value("", m)
-                return f"{m.value:.3f}\n±{(m.upper - m.lower) / 2:.3f}"
-
-            ops.add_row(
-                p.objective,
-                f"{p.threshold:.4f}",
-                *(ci(p.metrics[k]) for k in OPERATING_POINT),
-                f"{flagged:.2%}",
-            )
-        parts.append(ops)
+        parts.append(_OperatingPoints(r.operating_points, r.confidence))
 
     for dim, groups in report.breakdowns.items():
         if not groups:
