@@ -105,11 +105,29 @@ def test_report_writes_json_that_matches_the_schema(scored_file, tmp_path):
         assert {"value", "lower", "upper", "method"} <= entry.keys()
         assert entry["lower"] <= entry["value"] <= entry["upper"], name
     assert doc["verdict"]["profile"] == "fraud"
+    assert doc["schema_version"] == "1.1"
+    # How sure the verdict is: a one-off report looks once.
+    v = doc["verdict"]
+    assert v["mode"] == "fixed" and {c["mode"] for c in v["checks"]} == {"fixed"}
+    rates = v["error_rates"]
+    assert rates["mode"] == "fixed" and rates["checks"] == len(v["checks"])
+    assert rates["false_pass"] == pytest.approx(0.025) and rates["fixed_checks"] == []
+    assert rates["text"].startswith("Error rates (fixed mode, at one look)")
     assert [p["objective"] for p in doc["operating_points"]] == [
         "max_f1",
         "recall>=0.8",
         "min_cost(fp=1,fn=10)",
     ]
+    for point in doc["operating_points"]:
+        assert point["in_sample"] is True
+        assert point["interval_note"].startswith("in-sample: the threshold was chosen")
+        fitted = point["out_of_sample"]
+        assert set(fitted) == set(point["metrics"])
+        assert "cross-fitted" in fitted["recall"]["method"]
+    # The same page shows them.
+    page = html.read_text()
+    assert "fixed-sample intervals: valid for one look" in page
+    assert rates["text"] in page and "cross-fitted" in page
     assert {"segment", "version", "time"} <= doc["breakdowns"].keys()
     assert html.read_text().startswith("<!doctype html>")
 

@@ -20,7 +20,9 @@ from ..readiness import Finding, Verdict
 
 __all__ = ["SCHEMA_VERSION", "Breakdown", "Report", "Stage", "confidence_level", "metric_dict"]
 
-SCHEMA_VERSION = "1.0"
+# 1.1: verdict mode and error_rates, check mode and settle_power, operating points'
+# in_sample, interval_note and out_of_sample (cross-fitted) metrics.
+SCHEMA_VERSION = "1.1"
 # The per-class table of the JSON report: the catalogue's per-class metrics.
 PER_CLASS = metric_names(role="per_class")
 
