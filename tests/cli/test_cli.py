@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from liveeval.cli import app
+from liveeval.metrics.threshold import IN_SAMPLE_NOTE
 
 runner = CliRunner()
 
@@ -753,7 +754,11 @@ def test_verdict_text_names_the_confidence_level(scored_file):
         "0.9",
     )
     assert proc.returncode == 0, proc.stderr
-    assert "90% CI" in proc.stdout and "95%" not in proc.stdout
+    # The operating points' note quotes a study done at a nominal 95%; nothing else may.
+    flat = " ".join(proc.stdout.split())
+    note = " ".join(IN_SAMPLE_NOTE.split())
+    assert note in flat
+    assert "90% CI" in flat and "95%" not in flat.replace(note, "")
 
 
 def test_a_profile_that_is_not_utf8_is_one_line(seeds_file, tmp_path):
@@ -810,3 +815,37 @@ def test_training_times_without_a_zone_compare_with_zoned_live_times(tmp_path):
     assert proc.returncode == 0, proc.stderr
     findings = " ".join(f["message"] for f in json.loads(proc.stdout)["findings"])
     assert "training rows" in findings and "later than" in findings
+
+
+# -- One class of 0/1 or boolean labels is evaluated as binary --------------------------
+
+
+@pytest.mark.parametrize(
+    ("labels", "column", "values", "seen", "absent", "positive"),
+    [
+        ([1] * 40, "--pred", [1] * 40, "1", "0", 1),
+        ([True] * 40, "--score", [0.9] * 30 + [0.2] * 10, "True", "False", True),
+        ([0] * 40, "--score", [0.1] * 35 + [0.8] * 5, "0", "1", 1),
+    ],
+    ids=["all-1-with-pred", "all-true-with-score", "all-0-with-score"],
+)
+def test_one_class_labels_are_evaluated_as_binary(
+    tmp_path, labels, column, values, seen, absent, positive
+):
+    import pyarrow as pa
+
+    path = tmp_path / "one.parquet"
+    pq.write_table(pa.table({"y": labels, "m": values}), path)
+    out = tmp_path / "one.json"
+    proc = console("report", path, "--label", "y", column, "m", "--profile", "fraud", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    # The note names the class seen and the one with no rows, whichever is which.
+    note = f"only class {seen} occurs; treated as binary; no rows of class {absent}"
+    assert note in " ".join(proc.stdout.split())
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, schema())
+    assert doc["task"]["kind"] == "binary" and doc["task"]["pos_label"] == positive
+    assert note in doc["source"]["notes"]
+    assert [f["name"] for f in doc["findings"] if f["name"] == "single_class"] == ["single_class"]
+    # Judged as binary: no check says the data compares nothing.
+    assert all("no other class is declared" not in c["reason"] for c in doc["verdict"]["checks"])

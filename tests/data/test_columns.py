@@ -267,3 +267,17 @@ def test_options_out_of_range_are_errors(kwargs, message):
 def test_float_labels_that_cannot_be_classes_name_their_row(value, message):
     with pytest.raises(ValidationError, match=rf"column 'y', {message}"):
         liveeval.evaluate({"y": [0.0, value, 1.0], "p": [0.0, 1.0, 1.0]}, label="y", pred="p")
+
+
+def test_one_class_of_0_1_labels_is_binary_whatever_the_prediction_column():
+    table = pa.table({"y": [1] * 20, "p": [1] * 20})
+    report = liveeval.evaluate(table, label="y", pred="p")
+    assert report.result.kind == "binary" and list(report.result.labels) == [0, 1]
+    assert report.notes == ["only class 1 occurs; treated as binary; no rows of class 0"]
+
+
+def test_one_class_of_text_labels_gets_no_implied_second_class():
+    table = pa.table({"y": ["spam"] * 20, "p": ["spam"] * 20})
+    report = liveeval.evaluate(table, label="y", pred="p")
+    assert list(report.result.labels) == ["spam"]
+    assert not any("treated as binary" in note for note in report.notes)

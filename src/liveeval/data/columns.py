@@ -644,12 +644,16 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         if pos_label is not None:
             found.add(pos_label)
         labels = _sorted(found)
-    if spec.score is not None and len(labels) == 1:
-        only = labels[0]
-        other = _implied_negative(only, label_type)
+    if len(labels) == 1:
+        # One class of 0/1 integers or booleans is half of a binary problem (a batch with
+        # no frauds): evaluate it as binary so the metrics of the class seen stay defined.
+        observed = labels[0]
+        other = _implied_negative(observed, label_type)
         if other is not None:
-            labels = _sorted({only, other})
-            notes.append(f"only class {only!r} occurs; assumed the other class is {other!r}")
+            labels = _sorted({observed, other})
+            notes.append(
+                f"only class {observed!r} occurs; treated as binary; no rows of class {other!r}"
+            )
     index = {label: i for i, label in enumerate(labels)}
 
     def encode(idx: IntArray, values: list[Any], column: str) -> IntArray:
