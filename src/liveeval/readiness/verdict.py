@@ -321,8 +321,9 @@ def judge(
         lower, upper = result.lower, result.upper
         label = f"{result.confidence:.0%} CI"
     base["mode"] = used
+    suffix = ""
     if mode == "anytime" and used == "fixed":
-        label += ", fixed-sample: no anytime-valid method for this metric"
+        suffix = "; fixed-sample: no anytime-valid method for this metric"
     if upper - lower <= 0.0 and result.n > 0:
         return CheckResult(
             check,
@@ -332,7 +333,7 @@ def judge(
             "cannot be judged.",
             **base,
         )
-    ci = f"{fmt(m, value)} ({label} {fmt(m, lower)}–{fmt(m, upper)})"
+    ci = f"{fmt(m, value)} ({label} {fmt(m, lower)}–{fmt(m, upper)}{suffix})"
     good_end, bad_end = (lower, upper) if check.higher_is_better else (upper, lower)
     side = "above" if check.higher_is_better else "below"
     other_side = "below" if check.higher_is_better else "above"
