@@ -849,3 +849,21 @@ def test_one_class_labels_are_evaluated_as_binary(
     assert [f["name"] for f in doc["findings"] if f["name"] == "single_class"] == ["single_class"]
     # Judged as binary: no check says the data compares nothing.
     assert all("no other class is declared" not in c["reason"] for c in doc["verdict"]["checks"])
+
+
+def test_threshold_shows_cross_fitted_rows_and_the_in_sample_note(tmp_path):
+    out = tmp_path / "demo"
+    assert console("demo-data", str(out)).returncode == 0
+    proc = console(
+        "threshold",
+        str(out / "predictions.parquet"),
+        "--label",
+        "y_true",
+        "--score",
+        "y_score",
+        "--min-recall",
+        "0.9",
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "cross-fitted" in text and "in-sample:" in text

@@ -498,7 +498,22 @@ def threshold(
             *(cell(p.metrics[k]) for k in ("precision", "recall", "f1", "specificity")),
             "—" if p.expected_cost is None else f"{p.expected_cost:.4f}",
         )
+        if p.out_of_sample:
+            # The same rule, chosen on one half and measured on the other: honest
+            # where the in-sample row above is optimistic.
+            table.add_row(
+                "  cross-fitted",
+                "",
+                *(
+                    cell(p.out_of_sample[k]) if k in p.out_of_sample else "—"
+                    for k in ("precision", "recall", "f1", "specificity")
+                ),
+                "",
+            )
     console.print(table)
+    notes = {p.interval_note for p in r.operating_points if p.interval_note}
+    for note in sorted(notes):
+        console.print(note, style="dim")
     console.print(
         "Rows with score ≥ thresh are predicted positive; specif = specificity; cost is "
         "the expected cost per row; ± is half the "
