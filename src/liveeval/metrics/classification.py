@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .confusion import ConfusionMatrix, cells, safe_divide
-from .interval import bootstrap_confusion, mover_mean, wilson
+from .interval import dirichlet_bootstrap, mover_mean, ratio_interval
 from .labels import Label
 from .result import MetricResult
 
@@ -28,6 +28,9 @@ __all__ = ["binary_metrics", "confusion_metrics", "multiclass_metrics", "per_cla
 
 FloatArray = npt.NDArray[np.float64]
 ZERO_DIVISION = 0.0
+PROPORTION_METHOD = "modified Wilson (Brown, Cai & DasGupta 2001)"
+WEIGHTED_SUFFIX = "; weighted: linearised (sandwich) variance from the squared weights"
+BOOTSTRAP_METHOD = "Bayesian bootstrap over the cells, Dirichlet(counts + 1/2), 2000 draws, fixed seed"
 
 
 # --- formulas on (..., k, k) count arrays --------------------------------------
@@ -94,6 +97,21 @@ def balanced_accuracy_of(c: FloatArray) -> FloatArray:
     return safe_divide(total, present.sum(axis=-1).astype(np.float64))
 
 
+def balanced_accuracy_given(counts: FloatArray) -> Callable[[FloatArray], FloatArray]:
+    """Balanced accuracy over the classes present in the observed ``counts``, for draws
+    in which every class has some mass (see :func:`_as_defined_in`)."""
+    tp, _, fn, _ = cells(counts)
+    present = (tp + fn) > 0
+
+    def statistic(c: FloatArray) -> FloatArray:
+        tp_c, _, fn_c, _ = cells(c)
+        recall = safe_divide(tp_c, tp_c + fn_c)
+        total = np.where(present, recall, 0.0).sum(axis=-1)
+        return safe_divide(total, np.asarray(float(present.sum())))
+
+    return statistic
+
+
 def average_of(per_class: FloatArray, c: FloatArray, average: str) -> FloatArray:
     """Macro or support-weighted average of per-class values (zero division → 0)."""
     values = _zero_filled(per_class)
@@ -128,38 +146,40 @@ def _proportion(
     undefined_reason: str,
     higher_is_better: bool = True,
 ) -> MetricResult:
-    """A ratio of cell sums with a Wilson interval on its (effective) sample size."""
+    """A ratio of cell sums with a modified Wilson interval (linearised when weighted)."""
     den = float(cm.counts[denominator].sum())
-    rows = int(round(den))
+    rows = cm.row_count(denominator)
+    weighted = cm.is_weighted
     if den <= 0:
         return MetricResult(
             name,
             ZERO_DIVISION,
             None,
             None,
-            0,
+            rows,
             confidence,
-            "wilson",
+            PROPORTION_METHOD,
             f"undefined: {undefined_reason}; reported as {ZERO_DIVISION} like scikit-learn's "
             "zero_division",
             ZERO_DIVISION,
             higher_is_better,
         )
-    num = float(cm.counts[numerator & denominator].sum())
-    sq = float(cm.squares[denominator].sum())
-    n_eff = den * den / sq if sq > 0 else den
-    value = num / den
-    lower, upper = wilson(value * n_eff, n_eff, confidence)
-    method = "wilson" if math.isclose(n_eff, den) else "wilson (effective n)"
+    hits = numerator & denominator
+    num = float(cm.counts[hits].sum())
+    lower, upper, _ = ratio_interval(
+        num, den, float(cm.squares[hits].sum()), float(cm.squares[denominator].sum()), confidence
+    )
+    method = PROPORTION_METHOD + (WEIGHTED_SUFFIX if weighted else "")
     return MetricResult(
         name,
-        value,
+        num / den,
         lower,
         upper,
         rows,
         confidence,
         method,
         higher_is_better=higher_is_better,
+        weight_total=den if weighted else None,
     )
 
 
@@ -173,7 +193,8 @@ def _bootstrapped(
     zero_division: float | None = ZERO_DIVISION,
     higher_is_better: bool = True,
 ) -> MetricResult:
-    n = int(round(cm.effective_n))
+    n = cm.row_count()
+    weight_total = cm.total if cm.is_weighted else None
     value = float(statistic(cm.counts))
     if math.isnan(value):
         if zero_division is None:
@@ -187,14 +208,11 @@ def _bootstrapped(
             None,
             n,
             confidence,
-            "bootstrap",
+            BOOTSTRAP_METHOD,
             f"undefined: {undefined_reason}; reported as {zero_division} like scikit-learn",
             zero_division,
             higher_is_better,
         )
-    counts = cm.counts
-    if cm.is_weighted and cm.total > 0:
-        counts = counts / cm.total * cm.effective_n
 
     def replicate(c: FloatArray) -> FloatArray:
         # Replicates get the same zero-division value as the point estimate.
@@ -203,8 +221,7 @@ def _bootstrapped(
             values if zero_division is None else np.where(np.isnan(values), zero_division, values)
         )
 
-    lower, upper = bootstrap_confusion(counts, replicate, confidence)
-    method = "bootstrap (multinomial, 2000 replicates, fixed seed)"
+    lower, upper = dirichlet_bootstrap(cm.counts, cm.squares, replicate, confidence)
     if math.isnan(lower) or math.isnan(upper):
         return MetricResult(
             name,
@@ -213,17 +230,45 @@ def _bootstrapped(
             None,
             n,
             confidence,
-            method + "; no interval: the metric is undefined in most resamples",
+            BOOTSTRAP_METHOD + "; no interval: the metric is undefined in most draws",
             higher_is_better=higher_is_better,
+            weight_total=weight_total,
         )
     lower, upper = min(lower, value), max(upper, value)
     return MetricResult(
-        name, value, lower, upper, n, confidence, method, higher_is_better=higher_is_better
+        name,
+        value,
+        lower,
+        upper,
+        n,
+        confidence,
+        BOOTSTRAP_METHOD,
+        higher_is_better=higher_is_better,
+        weight_total=weight_total,
     )
 
 
+def _as_defined_in(
+    per_class: Callable[[FloatArray], FloatArray], counts: FloatArray
+) -> Callable[[FloatArray], FloatArray]:
+    """``per_class`` with NaN wherever the observed matrix leaves it undefined.
+
+    Posterior draws give every cell some mass, so a class that never occurred
+    would get a (prior-driven) value in every draw; averages must leave it out,
+    or fill it with the zero-division value, exactly as the point estimate does.
+    """
+    undefined = np.isnan(per_class(counts))
+    if not undefined.any():
+        return per_class
+
+    def masked(c: FloatArray) -> FloatArray:
+        return np.where(undefined, np.nan, per_class(c))
+
+    return masked
+
+
 def _f1_via_jaccard(cm: ConfusionMatrix, pos: int, confidence: float) -> MetricResult:
-    """F1 with a Wilson interval on J = TP/(TP+FP+FN), mapped by F1 = 2J/(1+J)."""
+    """F1 with an interval on J = TP/(TP+FP+FN), mapped by the monotone F1 = 2J/(1+J)."""
     mask = np.zeros_like(cm.counts, dtype=bool)
     mask[pos, :] = True
     mask[:, pos] = True
@@ -244,9 +289,10 @@ def _f1_via_jaccard(cm: ConfusionMatrix, pos: int, confidence: float) -> MetricR
         to_f1(jaccard.value),
         to_f1(jaccard.lower),
         to_f1(jaccard.upper),
-        int(round(cm.total)),
+        cm.row_count(),
         confidence,
         jaccard.method + " on the Jaccard index, mapped to F1",
+        weight_total=cm.total if cm.is_weighted else None,
     )
 
 
@@ -321,15 +367,17 @@ def binary_metrics(
             (recall.value + specificity.value) / 2.0,
             lower,
             upper,
-            int(round(cm.total)),
+            cm.row_count(),
             confidence,
-            "MOVER from the Wilson intervals of recall and specificity",
+            "MOVER (Newcombe 1998) from the modified Wilson intervals of recall and specificity"
+            + (WEIGHTED_SUFFIX if cm.is_weighted else ""),
+            weight_total=cm.total if cm.is_weighted else None,
         )
     else:
         out["balanced_accuracy"] = _bootstrapped(
             cm,
             "balanced_accuracy",
-            balanced_accuracy_of,
+            balanced_accuracy_given(cm.counts),
             confidence,
             undefined_reason="no rows",
             zero_division=None,
@@ -419,6 +467,7 @@ def _shared(
         f"{baseline.method}; accuracy of always predicting {cm.labels[majority]!r}",
         baseline.reason,
         baseline.zero_division,
+        weight_total=baseline.weight_total,
     )
     return out
 
@@ -437,7 +486,7 @@ def multiclass_metrics(
     out["balanced_accuracy"] = _bootstrapped(
         cm,
         "balanced_accuracy",
-        balanced_accuracy_of,
+        balanced_accuracy_given(cm.counts),
         confidence,
         undefined_reason="no rows",
         zero_division=None,
@@ -448,7 +497,8 @@ def multiclass_metrics(
         "f1": lambda c: fbeta_of(c, 1.0),
         f"f{beta:g}".replace(".", "_"): lambda c: fbeta_of(c, beta),
     }
-    for base, fn in per_class.items():
+    for base, raw in per_class.items():
+        fn = _as_defined_in(raw, cm.counts)
         for average in ("macro", "weighted"):
             name = f"{base}_{average}"
             out[name] = _bootstrapped(
@@ -474,6 +524,8 @@ def multiclass_metrics(
             macro.method + "; macro average over classes",
             macro.reason,
             macro.zero_division,
+            note=macro.note,
+            weight_total=macro.weight_total,
         )
     out.update(_agreement(cm, confidence))
     out.update(_shared(cm, confidence, everything, diagonal))
