@@ -299,33 +299,63 @@ def _multiclass_truth(metric: str, p: np.ndarray) -> float:
 # --- score populations ----------------------------------------------------------
 
 
+Components = tuple[tuple[float, float, float], ...]  # (share, mean, sd) of positives' z
+
+
 def _binormal(auc: float) -> float:
     return math.sqrt(2) * NORMAL.inv_cdf(auc)
 
 
+def _components(auc: float, shape: str) -> Components:
+    """Positives' latent score as a normal mixture; negatives are N(0, 1)."""
+    d = _binormal(auc)
+    if shape == "binormal":
+        return ((1.0, d, 1.0),)
+    if shape == "unequal variance":
+        # sd 2 for positives, mean chosen to keep the AUC
+        return ((1.0, NORMAL.inv_cdf(auc) * math.sqrt(5.0), 2.0),)
+    if shape == "bimodal positives":
+        # 85% easy positives, 15% that look like negatives (mean 0.3); solve for the easy mean
+        lo, hi = 0.0, 20.0
+        for _ in range(100):
+            mid = (lo + hi) / 2
+            a = 0.85 * NORMAL.cdf(mid / math.sqrt(2)) + 0.15 * NORMAL.cdf(0.3 / math.sqrt(2))
+            lo, hi = (mid, hi) if a < auc else (lo, mid)
+        return ((0.85, lo, 1.0), (0.15, 0.3, 1.0))
+    raise KeyError(shape)
+
+
+def _auc_truth(comp: Components) -> float:
+    return float(sum(w * NORMAL.cdf(mu / math.sqrt(sd * sd + 1.0)) for w, mu, sd in comp))
+
+
 def _scores(
-    rng: np.random.Generator, pos: int, neg: int, d: float, grid: int | None
+    rng: np.random.Generator, pos: int, neg: int, comp: Components, grid: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     y = np.r_[np.zeros(neg, bool), np.ones(pos, bool)]
-    z = np.r_[rng.normal(0.0, 1.0, neg), rng.normal(d, 1.0, pos)]
-    s = 1.0 / (1.0 + np.exp(-(z - d / 2)))
+    which = rng.choice(len(comp), size=pos, p=[c[0] for c in comp])
+    mu = np.array([c[1] for c in comp])[which]
+    sd = np.array([c[2] for c in comp])[which]
+    z = np.r_[rng.normal(0.0, 1.0, neg), rng.normal(mu, sd)]
+    centre = comp[0][1] / 2
+    s = 1.0 / (1.0 + np.exp(-(z - centre)))
     if grid is not None:
         s = np.round(s * grid) / grid
     return y, s
 
 
-def _grid_levels(d: float, grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pos_cdf(z: np.ndarray, comp: Components) -> np.ndarray:
+    return sum(w * ndtr((z - mu) / sd) for w, mu, sd in comp)
+
+
+def _grid_levels(comp: Components, grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Population probabilities of each rounded score level, per class."""
     levels = np.arange(grid + 1) / grid
-    edges = np.r_[-np.inf, (levels[:-1] + levels[1:]) / 2, np.inf]
-
-    def z_of(s: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            return np.log(s / (1 - s)) + d / 2
-
-    zs = z_of(np.clip(edges, 0.0, 1.0))
+    edges = np.clip(np.r_[0.0, (levels[:-1] + levels[1:]) / 2, 1.0], 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        zs = np.log(edges / (1 - edges)) + comp[0][1] / 2
     neg = np.diff(ndtr(zs))
-    pos = np.diff(ndtr(zs - d))
+    pos = np.diff(_pos_cdf(zs, comp))
     return levels, pos, neg
 
 
@@ -334,26 +364,27 @@ def auc_setting(
     neg: int,
     auc: float,
     *,
+    shape: str = "binormal",
     grid: int | None = None,
     ci: bool = False,
     issue: str | None = None,
     reps_scale: float = 1.0,
 ) -> Setting:
-    d = _binormal(auc)
-    truth = auc
+    comp = _components(auc, shape)
+    truth = _auc_truth(comp)
     if grid is not None:
-        _, p, q = _grid_levels(d, grid)
+        _, p, q = _grid_levels(comp, grid)
         below = np.cumsum(q) - q
         truth = float(np.sum(p * (below + 0.5 * q)))
 
     def draw(rng: np.random.Generator) -> MetricResult:
-        y, s = _scores(rng, pos, neg, d, grid)
+        y, s = _scores(rng, pos, neg, comp, grid)
         return roc_auc(ScoreDistribution.from_arrays(y, s))
 
     ties = f", scores rounded to {grid + 1} levels" if grid else ""
     return Setting(
         "roc_auc",
-        f"{pos:,} positives, {neg:,} negatives, binormal AUC {auc:g}{ties}",
+        f"{pos:,} positives, {neg:,} negatives, {shape} AUC {auc:g}{ties}",
         truth,
         draw,
         ci=ci,
@@ -363,13 +394,14 @@ def auc_setting(
 
 
 @lru_cache(maxsize=None)
-def _population_ap(d: float, prevalence: float, grid: int | None) -> float:
+def _population_ap(comp: Components, prevalence: float, grid: int | None) -> float:
     if grid is not None:
-        _, p, q = _grid_levels(d, grid)
+        _, p, q = _grid_levels(comp, grid)
         p, q = p[::-1], q[::-1]
     else:
-        z = np.linspace(d + 9, -9, 400_001)
-        p = np.diff(np.r_[0.0, 1.0 - ndtr(z - d)])
+        top = max(mu + 9 * sd for _, mu, sd in comp)
+        z = np.linspace(top, -9, 400_001)
+        p = np.diff(np.r_[0.0, 1.0 - _pos_cdf(z, comp)])
         q = np.diff(np.r_[0.0, 1.0 - ndtr(z)])
     tpr, fpr = np.cumsum(p), np.cumsum(q)
     with np.errstate(invalid="ignore"):
@@ -382,22 +414,26 @@ def ap_setting(
     neg: int,
     auc: float,
     *,
+    shape: str = "binormal",
     grid: int | None = None,
     ci: bool = False,
     issue: str | None = None,
     reps_scale: float = 1.0,
 ) -> Setting:
-    d = _binormal(auc)
-    truth = _population_ap(d, pos / (pos + neg), grid)
+    """Rows are drawn independently (the positive count varies, prevalence pos / (pos + neg))."""
+    comp = _components(auc, shape)
+    prevalence = pos / (pos + neg)
+    truth = _population_ap(comp, prevalence, grid)
 
     def draw(rng: np.random.Generator) -> MetricResult:
-        y, s = _scores(rng, pos, neg, d, grid)
+        k = int(rng.binomial(pos + neg, prevalence))
+        y, s = _scores(rng, k, pos + neg - k, comp, grid)
         return average_precision(ScoreDistribution.from_arrays(y, s))
 
     ties = f", scores rounded to {grid + 1} levels" if grid else ""
     return Setting(
         "average_precision",
-        f"{pos:,} positives, {neg:,} negatives, binormal AUC {auc:g}{ties}",
+        f"~{pos:,} positives, {pos + neg:,} rows, {shape} AUC {auc:g}{ties}",
         truth,
         draw,
         ci=ci,
@@ -647,6 +683,10 @@ def grid_settings() -> list[Setting]:
         scale = 0.25 if neg > 10_000 else 1.0
         out.append(auc_setting(pos, neg, auc, reps_scale=scale))
         out.append(ap_setting(pos, neg, auc, reps_scale=scale))
+    for shape in ("unequal variance", "bimodal positives"):
+        for pos, neg, auc in ((20, 1980, 0.9), (100, 900, 0.85), (1000, 9000, 0.9)):
+            out.append(auc_setting(pos, neg, auc, shape=shape))
+            out.append(ap_setting(pos, neg, auc, shape=shape))
     out.append(auc_setting(100, 100, 0.75, grid=5))
     out.append(ap_setting(100, 100, 0.75, grid=5))
     out.append(ap_setting(20, 1980, 0.95, grid=20))
