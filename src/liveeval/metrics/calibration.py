@@ -81,9 +81,10 @@ def expected_calibration_error(
     the interval is [plug-in − q, plug-in + q], clamped at 0. It holds at any
     true ECE, is exact at ECE = 0 (the plug-in *is* D there, so the lower limit
     exceeds 0 only 2.5% of the time at 95%) and conservative when the gaps are
-    large (coverage 99–100% for a clearly miscalibrated model). The earlier bootstrap interval never covered a perfectly calibrated
-    model. Bin variances use max(sample variance, p̃(1 − p̃)) with p̃ the bin's
-    Jeffreys-smoothed positive rate, so a small bin of identical rows still
+    large (coverage 99–100% for a clearly miscalibrated model). The earlier
+    bootstrap interval never covered a perfectly calibrated model. Bin variances
+    use max(sample variance, p̃(1 − p̃)) with p̃ the bin's Jeffreys-smoothed
+    positive rate, so a small bin of identical rows still
     counts as uncertain. Undefined with no rows.
 
     References

@@ -240,11 +240,7 @@ def _beta_cdf(a: float, b: float, x: float) -> float:
     if x >= 1.0:
         return 1.0
     log_front = (
-        math.lgamma(a + b)
-        - math.lgamma(a)
-        - math.lgamma(b)
-        + a * math.log(x)
-        + b * math.log1p(-x)
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
     )
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _beta_cf(a, b, x) / a
@@ -415,7 +411,9 @@ def _gamma_draws(
     return draws
 
 
-def binomial_rank_limits(n: int, q: float, confidence: float = 0.95) -> tuple[int | None, int | None]:
+def binomial_rank_limits(
+    n: int, q: float, confidence: float = 0.95
+) -> tuple[int | None, int | None]:
     """Order statistics that bracket the q-quantile with at least ``confidence``.
 
     Returns 1-based ranks (l, u) with P(X₍ₗ₎ ≤ ξ_q) ≥ 1 − α/2 and

@@ -504,11 +504,16 @@ def _ap_bootstrap(
     eps = 0.5 / max(m_eff + n_eff, 1.0)
     logits = np.log(np.clip(values, eps, 1 - eps) / (1 - np.clip(values, eps, 1 - eps)))
     sd = float(np.std(logits, ddof=1))
+    if ap in (0.0, 1.0) or sd == 0.0:
+        # Every draw agrees (perfect separation): use the logit-scale spread of a
+        # proportion half an observation from the edge, the least doubt the data leave.
+        smoothed = (ap * m_eff + 0.5) / (m_eff + 1.0)
+        sd = max(sd, 1.0 / math.sqrt(max(m_eff, 1.0) * smoothed * (1.0 - smoothed)))
     centre = min(max(ap, eps), 1 - eps)
     half = t_quantile(confidence, max(m_eff - 1.0, 1.0)) * sd
     logit = math.log(centre / (1 - centre))
-    lower = 1.0 / (1.0 + math.exp(-(logit - half)))
-    upper = 1.0 / (1.0 + math.exp(-(logit + half)))
+    lower = 0.0 if ap == 0.0 else 1.0 / (1.0 + math.exp(-(logit - half)))
+    upper = 1.0 if ap == 1.0 else 1.0 / (1.0 + math.exp(-(logit + half)))
     how = (
         f"logit-normal with a Bayesian-bootstrap spread over both classes ({AP_REPLICATES} "
         f"draws, at most {AP_GROUPS} pooled positive groups, fixed seed), Student t on the "
@@ -524,7 +529,9 @@ def _gamma_totals(rng: np.random.Generator, shapes: FloatArray, replicates: int)
     out = np.empty((replicates, shapes.size))
     if (~large).any():
         small = shapes[~large]
-        out[:, ~large] = rng.standard_gamma(np.where(small > 0, small, 1.0), (replicates, small.size))
+        out[:, ~large] = rng.standard_gamma(
+            np.where(small > 0, small, 1.0), (replicates, small.size)
+        )
         out[:, ~large] *= small > 0
     if large.any():
         big = shapes[large]
