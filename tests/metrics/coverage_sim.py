@@ -14,7 +14,9 @@ interval on each from the mergeable statistics (never raw rows), and we count
   metric (losses, latency, ECE) it is a miss ``above``. That side is reported as
   ``false_pass``.
 - how often no interval was given (the metric undefined on the sample, or the
-  method declined), and the notes the results carried.
+  method declined), and the notes the results carried. Coverage and misses are
+  counted among the replications that gave an interval: where the metric is
+  undefined the output claims nothing (a check on it is inconclusive).
 
 Goal (issue 8): coverage 93–97.5% and the false-pass side ≤ 2.5% plus Monte-Carlo
 error in every setting; where a setting cannot reach it the result carries a note.
@@ -102,17 +104,31 @@ class Coverage:
     seconds: float = 0.0
 
     @property
+    def given(self) -> int:
+        """Replications that produced an interval (coverage is measured among these:
+        where the metric is undefined, the output claims nothing)."""
+        return max(self.reps - self.no_interval, 1)
+
+    @property
     def coverage(self) -> float:
-        return self.covered / self.reps
+        return self.covered / self.given
 
     @property
     def se(self) -> float:
         c = self.coverage
-        return math.sqrt(max(c * (1 - c), 0.25 / self.reps) / self.reps)
+        return math.sqrt(max(c * (1 - c), 0.25 / self.given) / self.given)
+
+    @property
+    def miss_below(self) -> float:
+        return self.below / self.given
+
+    @property
+    def miss_above(self) -> float:
+        return self.above / self.given
 
     @property
     def false_pass(self) -> float:
-        return (self.below if self.setting.higher_is_better else self.above) / self.reps
+        return self.miss_below if self.setting.higher_is_better else self.miss_above
 
     @property
     def false_pass_side(self) -> str:
@@ -741,10 +757,15 @@ def markdown(rows: list[Coverage]) -> str:
     for r in rows:
         s = r.setting
         ok = "yes" if r.meets_goal(2 * r.se) else "**no**"
-        notes = "; ".join(sorted(r.notes))[:120]
+        notes = "; ".join(sorted(r.notes))
+        if len(r.notes) > 1:
+            notes = f"{len(r.notes)} distinct notes, e.g. {sorted(r.notes)[0]}"
+        if ok == "yes" and s.conservative and r.coverage > 0.975 + 2 * r.se:
+            ok = "wide, inherent"
+            notes = f"{s.conservative}. {notes}".strip()
         lines.append(
             f"| {s.metric} | {s.description} | {s.truth:.4g} | {r.coverage:.1%} ± {r.se:.1%} "
-            f"| {r.below / r.reps:.1%} | {r.above / r.reps:.1%} | {r.false_pass_side} "
+            f"| {r.miss_below:.1%} | {r.miss_above:.1%} | {r.false_pass_side} "
             f"| {r.no_interval / r.reps:.0%} | {ok} | {notes} |"
         )
     return "\n".join(lines)
