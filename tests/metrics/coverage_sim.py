@@ -284,7 +284,7 @@ def multiclass_setting(
     def draw(rng: np.random.Generator) -> MetricResult:
         counts = rng.multinomial(n, p.ravel()).astype(np.float64).reshape(k, k)
         cm = ConfusionMatrix(tuple(range(k)), counts, counts.copy())
-        return multiclass_metrics(cm)[metric]
+        return multiclass_metrics(cm, only={metric})[metric]
 
     return Setting(metric, description, truth, draw, ci=ci)
 
@@ -649,7 +649,8 @@ def grid_settings() -> list[Setting]:
             if regime.startswith("chance") and metric in ("precision", "recall", "accuracy"):
                 continue  # proportions: the regime adds nothing the typical one lacks
             for n in SIZES:
-                out.append(confusion_setting(metric, f"n={n:,}, {regime}", n, probs))
+                ci = regime.startswith("chance") and metric == "mcc" and n == 100
+                out.append(confusion_setting(metric, f"n={n:,}, {regime}", n, probs, ci=ci))
     # Low prevalence: 1% and 0.1%.
     for prev in (0.01, 0.001):
         probs = shares(prev, 0.8, 0.99)
@@ -671,6 +672,7 @@ def grid_settings() -> list[Setting]:
                     n,
                     probs,
                     weights=[1, 1, 5, 5],
+                    ci=metric == "precision" and n == 100,
                 )
             )
     # Multiclass: macro averages, balanced accuracy, with one class absent.
@@ -704,11 +706,11 @@ def grid_settings() -> list[Setting]:
     # Ranking metrics: balanced-ish, few positives, ties.
     for n in SIZES[1:]:
         pos = max(n // 5, 2)
-        scale = 0.25 if n >= 100_000 else 1.0
+        scale = 0.4 if n >= 100_000 else 1.0
         out.append(auc_setting(pos, n - pos, 0.85, reps_scale=scale))
         out.append(ap_setting(pos, n - pos, 0.85, reps_scale=scale))
     for pos, neg, auc in ((10, 990, 0.9), (20, 1980, 0.75), (100, 99_900, 0.95)):
-        scale = 0.25 if neg > 10_000 else 1.0
+        scale = 0.4 if neg > 10_000 else 1.0
         out.append(auc_setting(pos, neg, auc, reps_scale=scale))
         out.append(ap_setting(pos, neg, auc, reps_scale=scale))
     for shape in ("unequal variance", "bimodal positives"):
@@ -720,15 +722,16 @@ def grid_settings() -> list[Setting]:
     out.append(ap_setting(20, 1980, 0.95, grid=20))
     # Calibration and losses.
     for n in SIZES[1:]:
-        scale = 0.25 if n >= 100_000 else 1.0
+        scale = 0.4 if n >= 100_000 else 1.0
         out.append(ece_setting(n, reps_scale=scale))
         out.append(ece_setting(n, 2.0, reps_scale=scale))
+    for n in SIZES:
         for metric in ("log_loss", "brier"):
-            out.append(loss_setting(metric, n, reps_scale=scale))
-            out.append(loss_setting(metric, n, 3.0, reps_scale=scale))
+            out.append(loss_setting(metric, n))
+            out.append(loss_setting(metric, n, 3.0))
     # Latency quantiles.
     for n in SIZES:
-        scale = 0.25 if n >= 100_000 else 1.0
+        scale = 0.4 if n >= 100_000 else 1.0
         for q in (0.5, 0.95, 0.99):
             out.append(latency_setting(n, q, reps_scale=scale))
     return out

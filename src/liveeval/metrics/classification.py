@@ -475,9 +475,21 @@ def _shared(
 
 
 def multiclass_metrics(
-    cm: ConfusionMatrix, confidence: float = 0.95, beta: float = 2.0
+    cm: ConfusionMatrix,
+    confidence: float = 0.95,
+    beta: float = 2.0,
+    *,
+    only: Collection[str] | None = None,
 ) -> dict[str, MetricResult]:
-    """Every multiclass metric of ``cm``; unqualified names are macro averages."""
+    """Every multiclass metric of ``cm``; unqualified names are macro averages.
+
+    ``only`` skips the bootstrapped metrics not named in it (a macro average is
+    kept when its unqualified name is asked for), for callers that need a few.
+    """
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only or name.removesuffix("_macro") in only
+
     k = cm.k
     everything = np.ones((k, k), dtype=bool)
     diagonal = np.eye(k, dtype=bool)
@@ -485,14 +497,15 @@ def multiclass_metrics(
     out["accuracy"] = _proportion(
         cm, "accuracy", diagonal, everything, confidence, undefined_reason="no rows"
     )
-    out["balanced_accuracy"] = _bootstrapped(
-        cm,
-        "balanced_accuracy",
-        balanced_accuracy_given(cm.counts),
-        confidence,
-        undefined_reason="no rows",
-        zero_division=None,
-    )
+    if wanted("balanced_accuracy"):
+        out["balanced_accuracy"] = _bootstrapped(
+            cm,
+            "balanced_accuracy",
+            balanced_accuracy_given(cm.counts),
+            confidence,
+            undefined_reason="no rows",
+            zero_division=None,
+        )
     per_class: dict[str, Callable[[FloatArray], FloatArray]] = {
         "precision": precision_of,
         "recall": recall_of,
@@ -503,6 +516,8 @@ def multiclass_metrics(
         fn = _as_defined_in(raw, cm.counts)
         for average in ("macro", "weighted"):
             name = f"{base}_{average}"
+            if not wanted(name):
+                continue
             out[name] = _bootstrapped(
                 cm,
                 name,
@@ -515,6 +530,8 @@ def multiclass_metrics(
                 cm, f"{base}_micro", diagonal, everything, confidence, undefined_reason="no rows"
             )
             out[f"{base}_micro"] = micro
+        if f"{base}_macro" not in out:
+            continue
         macro = out[f"{base}_macro"]
         out[base] = MetricResult(
             base,
@@ -529,7 +546,7 @@ def multiclass_metrics(
             note=macro.note,
             weight_total=macro.weight_total,
         )
-    out.update(_agreement(cm, confidence))
+    out.update(_agreement(cm, confidence, wanted))
     out.update(_shared(cm, confidence, everything, diagonal))
     return out
 

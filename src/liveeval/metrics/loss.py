@@ -24,9 +24,9 @@ EPS = float(np.finfo(np.float64).eps)
 # Below this many rows even the skew-corrected t interval of a loss mean can
 # miss on the flattering side well above 2.5% (docs/coverage.md).
 SMALL_N = 30
-# The skewness correction shrinks as 1/sqrt(n); beyond this many rows it is below
-# 0.1% of the interval's half-width for a skewness up to 10, and skipped.
-SKEW_LIMIT = 1_000_000
+# The skewness correction shrinks as 1/sqrt(n); beyond this many rows it moves a
+# limit by under 0.5% of the half-width for a skewness up to 10, and is skipped.
+SKEW_LIMIT = 250_000
 
 
 def row_sums(matrix: FloatArray) -> FloatArray:

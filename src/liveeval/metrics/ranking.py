@@ -458,7 +458,7 @@ def average_precision(dist: ScoreDistribution, confidence: float = 0.95) -> Metr
     m_eff = _effective(pos_total, dist.positive_sq)
     neg_total = dist.total_negative
     n_eff = _effective(neg_total, dist.negative_sq) if neg_total > 0 else 0.0
-    lower, upper, how = _ap_bootstrap(dist, ap, m_eff, n_eff, confidence)
+    lower, upper, how = _ap_bootstrap(dist, fps, ap, m_eff, n_eff, confidence)
     weighted = not (
         math.isclose(pos_total, dist.positive_sq) and math.isclose(neg_total, dist.negative_sq)
     )
@@ -480,13 +480,18 @@ AP_REPLICATES = 400
 
 
 def _ap_bootstrap(
-    dist: ScoreDistribution, ap: float, m_eff: float, n_eff: float, confidence: float
+    dist: ScoreDistribution,
+    fps: FloatArray,
+    ap: float,
+    m_eff: float,
+    n_eff: float,
+    confidence: float,
 ) -> tuple[float, float, str]:
+    """AP's interval; ``fps`` is the cumulative negative weight, keys descending."""
     pos = dist.positive[::-1]
-    neg_cum = np.cumsum(dist.negative[::-1])
-    keys = np.flatnonzero(pos > 0)
+    keys = np.flatnonzero(pos)
     pos_w = pos[keys]
-    neg_w = np.diff(neg_cum[keys], prepend=0.0)
+    neg_w = np.diff(fps[keys], prepend=0.0)
     if keys.size > AP_GROUPS:
         starts = np.linspace(0, keys.size, AP_GROUPS, endpoint=False).astype(np.int64)
         pos_w = np.add.reduceat(pos_w, starts)
