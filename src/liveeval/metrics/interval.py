@@ -349,7 +349,7 @@ def dirichlet_bootstrap(
     statistic: Callable[[FloatArray], FloatArray],
     confidence: float = 0.95,
     *,
-    prior: float = DIRICHLET_PRIOR,
+    prior: float | FloatArray = DIRICHLET_PRIOR,
     replicates: int = BOOTSTRAP_REPLICATES,
     seed: int = BOOTSTRAP_SEED,
 ) -> tuple[float, float]:
@@ -377,8 +377,13 @@ def dirichlet_bootstrap(
     """
     c = np.maximum(np.asarray(counts, dtype=np.float64), 0.0)
     s = np.maximum(np.asarray(squares, dtype=np.float64), 0.0)
+    a = np.broadcast_to(np.asarray(prior, dtype=np.float64), c.shape)
     draws = _gamma_draws(
-        tuple(c.ravel().tolist()), tuple(s.ravel().tolist()), prior, replicates, seed
+        tuple(c.ravel().tolist()),
+        tuple(s.ravel().tolist()),
+        tuple(a.ravel().tolist()),
+        replicates,
+        seed,
     )
     values = statistic(draws.reshape((replicates, *c.shape)))
     values = values[np.isfinite(values)]
@@ -391,7 +396,11 @@ def dirichlet_bootstrap(
 
 @lru_cache(maxsize=8)
 def _gamma_draws(
-    cells: tuple[float, ...], squares: tuple[float, ...], prior: float, replicates: int, seed: int
+    cells: tuple[float, ...],
+    squares: tuple[float, ...],
+    prior: tuple[float, ...],
+    replicates: int,
+    seed: int,
 ) -> FloatArray:
     """Posterior draws of the cell masses, shared by every metric of the same matrix
     (a report asks for a dozen); read-only so the cache cannot be corrupted."""
@@ -404,7 +413,7 @@ def _gamma_draws(
     np.divide(sq, w, out=scale, where=occupied)
     shape = np.zeros_like(w)
     np.divide(w * w, sq, out=shape, where=occupied)
-    shape += prior
+    shape += np.asarray(prior, dtype=np.float64)
     rng = np.random.default_rng(seed)
     draws = rng.standard_gamma(shape, size=(replicates, w.shape[0])) * scale
     draws.setflags(write=False)
