@@ -277,6 +277,7 @@ def multiclass_setting(
     truth: float,
     *,
     ci: bool = False,
+    conservative: str | None = None,
 ) -> Setting:
     p = np.asarray(matrix, dtype=np.float64)
     k = p.shape[0]
@@ -286,7 +287,7 @@ def multiclass_setting(
         cm = ConfusionMatrix(tuple(range(k)), counts, counts.copy())
         return multiclass_metrics(cm, only={metric})[metric]
 
-    return Setting(metric, description, truth, draw, ci=ci)
+    return Setting(metric, description, truth, draw, ci=ci, conservative=conservative)
 
 
 def _multiclass_population(k: int, accuracy: float, absent: int | None = None) -> np.ndarray:
@@ -690,6 +691,9 @@ def grid_settings() -> list[Setting]:
                         n,
                         p,
                         _multiclass_truth(metric, p),
+                        conservative=None
+                        if absent is None or metric != "balanced_accuracy"
+                        else "the interval allows any recall for the absent class",
                     )
                 )
     p = _multiclass_population(5, 0.98)

@@ -96,13 +96,39 @@ def test_bootstrapped_intervals_are_deterministic():
     assert binary_metrics(cm, 1)["mcc"] == binary_metrics(cm, 1)["mcc"]
 
 
-def test_balanced_accuracy_with_a_missing_class_ignores_it_in_every_draw():
-    # Class 2 never occurs; balanced accuracy is the mean recall of classes 0 and 1 only.
+def test_balanced_accuracy_with_a_missing_class_allows_any_recall_for_it():
+    # Class 2 never occurs: the value is the mean recall of classes 0 and 1 (scikit-learn),
+    # the interval spans a recall of 0 to 1 for class 2.
     counts = np.array([[50.0, 0, 0], [0, 50, 0], [0, 0, 0]])
     cm = ConfusionMatrix((0, 1, 2), counts, counts.copy())
     ba = multiclass_metrics(cm)["balanced_accuracy"]
     assert ba.value == 1.0
-    assert ba.lower is not None and ba.lower > 0.9
+    assert ba.lower is not None and 0.6 < ba.lower < 2 / 3
+    assert ba.upper == 1.0
+    assert ba.note == "interval allows any recall for class(es) 2, absent from y_true"
+
+
+def test_binary_balanced_accuracy_without_positives_is_not_certain():
+    ba = binary_metrics(matrix(990, 10, 0, 0), 1)["balanced_accuracy"]
+    assert ba.value == pytest.approx(0.99)
+    assert ba.lower is not None and ba.lower < 0.5
+    assert ba.note is not None and "absent" in ba.note
+
+
+def test_one_error_lets_the_upper_limit_reach_the_poisson_edge():
+    m = binary_metrics(matrix(20, 1, 0, 9), 1)["mcc"]
+    assert m.upper is not None and m.upper > 0.99
+    assert "Poisson limit of 1 error" in m.method
+
+
+def test_an_empty_heavy_cell_still_widens_a_weighted_interval():
+    # Positives weigh 5; no false negatives in this sample.
+    counts = np.array([[81.0, 9.0], [0.0, 50.0]])
+    squares = np.array([[81.0, 9.0], [0.0, 250.0]])
+    cm = ConfusionMatrix((0, 1), counts, squares)
+    acc = binary_metrics(cm, 1)["accuracy"]
+    kish_lower = ratio_interval(131.0, 140.0, 331.0, 340.0)[0]
+    assert acc.lower is not None and acc.lower < kish_lower
 
 
 def test_weighted_recall_counts_rows_and_reports_the_weight_apart():

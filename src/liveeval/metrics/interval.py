@@ -38,6 +38,7 @@ __all__ = [
     "DIRICHLET_PRIOR",
     "binomial_rank_limits",
     "bootstrap_confusion",
+    "cell_weight",
     "dirichlet_bootstrap",
     "modified_wilson",
     "mover_mean",
@@ -361,9 +362,9 @@ def dirichlet_bootstrap(
     be skipped. Weighted, cell c with weight sum W and squared-weight sum S is
     drawn as (S/W)·Gamma(W²/S + prior): the same mean W and variance S as the
     cell's weighted total under resampling of rows, so outcome-dependent weights
-    widen the interval where they should. An empty cell borrows the matrix's
-    overall S/W. Because every cell keeps some mass, a sample without a single
-    error still yields an interval below 1 (a percentile bootstrap gives [1, 1]).
+    widen the interval where they should. An empty cell's prior mass carries the
+    weight :func:`cell_weight` gives it. Because every cell keeps some mass, a
+    sample without a single error still yields an interval below 1 (a percentile bootstrap gives [1, 1]).
 
     ``statistic`` maps an array of shape ``(replicates, k, k)`` to one value per
     replicate; NaN replicates are dropped. Returns NaN limits when fewer than
@@ -382,6 +383,7 @@ def dirichlet_bootstrap(
         tuple(c.ravel().tolist()),
         tuple(s.ravel().tolist()),
         tuple(a.ravel().tolist()),
+        tuple(cell_weight(c, s).ravel().tolist()),
         replicates,
         seed,
     )
@@ -394,11 +396,44 @@ def dirichlet_bootstrap(
     return (float(lower), float(upper))
 
 
+def cell_weight(counts: FloatArray, squares: FloatArray) -> FloatArray:
+    """The weight a row of each cell carries: S/W where the cell holds rows.
+
+    An empty cell gets the larger of its row's and its column's S/W (the matrix's
+    when both are empty): weights usually follow the outcome (a row of the matrix)
+    or the prediction (a column — labels sampled by prediction), and an empty
+    heavy cell is exactly where a few more rows would move the metric most.
+    Unweighted, every entry is 1.
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    s = np.asarray(squares, dtype=np.float64)
+    total_w, total_sq = float(c.sum()), float(s.sum())
+    overall = total_sq / total_w if total_w > 0 and total_sq > 0 else 1.0
+    if c.ndim != 2:
+        out = np.full_like(c, overall)
+        np.divide(s, c, out=out, where=c > 0)
+        return out
+
+    def mean_weight(w: FloatArray, sq: FloatArray) -> FloatArray:
+        out = np.zeros_like(w)
+        np.divide(sq, w, out=out, where=w > 0)
+        return out
+
+    by_row = mean_weight(c.sum(axis=1), s.sum(axis=1))[:, None]
+    by_col = mean_weight(c.sum(axis=0), s.sum(axis=0))[None, :]
+    borrowed = np.maximum(by_row, by_col)
+    borrowed = np.where(borrowed > 0, borrowed, overall)
+    out = borrowed.copy()
+    np.divide(s, c, out=out, where=c > 0)
+    return out
+
+
 @lru_cache(maxsize=8)
 def _gamma_draws(
     cells: tuple[float, ...],
     squares: tuple[float, ...],
     prior: tuple[float, ...],
+    weights: tuple[float, ...],
     replicates: int,
     seed: int,
 ) -> FloatArray:
@@ -406,11 +441,8 @@ def _gamma_draws(
     (a report asks for a dozen); read-only so the cache cannot be corrupted."""
     w = np.asarray(cells, dtype=np.float64)
     sq = np.asarray(squares, dtype=np.float64)
-    total_w, total_sq = float(w.sum()), float(sq.sum())
-    fallback = total_sq / total_w if total_w > 0 and total_sq > 0 else 1.0
+    scale = np.asarray(weights, dtype=np.float64)
     occupied = (w > 0) & (sq > 0)
-    scale = np.full_like(w, fallback)
-    np.divide(sq, w, out=scale, where=occupied)
     shape = np.zeros_like(w)
     np.divide(w * w, sq, out=shape, where=occupied)
     shape += np.asarray(prior, dtype=np.float64)
