@@ -50,7 +50,7 @@ def grouped_evaluations(
         if weight is None
         else np.bincount(flat, weights=weight * weight, minlength=size).reshape(n_groups, k, k)
     )
-    rows = (
+    cell_rows = (
         counts
         if weight is None
         else np.bincount(flat, minlength=size).astype(np.float64).reshape(n_groups, k, k)
@@ -91,7 +91,9 @@ def grouped_evaluations(
             )
     out = []
     for i in range(n_groups):
-        cm = ConfusionMatrix(tuple(labels), counts[i].copy(), squares[i].copy(), rows[i].copy())
+        cm = ConfusionMatrix(
+            tuple(labels), counts[i].copy(), squares[i].copy(), cell_rows[i].copy()
+        )
         out.append(
             Evaluation(
                 tuple(labels),
