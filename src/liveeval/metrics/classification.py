@@ -38,7 +38,8 @@ ZERO_DIVISION = 0.0
 PROPORTION_METHOD = "modified Wilson (Brown, Cai & DasGupta 2001)"
 WEIGHTED_SUFFIX = "; weighted: linearised (sandwich) variance from the squared weights"
 BOOTSTRAP_METHOD = (
-    "Bayesian bootstrap over the cells, Dirichlet(counts + 1/2), 2000 draws, fixed seed"
+    "Bayesian bootstrap over the cells, Dirichlet(counts + Jeffreys-type prior), "
+    "2000 draws, fixed seed"
 )
 
 

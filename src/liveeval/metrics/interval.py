@@ -14,9 +14,9 @@ heavy ties, outcome-dependent weights, tiny windows (see ``docs/coverage.md`` an
   per-cell sums of squared weights (:func:`ratio_interval`);
 - other confusion-matrix metrics (F-beta, MCC, kappa, macro averages, balanced
   accuracy with a class missing): a Bayesian bootstrap over the cells,
-  Dirichlet(counts + 1/2) — Jeffreys' prior — so that a sample without errors
-  still leaves doubt and the interval never collapses to a point
-  (:func:`dirichlet_bootstrap`; Rubin 1981);
+  Dirichlet(counts + prior) with Jeffreys' ½ per cell for two classes, so that a
+  sample without errors still leaves doubt and the interval never collapses to
+  a point (:func:`dirichlet_bootstrap`; Rubin 1981);
 - quantiles: exact binomial order-statistic ranks (:func:`binomial_rank_limits`),
   whose upper limit may not exist at all (``math.inf``);
 - means of per-row losses: Student's t on the running sums, with Hall's (1992)
