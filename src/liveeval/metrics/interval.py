@@ -37,7 +37,6 @@ __all__ = [
     "BOOTSTRAP_SEED",
     "DIRICHLET_PRIOR",
     "binomial_rank_limits",
-    "bootstrap_confusion",
     "cell_weight",
     "dirichlet_bootstrap",
     "modified_wilson",
@@ -315,33 +314,6 @@ def t_mean(
         return (math.copysign(abs(v) ** (1.0 / 3.0), v) - 1.0) / a
 
     return (mean - sd * inverse(t) / root_n, mean - sd * inverse(-t) / root_n)
-
-
-def bootstrap_confusion(
-    counts: FloatArray,
-    statistic: Callable[[FloatArray], FloatArray],
-    confidence: float = 0.95,
-    replicates: int = BOOTSTRAP_REPLICATES,
-    seed: int = BOOTSTRAP_SEED,
-) -> tuple[float, float]:
-    """Percentile bootstrap of a confusion-matrix metric (multinomial resampling).
-
-    Kept for callers outside the metrics; the metrics themselves use
-    :func:`dirichlet_bootstrap`, which cannot collapse to a point.
-    """
-    flat = np.maximum(np.asarray(counts, dtype=np.float64).ravel(), 0.0)
-    n = int(round(flat.sum()))
-    if n <= 0:
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(n, flat / flat.sum(), size=replicates).astype(np.float64)
-    values = statistic(draws.reshape((replicates, *counts.shape)))
-    values = values[np.isfinite(values)]
-    if values.size < replicates // 2:
-        return (math.nan, math.nan)
-    alpha = (1.0 - confidence) / 2.0
-    lower, upper = np.quantile(values, [alpha, 1.0 - alpha])
-    return (float(lower), float(upper))
 
 
 def dirichlet_bootstrap(
