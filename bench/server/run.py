@@ -352,7 +352,7 @@ def metrics_bench(folder: Path, n: int = 10_000_000) -> dict[str, object]:
     import pyarrow as pa
 
     sys.path.insert(0, str(ROOT / "src"))
-    from liveeval.store import DuckStore
+    from liveeval.store.duck.store import DuckStore
 
     # Loading ten million events takes minutes: keep the file (bench/data is git-ignored).
     path = ROOT / "bench" / "data" / "metrics_10m.duckdb"

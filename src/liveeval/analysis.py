@@ -7,7 +7,8 @@ intervals, run the pitfall checks and judge the result against a profile.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,14 @@ from .readiness import (
     later_training_rows,
     load_profile,
     overfitting,
+    single_class,
     single_feature_leaks,
     too_few_labels,
     verdict,
 )
 from .report.model import Breakdown, Report, Stage
 
-__all__ = ["Options", "evaluate"]
+__all__ = ["Options", "check_options", "evaluate"]
 
 GROUP_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "prevalence")
 
@@ -51,6 +53,48 @@ class Options:
     cost_fp: float | None = None
     cost_fn: float | None = None
     calibration_bins: int = 10
+
+
+def check_options(
+    *,
+    confidence: float = 0.95,
+    min_recall: float | None = None,
+    min_precision: float | None = None,
+    cost_fp: float | None = None,
+    cost_fn: float | None = None,
+    flag: Callable[[str], str] = lambda name: name,
+) -> None:
+    """Range checks of the numbers that steer the report.
+
+    ``flag`` turns a parameter name into the name the user typed (the CLI passes
+    ``--min-recall`` for ``min_recall``). A missing cost counts as 1, as in
+    :meth:`~liveeval.metrics.Evaluation.result`.
+
+    Raises
+    ------
+    ValidationError
+        ``confidence`` outside (0, 1); a target recall or precision outside [0, 1];
+        a cost that is negative or not finite, or both costs 0.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValidationError(
+            f"{flag('confidence')} {confidence!r} is not a confidence level in (0, 1), such as 0.95"
+        )
+    for name, target in (("min_recall", min_recall), ("min_precision", min_precision)):
+        if target is not None and not 0.0 <= target <= 1.0:
+            what = name.removeprefix("min_")
+            raise ValidationError(f"{flag(name)} {target!r} is not a {what} in [0, 1]")
+    for name, cost in (("cost_fp", cost_fp), ("cost_fn", cost_fn)):
+        if cost is not None and not (math.isfinite(cost) and cost >= 0.0):
+            raise ValidationError(f"{flag(name)} {cost!r} is not a finite cost >= 0")
+    if (cost_fp is not None or cost_fn is not None) and (
+        (1.0 if cost_fp is None else cost_fp) == 0.0
+        and (1.0 if cost_fn is None else cost_fn) == 0.0
+    ):
+        raise ValidationError(
+            f"{flag('cost_fp')} and {flag('cost_fn')} are both 0, so every threshold costs "
+            "nothing; give at least one positive cost"
+        )
 
 
 def _load(data: Any, spec: ColumnSpec, progress: Progress | None) -> tuple[pa.Table, str]:
@@ -138,15 +182,25 @@ def _features(
     if given is not None:
         missing = [c for c in given if c not in table.column_names]
         if missing:
-            raise ValidationError(f"feature column(s) {missing} not found")
-        return list(given)
+            raise ValidationError(f"feature column(s) {missing} not found (given by --features)")
+        repeated = [c for c in given if c in prepared.duplicated]
+        if repeated:
+            raise ValidationError(
+                f"feature column name(s) {repeated} head more than one column; rename them "
+                "so each name is unique"
+            )
+        return list(dict.fromkeys(given))
     used = set(spec.named_columns()) | set(prepared.columns_used.get("proba") or [])
     used |= {v for v in prepared.columns_used.values() if isinstance(v, str)}
-    # Identifiers differ between any two rows by design; they are not features.
+    used |= set(prepared.duplicated)
+    # Identifiers differ between any two rows by design; they are not features; nor
+    # are lists and structs, which no leakage check can compare.
     return [
-        c
-        for c in table.column_names
-        if c not in used and not (c.lower() == "id" or c.lower().endswith("_id"))
+        f.name
+        for f in table.schema
+        if f.name not in used
+        and not (f.name.lower() == "id" or f.name.lower().endswith("_id"))
+        and not pa.types.is_nested(f.type)
     ]
 
 
@@ -204,8 +258,13 @@ def evaluate(
     >>> report.metric("recall").value
     0.5
     """
-    if not 0.0 < confidence < 1.0:
-        raise ValidationError(f"confidence {confidence!r} is not in (0, 1)")
+    check_options(
+        confidence=confidence,
+        min_recall=min_recall,
+        min_precision=min_precision,
+        cost_fp=cost_fp,
+        cost_fn=cost_fn,
+    )
     spec = ColumnSpec(
         label=label,
         pred=pred,
@@ -228,6 +287,8 @@ def evaluate(
 
     table, source = _load(data, spec, progress)
     prepared = _prepare(table, spec, source)
+    # The spec as applied: operational columns found by name are part of it.
+    spec = prepared.spec or spec
     ev, pred_codes = _evaluation(prepared, spec)
     result = _result(ev, options)
     breakdowns = _breakdowns(prepared, pred_codes, options)
@@ -237,6 +298,7 @@ def evaluate(
     if prof is not None:
         recall_target = next((c.target for c in prof.checks if c.metric == "recall"), None)
     findings += accuracy_paradox(result, recall_target)
+    findings += single_class(result)
     watched = [c.metric for c in prof.checks] if prof else ["accuracy", "precision", "recall", "f1"]
     findings += too_few_labels(result, watched)
 
@@ -266,16 +328,18 @@ def evaluate(
         stage_results[stage_name] = stage_result
         stages.append(Stage(stage_name, stage_source, stage_result))
         if stage_name == "train":
-            findings += duplicate_rows(stage_table, table, feature_cols)
+            # A feature whose name heads several columns of the training data is skipped.
+            stage_features = [c for c in feature_cols if c not in stage_prepared.duplicated]
+            findings += duplicate_rows(stage_table, table, stage_features)
             if spec.time is not None and spec.time in stage_table.column_names:
                 findings += later_training_rows(
-                    timestamps(stage_table, spec.time, stage_source),
-                    timestamps(table, spec.time, source),
+                    _utc(timestamps(stage_table, spec.time, stage_source)),
+                    _utc(timestamps(table, spec.time, source)),
                 )
             if prepared.pos_label is not None:
                 pos = stage_prepared.labels.index(stage_prepared.pos_label)
                 findings += _feature_leaks(
-                    stage_table, stage_spec, stage_prepared, feature_cols, pos, stage_source
+                    stage_table, stage_spec, stage_prepared, stage_features, pos, stage_source
                 )
     if stage_results:
         findings += overfitting({**stage_results, "live": result})
@@ -283,7 +347,13 @@ def evaluate(
         pos = prepared.labels.index(prepared.pos_label)
         findings += _feature_leaks(table, spec, prepared, feature_cols, pos, source)
 
-    judged = verdict(prof, result, findings) if prof is not None else None
+    # A one-off report looks once: fixed-sample intervals (the server's live
+    # verdicts, re-evaluated as labels arrive, use the anytime mode).
+    judged = (
+        verdict(prof, result, findings, mode="fixed", latency=ev.latency)
+        if prof is not None
+        else None
+    )
     return Report(
         source=source,
         rows_read=prepared.rows_read,
@@ -299,6 +369,12 @@ def evaluate(
         stages=stages,
         threshold=threshold,
     )
+
+
+def _utc(ts: pa.Array) -> pa.Array:
+    """Timestamps without a zone, in UTC: zoned ones are converted, plain ones taken as UTC,
+    so that a training file and a live log written with and without zones compare."""
+    return ts.cast(pa.timestamp("us")) if ts.type.tz is not None else ts
 
 
 def _feature_leaks(

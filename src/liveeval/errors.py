@@ -9,11 +9,24 @@ the file, column and row without parsing messages.
 from __future__ import annotations
 
 __all__ = [
+    "ClientClosedError",
     "ColumnNotFoundError",
+    "ConfigError",
+    "DeliveryError",
+    "EventTypeError",
+    "EventValueError",
     "InputFileError",
+    "InvalidEventError",
     "LiveevalError",
+    "ModelLoadError",
+    "NotFoundError",
     "ProfileError",
+    "QueueFullError",
+    "StoreError",
+    "StoreLocked",
+    "StoreUnavailable",
     "UnknownLabelError",
+    "UnknownMetricError",
     "ValidationError",
 ]
 
@@ -34,7 +47,8 @@ class ValidationError(LiveevalError, ValueError):
     column:
         The column or field that holds the value.
     row:
-        Zero-based row index of the first offending value.
+        Row of the first offending value: counted from 1 in files and tables (the
+        header is not a row); an index from 0 when raised on bare numpy arrays.
     """
 
     def __init__(
@@ -71,6 +85,17 @@ class UnknownLabelError(ValidationError):
     """A label that is not among the declared classes."""
 
 
+class UnknownMetricError(ValidationError, KeyError):
+    """A metric name that the catalogue (``liveeval.metrics.registry``) does not know."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        self.name = name
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self._render()
+
+
 class ColumnNotFoundError(ValidationError, KeyError):
     """A column that the data does not have."""
 
@@ -84,3 +109,91 @@ class InputFileError(LiveevalError, OSError):
 
 class ProfileError(LiveevalError, ValueError):
     """A use-case profile that is missing or malformed."""
+
+
+class InvalidEventError(LiveevalError):
+    """An event the client cannot send as given; raised at the ``log_*`` call.
+
+    Parameters
+    ----------
+    message:
+        What was wrong with the value and what is accepted.
+    field:
+        The event's field (``"label"``, ``"features.amount"``, ...).
+    value:
+        The offending value, as given.
+    """
+
+    def __init__(self, message: str, *, field: str, value: object) -> None:
+        self.field = field
+        self.value = value
+        self.detail = message
+        super().__init__(f"{field}: {message}")
+
+
+class EventTypeError(InvalidEventError, TypeError):
+    """A value of a type that has no JSON form (a set, bytes, an arbitrary object)."""
+
+
+class EventValueError(InvalidEventError, ValueError):
+    """A value of an accepted type that cannot be sent (NaN, infinity, a 2-D array)."""
+
+
+class QueueFullError(LiveevalError, RuntimeError):
+    """The client's bounded queue stayed full: the server is down or too slow."""
+
+
+class ClientClosedError(LiveevalError, RuntimeError):
+    """An event logged on a client that was closed."""
+
+
+class DeliveryError(LiveevalError, ConnectionError):
+    """A synchronous upload that the server refused or that could not reach it.
+
+    ``summary`` holds what had been acknowledged before the failure.
+    """
+
+    def __init__(self, message: str, *, summary: object = None) -> None:
+        self.summary = summary
+        super().__init__(message)
+
+
+class StoreError(LiveevalError, OSError):
+    """A store location that cannot be opened (a folder, a file of another kind)."""
+
+
+class StoreLocked(LiveevalError, RuntimeError):
+    """Another process (or another store object) already writes this store."""
+
+
+class StoreUnavailable(LiveevalError, RuntimeError):
+    """The store cannot answer in time (a read waited too long for the loader)."""
+
+
+class ModelLoadError(LiveevalError, ValueError):
+    """A model file that cannot be served: missing, unreadable, not a model, or failing
+    on a probe row when it is loaded.
+
+    Parameters
+    ----------
+    model:
+        The model's configured name.
+    path:
+        The file it was loaded from.
+    reason:
+        What was wrong and, where there is one, what to do about it.
+    """
+
+    def __init__(self, model: str, path: str, reason: str) -> None:
+        self.model = model
+        self.path = path
+        self.reason = reason
+        super().__init__(f"model '{model}': {path}: {reason}")
+
+
+class ConfigError(LiveevalError, ValueError):
+    """A server configuration (file, flag or environment) that cannot be used."""
+
+
+class NotFoundError(LiveevalError, LookupError):
+    """A model, version or profile that does not exist (HTTP 404)."""

@@ -137,7 +137,13 @@ def test_arrow_batches_are_ingested(client):
 
     r = send(table)
     assert r.status_code == 200, r.text
-    assert r.json() == {"stored": n, "duplicates": [], "conflicts": []}
+    assert r.json() == {
+        "stored": n,
+        "duplicates": [],
+        "conflicts": [],
+        "rejected": 0,
+        "rejections": [],
+    }
     # The same batch again is stored once; a changed score under a known id conflicts.
     again = send(table.slice(0, 3))
     assert again.json()["stored"] == 0 and again.json()["duplicates"] == ["b0", "b1", "b2"]
@@ -214,11 +220,11 @@ def test_server_cpu_and_memory_are_sampled_and_stored(tmp_path):
     config = ServerConfig(store=str(tmp_path / "s.duckdb"), resource_interval_seconds=0.05)
     with TestClient(create_app(config)) as client:
         time.sleep(0.5)
-        server = client.app.state.server
-        server.writer.settle()
-        count, rss, cpu = (
-            server.store.cursor()
-            .execute("SELECT count(*), min(rss_bytes), min(cpu_percent) FROM resource_samples")
-            .fetchall()[0]
-        )
-    assert count >= 3 and rss > 10_000_000 and cpu >= 0
+        assert client.app.state.service.store.count("resource_samples") >= 3
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
+        rss, cpu = con.execute(
+            "SELECT min(rss_bytes), min(cpu_percent) FROM resource_samples"
+        ).fetchall()[0]
+    assert rss > 10_000_000 and cpu >= 0

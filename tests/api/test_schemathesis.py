@@ -19,11 +19,11 @@ def app(tmp_path, fraud_model):
         metrics_cache_seconds=0.0,
     )
     application = create_app(config)
-    application.state.server.start()
+    application.state.service.start()
     try:
         yield application
     finally:
-        application.state.server.stop()
+        application.state.service.stop()
 
 
 @schemathesis.serializer("application/vnd.apache.arrow.stream")

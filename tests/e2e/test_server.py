@@ -1,4 +1,5 @@
-"""The server as a separate process: the client SDK, and durability under SIGKILL."""
+"""The server as a separate process: durability under SIGKILL (the client SDK's tests
+against it are in tests/client/test_server.py)."""
 
 from __future__ import annotations
 
@@ -9,51 +10,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from liveeval.client import Client
-
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def test_client_batches_predictions_and_outcomes(server):
-    rng = np.random.default_rng(3)
-    n = 4000
-    y = (rng.random(n) < 0.15).astype(int)
-    s = np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)
-    with Client(server.url, batch_size=500) as client:
-        ids = [
-            client.log_prediction(
-                "ext",
-                version="v1",
-                label=int(s[i] >= 0.5),
-                score=float(s[i]),
-                latency_total_s=0.005,
-            )
-            for i in range(n)
-        ]
-        for i, pid in enumerate(ids):
-            client.log_outcome(pid, label=int(y[i]))
-        assert client.flush(30)
-    assert client.rejected == [] and client.sent == 2 * n
-    m = server.get("/v1/models/ext/metrics")
-    assert m["predictions"] == n and m["labelled"] == n
-    assert m["metrics"]["recall"]["value"] == pytest.approx(
-        skm.recall_score(y, s >= 0.5), abs=1e-12
-    )
-    assert m["metrics"]["roc_auc"]["value"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
-
-
-def test_client_track_decorator_logs_calls(server):
-    with Client(server.url) as client:
-
-        @client.track("scorer", version="v2")
-        def predict(x: float) -> dict:
-            return {"label": int(x > 0.5), "score": x}
-
-        out = predict(0.8)
-        assert out["label"] == 1 and "prediction_id" in out
-        client.log_outcome(out["prediction_id"], label=1)
-    m = server.get("/v1/models/scorer/metrics")
-    assert m["predictions"] == 1 and m["labelled"] == 1
 
 
 def test_every_acknowledged_event_survives_sigkill(server):

@@ -87,3 +87,64 @@ def test_majority_class_predictor_is_a_paradox(accuracy_only_majority):
     report = liveeval.evaluate(table, label="y", pred="p")
     paradox = next(f for f in report.findings if f.name == "accuracy_paradox")
     assert paradox.severity == "fail"
+
+
+def _result(tp, fn, fp, tn):
+    from liveeval.metrics import Evaluation
+
+    y = [1] * (tp + fn) + [0] * (fp + tn)
+    p = [1] * tp + [0] * fn + [1] * fp + [0] * tn
+    return Evaluation.create([0, 1], pos_label=1, with_scores=False).update(y, p).result()
+
+
+def test_a_minority_recall_whose_interval_straddles_the_target_is_only_a_warning():
+    # recall 88/100 against 0.90: the interval (about 0.80-0.93) straddles the target.
+    findings = liveeval.readiness.accuracy_paradox(_result(88, 12, 10, 1890), 0.90)
+    assert [f.severity for f in findings] == ["warn"]
+    assert "straddles the 90% target" in findings[0].message
+
+
+def test_a_minority_recall_wholly_below_the_target_fails():
+    findings = liveeval.readiness.accuracy_paradox(_result(60, 40, 10, 1890), 0.90)
+    assert [f.severity for f in findings] == ["fail"]
+    assert "below the 90% target even at its upper end" in findings[0].message
+
+
+def test_one_class_labels_are_a_single_class_warning_not_a_paradox():
+    result = _result(38, 2, 0, 0)
+    assert liveeval.readiness.accuracy_paradox(result, 0.9) == []
+    (finding,) = liveeval.readiness.single_class(result)
+    assert finding.severity == "warn"
+    assert "Only class 1 occurs in the labels of all 40 rows" in finding.message
+
+
+def test_holm_rejects_step_down():
+    assert liveeval.readiness.holm([0.001, 0.02, 0.04, 0.5], 0.05) == [True, False, False, False]
+    assert liveeval.readiness.holm([0.01, 0.012, 0.013], 0.05) == [True, True, True]
+
+
+def test_overfitting_tests_the_drop_against_the_allowed_gap():
+    # A drop of exactly the allowed 0.02, measured very precisely, is not overfitting.
+    big = 200_000
+    train = _result(int(0.92 * big), int(0.08 * big), 1000, big)
+    live = _result(int(0.90 * big), int(0.10 * big), 1000, big)
+    assert liveeval.readiness.overfitting({"train": train, "live": live}, ("recall",)) == []
+    worse = _result(int(0.85 * big), int(0.15 * big), 1000, big)
+    (finding,) = liveeval.readiness.overfitting({"train": train, "live": worse}, ("recall",))
+    assert finding.severity == "fail"
+    assert "Holm-corrected over 1 tests" in finding.message
+
+
+def test_overfitting_treats_lower_is_better_metrics_the_right_way_round():
+    big = 100_000
+    train = _result(big, 0, 1000, big)  # false-positive rate ~1%
+    live = _result(big, 0, 10_000, big)  # ~9%: worse
+    (finding,) = liveeval.readiness.overfitting(
+        {"train": train, "live": live}, ("false_positive_rate",)
+    )
+    assert finding.details["drops"][0]["gap"] > 0.05
+
+
+def test_overfitting_rejects_unknown_metric_names():
+    with pytest.raises(liveeval.errors.UnknownMetricError, match=r"did you mean 'recall'"):
+        liveeval.readiness.overfitting({}, ("recal",))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 import liveeval
-from liveeval.errors import ProfileError
+from liveeval.errors import ProfileError, ValidationError
 from liveeval.metrics import MetricResult
 from liveeval.readiness import Check, builtin_profiles, judge, load_profile
 
@@ -119,3 +120,125 @@ def test_too_few_labels_says_how_many_more():
     report = liveeval.evaluate(table, label="y", pred="p")
     few = [f for f in report.findings if f.name == "too_few_labels"]
     assert few and "more labelled rows would narrow it" in few[0].message
+
+
+def _binary(tp, fn, fp, tn):
+    from liveeval.metrics import Evaluation
+
+    y = [1] * (tp + fn) + [0] * (fp + tn)
+    p = [1] * tp + [0] * fn + [1] * fp + [0] * tn
+    return Evaluation.create([0, 1], pos_label=1, with_scores=False).update(y, p).result()
+
+
+def test_a_metric_without_an_interval_is_inconclusive_never_certain():
+    check = Check("log_loss", "<=", 0.5)
+    bare = MetricResult("log_loss", 0.1, None, None, 1, 0.95, "normal (CLT)")
+    result = judge(check, bare, 1)
+    assert result.status == "inconclusive"
+    assert "has no interval (normal (CLT)), so it cannot be judged" in result.reason
+
+
+def test_an_interval_of_zero_width_is_inconclusive():
+    point = MetricResult("recall", 1.0, 1.0, 1.0, 40, 0.95, "bootstrap")
+    result = judge(Check("recall", ">=", 0.9), point, 40)
+    assert result.status == "inconclusive" and "interval of zero width" in result.reason
+
+
+def test_one_class_data_never_passes_on_a_collapsed_interval():
+    table = pa.table({"y": ["a"] * 40, "p": ["a"] * 40})
+    report = liveeval.evaluate(table, label="y", pred="p", profile="fraud")
+    assert report.verdict.status == "inconclusive"
+    assert all(c.status == "inconclusive" for c in report.verdict.checks)
+    assert "only class 'a' occurs and no other class is declared" in report.verdict.checks[0].reason
+
+
+def test_the_verdict_states_its_mode_and_family_error_rates(seeds_table):
+    report = liveeval.evaluate(seeds_table, label="y_true", pred="y_pred", profile="balanced")
+    v = report.verdict
+    assert v.mode == "fixed" and "fixed-sample intervals" in v.summary
+    rates = v.error_rates
+    assert rates.checks == 3 and rates.false_pass == pytest.approx(0.025)
+    assert rates.false_fail == pytest.approx(0.075)
+    assert "3 checks × 2.5%" in rates.text and "at one look" in rates.text
+    doc = v.to_dict()
+    assert doc["mode"] == "fixed" and doc["error_rates"]["false_fail"] == pytest.approx(0.075)
+    assert {c["mode"] for c in doc["checks"]} == {"fixed"}
+
+
+def test_anytime_mode_judges_rates_on_confidence_sequences():
+    result = _binary(tp=930, fn=70, fp=100, tn=8900)
+    fixed = liveeval.readiness.verdict(load_profile("fraud"), result, [])
+    anytime = liveeval.readiness.verdict(load_profile("fraud"), result, [], mode="anytime")
+    recall_fixed = next(c for c in fixed.checks if c.check.metric == "recall")
+    recall_any = next(c for c in anytime.checks if c.check.metric == "recall")
+    assert recall_any.mode == "anytime" and "confidence sequence" in recall_any.method
+    assert recall_any.lower < recall_fixed.lower and recall_any.upper > recall_fixed.upper
+    assert "anytime-valid interval" in recall_any.reason
+    assert "anytime-valid confidence sequences" in anytime.summary
+    assert "at any look" in anytime.error_rates.text
+
+
+def test_anytime_mode_says_which_checks_it_cannot_cover(scored_file):
+    report = liveeval.evaluate(scored_file, label="y_true", score="y_score")
+    v = liveeval.readiness.verdict(load_profile("realtime"), report.result, [], mode="anytime")
+    assert v.checks[0].mode == "fixed"
+    assert v.error_rates.fixed_checks == ("latency_p95_seconds",)
+    assert "Not covered over repeated looks: latency_p95_seconds" in v.error_rates.text
+
+
+def test_an_unknown_mode_is_an_error():
+    with pytest.raises(
+        ValidationError, match=r"verdict mode 'sometimes' is not one of fixed, anyt"
+    ):
+        liveeval.readiness.verdict(load_profile("fraud"), _binary(9, 1, 1, 9), [], mode="sometimes")
+
+
+def test_rows_to_settle_state_their_power_and_count_labelled_rows():
+    result = _binary(tp=186, fn=14, fp=100, tn=1700)
+    check = next(
+        c
+        for c in liveeval.readiness.verdict(load_profile("fraud"), result, []).checks
+        if c.check.metric == "recall"
+    )
+    assert check.status == "inconclusive"
+    assert check.settle_power == pytest.approx(0.8)
+    assert "more labelled rows would settle it with 80% probability at the current rates" in (
+        check.reason
+    )
+
+
+def _timed(latencies):
+    from liveeval.metrics import Evaluation
+
+    n = len(latencies)
+    ev = Evaluation.create([0, 1], pos_label=1, with_scores=False).update(
+        [1, 0] * (n // 2), [1, 0] * (n // 2)
+    )
+    ev.update_operational(latency_seconds=latencies)
+    return ev
+
+
+def test_anytime_mode_judges_latency_quantiles_when_given_the_sketch():
+    rng = np.random.default_rng(5)
+    fast = _timed(rng.lognormal(np.log(0.04), 0.3, 2000))
+    v = liveeval.readiness.verdict(
+        load_profile("realtime"), fast.result(), [], mode="anytime", latency=fast.latency
+    )
+    check = v.checks[0]
+    assert check.mode == "anytime" and check.status == "pass"
+    assert "confidence sequence for a quantile" in check.method
+    assert v.error_rates.fixed_checks == ()
+
+
+def test_a_latency_quantile_the_data_cannot_bound_is_inconclusive_in_anytime_mode():
+    few = _timed(np.full(20, 0.05))
+    v = liveeval.readiness.verdict(
+        liveeval.readiness.Profile("t", "", (Check("latency_p95_seconds", "<", 0.1),)),
+        few.result(),
+        [],
+        mode="anytime",
+        latency=few.latency,
+    )
+    check = v.checks[0]
+    assert check.status == "inconclusive" and check.upper is None
+    assert "unbounded" in check.reason

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
+from ..config import ServerConfig, load_config
 from .app import create_app
-from .config import ServerConfig, load_config
 
 __all__ = ["ServerConfig", "create_app", "load_config"]

@@ -1,11 +1,12 @@
 """The liveeval HTTP server: serve models, ingest predictions and outcomes from any
-server, and read live metrics. Routes are thin: validation lives in ``schemas``,
-storage in ``liveeval.store``, metrics in ``liveeval.metrics``."""
+server, and read live metrics.
+
+Routes are HTTP only: they parse requests, call the :class:`~liveeval.service.Service`
+and render its answers; validation, labels, storage and metrics live below.
+"""
 
 from __future__ import annotations
 
-import gc
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -14,27 +15,26 @@ from typing import Any
 import pyarrow as pa
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError as PydanticValidationError
 
 from .. import __version__
-from ..errors import LiveevalError
-from ..readiness import load_profile, verdict
-from ..report.model import metric_dict
-from ..serving import LoadedModel, load_model
-from ..store import DuckStore, Scope, aggregate
-from ..store.duck import BatchOutcome, WriteOutcome
-from ..store.events import content_schema
-from ..store.writer import BatchWriter, StoreUnavailable
-from . import ingest
-from ._common import new_id, now, write_results
-from .auth import Tokens
-from .config import WINDOW_PATTERN, ServerConfig, parse_window
+from ..config import WINDOW_PATTERN, ServerConfig, Tokens
+from ..errors import LiveevalError, NotFoundError, StoreUnavailable
+from ..service import Service
+from ..service.ingest import ingest_deployment, ingest_prediction_table, ingest_predictions
+from ..service.ingest import ingest_outcomes as ingest_outcome_events
+from ..service.predict import predict as predict_rows
+from ..service.reads import metrics as read_metrics
+from ..service.reads import models_listing, quality_rows
+from .answers import status_of
+from .auth import Guard
+from .docs import mount_offline_docs
 from .fastpath import validation_errors
 from .middleware import RequestGuard
-from .predict import predict as predict_rows
-from .prometheus import QUALITY, Telemetry
+from .prometheus import Telemetry, TelemetryObserver
 from .schemas import (
     MAX_BATCH,
     BulkWriteResponse,
@@ -53,165 +53,26 @@ __all__ = ["create_app"]
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
-class Server:
-    """Everything one running app holds: config, models, store, writer, telemetry."""
+def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
+    """Build the app around ``service`` (built from ``config`` when not given).
 
-    def __init__(self, config: ServerConfig) -> None:
-        self.config = config
-        self.tokens = Tokens.from_env(config.tokens)
-        self.models: dict[str, dict[str, LoadedModel]] = {}
-        self.default_version: dict[str, str] = {}
-        for spec in config.models:
-            loaded = load_model(spec)
-            self.models.setdefault(spec.name, {})[spec.version] = loaded
-            self.default_version.setdefault(spec.name, spec.version)
-        self.store: DuckStore | None = None
-        self.writer: BatchWriter | None = None
-        self.telemetry = Telemetry(self.quality_rows, config.metrics_cache_seconds)
-        self._stop = threading.Event()
-        self._sampler: threading.Thread | None = None
-
-    def reader(self) -> Any:
-        """A cursor that sees every event acknowledged so far (waits for the loader)."""
-        assert self.store is not None and self.writer is not None
-        self.writer.settle()
-        return self.store.cursor()
-
-    # -- lifecycle ---------------------------------------------------------------
-
-    def start(self) -> None:
-        """Open the store and start the background threads (once; a second call, e.g.
-        from a test harness and the app's lifespan, does nothing)."""
-        if self.store is not None:
-            return
-        self.store = DuckStore(self.config.store)
-        self.writer = BatchWriter(self.store)
-        self._sampler = threading.Thread(target=self._sample_resources, daemon=True)
-        self._sampler.start()
-        # Models, libraries and the id index are long-lived: move them out of the
-        # garbage collector's generations so that its periodic full passes, triggered
-        # by the many small objects each request allocates, stop re-scanning them.
-        gc.collect()
-        gc.freeze()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self.writer is not None:
-            self.writer.close()  # flushes everything queued
-        if self.store is not None:
-            self.store.close()
-        self.writer = None
-        self.store = None
-
-    def _sample_resources(self) -> None:
-        import psutil
-
-        process = psutil.Process()
-        process.cpu_percent(None)
-        while not self._stop.wait(self.config.resource_interval_seconds):
-            sample = {
-                "ts": now(),
-                "process": f"liveeval-{process.pid}",
-                "cpu_percent": process.cpu_percent(None),
-                "rss_bytes": process.memory_info().rss,
-            }
-            if self.writer is not None and not self._stop.is_set():
-                self.writer.commit("resource_samples", [sample])
-
-    # -- helpers -----------------------------------------------------------------
-
-    async def write(
-        self, kind: str, events: list[dict[str, Any]], *, fresh: bool = False
-    ) -> list[WriteOutcome]:
-        assert self.writer is not None
-        outcomes = await self.writer.write(kind, events, fresh=fresh)
-        for o in outcomes:
-            self.telemetry.events.labels(kind, o.status).inc()
-        return outcomes
-
-    async def write_table(self, kind: str, table: pa.Table) -> BatchOutcome:
-        assert self.writer is not None
-        outcome = await self.writer.write_table(kind, table)
-        for status in ("stored", "duplicate", "conflict"):
-            if count := outcome.count(status):
-                self.telemetry.events.labels(kind, status).inc(count)
-        return outcome
-
-    def known_models(self) -> set[str]:
-        rows = self.reader().execute("SELECT DISTINCT model FROM predictions").fetchall()
-        return set(self.models) | {r[0] for r in rows}
-
-    def is_known(self, model: str) -> bool:
-        """Served, or seen in the logs; one indexed probe instead of listing every model."""
-        if model in self.models:
-            return True
-        return bool(
-            self.reader()
-            .execute("SELECT 1 FROM predictions WHERE model = ? LIMIT 1", [model])
-            .fetchall()
-        )
-
-    def model_meta(
-        self, model: str, version: str | None
-    ) -> tuple[tuple[Any, ...] | None, Any, str | None]:
-        versions = self.models.get(model)
-        if not versions:
-            return None, None, None
-        loaded = versions.get(version or self.default_version[model]) or next(
-            iter(versions.values())
-        )
-        return loaded.classes, loaded.pos_label, loaded.spec.profile
-
-    def quality_rows(self) -> list[dict[str, Any]]:
-        """Live quality per model and version over the configured window, for Prometheus."""
-        if self.store is None:
-            return []
-        since = now() - parse_window(self.config.window)
-        cur = self.reader()
-        pairs = cur.execute(
-            "SELECT DISTINCT model, version FROM predictions WHERE ts >= ?", [since]
-        ).fetchall()
-        rows = []
-        for model, version in pairs:
-            classes, pos_label, _ = self.model_meta(model, version)
-            stats = aggregate(
-                cur, Scope(model, since, None, version), classes=classes, pos_label=pos_label
-            )
-            row: dict[str, Any] = {
-                "model": model,
-                "version": version,
-                "labelled": stats.labelled,
-                "label_coverage": stats.label_coverage,
-            }
-            if stats.evaluation is not None and stats.labelled:
-                metrics = stats.evaluation.result().metrics
-                for name in QUALITY:
-                    m = metrics.get(name)
-                    if m is not None and m.is_defined:
-                        row[name] = m.value
-            rows.append(row)
-        return rows
-
-
-def _conflict_response(
-    kind: str, outcomes: list[Any], matched: set[str] | None = None
-) -> JSONResponse:
-    status, body = write_results(kind, outcomes, matched)
-    return JSONResponse(body, status_code=status)
-
-
-def create_app(config: ServerConfig) -> FastAPI:
-    """Build the app; the store opens when the app starts and is flushed when it stops."""
-    config.check()
-    server = Server(config)
+    The store opens when the app starts (or already did: ``liveeval serve`` starts the
+    service before uvicorn so that start-up problems are one line) and is flushed
+    when it stops.
+    """
+    if service is None:
+        service = Service(config)
+    telemetry = Telemetry(lambda: quality_rows(service), config.metrics_cache_seconds)
+    service.observer = TelemetryObserver(telemetry)
+    guard = Guard(Tokens.from_env(config.tokens))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        server.start()
+        service.start()
         try:
             yield
         finally:
-            server.stop()
+            service.stop()
 
     app = FastAPI(
         title="liveeval",
@@ -219,19 +80,38 @@ def create_app(config: ServerConfig) -> FastAPI:
         description="Serve models, log every prediction, join delayed ground truth, and "
         "measure live model quality with confidence intervals.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served offline below; ReDoc would need a CDN
+        redoc_url=None,
     )
-    app.state.server = server
-    tokens = server.tokens
-
-    app.add_middleware(RequestGuard, server=server)
+    mount_offline_docs(app)
+    app.state.service = service
+    app.state.telemetry = telemetry
+    app.state.guard = guard
+    app.add_middleware(
+        RequestGuard, service=service, telemetry=telemetry, guard=guard, config=config
+    )
 
     @app.exception_handler(PydanticValidationError)
     async def invalid_body(_: Request, exc: PydanticValidationError) -> JSONResponse:
         return JSONResponse(validation_errors(exc), status_code=422)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input: megabytes back for a large body,
+        # and a 500 when it holds NaN, which JSON cannot carry.
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(StoreUnavailable)
     async def store_behind(_: Request, exc: StoreUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(LiveevalError)
     async def bad_input(_: Request, exc: LiveevalError) -> JSONResponse:
@@ -247,8 +127,11 @@ def create_app(config: ServerConfig) -> FastAPI:
         **errors,
         409: {"model": WriteResponse, "description": "an id is stored with different content"},
     }
-    write_guard = Depends(tokens.require_write)
-    read_guard = Depends(tokens.require_read)
+    write_guard = Depends(guard.require_write)
+    read_guard = Depends(guard.require_read)
+
+    def answer(result: Any) -> JSONResponse:
+        return JSONResponse(result.body, status_code=status_of(result))
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict[str, Any]:
@@ -256,13 +139,20 @@ def create_app(config: ServerConfig) -> FastAPI:
         return {
             "status": "ok",
             "version": __version__,
-            "schema": server.store.schema_version if server.store else None,
+            "schema": service.store.schema_version if service.started else None,
         }
 
-    @app.get("/metrics", tags=["server"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["server"],
+        response_class=Response,
+        dependencies=[read_guard],
+        responses=errors,
+    )
     async def prometheus_metrics() -> Response:
-        """Prometheus text exposition."""
-        body = await run_in_threadpool(generate_latest, server.telemetry.registry)
+        """Prometheus text exposition (guarded by the read token when one is set:
+        Prometheus sends it with `authorization: {credentials: TOKEN}` in its scrape config)."""
+        body = await run_in_threadpool(generate_latest, telemetry.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.post(
@@ -272,11 +162,15 @@ def create_app(config: ServerConfig) -> FastAPI:
         response_model=WriteResponse,
         responses=write_responses,
     )
-    async def ingest_predictions(body: PredictionIn | PredictionBatch) -> JSONResponse:
+    async def ingest_predictions_route(body: PredictionIn | PredictionBatch) -> JSONResponse:
         """Log predictions made elsewhere: one object, or ``{"predictions": [...]}`` (up to
-        10,000). Answers after the events are committed; 409 names conflicting ids."""
-        status, result = await ingest.ingest_predictions(server, body)
-        return JSONResponse(result, status_code=status)
+        10,000, each validated on its own: bad ones are rejected with their reason, the
+        others stored). Answers after the events are committed.
+
+        (Served by the ASGI fast path, which runs the same service call.)"""
+        if isinstance(body, PredictionBatch):
+            return answer(await ingest_predictions(service, body.predictions, validated=True))
+        return answer(await ingest_predictions(service, [body], validated=True))
 
     @app.post(
         "/v1/predictions/arrow",
@@ -297,23 +191,12 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     async def ingest_predictions_arrow(request: Request) -> JSONResponse:
         """Log a large batch as an Arrow IPC stream with the store's prediction columns
-        (id, model, version, ts and status required; labels as JSON text)."""
+        (id, model, version, ts and status required; labels as JSON text). Every row is
+        checked by the JSON route's rules; bad rows are listed in ``rejections``."""
         if not request.headers.get("content-type", "").startswith(ARROW_STREAM):
             raise HTTPException(415, f"send the batch as {ARROW_STREAM}")
         table = _read_arrow(await request.body())
-        outcome = await server.write_table("predictions", table)
-        conflicts = [{"id": key, "detail": detail} for key, detail in outcome.conflicts()]
-        body: dict[str, Any] = {
-            "stored": outcome.count("stored"),
-            "duplicates": outcome.keys_with("duplicate"),
-            "conflicts": conflicts,
-        }
-        if conflicts:
-            body["detail"] = (
-                f"{len(conflicts)} predictions conflict with events already stored under the "
-                "same id and were not written; the others were committed"
-            )
-        return JSONResponse(body, status_code=409 if conflicts else 200)
+        return answer(await ingest_prediction_table(service, table))
 
     @app.post(
         "/v1/outcomes",
@@ -322,11 +205,14 @@ def create_app(config: ServerConfig) -> FastAPI:
         response_model=WriteResponse,
         responses=write_responses,
     )
-    async def ingest_outcomes(body: OutcomeIn | OutcomeBatch) -> JSONResponse:
+    async def ingest_outcomes_route(body: OutcomeIn | OutcomeBatch) -> JSONResponse:
         """Ground truth by prediction id, in any order relative to the prediction: an outcome
-        for an id not seen (yet) is kept and reported as unmatched."""
-        status, result = await ingest.ingest_outcomes(server, body)
-        return JSONResponse(result, status_code=status)
+        for an id not seen (yet) is kept and reported as unmatched.
+
+        (Served by the ASGI fast path, which runs the same service call.)"""
+        if isinstance(body, OutcomeBatch):
+            return answer(await ingest_outcome_events(service, body.outcomes, validated=True))
+        return answer(await ingest_outcome_events(service, [body], validated=True))
 
     @app.post(
         "/v1/deployments",
@@ -335,29 +221,14 @@ def create_app(config: ServerConfig) -> FastAPI:
         response_model=WriteResponse,
         responses=write_responses,
     )
-    async def ingest_deployment(event: DeploymentIn) -> JSONResponse:
+    async def ingest_deployment_route(event: DeploymentIn) -> JSONResponse:
         """A deployment event: started, succeeded, failed or rolled back."""
-        row = event.model_dump()
-        row["id"] = row["id"] or new_id()
-        row["ts"] = row["ts"] or now()
-        return _conflict_response("deployments", await server.write("deployments", [row]))
+        return answer(await ingest_deployment(service, event))
 
     @app.get("/v1/models", tags=["read"], dependencies=[read_guard], responses=errors)
     async def list_models() -> dict[str, Any]:
         """Served models and models seen in the logs."""
-        served = {
-            name: [
-                {
-                    "version": v,
-                    "classes": list(m.classes),
-                    "pos_label": m.pos_label,
-                    "features": list(m.features),
-                }
-                for v, m in versions.items()
-            ]
-            for name, versions in server.models.items()
-        }
-        return {"served": served, "known": sorted(await run_in_threadpool(server.known_models))}
+        return await run_in_threadpool(models_listing, service)
 
     @app.get(
         "/v1/models/{model}/metrics",
@@ -374,20 +245,29 @@ def create_app(config: ServerConfig) -> FastAPI:
         until: datetime | None = None,
         version: str | None = None,
         segment: str | None = None,
-        profile: str | None = Query(None, description="judge against a use-case profile"),
+        profile: str | None = Query(
+            None,
+            max_length=100,
+            description="judge against a use-case profile, by name: a built-in one or one "
+            "configured under [profiles]",
+        ),
     ) -> dict[str, Any]:
-        """Live metrics with intervals for one model (optionally a version, segment, time range)."""
-        if not await run_in_threadpool(server.is_known, model):
-            raise HTTPException(404, f"unknown model {model!r}")
-        if window is not None:
-            try:
-                since = now() - parse_window(window)
-            except ValueError as exc:
-                raise HTTPException(422, str(exc)) from None
-            except OverflowError:
-                raise HTTPException(422, f"window {window!r} reaches before year 1") from None
+        """Live metrics with intervals for one model (optionally a version, segment, time range).
+
+        ``unmatched_outcomes`` is server-wide: an outcome whose prediction is unknown
+        names no model."""
+        since, until = _naive_utc(since, "since"), _naive_utc(until, "until")
         return await run_in_threadpool(
-            _metrics_body, server, model, since, until, version, segment, profile, window
+            lambda: read_metrics(
+                service,
+                model,
+                window=window,
+                since=since,
+                until=until,
+                version=version,
+                segment=segment,
+                profile=profile,
+            )
         )
 
     @app.post(
@@ -405,12 +285,27 @@ def create_app(config: ServerConfig) -> FastAPI:
     ) -> JSONResponse:
         """Predict with a served model; every prediction is logged before the answer.
 
-        (Served by the ASGI fast path in ``liveeval.api.predict``, which runs the same
-        function; this declaration gives the OpenAPI spec its request and responses.)"""
-        status, body = await predict_rows(server, model, version, request)
-        return JSONResponse(body, status_code=status)
+        (Served by the ASGI fast path, which runs the same service call.)"""
+        return answer(
+            await predict_rows(
+                service, model, version, request.inputs, id=request.id, segment=request.segment
+            )
+        )
 
     return app
+
+
+def _naive_utc(value: datetime | None, name: str) -> datetime | None:
+    from datetime import UTC
+
+    if value is not None and value.tzinfo is not None:
+        try:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise HTTPException(
+                422, f"'{name}' {value.isoformat()} is out of range once moved to UTC"
+            ) from None
+    return value
 
 
 def _read_arrow(raw: bytes) -> pa.Table:
@@ -422,75 +317,4 @@ def _read_arrow(raw: bytes) -> pa.Table:
         raise HTTPException(
             413, f"{table.num_rows} rows exceed the {50 * MAX_BATCH}-row batch limit"
         )
-    schema = content_schema("predictions")
-    missing = [
-        f.name
-        for f in schema
-        if f.name not in table.column_names and f.name in ("id", "model", "version", "ts", "status")
-    ]
-    if missing:
-        raise HTTPException(422, f"Arrow batch lacks required column(s) {missing}")
-    for f in schema:
-        if f.name not in table.column_names:
-            table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
-    try:
-        table = table.select([f.name for f in schema]).cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise HTTPException(422, f"Arrow batch has a column of the wrong type: {exc}") from None
-    for name in ("id", "model", "version", "ts", "status"):
-        if table.column(name).null_count:
-            raise HTTPException(422, f"Arrow batch column '{name}' has missing values")
     return table
-
-
-def _metrics_body(
-    server: Server,
-    model: str,
-    since: datetime | None,
-    until: datetime | None,
-    version: str | None,
-    segment: str | None,
-    profile: str | None,
-    window: str | None,
-) -> dict[str, Any]:
-    assert server.store is not None
-    classes, pos_label, default_profile = server.model_meta(model, version)
-    scope = Scope(model, since, until, version, segment)
-    stats = aggregate(server.reader(), scope, classes=classes, pos_label=pos_label)
-    body: dict[str, Any] = {
-        "model": model,
-        "scope": {
-            "window": window,
-            "since": since.isoformat() if since else None,
-            "until": until.isoformat() if until else None,
-            "version": version,
-            "segment": segment,
-        },
-        "predictions": stats.predictions,
-        "failed_predictions": stats.failed,
-        "labelled": stats.labelled,
-        "label_coverage": stats.label_coverage,
-        "unmatched_outcomes": stats.unmatched_outcomes,
-        "labels": list(stats.labels),
-        "metrics": {},
-        "confusion_matrix": None,
-        "verdict": None,
-    }
-    body["metrics"] = {k: metric_dict(m) for k, m in stats.business_metrics().items()}
-    if stats.evaluation is None:
-        return body
-    result = stats.evaluation.result()
-    body["metrics"].update({k: metric_dict(m) for k, m in result.metrics.items()})
-    body["confusion_matrix"] = {
-        "labels": list(result.labels),
-        "layout": "rows are actual classes, columns predicted classes",
-        "matrix": result.confusion_matrix,
-    }
-    body["pos_label"] = result.pos_label
-    chosen = profile or default_profile
-    if chosen:
-        try:
-            body["verdict"] = verdict(load_profile(chosen), result, []).to_dict()
-        except LiveevalError as exc:
-            raise HTTPException(422, str(exc)) from None
-    return body

@@ -7,32 +7,19 @@ Tokens come from the environment (``LIVEEVAL_WRITE_TOKEN``, ``LIVEEVAL_ADMIN_TOK
 from __future__ import annotations
 
 import hmac
-import os
-from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
-__all__ = ["Tokens"]
+from ..config import Tokens
+
+__all__ = ["Guard"]
 
 
-@dataclass(frozen=True)
-class Tokens:
-    write: str | None = None
-    admin: str | None = None
-    read: str | None = None
+class Guard:
+    """Checks a request's bearer token against the configured :class:`Tokens`."""
 
-    @classmethod
-    def from_env(cls, fallback: Tokens | None = None) -> Tokens:
-        base = fallback or cls()
-        return cls(
-            os.environ.get("LIVEEVAL_WRITE_TOKEN") or base.write,
-            os.environ.get("LIVEEVAL_ADMIN_TOKEN") or base.admin,
-            os.environ.get("LIVEEVAL_READ_TOKEN") or base.read,
-        )
-
-    @property
-    def any(self) -> bool:
-        return bool(self.write or self.admin or self.read)
+    def __init__(self, tokens: Tokens) -> None:
+        self.tokens = tokens
 
     # The checks are async so that FastAPI calls them inline: a plain ``def``
     # dependency is sent to a worker thread on every request.
@@ -48,22 +35,26 @@ class Tokens:
 
     def check_write(self, header: str) -> None:
         """Raise 401/403 unless ``header`` (the Authorization value) may write."""
-        if self.write or self.admin:
-            self._check(header, [self.write, self.admin], "write events")
+        t = self.tokens
+        if t.write or t.admin:
+            self._check(header, [t.write, t.admin], "write events")
 
     async def require_write(self, request: Request) -> None:
         self.check_write(request.headers.get("authorization", ""))
 
     async def require_read(self, request: Request) -> None:
-        if self.read:
+        t = self.tokens
+        if t.read:
             self._check(
                 request.headers.get("authorization", ""),
-                [self.read, self.write, self.admin],
+                [t.read, t.write, t.admin],
                 "read metrics",
             )
 
     async def require_admin(self, request: Request) -> None:
-        if self.admin:
+        if self.tokens.admin:
             self._check(
-                request.headers.get("authorization", ""), [self.admin], "administer the server"
+                request.headers.get("authorization", ""),
+                [self.tokens.admin],
+                "administer the server",
             )

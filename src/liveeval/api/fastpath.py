@@ -24,18 +24,21 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from starlette.types import Receive, Send
 
-from ..errors import LiveevalError
-from ..store.writer import StoreUnavailable
-from .ingest import ingest_outcomes, ingest_predictions
-from .predict import predict
-from .schemas import OutcomeBatch, OutcomeIn, PredictionBatch, PredictionIn, PredictRequest
+from ..errors import LiveevalError, NotFoundError, StoreUnavailable
+from ..service.events import OutcomeIn, PredictionIn
+from ..service.ingest import ingest_outcomes, ingest_predictions
+from ..service.predict import predict
+from .answers import status_of
+from .schemas import PredictRequest, RawOutcomeBatch, RawPredictionBatch
 
 if TYPE_CHECKING:
-    from .app import Server
+    from ..config import ServerConfig
+    from ..service import Answer, Service
+    from .auth import Guard
 
 __all__ = ["ROUTES", "FastRoute", "match", "send_json", "serve", "validation_errors"]
 
-Handler = Callable[["Server", list[str], dict[str, list[str]], Any], Awaitable[tuple[int, Any]]]
+Handler = Callable[["Service", list[str], dict[str, list[str]], Any], Awaitable["Answer"]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,10 @@ class FastRoute:
     pattern: re.Pattern[str]
     body: TypeAdapter[Any]
     run: Handler
+    # When the body is not a batch: the single-event model, whose errors are the
+    # ones to report (the union's errors list every branch).
+    single: TypeAdapter[Any] | None = None
+    batch_key: bytes | None = None
 
 
 def _last(query: dict[str, list[str]], name: str) -> str | None:
@@ -51,26 +58,53 @@ def _last(query: dict[str, list[str]], name: str) -> str | None:
     return values[-1] if values else None
 
 
+async def _predict(
+    service: Service, params: list[str], query: dict[str, list[str]], body: PredictRequest
+) -> Answer:
+    return await predict(
+        service, params[0], _last(query, "version"), body.inputs, id=body.id, segment=body.segment
+    )
+
+
+async def _predictions(
+    service: Service, params: list[str], query: dict[str, list[str]], body: Any
+) -> Answer:
+    if isinstance(body, RawPredictionBatch):
+        return await ingest_predictions(service, body.predictions)
+    return await ingest_predictions(service, [body], validated=True)
+
+
+async def _outcomes(
+    service: Service, params: list[str], query: dict[str, list[str]], body: Any
+) -> Answer:
+    if isinstance(body, RawOutcomeBatch):
+        return await ingest_outcomes(service, body.outcomes)
+    return await ingest_outcomes(service, [body], validated=True)
+
+
 ROUTES = (
     FastRoute(
         "/v1/models/{model}/predict",
         re.compile(r"^/v1/models/([^/]+)/predict$"),
         TypeAdapter(PredictRequest),
-        lambda server, params, query, body: predict(
-            server, params[0], _last(query, "version"), body
-        ),
+        _predict,
     ),
     FastRoute(
         "/v1/predictions",
         re.compile(r"^/v1/predictions$"),
-        TypeAdapter(PredictionIn | PredictionBatch),
-        lambda server, params, query, body: ingest_predictions(server, body),
+        # A batch is parsed as a list of raw objects and validated event by event.
+        TypeAdapter(PredictionIn | RawPredictionBatch),
+        _predictions,
+        TypeAdapter(PredictionIn),
+        b'"predictions"',
     ),
     FastRoute(
         "/v1/outcomes",
         re.compile(r"^/v1/outcomes$"),
-        TypeAdapter(OutcomeIn | OutcomeBatch),
-        lambda server, params, query, body: ingest_outcomes(server, body),
+        TypeAdapter(OutcomeIn | RawOutcomeBatch),
+        _outcomes,
+        TypeAdapter(OutcomeIn),
+        b'"outcomes"',
     ),
 )
 
@@ -87,26 +121,60 @@ def match(scope: Any) -> tuple[FastRoute, list[str]] | None:
 
 
 def validation_errors(exc: PydanticValidationError) -> dict[str, Any]:
-    """FastAPI's 422 shape: one entry per offending field, located in the body."""
+    """FastAPI's 422 shape: one entry per offending field, located in the body (the
+    input itself is not echoed: it may be large, or hold NaN that JSON cannot carry)."""
     return {
         "detail": [
-            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            {"loc": ["body", *_readable(e["loc"])], "msg": e["msg"], "type": e["type"]}
             for e in exc.errors(include_url=False)
         ]
     }
 
 
+def _readable(loc: tuple[int | str, ...]) -> list[int | str]:
+    """Drop pydantic's validator names (``function-after[_consistent(), PredictionIn]``)."""
+    return [p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("int", "str")))]
+
+
+def _clearest(
+    route: FastRoute, raw: bytes, exc: PydanticValidationError
+) -> PydanticValidationError:
+    """For a body that is not a batch, the single-event model's errors alone."""
+    if route.single is None or route.batch_key is None or route.batch_key in raw:
+        return exc
+    try:
+        route.single.validate_json(raw)
+    except PydanticValidationError as single:
+        return single
+    return exc
+
+
+def is_json(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type, with any parameters."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 async def serve(
-    server: Server, route: FastRoute, params: list[str], scope: Any, receive: Receive, send: Send
+    service: Service,
+    guard: Guard,
+    config: ServerConfig,
+    route: FastRoute,
+    params: list[str],
+    scope: Any,
+    receive: Receive,
+    send: Send,
 ) -> int:
     """Answer one request on a fast route; returns the status."""
     headers = dict(scope["headers"])
     try:
-        server.tokens.check_write(headers.get(b"authorization", b"").decode("latin-1"))
+        guard.check_write(headers.get(b"authorization", b"").decode("latin-1"))
     except HTTPException as exc:
         status, body = exc.status_code, {"detail": exc.detail}
     else:
-        status, body = await _answer(server, route, params, scope, receive, headers)
+        status, body = await _answer(service, config, route, params, scope, receive, headers)
     await send_json(send, status, body)
     return status
 
@@ -128,7 +196,8 @@ async def send_json(send: Send, status: int, body: Any) -> None:
 
 
 async def _answer(
-    server: Server,
+    service: Service,
+    config: ServerConfig,
     route: FastRoute,
     params: list[str],
     scope: Any,
@@ -136,25 +205,26 @@ async def _answer(
     headers: dict[bytes, bytes],
 ) -> tuple[int, Any]:
     content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
-    if "json" not in content_type.lower():
+    if not is_json(content_type):
         return 422, {"detail": f"send the request body as application/json, not {content_type!r}"}
-    limit = server.config.max_body_bytes
+    limit = config.max_body_bytes
     raw = await _read_body(receive, limit)
     if raw is None:
         return 413, {"detail": f"request body exceeds the {limit}-byte limit"}
     try:
         body = route.body.validate_json(raw)
     except PydanticValidationError as exc:
-        return 422, validation_errors(exc)
+        return 422, validation_errors(_clearest(route, raw, exc))
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     try:
-        return await route.run(server, params, query, body)
-    except HTTPException as exc:
-        return exc.status_code, {"detail": exc.detail}
+        result = await route.run(service, params, query, body)
+    except NotFoundError as exc:
+        return 404, {"detail": str(exc)}
     except StoreUnavailable as exc:
         return 503, {"detail": str(exc)}
     except LiveevalError as exc:
         return 422, {"detail": str(exc)}
+    return status_of(result), result.body
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

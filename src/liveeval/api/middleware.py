@@ -14,7 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import fastpath
 
 if TYPE_CHECKING:
-    from .app import Server
+    from ..config import ServerConfig
+    from ..service import Service
+    from .auth import Guard
+    from .prometheus import Telemetry
 
 __all__ = ["RequestGuard"]
 
@@ -26,11 +29,20 @@ class RequestGuard:
     the hot routes by the fast path (:mod:`liveeval.api.fastpath`), and counts every
     answered request by route and status."""
 
-    def __init__(self, app: ASGIApp, server: Server) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: Service,
+        telemetry: Telemetry,
+        guard: Guard,
+        config: ServerConfig,
+    ) -> None:
         self.app = app
-        self.server = server
-        self.max_body_bytes = server.config.max_body_bytes
-        self.telemetry = server.telemetry
+        self.service = service
+        self.guard = guard
+        self.config = config
+        self.max_body_bytes = config.max_body_bytes
+        self.telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +53,11 @@ class RequestGuard:
                 if value.isdigit() and int(value) > self.max_body_bytes:
                     await self._too_large(send, value.decode())
                     return
-            elif name == b"content-type" and value == FORM and scope["method"] == "POST":
+            elif (
+                name == b"content-type"
+                and value.split(b";", 1)[0].strip() == FORM
+                and scope["method"] == "POST"
+            ):
                 # ``curl -d '{...}'`` labels its JSON body as a form; every body this API
                 # takes other than Arrow is JSON, so read it as what it is.
                 scope = dict(scope)
@@ -54,11 +70,21 @@ class RequestGuard:
             route, params = fast
             status = 500
             try:
-                status = await fastpath.serve(self.server, route, params, scope, receive, send)
+                status = await fastpath.serve(
+                    self.service, self.guard, self.config, route, params, scope, receive, send
+                )
             finally:
                 self.telemetry.requests.labels(route.path, str(status)).inc()
             return
         status = 500
+        if scope["method"] in ("POST", "PUT", "PATCH") and not _has_length(scope):
+            # A chunked body has no Content-Length to refuse up front: read it here,
+            # up to the limit, and hand the app the buffered body.
+            body = await _read_limited(receive, self.max_body_bytes)
+            if body is None:
+                await self._too_large(send, f"more than {self.max_body_bytes}")
+                return
+            receive = _replay(body)
 
         async def send_counted(message: Message) -> None:
             nonlocal status
@@ -77,3 +103,37 @@ class RequestGuard:
         detail = f"request body of {length} bytes exceeds the {self.max_body_bytes}-byte limit"
         await fastpath.send_json(send, 413, {"detail": detail})
         self.telemetry.requests.labels("unmatched", "413").inc()
+
+
+def _has_length(scope: Scope) -> bool:
+    return any(name == b"content-length" for name, _ in scope["headers"])
+
+
+async def _read_limited(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive

@@ -8,6 +8,7 @@ share state.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,14 +18,18 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["LATENCY_BUCKETS", "Telemetry"]
+from ..metrics.registry import metric_names
+
+__all__ = ["LATENCY_BUCKETS", "Telemetry", "TelemetryObserver"]
 
 # 1 ms to 10 s, roughly three buckets per decade.
 LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 
-QUALITY = ("accuracy", "precision", "recall", "f1")
+
+# The gauges derive from the metric catalogue: every metric declared `live`.
+QUALITY = metric_names(live=True)
 
 
 class _QualityCollector(Collector):
@@ -45,7 +50,12 @@ class _QualityCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self._lock:
             if time.monotonic() - self._at > self.ttl:
-                self._cached = self.compute()
+                try:
+                    self._cached = self.compute()
+                except Exception:
+                    # A scrape must never fail because of stored data: keep the last
+                    # gauges, log the bug, and let the counters through.
+                    logging.getLogger("liveeval").exception("computing live quality failed")
                 self._at = time.monotonic()
             rows = self._cached
         families = {
@@ -117,3 +127,24 @@ class Telemetry:
             registry=self.registry,
         )
         self.registry.register(_QualityCollector(quality, ttl))
+
+
+class TelemetryObserver:
+    """The service's :class:`~liveeval.service.Observer`, counting into :class:`Telemetry`."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.t = telemetry
+
+    def events(self, kind: str, result: str, count: int) -> None:
+        self.t.events.labels(kind, result).inc(count)
+
+    def predictions(self, model: str, version: str, status: str, count: int) -> None:
+        self.t.predictions.labels(model, version, status).inc(count)
+
+    def latency(self, model: str, version: str, total: float, in_model: float | None) -> None:
+        self.t.latency.labels(model, version).observe(total)
+        if in_model is not None:
+            self.t.model_latency.labels(model, version).observe(in_model)
+
+    def outcomes(self, matched: bool, count: int) -> None:
+        self.t.outcomes.labels("true" if matched else "false").inc(count)

@@ -1,7 +1,9 @@
 """The ``liveeval`` command: report, check and threshold on prediction-log files.
 
 Exit codes: 0 success (``check``: pass), 1 ``check`` failed, 2 bad input,
-3 ``check`` inconclusive.
+3 ``check`` inconclusive. Bad input is one line on stderr, ``Error: …``, naming the
+file, the column and the first offending row (rows counted from 1, the header
+not counted).
 """
 
 from __future__ import annotations
@@ -77,16 +79,24 @@ JsonOpt = Annotated[
     str | None, typer.Option("--json", help="Write the JSON report to PATH ('-' for stdout).")
 ]
 HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write the HTML report to PATH.")]
-ConfidenceOpt = Annotated[float, typer.Option("--confidence", help="Interval confidence level.")]
+ConfidenceOpt = Annotated[
+    float,
+    typer.Option("--confidence", help="Confidence level of every interval, in (0, 1)."),
+]
 MinRecallOpt = Annotated[
-    float | None, typer.Option("--min-recall", help="Recommend the best precision at this recall.")
+    float | None,
+    typer.Option("--min-recall", help="Recommend the best precision at this recall, in [0, 1]."),
 ]
 MinPrecisionOpt = Annotated[
     float | None,
-    typer.Option("--min-precision", help="Recommend the best recall at this precision."),
+    typer.Option("--min-precision", help="Recommend the best recall at this precision, in [0, 1]."),
 ]
-CostFpOpt = Annotated[float | None, typer.Option("--cost-fp", help="Cost of a false positive.")]
-CostFnOpt = Annotated[float | None, typer.Option("--cost-fn", help="Cost of a false negative.")]
+CostFpOpt = Annotated[
+    float | None, typer.Option("--cost-fp", help="Cost of a false positive, >= 0 (default 1).")
+]
+CostFnOpt = Annotated[
+    float | None, typer.Option("--cost-fn", help="Cost of a false negative, >= 0 (default 1).")
+]
 TrainOpt = Annotated[
     Path | None, typer.Option("--train", help="Training data, same columns (overfitting, leakage).")
 ]
@@ -145,8 +155,22 @@ def _progress_for(path: Path) -> tuple[Progress | None, Callable[[int, int], Non
     return progress, update
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def _evaluate(file: Path, **kwargs: Any) -> Any:
-    from ..analysis import evaluate
+    from ..analysis import check_options, evaluate
+
+    # Checked before the file is read, and named as the user typed them.
+    check_options(
+        flag=_flag,
+        **{
+            k: kwargs[k]
+            for k in ("confidence", "min_recall", "min_precision", "cost_fp", "cost_fn")
+            if k in kwargs
+        },
+    )
 
     progress, callback = _progress_for(file)
     if progress is None:
@@ -436,8 +460,13 @@ def threshold(
         if json_path == "-":
             sys.stdout.write(text + "\n")
             return
-        Path(json_path).write_text(text + "\n", encoding="utf-8")
+        try:
+            Path(json_path).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{json_path}: cannot write the JSON report: {exc.strerror}")
     from rich.table import Table
+
+    from ..report.model import confidence_level
 
     console = Console(highlight=False)
     table = Table(title=f"Operating points — {result.source}", header_style="bold")
@@ -473,7 +502,7 @@ def threshold(
     console.print(
         "Rows with score ≥ thresh are predicted positive; specif = specificity; cost is "
         "the expected cost per row; ± is half the "
-        f"{confidence:.0%} interval (exact limits in --json).",
+        f"{confidence_level(confidence)} interval (exact limits in --json).",
         style="dim",
     )
 

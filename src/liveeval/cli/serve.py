@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ..errors import LiveevalError
+from ..errors import ConfigError
 
 __all__ = ["export", "serve"]
 
@@ -17,8 +20,42 @@ __all__ = ["export", "serve"]
 def _parse_model(text: str) -> tuple[str, Path]:
     name, sep, path = text.partition("=")
     if not sep or not name or not path:
-        raise LiveevalError(f"--model {text!r}: expected NAME=PATH, e.g. fraud=models/fraud.joblib")
+        raise ConfigError(f"--model {text!r}: expected NAME=PATH, e.g. fraud=models/fraud.joblib")
     return name, Path(path)
+
+
+def _parse_features(text: str) -> tuple[str, ...]:
+    from ..serving import parse_features
+
+    names = tuple(part.strip() for part in text.split(","))
+    try:
+        parse_features(names)
+    except ValueError as exc:
+        raise ConfigError(f"--features {text!r}: {exc}") from None
+    return names
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the server's socket now, so that a port in use is one line, not uvicorn's
+    log; uvicorn then serves on this very socket (no window for another process)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is in use by another process; choose another with --port"
+        elif exc.errno == errno.EACCES:
+            reason = (
+                "permission denied (ports below 1024 need privileges); choose another with --port"
+            )
+        else:
+            reason = f"{exc.strerror or exc}; check --host"
+        raise ConfigError(f"cannot listen on {where}: {reason}") from None
+    return sock
 
 
 def serve(
@@ -28,7 +65,16 @@ def serve(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            "--model", help="NAME=PATH of a model file (.joblib, .pkl, .onnx); repeatable."
+            "--model",
+            help="NAME=PATH of a model file (.joblib, .pkl, .onnx, .pt, .pt2); repeatable.",
+        ),
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            "--features",
+            help="Input names of the --model(s), in order, for models that do not record "
+            "them: a,b,c; NAME:string for text inputs.",
         ),
     ] = None,
     store: Annotated[
@@ -42,18 +88,32 @@ def serve(
         str | None, typer.Option("--window", help="Window of the live gauges, e.g. 1h.")
     ] = None,
 ) -> None:
-    """Serve models and ingest predictions and outcomes; live metrics and Prometheus on /metrics."""
+    """Serve models and ingest predictions and outcomes; live metrics and Prometheus on /metrics.
+
+    Everything that can fail at start (config, models, port, store) is checked before
+    the server starts: one line on stderr and exit code 2.
+    """
     import uvicorn
 
-    from ..api import ServerConfig, create_app, load_config
+    from ..api import create_app
+    from ..config import ServerConfig, Tokens, load_config
+    from ..service import Service
     from ..serving import ModelSpec
     from .app import _bad_input
 
     with _bad_input():
         cfg = load_config(config) if config is not None else ServerConfig()
+        declared = None
+        if features is not None:
+            if not model:
+                raise ConfigError(
+                    "--features applies to the --model(s) given on the command line; for "
+                    "models in liveeval.toml, set 'features' in their [[models]] entry"
+                )
+            declared = _parse_features(features)
         for text in model or []:
             name, path = _parse_model(text)
-            cfg.models.append(ModelSpec(name, path))
+            cfg.models.append(ModelSpec(name, path, features=declared))
         if store is not None:
             cfg.store = store
         if host is not None:
@@ -62,26 +122,40 @@ def serve(
             cfg.port = port
         if window is not None:
             cfg.window = window
-        from ..api.auth import Tokens
-
         cfg.tokens = Tokens.from_env(cfg.tokens)
-        app = create_app(cfg)
-    Console(stderr=True, highlight=False).print(
-        f"liveeval serving {sorted({m.name for m in cfg.models}) or 'no models (ingest only)'} on "
-        f"http://{cfg.host}:{cfg.port} — store {cfg.store}",
-        markup=False,
-    )
-    # The journal's syncer and the DuckDB loader are threads: a shorter GIL switch
-    # interval (CPython's default is 5 ms) bounds how long a request waits behind them.
-    sys.setswitchinterval(0.001)
-    uvicorn.run(
-        app,
-        host=cfg.host,
-        port=cfg.port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+        cfg.check()
+        sock = _listen(cfg.host, cfg.port)
+        try:
+            service = Service(cfg)  # loads (and probes) every model
+            service.start()  # opens the store: StoreLocked when another process holds it
+        except BaseException:
+            sock.close()
+            raise
+    try:
+        app = create_app(cfg, service)
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"liveeval serving {sorted({m.name for m in cfg.models}) or 'no models (ingest only)'} "
+            f"on http://{cfg.host}:{cfg.port} — store {cfg.store}",
+            markup=False,
+        )
+        # The journal's syncer and the DuckDB loader are threads: a shorter GIL switch
+        # interval (CPython's default is 5 ms) bounds how long a request waits behind them.
+        sys.setswitchinterval(0.001)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=cfg.host,
+                port=cfg.port,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=10,
+            )
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+    finally:
+        service.stop()
+        sock.close()
 
 
 def export(
@@ -90,8 +164,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="Only parquet for now.")] = "parquet",
 ) -> None:
     """Write the event log as Parquet, partitioned by model and date (predictions) and date (others)."""
-    import duckdb
-
+    from ..store import open_store
     from .app import _bad_input, _fail
 
     with _bad_input():
@@ -99,36 +172,15 @@ def export(
             _fail(f"--format {fmt!r}: only 'parquet' is supported")
         if not store.is_file():
             _fail(f"{store}: no such store file")
-        from ..store import DuckStore
-        from ..store.journal import StoreLocked
-
+        # Opening the store loads whatever the journal holds beyond the database
+        # (events acknowledged before a crash), so the export has every one. A store
+        # held by a running server raises StoreLocked, which _bad_input reports.
+        opened = open_store(store)
         try:
-            # Opening the store loads whatever the journal holds beyond the database
-            # (events acknowledged before a crash), so the export has every one.
-            opened = DuckStore(store)
-        except (StoreLocked, duckdb.IOException) as exc:
-            _fail(f"{store} is in use, by a running liveeval server or tool; stop it first ({exc})")
-        con = opened.cursor()
-        out.mkdir(parents=True, exist_ok=True)
-        queries = {
-            "predictions": ("SELECT *, CAST(ts AS DATE) AS date FROM predictions", "model, date"),
-            "outcomes": ("SELECT *, CAST(ts AS DATE) AS date FROM outcomes", "date"),
-            "deployments": ("SELECT *, CAST(ts AS DATE) AS date FROM deployments", "date"),
-            "resource_samples": (
-                "SELECT *, CAST(ts AS DATE) AS date FROM resource_samples",
-                "date",
-            ),
-        }
+            written = opened.export(out)
+        finally:
+            opened.close()
         console = Console(highlight=False)
-        for table, (query, partition) in queries.items():
-            rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-            count = int(rows[0]) if rows else 0
-            if count == 0:
-                continue
-            target = out / table
-            con.execute(
-                f"COPY ({query}) TO '{target}' (FORMAT parquet, PARTITION_BY ({partition}), OVERWRITE_OR_IGNORE)"
-            )
-            console.print(f"{table}: {count:,} rows → {target}/", markup=False)
-        con.close()
-        opened.close()
+        for table, count in written.items():
+            if count:
+                console.print(f"{table}: {count:,} rows → {out / table}/", markup=False)

@@ -2,16 +2,21 @@
 
 This is the boundary where bad input is caught: every missing column, unknown
 label, out-of-range score, bad probability row or missing value is reported with
-the source, the column and the first offending row (as a 0-based data row), and
-rows left out of the quality metrics are counted with the reason.
+the source, the column and the first offending row, and rows left out of the
+quality metrics are counted with the reason.
+
+Rows are counted from 1: row 1 is the first data row (in a CSV file, the line
+after the header). Operational columns named ``status``, ``latency_seconds``,
+``latency_ms`` or ``latency_s`` are used without a flag, and the report says so.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,8 +36,16 @@ IntArray = npt.NDArray[np.int64]
 
 OK_STATUSES = {"ok", "success", "succeeded", "successful", "200", "true"}
 LATENCY_UNITS = {"s": 1.0, "seconds": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
-AUTO_LATENCY = ("latency_seconds", "latency_ms", "latency_s", "latency")
+# Picked up by name when no flag names them; a bare "latency" only with --latency-unit.
+AUTO_LATENCY = ("latency_seconds", "latency_ms", "latency_s")
 AUTO_STATUS = ("status",)
+
+RowOf = Callable[[int], int]
+"""Maps a 0-based index into the arrays being checked to the row number shown (from 1)."""
+
+
+def _from_one(i: int) -> int:
+    return i + 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,8 @@ class ColumnSpec:
     threshold: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.proba_prefix is not None and not self.proba_prefix:
+            raise ValidationError("--proba-prefix is empty; give the prefix, e.g. p_")
         if self.score is not None and (self.proba or self.proba_prefix):
             raise ValidationError(
                 "give either --score (binary) or --proba/--proba-prefix, not both"
@@ -110,6 +125,10 @@ class Prepared:
     failed: npt.NDArray[np.bool_] | None = None
     columns_used: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    spec: ColumnSpec | None = None
+    """The spec as applied: with the operational columns found by name filled in."""
+    duplicated: tuple[str, ...] = ()
+    """Column names that occur more than once (unused, so left out of every check)."""
 
     @property
     def rows_evaluated(self) -> int:
@@ -119,7 +138,7 @@ class Prepared:
 def _missing(name: str, table: pa.Table, source: str, flag: str) -> ColumnNotFoundError:
     names = table.column_names
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = f"; did you mean '{close[0]}'?" if close else "."
     shown = ", ".join(names[:20]) + (" …" if len(names) > 20 else "")
     return ColumnNotFoundError(
         f"no such column (given by {flag}){hint} Columns are: {shown}",
@@ -162,9 +181,16 @@ def coerce_label(value: Any, arrow_type: pa.DataType, *, what: str = "label") ->
 
 
 def _dictionary(arr: pa.ChunkedArray | pa.Array) -> tuple[IntArray, list[Any]]:
-    """Integer codes and the distinct values of a column, via Arrow's hash encoding."""
+    """Integer codes and the distinct values of a column, via Arrow's hash encoding.
+
+    Codes follow the order of first appearance, so code ``k`` first occurs no
+    earlier than code ``k - 1``.
+    """
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if pa.types.is_dictionary(arr.type):
+        # Encoding a dictionary array keeps its null indices; decode to encode nulls.
+        arr = arr.dictionary_decode()
     # Nulls become a dictionary entry of their own (None) rather than null indices.
     encoded = pc.dictionary_encode(arr, null_encoding="encode")
     indices = encoded.indices.to_numpy(zero_copy_only=False)
@@ -175,60 +201,167 @@ def _first(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _floats(table: pa.Table, name: str, source: str) -> FloatArray:
+def _first_failure(arr: pa.Array, ok: Callable[[pa.Array], bool]) -> int:
+    """Index of the first element of ``arr`` that makes ``ok`` false (``ok(arr)`` is false).
+
+    Halves the range each step: about ``len(arr)`` elements checked in all.
+    """
+    lo, hi = 0, len(arr)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(arr.slice(lo, mid - lo)):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return col
+
+
+def _casts(arr: pa.Array, target: pa.DataType) -> bool:
+    try:
+        pc.cast(arr, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def _text(value: Any, limit: int = 40) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
+
+
+def _check_scalar(table: pa.Table, name: str, source: str, what: str) -> None:
+    """Labels, statuses and groups must be plain values, not lists or structs."""
+    t = table.column(name).type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        raise ValidationError(
+            f"expected {what}, found binary data (in a CSV file: text that is not UTF-8; "
+            "save the file as UTF-8)",
+            source=source,
+            column=name,
+        )
+    if pa.types.is_nested(t):
+        raise ValidationError(
+            f"expected {what} (integers, strings or booleans), found {t}",
+            source=source,
+            column=name,
+        )
+
+
+def _floats(table: pa.Table, name: str, source: str, row_of: RowOf = _from_one) -> FloatArray:
     col = table.column(name)
-    if not (
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        flat = _flat(col)
+        if not _casts(flat, pa.float64()):
+            i = _first_failure(flat, lambda a: _casts(a, pa.float64()))
+            raise ValidationError(
+                f"{_text(flat[i].as_py())} is not a number",
+                source=source,
+                column=name,
+                row=row_of(i),
+            )
+        col = pc.cast(flat, pa.float64())
+    elif not (
         pa.types.is_floating(col.type)
         or pa.types.is_integer(col.type)
         or pa.types.is_decimal(col.type)
+        or pa.types.is_null(col.type)
     ):
         raise ValidationError(f"expected numbers, found {col.type}", source=source, column=name)
+    if pa.types.is_null(col.type):
+        return np.full(len(col), np.nan)
     values = col.to_numpy() if col.null_count == 0 else col.to_numpy(zero_copy_only=False)
     return np.asarray(values, dtype=np.float64)
 
 
-def _status_failed(table: pa.Table, name: str, source: str) -> npt.NDArray[np.bool_]:
+def _status_failed(
+    table: pa.Table, name: str, source: str, row_of: RowOf = _from_one
+) -> npt.NDArray[np.bool_]:
+    _check_scalar(table, name, source, "statuses")
     col = table.column(name)
     if col.null_count:
         row = _first(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
         raise ValidationError(
-            "status is missing; expected 'ok' or an error name", source=source, column=name, row=row
+            "status is missing; expected 'ok' (or success, 200, true) or an error name",
+            source=source,
+            column=name,
+            row=row_of(row),
         )
     if pa.types.is_boolean(col.type):
         flags = np.asarray(col.to_numpy(zero_copy_only=False), dtype=bool)
         says_ok = any(word in name.lower() for word in ("ok", "success"))
         return ~flags if says_ok else flags
-    if pa.types.is_integer(col.type):
-        http = np.asarray(col.to_numpy(zero_copy_only=False))
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        http = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
         return ~((http >= 200) & (http < 300))
     codes, values = _dictionary(col)
     ok = np.array([str(v).strip().lower() in OK_STATUSES for v in values], dtype=bool)
     return ~ok[codes] if len(values) else np.zeros(table.num_rows, dtype=bool)
 
 
-def timestamps(table: pa.Table, name: str, source: str) -> pa.Array:
+_NAIVE = pa.timestamp("us")
+_AWARE = pa.timestamp("us", tz="UTC")
+
+
+def _parse_time_strings(col: pa.Array, name: str, source: str, row_of: RowOf) -> pa.Array:
+    """ISO-8601 strings, all with a zone offset or all without (as the first row decides)."""
+    for target in (_NAIVE, _AWARE):
+        if _casts(col, target):
+            return pc.cast(col, target)
+    first = col[0].as_py()
+    mode, other = (_NAIVE, _AWARE) if _casts(col.slice(0, 1), _NAIVE) else (_AWARE, _NAIVE)
+    if not _casts(col.slice(0, 1), mode):
+        i = 0
+    else:
+        i = _first_failure(col, lambda a: _casts(a, mode))
+    value = col[i].as_py()
+    if i > 0 and _casts(col.slice(i, 1), other):
+        has = "has no" if other == _NAIVE else "has a"
+        had = "with" if mode == _AWARE else "without"
+        detail = (
+            f"{_text(value)} {has} zone offset but row {row_of(0)} ({_text(first)}) is "
+            f"{had} one; give every timestamp with an offset (…Z, …+02:00) or none"
+        )
+    else:
+        detail = (
+            f"{_text(value)} is not an ISO-8601 timestamp (such as 2026-10-01, "
+            "2026-10-01T12:30:00 or 2026-10-01T12:30:00Z)"
+        )
+    raise ValidationError(detail, source=source, column=name, row=row_of(i))
+
+
+def timestamps(table: pa.Table, name: str, source: str, row_of: RowOf = _from_one) -> pa.Array:
     """A time column as microsecond timestamps: timestamps, dates, ISO-8601 strings or
     epoch seconds; a missing or unreadable value is an error naming its row."""
     col = table.column(name)
     if col.null_count:
         row = _first(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
-        raise ValidationError("timestamp is missing", source=source, column=name, row=row)
+        raise ValidationError("timestamp is missing", source=source, column=name, row=row_of(row))
+    if pa.types.is_dictionary(col.type):
+        col = _flat(col).dictionary_decode()
     if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
         ts = pc.cast(col, pa.timestamp("us", tz=getattr(col.type, "tz", None)))
     elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        try:
-            ts = pc.cast(col, pa.timestamp("us"))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            try:
-                ts = pc.cast(col, pa.timestamp("us", tz="UTC"))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise ValidationError(
-                    f"cannot read as ISO-8601 timestamps ({str(exc).splitlines()[0]})",
-                    source=source,
-                    column=name,
-                ) from None
+        ts = _parse_time_strings(_flat(col), name, source, row_of)
     elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         seconds = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        # Years 1 to 9999, as Python's datetime allows.
+        bad = ~(np.isfinite(seconds) & (np.abs(seconds) < 2.5e11))
+        if bad.any():
+            i = _first(bad)
+            raise ValidationError(
+                f"{float(seconds[i])!r} is not a time in epoch seconds",
+                source=source,
+                column=name,
+                row=row_of(i),
+            )
         ts = pa.array((seconds * 1e6).astype("int64"), type=pa.timestamp("us"))
     else:
         raise ValidationError(
@@ -239,9 +372,11 @@ def timestamps(table: pa.Table, name: str, source: str) -> pa.Array:
     return ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
 
 
-def _time_buckets(table: pa.Table, name: str, source: str) -> tuple[list[str], IntArray, str]:
+def _time_buckets(
+    table: pa.Table, name: str, source: str, row_of: RowOf
+) -> tuple[list[str], IntArray, str]:
     """Calendar buckets of a time column (hour, day, week or month, at most 48)."""
-    ts = timestamps(table, name, source)
+    ts = timestamps(table, name, source, row_of)
     lo, hi = pc.min_max(ts).values()
     span = (hi.value - lo.value) / 1e6 if lo.is_valid else 0.0
     # The finest calendar unit that gives at most 48 buckets.
@@ -263,37 +398,38 @@ def _time_buckets(table: pa.Table, name: str, source: str) -> tuple[list[str], I
     return keys, rank[codes].astype(np.int64), unit
 
 
-def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepared:
-    """Validate ``table`` against ``spec`` and extract the arrays the metrics need."""
-    n = table.num_rows
-    columns = table.column_names
-    flags = {
-        "label": "--label",
-        "pred": "--pred",
-        "score": "--score",
-        "time": "--time",
-        "version": "--version",
-        "segment": "--segment",
-        "weight": "--weight",
-        "latency": "--latency",
-        "status": "--status",
-    }
-    for attr, flag in flags.items():
-        name = getattr(spec, attr)
-        if name is not None and name not in columns:
-            raise _missing(name, table, source, flag)
-    for name in spec.proba or ():
-        if name not in columns:
-            raise _missing(name, table, source, "--proba")
-    if n == 0:
-        raise ValidationError("no rows: the data is empty", source=source)
-    notes: list[str] = []
+FLAGS = {
+    "label": "--label",
+    "pred": "--pred",
+    "score": "--score",
+    "time": "--time",
+    "version": "--version",
+    "segment": "--segment",
+    "weight": "--weight",
+    "latency": "--latency",
+    "status": "--status",
+}
 
-    # Probability columns and the class each stands for.
+
+def _probability_columns(
+    table: pa.Table, spec: ColumnSpec, duplicated: tuple[str, ...], source: str
+) -> tuple[list[str], str | None]:
+    """The class-probability columns and the prefix before each one's class name."""
+    columns = table.column_names
     proba_columns: list[str] = list(spec.proba or ())
     prefix = spec.proba_prefix
     if prefix is not None:
-        proba_columns = [c for c in columns if c.startswith(prefix) and c != prefix]
+        proba_columns = list(
+            dict.fromkeys(c for c in columns if c.startswith(prefix) and c != prefix)
+        )
+        for name in proba_columns:
+            if name in duplicated:
+                raise ValidationError(
+                    "a probability column's name is the header of more than one column; "
+                    "rename them so each name is unique",
+                    source=source,
+                    column=name,
+                )
         if not proba_columns:
             raise ValidationError(
                 f"no column starts with the probability prefix {prefix!r}", source=source
@@ -306,18 +442,19 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
             "for a binary score use --score",
             source=source,
         )
+    return proba_columns, prefix
 
-    label_type = table.column(spec.label).type
-    pos_label = coerce_label(spec.pos_label, label_type, what="positive label")
-    declared = (
-        None
-        if spec.labels is None
-        else tuple(coerce_label(v, label_type, what="declared label") for v in spec.labels)
-    )
-    proba_classes = [coerce_label(c[len(prefix or "") :], label_type) for c in proba_columns]
 
-    # Which rows enter the quality metrics.
+def _rows_to_evaluate(
+    table: pa.Table, spec: ColumnSpec, notes: list[str], source: str
+) -> tuple[npt.NDArray[np.bool_] | None, dict[str, int], IntArray | None]:
+    """Failed predictions, rows left out by reason, and the indices of the rows kept
+    (``None`` when every row is kept, so that no index array is built)."""
+    n = table.num_rows
     failed_all = _status_failed(table, spec.status, source) if spec.status else None
+    found_by_name = spec.status is not None and any(
+        note.startswith("prediction status") for note in notes
+    )
     label_col = table.column(spec.label)
     has_label = np.asarray(label_col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     excluded: dict[str, int] = {}
@@ -334,15 +471,112 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
     # Row indices are only materialised when rows were left out.
     rows_kept = None if all_kept else np.flatnonzero(keep)
     if rows_kept is not None and rows_kept.size == 0:
+        hint = ""
+        if found_by_name and failed_all is not None and failed_all.all():
+            hint = (
+                f"; column '{spec.status}' was taken as the prediction status (found by "
+                "name) and no row says ok (or success, 200, true)"
+            )
         raise ValidationError(
-            f"no labelled rows to evaluate among {n} ({_describe(excluded)})",
+            f"no labelled rows to evaluate among {n} ({_describe(excluded)}){hint}",
             source=source,
             column=spec.label,
         )
+    return failed_all, excluded, rows_kept
+
+
+def resolve_columns(
+    table: pa.Table, spec: ColumnSpec, source: str = "<table>"
+) -> tuple[ColumnSpec, list[str], tuple[str, ...]]:
+    """Check that the named columns exist once each, and fill in the operational
+    columns found by name (``status``, ``latency_seconds`` …).
+
+    Returns the spec as applied, notes saying what was found by name, and the
+    names that occur more than once (allowed only for columns left unused).
+    """
+    columns = table.column_names
+    counts = Counter(columns)
+    duplicated = tuple(c for c, k in counts.items() if k > 1)
+    named = [(getattr(spec, attr), flag) for attr, flag in FLAGS.items()]
+    named += [(name, "--proba") for name in spec.proba or ()]
+    for name, flag in named:
+        if name is None:
+            continue
+        if name not in counts:
+            raise _missing(name, table, source, flag)
+        if counts[name] > 1:
+            where = [str(i + 1) for i, c in enumerate(columns) if c == name]
+            raise ValidationError(
+                f"the name (given by {flag}) is the header of {counts[name]} columns "
+                f"(columns {', '.join(where)}); rename them so each name is unique",
+                source=source,
+                column=name,
+            )
+    notes = []
+    taken = set(spec.named_columns())
+    if spec.status is None:
+        auto = next((c for c in AUTO_STATUS if counts.get(c) == 1 and c not in taken), None)
+        if auto is not None:
+            spec = replace(spec, status=auto)
+            notes.append(f"prediction status read from column '{auto}' (found by name)")
+    if spec.latency is None:
+        candidates = AUTO_LATENCY + (("latency",) if spec.latency_unit else ())
+        auto = next((c for c in candidates if counts.get(c) == 1 and c not in taken), None)
+        if auto is not None:
+            spec = replace(spec, latency=auto)
+            notes.append(f"latency read from column '{auto}' (found by name)")
+    if duplicated:
+        shown = ", ".join(f"'{c}' ({counts[c]}×)" for c in duplicated)
+        notes.append(f"column names used more than once, left out of every check: {shown}")
+    return spec, notes, duplicated
+
+
+def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepared:
+    """Validate ``table`` against ``spec`` and extract the arrays the metrics need.
+
+    Every error names ``source``, the column and the first offending row, counted
+    from 1 (row 1 is the first data row).
+    """
+    spec, notes, duplicated = resolve_columns(table, spec, source)
+    n = table.num_rows
+    if n == 0:
+        raise ValidationError("no rows: the data has a header but no values", source=source)
+    _check_scalar(table, spec.label, source, "labels")
+    if spec.pred is not None:
+        _check_scalar(table, spec.pred, source, "predicted labels")
+
+    proba_columns, prefix = _probability_columns(table, spec, duplicated, source)
+
+    label_type = table.column(spec.label).type
+    if pa.types.is_dictionary(label_type):
+        label_type = label_type.value_type
+    try:
+        pos_label = coerce_label(spec.pos_label, label_type, what="positive label")
+        declared = (
+            None
+            if spec.labels is None
+            else tuple(coerce_label(v, label_type, what="declared label") for v in spec.labels)
+        )
+    except ValidationError as exc:
+        raise ValidationError(exc.detail, source=source, column=spec.label) from None
+    proba_classes = []
+    for name in proba_columns:
+        try:
+            proba_classes.append(coerce_label(name[len(prefix or "") :], label_type))
+        except ValidationError as exc:
+            raise ValidationError(
+                f"the class this probability column stands for: {exc.detail}",
+                source=source,
+                column=name,
+            ) from None
+
+    # Which rows enter the quality metrics.
+    failed_all, excluded, rows_kept = _rows_to_evaluate(table, spec, notes, source)
     sub = table if rows_kept is None else table.take(pa.array(rows_kept))
 
     def original_row(i: int) -> int:
-        return i if rows_kept is None else int(rows_kept[i])
+        """The row number shown for index ``i`` of ``sub``: counted from 1 in ``table``."""
+        return (i if rows_kept is None else int(rows_kept[i])) + 1
 
     # Labels.
     label_idx, label_values = _dictionary(sub.column(spec.label))
@@ -359,12 +593,40 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
                 column=spec.pred,
                 row=row,
             )
-        pred_idx, pred_values = _dictionary(pred_col)
-        pred_values = [coerce_label(v, label_type) for v in pred_values]
+        pred_idx, raw_pred = _dictionary(pred_col)
+        pred_values = []
+        for code, v in enumerate(raw_pred):
+            try:
+                pred_values.append(coerce_label(v, label_type, what="predicted label"))
+            except ValidationError as exc:
+                raise ValidationError(
+                    exc.detail,
+                    source=source,
+                    column=spec.pred,
+                    row=original_row(_first(pred_idx == code)),
+                ) from None
     for values, col, idx in (
         (label_values, spec.label, label_idx),
         (pred_values or [], spec.pred, pred_idx),
     ):
+        for pos, v in enumerate(values):
+            if isinstance(v, float) and math.isinf(v) and idx is not None:
+                raise ValidationError(
+                    f"label {v!r} is not a class: labels are integers, strings or booleans",
+                    source=source,
+                    column=col,
+                    row=original_row(_first(idx == pos)),
+                )
+            if isinstance(v, float) and abs(v) >= 2.0**53 and idx is not None:
+                # A CSV reader turns integers beyond int64 into floats, which merge
+                # neighbouring labels: refuse rather than count two classes as one.
+                raise ValidationError(
+                    f"label {v!r} is too large to be held exactly as a number (|x| >= 2^53); "
+                    "make such labels text, e.g. with a prefix such as 'id-'",
+                    source=source,
+                    column=col,
+                    row=original_row(_first(idx == pos)),
+                )
         for v in values:
             if isinstance(v, float) and math.isnan(v):
                 pos = values.index(v)
@@ -383,10 +645,11 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
             found.add(pos_label)
         labels = _sorted(found)
     if spec.score is not None and len(labels) == 1:
-        other = _implied_negative(labels[0], label_type)
+        only = labels[0]
+        other = _implied_negative(only, label_type)
         if other is not None:
-            labels = _sorted({labels[0], other})
-            notes.append(f"only class {labels[0]!r} occurs; assumed the other class is {other!r}")
+            labels = _sorted({only, other})
+            notes.append(f"only class {only!r} occurs; assumed the other class is {other!r}")
     index = {label: i for i, label in enumerate(labels)}
 
     def encode(idx: IntArray, values: list[Any], column: str) -> IntArray:
@@ -410,6 +673,19 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
     if pos_label is None and len(labels) == 2:
         pos_label = _default_positive(labels)
     if spec.score is not None:
+        if len(labels) > 2 and declared is None and len(label_values) > 2:
+            # Codes follow first appearance: the first row of code 2 is where a
+            # two-class column stops being one.
+            third = _first(label_idx == 2)
+            raise ValidationError(
+                f"label {normalise_label(label_values[2])!r} is a third class, but --score is "
+                f"for binary problems (earlier rows hold {normalise_label(label_values[0])!r} "
+                f"and {normalise_label(label_values[1])!r}); declare the classes with --labels, "
+                "or use --proba/--proba-prefix for class probabilities",
+                source=source,
+                column=spec.label,
+                row=original_row(third),
+            )
         if len(labels) != 2:
             raise ValidationError(
                 f"--score is for binary problems but the labels have {len(labels)} classes "
@@ -433,7 +709,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
     # Scores and probabilities.
     score = proba = None
     if spec.score is not None:
-        score = _floats(sub, spec.score, source)
+        score = _floats(sub, spec.score, source, original_row)
         in_range = score.size == 0 or bool(score.min() >= 0.0 and score.max() <= 1.0)
         bad = np.zeros(0, bool) if in_range else ~((score >= 0.0) & (score <= 1.0))
         if bad.any():
@@ -453,6 +729,21 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
                     column=proba_columns[proba_classes.index(c)],
                 )
         missing = [label for label in labels if label not in proba_classes]
+        for values, idx, where in (
+            (label_values, label_idx, spec.label),
+            (pred_values or [], pred_idx, spec.pred),
+        ):
+            # A class met in the data without a probability column: name its first row.
+            unknown = [i for i, v in enumerate(values) if normalise_label(v) in missing]
+            if unknown and idx is not None:
+                i = _first(np.isin(idx, unknown))
+                raise UnknownLabelError(
+                    f"label {normalise_label(values[int(idx[i])])!r} has no probability "
+                    f"column; probability columns are {proba_columns!r}",
+                    source=source,
+                    column=where,
+                    row=original_row(i),
+                )
         if missing:
             raise ValidationError(
                 f"no probability column for class(es) {missing!r}; probability columns are "
@@ -462,7 +753,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         # Column-major: every per-class pass reads one contiguous column.
         proba = np.empty((sub.num_rows, len(labels)), order="F")
         for name, cls in zip(proba_columns, proba_classes, strict=True):
-            column_values = _floats(sub, name, source)
+            column_values = _floats(sub, name, source, original_row)
             bad = ~((column_values >= 0.0) & (column_values <= 1.0))
             if bad.any():
                 i = _first(bad)
@@ -486,7 +777,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
 
     weight = None
     if spec.weight is not None:
-        weight = _floats(sub, spec.weight, source)
+        weight = _floats(sub, spec.weight, source, original_row)
         bad = ~(np.isfinite(weight) & (weight >= 0))
         if bad.any():
             i = _first(bad)
@@ -496,14 +787,21 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
                 column=spec.weight,
                 row=original_row(i),
             )
+        if not (weight > 0).any():
+            raise ValidationError(
+                f"every weight of the {weight.size:,} rows evaluated is 0; at least one must be "
+                "positive",
+                source=source,
+                column=spec.weight,
+            )
 
     # Groups for the breakdowns.
     groups: dict[str, tuple[list[str], IntArray]] = {}
-    for dim, name in (("version", spec.version), ("segment", spec.segment)):
-        if name is None:
+    for dim, group_col in (("version", spec.version), ("segment", spec.segment)):
+        if group_col is None:
             continue
-        col = sub.column(name)
-        codes, values = _dictionary(col)
+        _check_scalar(sub, group_col, source, f"{dim} names")
+        codes, values = _dictionary(sub.column(group_col))
         keys = ["(missing)" if v is None else str(v) for v in values]
         order = sorted(range(len(keys)), key=lambda i: (values[i] is None, str(values[i])))
         rank = np.empty(len(keys), dtype=np.int64)
@@ -511,42 +809,32 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         groups[dim] = ([keys[i] for i in order], rank[codes])
     time_unit = None
     if spec.time is not None:
-        keys, codes, time_unit = _time_buckets(sub, spec.time, source)
+        keys, codes, time_unit = _time_buckets(sub, spec.time, source, original_row)
         groups["time"] = (keys, codes)
 
     # Operational columns cover every prediction, labelled or not.
     latency = None
     latency_col = spec.latency
-    if latency_col is None:
-        latency_col = next((c for c in AUTO_LATENCY if c in columns), None)
-        if latency_col is not None:
-            notes.append(f"latency read from column '{latency_col}'")
     if latency_col is not None:
-        unit = spec.latency_unit or _latency_unit(latency_col)
+        unit = spec.latency_unit or _latency_unit(latency_col, source)
         raw_latency = _floats(table, latency_col, source)
         present = ~np.isnan(raw_latency)
-        bad = present & ~(raw_latency >= 0)
+        bad = present & ~((raw_latency >= 0) & np.isfinite(raw_latency))
         if bad.any():
             i = _first(bad)
             raise ValidationError(
-                f"{float(raw_latency[i])!r} is not a non-negative latency",
+                f"{float(raw_latency[i])!r} is not a finite non-negative latency",
                 source=source,
                 column=latency_col,
-                row=i,
+                row=i + 1,
+            )
+        absent = int(n - present.sum())
+        if absent:
+            notes.append(
+                f"{absent:,} row(s) without a latency in '{latency_col}' left out of the "
+                "latency percentiles"
             )
         latency = raw_latency[present] * LATENCY_UNITS[unit]
-    failed = failed_all
-    if failed is None and spec.status is None:
-        auto = next((c for c in AUTO_STATUS if c in columns), None)
-        if auto is not None:
-            failed = _status_failed(table, auto, source)
-            notes.append(f"prediction status read from column '{auto}'")
-            if failed.any():
-                raise ValidationError(
-                    f"column '{auto}' marks {int(failed.sum())} prediction(s) as failed; pass "
-                    f"--status {auto} so they are left out of the quality metrics",
-                    source=source,
-                )
 
     used = {
         "label": spec.label,
@@ -575,9 +863,11 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         groups,
         time_unit,
         latency,
-        failed,
+        failed_all,
         {k: v for k, v in used.items() if v is not None},
         notes,
+        spec,
+        duplicated,
     )
 
 
@@ -612,10 +902,11 @@ def _sorted(values: set[Any]) -> tuple[Label, ...]:
 def _default_positive(labels: tuple[Label, ...]) -> Label | None:
     """1 for {0, 1} and {-1, 1}, True for booleans, as scikit-learn assumes."""
     as_set = set(labels)
+    # Checked first: {False, True} == {0, 1} in Python.
+    if all(isinstance(label, bool) for label in labels):
+        return True if as_set == {False, True} else None
     if as_set in ({0, 1}, {-1, 1}):
         return 1
-    if as_set == {False, True}:
-        return True
     return None
 
 
@@ -627,7 +918,7 @@ def _implied_negative(label: Label, arrow_type: pa.DataType) -> Label | None:
     return None
 
 
-def _latency_unit(name: str) -> str:
+def _latency_unit(name: str, source: str) -> str:
     lowered = name.lower()
     for suffix, unit in (
         ("_ms", "ms"),
@@ -639,6 +930,8 @@ def _latency_unit(name: str) -> str:
         if lowered.endswith(suffix):
             return unit
     raise ValidationError(
-        f"cannot tell the unit of latency column '{name}'; name it *_ms or *_seconds, "
-        "or pass --latency-unit"
+        "cannot tell the unit of the latency column; name it *_ms or *_seconds, "
+        "or pass --latency-unit",
+        source=source,
+        column=name,
     )

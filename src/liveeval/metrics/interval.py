@@ -43,7 +43,6 @@ __all__ = [
     "mover_mean",
     "normal_mean",
     "ratio_interval",
-    "samples_to_settle",
     "t_mean",
     "t_quantile",
     "wilson",
@@ -480,23 +479,3 @@ def _binomial_cdf_window(n: int, q: float) -> tuple[FloatArray, int]:
     if hi == n:
         cdf /= cdf[-1]
     return cdf, lo
-
-
-def samples_to_settle(
-    value: float, lower: float, upper: float, n: float, target: float
-) -> int | None:
-    """How many more samples would make the interval exclude ``target``.
-
-    Interval half-widths shrink as 1/sqrt(n), so with the estimate unchanged the
-    side facing the target reaches it at ``n * (half / distance)**2`` samples.
-    Returns ``None`` when the interval already excludes the target or the
-    estimate sits on the target (no amount of data settles it).
-    """
-    if not (lower <= target <= upper) or n <= 0:
-        return None
-    distance = abs(value - target)
-    if distance == 0.0:
-        return None
-    half = (value - lower) if target < value else (upper - value)
-    needed = n * (half / distance) ** 2
-    return max(int(math.ceil(needed - n)), 1)

@@ -14,7 +14,14 @@ import numpy.typing as npt
 
 from ..errors import UnknownLabelError, ValidationError
 
-__all__ = ["Label", "discover_labels", "encode_labels", "normalise_label"]
+__all__ = [
+    "Label",
+    "canonical_label",
+    "discover_labels",
+    "encode_labels",
+    "label_key",
+    "normalise_label",
+]
 
 Label = Hashable
 IntArray = npt.NDArray[np.int64]
@@ -28,6 +35,66 @@ def normalise_label(value: object) -> Label:
     if not isinstance(value, Hashable):
         raise ValidationError(f"label {value!r} is not hashable")
     return value
+
+
+_TRUE = frozenset({"true", "True", "TRUE"})
+_FALSE = frozenset({"false", "False", "FALSE"})
+
+
+def canonical_label(value: object) -> Label:
+    """The one value that stands for a label whatever JSON type it arrived as.
+
+    The rule (documented in docs/labels.md): numpy scalars become Python values;
+    ``true``/``false`` (booleans or those words) become ``1``/``0``; a finite
+    number with an integral value becomes an ``int`` (``1.0`` -> ``1``); a string
+    that spells a number becomes that number (``"1"``, ``"1.0"`` -> ``1``,
+    ``"0.5"`` -> ``0.5``); any other string stays as it is. So ``1``, ``1.0``,
+    ``"1"`` and ``true`` are one class, and ``"spam"`` another.
+
+    Raises
+    ------
+    ValidationError
+        for NaN, infinities, and values that are not scalars.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            raise ValidationError(f"label {value!r} is not a finite number")
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, str):
+        if value in _TRUE:
+            return 1
+        if value in _FALSE:
+            return 0
+        text = value.strip()
+        # ASCII only: float() also reads other scripts' digits ("٣" is 3).
+        if (
+            text.isascii()
+            and text
+            and (text[0].isdigit() or text[0] in "+-.")
+            and text not in ("+", "-", ".")
+        ):
+            try:
+                number = float(text)
+            except ValueError:
+                return value
+            if np.isfinite(number):
+                return canonical_label(number)
+        return value
+    raise ValidationError(
+        f"label {value!r} ({type(value).__name__}) is not a string, number or boolean"
+    )
+
+
+def label_key(value: object) -> str:
+    """A text key of :func:`canonical_label`, for dictionaries across JSON types."""
+    canonical = canonical_label(value)
+    return f"s:{canonical}" if isinstance(canonical, str) else f"n:{canonical!r}"
 
 
 def _sorted_labels(values: Iterable[Label]) -> tuple[Label, ...]:

@@ -1,25 +1,50 @@
 """Use-case profiles: what "good enough" means for a kind of model, as data.
 
-A profile is a TOML file with a ``name``, a ``description`` and a list of
-``[[check]]`` tables, each with ``metric``, ``op`` (``>=``, ``>``, ``<=``, ``<``),
-``target``, an optional ``warn`` band (a pass within this distance of the
-target is a warning), ``min_n`` (fewer rows behind the metric is inconclusive)
-and ``why``. The built-in profiles ship in ``liveeval/readiness/profiles``.
+A profile is a TOML file (UTF-8) with a ``name``, a ``description`` and a list of
+``[[check]]`` tables, each with ``metric`` (a name from the metric catalogue,
+:data:`liveeval.metrics.registry.METRICS`), ``op`` (``>=``, ``>``, ``<=``, ``<``;
+by default ``>=`` for a higher-is-better metric and ``<=`` for a lower-is-better one,
+and it must point the metric's way), ``target``, an optional ``warn`` band (a pass
+within this distance of the target is a warning), ``min_n`` (fewer rows behind the
+metric is inconclusive) and ``why``. The built-in profiles ship in
+``liveeval/readiness/profiles``.
+
+Finding a profile:
+
+- :func:`builtin_profile` — a built-in by name;
+- :func:`profile_by_name` — a built-in or a profile registered at start (a server
+  loads its operator's profile files once, then looks them up by name only: a
+  request never names a path);
+- :func:`load_profile_file` — a TOML file the user gave (the CLI's ``--profile PATH``);
+- :func:`load_profile` — either a name or a path, for the CLI and ``evaluate()``.
 """
 
 from __future__ import annotations
 
 import difflib
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import ProfileError
+from ..errors import ProfileError, UnknownMetricError
+from ..metrics.registry import metric_spec
 
-__all__ = ["Check", "Profile", "builtin_profiles", "load_profile"]
+__all__ = [
+    "OPS",
+    "Check",
+    "Profile",
+    "builtin_profile",
+    "builtin_profiles",
+    "load_profile",
+    "load_profile_file",
+    "parse_profile",
+    "profile_by_name",
+]
 
 OPS = (">=", ">", "<=", "<")
+_KEYS = {"metric", "op", "target", "warn", "min_n", "why"}
 
 
 @dataclass(frozen=True)
@@ -48,13 +73,51 @@ class Profile:
 
 
 def builtin_profiles() -> list[str]:
+    """The names of the built-in profiles, sorted."""
     folder = resources.files("liveeval.readiness") / "profiles"
     return sorted(
         p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
     )
 
 
-def _parse(text: str, source: str) -> Profile:
+def _check(raw: object, where: str) -> Check:
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: must be a table")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise ProfileError(
+            f"{where}: unknown key(s) {sorted(unknown)}; accepted: {', '.join(sorted(_KEYS))}"
+        )
+    metric, target = raw.get("metric"), raw.get("target")
+    if not isinstance(metric, str):
+        raise ProfileError(f"{where}: 'metric' must be a metric name such as \"recall\"")
+    try:
+        spec = metric_spec(metric)
+    except UnknownMetricError as exc:
+        raise ProfileError(f"{where}: {exc}") from None
+    good_ops = (">=", ">") if spec.higher_is_better else ("<=", "<")
+    op = raw.get("op", good_ops[0])
+    if op not in OPS:
+        raise ProfileError(f"{where}: 'op' is {op!r}, expected one of {', '.join(OPS)}")
+    if op not in good_ops:
+        way = "higher" if spec.higher_is_better else "lower"
+        raise ProfileError(
+            f"{where}: 'op' is {op!r} but {metric} is better when {way}; use "
+            f"{' or '.join(repr(o) for o in good_ops)}"
+        )
+    if not isinstance(target, (int, float)) or isinstance(target, bool):
+        raise ProfileError(f"{where}: 'target' must be a number, got {target!r}")
+    warn = raw.get("warn", 0.0)
+    min_n = raw.get("min_n", 0)
+    if not isinstance(warn, (int, float)) or isinstance(warn, bool) or warn < 0:
+        raise ProfileError(f"{where}: 'warn' must be a non-negative number, got {warn!r}")
+    if not isinstance(min_n, int) or isinstance(min_n, bool) or min_n < 0:
+        raise ProfileError(f"{where}: 'min_n' must be a non-negative integer, got {min_n!r}")
+    return Check(metric, op, float(target), float(warn), min_n, str(raw.get("why", "")))
+
+
+def parse_profile(text: str, source: str) -> Profile:
+    """A profile from TOML text; ``source`` names it in error messages."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -65,46 +128,83 @@ def _parse(text: str, source: str) -> Profile:
     raw_checks = data.get("check")
     if not isinstance(raw_checks, list) or not raw_checks:
         raise ProfileError(f"{source}: needs at least one [[check]] table")
-    checks = []
-    for i, raw in enumerate(raw_checks):
-        where = f"{source}: check {i + 1}"
-        if not isinstance(raw, dict):
-            raise ProfileError(f"{where}: must be a table")
-        unknown = set(raw) - {"metric", "op", "target", "warn", "min_n", "why"}
-        if unknown:
-            raise ProfileError(f"{where}: unknown key(s) {sorted(unknown)}")
-        metric, op, target = raw.get("metric"), raw.get("op", ">="), raw.get("target")
-        if not isinstance(metric, str):
-            raise ProfileError(f"{where}: 'metric' must be a metric name such as \"recall\"")
-        if op not in OPS:
-            raise ProfileError(f"{where}: 'op' is {op!r}, expected one of {', '.join(OPS)}")
-        if not isinstance(target, (int, float)) or isinstance(target, bool):
-            raise ProfileError(f"{where}: 'target' must be a number, got {target!r}")
-        warn = raw.get("warn", 0.0)
-        min_n = raw.get("min_n", 0)
-        if not isinstance(warn, (int, float)) or warn < 0:
-            raise ProfileError(f"{where}: 'warn' must be a non-negative number, got {warn!r}")
-        if not isinstance(min_n, int) or min_n < 0:
-            raise ProfileError(f"{where}: 'min_n' must be a non-negative integer, got {min_n!r}")
-        checks.append(Check(metric, op, float(target), float(warn), min_n, str(raw.get("why", ""))))
-    return Profile(name, str(data.get("description", "")), tuple(checks), source)
+    checks = tuple(_check(raw, f"{source}: check {i + 1}") for i, raw in enumerate(raw_checks))
+    return Profile(name, str(data.get("description", "")), checks, source)
+
+
+def builtin_profile(name: str) -> Profile:
+    """The built-in profile ``name`` (``fraud``, ``spam`` …).
+
+    Raises
+    ------
+    ProfileError
+        for any other name, with the closest built-in as a suggestion.
+    """
+    return profile_by_name(name)
+
+
+def profile_by_name(name: str, registered: Mapping[str, Profile] | None = None) -> Profile:
+    """A profile by name: one of ``registered`` (loaded at start), else a built-in.
+
+    Never reads a path, so it is safe for names that arrive in requests.
+
+    Raises
+    ------
+    ProfileError
+        for an unknown name, with the closest known name as a suggestion.
+    """
+    extra = dict(registered or {})
+    if name in extra:
+        return extra[name]
+    names = builtin_profiles()
+    if name not in names:
+        known = sorted({*names, *extra})
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ProfileError(f"unknown profile {name!r}.{hint} Known profiles: {', '.join(known)}")
+    resource = resources.files("liveeval.readiness") / "profiles" / f"{name}.toml"
+    return parse_profile(resource.read_text(encoding="utf-8"), f"profile '{name}'")
+
+
+def load_profile_file(path: str | Path) -> Profile:
+    """A profile from a TOML file (UTF-8).
+
+    Raises
+    ------
+    ProfileError
+        when the file is missing or unreadable, not UTF-8, not TOML, or not a valid
+        profile (an unknown metric comes with a "did you mean").
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ProfileError(f"{path}: no such profile file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the profile file: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            f"{path}: not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); save the "
+            "profile as UTF-8"
+        ) from None
+    return parse_profile(text.removeprefix("\ufeff"), str(path))
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
-    """A built-in profile by name, or a profile from a TOML file."""
+    """A built-in profile by name, or a profile from a TOML file (for the CLI).
+
+    A :class:`~pathlib.Path`, a name ending in ``.toml`` or an existing file is read as
+    a file; anything else is a built-in name. A server should use
+    :func:`profile_by_name` instead, which never reads a path.
+    """
+    if isinstance(name_or_path, Path):
+        return load_profile_file(name_or_path)
     text = str(name_or_path)
-    path = Path(text)
-    if text.endswith(".toml") or path.exists():
-        if not path.is_file():
-            raise ProfileError(f"{path}: no such profile file")
-        return _parse(path.read_text(encoding="utf-8"), str(path))
-    names = builtin_profiles()
-    if text not in names:
-        close = difflib.get_close_matches(text, names, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ProfileError(
-            f"unknown profile {text!r}.{hint} Built-in profiles: {', '.join(names)}; "
-            "or give a path to a .toml file"
-        )
-    resource = resources.files("liveeval.readiness") / "profiles" / f"{text}.toml"
-    return _parse(resource.read_text(encoding="utf-8"), f"profile '{text}'")
+    if text.endswith(".toml") or Path(text).exists():
+        return load_profile_file(text)
+    try:
+        return profile_by_name(text)
+    except ProfileError as exc:
+        raise ProfileError(f"{exc}; or give a path to a .toml file") from None

@@ -8,9 +8,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ..readiness.verdict import fmt
-from .model import Report
+from .model import Report, confidence_level
 from .svg import PALETTE, Series, heatmap, interval_chart, line_chart
-from .terminal import SHOWN, confusion_text
+from .terminal import BREAKDOWN, OPERATING_POINT, PER_CLASS, SHOWN, confusion_text
 
 __all__ = ["render_fragment", "render_html"]
 
@@ -136,6 +136,11 @@ def _context(report: Report) -> dict[str, Any]:
         "charts": _charts(report),
         "confusion_text": confusion_text(report),
         "verdict": report.verdict,
+        "ci": f"{confidence_level(r.confidence)} CI",
+        "level": confidence_level(r.confidence),
+        "per_class_names": PER_CLASS,
+        "operating_point_names": OPERATING_POINT,
+        "breakdown_names": BREAKDOWN,
     }
 
 

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics import EvaluationResult, MetricResult
+from ..metrics.registry import metric_names
 from ..readiness import Finding, Verdict
 
-__all__ = ["SCHEMA_VERSION", "Breakdown", "Report", "Stage", "metric_dict"]
+__all__ = ["SCHEMA_VERSION", "Breakdown", "Report", "Stage", "confidence_level", "metric_dict"]
 
 SCHEMA_VERSION = "1.0"
+# The per-class table of the JSON report: the catalogue's per-class metrics.
+PER_CLASS = metric_names(role="per_class")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,17 @@ class Stage:
     name: str
     source: str
     result: EvaluationResult
+
+
+def confidence_level(confidence: float) -> str:
+    """A confidence level as people write it: 0.95 → '95%', 0.975 → '97.5%'.
+
+    Examples
+    --------
+    >>> confidence_level(0.9), confidence_level(0.975), confidence_level(0.999)
+    ('90%', '97.5%', '99.9%')
+    """
+    return f"{round(confidence * 100, 4):g}%"
 
 
 def _clean(value: Any) -> Any:
@@ -154,9 +168,7 @@ class Report:
                 {
                     "label": row["label"],
                     "support": row["support"],
-                    **{
-                        k: metric_dict(row[k]) for k in ("precision", "recall", "specificity", "f1")
-                    },
+                    **{k: metric_dict(row[k]) for k in PER_CLASS},
                 }
                 for row in r.per_class
             ],

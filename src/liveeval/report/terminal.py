@@ -10,8 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..metrics import MetricResult
+from ..metrics.registry import metric_names
 from ..readiness.verdict import fmt
-from .model import Report
+from .model import Report, confidence_level
 
 __all__ = ["confusion_text", "render"]
 
@@ -23,41 +24,11 @@ STATUS_STYLE = {
     "info": "cyan",
 }
 
-# Metrics shown in the main table, in this order, when present.
-SHOWN = (
-    "accuracy",
-    "precision",
-    "recall",
-    "specificity",
-    "f1",
-    "f2",
-    "balanced_accuracy",
-    "mcc",
-    "cohen_kappa",
-    "roc_auc",
-    "average_precision",
-    "log_loss",
-    "brier",
-    "expected_calibration_error",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "precision_weighted",
-    "recall_weighted",
-    "f1_weighted",
-    "f1_micro",
-    "false_positive_rate",
-    "negative_predictive_value",
-    "error_rate",
-    "prevalence",
-    "baseline_accuracy",
-    "failed_prediction_rate",
-    "latency_p50_seconds",
-    "latency_p95_seconds",
-    "latency_p99_seconds",
-    "latency_max_seconds",
-    "latency_mean_seconds",
-)
+# Metrics shown in the main table, in the catalogue's order, when present.
+SHOWN = metric_names(role="summary")
+BREAKDOWN = metric_names(role="breakdown")
+PER_CLASS = metric_names(role="per_class")
+OPERATING_POINT = metric_names(role="operating_point")
 
 
 def _value(name: str, m: MetricResult) -> str:
@@ -121,8 +92,9 @@ def confusion_text(report: Report) -> str:
 class _MetricTable:
     """The metric table, fitted to the terminal: numbers never wrap, methods get what is left."""
 
-    def __init__(self, metrics: dict[str, MetricResult]) -> None:
+    def __init__(self, metrics: dict[str, MetricResult], confidence: float) -> None:
         self.metrics = metrics
+        self.confidence = confidence
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         rows = [(name, self.metrics[name]) for name in SHOWN if name in self.metrics]
@@ -135,7 +107,8 @@ class _MetricTable:
         table = Table(header_style="bold")
         table.add_column("metric", no_wrap=True, min_width=name_w)
         table.add_column("value", justify="right", no_wrap=True, min_width=value_w)
-        table.add_column("95% CI", justify="right", no_wrap=True, min_width=ci_w)
+        ci = f"{confidence_level(self.confidence)} CI"
+        table.add_column(ci, justify="right", no_wrap=True, min_width=max(ci_w, len(ci)))
         table.add_column("n", justify="right", no_wrap=True, min_width=n_w)
         show_method = method_w >= 12
         if show_method:
@@ -152,7 +125,8 @@ def _verdict(report: Report) -> Any:
     v = report.verdict
     assert v is not None
     table = Table(show_header=True, header_style="bold", expand=False, box=None, pad_edge=False)
-    for col in ("", "metric", "value", "95% CI", "target", "why"):
+    ci = f"{confidence_level(report.result.confidence)} CI"
+    for col in ("", "metric", "value", ci, "target", "why"):
         table.add_column(col, overflow="fold")
     for c in v.checks:
         m = c.check.metric
@@ -196,7 +170,7 @@ def render(report: Report) -> Group:
         parts.append(Panel(findings, title="Pitfalls", title_align="left"))
     parts.append(Panel(Text(confusion_text(report)), title="Confusion matrix", title_align="left"))
 
-    parts.append(_MetricTable(r.metrics))
+    parts.append(_MetricTable(r.metrics, r.confidence))
     if any(m.zero_division is not None for m in r.metrics.values()):
         parts.append(
             Text("* undefined (zero division); shown as scikit-learn reports it", style="dim")
@@ -204,23 +178,23 @@ def render(report: Report) -> Group:
 
     if r.kind == "multiclass":
         pc = Table(title="Per class", header_style="bold")
-        for col in ("class", "support", "precision", "recall", "f1"):
+        for col in ("class", "support", *PER_CLASS):
             pc.add_column(col, justify="right" if col != "class" else "left")
         for row in r.per_class:
             pc.add_row(
                 str(row["label"]),
                 f"{row['support']:,.0f}",
-                *(_value(k, row[k]) for k in ("precision", "recall", "f1")),
+                *(_value(k, row[k]) for k in PER_CLASS),
             )
         parts.append(pc)
 
     if r.operating_points:
         ops = Table(title="Operating points", header_style="bold")
-        for col in ("objective", "threshold", "precision", "recall", "f1", "flagged"):
+        for col in ("objective", "threshold", *OPERATING_POINT, "flagged"):
             ops.add_column(col, justify="right" if col != "objective" else "left", no_wrap=True)
         for p in r.operating_points:
             if p.threshold is None:
-                ops.add_row(p.objective, "—", p.reason or "", "", "", "")
+                ops.add_row(p.objective, "—", p.reason or "", *([""] * len(OPERATING_POINT)))
                 continue
             cm = p.confusion
             total = sum(map(sum, cm)) or 1.0
@@ -234,9 +208,7 @@ def render(report: Report) -> Group:
             ops.add_row(
                 p.objective,
                 f"{p.threshold:.4f}",
-                ci(p.metrics["precision"]),
-                ci(p.metrics["recall"]),
-                ci(p.metrics["f1"]),
+                *(ci(p.metrics[k]) for k in OPERATING_POINT),
                 f"{flagged:.2%}",
             )
         parts.append(ops)
@@ -248,20 +220,16 @@ def render(report: Report) -> Group:
             f" ({report.time_unit})" if dim == "time" and report.time_unit else ""
         )
         bt = Table(title=title, header_style="bold")
-        metric_names = [
-            m
-            for m in ("accuracy", "precision", "recall", "f1", "roc_auc")
-            if m in groups[0].metrics
-        ]
+        columns = [m for m in BREAKDOWN if m in groups[0].metrics]
         bt.add_column(dim, no_wrap=True)
         bt.add_column("rows", justify="right", no_wrap=True)
-        for m in metric_names:
+        for m in columns:
             bt.add_column(m, justify="right", no_wrap=True)
         if len(groups) > 60:
             parts.append(Text(f"{dim}: showing the first 60 of {len(groups)} groups", style="dim"))
         for b in groups[:60]:
             cells = []
-            for m in metric_names:
+            for m in columns:
                 res = b.metrics[m]
                 if res.value is None or res.zero_division is not None:
                     cells.append("—")

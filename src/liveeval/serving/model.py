@@ -1,26 +1,24 @@
-"""Loading models and predicting with them.
+"""A loaded model and what predicting with it gives.
 
 Models are loaded only from paths the operator gives (command line or config
-file), never from request input. scikit-learn models are joblib/pickle files:
-**unpickling runs code**, so load only files you trust. ONNX models need the
-``onnxruntime`` package.
+file), never from request input (see :mod:`liveeval.serving.load`).
 """
 
 from __future__ import annotations
 
-import copy
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import LiveevalError, ValidationError
+from ..metrics.labels import Label, normalise_label
+from .inputs import InputSchema
 
-__all__ = ["LoadedModel", "ModelSpec", "Predictor", "load_model"]
+__all__ = ["LoadedModel", "ModelSpec", "Prediction", "Predictor"]
 
 
 class Predictor(Protocol):
@@ -31,7 +29,11 @@ class Predictor(Protocol):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model as the operator declares it (``--model name=path`` or ``[[models]]``)."""
+    """A model as the operator declares it (``--model name=path`` or ``[[models]]``).
+
+    ``features`` are ``name`` or ``name:type`` declarations
+    (:func:`~liveeval.serving.inputs.parse_features`).
+    """
 
     name: str
     path: Path
@@ -42,26 +44,40 @@ class ModelSpec:
     profile: str | None = None
     threshold: float = 0.5
     # PyTorch models: whether the module returns logits (softmax/sigmoid applied here)
-    # or probabilities.
+    # or probabilities ("probabilities", or "proba").
     output: str = "logits"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a model said about a batch of rows.
+
+    ``labels`` are plain Python values. A binary model with a positive class gives
+    ``scores`` (P(positive), and the label is ``score >= threshold``); another model
+    with probabilities gives ``probas`` (one list per row, in ``classes`` order); a
+    model without ``predict_proba`` gives labels alone.
+    """
+
+    labels: list[Label]
+    scores: list[float] | None
+    probas: list[list[float]] | None
+    model_seconds: float
 
 
 @dataclass
 class LoadedModel:
     spec: ModelSpec
     predictor: Any
-    features: tuple[str, ...]
+    schema: InputSchema
     classes: tuple[Any, ...]
     pos_label: Any = None
     kind: str = "sklearn"
-    # Whether scikit-learn would warn that a bare matrix has no feature names.
-    names_recorded: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.names_recorded = self.kind == "sklearn" and (
-            "feature_names_in_" in getattr(self.predictor, "__dict__", {})
-            or hasattr(self.predictor, "steps")
-        )
+    # False for classifiers without predict_proba (LinearSVC, RidgeClassifier, ...):
+    # served with predicted labels only.
+    has_proba: bool = True
+    # Whether scikit-learn would warn that a bare matrix has no feature names (a
+    # Pipeline fitted on a DataFrame, given the matrix we build in its order).
+    quiet_names: bool = False
 
     @property
     def name(self) -> str:
@@ -72,51 +88,73 @@ class LoadedModel:
         return self.spec.version
 
     @property
+    def features(self) -> tuple[str, ...]:
+        return self.schema.names
+
+    @property
+    def feature_types(self) -> dict[str, str]:
+        return {f.name: f.type for f in self.schema.features}
+
+    @property
     def is_binary(self) -> bool:
-        return len(self.classes) == 2 and self.pos_label is not None
+        return self.has_proba and len(self.classes) == 2 and self.pos_label is not None
 
-    def matrix(self, rows: list[dict[str, Any]]) -> npt.NDArray[np.float64]:
-        """Validate rows against the input schema and stack them (features in order)."""
-        out = np.empty((len(rows), len(self.features)))
-        for i, row in enumerate(rows):
-            missing = [f for f in self.features if f not in row]
-            if missing:
-                raise ValidationError(
-                    f"inputs[{i}] lacks feature(s) {missing}; model '{self.name}' expects "
-                    f"{list(self.features)}"
-                )
-            extra = [k for k in row if k not in self.features]
-            if extra:
-                raise ValidationError(
-                    f"inputs[{i}] has unknown feature(s) {extra}; model '{self.name}' expects "
-                    f"{list(self.features)}"
-                )
-            for j, name in enumerate(self.features):
-                value = row[name]
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ValidationError(f"inputs[{i}].{name} is {value!r}; expected a number")
-                if not np.isfinite(value):
-                    raise ValidationError(
-                        f"inputs[{i}].{name} is {value!r}; expected a finite number"
-                    )
-                out[i, j] = value
-        return out
+    def inputs(self, rows: list[dict[str, Any]]) -> Any:
+        """Validate request rows against the input schema and build the model's input
+        (raises :class:`~liveeval.errors.ValidationError` naming the row and field)."""
+        return self.schema.build(rows)
 
-    def predict(self, x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], float]:
+    def infer(self, x: Any) -> Prediction:
+        """Labels and, where the model has them, scores or class probabilities.
+
+        Exceptions from the model itself propagate: the caller logs them as failed
+        predictions."""
+        started = time.perf_counter()
+        if not self.has_proba:
+            raw = self._call("predict", x)
+            seconds = time.perf_counter() - started
+            labels = [normalise_label(v) for v in np.asarray(raw).reshape(-1)]
+            return Prediction(labels, None, None, seconds)
+        proba = self.proba(x)
+        seconds = time.perf_counter() - started
+        if self.is_binary:
+            pos = self.classes.index(self.pos_label)
+            scores: list[float] = proba[:, pos].tolist()
+            neg = normalise_label(self.classes[1 - pos])
+            positive = normalise_label(self.pos_label)
+            threshold = self.spec.threshold
+            return Prediction(
+                [positive if s >= threshold else neg for s in scores], scores, None, seconds
+            )
+        names = [normalise_label(c) for c in self.classes]
+        labels = [names[i] for i in np.argmax(proba, axis=1).tolist()]
+        return Prediction(labels, None, proba.tolist(), seconds)
+
+    # Until every caller uses inputs()/infer(): the float-matrix names of before.
+    def matrix(self, rows: list[dict[str, Any]]) -> Any:
+        return self.inputs(rows)
+
+    def predict(self, x: Any) -> tuple[npt.NDArray[np.float64], float]:
         """Class probabilities (columns in ``classes`` order) and the model's seconds."""
         started = time.perf_counter()
-        if self.kind == "onnx":
-            proba = self._predict_onnx(x)
-        elif self.kind == "torch":
-            proba = self._predict_torch(x)
-        elif not self.names_recorded:
-            proba = np.asarray(self.predictor.predict_proba(x), dtype=np.float64)
-        else:
-            with warnings.catch_warnings():
-                # We check names and order ourselves and pass a bare matrix on purpose.
-                warnings.filterwarnings("ignore", message="X does not have valid feature names")
-                proba = np.asarray(self.predictor.predict_proba(x), dtype=np.float64)
+        proba = self.proba(x)
         return proba, time.perf_counter() - started
+
+    def proba(self, x: Any) -> npt.NDArray[np.float64]:
+        """Class probabilities, one row per input row, columns in ``classes`` order."""
+        if self.kind == "onnx":
+            return self._predict_onnx(x)
+        if self.kind == "torch":
+            return self._predict_torch(x)
+        return np.asarray(self._call("predict_proba", x), dtype=np.float64)
+
+    def _call(self, method: str, x: Any) -> Any:
+        if not self.quiet_names:
+            return getattr(self.predictor, method)(x)
+        with warnings.catch_warnings():
+            # We check names and order ourselves and pass a bare matrix on purpose.
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return getattr(self.predictor, method)(x)
 
     def _predict_torch(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         import torch
@@ -139,141 +177,3 @@ class LoadedModel:
         if isinstance(probs, list):  # skl2onnx's ZipMap: one dict per row
             return np.array([[row[c] for c in self.classes] for row in probs], dtype=np.float64)
         return np.asarray(probs, dtype=np.float64)
-
-
-def _runtime(
-    spec: ModelSpec, path: Path, module: str, what: str, extra: str
-) -> tuple[Any, tuple[str, ...], tuple[Any, ...]]:
-    """Import an optional model runtime, and check the config says what the file cannot:
-    the input features and the classes."""
-    import importlib
-
-    try:
-        runtime = importlib.import_module(module)
-    except ImportError:
-        raise LiveevalError(
-            f"model '{spec.name}': {path} is {what} model; install {module} "
-            f"(pip install 'liveeval[{extra}]')"
-        ) from None
-    if spec.features is None or spec.classes is None:
-        raise LiveevalError(
-            f"model '{spec.name}': {what} model needs 'features' and 'classes' in the config"
-        )
-    return runtime, tuple(spec.features), tuple(spec.classes)
-
-
-def _default_positive(classes: tuple[Any, ...], declared: Any) -> Any:
-    if declared is not None:
-        if declared not in classes:
-            raise LiveevalError(
-                f"positive label {declared!r} is not one of the classes {list(classes)}"
-            )
-        return declared
-    if len(classes) == 2 and set(classes) in ({0, 1}, {-1, 1}, {False, True}):
-        return classes[1]
-    return None
-
-
-def load_model(spec: ModelSpec) -> LoadedModel:
-    """Load a scikit-learn (.joblib/.pkl) or ONNX (.onnx) model file."""
-    path = Path(spec.path)
-    if not path.is_file():
-        raise LiveevalError(f"model '{spec.name}': no such file {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        onnxruntime, features, classes = _runtime(spec, path, "onnxruntime", "an ONNX", "onnx")
-        try:
-            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise LiveevalError(f"model '{spec.name}': cannot load {path}: {exc}") from None
-        return LoadedModel(
-            spec,
-            session,
-            features,
-            classes,
-            _default_positive(classes, spec.pos_label),
-            "onnx",
-        )
-    if suffix in (".pt", ".pt2"):
-        return _load_torch(spec, path)
-    if suffix not in (".joblib", ".pkl", ".pickle"):
-        raise LiveevalError(
-            f"model '{spec.name}': cannot load {path.name}; expected .joblib, .pkl, .onnx, "
-            ".pt (TorchScript) or .pt2 (torch.export)"
-        )
-    import joblib
-
-    predictor = joblib.load(path)
-    if not hasattr(predictor, "predict_proba"):
-        raise LiveevalError(f"model '{spec.name}': {path} has no predict_proba()")
-    names = spec.features
-    if names is None:
-        names = getattr(predictor, "feature_names_in_", None)
-        if names is None:
-            raise LiveevalError(
-                f"model '{spec.name}': the model does not record its feature names; "
-                "list them as 'features' in the config"
-            )
-    sk_features = tuple(str(n) for n in names)
-    classes = tuple(
-        c.item() if hasattr(c, "item") else c
-        for c in getattr(predictor, "classes_", spec.classes or ())
-    )
-    if not classes:
-        raise LiveevalError(
-            f"model '{spec.name}': cannot tell its classes; list them in the config"
-        )
-    # Limit native thread pools: per-request inference on two cores oversubscribes otherwise.
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        pass
-    return LoadedModel(
-        spec,
-        _without_feature_names(predictor),
-        sk_features,
-        classes,
-        _default_positive(classes, spec.pos_label),
-    )
-
-
-def _without_feature_names(predictor: Any) -> Any:
-    """A plain estimator fitted on a DataFrame warns on every bare matrix; we check the
-    names and order ourselves, so serve a shallow copy without the recorded names, which
-    skips the check (and the warnings machinery: ~6% of a small prediction's time).
-    Pipelines and meta-estimators keep theirs; ``predict`` silences the warning."""
-    if "feature_names_in_" not in getattr(predictor, "__dict__", {}):
-        return predictor
-    if hasattr(predictor, "steps") or hasattr(predictor, "estimator"):
-        return predictor
-    bare = copy.copy(predictor)
-    del bare.feature_names_in_
-    return bare
-
-
-def _load_torch(spec: ModelSpec, path: Path) -> LoadedModel:
-    """TorchScript (``.pt``, ``torch.jit.save``) or ``torch.export`` (``.pt2``) programs."""
-    torch, features, classes = _runtime(spec, path, "torch", "a PyTorch", "torch")
-    if spec.output not in ("logits", "proba"):
-        raise LiveevalError(
-            f"model '{spec.name}': output must be 'logits' or 'proba', not {spec.output!r}"
-        )
-    try:
-        if path.suffix.lower() == ".pt2":
-            module = torch.export.load(str(path)).module()
-        else:
-            module = torch.jit.load(str(path), map_location="cpu")
-            module.eval()
-    except Exception as exc:  # torch raises many untyped errors for bad files
-        raise LiveevalError(f"model '{spec.name}': cannot load {path}: {exc}") from None
-    torch.set_num_threads(1)
-    return LoadedModel(
-        spec,
-        module,
-        features,
-        classes,
-        _default_positive(classes, spec.pos_label),
-        "torch",
-    )

@@ -1,19 +1,53 @@
-"""The event store: schema, migrations, batched writes, aggregation queries (DuckDB)."""
+"""The event store: an interface (event sink + statistics source) and its engines.
+
+Only :func:`open_store` knows which engine serves a location; the service holds a
+:class:`Store` and never sees DuckDB (or, later, PostgreSQL).
+"""
 
 from __future__ import annotations
 
-from .aggregate import Scope, StoreStats, aggregate, decode_label, encode_label
-from .duck import DuckStore, WriteOutcome
-from .schema import SCHEMA_VERSION, migrate
+from pathlib import Path
+
+from .events import KINDS, Kind, content_schema, decode_label, encode_label
+from .interface import (
+    BatchOutcome,
+    EventSink,
+    FeatureHistogram,
+    Scope,
+    StatisticsSource,
+    Store,
+    StoreStats,
+    WriteOutcome,
+)
+from .table import TableSource
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "DuckStore",
+    "KINDS",
+    "BatchOutcome",
+    "EventSink",
+    "FeatureHistogram",
+    "Kind",
     "Scope",
+    "StatisticsSource",
+    "Store",
     "StoreStats",
+    "TableSource",
     "WriteOutcome",
-    "aggregate",
+    "content_schema",
     "decode_label",
     "encode_label",
-    "migrate",
+    "open_store",
 ]
+
+
+def open_store(location: str | Path) -> Store:
+    """Open the store at ``location``: a DuckDB file path, or ``":memory:"``.
+
+    Raises
+    ------
+    StoreLocked
+        when another process holds it.
+    """
+    from .duck.engine import DuckEngine
+
+    return DuckEngine(location)

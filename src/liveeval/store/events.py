@@ -6,12 +6,24 @@ into one Arrow table, journals it, and loads it in one statement.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import pyarrow as pa
 
-__all__ = ["KINDS", "SCHEMAS", "Kind", "content_schema", "events_table", "id_field"]
+from ..metrics.labels import Label
+
+__all__ = [
+    "KINDS",
+    "SCHEMAS",
+    "Kind",
+    "content_schema",
+    "decode_label",
+    "encode_label",
+    "events_table",
+    "id_field",
+]
 
 Kind = Literal["predictions", "outcomes", "deployments", "resource_samples"]
 KINDS: tuple[Kind, ...] = ("predictions", "outcomes", "deployments", "resource_samples")
@@ -78,3 +90,14 @@ def events_table(kind: str, events: Sequence[dict[str, Any]]) -> pa.Table:
     if kind not in SCHEMAS:
         raise ValueError(f"unknown event kind {kind!r}")
     return pa.Table.from_pylist(list(events), schema=content_schema(kind))
+
+
+def encode_label(label: Any) -> str:
+    """Labels are stored as JSON text (the service has already mapped them onto the
+    model's classes, so one class has one text)."""
+    return json.dumps(label)
+
+
+def decode_label(text: str) -> Label:
+    value: Label = json.loads(text)
+    return value

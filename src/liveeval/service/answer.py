@@ -1,0 +1,21 @@
+"""The value a write or a predict comes to, for an adapter to render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["Answer"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a write or a predict came to, for an adapter to render.
+
+    ``outcome`` is ``ok`` (everything accepted, or some rejected in a batch), ``conflict``
+    (some events conflict with stored ones), ``rejected`` (nothing accepted), or
+    ``model_failed`` (the model raised; the failure was logged).
+    """
+
+    outcome: Literal["ok", "conflict", "rejected", "model_failed", "bad_input"]
+    body: dict[str, Any]

@@ -1,0 +1,221 @@
+"""The application service: models, the store, ingestion, predictions and reads.
+
+Routes, the ASGI fast path and the CLI call a :class:`Service`; it holds a
+:class:`~liveeval.store.Store` and never sees which engine is behind it, and it knows
+nothing of HTTP: outcomes are :class:`Answer` values and errors are
+:class:`~liveeval.errors.LiveevalError` subclasses that the adapters translate.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..config import ServerConfig, parse_window
+from ..errors import ConfigError, LiveevalError, NotFoundError, ProfileError
+from ..metrics.labels import Label
+from ..readiness import Profile, load_profile_file, profile_by_name
+from ..serving import LoadedModel, load_model
+from ..store import Kind, Store, WriteOutcome, open_store
+from ._clock import now
+from .answer import Answer
+from .classes import ClassMap, RecentPredictions
+
+__all__ = ["Answer", "Observer", "Service"]
+
+
+class Observer(Protocol):
+    """Counts what the service does (Prometheus, in the HTTP adapter)."""
+
+    def events(self, kind: str, result: str, count: int) -> None: ...
+
+    def predictions(self, model: str, version: str, status: str, count: int) -> None: ...
+
+    def latency(self, model: str, version: str, total: float, in_model: float | None) -> None: ...
+
+    def outcomes(self, matched: bool, count: int) -> None: ...
+
+
+class _Silent:
+    def events(self, kind: str, result: str, count: int) -> None:
+        pass
+
+    def predictions(self, model: str, version: str, status: str, count: int) -> None:
+        pass
+
+    def latency(self, model: str, version: str, total: float, in_model: float | None) -> None:
+        pass
+
+    def outcomes(self, matched: bool, count: int) -> None:
+        pass
+
+
+class Service:
+    """Everything one running server holds.
+
+    Models are loaded and configured profiles read when the service is built; the
+    store opens at :meth:`start`. Both raise :class:`~liveeval.errors.LiveevalError`
+    subclasses with one-line messages, so a start-up problem never reaches uvicorn.
+    """
+
+    def __init__(self, config: ServerConfig, observer: Observer | None = None) -> None:
+        config.check()
+        self.config = config
+        self.observer: Observer = observer or _Silent()
+        self.models: dict[str, dict[str, LoadedModel]] = {}
+        self.default_version: dict[str, str] = {}
+        self.classes = ClassMap()
+        self.recent = RecentPredictions()
+        for spec in config.models:
+            loaded = load_model(spec)
+            self.models.setdefault(spec.name, {})[spec.version] = loaded
+            self.default_version.setdefault(spec.name, spec.version)
+            declared = spec.classes or loaded.classes
+            known = self.classes.classes(spec.name)
+            if known is not None and tuple(known) != tuple(declared):
+                raise ConfigError(
+                    f"model {spec.name!r}: versions declare different classes "
+                    f"{list(known)!r} and {list(declared)!r}"
+                )
+            self.classes.declare(spec.name, declared)
+        self.logged = {m.name: m for m in config.logged}
+        for logged in config.logged:
+            self.classes.declare(logged.name, logged.classes)
+        self.profiles: dict[str, Profile] = {}
+        for name, path in config.profiles.items():
+            try:
+                self.profiles[name] = load_profile_file(path)
+            except LiveevalError as exc:
+                raise ConfigError(f"[profiles] {name}: {exc}") from None
+        defaults = [m.profile for m in config.models] + [m.profile for m in config.logged]
+        for default in defaults:
+            if default is not None:
+                self.profile(default)  # an unknown default profile fails at start
+        self._store: Store | None = None
+        self._stop = threading.Event()
+        self._sampler: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise LiveevalError("the service is not started")
+        return self._store
+
+    @property
+    def started(self) -> bool:
+        return self._store is not None
+
+    def start(self) -> None:
+        """Open the store and start the resource sampler (once; later calls do nothing)."""
+        if self._store is not None:
+            return
+        self._store = open_store(self.config.store)
+        self._stop.clear()
+        self._sampler = threading.Thread(
+            target=self._sample_resources, name="liveeval-resources", daemon=True
+        )
+        self._sampler.start()
+        # Models, libraries and the id index are long-lived: move them out of the
+        # garbage collector's generations so that its full passes, triggered by the
+        # many small objects each request allocates, stop re-scanning them.
+        gc.collect()
+        gc.freeze()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._sampler is not None:
+            self._sampler.join(timeout=5)
+        if self._store is not None:
+            self._store.close()  # flushes everything acknowledged
+        self._store = None
+
+    def _sample_resources(self) -> None:
+        import psutil
+
+        process = psutil.Process()
+        process.cpu_percent(None)
+        while not self._stop.wait(self.config.resource_interval_seconds):
+            sample = {
+                "ts": now(),
+                "process": f"liveeval-{process.pid}",
+                "cpu_percent": process.cpu_percent(None),
+                "rss_bytes": process.memory_info().rss,
+            }
+            store = self._store
+            if store is not None and not self._stop.is_set():
+                store.commit("resource_samples", [sample])
+
+    # -- shared helpers ----------------------------------------------------------
+
+    async def write(
+        self, kind: Kind, events: list[dict[str, Any]], *, fresh: bool = False
+    ) -> list[WriteOutcome]:
+        outcomes = await self.store.write(kind, events, fresh=fresh)
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        for status, count in counts.items():
+            self.observer.events(kind, status, count)
+        return outcomes
+
+    def served(self, model: str, version: str | None) -> LoadedModel:
+        """The loaded model for ``model`` (and ``version``, default: the first configured).
+
+        Raises
+        ------
+        NotFoundError
+            naming what is served.
+        """
+        versions = self.models.get(model)
+        if not versions:
+            raise NotFoundError(
+                f"model {model!r} is not served here; served: {sorted(self.models)}"
+            )
+        chosen = version or self.default_version[model]
+        loaded = versions.get(chosen)
+        if loaded is None:
+            raise NotFoundError(
+                f"model {model!r} has no version {chosen!r}; versions: {sorted(versions)}"
+            )
+        return loaded
+
+    def model_meta(
+        self, model: str, version: str | None
+    ) -> tuple[tuple[Label, ...] | None, Any, str | None]:
+        """Declared classes, positive label and default profile of ``model``."""
+        classes = self.classes.classes(model)
+        versions = self.models.get(model)
+        if not versions:
+            logged = self.logged.get(model)
+            if logged is not None:
+                return classes, logged.pos_label, logged.profile
+            return classes, None, None
+        loaded = versions.get(version or self.default_version[model]) or next(
+            iter(versions.values())
+        )
+        return classes, loaded.pos_label, loaded.spec.profile
+
+    def profile(self, name: str) -> Profile:
+        """A built-in profile or one configured at start, by name — never a path.
+
+        Raises
+        ------
+        NotFoundError
+            for any other name, with the closest names.
+        """
+        try:
+            return profile_by_name(name, self.profiles)
+        except ProfileError as exc:
+            raise NotFoundError(f"{exc} (add your own under [profiles] in liveeval.toml)") from None
+
+    def since_window(self, window: str | None) -> datetime | None:
+        if window is None:
+            return None
+        try:
+            return now() - parse_window(window)
+        except OverflowError:
+            raise ConfigError(f"window {window!r} reaches before year 1") from None

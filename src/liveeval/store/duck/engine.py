@@ -1,0 +1,180 @@
+"""The DuckDB engine behind the store interface: one file and its journal.
+
+:class:`DuckEngine` joins the store (:mod:`.store`: accept, load, replay) with the
+writer (:mod:`.writer`: group commit, syncer and loader threads) and answers reads
+with GROUP BYs (:mod:`.aggregate`) after the loader has caught up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+
+from ...errors import StoreError, StoreLocked
+from ...metrics.labels import Label
+from ..events import Kind
+from ..interface import BatchOutcome, FeatureHistogram, Scope, StoreStats, WriteOutcome
+from .aggregate import aggregate, grouped_aggregate
+from .features import feature_histograms
+from .idindex import hash_ids
+from .store import DuckStore
+from .writer import BatchWriter
+
+__all__ = ["DuckEngine"]
+
+
+class DuckEngine:
+    """A DuckDB file (or ``":memory:"``) as an event sink and a statistics source.
+
+    Opening applies migrations, replays the journal beyond the database's position
+    (events acknowledged before a crash) and builds the id indexes.
+
+    Raises
+    ------
+    StoreLocked
+        when another process holds the store.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        location = Path(path)
+        if str(path) != ":memory:" and location.is_dir():
+            raise StoreError(f"{path} is a directory; give a store file such as liveeval.duckdb")
+        try:
+            self._store = DuckStore(path)
+        except duckdb.IOException as exc:
+            if "not a valid DuckDB database" in str(exc):
+                raise StoreError(
+                    f"{path} is not a DuckDB database (a liveeval store); give a new or "
+                    "existing store file"
+                ) from None
+            raise StoreLocked(
+                f"{path} is in use by another process (a running liveeval server or tool); "
+                f"stop it or choose another --store ({_first_line(exc)})"
+            ) from None
+        self._writer = BatchWriter(self._store)
+        self.path = str(path)
+        self.schema_version = self._store.schema_version
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def write(
+        self, kind: Kind, events: list[dict[str, Any]], *, fresh: bool = False
+    ) -> list[WriteOutcome]:
+        return await self._writer.write(kind, events, fresh=fresh)
+
+    async def write_table(self, kind: Kind, table: pa.Table) -> BatchOutcome:
+        return await self._writer.write_table(kind, table)
+
+    def commit(self, kind: Kind, events: list[dict[str, Any]]) -> list[WriteOutcome]:
+        return self._writer.commit(kind, events)
+
+    def known_ids(self, kind: Kind, ids: Sequence[str]) -> list[bool]:
+        index = self._store.indexes[kind]
+        hits: list[bool] = index.contains(hash_ids(pa.array(list(ids), pa.string()))).tolist()
+        return hits
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        self._writer.settle()
+        return self._store.cursor()
+
+    def statistics(
+        self,
+        scope: Scope,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> StoreStats:
+        return aggregate(self._cursor(), scope, classes=classes, pos_label=pos_label)
+
+    def grouped_statistics(
+        self,
+        scope: Scope,
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta | None = None,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> dict[tuple[Any, ...], StoreStats]:
+        return grouped_aggregate(
+            self._cursor(), scope, by, every=every, classes=classes, pos_label=pos_label
+        )
+
+    def feature_histograms(
+        self,
+        scope: Scope,
+        names: Sequence[str] | None = None,
+        *,
+        bins: int = 10,
+        edges: Mapping[str, Sequence[float]] | None = None,
+        max_categories: int = 50,
+    ) -> dict[str, FeatureHistogram]:
+        return feature_histograms(
+            self._cursor(), scope, names, bins=bins, edges=edges, max_categories=max_categories
+        )
+
+    def has_model(self, model: str) -> bool:
+        rows = (
+            self._cursor()
+            .execute("SELECT 1 FROM predictions WHERE model = ? LIMIT 1", [model])
+            .fetchall()
+        )
+        return bool(rows)
+
+    def models(self) -> set[str]:
+        rows = self._cursor().execute("SELECT DISTINCT model FROM predictions").fetchall()
+        return {r[0] for r in rows}
+
+    def versions_since(self, since: datetime | None) -> list[tuple[str, str]]:
+        cur = self._cursor()
+        if since is None:
+            rows = cur.execute("SELECT DISTINCT model, version FROM predictions").fetchall()
+        else:
+            rows = cur.execute(
+                "SELECT DISTINCT model, version FROM predictions WHERE ts >= ?", [since]
+            ).fetchall()
+        return sorted((str(m), str(v)) for m, v in rows)
+
+    def count(self, kind: Kind) -> int:
+        self._writer.settle()
+        return self._store.count(kind)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def export(self, out: Path) -> dict[str, int]:
+        """Parquet, partitioned by model and date (predictions) or date (the others)."""
+        cur = self._cursor()
+        out.mkdir(parents=True, exist_ok=True)
+        written: dict[str, int] = {}
+        for table, partition in (
+            ("predictions", "model, date"),
+            ("outcomes", "date"),
+            ("deployments", "date"),
+            ("resource_samples", "date"),
+        ):
+            row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
+            count = int(row[0]) if row else 0
+            written[table] = count
+            if count == 0:
+                continue
+            target = str(out / table).replace("'", "''")
+            cur.execute(
+                f"COPY (SELECT *, CAST(ts AS DATE) AS date FROM {table}) TO '{target}' "
+                f"(FORMAT parquet, PARTITION_BY ({partition}), OVERWRITE_OR_IGNORE)"
+            )
+        cur.close()
+        return written
+
+    def close(self) -> None:
+        self._writer.close()
+        self._store.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,278 @@
+"""What the service sees of a store: an event sink and a statistics source.
+
+An engine (DuckDB today; PostgreSQL for several replicas, Spark for lake-scale logs
+later) implements :class:`Store`; nothing above ``liveeval.store`` sees its types.
+An acknowledged write is durable (for DuckDB: its journal record is synced; for
+PostgreSQL: the database committed). Reads see every acknowledged event and return
+sufficient statistics, never rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from ..metrics import Evaluation, MetricResult
+from ..metrics.interval import normal_mean, wilson
+from ..metrics.labels import Label
+from .events import Kind
+
+__all__ = [
+    "BatchOutcome",
+    "EventSink",
+    "FeatureHistogram",
+    "Scope",
+    "StatisticsSource",
+    "Store",
+    "StoreStats",
+    "WriteOutcome",
+]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What happened to one event of a batch."""
+
+    status: Literal["stored", "duplicate", "conflict"]
+    key: str | None = None
+    detail: str | None = None
+
+
+_STORED = WriteOutcome("stored")
+_CODES = {"stored": 0, "duplicate": 1, "conflict": 2}
+_STATUSES: tuple[Literal["stored", "duplicate", "conflict"], ...] = (
+    "stored",
+    "duplicate",
+    "conflict",
+)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """The outcome of every row of a large batch, kept columnar: building an object per
+    row cost more than accepting 100,000 rows."""
+
+    keys: list[str] | None  # None for kinds without ids
+    status: np.ndarray[Any, np.dtype[np.int8]]  # 0 stored, 1 duplicate, 2 conflict
+    details: dict[int, str]
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    @classmethod
+    def all_stored(cls, keys: list[str] | None, n: int) -> BatchOutcome:
+        return cls(keys, np.zeros(n, dtype=np.int8), {})
+
+    @classmethod
+    def of(cls, outcomes: list[WriteOutcome]) -> BatchOutcome:
+        status = np.array([_CODES[o.status] for o in outcomes], dtype=np.int8)
+        details = {i: o.detail for i, o in enumerate(outcomes) if o.detail}
+        return cls([o.key or "" for o in outcomes], status, details)
+
+    def count(self, status: str) -> int:
+        return int((self.status == _CODES[status]).sum())
+
+    def keys_with(self, status: str) -> list[str]:
+        keys = self.keys or []
+        return [keys[i] for i in np.flatnonzero(self.status == _CODES[status]).tolist()]
+
+    def conflicts(self) -> list[tuple[str | None, str | None]]:
+        """(id, what differs) of every row that conflicted."""
+        at = np.flatnonzero(self.status == _CODES["conflict"]).tolist()
+        return [(self.keys[i] if self.keys else None, self.details.get(i)) for i in at]
+
+    def outcomes(self) -> list[WriteOutcome]:
+        keys = self.keys
+        return [
+            WriteOutcome(_STATUSES[code], None if keys is None else keys[i], self.details.get(i))
+            for i, code in enumerate(self.status.tolist())
+        ]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which predictions: one model, optionally one version and segment, a time range."""
+
+    model: str
+    since: datetime | None = None
+    until: datetime | None = None
+    version: str | None = None
+    segment: str | None = None
+    # Groups by segment need "no segment" as a value of its own.
+    segment_is_null: bool = False
+
+
+@dataclass
+class StoreStats:
+    """An Evaluation plus the counts a live view needs around it."""
+
+    evaluation: Evaluation | None
+    predictions: int
+    failed: int
+    labelled: int
+    unmatched_outcomes: int
+    labels: tuple[Label, ...] = ()
+    notes: list[str] = field(default_factory=list)
+    # Business outcomes (e.g. clicks): count, sum, sum of squares, all values 0 or 1.
+    values: tuple[int, float, float, bool] = (0, 0.0, 0.0, False)
+
+    def business_metrics(self, confidence: float = 0.95) -> dict[str, MetricResult]:
+        """Mean business outcome (CLT interval), and the click-through rate (Wilson) when
+        every value is 0 or 1."""
+        n, total, total_sq, binary = self.values
+        if n == 0:
+            return {}
+        lower, upper = normal_mean(total, total_sq, n, confidence)
+        out = {
+            "outcome_value_mean": MetricResult(
+                "outcome_value_mean",
+                total / n,
+                None if math.isnan(lower) else lower,
+                None if math.isnan(upper) else upper,
+                n,
+                confidence,
+                "normal (CLT)",
+            )
+        }
+        if binary:
+            lo, hi = wilson(total, n, confidence)
+            out["click_through_rate"] = MetricResult(
+                "click_through_rate", total / n, lo, hi, n, confidence, "wilson"
+            )
+        return out
+
+    @property
+    def label_coverage(self) -> float | None:
+        ok = self.predictions - self.failed
+        return self.labelled / ok if ok > 0 else None
+
+
+@dataclass(frozen=True)
+class FeatureHistogram:
+    """One feature's values over a scope: numbers in bins, other values per category.
+
+    Numbers fall in ``counts[i]`` when ``edges[i] <= x < edges[i + 1]`` (the last bin
+    also holds ``x == edges[-1]``, as :func:`numpy.histogram`); with edges given by
+    the caller, numbers outside them are ``below`` or ``above``. Strings, booleans
+    (``"true"``/``"false"``) and nested objects or lists (as JSON text) are
+    categories; the most frequent ``max_categories`` are kept and the rest counted
+    in ``other``. ``missing`` counts JSON nulls and non-finite numbers. ``rows`` is
+    the number of predictions that carry the feature, so
+    ``rows == sum(counts) + below + above + sum(categories.values()) + other + missing``.
+    """
+
+    name: str
+    rows: int
+    missing: int = 0
+    edges: tuple[float, ...] = ()
+    counts: tuple[int, ...] = ()
+    below: int = 0
+    above: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
+    other: int = 0
+
+
+class EventSink(Protocol):
+    """Writes events; an answer means the events are durable."""
+
+    async def write(
+        self, kind: Kind, events: list[dict[str, Any]], *, fresh: bool = False
+    ) -> list[WriteOutcome]:
+        """Commit small batches from the event loop (grouped with concurrent ones);
+        ``fresh`` says the ids were just generated, so they need no duplicate check."""
+        ...
+
+    async def write_table(self, kind: Kind, table: pa.Table) -> BatchOutcome:
+        """Commit a large Arrow batch (in the store's column layout) off the loop."""
+        ...
+
+    def commit(self, kind: Kind, events: list[dict[str, Any]]) -> list[WriteOutcome]:
+        """Commit from a plain thread (background samplers, tools, tests)."""
+        ...
+
+    def known_ids(self, kind: Kind, ids: Sequence[str]) -> list[bool]:
+        """Whether each id has been accepted, loaded or not (never waits for a load)."""
+        ...
+
+
+class StatisticsSource(Protocol):
+    """Sufficient statistics of the stored events; every read sees every acknowledged write."""
+
+    def statistics(
+        self,
+        scope: Scope,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> StoreStats:
+        """Statistics of the labelled predictions and operational facts in ``scope``."""
+        ...
+
+    def grouped_statistics(
+        self,
+        scope: Scope,
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta | None = None,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> dict[tuple[Any, ...], StoreStats]:
+        """Statistics per group of ``by`` (and per time bucket of length ``every``,
+        its start last in the key)."""
+        ...
+
+    def feature_histograms(
+        self,
+        scope: Scope,
+        names: Sequence[str] | None = None,
+        *,
+        bins: int = 10,
+        edges: Mapping[str, Sequence[float]] | None = None,
+        max_categories: int = 50,
+    ) -> dict[str, FeatureHistogram]:
+        """Histograms of the features of every prediction in ``scope`` (failed ones
+        too: they had inputs), by feature name (all features when ``names`` is None).
+
+        Numbers go into ``bins`` equal-width bins over the scope's range (numpy's
+        edges), or into the ``edges`` given for a feature (e.g. a reference
+        window's, so that two windows compare bin by bin). A feature no prediction
+        in ``scope`` carries is absent from the answer.
+
+        Raises
+        ------
+        ValidationError
+            for ``bins < 1``, ``max_categories < 0``, or edges that are not at least two
+            finite, increasing numbers.
+        """
+        ...
+
+    def has_model(self, model: str) -> bool: ...
+
+    def models(self) -> set[str]: ...
+
+    def versions_since(self, since: datetime | None) -> list[tuple[str, str]]:
+        """(model, version) pairs with predictions at or after ``since``."""
+        ...
+
+    def count(self, kind: Kind) -> int: ...
+
+
+class Store(EventSink, StatisticsSource, Protocol):
+    """An engine: both halves, plus its lifecycle."""
+
+    schema_version: int
+
+    def close(self) -> None:
+        """Flush and load everything acknowledged, then release the store."""
+        ...
+
+    def export(self, out: Path) -> dict[str, int]:
+        """Write every event as Parquet under ``out``; rows written per kind."""
+        ...

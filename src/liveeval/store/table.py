@@ -1,0 +1,204 @@
+"""A statistics source over event tables: Arrow tables or Parquet files, nothing to run.
+
+:class:`TableSource` answers the same reads as a store (:class:`StatisticsSource`)
+from tables in the store's event layout (:func:`liveeval.store.content_schema`):
+predictions and outcomes, and optionally deployments and resource samples. It reads
+the folder :meth:`Store.export` writes (Parquet partitioned by model and date), which
+is also what the Spark engine of a later issue reads.
+
+Events in files follow the store's rules: an id seen twice counts once (its first
+row, as the store keeps the first it accepted), an outcome pairs with its prediction
+whichever came first, and the statistics are the same GROUP BYs the DuckDB engine
+runs, over an in-process, in-memory database built once from the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from ..errors import ValidationError
+from ..metrics.labels import Label
+from .duck.aggregate import aggregate, grouped_aggregate
+from .duck.features import feature_histograms, insert_features
+from .duck.schema import migrate
+from .duck.store import LABELLED_INSERT
+from .events import KINDS, Kind, content_schema, id_field
+from .interface import FeatureHistogram, Scope, StoreStats
+
+__all__ = ["TableSource"]
+
+
+class TableSource:
+    """Sufficient statistics of event tables in the store's layout.
+
+    Parameters
+    ----------
+    tables
+        Arrow tables by event kind (``"predictions"``, ``"outcomes"``,
+        ``"deployments"``, ``"resource_samples"``); a missing kind has no events, a
+        missing column is null, extra columns are ignored.
+
+    Raises
+    ------
+    ValidationError
+        for an unknown kind or a column whose values cannot take the store's type.
+    """
+
+    def __init__(self, tables: Mapping[str, pa.Table]) -> None:
+        for kind in tables:
+            if kind not in KINDS:
+                raise ValidationError(
+                    f"unknown event kind {kind!r}; expected one of {list(KINDS)!r}"
+                )
+        self._con = duckdb.connect(":memory:")
+        self._con.execute("SET enable_progress_bar = false").fetchall()
+        self.schema_version = migrate(self._con)
+        con = self._con
+        con.execute("BEGIN TRANSACTION").fetchall()
+        for kind, table in tables.items():
+            source = _in_layout(kind, table)
+            con.register("source", source)
+            key = id_field(kind)
+            columns = ", ".join(f'"{c}"' for c in content_schema(kind).names)
+            if key is None:
+                con.execute(f"INSERT INTO {kind} SELECT {columns} FROM source").fetchall()
+            else:
+                # The first row of each id, as the store keeps the first it accepted.
+                con.execute(
+                    f"INSERT INTO {kind} SELECT {columns} FROM source "
+                    f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY __row) = 1"
+                ).fetchall()
+            con.unregister("source")
+        insert_features(con, "predictions")
+        con.execute(
+            f"{LABELLED_INSERT} FROM predictions p JOIN outcomes o ON o.prediction_id = p.id"
+        ).fetchall()
+        con.execute("COMMIT").fetchall()
+
+    @classmethod
+    def from_parquet(cls, folder: str | Path) -> TableSource:
+        """The events under ``folder`` as :meth:`Store.export` writes them: one
+        sub-folder per kind, Parquet files partitioned Hive-style (``model=…/date=…``)."""
+        root = Path(folder)
+        if not root.is_dir():
+            raise ValidationError(f"{root} is not a folder of exported events")
+        tables: dict[str, pa.Table] = {}
+        con = duckdb.connect(":memory:")
+        try:
+            for kind in KINDS:
+                files = sorted((root / kind).rglob("*.parquet")) if (root / kind).is_dir() else []
+                if not files:
+                    continue
+                tables[kind] = con.sql(
+                    "SELECT * FROM read_parquet(?, hive_partitioning = true, "
+                    "hive_types_autocast = false, union_by_name = true)",
+                    params=[[str(f) for f in files]],
+                ).to_arrow_table()
+        finally:
+            con.close()
+        return cls(tables)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> TableSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- StatisticsSource ---------------------------------------------------------------
+
+    def statistics(
+        self,
+        scope: Scope,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> StoreStats:
+        return aggregate(self._con.cursor(), scope, classes=classes, pos_label=pos_label)
+
+    def grouped_statistics(
+        self,
+        scope: Scope,
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta | None = None,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> dict[tuple[Any, ...], StoreStats]:
+        return grouped_aggregate(
+            self._con.cursor(), scope, by, every=every, classes=classes, pos_label=pos_label
+        )
+
+    def feature_histograms(
+        self,
+        scope: Scope,
+        names: Sequence[str] | None = None,
+        *,
+        bins: int = 10,
+        edges: Mapping[str, Sequence[float]] | None = None,
+        max_categories: int = 50,
+    ) -> dict[str, FeatureHistogram]:
+        return feature_histograms(
+            self._con.cursor(),
+            scope,
+            names,
+            bins=bins,
+            edges=edges,
+            max_categories=max_categories,
+        )
+
+    def has_model(self, model: str) -> bool:
+        cur = self._con.cursor()
+        return bool(
+            cur.execute("SELECT 1 FROM predictions WHERE model = ? LIMIT 1", [model]).fetchall()
+        )
+
+    def models(self) -> set[str]:
+        rows = self._con.cursor().execute("SELECT DISTINCT model FROM predictions").fetchall()
+        return {str(r[0]) for r in rows}
+
+    def versions_since(self, since: datetime | None) -> list[tuple[str, str]]:
+        cur = self._con.cursor()
+        sql = "SELECT DISTINCT model, version FROM predictions"
+        rows = (
+            cur.execute(sql).fetchall()
+            if since is None
+            else cur.execute(sql + " WHERE ts >= ?", [since]).fetchall()
+        )
+        return sorted((str(m), str(v)) for m, v in rows)
+
+    def count(self, kind: Kind) -> int:
+        if kind not in KINDS:
+            raise ValidationError(f"unknown event kind {kind!r}; expected one of {list(KINDS)!r}")
+        row = self._con.cursor().execute(f"SELECT count(*) FROM {kind}").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _in_layout(kind: str, table: pa.Table) -> pa.Table:
+    """``table`` with the store's columns for ``kind`` (missing ones null) and its row
+    order as ``__row``."""
+    schema = content_schema(kind)
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            try:
+                columns.append(column.cast(field.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ValidationError(
+                    f"{kind} column {field.name!r} of type {column.type} cannot be read as "
+                    f"{field.type}: {exc}"
+                ) from None
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    columns.append(pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    return pa.Table.from_arrays(columns, names=[*schema.names, "__row"])

@@ -1,0 +1,294 @@
+"""Events for the store contract: a scenario, the engines that store it, and the
+reference statistics computed from what the store keeps (scikit-learn, numpy)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from liveeval.metrics.labels import canonical_label
+from liveeval.store import Scope, StatisticsSource, StoreStats, encode_label, open_store
+from liveeval.store.events import events_table, id_field
+from liveeval.store.table import TableSource
+
+TS = dt.datetime(2026, 11, 1, 0, 0, 0)
+LONG_SEGMENT = "région-" + "é" * 300
+SEGMENTS = ["a", "b", None, LONG_SEGMENT]
+ENGINES = ["duckdb-file", "duckdb-memory", "table-arrow", "table-parquet"]
+SPELLINGS = {1: ["1", 1, 1.0, True, "1.0"], 0: ["0", 0, 0.0, False, "false"]}
+
+
+@dataclass
+class Scenario:
+    arrivals: list[tuple[str, dict[str, Any]]]
+    classes: tuple[Any, ...] | None
+    pos_label: Any
+    multiclass: bool
+    predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # What the store keeps: the first event of each id, in arrival order.
+        for kind, event in self.arrivals:
+            kept = self.predictions if kind == "predictions" else self.outcomes
+            kept.setdefault(event[id_field(kind) or ""], event)
+
+
+def _features(rng: np.random.Generator, i: int) -> str:
+    features: dict[str, Any] = {
+        "amount": round(float(rng.lognormal(3, 1)), 3),
+        "country": str(rng.choice(["fr", "de", "ü"])),
+        "new_customer": bool(rng.random() < 0.3),
+    }
+    if i % 7 == 0:
+        features["note"] = None
+    if i % 11 == 0:
+        features["tags"] = ["x", {"y": 1}]
+    return json.dumps(features, sort_keys=True)
+
+
+def make_scenario(
+    seed: int, n: int = 180, *, multiclass: bool = False, k: int = 3, model: str = "m"
+) -> Scenario:
+    rng = np.random.default_rng(seed)
+    predictions, outcomes = [], []
+    for i in range(n):
+        failed = rng.random() < 0.06
+        event: dict[str, Any] = {
+            "id": f"{model}{i}",
+            "model": model,
+            "version": str(rng.choice(["v1", "v2"])),
+            "ts": TS + dt.timedelta(minutes=int(rng.integers(0, 3 * 24 * 60))),
+            "segment": SEGMENTS[int(rng.integers(0, len(SEGMENTS)))],
+            "features": _features(rng, i),
+            "latency_total_s": float(rng.gamma(2.0, 0.01)) if i % 9 else 0.0,
+            "status": "error" if failed else "ok",
+        }
+        if failed:
+            event["error_type"] = "ValueError"
+            truth = int(rng.integers(0, k if multiclass else 2))
+        elif multiclass:
+            truth = int(rng.integers(0, k))
+            logits = rng.normal(size=k) + 1.2 * np.eye(k)[truth]
+            probas = np.exp(logits) / np.exp(logits).sum()
+            event["probas"] = probas.tolist()
+            event["label"] = encode_label(int(np.argmax(probas)))
+        else:
+            truth = int(rng.random() < 0.3)
+            # Rounded, so that scores tie; 0 and 1 themselves occur.
+            score = float(np.clip(round(rng.normal(0.3 + 0.4 * truth, 0.25), 2), 0.0, 1.0))
+            event["score"] = score
+            event["label"] = encode_label(1.0 if score >= 0.5 else 0.0)
+        predictions.append(event)
+        if rng.random() < 0.85:
+            spelling = (
+                truth
+                if multiclass and truth > 1
+                else SPELLINGS[truth][int(rng.integers(0, len(SPELLINGS[truth])))]
+            )
+            if multiclass and truth == 2:
+                spelling = [2, 2.0, "2"][i % 3]
+            outcome = {
+                "prediction_id": f"{model}{i}",
+                "label": encode_label(spelling),
+                "ts": TS + dt.timedelta(days=4),
+            }
+            if i % 4 == 0:
+                outcome["value"] = float(rng.integers(0, 2))
+            outcomes.append(outcome)
+    for j in range(5):  # outcomes whose prediction never comes
+        outcomes.append(
+            {
+                "prediction_id": f"{model}-ghost{j}",
+                "label": encode_label(1),
+                "ts": TS + dt.timedelta(days=4),
+            }
+        )
+    arrivals: list[tuple[str, dict[str, Any]]] = [("predictions", e) for e in predictions]
+    arrivals += [("outcomes", e) for e in outcomes]
+    for at in rng.choice(len(predictions), size=n // 10, replace=False):
+        # A retry, stamped anew by the server: a duplicate.
+        arrivals.append(
+            ("predictions", {**predictions[at], "ts": predictions[at]["ts"] + dt.timedelta(1)})
+        )
+    for at in rng.choice(len(predictions), size=n // 20, replace=False):
+        # Different content under a known id: a conflict, whichever arrives first counts.
+        changed = dict(predictions[at])
+        changed["latency_total_s"] = 9.0
+        arrivals.append(("predictions", changed))
+    for at in rng.choice(len(outcomes) - 5, size=n // 20, replace=False):
+        arrivals.append(("outcomes", dict(outcomes[at])))
+    order = rng.permutation(len(arrivals))
+    arrivals = [arrivals[i] for i in order]
+    classes: tuple[Any, ...] | None = tuple(range(k)) if multiclass else (0.0, 1.0)
+    return Scenario(arrivals, classes, None if multiclass else 1.0, multiclass)
+
+
+def _batches(arrivals: list[tuple[str, dict[str, Any]]], seed: int) -> Iterator[tuple[str, list]]:
+    """Runs of one kind, cut into batches of 1 to 12 events."""
+    rng = np.random.default_rng(seed)
+    at = 0
+    while at < len(arrivals):
+        kind = arrivals[at][0]
+        size = int(rng.integers(1, 13))
+        batch = []
+        while at < len(arrivals) and arrivals[at][0] == kind and len(batch) < size:
+            batch.append(arrivals[at][1])
+            at += 1
+        yield kind, batch
+
+
+def _write_duck(location: str, scenario: Scenario) -> Any:
+    engine = open_store(location)
+
+    async def write(kind: str, batch: list[dict[str, Any]]) -> None:
+        await engine.write(kind, batch)
+
+    for i, (kind, batch) in enumerate(_batches(scenario.arrivals, 1)):
+        if i % 2:
+            asyncio.run(write(kind, batch))  # group commit through the journal
+        else:
+            engine.commit(kind, batch)  # in line, from a plain thread
+    return engine
+
+
+def open_engine(name: str, folder: Any, scenario: Scenario) -> StatisticsSource:
+    if name == "duckdb-file":
+        return _write_duck(str(folder / "store.duckdb"), scenario)
+    if name == "duckdb-memory":
+        return _write_duck(":memory:", scenario)
+    if name == "table-arrow":
+        tables = {
+            kind: events_table(kind, [e for k, e in scenario.arrivals if k == kind])
+            for kind in ("predictions", "outcomes")
+        }
+        return TableSource(tables)
+    engine = _write_duck(str(folder / "export.duckdb"), scenario)
+    engine.export(folder / "parquet")
+    engine.close()
+    return TableSource.from_parquet(folder / "parquet")
+
+
+def close_source(source: StatisticsSource) -> None:
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()
+
+
+# -- the reference: the kept events, filtered in Python, measured by scikit-learn --------
+
+
+def in_scope(scope: Scope, p: dict[str, Any]) -> bool:
+    return (
+        p["model"] == scope.model
+        and (scope.version is None or p["version"] == scope.version)
+        and (scope.segment is None or p.get("segment") == scope.segment)
+        and (not scope.segment_is_null or p.get("segment") is None)
+        and (scope.since is None or p["ts"] >= scope.since)
+        and (scope.until is None or p["ts"] < scope.until)
+    )
+
+
+def label_of(text: str | None) -> Any:
+    return None if text is None else canonical_label(json.loads(text))
+
+
+def reference_pairs(scenario: Scenario, scope: Scope) -> list[tuple[dict, dict]]:
+    pairs = []
+    for pid, p in scenario.predictions.items():
+        o = scenario.outcomes.get(pid)
+        if in_scope(scope, p) and o is not None and p["status"] == "ok":
+            pairs.append((p, o))
+    return pairs
+
+
+def check_against_sklearn(
+    stats: StoreStats, scenario: Scenario, scope: Scope, *, unmatched: int | None = None
+) -> None:
+    """``stats`` equal scikit-learn's on the events the store keeps; ``unmatched`` is
+    the store-wide count of outcomes without a prediction, when other events share
+    the store."""
+    kept = [p for p in scenario.predictions.values() if in_scope(scope, p)]
+    assert stats.predictions == len(kept)
+    assert stats.failed == sum(p["status"] != "ok" for p in kept)
+    pairs = reference_pairs(scenario, scope)
+    assert stats.labelled == len(pairs)
+    ghosts = [o for pid, o in scenario.outcomes.items() if pid not in scenario.predictions]
+    assert stats.unmatched_outcomes == (len(ghosts) if unmatched is None else unmatched)
+    values = [o["value"] for _, o in pairs if o.get("value") is not None]
+    assert stats.values[0] == len(values)
+    assert stats.values[1] == pytest.approx(sum(values))
+    if not pairs:
+        assert stats.evaluation is None or stats.evaluation.confusion.total == 0
+        return
+    assert stats.evaluation is not None
+    y_true = [label_of(o["label"]) for _, o in pairs]
+    y_pred = [label_of(p["label"]) for p, _ in pairs]
+    classes = list(scenario.classes or sorted(set(y_true) | set(y_pred)))
+    assert list(stats.labels) == classes  # "1", 1, 1.0 and true are one class
+    assert stats.notes == []
+    result = stats.evaluation.result()
+    m = {name: r.value for name, r in result.metrics.items()}
+    cm = skm.confusion_matrix(y_true, y_pred, labels=classes)
+    np.testing.assert_array_equal(np.array(result.confusion_matrix), cm)
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred), rel=1e-12)
+    if scenario.multiclass:
+        proba = np.array([p["probas"] for p, _ in pairs])
+        codes = np.array([classes.index(y) for y in y_true])
+        if len(set(y_true)) == len(classes):
+            auc = skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+            assert m["roc_auc"] == pytest.approx(auc, rel=1e-12)
+            assert m["log_loss"] == pytest.approx(
+                skm.log_loss(y_true, proba, labels=classes), rel=1e-9
+            )
+        brier = np.mean(np.sum((proba - np.eye(len(classes))[codes]) ** 2, axis=1))
+        assert m["brier"] == pytest.approx(brier, rel=1e-9)
+        for name in ("precision_macro", "recall_macro", "f1_macro"):
+            kind = name.removesuffix("_macro")
+            fn: Callable[..., float] = getattr(skm, f"{kind}_score")
+            expected = fn(y_true, y_pred, labels=classes, average="macro", zero_division=np.nan)
+            if not math.isnan(expected) and m[name] is not None:
+                assert m[name] == pytest.approx(expected, rel=1e-12)
+    else:
+        pos = scenario.pos_label
+        y = np.array([t == pos for t in y_true])
+        score = np.array([p["score"] for p, _ in pairs])
+        for name, fn in (
+            ("precision", skm.precision_score),
+            ("recall", skm.recall_score),
+            ("f1", skm.f1_score),
+        ):
+            if m[name] is not None:
+                assert m[name] == pytest.approx(
+                    fn(y_true, y_pred, pos_label=pos, zero_division=0), rel=1e-12
+                )
+        if 0 < y.sum() < y.size:
+            assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, score), rel=1e-12)
+        assert m["log_loss"] == pytest.approx(skm.log_loss(y, score, labels=[0, 1]), rel=1e-9)
+        assert m["brier"] == pytest.approx(skm.brier_score_loss(y, score), rel=1e-9)
+
+
+def reference_features(scenario: Scenario, scope: Scope) -> dict[str, list[Any]]:
+    values: dict[str, list[Any]] = {}
+    for p in scenario.predictions.values():
+        if in_scope(scope, p):
+            for name, value in json.loads(p["features"]).items():
+                values.setdefault(name, []).append(value)
+    return values
+
+
+def category_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
