@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -380,15 +381,25 @@ def _few_rows_note(positives: float, negatives: float) -> str | None:
     )
 
 
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
 _NORMAL = NormalDist()
+
+
+@lru_cache(maxsize=1)
+def _gauss_legendre() -> tuple[FloatArray, FloatArray]:
+    """24-point Gauss–Legendre nodes and weights on [−1, 1] (numpy.polynomial is
+    imported only when a ROC-AUC interval is first needed)."""
+    from numpy.polynomial.legendre import leggauss
+
+    nodes, weights = leggauss(24)
+    return nodes, weights
 
 
 def _owen_t(h: float, a: float) -> float:
     """Owen's T(h, a) = (1/2π) ∫₀ᵃ exp(−h²(1 + x²)/2) / (1 + x²) dx (Gauss–Legendre)."""
-    x = (_GL_NODES + 1.0) * (a / 2.0)
+    nodes, weights = _gauss_legendre()
+    x = (nodes + 1.0) * (a / 2.0)
     integrand = np.exp(-0.5 * h * h * (1.0 + x * x)) / (1.0 + x * x)
-    return float(np.dot(_GL_WEIGHTS, integrand)) * (a / 2.0) / (2.0 * math.pi)
+    return float(np.dot(weights, integrand)) * (a / 2.0) / (2.0 * math.pi)
 
 
 def _binormal_variance(theta: float, m: float, n: float) -> float:
