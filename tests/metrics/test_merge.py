@@ -30,6 +30,8 @@ def close(a: dict, b: dict) -> None:
                 assert x is y, key
             elif np.isnan(x) or np.isnan(y):
                 assert np.isnan(x) and np.isnan(y), key
+            elif np.isinf(x) or np.isinf(y):
+                assert x == y, key
             else:
                 assert abs(x - y) <= 1e-9 * max(1.0, abs(x)), (key, x, y)
 

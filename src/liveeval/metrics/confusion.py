@@ -2,7 +2,9 @@
 
 Rows are actual classes, columns predicted classes (scikit-learn's layout). Cells
 hold summed weights; a second matrix holds summed squared weights so that
-intervals can use Kish's effective sample size when rows are weighted.
+intervals can use linearised variances (and Kish's effective sample size) when
+rows are weighted, and a third the row count per cell, so that ``n`` counts rows
+whatever the weights (``None`` when a caller built the matrix without it).
 
 The formula functions take arrays of shape ``(..., k, k)`` so the same code gives
 the point estimate and all bootstrap replicates at once.
@@ -76,6 +78,7 @@ class ConfusionMatrix:
     labels: tuple[Label, ...]
     counts: FloatArray = field(repr=False)
     squares: FloatArray = field(repr=False)
+    rows: FloatArray | None = field(default=None, repr=False)
 
     @classmethod
     def empty(cls, labels: Sequence[Label]) -> ConfusionMatrix:
@@ -84,7 +87,7 @@ class ConfusionMatrix:
             raise ValidationError("at least one class label is needed")
         if len(set(labels)) != k:
             raise ValidationError(f"class labels must be distinct, got {list(labels)!r}")
-        return cls(tuple(labels), np.zeros((k, k)), np.zeros((k, k)))
+        return cls(tuple(labels), np.zeros((k, k)), np.zeros((k, k)), np.zeros((k, k)))
 
     @classmethod
     def from_arrays(
@@ -121,6 +124,21 @@ class ConfusionMatrix:
     def is_weighted(self) -> bool:
         return not np.array_equal(self.counts, self.squares)
 
+    def row_count(self, mask: npt.NDArray[np.bool_] | None = None) -> int:
+        """Rows in the cells of ``mask`` (all cells by default).
+
+        Unweighted, the counts are the rows. Weighted without stored row counts,
+        Kish's effective size of those cells stands in.
+        """
+        m = np.ones(self.counts.shape, dtype=bool) if mask is None else mask
+        if self.rows is not None:
+            return int(round(float(self.rows[m].sum())))
+        total = float(self.counts[m].sum())
+        if not self.is_weighted:
+            return int(round(total))
+        sq = float(self.squares[m].sum())
+        return int(round(total * total / sq)) if sq > 0 else 0
+
     def update_codes(
         self,
         true_codes: IntArray,
@@ -137,24 +155,38 @@ class ConfusionMatrix:
         k = self.k
         w = validate_weight(weight, t.shape[0])
         flat = t * k + p
+        rows = np.bincount(flat, minlength=k * k).astype(np.float64).reshape(k, k)
         if w is None:
-            counts = np.bincount(flat, minlength=k * k).astype(np.float64)
-            self.counts += counts.reshape(k, k)
-            self.squares += counts.reshape(k, k)
+            self.counts += rows
+            self.squares += rows
         else:
             self.counts += np.bincount(flat, weights=w, minlength=k * k).reshape(k, k)
             self.squares += np.bincount(flat, weights=w * w, minlength=k * k).reshape(k, k)
+        if self.rows is not None:
+            self.rows += rows
         return self
 
-    def _aligned(self, labels: tuple[Label, ...]) -> tuple[FloatArray, FloatArray]:
+    def _aligned(
+        self, labels: tuple[Label, ...]
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
         if labels == self.labels:
-            return self.counts, self.squares
+            return self.counts, self.squares, self._known_rows
         index = [labels.index(label) for label in self.labels]
         k = len(labels)
         counts, squares = np.zeros((k, k)), np.zeros((k, k))
         counts[np.ix_(index, index)] = self.counts
         squares[np.ix_(index, index)] = self.squares
-        return counts, squares
+        rows = None
+        if self._known_rows is not None:
+            rows = np.zeros((k, k))
+            rows[np.ix_(index, index)] = self._known_rows
+        return counts, squares, rows
+
+    @property
+    def _known_rows(self) -> FloatArray | None:
+        if self.rows is not None:
+            return self.rows
+        return None if self.is_weighted else self.counts
 
     def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
         """A new matrix holding both; differing label sets are united (sorted)."""
@@ -162,9 +194,10 @@ class ConfusionMatrix:
             labels = self.labels
         else:
             labels = discover_labels(np.array(list(self.labels) + list(other.labels), dtype=object))
-        a_counts, a_squares = self._aligned(labels)
-        b_counts, b_squares = other._aligned(labels)
-        return ConfusionMatrix(labels, a_counts + b_counts, a_squares + b_squares)
+        a_counts, a_squares, a_rows = self._aligned(labels)
+        b_counts, b_squares, b_rows = other._aligned(labels)
+        rows = None if a_rows is None or b_rows is None else a_rows + b_rows
+        return ConfusionMatrix(labels, a_counts + b_counts, a_squares + b_squares, rows)
 
     def index_of(self, label: Label) -> int:
         try:
@@ -175,11 +208,14 @@ class ConfusionMatrix:
             ) from None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "labels": list(self.labels),
             "counts": self.counts.tolist(),
             "squares": self.squares.tolist(),
         }
+        if self.rows is not None:
+            out["rows"] = self.rows.tolist()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ConfusionMatrix:
@@ -187,8 +223,10 @@ class ConfusionMatrix:
         if not isinstance(raw, (list, tuple)):
             raise ValidationError("confusion matrix labels must be a list")
         labels: tuple[Label, ...] = tuple(raw)
+        rows = data.get("rows")
         return cls(
             labels,
             np.asarray(data["counts"], dtype=np.float64),
             np.asarray(data["squares"], dtype=np.float64),
+            None if rows is None else np.asarray(rows, dtype=np.float64),
         )

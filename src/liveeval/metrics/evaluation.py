@@ -20,7 +20,7 @@ from ..errors import ValidationError
 from .calibration import ReliabilityBin, expected_calibration_error, reliability_curve
 from .classification import confusion_metrics, per_class_metrics
 from .confusion import ConfusionMatrix, validate_weight
-from .interval import wilson
+from .interval import modified_wilson
 from .labels import Label, encode_labels, normalise_label
 from .latency import LatencySketch
 from .loss import LossSums, row_sums
@@ -390,7 +390,7 @@ class Evaluation:
         if self.latency is not None:
             metrics.update(self.latency.results(confidence))
         if self.predictions:
-            lower, upper = wilson(self.failures, self.predictions, confidence)
+            lower, upper = modified_wilson(self.failures, self.predictions, confidence)
             metrics["failed_prediction_rate"] = MetricResult(
                 "failed_prediction_rate",
                 self.failures / self.predictions,
@@ -398,7 +398,7 @@ class Evaluation:
                 upper,
                 self.predictions,
                 confidence,
-                "wilson",
+                "modified Wilson (Brown, Cai & DasGupta 2001)",
                 higher_is_better=False,
             )
         return EvaluationResult(
@@ -452,6 +452,7 @@ class Evaluation:
                 )
                 continue
             values = [r.value for r in defined if r.value is not None]
+            notes = sorted({r.note for r in defined if r.note})
             # Macro average of per-class intervals, conservatively averaging their limits.
             out[name] = MetricResult(
                 name,
@@ -461,5 +462,6 @@ class Evaluation:
                 n,
                 confidence,
                 f"one-vs-rest macro average; mean of per-class {defined[0].method} limits",
+                note="; ".join(notes) if notes else None,
             )
         return out

@@ -50,6 +50,11 @@ def grouped_evaluations(
         if weight is None
         else np.bincount(flat, weights=weight * weight, minlength=size).reshape(n_groups, k, k)
     )
+    cell_rows = (
+        counts
+        if weight is None
+        else np.bincount(flat, minlength=size).astype(np.float64).reshape(n_groups, k, k)
+    )
     binary = k == 2 and pos_label is not None
     dists: list[ScoreDistribution] | None = None
     if score is not None and binary:
@@ -86,7 +91,9 @@ def grouped_evaluations(
             )
     out = []
     for i in range(n_groups):
-        cm = ConfusionMatrix(tuple(labels), counts[i].copy(), squares[i].copy())
+        cm = ConfusionMatrix(
+            tuple(labels), counts[i].copy(), squares[i].copy(), cell_rows[i].copy()
+        )
         out.append(
             Evaluation(
                 tuple(labels),

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ValidationError
-from .interval import normal_mean, z_value
+from .interval import binomial_rank_limits, t_mean
 from .result import MetricResult
 
 __all__ = ["LatencySketch"]
@@ -82,38 +82,75 @@ class LatencySketch:
         out.maximum = max(self.maximum, other.maximum)
         return out
 
-    def _value_at_rank(self, rank: float) -> float:
-        """Value of the order statistic of (0-based) ``rank``."""
+    def _bucket_at_rank(self, rank: float) -> int | None:
+        """Index into ``keys`` of the bucket holding the order statistic of (0-based)
+        ``rank``; ``None`` when it is one of the exact zeros."""
         if rank < self.zeros:
-            return 0.0
+            return None
         cumulative = self.zeros + np.cumsum(self.counts)
         i = int(np.searchsorted(cumulative, rank, side="right"))
-        i = min(i, len(self.keys) - 1)
+        return min(i, len(self.keys) - 1)
+
+    def _value_at_rank(self, rank: float) -> float:
+        """Value of the order statistic of (0-based) ``rank``."""
+        i = self._bucket_at_rank(rank)
+        if i is None:
+            return 0.0
         g = self.gamma
         value = 2.0 * g ** int(self.keys[i]) / (g + 1.0)
         return min(value, self.maximum)
 
+    def _bucket_bounds(self, rank: float) -> tuple[float, float]:
+        """Smallest and largest value the order statistic of ``rank`` can have: its
+        bucket's edges (γ^(k−1), γ^k], the upper one capped by the exact maximum."""
+        i = self._bucket_at_rank(rank)
+        if i is None:
+            return (0.0, 0.0)
+        key = int(self.keys[i])
+        return (self.gamma ** (key - 1), min(self.gamma**key, self.maximum))
+
     def quantile(self, q: float, confidence: float = 0.95) -> MetricResult:
-        """The q-quantile with a distribution-free order-statistic interval."""
+        """The q-quantile with a distribution-free interval from exact binomial ranks.
+
+        The value is the sketch's estimate of the order statistic at rank q·(n − 1).
+        The interval takes the order statistics X₍ₗ₎ and X₍ᵤ₎ whose ranks come from
+        the exact Binomial(n, q) distribution of the number of latencies below the
+        true quantile (:func:`~liveeval.metrics.interval.binomial_rank_limits`), then
+        widens each to the edge of its sketch bucket, so the sketch's own relative
+        error is inside the interval. When n is too small for any order statistic to
+        bound the quantile from above (the 99th percentile needs 367 values at 95%),
+        ``upper`` is ``math.inf`` and ``note`` says so: a check "p99 ≤ target" can
+        then never pass, only fail on the lower limit or stay inconclusive.
+        Undefined with no latencies.
+        """
         name = f"latency_p{q * 100:g}_seconds"
         if self.count == 0:
             return MetricResult.undefined(name, "undefined: no latencies", higher_is_better=False)
         n = self.count
-        rank = q * (n - 1)
-        z = z_value(confidence)
-        spread = z * math.sqrt(n * q * (1 - q))
-        lower_rank = max(0.0, math.floor(rank - spread))
-        upper_rank = min(n - 1.0, math.ceil(rank + spread))
+        low_rank, high_rank = binomial_rank_limits(n, q, confidence)
+        lower = 0.0 if low_rank is None else self._bucket_bounds(low_rank - 1)[0]
+        note = None
+        if high_rank is None:
+            upper = math.inf
+            need = math.ceil(math.log((1.0 - confidence) / 2.0) / math.log(q)) if q > 0 else 1
+            note = (
+                f"upper limit unbounded: {n} latencies cannot bound the {q * 100:g}th "
+                f"percentile from above at {confidence:.0%} (that needs at least {need})"
+            )
+        else:
+            upper = self._bucket_bounds(high_rank - 1)[1]
+        value = self._value_at_rank(q * (n - 1))
         return MetricResult(
             name,
-            self._value_at_rank(rank),
-            self._value_at_rank(lower_rank),
-            self._value_at_rank(upper_rank),
+            value,
+            min(lower, value),
+            max(upper, value),
             n,
             confidence,
-            f"order statistics (binomial ranks) on a sketch with ±{self.relative_accuracy:.0%} "
-            "relative error",
+            "exact binomial order-statistic ranks (distribution-free), widened to the "
+            f"sketch's bucket edges (±{self.relative_accuracy:.0%} relative error)",
             higher_is_better=False,
+            note=note,
         )
 
     def results(self, confidence: float = 0.95) -> dict[str, MetricResult]:
@@ -133,17 +170,16 @@ class LatencySketch:
                 higher_is_better=False,
             )
             mean = self.total / self.count
-            lower, upper = normal_mean(self.total, self.total_sq, self.count, confidence)
-            if math.isnan(lower):
-                lower = upper = mean
+            lower, upper = t_mean(self.total, self.total_sq, self.count, confidence)
+            defined = not math.isnan(lower)
             out["latency_mean_seconds"] = MetricResult(
                 "latency_mean_seconds",
                 mean,
-                max(lower, 0.0),
-                upper,
+                max(lower, 0.0) if defined else None,
+                upper if defined else None,
                 self.count,
                 confidence,
-                "normal (CLT)",
+                "Student t on the running sums" if defined else "no interval: one latency",
                 higher_is_better=False,
             )
         return out

@@ -18,13 +18,16 @@ on the total row count, so merging stays associative and commutative.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import ValidationError
-from .interval import z_value
+from .interval import BOOTSTRAP_SEED, t_quantile, z_value
 from .result import MetricResult
 
 __all__ = [
@@ -278,14 +281,37 @@ def _effective(total: float, squares: float) -> float:
 
 
 def roc_auc(dist: ScoreDistribution, confidence: float = 0.95) -> MetricResult:
-    """Area under the ROC curve with a DeLong interval.
+    """Area under the ROC curve with a score-type interval that holds with few positives.
 
     AUC is the probability that a random positive outscores a random negative,
     ties counting one half (Mann-Whitney), which is what scikit-learn's
-    trapezoidal ``roc_auc_score`` computes. The interval is DeLong, DeLong &
-    Clarke-Pearson (1988), computed on the logit scale so it stays inside [0, 1]
-    and keeps its coverage near AUC = 1 (Qin & Hotilovac 2008). Undefined when
-    one class is absent.
+    trapezoidal ``roc_auc_score`` computes. Undefined when one class is absent.
+
+    Interval: the set of θ with (AUC − θ)² ≤ z² V(θ) — a score interval in the
+    manner of Newcombe (2006), so it needs no clamp and stays honest near 1.
+    V(θ) is the larger of
+
+    - the variance of the Mann-Whitney estimate under an equal-variance binormal
+      model with AUC θ (Hanley & McNeil's 1982 form
+      [θ(1 − θ) + (m − 1)(Q₁ − θ²) + (n − 1)(Q₂ − θ²)] / (mn) with
+      Q₁ = Q₂ = Φ₂(Φ⁻¹(θ), Φ⁻¹(θ); ½)), a floor that keeps the interval from
+      trusting a handful of positives that happen to agree, and
+    - DeLong, DeLong & Clarke-Pearson's (1988) variance from the data's own
+      placement values, carried to θ in proportion to the floor, so that data
+      more variable than binormal widen the interval.
+
+    DeLong's interval alone covered 72% of the time with 20 positives at
+    AUC 0.99 and 93% with 100 positives among 99,900; this one 95–97%
+    (``docs/coverage.md``). With fewer than 30 rows of a class the result carries
+    a note: coverage then depends on the shape of the scores (89% with 20
+    positives far more spread than the negatives). m and n are Kish's effective
+    class sizes when rows are weighted.
+
+    References
+    ----------
+    DeLong, E. R., DeLong, D. M. & Clarke-Pearson, D. L. (1988). Biometrics 44,
+    837–845. Hanley, J. A. & McNeil, B. J. (1982). Radiology 143, 29–36.
+    Newcombe, R. G. (2006). Statistics in Medicine 25, 559–573.
     """
     pos_total, neg_total = dist.total_positive, dist.total_negative
     n = dist.rows
@@ -309,9 +335,20 @@ def roc_auc(dist: ScoreDistribution, confidence: float = 0.95) -> MetricResult:
     s10 = max(float(np.dot(dist.positive, v10 * v10) / pos_total) - auc * auc, 0.0)
     s01 = max(float(np.dot(dist.negative, v01 * v01) / neg_total) - auc * auc, 0.0)
     # DeLong: var = S10/m + S01/n with unbiased S; s10, s01 above are biased means.
-    var = s10 / max(m_eff - 1, 1) + s01 / max(n_eff - 1, 1)
-    z = z_value(confidence)
-    lower, upper = _logit_interval(auc, math.sqrt(var), z, min(m_eff, n_eff))
+    delong = s10 / max(m_eff - 1, 1) + s01 / max(n_eff - 1, 1)
+    m_eff, n_eff = max(m_eff, 1.0), max(n_eff, 1.0)
+    floor_here = _binormal_variance(auc, m_eff, n_eff)
+    ratio = delong / floor_here if 0.0 < auc < 1.0 and floor_here > 0 else 0.0
+
+    def variance(theta: float) -> float:
+        floor = _binormal_variance(theta, m_eff, n_eff)
+        return max(floor, ratio * floor)
+
+    lower, upper = _score_interval(auc, variance, z_value(confidence))
+    note = _few_rows_note(m_eff, n_eff)
+    weighted = not (
+        math.isclose(pos_total, dist.positive_sq) and math.isclose(neg_total, dist.negative_sq)
+    )
     return MetricResult(
         "roc_auc",
         auc,
@@ -319,39 +356,105 @@ def roc_auc(dist: ScoreDistribution, confidence: float = 0.95) -> MetricResult:
         upper,
         n,
         confidence,
-        f"DeLong (logit scale); {dist.method}",
+        "score interval, variance the larger of a binormal floor (Hanley–McNeil form) and "
+        f"DeLong's; {dist.method}" + ("; weighted: Kish effective class sizes" if weighted else ""),
+        note=note,
+        weight_total=pos_total + neg_total if weighted else None,
     )
 
 
-def _logit_interval(value: float, se: float, z: float, n_small: float) -> tuple[float, float]:
-    """A symmetric interval on the logit scale, mapped back to (0, 1).
+# Below this many rows of a class, ranking intervals depend on the shape of that
+# class's score distribution (docs/coverage.md: 89% with 20 positives whose
+# scores are twice as spread as the negatives'), and say so.
+FEW_ROWS = 30
 
-    At an estimate of exactly 0 or 1 the DeLong variance is 0; the interval then
-    uses the variance of a proportion one observation away, the smallest amount
-    of doubt the data can leave.
+
+def _few_rows_note(positives: float, negatives: float) -> str | None:
+    fewest, which = min((positives, "positives"), (negatives, "negatives"))
+    if fewest >= FEW_ROWS:
+        return None
+    count = round(fewest)
+    noun = which if count != 1 else which[:-1]
+    return (
+        f"interval approximate: {count} {noun}; its coverage depends on the shape "
+        "of their score distribution"
+    )
+
+
+_NORMAL = NormalDist()
+
+
+@lru_cache(maxsize=1)
+def _gauss_legendre() -> tuple[FloatArray, FloatArray]:
+    """24-point Gauss–Legendre nodes and weights on [−1, 1] (numpy.polynomial is
+    imported only when a ROC-AUC interval is first needed)."""
+    from numpy.polynomial.legendre import leggauss
+
+    nodes, weights = leggauss(24)
+    return nodes, weights
+
+
+def _owen_t(h: float, a: float) -> float:
+    """Owen's T(h, a) = (1/2π) ∫₀ᵃ exp(−h²(1 + x²)/2) / (1 + x²) dx (Gauss–Legendre)."""
+    nodes, weights = _gauss_legendre()
+    x = (nodes + 1.0) * (a / 2.0)
+    integrand = np.exp(-0.5 * h * h * (1.0 + x * x)) / (1.0 + x * x)
+    return float(np.dot(weights, integrand)) * (a / 2.0) / (2.0 * math.pi)
+
+
+def _binormal_variance(theta: float, m: float, n: float) -> float:
+    """Variance of the Mann-Whitney AUC from m positives and n negatives under an
+    equal-variance binormal model with AUC θ.
+
+    Q₁ = P(two positives both outrank one negative) = Φ₂(a, a; ½) with a = Φ⁻¹(θ),
+    and Q₂ the same by symmetry; Φ₂(a, a; ½) = Φ(a) − 2 T(a, 1/√3) (Owen 1956).
     """
-    eps = 0.5 / max(n_small, 1.0)
-    v = min(max(value, eps), 1.0 - eps)
-    if value in (0.0, 1.0) or se == 0.0:
-        se = math.sqrt(v * (1 - v) / max(n_small, 1.0))
-    centre = math.log(v / (1.0 - v))
-    half = z * se / (v * (1.0 - v))
-    lower = 1.0 / (1.0 + math.exp(-(centre - half)))
-    upper = 1.0 / (1.0 + math.exp(-(centre + half)))
-    if value == 1.0:
-        upper = 1.0
-    if value == 0.0:
-        lower = 0.0
-    return (min(lower, value), max(upper, value))
+    if theta <= 0.0 or theta >= 1.0:
+        return 0.0
+    a = _NORMAL.inv_cdf(theta)
+    q = _NORMAL.cdf(a) - 2.0 * _owen_t(a, 1.0 / math.sqrt(3.0))
+    excess = max(q - theta * theta, 0.0)
+    return (theta * (1.0 - theta) + (m + n - 2.0) * excess) / (m * n)
+
+
+def _score_interval(
+    value: float, variance: Callable[[float], float], z: float
+) -> tuple[float, float]:
+    """The θ in [0, 1] with (value − θ)² ≤ z² variance(θ), found by bisection on each side."""
+
+    def outside(theta: float) -> bool:
+        return (value - theta) ** 2 > z * z * variance(theta)
+
+    def boundary(inner: float, outer: float) -> float:
+        if not outside(outer):
+            return outer
+        for _ in range(34):  # to 1e-10 of the unit interval
+            mid = 0.5 * (inner + outer)
+            if outside(mid):
+                outer = mid
+            else:
+                inner = mid
+        return inner
+
+    return (boundary(value, 0.0), boundary(value, 1.0))
 
 
 def average_precision(dist: ScoreDistribution, confidence: float = 0.95) -> MetricResult:
     """Average precision, Σ (Rₙ − Rₙ₋₁) Pₙ over thresholds (scikit-learn's, no interpolation).
 
-    The interval is a logit-scale normal interval with the variance of AP
-    approximated by that of a proportion over the positives (Boyd, Eng & Page
-    2013 found this "logit" interval the best simple one). Undefined with no
-    positive rows.
+    Interval: logit(AP) ± t·sd, where sd is the spread of logit(AP) under a
+    Bayesian bootstrap (Rubin 1981) over both classes and t is Student's
+    quantile on (positives − 1) degrees of freedom. In the bootstrap every row
+    gets an Exp(1) weight, so the rows at one score key of one class get a
+    Gamma(count) total; AP depends only on the positives' keys and the negatives
+    above each, so negatives are pooled between consecutive positive keys (Gamma
+    totals add), and beyond 128 distinct positive keys neighbouring keys are
+    pooled too (200 draws, enough for a spread; fixed seed). Weighted rows count
+    by Kish's effective size per class. The earlier interval (a proportion's variance over the
+    positives) ignored the negatives: too wide with ties and missing on one side
+    at 1% prevalence; a plain percentile bootstrap missed low 7–13% of the time
+    below 20 positives. Undefined with no positive rows; fewer than 30 positives
+    or negatives carry a note.
     """
     pos_total = dist.total_positive
     n = dist.rows
@@ -364,14 +467,96 @@ def average_precision(dist: ScoreDistribution, confidence: float = 0.95) -> Metr
     recall = tps / pos_total
     ap = float(np.sum(np.diff(recall, prepend=0.0) * precision))
     m_eff = _effective(pos_total, dist.positive_sq)
-    se = math.sqrt(ap * (1 - ap) / max(m_eff, 1.0))
-    lower, upper = _logit_interval(ap, se, z_value(confidence), m_eff)
+    neg_total = dist.total_negative
+    n_eff = _effective(neg_total, dist.negative_sq) if neg_total > 0 else 0.0
+    lower, upper, how = _ap_bootstrap(dist, tps, fps, ap, m_eff, n_eff, confidence)
+    weighted = not (
+        math.isclose(pos_total, dist.positive_sq) and math.isclose(neg_total, dist.negative_sq)
+    )
     return MetricResult(
         "average_precision",
         ap,
-        lower,
-        upper,
+        min(lower, ap),
+        max(upper, ap),
         n,
         confidence,
-        f"logit normal approximation; {dist.method}",
+        f"{how}; {dist.method}" + ("; weighted: Kish effective class sizes" if weighted else ""),
+        note=_few_rows_note(m_eff, n_eff if neg_total > 0 else math.inf),
+        weight_total=pos_total + neg_total if weighted else None,
     )
+
+
+AP_GROUPS = 128
+AP_REPLICATES = 200
+AP_SCAN_LIMIT = 4096
+
+
+def _ap_bootstrap(
+    dist: ScoreDistribution,
+    tps: FloatArray,
+    fps: FloatArray,
+    ap: float,
+    m_eff: float,
+    n_eff: float,
+    confidence: float,
+) -> tuple[float, float, str]:
+    """AP's interval; ``tps`` and ``fps`` are the cumulative positive and negative
+    weights, keys descending."""
+    if tps.size <= AP_SCAN_LIMIT:
+        pos = dist.positive[::-1]
+        keys = np.flatnonzero(pos)
+        pos_w = pos[keys]
+        neg_w = np.diff(fps[keys], prepend=0.0)
+        if keys.size > AP_GROUPS:
+            starts = np.linspace(0, keys.size, AP_GROUPS, endpoint=False).astype(np.int64)
+            pos_w = np.add.reduceat(pos_w, starts)
+            neg_w = np.add.reduceat(neg_w, starts)
+    else:
+        # Many keys (a fine histogram): cut them into groups of equal positive weight
+        # straight from the cumulative sums, without a pass over every key.
+        cuts = np.searchsorted(tps, np.linspace(0.0, tps[-1], AP_GROUPS + 1)[1:], side="left")
+        cuts = np.minimum(cuts, tps.size - 1)
+        pos_w = np.diff(tps[cuts], prepend=0.0)
+        neg_w = np.diff(fps[cuts], prepend=0.0)
+    # Row counts behind each total (Kish-scaled when weighted) and the weight per row.
+    pos_scale = dist.total_positive / m_eff if m_eff > 0 else 1.0
+    neg_total = dist.total_negative
+    neg_scale = neg_total / n_eff if n_eff > 0 else 1.0
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    pos_d = _gamma_totals(rng, pos_w / pos_scale, AP_REPLICATES) * pos_scale
+    neg_d = _gamma_totals(rng, neg_w / neg_scale, AP_REPLICATES) * neg_scale
+    tp = np.cumsum(pos_d, axis=1)
+    fp = np.cumsum(neg_d, axis=1)
+    values = np.sum(pos_d * (tp / (tp + fp)), axis=1) / tp[:, -1]
+    eps = 0.5 / max(m_eff + n_eff, 1.0)
+    logits = np.log(np.clip(values, eps, 1 - eps) / (1 - np.clip(values, eps, 1 - eps)))
+    sd = float(np.std(logits, ddof=1))
+    if ap in (0.0, 1.0) or sd == 0.0:
+        # Every draw agrees (perfect separation): use the logit-scale spread of a
+        # proportion half an observation from the edge, the least doubt the data leave.
+        smoothed = (ap * m_eff + 0.5) / (m_eff + 1.0)
+        sd = max(sd, 1.0 / math.sqrt(max(m_eff, 1.0) * smoothed * (1.0 - smoothed)))
+    centre = min(max(ap, eps), 1 - eps)
+    half = t_quantile(confidence, max(m_eff - 1.0, 1.0)) * sd
+    logit = math.log(centre / (1 - centre))
+    lower = 0.0 if ap == 0.0 else 1.0 / (1.0 + math.exp(-(logit - half)))
+    upper = 1.0 if ap == 1.0 else 1.0 / (1.0 + math.exp(-(logit + half)))
+    how = (
+        f"logit-normal with a Bayesian-bootstrap spread over both classes ({AP_REPLICATES} "
+        f"draws, at most {AP_GROUPS} pooled positive groups, fixed seed), Student t on the "
+        "positives"
+    )
+    return (lower, upper, how)
+
+
+def _gamma_totals(rng: np.random.Generator, shapes: FloatArray, replicates: int) -> FloatArray:
+    """Gamma(shape) draws, (replicates, len(shapes)); normal beyond shape 100, where the
+    gamma is normal to within 1% and far cheaper to draw. Shape 0 gives 0."""
+    if float(shapes.min(initial=np.inf)) > 100.0:
+        out = rng.standard_normal((replicates, shapes.size))
+        out *= np.sqrt(shapes)
+        out += shapes
+    else:
+        out = rng.standard_gamma(np.maximum(shapes, 1e-300), (replicates, shapes.size))
+    np.maximum(out, 0.0, out=out)
+    return out

@@ -17,6 +17,13 @@ class MetricResult:
     precision when nothing was predicted positive); ``reason`` then says why.
     Undefined is never silently reported as 0. When scikit-learn would substitute
     a ``zero_division`` value, ``zero_division`` holds it so callers can match.
+
+    ``n`` always counts rows. ``upper`` (or ``lower``) is ``math.inf`` (``-math.inf``)
+    when the data cannot bound the value on that side at all — a 99th percentile
+    from 100 latencies — so a check against it can never pass on that side.
+    ``note`` says when an interval is only approximate or unbounded (for example
+    "interval approximate: 12 positives"). ``weight_total`` is the summed weight
+    behind the value when rows were weighted (``None`` unweighted).
     """
 
     name: str
@@ -29,6 +36,8 @@ class MetricResult:
     reason: str | None = None
     zero_division: float | None = None
     higher_is_better: bool = True
+    note: str | None = None
+    weight_total: float | None = None
 
     @property
     def is_defined(self) -> bool:
