@@ -349,3 +349,14 @@ def test_a_folder_or_a_foreign_file_as_store_is_a_clear_error(tmp_path):
     foreign.write_text("not a database " * 100)
     with pytest.raises(StoreError, match="is not a DuckDB database"):
         open_store(foreign)
+
+
+def test_an_unbounded_latency_limit_is_said_not_hidden(app):
+    for i in range(20):
+        event = {"id": f"l{i}", "model": "ext", "label": 1, "latency_total_s": 0.01 * (i + 1)}
+        assert app.post("/v1/predictions", json=event).status_code == 200
+        app.post("/v1/outcomes", json={"prediction_id": f"l{i}", "label": 1})
+    body = app.get("/v1/models/ext/metrics").json()
+    p99 = body["metrics"]["latency_p99_seconds"]
+    assert p99["upper"] is None and p99["upper_unbounded"] is True
+    assert "unbounded" in p99["note"]

@@ -69,17 +69,27 @@ def _clean(value: Any) -> Any:
 
 
 def metric_dict(m: MetricResult) -> dict[str, Any]:
+    """A metric as JSON. An unbounded limit (±infinity) is null with ``lower_unbounded``
+    / ``upper_unbounded`` true, so it never reads as "no interval"."""
     return {
-        "value": m.value,
-        "lower": m.lower,
-        "upper": m.upper,
+        "value": _number(m.value),
+        "lower": _number(m.lower),
+        "upper": _number(m.upper),
+        "lower_unbounded": m.lower is not None and m.lower == -math.inf,
+        "upper_unbounded": m.upper is not None and m.upper == math.inf,
         "n": m.n,
         "confidence": m.confidence,
         "method": m.method,
         "reason": m.reason,
         "zero_division": m.zero_division,
         "higher_is_better": m.higher_is_better,
+        "note": m.note,
+        "weight_total": _number(m.weight_total),
     }
+
+
+def _number(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
