@@ -130,19 +130,6 @@ class DuckStore:
             index.add(hashes[keep])
             return BatchOutcome.of(outcomes), table.filter(pa.array(keep))
 
-    def might_repeat(self, kind: str, rows: list[dict[str, Any]]) -> bool:
-        """Whether an id of ``rows`` was seen (or repeats within them): those rows need
-        the stored content compared, which may wait for the loader, so the writer
-        takes them off the event loop."""
-        key = id_field(kind)
-        if key is None or not rows:
-            return False
-        ids = [row[key] for row in rows]
-        if len(set(ids)) != len(ids):
-            return True
-        hashes = np.array([hash_id(i) for i in ids], dtype=np.uint64)
-        return bool(self.indexes[kind].contains(hashes).any())
-
     def accept_rows(
         self,
         kind: str,
@@ -150,7 +137,7 @@ class DuckStore:
         *,
         fresh: bool = False,
         settle: Callable[[], None] | None = None,
-    ) -> tuple[list[WriteOutcome], list[dict[str, Any]]]:
+    ) -> tuple[list[WriteOutcome], list[dict[str, Any]]] | None:
         """:meth:`accept` for a few event dicts (a server's group commit), in plain
         Python. ``fresh`` says the ids were just generated at random (128 bits), so
         they are indexed without being looked up."""
@@ -164,6 +151,8 @@ class DuckStore:
             if fresh or (len(set(ids)) == len(ids) and not index.contains(hashes).any()):
                 index.add(hashes)
                 return [WriteOutcome("stored", i) for i in ids], rows
+            if settle is None:
+                return None  # the caller compares content off the event loop
         outcomes = self.accept(kind, events_table(kind, rows), settle)[0].outcomes()
         kept = {o.key for o in outcomes if o.status == "stored"}
         # Rows whose id was stored come back in order; a repeated id is stored once.

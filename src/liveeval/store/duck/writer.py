@@ -96,13 +96,7 @@ class BatchWriter:
         if self._closed:
             raise RuntimeError("the writer is closed")
         loop = asyncio.get_running_loop()
-        if (
-            len(events) > INLINE_ROWS
-            or self.journal is None
-            or (not fresh and self.store.might_repeat(kind, events))
-        ):
-            # A retry of a seen id compares stored content after the loader catches
-            # up: that wait must not hold the event loop.
+        if len(events) > INLINE_ROWS or self.journal is None:
             return await loop.run_in_executor(None, self.commit, kind, events)
         self._loop = loop
         future: asyncio.Future[list[WriteOutcome]] = loop.create_future()
@@ -130,12 +124,18 @@ class BatchWriter:
                 group = [p for p in pending if p[0] == kind]
                 rows = [row for p in group for row in p[1]]
                 try:
-                    outcomes, accepted = self.store.accept_rows(
-                        kind, rows, fresh=all(p[2] for p in group), settle=self.settle
+                    quick = self.store.accept_rows(
+                        kind, rows, fresh=all(p[2] for p in group), settle=None
                     )
                 except Exception as exc:
                     waiting.extend((p[3], exc) for p in group)
                     continue
+                if quick is None:
+                    # A seen id: its content is compared with the stored row once the
+                    # loader catches up — on a worker thread, never on the event loop.
+                    self._commit_elsewhere(kind, group, rows)
+                    continue
+                outcomes, accepted = quick
                 if accepted:
                     records.append((kind, json_lines(accepted)))
                 start = 0
@@ -155,6 +155,30 @@ class BatchWriter:
         self._waiting.append(_Waiting(end, waiting))
         self._sync_needed.set()
 
+    def _commit_elsewhere(
+        self,
+        kind: str,
+        group: list[tuple[str, list[dict[str, Any]], bool, asyncio.Future[Any]]],
+        rows: list[dict[str, Any]],
+    ) -> None:
+        assert self._loop is not None
+        done = self._loop.run_in_executor(None, self.commit, kind, rows)
+
+        def answer(task: asyncio.Future[list[WriteOutcome]]) -> None:
+            error = task.exception()
+            start = 0
+            for p in group:
+                future = p[3]
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(task.result()[start : start + len(p[1])])
+                start += len(p[1])
+
+        done.add_done_callback(answer)
+
     def _journal(self, records: list[tuple[str, Payload]]) -> Position:
         # Called with the commit lock held, so the queue is in journal order.
         assert self.journal is not None
@@ -168,7 +192,9 @@ class BatchWriter:
         """Accept, journal and sync ``events`` in this thread (big JSON batches, the
         resource sampler); thread-safe."""
         with self._commit_lock:
-            outcomes, accepted = self.store.accept_rows(kind, events, settle=self.settle)
+            accepted_rows = self.store.accept_rows(kind, events, settle=self.settle)
+            assert accepted_rows is not None  # with ``settle`` it always decides
+            outcomes, accepted = accepted_rows
             if accepted:
                 self._persist(kind, accepted)
         self._sync()
