@@ -134,17 +134,29 @@ class TelemetryObserver:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.t = telemetry
+        # prometheus_client's labels() costs a few microseconds per call; the label
+        # sets repeat, so their children are kept here.
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: str, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = getattr(self.t, metric).labels(*labels)
+            if len(self._children) < 100_000:
+                self._children[key] = child
+        return child
 
     def events(self, kind: str, result: str, count: int) -> None:
-        self.t.events.labels(kind, result).inc(count)
+        self._child("events", kind, result).inc(count)
 
     def predictions(self, model: str, version: str, status: str, count: int) -> None:
-        self.t.predictions.labels(model, version, status).inc(count)
+        self._child("predictions", model, version, status).inc(count)
 
     def latency(self, model: str, version: str, total: float, in_model: float | None) -> None:
-        self.t.latency.labels(model, version).observe(total)
+        self._child("latency", model, version).observe(total)
         if in_model is not None:
-            self.t.model_latency.labels(model, version).observe(in_model)
+            self._child("model_latency", model, version).observe(in_model)
 
     def outcomes(self, matched: bool, count: int) -> None:
         self.t.outcomes.labels("true" if matched else "false").inc(count)

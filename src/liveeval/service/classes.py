@@ -17,8 +17,6 @@ the classes (:mod:`liveeval.store.labels`).
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 
 from ..errors import UnknownLabelError, ValidationError
@@ -33,6 +31,9 @@ class ClassMap:
     def __init__(self, declared: dict[str, tuple[Label, ...]] | None = None) -> None:
         self._classes: dict[str, tuple[Label, ...]] = {}
         self._texts: dict[str, dict[str, str]] = {}
+        # (model, type, value) -> stored text: labels repeat, and mapping one costs
+        # more than the rest of an event's ingestion. Bounded; rejections not cached.
+        self._memo: dict[tuple[str | None, type, object], str] = {}
         for model, classes in (declared or {}).items():
             self.declare(model, classes)
 
@@ -49,6 +50,7 @@ class ClassMap:
             texts[key] = json.dumps(cls)
         self._classes[model] = classes
         self._texts[model] = texts
+        self._memo.clear()
 
     def classes(self, model: str) -> tuple[Label, ...] | None:
         return self._classes.get(model)
@@ -63,6 +65,21 @@ class ClassMap:
         ValidationError
             when ``value`` is not a finite scalar.
         """
+        try:
+            memo_key = (model, type(value), value)
+            cached = self._memo.get(memo_key)
+        except TypeError:  # unhashable: label_key below names the problem
+            memo_key, cached = None, None
+        if cached is not None:
+            return cached
+        text = self._encode(model, value, field)
+        if memo_key is not None:
+            if len(self._memo) >= 10_000:
+                self._memo.clear()
+            self._memo[memo_key] = text
+        return text
+
+    def _encode(self, model: str | None, value: object, field: str) -> str:
         key = label_key(value)
         texts = self._texts.get(model) if model is not None else None
         if texts is None:
@@ -102,20 +119,28 @@ class ClassMap:
 
 
 class RecentPredictions:
-    """Which model made each recent prediction (bounded: the oldest are forgotten)."""
+    """Which model made each recent prediction (bounded: the oldest are forgotten).
+
+    Written from the event loop only (ingestion and predict run there), so a plain
+    insertion-ordered dict does: its first key is the oldest.
+    """
 
     def __init__(self, capacity: int = 200_000) -> None:
         self.capacity = capacity
-        self._models: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._models: dict[str, str] = {}
 
     def add(self, pairs: Iterable[tuple[str, str]]) -> None:
-        with self._lock:
-            models = self._models
-            for key, model in pairs:
-                models[key] = model
-            while len(models) > self.capacity:
-                models.popitem(last=False)
+        models = self._models
+        for key, model in pairs:
+            models[key] = model
+        while len(models) > self.capacity:
+            del models[next(iter(models))]
+
+    def remember(self, key: str, model: str) -> None:
+        models = self._models
+        models[key] = model
+        if len(models) > self.capacity:
+            del models[next(iter(models))]
 
     def model_of(self, key: str) -> str | None:
         return self._models.get(key)

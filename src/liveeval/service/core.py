@@ -155,6 +155,9 @@ class Service:
         self, kind: Kind, events: list[dict[str, Any]], *, fresh: bool = False
     ) -> list[WriteOutcome]:
         outcomes = await self.store.write(kind, events, fresh=fresh)
+        if len(outcomes) == 1:
+            self.observer.events(kind, outcomes[0].status, 1)
+            return outcomes
         counts: dict[str, int] = {}
         for o in outcomes:
             counts[o.status] = counts.get(o.status, 0) + 1

@@ -123,15 +123,20 @@ async def ingest_predictions(
         valid = list(enumerate(items))
     else:
         valid, rejected = validate_each(PredictionIn, items)
-    rows, bad = _labelled(service, valid, lambda p: _prediction_row(service, p))
-    rejected += bad
+    rows: list[tuple[int, PredictionIn, dict[str, Any]]] = []
+    for i, p in valid:
+        try:
+            rows.append((i, p, _prediction_row(service, p)))
+        except ValidationError as exc:
+            rejected.append((i, p.id, exc.detail))
     outcomes: list[WriteOutcome] = []
     if rows:
         fresh = all(p.id is None for _, p, _ in rows)
         outcomes = await service.write("predictions", [r for _, _, r in rows], fresh=fresh)
-        service.recent.add((r["id"], r["model"]) for _, _, r in rows)
         observer = service.observer
-        for _, p, _ in rows:
+        remember = service.recent.remember
+        for _, p, row in rows:
+            remember(row["id"], p.model)
             observer.predictions(p.model, p.version, p.status, 1)
             if p.latency_total_s is not None:
                 observer.latency(p.model, p.version, p.latency_total_s, p.latency_model_s)
