@@ -94,8 +94,18 @@ def _bad_probas(column: pa.ChunkedArray) -> pa.Array:
     return pa.array(bad)
 
 
-def _bad_text(column: pa.ChunkedArray, max_length: int, pattern: str | None) -> pa.Array:
-    values = column.combine_chunks()
+def _bad_names(column: pa.ChunkedArray, max_length: int, pattern: str) -> pa.Array:
+    """:func:`_bad_text` for a column of few distinct values (model, version): the
+    rules run on the distinct values only."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    bad = _bad_text(encoded.dictionary, max_length, pattern)
+    return pc.fill_null(pc.take(bad, encoded.indices), False)
+
+
+def _bad_text(
+    column: pa.ChunkedArray | pa.Array, max_length: int, pattern: str | None
+) -> pa.Array:
+    values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     too_long = pc.greater(pc.fill_null(pc.utf8_length(values), 0), max_length)
     if pattern is None:
         return too_long
@@ -122,11 +132,11 @@ def validate_prediction_table(
         ),
         (
             "'model' must be 1–100 characters of letters, digits and _.-",
-            lambda: _bad_text(col("model"), 100, NAME_PATTERN),
+            lambda: _bad_names(col("model"), 100, NAME_PATTERN),
         ),
         (
             "'version' must be 1–100 characters of letters, digits and _.-",
-            lambda: _bad_text(col("version"), 100, NAME_PATTERN),
+            lambda: _bad_names(col("version"), 100, NAME_PATTERN),
         ),
         (
             "'status' must be 'ok' or 'error'",
