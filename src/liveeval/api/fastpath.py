@@ -36,7 +36,15 @@ if TYPE_CHECKING:
     from ..service import Answer, Service
     from .auth import Guard
 
-__all__ = ["ROUTES", "FastRoute", "match", "send_json", "serve", "validation_errors"]
+__all__ = [
+    "ROUTES",
+    "FastRoute",
+    "match",
+    "read_body",
+    "send_json",
+    "serve",
+    "validation_errors",
+]
 
 Handler = Callable[["Service", list[str], dict[str, list[str]], Any], Awaitable["Answer"]]
 
@@ -208,7 +216,7 @@ async def _answer(
     if not is_json(content_type):
         return 422, {"detail": f"send the request body as application/json, not {content_type!r}"}
     limit = config.max_body_bytes
-    raw = await _read_body(receive, limit)
+    raw = await read_body(receive, limit)
     if raw is None:
         return 413, {"detail": f"request body exceeds the {limit}-byte limit"}
     try:
@@ -227,7 +235,7 @@ async def _answer(
     return status_of(result), result.body
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
+async def read_body(receive: Receive, limit: int) -> bytes | None:
     chunks = []
     size = 0
     while True:

@@ -80,7 +80,7 @@ class RequestGuard:
         if scope["method"] in ("POST", "PUT", "PATCH") and not _has_length(scope):
             # A chunked body has no Content-Length to refuse up front: read it here,
             # up to the limit, and hand the app the buffered body.
-            body = await _read_limited(receive, self.max_body_bytes)
+            body = await fastpath.read_body(receive, self.max_body_bytes)
             if body is None:
                 await self._too_large(send, f"more than {self.max_body_bytes}")
                 return
@@ -107,23 +107,6 @@ class RequestGuard:
 
 def _has_length(scope: Scope) -> bool:
     return any(name == b"content-length" for name, _ in scope["headers"])
-
-
-async def _read_limited(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _replay(body: bytes) -> Receive:

@@ -102,9 +102,7 @@ def _bad_names(column: pa.ChunkedArray, max_length: int, pattern: str) -> pa.Arr
     return pc.fill_null(pc.take(bad, encoded.indices), False)
 
 
-def _bad_text(
-    column: pa.ChunkedArray | pa.Array, max_length: int, pattern: str | None
-) -> pa.Array:
+def _bad_text(column: pa.ChunkedArray | pa.Array, max_length: int, pattern: str | None) -> pa.Array:
     values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     too_long = pc.greater(pc.fill_null(pc.utf8_length(values), 0), max_length)
     if pattern is None:
