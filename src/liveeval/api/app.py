@@ -24,6 +24,7 @@ from .. import __version__
 from ..config import WINDOW_PATTERN, ServerConfig, Tokens
 from ..errors import LiveevalError, NotFoundError, StoreUnavailable
 from ..service import Service
+from ..service.events import naive_utc
 from ..service.ingest import ingest_deployment, ingest_prediction_table, ingest_predictions
 from ..service.ingest import ingest_outcomes as ingest_outcome_events
 from ..service.predict import predict as predict_rows
@@ -296,16 +297,10 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
 
 
 def _naive_utc(value: datetime | None, name: str) -> datetime | None:
-    from datetime import UTC
-
-    if value is not None and value.tzinfo is not None:
-        try:
-            return value.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:
-            raise HTTPException(
-                422, f"'{name}' {value.isoformat()} is out of range once moved to UTC"
-            ) from None
-    return value
+    try:
+        return None if value is None else naive_utc(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"'{name}' {exc}") from None
 
 
 def _read_arrow(raw: bytes) -> pa.Table:

@@ -92,28 +92,18 @@ def _load(text: str) -> dict[str, Any]:
 def _rows(answer: dict[str, Any], start: int, chunk: Any) -> list[Rejection]:
     """The chunk's rows not stored, indexed in the whole table."""
     rows: list[Rejection] = []
-    for item in answer.get("rejections") or []:
-        if isinstance(item, dict):
-            index = item.get("index")
-            rows.append(
-                Rejection(
-                    index=start + index if isinstance(index, int) else None,
-                    id=item.get("id"),
-                    status="rejected",
-                    detail=str(item.get("detail") or "rejected"),
+    for field, status in (("rejections", "rejected"), ("conflicts", "conflict")):
+        for item in answer.get(field) or []:
+            if isinstance(item, dict):
+                index = item.get("index")
+                rows.append(
+                    Rejection(
+                        index=start + index if isinstance(index, int) else None,
+                        id=item.get("id"),
+                        status=status,
+                        detail=str(item.get("detail") or status),
+                    )
                 )
-            )
-    for item in answer.get("conflicts") or []:
-        if isinstance(item, dict):
-            index = item.get("index")
-            rows.append(
-                Rejection(
-                    index=start + index if isinstance(index, int) else None,
-                    id=item.get("id"),
-                    status="conflict",
-                    detail=str(item.get("detail") or "conflict"),
-                )
-            )
     return rows
 
 

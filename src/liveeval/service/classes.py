@@ -129,13 +129,6 @@ class RecentPredictions:
         self.capacity = capacity
         self._models: dict[str, str] = {}
 
-    def add(self, pairs: Iterable[tuple[str, str]]) -> None:
-        models = self._models
-        for key, model in pairs:
-            models[key] = model
-        while len(models) > self.capacity:
-            del models[next(iter(models))]
-
     def remember(self, key: str, model: str) -> None:
         models = self._models
         models[key] = model

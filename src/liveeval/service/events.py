@@ -23,6 +23,7 @@ __all__ = [
     "OutcomeIn",
     "PredictionIn",
     "describe_errors",
+    "naive_utc",
     "validate_each",
 ]
 
@@ -38,7 +39,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=IDENTIFI
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 
 
-def _utc(value: datetime) -> datetime:
+def naive_utc(value: datetime) -> datetime:
     """Naive UTC, the store's convention."""
     if value.tzinfo is not None:
         try:
@@ -100,7 +101,7 @@ class PredictionIn(_Strict):
     @field_validator("ts")
     @classmethod
     def _naive_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _utc(value)
+        return None if value is None else naive_utc(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> PredictionIn:
@@ -139,7 +140,7 @@ class OutcomeIn(_Strict):
     @field_validator("ts")
     @classmethod
     def _naive_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _utc(value)
+        return None if value is None else naive_utc(value)
 
     @model_validator(mode="after")
     def _something(self) -> OutcomeIn:
@@ -158,7 +159,7 @@ class DeploymentIn(_Strict):
     @field_validator("ts")
     @classmethod
     def _naive_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _utc(value)
+        return None if value is None else naive_utc(value)
 
 
 def describe_errors(exc: PydanticValidationError) -> str:

@@ -9,6 +9,7 @@ reason and the others are stored.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -100,11 +101,20 @@ def results_answer(
     return Answer("ok", body)
 
 
-def _labelled(
-    service: Service, valid: list[tuple[int, Any]], encode: Any
+def _checked(
+    model: type[PredictionIn] | type[OutcomeIn],
+    items: list[Any],
+    validated: bool,
+    encode: Callable[[Any], dict[str, Any]],
 ) -> tuple[list[tuple[int, Any, dict[str, Any]]], list[tuple[int, str | None, str]]]:
+    """Each event validated (unless it already is) and encoded as a store row:
+    ``(index, event, row)`` for the good ones, ``(index, id, reason)`` for the rest."""
+    rejected: list[tuple[int, str | None, str]] = []
+    if validated:
+        valid = list(enumerate(items))
+    else:
+        valid, rejected = validate_each(model, items)
     rows = []
-    rejected = []
     for i, event in valid:
         try:
             rows.append((i, event, encode(event)))
@@ -119,17 +129,7 @@ async def ingest_predictions(
 ) -> Answer:
     """Store predictions made elsewhere; ``items`` are raw JSON objects (or already
     validated :class:`PredictionIn` when ``validated``)."""
-    rejected: list[tuple[int, str | None, str]] = []
-    if validated:
-        valid = list(enumerate(items))
-    else:
-        valid, rejected = validate_each(PredictionIn, items)
-    rows: list[tuple[int, PredictionIn, dict[str, Any]]] = []
-    for i, p in valid:
-        try:
-            rows.append((i, p, _prediction_row(service, p)))
-        except ValidationError as exc:
-            rejected.append((i, p.id, exc.detail))
+    rows, rejected = _checked(PredictionIn, items, validated, lambda p: _prediction_row(service, p))
     outcomes: list[WriteOutcome] = []
     if rows:
         fresh = all(p.id is None for _, p, _ in rows)
@@ -151,11 +151,6 @@ async def ingest_predictions(
 
 async def ingest_outcomes(service: Service, items: list[Any], *, validated: bool = False) -> Answer:
     """Store ground truth by prediction id, in any order relative to the prediction."""
-    rejected: list[tuple[int, str | None, str]] = []
-    if validated:
-        valid = list(enumerate(items))
-    else:
-        valid, rejected = validate_each(OutcomeIn, items)
     stamp = now()
 
     def encode(o: OutcomeIn) -> dict[str, Any]:
@@ -167,8 +162,7 @@ async def ingest_outcomes(service: Service, items: list[Any], *, validated: bool
             "ts": o.ts or stamp,
         }
 
-    rows, bad = _labelled(service, valid, encode)
-    rejected += bad
+    rows, rejected = _checked(OutcomeIn, items, validated, encode)
     outcomes: list[WriteOutcome] = []
     matched: set[str] = set()
     if rows:

@@ -91,7 +91,8 @@ async def predict(
         for i, row in enumerate(rows)
     ]
     outcomes = await service.write("predictions", events, fresh=id is None)
-    service.recent.add((str(e["id"]), model) for e in events)
+    for e in events:
+        service.recent.remember(str(e["id"]), model)
     observer.predictions(model, v, "ok", len(rows))
     observer.latency(model, v, total, model_seconds)
     if any(o.status == "conflict" for o in outcomes):
