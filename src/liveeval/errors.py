@@ -19,6 +19,7 @@ __all__ = [
     "InvalidEventError",
     "LiveevalError",
     "ModelLoadError",
+    "ModelOutputError",
     "NotFoundError",
     "ProfileError",
     "QueueFullError",
@@ -189,6 +190,25 @@ class ModelLoadError(LiveevalError, ValueError):
         self.path = path
         self.reason = reason
         super().__init__(f"model '{model}': {path}: {reason}")
+
+
+class ModelOutputError(LiveevalError, RuntimeError):
+    """A served model answered with something that cannot be a prediction: non-finite
+    or out-of-range scores, or the wrong shape. The request fails and the prediction
+    is stored as failed; the score is never stored.
+
+    Parameters
+    ----------
+    model:
+        The model's configured name.
+    reason:
+        What the model returned and what was expected, on one line.
+    """
+
+    def __init__(self, model: str, reason: str) -> None:
+        self.model = model
+        self.reason = reason
+        super().__init__(f"model '{model}' returned an invalid output: {reason}")
 
 
 class ConfigError(LiveevalError, ValueError):
