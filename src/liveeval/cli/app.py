@@ -552,10 +552,12 @@ def demo_data(
 
 
 def _register_server_commands() -> None:
+    from .drift import drift
     from .serve import export, serve
 
     app.command("serve")(serve)
     app.command("export")(export)
+    app.command("drift")(drift)
 
 
 _register_server_commands()
