@@ -222,16 +222,26 @@ def column_kind(dtype: pa.DataType) -> Kind | str:
 
 
 def _numbers(col: pa.ChunkedArray | pa.Array) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """A numeric column as float64, nulls as NaN (counted as missing downstream)."""
+    """A numeric column as float64, nulls as NaN (counted as missing downstream).
+
+    Read from the Arrow buffers directly: pyarrow's ``to_numpy`` imports pandas, which
+    cost more than the whole comparison of a 100,000-row file here.
+    """
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
     if col.type != pa.float64():
         col = pc.cast(col, pa.float64(), safe=False)
     if col.null_count:
         col = pc.fill_null(col, math.nan)
-    if isinstance(col, pa.ChunkedArray):
-        return np.asarray(col.to_numpy(), dtype=np.float64)
-    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    parts = [
+        np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c), offset=c.offset * 8)
+        for c in chunks
+        if len(c)
+    ]
+    if not parts:
+        return np.empty(0)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _category_counts(col: pa.ChunkedArray | pa.Array) -> tuple[dict[str, int], int]:
@@ -488,9 +498,9 @@ class _FileColumns:
             import pyarrow.parquet as pq
 
             read_table(path, columns=[])  # the reader's checks and messages
-            meta = pq.ParquetFile(path)
-            self.schema: pa.Schema = meta.schema_arrow
-            self.rows: int = meta.metadata.num_rows
+            self._file = pq.ParquetFile(path)
+            self.schema: pa.Schema = self._file.schema_arrow
+            self.rows: int = self._file.metadata.num_rows
         else:
             self._table = read_table(path)
             self.schema = self._table.schema
@@ -499,7 +509,7 @@ class _FileColumns:
     def column(self, name: str) -> pa.ChunkedArray:
         if self._table is not None:
             return self._table.column(name)
-        return self._read_table(self.path, columns=[name]).column(name)
+        return self._file.read(columns=[name]).column(name)
 
 
 def compare_files(
