@@ -177,7 +177,7 @@ def main() -> None:
         print(f"{peer} {args.peer_rows:,} rows: {json.dumps(results['peers'][peer])}", flush=True)
     base = results["liveeval"].get(str(args.peer_rows))
     if base:
-        for peer, r in results["peers"].items():
+        for r in results["peers"].values():
             r["liveeval_speedup"] = round(r["seconds"] / base["seconds"], 1)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "drift.json").write_text(json.dumps(results, indent=2) + "\n")
