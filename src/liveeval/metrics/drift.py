@@ -305,12 +305,13 @@ def quantile_edges(
         raise ValidationError("cannot bin a reference without finite numbers")
     if not is_sorted:
         x = np.sort(x)
-    starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
-    if starts.size <= bins:
-        inner = x[starts]
-    else:
-        ranks = np.ceil(np.arange(bins) * (x.size / bins)).astype(np.int64)
-        inner = np.unique(x[np.clip(ranks - 1, 0, x.size - 1)])
+    ranks = np.ceil(np.arange(bins) * (x.size / bins)).astype(np.int64)
+    inner = np.unique(x[np.clip(ranks - 1, 0, x.size - 1)])
+    if inner.size < bins:
+        # Ties among the quantiles: with at most `bins` distinct values, each gets a bin.
+        starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
+        if starts.size <= bins:
+            inner = x[starts]
     top = np.nextafter(x[-1], np.inf)
     return np.concatenate([inner, [top]]).astype(np.float64)
 
