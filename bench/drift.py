@@ -5,7 +5,8 @@ of its standard deviation: a good detector calls ``num_00`` and nothing else.
 
 - liveeval: ``compare_files(ref, cur)`` in a fresh process per run (import, Parquet
   read, binning, every statistic with its bootstrap interval, the call, the JSON
-  document); median of ``--repeats`` runs, peak RSS of the process.
+  document); median of ``--repeats`` runs of wall and of CPU time (user + system: on
+  a busy machine, wall time includes waiting for a core), peak RSS of the process.
 - peers, each in its own virtual environment under ``bench/data/`` (never the
   project's): Evidently 0.7 ``DataDriftPreset``, NannyML 0.13 ``UnivariateDriftCalculator``
   (one chunk, its default Jensen–Shannon method), alibi-detect 0.13 ``TabularDrift``
@@ -50,8 +51,9 @@ from liveeval.monitor import compare_files
 report = compare_files(sys.argv[1], sys.argv[2])
 doc = report.to_dict()
 elapsed = time.perf_counter() - t0
+usage = resource.getrusage(resource.RUSAGE_SELF)
 drifted = [c.name for c in report.columns if c.drifted]
-print(json.dumps({"seconds": elapsed,
+print(json.dumps({"seconds": elapsed, "cpu_seconds": usage.ru_utime + usage.ru_stime,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "found_shift": "num_00" in drifted,
                   "false_calls": [n for n in drifted if n != "num_00"]}))
@@ -120,6 +122,8 @@ def _median(runs: list[dict]) -> dict:
     seconds = [r["seconds"] for r in runs]
     out = dict(runs[-1])
     out["seconds"] = statistics.median(seconds)
+    if "cpu_seconds" in runs[0]:
+        out["cpu_seconds"] = statistics.median(r["cpu_seconds"] for r in runs)
     out["runs_seconds"] = [round(s, 3) for s in seconds]
     if "peak_rss_mb" in runs[0]:
         out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
