@@ -224,7 +224,8 @@ def column_kind(dtype: pa.DataType) -> Kind | str:
 
 
 def _numbers(col: pa.ChunkedArray | pa.Array) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """A numeric column as float64, nulls as NaN (counted as missing downstream).
+    """A numeric column as a fresh, writable float64 array, nulls as NaN (counted as
+    missing downstream).
 
     Read from the Arrow buffers directly: pyarrow's ``to_numpy`` imports pandas, which
     cost more than the whole comparison of a 100,000-row file here.
@@ -236,14 +237,16 @@ def _numbers(col: pa.ChunkedArray | pa.Array) -> np.ndarray[Any, np.dtype[np.flo
     if col.null_count:
         col = pc.fill_null(col, math.nan)
     chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-    parts = [
-        np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c), offset=c.offset * 8)
-        for c in chunks
-        if len(c)
-    ]
-    if not parts:
-        return np.empty(0)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    out = np.empty(sum(len(c) for c in chunks), dtype=np.float64)
+    start = 0
+    for c in chunks:
+        n = len(c)
+        if n:
+            out[start : start + n] = np.frombuffer(
+                c.buffers()[1], dtype=np.float64, count=n, offset=c.offset * 8
+            )
+            start += n
+    return out
 
 
 def _dictionary_counts(col: pa.ChunkedArray | pa.Array) -> dict[str, int] | None:
@@ -317,27 +320,20 @@ def measure_columns(
             Histogram.from_categories(cur_counts, missing=cur_missing),
             rule,
         )
-    ref = np.sort(_numbers(reference))  # NaN sorts last; from_values drops it
+    # _numbers gives fresh arrays: sorted in place, no third copy (10M rows: 80 MB each).
+    ref = _numbers(reference)
+    ref.sort()
     cur = _numbers(current)
-    mask = np.isfinite(ref)
-    finite = ref if mask.all() else ref[mask]
-    if finite.size == 0:
-        empty = np.array([0.0, 1.0])
-        return measure_numeric(
-            Histogram.from_values(ref, empty), Histogram.from_values(cur, empty), rule
-        )
-    edges = quantile_edges(finite, bins, is_sorted=True)
-    ref_hist = Histogram.from_values(finite, edges, is_sorted=True)
-    ref_hist = Histogram(
-        edges=ref_hist.edges,
-        counts=ref_hist.counts,
-        below=ref_hist.below,
-        above=ref_hist.above,
-        missing=ref.size - finite.size,
-        value_sum=ref_hist.value_sum,
-        value_sum_squares=ref_hist.value_sum_squares,
+    cur.sort()
+    try:
+        edges = quantile_edges(ref, bins, is_sorted=True)
+    except ValidationError:  # no finite number in the reference
+        edges = np.array([0.0, 1.0])
+    return measure_numeric(
+        Histogram.from_values(ref, edges, is_sorted=True),
+        Histogram.from_values(cur, edges, is_sorted=True),
+        rule,
     )
-    return measure_numeric(ref_hist, Histogram.from_values(cur, edges), rule)
 
 
 def histogram_from_store(histogram: FeatureHistogram) -> Histogram:
@@ -557,7 +553,7 @@ class _FileColumns:
         dtype = self.schema.field(name).type
         strings = pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
         reader = pq.ParquetFile(self.path, read_dictionary=[name] if strings else None)
-        return reader.read(columns=[name], use_threads=False).column(name)
+        return reader.read(columns=[name]).column(name)
 
 
 def compare_files(
