@@ -171,14 +171,21 @@ def main() -> None:
             f"liveeval {rows:>10,} rows: {json.dumps(results['liveeval'][str(rows)])}", flush=True
         )
     peer_script = str(HERE / "drift_peers.py")
-    ref, cur = make_data(args.peer_rows)
+    if any(getattr(args, p) for p in ("alibi", "nannyml", "evidently")):
+        ref, cur = make_data(args.peer_rows)
     for peer in ("alibi", "nannyml", "evidently"):
         python = getattr(args, peer)
         if not python:
             continue
         runs = [_run([python, peer_script, peer, str(ref), str(cur)]) for _ in range(args.repeats)]
-        results["peers"][peer] = {"rows": args.peer_rows, **_median(runs)}
+        results["peers"][peer] = {"rows": args.peer_rows, "date": results["date"], **_median(runs)}
         print(f"{peer} {args.peer_rows:,} rows: {json.dumps(results['peers'][peer])}", flush=True)
+    previous = RESULTS / "drift.json"
+    if previous.exists():  # peers not run now keep their last figures, with their date
+        old = json.loads(previous.read_text())
+        for peer, r in old.get("peers", {}).items():
+            if peer not in results["peers"]:
+                results["peers"][peer] = {**r, "date": r.get("date", old.get("date"))}
     base = results["liveeval"].get(str(args.peer_rows))
     if base:
         for r in results["peers"].values():
