@@ -109,6 +109,17 @@ def test_files_without_a_shared_column_exit_2(tmp_path) -> None:
     assert "share no column" in result.stderr
 
 
+def test_html_page_shows_every_column_with_its_histograms(files, tmp_path) -> None:
+    ref, _, moved = files
+    out = tmp_path / "drift.html"
+    result = runner.invoke(app, ["drift", ref, moved, "--label", "y_true", "--html", str(out)])
+    assert result.exit_code == 1
+    page = out.read_text()
+    assert page.count("<svg") == 4
+    assert "1 of 4 columns drifted" in page
+    assert "<script" not in page
+
+
 def test_help_states_the_exit_codes() -> None:
     result = runner.invoke(app, ["drift", "--help"])
     assert "0 no drift, 1 drift found, 2 bad input" in result.output

@@ -170,6 +170,10 @@ def drift(
     json_path: Annotated[
         str | None, typer.Option("--json", help="Write the JSON result to PATH ('-' for stdout).")
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write an HTML page with reference vs current histograms."),
+    ] = None,
 ) -> None:
     """Which columns moved from REFERENCE to CURRENT, ranked, with the rule that decided.
 
@@ -199,6 +203,14 @@ def drift(
             rule=rule,
         )
     written = []
+    if html is not None:
+        from ..report.drift_html import write_drift_html
+
+        try:
+            write_drift_html(report.to_dict(), html)
+        except OSError as exc:
+            _fail(f"{html}: cannot write the HTML page: {exc.strerror}")
+        written.append(f"HTML written to {html.resolve()}")
     if json_path == "-":
         sys.stdout.write(report.to_json() + "\n")
     elif json_path is not None:

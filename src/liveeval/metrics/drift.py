@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -209,6 +210,9 @@ class DriftMeasurement:
     enough_rows: bool = True
     reason: str | None = None
     notes: tuple[str, ...] = ()
+    bins: tuple[str, ...] = ()
+    reference_shares: tuple[float, ...] = ()
+    current_shares: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -356,6 +360,12 @@ def measure_numeric(
     groups = _decile_groups(r[1:-1].astype(np.int64))
     coarse_r = np.concatenate([[r[0]], np.add.reduceat(r[1:-1], groups), [r[-1]]])
     coarse_c = np.concatenate([[c[0]], np.add.reduceat(c[1:-1], groups), [c[-1]]])
+    bounds = [*reference.edges[groups].tolist(), float(reference.edges[-1])]
+    labels = [
+        f"< {bounds[0]:.4g}",
+        *(f"[{a:.4g}, {b:.4g})" for a, b in pairwise(bounds)),
+        f">= {bounds[-1]:.4g}",
+    ]
     lower = upper = effect
     if rule.bootstrap:
         lower, upper = _wasserstein_interval(reference.edges, r, c, w1, rule, normalise)
@@ -393,7 +403,20 @@ def measure_numeric(
         enough_rows=_too_few(n_ref, n_cur, rule) is None,
         reason=_too_few(n_ref, n_cur, rule) or reason,
         notes=tuple(notes),
+        **_shares_of(labels, coarse_r, coarse_c),
     )
+
+
+def _shares_of(labels: Sequence[str], r: FloatArray, c: FloatArray) -> dict[str, Any]:
+    """Bin labels and each window's shares, for plots; bins empty on both sides dropped."""
+    keep = (r + c) > 0
+    rs = r / r.sum() if r.sum() else r
+    cs = c / c.sum() if c.sum() else c
+    return {
+        "bins": tuple(lab for lab, k in zip(labels, keep, strict=True) if k),
+        "reference_shares": tuple(float(v) for v in rs[keep]),
+        "current_shares": tuple(float(v) for v in cs[keep]),
+    }
 
 
 def _category_vectors(
@@ -442,7 +465,7 @@ def measure_categorical(
     count as missing. Also computed: PSI over the same buckets.
     """
     rule = rule or DriftRule()
-    _, r, c, n_unseen, unseen_rows = _category_vectors(reference, current, rule)
+    names, r, c, n_unseen, unseen_rows = _category_vectors(reference, current, rule)
     n_ref, n_cur = int(r.sum()), int(c.sum())
     miss_ref = reference.missing + reference.numeric_rows
     miss_cur = current.missing + current.numeric_rows
@@ -495,6 +518,7 @@ def measure_categorical(
         enough_rows=too_few is None,
         reason=too_few,
         notes=tuple(notes),
+        **_shares_of(names, r, c),
     )
 
 

@@ -127,6 +127,11 @@ class ColumnDrift:
             "statistics": {k: _finite(v) for k, v in m.statistics.items()},
             "reason": reason,
             "notes": list(m.notes),
+            "histogram": {
+                "bins": list(m.bins),
+                "reference": list(m.reference_shares),
+                "current": list(m.current_shares),
+            },
         }
 
 
