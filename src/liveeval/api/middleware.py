@@ -7,6 +7,7 @@ a small request's time.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +46,8 @@ class RequestGuard:
         self.telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The request's arrival as the app can see it: the server has read its head.
+        arrived = time.perf_counter()
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -71,7 +74,15 @@ class RequestGuard:
             status = 500
             try:
                 status = await fastpath.serve(
-                    self.service, self.guard, self.config, route, params, scope, receive, send
+                    self.service,
+                    self.guard,
+                    self.config,
+                    route,
+                    params,
+                    scope,
+                    receive,
+                    send,
+                    arrived,
                 )
             finally:
                 self.telemetry.requests.labels(route.path, str(status)).inc()

@@ -18,6 +18,15 @@ A loader thread moves durable journal records into DuckDB, in journal order, in 
 few transactions as it can; :meth:`BatchWriter.settle` waits until everything
 acknowledged so far is loaded, which reads call first so that they see every
 acknowledged event.
+
+A served prediction's total latency is only known once its commit returns, after the
+event was written: the service hands it over with :meth:`BatchWriter.amend_latency`
+(a deque append on the loop, nothing more), and the loader applies the amendments
+with its next load — to the rows of that load before they are inserted, or with an
+``UPDATE`` restricted to the amended rows' time range for rows an earlier load
+inserted. Amendments are not journalled: a crash loses at most the ones not yet
+loaded, and those rows keep the latency written with the event (measured up to the
+write).
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -79,6 +90,10 @@ class BatchWriter:
         self._waiting: collections.deque[_Waiting] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sync_needed = threading.Event()
+        # Latency amendments (id, ts, seconds): appended on the loop, taken by the loader.
+        self._amends: collections.deque[tuple[str, datetime, float]] = collections.deque()
+        self._amended = 0  # appended so far (written on the loop only)
+        self._applied = 0  # applied so far (written by the loader only)
         self._threads = [
             threading.Thread(target=self._load_loop, name="liveeval-loader", daemon=True),
             threading.Thread(target=self._sync_loop, name="liveeval-syncer", daemon=True),
@@ -104,6 +119,16 @@ class BatchWriter:
             loop.call_soon(self._flush)
         self._pending.append((kind, events, fresh, future))
         return await future
+
+    def amend_latency(self, amendments: Sequence[tuple[str, datetime, float]]) -> None:
+        """Set the total latency of committed predictions with the next load."""
+        if self._closed or not amendments:
+            return
+        if self.journal is None:  # an in-memory store loads in line: so do these
+            self.store.load([], None, list(amendments))
+            return
+        self._amends.extend(amendments)
+        self._amended += len(amendments)
 
     async def write_table(self, kind: str, table: pa.Table) -> BatchOutcome:
         """Commit a large batch on a worker thread; the outcome of each row."""
@@ -283,10 +308,14 @@ class BatchWriter:
         self._sync()
         with self._state:
             target = self._durable
-            if self._loaded >= target:
+            amended = self._amended
+            if self._loaded >= target and self._applied >= amended:
                 return
             self._hurry.set()
-            if not self._state.wait_for(lambda: self._loaded >= target, timeout):
+            self._state.notify_all()  # amendments alone do not wake the loader
+            if not self._state.wait_for(
+                lambda: self._loaded >= target and self._applied >= amended, timeout
+            ):
                 raise StoreUnavailable(
                     f"the database has not loaded the journal up to {target} after "
                     f"{timeout:g} s; acknowledged events are safe in the journal"
@@ -325,23 +354,35 @@ class BatchWriter:
                 batch: list[tuple[str, Payload]] = []
                 end = self._loaded
                 rows = 0
-                while self._ready_to_load() and rows < LOAD_ROWS:
+                while self._has_records() and rows < LOAD_ROWS:
                     kind, payload, end = self._journalled.popleft()
                     batch.append((kind, payload))
                     rows += payload.num_rows if isinstance(payload, pa.Table) else 1_000
-            self._load(batch, end)
+            # Taken after the records: an amendment follows its row's commit, so its
+            # row is in this load or an earlier one.
+            amends = [self._amends.popleft() for _ in range(len(self._amends))]
+            self._load(batch, end, amends)
             with self._state:
                 self._loaded = end
+                self._applied += len(amends)
                 self._state.notify_all()
 
-    def _ready_to_load(self) -> bool:
+    def _has_records(self) -> bool:
         return bool(self._journalled) and self._journalled[0][2] <= self._durable
 
-    def _load(self, batch: list[tuple[str, Payload]], end: Position) -> None:
+    def _ready_to_load(self) -> bool:
+        return self._has_records() or self._applied < self._amended
+
+    def _load(
+        self,
+        batch: list[tuple[str, Payload]],
+        end: Position,
+        amends: list[tuple[str, datetime, float]],
+    ) -> None:
         delay = 0.1
         while True:
             try:
-                self.store.load(batch, end)
+                self.store.load(batch, end, amends)
                 break
             except Exception:
                 # The events are safe in the journal; keep trying (a full disk, a lock).
