@@ -335,10 +335,10 @@ def rows_of(loaded: LoadedModel, inputs: list[RequestInput]) -> list[dict[str, A
     missing = [f for f in features if f not in by_name]
     if missing:
         raise ValidationError(f"inputs lack the features {', '.join(missing)}")
+    columns = {name: _flat(t) for name, t in by_name.items()}
     counts = {_rows(t) for t in by_name.values()}
     if len(counts) != 1:
         raise ValidationError(f"inputs have different row counts {sorted(counts)}")
-    columns = {name: _flat(t) for name, t in by_name.items()}
     return [{f: columns[f][i] for f in features} for i in range(counts.pop())]
 
 
