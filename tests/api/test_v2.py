@@ -108,14 +108,18 @@ def test_requested_outputs_are_the_ones_answered(client):
             "'x' is not a feature of model 'fraud'",
         ),
         (
-            [{"name": "amount", "shape": [2], "datatype": "FP64", "data": [1.0]}]
-            + _tensors(ROWS[:1])[1:],
+            [
+                {"name": "amount", "shape": [2], "datatype": "FP64", "data": [1.0]},
+                *_tensors(ROWS[:1])[1:],
+            ],
             400,
             "shape [2] holds 2 values but data has 1",
         ),
         (
-            [{"name": "amount", "shape": [1], "datatype": "BYTES", "data": ["much"]}]
-            + _tensors(ROWS[:1])[1:],
+            [
+                {"name": "amount", "shape": [1], "datatype": "BYTES", "data": ["much"]},
+                *_tensors(ROWS[:1])[1:],
+            ],
             400,
             "amount",
         ),
