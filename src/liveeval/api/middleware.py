@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import fastpath
+from .arrival import arrival
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
@@ -46,7 +47,8 @@ class RequestGuard:
         self.telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The request's arrival as the app can see it: the server has read its head.
+        # The request's arrival: stamped by the server when it read the request, or
+        # else this first look at it (see .arrival).
         arrived = time.perf_counter()
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -71,6 +73,7 @@ class RequestGuard:
         fast = fastpath.match(scope)
         if fast is not None:
             route, params = fast
+            arrived = arrival(scope, arrived)
             status = 500
             try:
                 status = await fastpath.serve(
