@@ -218,8 +218,10 @@ async def _failed(
     ]
     outcomes = await service.write("predictions", events, fresh=id is None)
     _amend(service, events, outcomes, started)
-    service.observer.predictions(model, v, "error", len(rows))
     ids = [e["id"] for e in events]
+    for key in ids:  # their outcomes are checked against the model's classes too
+        service.recent.remember(key, model)
+    service.observer.predictions(model, v, "error", len(rows))
     body: dict[str, Any] = {
         "model": model,
         "version": v,
