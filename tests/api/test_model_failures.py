@@ -160,3 +160,24 @@ def test_the_v2_route_fails_the_same_way_in_the_protocols_shape(tmp_path):
         assert body["error_type"] == "ModelOutputError" and len(body["prediction_ids"]) == 2
         assert client.get("/v1/models/m/metrics").json()["failed_predictions"] == 2
         _reads_answer_200(client)
+
+
+def test_an_unexpected_failure_is_a_json_500_without_a_traceback(tmp_path, monkeypatch):
+    with _client(tmp_path, "nan") as client:
+        service = client.app.state.service
+
+        async def broken_write(*args, **kwargs):
+            raise OSError("No space left on device")
+
+        monkeypatch.setattr(service, "write", broken_write)
+        for path, body in (
+            ("/v1/models/m/predict", {"inputs": {"x": 1.0}}),
+            (
+                "/v2/models/m/infer",
+                {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.0]}]},
+            ),
+        ):
+            r = client.post(path, json=body)
+            assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+            text = r.json().get("detail") or r.json()["error"]
+            assert "internal error (OSError)" in text and "Traceback" not in r.text

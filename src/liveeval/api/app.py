@@ -37,7 +37,7 @@ from . import v2
 from .answers import status_of
 from .auth import Guard
 from .docs import mount_offline_docs
-from .fastpath import validation_errors
+from .fastpath import INTERNAL, validation_errors
 from .middleware import RequestGuard
 from .prometheus import Telemetry, TelemetryObserver
 from .schemas import (
@@ -140,6 +140,11 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     @app.exception_handler(LiveevalError)
     async def bad_input(request: Request, exc: LiveevalError) -> JSONResponse:
         return error(request, 422, str(exc))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback; the client gets JSON, never a plain-text 500.
+        return error(request, 500, INTERNAL.format(type(exc).__name__))
 
     errors: dict[int | str, dict[str, Any]] = {
         401: {"model": ErrorResponse, "description": "missing bearer token"},

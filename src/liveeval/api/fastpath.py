@@ -17,6 +17,7 @@ first look at it) to its answer handed to the server after the commit: that is w
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -53,6 +54,8 @@ __all__ = [
 ]
 
 # (service, path parameters, query, parsed body, arrival on perf_counter's clock)
+INTERNAL = "internal error ({}); the server's log has the details"
+
 Handler = Callable[["Service", list[str], dict[str, list[str]], Any, float], Awaitable["Answer"]]
 
 
@@ -293,6 +296,9 @@ async def _answer(
         return 503, route.error_body(str(exc)), None
     except LiveevalError as exc:
         return route.invalid, route.error_body(str(exc)), None
+    except Exception as exc:  # a bug or the disk: JSON all the same, the trace in the log
+        logging.getLogger("liveeval").exception("%s failed", route.path)
+        return 500, route.error_body(INTERNAL.format(type(exc).__name__)), None
     return status_of(result), result.body, result.served
 
 

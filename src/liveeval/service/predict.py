@@ -218,9 +218,9 @@ async def _failed(
     ]
     outcomes = await service.write("predictions", events, fresh=id is None)
     _amend(service, events, outcomes, started)
-    ids = [e["id"] for e in events]
-    for key in ids:  # their outcomes are checked against the model's classes too
-        service.recent.remember(key, model)
+    ids = [str(e["id"]) for e in events]
+    for pid in ids:  # their outcomes are checked against the model's classes too
+        service.recent.remember(pid, model)
     service.observer.predictions(model, v, "error", len(rows))
     body: dict[str, Any] = {
         "model": model,
