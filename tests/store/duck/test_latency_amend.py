@@ -61,3 +61,35 @@ def test_an_amendment_for_an_unknown_or_other_time_changes_nothing(tmp_path):
         assert _latencies(engine, tmp_path / "out") == {"a": 0.001}
     finally:
         engine.close()
+
+
+def test_amendments_for_rows_loaded_without_a_reader_wait_for_the_next_read(tmp_path):
+    # Without a reader waiting, the loader loads on its own (every 0.25 s) and keeps
+    # amendments for rows it loaded before; the next read applies them.
+    engine = DuckEngine(tmp_path / "s.duckdb")
+    try:
+
+        async def scenario() -> None:
+            await engine.write("predictions", [_event("a", 0.001)])
+            await asyncio.sleep(0.6)  # loaded by the loader, no reader
+            engine.amend_latency([("a", TS, 0.25)])
+            await engine.write("predictions", [_event("b", 0.001)])
+            engine.amend_latency([("b", TS, 0.5)])
+            await asyncio.sleep(0.6)
+
+        asyncio.run(scenario())
+        assert _latencies(engine, tmp_path / "out") == {"a": 0.25, "b": 0.5}
+    finally:
+        engine.close()
+
+
+def test_amendments_still_pending_at_close_are_applied(tmp_path):
+    engine = DuckEngine(tmp_path / "s.duckdb")
+    asyncio.run(engine.write("predictions", [_event("a", 0.001)]))
+    engine.amend_latency([("a", TS, 0.25)])
+    engine.close()
+    engine = DuckEngine(tmp_path / "s.duckdb")
+    try:
+        assert _latencies(engine, tmp_path / "out") == {"a": 0.25}
+    finally:
+        engine.close()

@@ -222,13 +222,16 @@ class DuckStore:
         batches: Sequence[tuple[str, Payload]],
         position: Position | None,
         amends: Sequence[tuple[str, datetime, float]] = (),
-    ) -> None:
+        *,
+        update: bool = True,
+    ) -> list[tuple[str, datetime, float]]:
         """Insert accepted rows in one transaction (with the journal position they end
         at), and add the prediction/outcome pairs they complete to ``labelled``.
 
         ``amends`` (id, ts, seconds) set ``latency_total_s`` of predictions: of rows
-        in this load before they are inserted, of rows loaded earlier by an UPDATE
-        whose time range lets DuckDB skip every other row group."""
+        in this load before they are inserted, and — with ``update`` — of rows loaded
+        earlier, by an UPDATE limited to their time range. Returns the amendments
+        not applied (those for rows not in this load, without ``update``)."""
         by_kind: dict[str, list[Payload]] = {}
         for kind, payload in batches:
             by_kind.setdefault(kind, []).append(payload)
@@ -237,6 +240,11 @@ class DuckStore:
         earlier: pa.Table | None = None
         if amends:
             tables, earlier = _amended(tables, amends)
+        rest: list[tuple[str, datetime, float]] = []
+        if earlier is not None and not update:
+            left = set(earlier["id"].to_pylist())
+            rest = [a for a in amends if a[0] in left]
+            earlier = None
         with self._load_lock:
             con = self._con
             registered = []
@@ -275,6 +283,7 @@ class DuckStore:
             finally:
                 for name in registered:
                     con.unregister(name)
+        return rest
 
     def _label(self, con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
         new_p = tables.get("predictions")
