@@ -78,7 +78,7 @@ def load_onnx(spec: ModelSpec, path: Path) -> LoadedModel:
             "leave 'classes' out (they come from the graph) or list them in its order",
         )
     classes = recorded or (tuple(spec.classes) if spec.classes else None)
-    _declare_missing(spec, path, session, features, classes, score)
+    _declare_missing(spec, path, session, features, classes, score, per_column)
     assert features is not None and classes is not None  # _declare_missing refused otherwise
     zipmap = score is not None and session_type(session, score).startswith("seq(map(")
     if zipmap and recorded is None:
@@ -271,6 +271,7 @@ def _declare_missing(
     features: tuple[Feature, ...] | None,
     classes: tuple[Any, ...] | None,
     score: str | None,
+    per_column: bool,
 ) -> None:
     """One line saying what must still be declared, and what came from the graph."""
     if features is not None and classes is not None:
@@ -286,7 +287,7 @@ def _declare_missing(
         count = f"its {width} classes" if isinstance(width, int) else "its classes"
         needs.append(f"'classes' ({count}, in the order of its outputs)")
     known = []
-    if features is not None:
+    if features is not None and per_column:
         known.append(f"features {[f.name for f in features]}")
     if classes is not None:
         known.append(f"classes {list(classes)}")

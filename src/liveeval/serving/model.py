@@ -227,7 +227,7 @@ class LoadedModel:
             if single:
                 p: npt.NDArray[np.float64] = np.exp(-np.logaddexp(0.0, -out.reshape(-1)))
                 return np.stack([1.0 - p, p], axis=1)  # sigmoid, without overflow
-            z = out - out.max(axis=1, keepdims=True)
+            z: npt.NDArray[np.float64] = out - out.max(axis=1, keepdims=True)
             np.exp(z, out=z)
             z /= z.sum(axis=1, keepdims=True)
             return z
