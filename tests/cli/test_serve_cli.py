@@ -209,6 +209,33 @@ def test_serve_with_too_few_features_is_one_line(tmp_path, model_file):
     assert line.endswith("the model takes 2 features, but 1 are listed: ['a']")
 
 
+def test_a_misdeclared_model_is_refused_before_the_port_is_bound(tmp_path, model_file):
+    config = tmp_path / "liveeval.toml"
+    config.write_text(
+        f'[[models]]\nname = "m"\npath = "{model_file}"\nfeatures = ["a", "b"]\nclasses = [1, 0]\n'
+    )
+    with socket.socket() as busy:  # the model's error, not the port's: models load first
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = one_error_line(serve("--config", config, "--port", port))
+    assert line == (
+        f"Error: model 'm': {model_file}: classes [1, 0] in the config are the model's classes "
+        "in another order: the model's order is [0, 1]; leave 'classes' out for scikit-learn "
+        "models (they come from the model's classes_)"
+    )
+
+
+def test_serve_refuses_a_torch_save_pickle_in_one_line(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "m.pt"
+    torch.save(torch.nn.Linear(2, 3), str(path))
+    line = one_error_line(serve("--model", f"m={path}", "--store", tmp_path / "s.duckdb"))
+    assert line.startswith(f"Error: model 'm': {path}: is a torch.save() pickle (a module or ")
+    assert "torch.jit.script(model).save(path)" in line and "torch.export.Dim('batch')" in line
+    assert not (tmp_path / "s.duckdb").exists()
+
+
 # -- a real server: the documented liveeval.toml, text inputs, labels-only models ------
 
 
