@@ -30,6 +30,9 @@ __all__ = ["OUTPUTS", "LoadedModel", "ModelSpec", "Prediction", "Predictor"]
 OUTPUTS = ("probabilities", "logits", "label")
 # Float32 rounding: probabilities this far outside [0, 1] are clipped, beyond refused.
 _SLACK = 1e-6
+# Outputs up to this many values are checked in Python, larger ones with numpy.
+_SMALL = 64
+_INF = float("inf")
 
 
 class Predictor(Protocol):
@@ -85,6 +88,8 @@ def short_error(exc: BaseException) -> str:
     line = lines[-1] if "Traceback of TorchScript" in text else lines[0]
     if len(line) > 300:
         line = line[:297] + "..."
+    if line.startswith(f"{type(exc).__name__}: "):
+        return line
     return f"{type(exc).__name__}: {line}"
 
 
@@ -219,31 +224,45 @@ class LoadedModel:
             )
         if n == 0:
             return out.reshape(0, k)
-        # min/max propagate NaN: two reductions, no allocation, in the common case.
-        lo, hi = out.min(), out.max()
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ModelOutputError(self.name, _non_finite(out.reshape(n, -1)))
-        if self.output == "logits":
+        logits = self.output == "logits"
+        # The common case costs one pass: in Python over a small output (a numpy
+        # reduction costs more than the values), two reductions over a large one.
+        # Every comparison is False for NaN, so NaN fails both checks.
+        if out.size <= _SMALL:
+            flat = out.ravel().tolist()
+            if logits:
+                fine = all(-_INF < v < _INF for v in flat)
+            else:
+                fine = all(0.0 <= v <= 1.0 for v in flat)
+        else:
+            lo, hi = out.min(), out.max()
+            fine = (-_INF < lo and hi < _INF) if logits else (0.0 <= lo and hi <= 1.0)
+        if not fine:
+            out = self._repaired(out, n)
+        if logits:
             if single:
                 p: npt.NDArray[np.float64] = np.exp(-np.logaddexp(0.0, -out.reshape(-1)))
-                return np.stack([1.0 - p, p], axis=1)  # sigmoid, without overflow
+                return _two_columns(p)  # sigmoid, without overflow
             z: npt.NDArray[np.float64] = out - out.max(axis=1, keepdims=True)
             np.exp(z, out=z)
             z /= z.sum(axis=1, keepdims=True)
             return z
-        if lo < 0.0 or hi > 1.0:
-            if lo < -_SLACK or hi > 1.0 + _SLACK:
-                bad = out.reshape(n, -1)
-                i = int(np.flatnonzero(((bad < 0) | (bad > 1)).any(axis=1))[0])
-                raise ModelOutputError(
-                    self.name,
-                    f"probabilities {bad[i].tolist()} for inputs[{i}] are not in [0, 1]",
-                )
-            out = np.clip(out, 0.0, 1.0)
         if single:
-            q = out.reshape(-1)
-            return np.stack([1.0 - q, q], axis=1)
+            return _two_columns(out.reshape(-1))
         return out
+
+    def _repaired(self, out: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
+        """``out`` clipped into [0, 1] when it is off by float rounding only; else the
+        ModelOutputError that says which row has what."""
+        rows = out.reshape(n, -1)
+        if not np.isfinite(rows).all():
+            raise ModelOutputError(self.name, _non_finite(rows))
+        if rows.min() >= -_SLACK and rows.max() <= 1.0 + _SLACK:  # logits end above
+            return np.clip(out, 0.0, 1.0)
+        i = int(np.flatnonzero(((rows < 0) | (rows > 1)).any(axis=1))[0])
+        raise ModelOutputError(
+            self.name, f"probabilities {rows[i].tolist()} for inputs[{i}] are not in [0, 1]"
+        )
 
     def labels_of(self, raw: Any, n: int) -> list[Label]:
         """Checked labels from a label output (class indexes mapped onto ``classes``)."""
@@ -277,6 +296,14 @@ class LoadedModel:
     # Until every caller uses inputs()/infer(): the float-matrix name of before.
     def matrix(self, rows: list[dict[str, Any]]) -> Any:
         return self.inputs(rows)
+
+
+def _two_columns(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """P(classes[0]) and P(classes[1]) from P(classes[1])."""
+    out = np.empty((len(p), 2))
+    out[:, 1] = p
+    np.subtract(1.0, p, out=out[:, 0])
+    return out
 
 
 def _rows(x: Any) -> int:
