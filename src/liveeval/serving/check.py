@@ -68,10 +68,11 @@ def probe_outputs(loaded: LoadedModel) -> list[tuple[int, Any]] | str:
 
 
 def check_model(
-    loaded: LoadedModel, path: Path, outputs: list[tuple[int, Any]] | None = None
+    loaded: LoadedModel, path: Path, outputs: list[tuple[int, Any]] | str | None = None
 ) -> str:
     """Run the load check (see the module's docstring) and return the output kind:
-    the declared one, or the one the probe shows.
+    the declared one, or the one the probe shows. ``outputs`` are those of an earlier
+    :func:`probe_outputs` call, if any.
 
     Raises
     ------

@@ -55,7 +55,7 @@ def load_onnx(spec: ModelSpec, path: Path) -> LoadedModel:
     # Per-request inference on few cores: one thread, like scikit-learn and torch here.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # errors are ours to report, on one line
     try:
         session = ort.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
@@ -85,6 +85,8 @@ def load_onnx(spec: ModelSpec, path: Path) -> LoadedModel:
         raise ModelLoadError(
             spec.name, str(path), "its ZipMap output has no class labels in the graph"
         )
+    if per_column:
+        features = _with_categories(features, graph)
     schema = InputSchema(
         spec.name, features, frame=per_column, container="columns" if per_column else "arrow"
     )
@@ -262,6 +264,35 @@ def _class_labels(graph: Any) -> tuple[Any, ...] | None:
         return zipmap[-1]
     distinct = {labels for _, labels in found}
     return distinct.pop() if len(distinct) == 1 else None
+
+
+# Nodes that hand a column on unchanged, on the way from a graph input to an encoder.
+_PASS_THROUGH = ("Gather", "Identity", "Reshape", "Cast", "Squeeze", "Unsqueeze", "Flatten")
+
+
+def _with_categories(features: tuple[Feature, ...], graph: Any) -> tuple[Feature, ...]:
+    """Text inputs get the categories of the encoder that reads them (``cats_strings`` of
+    a OneHotEncoder or CategoryMapper, ``keys_strings`` of a LabelEncoder): the probe
+    rows use known ones, and where the encoder fails on others (a OneHotEncoder with
+    ``zeros=0``), an unknown category is a 422 rather than a runtime error."""
+    producer = {out: node for node in graph.node for out in node.output}
+    found: dict[str, tuple[frozenset[str], bool]] = {}
+    for node in graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        cats = attrs.get("cats_strings") or attrs.get("keys_strings")
+        if cats is None or not cats.strings or not node.input:
+            continue
+        name = node.input[0]
+        while name in producer and producer[name].op_type in _PASS_THROUGH:
+            name = producer[name].input[0]
+        strict = node.op_type == "OneHotEncoder" and "zeros" in attrs and attrs["zeros"].i == 0
+        found[name] = (frozenset(c.decode() for c in cats.strings), strict)
+    return tuple(
+        Feature(f.name, f.type, *found[f.name], dtype=f.dtype)
+        if f.type == STRING and f.name in found
+        else f
+        for f in features
+    )
 
 
 def _declare_missing(

@@ -186,7 +186,7 @@ def _checked(loaded: LoadedModel, path: Path) -> LoadedModel:
         retried = probe_outputs(loaded)
         if not isinstance(retried, str):
             found = retried
-    check_model(loaded, path, found if not isinstance(found, str) else None)
+    check_model(loaded, path, found)
     return loaded
 
 

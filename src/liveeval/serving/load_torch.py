@@ -88,9 +88,10 @@ def load_torch(spec: ModelSpec, path: Path) -> LoadedModel:
     if isinstance(found, str) and dtype is None and _is_dtype_error(found):
         # TorchScript does not record dtypes: a float64 program fails on float32.
         retry = _loaded(spec, path, module, declared, classes, output, "float64")
-        if not isinstance(probe_outputs(retry), str):
-            loaded, found = retry, probe_outputs(retry)
-    loaded.output = check_model(loaded, path, None if isinstance(found, str) else found)
+        again = probe_outputs(retry)
+        if not isinstance(again, str):
+            loaded, found = retry, again
+    loaded.output = check_model(loaded, path, found)
     return loaded
 
 
