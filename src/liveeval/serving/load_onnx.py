@@ -80,7 +80,7 @@ def load_onnx(spec: ModelSpec, path: Path) -> LoadedModel:
     classes = recorded or (tuple(spec.classes) if spec.classes else None)
     _declare_missing(spec, path, session, features, classes, score, per_column)
     assert features is not None and classes is not None  # _declare_missing refused otherwise
-    zipmap = score is not None and session_type(session, score).startswith("seq(map(")
+    zipmap = score is not None and _session_type(session, score).startswith("seq(map(")
     if zipmap and recorded is None:
         raise ModelLoadError(
             spec.name, str(path), "its ZipMap output has no class labels in the graph"
@@ -109,7 +109,7 @@ def load_onnx(spec: ModelSpec, path: Path) -> LoadedModel:
     return loaded
 
 
-def session_type(session: Any, name: str) -> str:
+def _session_type(session: Any, name: str) -> str:
     return str(next(o.type for o in session.get_outputs() if o.name == name))
 
 
