@@ -23,7 +23,7 @@ from ..errors import ModelOutputError
 from ..metrics.labels import Label, normalise_label
 from .inputs import InputSchema
 
-__all__ = ["OUTPUTS", "LoadedModel", "ModelSpec", "Prediction", "Predictor"]
+__all__ = ["OUTPUTS", "LoadedModel", "ModelSpec", "Prediction", "Predictor", "short_error"]
 
 # What a model's output is: class probabilities, scores that softmax (several
 # columns) or sigmoid (one column) turn into probabilities, or predicted labels.
