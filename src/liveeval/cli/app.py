@@ -552,10 +552,12 @@ def demo_data(
 
 
 def _register_server_commands() -> None:
+    from .monitor import monitor
     from .serve import export, serve
 
     app.command("serve")(serve)
     app.command("export")(export)
+    app.command("monitor")(monitor)
 
 
 _register_server_commands()

@@ -11,15 +11,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import NotFoundError
+from ..metrics.labels import Label
 from ..metrics.registry import metric_names, metric_spec
 from ..monitor.windows import DEFAULT_MATURITY, Window, WindowSize, count_windows, time_windows
 from ..report.model import metric_dict
 from ..store import Scope
+from ..store.interface import StatisticsSource
 
 if TYPE_CHECKING:
     from .core import Service
 
-__all__ = ["DEFAULT_WINDOW_METRICS", "window_dict", "windows"]
+__all__ = ["DEFAULT_WINDOW_METRICS", "window_dict", "windows", "windows_of"]
 
 # What a window shows unless asked for more: the live gauges' metrics.
 DEFAULT_WINDOW_METRICS = metric_names(live=True)
@@ -50,16 +52,48 @@ def windows(
     known = model in service.models or model in service.logged
     if not known and not service.store.has_model(model):
         raise NotFoundError(f"unknown model {model[:200]!r}")
+    classes, pos_label, _ = service.model_meta(model, version)
+    return windows_of(
+        service.store,
+        model,
+        size,
+        classes=classes,
+        pos_label=pos_label,
+        since=since,
+        until=until,
+        version=version,
+        segment=segment,
+        by=by,
+        maturity=maturity,
+        metrics=metrics,
+    )
+
+
+def windows_of(
+    source: StatisticsSource,
+    model: str,
+    size: str,
+    *,
+    classes: tuple[Label, ...] | None = None,
+    pos_label: Label | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    version: str | None = None,
+    segment: str | None = None,
+    by: tuple[Literal["version", "segment"], ...] = (),
+    maturity: float | None = None,
+    metrics: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """:func:`windows` over any statistics source (a store file, an export folder)."""
     chosen = metrics or DEFAULT_WINDOW_METRICS
     for name in chosen:
         metric_spec(name)
     window_size = WindowSize.parse(size)
     level = DEFAULT_MATURITY if maturity is None else maturity
-    classes, pos_label, _ = service.model_meta(model, version)
     scope = Scope(model, since, until, version, segment)
     if window_size.every is not None:
         found = time_windows(
-            service.store,
+            source,
             scope,
             window_size.every,
             by=by,
@@ -70,7 +104,7 @@ def windows(
     else:
         assert window_size.labelled is not None
         found = count_windows(
-            service.store,
+            source,
             scope,
             window_size.labelled,
             classes=classes,
