@@ -213,7 +213,7 @@ def _table(body: dict[str, Any], names: tuple[str, ...]) -> Table:
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
-        collapse_padding=True,
+        padding=0,
     )
     rows = []
     for w in windows:
