@@ -5,6 +5,7 @@ HTTP only: parse the query, call :mod:`liveeval.service.monitoring`, return JSON
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,12 +13,16 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends
 
+from ..metrics.registry import METRICS
 from ..service import Service
 from ..service.events import naive_utc
 from ..service.monitoring import windows as read_windows
 from .schemas import ErrorResponse
 
 __all__ = ["monitoring_router"]
+
+# The catalogue's names as an enum, so the OpenAPI spec lists what a query may ask for.
+MetricName = enum.Enum("MetricName", {name: name for name in METRICS}, type=str)  # type: ignore[misc]
 
 _SIZE_PATTERN = r"^\s*([0-9]+|0*[1-9][0-9]*[smhdw])\s*$"
 
@@ -52,17 +57,16 @@ def monitoring_router(
             le=1.0,
             description="label coverage from which a window is 'realized' (default 0.9)",
         ),
-        metrics: str | None = Query(
-            None,
-            max_length=2000,
-            description="comma-separated metric names (default: the live gauges' metrics)",
-        ),
+        metrics: Annotated[
+            list[MetricName] | None,
+            Query(description="metrics to show, repeated (default: the live gauges' metrics)"),
+        ] = None,
     ) -> dict[str, Any]:
         """Per window, by prediction time: predictions, failed, labelled, label coverage,
         maturity state (estimating / realized), and metrics with intervals of the
         labelled predictions."""
         start, end = _utc(since, "since"), _utc(until, "until")
-        names = tuple(n.strip() for n in metrics.split(",") if n.strip()) if metrics else None
+        names = tuple(dict.fromkeys(m.value for m in metrics)) if metrics else None
         return await run_in_threadpool(
             lambda: read_windows(
                 service,

@@ -91,7 +91,7 @@ def monitor(
                     "version": version,
                     "segment": segment,
                     "maturity": maturity,
-                    "metrics": metrics,
+                    "metrics": _metric_names(metrics),
                 },
             )
     except LiveevalError as exc:
@@ -115,7 +115,7 @@ def monitor(
 def _from_server(
     base: str, token: str | None, model: str, params: dict[str, Any]
 ) -> dict[str, Any]:
-    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
     target = f"{base.rstrip('/')}/v1/models/{urllib.parse.quote(model, safe='')}/windows?{query}"
     request = urllib.request.Request(target, headers={"accept": "application/json"})
     if token:
@@ -176,6 +176,18 @@ def _from_store(
         )
     finally:
         source.close()
+
+
+def _metric_names(metrics: str | None) -> list[str] | None:
+    """Names from --metrics, checked here so a typo gets "did you mean"."""
+    from ..metrics.registry import metric_spec
+
+    if not metrics:
+        return None
+    names = [n.strip() for n in metrics.split(",") if n.strip()]
+    for name in names:
+        metric_spec(name)
+    return names
 
 
 def _cell(metric: dict[str, Any] | None) -> str:
