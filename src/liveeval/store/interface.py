@@ -25,10 +25,13 @@ from ..metrics.labels import Label
 from .events import Kind
 
 __all__ = [
+    "SCORE_BINS",
     "BatchOutcome",
     "EventSink",
     "FeatureHistogram",
+    "LabelDelays",
     "Scope",
+    "ScoreHistogram",
     "StatisticsSource",
     "Store",
     "StoreStats",
@@ -177,6 +180,62 @@ class FeatureHistogram:
     above: int = 0
     categories: dict[str, int] = field(default_factory=dict)
     other: int = 0
+
+
+# Scores of binary models are kept in equal-width bins of [0, 1]: score ``s`` falls in
+# bin ``min(floor(s * SCORE_BINS), SCORE_BINS - 1)``. Fine enough that estimation
+# before labels and score drift lose at most 1/(2 * SCORE_BINS) of a score.
+SCORE_BINS = 1000
+
+
+@dataclass(frozen=True)
+class ScoreHistogram:
+    """A binary model's scores over one group or time bucket, in ``SCORE_BINS`` bins.
+
+    ``predicted[k, b]``: ok predictions with a score in bin ``b`` whose predicted label
+    is the negative (``k = 0``) or positive (``k = 1``) class — every prediction,
+    labelled or not. ``labelled[k, b]``: the labelled ones among them whose actual label
+    is negative (``k = 0``) or positive (``k = 1``). Counts are unweighted.
+    """
+
+    predicted: np.ndarray[Any, np.dtype[np.int64]]
+    labelled: np.ndarray[Any, np.dtype[np.int64]]
+
+    @classmethod
+    def empty(cls) -> ScoreHistogram:
+        z = np.zeros((2, SCORE_BINS), dtype=np.int64)
+        return cls(z, z.copy())
+
+    @property
+    def n(self) -> int:
+        return int(self.predicted.sum())
+
+    @property
+    def n_labelled(self) -> int:
+        return int(self.labelled.sum())
+
+    def merge(self, other: ScoreHistogram) -> ScoreHistogram:
+        return ScoreHistogram(self.predicted + other.predicted, self.labelled + other.labelled)
+
+
+@dataclass(frozen=True)
+class LabelDelays:
+    """How long outcomes took to arrive: seconds from a prediction's ``ts`` to its
+    outcome's ``ts``, counted in bins ``edges[i] <= d < edges[i + 1]`` (the last bin
+    open above). ``early`` counts outcomes stamped before their prediction."""
+
+    edges: tuple[float, ...]
+    counts: np.ndarray[Any, np.dtype[np.int64]]
+    early: int = 0
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum()) + self.early
+
+    def merge(self, other: LabelDelays) -> LabelDelays:
+        if self.edges != other.edges:
+            raise ValueError("label delays with different edges do not merge")
+        return LabelDelays(self.edges, self.counts + other.counts, self.early + other.early)
 
 
 class EventSink(Protocol):
