@@ -25,6 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelOutputError, ValidationError
+from ..serving import short_error
 from ._clock import new_id, now, to_json
 from .answer import Answer
 from .ingest import results_answer
@@ -249,12 +250,12 @@ def _amend(
 
 
 def _one_line(model: str, exc: Exception) -> str:
-    """The exception's message on one bounded line: its first line, or for a message
-    that carries a traceback (TorchScript's do) its last, which names the error."""
-    if isinstance(exc, ModelOutputError):
-        text = str(exc)
-    else:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        message = (lines[-1] if "Traceback" in str(exc) else lines[0]) if lines else ""
-        text = f"model {model!r} failed: {type(exc).__name__}" + (f": {message}" if message else "")
+    """The failure on one bounded line (the model's own message: its first line, or
+    TorchScript's last, after its interpreter traceback)."""
+    text = (
+        str(exc)
+        if isinstance(exc, ModelOutputError)
+        else f"model {model!r} failed: {short_error(exc)}"
+    )
+    text = text.splitlines()[0] if text else type(exc).__name__
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
