@@ -89,6 +89,7 @@ _NUMPY = {
     "FP32": "<f4",
     "FP64": "<f8",
 }
+_DATATYPE: dict[str, Datatype] = {"float32": "FP32", "float64": "FP64", "int64": "INT64"}
 _PLATFORM = {"sklearn": "sklearn", "onnx": "onnxruntime_onnx", "torch": "pytorch"}
 
 
@@ -379,14 +380,18 @@ def _outputs(loaded: LoadedModel) -> list[TensorMetadata]:
 def model_metadata(service: Service, model: str, version: str | None) -> dict[str, Any]:
     """The protocol's metadata of a served model (raises NotFoundError)."""
     loaded = service.served(model, version)
-    types = loaded.feature_types
     return {
         "name": model,
         "versions": list(service.models[model]),
         "platform": _PLATFORM.get(loaded.kind, loaded.kind),
         "inputs": [
-            {"name": f, "datatype": "BYTES" if types.get(f) == "string" else "FP64", "shape": [-1]}
-            for f in loaded.features
+            {
+                "name": f.name,
+                # What the model is handed: a float32 ONNX graph's inputs are FP32.
+                "datatype": "BYTES" if f.type == "string" else _DATATYPE.get(f.dtype, "FP64"),
+                "shape": [-1],
+            }
+            for f in loaded.schema.features
         ],
         "outputs": [o.model_dump() for o in _outputs(loaded)],
         "classes": list(loaded.classes),
