@@ -183,3 +183,40 @@ def test_an_unexpected_failure_is_a_json_500_without_a_traceback(tmp_path, monke
             assert r.status_code == 500 and r.headers["content-type"] == "application/json"
             text = r.json().get("detail") or r.json()["error"]
             assert "internal error (OSError)" in text and "Traceback" not in r.text
+
+
+class _NanHead:
+    """A float32 network whose logits overflow to NaN on large inputs (torch)."""
+
+    @staticmethod
+    def module():
+        import torch
+
+        class Head(torch.nn.Module):
+            def forward(self, x):
+                # x * x overflows float32 beyond ~1.8e19; inf - inf is NaN.
+                big = x * x * 1e20
+                return torch.cat([-x / 10 + (big - big), x / 10], dim=1)
+
+        return Head().eval()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+def test_a_torch_model_whose_logits_overflow_fails_cleanly(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "head.pt"
+    torch.jit.save(torch.jit.script(_NanHead.module()), str(path))
+    spec = ModelSpec("t", path, features=("x",), classes=(0, 1), output="logits")
+    config = ServerConfig(store=str(tmp_path / "s.duckdb"), models=[spec], metrics_cache_seconds=0)
+    with TestClient(create_app(config)) as client:
+        ok = client.post("/v1/models/t/predict", json={"inputs": {"x": 2.0}})
+        assert ok.status_code == 200, ok.text
+        r = client.post("/v1/models/t/predict", json={"inputs": {"x": 1e30}})
+        assert r.status_code == 502 and r.json()["error_type"] == "ModelOutputError"
+        assert r.json()["detail"].startswith("model 't' returned an invalid output: ")
+        client.post("/v1/outcomes", json={"prediction_id": r.json()["id"], "label": 1})
+        client.post("/v1/outcomes", json={"prediction_id": ok.json()["id"], "label": 1})
+        metrics = client.get("/v1/models/t/metrics").json()
+        assert metrics["failed_predictions"] == 1 and metrics["labelled"] == 1  # the ok one
+        assert client.get("/metrics").status_code == 200
+        assert client.get("/v1/models").status_code == 200
