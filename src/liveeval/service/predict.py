@@ -91,7 +91,8 @@ async def predict(
     service.observer.predictions(model, v, "ok", len(rows))
     service.observer.latency(model, v, None, out.model_seconds)
     if any(o.status == "conflict" for o in outcomes):
-        return results_answer("predictions", len(events), list(enumerate(outcomes)), [])
+        conflict = results_answer("predictions", len(events), list(enumerate(outcomes)), [])
+        return Answer(conflict.outcome, conflict.body, (model, v))
     labels, scores, probas = out.labels, out.scores, out.probas
     names = [str(c) for c in loaded.classes] if probas is not None else []
     results: list[dict[str, Any]] = []
