@@ -1,0 +1,277 @@
+"""A calibration map from a binary model's score to P(y = 1), fitted on binned scores.
+
+Estimating performance before labels (:mod:`liveeval.monitor.estimate`) needs, for
+every score bin ``b`` of :data:`~liveeval.store.interface.SCORE_BINS`, the probability
+``p_b`` that a prediction with that score is positive. Two maps are candidates:
+
+- ``identity``: the score is the probability, ``p_b`` = the bin's centre;
+- ``isotonic``: the non-decreasing step function that best fits the reference's
+  labels (pool-adjacent-violators on the bins, weighted by their counts; Zadrozny &
+  Elkan 2002), linearly interpolated over score bins the reference left empty.
+
+The isotonic map is applied only when it lowers the calibration error on held-out
+reference rows: the reference's rows are split into five folds (a multinomial split
+of every bin's counts), each fold is scored by the map fitted on the other four, and
+the held-out Brier scores are compared. For two maps ``f`` and ``g``,
+``E[(f(s) − y)²] − E[(g(s) − y)²] = E[(f(s) − η(s))²] − E[(g(s) − η(s))²]`` with
+``η(s) = P(y = 1 | s)``: a Brier difference *is* the difference of the maps' mean
+squared calibration errors, with no binning of its own. NannyML's CBPE makes the same
+decision by comparing binned expected calibration errors across shuffle splits.
+
+The map's uncertainty is carried by replicate maps: the reference's counts are
+resampled (Poisson bootstrap: each bin's positives and negatives drawn from Poisson
+laws with the observed counts as means) and the isotonic map refitted. When the
+identity is chosen, its replicates are the identity plus each replicate's deviation
+from the isotonic fit (clipped to [0, 1]): the reference confirms calibration only
+up to that precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ValidationError
+from ..metrics.interval import BOOTSTRAP_SEED
+from ..store.interface import SCORE_BINS, ScoreHistogram
+
+__all__ = [
+    "CalibrationMap",
+    "fit_calibration",
+    "isotonic_bins",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+FOLDS = 5
+CENTRES: FloatArray = (np.arange(SCORE_BINS, dtype=np.float64) + 0.5) / SCORE_BINS
+
+
+@dataclass(frozen=True, eq=False)
+class CalibrationMap:
+    """P(y = 1) per score bin, the replicate maps behind its uncertainty, and why.
+
+    ``probability[b]`` is ``p_b``; ``replicates[r, b]`` the same from the ``r``-th
+    bootstrap of the reference. ``method`` is ``"identity"`` or ``"isotonic"``;
+    ``reason`` says why, with the held-out Brier scores that decided
+    (``brier_identity``, ``brier_isotonic``; ``None`` when no comparison was possible).
+    """
+
+    probability: FloatArray
+    replicates: FloatArray
+    method: Literal["identity", "isotonic"]
+    reason: str
+    reference_rows: int
+    reference_positives: int
+    brier_identity: float | None = None
+    brier_isotonic: float | None = None
+    replicates32: npt.NDArray[np.float32] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "replicates32", self.replicates.astype(np.float32))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "reason": self.reason,
+            "reference_rows": self.reference_rows,
+            "reference_positives": self.reference_positives,
+            "brier_identity": self.brier_identity,
+            "brier_isotonic": self.brier_isotonic,
+            "replicates": int(self.replicates.shape[0]),
+        }
+
+
+def isotonic_bins(positives: npt.ArrayLike, totals: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Isotonic (non-decreasing) fit of ``positives / totals`` along the last axis.
+
+    Weighted least squares with the ``totals`` as weights, by pooling adjacent
+    violators; every row of a 2-D input is fitted on its own, all rows at once (each
+    pass merges every run of violating neighbouring blocks, a valid PAV step whatever
+    the order: Best & Chakravarti 1990). Bins with a zero total get the linear
+    interpolation of their occupied neighbours' fitted values (constant beyond the
+    first and last occupied bin); a row with no rows at all is NaN.
+
+    References
+    ----------
+    Ayer et al. (1955); Best & Chakravarti (1990), Active set algorithms for isotonic
+    regression, Mathematical Programming 47.
+    """
+    pos = np.atleast_2d(np.asarray(positives, dtype=np.float64))
+    tot = np.atleast_2d(np.asarray(totals, dtype=np.float64))
+    occupied = tot > 0
+    rows, _ = np.nonzero(occupied)
+    sums = pos[occupied]
+    weights = tot[occupied]
+    m = len(sums)
+    out = np.full(tot.shape, np.nan)
+    if m == 0:
+        return out
+    starts = np.arange(m)
+    block_row = rows
+    done_starts: list[IntArray] = []
+    done_means: list[FloatArray] = []
+    while True:
+        means = sums / weights
+        violates = (means[:-1] >= means[1:]) & (block_row[:-1] == block_row[1:])
+        if not violates.any():
+            break
+        # Rows without violations are final: set them aside so that the late passes,
+        # which merge a few blocks of a few rows, do not sweep every row again.
+        unsettled = np.zeros(pos.shape[0], dtype=bool)
+        unsettled[block_row[1:][violates]] = True
+        active = unsettled[block_row]
+        if active.sum() < 0.7 * len(active):
+            done_starts.append(starts[~active])
+            done_means.append(means[~active])
+            sums, weights, starts, block_row = (
+                sums[active],
+                weights[active],
+                starts[active],
+                block_row[active],
+            )
+            means = sums / weights
+            violates = (means[:-1] >= means[1:]) & (block_row[:-1] == block_row[1:])
+        keep = np.ones(len(sums), dtype=bool)
+        keep[1:] = ~violates
+        at = np.flatnonzero(keep)
+        sums = np.add.reduceat(sums, at)
+        weights = np.add.reduceat(weights, at)
+        starts = starts[at]
+        block_row = block_row[at]
+    all_starts = np.concatenate([*done_starts, starts])
+    all_means = np.concatenate([*done_means, sums / weights])
+    order = np.argsort(all_starts, kind="stable")
+    marks = np.zeros(m, dtype=np.int64)
+    marks[all_starts] = 1
+    out[occupied] = all_means[order][np.cumsum(marks) - 1]
+    return _fill_empty(out, occupied)
+
+
+def _fill_empty(values: FloatArray, occupied: npt.NDArray[np.bool_]) -> FloatArray:
+    """Linear interpolation over each row's unoccupied bins, constant at the ends."""
+    if occupied.all():
+        return values
+    index = np.arange(values.shape[1], dtype=np.float64)
+    out = values.copy()
+    for r in np.flatnonzero(~occupied.all(axis=1) & occupied.any(axis=1)).tolist():
+        at = occupied[r]
+        # np.interp is constant beyond the first and last occupied bin.
+        out[r] = np.interp(index, index[at], values[r, at])
+    return out
+
+
+def _brier(pos: FloatArray, neg: FloatArray, p: FloatArray) -> float:
+    """Summed (not averaged) Brier loss of counts ``pos``/``neg`` under map ``p``."""
+    return float((pos * (1.0 - p) ** 2 + neg * p**2).sum())
+
+
+def fit_calibration(
+    reference: ScoreHistogram,
+    *,
+    replicates: int = 200,
+    seed: int = BOOTSTRAP_SEED,
+) -> CalibrationMap:
+    """Fit the calibration map on a labelled reference, choosing it by cross-fitting.
+
+    Uses ``reference.labelled`` (``[0]``: negatives, ``[1]``: positives per score
+    bin). See the module docstring for the candidates, the choice and the replicates.
+
+    Parameters
+    ----------
+    reference:
+        Labelled scores of the reference period (or file), binned.
+    replicates:
+        Number of bootstrap maps (the estimate's intervals draw one label sample per
+        map), at least 50.
+    seed:
+        Seed of the fold split and the bootstrap, so a fit is reproducible.
+
+    Raises
+    ------
+    ValidationError
+        When the reference has no labelled rows, or ``replicates`` is below 50.
+    """
+    if replicates < 50:
+        raise ValidationError(
+            f"replicates must be at least 50 for a 95% interval, got {replicates}",
+            column="replicates",
+        )
+    neg = reference.labelled[0].astype(np.float64)
+    pos = reference.labelled[1].astype(np.float64)
+    rows = int(neg.sum() + pos.sum())
+    n_pos = int(pos.sum())
+    if rows == 0:
+        raise ValidationError(
+            "the reference has no labelled predictions; estimation needs scores with "
+            "their labels to calibrate on",
+            column="reference",
+        )
+    rng = np.random.default_rng(seed)
+    identity = CENTRES.copy()
+    if n_pos == 0 or n_pos == rows:
+        only = "positive" if n_pos == rows else "negative"
+        flat = np.broadcast_to(identity, (replicates, SCORE_BINS)).copy()
+        return CalibrationMap(
+            identity,
+            flat,
+            "identity",
+            f"scores used as probabilities, unchecked: every one of the {rows:,} reference "
+            f"labels is {only}, so calibration cannot be assessed",
+            rows,
+            n_pos,
+        )
+    fitted = isotonic_bins(pos, pos + neg)[0]
+    brier_id, brier_iso = _cross_fit(pos, neg, rng)
+    boot_pos = rng.poisson(pos, size=(replicates, SCORE_BINS)).astype(np.float64)
+    boot_neg = rng.poisson(neg, size=(replicates, SCORE_BINS)).astype(np.float64)
+    boot = isotonic_bins(boot_pos, boot_pos + boot_neg)
+    empty = np.isnan(boot[:, 0])
+    boot[empty] = fitted
+    numbers = (
+        f"held-out Brier {brier_iso / rows:.5f} isotonic vs {brier_id / rows:.5f} "
+        f"identity ({FOLDS}-fold cross-fitting on {rows:,} reference rows)"
+    )
+    if brier_iso < brier_id:
+        return CalibrationMap(
+            fitted,
+            boot,
+            "isotonic",
+            f"isotonic calibration applied: it lowers the calibration error, {numbers}",
+            rows,
+            n_pos,
+            brier_id / rows,
+            brier_iso / rows,
+        )
+    deviation = np.clip(identity + (boot - fitted), 0.0, 1.0)
+    return CalibrationMap(
+        identity,
+        deviation,
+        "identity",
+        f"scores used as probabilities: calibrating them would not lower the "
+        f"calibration error, {numbers}",
+        rows,
+        n_pos,
+        brier_id / rows,
+        brier_iso / rows,
+    )
+
+
+def _cross_fit(pos: FloatArray, neg: FloatArray, rng: np.random.Generator) -> tuple[float, float]:
+    """Held-out Brier (summed over all reference rows) of the identity and isotonic maps."""
+    share = np.full(FOLDS, 1.0 / FOLDS)
+    pos_folds = rng.multinomial(pos.astype(np.int64), share).T.astype(np.float64)
+    neg_folds = rng.multinomial(neg.astype(np.int64), share).T.astype(np.float64)
+    train_pos = pos[None, :] - pos_folds
+    train_tot = train_pos + neg[None, :] - neg_folds
+    maps = isotonic_bins(train_pos, train_tot)
+    # A fold whose training part is empty (tiny references) is scored by the identity.
+    unfit = np.isnan(maps[:, 0])
+    maps[unfit] = CENTRES
+    brier_id = _brier(pos, neg, CENTRES)
+    brier_iso = _brier(pos_folds, neg_folds, maps)
+    return brier_id, brier_iso
