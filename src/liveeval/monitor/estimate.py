@@ -62,6 +62,12 @@ IntArray = npt.NDArray[np.int64]
 
 ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 GROUPS = 64
+# Scores where the reference has fewer than SUPPORT_MIN labelled rows per region of
+# width 1 / SUPPORT_REGIONS are "extrapolated"; a window with more than
+# EXTRAPOLATED_MAX of its rows there is not trusted.
+SUPPORT_REGIONS = 50
+SUPPORT_MIN = 5
+EXTRAPOLATED_MAX = 0.05
 CHECK_REGIONS = 10
 METHOD = "cbpe: calibrated expectation; nested bootstrap (calibration map × labels)"
 
@@ -118,7 +124,8 @@ class WindowEstimate:
     ``metrics`` maps each of :data:`ESTIMATED_METRICS` to a :class:`MetricResult`
     whose interval holds the metric the window's labels will give, once they arrive
     (at ``confidence``). ``trusted`` is False when a check found the calibration moved
-    since the reference; ``reason`` then says where, in one line.
+    since the reference, or when more than 5% of the window's rows (``extrapolated``)
+    have scores the reference barely covers; ``reason`` then says why, in one line.
     """
 
     n: int
@@ -128,6 +135,7 @@ class WindowEstimate:
     trusted: bool = True
     reason: str | None = None
     check: AssumptionCheck | None = field(default=None)
+    extrapolated: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +153,7 @@ class WindowEstimate:
             "trusted": self.trusted,
             "reason": self.reason,
             "check": None if self.check is None else self.check.to_dict(),
+            "extrapolated": self.extrapolated,
         }
 
 
@@ -274,20 +283,28 @@ class PerformanceEstimator:
         """
         _validated(window, "window")
         cal = self.calibration
-        trusted, reason = True, None
-        if check is not None and check.checked and not check.trusted:
-            trusted, reason = False, check.reason
         name = cal.method
         n1_all = window.predicted[1].astype(np.float64)
         n0_all = window.predicted[0].astype(np.float64)
         counts = n0_all + n1_all
         n = int(counts.sum())
+        extrapolated = self._extrapolated(counts)
+        trusted, reason = True, None
+        if check is not None and check.checked and not check.trusted:
+            trusted, reason = False, check.reason
+        elif extrapolated > EXTRAPOLATED_MAX:
+            trusted = False
+            reason = (
+                f"not trusted: {extrapolated:.0%} of the window's predictions have scores "
+                f"where the reference has fewer than {SUPPORT_MIN} labelled rows per "
+                f"{1 / SUPPORT_REGIONS:.2f} of score, so the calibration there is extrapolated"
+            )
         if n == 0:
             metrics = {
                 m: MetricResult.undefined(m, "undefined: no predictions in the window", n=0)
                 for m in ESTIMATED_METRICS
             }
-            return WindowEstimate(0, None, metrics, name, trusted, reason, check)
+            return WindowEstimate(0, None, metrics, name, trusted, reason, check, 0.0)
         occ = np.flatnonzero(counts > 0)
         n1, n0, nb = n1_all[occ], n0_all[occ], counts[occ]
         p = cal.probability[occ]
@@ -358,7 +375,7 @@ class PerformanceEstimator:
             m: self._result(m, values[m][0], values[m][1], sims[m], n, name)
             for m in ESTIMATED_METRICS
         }
-        return WindowEstimate(n, conf, metrics, name, trusted, reason, check)
+        return WindowEstimate(n, conf, metrics, name, trusted, reason, check, extrapolated)
 
     def estimate_many(
         self, windows: Sequence[ScoreHistogram], *, check: AssumptionCheck | None = None
@@ -375,6 +392,16 @@ class PerformanceEstimator:
     ) -> WindowEstimate:
         """:meth:`estimate` of raw scores (binned as the store bins them)."""
         return self.estimate(score_histogram(y_score, y_pred=y_pred, threshold=threshold))
+
+    def _extrapolated(self, counts: FloatArray) -> float:
+        """Share of ``counts`` in score regions the reference barely covers."""
+        total = counts.sum()
+        if total == 0:
+            return 0.0
+        width = SCORE_BINS // SUPPORT_REGIONS
+        support = self.calibration.support.reshape(SUPPORT_REGIONS, width).sum(axis=1)
+        window = counts.reshape(SUPPORT_REGIONS, width).sum(axis=1)
+        return float(window[support < SUPPORT_MIN].sum() / total)
 
     @staticmethod
     def _auc_replicates(

@@ -57,7 +57,7 @@ def _codes(
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ValidationError(
-            f"{a[row]!r} is not a binary label; accepted: 0, 1, False, True",
+            f"{a[row].item()!r} is not a binary label; accepted: 0, 1, False, True",
             column=column,
             row=row,
         )
