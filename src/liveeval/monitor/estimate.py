@@ -157,6 +157,19 @@ class WindowEstimate:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class _Window:
+    """A window's occupied bins, their groups and the weights of the mass product."""
+
+    counts: FloatArray
+    occ: IntArray
+    n1: FloatArray
+    n0: FloatArray
+    nb: FloatArray
+    starts: IntArray
+    weights: npt.NDArray[np.float32]
+
+
 def _validated(hist: ScoreHistogram, what: str) -> ScoreHistogram:
     for name in ("predicted", "labelled"):
         a = getattr(hist, name)
@@ -281,12 +294,61 @@ class PerformanceEstimator:
         nothing is predicted positive); ROC-AUC when they expect a single class.
         ``check`` (from :meth:`check`) sets ``trusted`` and ``reason``.
         """
+        return self.estimate_many([window], check=check)[0]
+
+    def estimate_many(
+        self, windows: Sequence[ScoreHistogram], *, check: AssumptionCheck | None = None
+    ) -> list[WindowEstimate]:
+        """:meth:`estimate` of every window, with the same ``check``; the replicate
+        maps' masses of all windows come from one matrix product."""
+        parts = [self._prepare(w) for w in windows]
+        used = [p for p in parts if p is not None]
+        masses: list[FloatArray] = []
+        if used:
+            product = self.calibration.replicates32 @ np.concatenate(
+                [p.weights for p in used], axis=1
+            )
+            at = np.cumsum([0] + [p.weights.shape[1] for p in used])
+            masses = [product[:, at[i] : at[i + 1]].astype(np.float64) for i in range(len(used))]
+        found = iter(masses)
+        return [
+            self._finish(w, p, None if p is None else next(found), check)
+            for w, p in zip(windows, parts, strict=True)
+        ]
+
+    def _prepare(self, window: ScoreHistogram) -> _Window | None:
         _validated(window, "window")
-        cal = self.calibration
-        name = cal.method
         n1_all = window.predicted[1].astype(np.float64)
         n0_all = window.predicted[0].astype(np.float64)
         counts = n0_all + n1_all
+        occ = np.flatnonzero(counts > 0)
+        if len(occ) == 0:
+            return None
+        n1, n0, nb = n1_all[occ], n0_all[occ], counts[occ]
+        starts = _groups(nb, GROUPS)
+        groups = len(starts)
+        gid = np.zeros(len(occ), dtype=np.int64)
+        gid[starts[1:]] = 1
+        gid = np.cumsum(gid)
+        # Each replicate map's probability mass per group and predicted class is one
+        # float32 product over every score bin (unoccupied bins weigh 0).
+        weights = np.zeros((SCORE_BINS, 2 * groups), dtype=np.float32)
+        weights[occ, gid] = n1
+        weights[occ, groups + gid] = n0
+        return _Window(counts, occ, n1, n0, nb, starts, weights)
+
+    def _finish(
+        self,
+        window: ScoreHistogram,
+        part: _Window | None,
+        mass: FloatArray | None,
+        check: AssumptionCheck | None,
+    ) -> WindowEstimate:
+        cal = self.calibration
+        name = cal.method
+        counts = (
+            part.counts if part is not None else window.predicted.sum(axis=0).astype(np.float64)
+        )
         n = int(counts.sum())
         extrapolated = self._extrapolated(counts)
         trusted, reason = True, None
@@ -299,14 +361,13 @@ class PerformanceEstimator:
                 f"where the reference has fewer than {SUPPORT_MIN} labelled rows per "
                 f"{1 / SUPPORT_REGIONS:.2f} of score, so the calibration there is extrapolated"
             )
-        if n == 0:
+        if part is None or mass is None:
             metrics = {
                 m: MetricResult.undefined(m, "undefined: no predictions in the window", n=0)
                 for m in ESTIMATED_METRICS
             }
             return WindowEstimate(0, None, metrics, name, trusted, reason, check, 0.0)
-        occ = np.flatnonzero(counts > 0)
-        n1, n0, nb = n1_all[occ], n0_all[occ], counts[occ]
+        occ, n1, n0, nb, starts = part.occ, part.n1, part.n0, part.nb, part.starts
         p = cal.probability[occ]
         pos_tot, neg_tot = float(n1.sum()), float(n0.sum())
         e_tp = float(n1 @ p)
@@ -314,23 +375,14 @@ class PerformanceEstimator:
         conf = ExpectedConfusion(e_tp, pos_tot - e_tp, e_fn, neg_tot - e_fn)
 
         rng = np.random.default_rng(self.seed)
-        starts = _groups(nb, GROUPS)
         n1_g = np.add.reduceat(n1, starts)
         n0_g = np.add.reduceat(n0, starts)
         groups = len(starts)
-        # Each replicate map's probability mass per group and predicted class, as one
-        # float32 product over every score bin (unoccupied bins weigh 0).
-        gid = np.zeros(len(occ), dtype=np.int64)
-        gid[starts[1:]] = 1
-        gid = np.cumsum(gid)
-        weights = np.zeros((SCORE_BINS, 2 * groups), dtype=np.float32)
-        weights[occ, gid] = n1
-        weights[occ, groups + gid] = n0
-        mass = np.tile((cal.replicates32 @ weights).astype(np.float64), (self.draws_per_map, 1))
+        mass = np.tile(mass, (self.draws_per_map, 1))
         tp = _draw(n1_g, _probability(mass[:, :groups], n1_g), rng)
         fn = _draw(n0_g, _probability(mass[:, groups:], n0_g), rng)
-        tp_r = tp.sum(axis=1).astype(np.float64)
-        fn_r = fn.sum(axis=1).astype(np.float64)
+        tp_r = tp.sum(axis=1)
+        fn_r = fn.sum(axis=1)
         fp_r = pos_tot - tp_r
         tn_r = neg_tot - fn_r
 
@@ -376,12 +428,6 @@ class PerformanceEstimator:
             for m in ESTIMATED_METRICS
         }
         return WindowEstimate(n, conf, metrics, name, trusted, reason, check, extrapolated)
-
-    def estimate_many(
-        self, windows: Sequence[ScoreHistogram], *, check: AssumptionCheck | None = None
-    ) -> list[WindowEstimate]:
-        """:meth:`estimate` of every window, with the same ``check``."""
-        return [self.estimate(w, check=check) for w in windows]
 
     def estimate_arrays(
         self,
