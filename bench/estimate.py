@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -136,7 +137,9 @@ def realized(path: Path) -> list[dict[str, float]]:
 
 
 def _fresh(cmd: list[str]) -> dict[str, Any]:
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    # NannyML sends usage statistics unless told not to (no network here anyway).
+    env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"}
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -185,8 +188,16 @@ def main() -> None:
     truth = realized(path)
     ours = [
         _fresh(
-            [sys.executable, __file__, "--run", "liveeval", "--ref", str(ref_path),
-             "--data", str(path)]
+            [
+                sys.executable,
+                __file__,
+                "--run",
+                "liveeval",
+                "--ref",
+                str(ref_path),
+                "--data",
+                str(path),
+            ]
         )
         for _ in range(args.repeat)
     ]
@@ -216,9 +227,9 @@ def main() -> None:
             "median_seconds": statistics.median(r["seconds"] for r in runs),
             "runs_seconds": [r["seconds"] for r in runs],
         }
-        report["speedup"] = report["nannyml"]["median_seconds"] / report["liveeval"][
-            "median_seconds"
-        ]
+        report["speedup"] = (
+            report["nannyml"]["median_seconds"] / report["liveeval"]["median_seconds"]
+        )
     report["comparison"] = _compare(ours[0]["estimates"], theirs, truth)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -47,11 +47,7 @@ def main() -> None:
                 float(frame[(m, "upper_confidence_boundary")].iloc[i]),
             ]
         estimates.append(row)
-    print(
-        json.dumps(
-            {"seconds": end - start, "version": nml.__version__, "estimates": estimates}
-        )
-    )
+    print(json.dumps({"seconds": end - start, "version": nml.__version__, "estimates": estimates}))
 
 
 if __name__ == "__main__":
