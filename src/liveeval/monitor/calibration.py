@@ -89,7 +89,11 @@ class CalibrationMap:
 
 
 def isotonic_bins(
-    positives: npt.ArrayLike, totals: npt.ArrayLike, *, centred: bool = True
+    positives: npt.ArrayLike,
+    totals: npt.ArrayLike,
+    *,
+    centred: bool = True,
+    shrink_ends: bool = True,
 ) -> npt.NDArray[np.float64]:
     """Isotonic (non-decreasing) fit of ``positives / totals`` along the last axis.
 
@@ -103,7 +107,10 @@ def isotonic_bins(
     biases an ROC-AUC estimated from the map downwards. With ``centred=False``, the
     step function (bins no row fell into interpolated between their occupied
     neighbours). Both are constant beyond the first and last occupied bin; a row
-    without any rows is NaN.
+    without any rows is NaN. ``shrink_ends`` (the default) replaces a first block
+    without positives (or a last block without negatives) by Jeffreys' estimate
+    ½ / (n + 1) (or (n + ½) / (n + 1)): a probability of exactly 0 would make every
+    bootstrap replicate agree that those scores are never positive.
 
     References
     ----------
@@ -163,6 +170,21 @@ def isotonic_bins(
     b_centre = (b_moment / b_weight)[order]
     b_first, b_row = b_first[order], b_row[order]
     bounds = np.searchsorted(b_row, np.arange(pos.shape[0] + 1))
+    if shrink_ends:
+        # Only a row's first block can have mean 0 and only its last mean 1 (block means
+        # increase strictly). Those would say "never positive" from a finite sample and
+        # stay so in every bootstrap replicate; Jeffreys' (k + ½)/(n + 1) keeps them
+        # honest, capped by the neighbouring block so the map stays non-decreasing.
+        first, last = bounds[:-1], bounds[1:] - 1
+        has = first <= last
+        first, last = first[has], last[has]
+        w_first, w_last = b_weight[order][first], b_weight[order][last]
+        zero = b_mean[first] == 0.0
+        one = b_mean[last] == 1.0
+        nxt = np.where(first + 1 <= last, b_mean[np.minimum(first + 1, last)], 1.0)
+        prv = np.where(last - 1 >= first, b_mean[np.maximum(last - 1, first)], 0.0)
+        b_mean[first[zero]] = np.minimum(0.5 / (w_first[zero] + 1.0), nxt[zero])
+        b_mean[last[one]] = np.maximum((w_last[one] + 0.5) / (w_last[one] + 1.0), prv[one])
     index = np.arange(tot.shape[1], dtype=np.float64)
     for r in range(pos.shape[0]):
         lo, hi = bounds[r], bounds[r + 1]
