@@ -48,13 +48,14 @@ def generate(rows: int, seed: int = 9) -> tuple[Path, Path]:
     ref_path = DATA / "estimate_reference_100000.parquet"
     path = DATA / f"estimate_analysis_{rows}.parquet"
     DATA.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
     if not ref_path.exists():
+        rng = np.random.default_rng(seed)
         s = rng.beta(1.5, 2.5, 100_000)
         y = (rng.random(100_000) < s**1.5).astype(np.int8)
         pred = (s >= 0.5).astype(np.int8)
         pq.write_table(pa.table({"score": s, "pred": pred, "y": y}), ref_path)
     if not path.exists():
+        rng = np.random.default_rng([seed, rows])
         per = rows // WINDOWS
         t = np.repeat(np.arange(WINDOWS), per)
         a = np.linspace(1.0, 2.5, WINDOWS)[t]
