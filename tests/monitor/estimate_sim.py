@@ -162,8 +162,8 @@ if __name__ == "__main__":  # pragma: no cover - the docs' figures
         cov = simulate(
             reference_size=5000,
             window_sizes=sizes,
-            references=20,
-            windows_per_reference=25,
+            references=100,
+            windows_per_reference=5,
             seed=7,
             **spec,  # type: ignore[arg-type]
         )

@@ -260,8 +260,8 @@ def test_intervals_cover_the_realized_metrics_at_least_90_percent(stream):
     cov = simulate(
         reference_size=5000,
         window_sizes=sizes,
-        references=20,
-        windows_per_reference=25,
+        references=100,
+        windows_per_reference=5,
         seed=7,
         **STREAMS[stream],
     )

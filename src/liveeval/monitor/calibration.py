@@ -267,14 +267,18 @@ def fit_calibration(
     boot = isotonic_bins(boot_pos, boot_pos + boot_neg)
     empty = np.isnan(boot[:, 0])
     boot[empty] = fitted
+    # Isotonic fits are biased towards the extremes (a steeper map: optimistic
+    # metrics); the bootstrap sees the same bias again, so the map is corrected by
+    # it (Efron's bias correction, per bin) and the replicates moved with it.
+    shift = fitted - boot.mean(axis=0)
     numbers = (
         f"held-out Brier {brier_iso / rows:.5f} isotonic vs {brier_id / rows:.5f} "
         f"identity ({FOLDS}-fold cross-fitting on {rows:,} reference rows)"
     )
     if brier_iso < brier_id:
         return CalibrationMap(
-            fitted,
-            boot,
+            np.clip(fitted + shift, 0.0, 1.0),
+            np.clip(boot + 2.0 * shift, 0.0, 1.0),
             "isotonic",
             f"isotonic calibration applied: it lowers the calibration error, {numbers}",
             rows,
@@ -283,7 +287,7 @@ def fit_calibration(
             brier_iso / rows,
             support=pos + neg,
         )
-    deviation = np.clip(identity + (boot - fitted), 0.0, 1.0)
+    deviation = np.clip(identity + (boot - boot.mean(axis=0)), 0.0, 1.0)
     return CalibrationMap(
         identity,
         deviation,
