@@ -5,9 +5,12 @@ every score bin ``b`` of :data:`~liveeval.store.interface.SCORE_BINS`, the proba
 ``p_b`` that a prediction with that score is positive. Two maps are candidates:
 
 - ``identity``: the score is the probability, ``p_b`` = the bin's centre;
-- ``isotonic``: the non-decreasing step function that best fits the reference's
-  labels (pool-adjacent-violators on the bins, weighted by their counts; Zadrozny &
-  Elkan 2002), linearly interpolated over score bins the reference left empty.
+- ``isotonic``: centred isotonic regression of the reference's labels on the bins
+  (pool-adjacent-violators weighted by the counts, each block's value placed at its
+  mean bin and interpolated linearly; Zadrozny & Elkan 2002, Oron & Flournoy 2017),
+  with Jeffreys' estimate for an end block of one class, then corrected per bin by
+  the bootstrap's estimate of its bias (isotonic fits are too steep near the ends,
+  which makes every estimated metric optimistic).
 
 The isotonic map is applied only when it lowers the calibration error on held-out
 reference rows: the reference's rows are split into five folds (a multinomial split
@@ -20,10 +23,10 @@ decision by comparing binned expected calibration errors across shuffle splits.
 
 The map's uncertainty is carried by replicate maps: the reference's counts are
 resampled (Poisson bootstrap: each bin's positives and negatives drawn from Poisson
-laws with the observed counts as means) and the isotonic map refitted. When the
-identity is chosen, its replicates are the identity plus each replicate's deviation
-from the isotonic fit (clipped to [0, 1]): the reference confirms calibration only
-up to that precision.
+laws with the observed counts as means) and the isotonic map refitted (and moved by
+the same bias correction). When the identity is chosen, its replicates are the
+identity plus each replicate's deviation from the replicates' mean (clipped to
+[0, 1]): the reference confirms calibration only up to that precision.
 """
 
 from __future__ import annotations
