@@ -23,6 +23,7 @@ from liveeval.monitor import (
     isotonic_bins,
     score_histogram,
     score_histograms,
+    unlabelled_part,
 )
 from liveeval.monitor.calibration import CENTRES, CalibrationMap
 from liveeval.store.interface import SCORE_BINS, ScoreHistogram
@@ -79,6 +80,18 @@ def test_histogram_path_equals_raw_array_path():
         score_histogram(window[700:], y_pred=pred[700:])
     )
     assert est.estimate(halves).to_dict() == b.to_dict()
+
+
+def test_the_unlabelled_part_is_what_remains_once_labels_arrive():
+    rng = np.random.default_rng(12)
+    s = rng.random(2000)
+    pred = (s >= 0.5).astype(int)
+    y = np.where(rng.random(2000) < 0.4, (rng.random(2000) < s).astype(float), np.nan)
+    rest = unlabelled_part(score_histogram(s, y_pred=pred, y_true=y))
+    expected = score_histogram(s[np.isnan(y)], y_pred=pred[np.isnan(y)])
+    # Every bin holds one predicted class (threshold at a bin edge): exact.
+    assert np.array_equal(rest.predicted, expected.predicted)
+    assert rest.n_labelled == 0
 
 
 def test_a_score_outside_zero_one_is_refused_naming_its_row():

@@ -10,7 +10,7 @@ from .estimate import (
     PerformanceEstimator,
     WindowEstimate,
 )
-from .histogram import score_bins, score_histogram, score_histograms
+from .histogram import score_bins, score_histogram, score_histograms, unlabelled_part
 
 __all__ = [
     "ESTIMATED_METRICS",
@@ -24,4 +24,5 @@ __all__ = [
     "score_bins",
     "score_histogram",
     "score_histograms",
+    "unlabelled_part",
 ]

@@ -17,7 +17,7 @@ from ..errors import ValidationError
 from ..metrics.ranking import validate_scores
 from ..store.interface import SCORE_BINS, ScoreHistogram
 
-__all__ = ["score_bins", "score_histogram", "score_histograms"]
+__all__ = ["score_bins", "score_histogram", "score_histograms", "unlabelled_part"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -144,3 +144,26 @@ def score_histogram(
     return score_histograms(
         np.zeros(n, dtype=np.int64), 1, y_score, y_pred=y_pred, y_true=y_true, threshold=threshold
     )[0]
+
+
+def unlabelled_part(window: ScoreHistogram) -> ScoreHistogram:
+    """The predictions of ``window`` that have no label yet, as a histogram.
+
+    ``labelled`` counts labels by actual class, so which predicted class a labelled
+    prediction had is known only where a score bin holds one predicted class (every
+    bin but the threshold's, when labels are predicted by a threshold); in a bin with
+    both, the labelled ones are shared in proportion to the predicted counts
+    (rounded). Estimating this part, and adding the labelled part's realized counts,
+    gives a whole window's metrics as its labels arrive.
+    """
+    predicted = np.asarray(window.predicted, dtype=np.int64)
+    total = predicted.sum(axis=0)
+    labelled = np.asarray(window.labelled, dtype=np.int64).sum(axis=0)
+    labelled = np.minimum(labelled, total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, predicted[1] / np.where(total > 0, total, 1), 0.0)
+    lab1 = np.minimum(np.rint(labelled * share).astype(np.int64), predicted[1])
+    lab0 = np.minimum(labelled - lab1, predicted[0])
+    lab1 = labelled - lab0
+    rest = predicted - np.stack([lab0, lab1])
+    return ScoreHistogram(rest, np.zeros_like(rest))
