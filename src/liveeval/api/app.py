@@ -35,6 +35,7 @@ from .auth import Guard
 from .docs import mount_offline_docs
 from .fastpath import validation_errors
 from .middleware import RequestGuard
+from .monitoring import monitoring_router
 from .prometheus import Telemetry, TelemetryObserver
 from .schemas import (
     MAX_BATCH,
@@ -270,6 +271,8 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
                 profile=profile,
             )
         )
+
+    app.include_router(monitoring_router(service, read_guard, errors))
 
     @app.post(
         "/v1/models/{model}/predict",

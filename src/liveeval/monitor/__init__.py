@@ -1,4 +1,5 @@
-"""Monitoring over time: windows, estimation before labels, drift."""
+"""Watching a model over time: windows and label maturity, estimation before labels,
+drift."""
 
 from __future__ import annotations
 
@@ -11,18 +12,34 @@ from .estimate import (
     WindowEstimate,
 )
 from .histogram import score_bins, score_histogram, score_histograms, unlabelled_part
+from .windows import (
+    DEFAULT_MATURITY,
+    LabelDelaySummary,
+    Window,
+    WindowSize,
+    count_windows,
+    summarise_label_delays,
+    time_windows,
+)
 
 __all__ = [
+    "DEFAULT_MATURITY",
     "ESTIMATED_METRICS",
     "AssumptionCheck",
     "CalibrationMap",
     "ExpectedConfusion",
+    "LabelDelaySummary",
     "PerformanceEstimator",
+    "Window",
     "WindowEstimate",
+    "WindowSize",
+    "count_windows",
     "fit_calibration",
     "isotonic_bins",
     "score_bins",
     "score_histogram",
     "score_histograms",
+    "summarise_label_delays",
+    "time_windows",
     "unlabelled_part",
 ]
