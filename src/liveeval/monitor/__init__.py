@@ -3,6 +3,7 @@ drift."""
 
 from __future__ import annotations
 
+from .assumption import check_calibration
 from .calibration import CalibrationMap, fit_calibration, isotonic_bins
 from .estimate import (
     ESTIMATED_METRICS,
@@ -33,6 +34,7 @@ __all__ = [
     "Window",
     "WindowEstimate",
     "WindowSize",
+    "check_calibration",
     "count_windows",
     "fit_calibration",
     "isotonic_bins",

@@ -42,10 +42,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ValidationError
 from ..metrics.interval import BOOTSTRAP_SEED, z_value
 from ..metrics.result import MetricResult
 from ..store.interface import SCORE_BINS, ScoreHistogram
+from ._bins import equal_count_groups, validated
+from .assumption import AssumptionCheck, check_calibration
 from .calibration import CalibrationMap, fit_calibration
 from .histogram import score_histogram
 
@@ -68,7 +69,6 @@ GROUPS = 64
 SUPPORT_REGIONS = 50
 SUPPORT_MIN = 5
 EXTRAPOLATED_MAX = 0.05
-CHECK_REGIONS = 10
 METHOD = "cbpe: calibrated expectation; nested bootstrap (calibration map × labels)"
 
 
@@ -80,41 +80,6 @@ class ExpectedConfusion:
     fp: float
     fn: float
     tn: float
-
-
-@dataclass(frozen=True, slots=True)
-class AssumptionCheck:
-    """Does P(y | score) on recent labelled predictions still match the reference?
-
-    ``statistic`` is Σ_g (O_g − E_g)² / V_g over up to ten score regions of equal
-    labelled counts (O observed positives, E expected under the calibration map, V
-    the variance of O from sampling and from the map, by simulation); ``p_value`` the
-    share of simulated statistics at least as large. ``trusted`` is False when
-    ``p_value < alpha``; ``reason`` names the region that departs most. ``checked`` is
-    False when there were too few labels, and then ``trusted`` is True (nothing
-    contradicts the assumption, nothing confirms it).
-    """
-
-    checked: bool
-    trusted: bool
-    labelled: int
-    reason: str
-    statistic: float | None = None
-    p_value: float | None = None
-    alpha: float = 0.01
-    regions: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "checked": self.checked,
-            "trusted": self.trusted,
-            "labelled": self.labelled,
-            "reason": self.reason,
-            "statistic": self.statistic,
-            "p_value": self.p_value,
-            "alpha": self.alpha,
-            "regions": self.regions,
-        }
 
 
 @dataclass(frozen=True)
@@ -168,27 +133,6 @@ class _Window:
     nb: FloatArray
     starts: IntArray
     weights: npt.NDArray[np.float32]
-
-
-def _validated(hist: ScoreHistogram, what: str) -> ScoreHistogram:
-    for name in ("predicted", "labelled"):
-        a = getattr(hist, name)
-        if np.shape(a) != (2, SCORE_BINS):
-            raise ValidationError(
-                f"{what}.{name} must have shape (2, {SCORE_BINS}), got {np.shape(a)}",
-                column=what,
-            )
-        if (np.asarray(a) < 0).any():
-            raise ValidationError(f"{what}.{name} holds negative counts", column=what)
-    return hist
-
-
-def _groups(counts: FloatArray, groups: int) -> IntArray:
-    """Start indices of up to ``groups`` runs of neighbouring bins with equal counts."""
-    total = counts.sum()
-    mid = np.cumsum(counts) - counts / 2.0
-    g = np.minimum((mid / total * groups).astype(np.int64), groups - 1)
-    return np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
 
 
 def _auc(pos: FloatArray, neg: FloatArray) -> FloatArray:
@@ -261,7 +205,7 @@ class PerformanceEstimator:
         label samples (rounded up to a multiple of ``replicates``), an equal number
         from each map.
         """
-        _validated(reference, "reference")
+        validated(reference, "reference")
         cal = fit_calibration(reference, replicates=replicates, seed=seed)
         return cls(cal, confidence=confidence, draws=draws, seed=seed)
 
@@ -317,7 +261,7 @@ class PerformanceEstimator:
         ]
 
     def _prepare(self, window: ScoreHistogram) -> _Window | None:
-        _validated(window, "window")
+        validated(window, "window")
         n1_all = window.predicted[1].astype(np.float64)
         n0_all = window.predicted[0].astype(np.float64)
         counts = n0_all + n1_all
@@ -325,7 +269,7 @@ class PerformanceEstimator:
         if len(occ) == 0:
             return None
         n1, n0, nb = n1_all[occ], n0_all[occ], counts[occ]
-        starts = _groups(nb, GROUPS)
+        starts = equal_count_groups(nb, GROUPS)
         groups = len(starts)
         gid = np.zeros(len(occ), dtype=np.int64)
         gid[starts[1:]] = 1
@@ -540,55 +484,11 @@ class PerformanceEstimator:
         Not checked (``checked=False``, ``trusted=True``) with fewer than
         ``min_labels`` labelled predictions.
         """
-        hists = [labelled] if isinstance(labelled, ScoreHistogram) else list(labelled)
-        neg = np.zeros(SCORE_BINS)
-        pos = np.zeros(SCORE_BINS)
-        for h in hists:
-            _validated(h, "labelled")
-            neg += h.labelled[0]
-            pos += h.labelled[1]
-        tot = neg + pos
-        n_lab = int(tot.sum())
-        if n_lab < min_labels:
-            return AssumptionCheck(
-                False,
-                True,
-                n_lab,
-                f"not checked: {n_lab} labelled predictions, at least {min_labels} needed",
-                alpha=alpha,
-            )
-        occ = np.flatnonzero(tot > 0)
-        t_occ, pos_occ = tot[occ], pos[occ]
-        regions = max(1, min(CHECK_REGIONS, n_lab // 30))
-        starts = _groups(t_occ, regions)
-        n_g = np.add.reduceat(t_occ, starts)
-        obs = np.add.reduceat(pos_occ, starts)
-        exp = np.add.reduceat(t_occ * self.calibration.probability[occ], starts)
-        rep_mean = np.add.reduceat(self.calibration.replicates[:, occ] * t_occ, starts, axis=1)
-        rep_mean = np.tile(rep_mean, (self.draws_per_map, 1))
-        rng = np.random.default_rng(self.seed + 1)
-        sim = rng.binomial(n_g.astype(np.int64), np.clip(rep_mean / n_g, 0.0, 1.0))
-        var = np.maximum(sim.var(axis=0, ddof=1), 0.25)
-        stat = float(((obs - exp) ** 2 / var).sum())
-        sim_stat = ((sim - exp) ** 2 / var).sum(axis=1)
-        p_value = float((1 + (sim_stat >= stat).sum()) / (len(sim_stat) + 1))
-        worst = int(np.argmax((obs - exp) ** 2 / var))
-        lo = occ[starts[worst]] / SCORE_BINS
-        end = starts[worst + 1] - 1 if worst + 1 < len(starts) else len(occ) - 1
-        hi = (occ[end] + 1) / SCORE_BINS
-        where = (
-            f"in scores {lo:.3f}–{hi:.3f}, {obs[worst] / n_g[worst]:.1%} of "
-            f"{int(n_g[worst]):,} labelled predictions were positive, "
-            f"{exp[worst] / n_g[worst]:.1%} expected"
+        return check_calibration(
+            self.calibration,
+            labelled,
+            alpha=alpha,
+            min_labels=min_labels,
+            draws_per_map=self.draws_per_map,
+            seed=self.seed + 1,
         )
-        if p_value < alpha:
-            reason = (
-                f"not trusted: P(y | score) moved since the reference (concept shift): {where} "
-                f"(p = {p_value:.3g} < {alpha})"
-            )
-            return AssumptionCheck(True, False, n_lab, reason, stat, p_value, alpha, len(starts))
-        reason = (
-            f"calibration holds on {n_lab:,} labelled predictions (p = {p_value:.3g}); "
-            f"largest gap: {where}"
-        )
-        return AssumptionCheck(True, True, n_lab, reason, stat, p_value, alpha, len(starts))
