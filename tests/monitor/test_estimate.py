@@ -246,6 +246,53 @@ def test_more_rows_narrow_the_interval():
         assert large.metrics[m].half_width < small.metrics[m].half_width
 
 
+def _partly_labelled(rng, n, share):
+    s = rng.beta(rng.uniform(1, 3), rng.uniform(1.5, 4), n)
+    y = (rng.random(n) < s).astype(np.int64)
+    known = np.where(rng.random(n) < share, y.astype(float), np.nan)
+    return s, y, score_histogram(s, y_true=known)
+
+
+def test_with_every_label_known_the_estimate_is_the_realized_value():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    sw, yw, hist = _partly_labelled(np.random.default_rng(13), 1500, 1.0)
+    truth = realized(yw, sw, (sw >= 0.5).astype(np.int64))
+    got = est.estimate(hist, use_labels=True).metrics
+    for m in ("accuracy", "precision", "recall", "f1"):
+        assert math.isclose(got[m].value, truth[m])
+        assert math.isclose(got[m].lower, truth[m]) and math.isclose(got[m].upper, truth[m])
+    # ROC-AUC counts pairs within a score bin (0.001 wide) as ties.
+    assert abs(got["roc_auc"].value - truth["roc_auc"]) < 0.002
+    assert got["roc_auc"].half_width < 0.002
+
+
+def test_known_labels_narrow_the_interval_and_it_still_covers():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    rng = np.random.default_rng(14)
+    hits = total = 0
+    for _ in range(30):
+        sw, yw, hist = _partly_labelled(rng, 1000, 0.5)
+        truth = realized(yw, sw, (sw >= 0.5).astype(np.int64))
+        blind = est.estimate(hist).metrics
+        seen = est.estimate(hist, use_labels=True).metrics
+        for m in ESTIMATED_METRICS:
+            if truth[m] is None or seen[m].lower is None:
+                continue
+            assert seen[m].half_width < blind[m].half_width
+            total += 1
+            hits += seen[m].lower - 1e-12 <= truth[m] <= seen[m].upper + 1e-12
+    assert hits / total >= 0.88, hits / total
+
+
+def test_without_labels_using_them_changes_nothing():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    hist = score_histogram(np.random.default_rng(15).beta(2, 3, 800))
+    assert est.estimate(hist, use_labels=True).to_dict() == est.estimate(hist).to_dict()
+
+
 def test_scores_the_reference_never_saw_make_the_estimate_untrusted():
     rng = np.random.default_rng(7)
     s = rng.uniform(0.0, 0.5, 3000)

@@ -12,7 +12,13 @@ from .estimate import (
     PerformanceEstimator,
     WindowEstimate,
 )
-from .histogram import score_bins, score_histogram, score_histograms, unlabelled_part
+from .histogram import (
+    labelled_by_prediction,
+    score_bins,
+    score_histogram,
+    score_histograms,
+    unlabelled_part,
+)
 from .windows import (
     DEFAULT_MATURITY,
     LabelDelaySummary,
@@ -38,6 +44,7 @@ __all__ = [
     "count_windows",
     "fit_calibration",
     "isotonic_bins",
+    "labelled_by_prediction",
     "score_bins",
     "score_histogram",
     "score_histograms",

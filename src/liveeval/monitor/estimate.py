@@ -48,7 +48,7 @@ from ..store.interface import SCORE_BINS, ScoreHistogram
 from ._bins import equal_count_groups, validated
 from .assumption import AssumptionCheck, check_calibration
 from .calibration import CalibrationMap, fit_calibration
-from .histogram import score_histogram
+from .histogram import labelled_by_prediction, score_histogram
 
 __all__ = [
     "ESTIMATED_METRICS",
@@ -128,9 +128,13 @@ class _Window:
 
     counts: FloatArray
     occ: IntArray
-    n1: FloatArray
+    n1: FloatArray  # predicted positive, per occupied bin
     n0: FloatArray
     nb: FloatArray
+    r1: FloatArray  # of which without a label (to draw); all of them unless use_labels
+    r0: FloatArray
+    k1: FloatArray  # known positives among the labelled predicted positive
+    k0: FloatArray
     starts: IntArray
     weights: npt.NDArray[np.float32]
 
@@ -227,7 +231,11 @@ class PerformanceEstimator:
     # -- estimation -------------------------------------------------------------
 
     def estimate(
-        self, window: ScoreHistogram, *, check: AssumptionCheck | None = None
+        self,
+        window: ScoreHistogram,
+        *,
+        check: AssumptionCheck | None = None,
+        use_labels: bool = False,
     ) -> WindowEstimate:
         """Estimated accuracy, precision, recall, F1 and ROC-AUC of ``window``.
 
@@ -237,15 +245,26 @@ class PerformanceEstimator:
         recall and F1 when the calibrated scores expect no positives (F1: and
         nothing is predicted positive); ROC-AUC when they expect a single class.
         ``check`` (from :meth:`check`) sets ``trusted`` and ``reason``.
+
+        ``use_labels``: count the labels the window already has (``window.labelled``)
+        as they are and estimate only the rest, so that the interval narrows as labels
+        arrive and closes on the realized value when all have. (Labelled predictions
+        are assigned to their predicted class per score bin, exactly where a bin holds
+        one predicted class; see :func:`labelled_by_prediction`.) This assumes that
+        the labels not yet arrived are like the arrived ones given the score.
         """
-        return self.estimate_many([window], check=check)[0]
+        return self.estimate_many([window], check=check, use_labels=use_labels)[0]
 
     def estimate_many(
-        self, windows: Sequence[ScoreHistogram], *, check: AssumptionCheck | None = None
+        self,
+        windows: Sequence[ScoreHistogram],
+        *,
+        check: AssumptionCheck | None = None,
+        use_labels: bool = False,
     ) -> list[WindowEstimate]:
         """:meth:`estimate` of every window, with the same ``check``; the replicate
         maps' masses of all windows come from one matrix product."""
-        parts = [self._prepare(w) for w in windows]
+        parts = [self._prepare(w, use_labels) for w in windows]
         used = [p for p in parts if p is not None]
         masses: list[FloatArray] = []
         if used:
@@ -260,7 +279,7 @@ class PerformanceEstimator:
             for w, p in zip(windows, parts, strict=True)
         ]
 
-    def _prepare(self, window: ScoreHistogram) -> _Window | None:
+    def _prepare(self, window: ScoreHistogram, use_labels: bool) -> _Window | None:
         validated(window, "window")
         n1_all = window.predicted[1].astype(np.float64)
         n0_all = window.predicted[0].astype(np.float64)
@@ -269,6 +288,13 @@ class PerformanceEstimator:
         if len(occ) == 0:
             return None
         n1, n0, nb = n1_all[occ], n0_all[occ], counts[occ]
+        if use_labels:
+            lab0, lab1, pos0, pos1 = (
+                a[occ].astype(np.float64) for a in labelled_by_prediction(window)
+            )
+        else:
+            lab0 = lab1 = pos0 = pos1 = np.zeros(len(occ))
+        r1, r0 = n1 - lab1, n0 - lab0
         starts = equal_count_groups(nb, GROUPS)
         groups = len(starts)
         gid = np.zeros(len(occ), dtype=np.int64)
@@ -277,9 +303,9 @@ class PerformanceEstimator:
         # Each replicate map's probability mass per group and predicted class is one
         # float32 product over every score bin (unoccupied bins weigh 0).
         weights = np.zeros((SCORE_BINS, 2 * groups), dtype=np.float32)
-        weights[occ, gid] = n1
-        weights[occ, groups + gid] = n0
-        return _Window(counts, occ, n1, n0, nb, starts, weights)
+        weights[occ, gid] = r1
+        weights[occ, groups + gid] = r0
+        return _Window(counts, occ, n1, n0, nb, r1, r0, pos1, pos0, starts, weights)
 
     def _finish(
         self,
@@ -312,33 +338,38 @@ class PerformanceEstimator:
             }
             return WindowEstimate(0, None, metrics, name, trusted, reason, check, 0.0)
         occ, n1, n0, nb, starts = part.occ, part.n1, part.n0, part.nb, part.starts
+        r1, r0, k1, k0 = part.r1, part.r0, part.k1, part.k0
         p = cal.probability[occ]
         pos_tot, neg_tot = float(n1.sum()), float(n0.sum())
-        e_tp = float(n1 @ p)
-        e_fn = float(n0 @ p)
+        e_tp = float(k1.sum() + r1 @ p)
+        e_fn = float(k0.sum() + r0 @ p)
         conf = ExpectedConfusion(e_tp, pos_tot - e_tp, e_fn, neg_tot - e_fn)
 
         rng = np.random.default_rng(self.seed)
-        n1_g = np.add.reduceat(n1, starts)
-        n0_g = np.add.reduceat(n0, starts)
+        r1_g = np.add.reduceat(r1, starts)
+        r0_g = np.add.reduceat(r0, starts)
+        n_g = np.add.reduceat(nb, starts)
+        known_g = np.add.reduceat(k1 + k0, starts)
         groups = len(starts)
         mass = np.tile(mass, (self.draws_per_map, 1))
-        tp = _draw(n1_g, _probability(mass[:, :groups], n1_g), rng)
-        fn = _draw(n0_g, _probability(mass[:, groups:], n0_g), rng)
-        tp_r = tp.sum(axis=1)
-        fn_r = fn.sum(axis=1)
+        tp = _draw(r1_g, _probability(mass[:, :groups], r1_g), rng)
+        fn = _draw(r0_g, _probability(mass[:, groups:], r0_g), rng)
+        tp_r = k1.sum() + tp.sum(axis=1)
+        fn_r = k0.sum() + fn.sum(axis=1)
         fp_r = pos_tot - tp_r
         tn_r = neg_tot - fn_r
 
-        auc = float(_auc(nb * p, nb * (1.0 - p)))
-        e_pos_g = np.add.reduceat(nb * p, starts)
-        centre = float(_auc(e_pos_g, n1_g + n0_g - e_pos_g))
+        pos_mass = k1 + k0 + (r1 + r0) * p
+        auc = float(_auc(pos_mass, nb - pos_mass))
+        e_pos_g = np.add.reduceat(pos_mass, starts)
+        centre = float(_auc(e_pos_g, n_g - e_pos_g))
+        unknown = (r1_g + r0_g) / n_g
         sims: dict[str, FloatArray] = {
             "accuracy": (tp_r + tn_r) / n,
             "precision": _ratio(tp_r, np.full_like(tp_r, pos_tot)),
             "recall": _ratio(tp_r, tp_r + fn_r),
             "f1": _ratio(2.0 * tp_r, 2.0 * tp_r + fp_r + fn_r),
-            "roc_auc": self._auc_replicates(auc, centre, n1_g + n0_g, tp + fn, rng),
+            "roc_auc": self._auc_replicates(auc, centre, n_g, known_g + tp + fn, unknown, rng),
         }
         e_pos = e_tp + e_fn
         values: dict[str, tuple[float | None, str | None]] = {
@@ -399,17 +430,22 @@ class PerformanceEstimator:
         centre: float,
         n_g: FloatArray,
         pos_draw: FloatArray,
+        unknown: FloatArray,
         rng: np.random.Generator,
     ) -> FloatArray:
         """ROC-AUC the drawn labels would give: the exact value under the calibration
         map, plus the group-level deviation of the draw (map replicate and labels),
-        plus the Mann–Whitney noise of the random order within each group."""
+        plus the Mann–Whitney noise of the random order within each group (scaled by
+        the group's share of predictions without a label: known labels' order is not
+        random)."""
         pos = pos_draw
         neg = n_g - pos
         drawn = _auc(pos, neg)
         p_tot, n_tot = pos.sum(axis=1), neg.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            within = np.sqrt((pos * neg * (n_g + 1.0) / 12.0).sum(axis=1)) / (p_tot * n_tot)
+            within = np.sqrt((pos * neg * (n_g + 1.0) / 12.0 * unknown).sum(axis=1)) / (
+                p_tot * n_tot
+            )
         out = exact + (drawn - centre) + within * rng.standard_normal(len(drawn))
         return np.where((p_tot > 0) & (n_tot > 0), np.clip(out, 0.0, 1.0), np.nan)
 

@@ -17,7 +17,13 @@ from ..errors import ValidationError
 from ..metrics.ranking import validate_scores
 from ..store.interface import SCORE_BINS, ScoreHistogram
 
-__all__ = ["score_bins", "score_histogram", "score_histograms", "unlabelled_part"]
+__all__ = [
+    "labelled_by_prediction",
+    "score_bins",
+    "score_histogram",
+    "score_histograms",
+    "unlabelled_part",
+]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -146,24 +152,35 @@ def score_histogram(
     )[0]
 
 
-def unlabelled_part(window: ScoreHistogram) -> ScoreHistogram:
-    """The predictions of ``window`` that have no label yet, as a histogram.
+def labelled_by_prediction(
+    window: ScoreHistogram,
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Per score bin: labelled predictions predicted negative and positive, and the
+    actual positives among each — ``(labelled_0, labelled_1, positives_0, positives_1)``.
 
     ``labelled`` counts labels by actual class, so which predicted class a labelled
     prediction had is known only where a score bin holds one predicted class (every
     bin but the threshold's, when labels are predicted by a threshold); in a bin with
-    both, the labelled ones are shared in proportion to the predicted counts
-    (rounded). Estimating this part, and adding the labelled part's realized counts,
-    gives a whole window's metrics as its labels arrive.
+    both, labels and positives are shared in proportion to the predicted counts
+    (rounded).
     """
     predicted = np.asarray(window.predicted, dtype=np.int64)
     total = predicted.sum(axis=0)
-    labelled = np.asarray(window.labelled, dtype=np.int64).sum(axis=0)
-    labelled = np.minimum(labelled, total)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(total > 0, predicted[1] / np.where(total > 0, total, 1), 0.0)
-    lab1 = np.minimum(np.rint(labelled * share).astype(np.int64), predicted[1])
+    labelled = np.minimum(np.asarray(window.labelled, dtype=np.int64).sum(axis=0), total)
+    positives = np.minimum(np.asarray(window.labelled[1], dtype=np.int64), labelled)
+    safe = np.where(total > 0, total, 1)
+    lab1 = np.minimum(np.rint(labelled * predicted[1] / safe).astype(np.int64), predicted[1])
     lab0 = np.minimum(labelled - lab1, predicted[0])
     lab1 = labelled - lab0
-    rest = predicted - np.stack([lab0, lab1])
+    share = lab1 / np.where(labelled > 0, labelled, 1)
+    pos1 = np.clip(np.rint(positives * share).astype(np.int64), positives - lab0, lab1)
+    pos0 = positives - pos1
+    return lab0, lab1, pos0, pos1
+
+
+def unlabelled_part(window: ScoreHistogram) -> ScoreHistogram:
+    """The predictions of ``window`` that have no label yet, as a histogram (see
+    :func:`labelled_by_prediction` for bins that hold both predicted classes)."""
+    lab0, lab1, _, _ = labelled_by_prediction(window)
+    rest = np.asarray(window.predicted, dtype=np.int64) - np.stack([lab0, lab1])
     return ScoreHistogram(rest, np.zeros_like(rest))
