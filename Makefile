@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo
 
-.PHONY: demo test lint typecheck bench bench-server bench-drift clean
+.PHONY: demo test lint typecheck bench bench-server bench-predict bench-drift clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench: $(STAMP)
 # Needs Debian's wrk; installs BentoML and MLServer into bench/data/venv-* (not .venv).
 bench-server: $(STAMP)
 	BENCH_COMPETITORS=1 $(BIN)/python bench/server/run.py
+
+# The predict part alone: 5 alternating rounds against bare FastAPI, the ratio's spread,
+# and the server's p50/p99 (stored, Prometheus) against wrk's. Run on a quiet machine.
+bench-predict: $(STAMP)
+	BENCH_PARTS=predict $(BIN)/python bench/server/run.py
 
 # Installs Evidently, NannyML and alibi-detect into bench/data/venv-* (not .venv).
 bench-drift: $(STAMP)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +172,22 @@ def _breakdowns(prepared: Prepared, pred: Any, options: Options) -> dict[str, li
             result = ev.result(options.confidence)
             metrics = {m: result.metrics[m] for m in GROUP_METRICS if m in result.metrics}
             rows.append(Breakdown(key, result.rows, metrics, result.confusion_matrix))
+        if dim == "time" and prepared.window_counts:
+            rows = _with_coverage(rows, prepared.window_counts)
         out[dim] = rows
+    return out
+
+
+def _with_coverage(rows: list[Breakdown], counts: dict[str, tuple[int, int]]) -> list[Breakdown]:
+    """Time windows with their label coverage, and the windows that have predictions but
+    no labelled row yet (empty metrics), in time order."""
+    by_key = {b.key: b for b in rows}
+    out = []
+    for key in sorted(counts):
+        predictions, labelled = counts[key]
+        b = by_key.get(key) or Breakdown(key, 0, {}, [])
+        coverage = labelled / predictions if predictions else None
+        out.append(replace(b, predictions=predictions, label_coverage=coverage))
     return out
 
 
@@ -215,6 +230,7 @@ def evaluate(
     pos_label: Any = None,
     labels: Sequence[Any] | None = None,
     time: str | None = None,
+    window: str | None = None,
     version: str | None = None,
     segment: str | None = None,
     weight: str | None = None,
@@ -245,6 +261,10 @@ def evaluate(
         Column names: the true label; the predicted label (derived from
         ``score`` ≥ ``threshold`` or the argmax of the probabilities when absent);
         a binary score; or one probability column per class.
+    time, window:
+        The prediction-time column, and the length of the time breakdown's tumbling
+        windows (``15m``, ``1h``, ``1d``; default: the calendar unit that gives at most
+        48 buckets). Each window shows its label coverage.
     profile:
         A built-in profile name (``fraud``, ``spam`` …), a TOML path, or a
         :class:`~liveeval.readiness.Profile`; adds a verdict.
@@ -281,6 +301,7 @@ def evaluate(
         latency_unit=latency_unit,
         status=status,
         threshold=threshold,
+        window=window,
     )
     options = Options(confidence, beta, min_recall, min_precision, cost_fp, cost_fn)
     prof = profile if isinstance(profile, Profile) or profile is None else load_profile(profile)

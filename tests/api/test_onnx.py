@@ -34,6 +34,12 @@ def test_onnx_model_matches_its_sklearn_original(tmp_path, fraud_model):
         r = client.post("/v1/models/fraud/predict", json={"inputs": rows})
         assert r.status_code == 200, r.text
         scores = [p["score"] for p in r.json()["predictions"]]
+        meta = client.get("/v2/models/fraud").json()
+        assert meta["platform"] == "onnxruntime_onnx"
+        assert {i["datatype"] for i in meta["inputs"]} == {"FP32"}
+        tensor = {"name": "x", "shape": [3, 2], "datatype": "FP32", "data": x.ravel().tolist()}
+        v2 = client.post("/v2/models/fraud/infer", json={"inputs": [tensor]}).json()
+        assert v2["outputs"][1]["data"] == pytest.approx(scores, abs=1e-12)
     import pandas as pd
 
     frame = pd.DataFrame(x.astype(np.float64), columns=["amount", "distance_km"])
@@ -41,10 +47,17 @@ def test_onnx_model_matches_its_sklearn_original(tmp_path, fraud_model):
     assert scores == pytest.approx(expected, abs=1e-5)
 
 
-def test_onnx_model_needs_features_and_classes(tmp_path):
+def test_onnx_model_without_features_says_what_to_declare(tmp_path, fraud_model):
+    from skl2onnx import to_onnx
+
     from liveeval.errors import LiveevalError
 
+    sk = joblib.load(fraud_model)
     path = tmp_path / "m.onnx"
-    path.write_bytes(b"not really")
-    with pytest.raises(LiveevalError, match="needs 'features' and 'classes'"):
+    path.write_bytes(to_onnx(sk, np.zeros((1, 2), dtype=np.float32)).SerializeToString())
+    with pytest.raises(
+        LiveevalError,
+        match=r"declare 'features' \(its 2 inputs, in order; or --features\) in its "
+        r"\[\[models\]\] entry in liveeval\.toml; from the graph: classes \[0, 1\]$",
+    ):
         create_app(ServerConfig(store=str(tmp_path / "s.duckdb"), models=[ModelSpec("m", path)]))

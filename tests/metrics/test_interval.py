@@ -263,3 +263,19 @@ def test_an_evaluation_reports_rows_not_weights():
         assert metrics[name].weight_total == pytest.approx(10.0), name
     assert metrics["recall"].n == 2  # rows in its denominator: the positives
     assert metrics["recall"].weight_total == pytest.approx(4.0)
+
+
+def test_a_small_group_with_one_error_gets_its_interval_from_integer_counts():
+    """Grouped evaluations count unweighted cells as integers; the few-errors widening
+    of the bootstrap interval must not fail on them (it once raised a casting error)."""
+    import numpy as np
+
+    from liveeval.metrics.grouped import grouped_evaluations
+
+    y = np.array([1, 1, 1, 0, 0, 0, 1, 0])
+    pred = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    (ev,) = grouped_evaluations(np.zeros(8, np.int64), 1, (0, 1), 1, y, pred)
+    result = ev.result()
+    mcc = result.metrics["mcc"]
+    assert mcc.lower <= mcc.value <= mcc.upper
+    assert "Poisson limit of 1 error" in mcc.method

@@ -61,6 +61,12 @@ ThresholdOpt = Annotated[
     float, typer.Option("--threshold", help="Score at or above which a row is positive.")
 ]
 TimeOpt = Annotated[str | None, typer.Option("--time", help="Timestamp column (for time buckets).")]
+WindowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--window", help="Time windows of the breakdown (15m, 1h, 1d), with label coverage."
+    ),
+]
 VersionOpt = Annotated[str | None, typer.Option("--version", help="Model-version column.")]
 SegmentOpt = Annotated[str | None, typer.Option("--segment", help="Segment column.")]
 WeightOpt = Annotated[str | None, typer.Option("--weight", help="Sample-weight column.")]
@@ -255,6 +261,7 @@ def report(
     labels: LabelsOpt = None,
     threshold: ThresholdOpt = 0.5,
     time: TimeOpt = None,
+    window: WindowOpt = None,
     version: VersionOpt = None,
     segment: SegmentOpt = None,
     weight: WeightOpt = None,
@@ -297,6 +304,7 @@ def report(
                 status,
                 confidence,
             ),
+            window=window,
             profile=profile,
             train=train,
             validation=validation,
@@ -553,10 +561,12 @@ def demo_data(
 
 def _register_server_commands() -> None:
     from .drift import drift
+    from .monitor import monitor
     from .serve import export, serve
 
     app.command("serve")(serve)
     app.command("export")(export)
+    app.command("monitor")(monitor)
     app.command("drift")(drift)
 
 

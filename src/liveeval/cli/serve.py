@@ -96,6 +96,7 @@ def serve(
     import uvicorn
 
     from ..api import create_app
+    from ..api.arrival import HTTP_PROTOCOL
     from ..config import ServerConfig, Tokens, load_config
     from ..service import Service
     from ..serving import ModelSpec
@@ -124,9 +125,11 @@ def serve(
             cfg.window = window
         cfg.tokens = Tokens.from_env(cfg.tokens)
         cfg.check()
+        # Models load (and pass their load check) before the port is bound: a model
+        # that cannot serve is one line, and no port was ever open.
+        service = Service(cfg)
         sock = _listen(cfg.host, cfg.port)
         try:
-            service = Service(cfg)  # loads (and probes) every model
             service.start()  # opens the store: StoreLocked when another process holds it
         except BaseException:
             sock.close()
@@ -148,6 +151,9 @@ def serve(
                 port=cfg.port,
                 log_level="warning",
                 access_log=False,
+                # Stamps each request's arrival as the server reads it, so that the
+                # latency measured is the client's (see liveeval.api.arrival).
+                http=HTTP_PROTOCOL,
                 timeout_graceful_shutdown=10,
             )
         )

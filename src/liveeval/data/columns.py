@@ -17,6 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,9 @@ class ColumnSpec:
     latency_unit: str | None = None
     status: str | None = None
     threshold: float = 0.5
+    # Tumbling time windows of the time breakdown ("15m", "1h", "1d"), instead of the
+    # calendar unit chosen from the data's span.
+    window: str | None = None
 
     def __post_init__(self) -> None:
         if self.proba_prefix is not None and not self.proba_prefix:
@@ -84,6 +88,10 @@ class ColumnSpec:
                 "no predictions: give --pred (predicted label), --score (binary score) "
                 "or --proba/--proba-prefix (class probabilities)"
             )
+        if self.window is not None:
+            if self.time is None:
+                raise ValidationError("--window needs --time: the column with prediction times")
+            window_seconds(self.window)
         if self.latency_unit is not None and self.latency_unit not in LATENCY_UNITS:
             raise ValidationError(
                 f"latency unit {self.latency_unit!r} is not one of {sorted(LATENCY_UNITS)}"
@@ -128,6 +136,8 @@ class Prepared:
     spec: ColumnSpec | None = None
     """The spec as applied: with the operational columns found by name filled in."""
     duplicated: tuple[str, ...] = ()
+    # Per time bucket key: (ok predictions, labelled ones), for label coverage.
+    window_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Column names that occur more than once (unused, so left out of every check)."""
 
     @property
@@ -372,15 +382,32 @@ def timestamps(table: pa.Table, name: str, source: str, row_of: RowOf = _from_on
     return ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
 
 
-def _time_buckets(
-    table: pa.Table, name: str, source: str, row_of: RowOf
-) -> tuple[list[str], IntArray, str]:
-    """Calendar buckets of a time column (hour, day, week or month, at most 48)."""
-    ts = timestamps(table, name, source, row_of)
+def window_seconds(window: str) -> float:
+    """Seconds of a ``--window`` such as ``15m``, ``1h`` or ``1d``."""
+    from ..config import parse_window
+    from ..errors import ConfigError
+
+    try:
+        return parse_window(window).total_seconds()
+    except ConfigError:
+        raise ValidationError(
+            f"--window {window[:40]!r} is not a duration like 15m, 1h or 1d"
+        ) from None
+
+
+# At most this many windows in one report: 1-minute windows over a year is a mistake.
+MAX_TIME_BUCKETS = 10_000
+_US = 1_000_000
+
+
+def _bucket_unit(ts: pa.Array, window: str | None) -> str:
+    """The time breakdown's unit: the given window, else the finest calendar unit that
+    gives at most 48 buckets over the span of ``ts``."""
+    if window is not None:
+        return window
     lo, hi = pc.min_max(ts).values()
     span = (hi.value - lo.value) / 1e6 if lo.is_valid else 0.0
-    # The finest calendar unit that gives at most 48 buckets.
-    unit = next(
+    return next(
         (
             u
             for u, seconds in (("hour", 3600), ("day", 86400), ("week", 7 * 86400))
@@ -388,14 +415,82 @@ def _time_buckets(
         ),
         "month",
     )
-    buckets = pc.floor_temporal(ts, unit=unit, week_starts_monday=True)
-    codes, values = _dictionary(buckets)
-    order = np.argsort(np.array([v.timestamp() if v is not None else 0 for v in values]))
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    fmt = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d (week)", "month": "%Y-%m"}
-    keys = [values[i].strftime(fmt[unit]) for i in order]
-    return keys, rank[codes].astype(np.int64), unit
+
+
+def _bucket_starts(ts: pa.Array, unit: str) -> npt.NDArray[np.int64]:
+    """The start of each timestamp's bucket, in microseconds since the epoch (UTC)."""
+    if ts.type.tz is not None:  # buckets are UTC, as the server's windows are
+        ts = ts.cast(pa.timestamp("us"))
+    if unit in ("hour", "day", "week", "month"):
+        floored = pc.floor_temporal(ts, unit=unit, week_starts_monday=True)
+        return np.asarray(floored.cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+    size = int(window_seconds(unit) * _US)
+    us = np.asarray(ts.cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+    return (us // size) * size
+
+
+def _bucket_key(start_us: int, unit: str) -> str:
+    moment = datetime.fromtimestamp(start_us / _US, tz=UTC)
+    if unit in ("hour", "day", "week", "month"):
+        fmt = {
+            "hour": "%Y-%m-%d %H:00",
+            "day": "%Y-%m-%d",
+            "week": "%Y-%m-%d (week)",
+            "month": "%Y-%m",
+        }[unit]
+    else:
+        fmt = "%Y-%m-%d" if window_seconds(unit) % 86400 == 0 else "%Y-%m-%d %H:%M"
+    return moment.strftime(fmt)
+
+
+def _time_buckets(
+    table: pa.Table,
+    name: str,
+    source: str,
+    row_of: RowOf,
+    unit: str,
+) -> tuple[list[str], IntArray]:
+    """Bucket keys in time order and each row's bucket code."""
+    starts = _bucket_starts(timestamps(table, name, source, row_of), unit)
+    distinct, codes = np.unique(starts, return_inverse=True)
+    if distinct.size > MAX_TIME_BUCKETS:
+        raise ValidationError(
+            f"{distinct.size:,} time windows of {unit} is more than {MAX_TIME_BUCKETS:,}; "
+            "choose a larger --window",
+            source=source,
+            column=name,
+        )
+    return [_bucket_key(int(v), unit) for v in distinct], codes.astype(np.int64)
+
+
+def _window_counts(
+    table: pa.Table,
+    name: str,
+    failed: npt.NDArray[np.bool_] | None,
+    labelled_keys: list[str],
+    labelled_codes: IntArray,
+    unit: str,
+) -> dict[str, tuple[int, int]]:
+    """Per time bucket: ok predictions (labelled or not) and labelled ones, so each
+    window shows its label coverage. Rows without a readable time are left out here
+    (they are not in the time breakdown either)."""
+    col = table.column(name)
+    ok = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if failed is not None:
+        ok &= ~failed
+    rows = table.filter(pa.array(ok))
+    counts: dict[str, tuple[int, int]] = {}
+    try:
+        starts = _bucket_starts(timestamps(rows, name, "<rows>"), unit)
+    except ValidationError:
+        return counts
+    distinct, per = np.unique(starts, return_counts=True)
+    labelled = np.bincount(labelled_codes, minlength=len(labelled_keys))
+    for start, n in zip(distinct.tolist(), per.tolist(), strict=True):
+        counts[_bucket_key(int(start), unit)] = (int(n), 0)
+    for key, n in zip(labelled_keys, labelled.tolist(), strict=True):
+        counts[key] = (counts.get(key, (0, 0))[0], int(n))
+    return counts
 
 
 FLAGS = {
@@ -812,9 +907,14 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         rank[order] = np.arange(len(keys))
         groups[dim] = ([keys[i] for i in order], rank[codes])
     time_unit = None
+    window_counts: dict[str, tuple[int, int]] = {}
     if spec.time is not None:
-        keys, codes, time_unit = _time_buckets(sub, spec.time, source, original_row)
+        time_unit = _bucket_unit(
+            _valid_times(table, spec.time, failed_all, sub, source, original_row), spec.window
+        )
+        keys, codes = _time_buckets(sub, spec.time, source, original_row, time_unit)
         groups["time"] = (keys, codes)
+        window_counts = _window_counts(table, spec.time, failed_all, keys, codes, time_unit)
 
     # Operational columns cover every prediction, labelled or not.
     latency = None
@@ -872,7 +972,28 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         notes,
         spec,
         duplicated,
+        window_counts,
     )
+
+
+def _valid_times(
+    table: pa.Table,
+    name: str,
+    failed: npt.NDArray[np.bool_] | None,
+    sub: pa.Table,
+    source: str,
+    row_of: RowOf,
+) -> pa.Array:
+    """Times of every ok prediction that has one (for the span that picks the calendar
+    unit), or of the labelled rows when those cannot be read (their error is raised by
+    the bucketing, naming the row)."""
+    keep = np.asarray(table.column(name).is_valid().to_numpy(zero_copy_only=False), bool)
+    if failed is not None:
+        keep &= ~failed
+    try:
+        return timestamps(table.filter(pa.array(keep)), name, source)
+    except ValidationError:
+        return timestamps(sub, name, source, row_of)
 
 
 def _show(value: float, col: pa.ChunkedArray, i: int) -> str:

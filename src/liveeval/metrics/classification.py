@@ -261,7 +261,7 @@ def _bootstrapped(
     off = ~np.eye(cm.k, dtype=bool)
     errors = cm.row_count(off)
     if 0 < errors <= (1 if n <= 50 else 2):
-        fewest = cm.counts.copy()
+        fewest = cm.counts.astype(np.float64)  # integer counts when unweighted
         fewest[off] *= poisson_lower(errors, (1.0 - confidence) / 2.0) / errors
         edge = float(replicate(fewest))
         if math.isfinite(edge) and edge > upper:

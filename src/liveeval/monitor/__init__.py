@@ -1,7 +1,10 @@
-"""Monitoring over time: drift (and, from other modules, windows and estimation)."""
+"""Watching a model over time: windows and label maturity, estimation before labels,
+drift."""
 
 from __future__ import annotations
 
+from .assumption import check_calibration
+from .calibration import CalibrationMap, fit_calibration, isotonic_bins
 from .drift import (
     ColumnDrift,
     DriftReport,
@@ -10,12 +13,56 @@ from .drift import (
     compare_tables,
     histogram_from_store,
 )
+from .estimate import (
+    ESTIMATED_METRICS,
+    AssumptionCheck,
+    ExpectedConfusion,
+    PerformanceEstimator,
+    WindowEstimate,
+)
+from .histogram import (
+    labelled_by_prediction,
+    score_bins,
+    score_histogram,
+    score_histograms,
+    unlabelled_part,
+)
+from .windows import (
+    DEFAULT_MATURITY,
+    LabelDelaySummary,
+    Window,
+    WindowSize,
+    count_windows,
+    summarise_label_delays,
+    time_windows,
+)
 
 __all__ = [
+    "DEFAULT_MATURITY",
+    "ESTIMATED_METRICS",
+    "AssumptionCheck",
+    "CalibrationMap",
     "ColumnDrift",
     "DriftReport",
+    "ExpectedConfusion",
+    "LabelDelaySummary",
+    "PerformanceEstimator",
     "SkippedColumn",
+    "Window",
+    "WindowEstimate",
+    "WindowSize",
+    "check_calibration",
     "compare_files",
     "compare_tables",
+    "count_windows",
+    "fit_calibration",
     "histogram_from_store",
+    "isotonic_bins",
+    "labelled_by_prediction",
+    "score_bins",
+    "score_histogram",
+    "score_histograms",
+    "summarise_label_delays",
+    "time_windows",
+    "unlabelled_part",
 ]

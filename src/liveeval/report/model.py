@@ -22,7 +22,9 @@ __all__ = ["SCHEMA_VERSION", "Breakdown", "Report", "Stage", "confidence_level",
 
 # 1.1: verdict mode and error_rates, check mode and settle_power, operating points'
 # in_sample, interval_note and out_of_sample (cross-fitted) metrics.
-SCHEMA_VERSION = "1.1"
+# 1.2: time breakdowns carry predictions and label_coverage per window; windows without
+# labelled rows are listed too.
+SCHEMA_VERSION = "1.2"
 # The per-class table of the JSON report: the catalogue's per-class metrics.
 PER_CLASS = metric_names(role="per_class")
 
@@ -35,6 +37,10 @@ class Breakdown:
     rows: int
     metrics: dict[str, MetricResult]
     confusion_matrix: list[list[float]]
+    # Time windows only: ok predictions in the window (labelled or not) and the labelled
+    # share of them, so a window whose ground truth is still arriving says so.
+    predictions: int | None = None
+    label_coverage: float | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +199,11 @@ class Report:
                         "rows": b.rows,
                         "confusion_matrix": b.confusion_matrix,
                         "metrics": {k: metric_dict(v) for k, v in b.metrics.items()},
+                        **(
+                            {"predictions": b.predictions, "label_coverage": b.label_coverage}
+                            if b.predictions is not None
+                            else {}
+                        ),
                     }
                     for b in rows
                 ]

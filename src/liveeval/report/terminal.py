@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
 from rich.table import Table
@@ -324,24 +325,47 @@ def render(report: Report) -> Group:
         title = f"By {dim}" + (
             f" ({report.time_unit})" if dim == "time" and report.time_unit else ""
         )
-        bt = Table(title=title, header_style="bold")
-        columns = [m for m in BREAKDOWN if m in groups[0].metrics]
-        bt.add_column(dim, no_wrap=True)
-        bt.add_column("rows", justify="right", no_wrap=True)
-        for m in columns:
-            bt.add_column(m, justify="right", no_wrap=True)
+        # No vertical rules: a time series with its coverage must fit 80 columns.
+        bt = Table(
+            title=title,
+            header_style="bold",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            padding=0,
+        )
+        with_metrics = next((b for b in groups if b.metrics), groups[0])
+        columns = [m for m in BREAKDOWN if m in with_metrics.metrics]
+        coverage = any(b.predictions is not None for b in groups)
+        headers = [dim, *(("predicted", "labelled") if coverage else ("rows",)), *columns]
         if len(groups) > 60:
             parts.append(Text(f"{dim}: showing the first 60 of {len(groups)} groups", style="dim"))
+        lines: list[list[str]] = []
         for b in groups[:60]:
             cells = []
             for m in columns:
-                res = b.metrics[m]
-                if res.value is None or res.zero_division is not None:
+                res = b.metrics.get(m)
+                if res is None or res.value is None or res.zero_division is not None:
                     cells.append("—")
                 elif res.lower is not None and res.upper is not None:
                     cells.append(f"{res.value:.3f}\n±{(res.upper - res.lower) / 2:.3f}")
                 else:
                     cells.append(f"{res.value:.3f}")
-            bt.add_row(b.key, f"{b.rows:,}", *cells)
+            if coverage:
+                share = "" if b.label_coverage is None else f" ({b.label_coverage:.0%})"
+                counts = [f"{b.predictions or 0:,}", f"{b.rows:,}{share}"]
+            else:
+                counts = [f"{b.rows:,}"]
+            lines.append([b.key, *counts, *cells])
+        for i, header in enumerate(headers):
+            # As wide as the widest cell: rich would otherwise cut numbers to fit.
+            widest = max(
+                [len(header)]
+                + [len(line) for cells_of in lines for line in cells_of[i].split("\n")]
+            )
+            bt.add_column(
+                header, justify="left" if i == 0 else "right", no_wrap=True, min_width=widest
+            )
+        for cells_of in lines:
+            bt.add_row(*cells_of)
         parts.append(bt)
     return Group(*parts)

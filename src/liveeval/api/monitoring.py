@@ -1,0 +1,92 @@
+"""Monitoring routes: windows over time (and, as they land, drift and estimates).
+
+HTTP only: parse the query, call :mod:`liveeval.service.monitoring`, return JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.params import Depends
+
+from ..metrics.registry import METRICS
+from ..service import Service
+from ..service.events import naive_utc
+from ..service.monitoring import windows as read_windows
+from .schemas import ErrorResponse
+
+__all__ = ["monitoring_router"]
+
+# The catalogue's names as an enum, so the OpenAPI spec lists what a query may ask for.
+MetricName = enum.Enum("MetricName", {name: name for name in METRICS}, type=str)  # type: ignore[misc]
+
+_SIZE_PATTERN = r"^\s*([0-9]+|0*[1-9][0-9]*[smhdw])\s*$"
+
+
+def monitoring_router(
+    service: Service, read_guard: Depends, errors: dict[int | str, dict[str, Any]]
+) -> APIRouter:
+    """Routes reading a model over time."""
+    router = APIRouter(tags=["monitor"], dependencies=[read_guard])
+    not_found = {**errors, 404: {"model": ErrorResponse, "description": "unknown model"}}
+
+    @router.get("/v1/models/{model}/windows", responses=not_found)
+    async def model_windows(
+        model: str,
+        size: str = Query(
+            "1h",
+            pattern=_SIZE_PATTERN,
+            description="a duration (15m, 1h, 1d) for tumbling time windows, or a number N "
+            "for windows of N labelled predictions",
+        ),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        version: str | None = None,
+        segment: str | None = None,
+        by: Annotated[
+            list[Literal["version", "segment"]] | None,
+            Query(description="one series of windows per version and/or segment"),
+        ] = None,
+        maturity: float | None = Query(
+            None,
+            gt=0.0,
+            le=1.0,
+            description="label coverage from which a window is 'realized' (default 0.9)",
+        ),
+        metrics: Annotated[
+            list[MetricName] | None,
+            Query(description="metrics to show, repeated (default: the live gauges' metrics)"),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Per window, by prediction time: predictions, failed, labelled, label coverage,
+        maturity state (estimating / realized), and metrics with intervals of the
+        labelled predictions."""
+        start, end = _utc(since, "since"), _utc(until, "until")
+        names = tuple(dict.fromkeys(m.value for m in metrics)) if metrics else None
+        return await run_in_threadpool(
+            lambda: read_windows(
+                service,
+                model,
+                size,
+                since=start,
+                until=end,
+                version=version,
+                segment=segment,
+                by=tuple(dict.fromkeys(by or ())),
+                maturity=maturity,
+                metrics=names,
+            )
+        )
+
+    return router
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    try:
+        return None if value is None else naive_utc(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"'{name}' {exc}") from None

@@ -1,0 +1,203 @@
+"""Windows over time: cohorts by prediction time, label coverage, maturity, count
+windows, label-delay summaries, and the HTTP route."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sklearn.metrics as skm
+from fastapi.testclient import TestClient
+
+from liveeval.api import ServerConfig, create_app
+from liveeval.config import LoggedModel
+from liveeval.errors import ValidationError
+from liveeval.monitor import WindowSize, summarise_label_delays
+from liveeval.store.interface import LabelDelays
+
+T0 = datetime(2026, 11, 2, 0, 0, 0)
+# Predictions per hour and how many of them get ground truth (hour 2 has no traffic).
+PLAN = {0: (120, 120), 1: (100, 50), 3: (60, 0)}
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    config = ServerConfig(
+        store=str(tmp_path / "store.duckdb"),
+        logged=[LoggedModel("ext", (0, 1), 1)],
+        metrics_cache_seconds=0.0,
+    )
+    with TestClient(create_app(config)) as c:
+        yield c
+
+
+@pytest.fixture
+def traffic(client):
+    """Predictions over four hours; outcomes arrive later (some in a later hour)."""
+    rng = np.random.default_rng(7)
+    truth: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    preds, outcomes = [], []
+    for hour, (n, labelled) in PLAN.items():
+        y = (rng.random(n) < 0.3).astype(int)
+        s = np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)
+        for i in range(n):
+            pid = f"h{hour}-{i}"
+            preds.append(
+                {
+                    "id": pid,
+                    "model": "ext",
+                    "version": "v1",
+                    "ts": (T0 + timedelta(hours=hour, seconds=30 * i)).isoformat(),
+                    "label": int(s[i] >= 0.5),
+                    "score": float(s[i]),
+                    "status": "error" if hour == 3 and i < 5 else "ok",
+                    **({"error_type": "Timeout"} if hour == 3 and i < 5 else {}),
+                }
+            )
+            if i < labelled:
+                outcomes.append(
+                    {
+                        "prediction_id": pid,
+                        "label": int(y[i]),
+                        # Ground truth a day later: it still counts in its prediction's hour.
+                        "ts": (T0 + timedelta(days=1, hours=hour)).isoformat(),
+                    }
+                )
+        truth[hour] = (y[:labelled], (s[:labelled] >= 0.5).astype(int))
+    # Half the outcomes before their predictions: the join must not depend on order.
+    assert client.post("/v1/outcomes", json={"outcomes": outcomes[::2]}).status_code == 200
+    assert client.post("/v1/predictions", json={"predictions": preds}).status_code == 200
+    assert client.post("/v1/outcomes", json={"outcomes": outcomes[1::2]}).status_code == 200
+    return truth
+
+
+def test_hourly_windows_are_cohorts_by_prediction_time_with_coverage_and_state(client, traffic):
+    body = client.get("/v1/models/ext/windows", params={"size": "1h"}).json()
+    assert body["size"] == "1h"
+    starts = [w["start"] for w in body["windows"]]
+    assert starts == [(T0 + timedelta(hours=h)).isoformat() for h in range(4)]
+    w0, w1, w2, w3 = body["windows"]
+    assert (w0["predictions"], w0["labelled"], w0["label_coverage"], w0["state"]) == (
+        120,
+        120,
+        1.0,
+        "realized",
+    )
+    assert (w1["labelled"], w1["label_coverage"], w1["state"]) == (50, 0.5, "estimating")
+    assert (w2["predictions"], w2["label_coverage"], w2["state"]) == (0, None, "empty")
+    assert (w3["predictions"], w3["failed_predictions"], w3["labelled"]) == (60, 5, 0)
+    assert w3["state"] == "estimating" and w3["label_coverage"] == 0.0
+    assert w3["metrics"] == {} and w3["confusion_matrix"] is None
+    for window, hour in ((w0, 0), (w1, 1)):
+        y, pred = traffic[hour]
+        assert window["metrics"]["recall"]["value"] == pytest.approx(
+            skm.recall_score(y, pred), abs=1e-12
+        )
+        assert window["metrics"]["accuracy"]["value"] == pytest.approx(
+            skm.accuracy_score(y, pred), abs=1e-12
+        )
+        lower, upper = (
+            window["metrics"]["accuracy"]["lower"],
+            window["metrics"]["accuracy"]["upper"],
+        )
+        assert lower <= window["metrics"]["accuracy"]["value"] <= upper
+        assert window["confusion_matrix"]["matrix"] == skm.confusion_matrix(y, pred).tolist()
+
+
+def test_maturity_level_and_chosen_metrics_are_honoured(client, traffic):
+    body = client.get(
+        "/v1/models/ext/windows",
+        params={"size": "1h", "maturity": 0.5, "metrics": ["f1", "mcc"]},
+    ).json()
+    assert body["windows"][1]["state"] == "realized"
+    assert set(body["windows"][0]["metrics"]) == {"f1", "mcc"}
+
+
+def test_a_day_window_merges_the_hours(client, traffic):
+    body = client.get("/v1/models/ext/windows", params={"size": "1d"}).json()
+    (day,) = body["windows"]
+    assert day["predictions"] == 280 and day["labelled"] == 170
+    assert day["label_coverage"] == pytest.approx(170 / 275)
+    y = np.concatenate([traffic[h][0] for h in (0, 1)])
+    pred = np.concatenate([traffic[h][1] for h in (0, 1)])
+    assert day["metrics"]["precision"]["value"] == pytest.approx(skm.precision_score(y, pred))
+
+
+def test_count_windows_hold_at_least_n_labelled_predictions(client, traffic):
+    body = client.get("/v1/models/ext/windows", params={"size": "100"}).json()
+    windows = body["windows"]
+    assert body["size"] == "100 labelled"
+    assert sum(w["labelled"] for w in windows) == 170
+    assert all(w["labelled"] >= 100 for w in windows[:-1])
+    if windows[-1]["labelled"] < 100:
+        assert any("still filling" in n for n in windows[-1]["notes"])
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "match"),
+    [
+        ({"size": "1x"}, 422, "size"),
+        ({"size": "1h", "metrics": "recal"}, 422, "'recall'"),
+        ({"size": "1h", "maturity": 0}, 422, "maturity"),
+    ],
+)
+def test_bad_queries_are_422s_that_name_the_problem(client, traffic, params, status, match):
+    r = client.get("/v1/models/ext/windows", params=params)
+    assert r.status_code == status
+    assert match in str(r.json()["detail"])
+
+
+def test_a_wide_range_only_narrows_and_too_many_windows_keep_the_most_recent(
+    client, traffic, monkeypatch
+):
+    wide = {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}
+    body = client.get("/v1/models/ext/windows", params={"size": "1h", **wide}).json()
+    assert len(body["windows"]) == 4
+    from liveeval.monitor import windows
+
+    monkeypatch.setattr(windows, "MAX_WINDOWS", 2)
+    body = client.get("/v1/models/ext/windows", params={"size": "1h"}).json()
+    assert [w["start"] for w in body["windows"]] == [
+        (T0 + timedelta(hours=h)).isoformat() for h in (2, 3)
+    ]
+
+
+def test_a_range_that_cuts_a_window_takes_it_whole(client, traffic):
+    since = (T0 + timedelta(minutes=30)).isoformat()
+    until = (T0 + timedelta(hours=1, minutes=10)).isoformat()
+    body = client.get(
+        "/v1/models/ext/windows", params={"size": "1h", "since": since, "until": until}
+    ).json()
+    assert [(w["predictions"], w["labelled"]) for w in body["windows"]] == [(120, 120), (100, 50)]
+
+
+def test_unknown_model_is_404(client):
+    assert client.get("/v1/models/nope/windows").status_code == 404
+
+
+def test_window_size_parses_durations_and_counts():
+    assert WindowSize.parse("15m").every == timedelta(minutes=15)
+    assert WindowSize.parse("500").labelled == 500
+    assert str(WindowSize.parse("1d")) == "1d"
+    with pytest.raises(ValidationError, match="neither a duration"):
+        WindowSize.parse("soon")
+    with pytest.raises(ValidationError, match="count window"):
+        WindowSize.parse("0")
+
+
+def test_label_delay_summary_reads_quantiles_and_coverage_by_age():
+    edges = (0.0, 60.0, 3600.0, 86400.0)
+    # 10 outcomes within a minute, 80 within an hour, 10 within a day, none later.
+    delays = LabelDelays(edges, np.array([10, 80, 10, 0], dtype=np.int64), early=0)
+    summary = summarise_label_delays(delays)
+    assert summary.n == 100
+    # The median falls in [60 s, 3600 s): 40 of that bin's 80 outcomes, log-interpolated.
+    assert summary.p50_seconds == pytest.approx(60 * (3600 / 60) ** 0.5)
+    assert summary.p90_seconds == pytest.approx(3600.0)
+    coverage = dict(summary.coverage_by_age)
+    assert coverage[60.0] == pytest.approx(0.10)
+    assert coverage[3600.0] == pytest.approx(0.90)
+    assert coverage[86400.0] == pytest.approx(1.0)
+    assert summarise_label_delays(LabelDelays(edges, np.zeros(4, np.int64))).p50_seconds is None
