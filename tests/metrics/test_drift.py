@@ -23,6 +23,7 @@ from liveeval.metrics.drift import (
     ks_statistic,
     measure_categorical,
     measure_numeric,
+    measure_numeric_windows,
     population_stability_index,
     quantile_edges,
     wasserstein_distance,
@@ -345,3 +346,30 @@ def test_calls_state_the_rule_and_adjust_over_all_tests() -> None:
     assert all("Wasserstein-1 / reference SD >= 0.1" in c.rule for c in calls)
     raw = [c.measurement.p_value for c in calls]
     assert [c.p_adjusted for c in calls] == benjamini_hochberg(raw)
+
+
+@pytest.mark.parametrize("bootstrap", [0, 50])
+def test_many_windows_at_once_equal_one_window_at_a_time(bootstrap: int) -> None:
+    rng = np.random.default_rng(20)
+    x = rng.normal(size=20_000)
+    edges = quantile_edges(x)
+    ref = Histogram.from_values(x, edges)
+    windows = [
+        Histogram.from_values(rng.normal(shift, 1.0, size=n), edges)
+        for shift, n in [(0.0, 500), (0.3, 2000), (0.05, 50), (4.0, 300)]
+    ]
+    rule = DriftRule(bootstrap=bootstrap)
+    together = measure_numeric_windows(ref, windows, rule)
+    for a, w in zip(together, windows, strict=True):
+        b = measure_numeric(ref, w, rule)
+        assert a.effect == pytest.approx(b.effect, rel=1e-12)
+        assert a.p_value == pytest.approx(b.p_value, rel=1e-12)
+        assert (a.effect_lower, a.effect_upper) == pytest.approx((b.effect_lower, b.effect_upper))
+        assert a.statistics == pytest.approx(b.statistics)
+        assert (a.enough_rows, a.reason, a.notes, a.bins) == (
+            b.enough_rows,
+            b.reason,
+            b.notes,
+            b.bins,
+        )
+        assert a.current_shares == pytest.approx(b.current_shares)

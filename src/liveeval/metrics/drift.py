@@ -77,6 +77,7 @@ __all__ = [
     "ks_statistic",
     "measure_categorical",
     "measure_numeric",
+    "measure_numeric_windows",
     "population_stability_index",
     "quantile_edges",
     "wasserstein_distance",
@@ -417,6 +418,128 @@ def _shares_of(labels: Sequence[str], r: FloatArray, c: FloatArray) -> dict[str,
         "reference_shares": tuple(float(v) for v in rs[keep]),
         "current_shares": tuple(float(v) for v in cs[keep]),
     }
+
+
+def measure_numeric_windows(
+    reference: Histogram,
+    currents: Sequence[Histogram],
+    rule: DriftRule | None = None,
+    *,
+    reference_std: float | None = None,
+) -> list[DriftMeasurement]:
+    """:func:`measure_numeric` for many windows of one feature at once (the live path).
+
+    The statistics of all windows are computed together on a ``(windows, bins)`` array:
+    KS, Wasserstein, PSI and Jensen–Shannon cost one vectorised pass, not one call per
+    window. Results equal :func:`measure_numeric`'s window by window. The bootstrap
+    interval is still per window (~5 ms each): for a grid of many windows use a rule
+    with ``bootstrap=0`` and measure the windows you show with intervals.
+    """
+    rule = rule or DriftRule()
+    if not currents:
+        return []
+    for current in currents:
+        _check_same_edges(reference, current)
+    r = _full_counts(reference)
+    cs = np.stack([_full_counts(c) for c in currents])
+    n_ref = int(r.sum())
+    n_curs = cs.sum(axis=1).astype(np.int64)
+    if n_ref == 0 or not n_curs.all():
+        # Rare (empty windows): fall back to the one-window path for its messages.
+        return [measure_numeric(reference, c, rule, reference_std=reference_std) for c in currents]
+    p = r / n_ref
+    q = cs / n_curs[:, None]
+    cum_d = np.concatenate([np.zeros((len(currents), 1)), np.cumsum(p - q, axis=1)], axis=1)
+    d_lo, d_hi = cum_d[:, :-1], cum_d[:, 1:]
+    ks = np.max(np.abs(cum_d), axis=1)
+    upper_bound = np.minimum(
+        np.maximum.reduce(
+            [
+                np.max(np.minimum(d_lo + p, d_hi + q), axis=1),
+                -np.min(np.maximum(d_lo - q, d_hi - p), axis=1),
+                ks,
+            ]
+        ),
+        1.0,
+    )
+    w1 = _wasserstein_from_counts(reference.edges, r[None, :], cs)
+    sigma = reference_std if reference_std is not None else reference.std()
+    scale = sigma if sigma is not None and sigma > 0 else 0.0
+    constant = scale == 0.0
+    effects = np.where(w1 > 0, np.inf, 0.0) if constant else w1 / scale
+    groups = _decile_groups(r[1:-1].astype(np.int64))
+    coarse_r = np.concatenate([[r[0]], np.add.reduceat(r[1:-1], groups), [r[-1]]])
+    coarse_c = np.concatenate(
+        [cs[:, :1], np.add.reduceat(cs[:, 1:-1], groups, axis=1), cs[:, -1:]], axis=1
+    )
+    psi = population_stability_index(np.broadcast_to(coarse_r, coarse_c.shape), coarse_c)
+    js = jensen_shannon_distance(np.broadcast_to(coarse_r, coarse_c.shape), coarse_c)
+    bounds = [*reference.edges[groups].tolist(), float(reference.edges[-1])]
+    labels = [
+        f"< {bounds[0]:.4g}",
+        *(f"[{a:.4g}, {b:.4g})" for a, b in pairwise(bounds)),
+        f">= {bounds[-1]:.4g}",
+    ]
+
+    def normalise(w: FloatArray | float) -> FloatArray:
+        w = np.asarray(w, dtype=np.float64)
+        return np.where(w > 0, np.inf, 0.0) if constant else w / scale
+
+    out = []
+    for i, current in enumerate(currents):
+        c = cs[i]
+        effect = float(effects[i])
+        lower = upper = effect
+        if rule.bootstrap:
+            lower, upper = _wasserstein_interval(
+                reference.edges, r, c, float(w1[i]), rule, normalise
+            )
+        notes = []
+        if c[0] or c[-1]:
+            notes.append(
+                f"{int(c[0] + c[-1])} current values lie outside the reference's range "
+                f"[{reference.edges[0]:.6g}, {reference.edges[-1]:.6g}]; Wasserstein counts "
+                "them at the range's edge (a lower bound)"
+            )
+        n_cur = int(n_curs[i])
+        too_few = _too_few(n_ref, n_cur, rule)
+        out.append(
+            DriftMeasurement(
+                kind="numeric",
+                effect_method="wasserstein_std",
+                effect=effect,
+                effect_lower=lower,
+                effect_upper=upper,
+                interval_method=_interval_method(rule) if rule.bootstrap else "none",
+                test="kolmogorov_smirnov",
+                statistic=float(ks[i]),
+                df=None,
+                p_value=ks_2samp_pvalue(float(ks[i]), n_ref, n_cur),
+                rows_reference=n_ref,
+                rows_current=n_cur,
+                missing_reference=reference.missing + reference.category_rows,
+                missing_current=current.missing + current.category_rows,
+                statistics={
+                    "ks": float(ks[i]),
+                    "ks_upper": float(upper_bound[i]),
+                    "wasserstein": float(w1[i]),
+                    "wasserstein_std": effect if math.isfinite(effect) else None,
+                    "reference_std": sigma,
+                    "psi": float(psi[i]),
+                    "jensen_shannon": float(js[i]),
+                },
+                enough_rows=too_few is None,
+                reason=too_few
+                or (
+                    "the reference is constant (standard deviation 0): any change is infinite"
+                    if constant
+                    else None
+                ),
+                notes=tuple(notes),
+                **_shares_of(labels, coarse_r, coarse_c[i]),
+            )
+        )
+    return out
 
 
 def _category_vectors(
