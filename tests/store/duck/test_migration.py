@@ -53,7 +53,7 @@ def test_a_version_2_store_gets_features_and_probabilities_backfilled(tmp_path):
 
     store = open_store(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         check_against_sklearn(
             store.statistics(Scope("m"), classes=binary.classes, pos_label=1.0),
             binary,

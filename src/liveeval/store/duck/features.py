@@ -38,7 +38,7 @@ _TYPED = (
 # Any object, any keys: one row per member from json_each. Robust but slow (a lateral
 # call per prediction), so the loader uses it only for sparse or oddly keyed batches.
 GENERIC_FEATURE_INSERT = (
-    f"INSERT INTO features ({_COLUMNS}) "
+    "INSERT INTO {target} " + f"({_COLUMNS}) "
     f"SELECT id, model, version, ts, segment, name, {_TYPED} FROM ("
     "SELECT p.id, p.model, p.version, p.ts, p.segment, j.key AS name, j.type AS t, "
     "j.value AS v FROM (SELECT * FROM {source} WHERE CASE WHEN json_valid(features) "
@@ -48,7 +48,7 @@ GENERIC_FEATURE_INSERT = (
 # The keys of a batch known in advance: one parse per prediction extracts every
 # member at once, and unnest pairs each key with its value.
 _KEYED_FEATURE_INSERT = (
-    f"INSERT INTO features ({_COLUMNS}) "
+    "INSERT INTO {target} " + f"({_COLUMNS}) "
     f"SELECT id, model, version, ts, segment, name, {_TYPED} FROM ("
     "SELECT *, json_type(v) AS t FROM ("
     "SELECT p.id, p.model, p.version, p.ts, p.segment, unnest(?::VARCHAR[]) AS name, "
@@ -61,9 +61,9 @@ _MIN_DENSITY = 0.25
 _MAX_KEYS = 512
 
 
-def insert_features(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Explode the features of the predictions in relation ``source`` into ``features``
-    (inside the caller's transaction)."""
+def insert_features(con: duckdb.DuckDBPyConnection, source: str, target: str = "features") -> bool:
+    """Explode the features of the predictions in relation ``source`` into ``target``
+    (inside the caller's transaction); whether any prediction had features."""
     row = con.execute(
         f"SELECT list(DISTINCT k), count(k), (SELECT count(features) FROM {source}) "
         f"FROM (SELECT unnest(try(json_keys(features))) AS k FROM {source} "
@@ -72,14 +72,16 @@ def insert_features(con: duckdb.DuckDBPyConnection, source: str) -> None:
     keys: list[str] = (row[0][0] or []) if row else []
     present, objects = (int(row[0][1]), int(row[0][2])) if row else (0, 0)
     if not keys:
-        return
+        return False
     dense = present >= _MIN_DENSITY * objects * len(keys)
     plain = all(k and '"' not in k and "\\" not in k for k in keys)
     if dense and plain and len(keys) <= _MAX_KEYS:
         paths = [f'$."{k}"' for k in keys]
-        con.execute(_KEYED_FEATURE_INSERT.format(source=source), [keys, paths]).fetchall()
+        sql = _KEYED_FEATURE_INSERT.format(source=source, target=target)
+        con.execute(sql, [keys, paths]).fetchall()
     else:
-        con.execute(GENERIC_FEATURE_INSERT.format(source=source)).fetchall()
+        con.execute(GENERIC_FEATURE_INSERT.format(source=source, target=target)).fetchall()
+    return True
 
 
 def feature_histograms(
