@@ -170,7 +170,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 ]
 
 # Data a migration derives from existing rows, run after its SQL in its transaction.
-BACKFILLS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+BACKFILLS: dict[int, Callable[[duckdb.DuckDBPyConnection], object]] = {
     3: lambda con: insert_features(con, "predictions"),
     4: backfill,
 }
