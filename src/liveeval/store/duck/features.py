@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from ...errors import ValidationError
 from ..interface import FeatureHistogram, Scope
@@ -38,7 +39,7 @@ _TYPED = (
 # Any object, any keys: one row per member from json_each. Robust but slow (a lateral
 # call per prediction), so the loader uses it only for sparse or oddly keyed batches.
 GENERIC_FEATURE_INSERT = (
-    "INSERT INTO {target} " + f"({_COLUMNS}) "
+    f"INSERT INTO features ({_COLUMNS}) "
     f"SELECT id, model, version, ts, segment, name, {_TYPED} FROM ("
     "SELECT p.id, p.model, p.version, p.ts, p.segment, j.key AS name, j.type AS t, "
     "j.value AS v FROM (SELECT * FROM {source} WHERE CASE WHEN json_valid(features) "
@@ -48,7 +49,7 @@ GENERIC_FEATURE_INSERT = (
 # The keys of a batch known in advance: one parse per prediction extracts every
 # member at once, and unnest pairs each key with its value.
 _KEYED_FEATURE_INSERT = (
-    "INSERT INTO {target} " + f"({_COLUMNS}) "
+    f"INSERT INTO features ({_COLUMNS}) "
     f"SELECT id, model, version, ts, segment, name, {_TYPED} FROM ("
     "SELECT *, json_type(v) AS t FROM ("
     "SELECT p.id, p.model, p.version, p.ts, p.segment, unnest(?::VARCHAR[]) AS name, "
@@ -61,9 +62,13 @@ _MIN_DENSITY = 0.25
 _MAX_KEYS = 512
 
 
-def insert_features(con: duckdb.DuckDBPyConnection, source: str, target: str = "features") -> bool:
-    """Explode the features of the predictions in relation ``source`` into ``target``
-    (inside the caller's transaction); whether any prediction had features."""
+def insert_features(
+    con: duckdb.DuckDBPyConnection, source: str, returning: str | None = None
+) -> pa.Table | None:
+    """Explode the features of the predictions in relation ``source`` into ``features``
+    (inside the caller's transaction). With ``returning`` (columns of ``features``),
+    the inserted rows' columns come back as an Arrow table (None when no prediction
+    had features)."""
     row = con.execute(
         f"SELECT list(DISTINCT k), count(k), (SELECT count(features) FROM {source}) "
         f"FROM (SELECT unnest(try(json_keys(features))) AS k FROM {source} "
@@ -72,16 +77,19 @@ def insert_features(con: duckdb.DuckDBPyConnection, source: str, target: str = "
     keys: list[str] = (row[0][0] or []) if row else []
     present, objects = (int(row[0][1]), int(row[0][2])) if row else (0, 0)
     if not keys:
-        return False
+        return None
     dense = present >= _MIN_DENSITY * objects * len(keys)
     plain = all(k and '"' not in k and "\\" not in k for k in keys)
     if dense and plain and len(keys) <= _MAX_KEYS:
         paths = [f'$."{k}"' for k in keys]
-        sql = _KEYED_FEATURE_INSERT.format(source=source, target=target)
-        con.execute(sql, [keys, paths]).fetchall()
+        sql, params = _KEYED_FEATURE_INSERT.format(source=source), [keys, paths]
     else:
-        con.execute(GENERIC_FEATURE_INSERT.format(source=source, target=target)).fetchall()
-    return True
+        sql, params = GENERIC_FEATURE_INSERT.format(source=source), []
+    if returning is None:
+        con.execute(sql, params).fetchall()
+        return None
+    rows: pa.Table = con.sql(f"{sql} RETURNING {returning}", params=params).to_arrow_table()
+    return rows
 
 
 def feature_histograms(

@@ -30,7 +30,7 @@ from ..interface import BatchOutcome, WriteOutcome
 from .features import insert_features
 from .idindex import IdIndex, hash_id, hash_ids
 from .journal import Journal, Payload, Position, to_table
-from .rollup import FEATURES_TABLE, PAIRS_TABLE, maintain
+from .rollup import FEATURE_COLUMNS, PAIRS_TABLE, maintain
 from .schema import migrate
 
 __all__ = ["LABELLED_INSERT", "DuckStore"]
@@ -246,17 +246,15 @@ class DuckStore:
                     new_p = tables.get("predictions")
                     features = None
                     if new_p is not None and new_p.column("features").null_count < len(new_p):
-                        con.execute(FEATURES_TABLE).fetchall()
-                        if insert_features(con, "new_predictions", "new_features"):
-                            con.execute(
-                                "INSERT INTO features SELECT * FROM new_features"
-                            ).fetchall()
+                        rows = insert_features(con, "new_predictions", FEATURE_COLUMNS)
+                        if rows is not None and rows.num_rows:
+                            con.register("new_features", rows)
+                            registered.append("new_features")
                             features = "new_features"
                     pairs = self._label(con, tables)
                     # The rollups: one aggregate-and-upsert per table for the batch.
                     maintain(con, "new_predictions" if new_p is not None else None, pairs, features)
-                    for temp in ("new_pairs", "new_features"):
-                        con.execute(f"DROP TABLE IF EXISTS {temp}").fetchall()
+                    con.execute("DROP TABLE IF EXISTS new_pairs").fetchall()
                     if position is not None:
                         con.execute(
                             'UPDATE journal_state SET segment = ?, "offset" = ?',
