@@ -95,7 +95,7 @@ def aggregate(
 
 def assemble(
     cells: list[dict[str, Any]],
-    scores: pa.Table,
+    scores: pa.Table | Callable[[list[str]], ScoreDistribution | None],
     latency: LatencySketch | None,
     totals: tuple[int, int, int],
     *,
@@ -107,7 +107,8 @@ def assemble(
     multiclass: Callable[..., Any] | None = None,
 ) -> StoreStats:
     """StoreStats from confusion cells with their sums (:func:`_labelled_statistics`'s
-    names), the labelled score histogram (``t``, ``key``, ``n``), the latency sketch
+    names), the labelled score histogram (``t``, ``key``, ``n``; or a function of the
+    positive class's label texts giving the score distribution), the latency sketch
     and (predictions, failed, unmatched outcomes). ``multiclass(index, k, exact,
     resolution, exact_limit)`` gives the probability statistics of a multiclass model;
     without it they are left out with a note."""
@@ -140,7 +141,11 @@ def assemble(
     notes = list(resolved.notes)
     if binary:
         pos_texts = [t for t, i in index.items() if labels[i] == pos_label]
-        dist = _distribution(scores, pos_texts, exact, resolution, exact_limit)
+        dist = (
+            _distribution(scores, pos_texts, exact, resolution, exact_limit)
+            if isinstance(scores, pa.Table)
+            else scores(pos_texts)
+        )
         if dist is not None:
             distributions = [dist]
             losses = _losses(cells, set(pos_texts))

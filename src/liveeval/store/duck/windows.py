@@ -10,7 +10,7 @@ answers, slower); the histogram and delay reads refuse with a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,12 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...errors import ValidationError
-from ...metrics import LatencySketch
+from ...metrics import LatencySketch, ScoreDistribution
 from ...metrics.labels import Label
+from ...metrics.ranking import DEFAULT_EXACT_LIMIT
 from ..interface import SCORE_BINS, FeatureHistogram, LabelDelays, Scope, ScoreHistogram, StoreStats
 from ..labels import resolve_labels
 from .aggregate import assemble, unmatched_outcomes
-from .rollup import BUCKET_SECONDS, DELAY_EDGES, FEATURE_BINS, fixed_edges
+from .rollup import BUCKET_SECONDS, DELAY_EDGES, FEATURE_BINS, FEATURE_WIDTH, fixed_edges
 
 __all__ = [
     "BUCKET",
@@ -180,16 +181,15 @@ def rollup_grouped(
         ).to_arrow_table(),
         names,
     )
-    scores = _split(
+    scores = _score_lists(
         cur.sql(
-            f"SELECT {select}, label AS t, CAST(bin AS DOUBLE) AS key, sum(n)::BIGINT AS n "
-            f"FROM rollup_scores r WHERE {where} AND kind = 'l' GROUP BY ALL",
+            f"SELECT {select}, label AS t, counts FROM rollup_scores r "
+            f"WHERE {where} AND kind = 'l'",
             params=params,
         ).to_arrow_table(),
         names,
     )
     unmatched = unmatched_outcomes(cur)
-    empty = pa.table({"t": pa.array([], pa.string()), "key": [], "n": []})
     out: dict[tuple[Any, ...], StoreStats] = {}
     for row in counts.to_pylist():
         key = tuple(row[n] for n in names)
@@ -203,7 +203,7 @@ def rollup_grouped(
         ]
         out[_key(key, by, every, scope)] = assemble(
             window_cells,
-            scores.get(key, empty),
+            scores.get(key, _no_scores),
             _latency(row, latency.get(key)),
             (int(row["predictions"]), int(row["failed"]), unmatched),
             classes=classes,
@@ -212,6 +212,61 @@ def rollup_grouped(
             resolution=SCORE_BINS,
         )
     return dict(sorted(out.items(), key=lambda kv: tuple((v is None, str(v)) for v in kv[0])))
+
+
+def _no_scores(positive: list[str]) -> ScoreDistribution | None:
+    return None
+
+
+def _score_lists(
+    table: pa.Table, names: list[str]
+) -> dict[tuple[Any, ...], Callable[[list[str]], ScoreDistribution | None]]:
+    """Per group: a function of the positive label texts giving the labelled pairs'
+    score distribution, from the per-bucket lists of counts (merged in numpy)."""
+    if table.num_rows == 0:
+        return {}
+    counts = _matrix(table.column("counts"), SCORE_BINS)
+    texts = table.column("t").to_pylist()
+    rows: dict[tuple[Any, ...], dict[str, np.ndarray[Any, np.dtype[np.int64]]]] = {}
+    keys = zip(*(table.column(n).to_pylist() for n in names), strict=True)
+    for i, key in enumerate(keys):
+        per_text = rows.setdefault(key, {})
+        t = texts[i]
+        per_text[t] = counts[i] if t not in per_text else per_text[t] + counts[i]
+
+    def distribution(
+        per_text: dict[str, np.ndarray[Any, np.dtype[np.int64]]],
+    ) -> Callable[[list[str]], ScoreDistribution | None]:
+        def build(positive: list[str]) -> ScoreDistribution | None:
+            zero = np.zeros(SCORE_BINS, dtype=np.int64)
+            pos = sum((c for t, c in per_text.items() if t in positive), zero)
+            neg = sum((c for t, c in per_text.items() if t not in positive), zero)
+            keys = np.flatnonzero(pos + neg)
+            if keys.size == 0:
+                return None
+            p, n = pos[keys].astype(np.float64), neg[keys].astype(np.float64)
+            return ScoreDistribution(
+                SCORE_BINS,
+                DEFAULT_EXACT_LIMIT,
+                False,
+                int(p.sum() + n.sum()),
+                keys.astype(np.float64),
+                p,
+                n,
+                float(p.sum()),
+                float(n.sum()),
+            )
+
+        return build
+
+    return {key: distribution(per_text) for key, per_text in rows.items()}
+
+
+def _matrix(column: pa.ChunkedArray, width: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """A column of equal-length integer lists as a (rows, width) matrix."""
+    values = pc.list_flatten(column.combine_chunks()).to_numpy(zero_copy_only=False)
+    matrix: np.ndarray[Any, np.dtype[np.int64]] = values.astype(np.int64).reshape(-1, width)
+    return matrix
 
 
 def _key(
@@ -255,8 +310,8 @@ def score_histograms(
     _check(scope, every)
     where, params = _where(scope)
     rows = cur.sql(
-        f"SELECT {_window(every)} AS w, kind, label, bin, sum(n)::BIGINT AS n "
-        f"FROM rollup_scores r WHERE {where} AND label <> '' GROUP BY ALL",
+        f"SELECT {_window(every)} AS w, kind, label, counts "
+        f"FROM rollup_scores r WHERE {where} AND label <> ''",
         params=params,
     ).to_arrow_table()
     if rows.num_rows == 0:
@@ -272,16 +327,15 @@ def score_histograms(
             f"{scope.model!r} has labels {list(labels)!r} (give pos_label)"
         )
     positive = [t for t in texts if labels[resolved.index[t]] == pos_label]
-    w = rows.column("w").to_numpy()
-    windows, at = np.unique(w, return_inverse=True)
+    windows, at = np.unique(rows.column("w").to_numpy(), return_inverse=True)
     k = pc.is_in(rows.column("label"), pa.array(positive, pa.string())).to_numpy(
         zero_copy_only=False
     )
     kind = pc.equal(rows.column("kind"), "l").to_numpy(zero_copy_only=False)
-    b = rows.column("bin").to_numpy().astype(np.int64)
-    n = rows.column("n").to_numpy().astype(np.int64)
-    dense = np.zeros((windows.size, 2, 2, SCORE_BINS), dtype=np.int64)
-    np.add.at(dense, (at, kind.astype(np.int64), k.astype(np.int64), b), n)
+    slot = (at * 2 + kind.astype(np.int64)) * 2 + k.astype(np.int64)
+    flat = np.zeros((windows.size * 4, SCORE_BINS), dtype=np.int64)
+    np.add.at(flat, slot, _matrix(rows.column("counts"), SCORE_BINS))
+    dense = flat.reshape(windows.size, 2, 2, SCORE_BINS)
     return {
         _start(int(win), every, scope): ScoreHistogram(dense[i, 0], dense[i, 1])
         for i, win in enumerate(windows.tolist())
@@ -357,9 +411,7 @@ def feature_windows(
         params = [*params, list(names)]
     w = _window(every)
     totals = cur.sql(
-        f"SELECT {w} AS w, name, sum(rows)::BIGINT AS rows, sum(missing)::BIGINT AS missing, "
-        "sum(strings)::BIGINT AS strings FROM rollup_features r "
-        f"WHERE {where} GROUP BY ALL",
+        f"SELECT {w} AS w, name, rows, missing, strings, bins FROM rollup_features r WHERE {where}",
         params=params,
     ).to_arrow_table()
     if totals.num_rows == 0:
@@ -371,23 +423,16 @@ def feature_windows(
             "SELECT name FROM feature_bins WHERE model = ?", [scope.model]
         ).fetchall()
     }
-    bins = cur.sql(
-        f"SELECT {w} AS w, name, code, sum(n)::BIGINT AS n FROM rollup_feature_bins r "
-        f"WHERE {where} GROUP BY ALL",
-        params=params,
-    ).to_arrow_table()
     wanted = set(totals.column("name").to_pylist())
     provisional = sorted(n for n in wanted if n in edges and n not in frozen)
-    if provisional:
-        scanned = _scan_bins(cur, scope, every, provisional, edges)
-        bins = pa.concat_tables([bins.cast(_BINS), scanned.cast(_BINS)])
+    scanned = _scan_bins(cur, scope, every, provisional, edges) if provisional else None
     categories = cur.sql(
         f"SELECT w, name, value, n FROM (SELECT {w} AS w, name, value, sum(n)::BIGINT AS n "
         f"FROM rollup_feature_categories r WHERE {where} GROUP BY ALL) "
         "QUALIFY row_number() OVER (PARTITION BY w, name ORDER BY n DESC, value) <= ?",
         params=[*params, max_categories],
     ).fetchall()
-    return _histograms(totals, bins, categories, edges, every, scope)
+    return _histograms(totals, scanned, categories, edges, every, scope)
 
 
 def _scan_bins(
@@ -419,7 +464,7 @@ _BINS = pa.schema(
 
 def _histograms(
     totals: pa.Table,
-    bins: pa.Table,
+    scanned: pa.Table | None,
     categories: list[tuple[Any, ...]],
     edges: dict[str, tuple[float, ...]],
     every: timedelta | None,
@@ -427,40 +472,47 @@ def _histograms(
 ) -> dict[datetime, dict[str, FeatureHistogram]]:
     names = sorted(set(totals.column("name").to_pylist()))
     slot = {n: i for i, n in enumerate(names)}
-    windows = np.unique(totals.column("w").to_numpy())
-    at = {int(x): i for i, x in enumerate(windows.tolist())}
-    width = max((len(e) + 1 for e in edges.values()), default=1)
-    dense = np.zeros((windows.size, len(names), width), dtype=np.int64)
-    if bins.num_rows:
-        wi = np.searchsorted(windows, bins.column("w").to_numpy())
-        ni = np.array([slot.get(n, -1) for n in bins.column("name").to_pylist()])
-        keep = ni >= 0
+    windows, wi = np.unique(totals.column("w").to_numpy(), return_inverse=True)
+    ni = np.array([slot[n] for n in totals.column("name").to_pylist()], dtype=np.int64)
+    cell = wi * len(names) + ni
+    size = windows.size * len(names)
+    sums = {
+        c: np.bincount(cell, weights=totals.column(c).to_numpy(), minlength=size).astype(np.int64)
+        for c in ("rows", "missing", "strings")
+    }
+    dense = np.zeros((size, FEATURE_WIDTH), dtype=np.int64)
+    binned = totals.filter(pc.is_valid(totals.column("bins")))
+    if binned.num_rows:
+        at = pc.is_valid(totals.column("bins")).to_numpy(zero_copy_only=False)
+        np.add.at(dense, cell[at], _matrix(binned.column("bins"), FEATURE_WIDTH))
+    if scanned is not None and scanned.num_rows:
+        sw = np.searchsorted(windows, scanned.column("w").to_numpy())
+        sn = np.array([slot[n] for n in scanned.column("name").to_pylist()], dtype=np.int64)
         np.add.at(
             dense,
-            (wi[keep], ni[keep], bins.column("code").to_numpy().astype(np.int64)[keep]),
-            bins.column("n").to_numpy().astype(np.int64)[keep],
+            (sw * len(names) + sn, scanned.column("code").to_numpy().astype(np.int64)),
+            scanned.column("n").to_numpy().astype(np.int64),
         )
     tops: dict[tuple[int, str], dict[str, int]] = {}
     for win, name, value, n in categories:
         tops.setdefault((int(win), name), {})[value] = int(n)
     out: dict[datetime, dict[str, FeatureHistogram]] = {}
-    for win, name, rows, missing, strings in zip(
-        *(totals.column(c).to_pylist() for c in ("w", "name", "rows", "missing", "strings")),
-        strict=True,
-    ):
+    present = np.flatnonzero(sums["rows"])
+    for c in present.tolist():
+        win, name = int(windows[c // len(names)]), names[c % len(names)]
         e = edges.get(name, ())
         b = max(len(e) - 1, 0)
-        counts = dense[at[int(win)], slot[name]]
-        top = tops.get((int(win), name), {})
-        out.setdefault(_start(int(win), every, scope), {})[name] = FeatureHistogram(
+        counts = dense[c]
+        top = tops.get((win, name), {})
+        out.setdefault(_start(win, every, scope), {})[name] = FeatureHistogram(
             name=name,
-            rows=int(rows),
-            missing=int(missing),
+            rows=int(sums["rows"][c]),
+            missing=int(sums["missing"][c]),
             edges=tuple(e),
             counts=tuple(counts[1 : b + 1].tolist()),
             below=int(counts[0]) if b else 0,
             above=int(counts[b + 1]) if b else 0,
             categories=top,
-            other=int(strings) - sum(top.values()),
+            other=int(sums["strings"][c]) - sum(top.values()),
         )
-    return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
+    return out
