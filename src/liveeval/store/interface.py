@@ -25,6 +25,7 @@ from ..metrics.labels import Label
 from .events import Kind
 
 __all__ = [
+    "ROLLUP_BUCKET",
     "SCORE_BINS",
     "BatchOutcome",
     "EventSink",
@@ -182,6 +183,11 @@ class FeatureHistogram:
     other: int = 0
 
 
+# Rollups (sufficient statistics kept as events load) are per bucket of this length of
+# prediction time, from the Unix epoch (UTC): windows that are whole numbers of buckets
+# are merges of them.
+ROLLUP_BUCKET = timedelta(minutes=15)
+
 # Scores of binary models are kept in equal-width bins of [0, 1]: score ``s`` falls in
 # bin ``min(floor(s * SCORE_BINS), SCORE_BINS - 1)``. Fine enough that estimation
 # before labels and score drift lose at most 1/(2 * SCORE_BINS) of a score.
@@ -292,7 +298,14 @@ class StatisticsSource(Protocol):
         pos_label: Label | None = None,
     ) -> dict[tuple[Any, ...], StoreStats]:
         """Statistics per group of ``by`` (and per time bucket of length ``every``,
-        its start last in the key)."""
+        its start last in the key).
+
+        With ``every`` a multiple of :data:`ROLLUP_BUCKET` and the scope's ``since`` and
+        ``until`` on bucket boundaries, the statistics are merged from the rollups:
+        counts, confusion matrices and loss sums as a scan gives them; binary scores in
+        ``SCORE_BINS`` bins (ROC-AUC and average precision count pairs sharing a bin as
+        ties); multiclass ranking and loss metrics are left out with a note. Otherwise
+        each group is a scan (exact, slower)."""
         ...
 
     def feature_histograms(
@@ -317,6 +330,66 @@ class StatisticsSource(Protocol):
         ValidationError
             for ``bins < 1``, ``max_categories < 0``, or edges that are not at least two
             finite, increasing numbers.
+        """
+        ...
+
+    def score_histograms(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> dict[datetime, ScoreHistogram]:
+        """A binary model's score histograms per window of ``every`` (keyed by the
+        window's start; one for the whole scope, keyed by ``scope.since`` or the epoch,
+        when ``every`` is None), from the rollups. Windows without ok predictions with a
+        score are absent.
+
+        Raises
+        ------
+        ValidationError
+            when ``every``, ``scope.since`` or ``scope.until`` is not a whole number of
+            :data:`ROLLUP_BUCKET`, or the model is not binary with a known positive class.
+        """
+        ...
+
+    def feature_windows(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        names: Sequence[str] | None = None,
+        *,
+        max_categories: int = 50,
+    ) -> dict[datetime, dict[str, FeatureHistogram]]:
+        """Feature histograms per window of ``every`` (as :meth:`score_histograms`), on the
+        fixed bins of :meth:`feature_bins` (``below``/``above`` outside them), from the
+        rollups. Categories are exact for a feature's first 1,000 distinct values; later
+        new values count in ``other``.
+
+        Raises
+        ------
+        ValidationError
+            for windows not on :data:`ROLLUP_BUCKET` boundaries, a scope with a segment
+            (feature rollups have none), or ``max_categories < 0``.
+        """
+        ...
+
+    def feature_bins(self, model: str) -> dict[str, tuple[float, ...]]:
+        """The fixed bin edges of each numeric feature of ``model`` (bin a reference with
+        them to compare it with :meth:`feature_windows`). Fixed once 10,000 numbers of
+        the feature are stored; before that, the same rule over the numbers so far."""
+        ...
+
+    def label_delays(self, scope: Scope) -> LabelDelays:
+        """Outcome time minus prediction time of the labelled pairs whose prediction is
+        in ``scope`` (bins: 0, 1 s, then doubling to 2^25 s, the last open above).
+
+        Raises
+        ------
+        ValidationError
+            when ``scope.since`` or ``scope.until`` is not on a :data:`ROLLUP_BUCKET`
+            boundary.
         """
         ...
 

@@ -10,6 +10,7 @@ that was accepted.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,8 +44,17 @@ class ResolvedLabels:
 
 def resolve_labels(texts: Iterable[str], classes: tuple[Label, ...] | None) -> ResolvedLabels:
     """Map stored label texts onto ``classes`` (declared first, in their order), with
-    undeclared values appended as extra classes and named in a note."""
-    texts = set(texts)
+    undeclared values appended as extra classes and named in a note. (Memoised: a
+    windowed read resolves the same few texts for every window; callers do not
+    mutate the answer.)"""
+    try:
+        return _resolve(frozenset(texts), classes)
+    except TypeError:  # an unhashable class
+        return _resolve.__wrapped__(frozenset(texts), classes)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve(texts: frozenset[str], classes: tuple[Label, ...] | None) -> ResolvedLabels:
     by_key: dict[str, Label] = {}
     ordered: list[Label] = []
     for cls in classes or ():

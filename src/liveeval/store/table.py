@@ -25,12 +25,14 @@ import pyarrow as pa
 
 from ..errors import ValidationError
 from ..metrics.labels import Label
+from .duck import windows
 from .duck.aggregate import aggregate, grouped_aggregate
 from .duck.features import feature_histograms, insert_features
+from .duck.rollup import backfill
 from .duck.schema import migrate
 from .duck.store import LABELLED_INSERT
 from .events import KINDS, Kind, content_schema, id_field
-from .interface import FeatureHistogram, Scope, StoreStats
+from .interface import FeatureHistogram, LabelDelays, Scope, ScoreHistogram, StoreStats
 
 __all__ = ["TableSource"]
 
@@ -80,6 +82,7 @@ class TableSource:
         con.execute(
             f"{LABELLED_INSERT} FROM predictions p JOIN outcomes o ON o.prediction_id = p.id"
         ).fetchall()
+        backfill(con)
         con.execute("COMMIT").fetchall()
 
     @classmethod
@@ -134,9 +137,12 @@ class TableSource:
         classes: tuple[Label, ...] | None = None,
         pos_label: Label | None = None,
     ) -> dict[tuple[Any, ...], StoreStats]:
-        return grouped_aggregate(
-            self._con.cursor(), scope, by, every=every, classes=classes, pos_label=pos_label
-        )
+        cur = self._con.cursor()
+        if every is not None and windows.unaligned(scope, every) is None:
+            return windows.rollup_grouped(
+                cur, scope, by, every, classes=classes, pos_label=pos_label
+            )
+        return grouped_aggregate(cur, scope, by, every=every, classes=classes, pos_label=pos_label)
 
     def feature_histograms(
         self,
@@ -155,6 +161,36 @@ class TableSource:
             edges=edges,
             max_categories=max_categories,
         )
+
+    def score_histograms(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> dict[datetime, ScoreHistogram]:
+        return windows.score_histograms(
+            self._con.cursor(), scope, every, classes=classes, pos_label=pos_label
+        )
+
+    def feature_windows(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        names: Sequence[str] | None = None,
+        *,
+        max_categories: int = 50,
+    ) -> dict[datetime, dict[str, FeatureHistogram]]:
+        return windows.feature_windows(
+            self._con.cursor(), scope, every, names, max_categories=max_categories
+        )
+
+    def feature_bins(self, model: str) -> dict[str, tuple[float, ...]]:
+        return windows.feature_bins(self._con.cursor(), model)
+
+    def label_delays(self, scope: Scope) -> LabelDelays:
+        return windows.label_delays(self._con.cursor(), scope)
 
     def has_model(self, model: str) -> bool:
         cur = self._con.cursor()

@@ -93,3 +93,37 @@ def test_amendments_still_pending_at_close_are_applied(tmp_path):
         assert _latencies(engine, tmp_path / "out") == {"a": 0.25}
     finally:
         engine.close()
+
+
+def test_amended_latencies_move_the_rollups_with_the_rows(tmp_path):
+    """Windows read from the rollups must equal a scan after amendments, whether the
+    row was patched before its insert or updated after it."""
+    from datetime import timedelta
+
+    from liveeval.store import Scope
+
+    engine = DuckEngine(tmp_path / "s.duckdb")
+    try:
+
+        async def scenario() -> None:
+            await engine.write("predictions", [_event("a", 0.001), _event("b", 0.002)])
+            engine.amend_latency([("a", TS, 0.25)])
+            engine.count("predictions")
+            engine.amend_latency([("b", TS, 0.5)])  # b was loaded: an UPDATE
+            await engine.write(
+                "outcomes",
+                [{"prediction_id": k, "label": "1", "ts": TS} for k in ("a", "b")],
+            )
+
+        asyncio.run(scenario())
+        start = datetime(2026, 11, 27, 12, 0)
+        whole = Scope("m", start, start + timedelta(hours=1))
+        rolled = engine.grouped_statistics(whole, every=timedelta(hours=1))
+        ((_, stats),) = rolled.items()
+        latency = stats.evaluation.latency
+        assert latency.count == 2
+        assert latency.total == pytest.approx(0.75)
+        p99 = stats.evaluation.result().metrics["latency_max_seconds"].value
+        assert p99 == pytest.approx(0.5)
+    finally:
+        engine.close()

@@ -3,6 +3,7 @@ are backfilled, and reads equal scikit-learn's."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import duckdb
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from liveeval.store import Scope, open_store
+from liveeval.store.duck.features import insert_features
 from liveeval.store.duck.schema import MIGRATIONS, SCHEMA_VERSION
 from liveeval.store.events import events_table
 
@@ -53,7 +55,7 @@ def test_a_version_2_store_gets_features_and_probabilities_backfilled(tmp_path):
 
     store = open_store(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         check_against_sklearn(
             store.statistics(Scope("m"), classes=binary.classes, pos_label=1.0),
             binary,
@@ -140,5 +142,59 @@ def test_wide_and_sparse_feature_dicts_are_stored_whole(tmp_path, keys):
                 expected[name] = expected.get(name, 0) + 1
         got = store.feature_histograms(Scope("m"))
         assert {name: h.rows for name, h in got.items()} == expected
+    finally:
+        store.close()
+
+
+def write_v3_store(path: str, scenarios: list[Scenario]) -> None:
+    """What the v3 code wrote: events, pairs in ``labelled``, features per feature; no
+    rollups."""
+    write_v2_store(path, scenarios)
+    con = duckdb.connect(path)
+    version, description, sql = MIGRATIONS[2]
+    con.execute(sql)
+    insert_features(con, "predictions")
+    con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description])
+    con.close()
+
+
+def test_a_version_3_store_gets_its_rollups_backfilled(tmp_path):
+    binary = make_scenario(23, n=150)
+    multi = make_scenario(24, n=120, multiclass=True, model="multi")
+    path = str(tmp_path / "v3.duckdb")
+    write_v3_store(path, [binary, multi])
+    store = open_store(path)
+    try:
+        assert store.schema_version == 4
+        every = dt.timedelta(hours=6)
+        windows = store.grouped_statistics(
+            Scope("m"), ("version",), every=every, classes=binary.classes, pos_label=1.0
+        )
+        assert sum(s.predictions for s in windows.values()) == len(binary.predictions)
+        for (version, start), stats in windows.items():
+            scope = Scope("m", version=version, since=start, until=start + every)
+            check_against_sklearn(stats, binary, scope, unmatched=10)
+        delays = store.label_delays(Scope("m"))
+        pairs = [pid for pid in binary.predictions if pid in binary.outcomes]
+        assert delays.n == len(pairs)
+        histograms = store.score_histograms(Scope("m"), classes=binary.classes, pos_label=1.0)
+        (merged,) = histograms.values()
+        assert merged.n == sum(p["status"] == "ok" for p in binary.predictions.values())
+        features = store.feature_windows(Scope("m"))
+        (whole,) = features.values()
+        amounts = reference_features(binary, Scope("m"))["amount"]
+        edges = store.feature_bins("m")["amount"]
+        assert list(whole["amount"].counts) == np.histogram(amounts, bins=edges)[0].tolist()
+        # A multiclass window keeps its counts and confusion matrix.
+        multi_windows = store.grouped_statistics(
+            Scope("multi"), every=dt.timedelta(days=1), classes=multi.classes
+        ).values()
+        labelled = sum(w.labelled for w in multi_windows)
+        assert labelled == store.statistics(Scope("multi")).labelled > 0
+        assert all(
+            any("not kept per time bucket" in note for note in w.notes)
+            for w in multi_windows
+            if w.labelled
+        )
     finally:
         store.close()

@@ -12,9 +12,10 @@ same shape.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -30,7 +31,7 @@ from ...metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
 from ..interface import Scope, StoreStats
 from ..labels import resolve_labels
 
-__all__ = ["aggregate", "grouped_aggregate", "unmatched_outcomes"]
+__all__ = ["aggregate", "assemble", "grouped_aggregate", "unmatched_outcomes"]
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -77,6 +78,41 @@ def aggregate(
     cells, scores = _labelled_statistics(
         cur, _where(scope, "l"), exact=exact, resolution=resolution
     )
+    multiclass = partial(_multiclass, cur, _where(scope, "l"))
+    return assemble(
+        cells,
+        scores,
+        latency,
+        (predictions, failed, unmatched),
+        classes=classes,
+        pos_label=pos_label,
+        exact=exact,
+        resolution=resolution,
+        exact_limit=exact_limit,
+        multiclass=multiclass,
+    )
+
+
+def assemble(
+    cells: list[dict[str, Any]],
+    scores: pa.Table | Callable[[list[str]], ScoreDistribution | None],
+    latency: LatencySketch | None,
+    totals: tuple[int, int, int],
+    *,
+    classes: tuple[Label, ...] | None,
+    pos_label: Label | None,
+    exact: bool,
+    resolution: int,
+    exact_limit: int = DEFAULT_EXACT_LIMIT,
+    multiclass: Callable[..., Any] | None = None,
+) -> StoreStats:
+    """StoreStats from confusion cells with their sums (:func:`_labelled_statistics`'s
+    names), the labelled score histogram (``t``, ``key``, ``n``; or a function of the
+    positive class's label texts giving the score distribution), the latency sketch
+    and (predictions, failed, unmatched outcomes). ``multiclass(index, k, exact,
+    resolution, exact_limit)`` gives the probability statistics of a multiclass model;
+    without it they are left out with a note."""
+    predictions, failed, unmatched = totals
     value_cells = [c for c in cells if c["vn"]]
     values = (
         int(sum(c["vn"] for c in value_cells)),
@@ -105,7 +141,11 @@ def aggregate(
     notes = list(resolved.notes)
     if binary:
         pos_texts = [t for t, i in index.items() if labels[i] == pos_label]
-        dist = _distribution(scores, pos_texts, exact, resolution, exact_limit)
+        dist = (
+            _distribution(scores, pos_texts, exact, resolution, exact_limit)
+            if isinstance(scores, pa.Table)
+            else scores(pos_texts)
+        )
         if dist is not None:
             distributions = [dist]
             losses = _losses(cells, set(pos_texts))
@@ -114,9 +154,12 @@ def aggregate(
             "class probabilities are not used: labels outside the model's classes have "
             "no probability column"
         )
+    elif multiclass is not None:
+        distributions, top, losses = multiclass(index, len(labels), exact, resolution, exact_limit)
     else:
-        distributions, top, losses = _multiclass(
-            cur, _where(scope, "l"), index, len(labels), exact, resolution, exact_limit
+        notes.append(
+            "ranking and loss metrics of a multiclass model are not kept per time bucket; "
+            "read the window as a scope for them"
         )
     evaluation = Evaluation(
         labels, pos_label if binary else None, cm, distributions, top, losses, latency

@@ -18,7 +18,16 @@ import pyarrow as pa
 from ...errors import StoreError, StoreLocked
 from ...metrics.labels import Label
 from ..events import Kind
-from ..interface import BatchOutcome, FeatureHistogram, Scope, StoreStats, WriteOutcome
+from ..interface import (
+    BatchOutcome,
+    FeatureHistogram,
+    LabelDelays,
+    Scope,
+    ScoreHistogram,
+    StoreStats,
+    WriteOutcome,
+)
+from . import windows
 from .aggregate import aggregate, grouped_aggregate
 from .features import feature_histograms
 from .idindex import hash_ids
@@ -105,9 +114,12 @@ class DuckEngine:
         classes: tuple[Label, ...] | None = None,
         pos_label: Label | None = None,
     ) -> dict[tuple[Any, ...], StoreStats]:
-        return grouped_aggregate(
-            self._cursor(), scope, by, every=every, classes=classes, pos_label=pos_label
-        )
+        cur = self._cursor()
+        if every is not None and windows.unaligned(scope, every) is None:
+            return windows.rollup_grouped(
+                cur, scope, by, every, classes=classes, pos_label=pos_label
+            )
+        return grouped_aggregate(cur, scope, by, every=every, classes=classes, pos_label=pos_label)
 
     def feature_histograms(
         self,
@@ -121,6 +133,36 @@ class DuckEngine:
         return feature_histograms(
             self._cursor(), scope, names, bins=bins, edges=edges, max_categories=max_categories
         )
+
+    def score_histograms(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> dict[datetime, ScoreHistogram]:
+        return windows.score_histograms(
+            self._cursor(), scope, every, classes=classes, pos_label=pos_label
+        )
+
+    def feature_windows(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        names: Sequence[str] | None = None,
+        *,
+        max_categories: int = 50,
+    ) -> dict[datetime, dict[str, FeatureHistogram]]:
+        return windows.feature_windows(
+            self._cursor(), scope, every, names, max_categories=max_categories
+        )
+
+    def feature_bins(self, model: str) -> dict[str, tuple[float, ...]]:
+        return windows.feature_bins(self._cursor(), model)
+
+    def label_delays(self, scope: Scope) -> LabelDelays:
+        return windows.label_delays(self._cursor(), scope)
 
     def has_model(self, model: str) -> bool:
         rows = (

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from ...errors import ValidationError
 from ..interface import FeatureHistogram, Scope
@@ -61,9 +62,13 @@ _MIN_DENSITY = 0.25
 _MAX_KEYS = 512
 
 
-def insert_features(con: duckdb.DuckDBPyConnection, source: str) -> None:
+def insert_features(
+    con: duckdb.DuckDBPyConnection, source: str, returning: str | None = None
+) -> pa.Table | None:
     """Explode the features of the predictions in relation ``source`` into ``features``
-    (inside the caller's transaction)."""
+    (inside the caller's transaction). With ``returning`` (columns of ``features``),
+    the inserted rows' columns come back as an Arrow table (None when no prediction
+    had features)."""
     row = con.execute(
         f"SELECT list(DISTINCT k), count(k), (SELECT count(features) FROM {source}) "
         f"FROM (SELECT unnest(try(json_keys(features))) AS k FROM {source} "
@@ -72,14 +77,19 @@ def insert_features(con: duckdb.DuckDBPyConnection, source: str) -> None:
     keys: list[str] = (row[0][0] or []) if row else []
     present, objects = (int(row[0][1]), int(row[0][2])) if row else (0, 0)
     if not keys:
-        return
+        return None
     dense = present >= _MIN_DENSITY * objects * len(keys)
     plain = all(k and '"' not in k and "\\" not in k for k in keys)
     if dense and plain and len(keys) <= _MAX_KEYS:
         paths = [f'$."{k}"' for k in keys]
-        con.execute(_KEYED_FEATURE_INSERT.format(source=source), [keys, paths]).fetchall()
+        sql, params = _KEYED_FEATURE_INSERT.format(source=source), [keys, paths]
     else:
-        con.execute(GENERIC_FEATURE_INSERT.format(source=source)).fetchall()
+        sql, params = GENERIC_FEATURE_INSERT.format(source=source), []
+    if returning is None:
+        con.execute(sql, params).fetchall()
+        return None
+    rows: pa.Table = con.sql(f"{sql} RETURNING {returning}", params=params).to_arrow_table()
+    return rows
 
 
 def feature_histograms(

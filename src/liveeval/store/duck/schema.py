@@ -18,6 +18,7 @@ from collections.abc import Callable
 import duckdb
 
 from .features import insert_features
+from .rollup import ROLLUP_TABLES, backfill
 
 __all__ = ["BACKFILLS", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
@@ -158,11 +159,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             WHERE p.id = labelled.prediction_id AND p.probas IS NOT NULL;
         """,
     ),
+    (
+        4,
+        "rollups: sufficient statistics per 15-minute bucket of prediction time, kept "
+        "as events load; fixed feature bins",
+        # Windowed reads (counts, confusion cells, score and feature histograms, label
+        # delays) merge these rows instead of scanning events; see store/duck/rollup.py.
+        ROLLUP_TABLES,
+    ),
 ]
 
 # Data a migration derives from existing rows, run after its SQL in its transaction.
-BACKFILLS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+BACKFILLS: dict[int, Callable[[duckdb.DuckDBPyConnection], object]] = {
     3: lambda con: insert_features(con, "predictions"),
+    4: backfill,
 }
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -32,6 +32,7 @@ from ..interface import BatchOutcome, WriteOutcome
 from .features import insert_features
 from .idindex import IdIndex, hash_id, hash_ids
 from .journal import Journal, Payload, Position, to_table
+from .rollup import FEATURE_COLUMNS, PAIRS_TABLE, amend_latency, maintain
 from .schema import migrate
 
 __all__ = ["LABELLED_INSERT", "DuckStore"]
@@ -41,6 +42,12 @@ LABELLED_INSERT = (
     "INSERT INTO labelled (prediction_id, model, version, ts, segment, status, predicted, "
     "score, label, value, probas) SELECT p.id, p.model, p.version, p.ts, p.segment, "
     "p.status, p.label, p.score, o.label, o.value, p.probas"
+)
+# The same, with the outcome's time, into the load's ``new_pairs`` (for the rollups).
+_PAIRS_INSERT = (
+    LABELLED_INSERT.replace("INTO labelled", "INTO new_pairs")
+    .replace("value, probas)", "value, probas, outcome_ts)")
+    .replace("p.probas", "p.probas, o.ts")
 )
 
 # Replayed journal records are loaded in transactions of about this many rows.
@@ -259,18 +266,27 @@ class DuckStore:
                     for kind in tables:
                         con.execute(f"INSERT INTO {kind} SELECT * FROM new_{kind}").fetchall()
                     new_p = tables.get("predictions")
+                    features = None
                     if new_p is not None and new_p.column("features").null_count < len(new_p):
-                        insert_features(con, "new_predictions")
-                    self._label(con, tables)
+                        rows = insert_features(con, "new_predictions", FEATURE_COLUMNS)
+                        if rows is not None and rows.num_rows:
+                            con.register("new_features", rows)
+                            registered.append("new_features")
+                            features = "new_features"
+                    pairs = self._label(con, tables)
+                    # The rollups: one aggregate-and-upsert per table for the batch.
+                    maintain(con, "new_predictions" if new_p is not None else None, pairs, features)
+                    con.execute("DROP TABLE IF EXISTS new_pairs").fetchall()
                     if earlier is not None:
+                        # Rows an earlier load took: the rollups move with the UPDATE.
                         con.register("amended_latency", earlier)
                         registered.append("amended_latency")
-                        con.execute(
-                            "UPDATE predictions SET latency_total_s = a.seconds "
-                            "FROM amended_latency a WHERE predictions.id = a.id "
-                            "AND predictions.ts = a.ts AND predictions.ts BETWEEN ? AND ?",
-                            [pc.min(earlier["ts"]).as_py(), pc.max(earlier["ts"]).as_py()],
-                        ).fetchall()
+                        amend_latency(
+                            con,
+                            "amended_latency",
+                            pc.min(earlier["ts"]).as_py(),
+                            pc.max(earlier["ts"]).as_py(),
+                        )
                     if position is not None:
                         con.execute(
                             'UPDATE journal_state SET segment = ?, "offset" = ?',
@@ -285,29 +301,39 @@ class DuckStore:
                     con.unregister(name)
         return rest
 
-    def _label(self, con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+    def _label(self, con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> str | None:
+        """Join the pairs this load completes into ``labelled`` (through ``new_pairs``,
+        which the rollups then read); the relation's name, or None when there are none."""
         new_p = tables.get("predictions")
         new_o = tables.get("outcomes")
         # The indexes say whether a join can find anything; most batches of a live
         # server are predictions whose outcomes have not come yet.
-        if new_p is not None and self.indexes["outcomes"].contains(hash_ids(new_p["id"])).any():
-            con.execute(
-                f"{LABELLED_INSERT} FROM new_predictions p "
-                "JOIN outcomes o ON o.prediction_id = p.id"
-            ).fetchall()
-        if (
+        by_prediction = (
+            new_p is not None and self.indexes["outcomes"].contains(hash_ids(new_p["id"])).any()
+        )
+        by_outcome = (
             new_o is not None
             and self.indexes["predictions"].contains(hash_ids(new_o["prediction_id"])).any()
-        ):
+        )
+        if not (by_prediction or by_outcome):
+            return None
+        con.execute(PAIRS_TABLE).fetchall()
+        if by_prediction:
+            con.execute(
+                f"{_PAIRS_INSERT} FROM new_predictions p JOIN outcomes o ON o.prediction_id = p.id"
+            ).fetchall()
+        if by_outcome:
             fresh = (
                 " WHERE NOT EXISTS (SELECT 1 FROM new_predictions n WHERE n.id = o.prediction_id)"
                 if new_p is not None
                 else ""
             )
             con.execute(
-                f"{LABELLED_INSERT} FROM new_outcomes o "
+                f"{_PAIRS_INSERT} FROM new_outcomes o "
                 f"JOIN predictions p ON p.id = o.prediction_id{fresh}"
             ).fetchall()
+        con.execute("INSERT INTO labelled SELECT * EXCLUDE (outcome_ts) FROM new_pairs").fetchall()
+        return "new_pairs"
 
     def position(self) -> Position:
         row = self._con.cursor().execute('SELECT segment, "offset" FROM journal_state').fetchone()

@@ -1,0 +1,175 @@
+"""Windowed reads from the rollups: a live monitor's read of a big store, no server.
+
+Run ``python bench/windows.py [--rows N] [--runs R] [--out FILE]``. The store (one
+binary model, ``--features`` numeric features, predictions spread evenly over 30 days,
+80% of them labelled 1 minute to 3 days later) is generated once into ``bench/data/``
+through the store's own bulk load (``DuckStore.write_table`` in 1M-row batches, the
+rollups maintained by every load) and reused; its load rate is recorded when it is
+built.
+
+Timed (median of ``--runs``, warm process, store opened once): the read a monitor
+makes of 30 days in hourly windows — ``grouped_statistics(every=1h)`` (counts,
+confusion matrices, loss sums, latency, score distributions per window),
+``score_histograms(every=1h)``, and ``feature_windows(every=1h)`` for every feature
+(720 windows × 20 histograms) — each and together, plus ``label_delays``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from liveeval.store import Scope  # noqa: E402
+from liveeval.store.duck.engine import DuckEngine  # noqa: E402
+from liveeval.store.duck.store import DuckStore  # noqa: E402
+
+START = dt.datetime(2026, 10, 1)
+DAYS = 30
+CHUNK = 1_000_000
+MODEL = "fraud"
+
+
+def chunk(start: int, n: int, total: int, features: int) -> tuple[pa.Table, pa.Table]:
+    rng = np.random.default_rng(start)
+    span_us = DAYS * 86_400 * 1_000_000
+    index = np.arange(start, start + n, dtype=np.int64)
+    ts = np.datetime64(START, "us") + (index * (span_us // total)).astype("timedelta64[us]")
+    y = (rng.random(n) < 0.02).astype(np.int64)
+    score = np.clip(rng.normal(0.2 + 0.5 * y, 0.15), 0, 1)
+    # Features drift slowly over the month: mean moves by 0.3 sd.
+    drift = (0.3 * index / total)[:, None]
+    x = (rng.normal(size=(n, features)) + drift).round(5)
+    names = [f"f{i:02d}" for i in range(features)]
+    texts = [
+        "{" + ", ".join(f'"{k}": {v}' for k, v in zip(names, row, strict=True)) + "}"
+        for row in x.tolist()
+    ]
+    ids = [f"p{i}" for i in range(start, start + n)]
+    predictions = pa.table(
+        {
+            "id": ids,
+            "model": pa.array([MODEL] * n),
+            "version": pa.array(["v1"] * n),
+            "ts": pa.array(ts),
+            "segment": pa.nulls(n, pa.string()),
+            "features": pa.array(texts),
+            "label": np.where(score >= 0.5, "1", "0"),
+            "score": score,
+            "probas": pa.nulls(n, pa.list_(pa.float64())),
+            "latency_model_s": pa.nulls(n, pa.float64()),
+            "latency_total_s": rng.gamma(2.0, 0.005, n),
+            "status": pa.array(["ok"] * n),
+            "error_type": pa.nulls(n, pa.string()),
+        }
+    )
+    labelled = rng.random(n) < 0.8
+    delay = rng.uniform(60, 3 * 86_400, n).astype(np.int64) * 1_000_000
+    outcomes = pa.table(
+        {
+            "prediction_id": pa.array(ids).filter(pa.array(labelled)),
+            "label": pa.array(y.astype(str)[labelled]),
+            "value": pa.nulls(int(labelled.sum()), pa.float64()),
+            "ts": pa.array((ts + delay.astype("timedelta64[us]"))[labelled]),
+        }
+    )
+    return predictions, outcomes
+
+
+def build(path: Path, n: int, features: int) -> dict[str, float]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = DuckStore(path)
+    loaded = {"predictions": 0.0, "outcomes": 0.0, "generate": 0.0}
+    try:
+        for at in range(0, n, CHUNK):
+            t0 = time.perf_counter()
+            p, o = chunk(at, min(CHUNK, n - at), n, features)
+            t1 = time.perf_counter()
+            store.write_table("predictions", p)
+            t2 = time.perf_counter()
+            store.write_table("outcomes", o)
+            t3 = time.perf_counter()
+            loaded["generate"] += t1 - t0
+            loaded["predictions"] += t2 - t1
+            loaded["outcomes"] += t3 - t2
+            print(f"  loaded {at + len(p):,} predictions ({t2 - t1:.1f} s, +{t3 - t2:.1f} s)")
+    finally:
+        store.close()
+    return {
+        "rows": n,
+        "features": features,
+        "predictions_load_s": loaded["predictions"],
+        "outcomes_load_s": loaded["outcomes"],
+        "predictions_per_s": n / loaded["predictions"],
+        "store_bytes": path.stat().st_size,
+    }
+
+
+def reads(path: Path, runs: int, features: int) -> dict[str, float]:
+    engine = DuckEngine(path)
+    scope = Scope(MODEL, since=START, until=START + dt.timedelta(days=DAYS))
+    hour = dt.timedelta(hours=1)
+    names = [f"f{i:02d}" for i in range(features)]
+    parts = {
+        "grouped_statistics_s": lambda: engine.grouped_statistics(scope, every=hour),
+        "score_histograms_s": lambda: engine.score_histograms(scope, hour),
+        "feature_windows_s": lambda: engine.feature_windows(scope, hour, names),
+        "label_delays_s": lambda: engine.label_delays(scope),
+    }
+    out: dict[str, float] = {}
+    try:
+        windows = parts["grouped_statistics_s"]()
+        assert len(windows) == DAYS * 24, len(windows)
+        assert len(parts["feature_windows_s"]()) == DAYS * 24
+        for name, fn in parts.items():
+            times = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            out[name] = statistics.median(times)
+        together = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            for name in ("grouped_statistics_s", "score_histograms_s", "feature_windows_s"):
+                parts[name]()
+            together.append(time.perf_counter() - t0)
+        out["monitor_read_s"] = statistics.median(together)
+        out["windows"] = float(len(windows))
+    finally:
+        engine.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    path = ROOT / "bench" / "data" / f"windows-{args.rows}-{args.features}.duckdb"
+    results: dict[str, dict[str, float]] = {}
+    if not path.exists():
+        print(f"building {path} (once)", flush=True)
+        results["build"] = build(path, args.rows, args.features)
+        print("build", json.dumps({k: round(v, 3) for k, v in results["build"].items()}))
+    results["reads"] = reads(path, args.runs, args.features)
+    print("reads", json.dumps({k: round(v, 4) for k, v in results["reads"].items()}))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
