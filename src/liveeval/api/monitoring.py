@@ -16,6 +16,7 @@ from fastapi.params import Depends
 from ..metrics.registry import METRICS
 from ..service import Service
 from ..service.events import naive_utc
+from ..service.drift import drift as read_drift
 from ..service.monitoring import windows as read_windows
 from .schemas import ErrorResponse
 
@@ -79,6 +80,47 @@ def monitoring_router(
                 by=tuple(dict.fromkeys(by or ())),
                 maturity=maturity,
                 metrics=names,
+            )
+        )
+
+    @router.get("/v1/models/{model}/drift", responses=not_found)
+    async def model_drift(
+        model: str,
+        reference: str = Query(
+            ...,
+            max_length=200,
+            description="what to compare with: 'version:NAME', 'START/END' (ISO 8601 "
+            "times) or 'previous:7d' (that long before the first window)",
+        ),
+        window: str = Query(
+            "1h", pattern=r"^0*[1-9][0-9]*[mhdw]$", description="window size, a multiple of 15m"
+        ),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        version: str | None = None,
+        features: Annotated[
+            list[str] | None, Query(description="features to compare (default: all)")
+        ] = None,
+        intervals: bool = Query(
+            False, description="effect intervals for every window (the latest always has them)"
+        ),
+    ) -> dict[str, Any]:
+        """Per window, every feature's drift against the reference, and the score,
+        predicted label and label (prevalence) of a binary model; ranked, each with its
+        method, effect size, raw and adjusted p-value, and the call with the rule that
+        decided it."""
+        start, end = _utc(since, "since"), _utc(until, "until")
+        return await run_in_threadpool(
+            lambda: read_drift(
+                service,
+                model,
+                reference=reference,
+                window=window,
+                since=start,
+                until=end,
+                version=version,
+                features=tuple(dict.fromkeys(features)) if features else None,
+                intervals=intervals,
             )
         )
 

@@ -1,0 +1,376 @@
+"""Live drift: each window's features, score, predictions and labels against a reference.
+
+Both sides are merges of the store's per-bucket histograms (features on the fixed bins
+the store keeps per model and feature; scores in ``SCORE_BINS`` bins), so a drift read
+over thirty days is a merge of small rows, never a scan. The call is the one
+:func:`liveeval.metrics.drift.call_drift` makes for files: effect size above its
+threshold and significant after Benjamini–Hochberg over every column × window in the
+answer.
+
+A reference is named in the request: ``version:NAME`` (all predictions of a version)
+or ``START/END`` (a time range, ISO 8601, UTC), or ``previous:7d`` (the given duration
+just before the first window).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import NotFoundError, ValidationError
+from ..metrics.drift import (
+    DriftMeasurement,
+    DriftRule,
+    Histogram,
+    call_drift,
+    measure_categorical,
+    measure_numeric,
+    measure_numeric_windows,
+)
+from ..monitor.drift import ColumnDrift, Role, histogram_from_store
+from ..store.interface import (
+    ROLLUP_BUCKET,
+    SCORE_BINS,
+    FeatureHistogram,
+    Scope,
+    ScoreHistogram,
+    StatisticsSource,
+)
+
+if TYPE_CHECKING:
+    from .core import Service
+
+__all__ = ["Reference", "drift", "drift_of", "parse_reference"]
+
+_EPOCH = datetime(1970, 1, 1)
+_SCORE_EDGES = np.linspace(0.0, 1.0, SCORE_BINS + 1)
+# More windows than this in one drift answer: the most recent ones.
+MAX_DRIFT_WINDOWS = 2_000
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Which predictions a window is compared with."""
+
+    text: str
+    version: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: timedelta | None = None
+
+    def scope(self, model: str, first_window: datetime | None) -> Scope:
+        if self.before is not None:
+            end = first_window or _EPOCH
+            return Scope(model, end - self.before, end)
+        return Scope(model, self.since, self.until, self.version)
+
+
+def parse_reference(text: str) -> Reference:
+    """``version:NAME``, ``START/END`` (ISO 8601, UTC) or ``previous:DURATION``.
+
+    Raises
+    ------
+    ValidationError
+        naming the value and the accepted forms.
+    """
+    from ..config import parse_window
+    from ..errors import ConfigError
+    from .events import naive_utc
+
+    raw = str(text).strip()
+    forms = (
+        "a reference is 'version:NAME', 'START/END' (ISO 8601 times) or 'previous:7d' "
+        "(the duration just before the first window)"
+    )
+    if raw.startswith("version:") and len(raw) > len("version:"):
+        return Reference(raw, version=raw[len("version:") :])
+    if raw.startswith("previous:"):
+        try:
+            before = parse_window(raw[len("previous:") :])
+        except ConfigError:
+            raise ValidationError(f"reference {raw[:80]!r}: {forms}", column="reference") from None
+        return Reference(raw, before=_whole(before))
+    start, sep, end = raw.partition("/")
+    if sep:
+        try:
+            since = naive_utc(datetime.fromisoformat(start.replace("Z", "+00:00")))
+            until = naive_utc(datetime.fromisoformat(end.replace("Z", "+00:00")))
+        except ValueError:
+            raise ValidationError(f"reference {raw[:80]!r}: {forms}", column="reference") from None
+        if until <= since:
+            raise ValidationError(
+                f"reference {raw[:80]!r}: the end is not after the start", column="reference"
+            )
+        return Reference(raw, since=_floor(since, ROLLUP_BUCKET), until=_ceil(until, ROLLUP_BUCKET))
+    raise ValidationError(f"reference {raw[:80]!r}: {forms}", column="reference")
+
+
+def drift(
+    service: Service,
+    model: str,
+    *,
+    reference: str,
+    window: str = "1h",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    version: str | None = None,
+    features: tuple[str, ...] | None = None,
+    intervals: bool = False,
+    rule: DriftRule | None = None,
+) -> dict[str, Any]:
+    """Drift of ``model``'s windows against ``reference`` (see the module docstring).
+
+    Raises
+    ------
+    NotFoundError
+        for a model neither served nor seen.
+    ValidationError
+        for a bad reference, window or feature name.
+    """
+    known = model in service.models or model in service.logged
+    if not known and not service.store.has_model(model):
+        raise NotFoundError(f"unknown model {model[:200]!r}")
+    classes, pos_label, _ = service.model_meta(model, version)
+    return drift_of(
+        service.store,
+        model,
+        reference=reference,
+        window=window,
+        since=since,
+        until=until,
+        version=version,
+        features=features,
+        intervals=intervals,
+        rule=rule,
+        classes=classes,
+        pos_label=pos_label,
+    )
+
+
+def drift_of(
+    source: StatisticsSource,
+    model: str,
+    *,
+    reference: str,
+    window: str = "1h",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    version: str | None = None,
+    features: tuple[str, ...] | None = None,
+    intervals: bool = False,
+    rule: DriftRule | None = None,
+    classes: tuple[Any, ...] | None = None,
+    pos_label: Any = None,
+) -> dict[str, Any]:
+    """:func:`drift` over any statistics source."""
+    from ..config import parse_window
+    from ..errors import ConfigError
+
+    try:
+        every = parse_window(window)
+    except ConfigError:
+        raise ValidationError(
+            f"window {window[:40]!r} is not a duration like 1h or 1d", column="window"
+        ) from None
+    if every % ROLLUP_BUCKET:
+        raise ValidationError(
+            f"window {window}: drift windows are whole multiples of 15m", column="window"
+        )
+    ref = parse_reference(reference)
+    rule = rule or DriftRule()
+    grid_rule = replace(rule, bootstrap=0)
+    scope = Scope(
+        model,
+        None if since is None else _floor(since, every),
+        None if until is None else _ceil(until, every),
+        version,
+    )
+    current = source.feature_windows(scope, every, features)
+    starts = sorted(current)[-MAX_DRIFT_WINDOWS:]
+    ref_scope = ref.scope(model, starts[0] if starts else scope.since)
+    merged = source.feature_windows(ref_scope, None, features)
+    ref_hists: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
+    names = sorted({n for s in starts for n in current[s]} | set(ref_hists))
+    if features is not None:
+        unknown = [f for f in features if f not in names]
+        if unknown:
+            raise ValidationError(
+                f"no feature {unknown[0]!r} in the reference or the windows; features: "
+                f"{', '.join(names[:30]) or 'none'}",
+                column="features",
+            )
+
+    # (role, name) → reference histogram and one histogram per window (None: absent).
+    columns: dict[tuple[Role, str], tuple[Histogram, list[Histogram | None]]] = {}
+    for name in names:
+        ref_h = ref_hists.get(name)
+        if ref_h is None:
+            continue
+        columns[("feature", name)] = (
+            histogram_from_store(ref_h),
+            [_or_none(current[s].get(name)) for s in starts],
+        )
+    if pos_label is not None:
+        _add_score_columns(source, columns, scope, ref_scope, every, starts, classes, pos_label)
+
+    measured: list[tuple[int, Role, str, DriftMeasurement]] = []
+    for (role, name), (ref_hist, hists) in columns.items():
+        kind_numeric = bool(len(ref_hist.edges))
+        present = [(i, h) for i, h in enumerate(hists) if h is not None]
+        if kind_numeric:
+            found = measure_numeric_windows(ref_hist, [h for _, h in present], grid_rule)
+            measured += [(i, role, name, m) for (i, _), m in zip(present, found, strict=True)]
+        else:
+            measured += [
+                (i, role, name, measure_categorical(ref_hist, h, grid_rule)) for i, h in present
+            ]
+    calls = call_drift([m for *_, m in measured], rule)
+    by_window: dict[int, list[ColumnDrift]] = {}
+    for (i, role, name, _), call in zip(measured, calls, strict=True):
+        by_window.setdefault(i, []).append(ColumnDrift(name, role, call))
+
+    latest: list[dict[str, Any]] = []
+    if starts:
+        last = len(starts) - 1
+        for column in sorted(by_window.get(last, []), key=lambda c: c.rank_key):
+            # The latest window is what a user reads first: its effects get intervals.
+            entry = column.to_dict()
+            entry["effect"].update(_interval(columns, column, last, rule))
+            latest.append(entry)
+    return {
+        "model": model,
+        "window": window,
+        "reference": {
+            "given": ref.text,
+            "since": None if ref_scope.since is None else ref_scope.since.isoformat(),
+            "until": None if ref_scope.until is None else ref_scope.until.isoformat(),
+            "version": ref_scope.version,
+            "rows": {name: h.rows for name, h in ref_hists.items()},
+        },
+        "rule": {
+            **rule.to_dict(),
+            "description": rule.describe(sum(c.p_adjusted is not None for c in calls)),
+        },
+        "bins": "features on the store's fixed bins per model and feature (50 quantiles of "
+        "the first 10,000 values, open ends); scores in 1000 equal bins of [0, 1]",
+        "latest": {
+            "start": starts[-1].isoformat() if starts else None,
+            "columns": latest,
+        },
+        "windows": [
+            {
+                "start": start.isoformat(),
+                "end": (start + every).isoformat(),
+                "drifted": sorted(c.name for c in by_window.get(i, []) if c.drifted),
+                "columns": [
+                    _cell(c, intervals and _interval(columns, c, i, rule))
+                    for c in sorted(by_window.get(i, []), key=lambda c: c.rank_key)
+                ],
+            }
+            for i, start in enumerate(starts)
+        ],
+    }
+
+
+def _cell(column: ColumnDrift, interval: dict[str, Any] | bool | None) -> dict[str, Any]:
+    m = column.call.measurement
+    effect = m.effect if m.effect is None or math.isfinite(m.effect) else None
+    out: dict[str, Any] = {
+        "name": column.name,
+        "role": column.role,
+        "kind": m.kind,
+        "effect": effect,
+        "threshold": column.call.threshold,
+        "p_value": m.p_value,
+        "p_adjusted": column.call.p_adjusted,
+        "drifted": column.call.drifted,
+        "status": column.call.status,
+        "rows": m.rows_current,
+    }
+    if isinstance(interval, dict):
+        out.update({"effect_lower": interval["lower"], "effect_upper": interval["upper"]})
+    return out
+
+
+def _interval(
+    columns: dict[tuple[Role, str], tuple[Histogram, list[Histogram | None]]],
+    column: ColumnDrift,
+    i: int,
+    rule: DriftRule,
+) -> dict[str, Any]:
+    """The bootstrap interval of one cell's effect (measured again with the rule's
+    bootstrap; the grid itself is measured without, for speed)."""
+    ref_hist, hists = columns[(column.role, column.name)]
+    current = hists[i]
+    if current is None:
+        return {"lower": None, "upper": None, "interval_method": "none"}
+    if column.kind == "numeric":
+        m = measure_numeric(ref_hist, current, rule)
+    else:
+        m = measure_categorical(ref_hist, current, rule)
+    finite = [
+        None if v is None or not math.isfinite(v) else v for v in (m.effect_lower, m.effect_upper)
+    ]
+    return {"lower": finite[0], "upper": finite[1], "interval_method": m.interval_method}
+
+
+def _add_score_columns(
+    source: StatisticsSource,
+    columns: dict[tuple[Role, str], tuple[Histogram, list[Histogram | None]]],
+    scope: Scope,
+    ref_scope: Scope,
+    every: timedelta,
+    starts: list[datetime],
+    classes: tuple[Any, ...] | None,
+    pos_label: Any,
+) -> None:
+    """Score, predicted-label and label (prevalence) drift of a binary model."""
+    current = source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
+    reference = source.score_histograms(ref_scope, None, classes=classes, pos_label=pos_label)
+    ref = next(iter(reference.values()), None)
+    if ref is None or ref.n == 0:
+        return
+    windows = [current.get(s) for s in starts]
+
+    def scores(h: ScoreHistogram) -> Histogram:
+        return Histogram(edges=_SCORE_EDGES, counts=h.predicted.sum(axis=0))
+
+    def predicted(h: ScoreHistogram) -> Histogram:
+        neg, pos = (int(v) for v in h.predicted.sum(axis=1))
+        return Histogram.from_categories({"negative": neg, "positive": pos})
+
+    def labels(h: ScoreHistogram) -> Histogram:
+        neg, pos = (int(v) for v in h.labelled.sum(axis=1))
+        return Histogram.from_categories({"negative": neg, "positive": pos})
+
+    columns[("score", "score")] = (scores(ref), [None if w is None else scores(w) for w in windows])
+    columns[("prediction", "predicted label")] = (
+        predicted(ref),
+        [None if w is None else predicted(w) for w in windows],
+    )
+    if ref.n_labelled:
+        columns[("label", "label")] = (
+            labels(ref),
+            [None if w is None or not w.n_labelled else labels(w) for w in windows],
+        )
+
+
+def _or_none(h: FeatureHistogram | None) -> Histogram | None:
+    return None if h is None else histogram_from_store(h)
+
+
+def _whole(d: timedelta) -> timedelta:
+    return d if d % ROLLUP_BUCKET == timedelta(0) else (d // ROLLUP_BUCKET + 1) * ROLLUP_BUCKET
+
+
+def _floor(ts: datetime, every: timedelta) -> datetime:
+    return _EPOCH + ((ts - _EPOCH) // every) * every
+
+
+def _ceil(ts: datetime, every: timedelta) -> datetime:
+    floor = _floor(ts, every)
+    return floor if floor == ts else floor + every
