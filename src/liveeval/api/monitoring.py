@@ -15,8 +15,8 @@ from fastapi.params import Depends
 
 from ..metrics.registry import METRICS
 from ..service import Service
-from ..service.events import naive_utc
 from ..service.drift import drift as read_drift
+from ..service.events import naive_utc
 from ..service.monitoring import windows as read_windows
 from .schemas import ErrorResponse
 
