@@ -201,3 +201,55 @@ def test_label_delay_summary_reads_quantiles_and_coverage_by_age():
     assert coverage[3600.0] == pytest.approx(0.90)
     assert coverage[86400.0] == pytest.approx(1.0)
     assert summarise_label_delays(LabelDelays(edges, np.zeros(4, np.int64))).p50_seconds is None
+
+
+def test_estimating_windows_of_a_binary_model_get_estimates_from_the_realized_ones(client):
+    """Six hours of a calibrated model: four realized hours calibrate, the last two
+    (labels still arriving) are estimated; the estimate counts the labels they have."""
+    rng = np.random.default_rng(5)
+    preds, outcomes, truth = [], [], {}
+    for hour in range(6):
+        n = 400
+        s = rng.beta(2, 5, n)
+        y = (rng.random(n) < s).astype(int)  # calibrated: P(y=1 | s) = s
+        truth[hour] = (y, (s >= 0.5).astype(int))
+        for i in range(n):
+            pid = f"e{hour}-{i}"
+            preds.append(
+                {
+                    "id": pid,
+                    "model": "ext",
+                    "ts": (T0 + timedelta(hours=hour, seconds=9 * i)).isoformat(),
+                    "label": int(s[i] >= 0.5),
+                    "score": float(s[i]),
+                }
+            )
+            if hour < 4 or i < 40:
+                outcomes.append(
+                    {
+                        "prediction_id": pid,
+                        "label": int(y[i]),
+                        "ts": (T0 + timedelta(hours=hour + 2, seconds=9 * i)).isoformat(),
+                    }
+                )
+    assert client.post("/v1/predictions", json={"predictions": preds}).status_code == 200
+    assert client.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+    body = client.get("/v1/models/ext/windows", params={"size": "1h"}).json()
+    assert body["estimation"]["available"], body["estimation"]
+    assert body["estimation"]["calibration"]["method"] in ("identity", "isotonic")
+    states = [w["state"] for w in body["windows"]]
+    assert states == ["realized"] * 4 + ["estimating"] * 2
+    for w in body["windows"][:4]:
+        assert w["estimate"] is None
+    for hour, w in zip((4, 5), body["windows"][4:], strict=True):
+        est = w["estimate"]
+        assert est["n"] == 400
+        accuracy = est["metrics"]["accuracy"]
+        assert accuracy["lower"] <= accuracy["value"] <= accuracy["upper"]
+        y, pred = truth[hour]
+        # Not a coverage test (tests/monitor/test_estimate.py has those): the estimate is
+        # in the right place.
+        assert abs(accuracy["value"] - skm.accuracy_score(y, pred)) < 0.1
+    delay = body["label_delay"]
+    assert delay["n"] == len(outcomes)
+    assert delay["p50_seconds"] == pytest.approx(7200, rel=0.5)

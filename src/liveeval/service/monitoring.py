@@ -7,16 +7,25 @@ and the metrics to show, and renders JSON.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import NotFoundError
+from ..errors import LiveevalError, NotFoundError
 from ..metrics.labels import Label
 from ..metrics.registry import metric_names, metric_spec
-from ..monitor.windows import DEFAULT_MATURITY, Window, WindowSize, count_windows, time_windows
+from ..monitor.estimate import PerformanceEstimator
+from ..monitor.windows import (
+    DEFAULT_MATURITY,
+    Window,
+    WindowSize,
+    count_windows,
+    summarise_label_delays,
+    time_windows,
+)
 from ..report.model import metric_dict
 from ..store import Scope
-from ..store.interface import StatisticsSource
+from ..store.interface import ScoreHistogram, StatisticsSource
 
 if TYPE_CHECKING:
     from .core import Service
@@ -111,6 +120,13 @@ def windows_of(
             pos_label=pos_label,
             maturity=level,
         )
+    estimates: dict[tuple[datetime, str | None, str | None], dict[str, Any]] = {}
+    estimation: dict[str, Any] = {"available": False, "reason": "count windows are not estimated"}
+    if window_size.every is not None:
+        estimation, estimates = _estimates(
+            source, scope, window_size.every, found, classes, pos_label, by
+        )
+    delays = _label_delay(source, scope)
     return {
         "model": model,
         "size": str(window_size),
@@ -124,8 +140,93 @@ def windows_of(
             "segment": segment,
             "by": list(by),
         },
-        "windows": [window_dict(w, chosen) for w in found],
+        "estimation": estimation,
+        "label_delay": delays,
+        "windows": [
+            {
+                **window_dict(w, chosen),
+                "estimate": estimates.get((w.start, w.version, w.segment)),
+            }
+            for w in found
+        ],
     }
+
+
+# A calibration needs labels of both classes from realized windows: fewer than this and
+# no estimate is made (its interval would say little and its check could not run).
+MIN_REFERENCE_LABELS = 200
+
+
+def _estimates(
+    source: StatisticsSource,
+    scope: Scope,
+    every: timedelta,
+    found: list[Window],
+    classes: tuple[Label, ...] | None,
+    pos_label: Label | None,
+    by: tuple[str, ...],
+) -> tuple[dict[str, Any], dict[tuple[datetime, str | None, str | None], dict[str, Any]]]:
+    """Estimates before labels for the ``estimating`` windows of a binary model with
+    scores: calibrated on the labelled predictions of the realized windows in the
+    answer, checked against the estimating windows' labels so far, and counting the
+    labels each window already has (its interval closes as they arrive)."""
+    none: dict[tuple[datetime, str | None, str | None], dict[str, Any]] = {}
+    if pos_label is None:
+        return {"available": False, "reason": "estimation is for binary models with scores"}, none
+    if by:
+        return {"available": False, "reason": "not estimated per version or segment group"}, none
+    try:
+        hists = source.score_histograms(
+            replace(scope, since=found[0].start if found else scope.since),
+            every,
+            classes=classes,
+            pos_label=pos_label,
+        )
+    except LiveevalError as exc:
+        return {"available": False, "reason": str(exc)}, none
+    realized = [hists[w.start] for w in found if w.state == "realized" and w.start in hists]
+    estimating = [w for w in found if w.state == "estimating" and w.start in hists]
+    if not estimating:
+        return {"available": True, "reason": "no window is still estimating"}, none
+    reference = ScoreHistogram.empty()
+    for h in realized:
+        reference = reference.merge(h)
+    negatives, positives = (int(v) for v in reference.labelled.sum(axis=1))
+    if negatives + positives < MIN_REFERENCE_LABELS or not negatives or not positives:
+        return {
+            "available": False,
+            "reason": f"calibration needs at least {MIN_REFERENCE_LABELS} labelled predictions "
+            f"of both classes in realized windows; they hold {negatives} negative and "
+            f"{positives} positive",
+        }, none
+    estimator = PerformanceEstimator.fit(reference)
+    check = estimator.check([hists[w.start] for w in estimating])
+    results = estimator.estimate_many(
+        [hists[w.start] for w in estimating], check=check, use_labels=True
+    )
+    out = {}
+    for w, est in zip(estimating, results, strict=True):
+        body = est.to_dict()
+        body["metrics"] = {k: metric_dict(v) for k, v in est.metrics.items()}
+        out[(w.start, w.version, w.segment)] = body
+    return {
+        "available": True,
+        "reference": f"the labelled predictions of the {len(realized)} realized windows "
+        f"({negatives + positives} labels)",
+        "calibration": estimator.calibration.to_dict(),
+        "check": check.to_dict(),
+        "method": "confidence-based estimation on binned scores (as NannyML's CBPE); the "
+        "labels a window already has are counted, the rest estimated",
+    }, out
+
+
+def _label_delay(source: StatisticsSource, scope: Scope) -> dict[str, Any] | None:
+    try:
+        return summarise_label_delays(
+            source.label_delays(replace(scope, since=None, until=None, segment=None))
+        ).to_dict()
+    except LiveevalError:
+        return None
 
 
 def window_dict(window: Window, metrics: tuple[str, ...]) -> dict[str, Any]:
