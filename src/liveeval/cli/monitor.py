@@ -163,10 +163,19 @@ def _from_store(
             known = ", ".join(sorted(source.models())) or "none"
             raise NotFoundError(f"unknown model {model!r} in {path} (models: {known})")
         names = tuple(n.strip() for n in metrics.split(",") if n.strip()) if metrics else None
+        # A store file does not say which class is positive: {0, 1}, {-1, 1} and
+        # booleans take scikit-learn's convention, as the report does.
+        from ..data.columns import _default_positive
+        from ..store import Scope
+
+        labels = source.statistics(Scope(model)).labels
+        pos_label = _default_positive(labels) if len(labels) == 2 else None
         return windows_of(
             source,
             model,
             size,
+            classes=labels if pos_label is not None else None,
+            pos_label=pos_label,
             since=naive_utc(since) if since else None,
             until=naive_utc(until) if until else None,
             version=version,
@@ -188,6 +197,16 @@ def _metric_names(metrics: str | None) -> list[str] | None:
     for name in names:
         metric_spec(name)
     return names
+
+
+def _shown(window: dict[str, Any], name: str) -> str:
+    """The realized value; in an estimating window with an estimate, the estimate
+    (marked ≈; ? when its assumption check failed)."""
+    estimate = window.get("estimate")
+    if window["state"] == "estimating" and estimate and name in estimate["metrics"]:
+        mark = "≈" if estimate["trusted"] else "?"
+        return mark + _cell(estimate["metrics"][name])
+    return _cell(window["metrics"].get(name))
 
 
 def _cell(metric: dict[str, Any] | None) -> str:
@@ -239,7 +258,7 @@ def _table(body: dict[str, Any], names: tuple[str, ...]) -> Table:
                 f"{w['failed_predictions']:,}",
                 f"{w['labelled']:,}" + ("" if coverage is None else f" ({coverage:.0%})"),
                 f"[{_STATE_STYLE.get(state, '')}]{state}[/]",
-                *(_cell(w["metrics"].get(n)) for n in names),
+                *(_shown(w, n) for n in names),
             )
         )
     columns = ("start", "version", "predicted", "failed", "labelled", "state")
@@ -264,4 +283,9 @@ def _table(body: dict[str, Any], names: tuple[str, ...]) -> Table:
         table.add_row(*row)
     if not windows:
         table.caption = "no predictions in this range"
+    elif any(w.get("estimate") for w in windows):
+        table.caption = (
+            "≈ estimated before labels (the labels so far counted, the rest estimated from "
+            "scores); ? estimate whose calibration check failed"
+        )
     return table
