@@ -122,3 +122,44 @@ def test_unknown_model_is_404(client):
     assert (
         client.get("/v1/models/nope/drift", params={"reference": "version:v1"}).status_code == 404
     )
+
+
+def test_prometheus_shows_each_features_drift_in_the_last_full_window(tmp_path):
+    from liveeval.service._clock import now
+
+    config = ServerConfig(
+        store=str(tmp_path / "s.duckdb"),
+        logged=[LoggedModel("live", (0, 1), 1)],
+        metrics_cache_seconds=0.0,
+        window="1h",
+    )
+    end = now().replace(minute=0, second=0, microsecond=0)
+    rng = np.random.default_rng(3)
+    rows = []
+    # 12,000 predictions over the 7 days before the last full hour, then 1,500 in its
+    # last 25 minutes where 'x' moved by one SD and 'z' did not.
+    for i in range(12_000):
+        ts = end - timedelta(hours=1) - timedelta(seconds=50 * (i + 1))
+        rows.append((f"r{i}", ts, rng.normal(0, 1), rng.normal(0, 1)))
+    for i in range(1_500):
+        ts = end - timedelta(seconds=1 + i)
+        rows.append((f"c{i}", ts, rng.normal(1, 1), rng.normal(0, 1)))
+    preds = [
+        {
+            "id": pid,
+            "model": "live",
+            "ts": ts.isoformat(),
+            "label": 0,
+            "score": 0.2,
+            "features": {"x": float(x), "z": float(z)},
+        }
+        for pid, ts, x, z in rows
+    ]
+    with TestClient(create_app(config)) as client:
+        for k in range(0, len(preds), 5000):
+            r = client.post("/v1/predictions", json={"predictions": preds[k : k + 5000]})
+            assert r.status_code == 200
+        text = client.get("/metrics").text
+    assert 'liveeval_feature_drifted{feature="x",model="live",version="unversioned"} 1.0' in text
+    assert 'liveeval_feature_drifted{feature="z",model="live",version="unversioned"} 0.0' in text
+    assert "liveeval_feature_drift_effect" in text

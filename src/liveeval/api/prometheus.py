@@ -72,6 +72,19 @@ class _QualityCollector(Collector):
             "Predictions with ground truth in the window",
             labels=["model", "version"],
         )
+        effect = GaugeMetricFamily(
+            "liveeval_feature_drift_effect",
+            "Drift effect size of a feature, the score, the predicted label or the label in the "
+            "last full window against the 7 days before it (numbers: Wasserstein-1 / "
+            "reference SD; categories: Jensen-Shannon distance)",
+            labels=["model", "version", "feature"],
+        )
+        drifted = GaugeMetricFamily(
+            "liveeval_feature_drifted",
+            "1 when the drift call says drifted (effect above its threshold and significant "
+            "after Benjamini-Hochberg), else 0; absent with too few rows",
+            labels=["model", "version", "feature"],
+        )
         for row in rows:
             key = [row["model"], row["version"]]
             for name, family in families.items():
@@ -79,8 +92,13 @@ class _QualityCollector(Collector):
                 if value is not None:
                     family.add_metric(key, value)
             labelled.add_metric(key, row.get("labelled", 0))
+            for name, value, called in row.get("drift", ()):
+                effect.add_metric([*key, name], value)
+                drifted.add_metric([*key, name], 1.0 if called else 0.0)
         yield from families.values()
         yield labelled
+        yield effect
+        yield drifted
 
 
 class Telemetry:

@@ -154,6 +154,7 @@ def quality_rows(service: Service) -> list[dict[str, Any]]:
                 "labelled": stats.labelled,
                 "label_coverage": stats.label_coverage,
             }
+            row["drift"] = _drift_gauges(service, model, version)
             if stats.evaluation is not None and stats.labelled:
                 results = stats.evaluation.result().metrics
                 for name in LIVE_GAUGES:
@@ -167,3 +168,47 @@ def quality_rows(service: Service) -> list[dict[str, Any]]:
             continue
         rows.append(row)
     return rows
+
+
+def _drift_gauges(service: Service, model: str, version: str) -> list[tuple[str, float, bool]]:
+    """(column, effect, drifted) of the last full window against the 7 days before it;
+    nothing when the window is not a multiple of 15m or a side has too few rows."""
+    import logging
+    import math
+    from datetime import timedelta
+
+    from ..config import parse_window
+    from ..store.interface import ROLLUP_BUCKET
+    from ._clock import now
+    from .drift import drift_of
+
+    every = parse_window(service.config.window)
+    if every % ROLLUP_BUCKET:
+        return []
+    end = datetime(1970, 1, 1) + ((now() - datetime(1970, 1, 1)) // every) * every
+    classes, pos_label, _ = service.model_meta(model, version)
+    try:
+        answer = drift_of(
+            service.store,
+            model,
+            reference="previous:7d",
+            window=service.config.window,
+            since=end - every,
+            until=end - timedelta(microseconds=1),
+            version=version,
+            classes=classes,
+            pos_label=pos_label,
+        )
+    except LiveevalError:
+        logging.getLogger("liveeval").exception(
+            "drift of model %r version %r could not be computed", model, version
+        )
+        return []
+    out = []
+    for window in answer["windows"][-1:]:
+        for cell in window["columns"]:
+            value = cell["effect"]
+            if cell["status"] in ("drifted", "not_drifted") and value is not None:
+                if math.isfinite(value):
+                    out.append((str(cell["name"]), float(value), bool(cell["drifted"])))
+    return out
