@@ -32,6 +32,7 @@ from ..service.reads import metrics as read_metrics
 from ..service.reads import models_listing, quality_rows
 from .answers import status_of
 from .auth import Guard
+from .dashboard_routes import dashboard_routes
 from .docs import mount_offline_docs
 from .fastpath import validation_errors
 from .middleware import RequestGuard
@@ -273,6 +274,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         )
 
     app.include_router(monitoring_router(service, read_guard, errors))
+    app.include_router(dashboard_routes(service, read_guard, errors))
 
     @app.post(
         "/v1/models/{model}/predict",

@@ -560,12 +560,14 @@ def demo_data(
 
 
 def _register_server_commands() -> None:
+    from .demo import demo
     from .monitor import monitor
     from .serve import export, serve
 
     app.command("serve")(serve)
     app.command("export")(export)
     app.command("monitor")(monitor)
+    app.command("demo")(demo)
 
 
 _register_server_commands()
