@@ -43,6 +43,14 @@ def demo(
             help="Seconds of traffic, then a summary and exit (default: until Ctrl-C).",
         ),
     ] = None,
+    linger: Annotated[
+        bool,
+        typer.Option(
+            "--linger",
+            help="With --duration: print the summary when the traffic ends and keep serving "
+            "(the dashboard stays up) until Ctrl-C.",
+        ),
+    ] = False,
     batch_report: Annotated[
         bool,
         typer.Option(
@@ -156,6 +164,11 @@ def demo(
             console.print(f"the traffic stopped: {exc}", markup=False)
         if duration is not None or not server.should_exit:
             summary.update(_collect(url))
+        if linger and duration is not None and not server.should_exit:
+            _print_summary(console, summary, replayer, out, report if batch_report else None)
+            console.print(f"\nStill serving on {url} (--linger); Ctrl-C to stop.", markup=False)
+            summary.clear()
+            return
         server.should_exit = True
 
     driver = threading.Thread(target=drive, name="liveeval-demo-traffic", daemon=True)
@@ -169,7 +182,8 @@ def demo(
         driver.join(timeout=30)
         service.stop()
         sock.close()
-    _print_summary(console, summary, replayer, out, report if batch_report else None)
+    if summary or not linger:
+        _print_summary(console, summary, replayer, out, report if batch_report else None)
 
 
 def _report_route(app: FastAPI, report: Path) -> None:

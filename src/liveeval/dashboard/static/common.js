@@ -20,7 +20,7 @@ const LE = (() => {
     ["30", "every 30 s"],
     ["60", "every minute"],
   ];
-  // Window sizes the windows API accepts; the smallest giving at most ~40 windows is used.
+  // Window sizes the windows API accepts; the smallest giving at most 60 windows is used.
   const SIZES = [
     [10, "10s"], [30, "30s"], [60, "1m"], [300, "5m"], [900, "15m"], [1800, "30m"],
     [3600, "1h"], [10800, "3h"], [21600, "6h"], [43200, "12h"], [86400, "1d"],
@@ -66,7 +66,7 @@ const LE = (() => {
   }
   function rangeSeconds(s) { return seconds(s.range) || 3600; }
   function windowSize(rangeSec) {
-    for (const [sec, text] of SIZES) if (rangeSec / sec <= 40) return text;
+    for (const [sec, text] of SIZES) if (rangeSec / sec <= 60) return text;
     return "1d";
   }
   function sinceIso(rangeSec) { return new Date(Date.now() - rangeSec * 1000).toISOString(); }
@@ -133,6 +133,14 @@ const LE = (() => {
   async function optional(path) {
     try { return await api(path); } catch (e) { if (e.status === 404) return null; throw e; }
   }
+  // The server's routes, from its OpenAPI spec: a page asks only for what exists.
+  let routes = null;
+  async function offers(template) {
+    if (routes === null) {
+      try { routes = Object.keys((await api("/openapi.json")).paths || {}); } catch (e) { routes = []; }
+    }
+    return routes.includes(template);
+  }
   async function text(path) {
     const r = await request(path);
     if (!r.ok) throw new ApiError(r.status, r.statusText, path);
@@ -171,7 +179,8 @@ const LE = (() => {
     if (v === null || v === undefined || Number.isNaN(v)) return "—";
     if (name && isLatency(name)) {
       const ms = v * 1000;
-      return ms >= 100 ? ms.toFixed(0) + " ms" : ms >= 10 ? ms.toFixed(1) + " ms" : ms.toFixed(2) + " ms";
+      // A no-break space: the unit never wraps away from its number.
+      return (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + "\u00a0ms";
     }
     if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en");
     return Number(v).toFixed(3);
@@ -312,7 +321,7 @@ const LE = (() => {
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": label, class: "spark" });
     svg.append(s("title", { text: label }));
     if (!vals.length) {
-      svg.append(s("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "empty", text: "no labelled windows yet" }));
+      svg.append(s("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "empty", text: "no labels yet" }));
       return svg;
     }
     const t0 = Math.min(...points.map((p) => p.t)), t1 = Math.max(...points.map((p) => p.t));
@@ -427,7 +436,7 @@ const LE = (() => {
 
   return {
     COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso,
-    h, s, replace, api, optional, text, showAuth, metricName, isLatency, fmt, pct, count, interval,
+    h, s, replace, api, optional, offers, text, showAuth, metricName, isLatency, fmt, pct, count, interval,
     metric, time, ms, badge, timeChart, sparkline, legend, paintSwatches, confusion, start,
     refreshNow, modelFromPath,
   };

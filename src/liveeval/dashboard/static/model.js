@@ -190,16 +190,20 @@
         h("div", { class: "card-head" }, h("h3", {}, h("span", { class: "swatch", "data-color": LE.COLORS[i % LE.COLORS.length] }), v), LE.badge(b)),
         h("dl", { class: "facts" },
           h("div", {}, h("dt", { text: "predictions" }), h("dd", { text: `${LE.count(b.predictions)} · ${LE.pct(b.label_coverage)} labelled` })),
-          COMPARE.filter((n) => b.metrics && b.metrics[n]).map((n) => h("div", {}, h("dt", { text: LE.metricName(n) }), h("dd", {}, LE.metric(b.metrics[n], n))))))))
+          COMPARE.filter((n) => b.metrics && b.metrics[n] && (b.labelled || LE.isLatency(n) || n === "failed_prediction_rate")).map((n) => h("div", {}, h("dt", { text: LE.metricName(n) }), h("dd", {}, LE.metric(b.metrics[n], n))))))))
       : h("p", { class: "muted", text: "No predictions in this range." }));
     LE.paintSwatches(sections.versions);
   }
 
-  async function renderOptional(id, path, what) {
+  async function renderOptional(id, template, path, what) {
     const box = sections[id];
+    if (!(await LE.offers(template))) {
+      replace(box, h("p", { class: "muted", text: `${what}: not yet available on this server (its API has no ${template}).` }));
+      return;
+    }
     const body = await LE.optional(path);
     if (body === null) {
-      replace(box, h("p", { class: "muted", text: `${what}: not yet available for this model (this server answers 404 for ${path}).` }));
+      replace(box, h("p", { class: "muted", text: `${what}: not yet available for this model (the API answers 404 for ${path}).` }));
       return;
     }
     replace(box, h("p", {}, `${what} data is available as JSON: `, h("a", { href: path, text: path })));
@@ -271,8 +275,8 @@
     const versionBodies = await Promise.all(seen.map(async (v) => [v, await api(`${base}/metrics?window=${range}&version=${enc(v)}${profile ? "&profile=" + enc(profile) : ""}`)]));
     renderVersions(versionBodies);
     await Promise.all([
-      renderOptional("drift", `${base}/drift`, "Drift"),
-      renderOptional("alerts", `/v1/alerts?model=${enc(model)}`, "Alerts"),
+      renderOptional("drift", "/v1/models/{model}/drift", `${base}/drift`, "Drift"),
+      renderOptional("alerts", "/v1/alerts", `/v1/alerts?model=${enc(model)}`, "Alerts"),
       renderServer(),
     ]);
     document.getElementById("threshold-link").href = LE.link(`/models/${enc(model)}/threshold`, ["range", "refresh", "version"]);

@@ -27,7 +27,7 @@
       h("div", { class: "key" },
         h("div", {},
           h("div", { class: "key-name", text: LE.metricName(key) }),
-          h("div", { class: "key-value" }, LE.metric(m[key], key))),
+          h("div", { class: "key-value" }, body.labelled ? LE.metric(m[key], key) : h("span", { class: "muted", text: "no labels yet" }))),
         LE.sparkline(points, color, `${LE.metricName(key)} per window, ${title}`)),
       h("dl", { class: "facts" },
         h("div", {}, h("dt", { text: "predictions" }), h("dd", { text: LE.count(body.predictions) })),
