@@ -279,7 +279,8 @@ const LE = (() => {
     for (const r of o.refs || []) {
       if (!Number.isFinite(r.v)) continue;
       svg.append(s("line", { x1: L, x2: L + pw, y1: sy(r.v), y2: sy(r.v), class: "ref" }));
-      svg.append(s("text", { x: L + pw - 4, y: sy(r.v) - 4, "text-anchor": "end", class: "ref-label", text: r.label }));
+      // Labelled at the left: live data grows from the right.
+      svg.append(s("text", { x: L + 4, y: sy(r.v) - 4, "text-anchor": "start", class: "ref-label", text: r.label }));
     }
     for (const se of o.series) {
       const pts = se.points.filter((p) => Number.isFinite(p.t));

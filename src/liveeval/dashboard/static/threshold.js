@@ -77,11 +77,15 @@
       const pts = c.threshold.map((t, i) => [t, c[name][i]]).filter(([, v]) => v !== null);
       svg.append(s("polyline", { points: pts.map(([t, v]) => `${sx(t).toFixed(1)},${sy(v).toFixed(1)}`).join(" "), stroke: color, class: "line", fill: "none" }));
     }
+    let k = 0;
     for (const p of points) {
       if (p.threshold === null) continue;
+      k += 1;
       const g = s("g", { class: "op" });
       g.append(s("line", { x1: sx(p.threshold), x2: sx(p.threshold), y1: T, y2: T + ph, class: "op-line" }));
-      g.append(s("text", { x: sx(p.threshold) + 3, y: T + 12, class: "ref-label", text: p.objective }));
+      // Staggered: recommended points often sit close together.
+      const right = sx(p.threshold) > L + pw * 0.6;
+      g.append(s("text", { x: sx(p.threshold) + (right ? -3 : 3), y: T + 12 * k, "text-anchor": right ? "end" : "start", class: "ref-label", text: p.objective }));
       svg.append(g);
     }
     const xs = c.threshold.map((t) => sx(t).toFixed(1));
