@@ -285,7 +285,6 @@ def _print_summary(
     out: Path,
     report: Path | None,
 ) -> None:
-    from rich.table import Table
 
     c = replayer.counts
     console.print(
@@ -298,21 +297,25 @@ def _print_summary(
     for key, count in sorted(c.errors.items()):
         console.print(f"  unexpected answers: {key} × {count}", markup=False)
     if summary:
-        table = Table(title="Live metrics at the end (95% intervals)", title_justify="left")
-        for column in ("model", "predictions", "labelled", "recall", "precision", "verdict"):
-            table.add_column(column, justify="right" if column != "model" else "left", no_wrap=True)
+        # Plain columns that fit 80 characters (a rich table squeezes them in a pipe).
+        console.print("\nLive metrics at the end, with 95% intervals:", markup=False)
+        row = "  {:<10} {:>6} {:>8}  {:<16}  {:<16}  {}"
+        console.print(
+            row.format("model", "n", "labelled", "recall", "precision", "verdict"), markup=False
+        )
         for name, body in summary.items():
             metrics = body.get("metrics", {})
-            verdict = (body.get("verdict") or {}).get("status", "—")
-            table.add_row(
-                name,
-                f"{body.get('predictions', 0):,}",
-                f"{body.get('labelled', 0):,}",
-                _metric(metrics.get("recall")),
-                _metric(metrics.get("precision")),
-                verdict,
+            console.print(
+                row.format(
+                    name,
+                    f"{body.get('predictions', 0):,}",
+                    f"{body.get('labelled', 0):,}",
+                    _metric(metrics.get("recall")),
+                    _metric(metrics.get("precision")),
+                    (body.get("verdict") or {}).get("status", "—"),
+                ),
+                markup=False,
             )
-        console.print(table)
     console.print(f"Store: {out / 'store.duckdb'} (read it again with liveeval monitor --store …)")
     if report is not None and report.is_file():
         console.print(f"Batch report: {report.resolve()}", markup=False)

@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 FRAUD_FEATURES = ("amount", "account_age_days", "distance_km", "merchant_risk")
+# Bumped whenever the training changes, so that files from an older run are retrained.
+REVISION = "2"
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -70,7 +72,7 @@ def fraud_rows(
     customers: small amounts, nearby, ordinary merchants — the models miss them."""
     fraud = rng.random(n) < prevalence
     if drifted:
-        amount_boost, distance_boost, risk_boost = 1.1, 1.0, 0.02
+        amount_boost, distance_boost, risk_boost = 1.4, 1.3, 0.06
     else:
         amount_boost, distance_boost, risk_boost = 2.5, 3.0, 0.2
     amount = np.round(rng.lognormal(3.5, 1.1, n) * np.where(fraud, amount_boost, 1.0), 2)
@@ -115,7 +117,9 @@ def train_models(folder: Path, seed: int = 3) -> dict[str, Path]:
         "fraud-v2": folder / "fraud-v2.joblib",
         "diagnosis": folder / "diagnosis.joblib",
     }
-    if all(p.is_file() for p in paths.values()):
+    marker = folder / "REVISION"
+    current = marker.read_text().strip() if marker.is_file() else None
+    if current == REVISION and all(p.is_file() for p in paths.values()):
         return paths
     rng = np.random.default_rng(seed)
     x, y = fraud_rows(20_000, rng)
@@ -123,7 +127,7 @@ def train_models(folder: Path, seed: int = 3) -> dict[str, Path]:
     v2 = make_pipeline(
         FunctionTransformer(np.log1p),
         StandardScaler(),
-        LogisticRegression(max_iter=1000, class_weight={0: 1.0, 1: 4.0}),
+        LogisticRegression(max_iter=1000, class_weight={0: 1.0, 1: 16.0}),
     ).fit(x, y)
     joblib.dump(DemoClassifier(v1, FRAUD_FEATURES, [0, 1], "amount"), paths["fraud-v1"])
     joblib.dump(DemoClassifier(v2, FRAUD_FEATURES, [0, 1], "amount"), paths["fraud-v2"])

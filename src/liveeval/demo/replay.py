@@ -42,7 +42,7 @@ class Timeline:
     # Label delays, as fractions of the run (mean of an exponential, plus a floor).
     fraud_delay: float = 0.06
     diagnosis_delay: float = 0.12
-    never_labelled: float = 0.08
+    never_labelled: float = 0.04
 
 
 @dataclass

@@ -316,7 +316,7 @@ const LE = (() => {
     if (!ys.length) svg.append(s("text", { x: L + pw / 2, y: T + ph / 2, "text-anchor": "middle", class: "empty", text: o.empty || "no data in this range yet" }));
     return svg;
   }
-  function sparkline(points, color, label) {
+  function sparkline(points, color, label, xMin, xMax) {
     const W = 140, H = 36, P = 3;
     const vals = points.filter((p) => Number.isFinite(p.v));
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": label, class: "spark" });
@@ -325,7 +325,9 @@ const LE = (() => {
       svg.append(s("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "empty", text: "no labels yet" }));
       return svg;
     }
-    const t0 = Math.min(...points.map((p) => p.t)), t1 = Math.max(...points.map((p) => p.t));
+    // A shared time axis (xMin, xMax) keeps versions' sparklines comparable side by side.
+    const t0 = xMin !== undefined ? xMin : Math.min(...points.map((p) => p.t));
+    const t1 = xMax !== undefined ? xMax : Math.max(...points.map((p) => p.t));
     let y0 = Math.min(...vals.map((p) => p.v)), y1 = Math.max(...vals.map((p) => p.v));
     if (!(y1 > y0)) { y0 -= 0.05; y1 += 0.05; }
     const sx = (t) => P + ((t - t0) / ((t1 - t0) || 1)) * (W - 2 * P);

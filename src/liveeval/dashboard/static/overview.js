@@ -28,7 +28,7 @@
         h("div", {},
           h("div", { class: "key-name", text: LE.metricName(key) }),
           h("div", { class: "key-value" }, body.labelled ? LE.metric(m[key], key) : h("span", { class: "muted", text: "no labels yet" }))),
-        LE.sparkline(points, color, `${LE.metricName(key)} per window, ${title}`)),
+        LE.sparkline(points, color, `${LE.metricName(key)} per window over the range, ${title}`, Date.now() - LE.rangeSeconds(st) * 1000, Date.now())),
       h("dl", { class: "facts" },
         h("div", {}, h("dt", { text: "predictions" }), h("dd", { text: LE.count(body.predictions) })),
         h("div", {}, h("dt", { text: "label coverage" }), h("dd", { text: LE.pct(body.label_coverage) })),
