@@ -137,4 +137,5 @@ def train_models(folder: Path, seed: int = 3) -> dict[str, Path]:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.3))
     model.fit(diag.x[train], diag.y[train])
     joblib.dump(DemoClassifier(model, diag.features, model.classes_, None), paths["diagnosis"])
+    marker.write_text(REVISION + "\n")
     return paths
