@@ -5,7 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo
 DEMO_SECONDS ?= 150
-DEMO_PORT ?= 8000
 
 .PHONY: demo report-demo test lint typecheck bench bench-server clean
 
@@ -18,7 +17,7 @@ $(STAMP): pyproject.toml
 # The live demo: a server with two models, traffic, delayed labels, a new version and a
 # drift; the dashboard at the printed URL shows it. Ends by itself with a summary.
 demo: $(STAMP)
-	$(BIN)/liveeval demo --duration $(DEMO_SECONDS) --port $(DEMO_PORT) --out out/live-demo
+	$(BIN)/liveeval demo --duration $(DEMO_SECONDS) --out out/live-demo
 
 # The batch report of an example log (HTML + JSON) and `liveeval check`.
 report-demo: $(STAMP)

@@ -34,7 +34,12 @@ def demo(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the models, the store and the batch report.")
     ] = Path("out/live-demo"),
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8000,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", help="Port on 127.0.0.1 (default 8000, or a free one when 8000 is taken)."
+        ),
+    ] = None,
     duration: Annotated[
         float | None,
         typer.Option(
@@ -78,7 +83,7 @@ def demo(
             import sklearn  # noqa: F401
         except ImportError:
             _fail("the demo trains scikit-learn models: pip install 'liveeval[demo]'")
-        if not 0 < port < 65536:
+        if port is not None and not 0 < port < 65536:
             raise ConfigError(f"--port {port} is not in 1–65535")
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -93,6 +98,8 @@ def demo(
         except OSError as exc:
             _fail(f"{out}: cannot write the demo files: {exc.strerror or exc}")
         console.print(f"demo models ready in {time.monotonic() - started:.1f} s: {out / 'models'}")
+        sock = _demo_socket(port, _listen)
+        port = sock.getsockname()[1]
         cfg = ServerConfig(
             store=str(store),
             port=port,
@@ -107,9 +114,8 @@ def demo(
             metrics_cache_seconds=2.0,
             resource_interval_seconds=5.0,
         )
-        cfg.check()
-        sock = _listen(cfg.host, cfg.port)
         try:
+            cfg.check()
             service = Service(cfg)
             service.start()
         except BaseException:
@@ -184,6 +190,16 @@ def demo(
         sock.close()
     if summary or not linger:
         _print_summary(console, summary, replayer, out, report if batch_report else None)
+
+
+def _demo_socket(port: int | None, listen: Any) -> Any:
+    """The port asked for; without one 8000, or any free port when 8000 is taken."""
+    if port is not None:
+        return listen("127.0.0.1", port)
+    try:
+        return listen("127.0.0.1", 8000)
+    except ConfigError:
+        return listen("127.0.0.1", 0)
 
 
 def _report_route(app: FastAPI, report: Path) -> None:
@@ -316,7 +332,11 @@ def _print_summary(
                 ),
                 markup=False,
             )
-    console.print(f"Store: {out / 'store.duckdb'} (read it again with liveeval monitor --store …)")
+    console.print(
+        f"Store: {out / 'store.duckdb'}; its windows again: "
+        f"liveeval monitor fraud --store {out / 'store.duckdb'} --size 10s",
+        markup=False,
+    )
     if report is not None and report.is_file():
         console.print(f"Batch report: {report.resolve()}", markup=False)
 
