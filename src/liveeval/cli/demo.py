@@ -153,6 +153,7 @@ def demo(
             f"\nliveeval demo on {url}\n"
             f"  dashboard:    {url}/?range=5m&refresh=5\n"
             f"  fraud model:  {url}/models/fraud?range=5m&refresh=5&metric=recall\n"
+            f"  threshold:    {url}/models/fraud/threshold?range=5m&cost_fp=1&cost_fn=50\n"
             f"  API:          {url}/docs\n"
             + (f"  batch report: {url}/demo/report.html\n" if batch_report else "")
             + (
