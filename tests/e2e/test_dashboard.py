@@ -260,3 +260,16 @@ def test_a_read_token_is_asked_for_and_sent(tmp_path, browser):
         assert page.evaluate("sessionStorage.getItem('liveeval.readToken')") == "secret-read"
     finally:
         server.stop()
+
+
+def test_auto_refresh_reloads_the_numbers_by_itself(demo, browser):
+    view = Page(browser, 1280)
+    page = view.open(f"{demo}/?range=1h&refresh=5")
+    first = page.locator("#updated").inner_text()
+    page.wait_for_function(
+        "([sel, before]) => document.querySelector(sel).textContent !== before",
+        arg=["#updated", first],
+        timeout=15_000,
+    )
+    assert page.locator("#refresh").input_value() == "5"
+    assert view.errors == []
