@@ -22,6 +22,8 @@ classes = [0, 1]
 pos_label = 1
 features = ["amount", "distance_km"]
 profile = "fraud"
+output = "probabilities"       # or "logits" / "label"; told from the model when left out
+                               # (every key: docs/serving.md)
 
 [[models]]                     # a model served elsewhere, known from its logs: no path
 name = "spam"
@@ -47,6 +49,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .serving import ModelSpec
+from .serving.model import OUTPUTS
 
 __all__ = [
     "WINDOW_PATTERN",
@@ -203,9 +206,16 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
         raise ConfigError(f"{where} threshold: {threshold!r} is not a number")
     if not 0.0 <= float(threshold) <= 1.0:
         raise ConfigError(f"{where} threshold: {threshold!r} is not in [0, 1]")
-    output = str(raw.get("output", "logits"))
-    if output not in ("logits", "probabilities"):
-        raise ConfigError(f"{where} output: {output!r} is not 'logits' or 'probabilities'")
+    output = raw.get("output")
+    if output is not None:
+        if output == "proba":  # the short name, accepted as an alias
+            output = "probabilities"
+        if output not in OUTPUTS:
+            close = difflib.get_close_matches(str(output), OUTPUTS, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{where} output: {output!r} is not one of {', '.join(map(repr, OUTPUTS))}{hint}"
+            )
     classes = _classes(raw, where)
     return ModelSpec(
         name=name,

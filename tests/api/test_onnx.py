@@ -41,10 +41,17 @@ def test_onnx_model_matches_its_sklearn_original(tmp_path, fraud_model):
     assert scores == pytest.approx(expected, abs=1e-5)
 
 
-def test_onnx_model_needs_features_and_classes(tmp_path):
+def test_onnx_model_without_features_says_what_to_declare(tmp_path, fraud_model):
+    from skl2onnx import to_onnx
+
     from liveeval.errors import LiveevalError
 
+    sk = joblib.load(fraud_model)
     path = tmp_path / "m.onnx"
-    path.write_bytes(b"not really")
-    with pytest.raises(LiveevalError, match="needs 'features' and 'classes'"):
+    path.write_bytes(to_onnx(sk, np.zeros((1, 2), dtype=np.float32)).SerializeToString())
+    with pytest.raises(
+        LiveevalError,
+        match=r"declare 'features' \(its 2 inputs, in order; or --features\) in its "
+        r"\[\[models\]\] entry in liveeval\.toml; from the graph: classes \[0, 1\]$",
+    ):
         create_app(ServerConfig(store=str(tmp_path / "s.duckdb"), models=[ModelSpec("m", path)]))

@@ -60,12 +60,12 @@ def test_oversized_bodies_are_413(tmp_path):
         assert r.status_code == 413 and "exceeds the 1000-byte limit" in r.json()["detail"]
 
 
-class Exploding:  # a model that fails on some inputs (the probe row at load, x=0, passes)
+class Exploding:  # a model that fails on some inputs (the probe rows at load, x=0..2, pass)
     classes_ = (0, 1)
     feature_names_in_ = ("x",)
 
     def predict_proba(self, x):
-        if (x > 0.5).any():
+        if (x > 5).any():
             raise RuntimeError("boom")
         return [[0.5, 0.5]] * len(x)
 
@@ -77,7 +77,7 @@ def test_a_failing_model_is_logged_and_answered(tmp_path):
     joblib.dump(Exploding(), path)
     config = ServerConfig(store=str(tmp_path / "s.duckdb"), models=[ModelSpec("bad", path)])
     with TestClient(create_app(config)) as client:
-        r = client.post("/v1/models/bad/predict", json={"inputs": {"x": 1.0}})
+        r = client.post("/v1/models/bad/predict", json={"inputs": {"x": 10.0}})
         assert r.status_code == 500 and "RuntimeError: boom" in r.json()["detail"]
         m = client.get("/v1/models/bad/metrics").json()
         assert m["predictions"] == 1 and m["failed_predictions"] == 1

@@ -28,7 +28,9 @@ def test_torch_model_probabilities_match_softmax(tmp_path, fmt):
         torch.jit.save(torch.jit.script(module), str(path))
     else:
         path = tmp_path / "m.pt2"
-        torch.export.save(torch.export.export(module, (torch.from_numpy(x),)), str(path))
+        batch = {0: torch.export.Dim("batch")}  # any batch size, as served
+        program = torch.export.export(module, (torch.from_numpy(x),), dynamic_shapes=(batch,))
+        torch.export.save(program, str(path))
     spec = ModelSpec("clf", path, features=("a", "b"), classes=("cat", "dog", "eel"))
     config = ServerConfig(store=str(tmp_path / "s.duckdb"), models=[spec])
     with TestClient(create_app(config)) as client:

@@ -209,6 +209,33 @@ def test_serve_with_too_few_features_is_one_line(tmp_path, model_file):
     assert line.endswith("the model takes 2 features, but 1 are listed: ['a']")
 
 
+def test_a_misdeclared_model_is_refused_before_the_port_is_bound(tmp_path, model_file):
+    config = tmp_path / "liveeval.toml"
+    config.write_text(
+        f'[[models]]\nname = "m"\npath = "{model_file}"\nfeatures = ["a", "b"]\nclasses = [1, 0]\n'
+    )
+    with socket.socket() as busy:  # the model's error, not the port's: models load first
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = one_error_line(serve("--config", config, "--port", port))
+    assert line == (
+        f"Error: model 'm': {model_file}: classes [1, 0] in the config are the model's classes "
+        "in another order: the model's order is [0, 1]; leave 'classes' out for scikit-learn "
+        "models (they come from the model's classes_)"
+    )
+
+
+def test_serve_refuses_a_torch_save_pickle_in_one_line(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "m.pt"
+    torch.save(torch.nn.Linear(2, 3), str(path))
+    line = one_error_line(serve("--model", f"m={path}", "--store", tmp_path / "s.duckdb"))
+    assert line.startswith(f"Error: model 'm': {path}: is a torch.save() pickle (a module or ")
+    assert "torch.jit.script(model).save(path)" in line and "torch.export.Dim('batch')" in line
+    assert not (tmp_path / "s.duckdb").exists()
+
+
 # -- a real server: the documented liveeval.toml, text inputs, labels-only models ------
 
 
@@ -356,3 +383,31 @@ def test_serve_features_flag_serves_a_model_without_names(tmp_path, model_file):
         assert status == 200 and body["label"] == 0
         status, body = server.post("/v1/models/m/predict", {"inputs": {"a": -3.0}})
         assert status == 422 and "inputs[0] lacks feature(s) ['b']" in str(body)
+
+
+def test_an_onnx_graph_serves_from_model_alone_when_it_records_names_and_classes(tmp_path):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame(rng.normal(size=(200, 2)).astype(np.float32), columns=["a", "b"])
+    model = make_pipeline(StandardScaler(), LogisticRegression())
+    model.fit(frame, (frame["a"] > 0).astype(int))
+    by_column = tmp_path / "frame.onnx"
+    by_column.write_bytes(skl2onnx.to_onnx(model, frame[:1]).SerializeToString())
+    matrix = tmp_path / "matrix.onnx"
+    matrix.write_bytes(skl2onnx.to_onnx(model, frame.to_numpy()[:1]).SerializeToString())
+    line = one_error_line(serve("--model", f"x={matrix}", "--store", tmp_path / "s.duckdb"))
+    assert line == (
+        f"Error: model 'x': {matrix}: declare 'features' (its 2 inputs, in order; or --features) "
+        "in its [[models]] entry in liveeval.toml; from the graph: classes [0, 1]"
+    )
+    with running("--model", f"x={by_column}", "--store", tmp_path / "s.duckdb") as server:
+        status, body = server.post("/v1/models/x/predict", {"inputs": {"b": 0.5, "a": 1.0}})
+    assert status == 200, body
+    expected = model.predict_proba(pd.DataFrame({"a": [1.0], "b": [0.5]}, dtype=np.float32))
+    assert abs(body["score"] - expected[0, 1]) <= 1e-6

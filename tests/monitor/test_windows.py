@@ -164,6 +164,15 @@ def test_a_wide_range_only_narrows_and_too_many_windows_keep_the_most_recent(
     ]
 
 
+def test_a_range_that_cuts_a_window_takes_it_whole(client, traffic):
+    since = (T0 + timedelta(minutes=30)).isoformat()
+    until = (T0 + timedelta(hours=1, minutes=10)).isoformat()
+    body = client.get(
+        "/v1/models/ext/windows", params={"size": "1h", "since": since, "until": until}
+    ).json()
+    assert [(w["predictions"], w["labelled"]) for w in body["windows"]] == [(120, 120), (100, 50)]
+
+
 def test_unknown_model_is_404(client):
     assert client.get("/v1/models/nope/windows").status_code == 404
 

@@ -129,3 +129,44 @@ def test_a_text_pipeline_is_served_without_pandas(text_pipeline):
     container, *_ = proc.stdout.split()
     assert container == "arrow"
     assert "pandas" not in proc.stderr
+
+
+FLOAT32 = InputSchema("m", (Feature("a", dtype="float32"), Feature("b", dtype="float32")))
+
+
+def test_a_float32_model_gets_a_float32_matrix_and_refuses_what_overflows_it():
+    x = FLOAT32.build([{"a": 1.5, "b": -3.4e38}])
+    assert x.dtype == np.float32 and x.tolist() == [[1.5, np.float32(-3.4e38)]]
+    with pytest.raises(
+        ValidationError,
+        match=r"^inputs\[1\]\.b is -1e\+39, which model 'm' cannot take: its float32 input holds "
+        r"numbers from -3\.4028235e\+38 to 3\.4028235e\+38$",
+    ):
+        FLOAT32.build([{"a": 0.0, "b": 0.0}, {"a": 0.0, "b": -1e39}])
+
+
+def test_an_integer_too_large_for_float64_is_refused_not_an_overflow():
+    with pytest.raises(ValidationError, match=r"^inputs\[0\]\.a is 1000000.*\.\.\., which model"):
+        NUMERIC.build([{"a": 10**400, "b": 0.0}])
+
+
+def test_per_column_inputs_come_by_name_in_each_columns_dtype():
+    schema = InputSchema(
+        "m",
+        (Feature("n", dtype="int64"), Feature("s", "string"), Feature("f", dtype="float32")),
+        frame=True,
+        container="columns",
+    )
+    feed = schema.build([{"f": 0.5, "s": "x", "n": 3}, {"n": 4.0, "s": "y", "f": 1.0}])
+    assert {k: (v.dtype.name, v.shape) for k, v in feed.items()} == {
+        "n": ("int64", (2, 1)),
+        "s": ("object", (2, 1)),
+        "f": ("float32", (2, 1)),
+    }
+    assert feed["n"].ravel().tolist() == [3, 4]
+    with pytest.raises(
+        ValidationError, match=r"^inputs\[0\]\.n is 2\.5; model 'm' takes a whole number here$"
+    ):
+        schema.build([{"f": 0.5, "s": "x", "n": 2.5}])
+    with pytest.raises(ValidationError, match=r"inputs\[0\]\.n is 1e\+19, which model 'm' cannot"):
+        schema.build([{"f": 0.5, "s": "x", "n": 1e19}])

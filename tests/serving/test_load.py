@@ -141,7 +141,11 @@ def test_a_model_whose_predict_proba_fails_on_the_probe_row_is_reported(tmp_path
 
 def test_a_model_answering_the_wrong_shape_is_reported(tmp_path):
     path = dump(WrongShape(), tmp_path / "bad.joblib")
-    with pytest.raises(ModelLoadError, match=r"shape \(1, 3\) for one row; expected \(1, 2\)"):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"it gives 3 scores per row for 1 probe row\(s\), but its classes_ are 2 classes "
+        r"\[0, 1\] \(too few\); predict_proba\(\) must give one column per class$",
+    ):
         load_model(spec(path))
 
 
@@ -340,7 +344,7 @@ def test_a_regressor_is_not_served_as_a_classifier(tmp_path):
     path = dump(LinearRegression().fit(x, x[:, 0] + 0.3), tmp_path / "reg.joblib")
     with pytest.raises(
         ModelLoadError,
-        match=r"predict\(\) fails on a probe row \{'a': 0\.0, 'b': 0\.0\}: it predicted 0\.3\d*, "
+        match=r"it predicted 0\.3\d* for the probe row \{'a': 0\.0, 'b': 0\.0\}, "
         r"which is not one of the classes \[0, 1\] \(a regressor cannot be served",
     ):
         load_model(spec(path, features=("a", "b"), classes=(0, 1)))

@@ -124,9 +124,11 @@ def serve(
             cfg.window = window
         cfg.tokens = Tokens.from_env(cfg.tokens)
         cfg.check()
+        # Models load (and pass their load check) before the port is bound: a model
+        # that cannot serve is one line, and no port was ever open.
+        service = Service(cfg)
         sock = _listen(cfg.host, cfg.port)
         try:
-            service = Service(cfg)  # loads (and probes) every model
             service.start()  # opens the store: StoreLocked when another process holds it
         except BaseException:
             sock.close()

@@ -159,6 +159,11 @@ def _floor(ts: datetime, every: timedelta) -> datetime:
     return _EPOCH + timedelta(seconds=math.floor((ts - _EPOCH).total_seconds() / seconds) * seconds)
 
 
+def _ceil(ts: datetime, every: timedelta) -> datetime:
+    floor = _floor(ts, every)
+    return floor if floor == ts else floor + every
+
+
 def _check_maturity(maturity: float) -> None:
     if not 0.0 < maturity <= 1.0:
         raise ValidationError(
@@ -191,6 +196,13 @@ def time_windows(
     _check_maturity(maturity)
     if every.total_seconds() <= 0:
         raise ValidationError(f"window size {every} must be positive", column="size")
+    # Whole windows: a range that starts or ends inside one takes all of it (and the
+    # store answers whole windows from its per-bucket statistics, without a scan).
+    scope = replace(
+        scope,
+        since=None if scope.since is None else _floor(scope.since, every),
+        until=None if scope.until is None else _ceil(scope.until, every),
+    )
     grouped = source.grouped_statistics(
         scope, by, every=every, classes=classes, pos_label=pos_label
     )

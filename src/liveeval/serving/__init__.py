@@ -1,13 +1,14 @@
-"""Serving models: loading, input validation, prediction."""
+"""Serving models: loading and the load check, input validation, prediction."""
 
 from __future__ import annotations
 
 from .inputs import FEATURE_TYPES, Feature, InputSchema, parse_features
 from .load import load_model
-from .model import LoadedModel, ModelSpec, Prediction, Predictor
+from .model import OUTPUTS, LoadedModel, ModelSpec, Prediction, Predictor, short_error
 
 __all__ = [
     "FEATURE_TYPES",
+    "OUTPUTS",
     "Feature",
     "InputSchema",
     "LoadedModel",
@@ -16,4 +17,5 @@ __all__ = [
     "Predictor",
     "load_model",
     "parse_features",
+    "short_error",
 ]

@@ -7,13 +7,19 @@ end with its type (``a:b:number``). Numeric models get a float matrix built in o
 pass with no other allocation (the predict fast path); a model with a text input,
 or a scikit-learn ``ColumnTransformer`` that picks its columns by name, gets an
 Arrow table with one typed column per feature, which scikit-learn reads like a
-DataFrame (or a pandas DataFrame, where the installed scikit-learn needs one).
+DataFrame (or a pandas DataFrame, where the installed scikit-learn needs one). An
+ONNX graph with one input per column gets one ``(n, 1)`` array per feature, by name.
+
+Numbers are checked against the range of the dtype the model takes (``float32``,
+``float64`` or ``int64``): ``1e39`` for a ``float32`` input is a
+:class:`~liveeval.errors.ValidationError`, never an ``inf`` handed to the model.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +34,13 @@ __all__ = ["FEATURE_TYPES", "Feature", "InputSchema", "parse_features"]
 NUMBER = "number"
 STRING = "string"
 FEATURE_TYPES = (NUMBER, STRING)
+# What a number is handed to the model as, and the values it can hold.
+NUMBER_DTYPES = ("float64", "float32", "int64")
+_RANGE = {
+    "float64": (-sys.float_info.max, sys.float_info.max),
+    "float32": (-float(np.finfo(np.float32).max), float(np.finfo(np.float32).max)),
+    "int64": (-(2**63), 2**63 - 1),
+}
 # Categories listed in an error message before it says "… and N more".
 _SHOWN = 20
 
@@ -35,12 +48,14 @@ _SHOWN = 20
 @dataclass(frozen=True)
 class Feature:
     """One input field: its name, its type and, for text the model encodes, the
-    categories it was fitted on (checked only when the model rejects others: ``strict``)."""
+    categories it was fitted on (checked only when the model rejects others: ``strict``).
+    ``dtype`` is what a number is handed to the model as (one of :data:`NUMBER_DTYPES`)."""
 
     name: str
     type: str = NUMBER
     categories: frozenset[str] | None = None
     strict: bool = False
+    dtype: str = "float64"
 
 
 def parse_features(texts: Sequence[str]) -> tuple[Feature, ...]:
@@ -97,8 +112,13 @@ class InputSchema:
         columns by name) instead of a float matrix.
     container:
         For ``frame`` inputs: ``"arrow"`` (a ``pyarrow.Table``), ``"pandas"`` (a
-        ``pandas.DataFrame``), or ``"objects"`` (a 2-D object array, for a model fitted
-        on an array, which would warn about names it was not fitted with).
+        ``pandas.DataFrame``), ``"objects"`` (a 2-D object array, for a model fitted
+        on an array, which would warn about names it was not fitted with), or
+        ``"columns"`` (a dict of ``(n, 1)`` arrays by name, in each feature's dtype: an
+        ONNX graph with one input per column).
+
+    A float matrix (``frame`` false) is built in the features' common dtype
+    (``float64`` or ``float32``).
     """
 
     model: str
@@ -106,10 +126,17 @@ class InputSchema:
     frame: bool = False
     container: str = "arrow"
     names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    dtype: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Read on every request: computed once.
         object.__setattr__(self, "names", tuple(f.name for f in self.features))
+        dtypes = {f.dtype for f in self.features if f.type == NUMBER} or {"float64"}
+        if not self.frame and (len(dtypes) > 1 or dtypes <= {"int64"}):
+            raise ValueError(
+                f"model '{self.model}': a matrix input takes one float dtype, not {sorted(dtypes)}"
+            )
+        object.__setattr__(self, "dtype", dtypes.pop() if len(dtypes) == 1 else "float64")
 
     def build(self, rows: list[dict[str, Any]]) -> Any:
         """Validate request rows and build the model's input.
@@ -142,7 +169,8 @@ class InputSchema:
     def matrix(self, rows: list[dict[str, Any]]) -> npt.NDArray[np.float64]:
         """All-numeric inputs stacked into one float matrix (features in order)."""
         names = self.names
-        out = np.empty((len(rows), len(names)))
+        out = np.empty((len(rows), len(names)), dtype=self.dtype)
+        low, high = _RANGE[self.dtype]
         n = len(names)
         for i, row in enumerate(rows):
             if len(row) != n:
@@ -155,12 +183,21 @@ class InputSchema:
                     raise
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise self._not_a_number(i, name, value)
-                if not math.isfinite(value):
-                    raise ValidationError(
-                        f"inputs[{i}].{name} is {value!r}; expected a finite number"
-                    )
+                # One comparison: fails for NaN, infinities and what the dtype cannot hold.
+                if not low <= value <= high:
+                    raise self._out_of_range(i, name, value, self.dtype)
                 out[i, j] = value
         return out
+
+    def _out_of_range(self, i: int, name: str, value: Any, dtype: str) -> ValidationError:
+        if isinstance(value, float) and not math.isfinite(value):
+            return ValidationError(f"inputs[{i}].{name} is {value!r}; expected a finite number")
+        low, high = _RANGE[dtype]
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        return ValidationError(
+            f"inputs[{i}].{name} is {shown}, which model '{self.model}' cannot take: its "
+            f"{dtype} input holds numbers from {low:.8g} to {high:.8g}"
+        )
 
     def _not_a_number(self, i: int, name: str, value: Any) -> ValidationError:
         hint = (
@@ -201,11 +238,18 @@ class InputSchema:
                 else:
                     if isinstance(value, bool) or not isinstance(value, (int, float)):
                         raise self._not_a_number(i, feature.name, value)
-                    if not math.isfinite(value):
-                        raise ValidationError(
-                            f"inputs[{i}].{feature.name} is {value!r}; expected a finite number"
-                        )
-                    value = float(value)
+                    low, high = _RANGE[feature.dtype]
+                    if not low <= value <= high:
+                        raise self._out_of_range(i, feature.name, value, feature.dtype)
+                    if feature.dtype == "int64":
+                        if value != int(value):
+                            raise ValidationError(
+                                f"inputs[{i}].{feature.name} is {value!r}; model "
+                                f"'{self.model}' takes a whole number here"
+                            )
+                        value = int(value)
+                    else:
+                        value = float(value)
                 columns[feature.name].append(value)
         return columns
 
@@ -215,6 +259,13 @@ class InputSchema:
         import pyarrow as pa
 
         columns = self.columns(rows)
+        if self.container == "columns":
+            return {
+                f.name: np.array(
+                    columns[f.name], dtype=object if f.type == STRING else f.dtype
+                ).reshape(-1, 1)
+                for f in self.features
+            }
         if self.container == "objects":
             out = np.empty((len(rows), len(self.features)), dtype=object)
             for j, f in enumerate(self.features):
@@ -232,10 +283,19 @@ class InputSchema:
 
     def probe_row(self) -> dict[str, Any]:
         """One valid row: 0.0 for numbers, a known category (or "") for text."""
-        row: dict[str, Any] = {}
-        for f in self.features:
-            if f.type == STRING:
-                row[f.name] = min(f.categories) if f.categories else ""
-            else:
-                row[f.name] = 0.0
-        return row
+        return self.probe_rows(1)[0]
+
+    def probe_rows(self, n: int) -> list[dict[str, Any]]:
+        """``n`` valid rows for the load check: row ``k`` has ``k`` for numbers (0, 1,
+        2, …) and the ``k``-th known category (cycling; "" when none is known) for text."""
+        rows: list[dict[str, Any]] = []
+        for k in range(n):
+            row: dict[str, Any] = {}
+            for f in self.features:
+                if f.type == STRING:
+                    known = sorted(f.categories) if f.categories else [""]
+                    row[f.name] = known[k % len(known)]
+                else:
+                    row[f.name] = k if f.dtype == "int64" else float(k)
+            rows.append(row)
+        return rows

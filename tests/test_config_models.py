@@ -1,0 +1,38 @@
+"""A served model's keys in liveeval.toml: the declared output kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from liveeval.config import load_config
+from liveeval.errors import ConfigError
+
+
+def config_with(tmp_path, line: str):
+    path = tmp_path / "liveeval.toml"
+    path.write_text(f'[[models]]\nname = "m"\npath = "m.onnx"\n{line}\n')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("", None),
+        ('output = "probabilities"', "probabilities"),
+        ('output = "proba"', "probabilities"),
+        ('output = "logits"', "logits"),
+        ('output = "label"', "label"),
+    ],
+    ids=["told-from-the-model", "probabilities", "alias", "logits", "label"],
+)
+def test_a_models_output_is_declared_or_left_to_the_load_check(tmp_path, line, expected):
+    assert load_config(config_with(tmp_path, line)).models[0].output == expected
+
+
+def test_an_unknown_output_is_refused_with_a_suggestion(tmp_path):
+    with pytest.raises(
+        ConfigError,
+        match=r"\[\[models\]\] entry 1 output: 'probability' is not one of 'probabilities', "
+        r"'logits', 'label'; did you mean 'probabilities'\?$",
+    ):
+        load_config(config_with(tmp_path, 'output = "probability"'))
