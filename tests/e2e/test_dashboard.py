@@ -196,13 +196,13 @@ def test_threshold_slider_moves_the_numbers_to_the_engines_curve(demo, browser):
     page = view.open(f"{demo}/models/fraud/threshold?range=1h&refresh=0")
     view.shot("threshold")
     curve = _get(f"{demo}/v1/models/fraud/threshold?window=1h&cost_fp=1&cost_fn=1")["curve"]
+    from playwright.sync_api import expect
+
     slider = page.locator("#threshold")
-    slider.focus()
-    page.keyboard.press("Home")
-    lowest = page.locator("#t-value").inner_text()
-    assert lowest == f"{min(curve['threshold']):.3f}"
-    page.keyboard.press("End")
-    assert page.locator("#t-value").inner_text() == f"{max(curve['threshold']):.3f}"
+    slider.press("Home")
+    expect(page.locator("#t-value")).to_have_text(f"{min(curve['threshold']):.3f}")
+    slider.press("End")
+    expect(page.locator("#t-value")).to_have_text(f"{max(curve['threshold']):.3f}")
     i = curve["threshold"].index(max(curve["threshold"]))
     cells = page.locator("#at-threshold table.cm td .n").all_inner_texts()
     assert cells == [f"{round(curve[k][i]):,}" for k in ("tn", "fp", "fn", "tp")]
