@@ -20,7 +20,8 @@ const LE = (() => {
     ["30", "every 30 s"],
     ["60", "every minute"],
   ];
-  // Window sizes the windows API accepts; the smallest giving at most 60 windows is used.
+  // Window sizes the windows API accepts; the smallest giving at most 60 windows (30 for a
+  // sparkline) is used: the server computes every window's metrics, so fewer is faster.
   const SIZES = [
     [10, "10s"], [30, "30s"], [60, "1m"], [300, "5m"], [900, "15m"], [1800, "30m"],
     [3600, "1h"], [10800, "3h"], [21600, "6h"], [43200, "12h"], [86400, "1d"],
@@ -65,8 +66,8 @@ const LE = (() => {
     return m ? Number(m[1]) * UNIT[m[2]] : null;
   }
   function rangeSeconds(s) { return seconds(s.range) || 3600; }
-  function windowSize(rangeSec) {
-    for (const [sec, text] of SIZES) if (rangeSec / sec <= 60) return text;
+  function windowSize(rangeSec, points = 60) {
+    for (const [sec, text] of SIZES) if (rangeSec / sec <= points) return text;
     return "1d";
   }
   function sinceIso(rangeSec) { return new Date(Date.now() - rangeSec * 1000).toISOString(); }

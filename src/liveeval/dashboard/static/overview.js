@@ -43,7 +43,7 @@
     const sec = LE.rangeSeconds(st);
     const overall = await api(`/v1/models/${enc(model)}/metrics?window=${enc(range)}`);
     const key = keyMetric(overall);
-    const windows = await api(`/v1/models/${enc(model)}/windows?size=${LE.windowSize(sec)}&since=${enc(LE.sinceIso(sec))}&by=version&metrics=${enc(key)}`);
+    const windows = await api(`/v1/models/${enc(model)}/windows?size=${LE.windowSize(sec, 30)}&since=${enc(LE.sinceIso(sec))}&by=version&metrics=${enc(key)}`);
     const versions = [];
     for (const w of windows.windows) if (w.version !== null && !versions.includes(w.version)) versions.push(w.version);
     if (!versions.length) {
