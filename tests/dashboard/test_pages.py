@@ -132,3 +132,21 @@ def test_threshold_without_labels_says_why_and_unknown_models_are_404(client):
     r = client.get("/v1/models/nope/threshold")
     assert r.status_code == 404 and "unknown model 'nope'" in r.json()["detail"]
     assert client.get("/v1/models/fraud/threshold?cost_fp=-1").status_code == 422
+
+
+def test_threshold_of_a_multiclass_model_says_it_needs_a_binary_score(tmp_path):
+    config = ServerConfig(
+        store=str(tmp_path / "s.duckdb"), logged=[LoggedModel("iris", ("a", "b", "c"))]
+    )
+    with TestClient(create_app(config)) as c:
+        events = [
+            {"id": f"i{i}", "model": "iris", "label": "abc"[i % 3], "probas": [0.6, 0.3, 0.1]}
+            for i in range(9)
+        ]
+        assert c.post("/v1/predictions", json={"predictions": events}).status_code == 200
+        outcomes = [{"prediction_id": f"i{i}", "label": "abc"[i % 2]} for i in range(9)]
+        assert c.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+        body = c.get("/v1/models/iris/threshold").json()
+    assert body["curve"] is None
+    assert body["reason"] == "the model has no binary score: a threshold curve needs P(positive)"
+    assert body["current_threshold"] is None and body["profile"] is None
