@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := out/demo
 DEMO_SECONDS ?= 150
 
-.PHONY: demo report-demo test lint typecheck bench bench-server clean
+.PHONY: demo report-demo test lint typecheck bench bench-server bench-predict bench-drift clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,23 @@ bench: $(STAMP)
 # Needs Debian's wrk; installs BentoML and MLServer into bench/data/venv-* (not .venv).
 bench-server: $(STAMP)
 	BENCH_COMPETITORS=1 $(BIN)/python bench/server/run.py
+
+# The predict part alone: 5 alternating rounds against bare FastAPI, the ratio's spread,
+# and the server's p50/p99 (stored, Prometheus) against wrk's. Run on a quiet machine.
+bench-predict: $(STAMP)
+	BENCH_PARTS=predict $(BIN)/python bench/server/run.py
+
+# Installs Evidently, NannyML and alibi-detect into bench/data/venv-* (not .venv).
+bench-drift: $(STAMP)
+	test -x bench/data/venv-evidently/bin/python || (python3 -m venv bench/data/venv-evidently && \
+		bench/data/venv-evidently/bin/pip install --quiet 'evidently==0.7.*' 'pandas<3' pyarrow)
+	test -x bench/data/venv-nannyml/bin/python || (python3 -m venv bench/data/venv-nannyml && \
+		bench/data/venv-nannyml/bin/pip install --quiet 'nannyml==0.13.*' statsmodels pyarrow)
+	test -x bench/data/venv-alibi/bin/python || (python3 -m venv bench/data/venv-alibi && \
+		bench/data/venv-alibi/bin/pip install --quiet 'alibi-detect==0.13.*' 'pyarrow<16')
+	$(BIN)/python bench/drift.py --rows 1000000 --rows 10000000 \
+		--evidently bench/data/venv-evidently/bin/python \
+		--nannyml bench/data/venv-nannyml/bin/python --alibi bench/data/venv-alibi/bin/python
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

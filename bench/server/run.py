@@ -4,6 +4,17 @@ ingestion, and the metrics query over 10 million stored events.
 
 Reproduce: ``.venv/bin/python bench/server/run.py`` (needs Debian's ``wrk``). Every
 server is started here and stopped at the end; load stops by itself (``-d``).
+
+Environment: ``BENCH_DURATION`` (wrk's ``-d``, default 10s), ``BENCH_ROUNDS`` (rounds
+of the reference and liveeval alternating, default 5), ``BENCH_PARTS`` (any of
+``predict,ingest,metrics``; default all), ``BENCH_COMPETITORS=1`` (BentoML, MLServer),
+``BENCH_OUT`` (default ``bench/results/server.json``).
+
+For every liveeval round and connection count, the latency the server reports is
+compared with wrk's: the p50/p99 of the stored latencies of that run's predictions
+(``/v1/models/fraud/metrics?since=…&until=…``) and of the Prometheus histogram
+``liveeval_prediction_latency_seconds`` (bucket counts scraped before and after the
+run, interpolated within a bucket as PromQL's ``histogram_quantile`` does).
 """
 
 from __future__ import annotations
@@ -17,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +38,9 @@ import numpy as np
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 DURATION = os.environ.get("BENCH_DURATION", "10s")
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+PARTS = set(os.environ.get("BENCH_PARTS", "predict,ingest,metrics").split(","))
+CONNECTIONS = (8, 64)
 
 
 def free_port() -> int:
@@ -140,7 +155,67 @@ def competitor_python(name: str) -> Path:
 
 def _measure(url: str, script: str) -> dict[int, dict[str, float]]:
     wrk(url, script, 8)  # warm-up
-    return {c: wrk(url, script, c) for c in (8, 64)}
+    return {c: wrk(url, script, c) for c in CONNECTIONS}
+
+
+def histogram(base: str, name: str = "liveeval_prediction_latency_seconds") -> dict[float, float]:
+    """Cumulative bucket counts (upper bound -> count) of ``name`` for model fraud."""
+    text = urllib.request.urlopen(f"{base}/metrics", timeout=60).read().decode()
+    buckets: dict[float, float] = {}
+    for m in re.finditer(
+        rf'^{name}_bucket\{{le="([^"]+)",model="fraud"[^}}]*\}} (\S+)$', text, re.M
+    ):
+        buckets[float(m.group(1))] = buckets.get(float(m.group(1)), 0.0) + float(m.group(2))
+    return buckets
+
+
+def histogram_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
+    """PromQL's histogram_quantile over the increase between two scrapes (seconds)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1]
+    if total <= 0:
+        return float("nan")
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / max(count - below, 1e-12)
+        lower, below = bound, count
+    return lower
+
+
+def _utc() -> str:
+    return datetime.now(UTC).replace(tzinfo=None).isoformat()
+
+
+def _measure_liveeval(base: str, url: str, script: str) -> dict[int, dict[str, float]]:
+    """wrk's figures and, for the same run, the server's own p50/p99 (stored and
+    Prometheus)."""
+    wrk(url, script, 8)  # warm-up
+    out: dict[int, dict[str, float]] = {}
+    for c in CONNECTIONS:
+        before, since = histogram(base), _utc()
+        measured = wrk(url, script, c)
+        until, after = _utc(), histogram(base)
+        query = urllib.parse.urlencode({"since": since, "until": until})
+        stored = json.loads(
+            urllib.request.urlopen(f"{base}/v1/models/fraud/metrics?{query}", timeout=120).read()
+        )
+        m = stored["metrics"]
+        measured.update(
+            {
+                "stored_predictions": float(stored["predictions"]),
+                "server_stored_p50_ms": m["latency_p50_seconds"]["value"] * 1000,
+                "server_stored_p99_ms": m["latency_p99_seconds"]["value"] * 1000,
+                "server_prometheus_p50_ms": histogram_quantile(0.5, before, after) * 1000,
+                "server_prometheus_p99_ms": histogram_quantile(0.99, before, after) * 1000,
+            }
+        )
+        out[c] = measured
+    return out
 
 
 def predict_bench(folder: Path, model_path: Path, competitors: bool = False) -> dict[str, object]:
@@ -254,32 +329,68 @@ def predict_bench(folder: Path, model_path: Path, competitors: bool = False) -> 
             )
         )
     # The reference and liveeval alternate for ROUNDS rounds (this machine's throughput
-    # drifts by ±10% over minutes); medians are reported. Competitors run once.
+    # drifts by ±10% over minutes), the first of each pair swapping every round; the
+    # ratio is taken per round, so drift between rounds cancels. Competitors run once.
     runs: dict[str, list[dict[int, dict[str, float]]]] = {}
-    order = [s for _ in range(ROUNDS) for s in servers[:2]] + servers[2:]
-    for name, cmd, env, cwd, ready, url, script in order:
+    pair = servers[:2]
+    order = [s for r in range(ROUNDS) for s in (pair if r % 2 == 0 else pair[::-1])]
+    for name, cmd, env, cwd, ready, url, script in order + servers[2:]:
         print(f"  {name} …", flush=True)
         process = start(cmd, env=env, cwd=cwd)
         try:
             wait(ready, timeout=120)
-            runs.setdefault(name, []).append(_measure(url, script))
             if name == "liveeval":
-                stored = json.loads(
-                    urllib.request.urlopen(url.replace("/predict", "/metrics")).read()
-                )
-                results.setdefault("logged_predictions", []).append(stored["predictions"])
+                base = url.split("/v1/")[0]
+                runs.setdefault(name, []).append(_measure_liveeval(base, url, script))
+            else:
+                runs.setdefault(name, []).append(_measure(url, script))
         finally:
             stop(process)
     for name, measured in runs.items():
+        keys = [k for k in measured[0][CONNECTIONS[0]] if not k.startswith("runs")]
         results[name] = {
-            c: {
-                key: float(np.median([m[c][key] for m in measured]))
-                for key in ("rps", "p50_ms", "p99_ms", "non_2xx")
-            }
+            c: {key: float(np.median([m[c][key] for m in measured])) for key in keys}
             | {"runs_rps": [m[c]["rps"] for m in measured]}
-            for c in (8, 64)
+            for c in CONNECTIONS
         }
+    results["ratio"] = _ratios(runs)
+    results["latency_agreement"] = _agreement(runs["liveeval"])
     return results
+
+
+def _ratios(runs: dict[str, list[dict[int, dict[str, float]]]]) -> dict[int, dict[str, object]]:
+    """liveeval's throughput over the reference's, round by round."""
+    out: dict[int, dict[str, object]] = {}
+    for c in CONNECTIONS:
+        ratios = [
+            live[c]["rps"] / ref[c]["rps"]
+            for live, ref in zip(runs["liveeval"], runs["reference"], strict=True)
+        ]
+        out[c] = {
+            "median": float(np.median(ratios)),
+            "min": min(ratios),
+            "max": max(ratios),
+            "rounds": [round(r, 3) for r in ratios],
+        }
+    return out
+
+
+def _agreement(measured: list[dict[int, dict[str, float]]]) -> dict[int, dict[str, object]]:
+    """Server-reported p50/p99 over the client's (wrk), per round; 1.0 is perfect."""
+    out: dict[int, dict[str, object]] = {}
+    for c in CONNECTIONS:
+        row: dict[str, object] = {}
+        for source in ("stored", "prometheus"):
+            for q in ("p50", "p99"):
+                ratios = [m[c][f"server_{source}_{q}_ms"] / m[c][f"{q}_ms"] for m in measured]
+                row[f"{source}_{q}_over_client"] = {
+                    "median": float(np.median(ratios)),
+                    "min": min(ratios),
+                    "max": max(ratios),
+                    "rounds": [round(r, 3) for r in ratios],
+                }
+        out[c] = row
+    return out
 
 
 def ingest_bench(folder: Path) -> dict[str, object]:
@@ -431,18 +542,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         model_path = model(folder)
-        print("predict: bare FastAPI vs liveeval serve …", flush=True)
-        results["predict"] = predict_bench(
-            folder, model_path, competitors=os.environ.get("BENCH_COMPETITORS") == "1"
-        )
-        print("ingestion …", flush=True)
-        results["ingest"] = ingest_bench(folder)
-        if os.environ.get("BENCH_SKIP_10M") != "1":
+        if "predict" in PARTS:
+            print("predict: bare FastAPI vs liveeval serve …", flush=True)
+            results["predict"] = predict_bench(
+                folder, model_path, competitors=os.environ.get("BENCH_COMPETITORS") == "1"
+            )
+        if "ingest" in PARTS:
+            print("ingestion …", flush=True)
+            results["ingest"] = ingest_bench(folder)
+        if "metrics" in PARTS and os.environ.get("BENCH_SKIP_10M") != "1":
             print("metrics over 10M stored events …", flush=True)
             results["metrics_10m"] = metrics_bench(folder)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "server.json").write_text(json.dumps(results, indent=2) + "\n")
+    out = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "results" / "server.json"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
 

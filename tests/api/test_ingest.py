@@ -178,7 +178,9 @@ def test_prometheus_exposition(client):
     client.post("/v1/outcomes", json={"prediction_id": pid, "label": 1})
     text = client.get("/metrics").text
     assert 'liveeval_predictions_total{model="fraud",status="ok",version="v3"} 2.0' in text
-    assert "liveeval_prediction_latency_seconds_bucket" in text and 'le="0.001"' in text
+    assert 'liveeval_prediction_latency_seconds_bucket{le="0.0001",' in text
+    assert 'liveeval_prediction_latency_seconds_count{model="fraud",version="v3"} 2.0' in text
+    assert 'liveeval_model_latency_seconds_count{model="fraud",version="v3"} 2.0' in text
     assert 'liveeval_model_recall{model="fraud",version="v3"} 1.0' in text
     assert 'liveeval_model_label_coverage{model="fraud",version="v3"} 0.5' in text
 

@@ -34,6 +34,12 @@ def test_onnx_model_matches_its_sklearn_original(tmp_path, fraud_model):
         r = client.post("/v1/models/fraud/predict", json={"inputs": rows})
         assert r.status_code == 200, r.text
         scores = [p["score"] for p in r.json()["predictions"]]
+        meta = client.get("/v2/models/fraud").json()
+        assert meta["platform"] == "onnxruntime_onnx"
+        assert {i["datatype"] for i in meta["inputs"]} == {"FP32"}
+        tensor = {"name": "x", "shape": [3, 2], "datatype": "FP32", "data": x.ravel().tolist()}
+        v2 = client.post("/v2/models/fraud/infer", json={"inputs": [tensor]}).json()
+        assert v2["outputs"][1]["data"] == pytest.approx(scores, abs=1e-12)
     import pandas as pd
 
     frame = pd.DataFrame(x.astype(np.float64), columns=["amount", "distance_km"])

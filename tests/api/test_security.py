@@ -78,6 +78,6 @@ def test_a_failing_model_is_logged_and_answered(tmp_path):
     config = ServerConfig(store=str(tmp_path / "s.duckdb"), models=[ModelSpec("bad", path)])
     with TestClient(create_app(config)) as client:
         r = client.post("/v1/models/bad/predict", json={"inputs": {"x": 10.0}})
-        assert r.status_code == 500 and "RuntimeError: boom" in r.json()["detail"]
+        assert r.status_code == 502 and "RuntimeError: boom" in r.json()["detail"]
         m = client.get("/v1/models/bad/metrics").json()
         assert m["predictions"] == 1 and m["failed_predictions"] == 1

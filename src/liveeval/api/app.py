@@ -7,9 +7,11 @@ and render its answers; validation, labels, storage and metrics live below.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import pyarrow as pa
@@ -19,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError as PydanticValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..config import WINDOW_PATTERN, ServerConfig, Tokens
@@ -30,11 +33,12 @@ from ..service.ingest import ingest_outcomes as ingest_outcome_events
 from ..service.predict import predict as predict_rows
 from ..service.reads import metrics as read_metrics
 from ..service.reads import models_listing, quality_rows
+from . import v2
 from .answers import status_of
 from .auth import Guard
 from .dashboard_routes import dashboard_routes
 from .docs import mount_offline_docs
-from .fastpath import validation_errors
+from .fastpath import INTERNAL, validation_errors
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
 from .prometheus import Telemetry, TelemetryObserver
@@ -43,6 +47,7 @@ from .schemas import (
     BulkWriteResponse,
     DeploymentIn,
     ErrorResponse,
+    ModelFailure,
     OutcomeBatch,
     OutcomeIn,
     PredictionBatch,
@@ -94,31 +99,54 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         RequestGuard, service=service, telemetry=telemetry, guard=guard, config=config
     )
 
+    # The Open Inference Protocol's routes answer errors as {"error": "..."}, and a
+    # request they cannot serve as sent as a 400.
+    def error(request: Request, status: int, detail: Any) -> JSONResponse:
+        if request.url.path.startswith("/v2"):
+            return JSONResponse(v2.v2_error(detail), status_code=400 if status == 422 else status)
+        return JSONResponse({"detail": detail}, status_code=status)
+
     @app.exception_handler(PydanticValidationError)
-    async def invalid_body(_: Request, exc: PydanticValidationError) -> JSONResponse:
+    async def invalid_body(request: Request, exc: PydanticValidationError) -> JSONResponse:
+        if request.url.path.startswith("/v2"):
+            return error(request, 400, v2.validation_message(exc))
         return JSONResponse(validation_errors(exc), status_code=422)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input: megabytes back for a large body,
         # and a 500 when it holds NaN, which JSON cannot carry.
         detail = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return error(request, 422, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        response = error(request, exc.status_code, exc.detail)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(StoreUnavailable)
-    async def store_behind(_: Request, exc: StoreUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+    async def store_behind(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        return error(request, 503, str(exc))
 
     @app.exception_handler(NotFoundError)
-    async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return error(request, 404, str(exc))
 
     @app.exception_handler(LiveevalError)
-    async def bad_input(_: Request, exc: LiveevalError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    async def bad_input(request: Request, exc: LiveevalError) -> JSONResponse:
+        return error(request, 422, str(exc))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback; the client gets JSON, never a plain-text 500.
+        return error(request, 500, INTERNAL.format(type(exc).__name__))
 
     errors: dict[int | str, dict[str, Any]] = {
         401: {"model": ErrorResponse, "description": "missing bearer token"},
@@ -283,13 +311,23 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         responses={
             **write_responses,
             404: {"model": ErrorResponse, "description": "model or version not served"},
-            500: {"model": ErrorResponse, "description": "the model itself failed (logged)"},
+            502: {
+                "model": ModelFailure,
+                "description": "the model raised or gave an invalid output; the predictions "
+                "are logged as failed under `ids`",
+            },
         },
     )
     async def predict(
         model: str, request: PredictRequest, version: str | None = None
     ) -> JSONResponse:
         """Predict with a served model; every prediction is logged before the answer.
+
+        A 422 is the request's fault (inputs that do not fit the model: nothing is
+        logged). A 502 is the model's: it raised, or answered with a non-finite or
+        out-of-range score, a probability row of the wrong length, or a label outside
+        its classes; the predictions are logged as failed (`error_type`) and their
+        `ids` returned, and no score is stored.
 
         (Served by the ASGI fast path, which runs the same service call.)"""
         return answer(
@@ -298,7 +336,136 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
             )
         )
 
+    _open_inference_protocol(app, service, guard, errors)
     return app
+
+
+def _open_inference_protocol(
+    app: FastAPI, service: Service, guard: Guard, errors: dict[int | str, dict[str, Any]]
+) -> None:
+    """The Open Inference Protocol's REST routes (see :mod:`liveeval.api.v2`)."""
+    v2_errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": v2.V2Error, "description": spec["description"]}
+        for code, spec in errors.items()
+        if code != 422
+    }
+    not_served: dict[int | str, dict[str, Any]] = {
+        404: {"model": v2.V2Error, "description": "model or version not served"}
+    }
+    infer_responses: dict[int | str, dict[str, Any]] = {
+        **v2_errors,
+        **not_served,
+        400: {"model": v2.V2Error, "description": "tensors that do not fit the model"},
+        502: {
+            "model": v2.V2ModelFailure,
+            "description": "the model raised or gave an invalid output; the predictions are "
+            "logged as failed under `prediction_ids`",
+        },
+        503: {"model": v2.V2Error, "description": "the store cannot answer in time"},
+    }
+    tags: list[str | Enum] = ["open inference protocol (v2)"]
+    read_guard = Depends(guard.require_read)
+    write_guard = Depends(guard.require_write)
+
+    @app.get("/v2", tags=tags, response_model=v2.ServerMetadata)
+    async def v2_server_metadata() -> dict[str, Any]:
+        """Server metadata."""
+        return {"name": "liveeval", "version": __version__, "extensions": []}
+
+    @app.get("/v2/health/live", tags=tags, response_model=v2.ServerLive)
+    async def v2_live() -> dict[str, Any]:
+        """Liveness: the server answers."""
+        return {"live": True}
+
+    @app.get(
+        "/v2/health/ready",
+        tags=tags,
+        response_model=v2.ServerReady,
+        responses={503: {"model": v2.ServerReady, "description": "the store is not open"}},
+    )
+    async def v2_ready() -> JSONResponse:
+        """Readiness: every model is loaded (they are before the server starts) and the
+        store is open."""
+        ready = service.started
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    metadata_doc = (
+        "Model metadata: versions, platform, inputs (one tensor per feature) and outputs "
+        "(label, score or probabilities, prediction_id), and `classes`, the order of the "
+        "probabilities' columns."
+    )
+    infer_doc = (
+        "Inference: one tensor per feature (shape [N] or [N, 1]) or one [N, F] tensor in "
+        "the metadata's feature order; every prediction is logged and committed before "
+        "the answer, exactly as by `/v1/models/{model}/predict`. `id` and `parameters` "
+        "are echoed; a string `parameters.segment` is stored with the predictions. "
+        "Triton's binary tensor extension is read in requests; answers are JSON.\n\n"
+        "(Served by the ASGI fast path, which runs the same call.)"
+    )
+    model_routes: dict[str, Any] = {
+        "tags": tags,
+        "dependencies": [read_guard],
+        "responses": {**v2_errors, **not_served},
+    }
+    infer_route: dict[str, Any] = {
+        "tags": tags,
+        "dependencies": [write_guard],
+        "responses": infer_responses,
+    }
+
+    async def inferred(model: str, version: str | None, request: v2.InferRequest) -> JSONResponse:
+        result = await v2.infer(service, model, version, request, time.perf_counter())
+        return JSONResponse(result.body, status_code=status_of(result))
+
+    @app.get(
+        "/v2/models/{model}",
+        response_model=v2.ModelMetadata,
+        description=metadata_doc,
+        **model_routes,
+    )
+    async def v2_model_metadata(model: str) -> dict[str, Any]:
+        return v2.model_metadata(service, model, None)
+
+    @app.get(
+        "/v2/models/{model}/versions/{version}",
+        response_model=v2.ModelMetadata,
+        description=metadata_doc,
+        **model_routes,
+    )
+    async def v2_version_metadata(model: str, version: str) -> dict[str, Any]:
+        return v2.model_metadata(service, model, version)
+
+    @app.get("/v2/models/{model}/ready", response_model=v2.ModelReady, **model_routes)
+    async def v2_model_ready(model: str) -> dict[str, Any]:
+        """Model readiness: served models are loaded before the server starts."""
+        service.served(model, None)
+        return {"name": model, "ready": service.started}
+
+    @app.get(
+        "/v2/models/{model}/versions/{version}/ready", response_model=v2.ModelReady, **model_routes
+    )
+    async def v2_version_ready(model: str, version: str) -> dict[str, Any]:
+        """Readiness of one version of a model."""
+        service.served(model, version)
+        return {"name": model, "ready": service.started}
+
+    @app.post(
+        "/v2/models/{model}/infer",
+        response_model=v2.InferResponse,
+        description=infer_doc,
+        **infer_route,
+    )
+    async def v2_infer(model: str, request: v2.InferRequest) -> JSONResponse:
+        return await inferred(model, None, request)
+
+    @app.post(
+        "/v2/models/{model}/versions/{version}/infer",
+        response_model=v2.InferResponse,
+        description=infer_doc,
+        **infer_route,
+    )
+    async def v2_version_infer(model: str, version: str, request: v2.InferRequest) -> JSONResponse:
+        return await inferred(model, version, request)
 
 
 def _naive_utc(value: datetime | None, name: str) -> datetime | None:

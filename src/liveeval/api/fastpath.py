@@ -8,12 +8,18 @@ the same pydantic request models (validated by pydantic-core directly), the same
 token check and the same handler functions as their FastAPI declarations, which
 stay for the OpenAPI spec. Errors have the same shapes: 401/403 from the token
 check, 413 over the body limit, 422 with one entry per offending field.
+
+A served prediction is timed here, from the request's arrival (the middleware's
+first look at it) to its answer handed to the server after the commit: that is what
+``liveeval_prediction_latency_seconds`` observes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +34,7 @@ from ..errors import LiveevalError, NotFoundError, StoreUnavailable
 from ..service.events import OutcomeIn, PredictionIn
 from ..service.ingest import ingest_outcomes, ingest_predictions
 from ..service.predict import predict
+from . import v2
 from .answers import status_of
 from .schemas import PredictRequest, RawOutcomeBatch, RawPredictionBatch
 
@@ -46,7 +53,10 @@ __all__ = [
     "validation_errors",
 ]
 
-Handler = Callable[["Service", list[str], dict[str, list[str]], Any], Awaitable["Answer"]]
+# (service, path parameters, query, parsed body, arrival on perf_counter's clock)
+INTERNAL = "internal error ({}); the server's log has the details"
+
+Handler = Callable[["Service", list[str], dict[str, list[str]], Any, float], Awaitable["Answer"]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,21 @@ class FastRoute:
     # ones to report (the union's errors list every branch).
     single: TypeAdapter[Any] | None = None
     batch_key: bytes | None = None
+    # The Open Inference Protocol's routes: errors are {"error": ...} and a request
+    # that cannot be served as sent is a 400, as the protocol has it.
+    v2: bool = False
+    # Reads the body itself (v2: Triton's binary tensors follow the JSON).
+    parse: Callable[[bytes, dict[bytes, bytes]], Any] | None = None
+
+    @property
+    def invalid(self) -> int:
+        return 400 if self.v2 else 422
+
+    def error_body(self, detail: Any) -> dict[str, Any]:
+        return v2.v2_error(detail) if self.v2 else {"detail": detail}
+
+    def validation_body(self, exc: PydanticValidationError) -> dict[str, Any]:
+        return v2.v2_error(v2.validation_message(exc)) if self.v2 else validation_errors(exc)
 
 
 def _last(query: dict[str, list[str]], name: str) -> str | None:
@@ -67,15 +92,25 @@ def _last(query: dict[str, list[str]], name: str) -> str | None:
 
 
 async def _predict(
-    service: Service, params: list[str], query: dict[str, list[str]], body: PredictRequest
+    service: Service,
+    params: list[str],
+    query: dict[str, list[str]],
+    body: PredictRequest,
+    arrived: float,
 ) -> Answer:
     return await predict(
-        service, params[0], _last(query, "version"), body.inputs, id=body.id, segment=body.segment
+        service,
+        params[0],
+        _last(query, "version"),
+        body.inputs,
+        id=body.id,
+        segment=body.segment,
+        arrived=arrived,
     )
 
 
 async def _predictions(
-    service: Service, params: list[str], query: dict[str, list[str]], body: Any
+    service: Service, params: list[str], query: dict[str, list[str]], body: Any, arrived: float
 ) -> Answer:
     if isinstance(body, RawPredictionBatch):
         return await ingest_predictions(service, body.predictions)
@@ -83,11 +118,21 @@ async def _predictions(
 
 
 async def _outcomes(
-    service: Service, params: list[str], query: dict[str, list[str]], body: Any
+    service: Service, params: list[str], query: dict[str, list[str]], body: Any, arrived: float
 ) -> Answer:
     if isinstance(body, RawOutcomeBatch):
         return await ingest_outcomes(service, body.outcomes)
     return await ingest_outcomes(service, [body], validated=True)
+
+
+async def _infer(
+    service: Service,
+    params: list[str],
+    query: dict[str, list[str]],
+    body: v2.InferRequest,
+    arrived: float,
+) -> Answer:
+    return await v2.infer(service, params[0], params[1] if len(params) > 1 else None, body, arrived)
 
 
 ROUTES = (
@@ -114,6 +159,14 @@ ROUTES = (
         TypeAdapter(OutcomeIn),
         b'"outcomes"',
     ),
+    FastRoute(
+        "/v2/models/{model}/infer",
+        re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?/infer$"),
+        TypeAdapter(v2.InferRequest),
+        _infer,
+        v2=True,
+        parse=v2.parse_infer,
+    ),
 )
 
 
@@ -124,7 +177,7 @@ def match(scope: Any) -> tuple[FastRoute, list[str]] | None:
     for route in ROUTES:
         found = route.pattern.match(path)
         if found:
-            return route, [unquote(g) for g in found.groups()]
+            return route, [unquote(g) for g in found.groups() if g is not None]
     return None
 
 
@@ -174,16 +227,23 @@ async def serve(
     scope: Any,
     receive: Receive,
     send: Send,
+    arrived: float,
 ) -> int:
-    """Answer one request on a fast route; returns the status."""
+    """Answer one request on a fast route; returns the status. ``arrived`` is the
+    request's arrival on :func:`time.perf_counter`'s clock."""
     headers = dict(scope["headers"])
+    served = None
     try:
         guard.check_write(headers.get(b"authorization", b"").decode("latin-1"))
     except HTTPException as exc:
-        status, body = exc.status_code, {"detail": exc.detail}
+        status, body = exc.status_code, route.error_body(exc.detail)
     else:
-        status, body = await _answer(service, config, route, params, scope, receive, headers)
+        status, body, served = await _answer(
+            service, config, route, params, scope, receive, headers, arrived
+        )
     await send_json(send, status, body)
+    if served is not None:
+        service.observer.latency(served[0], served[1], time.perf_counter() - arrived, None)
     return status
 
 
@@ -211,28 +271,35 @@ async def _answer(
     scope: Any,
     receive: Receive,
     headers: dict[bytes, bytes],
-) -> tuple[int, Any]:
+    arrived: float,
+) -> tuple[int, Any, tuple[str, str] | None]:
     content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
     if not is_json(content_type):
-        return 422, {"detail": f"send the request body as application/json, not {content_type!r}"}
+        detail = f"send the request body as application/json, not {content_type!r}"
+        return route.invalid, route.error_body(detail), None
     limit = config.max_body_bytes
     raw = await read_body(receive, limit)
     if raw is None:
-        return 413, {"detail": f"request body exceeds the {limit}-byte limit"}
+        return 413, route.error_body(f"request body exceeds the {limit}-byte limit"), None
     try:
-        body = route.body.validate_json(raw)
+        body = route.parse(raw, headers) if route.parse else route.body.validate_json(raw)
     except PydanticValidationError as exc:
-        return 422, validation_errors(_clearest(route, raw, exc))
+        return route.invalid, route.validation_body(_clearest(route, raw, exc)), None
+    except LiveevalError as exc:
+        return route.invalid, route.error_body(str(exc)), None
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     try:
-        result = await route.run(service, params, query, body)
+        result = await route.run(service, params, query, body, arrived)
     except NotFoundError as exc:
-        return 404, {"detail": str(exc)}
+        return 404, route.error_body(str(exc)), None
     except StoreUnavailable as exc:
-        return 503, {"detail": str(exc)}
+        return 503, route.error_body(str(exc)), None
     except LiveevalError as exc:
-        return 422, {"detail": str(exc)}
-    return status_of(result), result.body
+        return route.invalid, route.error_body(str(exc)), None
+    except Exception as exc:  # a bug or the disk: JSON all the same, the trace in the log
+        logging.getLogger("liveeval").exception("%s failed", route.path)
+        return 500, route.error_body(INTERNAL.format(type(exc).__name__)), None
+    return status_of(result), result.body, result.served
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:

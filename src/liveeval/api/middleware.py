@@ -7,11 +7,13 @@ a small request's time.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import fastpath
+from .arrival import arrival
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
@@ -45,6 +47,9 @@ class RequestGuard:
         self.telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The request's arrival: stamped by the server when it read the request, or
+        # else this first look at it (see .arrival).
+        arrived = time.perf_counter()
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -68,10 +73,19 @@ class RequestGuard:
         fast = fastpath.match(scope)
         if fast is not None:
             route, params = fast
+            arrived = arrival(scope, arrived)
             status = 500
             try:
                 status = await fastpath.serve(
-                    self.service, self.guard, self.config, route, params, scope, receive, send
+                    self.service,
+                    self.guard,
+                    self.config,
+                    route,
+                    params,
+                    scope,
+                    receive,
+                    send,
+                    arrived,
                 )
             finally:
                 self.telemetry.requests.labels(route.path, str(status)).inc()

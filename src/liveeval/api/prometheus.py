@@ -22,10 +22,11 @@ from ..metrics.registry import metric_names
 
 __all__ = ["LATENCY_BUCKETS", "Telemetry", "TelemetryObserver"]
 
-# 1 ms to 10 s, roughly three buckets per decade.
-LATENCY_BUCKETS = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)  # fmt: skip
+# 100 µs to 26 s, each bound √2 times the last (37 buckets): a quantile read from the
+# histogram (PromQL's histogram_quantile interpolates within a bucket) is within one
+# bucket, at most a factor √2, of the true one, from sub-millisecond predictions on an
+# idle server to tens of seconds under overload.
+LATENCY_BUCKETS = tuple(float(f"{1e-4 * 2 ** (k / 2):.4g}") for k in range(37))
 
 
 # The gauges derive from the metric catalogue: every metric declared `live`.
@@ -96,8 +97,13 @@ class Telemetry:
         )
         self.outcomes = Counter(
             "liveeval_outcomes_total",
-            "Outcomes (ground truth) received",
+            "Outcomes (ground truth) stored, by whether their prediction was known",
             ["matched"],
+            registry=self.registry,
+        )
+        self.duplicate_outcomes = Counter(
+            "liveeval_outcomes_duplicate_total",
+            "Outcomes received again (retries of stored ones; stored once)",
             registry=self.registry,
         )
         self.events = Counter(
@@ -108,7 +114,8 @@ class Telemetry:
         )
         self.latency = Histogram(
             "liveeval_prediction_latency_seconds",
-            "Total prediction latency",
+            "Total prediction latency: served predictions from the request's arrival to "
+            "its answer sent (after the commit); ingested ones as reported",
             ["model", "version"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
@@ -153,10 +160,16 @@ class TelemetryObserver:
     def predictions(self, model: str, version: str, status: str, count: int) -> None:
         self._child("predictions", model, version, status).inc(count)
 
-    def latency(self, model: str, version: str, total: float, in_model: float | None) -> None:
-        self._child("latency", model, version).observe(total)
+    def latency(
+        self, model: str, version: str, total: float | None, in_model: float | None
+    ) -> None:
+        if total is not None:
+            self._child("latency", model, version).observe(total)
         if in_model is not None:
             self._child("model_latency", model, version).observe(in_model)
 
     def outcomes(self, matched: bool, count: int) -> None:
         self.t.outcomes.labels("true" if matched else "false").inc(count)
+
+    def duplicate_outcomes(self, count: int) -> None:
+        self.t.duplicate_outcomes.inc(count)

@@ -13,6 +13,7 @@ __all__ = [
     "DeploymentIn",
     "ErrorResponse",
     "EventResult",
+    "ModelFailure",
     "OutcomeBatch",
     "OutcomeIn",
     "PredictRequest",
@@ -115,3 +116,17 @@ class ErrorResponse(BaseModel):
     """A client error: ``detail`` names the field or value and what was expected."""
 
     detail: str | list[dict[str, Any]]
+
+
+class ModelFailure(BaseModel):
+    """The served model failed: it raised, or answered with something that is not a
+    prediction (a non-finite or out-of-range score, a probability row of the wrong
+    length, a label outside its classes). Each prediction was logged as failed with
+    ``error_type``; ``detail`` is one line, never a traceback."""
+
+    model: str
+    version: str
+    error_type: str = Field(description="the exception's class name, as stored")
+    detail: str
+    ids: list[str] = Field(description="the failed predictions' ids, one per input row")
+    id: str | None = Field(None, description="the id, when one row (an object) was sent")

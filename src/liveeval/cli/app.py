@@ -561,6 +561,7 @@ def demo_data(
 
 def _register_server_commands() -> None:
     from .demo import demo
+    from .drift import drift
     from .monitor import monitor
     from .serve import export, serve
 
@@ -568,6 +569,7 @@ def _register_server_commands() -> None:
     app.command("export")(export)
     app.command("monitor")(monitor)
     app.command("demo")(demo)
+    app.command("drift")(drift)
 
 
 _register_server_commands()

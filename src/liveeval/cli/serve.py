@@ -96,6 +96,7 @@ def serve(
     import uvicorn
 
     from ..api import create_app
+    from ..api.arrival import HTTP_PROTOCOL
     from ..config import ServerConfig, Tokens, load_config
     from ..service import Service
     from ..serving import ModelSpec
@@ -150,6 +151,9 @@ def serve(
                 port=cfg.port,
                 log_level="warning",
                 access_log=False,
+                # Stamps each request's arrival as the server reads it, so that the
+                # latency measured is the client's (see liveeval.api.arrival).
+                http=HTTP_PROTOCOL,
                 timeout_graceful_shutdown=10,
             )
         )

@@ -407,7 +407,12 @@ class Evaluation:
             self.pos_label if binary else None,
             round(self.confusion.total),
             confidence,
-            self.confusion.counts.tolist(),
+            # Unweighted, the cells are counts of rows: integers in JSON, not 12.0.
+            (
+                self.confusion.counts.tolist()
+                if self.confusion.is_weighted
+                else self.confusion.counts.astype(np.int64).tolist()
+            ),
             metrics,
             per_class_metrics(self.confusion, confidence),
             roc,

@@ -3,6 +3,30 @@ drift."""
 
 from __future__ import annotations
 
+from .assumption import check_calibration
+from .calibration import CalibrationMap, fit_calibration, isotonic_bins
+from .drift import (
+    ColumnDrift,
+    DriftReport,
+    SkippedColumn,
+    compare_files,
+    compare_tables,
+    histogram_from_store,
+)
+from .estimate import (
+    ESTIMATED_METRICS,
+    AssumptionCheck,
+    ExpectedConfusion,
+    PerformanceEstimator,
+    WindowEstimate,
+)
+from .histogram import (
+    labelled_by_prediction,
+    score_bins,
+    score_histogram,
+    score_histograms,
+    unlabelled_part,
+)
 from .windows import (
     DEFAULT_MATURITY,
     LabelDelaySummary,
@@ -15,10 +39,30 @@ from .windows import (
 
 __all__ = [
     "DEFAULT_MATURITY",
+    "ESTIMATED_METRICS",
+    "AssumptionCheck",
+    "CalibrationMap",
+    "ColumnDrift",
+    "DriftReport",
+    "ExpectedConfusion",
     "LabelDelaySummary",
+    "PerformanceEstimator",
+    "SkippedColumn",
     "Window",
+    "WindowEstimate",
     "WindowSize",
+    "check_calibration",
+    "compare_files",
+    "compare_tables",
     "count_windows",
+    "fit_calibration",
+    "histogram_from_store",
+    "isotonic_bins",
+    "labelled_by_prediction",
+    "score_bins",
+    "score_histogram",
+    "score_histograms",
     "summarise_label_delays",
     "time_windows",
+    "unlabelled_part",
 ]

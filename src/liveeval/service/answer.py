@@ -14,8 +14,11 @@ class Answer:
 
     ``outcome`` is ``ok`` (everything accepted, or some rejected in a batch), ``conflict``
     (some events conflict with stored ones), ``rejected`` (nothing accepted), or
-    ``model_failed`` (the model raised; the failure was logged).
+    ``model_failed`` (the served model raised or answered with something that is not
+    a prediction; the failure was logged). ``served`` is the (model, version) a
+    prediction was made with, for the adapter to time the whole request.
     """
 
-    outcome: Literal["ok", "conflict", "rejected", "model_failed", "bad_input"]
+    outcome: Literal["ok", "conflict", "rejected", "model_failed"]
     body: dict[str, Any]
+    served: tuple[str, str] | None = None

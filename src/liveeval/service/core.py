@@ -27,15 +27,25 @@ __all__ = ["Answer", "Observer", "Service"]
 
 
 class Observer(Protocol):
-    """Counts what the service does (Prometheus, in the HTTP adapter)."""
+    """Counts what the service does (Prometheus, in the HTTP adapter).
+
+    ``latency`` takes either time, or both: a served prediction's time in the model
+    comes from the service, its total (arrival to answer sent) from the adapter,
+    which alone sees the answer leave; an ingested event brings both.
+    ``outcomes`` counts stored outcomes, ``duplicate_outcomes`` retries of stored ones.
+    """
 
     def events(self, kind: str, result: str, count: int) -> None: ...
 
     def predictions(self, model: str, version: str, status: str, count: int) -> None: ...
 
-    def latency(self, model: str, version: str, total: float, in_model: float | None) -> None: ...
+    def latency(
+        self, model: str, version: str, total: float | None, in_model: float | None
+    ) -> None: ...
 
     def outcomes(self, matched: bool, count: int) -> None: ...
+
+    def duplicate_outcomes(self, count: int) -> None: ...
 
 
 class _Silent:
@@ -45,10 +55,15 @@ class _Silent:
     def predictions(self, model: str, version: str, status: str, count: int) -> None:
         pass
 
-    def latency(self, model: str, version: str, total: float, in_model: float | None) -> None:
+    def latency(
+        self, model: str, version: str, total: float | None, in_model: float | None
+    ) -> None:
         pass
 
     def outcomes(self, matched: bool, count: int) -> None:
+        pass
+
+    def duplicate_outcomes(self, count: int) -> None:
         pass
 
 

@@ -170,11 +170,22 @@ async def ingest_outcomes(service: Service, items: list[Any], *, validated: bool
         ids = [r["prediction_id"] for _, _, r in rows]
         known = service.store.known_ids("predictions", ids)
         matched = {i for i, hit in zip(ids, known, strict=True) if hit}
-        hits = sum(known)
+        # Stored outcomes only: a retry is counted apart, a conflict not at all.
+        hits = misses = duplicates = 0
+        for o, hit in zip(outcomes, known, strict=True):
+            if o.status == "stored":
+                if hit:
+                    hits += 1
+                else:
+                    misses += 1
+            elif o.status == "duplicate":
+                duplicates += 1
         if hits:
             service.observer.outcomes(True, hits)
-        if len(ids) - hits:
-            service.observer.outcomes(False, len(ids) - hits)
+        if misses:
+            service.observer.outcomes(False, misses)
+        if duplicates:
+            service.observer.duplicate_outcomes(duplicates)
     return results_answer(
         "outcomes",
         len(items),

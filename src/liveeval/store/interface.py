@@ -260,6 +260,14 @@ class EventSink(Protocol):
         """Whether each id has been accepted, loaded or not (never waits for a load)."""
         ...
 
+    def amend_latency(self, amendments: Sequence[tuple[str, datetime, float]]) -> None:
+        """Set ``latency_total_s`` of predictions already committed, given as (id, ts,
+        seconds): the total measured once their commit returned, which the event
+        could not hold when it was written. Never waits and is not made durable on
+        its own (the next commit or load carries it); until then, and after a crash
+        before it, the value written with the event stays."""
+        ...
+
 
 class StatisticsSource(Protocol):
     """Sufficient statistics of the stored events; every read sees every acknowledged write."""

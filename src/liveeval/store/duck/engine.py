@@ -78,6 +78,9 @@ class DuckEngine:
         hits: list[bool] = index.contains(hash_ids(pa.array(list(ids), pa.string()))).tolist()
         return hits
 
+    def amend_latency(self, amendments: Sequence[tuple[str, datetime, float]]) -> None:
+        self._writer.amend_latency(amendments)
+
     # -- reading ------------------------------------------------------------------------
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:

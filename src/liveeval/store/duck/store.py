@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..events import KINDS, SCHEMAS, content_schema, events_table, id_field
 from ..interface import BatchOutcome, WriteOutcome
@@ -215,14 +217,34 @@ class DuckStore:
 
     # -- load: into DuckDB ------------------------------------------------------------
 
-    def load(self, batches: Sequence[tuple[str, Payload]], position: Position | None) -> None:
+    def load(
+        self,
+        batches: Sequence[tuple[str, Payload]],
+        position: Position | None,
+        amends: Sequence[tuple[str, datetime, float]] = (),
+        *,
+        update: bool = True,
+    ) -> list[tuple[str, datetime, float]]:
         """Insert accepted rows in one transaction (with the journal position they end
-        at), and add the prediction/outcome pairs they complete to ``labelled``."""
+        at), and add the prediction/outcome pairs they complete to ``labelled``.
+
+        ``amends`` (id, ts, seconds) set ``latency_total_s`` of predictions: of rows
+        in this load before they are inserted, and — with ``update`` — of rows loaded
+        earlier, by an UPDATE limited to their time range. Returns the amendments
+        not applied (those for rows not in this load, without ``update``)."""
         by_kind: dict[str, list[Payload]] = {}
         for kind, payload in batches:
             by_kind.setdefault(kind, []).append(payload)
         tables = {kind: to_table(kind, parts) for kind, parts in by_kind.items()}
         tables = {kind: table for kind, table in tables.items() if table.num_rows}
+        earlier: pa.Table | None = None
+        if amends:
+            tables, earlier = _amended(tables, amends)
+        rest: list[tuple[str, datetime, float]] = []
+        if earlier is not None and not update:
+            left = set(earlier["id"].to_pylist())
+            rest = [a for a in amends if a[0] in left]
+            earlier = None
         with self._load_lock:
             con = self._con
             registered = []
@@ -240,6 +262,15 @@ class DuckStore:
                     if new_p is not None and new_p.column("features").null_count < len(new_p):
                         insert_features(con, "new_predictions")
                     self._label(con, tables)
+                    if earlier is not None:
+                        con.register("amended_latency", earlier)
+                        registered.append("amended_latency")
+                        con.execute(
+                            "UPDATE predictions SET latency_total_s = a.seconds "
+                            "FROM amended_latency a WHERE predictions.id = a.id "
+                            "AND predictions.ts = a.ts AND predictions.ts BETWEEN ? AND ?",
+                            [pc.min(earlier["ts"]).as_py(), pc.max(earlier["ts"]).as_py()],
+                        ).fetchall()
                     if position is not None:
                         con.execute(
                             'UPDATE journal_state SET segment = ?, "offset" = ?',
@@ -252,6 +283,7 @@ class DuckStore:
             finally:
                 for name in registered:
                     con.unregister(name)
+        return rest
 
     def _label(self, con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
         new_p = tables.get("predictions")
@@ -317,6 +349,35 @@ class DuckStore:
     def count(self, kind: str) -> int:
         row = self.cursor().execute(f"SELECT count(*) FROM {kind}").fetchone()
         return int(row[0]) if row else 0
+
+
+def _amended(
+    tables: dict[str, pa.Table], amends: Sequence[tuple[str, datetime, float]]
+) -> tuple[dict[str, pa.Table], pa.Table | None]:
+    """The tables with the amended latencies of their own predictions applied, and the
+    amendments left for rows loaded earlier (None when there are none)."""
+    ids = pa.array([a[0] for a in amends], pa.string())
+    seconds = pa.array([a[2] for a in amends], pa.float64())
+    left = np.ones(len(amends), dtype=bool)
+    new = tables.get("predictions")
+    if new is not None:
+        at = pc.index_in(new["id"], value_set=ids)
+        hit = pc.is_valid(at)
+        if pc.any(hit).as_py():
+            column = new.schema.get_field_index("latency_total_s")
+            patched = pc.if_else(hit, pc.take(seconds, at), new["latency_total_s"])
+            tables = {**tables, "predictions": new.set_column(column, "latency_total_s", patched)}
+            left[np.unique(at.drop_null().to_numpy())] = False
+    if not left.any():
+        return tables, None
+    rest = pa.table(
+        {
+            "id": ids,
+            "ts": pa.array([a[1] for a in amends], pa.timestamp("us")),
+            "seconds": seconds,
+        }
+    ).filter(pa.array(left))
+    return tables, rest
 
 
 # Not content: the server stamps events that arrive without a time, and it measures

@@ -18,6 +18,16 @@ A loader thread moves durable journal records into DuckDB, in journal order, in 
 few transactions as it can; :meth:`BatchWriter.settle` waits until everything
 acknowledged so far is loaded, which reads call first so that they see every
 acknowledged event.
+
+A served prediction's total latency is only known once its commit returns, after the
+event was written: the service hands it over with :meth:`BatchWriter.amend_latency`
+(a deque append on the loop, nothing more), and the loader applies the amendments
+with its next load, to the rows of that load before they are inserted. The few whose
+rows an earlier load inserted (their answer was still on its way when the loader
+took its batch) wait for an ``UPDATE``, run when a reader is waiting, at close, or
+every ``LEFTOVER_SECONDS``: an UPDATE costs ~10 ms whatever its size. Amendments are
+not journalled: a crash loses the ones not yet applied, and those rows keep the
+latency written with the event (measured up to the write).
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -47,6 +59,10 @@ LOAD_ROWS = 1_000_000
 # waiting: a DuckDB transaction costs over a millisecond of CPU however few rows it
 # holds, and under load that CPU is better spent answering requests.
 LINGER_SECONDS = 0.25
+# Latency amendments whose rows are already loaded are applied at least this often
+# (and whenever a reader waits), or once this many have gathered.
+LEFTOVER_SECONDS = 5.0
+LEFTOVER_ROWS = 50_000
 # Writes larger than this are committed on a worker thread instead of the loop.
 INLINE_ROWS = 2_000
 
@@ -79,6 +95,14 @@ class BatchWriter:
         self._waiting: collections.deque[_Waiting] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sync_needed = threading.Event()
+        # Latency amendments (id, ts, seconds): appended on the loop, taken by the loader.
+        self._amends: collections.deque[tuple[str, datetime, float]] = collections.deque()
+        self._amended = 0  # appended so far (written on the loop only)
+        self._applied = 0  # applied so far (written by the loader only)
+        # The loader's own: taken from the deque, not applied yet (rows loaded earlier).
+        self._drained = 0
+        self._leftover: list[tuple[str, datetime, float]] = []
+        self._leftover_since = 0.0
         self._threads = [
             threading.Thread(target=self._load_loop, name="liveeval-loader", daemon=True),
             threading.Thread(target=self._sync_loop, name="liveeval-syncer", daemon=True),
@@ -104,6 +128,16 @@ class BatchWriter:
             loop.call_soon(self._flush)
         self._pending.append((kind, events, fresh, future))
         return await future
+
+    def amend_latency(self, amendments: Sequence[tuple[str, datetime, float]]) -> None:
+        """Set the total latency of committed predictions with the next load."""
+        if self._closed or not amendments:
+            return
+        if self.journal is None:  # an in-memory store loads in line: so do these
+            self.store.load([], None, list(amendments))
+            return
+        self._amends.extend(amendments)
+        self._amended += len(amendments)
 
     async def write_table(self, kind: str, table: pa.Table) -> BatchOutcome:
         """Commit a large batch on a worker thread; the outcome of each row."""
@@ -283,10 +317,14 @@ class BatchWriter:
         self._sync()
         with self._state:
             target = self._durable
-            if self._loaded >= target:
+            amended = self._amended
+            if self._loaded >= target and self._applied >= amended:
                 return
             self._hurry.set()
-            if not self._state.wait_for(lambda: self._loaded >= target, timeout):
+            self._state.notify_all()  # amendments alone do not wake the loader
+            if not self._state.wait_for(
+                lambda: self._loaded >= target and self._applied >= amended, timeout
+            ):
                 raise StoreUnavailable(
                     f"the database has not loaded the journal up to {target} after "
                     f"{timeout:g} s; acknowledged events are safe in the journal"
@@ -318,30 +356,58 @@ class BatchWriter:
                 )
                 if not self._ready_to_load():
                     return  # closed, everything loaded
-            if not self._closed:
-                self._hurry.wait(LINGER_SECONDS)
-                self._hurry.clear()
+            hurried = self._closed or self._hurry.wait(LINGER_SECONDS)
+            self._hurry.clear()
+            # Taken before the records: an amendment follows its row's commit, so its
+            # row is among the records taken below or was loaded before.
+            fresh = [self._amends.popleft() for _ in range(len(self._amends))]
             with self._state:
                 batch: list[tuple[str, Payload]] = []
                 end = self._loaded
                 rows = 0
-                while self._ready_to_load() and rows < LOAD_ROWS:
+                while self._has_records() and rows < LOAD_ROWS:
                     kind, payload, end = self._journalled.popleft()
                     batch.append((kind, payload))
                     rows += payload.num_rows if isinstance(payload, pa.Table) else 1_000
-            self._load(batch, end)
+            amends = self._leftover + fresh
+            update = (
+                hurried
+                or len(amends) >= LEFTOVER_ROWS
+                or (self._leftover and time.monotonic() - self._leftover_since >= LEFTOVER_SECONDS)
+            )
+            rest = self._load(batch, end, amends, bool(update))
+            if rest and not self._leftover:
+                self._leftover_since = time.monotonic()
+            self._leftover = rest
+            self._drained += len(fresh)
             with self._state:
                 self._loaded = end
+                self._applied = self._drained - len(rest)
                 self._state.notify_all()
 
-    def _ready_to_load(self) -> bool:
+    def _has_records(self) -> bool:
         return bool(self._journalled) and self._journalled[0][2] <= self._durable
 
-    def _load(self, batch: list[tuple[str, Payload]], end: Position) -> None:
+    def _ready_to_load(self) -> bool:
+        return (
+            self._has_records()
+            or bool(self._amends)
+            or (bool(self._leftover) and self._hurry.is_set())
+        )
+
+    def _load(
+        self,
+        batch: list[tuple[str, Payload]],
+        end: Position,
+        amends: list[tuple[str, datetime, float]],
+        update: bool,
+    ) -> list[tuple[str, datetime, float]]:
+        """Load ``batch`` with ``amends``; the amendments left unapplied (none when
+        ``update``)."""
         delay = 0.1
         while True:
             try:
-                self.store.load(batch, end)
+                rest = self.store.load(batch, end, amends, update=update)
                 break
             except Exception:
                 # The events are safe in the journal; keep trying (a full disk, a lock).
@@ -350,3 +416,4 @@ class BatchWriter:
                 delay = min(delay * 2, 5.0)
         if self.journal is not None:
             self.journal.discard_before(end)
+        return rest

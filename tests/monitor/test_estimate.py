@@ -1,0 +1,376 @@
+"""Estimation before labels: calibration choice, intervals that cover, the assumption check.
+
+Coverage figures (95% intervals; 100 references × 5 windows per size, seed 7, from
+``python tests/monitor/estimate_sim.py``; see docs/estimation.md for the full table):
+every metric, every window size from 200 to 10,000 rows, on a calibrated
+covariate-shift stream, a few-positives stream and a monotone uncalibrated model, is
+covered at least 92% of the time. The slow test below re-measures them (≥ 90%); the fast
+tests check a smaller sample against 85%.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from liveeval.errors import ValidationError
+from liveeval.monitor import (
+    ESTIMATED_METRICS,
+    PerformanceEstimator,
+    fit_calibration,
+    isotonic_bins,
+    score_histogram,
+    score_histograms,
+    unlabelled_part,
+)
+from liveeval.monitor.calibration import CENTRES, CalibrationMap
+from liveeval.store.interface import SCORE_BINS, ScoreHistogram
+
+from .estimate_sim import STREAMS, overconfident, realized, simulate
+
+FAST = dict(references=3, windows_per_reference=8, replicates=100, draws=200)
+
+
+def _reference(link, n=5000, beta=(1.5, 2.5), seed=0):
+    rng = np.random.default_rng(seed)
+    s = rng.beta(*beta, n)
+    return s, (rng.random(n) < link(s)).astype(np.int64)
+
+
+# -- binning -----------------------------------------------------------------------
+
+
+def test_scores_fall_in_the_stores_bins():
+    h = score_histogram([0.0, 0.0005, 0.001, 0.4999, 0.5, 0.9999, 1.0])
+    assert h.predicted[0, 0] == 2  # 0 and 0.0005
+    assert h.predicted[0, 1] == 1
+    assert h.predicted[0, 499] == 1
+    assert h.predicted[1, 500] == 1  # 0.5 is predicted positive at threshold 0.5
+    assert h.predicted[1, SCORE_BINS - 1] == 2  # 0.9999 and 1.0 share the last bin
+    assert h.n == 7 and h.n_labelled == 0
+
+
+def test_histograms_per_window_equal_one_histogram_per_window():
+    rng = np.random.default_rng(1)
+    s = rng.random(3000)
+    w = rng.integers(0, 4, 3000)
+    y = np.where(rng.random(3000) < 0.3, np.nan, (rng.random(3000) < s).astype(float))
+    many = score_histograms(w, 4, s, y_true=y)
+    for i, h in enumerate(many):
+        one = score_histogram(s[w == i], y_true=y[w == i])
+        assert np.array_equal(h.predicted, one.predicted)
+        assert np.array_equal(h.labelled, one.labelled)
+    assert sum(h.n_labelled for h in many) == int((~np.isnan(y)).sum())
+
+
+def test_histogram_path_equals_raw_array_path():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    same = PerformanceEstimator.fit(score_histogram(s, y_true=y), replicates=100, draws=200)
+    assert np.array_equal(est.calibration.probability, same.calibration.probability)
+    window = np.random.default_rng(2).beta(2, 3, 1500)
+    pred = (window > 0.4).astype(int)
+    a = est.estimate_arrays(window, y_pred=pred)
+    b = est.estimate(score_histogram(window, y_pred=pred))
+    assert a.to_dict() == b.to_dict()
+    # The merge of two halves' histograms is the histogram of the whole.
+    halves = score_histogram(window[:700], y_pred=pred[:700]).merge(
+        score_histogram(window[700:], y_pred=pred[700:])
+    )
+    assert est.estimate(halves).to_dict() == b.to_dict()
+
+
+def test_the_unlabelled_part_is_what_remains_once_labels_arrive():
+    rng = np.random.default_rng(12)
+    s = rng.random(2000)
+    pred = (s >= 0.5).astype(int)
+    y = np.where(rng.random(2000) < 0.4, (rng.random(2000) < s).astype(float), np.nan)
+    rest = unlabelled_part(score_histogram(s, y_pred=pred, y_true=y))
+    expected = score_histogram(s[np.isnan(y)], y_pred=pred[np.isnan(y)])
+    # Every bin holds one predicted class (threshold at a bin edge): exact.
+    assert np.array_equal(rest.predicted, expected.predicted)
+    assert rest.n_labelled == 0
+
+
+def test_a_score_outside_zero_one_is_refused_naming_its_row():
+    with pytest.raises(ValidationError, match=r"row 2: 1.5 is not a probability in \[0, 1\]"):
+        score_histogram([0.1, 0.2, 1.5])
+
+
+def test_a_label_other_than_zero_or_one_is_refused_naming_its_row():
+    with pytest.raises(ValidationError, match=r"y_true.*row 1: 2.0 is not a binary label"):
+        score_histogram([0.1, 0.2], y_true=[1.0, 2.0])
+
+
+# -- calibration -----------------------------------------------------------------------
+
+
+def test_isotonic_steps_equal_scikit_learns_isotonic_regression():
+    from sklearn.isotonic import IsotonicRegression
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        tot = rng.poisson(2, (3, 60))
+        pos = rng.binomial(tot, np.linspace(0.05, 0.95, 60) ** 2)
+        fit = isotonic_bins(pos, tot, centred=False, shrink_ends=False)
+        for r in range(3):
+            x = np.arange(60)
+            m = tot[r] > 0
+            ref = IsotonicRegression(out_of_bounds="clip").fit(
+                x[m], pos[r][m] / tot[r][m], sample_weight=tot[r][m]
+            )
+            np.testing.assert_allclose(fit[r], ref.predict(x))
+
+
+def test_centred_isotonic_is_monotone_and_matches_block_means():
+    rng = np.random.default_rng(4)
+    tot = rng.poisson(5, (4, SCORE_BINS))
+    pos = rng.binomial(tot, CENTRES**2)
+    fit = isotonic_bins(pos, tot)
+    assert (np.diff(fit, axis=1) >= -1e-12).all()
+    # Weighted by the counts, the fit's positive mass is the observed one (PAV keeps sums).
+    np.testing.assert_allclose((fit * tot).sum(axis=1), pos.sum(axis=1), rtol=0.02)
+
+
+def test_a_calibrated_model_keeps_its_scores_and_says_why():
+    s, y = _reference(lambda x: x)
+    cal = fit_calibration(score_histogram(s, y_true=y), replicates=100)
+    assert cal.method == "identity"
+    assert "would not lower the calibration error" in cal.reason
+    assert cal.brier_identity is not None and cal.brier_isotonic is not None
+    assert cal.brier_identity <= cal.brier_isotonic
+    np.testing.assert_array_equal(cal.probability, CENTRES)
+
+
+def test_an_uncalibrated_monotone_model_is_calibrated_and_estimates_improve():
+    s, y = _reference(overconfident)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    cal = est.calibration
+    assert cal.method == "isotonic"
+    assert "isotonic calibration applied" in cal.reason
+    assert cal.brier_isotonic is not None and cal.brier_identity is not None
+    assert cal.brier_isotonic < cal.brier_identity
+    identity = PerformanceEstimator(
+        CalibrationMap(
+            CENTRES, np.tile(CENTRES, (100, 1)), "identity", "forced", len(s), int(y.sum())
+        ),
+        draws=200,
+    )
+    rng = np.random.default_rng(5)
+    errors = {"isotonic": [], "identity": []}
+    for _ in range(10):
+        sw = rng.beta(rng.uniform(0.8, 3), rng.uniform(1.5, 5), 2000)
+        yw = (rng.random(2000) < overconfident(sw)).astype(np.int64)
+        truth = realized(yw, sw, (sw >= 0.5).astype(np.int64))
+        for name, e in (("isotonic", est), ("identity", identity)):
+            got = e.estimate_arrays(sw).metrics
+            errors[name].extend(
+                abs(got[m].value - truth[m])
+                for m in ("accuracy", "recall", "f1")
+                if truth[m] is not None and got[m].value is not None
+            )
+    assert np.mean(errors["isotonic"]) < 0.5 * np.mean(errors["identity"])
+
+
+def test_a_reference_of_one_class_keeps_the_scores_unchecked():
+    cal = fit_calibration(score_histogram([0.1, 0.3, 0.7], y_true=[0, 0, 0]), replicates=50)
+    assert cal.method == "identity"
+    assert "every one of the 3 reference labels is negative" in cal.reason
+
+
+def test_a_reference_without_labels_is_refused():
+    with pytest.raises(ValidationError, match="the reference has no labelled predictions"):
+        PerformanceEstimator.fit(score_histogram([0.2, 0.8]))
+
+
+def test_too_few_replicates_are_refused():
+    s, y = _reference(lambda x: x, n=200)
+    with pytest.raises(
+        ValidationError, match="replicates must be at least 50 for a 95% interval, got 10"
+    ):
+        PerformanceEstimator.fit_arrays(y, s, replicates=10)
+
+
+# -- estimates -------------------------------------------------------------------------
+
+
+def test_expected_confusion_matrix_is_the_sum_of_calibrated_probabilities():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    window = np.array([0.05, 0.2, 0.2, 0.6, 0.9, 0.9])
+    e = est.estimate_arrays(window)
+    p = est.calibration.probability[np.minimum((window * SCORE_BINS).astype(int), 999)]
+    pred = window >= 0.5
+    assert e.confusion is not None
+    assert math.isclose(e.confusion.tp, p[pred].sum())
+    assert math.isclose(e.confusion.fp, (1 - p[pred]).sum())
+    assert math.isclose(e.confusion.fn, p[~pred].sum())
+    assert math.isclose(e.confusion.tn, (1 - p[~pred]).sum())
+    acc = e.metrics["accuracy"]
+    assert math.isclose(acc.value, (p[pred].sum() + (1 - p[~pred]).sum()) / 6)
+    for m in ESTIMATED_METRICS:
+        r = e.metrics[m]
+        assert r.lower <= r.value <= r.upper
+        assert r.n == 6 and "nested bootstrap" in r.method
+
+
+def test_nothing_predicted_positive_leaves_precision_undefined_not_zero():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    e = est.estimate_arrays(np.array([0.1, 0.2, 0.3, 0.4]))
+    prec = e.metrics["precision"]
+    assert prec.value is None and not prec.is_defined
+    assert prec.reason == "undefined: nothing in the window is predicted positive"
+    assert e.metrics["recall"].value == 0.0  # positives are expected, none predicted
+
+
+def test_an_empty_window_has_every_metric_undefined():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    e = est.estimate(ScoreHistogram.empty())
+    assert e.n == 0 and e.confusion is None
+    for m in ESTIMATED_METRICS:
+        assert e.metrics[m].value is None
+        assert e.metrics[m].reason == "undefined: no predictions in the window"
+
+
+def test_more_rows_narrow_the_interval():
+    s, y = _reference(lambda x: x, n=20000)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    rng = np.random.default_rng(6)
+    small = est.estimate_arrays(rng.beta(2, 3, 300))
+    large = est.estimate_arrays(rng.beta(2, 3, 30000))
+    for m in ESTIMATED_METRICS:
+        assert large.metrics[m].half_width < small.metrics[m].half_width
+
+
+def _partly_labelled(rng, n, share):
+    s = rng.beta(rng.uniform(1, 3), rng.uniform(1.5, 4), n)
+    y = (rng.random(n) < s).astype(np.int64)
+    known = np.where(rng.random(n) < share, y.astype(float), np.nan)
+    return s, y, score_histogram(s, y_true=known)
+
+
+def test_with_every_label_known_the_estimate_is_the_realized_value():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    sw, yw, hist = _partly_labelled(np.random.default_rng(13), 1500, 1.0)
+    truth = realized(yw, sw, (sw >= 0.5).astype(np.int64))
+    got = est.estimate(hist, use_labels=True).metrics
+    for m in ("accuracy", "precision", "recall", "f1"):
+        assert math.isclose(got[m].value, truth[m])
+        assert math.isclose(got[m].lower, truth[m]) and math.isclose(got[m].upper, truth[m])
+    # ROC-AUC counts pairs within a score bin (0.001 wide) as ties.
+    assert abs(got["roc_auc"].value - truth["roc_auc"]) < 0.002
+    assert got["roc_auc"].half_width < 0.002
+
+
+def test_known_labels_narrow_the_interval_and_it_still_covers():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    rng = np.random.default_rng(14)
+    hits = total = 0
+    for _ in range(30):
+        sw, yw, hist = _partly_labelled(rng, 1000, 0.5)
+        truth = realized(yw, sw, (sw >= 0.5).astype(np.int64))
+        blind = est.estimate(hist).metrics
+        seen = est.estimate(hist, use_labels=True).metrics
+        for m in ESTIMATED_METRICS:
+            if truth[m] is None or seen[m].lower is None:
+                continue
+            assert seen[m].half_width < blind[m].half_width
+            total += 1
+            hits += seen[m].lower - 1e-12 <= truth[m] <= seen[m].upper + 1e-12
+    assert hits / total >= 0.88, hits / total
+
+
+def test_without_labels_using_them_changes_nothing():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    hist = score_histogram(np.random.default_rng(15).beta(2, 3, 800))
+    assert est.estimate(hist, use_labels=True).to_dict() == est.estimate(hist).to_dict()
+
+
+def test_scores_the_reference_never_saw_make_the_estimate_untrusted():
+    rng = np.random.default_rng(7)
+    s = rng.uniform(0.0, 0.5, 3000)
+    y = (rng.random(3000) < s).astype(np.int64)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    e = est.estimate_arrays(rng.uniform(0.3, 1.0, 1000))
+    assert not e.trusted and e.extrapolated > 0.5
+    assert "the calibration there is extrapolated" in e.reason
+
+
+@pytest.mark.parametrize("stream", list(STREAMS))
+def test_intervals_cover_the_realized_metrics(stream):
+    cov = simulate(
+        reference_size=5000, window_sizes=(200, 2000), seed=11, **FAST, **STREAMS[stream]
+    )
+    for m in ESTIMATED_METRICS:
+        assert cov.count(m) >= 20, (m, cov.count(m))
+        assert cov.rate(m) >= 0.85, (stream, m, cov.rate(m), cov.table((200, 2000)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stream", list(STREAMS))
+def test_intervals_cover_the_realized_metrics_at_least_90_percent(stream):
+    sizes = (200, 1000, 10000)
+    cov = simulate(
+        reference_size=5000,
+        window_sizes=sizes,
+        references=100,
+        windows_per_reference=5,
+        seed=7,
+        **STREAMS[stream],
+    )
+    for size in sizes:
+        for m in ESTIMATED_METRICS:
+            if cov.count(m, size) >= 100:
+                assert cov.rate(m, size) >= 0.90, (stream, size, m, cov.table(sizes))
+
+
+# -- the assumption ----------------------------------------------------------------------
+
+
+def _labelled_window(rng, link, n, a=2.0, b=3.0):
+    sw = rng.beta(a, b, n)
+    yw = (rng.random(n) < link(sw)).astype(np.int64)
+    return score_histogram(sw, y_true=yw)
+
+
+def test_concept_shift_makes_the_estimate_untrusted():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    rng = np.random.default_rng(8)
+    shifted = [_labelled_window(rng, lambda x: np.minimum(1.0, x + 0.12), 400) for _ in range(3)]
+    check = est.check(shifted)
+    assert check.checked and not check.trusted
+    assert check.p_value is not None and check.p_value < 0.01
+    assert "P(y | score) moved since the reference" in check.reason
+    e = est.estimate_arrays(rng.beta(2, 3, 1000))
+    flagged = est.estimate(score_histogram(rng.beta(2, 3, 1000)), check=check)
+    assert e.trusted and not flagged.trusted
+    assert flagged.reason == check.reason
+
+
+def test_covariate_shift_alone_is_rarely_flagged():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    rng = np.random.default_rng(9)
+    flags = [
+        not est.check(
+            _labelled_window(rng, lambda x: x, 1000, rng.uniform(1, 3), rng.uniform(1.5, 4))
+        ).trusted
+        for _ in range(40)
+    ]
+    assert sum(flags) <= 3  # alpha = 0.01 per check
+
+
+def test_the_check_needs_enough_labels():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    check = est.check(score_histogram([0.2, 0.7], y_true=[0, 1]))
+    assert not check.checked and check.trusted
+    assert check.reason == "not checked: 2 labelled predictions, at least 50 needed"
