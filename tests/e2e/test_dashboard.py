@@ -86,6 +86,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.5)
         else:
             raise AssertionError("the demo's traffic did not end in time")
+        # Acknowledged events reach the statistics a moment later (the store's loader):
+        # wait until the numbers stand still before comparing pages with the API.
+        last = None
+        for _ in range(60):
+            now = [
+                (b["predictions"], b["labelled"])
+                for b in (_get(f"{url}/v1/models/{m}/metrics") for m in ("fraud", "diagnosis"))
+            ]
+            if now == last:
+                break
+            last = now
+            time.sleep(1.0)
         yield url
     finally:
         process.send_signal(signal.SIGINT)

@@ -399,9 +399,14 @@ const LE = (() => {
     const sec = Number(state().refresh) || 0;
     timer = sec > 0 ? setInterval(() => { if (!document.hidden) refreshNow(); }, sec * 1000) : null;
   }
+  let again = false;
   async function refreshNow() {
-    if (!renderFn || running) return;
+    if (!renderFn) return;
+    // A change made while a render is out (a control, a resize) renders again after it,
+    // so the page always ends up showing the latest state.
+    if (running) { again = true; return; }
     running = true;
+    again = false;
     const out = document.getElementById("updated");
     try {
       await renderFn(state());
@@ -416,6 +421,7 @@ const LE = (() => {
     } finally {
       running = false;
     }
+    if (again) refreshNow();
   }
   function showError(e) {
     let box = document.getElementById("error");

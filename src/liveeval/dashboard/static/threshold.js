@@ -128,8 +128,10 @@
     if (version) params.set("version", version);
     for (const k of ["min_recall", "min_precision", "cost_fp", "cost_fn"]) if (st[k]) params.set(k, st[k]);
     if (!st.cost_fp && !st.cost_fn) { params.set("cost_fp", "1"); params.set("cost_fn", "1"); }
+    const fresh = await api(`${base}/threshold?${params}`);
+    // Read the slider after the answer: it may have moved while the request was out.
     const keep = currentThreshold();
-    data = await api(`${base}/threshold?${params}`);
+    data = fresh;
     if (!data.curve) {
       replace(document.getElementById("at-threshold"), h("p", { class: "muted", text: data.reason }));
       replace(document.getElementById("curve-box"));
