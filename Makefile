@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo
+DEMO_SECONDS ?= 150
 
-.PHONY: demo test lint typecheck bench bench-server bench-predict bench-drift clean
+.PHONY: demo report-demo test lint typecheck bench bench-server bench-predict bench-drift clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The live demo: a server with two models, traffic, delayed labels, a new version and a
+# drift; the dashboard at the printed URL shows it. Ends by itself with a summary.
 demo: $(STAMP)
+	$(BIN)/liveeval demo --duration $(DEMO_SECONDS) --out out/live-demo
+
+# The batch report of an example log (HTML + JSON) and `liveeval check`.
+report-demo: $(STAMP)
 	$(BIN)/liveeval demo-data $(DEMO)
 	$(BIN)/liveeval report $(DEMO)/predictions.parquet --label y_true --score y_score \
 		--time ts --version model_version --segment segment --status status \

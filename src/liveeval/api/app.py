@@ -36,6 +36,7 @@ from ..service.reads import models_listing, quality_rows
 from . import v2
 from .answers import status_of
 from .auth import Guard
+from .dashboard_routes import dashboard_routes
 from .docs import mount_offline_docs
 from .fastpath import INTERNAL, validation_errors
 from .middleware import RequestGuard
@@ -301,6 +302,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         )
 
     app.include_router(monitoring_router(service, read_guard, errors))
+    app.include_router(dashboard_routes(service, read_guard, errors))
 
     @app.post(
         "/v1/models/{model}/predict",

@@ -560,6 +560,7 @@ def demo_data(
 
 
 def _register_server_commands() -> None:
+    from .demo import demo
     from .drift import drift
     from .monitor import monitor
     from .serve import export, serve
@@ -567,6 +568,7 @@ def _register_server_commands() -> None:
     app.command("serve")(serve)
     app.command("export")(export)
     app.command("monitor")(monitor)
+    app.command("demo")(demo)
     app.command("drift")(drift)
 
 

@@ -1,0 +1,90 @@
+"""The dashboard's routes: its pages and assets (:mod:`liveeval.dashboard`) and the
+one read they need beyond the other routes, the live threshold curve.
+
+HTTP only: parse the query, call the service, return JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.params import Depends
+
+from ..config import WINDOW_PATTERN
+from ..dashboard import pages_router
+from ..service import Service
+from ..service.events import naive_utc
+from ..service.threshold import threshold_curve
+from .schemas import ErrorResponse
+
+__all__ = ["dashboard_routes"]
+
+
+def dashboard_routes(
+    service: Service, read_guard: Depends, errors: dict[int | str, dict[str, Any]]
+) -> APIRouter:
+    """The dashboard's pages (public shells: every number comes from the guarded JSON
+    API, read with the token the browser holds) and ``GET /v1/models/{m}/threshold``."""
+    router = APIRouter()
+    router.include_router(pages_router())
+    not_found = {**errors, 404: {"model": ErrorResponse, "description": "unknown model"}}
+
+    @router.get(
+        "/v1/models/{model}/threshold",
+        tags=["read"],
+        dependencies=[read_guard],
+        responses=not_found,
+    )
+    async def model_threshold(
+        model: str,
+        window: str | None = Query(
+            None, pattern=WINDOW_PATTERN, description="e.g. 30m, 1h, 7d; default: all time"
+        ),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        version: str | None = None,
+        segment: str | None = None,
+        min_recall: float | None = Query(
+            None, ge=0.0, le=1.0, description="default: the profile's recall target"
+        ),
+        min_precision: float | None = Query(
+            None, ge=0.0, le=1.0, description="default: the profile's precision target"
+        ),
+        cost_fp: float | None = Query(
+            None, ge=0.0, le=1e12, allow_inf_nan=False, description="cost of a false positive"
+        ),
+        cost_fn: float | None = Query(
+            None, ge=0.0, le=1e12, allow_inf_nan=False, description="cost of a false negative"
+        ),
+    ) -> dict[str, Any]:
+        """The live threshold curve of a binary model (precision, recall, F1, false-positive
+        rate, confusion counts and, with a cost, the expected cost per row at about 200
+        thresholds) and the recommended operating points with intervals."""
+        start, end = _utc(since, "since"), _utc(until, "until")
+        return await run_in_threadpool(
+            lambda: threshold_curve(
+                service,
+                model,
+                window=window,
+                since=start,
+                until=end,
+                version=version,
+                segment=segment,
+                min_recall=min_recall,
+                min_precision=min_precision,
+                cost_fp=cost_fp,
+                cost_fn=cost_fn,
+            )
+        )
+
+    return router
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    try:
+        return None if value is None else naive_utc(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"'{name}' {exc}") from None

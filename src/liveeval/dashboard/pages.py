@@ -1,0 +1,80 @@
+"""Routes serving the dashboard's page shells and assets.
+
+A page is one HTML shell naming its script; the script reads the query string (the
+page's whole state, so a URL can be shared) and the JSON API. Extra links (e.g. the
+demo's batch report) come from ``app.state.dashboard_links``: a list of
+``(label, href)``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from importlib import resources
+from string import Template
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from .. import __version__
+
+__all__ = ["ASSETS", "PAGES", "pages_router"]
+
+_STATIC = resources.files(__package__).joinpath("static")
+_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+# Every asset is known at import: a request can only name one of these.
+ASSETS: dict[str, bytes] = {
+    entry.name: entry.read_bytes()
+    for entry in _STATIC.iterdir()
+    if entry.name.endswith(tuple(_TYPES))
+}
+PAGES = {"overview": "Overview", "model": "Model", "threshold": "Threshold explorer"}
+_SHELL = Template(_STATIC.joinpath("page.html").read_text(encoding="utf-8"))
+# The shells hold no data; the assets change only with the package.
+_SECURITY = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
+
+
+def _page(request: Request, page: str, title: str) -> HTMLResponse:
+    links: list[tuple[str, str]] = list(getattr(request.app.state, "dashboard_links", []))
+    extra = "".join(f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in links)
+    html = _SHELL.substitute(
+        title=escape(title),
+        page=page,
+        version=escape(__version__),
+        links=extra,
+    )
+    return HTMLResponse(html, headers={**_SECURITY, "cache-control": "no-cache"})
+
+
+def pages_router() -> APIRouter:
+    """``/`` (overview), ``/models/{name}``, ``/models/{name}/threshold`` and
+    ``/dashboard/static/{asset}``; none of them in the OpenAPI spec."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    async def overview(request: Request) -> HTMLResponse:
+        return _page(request, "overview", "liveeval · models")
+
+    @router.get("/models/{model}", response_class=HTMLResponse)
+    async def model_page(request: Request, model: str) -> HTMLResponse:
+        return _page(request, "model", f"liveeval · {model[:200]}")
+
+    @router.get("/models/{model}/threshold", response_class=HTMLResponse)
+    async def threshold_page(request: Request, model: str) -> HTMLResponse:
+        return _page(request, "threshold", f"liveeval · {model[:200]} · threshold")
+
+    @router.get("/dashboard/static/{asset}")
+    async def asset(asset: str) -> Response:
+        body = ASSETS.get(asset)
+        if body is None:
+            raise HTTPException(404, f"no dashboard asset {asset[:100]!r}")
+        suffix = asset[asset.rfind(".") :]
+        headers: dict[str, Any] = {"cache-control": "public, max-age=300", **_SECURITY}
+        return Response(body, media_type=_TYPES[suffix], headers=headers)
+
+    return router

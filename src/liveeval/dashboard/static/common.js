@@ -1,0 +1,453 @@
+/* liveeval dashboard: shared helpers. No dependencies, no network but this server's
+   JSON API. The page's state lives in the query string, so a URL can be shared. */
+"use strict";
+
+const LE = (() => {
+  const TOKEN_KEY = "liveeval.readToken";
+  const RANGES = [
+    ["5m", "last 5 minutes"],
+    ["15m", "last 15 minutes"],
+    ["1h", "last hour"],
+    ["6h", "last 6 hours"],
+    ["24h", "last 24 hours"],
+    ["7d", "last 7 days"],
+    ["30d", "last 30 days"],
+  ];
+  const REFRESH = [
+    ["0", "off"],
+    ["5", "every 5 s"],
+    ["10", "every 10 s"],
+    ["30", "every 30 s"],
+    ["60", "every minute"],
+  ];
+  // Window sizes the windows API accepts; the smallest giving at most 60 windows (30 for a
+  // sparkline) is used: the server computes every window's metrics, so fewer is faster.
+  const SIZES = [
+    [10, "10s"], [30, "30s"], [60, "1m"], [300, "5m"], [900, "15m"], [1800, "30m"],
+    [3600, "1h"], [10800, "3h"], [21600, "6h"], [43200, "12h"], [86400, "1d"],
+  ];
+  const UNIT = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  // Okabe & Ito's palette: distinguishable with the common colour-vision deficiencies.
+  const COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"];
+  const DEFAULTS = { range: "1h", refresh: "30" };
+  const NAMES = {
+    roc_auc: "ROC AUC", f1: "F1", f2: "F2", mcc: "MCC", cohen_kappa: "Cohen's kappa",
+    latency_p50_seconds: "p50 latency", latency_p95_seconds: "p95 latency",
+    latency_p99_seconds: "p99 latency", latency_max_seconds: "max latency",
+    latency_mean_seconds: "mean latency", failed_prediction_rate: "failed predictions",
+    expected_calibration_error: "calibration error (ECE)", log_loss: "log loss",
+  };
+
+  // -- state in the query string ------------------------------------------------
+  function state() {
+    const s = { ...DEFAULTS };
+    for (const [k, v] of new URLSearchParams(location.search)) s[k] = v;
+    return s;
+  }
+  function setState(patch) {
+    const p = new URLSearchParams(location.search);
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null || v === undefined || v === "") p.delete(k);
+      else p.set(k, String(v));
+    }
+    const q = p.toString();
+    history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
+  }
+  function link(path, keep = ["range", "refresh"], extra = {}) {
+    const s = state();
+    const p = new URLSearchParams();
+    for (const k of keep) if (s[k] !== undefined && s[k] !== DEFAULTS[k]) p.set(k, s[k]);
+    for (const [k, v] of Object.entries(extra)) if (v !== null && v !== undefined && v !== "") p.set(k, v);
+    const q = p.toString();
+    return path + (q ? "?" + q : "");
+  }
+  function seconds(text) {
+    const m = /^([0-9]+)([smhdw])$/.exec(String(text || "").trim());
+    return m ? Number(m[1]) * UNIT[m[2]] : null;
+  }
+  function rangeSeconds(s) { return seconds(s.range) || 3600; }
+  function windowSize(rangeSec, points = 60) {
+    for (const [sec, text] of SIZES) if (rangeSec / sec <= points) return text;
+    return "1d";
+  }
+  function sinceIso(rangeSec) { return new Date(Date.now() - rangeSec * 1000).toISOString(); }
+
+  // -- DOM ------------------------------------------------------------------------
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    setAttrs(el, attrs);
+    append(el, children);
+    return el;
+  }
+  const SVGNS = "http://www.w3.org/2000/svg";
+  function s(tag, attrs, ...children) {
+    const el = document.createElementNS(SVGNS, tag);
+    setAttrs(el, attrs);
+    append(el, children);
+    return el;
+  }
+  function setAttrs(el, attrs) {
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "text") el.textContent = v;
+      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else if (k === "class") el.setAttribute("class", v);
+      else el.setAttribute(k, v === true ? "" : String(v));
+    }
+  }
+  function append(el, children) {
+    for (const c of children.flat(Infinity)) {
+      if (c === null || c === undefined || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+  }
+  function replace(el, ...children) { el.replaceChildren(); append(el, children); return el; }
+
+  // -- the API --------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(status, message, path) { super(message); this.status = status; this.path = path; }
+  }
+  function detailText(detail) {
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) return detail.map((d) => (d.loc || []).join(".") + ": " + d.msg).join("; ");
+    return JSON.stringify(detail);
+  }
+  async function request(path) {
+    const headers = { accept: "application/json" };
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.authorization = "Bearer " + token;
+    const r = await fetch(path, { headers, cache: "no-store" });
+    if (r.status === 401 || r.status === 403) {
+      showAuth(r.status === 401 ? "This server needs a read token." : "The token was refused.");
+      throw new ApiError(r.status, "not authorised", path);
+    }
+    return r;
+  }
+  async function api(path) {
+    const r = await request(path);
+    let body = null;
+    try { body = await r.json(); } catch (_) { body = null; }
+    if (!r.ok) throw new ApiError(r.status, body && body.detail ? detailText(body.detail) : r.statusText, path);
+    return body;
+  }
+  /** The answer, or null when the route answers 404 (a feature this server does not have). */
+  async function optional(path) {
+    try { return await api(path); } catch (e) { if (e.status === 404) return null; throw e; }
+  }
+  // The server's routes, from its OpenAPI spec: a page asks only for what exists.
+  let routes = null;
+  async function offers(template) {
+    if (routes === null) {
+      try { routes = Object.keys((await api("/openapi.json")).paths || {}); } catch (e) { routes = []; }
+    }
+    return routes.includes(template);
+  }
+  async function text(path) {
+    const r = await request(path);
+    if (!r.ok) throw new ApiError(r.status, r.statusText, path);
+    return r.text();
+  }
+
+  // -- the read token -------------------------------------------------------------
+  function showAuth(message) {
+    const box = document.getElementById("auth");
+    const input = h("input", { id: "token", type: "password", autocomplete: "off", "aria-describedby": "token-help" });
+    input.value = sessionStorage.getItem(TOKEN_KEY) || "";
+    const form = h("form", {
+      class: "auth-form",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        if (input.value) sessionStorage.setItem(TOKEN_KEY, input.value);
+        else sessionStorage.removeItem(TOKEN_KEY);
+        box.hidden = true;
+        refreshNow();
+      },
+    },
+    h("label", { for: "token", text: "Read token" }), input,
+    h("button", { type: "submit", text: "Use token" }),
+    h("button", { type: "button", text: "Forget", onclick: () => { sessionStorage.removeItem(TOKEN_KEY); input.value = ""; } }),
+    h("p", { id: "token-help", class: "muted", text: (message ? message + " " : "") +
+      "The token is kept in this tab only (sessionStorage) and sent as 'Authorization: Bearer …'." }));
+    replace(box, form);
+    box.hidden = false;
+    input.focus();
+  }
+
+  // -- formatting -----------------------------------------------------------------
+  function metricName(name) { return NAMES[name] || String(name).replace(/_/g, " "); }
+  function isLatency(name) { return /_seconds$/.test(name); }
+  function fmt(v, name) {
+    if (v === null || v === undefined || Number.isNaN(v)) return "—";
+    if (name && isLatency(name)) {
+      const ms = v * 1000;
+      // A no-break space: the unit never wraps away from its number.
+      return (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + "\u00a0ms";
+    }
+    if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en");
+    return Number(v).toFixed(3);
+  }
+  function pct(v) { return v === null || v === undefined ? "—" : (100 * v).toFixed(1) + "%"; }
+  function count(v) { return v === null || v === undefined ? "—" : Number(v).toLocaleString("en"); }
+  function interval(m, name) {
+    if (!m || m.value === null || m.value === undefined) return "";
+    const lo = m.lower === null ? (m.lower_unbounded ? "−∞" : "?") : fmt(m.lower, name);
+    const hi = m.upper === null ? (m.upper_unbounded ? "∞" : "?") : fmt(m.upper, name);
+    return `${lo} – ${hi}`;
+  }
+  /** A metric as a value element with its interval and method as a tooltip. */
+  function metric(m, name) {
+    if (!m) return h("span", { class: "muted", text: "—" });
+    if (m.value === null || m.value === undefined)
+      return h("span", { class: "muted", title: m.reason || "undefined", text: "undefined" });
+    const tip = `${metricName(name)} ${fmt(m.value, name)}; ${Math.round((m.confidence || 0.95) * 100)}% interval ` +
+      `${interval(m, name)} (${m.method}); n = ${count(m.n)}` + (m.note ? `; ${m.note}` : "");
+    return h("span", { class: "metric", title: tip },
+      h("span", { class: "value", text: fmt(m.value, name) }),
+      h("span", { class: "ci", text: ` [${interval(m, name)}]` }));
+  }
+  function time(iso, span) {
+    const d = new Date(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
+    const p = (n) => String(n).padStart(2, "0");
+    const hm = `${p(d.getHours())}:${p(d.getMinutes())}`;
+    if (span !== undefined && span <= 3600) return hm + ":" + p(d.getSeconds());
+    if (span !== undefined && span <= 86400) return hm;
+    return `${d.toLocaleString("en", { month: "short" })} ${d.getDate()} ${hm}`;
+  }
+  function ms(iso) { return Date.parse(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z"); }
+
+  // Verdict status -> badge. Colour is never the only signal: each has a word and a mark.
+  const BADGES = {
+    pass: ["healthy", "✓", "good"],
+    warn: ["warning", "!", "warn"],
+    fail: ["failing", "✗", "bad"],
+    inconclusive: ["not enough labels yet", "…", "wait"],
+  };
+  function badge(body) {
+    const v = body && body.verdict;
+    let key = v ? v.status : null;
+    let word, mark, cls;
+    if (key && BADGES[key]) [word, mark, cls] = BADGES[key];
+    else if (body && !body.labelled) [word, mark, cls] = BADGES.inconclusive;
+    else [word, mark, cls] = ["no profile", "·", "none"];
+    return h("span", { class: `badge ${cls}`, title: v ? v.summary : "no use-case profile judges this model" },
+      h("span", { "aria-hidden": "true", text: mark + " " }), word);
+  }
+
+  // -- charts (inline SVG) ----------------------------------------------------------
+  function niceTicks(y0, y1, n = 4) {
+    const step0 = (y1 - y0) / n;
+    const mag = Math.pow(10, Math.floor(Math.log10(step0 || 1)));
+    const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s2) => s2 >= step0) || step0;
+    const out = [];
+    for (let v = Math.ceil(y0 / step) * step; v <= y1 + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+    return out;
+  }
+  /**
+   * A time chart. series: [{name, color, points: [{t, v, lo, hi, est, tip}]}]; realized
+   * points are filled and joined by solid lines, estimating ones hollow and dashed.
+   */
+  function timeChart(o) {
+    const W = Math.max(260, Math.floor(o.width || 600));
+    const H = o.height || 200;
+    const L = 54, R = 10, T = 10, B = 24;
+    const pw = W - L - R, ph = H - T - B;
+    const ys = [];
+    for (const se of o.series) for (const p of se.points) for (const k of ["v", "lo", "hi"]) if (Number.isFinite(p[k])) ys.push(p[k]);
+    for (const r of o.refs || []) if (Number.isFinite(r.v)) ys.push(r.v);
+    let y0 = o.yMin !== undefined ? o.yMin : Math.min(...ys);
+    let y1 = o.yMax !== undefined ? o.yMax : Math.max(...ys);
+    if (!ys.length) { y0 = o.yMin !== undefined ? o.yMin : 0; y1 = o.yMax !== undefined ? o.yMax : 1; }
+    if (o.yMin === undefined && y0 > 0 && y0 < (y1 - y0)) y0 = 0;
+    if (!(y1 > y0)) { const d = Math.abs(y0) * 0.1 || 0.5; y0 -= d; y1 += d; }
+    const x0 = o.xMin, x1 = o.xMax > o.xMin ? o.xMax : o.xMin + 1;
+    const sx = (t) => L + ((t - x0) / (x1 - x0)) * pw;
+    const sy = (v) => T + ph - ((Math.min(Math.max(v, y0), y1) - y0) / (y1 - y0)) * ph;
+    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": o.title || "chart", class: "chart" });
+    svg.append(s("title", { text: o.title || "chart" }));
+    svg.append(s("rect", { x: L, y: T, width: pw, height: ph, class: "plot" }));
+    for (const v of niceTicks(y0, y1)) {
+      svg.append(s("line", { x1: L, x2: L + pw, y1: sy(v), y2: sy(v), class: "grid" }));
+      svg.append(s("text", { x: L - 5, y: sy(v) + 4, "text-anchor": "end", class: "tick", text: (o.yFmt || fmt)(v) }));
+    }
+    const span = (x1 - x0) / 1000;
+    const nx = Math.max(2, Math.min(6, Math.floor(pw / 90)));
+    for (let i = 0; i <= nx; i++) {
+      const t = x0 + ((x1 - x0) * i) / nx;
+      svg.append(s("line", { x1: sx(t), x2: sx(t), y1: T, y2: T + ph, class: "grid" }));
+      const anchor = i === 0 ? "start" : i === nx ? "end" : "middle";
+      svg.append(s("text", { x: sx(t), y: H - 6, "text-anchor": anchor, class: "tick", text: time(new Date(t).toISOString(), span) }));
+    }
+    for (const r of o.refs || []) {
+      if (!Number.isFinite(r.v)) continue;
+      svg.append(s("line", { x1: L, x2: L + pw, y1: sy(r.v), y2: sy(r.v), class: "ref" }));
+      // Labelled at the left: live data grows from the right.
+      svg.append(s("text", { x: L + 4, y: sy(r.v) - 4, "text-anchor": "start", class: "ref-label", text: r.label }));
+    }
+    for (const se of o.series) {
+      const pts = se.points.filter((p) => Number.isFinite(p.t));
+      // Interval band, one polygon per run of points that have both limits.
+      let run = [];
+      const flush = () => {
+        if (run.length) {
+          const top = run.map((p) => `${sx(p.t).toFixed(1)},${sy(p.hi).toFixed(1)}`);
+          const bottom = run.slice().reverse().map((p) => `${sx(p.t).toFixed(1)},${sy(p.lo).toFixed(1)}`);
+          const w = run.length === 1 ? 3 : 0;
+          if (w) { top.push(`${(sx(run[0].t) + w).toFixed(1)},${sy(run[0].hi).toFixed(1)}`); bottom.unshift(`${(sx(run[0].t) + w).toFixed(1)},${sy(run[0].lo).toFixed(1)}`); }
+          svg.append(s("polygon", { points: top.concat(bottom).join(" "), fill: se.color, class: "band" }));
+        }
+        run = [];
+      };
+      for (const p of pts) { if (Number.isFinite(p.lo) && Number.isFinite(p.hi) && Number.isFinite(p.v)) run.push(p); else flush(); }
+      flush();
+      for (let i = 0; i + 1 < pts.length; i++) {
+        const a = pts[i], b = pts[i + 1];
+        if (!Number.isFinite(a.v) || !Number.isFinite(b.v)) continue;
+        svg.append(s("line", {
+          x1: sx(a.t), y1: sy(a.v), x2: sx(b.t), y2: sy(b.v), stroke: se.color,
+          class: a.est || b.est ? "line est" : "line",
+        }));
+      }
+      for (const p of pts) {
+        if (!Number.isFinite(p.v)) continue;
+        const c = s("circle", { cx: sx(p.t), cy: sy(p.v), r: p.est ? 3.5 : 3, stroke: se.color, fill: p.est ? "#fff" : se.color, class: "pt" });
+        if (p.tip) c.append(s("title", { text: p.tip }));
+        svg.append(c);
+      }
+    }
+    if (!ys.length) svg.append(s("text", { x: L + pw / 2, y: T + ph / 2, "text-anchor": "middle", class: "empty", text: o.empty || "no data in this range yet" }));
+    return svg;
+  }
+  function sparkline(points, color, label, xMin, xMax) {
+    const W = 140, H = 36, P = 3;
+    const vals = points.filter((p) => Number.isFinite(p.v));
+    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": label, class: "spark" });
+    svg.append(s("title", { text: label }));
+    if (!vals.length) {
+      svg.append(s("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "empty", text: "no labels yet" }));
+      return svg;
+    }
+    // A shared time axis (xMin, xMax) keeps versions' sparklines comparable side by side.
+    const t0 = xMin !== undefined ? xMin : Math.min(...points.map((p) => p.t));
+    const t1 = xMax !== undefined ? xMax : Math.max(...points.map((p) => p.t));
+    let y0 = Math.min(...vals.map((p) => p.v)), y1 = Math.max(...vals.map((p) => p.v));
+    if (!(y1 > y0)) { y0 -= 0.05; y1 += 0.05; }
+    const sx = (t) => P + ((t - t0) / ((t1 - t0) || 1)) * (W - 2 * P);
+    const sy = (v) => H - P - ((v - y0) / (y1 - y0)) * (H - 2 * P);
+    for (let i = 0; i + 1 < vals.length; i++) {
+      const a = vals[i], b = vals[i + 1];
+      svg.append(s("line", { x1: sx(a.t), y1: sy(a.v), x2: sx(b.t), y2: sy(b.v), stroke: color, class: a.est || b.est ? "line est" : "line" }));
+    }
+    for (const p of vals) svg.append(s("circle", { cx: sx(p.t), cy: sy(p.v), r: 2, stroke: color, fill: p.est ? "#fff" : color }));
+    return svg;
+  }
+  function legend(series, extra) {
+    return h("ul", { class: "legend" },
+      series.map((se) => h("li", {}, h("span", { class: "swatch", style: null, "data-color": se.color }), se.name)),
+      extra ? h("li", { class: "muted" }, extra) : null);
+  }
+  function paintSwatches(root) {
+    for (const el of root.querySelectorAll(".swatch[data-color]")) el.style.background = el.dataset.color;
+  }
+
+  /** A confusion matrix as a table: counts, and the share of each actual class (row). */
+  function confusion(cm, caption) {
+    if (!cm || !cm.matrix || !cm.matrix.length) return h("p", { class: "muted", text: "No labelled predictions in this window." });
+    const labels = cm.labels.map(String);
+    const table = h("table", { class: "cm" },
+      h("caption", { text: caption || "Confusion matrix" }),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "actual ↓ · predicted →" }), labels.map((l) => h("th", { scope: "col", text: l })))),
+      h("tbody", {}, cm.matrix.map((row, i) => {
+        const total = row.reduce((a, b) => a + b, 0);
+        return h("tr", {}, h("th", { scope: "row", text: labels[i] }), row.map((c, j) => {
+          const share = total > 0 ? c / total : null;
+          const td = h("td", { class: i === j ? "diag" : "off", title: `actual ${labels[i]}, predicted ${labels[j]}: ${count(c)} of ${count(total)}` },
+            h("span", { class: "n", text: count(Math.round(c)) }),
+            h("span", { class: "share", text: share === null ? "" : pct(share) }));
+          if (share !== null) td.style.setProperty("--share", share.toFixed(3));
+          return td;
+        }));
+      })));
+    return h("div", { class: "cm-wrap" }, table, h("p", { class: "muted small", text: "Percentages are the share of each actual class (the row): the diagonal is each class's recall." }));
+  }
+
+  // -- page lifecycle ---------------------------------------------------------------
+  let renderFn = null;
+  let timer = null;
+  let running = false;
+  function controls(extra) {
+    const form = document.getElementById("controls");
+    const st = state();
+    const range = h("select", { id: "range", name: "range", onchange: (e) => { setState({ range: e.target.value }); refreshNow(); } },
+      RANGES.map(([v, label]) => h("option", { value: v, text: label })));
+    if (!RANGES.some(([v]) => v === st.range)) range.append(h("option", { value: st.range, text: "last " + st.range }));
+    range.value = st.range;
+    const refresh = h("select", { id: "refresh", name: "refresh", onchange: (e) => { setState({ refresh: e.target.value }); schedule(); } },
+      REFRESH.map(([v, label]) => h("option", { value: v, text: label })));
+    if (!REFRESH.some(([v]) => v === st.refresh)) refresh.append(h("option", { value: st.refresh, text: `every ${st.refresh} s` }));
+    refresh.value = st.refresh;
+    replace(form,
+      h("label", { for: "range" }, "Range ", range),
+      h("label", { for: "refresh" }, "Auto-refresh ", refresh),
+      extra || null,
+      h("button", { type: "button", id: "refresh-now", onclick: refreshNow, text: "Refresh" }),
+      h("button", { type: "button", id: "token-button", onclick: () => showAuth(""), text: "Token" }),
+      h("span", { id: "updated", class: "muted small", role: "status", "aria-live": "polite" }));
+    form.addEventListener("submit", (e) => e.preventDefault());
+  }
+  function schedule() {
+    if (timer) clearInterval(timer);
+    const sec = Number(state().refresh) || 0;
+    timer = sec > 0 ? setInterval(() => { if (!document.hidden) refreshNow(); }, sec * 1000) : null;
+  }
+  let again = false;
+  async function refreshNow() {
+    if (!renderFn) return;
+    // A change made while a render is out (a control, a resize) renders again after it,
+    // so the page always ends up showing the latest state.
+    if (running) { again = true; return; }
+    running = true;
+    again = false;
+    const out = document.getElementById("updated");
+    try {
+      await renderFn(state());
+      if (out) out.textContent = "updated " + new Date().toLocaleTimeString("en-GB");
+      const err = document.getElementById("error");
+      if (err) err.remove();
+    } catch (e) {
+      if (!(e instanceof ApiError && (e.status === 401 || e.status === 403))) {
+        console.warn(e);
+        showError(e);
+      }
+    } finally {
+      running = false;
+    }
+    if (again) refreshNow();
+  }
+  function showError(e) {
+    let box = document.getElementById("error");
+    if (!box) {
+      box = h("div", { id: "error", class: "error", role: "alert" });
+      document.getElementById("main").prepend(box);
+    }
+    box.textContent = e instanceof ApiError ? `${e.path}: ${e.status} ${e.message}` : String(e.message || e);
+  }
+  function start(render, extraControls) {
+    renderFn = render;
+    controls(extraControls);
+    schedule();
+    refreshNow();
+    let resize = null;
+    window.addEventListener("resize", () => { clearTimeout(resize); resize = setTimeout(refreshNow, 250); });
+  }
+  function modelFromPath() {
+    const m = /^\/models\/([^/]+)/.exec(location.pathname);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+
+  return {
+    COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso,
+    h, s, replace, api, optional, offers, text, showAuth, metricName, isLatency, fmt, pct, count, interval,
+    metric, time, ms, badge, timeChart, sparkline, legend, paintSwatches, confusion, start,
+    refreshNow, modelFromPath,
+  };
+})();
