@@ -279,3 +279,24 @@ def test_a_small_group_with_one_error_gets_its_interval_from_integer_counts():
     mcc = result.metrics["mcc"]
     assert mcc.lower <= mcc.value <= mcc.upper
     assert "Poisson limit of 1 error" in mcc.method
+
+
+def test_a_result_limited_to_some_metrics_gives_them_unchanged():
+    """Windows of a time series ask for a few metrics: the same values and intervals as
+    the full result, without the curves and the metrics not asked for."""
+    import numpy as np
+
+    from liveeval.metrics.grouped import grouped_evaluations
+    from liveeval.metrics.registry import metric_names
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.2).astype(int)
+    s = np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)
+    (ev,) = grouped_evaluations(np.zeros(400, np.int64), 1, (0, 1), 1, y, (s >= 0.5) * 1, score=s)
+    full = ev.result()
+    only = (*metric_names(live=True), "mcc")
+    part = ev.result(only=only)
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "mcc"} <= set(part.metrics)
+    for name in part.metrics:
+        assert part.metrics[name] == full.metrics[name], name
+    assert "cohen_kappa" not in part.metrics and part.roc_curve is None

@@ -17,7 +17,7 @@ boundary and may hold a few more than N (its ``labelled`` says how many).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -134,12 +134,13 @@ def _stats_window(
     stats: StoreStats | None,
     maturity: float,
     confidence: float,
+    metrics: Collection[str] | None = None,
 ) -> Window:
     if stats is None:
         return Window(start, end, version, segment, 0, 0, 0, maturity)
     result = None
     if stats.evaluation is not None and stats.labelled > 0:
-        result = stats.evaluation.result(confidence)
+        result = stats.evaluation.result(confidence, only=metrics)
     return Window(
         start,
         end,
@@ -182,6 +183,7 @@ def time_windows(
     pos_label: Label | None = None,
     maturity: float = DEFAULT_MATURITY,
     confidence: float = 0.95,
+    metrics: Collection[str] | None = None,
 ) -> list[Window]:
     """Tumbling windows of length ``every`` (aligned to the Unix epoch, UTC), in time
     order, per group of ``by``. Windows without predictions between the first and the
@@ -233,6 +235,7 @@ def time_windows(
                     buckets.get(start),
                     maturity,
                     confidence,
+                    metrics,
                 )
             )
     return out
@@ -248,6 +251,7 @@ def count_windows(
     pos_label: Label | None = None,
     maturity: float = DEFAULT_MATURITY,
     confidence: float = 0.95,
+    metrics: Collection[str] | None = None,
 ) -> list[Window]:
     """Windows of at least ``labelled`` labelled predictions each, consecutive in
     prediction time, built from buckets of ``base``: a window closes at the first bucket
@@ -280,14 +284,21 @@ def count_windows(
             assert start is not None
             out.append(
                 _stats_window(
-                    start, bucket + base, scope.version, scope.segment, acc, maturity, confidence
+                    start,
+                    bucket + base,
+                    scope.version,
+                    scope.segment,
+                    acc,
+                    maturity,
+                    confidence,
+                    metrics,
                 )
             )
             start, acc = None, None
     if acc is not None and start is not None:
         last = max(k[-1] for k in grouped)
         partial = _stats_window(
-            start, last + base, scope.version, scope.segment, acc, maturity, confidence
+            start, last + base, scope.version, scope.segment, acc, maturity, confidence, metrics
         )
         out.append(
             replace(

@@ -109,6 +109,7 @@ def windows_of(
             classes=classes,
             pos_label=pos_label,
             maturity=level,
+            metrics=chosen,
         )
     else:
         assert window_size.labelled is not None
@@ -119,6 +120,7 @@ def windows_of(
             classes=classes,
             pos_label=pos_label,
             maturity=level,
+            metrics=chosen,
         )
     estimates: dict[tuple[datetime, str | None, str | None], dict[str, Any]] = {}
     estimation: dict[str, Any] = {"available": False, "reason": "count windows are not estimated"}
