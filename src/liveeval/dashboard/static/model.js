@@ -209,6 +209,46 @@
     replace(box, h("p", {}, `${what} data is available as JSON: `, h("a", { href: path, text: path })));
   }
 
+  /* Drift of the range's hourly windows against a reference: the first version when
+     there are several, else the day before the range. The latest window's columns,
+     ranked as the engine ranks them, with the rule that decided. */
+  async function renderDrift(seen, version, sec) {
+    const box = sections.drift;
+    if (!(await LE.offers("/v1/models/{model}/drift"))) {
+      replace(box, h("p", { class: "muted", text: "Drift: not yet available on this server." }));
+      return;
+    }
+    const reference = seen.length > 1 ? `version:${seen[0]}` : "previous:1d";
+    const since = new Date(Date.now() - sec * 1000).toISOString();
+    const path = `${base}/drift?reference=${enc(reference)}&window=1h&since=${enc(since)}${version ? "&version=" + enc(version) : ""}`;
+    let body;
+    try { body = await api(path); } catch (e) {
+      replace(box, h("p", { class: "muted", text: `Drift: ${e.message}` }));
+      return;
+    }
+    const cols = (body.latest && body.latest.columns) || [];
+    if (!cols.length) {
+      replace(box, h("p", { class: "muted", text: `Drift: nothing to compare yet (reference ${reference}; windows of 1h in this range).` }));
+      return;
+    }
+    const drifted = cols.filter((c) => c.drifted).map((c) => c.name);
+    const rows = cols.map((c) => h("tr", { class: c.drifted ? "drifted" : "" },
+      h("td", { class: "l", text: c.name }),
+      h("td", { class: "l", text: c.role }),
+      h("td", { text: c.effect.value === null ? "—" : c.effect.value.toFixed(3) + (c.effect.lower === null ? "" : ` (${c.effect.lower.toFixed(3)}–${c.effect.upper.toFixed(3)})`) }),
+      h("td", { text: c.effect.threshold.toFixed(2) }),
+      h("td", { text: c.p_adjusted === null ? "—" : c.p_adjusted < 1e-4 ? "<0.0001" : c.p_adjusted.toFixed(4) }),
+      h("td", { class: "l", text: c.status.replace("_", " ") })));
+    replace(box,
+      h("p", {}, drifted.length ? h("strong", { text: `Drifted in the latest window: ${drifted.join(", ")}. ` }) : "No drift in the latest window. ",
+        h("span", { class: "muted", text: `Reference ${body.reference.given}; window from ${body.latest.start.replace("T", " ").slice(0, 16)} UTC.` })),
+      h("div", { class: "scroll" }, h("table", { class: "drift" },
+        h("tr", {}, ["column", "role", "effect (interval)", "threshold", "p adjusted", "call"].map((t, i) => h("th", { class: i < 2 || i === 5 ? "l" : "", text: t }))),
+        rows)),
+      h("p", { class: "muted small", text: body.rule.description }),
+      h("p", {}, h("a", { href: path, text: "drift JSON" })));
+  }
+
   async function renderServer() {
     let textBody;
     try { textBody = await LE.text("/metrics"); } catch (e) { replace(sections.server, h("p", { class: "muted", text: `/metrics: ${e.message}` })); return; }
@@ -275,7 +315,7 @@
     const versionBodies = await Promise.all(seen.map(async (v) => [v, await api(`${base}/metrics?window=${range}&version=${enc(v)}${profile ? "&profile=" + enc(profile) : ""}`)]));
     renderVersions(versionBodies);
     await Promise.all([
-      renderOptional("drift", "/v1/models/{model}/drift", `${base}/drift`, "Drift"),
+      renderDrift(seen, version, sec),
       renderOptional("alerts", "/v1/alerts", `/v1/alerts?model=${enc(model)}`, "Alerts"),
       renderServer(),
     ]);
