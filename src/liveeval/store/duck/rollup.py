@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 BUCKET_SECONDS = int(ROLLUP_BUCKET.total_seconds())
+HOUR = 3600
 FEATURE_BINS = 50
 # Bin codes 0 (below) to len(edges) (above); at most FEATURE_BINS + 2 edges.
 FEATURE_WIDTH = FEATURE_BINS + 3
@@ -102,6 +103,8 @@ CREATE TABLE rollup_cells ({_KEY}, label VARCHAR NOT NULL, predicted VARCHAR NOT
     vss DOUBLE NOT NULL, vbin BOOLEAN NOT NULL,
     PRIMARY KEY (model, version, seg, bucket, label, predicted));
 CREATE TABLE rollup_scores ({_KEY}, kind VARCHAR NOT NULL, label VARCHAR NOT NULL,
+    counts INTEGER[] NOT NULL, PRIMARY KEY (model, version, seg, bucket, kind, label));
+CREATE TABLE rollup_scores_hourly ({_KEY}, kind VARCHAR NOT NULL, label VARCHAR NOT NULL,
     counts INTEGER[] NOT NULL, PRIMARY KEY (model, version, seg, bucket, kind, label));
 CREATE TABLE rollup_delays ({_KEY}, bin INTEGER NOT NULL, n BIGINT NOT NULL,
     PRIMARY KEY (model, version, seg, bucket, bin));
@@ -159,7 +162,8 @@ class Dense:
     column: str
     width: int
     zeros: tuple[str, ...] = ()
-    params: tuple[Any, ...] = ()
+    # Also kept per hour (``bucket`` counting hours) in this table, for long reads.
+    hourly: str | None = None
 
 
 def _list_sum(table: str, column: str) -> str:
@@ -172,32 +176,69 @@ def _list_sum(table: str, column: str) -> str:
 
 
 def _dense(con: duckdb.DuckDBPyConnection, job: Dense) -> None:
-    sparse = con.sql(job.select, params=list(job.params)).to_arrow_table()
+    sparse = con.sql(job.select).to_arrow_table()
     if sparse.num_rows == 0:
         return
     keys = list(job.keys)
-    parts = [pc.cast(sparse.column(k), pa.string()) for k in keys]
+    rows, matrix = _merge_rows(sparse, keys, sparse.column("bin").to_numpy(), job.width, None)
+    _upsert_lists(con, job, job.table, rows, matrix)
+    if job.hourly is not None:
+        bucket = rows.column("bucket").to_numpy()
+        hour = np.floor_divide(bucket, HOUR // BUCKET_SECONDS)
+        rows = rows.set_column(rows.column_names.index("bucket"), "bucket", pa.array(hour))
+        hourly, summed = _merge_rows(rows, keys, None, job.width, matrix)
+        _upsert_lists(con, job, job.hourly, hourly, summed)
+
+
+def _merge_rows(
+    table: pa.Table,
+    keys: list[str],
+    bins: np.ndarray[Any, Any] | None,
+    width: int,
+    lists: np.ndarray[Any, Any] | None,
+) -> tuple[pa.Table, np.ndarray[Any, np.dtype[np.int64]]]:
+    """One row per distinct key with its counts as a (rows, width) matrix: from sparse
+    (bin, n) rows, or by adding the ``lists`` of rows that share a key."""
+    parts = [pc.cast(table.column(k), pa.string()) for k in keys]
     joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
     group = pc.dictionary_encode(joined).combine_chunks().indices.to_numpy().astype(np.int64)
     groups, first = np.unique(group, return_index=True)
     slot = np.searchsorted(groups, group)
-    flat = np.bincount(
-        slot * job.width + sparse.column("bin").to_numpy().astype(np.int64),
-        weights=sparse.column("n").to_numpy().astype(np.float64),
-        minlength=groups.size * job.width,
-    ).astype(np.int32)
-    lists = pa.FixedSizeListArray.from_arrays(pa.array(flat), job.width).cast(pa.list_(pa.int32()))
-    rows = sparse.select(keys).take(pa.array(first)).append_column(job.column, lists)
-    con.register("dense_rows", rows)
+    if lists is None:
+        assert bins is not None
+        flat = np.bincount(
+            slot * width + bins.astype(np.int64),
+            weights=table.column("n").to_numpy().astype(np.float64),
+            minlength=groups.size * width,
+        ).astype(np.int64)
+        matrix = flat.reshape(groups.size, width)
+    else:
+        matrix = np.zeros((groups.size, width), dtype=np.int64)
+        np.add.at(matrix, slot, lists)
+    return table.select(keys).take(pa.array(first)), matrix
+
+
+def _upsert_lists(
+    con: duckdb.DuckDBPyConnection,
+    job: Dense,
+    table: str,
+    rows: pa.Table,
+    matrix: np.ndarray[Any, np.dtype[np.int64]],
+) -> None:
+    lists = pa.FixedSizeListArray.from_arrays(
+        pa.array(matrix.astype(np.int32).ravel()), job.width
+    ).cast(pa.list_(pa.int32()))
+    keys = ", ".join(rows.column_names)
+    con.register("dense_rows", rows.append_column(job.column, lists))
     try:
         zeros = "".join(f"0 AS {c}, " for c in job.zeros)
         con.execute(
             _upsert(
-                job.table,
-                ", ".join(keys),
+                table,
+                keys,
                 (*job.zeros, job.column),
-                f"SELECT {', '.join(keys)}, {zeros}{job.column} FROM dense_rows",
-                {job.column: _list_sum(job.table, job.column)},
+                f"SELECT {keys}, {zeros}{job.column} FROM dense_rows",
+                {job.column: _list_sum(table, job.column)},
             )
         ).fetchall()
     finally:
@@ -236,6 +277,7 @@ def _predictions_sql(source: str) -> list[str | Dense]:
         "GROUP BY ALL",
         "counts",
         SCORE_BINS,
+        hourly="rollup_scores_hourly",
     )
     return [counts, latency, scores]
 
@@ -282,6 +324,7 @@ def _pairs_sql(source: str) -> list[str | Dense]:
         f"FROM {source} WHERE {ok} AND score BETWEEN 0 AND 1 GROUP BY ALL",
         "counts",
         SCORE_BINS,
+        hourly="rollup_scores_hourly",
     )
     delay = "(epoch(outcome_ts) - epoch(ts))"
     top = len(DELAY_EDGES) - 1
