@@ -379,32 +379,49 @@ def _features_sql(source: str) -> list[str | Dense]:
     return [register, totals, categories]
 
 
+_BINS_JOB = Dense(
+    "rollup_features",
+    tuple(_FK.split(", ")),
+    "",
+    "bins",
+    FEATURE_WIDTH,
+    ("rows", "missing", "numbers", "strings", "other"),
+)
+
+
 def _add_bins(
-    con: duckdb.DuckDBPyConnection, source: str, only: str = "", params: list[Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    source: str | pa.Table,
+    only: str = "",
+    params: list[Any] | None = None,
 ) -> None:
     """Numbers of features with bins into ``rollup_features.bins``: code 0 below the
     first edge, i in 1..b for bin i (the last closed, as numpy's), b + 1 above the last
-    edge. The codes are a binary search per feature in numpy (a list lambda per row in
-    SQL cost ten times more)."""
+    edge. ``source``: a relation name, or the load's feature rows as Arrow. The codes are
+    a binary search per feature and the counts a ``bincount``, in numpy (a list lambda
+    per row and a GROUP BY in SQL cost several times more)."""
     edges = {
         (m, n): np.asarray(e, dtype=np.float64)
         for m, n, e in con.execute("SELECT model, name, edges FROM feature_bins").fetchall()
     }
     if not edges:
         return
-    rows = con.sql(
-        f"SELECT f.model, f.version, {bucket_of('f.ts')} AS bucket, f.name, f.num_value "
-        f"FROM {source} f SEMI JOIN feature_bins e ON e.model = f.model AND e.name = f.name "
-        f"{only}WHERE isfinite(f.num_value)",
-        params=params or [],
-    ).to_arrow_table()
+    if isinstance(source, pa.Table):
+        rows = _binnable(source, edges)
+    else:
+        rows = con.sql(
+            f"SELECT f.model, f.version, {bucket_of('f.ts')} AS bucket, f.name, f.num_value "
+            f"FROM {source} f SEMI JOIN feature_bins e ON e.model = f.model "
+            f"AND e.name = f.name {only}WHERE isfinite(f.num_value)",
+            params=params or [],
+        ).to_arrow_table()
     if rows.num_rows == 0:
         return
     pair = pc.binary_join_element_wise(rows.column("model"), rows.column("name"), "\x00")
     encoded = pc.dictionary_encode(pair).combine_chunks()
     groups = encoded.indices.to_numpy()
     values = rows.column("num_value").to_numpy()
-    code = np.zeros(values.size, dtype=np.int32)
+    code = np.zeros(values.size, dtype=np.int64)
     for g, key in enumerate(encoded.dictionary.to_pylist()):
         model, name = key.split("\x00", 1)
         e = edges[(model, name)]
@@ -413,24 +430,32 @@ def _add_bins(
         c = np.searchsorted(e, v, side="right")
         c[v == e[-1]] = e.size - 1
         code[at] = c
-    coded = rows.select(["model", "version", "bucket", "name"]).append_column(
-        "code", pa.array(code)
+    keys = list(_BINS_JOB.keys)
+    table = rows.select(keys).append_column("n", pa.array(np.ones(code.size, np.int64)))
+    merged, matrix = _merge_rows(table, keys, code, FEATURE_WIDTH, None)
+    _upsert_lists(con, _BINS_JOB, "rollup_features", merged, matrix)
+
+
+def _binnable(rows: pa.Table, edges: dict[tuple[str, str], Any]) -> pa.Table:
+    """The finite numbers of features with bins among a load's feature rows, with
+    their bucket (as :func:`bucket_of`)."""
+    pair = pc.binary_join_element_wise(rows.column("model"), rows.column("name"), "\x00")
+    known = pa.array([f"{m}\x00{n}" for m, n in edges], pa.string())
+    keep = pc.and_(
+        pc.fill_null(pc.is_finite(rows.column("num_value")), False), pc.is_in(pair, known)
     )
-    con.register("coded_bins", coded)
-    try:
-        _dense(
-            con,
-            Dense(
-                "rollup_features",
-                tuple(_FK.split(", ")),
-                f"SELECT {_FK}, code AS bin, count(*) AS n FROM coded_bins GROUP BY ALL",
-                "bins",
-                FEATURE_WIDTH,
-                ("rows", "missing", "numbers", "strings", "other"),
-            ),
-        )
-    finally:
-        con.unregister("coded_bins")
+    rows = rows.filter(keep)
+    micros = pc.cast(rows.column("ts"), pa.timestamp("us")).cast(pa.int64()).to_numpy()
+    bucket = np.floor_divide(micros, BUCKET_SECONDS * 1_000_000)
+    return pa.table(
+        {
+            "model": rows.column("model"),
+            "version": rows.column("version"),
+            "bucket": pa.array(bucket, pa.int64()),
+            "name": rows.column("name"),
+            "num_value": rows.column("num_value"),
+        }
+    )
 
 
 _NAMED = (
@@ -487,6 +512,7 @@ def maintain(
     predictions: str | None,
     pairs: str | None,
     features: str | None,
+    feature_rows: pa.Table | None = None,
 ) -> None:
     """Add the rows of the given relations (new predictions, newly completed pairs
     with ``outcome_ts``, new feature rows already in ``features``) to the rollups,
@@ -504,7 +530,7 @@ def maintain(
         else:
             con.execute(job).fetchall()
     if features is not None:
-        _add_bins(con, features)
+        _add_bins(con, features if feature_rows is None else feature_rows)
         _freeze(con, features)
 
 
