@@ -10,10 +10,14 @@ from pathlib import Path
 
 from .events import KINDS, Kind, content_schema, decode_label, encode_label
 from .interface import (
+    ROLLUP_BUCKET,
+    SCORE_BINS,
     BatchOutcome,
     EventSink,
     FeatureHistogram,
+    LabelDelays,
     Scope,
+    ScoreHistogram,
     StatisticsSource,
     Store,
     StoreStats,
@@ -23,11 +27,15 @@ from .table import TableSource
 
 __all__ = [
     "KINDS",
+    "ROLLUP_BUCKET",
+    "SCORE_BINS",
     "BatchOutcome",
     "EventSink",
     "FeatureHistogram",
     "Kind",
+    "LabelDelays",
     "Scope",
+    "ScoreHistogram",
     "StatisticsSource",
     "Store",
     "StoreStats",

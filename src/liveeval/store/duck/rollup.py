@@ -65,6 +65,7 @@ __all__ = [
 ]
 
 BUCKET_SECONDS = int(ROLLUP_BUCKET.total_seconds())
+HOUR = 3600
 FEATURE_BINS = 50
 # Bin codes 0 (below) to len(edges) (above); at most FEATURE_BINS + 2 edges.
 FEATURE_WIDTH = FEATURE_BINS + 3
@@ -103,6 +104,8 @@ CREATE TABLE rollup_cells ({_KEY}, label VARCHAR NOT NULL, predicted VARCHAR NOT
     vss DOUBLE NOT NULL, vbin BOOLEAN NOT NULL,
     PRIMARY KEY (model, version, seg, bucket, label, predicted));
 CREATE TABLE rollup_scores ({_KEY}, kind VARCHAR NOT NULL, label VARCHAR NOT NULL,
+    counts INTEGER[] NOT NULL, PRIMARY KEY (model, version, seg, bucket, kind, label));
+CREATE TABLE rollup_scores_hourly ({_KEY}, kind VARCHAR NOT NULL, label VARCHAR NOT NULL,
     counts INTEGER[] NOT NULL, PRIMARY KEY (model, version, seg, bucket, kind, label));
 CREATE TABLE rollup_delays ({_KEY}, bin INTEGER NOT NULL, n BIGINT NOT NULL,
     PRIMARY KEY (model, version, seg, bucket, bin));
@@ -160,7 +163,8 @@ class Dense:
     column: str
     width: int
     zeros: tuple[str, ...] = ()
-    params: tuple[Any, ...] = ()
+    # Also kept per hour (``bucket`` counting hours) in this table, for long reads.
+    hourly: str | None = None
 
 
 def _list_sum(table: str, column: str) -> str:
@@ -173,32 +177,69 @@ def _list_sum(table: str, column: str) -> str:
 
 
 def _dense(con: duckdb.DuckDBPyConnection, job: Dense) -> None:
-    sparse = con.sql(job.select, params=list(job.params)).to_arrow_table()
+    sparse = con.sql(job.select).to_arrow_table()
     if sparse.num_rows == 0:
         return
     keys = list(job.keys)
-    parts = [pc.cast(sparse.column(k), pa.string()) for k in keys]
+    rows, matrix = _merge_rows(sparse, keys, sparse.column("bin").to_numpy(), job.width, None)
+    _upsert_lists(con, job, job.table, rows, matrix)
+    if job.hourly is not None:
+        bucket = rows.column("bucket").to_numpy()
+        hour = np.floor_divide(bucket, HOUR // BUCKET_SECONDS)
+        rows = rows.set_column(rows.column_names.index("bucket"), "bucket", pa.array(hour))
+        hourly, summed = _merge_rows(rows, keys, None, job.width, matrix)
+        _upsert_lists(con, job, job.hourly, hourly, summed)
+
+
+def _merge_rows(
+    table: pa.Table,
+    keys: list[str],
+    bins: np.ndarray[Any, Any] | None,
+    width: int,
+    lists: np.ndarray[Any, Any] | None,
+) -> tuple[pa.Table, np.ndarray[Any, np.dtype[np.int64]]]:
+    """One row per distinct key with its counts as a (rows, width) matrix: from sparse
+    (bin, n) rows, or by adding the ``lists`` of rows that share a key."""
+    parts = [pc.cast(table.column(k), pa.string()) for k in keys]
     joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
     group = pc.dictionary_encode(joined).combine_chunks().indices.to_numpy().astype(np.int64)
     groups, first = np.unique(group, return_index=True)
     slot = np.searchsorted(groups, group)
-    flat = np.bincount(
-        slot * job.width + sparse.column("bin").to_numpy().astype(np.int64),
-        weights=sparse.column("n").to_numpy().astype(np.float64),
-        minlength=groups.size * job.width,
-    ).astype(np.int32)
-    lists = pa.FixedSizeListArray.from_arrays(pa.array(flat), job.width).cast(pa.list_(pa.int32()))
-    rows = sparse.select(keys).take(pa.array(first)).append_column(job.column, lists)
-    con.register("dense_rows", rows)
+    if lists is None:
+        assert bins is not None
+        flat = np.bincount(
+            slot * width + bins.astype(np.int64),
+            weights=table.column("n").to_numpy().astype(np.float64),
+            minlength=groups.size * width,
+        ).astype(np.int64)
+        matrix = flat.reshape(groups.size, width)
+    else:
+        matrix = np.zeros((groups.size, width), dtype=np.int64)
+        np.add.at(matrix, slot, lists)
+    return table.select(keys).take(pa.array(first)), matrix
+
+
+def _upsert_lists(
+    con: duckdb.DuckDBPyConnection,
+    job: Dense,
+    table: str,
+    rows: pa.Table,
+    matrix: np.ndarray[Any, np.dtype[np.int64]],
+) -> None:
+    lists = pa.FixedSizeListArray.from_arrays(
+        pa.array(matrix.astype(np.int32).ravel()), job.width
+    ).cast(pa.list_(pa.int32()))
+    keys = ", ".join(rows.column_names)
+    con.register("dense_rows", rows.append_column(job.column, lists))
     try:
         zeros = "".join(f"0 AS {c}, " for c in job.zeros)
         con.execute(
             _upsert(
-                job.table,
-                ", ".join(keys),
+                table,
+                keys,
                 (*job.zeros, job.column),
-                f"SELECT {', '.join(keys)}, {zeros}{job.column} FROM dense_rows",
-                {job.column: _list_sum(job.table, job.column)},
+                f"SELECT {keys}, {zeros}{job.column} FROM dense_rows",
+                {job.column: _list_sum(table, job.column)},
             )
         ).fetchall()
     finally:
@@ -237,6 +278,7 @@ def _predictions_sql(source: str) -> list[str | Dense]:
         "GROUP BY ALL",
         "counts",
         SCORE_BINS,
+        hourly="rollup_scores_hourly",
     )
     return [counts, latency, scores]
 
@@ -283,6 +325,7 @@ def _pairs_sql(source: str) -> list[str | Dense]:
         f"FROM {source} WHERE {ok} AND score BETWEEN 0 AND 1 GROUP BY ALL",
         "counts",
         SCORE_BINS,
+        hourly="rollup_scores_hourly",
     )
     delay = "(epoch(outcome_ts) - epoch(ts))"
     top = len(DELAY_EDGES) - 1
@@ -337,32 +380,49 @@ def _features_sql(source: str) -> list[str | Dense]:
     return [register, totals, categories]
 
 
+_BINS_JOB = Dense(
+    "rollup_features",
+    tuple(_FK.split(", ")),
+    "",
+    "bins",
+    FEATURE_WIDTH,
+    ("rows", "missing", "numbers", "strings", "other"),
+)
+
+
 def _add_bins(
-    con: duckdb.DuckDBPyConnection, source: str, only: str = "", params: list[Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    source: str | pa.Table,
+    only: str = "",
+    params: list[Any] | None = None,
 ) -> None:
     """Numbers of features with bins into ``rollup_features.bins``: code 0 below the
     first edge, i in 1..b for bin i (the last closed, as numpy's), b + 1 above the last
-    edge. The codes are a binary search per feature in numpy (a list lambda per row in
-    SQL cost ten times more)."""
+    edge. ``source``: a relation name, or the load's feature rows as Arrow. The codes are
+    a binary search per feature and the counts a ``bincount``, in numpy (a list lambda
+    per row and a GROUP BY in SQL cost several times more)."""
     edges = {
         (m, n): np.asarray(e, dtype=np.float64)
         for m, n, e in con.execute("SELECT model, name, edges FROM feature_bins").fetchall()
     }
     if not edges:
         return
-    rows = con.sql(
-        f"SELECT f.model, f.version, {bucket_of('f.ts')} AS bucket, f.name, f.num_value "
-        f"FROM {source} f SEMI JOIN feature_bins e ON e.model = f.model AND e.name = f.name "
-        f"{only}WHERE isfinite(f.num_value)",
-        params=params or [],
-    ).to_arrow_table()
+    if isinstance(source, pa.Table):
+        rows = _binnable(source, edges)
+    else:
+        rows = con.sql(
+            f"SELECT f.model, f.version, {bucket_of('f.ts')} AS bucket, f.name, f.num_value "
+            f"FROM {source} f SEMI JOIN feature_bins e ON e.model = f.model "
+            f"AND e.name = f.name {only}WHERE isfinite(f.num_value)",
+            params=params or [],
+        ).to_arrow_table()
     if rows.num_rows == 0:
         return
     pair = pc.binary_join_element_wise(rows.column("model"), rows.column("name"), "\x00")
     encoded = pc.dictionary_encode(pair).combine_chunks()
     groups = encoded.indices.to_numpy()
     values = rows.column("num_value").to_numpy()
-    code = np.zeros(values.size, dtype=np.int32)
+    code = np.zeros(values.size, dtype=np.int64)
     for g, key in enumerate(encoded.dictionary.to_pylist()):
         model, name = key.split("\x00", 1)
         e = edges[(model, name)]
@@ -371,24 +431,32 @@ def _add_bins(
         c = np.searchsorted(e, v, side="right")
         c[v == e[-1]] = e.size - 1
         code[at] = c
-    coded = rows.select(["model", "version", "bucket", "name"]).append_column(
-        "code", pa.array(code)
+    keys = list(_BINS_JOB.keys)
+    table = rows.select(keys).append_column("n", pa.array(np.ones(code.size, np.int64)))
+    merged, matrix = _merge_rows(table, keys, code, FEATURE_WIDTH, None)
+    _upsert_lists(con, _BINS_JOB, "rollup_features", merged, matrix)
+
+
+def _binnable(rows: pa.Table, edges: dict[tuple[str, str], Any]) -> pa.Table:
+    """The finite numbers of features with bins among a load's feature rows, with
+    their bucket (as :func:`bucket_of`)."""
+    pair = pc.binary_join_element_wise(rows.column("model"), rows.column("name"), "\x00")
+    known = pa.array([f"{m}\x00{n}" for m, n in edges], pa.string())
+    keep = pc.and_(
+        pc.fill_null(pc.is_finite(rows.column("num_value")), False), pc.is_in(pair, known)
     )
-    con.register("coded_bins", coded)
-    try:
-        _dense(
-            con,
-            Dense(
-                "rollup_features",
-                tuple(_FK.split(", ")),
-                f"SELECT {_FK}, code AS bin, count(*) AS n FROM coded_bins GROUP BY ALL",
-                "bins",
-                FEATURE_WIDTH,
-                ("rows", "missing", "numbers", "strings", "other"),
-            ),
-        )
-    finally:
-        con.unregister("coded_bins")
+    rows = rows.filter(keep)
+    micros = pc.cast(rows.column("ts"), pa.timestamp("us")).cast(pa.int64()).to_numpy()
+    bucket = np.floor_divide(micros, BUCKET_SECONDS * 1_000_000)
+    return pa.table(
+        {
+            "model": rows.column("model"),
+            "version": rows.column("version"),
+            "bucket": pa.array(bucket, pa.int64()),
+            "name": rows.column("name"),
+            "num_value": rows.column("num_value"),
+        }
+    )
 
 
 _NAMED = (
@@ -445,6 +513,7 @@ def maintain(
     predictions: str | None,
     pairs: str | None,
     features: str | None,
+    feature_rows: pa.Table | None = None,
 ) -> None:
     """Add the rows of the given relations (new predictions, newly completed pairs
     with ``outcome_ts``, new feature rows already in ``features``) to the rollups,
@@ -462,7 +531,7 @@ def maintain(
         else:
             con.execute(job).fetchall()
     if features is not None:
-        _add_bins(con, features)
+        _add_bins(con, features if feature_rows is None else feature_rows)
         _freeze(con, features)
 
 

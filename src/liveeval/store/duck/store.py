@@ -266,16 +266,22 @@ class DuckStore:
                     for kind in tables:
                         con.execute(f"INSERT INTO {kind} SELECT * FROM new_{kind}").fetchall()
                     new_p = tables.get("predictions")
-                    features = None
+                    features, feature_rows = None, None
                     if new_p is not None and new_p.column("features").null_count < len(new_p):
                         rows = insert_features(con, "new_predictions", FEATURE_COLUMNS)
                         if rows is not None and rows.num_rows:
                             con.register("new_features", rows)
                             registered.append("new_features")
-                            features = "new_features"
+                            features, feature_rows = "new_features", rows
                     pairs = self._label(con, tables)
                     # The rollups: one aggregate-and-upsert per table for the batch.
-                    maintain(con, "new_predictions" if new_p is not None else None, pairs, features)
+                    maintain(
+                        con,
+                        "new_predictions" if new_p is not None else None,
+                        pairs,
+                        features,
+                        feature_rows,
+                    )
                     con.execute("DROP TABLE IF EXISTS new_pairs").fetchall()
                     if earlier is not None:
                         # Rows an earlier load took: the rollups move with the UPDATE.

@@ -26,7 +26,7 @@ from ...metrics.ranking import DEFAULT_EXACT_LIMIT
 from ..interface import SCORE_BINS, FeatureHistogram, LabelDelays, Scope, ScoreHistogram, StoreStats
 from ..labels import resolve_labels
 from .aggregate import assemble, unmatched_outcomes
-from .rollup import BUCKET_SECONDS, DELAY_EDGES, FEATURE_BINS, FEATURE_WIDTH, fixed_edges
+from .rollup import BUCKET_SECONDS, DELAY_EDGES, FEATURE_BINS, FEATURE_WIDTH, HOUR, fixed_edges
 
 __all__ = [
     "BUCKET",
@@ -70,7 +70,9 @@ def _check(scope: Scope, every: timedelta | None) -> None:
         )
 
 
-def _where(scope: Scope, *, segments: bool = True) -> tuple[str, list[Any]]:
+def _where(
+    scope: Scope, *, segments: bool = True, grain: int = BUCKET_SECONDS
+) -> tuple[str, list[Any]]:
     clauses = ["r.model = ?"]
     params: list[Any] = [scope.model]
     if scope.version is not None:
@@ -83,17 +85,27 @@ def _where(scope: Scope, *, segments: bool = True) -> tuple[str, list[Any]]:
         clauses.append("r.seg = ''")
     if scope.since is not None:
         clauses.append("r.bucket >= ?")
-        params.append(int(_seconds(scope.since)) // BUCKET_SECONDS)
+        params.append(int(_seconds(scope.since)) // grain)
     if scope.until is not None:
         clauses.append("r.bucket < ?")
-        params.append(int(_seconds(scope.until)) // BUCKET_SECONDS)
+        params.append(int(_seconds(scope.until)) // grain)
     return " AND ".join(clauses), params
 
 
-def _window(every: timedelta | None) -> str:
+def _window(every: timedelta | None, grain: int = BUCKET_SECONDS) -> str:
     if every is None:
         return "0"
-    return f"CAST(floor(r.bucket / {int(every.total_seconds()) // BUCKET_SECONDS}) AS BIGINT)"
+    return f"CAST(floor(r.bucket / {int(every.total_seconds()) // grain}) AS BIGINT)"
+
+
+def _scores_table(scope: Scope, every: timedelta | None) -> tuple[str, int]:
+    """Score lists are also kept per hour: the hourly table when the windows allow."""
+    times = [t for t in (scope.since, scope.until) if t is not None]
+    if (every is None or every.total_seconds() % HOUR == 0) and all(
+        _seconds(t) % HOUR == 0 for t in times
+    ):
+        return "rollup_scores_hourly", HOUR
+    return "rollup_scores", BUCKET_SECONDS
 
 
 def _start(w: int, every: timedelta | None, scope: Scope) -> datetime:
@@ -181,11 +193,13 @@ def rollup_grouped(
         ).to_arrow_table(),
         names,
     )
+    table, grain = _scores_table(scope, every)
+    s_where, s_params = _where(scope, grain=grain)
+    s_select = ", ".join([*group, f"{_window(every, grain)} AS w"])
     scores = _score_lists(
         cur.sql(
-            f"SELECT {select}, label AS t, counts FROM rollup_scores r "
-            f"WHERE {where} AND kind = 'l'",
-            params=params,
+            f"SELECT {s_select}, label AS t, counts FROM {table} r WHERE {s_where} AND kind = 'l'",
+            params=s_params,
         ).to_arrow_table(),
         names,
     )
@@ -262,6 +276,21 @@ def _score_lists(
     return {key: distribution(per_text) for key, per_text in rows.items()}
 
 
+def _add_rows(
+    out: np.ndarray[Any, np.dtype[np.int64]],
+    at: np.ndarray[Any, np.dtype[np.int64]],
+    rows: np.ndarray[Any, np.dtype[np.int64]],
+) -> None:
+    """``out[at[i]] += rows[i]`` for every i (a sort and ``reduceat``: ``np.add.at`` on
+    rows is several times slower)."""
+    if at.size == 0:
+        return
+    order = np.argsort(at, kind="stable")
+    at = at[order]
+    starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+    out[at[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+
+
 def _matrix(column: pa.ChunkedArray, width: int) -> np.ndarray[Any, np.dtype[np.int64]]:
     """A column of equal-length integer lists as a (rows, width) matrix."""
     values = pc.list_flatten(column.combine_chunks()).to_numpy(zero_copy_only=False)
@@ -308,10 +337,11 @@ def score_histograms(
     """A binary model's score histograms per window (one, keyed by ``scope.since`` or
     the epoch, when ``every`` is None)."""
     _check(scope, every)
-    where, params = _where(scope)
+    table, grain = _scores_table(scope, every)
+    where, params = _where(scope, grain=grain)
     rows = cur.sql(
-        f"SELECT {_window(every)} AS w, kind, label, counts "
-        f"FROM rollup_scores r WHERE {where} AND label <> ''",
+        f"SELECT {_window(every, grain)} AS w, kind, label, counts "
+        f"FROM {table} r WHERE {where} AND label <> ''",
         params=params,
     ).to_arrow_table()
     if rows.num_rows == 0:
@@ -334,7 +364,7 @@ def score_histograms(
     kind = pc.equal(rows.column("kind"), "l").to_numpy(zero_copy_only=False)
     slot = (at * 2 + kind.astype(np.int64)) * 2 + k.astype(np.int64)
     flat = np.zeros((windows.size * 4, SCORE_BINS), dtype=np.int64)
-    np.add.at(flat, slot, _matrix(rows.column("counts"), SCORE_BINS))
+    _add_rows(flat, slot, _matrix(rows.column("counts"), SCORE_BINS))
     dense = flat.reshape(windows.size, 2, 2, SCORE_BINS)
     return {
         _start(int(win), every, scope): ScoreHistogram(dense[i, 0], dense[i, 1])
@@ -484,7 +514,7 @@ def _histograms(
     binned = totals.filter(pc.is_valid(totals.column("bins")))
     if binned.num_rows:
         at = pc.is_valid(totals.column("bins")).to_numpy(zero_copy_only=False)
-        np.add.at(dense, cell[at], _matrix(binned.column("bins"), FEATURE_WIDTH))
+        _add_rows(dense, cell[at], _matrix(binned.column("bins"), FEATURE_WIDTH))
     if scanned is not None and scanned.num_rows:
         sw = np.searchsorted(windows, scanned.column("w").to_numpy())
         sn = np.array([slot[n] for n in scanned.column("name").to_pylist()], dtype=np.int64)
@@ -497,22 +527,32 @@ def _histograms(
     for win, name, value, n in categories:
         tops.setdefault((int(win), name), {})[value] = int(n)
     out: dict[datetime, dict[str, FeatureHistogram]] = {}
-    present = np.flatnonzero(sums["rows"])
-    for c in present.tolist():
-        win, name = int(windows[c // len(names)]), names[c % len(names)]
+    starts = [_start(int(w), every, scope) for w in windows.tolist()]
+    shapes = []
+    for name in names:
         e = edges.get(name, ())
-        b = max(len(e) - 1, 0)
-        counts = dense[c]
-        top = tops.get((win, name), {})
-        out.setdefault(_start(win, every, scope), {})[name] = FeatureHistogram(
-            name=name,
-            rows=int(sums["rows"][c]),
-            missing=int(sums["missing"][c]),
-            edges=tuple(e),
-            counts=tuple(counts[1 : b + 1].tolist()),
-            below=int(counts[0]) if b else 0,
-            above=int(counts[b + 1]) if b else 0,
-            categories=top,
-            other=int(sums["strings"][c]) - sum(top.values()),
+        shapes.append((tuple(e), max(len(e) - 1, 0)))
+    rows, missing, strings = (sums[c].tolist() for c in ("rows", "missing", "strings"))
+    matrix = dense.tolist()
+    k = len(names)
+    for c in np.flatnonzero(sums["rows"]).tolist():
+        w, i = divmod(c, k)
+        name = names[i]
+        e, b = shapes[i]
+        counts = matrix[c]
+        top = tops.get((int(windows[w]), name), {})
+        window = out.get(starts[w])
+        if window is None:
+            window = out[starts[w]] = {}
+        window[name] = FeatureHistogram(
+            name,
+            rows[c],
+            missing[c],
+            e,
+            tuple(counts[1 : b + 1]),
+            counts[0] if b else 0,
+            counts[b + 1] if b else 0,
+            top,
+            strings[c] - sum(top.values()) if top else strings[c],
         )
     return out
