@@ -201,6 +201,12 @@ class Service:
             )
         return loaded
 
+    def require_model(self, model: str) -> None:
+        """Raise :class:`NotFoundError` for a model neither served, declared nor seen."""
+        known = model in self.models or model in self.logged
+        if not known and not self.store.has_model(model):
+            raise NotFoundError(f"unknown model {model[:200]!r}")
+
     def model_meta(
         self, model: str, version: str | None
     ) -> tuple[tuple[Label, ...] | None, Any, str | None]:

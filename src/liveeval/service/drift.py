@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import ValidationError
 from ..metrics.drift import (
     DriftMeasurement,
     DriftRule,
@@ -131,9 +131,7 @@ def drift(
     ValidationError
         for a bad reference, window or feature name.
     """
-    known = model in service.models or model in service.logged
-    if not known and not service.store.has_model(model):
-        raise NotFoundError(f"unknown model {model[:200]!r}")
+    service.require_model(model)
     classes, pos_label, _ = service.model_meta(model, version)
     return drift_of(
         service.store,

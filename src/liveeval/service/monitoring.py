@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import LiveevalError, NotFoundError
+from ..errors import LiveevalError
 from ..metrics.labels import Label
 from ..metrics.registry import metric_names, metric_spec
 from ..monitor.estimate import PerformanceEstimator
@@ -58,9 +58,7 @@ def windows(
     ValidationError
         for a bad size, maturity or metric name (with "did you mean").
     """
-    known = model in service.models or model in service.logged
-    if not known and not service.store.has_model(model):
-        raise NotFoundError(f"unknown model {model[:200]!r}")
+    service.require_model(model)
     classes, pos_label, _ = service.model_meta(model, version)
     return windows_of(
         service.store,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LiveevalError, NotFoundError
+from ..errors import LiveevalError
 from ..metrics.registry import metric_names
 from ..readiness import accuracy_paradox, single_class, verdict
 from ..report.model import metric_dict
@@ -67,9 +67,7 @@ def metrics(
     NotFoundError
         for a model neither served nor seen, or an unknown profile.
     """
-    known = model in service.models or model in service.logged
-    if not known and not service.store.has_model(model):
-        raise NotFoundError(f"unknown model {model[:200]!r}")
+    service.require_model(model)
     if window is not None:
         # Both restrict the range: the later start wins.
         start = service.since_window(window)

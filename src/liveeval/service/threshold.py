@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import NotFoundError
 from ..metrics.threshold import IN_SAMPLE_NOTE
 from ..store import Scope
 
@@ -54,9 +53,7 @@ def threshold_curve(
     NotFoundError
         for a model neither served nor seen.
     """
-    known = model in service.models or model in service.logged
-    if not known and not service.store.has_model(model):
-        raise NotFoundError(f"unknown model {model[:200]!r}")
+    service.require_model(model)
     if window is not None:
         start = service.since_window(window)
         since = start if since is None or (start is not None and start > since) else since
