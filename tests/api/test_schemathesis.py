@@ -41,6 +41,17 @@ def _probas_off(body: object) -> bool:
     return False
 
 
+def _valid_reference(query: object) -> bool:
+    from liveeval.errors import ValidationError
+    from liveeval.service.drift import parse_reference
+
+    try:
+        parse_reference(str((query or {}).get("reference", "")))  # type: ignore[union-attr]
+    except (ValidationError, OverflowError):
+        return False
+    return True
+
+
 @pytest.mark.slow
 def test_api_conforms_to_its_openapi_spec(app):
     # schemathesis's pytest plugin does not support pytest 9 yet; drive it directly.
@@ -59,6 +70,10 @@ def test_api_conforms_to_its_openapi_spec(app):
             excluded = []
             # Random bytes are schema-valid "binary" but not an Arrow stream.
             if _probas_off(case.body) or case.path.endswith("/arrow"):
+                excluded.append(schemathesis.checks.positive_data_acceptance)
+            # Nor "these two times are real dates and the end follows the start": a
+            # drift reference our own parser refuses is rightly a 422.
+            if case.path.endswith("/drift") and not _valid_reference(case.query):
                 excluded.append(schemathesis.checks.positive_data_acceptance)
             case.call_and_validate(excluded_checks=excluded)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ValidationError
+from ..errors import NotFoundError, ValidationError
 from ..metrics.drift import (
     DriftMeasurement,
     DriftRule,
@@ -190,17 +190,19 @@ def drift_of(
     current = source.feature_windows(scope, every, features)
     starts = sorted(current)[-MAX_DRIFT_WINDOWS:]
     ref_scope = ref.scope(model, starts[0] if starts else scope.since)
-    merged = source.feature_windows(ref_scope, None, features)
+    merged = source.feature_windows(ref_scope, None, None)
     ref_hists: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
     names = sorted({n for s in starts for n in current[s]} | set(ref_hists))
     if features is not None:
+        ref_hists = {n: h for n, h in ref_hists.items() if n in features}
         unknown = [f for f in features if f not in names]
         if unknown:
-            raise ValidationError(
+            # A feature this model never had is a resource that does not exist: 404.
+            raise NotFoundError(
                 f"no feature {unknown[0]!r} in the reference or the windows; features: "
-                f"{', '.join(names[:30]) or 'none'}",
-                column="features",
+                f"{', '.join(names[:30]) or 'none'}"
             )
+        names = [n for n in names if n in features]
 
     # (role, name) → reference histogram and one histogram per window (None: absent).
     columns: dict[tuple[Role, str], tuple[Histogram, list[Histogram | None]]] = {}
