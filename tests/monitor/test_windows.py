@@ -173,6 +173,24 @@ def test_a_range_that_cuts_a_window_takes_it_whole(client, traffic):
     assert [(w["predictions"], w["labelled"]) for w in body["windows"]] == [(120, 120), (100, 50)]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "windows?until=9999-12-31T23:59:59&size=1w",
+        "windows?since=0001-01-01T00:00:00&size=1w",
+        "windows?since=0001-01-01T00:00:00&until=9999-12-31T23:59:59&size=1",
+        "windows?size=52w",
+        "drift?reference=previous:99999w",
+        "drift?reference=version:v1&until=9999-12-31T23:59:59&window=1w",
+        "drift?reference=0001-01-01T00:00:00/9999-12-31T23:59:59",
+        "drift?reference=version:v1&since=0001-01-01T00:00:00",
+    ],
+)
+def test_times_at_the_ends_of_the_calendar_are_answered(client, traffic, query):
+    # Window boundaries beyond year 1 or 9999 once raised OverflowError: a 500.
+    assert client.get(f"/v1/models/ext/{query}").status_code == 200
+
+
 def test_unknown_model_is_404(client):
     assert client.get("/v1/models/nope/windows").status_code == 404
 

@@ -155,14 +155,24 @@ def _stats_window(
     )
 
 
-def _floor(ts: datetime, every: timedelta) -> datetime:
+def _floor(ts: datetime, every: timedelta) -> datetime | None:
+    """The window boundary at or before ``ts``; None (no bound) before year 1."""
     seconds = every.total_seconds()
-    return _EPOCH + timedelta(seconds=math.floor((ts - _EPOCH).total_seconds() / seconds) * seconds)
+    try:
+        return _EPOCH + timedelta(
+            seconds=math.floor((ts - _EPOCH).total_seconds() / seconds) * seconds
+        )
+    except OverflowError:
+        return None
 
 
-def _ceil(ts: datetime, every: timedelta) -> datetime:
+def _ceil(ts: datetime, every: timedelta) -> datetime | None:
+    """The next window boundary at or after ``ts``; None (no bound) past year 9999."""
     floor = _floor(ts, every)
-    return floor if floor == ts else floor + every
+    try:
+        return None if floor is None else floor if floor == ts else floor + every
+    except OverflowError:
+        return None
 
 
 def _check_maturity(maturity: float) -> None:
@@ -219,7 +229,10 @@ def time_windows(
     first = min(k[-1] for k in grouped)
     last = max(k[-1] for k in grouped)
     count = int(round((last - first) / every)) + 1
-    first = max(first, last - (MAX_WINDOWS - 1) * every)
+    try:
+        first = max(first, last - (MAX_WINDOWS - 1) * every)
+    except OverflowError:  # 10,000 windows of this size reach before year 1
+        pass
     starts = [first + i * every for i in range(min(count, MAX_WINDOWS))]
     out: list[Window] = []
     for group in sorted(per_group, key=lambda g: tuple((v is None, str(v)) for v in g)):

@@ -65,7 +65,10 @@ class Reference:
     def scope(self, model: str, first_window: datetime | None) -> Scope:
         if self.before is not None:
             end = first_window or _EPOCH
-            return Scope(model, end - self.before, end)
+            try:
+                return Scope(model, end - self.before, end)
+            except OverflowError:  # before year 1: from the beginning
+                return Scope(model, None, end)
         return Scope(model, self.since, self.until, self.version)
 
 
@@ -367,10 +370,18 @@ def _whole(d: timedelta) -> timedelta:
     return d if d % ROLLUP_BUCKET == timedelta(0) else (d // ROLLUP_BUCKET + 1) * ROLLUP_BUCKET
 
 
-def _floor(ts: datetime, every: timedelta) -> datetime:
-    return _EPOCH + ((ts - _EPOCH) // every) * every
+def _floor(ts: datetime, every: timedelta) -> datetime | None:
+    """The boundary at or before ``ts``; None (no bound) before year 1."""
+    try:
+        return _EPOCH + ((ts - _EPOCH) // every) * every
+    except OverflowError:
+        return None
 
 
-def _ceil(ts: datetime, every: timedelta) -> datetime:
+def _ceil(ts: datetime, every: timedelta) -> datetime | None:
+    """The next boundary at or after ``ts``; None (no bound) past year 9999."""
     floor = _floor(ts, every)
-    return floor if floor == ts else floor + every
+    try:
+        return None if floor is None else floor if floor == ts else floor + every
+    except OverflowError:
+        return None
