@@ -32,7 +32,9 @@ from .scenario import (
     open_engine,
 )
 
-WINDOWS = [ROLLUP_BUCKET, dt.timedelta(hours=1), dt.timedelta(hours=6), dt.timedelta(days=1)]
+# The base bucket and a coarser merge; grouped by nothing and by both dimensions at once
+# (each window is compared with a scan of itself: the suite's slowest test).
+WINDOWS = [ROLLUP_BUCKET, dt.timedelta(hours=6)]
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -102,7 +104,7 @@ def window_scope(key: tuple[Any, ...], by: tuple[str, ...], every: dt.timedelta)
 
 
 @pytest.mark.parametrize("every", WINDOWS, ids=str)
-@pytest.mark.parametrize("by", [(), ("version",), ("segment",)], ids=str)
+@pytest.mark.parametrize("by", [(), ("version", "segment")], ids=str)
 def test_rollup_windows_equal_a_scan_of_each_window(frozen, by, every):
     source, scenario = frozen
     kw: dict[str, Any] = {"classes": scenario.classes, "pos_label": scenario.pos_label}
@@ -267,7 +269,7 @@ def test_feature_windows_refuse_a_segment(frozen):
         source.feature_windows(Scope("m", segment="a"), dt.timedelta(hours=1))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_rollups_do_not_depend_on_arrival_order_or_batching(tmp_path, seed):
     base = make_scenario(19, n=150)
     rng = np.random.default_rng(seed)

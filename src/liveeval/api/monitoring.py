@@ -25,7 +25,7 @@ __all__ = ["monitoring_router"]
 # The catalogue's names as an enum, so the OpenAPI spec lists what a query may ask for.
 MetricName = enum.Enum("MetricName", {name: name for name in METRICS}, type=str)  # type: ignore[misc]
 
-_SIZE_PATTERN = r"^\s*([0-9]+|0*[1-9][0-9]*[smhdw])\s*$"
+_SIZE_PATTERN = r"^\s*(0*[1-9][0-9]{0,6}|0*[1-9][0-9]*[smhdw])\s*$"
 
 
 def monitoring_router(
