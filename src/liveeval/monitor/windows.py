@@ -16,7 +16,6 @@ boundary and may hold a few more than N (its ``labelled`` says how many).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -155,20 +154,18 @@ def _stats_window(
     )
 
 
-def _floor(ts: datetime, every: timedelta) -> datetime | None:
-    """The window boundary at or before ``ts``; None (no bound) before year 1."""
-    seconds = every.total_seconds()
+def floor_to(ts: datetime, every: timedelta) -> datetime | None:
+    """The epoch-aligned boundary of ``every`` at or before ``ts`` (exact timedelta
+    arithmetic); None (no bound) before year 1."""
     try:
-        return _EPOCH + timedelta(
-            seconds=math.floor((ts - _EPOCH).total_seconds() / seconds) * seconds
-        )
+        return _EPOCH + ((ts - _EPOCH) // every) * every
     except OverflowError:
         return None
 
 
-def _ceil(ts: datetime, every: timedelta) -> datetime | None:
-    """The next window boundary at or after ``ts``; None (no bound) past year 9999."""
-    floor = _floor(ts, every)
+def ceil_to(ts: datetime, every: timedelta) -> datetime | None:
+    """The boundary at or after ``ts``; None (no bound) past year 9999."""
+    floor = floor_to(ts, every)
     try:
         return None if floor is None else floor if floor == ts else floor + every
     except OverflowError:
@@ -212,8 +209,8 @@ def time_windows(
     # store answers whole windows from its per-bucket statistics, without a scan).
     scope = replace(
         scope,
-        since=None if scope.since is None else _floor(scope.since, every),
-        until=None if scope.until is None else _ceil(scope.until, every),
+        since=None if scope.since is None else floor_to(scope.since, every),
+        until=None if scope.until is None else ceil_to(scope.until, every),
     )
     grouped = source.grouped_statistics(
         scope, by, every=every, classes=classes, pos_label=pos_label

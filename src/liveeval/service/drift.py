@@ -32,6 +32,7 @@ from ..metrics.drift import (
     measure_numeric_windows,
 )
 from ..monitor.drift import ColumnDrift, Role, histogram_from_store
+from ..monitor.windows import ceil_to, floor_to
 from ..store.interface import (
     ROLLUP_BUCKET,
     SCORE_BINS,
@@ -108,7 +109,9 @@ def parse_reference(text: str) -> Reference:
             raise ValidationError(
                 f"reference {raw[:80]!r}: the end is not after the start", column="reference"
             )
-        return Reference(raw, since=_floor(since, ROLLUP_BUCKET), until=_ceil(until, ROLLUP_BUCKET))
+        return Reference(
+            raw, since=floor_to(since, ROLLUP_BUCKET), until=ceil_to(until, ROLLUP_BUCKET)
+        )
     raise ValidationError(f"reference {raw[:80]!r}: {forms}", column="reference")
 
 
@@ -186,8 +189,8 @@ def drift_of(
     grid_rule = replace(rule, bootstrap=0)
     scope = Scope(
         model,
-        None if since is None else _floor(since, every),
-        None if until is None else _ceil(until, every),
+        None if since is None else floor_to(since, every),
+        None if until is None else ceil_to(until, every),
         version,
     )
     current = source.feature_windows(scope, every, features)
@@ -368,20 +371,3 @@ def _or_none(h: FeatureHistogram | None) -> Histogram | None:
 
 def _whole(d: timedelta) -> timedelta:
     return d if d % ROLLUP_BUCKET == timedelta(0) else (d // ROLLUP_BUCKET + 1) * ROLLUP_BUCKET
-
-
-def _floor(ts: datetime, every: timedelta) -> datetime | None:
-    """The boundary at or before ``ts``; None (no bound) before year 1."""
-    try:
-        return _EPOCH + ((ts - _EPOCH) // every) * every
-    except OverflowError:
-        return None
-
-
-def _ceil(ts: datetime, every: timedelta) -> datetime | None:
-    """The next boundary at or after ``ts``; None (no bound) past year 9999."""
-    floor = _floor(ts, every)
-    try:
-        return None if floor is None else floor if floor == ts else floor + every
-    except OverflowError:
-        return None
