@@ -27,6 +27,7 @@ from .histogram import (
     score_histograms,
     unlabelled_part,
 )
+from .notice import SEVERITIES, AlertNotice, AlertState, Severity
 from .windows import (
     DEFAULT_MATURITY,
     LabelDelaySummary,
@@ -40,6 +41,9 @@ from .windows import (
 __all__ = [
     "DEFAULT_MATURITY",
     "ESTIMATED_METRICS",
+    "SEVERITIES",
+    "AlertNotice",
+    "AlertState",
     "AssumptionCheck",
     "CalibrationMap",
     "ColumnDrift",
@@ -47,6 +51,7 @@ __all__ = [
     "ExpectedConfusion",
     "LabelDelaySummary",
     "PerformanceEstimator",
+    "Severity",
     "SkippedColumn",
     "Window",
     "WindowEstimate",
