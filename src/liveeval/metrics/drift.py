@@ -447,33 +447,16 @@ def measure_numeric_windows(
     if n_ref == 0 or not n_curs.all():
         # Rare (empty windows): fall back to the one-window path for its messages.
         return [measure_numeric(reference, c, rule, reference_std=reference_std) for c in currents]
-    p = r / n_ref
-    q = cs / n_curs[:, None]
-    cum_d = np.concatenate([np.zeros((len(currents), 1)), np.cumsum(p - q, axis=1)], axis=1)
-    d_lo, d_hi = cum_d[:, :-1], cum_d[:, 1:]
-    ks = np.max(np.abs(cum_d), axis=1)
-    upper_bound = np.minimum(
-        np.maximum.reduce(
-            [
-                np.max(np.minimum(d_lo + p, d_hi + q), axis=1),
-                -np.min(np.maximum(d_lo - q, d_hi - p), axis=1),
-                ks,
-            ]
-        ),
-        1.0,
+    stats = numeric_window_statistics(reference, r, cs, reference_std)
+    ks, upper_bound, w1, effects = stats.ks, stats.ks_upper, stats.w1, stats.effects
+    psi, js, groups, coarse_r, coarse_c = (
+        stats.psi,
+        stats.js,
+        stats.groups,
+        stats.coarse_r,
+        stats.coarse_c,
     )
-    w1 = _wasserstein_from_counts(reference.edges, r[None, :], cs)
-    sigma = reference_std if reference_std is not None else reference.std()
-    scale = sigma if sigma is not None and sigma > 0 else 0.0
-    constant = scale == 0.0
-    effects = np.where(w1 > 0, np.inf, 0.0) if constant else w1 / scale
-    groups = _decile_groups(r[1:-1].astype(np.int64))
-    coarse_r = np.concatenate([[r[0]], np.add.reduceat(r[1:-1], groups), [r[-1]]])
-    coarse_c = np.concatenate(
-        [cs[:, :1], np.add.reduceat(cs[:, 1:-1], groups, axis=1), cs[:, -1:]], axis=1
-    )
-    psi = population_stability_index(np.broadcast_to(coarse_r, coarse_c.shape), coarse_c)
-    js = jensen_shannon_distance(np.broadcast_to(coarse_r, coarse_c.shape), coarse_c)
+    sigma, constant, scale = stats.sigma, stats.constant, stats.scale
     bounds = [*reference.edges[groups].tolist(), float(reference.edges[-1])]
     labels = [
         f"< {bounds[0]:.4g}",
@@ -540,6 +523,69 @@ def measure_numeric_windows(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class NumericWindowStatistics:
+    """The statistics of one numeric feature over many windows, as arrays (windows
+    first): KS ``D`` and its upper bound, raw W₁, the effect ``W₁ / σ_ref``, and PSI and
+    Jensen–Shannon on the reference's deciles (``groups``: the decile starts)."""
+
+    ks: FloatArray
+    ks_upper: FloatArray
+    w1: FloatArray
+    effects: FloatArray
+    psi: FloatArray
+    js: FloatArray
+    groups: Any
+    coarse_r: FloatArray
+    coarse_c: FloatArray
+    sigma: float | None
+    constant: bool
+    scale: float
+
+
+def numeric_window_statistics(
+    reference: Histogram,
+    r: FloatArray,
+    cs: FloatArray,
+    reference_std: float | None = None,
+) -> NumericWindowStatistics:
+    """The array core of :func:`measure_numeric_windows`: ``r`` the reference's
+    ``[below, counts…, above]`` and ``cs`` one such row per window, each with numbers
+    (``r.sum() > 0`` and every row's sum > 0)."""
+    n_ref = int(r.sum())
+    n_curs = cs.sum(axis=1).astype(np.int64)
+    p = r / n_ref
+    q = cs / n_curs[:, None]
+    cum_d = np.concatenate([np.zeros((cs.shape[0], 1)), np.cumsum(p - q, axis=1)], axis=1)
+    d_lo, d_hi = cum_d[:, :-1], cum_d[:, 1:]
+    ks = np.max(np.abs(cum_d), axis=1)
+    upper_bound = np.minimum(
+        np.maximum.reduce(
+            [
+                np.max(np.minimum(d_lo + p, d_hi + q), axis=1),
+                -np.min(np.maximum(d_lo - q, d_hi - p), axis=1),
+                ks,
+            ]
+        ),
+        1.0,
+    )
+    w1 = _wasserstein_from_counts(reference.edges, r[None, :], cs)
+    sigma = reference_std if reference_std is not None else reference.std()
+    scale = sigma if sigma is not None and sigma > 0 else 0.0
+    constant = scale == 0.0
+    effects = np.where(w1 > 0, np.inf, 0.0) if constant else w1 / scale
+    groups = _decile_groups(r[1:-1].astype(np.int64))
+    coarse_r = np.concatenate([[r[0]], np.add.reduceat(r[1:-1], groups), [r[-1]]])
+    coarse_c = np.concatenate(
+        [cs[:, :1], np.add.reduceat(cs[:, 1:-1], groups, axis=1), cs[:, -1:]], axis=1
+    )
+    psi = population_stability_index(np.broadcast_to(coarse_r, coarse_c.shape), coarse_c)
+    js = jensen_shannon_distance(np.broadcast_to(coarse_r, coarse_c.shape), coarse_c)
+    return NumericWindowStatistics(
+        ks, upper_bound, w1, effects, psi, js, groups, coarse_r, coarse_c, sigma, constant, scale
+    )
 
 
 def _category_vectors(

@@ -30,6 +30,7 @@ __all__ = [
     "BatchOutcome",
     "EventSink",
     "FeatureHistogram",
+    "FeatureWindows",
     "LabelDelays",
     "Scope",
     "ScoreHistogram",
@@ -181,6 +182,85 @@ class FeatureHistogram:
     above: int = 0
     categories: dict[str, int] = field(default_factory=dict)
     other: int = 0
+
+
+IntMatrix = np.ndarray[Any, np.dtype[np.int64]]
+
+
+@dataclass(frozen=True)
+class FeatureWindows:
+    """Feature histograms of many windows at once, as arrays with the window axis first
+    (what :meth:`StatisticsSource.feature_window_arrays` answers; W windows, F features).
+
+    - ``starts[w]``: the start of window ``w``, ascending; only windows in which some
+      prediction carried a feature. ``names[f]``: the features, sorted.
+    - ``rows``, ``missing``, ``strings``: ``int64[W, F]``, as
+      :class:`FeatureHistogram`'s ``rows`` and ``missing``, and the number of values
+      that are categories (strings, booleans, nested JSON).
+    - ``edges[f]``: feature ``f``'s bin edges (empty for a feature without numbers).
+      With ``b = len(edges[f]) - 1`` bins, ``bins[w, f, 0]`` counts numbers below the
+      first edge, ``bins[w, f, i]`` (1 ≤ i ≤ b) bin ``i`` and ``bins[w, f, b + 1]``
+      numbers above the last edge; columns beyond are zero. ``bins`` is
+      ``int64[W, F, K]`` with ``K`` at least ``max(len(edges)) + 1``.
+    - ``categories[f]``: ``(values, counts)`` with ``counts`` ``int64[W, len(values)]``:
+      each window's ``max_categories`` most frequent categories of the feature (ties by
+      value), zero for the values not among them. The rest of ``strings`` is
+      ``other``.
+
+    A (window, feature) with ``rows == 0`` has no histogram. :meth:`histogram` gives one
+    cell as a :class:`FeatureHistogram`; the arrays are for reads over many windows.
+    """
+
+    starts: tuple[datetime, ...]
+    names: tuple[str, ...]
+    edges: tuple[tuple[float, ...], ...]
+    rows: IntMatrix
+    missing: IntMatrix
+    strings: IntMatrix
+    bins: IntMatrix
+    categories: tuple[tuple[tuple[str, ...], IntMatrix], ...]
+
+    @classmethod
+    def empty(cls) -> FeatureWindows:
+        z = np.zeros((0, 0), dtype=np.int64)
+        return cls((), (), (), z, z, z, np.zeros((0, 0, 1), dtype=np.int64), ())
+
+    def top_categories(self, w: int, f: int) -> dict[str, int]:
+        """Window ``w``'s kept categories of feature ``f`` with their counts."""
+        values, counts = self.categories[f]
+        row = counts[w]
+        return {values[j]: int(row[j]) for j in np.flatnonzero(row).tolist()}
+
+    def histogram(self, w: int, f: int) -> FeatureHistogram | None:
+        """Window ``w``'s histogram of feature ``f`` (None when no prediction carried it)."""
+        rows = int(self.rows[w, f])
+        if rows == 0:
+            return None
+        edges = self.edges[f]
+        b = max(len(edges) - 1, 0)
+        counts = self.bins[w, f]
+        top = self.top_categories(w, f)
+        strings = int(self.strings[w, f])
+        return FeatureHistogram(
+            self.names[f],
+            rows,
+            int(self.missing[w, f]),
+            edges,
+            tuple(counts[1 : b + 1].tolist()),
+            int(counts[0]) if b else 0,
+            int(counts[b + 1]) if b else 0,
+            top,
+            strings - sum(top.values()),
+        )
+
+    def histograms(self) -> dict[datetime, dict[str, FeatureHistogram]]:
+        """Every cell as :class:`FeatureHistogram`s, by window start and feature name."""
+        out: dict[datetime, dict[str, FeatureHistogram]] = {}
+        for w, f in zip(*np.nonzero(self.rows), strict=True):
+            h = self.histogram(int(w), int(f))
+            assert h is not None
+            out.setdefault(self.starts[int(w)], {})[h.name] = h
+        return out
 
 
 # Rollups (sufficient statistics kept as events load) are per bucket of this length of
@@ -372,6 +452,29 @@ class StatisticsSource(Protocol):
         ValidationError
             for windows not on :data:`ROLLUP_BUCKET` boundaries, a scope with a segment
             (feature rollups have none), or ``max_categories < 0``.
+        """
+        ...
+
+    def feature_window_arrays(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        names: Sequence[str] | None = None,
+        *,
+        max_categories: int = 50,
+    ) -> FeatureWindows:
+        """:meth:`feature_windows` as arrays with a window axis: the same counts, for
+        reads over many windows (a drift grid), without an object per window and
+        feature. ``FeatureWindows.histograms()`` equals :meth:`feature_windows`.
+
+        An engine answers it with one aggregation per statistic over its per-bucket
+        feature sums, grouped by (window, feature) — and (window, feature, value) for
+        the categories, keeping each group's ``max_categories`` most frequent.
+
+        Raises
+        ------
+        ValidationError
+            as :meth:`feature_windows`.
         """
         ...
 

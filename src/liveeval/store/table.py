@@ -32,7 +32,14 @@ from .duck.rollup import backfill
 from .duck.schema import migrate
 from .duck.store import LABELLED_INSERT
 from .events import KINDS, Kind, content_schema, id_field
-from .interface import FeatureHistogram, LabelDelays, Scope, ScoreHistogram, StoreStats
+from .interface import (
+    FeatureHistogram,
+    FeatureWindows,
+    LabelDelays,
+    Scope,
+    ScoreHistogram,
+    StoreStats,
+)
 
 __all__ = ["TableSource"]
 
@@ -183,6 +190,18 @@ class TableSource:
         max_categories: int = 50,
     ) -> dict[datetime, dict[str, FeatureHistogram]]:
         return windows.feature_windows(
+            self._con.cursor(), scope, every, names, max_categories=max_categories
+        )
+
+    def feature_window_arrays(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        names: Sequence[str] | None = None,
+        *,
+        max_categories: int = 50,
+    ) -> FeatureWindows:
+        return windows.feature_window_arrays(
             self._con.cursor(), scope, every, names, max_categories=max_categories
         )
 

@@ -21,6 +21,7 @@ from ..events import Kind
 from ..interface import (
     BatchOutcome,
     FeatureHistogram,
+    FeatureWindows,
     LabelDelays,
     Scope,
     ScoreHistogram,
@@ -155,6 +156,18 @@ class DuckEngine:
         max_categories: int = 50,
     ) -> dict[datetime, dict[str, FeatureHistogram]]:
         return windows.feature_windows(
+            self._cursor(), scope, every, names, max_categories=max_categories
+        )
+
+    def feature_window_arrays(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        names: Sequence[str] | None = None,
+        *,
+        max_categories: int = 50,
+    ) -> FeatureWindows:
+        return windows.feature_window_arrays(
             self._cursor(), scope, every, names, max_categories=max_categories
         )
 

@@ -23,13 +23,8 @@ Histograms are kept as one list of counts per key (``rollup_scores.counts``,
 ``rollup_features.bins``), built in numpy and added element-wise on upsert: a row per
 bin made the upserts' index ten times larger and a 30-day read fetch millions of rows.
 
-Feature bins are fixed per (model, feature): when :data:`FREEZE_VALUES` finite
-numbers of a feature are stored, their ``FEATURE_BINS`` quantiles (``quantile_disc``,
-deduplicated) become its edges, plus one edge a bin's width above the largest value so
-that it has a bin of its own; values outside fall ``below`` or ``above``. The numbers
-stored before that moment are binned then, in the same transaction. Categories are
-counted exactly for the first :data:`CATEGORY_CAP` distinct values of a feature; later
-new values count in ``other``.
+Feature rollups, fixed bins and the category registry: :mod:`.rollup_features`;
+the shared upsert and list helpers: :mod:`._rollup_sql`.
 
 Keys never hold NULL (unique indexes treat NULLs as distinct): a segment is stored as
 ``'|' || segment`` and no segment as ``''``; a missing label as ``''`` (stored labels
@@ -38,18 +33,25 @@ are JSON texts, never empty).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ...metrics.latency import LatencySketch
-from ..interface import ROLLUP_BUCKET, SCORE_BINS
+from ..interface import SCORE_BINS
+from ._rollup_sql import BUCKET_SECONDS, HOUR, Dense, bucket_of, dense, seg_key, upsert
 from .aggregate import EPS
+from .rollup_features import (
+    CATEGORY_CAP,
+    FEATURE_BINS,
+    FEATURE_WIDTH,
+    FREEZE_VALUES,
+    features_sql,
+    fixed_edges,
+    maintain_features,
+)
 
 __all__ = [
     "BUCKET_SECONDS",
@@ -58,31 +60,18 @@ __all__ = [
     "FEATURE_BINS",
     "FEATURE_WIDTH",
     "FREEZE_VALUES",
+    "HOUR",
     "ROLLUP_TABLES",
     "backfill",
+    "fixed_edges",
     "maintain",
     "seg_key",
 ]
 
-BUCKET_SECONDS = int(ROLLUP_BUCKET.total_seconds())
-HOUR = 3600
-FEATURE_BINS = 50
-# Bin codes 0 (below) to len(edges) (above); at most FEATURE_BINS + 2 edges.
-FEATURE_WIDTH = FEATURE_BINS + 3
-FREEZE_VALUES = 10_000
-CATEGORY_CAP = 1_000
 # 0, 1 s, then doubling to 2^25 s (388 days); the last bin is open above.
 DELAY_EDGES: tuple[float, ...] = (0.0, *(float(2**i) for i in range(26)))
 
 _LOG_GAMMA = float(np.log(LatencySketch().gamma))
-
-
-def bucket_of(ts: str) -> str:
-    return f"CAST(floor(epoch({ts}) / {BUCKET_SECONDS}) AS BIGINT)"
-
-
-def seg_key(column: str) -> str:
-    return f"coalesce('|' || {column}, '')"
 
 
 _KEY = (
@@ -132,120 +121,6 @@ PAIRS_TABLE = (
 FEATURE_COLUMNS = "model, version, ts, name, num_value, str_value"
 
 
-def _upsert(
-    table: str,
-    keys: str,
-    columns: tuple[str, ...],
-    select: str,
-    merge: dict[str, str] | None = None,
-) -> str:
-    """INSERT the aggregated ``select`` (keys, then ``columns``); on a key already held,
-    add each column to the stored one (or apply ``merge[column]``)."""
-    merge = merge or {}
-    sets = ", ".join(
-        f"{c} = {merge[c]}" if c in merge else f"{c} = {table}.{c} + EXCLUDED.{c}" for c in columns
-    )
-    return (
-        f"INSERT INTO {table} ({keys}, {', '.join(columns)}) {select} "
-        f"ON CONFLICT DO UPDATE SET {sets}"
-    )
-
-
-@dataclass(frozen=True)
-class Dense:
-    """Counts per bin kept as one list per key: ``select`` gives the keys, ``bin`` and
-    ``n``; the rows become lists of ``width`` counts (numpy), upserted element-wise.
-    ``zeros``: other columns of ``table``, inserted as 0 and merged by addition."""
-
-    table: str
-    keys: tuple[str, ...]
-    select: str
-    column: str
-    width: int
-    zeros: tuple[str, ...] = ()
-    # Also kept per hour (``bucket`` counting hours) in this table, for long reads.
-    hourly: str | None = None
-
-
-def _list_sum(table: str, column: str) -> str:
-    old, new = f"{table}.{column}", f"EXCLUDED.{column}"
-    return (
-        f"CASE WHEN {old} IS NULL THEN {new} WHEN {new} IS NULL THEN {old} ELSE "
-        f"list_transform(list_zip({old}, {new}), lambda p: struct_extract(p, 1) "
-        "+ struct_extract(p, 2)) END"
-    )
-
-
-def _dense(con: duckdb.DuckDBPyConnection, job: Dense) -> None:
-    sparse = con.sql(job.select).to_arrow_table()
-    if sparse.num_rows == 0:
-        return
-    keys = list(job.keys)
-    rows, matrix = _merge_rows(sparse, keys, sparse.column("bin").to_numpy(), job.width, None)
-    _upsert_lists(con, job, job.table, rows, matrix)
-    if job.hourly is not None:
-        bucket = rows.column("bucket").to_numpy()
-        hour = np.floor_divide(bucket, HOUR // BUCKET_SECONDS)
-        rows = rows.set_column(rows.column_names.index("bucket"), "bucket", pa.array(hour))
-        hourly, summed = _merge_rows(rows, keys, None, job.width, matrix)
-        _upsert_lists(con, job, job.hourly, hourly, summed)
-
-
-def _merge_rows(
-    table: pa.Table,
-    keys: list[str],
-    bins: np.ndarray[Any, Any] | None,
-    width: int,
-    lists: np.ndarray[Any, Any] | None,
-) -> tuple[pa.Table, np.ndarray[Any, np.dtype[np.int64]]]:
-    """One row per distinct key with its counts as a (rows, width) matrix: from sparse
-    (bin, n) rows, or by adding the ``lists`` of rows that share a key."""
-    parts = [pc.cast(table.column(k), pa.string()) for k in keys]
-    joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
-    group = pc.dictionary_encode(joined).combine_chunks().indices.to_numpy().astype(np.int64)
-    groups, first = np.unique(group, return_index=True)
-    slot = np.searchsorted(groups, group)
-    if lists is None:
-        assert bins is not None
-        flat = np.bincount(
-            slot * width + bins.astype(np.int64),
-            weights=table.column("n").to_numpy().astype(np.float64),
-            minlength=groups.size * width,
-        ).astype(np.int64)
-        matrix = flat.reshape(groups.size, width)
-    else:
-        matrix = np.zeros((groups.size, width), dtype=np.int64)
-        np.add.at(matrix, slot, lists)
-    return table.select(keys).take(pa.array(first)), matrix
-
-
-def _upsert_lists(
-    con: duckdb.DuckDBPyConnection,
-    job: Dense,
-    table: str,
-    rows: pa.Table,
-    matrix: np.ndarray[Any, np.dtype[np.int64]],
-) -> None:
-    lists = pa.FixedSizeListArray.from_arrays(
-        pa.array(matrix.astype(np.int32).ravel()), job.width
-    ).cast(pa.list_(pa.int32()))
-    keys = ", ".join(rows.column_names)
-    con.register("dense_rows", rows.append_column(job.column, lists))
-    try:
-        zeros = "".join(f"0 AS {c}, " for c in job.zeros)
-        con.execute(
-            _upsert(
-                table,
-                keys,
-                (*job.zeros, job.column),
-                f"SELECT {keys}, {zeros}{job.column} FROM dense_rows",
-                {job.column: _list_sum(table, job.column)},
-            )
-        ).fetchall()
-    finally:
-        con.unregister("dense_rows")
-
-
 _K = "model, version, seg, bucket"
 _N = ("n",)
 _COUNTS = ("predictions", "failed", "labelled", "lat_n", "lat_zeros", "lat_sum", "lat_sum2")
@@ -254,7 +129,7 @@ _COUNTS = ("predictions", "failed", "labelled", "lat_n", "lat_zeros", "lat_sum",
 def _predictions_sql(source: str) -> list[str | Dense]:
     lat = "latency_total_s"
     key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
-    counts = _upsert(
+    counts = upsert(
         "rollup_counts",
         _K,
         (*_COUNTS, "lat_max"),
@@ -263,7 +138,7 @@ def _predictions_sql(source: str) -> list[str | Dense]:
         f"coalesce(sum({lat} * {lat}), 0), max({lat}) FROM {source} GROUP BY ALL",
         {"lat_max": "greatest(rollup_counts.lat_max, EXCLUDED.lat_max)"},
     )
-    latency = _upsert(
+    latency = upsert(
         "rollup_latency",
         f"{_K}, k",
         _N,
@@ -290,7 +165,7 @@ _CELL_SUMS = ("n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4", "
 def _pairs_sql(source: str) -> list[str | Dense]:
     key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
     ok = "status = 'ok' AND label IS NOT NULL AND predicted IS NOT NULL"
-    labelled = _upsert(
+    labelled = upsert(
         "rollup_counts",
         _K,
         _COUNTS,
@@ -304,7 +179,7 @@ def _pairs_sql(source: str) -> list[str | Dense]:
     )
     s = f"greatest(least(score, {1 - EPS!r}), {EPS!r})"
     q = f"greatest(least(1 - score, {1 - EPS!r}), {EPS!r})"
-    cells = _upsert(
+    cells = upsert(
         "rollup_cells",
         f"{_K}, label, predicted",
         (*_CELL_SUMS, "vbin"),
@@ -329,7 +204,7 @@ def _pairs_sql(source: str) -> list[str | Dense]:
     )
     delay = "(epoch(outcome_ts) - epoch(ts))"
     top = len(DELAY_EDGES) - 1
-    delays = _upsert(
+    delays = upsert(
         "rollup_delays",
         f"{_K}, bin",
         _N,
@@ -338,174 +213,6 @@ def _pairs_sql(source: str) -> list[str | Dense]:
         f"FROM {source} WHERE outcome_ts IS NOT NULL GROUP BY ALL",
     )
     return [labelled, cells, scores, delays]
-
-
-_FK = "model, version, bucket, name"
-_FSELECT = f"f.model, f.version, {bucket_of('f.ts')} AS bucket, f.name"
-
-
-def _features_sql(source: str) -> list[str | Dense]:
-    known = (
-        "LEFT JOIN feature_categories c ON c.model = f.model AND c.name = f.name "
-        "AND c.value = f.str_value"
-    )
-    # New categories join the registry, the most frequent first, up to the cap.
-    register = (
-        "INSERT INTO feature_categories SELECT f.model, f.name, f.value FROM ("
-        "SELECT f.model, f.name, f.str_value AS value, count(*) AS n "
-        f"FROM {source} f {known} WHERE f.str_value IS NOT NULL AND c.value IS NULL "
-        "GROUP BY ALL) f LEFT JOIN (SELECT model, name, count(*) AS held "
-        "FROM feature_categories GROUP BY ALL) h ON h.model = f.model AND h.name = f.name "
-        "QUALIFY row_number() OVER (PARTITION BY f.model, f.name ORDER BY f.n DESC, f.value) "
-        f"<= {CATEGORY_CAP} - coalesce(h.held, 0)"
-    )
-    finite = "isfinite(f.num_value)"
-    totals = _upsert(
-        "rollup_features",
-        _FK,
-        ("rows", "missing", "numbers", "strings", "other"),
-        f"SELECT {_FSELECT}, count(*), "
-        f"count(*) FILTER (WHERE f.str_value IS NULL AND NOT coalesce({finite}, false)), "
-        f"count(*) FILTER (WHERE {finite}), count(f.str_value), "
-        f"count(*) FILTER (WHERE f.str_value IS NOT NULL AND c.value IS NULL) "
-        f"FROM {source} f {known} GROUP BY ALL",
-    )
-    categories = _upsert(
-        "rollup_feature_categories",
-        f"{_FK}, value",
-        _N,
-        f"SELECT {_FSELECT}, f.str_value, count(*) FROM {source} f JOIN feature_categories c "
-        "ON c.model = f.model AND c.name = f.name AND c.value = f.str_value GROUP BY ALL",
-    )
-    return [register, totals, categories]
-
-
-_BINS_JOB = Dense(
-    "rollup_features",
-    tuple(_FK.split(", ")),
-    "",
-    "bins",
-    FEATURE_WIDTH,
-    ("rows", "missing", "numbers", "strings", "other"),
-)
-
-
-def _add_bins(
-    con: duckdb.DuckDBPyConnection,
-    source: str | pa.Table,
-    only: str = "",
-    params: list[Any] | None = None,
-) -> None:
-    """Numbers of features with bins into ``rollup_features.bins``: code 0 below the
-    first edge, i in 1..b for bin i (the last closed, as numpy's), b + 1 above the last
-    edge. ``source``: a relation name, or the load's feature rows as Arrow. The codes are
-    a binary search per feature and the counts a ``bincount``, in numpy (a list lambda
-    per row and a GROUP BY in SQL cost several times more)."""
-    edges = {
-        (m, n): np.asarray(e, dtype=np.float64)
-        for m, n, e in con.execute("SELECT model, name, edges FROM feature_bins").fetchall()
-    }
-    if not edges:
-        return
-    if isinstance(source, pa.Table):
-        rows = _binnable(source, edges)
-    else:
-        rows = con.sql(
-            f"SELECT f.model, f.version, {bucket_of('f.ts')} AS bucket, f.name, f.num_value "
-            f"FROM {source} f SEMI JOIN feature_bins e ON e.model = f.model "
-            f"AND e.name = f.name {only}WHERE isfinite(f.num_value)",
-            params=params or [],
-        ).to_arrow_table()
-    if rows.num_rows == 0:
-        return
-    pair = pc.binary_join_element_wise(rows.column("model"), rows.column("name"), "\x00")
-    encoded = pc.dictionary_encode(pair).combine_chunks()
-    groups = encoded.indices.to_numpy()
-    values = rows.column("num_value").to_numpy()
-    code = np.zeros(values.size, dtype=np.int64)
-    for g, key in enumerate(encoded.dictionary.to_pylist()):
-        model, name = key.split("\x00", 1)
-        e = edges[(model, name)]
-        at = groups == g
-        v = values[at]
-        c = np.searchsorted(e, v, side="right")
-        c[v == e[-1]] = e.size - 1
-        code[at] = c
-    keys = list(_BINS_JOB.keys)
-    table = rows.select(keys).append_column("n", pa.array(np.ones(code.size, np.int64)))
-    merged, matrix = _merge_rows(table, keys, code, FEATURE_WIDTH, None)
-    _upsert_lists(con, _BINS_JOB, "rollup_features", merged, matrix)
-
-
-def _binnable(rows: pa.Table, edges: dict[tuple[str, str], Any]) -> pa.Table:
-    """The finite numbers of features with bins among a load's feature rows, with
-    their bucket (as :func:`bucket_of`)."""
-    pair = pc.binary_join_element_wise(rows.column("model"), rows.column("name"), "\x00")
-    known = pa.array([f"{m}\x00{n}" for m, n in edges], pa.string())
-    keep = pc.and_(
-        pc.fill_null(pc.is_finite(rows.column("num_value")), False), pc.is_in(pair, known)
-    )
-    rows = rows.filter(keep)
-    micros = pc.cast(rows.column("ts"), pa.timestamp("us")).cast(pa.int64()).to_numpy()
-    bucket = np.floor_divide(micros, BUCKET_SECONDS * 1_000_000)
-    return pa.table(
-        {
-            "model": rows.column("model"),
-            "version": rows.column("version"),
-            "bucket": pa.array(bucket, pa.int64()),
-            "name": rows.column("name"),
-            "num_value": rows.column("num_value"),
-        }
-    )
-
-
-_NAMED = (
-    "JOIN (SELECT unnest(?::VARCHAR[]) AS model, unnest(?::VARCHAR[]) AS name) d "
-    "ON d.model = f.model AND d.name = f.name "
-)
-
-
-def _freeze(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Count the numbers of features without bins; give bins to those that reached
-    :data:`FREEZE_VALUES` and bin every number stored so far."""
-    con.execute(
-        "INSERT INTO feature_pending SELECT f.model, f.name, count(*) FROM "
-        f"{source} f ANTI JOIN feature_bins e ON e.model = f.model AND e.name = f.name "
-        "WHERE isfinite(f.num_value) GROUP BY ALL "
-        "ON CONFLICT DO UPDATE SET pending = feature_pending.pending + EXCLUDED.pending"
-    ).fetchall()
-    due = con.execute(
-        "SELECT model, name FROM feature_pending p ANTI JOIN feature_bins e "
-        "ON e.model = p.model AND e.name = p.name WHERE p.pending >= ?",
-        [FREEZE_VALUES],
-    ).fetchall()
-    if not due:
-        return
-    named = [[d[0] for d in due], [d[1] for d in due]]
-    levels = [i / FEATURE_BINS for i in range(FEATURE_BINS + 1)]
-    rows = con.execute(
-        "SELECT f.model, f.name, quantile_disc(f.num_value, ?::DOUBLE[]) FROM features f "
-        f"{_NAMED} WHERE isfinite(f.num_value) GROUP BY ALL",
-        [levels, *named],
-    ).fetchall()
-    con.execute(
-        "INSERT INTO feature_bins SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-        "unnest(?::DOUBLE[][])",
-        [[r[0] for r in rows], [r[1] for r in rows], [fixed_edges(r[2]) for r in rows]],
-    ).fetchall()
-    _add_bins(con, "features", _NAMED, named)
-
-
-def fixed_edges(quantiles: list[float]) -> list[float]:
-    """Distinct quantiles, plus one edge above the largest a typical bin's width away
-    (so the largest value has a bin of its own; 1 when all values are equal)."""
-    e = np.unique(np.asarray(quantiles, dtype=np.float64))
-    width = float(e[-1] - e[0]) / max(e.size - 1, 1) if e.size > 1 else 1.0
-    top = e[-1] + width
-    if not np.isfinite(top) or top <= e[-1]:
-        top = np.nextafter(e[-1], np.inf)
-    out: list[float] = [*e.tolist(), float(top)]
-    return out
 
 
 def maintain(
@@ -524,15 +231,14 @@ def maintain(
     if pairs is not None:
         statements += _pairs_sql(pairs)
     if features is not None:
-        statements += _features_sql(features)
+        statements += features_sql(features)
     for job in statements:
         if isinstance(job, Dense):
-            _dense(con, job)
+            dense(con, job)
         else:
             con.execute(job).fetchall()
     if features is not None:
-        _add_bins(con, features if feature_rows is None else feature_rows)
-        _freeze(con, features)
+        maintain_features(con, features, feature_rows)
 
 
 def backfill(con: duckdb.DuckDBPyConnection) -> None:
@@ -559,7 +265,7 @@ def amend_latency(
     ).fetchall()
     key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
     con.execute(
-        _upsert(
+        upsert(
             "rollup_counts",
             _K,
             (*_COUNTS, "lat_max"),
@@ -573,7 +279,7 @@ def amend_latency(
     ).fetchall()
     k = f"CAST(ceil(ln({{v}}) / {_LOG_GAMMA!r}) AS BIGINT)"
     con.execute(
-        _upsert(
+        upsert(
             "rollup_latency",
             f"{_K}, k",
             _N,

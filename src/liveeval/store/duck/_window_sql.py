@@ -1,0 +1,125 @@
+"""Shared pieces of the rollup reads (:mod:`.windows`, :mod:`.feature_windows`): which
+scopes and windows the rollups can answer, the WHERE clause over a rollup table, the
+window number of a bucket, and lists of counts as numpy matrices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ...errors import ValidationError
+from ..interface import Scope
+from ._rollup_sql import BUCKET_SECONDS, HOUR
+
+__all__ = [
+    "BUCKET",
+    "EPOCH",
+    "add_rows",
+    "check",
+    "list_matrix",
+    "rollup_where",
+    "scores_table",
+    "start",
+    "unaligned",
+    "window_key",
+]
+
+BUCKET = timedelta(seconds=BUCKET_SECONDS)
+EPOCH = datetime(1970, 1, 1)
+
+
+def _seconds(ts: datetime) -> float:
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    return (ts - EPOCH).total_seconds()
+
+
+def unaligned(scope: Scope, every: timedelta | None) -> str | None:
+    """Why the rollups cannot answer ``scope`` in windows of ``every`` (None if they can)."""
+    if every is not None:
+        seconds = every.total_seconds()
+        if seconds <= 0 or seconds % BUCKET_SECONDS:
+            return f"window {every} is not a multiple of the {BUCKET} bucket"
+    for name, ts in (("since", scope.since), ("until", scope.until)):
+        if ts is not None and _seconds(ts) % BUCKET_SECONDS:
+            return f"{name} {ts.isoformat()} is not on a {BUCKET} boundary"
+    return None
+
+
+def check(scope: Scope, every: timedelta | None) -> None:
+    reason = unaligned(scope, every)
+    if reason is not None:
+        raise ValidationError(
+            f"{reason}: windows are read from rollups of {BUCKET} buckets of prediction "
+            "time (UTC, from the Unix epoch); give whole buckets"
+        )
+
+
+def rollup_where(
+    scope: Scope, *, segments: bool = True, grain: int = BUCKET_SECONDS
+) -> tuple[str, list[Any]]:
+    clauses = ["r.model = ?"]
+    params: list[Any] = [scope.model]
+    if scope.version is not None:
+        clauses.append("r.version = ?")
+        params.append(scope.version)
+    if segments and scope.segment is not None:
+        clauses.append("r.seg = ?")
+        params.append("|" + scope.segment)
+    if segments and scope.segment_is_null:
+        clauses.append("r.seg = ''")
+    if scope.since is not None:
+        clauses.append("r.bucket >= ?")
+        params.append(int(_seconds(scope.since)) // grain)
+    if scope.until is not None:
+        clauses.append("r.bucket < ?")
+        params.append(int(_seconds(scope.until)) // grain)
+    return " AND ".join(clauses), params
+
+
+def window_key(every: timedelta | None, grain: int = BUCKET_SECONDS) -> str:
+    if every is None:
+        return "0"
+    return f"CAST(floor(r.bucket / {int(every.total_seconds()) // grain}) AS BIGINT)"
+
+
+def scores_table(scope: Scope, every: timedelta | None) -> tuple[str, int]:
+    """Score lists are also kept per hour: the hourly table when the windows allow."""
+    times = [t for t in (scope.since, scope.until) if t is not None]
+    if (every is None or every.total_seconds() % HOUR == 0) and all(
+        _seconds(t) % HOUR == 0 for t in times
+    ):
+        return "rollup_scores_hourly", HOUR
+    return "rollup_scores", BUCKET_SECONDS
+
+
+def start(w: int, every: timedelta | None, scope: Scope) -> datetime:
+    if every is None:
+        return scope.since or EPOCH
+    return EPOCH + w * every
+
+
+def add_rows(
+    out: np.ndarray[Any, np.dtype[np.int64]],
+    at: np.ndarray[Any, np.dtype[np.int64]],
+    rows: np.ndarray[Any, np.dtype[np.int64]],
+) -> None:
+    """``out[at[i]] += rows[i]`` for every i (a sort and ``reduceat``: ``np.add.at`` on
+    rows is several times slower)."""
+    if at.size == 0:
+        return
+    order = np.argsort(at, kind="stable")
+    at = at[order]
+    starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+    out[at[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+
+
+def list_matrix(column: pa.ChunkedArray, width: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """A column of equal-length integer lists as a (rows, width) matrix."""
+    values = pc.list_flatten(column.combine_chunks()).to_numpy(zero_copy_only=False)
+    matrix: np.ndarray[Any, np.dtype[np.int64]] = values.astype(np.int64).reshape(-1, width)
+    return matrix

@@ -1,0 +1,216 @@
+"""Feature rollups: per (model, version, bucket, feature) counts of values, numbers in
+fixed bins per (model, feature), and the categories of a feature's registry.
+
+Feature bins are fixed per (model, feature): when :data:`FREEZE_VALUES` finite
+numbers of a feature are stored, their ``FEATURE_BINS`` quantiles (``quantile_disc``,
+deduplicated) become its edges, plus one edge a bin's width above the largest value so
+that it has a bin of its own; values outside fall ``below`` or ``above``. The numbers
+stored before that moment are binned then, in the same transaction. Categories are
+counted exactly for the first :data:`CATEGORY_CAP` distinct values of a feature; later
+new values count in ``other``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._rollup_sql import BUCKET_SECONDS, Dense, bucket_of, merge_rows, upsert, upsert_lists
+
+__all__ = [
+    "CATEGORY_CAP",
+    "FEATURE_BINS",
+    "FEATURE_WIDTH",
+    "FREEZE_VALUES",
+    "features_sql",
+    "fixed_edges",
+    "maintain_features",
+]
+
+FEATURE_BINS = 50
+# Bin codes 0 (below) to len(edges) (above); at most FEATURE_BINS + 2 edges.
+FEATURE_WIDTH = FEATURE_BINS + 3
+FREEZE_VALUES = 10_000
+CATEGORY_CAP = 1_000
+_N = ("n",)
+
+_FK = "model, version, bucket, name"
+_FSELECT = f"f.model, f.version, {bucket_of('f.ts')} AS bucket, f.name"
+
+
+def features_sql(source: str) -> list[str | Dense]:
+    known = (
+        "LEFT JOIN feature_categories c ON c.model = f.model AND c.name = f.name "
+        "AND c.value = f.str_value"
+    )
+    # New categories join the registry, the most frequent first, up to the cap.
+    register = (
+        "INSERT INTO feature_categories SELECT f.model, f.name, f.value FROM ("
+        "SELECT f.model, f.name, f.str_value AS value, count(*) AS n "
+        f"FROM {source} f {known} WHERE f.str_value IS NOT NULL AND c.value IS NULL "
+        "GROUP BY ALL) f LEFT JOIN (SELECT model, name, count(*) AS held "
+        "FROM feature_categories GROUP BY ALL) h ON h.model = f.model AND h.name = f.name "
+        "QUALIFY row_number() OVER (PARTITION BY f.model, f.name ORDER BY f.n DESC, f.value) "
+        f"<= {CATEGORY_CAP} - coalesce(h.held, 0)"
+    )
+    finite = "isfinite(f.num_value)"
+    totals = upsert(
+        "rollup_features",
+        _FK,
+        ("rows", "missing", "numbers", "strings", "other"),
+        f"SELECT {_FSELECT}, count(*), "
+        f"count(*) FILTER (WHERE f.str_value IS NULL AND NOT coalesce({finite}, false)), "
+        f"count(*) FILTER (WHERE {finite}), count(f.str_value), "
+        f"count(*) FILTER (WHERE f.str_value IS NOT NULL AND c.value IS NULL) "
+        f"FROM {source} f {known} GROUP BY ALL",
+    )
+    categories = upsert(
+        "rollup_feature_categories",
+        f"{_FK}, value",
+        _N,
+        f"SELECT {_FSELECT}, f.str_value, count(*) FROM {source} f JOIN feature_categories c "
+        "ON c.model = f.model AND c.name = f.name AND c.value = f.str_value GROUP BY ALL",
+    )
+    return [register, totals, categories]
+
+
+_BINS_JOB = Dense(
+    "rollup_features",
+    tuple(_FK.split(", ")),
+    "",
+    "bins",
+    FEATURE_WIDTH,
+    ("rows", "missing", "numbers", "strings", "other"),
+)
+
+
+def _add_bins(
+    con: duckdb.DuckDBPyConnection,
+    source: str | pa.Table,
+    only: str = "",
+    params: list[Any] | None = None,
+) -> None:
+    """Numbers of features with bins into ``rollup_features.bins``: code 0 below the
+    first edge, i in 1..b for bin i (the last closed, as numpy's), b + 1 above the last
+    edge. ``source``: a relation name, or the load's feature rows as Arrow. The codes are
+    a binary search per feature and the counts a ``bincount``, in numpy (a list lambda
+    per row and a GROUP BY in SQL cost several times more)."""
+    edges = {
+        (m, n): np.asarray(e, dtype=np.float64)
+        for m, n, e in con.execute("SELECT model, name, edges FROM feature_bins").fetchall()
+    }
+    if not edges:
+        return
+    if isinstance(source, pa.Table):
+        rows = _binnable(source, edges)
+    else:
+        rows = con.sql(
+            f"SELECT f.model, f.version, {bucket_of('f.ts')} AS bucket, f.name, f.num_value "
+            f"FROM {source} f SEMI JOIN feature_bins e ON e.model = f.model "
+            f"AND e.name = f.name {only}WHERE isfinite(f.num_value)",
+            params=params or [],
+        ).to_arrow_table()
+    if rows.num_rows == 0:
+        return
+    pair = pc.binary_join_element_wise(rows.column("model"), rows.column("name"), "\x00")
+    encoded = pc.dictionary_encode(pair).combine_chunks()
+    groups = encoded.indices.to_numpy()
+    values = rows.column("num_value").to_numpy()
+    code = np.zeros(values.size, dtype=np.int64)
+    for g, key in enumerate(encoded.dictionary.to_pylist()):
+        model, name = key.split("\x00", 1)
+        e = edges[(model, name)]
+        at = groups == g
+        v = values[at]
+        c = np.searchsorted(e, v, side="right")
+        c[v == e[-1]] = e.size - 1
+        code[at] = c
+    keys = list(_BINS_JOB.keys)
+    table = rows.select(keys).append_column("n", pa.array(np.ones(code.size, np.int64)))
+    merged, matrix = merge_rows(table, keys, code, FEATURE_WIDTH, None)
+    upsert_lists(con, _BINS_JOB, "rollup_features", merged, matrix)
+
+
+def _binnable(rows: pa.Table, edges: dict[tuple[str, str], Any]) -> pa.Table:
+    """The finite numbers of features with bins among a load's feature rows, with
+    their bucket (as :func:`bucket_of`)."""
+    pair = pc.binary_join_element_wise(rows.column("model"), rows.column("name"), "\x00")
+    known = pa.array([f"{m}\x00{n}" for m, n in edges], pa.string())
+    keep = pc.and_(
+        pc.fill_null(pc.is_finite(rows.column("num_value")), False), pc.is_in(pair, known)
+    )
+    rows = rows.filter(keep)
+    micros = pc.cast(rows.column("ts"), pa.timestamp("us")).cast(pa.int64()).to_numpy()
+    bucket = np.floor_divide(micros, BUCKET_SECONDS * 1_000_000)
+    return pa.table(
+        {
+            "model": rows.column("model"),
+            "version": rows.column("version"),
+            "bucket": pa.array(bucket, pa.int64()),
+            "name": rows.column("name"),
+            "num_value": rows.column("num_value"),
+        }
+    )
+
+
+_NAMED = (
+    "JOIN (SELECT unnest(?::VARCHAR[]) AS model, unnest(?::VARCHAR[]) AS name) d "
+    "ON d.model = f.model AND d.name = f.name "
+)
+
+
+def _freeze(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Count the numbers of features without bins; give bins to those that reached
+    :data:`FREEZE_VALUES` and bin every number stored so far."""
+    con.execute(
+        "INSERT INTO feature_pending SELECT f.model, f.name, count(*) FROM "
+        f"{source} f ANTI JOIN feature_bins e ON e.model = f.model AND e.name = f.name "
+        "WHERE isfinite(f.num_value) GROUP BY ALL "
+        "ON CONFLICT DO UPDATE SET pending = feature_pending.pending + EXCLUDED.pending"
+    ).fetchall()
+    due = con.execute(
+        "SELECT model, name FROM feature_pending p ANTI JOIN feature_bins e "
+        "ON e.model = p.model AND e.name = p.name WHERE p.pending >= ?",
+        [FREEZE_VALUES],
+    ).fetchall()
+    if not due:
+        return
+    named = [[d[0] for d in due], [d[1] for d in due]]
+    levels = [i / FEATURE_BINS for i in range(FEATURE_BINS + 1)]
+    rows = con.execute(
+        "SELECT f.model, f.name, quantile_disc(f.num_value, ?::DOUBLE[]) FROM features f "
+        f"{_NAMED} WHERE isfinite(f.num_value) GROUP BY ALL",
+        [levels, *named],
+    ).fetchall()
+    con.execute(
+        "INSERT INTO feature_bins SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+        "unnest(?::DOUBLE[][])",
+        [[r[0] for r in rows], [r[1] for r in rows], [fixed_edges(r[2]) for r in rows]],
+    ).fetchall()
+    _add_bins(con, "features", _NAMED, named)
+
+
+def fixed_edges(quantiles: list[float]) -> list[float]:
+    """Distinct quantiles, plus one edge above the largest a typical bin's width away
+    (so the largest value has a bin of its own; 1 when all values are equal)."""
+    e = np.unique(np.asarray(quantiles, dtype=np.float64))
+    width = float(e[-1] - e[0]) / max(e.size - 1, 1) if e.size > 1 else 1.0
+    top = e[-1] + width
+    if not np.isfinite(top) or top <= e[-1]:
+        top = np.nextafter(e[-1], np.inf)
+    out: list[float] = [*e.tolist(), float(top)]
+    return out
+
+
+def maintain_features(
+    con: duckdb.DuckDBPyConnection, features: str, feature_rows: pa.Table | None = None
+) -> None:
+    """Bin the numbers of the new feature rows ``features`` (or their Arrow copy
+    ``feature_rows``) and fix the bins of features that reached the freeze threshold;
+    :func:`features_sql` has counted the rows."""
+    _add_bins(con, features if feature_rows is None else feature_rows)
+    _freeze(con, features)
