@@ -15,28 +15,31 @@ just before the first window).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from ..errors import NotFoundError, ValidationError
 from ..metrics.drift import (
-    DriftMeasurement,
+    DriftCall,
     DriftRule,
     Histogram,
-    call_drift,
+    Status,
     measure_categorical,
     measure_numeric,
     measure_numeric_windows,
 )
+from ..metrics.drift_grid import DriftGrid, GridCalls, call_grids, categorical_grid, numeric_grid
 from ..monitor.drift import ColumnDrift, Role, histogram_from_store
 from ..monitor.windows import ceil_to, floor_to
 from ..store.interface import (
     ROLLUP_BUCKET,
     SCORE_BINS,
     FeatureHistogram,
+    FeatureWindows,
     Scope,
     ScoreHistogram,
     StatisticsSource,
@@ -193,12 +196,15 @@ def drift_of(
         None if until is None else ceil_to(until, every),
         version,
     )
-    current = source.feature_windows(scope, every, features)
-    starts = sorted(current)[-MAX_DRIFT_WINDOWS:]
+    current = source.feature_window_arrays(scope, every, features)
+    first = max(len(current.starts) - MAX_DRIFT_WINDOWS, 0)
+    starts = list(current.starts[first:])
     ref_scope = ref.scope(model, starts[0] if starts else scope.since)
     merged = source.feature_windows(ref_scope, None, None)
     ref_hists: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
-    names = sorted({n for s in starts for n in current[s]} | set(ref_hists))
+    present = current.rows[first:] > 0
+    shown = [n for f, n in enumerate(current.names) if present[:, f].any()]
+    names = sorted(set(shown) | set(ref_hists))
     if features is not None:
         ref_hists = {n: h for n, h in ref_hists.items() if n in features}
         unknown = [f for f in features if f not in names]
@@ -210,42 +216,41 @@ def drift_of(
             )
         names = [n for n in names if n in features]
 
-    # (role, name) → reference histogram and one histogram per window (None: absent).
-    columns: dict[tuple[Role, str], tuple[Histogram, list[Histogram | None]]] = {}
+    columns: list[_Column] = []
+    slot = {n: f for f, n in enumerate(current.names)}
     for name in names:
         ref_h = ref_hists.get(name)
-        if ref_h is None:
-            continue
-        columns[("feature", name)] = (
-            histogram_from_store(ref_h),
-            [_or_none(current[s].get(name)) for s in starts],
-        )
+        if ref_h is not None and name in slot:
+            columns.append(_feature_column(current, first, slot[name], ref_h, grid_rule))
     if pos_label is not None:
-        _add_score_columns(source, columns, scope, ref_scope, every, starts, classes, pos_label)
+        columns += _score_columns(
+            source, scope, ref_scope, every, starts, classes, pos_label, grid_rule
+        )
 
-    measured: list[tuple[int, Role, str, DriftMeasurement]] = []
-    for (role, name), (ref_hist, hists) in columns.items():
-        kind_numeric = bool(len(ref_hist.edges))
-        present = [(i, h) for i, h in enumerate(hists) if h is not None]
-        if kind_numeric:
-            found = measure_numeric_windows(ref_hist, [h for _, h in present], grid_rule)
-            measured += [(i, role, name, m) for (i, _), m in zip(present, found, strict=True)]
-        else:
-            measured += [
-                (i, role, name, measure_categorical(ref_hist, h, grid_rule)) for i, h in present
-            ]
-    calls = call_drift([m for *_, m in measured], rule)
-    by_window: dict[int, list[ColumnDrift]] = {}
-    for (i, role, name, _), call in zip(measured, calls, strict=True):
-        by_window.setdefault(i, []).append(ColumnDrift(name, role, call))
+    grid_calls, tests = call_grids([c.grid for c in columns], rule)
+    text = rule.describe(tests)
+    # Per window: (rank key, column, cell) of every column measured in it.
+    by_window: list[list[tuple[tuple[int, float, str], _Column, GridCalls, int]]] = [
+        [] for _ in starts
+    ]
+    for column, calls in zip(columns, grid_calls, strict=True):
+        threshold = column.threshold = rule.threshold(column.grid.kind)
+        effects = column.grid.effect.tolist()
+        drifted = calls.drifted.tolist()
+        for j, i in enumerate(column.windows.tolist()):
+            effect = -1.0 if math.isnan(effects[j]) else effects[j]
+            scaled = effect / threshold if threshold > 0 else effect
+            by_window[i].append(((0 if drifted[j] else 1, -scaled, column.name), column, calls, j))
+    for cells in by_window:
+        cells.sort(key=lambda cell: cell[0])
 
     latest: list[dict[str, Any]] = []
     if starts:
         last = len(starts) - 1
-        for column in sorted(by_window.get(last, []), key=lambda c: c.rank_key):
-            # The latest window is what a user reads first: its effects get intervals.
-            entry = column.to_dict()
-            entry["effect"].update(_interval(columns, column, last, rule))
+        for _, column, calls, j in by_window[last]:
+            # The latest window is what a user reads first: measured in full, with intervals.
+            entry = column.full(last, grid_rule, calls, j, text).to_dict()
+            entry["effect"].update(_interval(column, last, rule))
             latest.append(entry)
     return {
         "model": model,
@@ -257,10 +262,7 @@ def drift_of(
             "version": ref_scope.version,
             "rows": {name: h.rows for name, h in ref_hists.items()},
         },
-        "rule": {
-            **rule.to_dict(),
-            "description": rule.describe(sum(c.p_adjusted is not None for c in calls)),
-        },
+        "rule": {**rule.to_dict(), "description": text},
         "bins": "features on the store's fixed bins per model and feature (50 quantiles of "
         "the first 10,000 values, open ends); scores in 1000 equal bins of [0, 1]",
         "latest": {
@@ -271,10 +273,10 @@ def drift_of(
             {
                 "start": start.isoformat(),
                 "end": (start + every).isoformat(),
-                "drifted": sorted(c.name for c in by_window.get(i, []) if c.drifted),
+                "drifted": sorted(column.name for key, column, _, _ in by_window[i] if key[0] == 0),
                 "columns": [
-                    _cell(c, intervals and _interval(columns, c, i, rule))
-                    for c in sorted(by_window.get(i, []), key=lambda c: c.rank_key)
+                    _cell(column, calls, j, intervals and _interval(column, i, rule))
+                    for _, column, calls, j in by_window[i]
                 ],
             }
             for i, start in enumerate(starts)
@@ -282,91 +284,189 @@ def drift_of(
     }
 
 
-def _cell(column: ColumnDrift, interval: dict[str, Any] | bool | None) -> dict[str, Any]:
-    m = column.call.measurement
-    effect = m.effect if m.effect is None or math.isfinite(m.effect) else None
+def _cell(
+    column: _Column, calls: GridCalls, j: int, interval: dict[str, Any] | bool | None
+) -> dict[str, Any]:
+    grid = column.grid
+    effect = float(grid.effect[j])
+    p_value = float(grid.p_value[j])
+    p_adjusted = float(calls.p_adjusted[j])
     out: dict[str, Any] = {
         "name": column.name,
         "role": column.role,
-        "kind": m.kind,
-        "effect": effect,
-        "threshold": column.call.threshold,
-        "p_value": m.p_value,
-        "p_adjusted": column.call.p_adjusted,
-        "drifted": column.call.drifted,
-        "status": column.call.status,
-        "rows": m.rows_current,
+        "kind": grid.kind,
+        "effect": effect if math.isfinite(effect) else None,
+        "threshold": column.threshold,
+        "p_value": None if math.isnan(p_value) else p_value,
+        "p_adjusted": None if math.isnan(p_adjusted) else p_adjusted,
+        "drifted": bool(calls.drifted[j]),
+        "status": calls.status[j],
+        "rows": int(grid.rows_current[j]),
     }
     if isinstance(interval, dict):
         out.update({"effect_lower": interval["lower"], "effect_upper": interval["upper"]})
     return out
 
 
-def _interval(
-    columns: dict[tuple[Role, str], tuple[Histogram, list[Histogram | None]]],
-    column: ColumnDrift,
-    i: int,
-    rule: DriftRule,
-) -> dict[str, Any]:
+@dataclass
+class _Column:
+    """One column of the grid: its reference, its cells (``windows[j]`` is the window
+    of cell ``j``) and how to rebuild one window's histogram for a full measurement."""
+
+    role: Role
+    name: str
+    reference: Histogram
+    grid: DriftGrid
+    windows: np.ndarray[Any, np.dtype[np.int64]]
+    histogram: Callable[[int], Histogram]
+    threshold: float = 0.0
+    # The grid took the one-window path (a window without numbers): so does a full cell.
+    scalar: bool = False
+
+    def full(self, i: int, rule: DriftRule, calls: GridCalls, j: int, text: str) -> ColumnDrift:
+        current = self.histogram(i)
+        if self.grid.kind == "categorical":
+            m = measure_categorical(self.reference, current, rule)
+        elif self.scalar:
+            m = measure_numeric(self.reference, current, rule)
+        else:
+            m = measure_numeric_windows(self.reference, [current], rule)[0]
+        p_adjusted = float(calls.p_adjusted[j])
+        call = DriftCall(
+            m,
+            self.threshold,
+            None if math.isnan(p_adjusted) else p_adjusted,
+            bool(calls.drifted[j]),
+            cast(Status, calls.status[j]),
+            text,
+        )
+        return ColumnDrift(self.name, self.role, call)
+
+
+def _interval(column: _Column, i: int, rule: DriftRule) -> dict[str, Any]:
     """The bootstrap interval of one cell's effect (measured again with the rule's
     bootstrap; the grid itself is measured without, for speed)."""
-    ref_hist, hists = columns[(column.role, column.name)]
-    current = hists[i]
-    if current is None:
-        return {"lower": None, "upper": None, "interval_method": "none"}
-    if column.kind == "numeric":
-        m = measure_numeric(ref_hist, current, rule)
+    current = column.histogram(i)
+    if column.grid.kind == "numeric":
+        m = measure_numeric(column.reference, current, rule)
     else:
-        m = measure_categorical(ref_hist, current, rule)
+        m = measure_categorical(column.reference, current, rule)
     finite = [
         None if v is None or not math.isfinite(v) else v for v in (m.effect_lower, m.effect_upper)
     ]
     return {"lower": finite[0], "upper": finite[1], "interval_method": m.interval_method}
 
 
-def _add_score_columns(
+def _feature_column(
+    current: FeatureWindows, first: int, f: int, reference: FeatureHistogram, rule: DriftRule
+) -> _Column:
+    """A feature's grid from the store's arrays (windows ``first`` onwards)."""
+    ref = histogram_from_store(reference)
+    rows = current.rows[first:, f]
+    at = np.flatnonzero(rows > 0)
+
+    def histogram(i: int) -> Histogram:
+        h = current.histogram(first + i, f)
+        assert h is not None
+        return histogram_from_store(h)
+
+    bins = current.bins[first:, f][at]
+    if len(ref.edges):
+        b = len(ref.edges) - 1
+        if current.edges[f] != reference.edges:
+            # Bins fixed between the two reads: the one-window path names the mismatch.
+            grid = DriftGrid.of(
+                "numeric",
+                measure_numeric_windows(ref, [histogram(int(i)) for i in at], rule),
+            )
+            return _Column("feature", current.names[f], ref, grid, at, histogram)
+        counts = bins[:, : b + 2]
+        scalar = bool(not ref.numeric_rows or not counts.sum(axis=1).all())
+        grid = numeric_grid(ref, counts, rule)
+        return _Column("feature", current.names[f], ref, grid, at, histogram, scalar=scalar)
+    values, counts = current.categories[f]
+    kept = counts[first:][at]
+    other = current.strings[first:, f][at] - kept.sum(axis=1)
+    missing = current.missing[first:, f][at] + bins.sum(axis=1)
+    grid = categorical_grid(ref, values, kept, other, missing, rule)
+    return _Column("feature", current.names[f], ref, grid, at, histogram)
+
+
+def _score_columns(
     source: StatisticsSource,
-    columns: dict[tuple[Role, str], tuple[Histogram, list[Histogram | None]]],
     scope: Scope,
     ref_scope: Scope,
     every: timedelta,
     starts: list[datetime],
     classes: tuple[Any, ...] | None,
     pos_label: Any,
-) -> None:
+    rule: DriftRule,
+) -> list[_Column]:
     """Score, predicted-label and label (prevalence) drift of a binary model."""
     current = source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
     reference = source.score_histograms(ref_scope, None, classes=classes, pos_label=pos_label)
     ref = next(iter(reference.values()), None)
     if ref is None or ref.n == 0:
-        return
+        return []
     windows = [current.get(s) for s in starts]
+    at = np.array([i for i, w in enumerate(windows) if w is not None], dtype=np.int64)
+    hists = [windows[i] for i in at.tolist()]
+    predicted = np.array([h.predicted.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
+    scores = np.array([h.predicted.sum(axis=0) for h in hists], np.int64).reshape(-1, SCORE_BINS)
+    zeros = np.zeros(len(hists), dtype=np.int64)
 
-    def scores(h: ScoreHistogram) -> Histogram:
+    def score_hist(h: ScoreHistogram) -> Histogram:
         return Histogram(edges=_SCORE_EDGES, counts=h.predicted.sum(axis=0))
 
-    def predicted(h: ScoreHistogram) -> Histogram:
-        neg, pos = (int(v) for v in h.predicted.sum(axis=1))
+    def two(counts: np.ndarray[Any, Any]) -> Histogram:
+        neg, pos = (int(v) for v in counts)
         return Histogram.from_categories({"negative": neg, "positive": pos})
 
-    def labels(h: ScoreHistogram) -> Histogram:
-        neg, pos = (int(v) for v in h.labelled.sum(axis=1))
-        return Histogram.from_categories({"negative": neg, "positive": pos})
+    def window(i: int) -> ScoreHistogram:
+        w = windows[i]
+        assert w is not None
+        return w
 
-    columns[("score", "score")] = (scores(ref), [None if w is None else scores(w) for w in windows])
-    columns[("prediction", "predicted label")] = (
-        predicted(ref),
-        [None if w is None else predicted(w) for w in windows],
-    )
+    ref_scores = score_hist(ref)
+    full = np.column_stack([zeros, scores, zeros])
+    scalar = bool(not ref_scores.numeric_rows or not full.sum(axis=1).all())
+    out = [
+        _Column(
+            "score",
+            "score",
+            ref_scores,
+            numeric_grid(ref_scores, full, rule),
+            at,
+            lambda i: score_hist(window(i)),
+            scalar=scalar,
+        ),
+        _Column(
+            "prediction",
+            "predicted label",
+            two(ref.predicted.sum(axis=1)),
+            categorical_grid(two(ref.predicted.sum(axis=1)), _SIDES, predicted, zeros, zeros, rule),
+            at,
+            lambda i: two(window(i).predicted.sum(axis=1)),
+        ),
+    ]
     if ref.n_labelled:
-        columns[("label", "label")] = (
-            labels(ref),
-            [None if w is None or not w.n_labelled else labels(w) for w in windows],
+        labelled = np.array([h.labelled.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
+        has = labelled.sum(axis=1) > 0
+        ref_labels = two(ref.labelled.sum(axis=1))
+        out.append(
+            _Column(
+                "label",
+                "label",
+                ref_labels,
+                categorical_grid(ref_labels, _SIDES, labelled[has], zeros[has], zeros[has], rule),
+                at[has],
+                lambda i: two(window(i).labelled.sum(axis=1)),
+            )
         )
+    return out
 
 
-def _or_none(h: FeatureHistogram | None) -> Histogram | None:
-    return None if h is None else histogram_from_store(h)
+_SIDES = ("negative", "positive")
 
 
 def _whole(d: timedelta) -> timedelta:

@@ -1,0 +1,259 @@
+"""The live drift read over the store's arrays equals the per-histogram read it replaced.
+
+The oracle below is the read as it was before ``feature_window_arrays``: one
+``FeatureHistogram`` per window and feature, one measurement per cell
+(``measure_numeric_windows`` per feature, ``measure_categorical`` per window), one
+``call_drift`` over every cell. Every number of the answer must be the same.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from liveeval.metrics.drift import (
+    DriftRule,
+    Histogram,
+    call_drift,
+    measure_categorical,
+    measure_numeric,
+    measure_numeric_windows,
+)
+from liveeval.metrics.drift_grid import categorical_grid, numeric_grid
+from liveeval.monitor.drift import ColumnDrift, histogram_from_store
+from liveeval.service.drift import drift_of
+from liveeval.store import Scope, TableSource
+
+T0 = datetime(2026, 11, 2)
+HOUR = timedelta(hours=1)
+
+
+def _events(rng: np.random.Generator) -> dict[str, pa.Table]:
+    """A reference day (v1) and 6 hours (v2) in which 'amount' moves, 'city' gains new
+    values, 'sparse' loses its numbers in one hour, and the last hour holds 40 rows."""
+    rows = []
+    for version, start, hours, n, shift in (
+        ("v1", T0, 24, 2400, 0.0),
+        ("v2", T0 + 24 * HOUR, 6, 1840, 0.6),
+    ):
+        per_hour = [n // hours] * hours
+        if version == "v2":
+            per_hour = [360] * 5 + [40]
+        k = 0
+        for h, m in enumerate(per_hour):
+            for j in range(m):
+                ts = start + h * HOUR + timedelta(seconds=3600 * j / m)
+                city = rng.choice(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"])
+                if version == "v2" and rng.random() < 0.2:
+                    city = f"new{rng.integers(0, 4)}"
+                features = {
+                    "amount": round(float(rng.normal(shift, 1.0)), 4),
+                    "other": round(float(rng.normal()), 4),
+                    "city": str(city),
+                    "flag": bool(rng.random() < (0.3 if version == "v1" else 0.6)),
+                }
+                if not (version == "v2" and h == 2):
+                    features["sparse"] = round(float(rng.exponential()), 3)
+                else:
+                    features["sparse"] = None
+                y = int(rng.random() < (0.2 if version == "v1" else 0.4))
+                score = float(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1))
+                rows.append((f"{version}-{k}", version, ts, json.dumps(features), score, y))
+                k += 1
+    n = len(rows)
+    predictions = pa.table(
+        {
+            "id": [r[0] for r in rows],
+            "model": ["m"] * n,
+            "version": [r[1] for r in rows],
+            "ts": pa.array([r[2] for r in rows], pa.timestamp("us")),
+            "features": [r[3] for r in rows],
+            "label": [str(int(r[4] >= 0.5)) for r in rows],
+            "score": [r[4] for r in rows],
+            "status": ["ok"] * n,
+        }
+    )
+    outcomes = pa.table(
+        {
+            "prediction_id": [r[0] for r in rows[::2]],
+            "label": [str(r[5]) for r in rows[::2]],
+            "ts": pa.array([r[2] + HOUR for r in rows[::2]], pa.timestamp("us")),
+        }
+    )
+    return {"predictions": predictions, "outcomes": outcomes}
+
+
+@pytest.fixture(scope="module")
+def source():
+    with TableSource(_events(np.random.default_rng(5))) as s:
+        yield s
+
+
+def _old_read(source, scope, ref_scope, every, rule, pos_label):
+    """The per-histogram read (before the arrays): cells by (window, role, name), and
+    the latest window's full entries."""
+    grid_rule = DriftRule(**{**rule.__dict__, "bootstrap": 0})
+    current = source.feature_windows(scope, every)
+    starts = sorted(current)
+    ref_hists = next(iter(source.feature_windows(ref_scope, None).values()), {})
+    names = sorted({n for s in starts for n in current[s]} | set(ref_hists))
+    columns = {}
+    for name in names:
+        if name in ref_hists:
+            columns[("feature", name)] = (
+                histogram_from_store(ref_hists[name]),
+                [
+                    None if name not in current[s] else histogram_from_store(current[s][name])
+                    for s in starts
+                ],
+            )
+    cur_scores = source.score_histograms(scope, every, pos_label=pos_label)
+    ref = next(iter(source.score_histograms(ref_scope, None, pos_label=pos_label).values()))
+    edges = np.linspace(0.0, 1.0, 1001)
+    windows = [cur_scores.get(s) for s in starts]
+
+    def two(c):
+        return Histogram.from_categories({"negative": int(c[0]), "positive": int(c[1])})
+
+    columns[("score", "score")] = (
+        Histogram(edges=edges, counts=ref.predicted.sum(axis=0)),
+        [
+            None if w is None else Histogram(edges=edges, counts=w.predicted.sum(axis=0))
+            for w in windows
+        ],
+    )
+    columns[("prediction", "predicted label")] = (
+        two(ref.predicted.sum(axis=1)),
+        [None if w is None else two(w.predicted.sum(axis=1)) for w in windows],
+    )
+    columns[("label", "label")] = (
+        two(ref.labelled.sum(axis=1)),
+        [None if w is None or not w.n_labelled else two(w.labelled.sum(axis=1)) for w in windows],
+    )
+    measured = []
+    for (role, name), (ref_hist, hists) in columns.items():
+        present = [(i, h) for i, h in enumerate(hists) if h is not None]
+        if len(ref_hist.edges):
+            found = measure_numeric_windows(ref_hist, [h for _, h in present], grid_rule)
+            measured += [(i, role, name, m) for (i, _), m in zip(present, found, strict=True)]
+        else:
+            measured += [
+                (i, role, name, measure_categorical(ref_hist, h, grid_rule)) for i, h in present
+            ]
+    calls = call_drift([m for *_, m in measured], rule)
+    cells, latest = {}, {}
+    for (i, role, name, m), call in zip(measured, calls, strict=True):
+        effect = m.effect if m.effect is None or math.isfinite(m.effect) else None
+        cells[(i, role, name)] = (
+            effect,
+            m.p_value,
+            call.p_adjusted,
+            call.drifted,
+            call.status,
+            m.rows_current,
+        )
+        if i == len(starts) - 1:
+            entry = ColumnDrift(name, role, call).to_dict()
+            ref_hist, hists = columns[(role, name)]
+            full = (measure_numeric if len(ref_hist.edges) else measure_categorical)(
+                ref_hist, hists[i], rule
+            )
+            entry["effect"].update(
+                {
+                    "lower": full.effect_lower,
+                    "upper": full.effect_upper,
+                    "interval_method": full.interval_method,
+                }
+            )
+            latest[(role, name)] = entry
+    return starts, cells, latest
+
+
+@pytest.mark.parametrize("reference", ["version:v1", "previous:6h"])
+def test_the_array_read_answers_every_cell_as_the_per_histogram_read(source, reference):
+    rule = DriftRule()
+    body = drift_of(
+        source,
+        "m",
+        reference=reference,
+        window="1h",
+        version=None,
+        since=T0 + 24 * HOUR,
+        pos_label=1,
+    )
+    scope = Scope("m", T0 + 24 * HOUR)
+    ref_scope = (
+        Scope("m", version="v1")
+        if reference.startswith("version")
+        else Scope("m", T0 + 18 * HOUR, T0 + 24 * HOUR)
+    )
+    starts, cells, latest = _old_read(source, scope, ref_scope, HOUR, rule, 1)
+    assert [w["start"] for w in body["windows"]] == [s.isoformat() for s in starts]
+    got = {
+        (i, c["role"], c["name"]): (
+            c["effect"],
+            c["p_value"],
+            c["p_adjusted"],
+            c["drifted"],
+            c["status"],
+            c["rows"],
+        )
+        for i, w in enumerate(body["windows"])
+        for c in w["columns"]
+    }
+    assert got == cells
+    statuses = {v[4] for v in cells.values()}
+    # The data exercise every kind of cell: calls either way and too few rows.
+    assert {"drifted", "not_drifted", "too_few_rows"} <= statuses
+    assert {(c["role"], c["name"]): c for c in body["latest"]["columns"]} == latest
+
+
+def test_a_numeric_grid_equals_the_per_window_measurements():
+    rng = np.random.default_rng(3)
+    edges = np.linspace(-3, 3, 21)
+    ref = Histogram.from_values(rng.normal(size=5000), edges=edges)
+    currents = [
+        Histogram.from_values(rng.normal(s, 1.0, n), edges=edges)
+        for s, n in ((0, 300), (0.3, 50), (1.0, 2000))
+    ]
+    rule = DriftRule(bootstrap=0)
+    old = measure_numeric_windows(ref, currents, rule)
+    counts = np.array([[c.below, *c.counts, c.above] for c in currents])
+    grid = numeric_grid(ref, counts, rule)
+    assert grid.effect.tolist() == [m.effect for m in old]
+    assert grid.p_value.tolist() == [m.p_value for m in old]
+    assert grid.enough_rows.tolist() == [True, False, True]
+
+
+def test_a_categorical_grid_equals_the_per_window_measurements_pooled_or_not():
+    rng = np.random.default_rng(4)
+    names = [f"c{i}" for i in range(12)]
+    ref = Histogram.from_categories(
+        {n: int(v) for n, v in zip(names, rng.integers(50, 500, 12), strict=True)}
+    )
+    rule = DriftRule(bootstrap=0)
+    values = (*names, "unseen1")
+    # Large windows (no pooling), small ones (pooling), one with unseen values, one empty.
+    counts = np.array(
+        [rng.integers(100, 300, 13) for _ in range(3)]
+        + [rng.integers(0, 3, 13) for _ in range(3)]
+        + [np.zeros(13, dtype=np.int64)]
+    )
+    other = np.array([5, 0, 7, 1, 0, 0, 0])
+    missing = np.array([0, 3, 0, 0, 1, 0, 0])
+    grid = categorical_grid(ref, values, counts, other, missing, rule)
+    for w in range(counts.shape[0]):
+        current = Histogram(
+            categories={v: int(c) for v, c in zip(values, counts[w], strict=True) if c},
+            other=int(other[w]),
+            missing=int(missing[w]),
+        )
+        m = measure_categorical(ref, current, rule)
+        assert (None if math.isnan(grid.effect[w]) else float(grid.effect[w])) == m.effect
+        assert (None if math.isnan(grid.p_value[w]) else float(grid.p_value[w])) == m.p_value
+        assert int(grid.rows_current[w]) == m.rows_current
