@@ -300,3 +300,41 @@ def test_a_result_limited_to_some_metrics_gives_them_unchanged():
     for name in part.metrics:
         assert part.metrics[name] == full.metrics[name], name
     assert "cohen_kappa" not in part.metrics and part.roc_curve is None
+
+
+def _plain_bisection(predicate_low, lo: float, hi: float, steps: int) -> float:
+    """The bisection as written before its early exit: every step taken."""
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        if predicate_low(mid):
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@pytest.mark.parametrize("df", [1.0, 2.5, 9.0, 99.0, 1234.0, 11_873.0, 999_999.0])
+def test_t_quantile_stopping_once_the_bracket_is_two_floats_changes_nothing(df):
+    from liveeval.metrics.interval import _beta_cdf, t_quantile, z_value
+
+    confidence = 0.95
+    tail = 1.0 - confidence
+    hi = max(z_value(confidence) * 4.0, 1.0)
+    while _beta_cdf(df / 2.0, 0.5, df / (df + hi * hi)) > tail:
+        hi *= 2.0
+    plain = _plain_bisection(
+        lambda t: _beta_cdf(df / 2.0, 0.5, df / (df + t * t)) > tail, 0.0, hi, 100
+    )
+    assert t_quantile.__wrapped__(confidence, df) == plain
+
+
+@pytest.mark.parametrize("count", [0.5, 1.0, 2.0, 3.0, 2.75, 40.0])
+def test_poisson_lower_is_the_plain_bisection_and_remembered(count):
+    from liveeval.metrics.interval import _gamma_cdf, poisson_lower
+
+    tail = 0.025
+    plain = _plain_bisection(
+        lambda lam: _gamma_cdf(count, lam) < tail, 0.0, count + 10.0 * math.sqrt(count) + 10.0, 80
+    )
+    assert poisson_lower.__wrapped__(count, tail) == plain
+    assert poisson_lower(count, tail) == plain

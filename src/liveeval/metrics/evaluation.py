@@ -32,8 +32,12 @@ from .ranking import (
     roc_auc,
     validate_scores,
 )
+from .registry import metric_names
 from .result import MetricResult
 from .threshold import OperatingPoint, ThresholdCurve, threshold_curve
+
+# The latency sketch's metrics (an ``only`` that names none of them skips the sketch).
+_LATENCY = frozenset(n for n in metric_names("operational") if n.startswith("latency_"))
 
 __all__ = ["Evaluation", "EvaluationResult", "predict_from_score", "validate_proba"]
 
@@ -353,8 +357,8 @@ class Evaluation:
         """Turn the statistics into metrics with intervals, curves and operating points.
 
         ``only`` names the metrics a caller will read (a window of a time series): the
-        bootstrapped and ranking metrics not named are skipped, and so are the curves,
-        operating points and per-class table — a tenth of the time."""
+        bootstrapped, ranking and latency metrics not named are skipped, and so are the
+        curves, operating points and per-class table — a tenth of the time."""
         binary = self.is_binary
         if binary and only is not None:
             metrics = binary_metrics(self.confusion, self.pos_label, confidence, beta, only=only)
@@ -408,7 +412,7 @@ class Evaluation:
                     calibration = reliability_curve(self.top_label, calibration_bins)
         if self.losses is not None:
             metrics.update(self.losses.results(confidence))
-        if self.latency is not None:
+        if self.latency is not None and (only is None or not _LATENCY.isdisjoint(only)):
             metrics.update(self.latency.results(confidence))
         if self.predictions:
             lower, upper = modified_wilson(self.failures, self.predictions, confidence)

@@ -101,6 +101,7 @@ def _gamma_cdf(shape: float, x: float) -> float:
     return min(1.0, math.exp(shape * math.log(x) - x - math.lgamma(shape)) * total)
 
 
+@lru_cache(maxsize=4096)
 def poisson_lower(count: float, tail: float) -> float:
     """Exact lower confidence limit of a Poisson mean after ``count`` events.
 
@@ -112,6 +113,8 @@ def poisson_lower(count: float, tail: float) -> float:
     lo, hi = 0.0, count + 10.0 * math.sqrt(count) + 10.0
     for _ in range(80):
         mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):  # the bracket is two adjacent floats: nothing changes any more
+            break
         if _gamma_cdf(count, mid) < tail:
             lo = mid
         else:
@@ -258,6 +261,8 @@ def t_quantile(confidence: float, df: float) -> float:
         hi *= 2.0
     for _ in range(100):
         mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):  # the bracket is two adjacent floats: nothing changes any more
+            break
         # P(|T| > t) = I_{df/(df+t²)}(df/2, 1/2)
         if _beta_cdf(df / 2.0, 0.5, df / (df + mid * mid)) > tail:
             lo = mid

@@ -15,7 +15,7 @@ just before the first window).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -237,6 +237,14 @@ def drift_of(
         threshold = column.threshold = rule.threshold(column.grid.kind)
         effects = column.grid.effect.tolist()
         drifted = calls.drifted.tolist()
+        column.cells = (
+            [e if math.isfinite(e) else None for e in effects],
+            [None if math.isnan(v) else v for v in column.grid.p_value.tolist()],
+            [None if math.isnan(v) else v for v in calls.p_adjusted.tolist()],
+            drifted,
+            calls.status,
+            column.grid.rows_current.tolist(),
+        )
         for j, i in enumerate(column.windows.tolist()):
             effect = -1.0 if math.isnan(effects[j]) else effects[j]
             scaled = effect / threshold if threshold > 0 else effect
@@ -275,8 +283,8 @@ def drift_of(
                 "end": (start + every).isoformat(),
                 "drifted": sorted(column.name for key, column, _, _ in by_window[i] if key[0] == 0),
                 "columns": [
-                    _cell(column, calls, j, intervals and _interval(column, i, rule))
-                    for _, column, calls, j in by_window[i]
+                    _cell(column, j, intervals and _interval(column, i, rule))
+                    for _, column, _, j in by_window[i]
                 ],
             }
             for i, start in enumerate(starts)
@@ -284,24 +292,19 @@ def drift_of(
     }
 
 
-def _cell(
-    column: _Column, calls: GridCalls, j: int, interval: dict[str, Any] | bool | None
-) -> dict[str, Any]:
-    grid = column.grid
-    effect = float(grid.effect[j])
-    p_value = float(grid.p_value[j])
-    p_adjusted = float(calls.p_adjusted[j])
+def _cell(column: _Column, j: int, interval: dict[str, Any] | bool | None) -> dict[str, Any]:
+    effect, p_value, p_adjusted, drifted, status, rows = column.cells
     out: dict[str, Any] = {
         "name": column.name,
         "role": column.role,
-        "kind": grid.kind,
-        "effect": effect if math.isfinite(effect) else None,
+        "kind": column.grid.kind,
+        "effect": effect[j],
         "threshold": column.threshold,
-        "p_value": None if math.isnan(p_value) else p_value,
-        "p_adjusted": None if math.isnan(p_adjusted) else p_adjusted,
-        "drifted": bool(calls.drifted[j]),
-        "status": calls.status[j],
-        "rows": int(grid.rows_current[j]),
+        "p_value": p_value[j],
+        "p_adjusted": p_adjusted[j],
+        "drifted": drifted[j],
+        "status": status[j],
+        "rows": rows[j],
     }
     if isinstance(interval, dict):
         out.update({"effect_lower": interval["lower"], "effect_upper": interval["upper"]})
@@ -322,6 +325,8 @@ class _Column:
     threshold: float = 0.0
     # The grid took the one-window path (a window without numbers): so does a full cell.
     scalar: bool = False
+    # Per cell, as the answer shows them: effect, p-value, adjusted p, drifted, status, rows.
+    cells: tuple[Sequence[Any], ...] = ()
 
     def full(self, i: int, rule: DriftRule, calls: GridCalls, j: int, text: str) -> ColumnDrift:
         current = self.histogram(i)

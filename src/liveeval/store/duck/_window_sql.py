@@ -109,17 +109,25 @@ def add_rows(
     rows: np.ndarray[Any, np.dtype[np.int64]],
 ) -> None:
     """``out[at[i]] += rows[i]`` for every i (a sort and ``reduceat``: ``np.add.at`` on
-    rows is several times slower)."""
+    rows is several times slower; rows already in order skip the sort and its copy).
+    ``rows`` may be a narrower integer type: the sums are int64."""
     if at.size == 0:
         return
-    order = np.argsort(at, kind="stable")
-    at = at[order]
+    if (at[1:] < at[:-1]).any():
+        order = np.argsort(at, kind="stable")
+        at = at[order]
+        rows = rows[order]
     starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-    out[at[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+    out[at[starts]] += np.add.reduceat(rows, starts, axis=0, dtype=np.int64)
 
 
-def list_matrix(column: pa.ChunkedArray, width: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """A column of equal-length integer lists as a (rows, width) matrix."""
+def list_matrix(
+    column: pa.ChunkedArray, width: int, *, native: bool = False
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """A column of equal-length integer lists as a (rows, width) matrix (int64, or the
+    lists' own integer type with ``native``, which saves a copy before :func:`add_rows`)."""
     values = pc.list_flatten(column.combine_chunks()).to_numpy(zero_copy_only=False)
-    matrix: np.ndarray[Any, np.dtype[np.int64]] = values.astype(np.int64).reshape(-1, width)
+    matrix: np.ndarray[Any, np.dtype[np.int64]] = (
+        values if native else values.astype(np.int64)
+    ).reshape(-1, width)
     return matrix

@@ -87,7 +87,8 @@ def feature_window_arrays(
         params = [*params, list(names)]
     w = window_key(every)
     totals = cur.sql(
-        f"SELECT {w} AS w, name, rows, missing, strings, bins FROM rollup_features r WHERE {where}",
+        f"SELECT {w} AS w, name, rows, missing, strings, bins FROM rollup_features r "
+        f"WHERE {where} ORDER BY w, name",
         params=params,
     ).to_arrow_table()
     if totals.num_rows == 0:
@@ -158,7 +159,7 @@ def _arrays(
     binned = totals.filter(valid)
     if binned.num_rows:
         at = valid.to_numpy(zero_copy_only=False)
-        add_rows(dense, cell[at], list_matrix(binned.column("bins"), FEATURE_WIDTH))
+        add_rows(dense, cell[at], list_matrix(binned.column("bins"), FEATURE_WIDTH, native=True))
     if scanned is not None and scanned.num_rows:
         sw = np.searchsorted(windows, scanned.column("w").to_numpy())
         sn = _slots(scanned.column("name"), slot)
