@@ -10,8 +10,16 @@ built.
 Timed (median of ``--runs``, warm process, store opened once): the read a monitor
 makes of 30 days in hourly windows — ``grouped_statistics(every=1h)`` (counts,
 confusion matrices, loss sums, latency, score distributions per window),
-``score_histograms(every=1h)``, and ``feature_windows(every=1h)`` for every feature
-(720 windows × 20 histograms) — each and together, plus ``label_delays``.
+``score_histograms(every=1h)``, ``feature_windows(every=1h)`` for every feature
+(720 windows × 20 histograms) and its columnar form ``feature_window_arrays`` — each
+and together, plus ``label_delays``; and the **full reads through the service**, what
+``GET /v1/models/fraud/windows?size=1h`` and ``GET /v1/models/fraud/drift?window=1h``
+(reference: the first 7 days) answer before JSON encoding: ``windows_of`` and
+``drift_of`` over the same 30 days.
+
+``--store FILE`` reads an existing store instead of building one; ``--src DIR`` takes
+liveeval from another source tree (an earlier commit, for a before/after in the same
+run).
 """
 
 from __future__ import annotations
@@ -28,8 +36,11 @@ import numpy as np
 import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+_SRC = sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv else str(ROOT / "src")
+sys.path.insert(0, _SRC)
 
+from liveeval.service.drift import drift_of  # noqa: E402
+from liveeval.service.monitoring import windows_of  # noqa: E402
 from liveeval.store import Scope  # noqa: E402
 from liveeval.store.duck.engine import DuckEngine  # noqa: E402
 from liveeval.store.duck.store import DuckStore  # noqa: E402
@@ -115,7 +126,7 @@ def build(path: Path, n: int, features: int) -> dict[str, float]:
     }
 
 
-def reads(path: Path, runs: int, features: int) -> dict[str, float]:
+def reads(path: Path, runs: int, features: int, dump: Path | None = None) -> dict[str, float]:
     engine = DuckEngine(path)
     scope = Scope(MODEL, since=START, until=START + dt.timedelta(days=DAYS))
     hour = dt.timedelta(hours=1)
@@ -125,12 +136,32 @@ def reads(path: Path, runs: int, features: int) -> dict[str, float]:
         "score_histograms_s": lambda: engine.score_histograms(scope, hour),
         "feature_windows_s": lambda: engine.feature_windows(scope, hour, names),
         "label_delays_s": lambda: engine.label_delays(scope),
+        "service_windows_s": lambda: windows_of(
+            engine, MODEL, "1h", since=scope.since, until=scope.until, pos_label=1
+        ),
+        "service_drift_s": lambda: drift_of(
+            engine,
+            MODEL,
+            reference=f"{START.isoformat()}/{(START + dt.timedelta(days=7)).isoformat()}",
+            window="1h",
+            since=scope.since,
+            until=scope.until,
+            pos_label=1,
+        ),
     }
+    if hasattr(engine, "feature_window_arrays"):
+        parts["feature_window_arrays_s"] = lambda: engine.feature_window_arrays(scope, hour, names)
     out: dict[str, float] = {}
     try:
         windows = parts["grouped_statistics_s"]()
         assert len(windows) == DAYS * 24, len(windows)
         assert len(parts["feature_windows_s"]()) == DAYS * 24
+        if dump is not None:
+            # The answers themselves, to compare two source trees' (e.g. with cmp).
+            dump.mkdir(parents=True, exist_ok=True)
+            for name in ("service_windows_s", "service_drift_s"):
+                text = json.dumps(parts[name](), sort_keys=True, default=str)
+                (dump / f"{name[: -len('_s')]}.json").write_text(text)
         for name, fn in parts.items():
             times = []
             for _ in range(runs):
@@ -145,6 +176,13 @@ def reads(path: Path, runs: int, features: int) -> dict[str, float]:
                 parts[name]()
             together.append(time.perf_counter() - t0)
         out["monitor_read_s"] = statistics.median(together)
+        both = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            parts["service_windows_s"]()
+            parts["service_drift_s"]()
+            both.append(time.perf_counter() - t0)
+        out["service_windows_and_drift_s"] = statistics.median(both)
         out["windows"] = float(len(windows))
     finally:
         engine.close()
@@ -157,14 +195,17 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--store", type=Path, help="an existing store to read")
+    parser.add_argument("--src", help="liveeval's source tree (default: this one)")
+    parser.add_argument("--dump", type=Path, help="write the service answers as JSON here")
     args = parser.parse_args()
-    path = ROOT / "bench" / "data" / f"windows-{args.rows}-{args.features}.duckdb"
+    path = args.store or ROOT / "bench" / "data" / f"windows-{args.rows}-{args.features}.duckdb"
     results: dict[str, dict[str, float]] = {}
     if not path.exists():
         print(f"building {path} (once)", flush=True)
         results["build"] = build(path, args.rows, args.features)
         print("build", json.dumps({k: round(v, 3) for k, v in results["build"].items()}))
-    results["reads"] = reads(path, args.runs, args.features)
+    results["reads"] = reads(path, args.runs, args.features, args.dump)
     print("reads", json.dumps({k: round(v, 4) for k, v in results["reads"].items()}))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
