@@ -126,7 +126,9 @@ def build(path: Path, n: int, features: int) -> dict[str, float]:
     }
 
 
-def reads(path: Path, runs: int, features: int, dump: Path | None = None) -> dict[str, float]:
+def reads(
+    path: Path, runs: int, features: int, dump: Path | None = None, only: str | None = None
+) -> dict[str, float]:
     engine = DuckEngine(path)
     scope = Scope(MODEL, since=START, until=START + dt.timedelta(days=DAYS))
     hour = dt.timedelta(hours=1)
@@ -163,6 +165,8 @@ def reads(path: Path, runs: int, features: int, dump: Path | None = None) -> dic
                 text = json.dumps(parts[name](), sort_keys=True, default=str)
                 (dump / f"{name[: -len('_s')]}.json").write_text(text)
         for name, fn in parts.items():
+            if only is not None and not name.startswith(only):
+                continue
             times = []
             for _ in range(runs):
                 t0 = time.perf_counter()
@@ -170,19 +174,21 @@ def reads(path: Path, runs: int, features: int, dump: Path | None = None) -> dic
                 times.append(time.perf_counter() - t0)
             out[name] = statistics.median(times)
         together = []
-        for _ in range(runs):
+        for _ in range(runs if only is None else 0):
             t0 = time.perf_counter()
             for name in ("grouped_statistics_s", "score_histograms_s", "feature_windows_s"):
                 parts[name]()
             together.append(time.perf_counter() - t0)
-        out["monitor_read_s"] = statistics.median(together)
+        if together:
+            out["monitor_read_s"] = statistics.median(together)
         both = []
-        for _ in range(runs):
+        for _ in range(runs if only is None else 0):
             t0 = time.perf_counter()
             parts["service_windows_s"]()
             parts["service_drift_s"]()
             both.append(time.perf_counter() - t0)
-        out["service_windows_and_drift_s"] = statistics.median(both)
+        if both:
+            out["service_windows_and_drift_s"] = statistics.median(both)
         out["windows"] = float(len(windows))
     finally:
         engine.close()
@@ -198,6 +204,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="an existing store to read")
     parser.add_argument("--src", help="liveeval's source tree (default: this one)")
     parser.add_argument("--dump", type=Path, help="write the service answers as JSON here")
+    parser.add_argument("--only", help="time only the reads whose name starts so (e.g. service)")
     args = parser.parse_args()
     path = args.store or ROOT / "bench" / "data" / f"windows-{args.rows}-{args.features}.duckdb"
     results: dict[str, dict[str, float]] = {}
@@ -205,7 +212,7 @@ def main() -> None:
         print(f"building {path} (once)", flush=True)
         results["build"] = build(path, args.rows, args.features)
         print("build", json.dumps({k: round(v, 3) for k, v in results["build"].items()}))
-    results["reads"] = reads(path, args.runs, args.features, args.dump)
+    results["reads"] = reads(path, args.runs, args.features, args.dump, args.only)
     print("reads", json.dumps({k: round(v, 4) for k, v in results["reads"].items()}))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -254,12 +254,32 @@ class FeatureWindows:
         )
 
     def histograms(self) -> dict[datetime, dict[str, FeatureHistogram]]:
-        """Every cell as :class:`FeatureHistogram`s, by window start and feature name."""
+        """Every cell as :class:`FeatureHistogram`s, by window start and feature name
+        (as :meth:`histogram`, with the arrays turned into Python numbers once)."""
         out: dict[datetime, dict[str, FeatureHistogram]] = {}
-        for w, f in zip(*np.nonzero(self.rows), strict=True):
-            h = self.histogram(int(w), int(f))
-            assert h is not None
-            out.setdefault(self.starts[int(w)], {})[h.name] = h
+        if not self.starts:
+            return out
+        rows, missing, strings = (a.tolist() for a in (self.rows, self.missing, self.strings))
+        shapes = [(e, max(len(e) - 1, 0)) for e in self.edges]
+        cells = np.nonzero(self.rows)
+        for w, f in zip(cells[0].tolist(), cells[1].tolist(), strict=True):
+            edges, b = shapes[f]
+            counts = self.bins[w, f, : b + 2].tolist() if b else []
+            top = self.top_categories(w, f) if self.categories[f][0] else {}
+            window = out.get(self.starts[w])
+            if window is None:
+                window = out[self.starts[w]] = {}
+            window[self.names[f]] = FeatureHistogram(
+                self.names[f],
+                rows[w][f],
+                missing[w][f],
+                edges,
+                tuple(counts[1 : b + 1]),
+                counts[0] if b else 0,
+                counts[b + 1] if b else 0,
+                top,
+                strings[w][f] - sum(top.values()),
+            )
         return out
 
 
