@@ -220,7 +220,7 @@ def drift_of(
     slot = {n: f for f, n in enumerate(current.names)}
     for name in names:
         ref_h = ref_hists.get(name)
-        if ref_h is not None and name in slot:
+        if ref_h is not None and name in slot and present[:, slot[name]].any():
             columns.append(_feature_column(current, first, slot[name], ref_h, grid_rule))
     if pos_label is not None:
         columns += _score_columns(
@@ -415,6 +415,8 @@ def _score_columns(
         return []
     windows = [current.get(s) for s in starts]
     at = np.array([i for i, w in enumerate(windows) if w is not None], dtype=np.int64)
+    if at.size == 0:
+        return []
     hists = [windows[i] for i in at.tolist()]
     predicted = np.array([h.predicted.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
     scores = np.array([h.predicted.sum(axis=0) for h in hists], np.int64).reshape(-1, SCORE_BINS)
