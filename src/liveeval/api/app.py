@@ -22,11 +22,13 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from .. import __version__
 from ..config import WINDOW_PATTERN, ServerConfig, Tokens
 from ..errors import LiveevalError, NotFoundError, StoreUnavailable
 from ..service import Service
+from ..service._clock import clock_description, now
 from ..service.events import naive_utc
 from ..service.ingest import ingest_deployment, ingest_prediction_table, ingest_predictions
 from ..service.ingest import ingest_outcomes as ingest_outcome_events
@@ -95,6 +97,10 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     app.state.service = service
     app.state.telemetry = telemetry
     app.state.guard = guard
+    # Inside the guard: the fast path's answers (predict, ingestion; small, and a client
+    # waiting on each) are never compressed; every other answer of 1 kB or more is,
+    # when the client accepts gzip (a 30-day windows read shrinks ~10×).
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
     app.add_middleware(
         RequestGuard, service=service, telemetry=telemetry, guard=guard, config=config
     )
@@ -166,11 +172,14 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict[str, Any]:
-        """Liveness: the store is open."""
+        """Liveness: the store is open. ``now`` is the server's clock (UTC), where ranges
+        such as "the last hour" end; ``clock`` says whether it is simulated (the demo)."""
         return {
             "status": "ok",
             "version": __version__,
             "schema": service.store.schema_version if service.started else None,
+            "now": now().isoformat(),
+            "clock": clock_description(),
         }
 
     @app.get(

@@ -244,6 +244,31 @@ class LabelDelays:
         return LabelDelays(self.edges, self.counts + other.counts, self.early + other.early)
 
 
+@dataclass(frozen=True)
+class FailureCount:
+    """Failed predictions of one window (``start``), version and error type."""
+
+    start: datetime
+    version: str
+    error_type: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ResourceWindow:
+    """One server process's resource samples in one window: how many, CPU percent (of
+    one core; above 100 on several) mean and max, resident memory mean and max."""
+
+    start: datetime
+    end: datetime
+    process: str
+    samples: int
+    cpu_percent_mean: float
+    cpu_percent_max: float
+    rss_bytes_mean: float
+    rss_bytes_max: int
+
+
 class EventSink(Protocol):
     """Writes events; an answer means the events are durable."""
 
@@ -391,6 +416,17 @@ class StatisticsSource(Protocol):
             when ``scope.since`` or ``scope.until`` is not on a :data:`ROLLUP_BUCKET`
             boundary.
         """
+        ...
+
+    def failures(self, scope: Scope, every: timedelta) -> list[FailureCount]:
+        """Failed predictions in ``scope`` per window of ``every`` (aligned to the Unix
+        epoch), version and error type (``""`` when none was given), in time order."""
+        ...
+
+    def resource_windows(
+        self, since: datetime | None, until: datetime | None, every: timedelta
+    ) -> list[ResourceWindow]:
+        """Resource samples of every server process per window of ``every``."""
         ...
 
     def has_model(self, model: str) -> bool: ...

@@ -20,14 +20,16 @@ from ...metrics.labels import Label
 from ..events import Kind
 from ..interface import (
     BatchOutcome,
+    FailureCount,
     FeatureHistogram,
     LabelDelays,
+    ResourceWindow,
     Scope,
     ScoreHistogram,
     StoreStats,
     WriteOutcome,
 )
-from . import windows
+from . import operations, windows
 from .aggregate import aggregate, grouped_aggregate
 from .features import feature_histograms
 from .idindex import hash_ids
@@ -163,6 +165,14 @@ class DuckEngine:
 
     def label_delays(self, scope: Scope) -> LabelDelays:
         return windows.label_delays(self._cursor(), scope)
+
+    def failures(self, scope: Scope, every: timedelta) -> list[FailureCount]:
+        return operations.failures(self._cursor(), scope, every)
+
+    def resource_windows(
+        self, since: datetime | None, until: datetime | None, every: timedelta
+    ) -> list[ResourceWindow]:
+        return operations.resource_windows(self._cursor(), since, until, every)
 
     def has_model(self, model: str) -> bool:
         rows = (
