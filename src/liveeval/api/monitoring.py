@@ -107,11 +107,6 @@ def monitoring_router(
         intervals: bool = Query(
             False, description="effect intervals for every window (the latest always has them)"
         ),
-        histograms: bool = Query(
-            False,
-            description="the latest window's reference and current histogram of each column "
-            "(at most 25 bins or 12 categories), for drawing",
-        ),
     ) -> dict[str, Any]:
         """Per window, every feature's drift against the reference, and the score,
         predicted label and label (prevalence) of a binary model; ranked, each with its
@@ -129,7 +124,6 @@ def monitoring_router(
                 version=version,
                 features=tuple(dict.fromkeys(features)) if features else None,
                 intervals=intervals,
-                histograms=histograms,
             )
         )
 

@@ -45,7 +45,7 @@ from ..store.interface import (
 if TYPE_CHECKING:
     from .core import Service
 
-__all__ = ["Reference", "drift", "drift_of", "histogram_pair", "parse_reference"]
+__all__ = ["Reference", "drift", "drift_of", "parse_reference"]
 
 _EPOCH = datetime(1970, 1, 1)
 _SCORE_EDGES = np.linspace(0.0, 1.0, SCORE_BINS + 1)
@@ -126,7 +126,6 @@ def drift(
     version: str | None = None,
     features: tuple[str, ...] | None = None,
     intervals: bool = False,
-    histograms: bool = False,
     rule: DriftRule | None = None,
 ) -> dict[str, Any]:
     """Drift of ``model``'s windows against ``reference`` (see the module docstring).
@@ -150,7 +149,6 @@ def drift(
         version=version,
         features=features,
         intervals=intervals,
-        histograms=histograms,
         rule=rule,
         classes=classes,
         pos_label=pos_label,
@@ -168,14 +166,11 @@ def drift_of(
     version: str | None = None,
     features: tuple[str, ...] | None = None,
     intervals: bool = False,
-    histograms: bool = False,
     rule: DriftRule | None = None,
     classes: tuple[Any, ...] | None = None,
     pos_label: Any = None,
 ) -> dict[str, Any]:
-    """:func:`drift` over any statistics source. With ``histograms``, each of the latest
-    window's columns carries its reference and current histograms (see
-    :func:`histogram_pair`), for drawing."""
+    """:func:`drift` over any statistics source."""
     from ..config import parse_window
     from ..errors import ConfigError
 
@@ -251,11 +246,6 @@ def drift_of(
             # The latest window is what a user reads first: its effects get intervals.
             entry = column.to_dict()
             entry["effect"].update(_interval(columns, column, last, rule))
-            if histograms:
-                ref_hist, hists = columns[(column.role, column.name)]
-                current_hist = hists[last]
-                if current_hist is not None:
-                    entry["histogram"] = histogram_pair(ref_hist, current_hist)
             latest.append(entry)
     return {
         "model": model,
@@ -290,67 +280,6 @@ def drift_of(
             for i, start in enumerate(starts)
         ],
     }
-
-
-# Histograms drawn on the dashboard: at most this many bins (score's 1000 are merged in
-# runs) and categories (the most frequent in either side; the rest are "other").
-DRAWN_BINS = 25
-DRAWN_CATEGORIES = 12
-
-
-def histogram_pair(reference: Histogram, current: Histogram) -> dict[str, Any]:
-    """Reference and current counts of one column on the same bins, for drawing.
-
-    Numbers: ``edges`` and per-bin ``counts`` of each side, and the counts ``below`` the
-    first edge and ``above`` the last (the store's open ends); more than
-    :data:`DRAWN_BINS` bins are merged in runs of equal length. Categories: the
-    :data:`DRAWN_CATEGORIES` most frequent over both sides (by their larger share), the
-    rest in ``other``. ``missing`` counts nulls and non-finite numbers. Counts, never
-    rates: the drawing divides by each side's ``rows``.
-    """
-    if len(reference.edges):
-        edges = np.asarray(reference.edges, dtype=np.float64)
-        ref_counts = np.asarray(reference.counts, dtype=np.int64)
-        cur_counts = np.asarray(current.counts, dtype=np.int64)
-        step = -(-ref_counts.size // DRAWN_BINS)
-        if step > 1:
-            starts = np.arange(0, ref_counts.size, step)
-            ref_counts = np.add.reduceat(ref_counts, starts)
-            cur_counts = np.add.reduceat(cur_counts, starts)
-            edges = np.append(edges[starts], edges[-1])
-        sides = {
-            name: {
-                "counts": counts.tolist(),
-                "below": int(h.below),
-                "above": int(h.above),
-                "other": int(h.other) + int(sum(h.categories.values())),
-                "missing": int(h.missing),
-                "rows": int(counts.sum()) + int(h.below) + int(h.above),
-            }
-            for name, h, counts in (
-                ("reference", reference, ref_counts),
-                ("current", current, cur_counts),
-            )
-        }
-        return {"kind": "numeric", "edges": edges.tolist(), **sides}
-    ref_total = max(1, sum(reference.categories.values()) + reference.other)
-    cur_total = max(1, sum(current.categories.values()) + current.other)
-    share = {
-        k: max(reference.categories.get(k, 0) / ref_total, current.categories.get(k, 0) / cur_total)
-        for k in {*reference.categories, *current.categories}
-    }
-    shown = sorted(share, key=lambda k: (-share[k], k))[:DRAWN_CATEGORIES]
-    out: dict[str, Any] = {"kind": "categorical", "categories": shown}
-    for name, h in (("reference", reference), ("current", current)):
-        counts = [int(h.categories.get(k, 0)) for k in shown]
-        rest = int(sum(h.categories.values())) - sum(counts) + int(h.other)
-        out[name] = {
-            "counts": counts,
-            "other": rest,
-            "missing": int(h.missing),
-            "rows": sum(counts) + rest,
-        }
-    return out
 
 
 def _cell(column: ColumnDrift, interval: dict[str, Any] | bool | None) -> dict[str, Any]:
