@@ -38,9 +38,17 @@ class SimulatedClock:
         self.speed = float(speed)
         self.start = start or _wall()
         self._origin = time.monotonic()
+        self._stopped: float | None = None
 
     def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+        elapsed = (time.monotonic() if self._stopped is None else self._stopped) - self._origin
+        return self.start + timedelta(seconds=elapsed * self.speed)
+
+    def pause(self) -> None:
+        """Stop the clock where it is (the demo's traffic has ended: its data stays in
+        the dashboard's range)."""
+        if self._stopped is None:
+            self._stopped = time.monotonic()
 
 
 _clock: Callable[[], datetime] | None = None
