@@ -207,3 +207,31 @@ def test_pages_name_assets_by_digest_which_are_cached_for_a_year(client):
     assert client.get("/dashboard/static/common.js?v=old").headers["cache-control"] == (
         "public, max-age=300"
     )
+
+
+def test_windows_ending_between_buckets_still_get_estimates(client):
+    """The dashboard asks for windows up to its clock's 'now', which is never on a
+    bucket boundary: the estimates before labels must not need one."""
+    rng = np.random.default_rng(5)
+    start = _hour() - 6 * HOUR
+    events, outcomes = [], []
+    for i in range(1500):
+        ts = start + timedelta(seconds=i * 6 * 3600 / 1500)
+        y = int(rng.random() < 0.3)
+        score = round(float(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)), 3)
+        events.append(
+            {"id": f"e{i}", "model": "fraud", "ts": ts.isoformat(), "label": int(score >= 0.5),
+             "score": score}
+        )  # fmt: skip
+        if ts < start + 4 * HOUR:
+            outcomes.append({"prediction_id": f"e{i}", "label": y})
+    assert client.post("/v1/predictions", json={"predictions": events}).status_code == 200
+    assert client.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+    until = (_hour() + timedelta(minutes=7, seconds=3)).isoformat()
+    body = client.get(
+        "/v1/models/fraud/windows", params={"size": "1h", "until": until, "metrics": "recall"}
+    ).json()
+    assert body["estimation"]["available"], body["estimation"]
+    estimating = [w for w in body["windows"] if w["state"] == "estimating"]
+    assert len(estimating) == 2
+    assert all(w["estimate"]["metrics"]["recall"]["value"] is not None for w in estimating)

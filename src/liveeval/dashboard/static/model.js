@@ -90,7 +90,8 @@
      version: estimates are made for the model's windows as a whole) and the labels so
      far where no estimate could be made; a dotted line where a version first appears. */
   async function renderQuality(st, sec, chosen, version, target, byVersion, xMin, xMax) {
-    const q = `size=${LE.windowSize(sec)}&${LE.span(sec)}&metrics=${enc(chosen)}${version ? "&version=" + enc(version) : ""}`;
+    // At most 30 windows: a quality metric needs more labels per window than a count.
+    const q = `size=${LE.windowSize(sec, 30)}&${LE.span(sec)}&metrics=${enc(chosen)}${version ? "&version=" + enc(version) : ""}`;
     const win = await api(`${base}/windows?${q}`);
     const realized = [], partial = [], estimated = [];
     for (const w of win.windows) {
