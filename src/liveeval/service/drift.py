@@ -193,11 +193,17 @@ def drift_of(
         None if until is None else ceil_to(until, every),
         version,
     )
-    current = source.feature_windows(scope, every, features)
-    starts = sorted(current)[-MAX_DRIFT_WINDOWS:]
-    ref_scope = ref.scope(model, starts[0] if starts else scope.since)
-    merged = source.feature_windows(ref_scope, None, None)
-    ref_hists: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
+    # Until a feature's bins are fixed (10,000 numbers), each read bins it on the
+    # numbers stored so far: a load between the two reads can move those edges, so
+    # read again until both sides agree (a store taking traffic, as the live demo's).
+    for _ in range(5):
+        current = source.feature_windows(scope, every, features)
+        starts = sorted(current)[-MAX_DRIFT_WINDOWS:]
+        ref_scope = ref.scope(model, starts[0] if starts else scope.since)
+        merged = source.feature_windows(ref_scope, None, None)
+        ref_hists: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
+        if _same_edges(ref_hists, [current[s] for s in starts]):
+            break
     names = sorted({n for s in starts for n in current[s]} | set(ref_hists))
     if features is not None:
         ref_hists = {n: h for n, h in ref_hists.items() if n in features}
@@ -363,6 +369,18 @@ def _add_score_columns(
             labels(ref),
             [None if w is None or not w.n_labelled else labels(w) for w in windows],
         )
+
+
+def _same_edges(
+    reference: dict[str, FeatureHistogram], windows: list[dict[str, FeatureHistogram]]
+) -> bool:
+    return all(
+        tuple(w[name].edges) == tuple(h.edges)
+        for name, h in reference.items()
+        if len(h.edges)
+        for w in windows
+        if name in w and len(w[name].edges)
+    )
 
 
 def _or_none(h: FeatureHistogram | None) -> Histogram | None:

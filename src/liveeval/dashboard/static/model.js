@@ -216,12 +216,18 @@
     const f = await api(`${base}/failures?size=${size}&${LE.span(sec)}${version ? "&version=" + enc(version) : ""}`);
     if (!f.failed) { replace(typesBox, h("p", { class: "muted small", text: "No failed predictions in this range." })); return; }
     const types = f.error_types.slice(0, 6).map((t) => t.error_type);
+    // Every window of the range, with zero where nothing failed (the route lists only
+    // windows with failures).
+    const allStarts = [...new Set(windows.map((w) => w.start))].sort((a, b) => LE.ms(a) - LE.ms(b));
     const perType = types.map((t, i) => {
-      const byStart = new Map();
-      for (const w of f.windows) byStart.set(w.start, (byStart.get(w.start) || 0) + (w.by_error_type[t] || 0));
+      const byStart = new Map(allStarts.map((start) => [start, 0]));
+      for (const w of f.windows) {
+        const key = allStarts.find((x) => LE.ms(x) === LE.ms(w.start)) || w.start;
+        byStart.set(key, (byStart.get(key) || 0) + (w.by_error_type[t] || 0));
+      }
       return {
         name: t || "(no type)", color: LE.COLORS[(i + 1) % LE.COLORS.length],
-        points: [...byStart.entries()].map(([start, n]) => ({ t: LE.ms(start) + (LE.seconds(f.size) || 0) * 500, v: n, tip: `${LE.time(start)} · ${t || "(no type)"}: ${LE.count(n)} failed` })),
+        points: [...byStart.entries()].sort((a, b) => LE.ms(a[0]) - LE.ms(b[0])).map(([start, n]) => ({ t: LE.ms(start) + (LE.seconds(f.size) || 0) * 500, v: n, tip: `${LE.time(start)} · ${t || "(no type)"}: ${LE.count(n)} failed` })),
       };
     });
     const width = typesBox.clientWidth || 600;
@@ -267,7 +273,8 @@
   /* Drift of the range's windows against a reference. The latest window's columns,
      ranked as the engine ranks them, with the rule that decided; each one's effect
      over the range; the most drifted ones' reference and latest histograms. */
-  async function renderDrift(seen, version, sec, firstData) {
+  const DRIFT_SIZES = [[900, "15m"], [3600, "1h"], [10800, "3h"], [21600, "6h"], [43200, "12h"], [86400, "1d"], [604800, "7d"]];
+  async function renderDrift(seen, version, sec, firstData, predictions) {
     const box = sections.drift;
     if (!(await LE.offers("/v1/models/{model}/drift"))) {
       replace(box, h("p", { class: "muted", text: "Drift: not yet available on this server." }));
@@ -279,7 +286,11 @@
     const first = Math.max(LE.ms(since), firstData === null ? LE.ms(since) : firstData);
     const quarter = `${new Date(first).toISOString()}/${new Date(first + (LE.now() - first) / 4).toISOString()}`;
     const references = seen.length > 1 ? [`version:${seen[0]}`] : ["previous:1d", quarter];
-    const windowSize = sec <= 6 * 3600 ? "15m" : sec <= 7 * 86400 ? "1h" : "1d";
+    // Windows holding enough rows for a call (the rule wants 100 on each side): the
+    // smallest size that gives about 200 predictions a window at the range's rate, and
+    // at most 60 windows over the range.
+    const rate = predictions / sec;
+    const windowSize = (DRIFT_SIZES.find(([s2]) => s2 * rate >= 200 && sec / s2 <= 60) || DRIFT_SIZES[DRIFT_SIZES.length - 1])[1];
     let body = null, path = "", reference = "";
     for (reference of references) {
       path = `${base}/drift?reference=${enc(reference)}&window=${windowSize}&${LE.span(sec)}${version ? "&version=" + enc(version) : ""}`;
@@ -297,9 +308,9 @@
     const drifted = cols.filter((c) => c.drifted).map((c) => c.name);
     const rows = cols.map((c) => h("tr", { class: c.drifted ? "drifted" : "" },
       h("td", { class: "l", text: c.name }),
-      h("td", { class: "l", text: c.role }),
+      h("td", { class: "l wide", text: c.role }),
       h("td", { text: c.effect.value === null ? "—" : c.effect.value.toFixed(3) + (c.effect.lower === null ? "" : ` (${c.effect.lower.toFixed(3)}–${c.effect.upper.toFixed(3)})`) }),
-      h("td", { text: c.effect.threshold.toFixed(2) }),
+      h("td", { class: "wide", text: c.effect.threshold.toFixed(2) }),
       h("td", { text: c.p_adjusted === null ? "—" : c.p_adjusted < 1e-4 ? "<0.0001" : c.p_adjusted.toFixed(4) }),
       h("td", { class: "l", text: c.status.replace("_", " ") })));
     const overTime = h("div", { class: "chart-box" });
@@ -308,7 +319,7 @@
       h("p", {}, drifted.length ? h("strong", { text: `Drifted in the latest window: ${drifted.join(", ")}. ` }) : "No drift in the latest window. ",
         h("span", { class: "muted", text: `Reference ${body.reference.given}; window from ${body.latest.start.replace("T", " ").slice(0, 16)} UTC.` })),
       h("div", { class: "scroll" }, h("table", { class: "drift" },
-        h("tr", {}, ["column", "role", "effect (interval)", "threshold", "p adjusted", "call"].map((t, i) => h("th", { class: i < 2 || i === 5 ? "l" : "", text: t }))),
+        h("tr", {}, ["column", "role", "effect (interval)", "threshold", "p adjusted", "call"].map((t, i) => h("th", { class: (i < 2 || i === 5 ? "l" : "") + (i === 1 || i === 3 ? " wide" : ""), text: t }))),
         rows)),
       h("p", { class: "muted small", text: body.rule.description }),
       h("h3", { text: "Effect over time (the most drifted columns)" }),
@@ -455,7 +466,7 @@
     renderVersions(versionBodies);
     await Promise.all([
       renderFailed(body, windows, xMin, xMax, sec, version),
-      renderDrift(seen, version, sec, firstData(windows)),
+      renderDrift(seen, version, sec, firstData(windows), body.predictions),
       renderAlerts(),
       renderServer(),
     ]);
