@@ -107,6 +107,8 @@ def test_overview_refuses_a_sparkline_of_too_many_points(client):
     r = client.get("/v1/overview?window=30d&size=1m")
     assert r.status_code == 422
     assert "more than 200 sparkline points over 30d" in r.json()["detail"]
+    r = client.get("/v1/overview?window=1h&size=2h")
+    assert r.status_code == 422 and "size 2:00:00 is longer than the window 1h" in r.text
 
 
 def test_failures_are_counted_per_window_version_and_error_type(client):
@@ -150,6 +152,8 @@ def test_resources_are_the_servers_own_samples_per_window(client):
     assert 0 < window["rss_bytes_mean"] <= window["rss_bytes_max"]
     r = client.get("/v1/resources?size=1s&since=2020-01-01T00:00:00Z")
     assert r.status_code == 422 and "more than 2000 windows" in r.json()["detail"]
+    r = client.get("/v1/models/fraud/failures?size=99999999w")
+    assert r.status_code == 422 and "is longer than 366 days" in r.json()["detail"]
 
 
 def test_healthz_tells_the_servers_clock_simulated_or_wall(client):

@@ -19,11 +19,18 @@ __all__ = ["MAX_WINDOWS", "duration_text", "failures", "resources"]
 MAX_WINDOWS = 2_000
 
 
+# Windows longer than this are refused: a year is the longest a chart needs, and a
+# window must end before year 9999.
+MAX_SIZE = timedelta(days=366)
+
+
 def _check_windows(since: datetime | None, until: datetime | None, every: timedelta) -> None:
     if every.total_seconds() < 1 or every.total_seconds() != int(every.total_seconds()):
         raise ValidationError(
             f"size {every} is not a whole number of seconds, at least 1 s", column="size"
         )
+    if every > MAX_SIZE:
+        raise ValidationError(f"size {every} is longer than 366 days", column="size")
     if since is not None and ((until or now()) - since) / every > MAX_WINDOWS:
         raise ValidationError(
             f"size {every} gives more than {MAX_WINDOWS} windows from {since.isoformat()}; "

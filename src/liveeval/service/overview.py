@@ -55,10 +55,13 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
     Raises
     ------
     ValidationError
-        when ``window`` / ``size`` would give more than :data:`MAX_POINTS` points.
+        when ``size`` is longer than ``window`` or would give more than
+        :data:`MAX_POINTS` points over it.
     """
     start = service.since_window(window)
     end = now()
+    if start is not None and size > end - start:
+        raise ValidationError(f"size {size} is longer than the window {window}", column="size")
     if start is not None and (end - start) / size > MAX_POINTS:
         raise ValidationError(
             f"size {size} gives more than {MAX_POINTS} sparkline points over {window}; "
