@@ -152,7 +152,7 @@ def _point(start: datetime, size: timedelta, stats: StoreStats | None, key: str)
         )  # fmt: skip
         if stats.evaluation is not None and stats.labelled > 0:
             m = stats.evaluation.result(only=(key,)).metrics.get(key)
-            value = None if m is None or not m.is_defined else float(m.value)
+            value = None if m is None or m.value is None or not m.is_defined else float(m.value)
     return {
         "start": start.isoformat(),
         "end": (start + size).isoformat(),
