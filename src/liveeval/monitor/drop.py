@@ -40,8 +40,8 @@ import numpy as np
 from ..metrics.change import Direction, ShiryaevRoberts
 from ..metrics.classification import confusion_metrics
 from ..metrics.confusion import ConfusionMatrix
-from ..metrics.labels import Label
 from ..metrics.interval import normal_mean, wilson
+from ..metrics.labels import Label
 from ..metrics.registry import MetricSpec, metric_spec
 from ..metrics.result import MetricResult
 from ..store.interface import StoreStats

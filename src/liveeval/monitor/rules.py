@@ -310,9 +310,13 @@ def parse_rule(
         )
     if mode == "sequential":
         if spec is None or reading_of(spec) is None:
-            why = "it is not a bounded catalogue metric" if spec is None else f"it is unbounded ({spec.unit})"
+            why = (
+                "it is not a bounded catalogue metric"
+                if spec is None
+                else f"it is unbounded ({spec.unit})"
+            )
             raise ConfigError(
-                f"{where} mode: {metric} has no sequential test ({why}); use mode = \"window\" "
+                f'{where} mode: {metric} has no sequential test ({why}); use mode = "window" '
                 "with a threshold condition such as '> 0.5'"
             )
         if condition.op == "drifted":
@@ -352,7 +356,9 @@ def parse_rule(
         model=raw.get("model", "*"),
         version=raw.get("version"),
         segment=raw.get("segment"),
-        window=_duration(raw.get("window", "15m" if mode == "sequential" else "1h"), f"{where} window"),
+        window=_duration(
+            raw.get("window", "15m" if mode == "sequential" else "1h"), f"{where} window"
+        ),
         min_samples=min_samples,
         hold=_zero_or_duration(raw.get("for", "0s"), f"{where} for"),
         severity=severity,
@@ -430,7 +436,7 @@ def profile_rules(model: str, profile: str, metrics: Iterable[str]) -> list[Rule
     out = []
     for metric in metrics:
         spec = metric_spec(metric)
-        way = "drop" if spec.higher_is_better else "rise"
+        way: Direction = "drop" if spec.higher_is_better else "rise"
         out.append(
             Rule(
                 name=f"{model}:{profile}:{metric}-{way}",
