@@ -219,6 +219,20 @@ def proportion_cells(
             if result.n == 1 and result.is_defined:
                 denominator[i, j] = True
                 numerator[i, j] = result.value == 1.0
+    # A metric that is not a fixed ratio of cells (the majority-class baseline) is told
+    # apart by checking the masks on uneven matrices.
+    for seed in (1, 2):
+        counts = np.random.default_rng(seed).integers(1, 50, (k, k))
+        true, pred = np.nonzero(counts)
+        cm = ConfusionMatrix.empty(labels).update_codes(
+            np.repeat(true, counts[true, pred]), np.repeat(pred, counts[true, pred])
+        )
+        result = confusion_metrics(cm, pos_label)[name]
+        den = counts[denominator].sum()
+        if not result.is_defined or den == 0 or result.value is None:
+            return None
+        if abs(counts[numerator].sum() / den - result.value) > 1e-12:
+            return None
     return numerator, denominator
 
 
