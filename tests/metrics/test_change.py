@@ -13,7 +13,9 @@ REFERENCE_LOOKS = 50  # the first 5,000 labels
 
 
 def _baseline(successes: np.ndarray, trials: np.ndarray, alpha: float = 0.01) -> float:
-    lower, _ = wilson(successes[:REFERENCE_LOOKS].sum(), trials[:REFERENCE_LOOKS].sum(), 1 - 2 * alpha)
+    lower, _ = wilson(
+        successes[:REFERENCE_LOOKS].sum(), trials[:REFERENCE_LOOKS].sum(), 1 - 2 * alpha
+    )
     return lower
 
 

@@ -72,7 +72,10 @@ def test_a_drop_alarms_with_its_evidence():
     evidence = detect_drop(DropTest("accuracy"), looks[:50], looks[50:]).to_dict()
     assert evidence["alarmed"] and evidence["ready"]
     assert evidence["statistic"] >= evidence["threshold"]
-    assert evidence["before"]["n"] == 5000 and evidence["before"]["lower"] < evidence["before"]["value"]
+    assert (
+        evidence["before"]["n"] == 5000
+        and evidence["before"]["lower"] < evidence["before"]["value"]
+    )
     assert evidence["after"]["value"] < evidence["before"]["lower"]
     assert evidence["after"]["since"] >= looks[110].start.isoformat()
     assert evidence["first_alarm"]["samples_since_change"] >= 100
