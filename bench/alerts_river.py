@@ -17,7 +17,7 @@ from river import drift
 def detections(errors: np.ndarray, positions: np.ndarray, make) -> list[int]:
     detector = make()
     found = []
-    for value, at in zip(errors.tolist(), positions.tolist()):
+    for value, at in zip(errors.tolist(), positions.tolist(), strict=True):
         detector.update(value)
         if detector.drift_detected:
             found.append(int(at))

@@ -6,13 +6,14 @@ from liveeval.monitor.alerts import AlertScope, AlertTracker, alert_id
 from liveeval.monitor.rules import parse_alerts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+MODEL = AlertScope("m")
 
 
 def _rule(hold: str = "10m"):
     return parse_alerts({"rules": [{"name": "r", "metric": "recall", "for": hold}]}, "x").rules[0]
 
 
-def _observe(tracker, rule, holds, minutes, scope=AlertScope("m")):
+def _observe(tracker, rule, holds, minutes, scope=MODEL):
     return tracker.observe(
         rule,
         scope,
