@@ -65,7 +65,9 @@ def look_counts(y: np.ndarray, predicted: np.ndarray, metric: str) -> tuple[np.n
     return (yb & pb).sum(axis=1).astype(float), yb.sum(axis=1).astype(float)
 
 
-def liveeval_alarms(y: np.ndarray, predicted: np.ndarray, metric: str) -> list[int]:
+def liveeval_alarms(
+    y: np.ndarray, predicted: np.ndarray, metric: str, reference: int = REFERENCE
+) -> list[int]:
     """Labelled-prediction indices (end of the look) at which liveeval alarmed."""
     from liveeval.metrics.change import ShiryaevRoberts
     from liveeval.metrics.interval import wilson
@@ -73,7 +75,7 @@ def liveeval_alarms(y: np.ndarray, predicted: np.ndarray, metric: str) -> list[i
 
     test = DropTest(metric)
     x, n = look_counts(y, predicted, metric)
-    ref = REFERENCE // LOOK
+    ref = reference // LOOK
     lower, _ = wilson(x[:ref].sum(), n[:ref].sum(), 1.0 - 2.0 * test.reference_alpha)
     detector = ShiryaevRoberts(lower, "drop", test.alpha, test.min_change)
     looks = detector.run(x[ref:].tolist(), n[ref:].tolist())
@@ -111,10 +113,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--river", help="python of a venv with river installed")
+    parser.add_argument("--reference", type=int, default=REFERENCE, help="reference labels")
     parser.add_argument("--out", default="bench/results/alerts.json")
     args = parser.parse_args()
     results: dict[str, Any] = {"settings": {"rows": ROWS, "change_at": CHANGE_AT, "look": LOOK,
-                                            "reference": REFERENCE, "seeds": args.seeds}}  # fmt: skip
+                                            "reference": args.reference, "seeds": args.seeds}}  # fmt: skip
     alarms: dict[str, list[list[int]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         files = []
@@ -124,7 +127,9 @@ def main() -> None:
                 y, predicted = stream(seed, kind == "change")
                 for metric in ("accuracy", "recall"):
                     key = f"{kind}/{metric}/liveeval"
-                    alarms.setdefault(key, []).append(liveeval_alarms(y, predicted, metric))
+                    alarms.setdefault(key, []).append(
+                        liveeval_alarms(y, predicted, metric, args.reference)
+                    )
                 path = Path(tmp) / f"{kind}-{seed}.npz"
                 np.savez(path, y=y, predicted=predicted)
                 files.append((kind, seed, str(path)))
