@@ -93,6 +93,11 @@ def test_a_full_rule_is_read_with_every_key():
         ({"reference": "yesterday"}, r"reference: 'yesterday' is not 'first:N'"),
         ({"alpha": 0.9}, r"alpha: 0.9 is not in \(0, 0.5\)"),
         ({"condition": "drifted"}, r"'drifted' is for drift:FEATURE or drift:score"),
+        ({"window": "10m"}, r"window: '10m' is not a whole number of 15m"),
+        (
+            {"metric": "drift:amount", "condition": "drifted", "reference": "lastweek"},
+            r"'lastweek' is not a drift reference",
+        ),
     ],
 )
 def test_a_bad_rule_is_refused_at_start_naming_the_rule_and_key(rule, message):
@@ -112,7 +117,8 @@ def test_window_metrics_beyond_the_catalogue_are_accepted_in_window_mode():
         {"name": "cpu", "metric": "cpu_percent", "condition": "> 90"},
         {"name": "cov", "metric": "label_coverage", "condition": "< 0.5", "window": "1d"},
         {"name": "delay", "metric": "label_delay_seconds", "condition": "> 3600"},
-        {"name": "amount", "metric": "drift:amount", "condition": "drifted"},
+        {"name": "amount", "metric": "drift:amount", "condition": "drifted",
+         "reference": "version:v1"},
         {"name": "score", "metric": "drift:score", "condition": "> 0.2"},
     ]}  # fmt: skip
     rules = parse_alerts(raw, "x").rules

@@ -79,6 +79,7 @@ _RULE_KEYS = (
 _ALERT_KEYS = ("rules", "channels", "actions", "interval_seconds", "profile_rules")
 _CONDITION = re.compile(r"^\s*(<=|>=|<|>)\s*(-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*$")
 _REFERENCE_FIRST = re.compile(r"^first:([1-9][0-9]*)$")
+_BUCKET = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -373,6 +374,19 @@ def parse_rule(
     )
     if not isinstance(reference, str):
         raise ConfigError(f"{where} reference: {reference!r} is not 'first:N' or 'START/END'")
+    if (mode == "sequential" or rule.drift_column is not None) and rule.window % _BUCKET:
+        raise ConfigError(
+            f"{where} window: {raw.get('window')!r} is not a whole number of 15m (looks and "
+            "drift windows are read from the store's 15-minute rollups)"
+        )
+    if rule.drift_column is not None:
+        if reference.startswith(("version:", "previous:", "first:")) and len(reference) > 9:
+            return rule
+        if "/" not in reference:
+            raise ConfigError(
+                f"{where} reference: {reference!r} is not a drift reference: 'version:NAME', "
+                "'START/END' (ISO 8601 times) or 'previous:7d'"
+            )
     try:
         found = rule.reference_range()
     except ValueError:
