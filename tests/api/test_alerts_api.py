@@ -84,6 +84,8 @@ def test_alerts_fire_with_evidence_survive_a_restart_and_are_listed(config, tmp_
         assert [h["state"] for h in one["history"]] == ["pending", "firing"]
         assert client.get("/v1/alerts/nope").status_code == 404
         assert client.get("/v1/alerts", params={"state": "gone"}).status_code == 422
+        scrape = client.get("/metrics").text
+        assert f'alert_id="{drop["alert_id"]}"' in scrape and 'state="firing"' in scrape
         rules = client.get("/v1/alert-rules").json()["rules"]
         assert {r["name"] for r in rules} >= {"accuracy-drop", "m:fraud:recall-drop"}
 
@@ -129,3 +131,24 @@ def test_a_subscriber_gets_every_state_change_of_a_drop():
         service.stop()
     assert [n.state for n in got] == ["pending", "firing"]
     assert got[0].alert_id == got[1].alert_id and got[1].evidence["alarmed"]
+
+
+def test_the_service_evaluates_its_rules_in_the_background():
+    import time
+
+    from liveeval.service import Service
+
+    rules = {"rules": [{"name": "r", "metric": "accuracy", "model": "m"}], "interval_seconds": 0.05}
+    service = Service(
+        ServerConfig(
+            store=":memory:", logged=[LoggedModel("m", (0, 1), 1)], alerts=parse_alerts(rules, "t")
+        )
+    )
+    service.start()
+    try:
+        deadline = time.monotonic() + 5.0
+        while service.alert_engine().evaluated_at is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert service.alert_engine().evaluated_at is not None
+    finally:
+        service.stop()

@@ -71,7 +71,11 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     """
     if service is None:
         service = Service(config)
-    telemetry = Telemetry(lambda: quality_rows(service), config.metrics_cache_seconds)
+    telemetry = Telemetry(
+        lambda: quality_rows(service),
+        config.metrics_cache_seconds,
+        alerts=lambda: service.alerts.open_alerts() if service.alerts is not None else [],
+    )
     service.observer = TelemetryObserver(telemetry)
     guard = Guard(Tokens.from_env(config.tokens))
 

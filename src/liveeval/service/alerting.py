@@ -389,6 +389,10 @@ class AlertEngine:
         """One alert's latest state and its whole history (None when unknown)."""
         return alert_with_history(self.history(alert_id))
 
+    def open_alerts(self) -> list[dict[str, Any]]:
+        """The open (pending or firing) alerts, as JSON, from memory."""
+        return [n.to_json() for n in list(self.tracker.open.values())]
+
     def rules_json(self) -> list[dict[str, Any]]:
         return [{**r.to_dict(), "error": self.errors.get(r.name)} for r in self.rules]
 
