@@ -285,6 +285,45 @@ class _Counter:
         return v if self.reading != "bounded" else self.low + v * self.width
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """One look as the detector takes it: its period and counts."""
+
+    start: datetime
+    end: datetime
+    x: float
+    n: float
+    samples: int
+
+
+def _units(looks: Sequence[Look], counter: _Counter, min_samples: int) -> list[_Unit]:
+    """Looks as counts, consecutive ones summed until each holds ``min_samples`` (a last
+    short one is left out: it is still filling). Counts add up, so only a bounded
+    metric's looks are merged as statistics (its value is not additive)."""
+    spec = counter.spec
+    if counter.reading == "bounded":
+        out = []
+        for look in _batched(looks, spec, min_samples):
+            x, n = counter.counts(look.stats) or (0.0, 0.0)
+            out.append(_Unit(look.start, look.end, x, n, look_samples(spec, look.stats)))
+        return out
+    units: list[_Unit] = []
+    start: datetime | None = None
+    x = n = 0.0
+    samples = 0
+    for look in looks:
+        counts = counter.counts(look.stats)
+        if start is None:
+            start = look.start
+        if counts is not None:
+            x, n = x + counts[0], n + counts[1]
+        samples += look_samples(spec, look.stats)
+        if samples >= min_samples:
+            units.append(_Unit(start, look.end, x, n, samples))
+            start, x, n, samples = None, 0.0, 0.0, 0
+    return units
+
+
 def detect_drop(test: DropTest, reference: Sequence[Look], looks: Sequence[Look]) -> DropEvidence:
     """Run the detector of ``test`` over ``looks`` after ``reference``.
 
@@ -315,7 +354,8 @@ def detect_drop(test: DropTest, reference: Sequence[Look], looks: Sequence[Look]
         )
         return evidence
     confidence = 1.0 - 2.0 * test.reference_alpha  # two-sided, one side used
-    ref_looks = _batched(reference, spec, test.min_samples) if test.baseline is None else []
+    bounded = reading == "bounded" and test.baseline is None
+    ref_looks = _batched(reference, spec, test.min_samples) if bounded else []
     cut = None
     if reading == "quantile":
         merged = _merged(reference)
@@ -345,16 +385,14 @@ def detect_drop(test: DropTest, reference: Sequence[Look], looks: Sequence[Look]
     evidence.ready = True
     evidence.baseline = counter.unscale(baseline)
     evidence.threshold = detector.threshold
-    batches = _batched(looks, spec, test.min_samples)
+    batches = _units(looks, counter, test.min_samples)
     samples: list[int] = []
-    for look in batches:
-        counts = counter.counts(look.stats)
-        samples.append(look_samples(spec, look.stats))
-        x, n = counts if counts is not None else (0.0, 0.0)
-        if detector.update(x, n) and evidence.first_alarm is None:
-            sx, sn, since_looks, _ = detector.since_change()
+    for unit in batches:
+        samples.append(unit.samples)
+        if detector.update(unit.x, unit.n) and evidence.first_alarm is None:
+            _, _, since_looks, _ = detector.since_change()
             evidence.first_alarm = {
-                "at": look.end.isoformat(),
+                "at": unit.end.isoformat(),
                 "looks_since_change": since_looks,
                 "samples_since_change": sum(samples[len(samples) - since_looks :]),
             }
@@ -385,11 +423,10 @@ def _reference_baseline(
     start = reference[0].start.isoformat() if reference else None
     end = reference[-1].end.isoformat() if reference else None
     if counter.reading in ("proportion", "quantile"):
-        merged = _merged(reference)
-        counts = None if merged is None else counter.counts(merged)
-        if counts is None or counts[1] <= 0:
+        units = _units(reference, counter, 1)
+        x, n = sum(u.x for u in units), sum(u.n for u in units)
+        if n <= 0:
             return f"the reference has no {test.metric} yet"
-        x, n = counts
         lo, hi = wilson(x, n, confidence)
         before: dict[str, Any] = {
             "value": x / n,
@@ -433,7 +470,7 @@ def _after(
     looks: int,
     samples: list[int],
     confidence: float,
-    batches: list[Look],
+    batches: Sequence[_Unit],
 ) -> dict[str, Any]:
     if looks == 0 or n <= 0:
         return {"looks": 0, "samples": 0}

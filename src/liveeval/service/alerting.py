@@ -10,8 +10,9 @@ states, writes every change to the store's history and hands it to the subscribe
   "sequential"``) read the scope's looks — closed windows of the rule's ``window`` by
   prediction time, from the store's rollups — since the first prediction, split them
   into the reference (the first ``N`` samples, or a time range) and the looks after it,
-  and run :func:`~liveeval.monitor.drop.detect_drop`. The whole series is read again at
-  every evaluation, so late labels count and a restart loses nothing.
+  and run :func:`~liveeval.monitor.drop.detect_drop`. The series is read whole at the
+  first evaluation, then its last three days of prediction time at each one (where late
+  labels land); a restart reads it whole again, so nothing is lost.
 - **Window rules** compare one value of the last closed window with a threshold: a
   catalogue metric, ``label_coverage``, ``label_delay_seconds`` (p90), ``cpu_percent``
   (mean), ``rss_bytes`` (max), or a drift (``drift:FEATURE``, ``drift:score``: the
@@ -46,6 +47,9 @@ log = logging.getLogger("liveeval.alerts")
 
 # A sequential rule reads at most this many looks (the most recent, after the reference).
 MAX_LOOKS = 20_000
+# Each evaluation reads again the looks of this much recent prediction time (late labels
+# land there); older looks are kept from earlier reads until the server restarts.
+REFRESH = timedelta(days=3)
 _ALL = "*"
 
 
@@ -69,6 +73,8 @@ class AlertEngine:
         self.evaluated_at: datetime | None = None
         self.errors: dict[str, str] = {}
         self._lock = threading.Lock()
+        # Per series: (the start of the part read again each time, the looks so far).
+        self._looks: dict[Any, tuple[datetime, dict[tuple[Any, ...], StoreStats]]] = {}
 
     def _profile_rules(self) -> list[Rule]:
         out: list[Rule] = []
@@ -192,14 +198,7 @@ class AlertEngine:
         by = self._by(rule)
         key = (model, by, rule.version, rule.segment, every, until)
         if key not in cache:
-            classes, pos_label, _ = self.service.model_meta(model, None)
-            cache[key] = self.service.store.grouped_statistics(
-                self._store_scope(rule, model, None, until),
-                by,
-                every=every,
-                classes=classes,
-                pos_label=pos_label,
-            )
+            cache[key] = self._series(rule, model, by, every, until)
         grouped: dict[tuple[Any, ...], StoreStats] = cache[key]
         series: dict[tuple[Any, ...], list[Look]] = {}
         for k in sorted(grouped, key=lambda k: k[-1]):
@@ -217,6 +216,28 @@ class AlertEngine:
             reference, after = self._split(rule, looks)
             evidence = detect_drop(test, reference, after[-MAX_LOOKS:])
             yield self._scope(rule, model, group), self._drop_verdict(rule, evidence)
+
+    def _series(
+        self, rule: Rule, model: str, by: tuple[Any, ...], every: timedelta, until: datetime
+    ) -> dict[tuple[Any, ...], StoreStats]:
+        """The looks of a series up to ``until``: read whole once, then only the last
+        ``REFRESH`` of prediction time at each evaluation (where late labels land);
+        older looks are kept from earlier reads."""
+        classes, pos_label, _ = self.service.model_meta(model, None)
+        key = (model, by, rule.version, rule.segment, every)
+        kept = self._looks.get(key)
+        since = None if kept is None else kept[0]
+        fresh = self.service.store.grouped_statistics(
+            self._store_scope(rule, model, since, until),
+            by,
+            every=every,
+            classes=classes,
+            pos_label=pos_label,
+        )
+        grouped = {} if kept is None else {k: v for k, v in kept[1].items() if k[-1] < kept[0]}
+        grouped.update(fresh)
+        self._looks[key] = (floor_to(until - REFRESH, every) or until, grouped)
+        return grouped
 
     def _split(self, rule: Rule, looks: list[Look]) -> tuple[list[Look], list[Look]]:
         if rule.condition.threshold is not None:
