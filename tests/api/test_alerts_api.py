@@ -152,3 +152,67 @@ def test_the_service_evaluates_its_rules_in_the_background():
         assert service.alert_engine().evaluated_at is not None
     finally:
         service.stop()
+
+
+def test_window_rules_on_resources_coverage_delay_and_drift_are_evaluated():
+    from liveeval.service import Service
+
+    rules = {"rules": [
+        {"name": "cpu", "metric": "cpu_percent", "condition": "> 50", "window": "1d", "min_samples": 1},
+        {"name": "rss", "metric": "rss_bytes", "condition": "> 1000", "window": "1d", "min_samples": 1},
+        {"name": "coverage", "metric": "label_coverage", "model": "m", "condition": "< 0.5",
+         "window": "1d", "min_samples": 10},
+        {"name": "delay", "metric": "label_delay_seconds", "model": "m", "condition": "> 60",
+         "window": "1d", "min_samples": 10},
+        {"name": "amount", "metric": "drift:amount", "model": "m", "condition": "drifted",
+         "window": "1d", "reference": "previous:1d", "min_samples": 10},
+        {"name": "log-loss", "metric": "log_loss", "model": "m", "condition": "> 5",
+         "window": "1d", "min_samples": 10},
+    ]}  # fmt: skip
+    service = Service(
+        ServerConfig(
+            store=":memory:", logged=[LoggedModel("m", (0, 1), 1)], alerts=parse_alerts(rules, "t")
+        )
+    )
+    service.run_alerts = False
+    service.start()
+    try:
+        now = datetime.now(UTC)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+        rng = np.random.default_rng(0)
+        predictions, outcomes = [], []
+        for d, shift in ((2, 0.0), (1, 3.0)):  # the day before yesterday, then yesterday
+            for i in range(240):
+                ts = day - timedelta(days=d) + timedelta(seconds=350 * i)
+                pid = f"p{d}-{i}"
+                predictions.append({"id": pid, "model": "m", "version": "v1", "ts": ts,
+                                    "label": encode_label(i % 2), "score": 0.3 + 0.4 * (i % 2),
+                                    "features": json.dumps({"amount": float(rng.normal(shift))}),
+                                    "status": "ok"})  # fmt: skip
+                if d == 2 or i % 4 == 0:  # yesterday: a quarter labelled, two hours late
+                    outcomes.append({"prediction_id": pid, "label": encode_label(i % 2),
+                                     "ts": ts + timedelta(hours=2)})  # fmt: skip
+        service.store.commit("predictions", predictions)
+        service.store.commit("outcomes", outcomes)
+        service.store.commit(
+            "resource_samples",
+            [
+                {
+                    "ts": day - timedelta(hours=1),
+                    "process": "p",
+                    "cpu_percent": 90.0,
+                    "rss_bytes": 5000,
+                }
+            ],
+        )
+        changes = service.alert_engine().evaluate(now=day + timedelta(minutes=1))
+        engine = service.alert_engine()
+    finally:
+        service.stop()
+    assert engine.errors == {}
+    firing = {c.rule: c for c in changes if c.state == "firing"}
+    assert set(firing) == {"cpu", "rss", "coverage", "delay", "amount"}
+    assert firing["coverage"].evidence["value"] == 0.25
+    assert firing["delay"].evidence["value"] > 3600
+    assert firing["amount"].evidence["column"]["drifted"] is True
+    assert firing["cpu"].model == "server"

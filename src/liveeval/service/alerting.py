@@ -121,8 +121,8 @@ class AlertEngine:
     # -- evaluation -----------------------------------------------------------------
 
     def evaluate(self, now: datetime | None = None) -> list[AlertNotice]:
-        """Evaluate every rule once; returns the state changes it made."""
-        now = now or datetime.now(UTC)
+        """Evaluate every rule once (``now`` naive means UTC); returns the state changes."""
+        now = _aware(now or datetime.now(UTC))
         changes: list[AlertNotice] = []
         with self._lock:
             cache: dict[Any, Any] = {}
@@ -384,19 +384,20 @@ class AlertEngine:
             None,
         )
         evidence = {"reference": answer["reference"], "rule": answer["rule"], "column": found}
-        if found is None or found.get("effect") is None:
+        effect = None if found is None else found["effect"]["value"]
+        if found is None or effect is None:
             return _Verdict(None, f"drift of {column}: no data in the last window", evidence)
-        rows = int(found.get("rows") or 0)
+        rows = int(found["rows"]["current"] or 0)
         if rule.condition.op == "drifted":
             if rows < rule.min_samples:
                 return _Verdict(None, f"drift of {column}: {rows} rows", evidence)
             holds = bool(found["drifted"])
             summary = (
                 f"drift of {column}: {'drifted' if holds else 'not drifted'} "
-                f"(effect {_fmt(found['effect'])}, {found.get('status')})"
+                f"(effect {_fmt(effect)}, {found.get('status')})"
             )
             return _Verdict(holds, summary, evidence)
-        return self._compare(rule, float(found["effect"]), rows, evidence)
+        return self._compare(rule, float(effect), rows, evidence)
 
     # -- reads ----------------------------------------------------------------------
 
