@@ -146,11 +146,13 @@ class AlertEngine:
             self.evaluated_at = now
         return changes
 
-    def _models(self, rule: Rule) -> list[str]:
+    def _models(self, rule: Rule, cache: dict[Any, Any]) -> list[str]:
         if rule.model != _ALL:
             return [rule.model]
-        known = set(self.service.models) | set(self.service.logged)
-        return sorted(known | self.service.store.models())
+        if "models" not in cache:  # a DISTINCT over the predictions: once per evaluation
+            known = set(self.service.models) | set(self.service.logged)
+            cache["models"] = sorted(known | self.service.store.models())
+        return list(cache["models"])
 
     def _verdicts(
         self, rule: Rule, now: datetime, cache: dict[Any, Any]
@@ -158,7 +160,7 @@ class AlertEngine:
         if rule.metric in ("cpu_percent", "rss_bytes"):
             yield AlertScope("server"), self._resources(rule, now)
             return
-        for model in self._models(rule):
+        for model in self._models(rule, cache):
             if rule.mode == "sequential":
                 yield from self._sequential(rule, model, now, cache)
             elif rule.drift_column is not None:
