@@ -30,6 +30,12 @@ name = "spam"
 classes = ["ham", "spam"]      # labels are mapped onto these; others are rejected
 pos_label = "spam"
 profile = "spam"
+
+[[alerts.rules]]               # alert rules (every key: docs/alerts.md); or --alerts FILE
+name = "fraud-recall"
+metric = "recall"
+model = "fraud"
+condition = "drop"
 ```
 
 An unknown table or key is an error with a "did you mean" suggestion: a typo such as
@@ -48,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .monitor.rules import AlertSettings, parse_alerts
 from .serving import ModelSpec
 from .serving.model import OUTPUTS
 
@@ -56,6 +63,7 @@ __all__ = [
     "LoggedModel",
     "ServerConfig",
     "Tokens",
+    "load_alerts_file",
     "load_config",
     "parse_window",
 ]
@@ -78,7 +86,7 @@ _MODEL_KEYS = (
     "threshold",
     "output",
 )
-_TABLES = ("server", "tokens", "profiles", "models")
+_TABLES = ("server", "tokens", "profiles", "models", "alerts")
 
 
 def parse_window(text: str) -> timedelta:
@@ -146,6 +154,7 @@ class ServerConfig:
     max_body_bytes: int = 32 * 1024 * 1024
     metrics_cache_seconds: float = 10.0
     resource_interval_seconds: float = 15.0
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def check(self) -> None:
         """Refuse settings that would expose an unprotected server or cannot work."""
@@ -262,9 +271,7 @@ def _logged(raw: dict[str, Any], name: str, where: str) -> LoggedModel:
     return LoggedModel(name, classes, pos_label, profile)
 
 
-def load_config(path: str | Path) -> ServerConfig:
-    """Read ``liveeval.toml``; every mistake is a :class:`ConfigError` naming it."""
-    p = Path(path)
+def _read_toml(p: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -277,6 +284,30 @@ def load_config(path: str | Path) -> ServerConfig:
         raise ConfigError(f"{p}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return data
+
+
+def load_alerts_file(path: str | Path) -> AlertSettings:
+    """Alert rules from their own file (``--alerts FILE``): an ``[alerts]`` table as in
+    ``liveeval.toml``, or its contents at the top level (``[[rules]]``, ``[channels.NAME]``).
+
+    Raises
+    ------
+    ConfigError
+        naming the file, the rule and the key.
+    """
+    p = Path(path)
+    data = _read_toml(p)
+    if "alerts" in data:
+        _unknown(data, ("alerts",), str(p))
+        return parse_alerts(data["alerts"], str(p))
+    return parse_alerts(data, str(p))
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    """Read ``liveeval.toml``; every mistake is a :class:`ConfigError` naming it."""
+    p = Path(path)
+    data = _read_toml(p)
     _unknown(data, _TABLES, str(p))
     server = data.get("server", {})
     tokens = data.get("tokens", {})
@@ -327,6 +358,7 @@ def load_config(path: str | Path) -> ServerConfig:
                 "a number",
             )
         ),
+        alerts=parse_alerts(data.get("alerts", {}), str(p)),
     )
     parse_window(config.window)
     return config

@@ -560,6 +560,7 @@ def demo_data(
 
 
 def _register_server_commands() -> None:
+    from .alerts import alerts
     from .demo import demo
     from .drift import drift
     from .monitor import monitor
@@ -570,6 +571,7 @@ def _register_server_commands() -> None:
     app.command("monitor")(monitor)
     app.command("demo")(demo)
     app.command("drift")(drift)
+    app.command("alerts")(alerts)
 
 
 _register_server_commands()

@@ -83,6 +83,7 @@ def demo(
     from ..api import create_app
     from ..config import ServerConfig
     from ..demo.models import load_diagnosis, train_models
+    from ..monitor.rules import AlertSettings
     from ..service import Service
     from ..service._clock import SimulatedClock, use_clock
     from ..serving import ModelSpec
@@ -132,6 +133,8 @@ def demo(
                 ),
             ],
             metrics_cache_seconds=2.0,
+            # The profiles' alert rules, evaluated every few simulated minutes.
+            alerts=AlertSettings(interval_seconds=max(1.0, min(60.0, 600.0 / rate))),
             # A sample every few simulated minutes.
             resource_interval_seconds=max(0.5, min(5.0, 300.0 / rate)),
         )

@@ -9,6 +9,7 @@ nothing of HTTP: outcomes are :class:`Answer` values and errors are
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,10 +21,13 @@ from ..readiness import Profile, load_profile_file, profile_by_name
 from ..serving import LoadedModel, load_model
 from ..store import Kind, Store, WriteOutcome, open_store
 from ._clock import now
+from .alerting import AlertEngine, Subscriber
 from .answer import Answer
 from .classes import ClassMap, RecentPredictions
 
 __all__ = ["Answer", "Observer", "Service"]
+
+log = logging.getLogger("liveeval.service")
 
 
 class Observer(Protocol):
@@ -111,6 +115,10 @@ class Service:
         self._store: Store | None = None
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
+        self._alerter: threading.Thread | None = None
+        self._subscribers: list[Subscriber] = []
+        self.alerts: AlertEngine | None = None
+        self.run_alerts = True  # the background evaluation (tests and tools turn it off)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -134,6 +142,13 @@ class Service:
             target=self._sample_resources, name="liveeval-resources", daemon=True
         )
         self._sampler.start()
+        self.alerts = AlertEngine(self, list(self._subscribers))
+        self.alerts.restore()
+        if self.run_alerts and self.alerts.rules:
+            self._alerter = threading.Thread(
+                target=self._evaluate_alerts, name="liveeval-alerts", daemon=True
+            )
+            self._alerter.start()
         # Models, libraries and the id index are long-lived: move them out of the
         # garbage collector's generations so that its full passes, triggered by the
         # many small objects each request allocates, stop re-scanning them.
@@ -144,6 +159,10 @@ class Service:
         self._stop.set()
         if self._sampler is not None:
             self._sampler.join(timeout=5)
+        if self._alerter is not None:
+            self._alerter.join(timeout=30)
+            self._alerter = None
+        self.alerts = None
         if self._store is not None:
             self._store.close()  # flushes everything acknowledged
         self._store = None
@@ -163,6 +182,29 @@ class Service:
             store = self._store
             if store is not None and not self._stop.is_set():
                 store.commit("resource_samples", [sample])
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Hand every alert state change (an ``AlertNotice``) to ``subscriber``, which
+        must not block (queue and return). Before or after :meth:`start`."""
+        self._subscribers.append(subscriber)
+        if self.alerts is not None:
+            self.alerts.subscribe(subscriber)
+
+    def alert_engine(self) -> AlertEngine:
+        if self.alerts is None:
+            raise LiveevalError("the service is not started")
+        return self.alerts
+
+    def _evaluate_alerts(self) -> None:
+        interval = self.config.alerts.interval_seconds
+        while not self._stop.wait(interval):
+            engine = self.alerts
+            if engine is None:
+                return
+            try:
+                engine.evaluate()
+            except Exception:  # the loop must outlive a bad cycle; the next one retries
+                log.exception("alert evaluation failed")
 
     # -- shared helpers ----------------------------------------------------------
 

@@ -167,6 +167,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         # delays) merge these rows instead of scanning events; see store/duck/rollup.py.
         ROLLUP_TABLES,
     ),
+    (
+        5,
+        "alert history: every state change of every alert",
+        # Not an event: written by the server's own rule engine, directly (no journal),
+        # and read back at start so that open alerts survive a restart.
+        """
+        CREATE TABLE alert_events (
+            alert_id VARCHAR NOT NULL,
+            rule VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            version VARCHAR,
+            segment VARCHAR,
+            metric VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            body VARCHAR NOT NULL
+        );
+        """,
+    ),
 ]
 
 # Data a migration derives from existing rows, run after its SQL in its transaction.
