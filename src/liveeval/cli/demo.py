@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -83,7 +84,7 @@ def demo(
     from ..api import create_app
     from ..config import ServerConfig
     from ..demo.models import load_diagnosis, train_models
-    from ..monitor.rules import AlertSettings
+    from ..monitor.rules import AlertSettings, Condition, Rule
     from ..service import Service
     from ..service._clock import SimulatedClock, use_clock
     from ..serving import ModelSpec
@@ -134,7 +135,24 @@ def demo(
             ],
             metrics_cache_seconds=2.0,
             # The profiles' alert rules, evaluated every few simulated minutes.
-            alerts=AlertSettings(interval_seconds=max(1.0, min(60.0, 600.0 / rate))),
+            # The profiles' rules want 5,000 reference labels, more than a short run
+            # gets: the demo adds the same recall-drop rule on a smaller reference.
+            alerts=AlertSettings(
+                rules=(
+                    Rule(
+                        name="demo:fraud:recall-drop",
+                        metric="recall",
+                        condition=Condition("drop", "drop"),
+                        mode="sequential",
+                        model="fraud",
+                        window=timedelta(hours=2),
+                        min_samples=20,
+                        reference="first:300",
+                        source="liveeval demo",
+                    ),
+                ),
+                interval_seconds=max(1.0, min(60.0, 600.0 / rate)),
+            ),
             # A sample every few simulated minutes.
             resource_interval_seconds=max(0.5, min(5.0, 300.0 / rate)),
         )
