@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+
+@contextlib.contextmanager
+def machine_lock(name: str) -> Iterator[None]:
+    """One holder at a time across processes (pytest-xdist workers, another run of the
+    suite): for what is machine-wide, such as installing Debian packages (two apt-get at
+    once fail on dpkg's lock)."""
+    path = Path(tempfile.gettempdir()) / f"liveeval-tests-{name}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def free_port() -> int:
