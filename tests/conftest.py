@@ -16,7 +16,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 # Several CPUs with pytest-xdist: groups for shared fixtures, and the worker count.
-pytest_plugins = ["tests.parallel"]
+pytest_plugins = ["tests.parallel", "pytester"]
 
 
 @pytest.fixture
