@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo
 DEMO_SECONDS ?= 150
+# pytest-xdist workers for `make test`: auto = the CPUs this machine gives us (at most 8;
+# tests/parallel.py); PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: demo report-demo test lint typecheck bench bench-server bench-predict bench-drift bench-alerts clean
 
@@ -42,8 +45,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# --dist loadgroup keeps tests that share a module-scoped fixture on one worker
+# (docs/testing.md says what a test must do to run in parallel).
 test: lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

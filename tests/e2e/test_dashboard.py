@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import free_port
+from .conftest import free_port, machine_lock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -47,7 +47,8 @@ def _get(url: str) -> dict:
 @pytest.fixture(scope="module")
 def chromium() -> Path:
     if not CHROMIUM.exists():
-        subprocess.run(["bash", str(ROOT / "scripts" / "ensure-chromium.sh")], check=True)
+        with machine_lock("apt"):  # apt-get, maybe run by another worker too
+            subprocess.run(["bash", str(ROOT / "scripts" / "ensure-chromium.sh")], check=True)
     return CHROMIUM
 
 
