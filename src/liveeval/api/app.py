@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..config import WINDOW_PATTERN, ServerConfig, Tokens
-from ..errors import LiveevalError, NotFoundError, StoreUnavailable
+from ..errors import ConflictError, LiveevalError, NotFoundError, StoreUnavailable
 from ..service import Service
 from ..service.events import naive_utc
 from ..service.ingest import ingest_deployment, ingest_prediction_table, ingest_predictions
@@ -41,6 +41,7 @@ from .docs import mount_offline_docs
 from .fastpath import INTERNAL, validation_errors
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
+from .references import references_router
 from .prometheus import Telemetry, TelemetryObserver
 from .schemas import (
     MAX_BATCH,
@@ -134,6 +135,10 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     @app.exception_handler(StoreUnavailable)
     async def store_behind(request: Request, exc: StoreUnavailable) -> JSONResponse:
         return error(request, 503, str(exc))
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return error(request, 409, str(exc))
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
@@ -302,6 +307,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         )
 
     app.include_router(monitoring_router(service, read_guard, errors))
+    app.include_router(references_router(service, read_guard, write_guard, errors))
     app.include_router(dashboard_routes(service, read_guard, errors))
 
     @app.post(

@@ -51,11 +51,13 @@ __all__ = [
     "ColumnDrift",
     "DriftReport",
     "SkippedColumn",
+    "category_counts",
     "column_kind",
     "compare_files",
     "compare_tables",
     "histogram_from_store",
     "measure_columns",
+    "numeric_values",
 ]
 
 SCHEMA_VERSION = "1.0"
@@ -306,6 +308,17 @@ def _category_counts(col: pa.ChunkedArray | pa.Array) -> tuple[dict[str, int], i
     values = counts.field("values").to_pylist()
     freqs = counts.field("counts").to_pylist()
     return {str(v): int(n) for v, n in zip(values, freqs, strict=True) if v is not None}, missing
+
+
+def numeric_values(col: pa.ChunkedArray | pa.Array) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """A numeric Arrow column as a fresh float64 array, nulls as NaN."""
+    return _numbers(col)
+
+
+def category_counts(col: pa.ChunkedArray | pa.Array) -> tuple[dict[str, int], int]:
+    """Counts per category of a string, dictionary or boolean column (booleans as
+    ``"true"``/``"false"``, as the store keeps them), and the number of nulls."""
+    return _category_counts(col)
 
 
 def measure_columns(

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import duckdb
 
 from .features import insert_features
+from .references import REFERENCES_TABLE
 from .rollup import ROLLUP_TABLES, backfill
 
 __all__ = ["BACKFILLS", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
@@ -166,6 +167,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         # Windowed reads (counts, confusion cells, score and feature histograms, label
         # delays) merge these rows instead of scanning events; see store/duck/rollup.py.
         ROLLUP_TABLES,
+    ),
+    (
+        5,
+        "references registered by name: an uploaded file reduced to histograms on the "
+        "model's fixed feature bins",
+        # One row per (model, name); the histograms as one JSON document (a few kB per
+        # feature), read whole when drift compares with the reference.
+        REFERENCES_TABLE,
     ),
 ]
 
