@@ -41,8 +41,8 @@ from .docs import mount_offline_docs
 from .fastpath import INTERNAL, validation_errors
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
-from .references import references_router
 from .prometheus import Telemetry, TelemetryObserver
+from .references import references_router
 from .schemas import (
     MAX_BATCH,
     BulkWriteResponse,

@@ -396,13 +396,13 @@ def _score_reference(ref: ScoreHistogram | None) -> dict[tuple[Role, str], Histo
 def _uploaded_score_reference(ref: StoredReference) -> dict[tuple[Role, str], Histogram]:
     """An uploaded reference's score, predicted-label and label histograms."""
     out: dict[tuple[Role, str], Histogram] = {}
-    if ref.scores is not None and sum(ref.scores):
+    if ref.scores is not None and any(ref.scores):
         out[("score", "score")] = Histogram(
             edges=_SCORE_EDGES, counts=np.asarray(ref.scores, dtype=np.int64)
         )
-    if ref.predicted is not None and sum(ref.predicted.values()):
+    if ref.predicted is not None and any(ref.predicted.values()):
         out[("prediction", "predicted label")] = Histogram.from_categories(ref.predicted)
-    if ref.labels is not None and sum(ref.labels.values()):
+    if ref.labels is not None and any(ref.labels.values()):
         out[("label", "label")] = Histogram.from_categories(ref.labels)
     return out
 
