@@ -86,7 +86,6 @@ def _read(raw: bytes, media_type: str) -> _File:
             except (pa.ArrowInvalid, OSError) as exc:
                 raise ValidationError(
                     f"column {name!r}: cannot be read from the Parquet file: {exc}",
-                    column=name,
                 ) from None
             return table.column(0)
 
@@ -135,7 +134,6 @@ def _roles(
         raise ValidationError(
             f"column name(s) {duplicated} head more than one column of the reference file; "
             "rename them so each name is unique",
-            column=duplicated[0],
         )
     return roles
 
@@ -146,16 +144,13 @@ def _binary_classes(service: Service, model: str) -> tuple[tuple[Label, ...] | N
         raise ValidationError(
             f"model {model!r} is not a binary model with a known positive class, so a "
             "reference cannot carry its score or labels; upload features only",
-            column="score",
         )
     return classes, pos_label
 
 
 def _score_counts(col: pa.ChunkedArray, name: str) -> tuple[int, ...]:
     if column_kind(col.type) != "numeric":
-        raise ValidationError(
-            f"column {name!r} (the score) is {col.type}, not a number in [0, 1]", column=name
-        )
+        raise ValidationError(f"column {name!r} (the score) is {col.type}, not a number in [0, 1]")
     values = numeric_values(col)
     valid = col.is_valid().to_numpy(zero_copy_only=False) if col.null_count else None
     bad = ~((values >= 0.0) & (values <= 1.0))
@@ -164,7 +159,7 @@ def _score_counts(col: pa.ChunkedArray, name: str) -> tuple[int, ...]:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ValidationError(
-            f"column {name!r} row {row + 1}: {values[row]!r} is not a score in [0, 1]",
+            f"{float(values[row])!r} is not a score in [0, 1]",
             column=name,
             row=row + 1,
         )
@@ -195,7 +190,6 @@ def _class_counts(
             accepted = ", ".join(repr(c) for c in classes or (pos_label,))
             raise ValidationError(
                 f"column {name!r}: {value!r} is not a class of the model (accepted: {accepted})",
-                column=name,
             )
         out["positive" if key == positive else "negative"] += int(n)
     return out
@@ -212,7 +206,6 @@ def _numeric(
         raise ValidationError(
             f"column {name!r} holds no finite number ({values.size:,} rows, all null, NaN or "
             "infinite); drop it from the reference or fill it",
-            column=name,
         )
     levels = np.linspace(0.0, 1.0, FEATURE_BINS + 1)
     # Discrete quantiles (values that occur), as the store's freeze takes them.
@@ -241,13 +234,11 @@ def _check_kind(
         raise ValidationError(
             f"column {name!r} is numeric in the reference ({dtype}) but the model's feature "
             f"{name!r} holds text (e.g. {shown}); send it as text or fix the type",
-            column=name,
         )
     if kind == "categorical" and numbers and not texts:
         raise ValidationError(
             f"column {name!r} is text in the reference ({dtype}) but the model's feature "
             f"{name!r} holds numbers; send it as a numeric column",
-            column=name,
         )
 
 
@@ -333,7 +324,6 @@ def upload_reference(
             f"column(s) {', '.join(repr(u) for u in unknown[:10])} of the reference are not "
             f"features of model {model!r} (its features: {shown}); drop them, name the score "
             "or labels with score=/label=/prediction=, or upload with extra=ignore",
-            column=unknown[0],
         )
     for u in unknown:
         columns[u] = f"left out: not a feature of model {model!r}"
