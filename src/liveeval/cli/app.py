@@ -563,6 +563,7 @@ def _register_server_commands() -> None:
     from .demo import demo
     from .drift import drift
     from .monitor import monitor
+    from .reference import reference_app
     from .serve import export, serve
 
     app.command("serve")(serve)
@@ -570,6 +571,7 @@ def _register_server_commands() -> None:
     app.command("monitor")(monitor)
     app.command("demo")(demo)
     app.command("drift")(drift)
+    app.add_typer(reference_app, name="reference")
 
 
 _register_server_commands()
