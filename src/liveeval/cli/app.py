@@ -274,6 +274,17 @@ def report(
     train: TrainOpt = None,
     validation: ValidationOpt = None,
     features: FeaturesOpt = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="Data to compare the features, label and score with (drift section).",
+        ),
+    ] = None,
+    maturity: Annotated[
+        float,
+        typer.Option("--maturity", help="Label coverage from which a window is realized."),
+    ] = 0.9,
     min_recall: MinRecallOpt = None,
     min_precision: MinPrecisionOpt = None,
     cost_fp: CostFpOpt = None,
@@ -309,6 +320,8 @@ def report(
             train=train,
             validation=validation,
             features=_split(features),
+            reference=reference,
+            maturity=maturity,
             min_recall=min_recall,
             min_precision=min_precision,
             cost_fp=cost_fp,

@@ -507,13 +507,16 @@ def compare_tables(
     bins: int = DEFAULT_BINS,
     reference_name: str = "<reference>",
     current_name: str = "<current>",
+    labelled_only: bool = False,
 ) -> DriftReport:
     """Drift of every shared column (or ``columns``) from ``reference`` to ``current``.
 
     ``label`` and ``prediction`` columns are compared as categories, ``score`` as a
-    number, whatever their Arrow types. Raises :class:`ColumnNotFoundError` for a named
-    column missing from either table, :class:`ValidationError` when nothing can be
-    compared.
+    number, whatever their Arrow types. With ``labelled_only``, the label's prevalence
+    is compared over the rows that have a label (a log whose ground truth is still
+    arriving has empty labels that are not a change of prevalence). Raises
+    :class:`ColumnNotFoundError` for a named column missing from either table,
+    :class:`ValidationError` when nothing can be compared.
     """
     rule = rule or DriftRule()
     plans, skipped = _plan(
@@ -526,10 +529,17 @@ def compare_tables(
         reference_name=reference_name,
         current_name=current_name,
     )
+
+    def read(name: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+        ref, cur = reference.column(name), current.column(name)
+        if labelled_only and name == label:
+            return ref.drop_null(), cur.drop_null()
+        return ref, cur
+
     return _report(
         plans,
         skipped,
-        lambda name: (reference.column(name), current.column(name)),
+        read,
         rule,
         reference_name=reference_name,
         current_name=current_name,
