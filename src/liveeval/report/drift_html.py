@@ -76,8 +76,9 @@ def drift_html(doc: dict[str, Any]) -> str:
         + "".join(rows)
         + "</table>"
         + (f"<p>Skipped:</p><ul>{skipped}</ul>" if skipped else "")
-        + f'<p class="legend">Shares per bin (numbers: reference deciles):<span style="background:{REFERENCE_COLOR}"></span>'
-        f'reference<span style="background:{CURRENT_COLOR}"></span>current</p>'
+        + '<p class="legend">Shares per bin (numbers: reference deciles):'
+        f'<span style="background:{REFERENCE_COLOR}"></span>reference'
+        f'<span style="background:{CURRENT_COLOR}"></span>current</p>'
         + "".join(sections)
         + f'<p class="muted">liveeval {escape(doc["liveeval_version"])}, {escape(doc["generated_at"])}</p>'
         "</body></html>\n"

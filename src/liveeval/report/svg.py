@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from html import escape
 
 __all__ = [
+    "CURRENT_COLOR",
     "OKABE_ITO",
     "PALETTE",
     "REFERENCE_COLOR",
-    "CURRENT_COLOR",
     "Band",
     "Series",
     "band_chart",
