@@ -449,7 +449,9 @@ def _drift(
         reference_name=ref_source,
         current_name=source,
         labelled_only=True,
-        **named,
+        label=named.get("label"),
+        score=named.get("score"),
+        prediction=named.get("prediction"),
     )
     return report.to_dict()
 

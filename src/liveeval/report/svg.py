@@ -305,9 +305,9 @@ def histogram_chart(
     out = _frame(width, height, title)
     out.append(f'<text x="4" y="16" font-size="13" font-weight="600">{escape(title)}</text>')
     for i, (name, color) in enumerate((("reference", REFERENCE_COLOR), ("current", CURRENT_COLOR))):
-        x = left + i * 100
-        out.append(f'<rect x="{x}" y="24" width="12" height="10" fill="{color}"/>')
-        out.append(f'<text x="{x + 16}" y="33" fill="#334155">{name}</text>')
+        lx = left + i * 100
+        out.append(f'<rect x="{lx}" y="24" width="12" height="10" fill="{color}"/>')
+        out.append(f'<text x="{lx + 16}" y="33" fill="#334155">{name}</text>')
     if not bins:
         out.append("</svg>")
         return "".join(out)
@@ -447,7 +447,7 @@ def band_chart(
                 f'font-size="10" fill="#475569">{escape(key[:16])}</text>'
             )
     if legend:
-        lx, ly = float(left), height - 6
+        lx, ly = float(left), float(height - 6)
         for b in bands:
             out.append(
                 f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 16}" y2="{ly - 4}" stroke="{b.color}" '
