@@ -18,7 +18,7 @@ from liveeval.errors import ColumnNotFoundError, ConflictError, NotFoundError, V
 from liveeval.monitor.drift import compare_tables
 from liveeval.service.drift import parse_reference
 from liveeval.service.reference import upload_reference
-from liveeval.store import open_store
+from liveeval.store import Scope, open_store
 
 PARQUET = "application/vnd.apache.parquet"
 ARROW = "application/vnd.apache.arrow.stream"
@@ -364,3 +364,14 @@ def test_an_unknown_upload_name_suggests_the_close_one(client):
 
     with pytest.raises(NotFoundError, match="no reference named 'trian'"):
         drift(service, "ext", reference="upload:trian")
+
+
+def test_numbers_stored_before_the_bins_were_fixed_are_binned_on_the_references(client):
+    log(client, reference_table(300, seed=3))  # 300 numbers: fewer than the store's freeze
+    service = client.app.state.service  # type: ignore[attr-defined]
+    table = reference_table(2000).select(["amount", "channel"])
+    upload_reference(service, "ext", "t", parquet(table), PARQUET)
+    merged = service.store.feature_windows(Scope("ext"), None, ["amount"])
+    (histogram,) = (w["amount"] for w in merged.values())
+    assert histogram.edges == service.store.reference("ext", "t").features["amount"].edges
+    assert sum(histogram.counts) + histogram.below + histogram.above == 300
