@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -81,8 +82,15 @@ def _read(raw: bytes, media_type: str) -> _File:
             raise ValidationError(f"the body is not a Parquet file: {exc}") from None
 
         def column(name: str) -> pa.ChunkedArray:
+            # Strings stay dictionary-encoded, as Parquet stores them: categories are
+            # counted from their indices.
+            dtype = schema.field(name).type
+            strings = pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
             try:
-                table = pq.ParquetFile(pa.BufferReader(raw)).read(columns=[name])
+                reader = pq.ParquetFile(
+                    pa.BufferReader(raw), read_dictionary=[name] if strings else None
+                )
+                table = reader.read(columns=[name])
             except (pa.ArrowInvalid, OSError) as exc:
                 raise ValidationError(
                     f"column {name!r}: cannot be read from the Parquet file: {exc}",
@@ -208,8 +216,10 @@ def _numeric(
             "infinite); drop it from the reference or fill it",
         )
     levels = np.linspace(0.0, 1.0, FEATURE_BINS + 1)
-    # Discrete quantiles (values that occur), as the store's freeze takes them.
-    return values, freeze_edges(np.quantile(finite, levels, method="lower").tolist())
+    # Discrete quantiles (values that occur), as the store's freeze takes them: on
+    # sorted values, numpy's "lower" method is an index.
+    at = np.floor(levels * (finite.size - 1)).astype(np.int64)
+    return values, freeze_edges(finite[at].tolist())
 
 
 def _categorical(col: pa.ChunkedArray, name: str) -> FeatureHistogram:
@@ -336,12 +346,18 @@ def upload_reference(
     numeric: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
     proposed: dict[str, list[float]] = {}
     hists: dict[str, FeatureHistogram] = {}
-    for fname, kind in features:
+
+    def read(feature: tuple[str, str]) -> None:
+        fname, kind = feature
         col = file.column(fname)
         if kind == "numeric":
             numeric[fname], proposed[fname] = _numeric(col, fname)
         else:
             hists[fname] = _categorical(col, fname)
+
+    # Two columns at a time: Parquet decoding and numpy's sort release the GIL.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(read, features))
     edges = store.fix_feature_bins(model, proposed) if proposed else {}
     moments: dict[str, tuple[int, float, float]] = {}
     for fname, values in numeric.items():
