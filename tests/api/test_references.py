@@ -375,3 +375,31 @@ def test_numbers_stored_before_the_bins_were_fixed_are_binned_on_the_references(
     (histogram,) = (w["amount"] for w in merged.values())
     assert histogram.edges == service.store.reference("ext", "t").features["amount"].edges
     assert sum(histogram.counts) + histogram.below + histogram.above == 300
+
+
+def test_a_served_models_inputs_are_its_features_before_any_traffic(tmp_path, fraud_model):
+    from liveeval.serving import ModelSpec
+
+    cfg = ServerConfig(
+        store=str(tmp_path / "s.duckdb"), models=[ModelSpec("fraud", fraud_model, version="v3")]
+    )
+    rng = np.random.default_rng(0)
+    table = pa.table({"amount": rng.gamma(2.0, 50.0, 300), "zip": ["x"] * 300})
+    with TestClient(create_app(cfg)) as c:
+        r = c.put(
+            "/v1/models/fraud/references/train",
+            content=parquet(table),
+            headers={"content-type": PARQUET},
+        )
+        assert r.status_code == 422
+        assert "column(s) 'zip' of the reference are not features of model 'fraud'" in (
+            r.json()["detail"]
+        )
+        r = c.put(
+            "/v1/models/fraud/references/train",
+            content=parquet(table),
+            headers={"content-type": PARQUET},
+            params={"extra": "ignore"},
+        )
+        assert r.status_code == 201
+        assert r.json()["features_without_reference"] == ["distance_km"]

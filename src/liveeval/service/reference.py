@@ -114,10 +114,13 @@ def _check_name(name: str) -> None:
         )
 
 
-def _known_features(service: Service, model: str) -> dict[str, FeatureHistogram]:
-    """Every feature the store has seen for ``model``, merged over all time."""
+def _known_features(service: Service, model: str) -> tuple[set[str], dict[str, FeatureHistogram]]:
+    """The features of ``model``: a served model's inputs and every feature the store
+    has seen (with its histogram, merged over all time)."""
     merged = service.store.feature_windows(Scope(model), None, None)
-    return next(iter(merged.values()), {})
+    seen: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
+    served = {name for loaded in service.models.get(model, {}).values() for name in loaded.features}
+    return served | set(seen), seen
 
 
 def _roles(
@@ -310,7 +313,7 @@ def upload_reference(
     pos_label: Label = None
     if roles:
         classes, pos_label = _binary_classes(service, model)
-    known = _known_features(service, model)
+    known, seen = _known_features(service, model)
     columns: dict[str, str] = {}
     features: list[tuple[str, str]] = []
     unknown: list[str] = []
@@ -325,7 +328,7 @@ def upload_reference(
         if known and field.name not in known:
             unknown.append(field.name)
             continue
-        _check_kind(field.name, str(kind), known, field.type)
+        _check_kind(field.name, str(kind), seen, field.type)
         features.append((field.name, str(kind)))
         columns[field.name] = "feature"
     if unknown and extra != "ignore":
