@@ -275,8 +275,9 @@ def upload_reference(
     numbers are binned on the store's fixed bins of the feature (fixed from this
     reference when the store has none yet), strings and booleans counted by category,
     nulls and non-finite numbers counted as missing. Timestamps, binary and nested
-    columns are left out with their reason. When the store has seen features of the
-    model, a column that is none of them is an error (``extra="ignore"`` leaves such
+    columns are left out with their reason. When the model's features are known (a
+    served model's inputs, features the store has seen), a column that is none of them
+    is an error (``extra="ignore"`` leaves such
     columns out instead).
 
     Raises
