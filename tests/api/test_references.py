@@ -392,8 +392,9 @@ def test_a_served_models_inputs_are_its_features_before_any_traffic(tmp_path, fr
             headers={"content-type": PARQUET},
         )
         assert r.status_code == 422
-        assert "column(s) 'zip' of the reference are not features of model 'fraud'" in (
-            r.json()["detail"]
+        assert (
+            "column(s) 'zip' of the reference are not features of model 'fraud'"
+            in (r.json()["detail"])
         )
         r = c.put(
             "/v1/models/fraud/references/train",

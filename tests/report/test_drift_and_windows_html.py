@@ -135,6 +135,7 @@ def test_report_cli_takes_a_reference_and_writes_the_drift_to_json_and_html(tmp_
         ],
     )  # fmt: skip
     assert done.exit_code == 0, done.output
+    assert "Drift against" in done.output and "DRIFTED" in done.output
     doc = json.loads(out.read_text())
     assert doc["drift"]["drifted_columns"] == ["amount"]
     assert doc["drift"]["reference"]["path"] == str(ref)
