@@ -269,7 +269,7 @@ def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[float]], *, title: 
         for j in range(k):
             v = matrix[i][j]
             share = v / total
-            hue = "37,99,235" if i == j else "220,38,38"
+            hue = "0,114,178" if i == j else "213,94,0"  # Okabe-Ito blue, vermillion
             text_fill = "#fff" if share > 0.55 else "#0f172a"
             out.append(
                 f'<rect x="{left + cell * j}" y="{top + cell * i}" width="{cell - 2}" height="{cell - 2}" '
