@@ -191,6 +191,8 @@ def _windows(report: Report) -> dict[str, Any] | None:
                     title=f"{name} per window, with its {confidence_level(report.result.confidence)} interval",
                     y_label=name,
                     muted=[st == "estimating" for st in states],
+                    # Narrow enough that its labels stay legible scaled to a phone.
+                    width=560,
                 )
             )
         )
@@ -224,6 +226,7 @@ def _drift(report: Report) -> dict[str, Any] | None:
                         h.get("reference", []),
                         h.get("current", []),
                         title=f"{f['name']}{role}: share per bin",
+                        width=560,
                     )
                 ),
             }
