@@ -73,7 +73,15 @@ WINDOW_PATTERN = r"^(0*[1-9][0-9]*)([smhdw])$"
 WINDOW = re.compile(WINDOW_PATTERN)
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
-_SERVER_KEYS = ("host", "port", "store", "window", "max_body_bytes", "metrics_cache_seconds")
+_SERVER_KEYS = (
+    "host",
+    "port",
+    "store",
+    "window",
+    "max_body_bytes",
+    "max_reference_bytes",
+    "metrics_cache_seconds",
+)
 _TOKEN_KEYS = ("write", "admin", "read")
 _MODEL_KEYS = (
     "name",
@@ -152,6 +160,8 @@ class ServerConfig:
     # Extra profiles by name -> TOML file, read once at start.
     profiles: dict[str, Path] = field(default_factory=dict)
     max_body_bytes: int = 32 * 1024 * 1024
+    # Reference uploads (PUT /v1/models/{m}/references/{name}) are whole files.
+    max_reference_bytes: int = 256 * 1024 * 1024
     metrics_cache_seconds: float = 10.0
     resource_interval_seconds: float = 15.0
     alerts: AlertSettings = field(default_factory=AlertSettings)
@@ -348,6 +358,12 @@ def load_config(path: str | Path) -> ServerConfig:
             server.get("max_body_bytes", defaults.max_body_bytes),
             int,
             "[server] max_body_bytes",
+            "an integer",
+        ),
+        max_reference_bytes=_typed(
+            server.get("max_reference_bytes", defaults.max_reference_bytes),
+            int,
+            "[server] max_reference_bytes",
             "an integer",
         ),
         metrics_cache_seconds=float(

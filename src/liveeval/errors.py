@@ -12,6 +12,7 @@ __all__ = [
     "ClientClosedError",
     "ColumnNotFoundError",
     "ConfigError",
+    "ConflictError",
     "DeliveryError",
     "EventTypeError",
     "EventValueError",
@@ -217,3 +218,7 @@ class ConfigError(LiveevalError, ValueError):
 
 class NotFoundError(LiveevalError, LookupError):
     """A model, version or profile that does not exist (HTTP 404)."""
+
+
+class ConflictError(LiveevalError, ValueError):
+    """A name already taken by something different, replaced only when asked (HTTP 409)."""

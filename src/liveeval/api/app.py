@@ -26,7 +26,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from .. import __version__
 from ..config import WINDOW_PATTERN, ServerConfig, Tokens
-from ..errors import LiveevalError, NotFoundError, StoreUnavailable
+from ..errors import ConflictError, LiveevalError, NotFoundError, StoreUnavailable
 from ..service import Service
 from ..service._clock import clock_description, now
 from ..service.events import naive_utc
@@ -45,6 +45,7 @@ from .fastpath import INTERNAL, validation_errors
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
 from .prometheus import Telemetry, TelemetryObserver
+from .references import references_router
 from .schemas import (
     MAX_BATCH,
     BulkWriteResponse,
@@ -145,6 +146,10 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     @app.exception_handler(StoreUnavailable)
     async def store_behind(request: Request, exc: StoreUnavailable) -> JSONResponse:
         return error(request, 503, str(exc))
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return error(request, 409, str(exc))
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
@@ -317,6 +322,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
 
     app.include_router(monitoring_router(service, read_guard, errors))
     app.include_router(alerts_router(service, read_guard, write_guard, errors))
+    app.include_router(references_router(service, read_guard, write_guard, errors))
     app.include_router(dashboard_routes(service, read_guard, errors))
 
     @app.post(

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -32,13 +32,16 @@ __all__ = [
     "EventSink",
     "FeatureHistogram",
     "LabelDelays",
+    "ReferenceStore",
     "ResourceUsage",
     "Scope",
     "ScoreHistogram",
     "StatisticsSource",
     "Store",
     "StoreStats",
+    "StoredReference",
     "WriteOutcome",
+    "freeze_edges",
 ]
 
 
@@ -298,6 +301,47 @@ class ResourceUsage:
     rss_bytes_max: int | None
 
 
+def freeze_edges(quantiles: Sequence[float]) -> list[float]:
+    """The store's rule for a numeric feature's fixed bins, from its quantiles: the
+    distinct quantiles, plus one edge a typical bin's width above the largest (so the
+    largest value has a bin of its own; 1 above it when all values are equal)."""
+    e = np.unique(np.asarray(quantiles, dtype=np.float64))
+    width = float(e[-1] - e[0]) / max(e.size - 1, 1) if e.size > 1 else 1.0
+    top = e[-1] + width
+    if not np.isfinite(top) or top <= e[-1]:
+        top = np.nextafter(e[-1], np.inf)
+    out: list[float] = [*e.tolist(), float(top)]
+    return out
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """A reference registered by name for a model: what an uploaded file of features
+    (and optionally scores and labels) reduces to, kept so drift can compare live
+    windows with it after any restart.
+
+    ``features`` holds each feature's histogram on the store's fixed bins of that
+    feature (numbers) or by category; ``moments`` the count, sum and sum of squares of
+    each numeric feature's finite values (so its standard deviation is exact).
+    ``scores`` counts a binary model's scores in ``SCORE_BINS`` equal bins of [0, 1];
+    ``predicted`` and ``labels`` count the predicted and actual labels as
+    ``{"negative": n, "positive": n}``. ``columns`` maps every column of the file to
+    what it became (``feature``, ``score``, ``prediction``, ``label``) or why it was
+    left out.
+    """
+
+    model: str
+    name: str
+    rows: int
+    features: dict[str, FeatureHistogram]
+    moments: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    scores: tuple[int, ...] | None = None
+    predicted: dict[str, int] | None = None
+    labels: dict[str, int] | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+
+
 class EventSink(Protocol):
     """Writes events; an answer means the events are durable."""
 
@@ -469,8 +513,45 @@ class StatisticsSource(Protocol):
     def count(self, kind: Kind) -> int: ...
 
 
-class Store(EventSink, StatisticsSource, Protocol):
-    """An engine: both halves, plus its lifecycle and the alert history."""
+@runtime_checkable
+class ReferenceStore(Protocol):
+    """Named references of a model, kept durably in the store."""
+
+    def fix_feature_bins(
+        self, model: str, proposed: Mapping[str, Sequence[float]]
+    ) -> dict[str, tuple[float, ...]]:
+        """The fixed bin edges of each feature named in ``proposed``: a feature that has
+        fixed bins keeps them; one that has none gets the proposed edges as its fixed
+        bins from now on (numbers already stored are binned on them at once, in the same
+        transaction). Bins once fixed never change, so a reference binned on the
+        answer compares bin by bin with every window."""
+        ...
+
+    def save_reference(self, reference: StoredReference, *, replace: bool = False) -> datetime:
+        """Keep ``reference`` under (model, name); returns when it was created.
+
+        Raises
+        ------
+        ConflictError
+            when the name is taken and ``replace`` is false.
+        """
+        ...
+
+    def reference(self, model: str, name: str) -> StoredReference | None:
+        """The reference of that name, or None."""
+        ...
+
+    def references(self, model: str) -> list[StoredReference]:
+        """Every reference of ``model``, by name."""
+        ...
+
+    def delete_reference(self, model: str, name: str) -> bool:
+        """Forget a reference; False when there was none of that name."""
+        ...
+
+
+class Store(EventSink, StatisticsSource, ReferenceStore, Protocol):
+    """An engine: both halves, named references, its lifecycle and the alert history."""
 
     schema_version: int
 

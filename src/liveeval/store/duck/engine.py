@@ -28,10 +28,11 @@ from ..interface import (
     ResourceWindow,
     Scope,
     ScoreHistogram,
+    StoredReference,
     StoreStats,
     WriteOutcome,
 )
-from . import operations, windows
+from . import operations, references, windows
 from .aggregate import aggregate, grouped_aggregate
 from .features import feature_histograms
 from .idindex import hash_ids
@@ -175,6 +176,29 @@ class DuckEngine:
         self, since: datetime | None, until: datetime | None, every: timedelta
     ) -> list[ResourceWindow]:
         return operations.resource_windows(self._cursor(), since, until, every)
+
+    # -- references ---------------------------------------------------------------------
+
+    def fix_feature_bins(
+        self, model: str, proposed: Mapping[str, Sequence[float]]
+    ) -> dict[str, tuple[float, ...]]:
+        # Loads bin numbers on feature_bins: every acknowledged event is loaded first.
+        self._writer.settle()
+        return self._store.transaction(lambda con: references.fix_bins(con, model, proposed))
+
+    def save_reference(self, reference: StoredReference, *, replace: bool = False) -> datetime:
+        return self._store.transaction(
+            lambda con: references.save_reference(con, reference, replace=replace)
+        )
+
+    def reference(self, model: str, name: str) -> StoredReference | None:
+        return references.load_reference(self._store.cursor(), model, name)
+
+    def references(self, model: str) -> list[StoredReference]:
+        return references.list_references(self._store.cursor(), model)
+
+    def delete_reference(self, model: str, name: str) -> bool:
+        return self._store.transaction(lambda con: references.delete_reference(con, model, name))
 
     def has_model(self, model: str) -> bool:
         rows = (

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import duckdb
 
 from .features import insert_features
+from .references import REFERENCES_TABLE
 from .rollup import ROLLUP_TABLES, backfill
 
 __all__ = ["BACKFILLS", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
@@ -186,6 +187,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             body VARCHAR NOT NULL
         );
         """,
+    ),
+    (
+        6,
+        "references registered by name: an uploaded file reduced to histograms on the "
+        "model's fixed feature bins",
+        # One row per (model, name); the histograms as one JSON document (a few kB per
+        # feature), read whole when drift compares with the reference.
+        REFERENCES_TABLE,
     ),
 ]
 
