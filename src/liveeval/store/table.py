@@ -30,9 +30,18 @@ from .duck.aggregate import aggregate, grouped_aggregate
 from .duck.features import feature_histograms, insert_features
 from .duck.rollup import backfill
 from .duck.schema import migrate
+from .duck.lifecycle import deployment_events, prediction_pairs
 from .duck.store import LABELLED_INSERT
 from .events import KINDS, Kind, content_schema, id_field
-from .interface import FeatureHistogram, LabelDelays, Scope, ScoreHistogram, StoreStats
+from .interface import (
+    DeploymentEvent,
+    FeatureHistogram,
+    LabelDelays,
+    PairStats,
+    Scope,
+    ScoreHistogram,
+    StoreStats,
+)
 
 __all__ = ["TableSource"]
 
@@ -191,6 +200,19 @@ class TableSource:
 
     def label_delays(self, scope: Scope) -> LabelDelays:
         return windows.label_delays(self._con.cursor(), scope)
+
+    def deployment_events(self, model: str) -> list[DeploymentEvent]:
+        return deployment_events(self._con.cursor(), model)
+
+    def prediction_pairs(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> PairStats:
+        return prediction_pairs(self._con.cursor(), model, version_a, version_b, since, until)
 
     def has_model(self, model: str) -> bool:
         cur = self._con.cursor()
