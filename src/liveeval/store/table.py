@@ -28,9 +28,9 @@ from ..metrics.labels import Label
 from .duck import windows
 from .duck.aggregate import aggregate, grouped_aggregate
 from .duck.features import feature_histograms, insert_features
+from .duck.lifecycle import deployment_events, prediction_pairs
 from .duck.rollup import backfill
 from .duck.schema import migrate
-from .duck.lifecycle import deployment_events, prediction_pairs
 from .duck.store import LABELLED_INSERT
 from .events import KINDS, Kind, content_schema, id_field
 from .interface import (

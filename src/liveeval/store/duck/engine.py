@@ -179,9 +179,7 @@ class DuckEngine:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> PairStats:
-        return lifecycle.prediction_pairs(
-            self._cursor(), model, version_a, version_b, since, until
-        )
+        return lifecycle.prediction_pairs(self._cursor(), model, version_a, version_b, since, until)
 
     def has_model(self, model: str) -> bool:
         rows = (

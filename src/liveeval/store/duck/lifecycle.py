@@ -24,8 +24,7 @@ __all__ = ["deployment_events", "export_labelled", "prediction_pairs"]
 
 def deployment_events(cur: duckdb.DuckDBPyConnection, model: str) -> list[DeploymentEvent]:
     rows = cur.execute(
-        "SELECT id, model, version, ts, status FROM deployments WHERE model = ? "
-        "ORDER BY ts, id",
+        "SELECT id, model, version, ts, status FROM deployments WHERE model = ? ORDER BY ts, id",
         [model],
     ).fetchall()
     return [DeploymentEvent(*r) for r in rows]
@@ -110,8 +109,9 @@ def export_labelled(
         ).fetchall()
         aggregates = [
             (
-                "max(f.num_value)" if numeric else "max(coalesce(f.str_value, "
-                "CAST(f.num_value AS VARCHAR)))"
+                "max(f.num_value)"
+                if numeric
+                else "max(coalesce(f.str_value, CAST(f.num_value AS VARCHAR)))"
             )
             + f' FILTER (WHERE f.name = ?) AS "feature_{_ident(name)}"'
             for name, numeric in kinds
