@@ -23,8 +23,8 @@ import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -102,11 +102,9 @@ class Dispatcher:
         self.clock = clock
         self._rng = rng or random.Random()
         self.stats: dict[str, ChannelStats] = {name: ChannelStats() for name in self.channels}
-        self._wake = threading.Event()
+        self._wake = {name: threading.Event() for name in self.channels}
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()  # one sending round at a time
-        self._pool: ThreadPoolExecutor | None = None
+        self._threads: list[threading.Thread] = []
 
     # -- the subscriber -----------------------------------------------------------------
 
@@ -138,100 +136,101 @@ class Dispatcher:
             )
         if items:
             self.ledger.outbox_add(items)
-            self._wake.set()
+            for item in items:
+                self._wake[item.channel].set()
 
-    # -- the sender ---------------------------------------------------------------------
+    # -- the sender: one thread per channel, so a slow one delays only itself ---------
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="liveeval-outbox", daemon=True)
-        self._thread.start()
+        for name in self.channels:
+            thread = threading.Thread(
+                target=self._run, args=(name,), name=f"liveeval-outbox-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop sending (pending notifications stay in the outbox for the next start)."""
+        """Stop sending (pending notifications stay in the outbox for the next start);
+        an attempt under way finishes within its channel's timeout."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
+        for wake in self._wake.values():
+            wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = []
 
-    def _run(self) -> None:
+    def _run(self, name: str) -> None:
+        wake = self._wake[name]
         while not self._stop.is_set():
             try:
-                self.send_due()
+                self.send_channel(name)
             except Exception:
                 # The sender must outlive a bug or a store hiccup; the backlog shows it.
-                LOG.exception("notification sender round failed")
-            self._wake.wait(self.poll)
-            self._wake.clear()
+                LOG.exception("notification sender of channel %r failed", name)
+            paused = self.stats[name].paused_until
+            wait = self.poll
+            if paused is not None:
+                wait = min(self.max_delay, max(0.0, (paused - self.clock()).total_seconds()))
+            wake.wait(wait)
+            wake.clear()
 
     def send_due(self) -> int:
-        """One round: deliver every due notification of every channel not paused.
+        """Deliver every due notification of every channel not paused, in this thread.
         Returns the number of attempts."""
-        with self._lock:
-            at = self.clock()
-            due = self.ledger.outbox_due(at, self.batch)
-            by_channel: dict[str, list[Notification]] = {}
-            for item in due:
-                stats = self.stats.setdefault(item.channel, ChannelStats())
-                if stats.paused_until is not None and stats.paused_until > at:
-                    continue
-                by_channel.setdefault(item.channel, []).append(item)
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=max(1, min(8, len(self.channels))),
-                    thread_name_prefix="liveeval-notify",
-                )
-            futures = [
-                self._pool.submit(self._send_channel, name, items)
-                for name, items in by_channel.items()
-            ]
-            return sum(f.result() for f in futures)
+        return sum(self.send_channel(name) for name in self.channels)
 
-    def _send_channel(self, name: str, items: list[Notification]) -> int:
-        channel = self.channels.get(name)
+    def send_channel(self, name: str) -> int:
+        """Deliver ``name``'s due notifications oldest first, until one fails (the
+        channel then pauses). Returns the number of attempts."""
+        channel = self.channels[name]
         stats = self.stats[name]
+        at = self.clock()
+        if stats.paused_until is not None and stats.paused_until > at:
+            return 0
         attempts = 0
-        for item in items:
-            if self._stop.is_set():
+        while not self._stop.is_set():
+            due = self.ledger.outbox_due(self.clock(), self.batch, name)
+            if not due:
                 break
-            attempts += 1
-            if channel is None:
-                error = f"channel {name!r} is no longer configured"
-            else:
-                try:
-                    channel.deliver(notice_from_json(item.notice), item.key)
-                except NotificationError as exc:
-                    error = str(exc)
-                else:
-                    self.ledger.outbox_update(
-                        item.key,
-                        attempts=item.attempts + 1,
-                        next_attempt_at=None,
-                        error=None,
-                        delivered_at=self.clock(),
-                    )
-                    stats.delivered += 1
-                    stats.failing_in_a_row = 0
-                    stats.paused_until = None
-                    continue
-            stats.failed += 1
-            stats.failing_in_a_row += 1
-            stats.last_error = error
-            retry = self.clock() + timedelta(seconds=self.delay(stats.failing_in_a_row))
-            stats.paused_until = retry
-            self.ledger.outbox_update(
-                item.key, attempts=item.attempts + 1, next_attempt_at=retry, error=error
-            )
-            LOG.warning("notification %s not delivered (retry at %s): %s", item.key, retry, error)
-            break  # the channel is down: keep the order, try again after the pause
+            for item in due:
+                if self._stop.is_set():
+                    return attempts
+                attempts += 1
+                if not self._attempt(channel, stats, item):
+                    return attempts
         return attempts
+
+    def _attempt(self, channel: Channel, stats: ChannelStats, item: Notification) -> bool:
+        try:
+            channel.deliver(notice_from_json(item.notice), item.key)
+        except NotificationError as exc:
+            error = str(exc)
+        else:
+            self.ledger.outbox_update(
+                item.key,
+                attempts=item.attempts + 1,
+                next_attempt_at=None,
+                error=None,
+                delivered_at=self.clock(),
+            )
+            stats.delivered += 1
+            stats.failing_in_a_row = 0
+            stats.paused_until = None
+            return True
+        stats.failed += 1
+        stats.failing_in_a_row += 1
+        stats.last_error = error
+        retry = self.clock() + timedelta(seconds=self.delay(stats.failing_in_a_row))
+        stats.paused_until = retry
+        self.ledger.outbox_update(
+            item.key, attempts=item.attempts + 1, next_attempt_at=retry, error=error
+        )
+        LOG.warning("notification %s not delivered (retry at %s): %s", item.key, retry, error)
+        return False
 
     def delay(self, failures: int) -> float:
         """Seconds before the next try after ``failures`` failures in a row: the capped

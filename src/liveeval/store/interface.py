@@ -502,8 +502,11 @@ class Ledger(Protocol):
         Returns how many were new."""
         ...
 
-    def outbox_due(self, at: datetime, limit: int = 100) -> list[Notification]:
-        """Pending notifications whose next attempt is due at ``at``, oldest first."""
+    def outbox_due(
+        self, at: datetime, limit: int = 100, channel: str | None = None
+    ) -> list[Notification]:
+        """Pending notifications (of ``channel``, or all) whose next attempt is due at
+        ``at``, oldest first."""
         ...
 
     def outbox_update(

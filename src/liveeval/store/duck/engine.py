@@ -7,6 +7,7 @@ with GROUP BYs (:mod:`.aggregate`) after the loader has caught up.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -70,6 +71,7 @@ class DuckEngine:
                 f"stop it or choose another --store ({_first_line(exc)})"
             ) from None
         self._writer = BatchWriter(self._store)
+        self._outbox_lock = threading.Lock()
         self.path = str(path)
         self.schema_version = self._store.schema_version
 
@@ -213,12 +215,14 @@ class DuckEngine:
         return self._store.cursor()
 
     def outbox_add(self, items: Sequence[Notification]) -> int:
-        with self._ledger() as cur:
+        with self._outbox_lock, self._ledger() as cur:
             return ledger.outbox_add(cur, items)
 
-    def outbox_due(self, at: datetime, limit: int = 100) -> list[Notification]:
+    def outbox_due(
+        self, at: datetime, limit: int = 100, channel: str | None = None
+    ) -> list[Notification]:
         with self._ledger() as cur:
-            return ledger.outbox_due(cur, at, limit)
+            return ledger.outbox_due(cur, at, limit, channel)
 
     def outbox_update(
         self,
