@@ -45,11 +45,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .serving import ModelSpec
 from .serving.model import OUTPUTS
+
+if TYPE_CHECKING:
+    from .monitor.actions import ActionSpec
+    from .monitor.channels import Channel
 
 __all__ = [
     "WINDOW_PATTERN",
@@ -78,7 +82,9 @@ _MODEL_KEYS = (
     "threshold",
     "output",
 )
-_TABLES = ("server", "tokens", "profiles", "models")
+_TABLES = ("server", "tokens", "profiles", "models", "alerts")
+# The alert rules' keys join these when the rules land (see docs/notifications.md).
+_ALERT_KEYS = ("channels", "actions", "workdir")
 
 
 def parse_window(text: str) -> timedelta:
@@ -146,6 +152,11 @@ class ServerConfig:
     max_body_bytes: int = 32 * 1024 * 1024
     metrics_cache_seconds: float = 10.0
     resource_interval_seconds: float = 15.0
+    # [alerts.channels] and [alerts.actions]; the built-in "log" channel when empty.
+    channels: dict[str, Channel] = field(default_factory=dict)
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    # Where action runs keep their context, data and output (default: beside the store).
+    actions_workdir: Path | None = None
 
     def check(self) -> None:
         """Refuse settings that would expose an unprotected server or cannot work."""
@@ -299,6 +310,7 @@ def load_config(path: str | Path) -> ServerConfig:
         _typed(value, str, f"{p} [profiles] {key}", "a path to a profile TOML file")
     defaults = ServerConfig()
     parsed = [_model(m, p.parent, i) for i, m in enumerate(models)]
+    channels, actions, workdir = _alerts(data.get("alerts", {}), p)
     config = ServerConfig(
         store=str(_typed(server.get("store", defaults.store), str, "[server] store", "a path")),
         host=str(_typed(server.get("host", defaults.host), str, "[server] host", "a string")),
@@ -327,6 +339,28 @@ def load_config(path: str | Path) -> ServerConfig:
                 "a number",
             )
         ),
+        channels=channels,
+        actions=actions,
+        actions_workdir=workdir,
     )
     parse_window(config.window)
     return config
+
+
+def _alerts(alerts: Any, p: Path) -> tuple[dict[str, Channel], dict[str, ActionSpec], Path | None]:
+    """``[alerts.channels]``, ``[alerts.actions]`` and ``[alerts] workdir``."""
+    from .monitor.actions import parse_actions
+    from .monitor.channels import parse_channels
+
+    if not isinstance(alerts, dict):
+        raise ConfigError(f"{p}: 'alerts' must be a table [..]")
+    _unknown(alerts, _ALERT_KEYS, f"{p} [alerts]")
+    workdir = alerts.get("workdir")
+    if workdir is not None:
+        workdir = Path(_typed(workdir, str, "[alerts] workdir", "a folder path"))
+        workdir = workdir if workdir.is_absolute() else p.parent / workdir
+    return (
+        parse_channels(alerts.get("channels"), p.parent),
+        parse_actions(alerts.get("actions"), p.parent),
+        workdir,
+    )

@@ -39,6 +39,7 @@ from .auth import Guard
 from .dashboard_routes import dashboard_routes
 from .docs import mount_offline_docs
 from .fastpath import INTERNAL, validation_errors
+from .lifecycle import NotificationCollector, lifecycle_router
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
 from .prometheus import Telemetry, TelemetryObserver
@@ -71,6 +72,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     if service is None:
         service = Service(config)
     telemetry = Telemetry(lambda: quality_rows(service), config.metrics_cache_seconds)
+    telemetry.registry.register(NotificationCollector(service))
     service.observer = TelemetryObserver(telemetry)
     guard = Guard(Tokens.from_env(config.tokens))
 
@@ -253,7 +255,9 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         responses=write_responses,
     )
     async def ingest_deployment_route(event: DeploymentIn) -> JSONResponse:
-        """A deployment event: started, succeeded, failed or rolled back."""
+        """A deployment made elsewhere: started, succeeded, failed or rolled_back (the
+        server records its own model loads). Read back, summarised, by
+        `GET /v1/models/{model}/deployments`."""
         return answer(await ingest_deployment(service, event))
 
     @app.get("/v1/models", tags=["read"], dependencies=[read_guard], responses=errors)
@@ -302,6 +306,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         )
 
     app.include_router(monitoring_router(service, read_guard, errors))
+    app.include_router(lifecycle_router(service, read_guard, errors))
     app.include_router(dashboard_routes(service, read_guard, errors))
 
     @app.post(

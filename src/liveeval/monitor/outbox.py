@@ -88,7 +88,7 @@ class Dispatcher:
         *,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
-        poll: float = 1.0,
+        poll: float = 5.0,
         batch: int = 100,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,

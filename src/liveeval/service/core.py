@@ -11,7 +11,8 @@ from __future__ import annotations
 import gc
 import threading
 from datetime import datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import ServerConfig, parse_window
 from ..errors import ConfigError, LiveevalError, NotFoundError, ProfileError
@@ -22,6 +23,12 @@ from ..store import Kind, Store, WriteOutcome, open_store
 from ._clock import now
 from .answer import Answer
 from .classes import ClassMap, RecentPredictions
+from .deployments import LoadRecord, record_failed_loads
+
+if TYPE_CHECKING:
+    from ..monitor.actions import ActionRunner
+    from ..monitor.notice import AlertNotice
+    from ..monitor.outbox import Dispatcher
 
 __all__ = ["Answer", "Observer", "Service"]
 
@@ -83,8 +90,18 @@ class Service:
         self.default_version: dict[str, str] = {}
         self.classes = ClassMap()
         self.recent = RecentPredictions()
+        # The server's own loads are deployment events, written when the store opens
+        # (or, when a load fails and the server cannot start, written at once).
+        self._loads: list[LoadRecord] = []
         for spec in config.models:
-            loaded = load_model(spec)
+            started = now()
+            try:
+                loaded = load_model(spec)
+            except LiveevalError:
+                self._loads.append(LoadRecord(spec.name, spec.version, started, now(), False))
+                record_failed_loads(config, self._loads)
+                raise
+            self._loads.append(LoadRecord(spec.name, spec.version, started, now(), True))
             self.models.setdefault(spec.name, {})[spec.version] = loaded
             self.default_version.setdefault(spec.name, spec.version)
             declared = spec.classes or loaded.classes
@@ -111,6 +128,9 @@ class Service:
         self._store: Store | None = None
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
+        # Consumers of alert notices, started with the store (monitor.outbox, .actions).
+        self.notifications: Dispatcher | None = None
+        self.actions: ActionRunner | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -129,6 +149,8 @@ class Service:
         if self._store is not None:
             return
         self._store = open_store(self.config.store)
+        self._record_loads(self._store)
+        self._start_alert_consumers(self._store)
         self._stop.clear()
         self._sampler = threading.Thread(
             target=self._sample_resources, name="liveeval-resources", daemon=True
@@ -144,9 +166,50 @@ class Service:
         self._stop.set()
         if self._sampler is not None:
             self._sampler.join(timeout=5)
+        if self.notifications is not None:
+            self.notifications.stop()
+            self.notifications = None
+        if self.actions is not None:
+            self.actions.stop()
+            self.actions = None
         if self._store is not None:
             self._store.close()  # flushes everything acknowledged
         self._store = None
+
+    def _record_loads(self, store: Store) -> None:
+        # Default versions last: the version a model serves by default is its live one.
+        loads = sorted(self._loads, key=lambda r: self.default_version.get(r.model) == r.version)
+        events = [e for load in loads for e in load.events()]
+        if events:
+            store.commit("deployments", events)
+        self._loads = []
+
+    def _start_alert_consumers(self, store: Store) -> None:
+        from ..monitor.actions import ActionRunner
+        from ..monitor.channels import Channel, LogChannel
+        from ..monitor.outbox import Dispatcher
+
+        channels: dict[str, Channel] = {"log": LogChannel(), **self.config.channels}
+        self.notifications = Dispatcher(store, channels)
+        self.notifications.start()
+        workdir = self.config.actions_workdir
+        if workdir is None:
+            base = Path(self.config.store)
+            workdir = (
+                Path("liveeval-actions")
+                if self.config.store == ":memory:"
+                else base.with_name(base.name + ".actions")
+            )
+        self.actions = ActionRunner(store, self.config.actions, workdir)
+        self.actions.start()
+
+    def notify(self, notice: AlertNotice) -> None:
+        """The alert engine's subscriber: store the notice for its channels and start
+        the actions it names. Returns once stored; never waits on a channel or a run."""
+        if self.notifications is not None:
+            self.notifications(notice)
+        if self.actions is not None:
+            self.actions(notice)
 
     def _sample_resources(self) -> None:
         import psutil

@@ -26,9 +26,16 @@ class Channel(Protocol):
     receiver did not take it (the outbox retries); it must be safe to call again with
     the same ``key`` (receivers deduplicate on it)."""
 
-    name: str
-    type: str
-    states: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        """The alert states this channel is told about."""
+        ...
 
     def deliver(self, notice: AlertNotice, key: str) -> None: ...
 

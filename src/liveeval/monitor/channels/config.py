@@ -140,8 +140,8 @@ def _channel(
     if kind == "slack":
         url, hidden = _url(raw, where, base)
         return SlackChannel(name, url, _toml.string(raw, "link", where), timeout, states, hidden)
-    url = _toml.string(raw, "url", where)
-    if url is None or not url.startswith(("http://", "https://")):
+    base_url = _toml.string(raw, "url", where)
+    if base_url is None or not base_url.startswith(("http://", "https://")):
         raise ConfigError(
             f"{where}: needs a 'url', Alertmanager's base URL such as http://127.0.0.1:9093"
         )
@@ -150,7 +150,7 @@ def _channel(
         raise ConfigError(f"{where} hold: {hold!r} is not a duration like 1h or 24h")
     return AlertmanagerChannel(
         name,
-        url,
+        base_url,
         _toml.duration(hold, f"{where} hold"),
         _toml.string(raw, "link", where),
         _headers(raw, where),

@@ -93,14 +93,15 @@ def export_labelled(
 ) -> int:
     """See :meth:`liveeval.store.interface.Ledger.export_labelled`."""
     where, params = "model = ? AND status = 'ok'", [model]
+    params_any: list[Any] = list(params)
     if since is not None:
         where += " AND ts >= ?"
-        params.append(since)
+        params_any.append(since)
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE export_chosen AS "
         "SELECT prediction_id AS id, version, ts, segment, predicted, score, probas, "
         f"label AS actual, value FROM labelled WHERE {where} ORDER BY ts DESC, id LIMIT ?",
-        [*params, max(0, int(limit))],
+        [*params_any, max(0, int(limit))],
     ).fetchall()
     try:
         kinds = cur.execute(

@@ -1,0 +1,178 @@
+"""Routes for notifications, action runs, deployments and version comparison."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from liveeval.api import ServerConfig, create_app
+from liveeval.monitor.actions import parse_actions
+from liveeval.monitor.channels import WebhookChannel
+from liveeval.monitor.notice import AlertNotice
+from liveeval.serving import ModelSpec
+
+from ..monitor.receiver import Receiver
+
+
+def _notice(**kw: object) -> AlertNotice:
+    t = datetime.now(UTC)
+    fields: dict = {
+        "alert_id": "recall/fraud",
+        "rule": "fraud-recall",
+        "state": "firing",
+        "severity": "critical",
+        "model": "fraud",
+        "version": "v3",
+        "metric": "recall",
+        "summary": "recall dropped",
+        "starts_at": t,
+        "changed_at": t,
+        "evidence": {"samples": 300},
+        "channels": ("hook", "down"),
+    }
+    fields.update(kw)
+    return AlertNotice(**fields)
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def client(tmp_path: Path, fraud_model: Path, receiver: Receiver):
+    (tmp_path / "retrain.py").write_text("print('retrained')\n")
+    config = ServerConfig(
+        store=str(tmp_path / "store.duckdb"),
+        models=[ModelSpec("fraud", fraud_model, version="v3", profile="fraud")],
+        metrics_cache_seconds=0.0,
+        channels={
+            "hook": WebhookChannel("hook", receiver.url, b"s3cret-value"),
+            "down": WebhookChannel("down", "http://127.0.0.1:9/", timeout=1),
+        },
+        actions=parse_actions(
+            {"retrain": {"type": "command", "command": [sys.executable, "retrain.py"]}},
+            base=tmp_path,
+        ),
+    )
+    with TestClient(create_app(config)) as c:
+        yield c
+
+
+def test_the_server_records_its_own_model_load(client):
+    body = client.get("/v1/models/fraud/deployments").json()
+    assert body["live_version"] == "v3" and body["deployments"] == 1
+    assert body["success_rate"]["value"] == 1.0
+    assert [e["status"] for e in body["history"]] == ["succeeded", "started"]
+
+
+def test_deployments_made_elsewhere_are_summarised(client):
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    for hours, version, status in [
+        (0, "v1", "succeeded"),
+        (5, "v2", "failed"),
+        (6, "v2", "succeeded"),
+        (8, "v2", "rolled_back"),
+    ]:
+        answer = client.post(
+            "/v1/deployments",
+            json={
+                "model": "spam",
+                "version": version,
+                "status": status,
+                "ts": (t0 + timedelta(hours=hours)).isoformat(),
+            },
+        )
+        assert answer.status_code == 200, answer.text
+    body = client.get("/v1/models/spam/deployments").json()
+    assert body["live_version"] == "v1" and body["rollbacks"] == 1
+    assert body["success_rate"]["value"] == pytest.approx(2 / 3)
+    v2 = next(v for v in body["versions"] if v["version"] == "v2")
+    assert v2["live_seconds"] == 2 * 3600
+
+
+def test_deployments_of_an_unknown_model_are_a_404(client):
+    assert client.get("/v1/models/nope/deployments").status_code == 404
+
+
+def test_notifications_show_delivered_and_pending_with_the_backlog(client, receiver):
+    service = client.app.state.service
+    service.notify(_notice())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not receiver.received:
+        time.sleep(0.05)
+    assert len(receiver.received) == 1
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and service.notifications.stats["down"].failed == 0:
+        time.sleep(0.05)
+    pending = client.get("/v1/notifications", params={"status": "pending"}).json()
+    assert [n["channel"] for n in pending["notifications"]] == ["down"]
+    assert pending["notifications"][0]["last_error"].startswith("channel 'down'")
+    assert pending["backlog"]["down"]["pending"] == 1
+    assert "s3cret-value" not in str(pending)  # the channel's secret is never shown
+    assert pending["channels"]["hook"]["signed"] is True
+    deadline = time.monotonic() + 10
+    delivered = []
+    while time.monotonic() < deadline and not delivered:
+        delivered = client.get("/v1/notifications?status=delivered").json()["notifications"]
+    assert [n["channel"] for n in delivered] == ["hook"]
+    metrics = client.get("/metrics").text
+    assert 'liveeval_notifications_pending{channel="down"} 1.0' in metrics
+    assert 'liveeval_notification_channel_up{channel="down"} 0.0' in metrics
+    assert 'liveeval_notifications_delivered_total{channel="hook"} 1.0' in metrics
+    assert 'liveeval_notification_failures_total{channel="down"}' in metrics
+
+
+def test_action_runs_are_shown(client):
+    service = client.app.state.service
+    service.notify(_notice(channels=(), actions=("retrain",)))
+    service.actions.wait()
+    body = client.get("/v1/actions/runs").json()
+    [run] = body["runs"]
+    assert run["status"] == "succeeded" and run["exit_code"] == 0
+    assert "retrained" in run["log_tail"]
+    assert body["actions"]["retrain"]["max_concurrent"] == 1
+
+
+def test_versions_compare_metric_by_metric_with_the_flip_rate(client):
+    predictions, outcomes = [], []
+    for i in range(60):
+        features = {"amount": float(i), "distance_km": float(i % 7)}
+        truth = i % 2
+        a = truth if i % 5 else 1 - truth  # v1 is right 80% of the time
+        b = truth if i % 10 else 1 - truth  # v2 90%: a flip on every 5th input but 10th
+        predictions.append(
+            {"id": f"a{i}", "model": "spam", "version": "v1", "label": a, "features": features}
+        )
+        predictions.append(
+            {"id": f"b{i}", "model": "spam", "version": "v2", "label": b, "features": features}
+        )
+        outcomes += [
+            {"prediction_id": f"a{i}", "label": truth},
+            {"prediction_id": f"b{i}", "label": truth},
+        ]
+    assert client.post("/v1/predictions", json={"predictions": predictions}).status_code == 200
+    assert client.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+    body = client.get("/v1/models/spam/compare", params={"a": "v1", "b": "v2"}).json()
+    assert body["stability"]["pairs"] == 60 and body["stability"]["flips"] == 6
+    assert body["stability"]["flip_rate"]["value"] == pytest.approx(0.1)
+    accuracy = body["metrics"]["accuracy"]
+    assert accuracy["a"]["value"] == pytest.approx(0.8) and accuracy["b"]["value"] == pytest.approx(
+        0.9
+    )
+    diff = accuracy["difference"]
+    assert diff["value"] == pytest.approx(0.1) and diff["lower"] < 0.1 < diff["upper"]
+    assert body["notes"] == []
+
+
+def test_versions_without_shared_inputs_say_how_to_record_shadow_predictions(client):
+    body = client.get("/v1/models/fraud/compare", params={"a": "v3", "b": "v4"}).json()
+    assert body["stability"]["flip_rate"] is None
+    assert any("shadow traffic" in note for note in body["notes"])
