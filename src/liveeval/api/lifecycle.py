@@ -8,7 +8,6 @@ HTTP only: parse the query, call the service, return JSON.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,38 +21,10 @@ from ..service import Service
 from ..service.compare import compare_versions
 from ..service.deployments import deployment_summary
 from ..service.events import naive_utc
-from ..store import ActionRun, Notification
+from ..service.ledger import notifications_listing, runs_listing
 from .schemas import ErrorResponse
 
 __all__ = ["NotificationCollector", "lifecycle_router"]
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat()
-
-
-def _notification(n: Notification) -> dict[str, Any]:
-    return {
-        "key": n.key,
-        "channel": n.channel,
-        "alert_id": n.alert_id,
-        "state": n.state,
-        "model": n.model,
-        "status": n.status,
-        "attempts": n.attempts,
-        "created_at": _iso(n.created_at),
-        "next_attempt_at": _iso(n.next_attempt_at) if n.status == "pending" else None,
-        "delivered_at": _iso(n.delivered_at),
-        "last_error": n.last_error,
-        "notice": dict(n.notice),
-    }
-
-
-def _run(run: ActionRun) -> dict[str, Any]:
-    body = asdict(run)
-    for key in ("started_at", "finished_at"):
-        body[key] = _iso(body[key])
-    return body
 
 
 def lifecycle_router(
@@ -75,18 +46,14 @@ def lifecycle_router(
         (pending count, oldest pending age) and its settings (never its secret)."""
 
         def read() -> dict[str, Any]:
-            rows = service.store.notifications(status, channel, model, limit)
-            dispatcher = service.notifications
-            backlog = dispatcher.backlog() if dispatcher is not None else {}
-            channels = dispatcher.channels if dispatcher is not None else {}
-            return {
-                "notifications": [_notification(n) for n in rows],
-                "backlog": {
-                    name: {"pending": count, "oldest_age_seconds": age}
-                    for name, (count, age) in backlog.items()
-                },
-                "channels": {name: c.describe() for name, c in channels.items()},
-            }
+            return notifications_listing(
+                service.store,
+                service.notifications,
+                status=status,
+                channel=channel,
+                model=model,
+                limit=limit,
+            )
 
         return await run_in_threadpool(read)
 
@@ -101,11 +68,9 @@ def lifecycle_router(
         exported and the tail of the output."""
 
         def read() -> dict[str, Any]:
-            runner = service.actions
-            return {
-                "runs": [_run(r) for r in service.store.action_runs(action, model, limit)],
-                "actions": ({n: a.describe() for n, a in runner.actions.items()} if runner else {}),
-            }
+            return runs_listing(
+                service.store, service.actions, action=action, model=model, limit=limit
+            )
 
         return await run_in_threadpool(read)
 

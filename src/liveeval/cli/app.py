@@ -563,6 +563,7 @@ def _register_server_commands() -> None:
     from .demo import demo
     from .drift import drift
     from .monitor import monitor
+    from .notify import actions, deployments, notifications
     from .serve import export, serve
 
     app.command("serve")(serve)
@@ -570,6 +571,9 @@ def _register_server_commands() -> None:
     app.command("monitor")(monitor)
     app.command("demo")(demo)
     app.command("drift")(drift)
+    app.command("notifications")(notifications)
+    app.command("actions")(actions)
+    app.command("deployments")(deployments)
 
 
 _register_server_commands()
