@@ -30,6 +30,16 @@ name = "spam"
 classes = ["ham", "spam"]      # labels are mapped onto these; others are rejected
 pos_label = "spam"
 profile = "spam"
+
+[alerts.channels.oncall]       # where alert notices go (docs/notifications.md)
+type = "webhook"               # or "slack", "alertmanager", "log"
+url = "https://hooks.example.org/liveeval"
+secret_env = "ONCALL_SECRET"   # secrets only from the environment or a file
+
+[alerts.actions.retrain]       # what a firing alert starts
+type = "command"
+command = ["python", "retrain.py"]
+cooldown = "6h"
 ```
 
 An unknown table or key is an error with a "did you mean" suggestion: a typo such as
