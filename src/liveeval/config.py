@@ -24,6 +24,8 @@ features = ["amount", "distance_km"]
 profile = "fraud"
 output = "probabilities"       # or "logits" / "label"; told from the model when left out
                                # (every key: docs/serving.md)
+# shadow = true                # a challenger: predicts the default version's requests in
+                               # the background, logged, never answered with
 
 [[models]]                     # a model served elsewhere, known from its logs: no path
 name = "spam"
@@ -91,6 +93,7 @@ _MODEL_KEYS = (
     "profile",
     "threshold",
     "output",
+    "shadow",
 )
 _TABLES = ("server", "tokens", "profiles", "models", "alerts")
 # The alert rules' keys join these when the rules land (see docs/notifications.md).
@@ -238,6 +241,7 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
                 f"{where} output: {output!r} is not one of {', '.join(map(repr, OUTPUTS))}{hint}"
             )
     classes = _classes(raw, where)
+    shadow = _typed(raw.get("shadow", False), bool, f"{where} shadow", "true or false")
     return ModelSpec(
         name=name,
         path=path if path.is_absolute() else base / path,
@@ -248,6 +252,7 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
         profile=raw.get("profile"),
         threshold=float(threshold),
         output=output,
+        shadow=shadow,
     )
 
 
@@ -265,7 +270,7 @@ def _classes(raw: dict[str, Any], where: str) -> tuple[Any, ...] | None:
 
 
 def _logged(raw: dict[str, Any], name: str, where: str) -> LoggedModel:
-    for key in ("version", "features", "threshold", "output"):
+    for key in ("version", "features", "threshold", "output", "shadow"):
         if key in raw:
             raise ConfigError(
                 f"{where}: {key!r} needs a 'path' (a model served here); a model logged "

@@ -176,3 +176,45 @@ def test_versions_without_shared_inputs_say_how_to_record_shadow_predictions(cli
     body = client.get("/v1/models/fraud/compare", params={"a": "v3", "b": "v4"}).json()
     assert body["stability"]["flip_rate"] is None
     assert any("shadow traffic" in note for note in body["notes"])
+
+
+def test_a_shadow_version_predicts_the_same_inputs_and_the_flip_rate_is_measured(
+    tmp_path, fraud_model
+):
+    config = ServerConfig(
+        store=str(tmp_path / "shadow.duckdb"),
+        models=[
+            ModelSpec("fraud", fraud_model, version="v3"),
+            # The same model with a lower threshold: flips where 0.2 <= score < 0.5.
+            ModelSpec("fraud", fraud_model, version="v4", threshold=0.2, shadow=True),
+        ],
+        metrics_cache_seconds=0.0,
+    )
+    rows = [{"amount": 20.0 + 15 * i, "distance_km": float(i % 20)} for i in range(40)]
+    with TestClient(create_app(config)) as c:
+        answer = c.post("/v1/models/fraud/predict", json={"inputs": rows}).json()
+        assert answer["version"] == "v3"  # the champion answers
+        scores = [p["score"] for p in answer["predictions"]]
+        deadline = time.monotonic() + 10
+        body: dict = {}
+        while time.monotonic() < deadline:
+            body = c.get("/v1/models/fraud/compare", params={"a": "v3", "b": "v4"}).json()
+            if body["stability"]["pairs"] == 40:
+                break
+            time.sleep(0.05)
+    expected = sum(0.2 <= s < 0.5 for s in scores)
+    assert body["stability"]["pairs"] == 40 and body["stability"]["flips"] == expected > 0
+    assert body["stability"]["score"]["mean_abs_difference"] == 0.0  # same model, same scores
+    assert body["predictions"] == {"v3": 40, "v4": 40}
+
+
+def test_a_model_whose_every_version_is_a_shadow_is_refused(tmp_path, fraud_model):
+    from liveeval.errors import ConfigError
+    from liveeval.service import Service
+
+    config = ServerConfig(
+        store=str(tmp_path / "s.duckdb"),
+        models=[ModelSpec("fraud", fraud_model, version="v4", shadow=True)],
+    )
+    with pytest.raises(ConfigError, match=r"every version is a shadow"):
+        Service(config)

@@ -59,6 +59,7 @@ def test_a_model_that_fails_to_load_is_recorded_as_a_failed_deployment(tmp_path)
     broken = tmp_path / "broken.joblib"
     broken.write_bytes(b"not a model")
     store_path = tmp_path / "store.duckdb"
+    open_store(store_path).close()  # a server that ran before: its store exists
     config = ServerConfig(store=str(store_path), models=[ModelSpec("fraud", broken, version="v9")])
     with pytest.raises(ModelLoadError):
         Service(config)
@@ -70,3 +71,14 @@ def test_a_model_that_fails_to_load_is_recorded_as_a_failed_deployment(tmp_path)
         ]
     finally:
         store.close()
+
+
+def test_a_first_start_with_a_bad_model_leaves_no_store_behind(tmp_path):
+    broken = tmp_path / "broken.joblib"
+    broken.write_bytes(b"not a model")
+    config = ServerConfig(
+        store=str(tmp_path / "new.duckdb"), models=[ModelSpec("fraud", broken, version="v9")]
+    )
+    with pytest.raises(ModelLoadError):
+        Service(config)
+    assert not (tmp_path / "new.duckdb").exists()

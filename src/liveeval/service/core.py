@@ -93,6 +93,8 @@ class Service:
         # The server's own loads are deployment events, written when the store opens
         # (or, when a load fails and the server cannot start, written at once).
         self._loads: list[LoadRecord] = []
+        # Challenger versions by model: they predict the default version's requests too.
+        self.shadows: dict[str, list[str]] = {}
         for spec in config.models:
             started = now()
             try:
@@ -103,7 +105,10 @@ class Service:
                 raise
             self._loads.append(LoadRecord(spec.name, spec.version, started, now(), True))
             self.models.setdefault(spec.name, {})[spec.version] = loaded
-            self.default_version.setdefault(spec.name, spec.version)
+            if spec.shadow:
+                self.shadows.setdefault(spec.name, []).append(spec.version)
+            else:
+                self.default_version.setdefault(spec.name, spec.version)
             declared = spec.classes or loaded.classes
             known = self.classes.classes(spec.name)
             if known is not None and tuple(known) != tuple(declared):
@@ -112,6 +117,12 @@ class Service:
                     f"{list(known)!r} and {list(declared)!r}"
                 )
             self.classes.declare(spec.name, declared)
+        for name in self.models:
+            if name not in self.default_version:
+                raise ConfigError(
+                    f"model {name!r}: every version is a shadow; one must answer requests "
+                    "(remove 'shadow' from it)"
+                )
         self.logged = {m.name: m for m in config.logged}
         for logged in config.logged:
             self.classes.declare(logged.name, logged.classes)

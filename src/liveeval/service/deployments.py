@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LiveevalError
@@ -66,9 +67,12 @@ class LoadRecord:
 
 def record_failed_loads(config: ServerConfig, loads: list[LoadRecord]) -> None:
     """Write the loads of a server that cannot start (a model failed to load) to its
-    store, so that the failure is in the deployment history. A store that cannot be
+    store, so that the failure is in the deployment history. Only a store that exists:
+    a first start with a bad model leaves no store behind. A store that cannot be
     opened (held by another process) is logged and left alone: the load error that
     stops the server matters more."""
+    if config.store == ":memory:" or not Path(config.store).is_file():
+        return
     try:
         store = open_store(config.store)
     except LiveevalError as exc:
