@@ -218,3 +218,16 @@ def test_a_model_whose_every_version_is_a_shadow_is_refused(tmp_path, fraud_mode
     )
     with pytest.raises(ConfigError, match=r"every version is a shadow"):
         Service(config)
+
+
+def test_the_default_version_is_live_after_the_server_loads_a_shadow(tmp_path, fraud_model):
+    config = ServerConfig(
+        store=str(tmp_path / "live.duckdb"),
+        models=[
+            ModelSpec("fraud", fraud_model, version="v3"),
+            ModelSpec("fraud", fraud_model, version="v4", shadow=True),
+        ],
+    )
+    with TestClient(create_app(config)) as c:
+        body = c.get("/v1/models/fraud/deployments").json()
+    assert body["live_version"] == "v3" and body["deployments"] == 2

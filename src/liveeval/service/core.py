@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -188,8 +189,14 @@ class Service:
         self._store = None
 
     def _record_loads(self, store: Store) -> None:
-        # Default versions last: the version a model serves by default is its live one.
-        loads = sorted(self._loads, key=lambda r: self.default_version.get(r.model) == r.version)
+        # A default version goes live when the server starts answering, after every
+        # load: its success is stamped now, so it is the model's live version (a
+        # shadow or other version succeeded when its load ended).
+        started = now()
+        loads = [
+            replace(r, ended=started) if self.default_version.get(r.model) == r.version else r
+            for r in self._loads
+        ]
         events = [e for load in loads for e in load.events()]
         if events:
             store.commit("deployments", events)
