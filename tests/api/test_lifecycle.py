@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -231,3 +232,18 @@ def test_the_default_version_is_live_after_the_server_loads_a_shadow(tmp_path, f
     with TestClient(create_app(config)) as c:
         body = c.get("/v1/models/fraud/deployments").json()
     assert body["live_version"] == "v3" and body["deployments"] == 2
+
+
+def test_notify_on_the_event_loop_hands_the_write_to_a_thread(client, receiver):
+    service = client.app.state.service
+
+    async def on_the_loop() -> float:
+        started = time.perf_counter()
+        service.notify(_notice(alert_id="loop", channels=("hook",)))
+        return time.perf_counter() - started
+
+    assert asyncio.run(on_the_loop()) < 0.01  # nothing stored on the loop
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not receiver.received:
+        time.sleep(0.05)
+    assert [r["body"]["notice"]["alert_id"] for r in receiver.received] == ["loop"]
