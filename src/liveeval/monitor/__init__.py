@@ -27,6 +27,13 @@ from .histogram import (
     score_histograms,
     unlabelled_part,
 )
+from .multiclass import (
+    MULTICLASS_ESTIMATED_METRICS,
+    ClassScoreHistograms,
+    MulticlassEstimate,
+    MulticlassEstimator,
+    class_score_histograms,
+)
 from .notice import SEVERITIES, AlertNotice, AlertState, Severity
 from .windows import (
     DEFAULT_MATURITY,
@@ -41,15 +48,19 @@ from .windows import (
 __all__ = [
     "DEFAULT_MATURITY",
     "ESTIMATED_METRICS",
+    "MULTICLASS_ESTIMATED_METRICS",
     "SEVERITIES",
     "AlertNotice",
     "AlertState",
     "AssumptionCheck",
     "CalibrationMap",
+    "ClassScoreHistograms",
     "ColumnDrift",
     "DriftReport",
     "ExpectedConfusion",
     "LabelDelaySummary",
+    "MulticlassEstimate",
+    "MulticlassEstimator",
     "PerformanceEstimator",
     "Severity",
     "SkippedColumn",
@@ -57,6 +68,7 @@ __all__ = [
     "WindowEstimate",
     "WindowSize",
     "check_calibration",
+    "class_score_histograms",
     "compare_files",
     "compare_tables",
     "count_windows",
