@@ -17,6 +17,7 @@ from fastapi.params import Depends
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..config import WINDOW_PATTERN, parse_window
 from ..service import Service
 from ..service.compare import compare_versions
 from ..service.deployments import deployment_summary
@@ -88,14 +89,21 @@ def lifecycle_router(
         b: str = Query(..., description="the challenger's version", max_length=200),
         since: datetime | None = None,
         until: datetime | None = None,
+        every: str | None = Query(
+            None,
+            pattern=WINDOW_PATTERN,
+            description="flip rate and score difference per window too (e.g. 1h, 1d); "
+            "default range: the last 24 windows",
+        ),
     ) -> dict[str, Any]:
         """Two versions over the same range: every metric of both with the interval of
         the difference (b − a) and whether it is significant; the flip rate (share of
         inputs predicted by both whose label differs) and score differences on the same
         inputs."""
         start, end = _utc(since, "since"), _utc(until, "until")
+        step = parse_window(every) if every else None
         return await run_in_threadpool(
-            lambda: compare_versions(service, model, a, b, since=start, until=end)
+            lambda: compare_versions(service, model, a, b, since=start, until=end, every=step)
         )
 
     return router

@@ -18,9 +18,10 @@ on the same inputs.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ValidationError
 from ..metrics import MetricResult
 from ..metrics.interval import normal_mean, wilson
 from ..report.model import metric_dict
@@ -64,6 +65,9 @@ def difference(a: MetricResult, b: MetricResult) -> dict[str, Any] | None:
     return out
 
 
+MAX_WINDOWS = 500
+
+
 def compare_versions(
     service: Service,
     model: str,
@@ -72,16 +76,21 @@ def compare_versions(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    every: timedelta | None = None,
 ) -> dict[str, Any]:
     """``GET /v1/models/{model}/compare``: metrics of versions ``a`` and ``b`` over the
-    same range with their differences, and the flip rate on shared inputs.
+    same range with their differences, and the flip rate on shared inputs — per
+    window of ``every`` too (by the inputs' prediction time), for stability over time.
 
     Raises
     ------
     NotFoundError
         for an unknown model.
+    ValidationError
+        for more than 500 windows.
     """
     service.require_model(model)
+    series = _windows(service, model, a, b, since, until, every) if every else None
     classes, pos_label, _ = service.model_meta(model, None)
     stats = {
         version: service.store.statistics(
@@ -131,6 +140,8 @@ def compare_versions(
     for version in (a, b):
         if stats[version].predictions == 0:
             notes.append(f"version {version!r} has no predictions in the range")
+    if series is not None:
+        flips["windows"] = series
     return {
         "model": model,
         "a": a,
@@ -143,3 +154,46 @@ def compare_versions(
         "stability": flips,
         "notes": notes,
     }
+
+
+def _windows(
+    service: Service,
+    model: str,
+    a: str,
+    b: str,
+    since: datetime | None,
+    until: datetime | None,
+    every: timedelta,
+) -> list[dict[str, Any]]:
+    """Flip rate and mean absolute score difference per window: the inputs both
+    versions predicted within the window. Default range: the last 24 windows."""
+    from ._clock import now
+
+    end = until or now()
+    try:
+        start = since or end - 24 * every
+    except OverflowError:
+        raise ValidationError(f"24 windows of {every} reach before year 1; give 'since'") from None
+    count = -(-(end - start) // every) if end > start else 0
+    if count > MAX_WINDOWS:
+        raise ValidationError(
+            f"{count} windows of {every} between {start.isoformat()} and {end.isoformat()}; "
+            f"at most {MAX_WINDOWS}: choose a longer window or a shorter range"
+        )
+    out = []
+    for i in range(count):
+        lo = start + i * every
+        hi = min(lo + every, end)
+        p = service.store.prediction_pairs(model, a, b, lo, hi)
+        rate = p.flips / p.pairs if p.pairs else None
+        out.append(
+            {
+                "start": lo.isoformat(),
+                "end": hi.isoformat(),
+                "pairs": p.pairs,
+                "flips": p.flips,
+                "flip_rate": rate,
+                "mean_abs_score_difference": p.abs_diff_sum / p.scored if p.scored else None,
+            }
+        )
+    return out
