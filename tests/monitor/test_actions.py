@@ -171,7 +171,9 @@ def test_a_second_firing_within_the_cooldown_is_recorded_as_skipped(store, tmp_p
 
 
 def test_no_more_than_max_concurrent_runs_at_once(store, tmp_path):
-    actions = command_actions(tmp_path, sleep=1.0, cooldown="0s", max_concurrent=1)
+    actions = parse_actions(
+        {"retrain": {"type": "command", "command": ["sleep", "0.8"], "cooldown": "0s"}}
+    )
     runner = ActionRunner(store, actions, tmp_path / "runs")
     runner(firing("fraud"))
     runner(firing("spam"))
