@@ -78,6 +78,13 @@ def test_duckdb_and_table_source_agree_on_pairs_and_deployments(tmp_path):
             assert [e.id for e in source.deployment_events("m")] == ["d1", "d2"]
             since = source.prediction_pairs("m", "v1", "v2", since=T0 + timedelta(minutes=25))
             assert since.pairs == len({(i % 10, "a" if i % 3 else "b") for i in range(25, 30)})
+            end, every = T0 + timedelta(minutes=30), timedelta(minutes=10)
+            windows = source.prediction_pair_windows("m", "v1", "v2", T0, end, every)
+            for w in range(3):
+                one = source.prediction_pairs(
+                    "m", "v1", "v2", end - (w + 1) * every, end - w * every
+                )
+                assert (windows[w].pairs, windows[w].flips) == (one.pairs, one.flips) != (0, 0)
         a, b = store.prediction_pairs("m", "v1", "v2"), tables.prediction_pairs("m", "v1", "v2")
         assert (a.pairs, a.flips, a.scored) == (b.pairs, b.flips, b.scored)
         assert a.abs_diff_sum == pytest.approx(b.abs_diff_sum)

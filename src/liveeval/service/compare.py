@@ -21,11 +21,10 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ValidationError
 from ..metrics import MetricResult
 from ..metrics.interval import normal_mean, wilson
 from ..report.model import metric_dict
-from ..store import Scope
+from ..store import PairStats, Scope
 
 if TYPE_CHECKING:
     from .core import Service
@@ -86,8 +85,6 @@ def compare_versions(
     ------
     NotFoundError
         for an unknown model.
-    ValidationError
-        for more than 500 windows.
     """
     service.require_model(model)
     series = _windows(service, model, a, b, since, until, every) if every else None
@@ -166,33 +163,41 @@ def _windows(
     every: timedelta,
 ) -> list[dict[str, Any]]:
     """Flip rate and mean absolute score difference per window: the inputs both
-    versions predicted within the window. Default range: the last 24 windows."""
+    versions predicted within the window. Windows end at ``until`` (default now) and
+    go back to ``since`` (default: 24 windows), the most recent :data:`MAX_WINDOWS`
+    at most; the first may be shorter."""
     from ._clock import now
 
     end = until or now()
-    try:
-        start = since or end - 24 * every
-    except OverflowError:
-        raise ValidationError(f"24 windows of {every} reach before year 1; give 'since'") from None
-    count = -(-(end - start) // every) if end > start else 0
-    if count > MAX_WINDOWS:
-        raise ValidationError(
-            f"{count} windows of {every} between {start.isoformat()} and {end.isoformat()}; "
-            f"at most {MAX_WINDOWS}: choose a longer window or a shorter range"
-        )
+    bounds: list[tuple[datetime, datetime]] = []
+    hi = end
+    while len(bounds) < (MAX_WINDOWS if since is not None else 24):
+        try:
+            lo = hi - every
+        except OverflowError:  # before year 1
+            lo = datetime.min
+        if since is not None and lo <= since:
+            if hi > since:
+                bounds.append((since, hi))
+            break
+        bounds.append((lo, hi))
+        if lo == datetime.min:
+            break
+        hi = lo
+    if not bounds:
+        return []
+    found = service.store.prediction_pair_windows(model, a, b, bounds[-1][0], end, every)
     out = []
-    for i in range(count):
-        lo = start + i * every
-        hi = min(lo + every, end)
-        p = service.store.prediction_pairs(model, a, b, lo, hi)
-        rate = p.flips / p.pairs if p.pairs else None
+    for i in reversed(range(len(bounds))):
+        lo, hi = bounds[i]
+        p = found.get(i, PairStats())
         out.append(
             {
                 "start": lo.isoformat(),
                 "end": hi.isoformat(),
                 "pairs": p.pairs,
                 "flips": p.flips,
-                "flip_rate": rate,
+                "flip_rate": p.flips / p.pairs if p.pairs else None,
                 "mean_abs_score_difference": p.abs_diff_sum / p.scored if p.scored else None,
             }
         )

@@ -482,6 +482,21 @@ class StatisticsSource(Protocol):
         times counts once, with its latest prediction."""
         ...
 
+    def prediction_pair_windows(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime,
+        until: datetime,
+        every: timedelta,
+    ) -> dict[int, PairStats]:
+        """:meth:`prediction_pairs` per window counted back from ``until``: key 0 is
+        ``[until - every, until)``, 1 the window before, …, from ``since`` on; a pair
+        counts in a window when both its predictions fall in it. Windows without pairs
+        are absent."""
+        ...
+
     def has_model(self, model: str) -> bool: ...
 
     def models(self) -> set[str]: ...

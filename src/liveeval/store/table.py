@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from ..errors import ValidationError
 from ..metrics.labels import Label
-from .duck import windows
+from .duck import lifecycle, windows
 from .duck.aggregate import aggregate, grouped_aggregate
 from .duck.features import feature_histograms, insert_features
 from .duck.lifecycle import deployment_events, prediction_pairs
@@ -213,6 +213,19 @@ class TableSource:
         until: datetime | None = None,
     ) -> PairStats:
         return prediction_pairs(self._con.cursor(), model, version_a, version_b, since, until)
+
+    def prediction_pair_windows(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime,
+        until: datetime,
+        every: timedelta,
+    ) -> dict[int, PairStats]:
+        return lifecycle.prediction_pair_windows(
+            self._con.cursor(), model, version_a, version_b, since, until, every
+        )
 
     def has_model(self, model: str) -> bool:
         cur = self._con.cursor()

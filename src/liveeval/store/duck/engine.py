@@ -183,6 +183,19 @@ class DuckEngine:
     ) -> PairStats:
         return lifecycle.prediction_pairs(self._cursor(), model, version_a, version_b, since, until)
 
+    def prediction_pair_windows(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime,
+        until: datetime,
+        every: timedelta,
+    ) -> dict[int, PairStats]:
+        return lifecycle.prediction_pair_windows(
+            self._cursor(), model, version_a, version_b, since, until, every
+        )
+
     def has_model(self, model: str) -> bool:
         rows = (
             self._cursor()

@@ -9,7 +9,7 @@ BY`` exist there too).
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,12 @@ import pyarrow.parquet as pq
 
 from ..interface import DeploymentEvent, PairStats
 
-__all__ = ["deployment_events", "export_labelled", "prediction_pairs"]
+__all__ = [
+    "deployment_events",
+    "export_labelled",
+    "prediction_pair_windows",
+    "prediction_pairs",
+]
 
 
 def deployment_events(cur: duckdb.DuckDBPyConnection, model: str) -> list[DeploymentEvent]:
@@ -34,27 +39,56 @@ def deployment_events(cur: duckdb.DuckDBPyConnection, model: str) -> list[Deploy
 # not depend on the order of the keys or on 1 against 1.0.
 _PAIRS = """
 WITH keyed AS (
-    SELECT prediction_id, version,
+    SELECT prediction_id, version, {window} AS w,
            md5(string_agg(name || chr(31) || coalesce('n' || CAST(num_value AS VARCHAR),
                's' || str_value, '-'), chr(30) ORDER BY name)) AS k
     FROM features
     WHERE model = ? AND version IN (?, ?){range}
-    GROUP BY prediction_id, version
+    GROUP BY prediction_id, version, ts
 ),
 latest AS (
-    SELECT kd.version, kd.k, arg_max(p.label, p.ts) AS label, arg_max(p.score, p.ts) AS score
+    SELECT kd.version, kd.w, kd.k, arg_max(p.label, p.ts) AS label,
+           arg_max(p.score, p.ts) AS score
     FROM keyed kd JOIN predictions p ON p.id = kd.prediction_id
     WHERE p.status = 'ok'
-    GROUP BY kd.version, kd.k
+    GROUP BY kd.version, kd.w, kd.k
 )
-SELECT count(*),
+SELECT a.w, count(*),
        count(*) FILTER (WHERE a.label IS DISTINCT FROM b.label),
        count(b.score - a.score),
        coalesce(sum(abs(b.score - a.score)), 0),
        coalesce(sum(b.score - a.score), 0),
        coalesce(sum((b.score - a.score) * (b.score - a.score)), 0)
-FROM latest a JOIN latest b ON a.k = b.k AND a.version = ? AND b.version = ?
+FROM latest a JOIN latest b ON a.k = b.k AND a.w = b.w AND a.version = ? AND b.version = ?
+GROUP BY a.w
 """
+
+
+def _pairs(
+    cur: duckdb.DuckDBPyConnection,
+    model: str,
+    version_a: str,
+    version_b: str,
+    since: datetime | None,
+    until: datetime | None,
+    window: tuple[str, list[Any]],
+) -> dict[int, PairStats]:
+    bounds, params = "", []
+    if since is not None:
+        bounds += " AND ts >= ?"
+        params.append(since)
+    if until is not None:
+        bounds += " AND ts < ?"
+        params.append(until)
+    expression, window_params = window
+    rows = cur.execute(
+        _PAIRS.format(window=expression, range=bounds),
+        [*window_params, model, version_a, version_b, *params, version_a, version_b],
+    ).fetchall()
+    return {
+        int(w): PairStats(int(n), int(f), int(sc), float(ab), float(d), float(sq))
+        for w, n, f, sc, ab, d, sq in rows
+    }
 
 
 def prediction_pairs(
@@ -65,22 +99,25 @@ def prediction_pairs(
     since: datetime | None,
     until: datetime | None,
 ) -> PairStats:
-    bounds, params = "", []
-    if since is not None:
-        bounds += " AND ts >= ?"
-        params.append(since)
-    if until is not None:
-        bounds += " AND ts < ?"
-        params.append(until)
-    row = cur.execute(
-        _PAIRS.format(range=bounds),
-        [model, version_a, version_b, *params, version_a, version_b],
-    ).fetchone()
-    if row is None:
-        return PairStats()
-    pairs, flips, scored, abs_sum, diff_sum, sq_sum = row
-    return PairStats(
-        int(pairs), int(flips), int(scored), float(abs_sum), float(diff_sum), float(sq_sum)
+    found = _pairs(cur, model, version_a, version_b, since, until, ("0", []))
+    return found.get(0, PairStats())
+
+
+def prediction_pair_windows(
+    cur: duckdb.DuckDBPyConnection,
+    model: str,
+    version_a: str,
+    version_b: str,
+    since: datetime,
+    until: datetime,
+    every: timedelta,
+) -> dict[int, PairStats]:
+    """Per window counted back from ``until`` (0: ``[until - every, until)``, 1: the one
+    before …), the pairs whose two predictions fall in the same window."""
+    # ts in window i when i * every < until - ts <= (i + 1) * every.
+    expression = "CAST(ceil(epoch(CAST(? AS TIMESTAMP) - ts) / ?) AS BIGINT) - 1"
+    return _pairs(
+        cur, model, version_a, version_b, since, until, (expression, [until, every.total_seconds()])
     )
 
 
