@@ -33,6 +33,14 @@ classes = ["ham", "spam"]      # labels are mapped onto these; others are reject
 pos_label = "spam"
 profile = "spam"
 
+[[alerts.rules]]               # alert rules (every key: docs/alerts.md); or --alerts FILE
+name = "fraud-recall"
+metric = "recall"
+model = "fraud"
+condition = "drop"
+channels = ["oncall"]
+actions = ["retrain"]
+
 [alerts.channels.oncall]       # where alert notices go (docs/notifications.md)
 type = "webhook"               # or "slack", "alertmanager", "log"
 url = "https://hooks.example.org/liveeval"
@@ -60,6 +68,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .monitor.rules import AlertSettings, parse_alerts
 from .serving import ModelSpec
 from .serving.model import OUTPUTS
 
@@ -72,6 +81,7 @@ __all__ = [
     "LoggedModel",
     "ServerConfig",
     "Tokens",
+    "load_alerts_file",
     "load_config",
     "parse_window",
 ]
@@ -96,8 +106,6 @@ _MODEL_KEYS = (
     "shadow",
 )
 _TABLES = ("server", "tokens", "profiles", "models", "alerts")
-# The alert rules' keys join these when the rules land (see docs/notifications.md).
-_ALERT_KEYS = ("channels", "actions", "workdir")
 
 
 def parse_window(text: str) -> timedelta:
@@ -165,11 +173,16 @@ class ServerConfig:
     max_body_bytes: int = 32 * 1024 * 1024
     metrics_cache_seconds: float = 10.0
     resource_interval_seconds: float = 15.0
-    # [alerts.channels] and [alerts.actions]; the built-in "log" channel when empty.
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    # Channels and actions given as objects (tests, embedding); [alerts.channels] and
+    # [alerts.actions] of the file are read by the service. "log" always exists.
     channels: dict[str, Channel] = field(default_factory=dict)
     actions: dict[str, ActionSpec] = field(default_factory=dict)
-    # Where action runs keep their context, data and output (default: beside the store).
+    # Where action runs keep their context, data and output (default: [alerts] workdir,
+    # else beside the store).
     actions_workdir: Path | None = None
+    # The config file's folder: relative secret files, commands and workdir start here.
+    config_dir: Path | None = None
 
     def check(self) -> None:
         """Refuse settings that would expose an unprotected server or cannot work."""
@@ -288,9 +301,7 @@ def _logged(raw: dict[str, Any], name: str, where: str) -> LoggedModel:
     return LoggedModel(name, classes, pos_label, profile)
 
 
-def load_config(path: str | Path) -> ServerConfig:
-    """Read ``liveeval.toml``; every mistake is a :class:`ConfigError` naming it."""
-    p = Path(path)
+def _read_toml(p: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -303,6 +314,30 @@ def load_config(path: str | Path) -> ServerConfig:
         raise ConfigError(f"{p}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return data
+
+
+def load_alerts_file(path: str | Path) -> AlertSettings:
+    """Alert rules from their own file (``--alerts FILE``): an ``[alerts]`` table as in
+    ``liveeval.toml``, or its contents at the top level (``[[rules]]``, ``[channels.NAME]``).
+
+    Raises
+    ------
+    ConfigError
+        naming the file, the rule and the key.
+    """
+    p = Path(path)
+    data = _read_toml(p)
+    if "alerts" in data:
+        _unknown(data, ("alerts",), str(p))
+        return parse_alerts(data["alerts"], str(p))
+    return parse_alerts(data, str(p))
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    """Read ``liveeval.toml``; every mistake is a :class:`ConfigError` naming it."""
+    p = Path(path)
+    data = _read_toml(p)
     _unknown(data, _TABLES, str(p))
     server = data.get("server", {})
     tokens = data.get("tokens", {})
@@ -325,7 +360,6 @@ def load_config(path: str | Path) -> ServerConfig:
         _typed(value, str, f"{p} [profiles] {key}", "a path to a profile TOML file")
     defaults = ServerConfig()
     parsed = [_model(m, p.parent, i) for i, m in enumerate(models)]
-    channels, actions, workdir = _alerts(data.get("alerts", {}), p)
     config = ServerConfig(
         store=str(_typed(server.get("store", defaults.store), str, "[server] store", "a path")),
         host=str(_typed(server.get("host", defaults.host), str, "[server] host", "a string")),
@@ -354,28 +388,8 @@ def load_config(path: str | Path) -> ServerConfig:
                 "a number",
             )
         ),
-        channels=channels,
-        actions=actions,
-        actions_workdir=workdir,
+        alerts=parse_alerts(data.get("alerts", {}), str(p)),
+        config_dir=p.parent,
     )
     parse_window(config.window)
     return config
-
-
-def _alerts(alerts: Any, p: Path) -> tuple[dict[str, Channel], dict[str, ActionSpec], Path | None]:
-    """``[alerts.channels]``, ``[alerts.actions]`` and ``[alerts] workdir``."""
-    from .monitor.actions import parse_actions
-    from .monitor.channels import parse_channels
-
-    if not isinstance(alerts, dict):
-        raise ConfigError(f"{p}: 'alerts' must be a table [..]")
-    _unknown(alerts, _ALERT_KEYS, f"{p} [alerts]")
-    workdir = alerts.get("workdir")
-    if workdir is not None:
-        workdir = Path(_typed(workdir, str, "[alerts] workdir", "a folder path"))
-        workdir = workdir if workdir.is_absolute() else p.parent / workdir
-    return (
-        parse_channels(alerts.get("channels"), p.parent),
-        parse_actions(alerts.get("actions"), p.parent),
-        workdir,
-    )

@@ -100,12 +100,24 @@ def test_a_bad_status_or_an_unreachable_server_is_exit_code_2():
 
 
 def test_the_config_file_declares_channels_and_actions(tmp_path, monkeypatch):
+    from liveeval.service import Service
+
     monkeypatch.setenv("HOOK_SECRET", "x")
     config = tmp_path / "liveeval.toml"
     config.write_text(
-        """
+        f"""
+[server]
+store = "{tmp_path / "s.duckdb"}"
+
 [alerts]
 workdir = "runs"
+
+[[alerts.rules]]
+name = "recall"
+metric = "recall"
+condition = "drop"
+channels = ["oncall"]
+actions = ["retrain"]
 
 [alerts.channels.oncall]
 type = "webhook"
@@ -118,10 +130,14 @@ command = ["python", "retrain.py"]
 cooldown = "6h"
 """
     )
-    loaded = load_config(config)
-    assert set(loaded.channels) == {"log", "oncall"}
-    assert loaded.actions["retrain"].cwd == tmp_path
-    assert loaded.actions_workdir == tmp_path / "runs"
-    config.write_text("[alerts.chanels.x]\ntype = 'log'\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'chanels'; did you mean 'channels'"):
-        load_config(config)
+    service = Service(load_config(config))
+    assert set(service.channels) == {"log", "oncall"}
+    assert service.action_specs["retrain"].cwd == tmp_path
+    service.start()
+    try:
+        assert service.actions is not None and service.actions.workdir == tmp_path / "runs"
+    finally:
+        service.stop()
+    config.write_text("[alerts.channels.x]\ntype = 'lgo'\n")
+    with pytest.raises(ConfigError, match=r"'lgo' is not one of .*did you mean 'log'"):
+        Service(load_config(config))

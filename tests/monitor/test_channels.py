@@ -217,3 +217,20 @@ def test_the_log_channel_logs_at_the_severity(caplog):
     first, second = caplog.records
     assert first.levelno == logging.ERROR and "recall 0.91" in first.getMessage()
     assert second.levelno == logging.INFO and "[RESOLVED]" in second.getMessage()
+
+
+def test_a_window_rule_s_evidence_reads_as_value_interval_and_window():
+    from liveeval.monitor.channels._text import evidence_line
+
+    n = notice(
+        evidence={
+            "window": {"start": "2026-11-27T04:00:00", "end": "2026-11-27T10:00:00"},
+            "value": 0.7,
+            "lower": 0.65,
+            "upper": 0.75,
+            "samples": 240,
+        }
+    )
+    assert evidence_line(n) == (
+        "recall 0.7 [0.65, 0.75]; 240 labelled samples; window 2026-11-27T04:00 → 2026-11-27T10:00"
+    )

@@ -34,6 +34,7 @@ from ..service.predict import predict as predict_rows
 from ..service.reads import metrics as read_metrics
 from ..service.reads import models_listing, quality_rows
 from . import v2
+from .alerts import alerts_router
 from .answers import status_of
 from .auth import Guard
 from .dashboard_routes import dashboard_routes
@@ -71,7 +72,11 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     """
     if service is None:
         service = Service(config)
-    telemetry = Telemetry(lambda: quality_rows(service), config.metrics_cache_seconds)
+    telemetry = Telemetry(
+        lambda: quality_rows(service),
+        config.metrics_cache_seconds,
+        alerts=lambda: service.alerts.open_alerts() if service.alerts is not None else [],
+    )
     telemetry.registry.register(NotificationCollector(service))
     service.observer = TelemetryObserver(telemetry)
     guard = Guard(Tokens.from_env(config.tokens))
@@ -306,6 +311,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         )
 
     app.include_router(monitoring_router(service, read_guard, errors))
+    app.include_router(alerts_router(service, read_guard, write_guard, errors))
     app.include_router(lifecycle_router(service, read_guard, errors))
     app.include_router(dashboard_routes(service, read_guard, errors))
 

@@ -560,6 +560,7 @@ def demo_data(
 
 
 def _register_server_commands() -> None:
+    from .alerts import alerts
     from .demo import demo
     from .drift import drift
     from .monitor import monitor
@@ -574,6 +575,7 @@ def _register_server_commands() -> None:
     app.command("notifications")(notifications)
     app.command("actions")(actions)
     app.command("deployments")(deployments)
+    app.command("alerts")(alerts)
 
 
 _register_server_commands()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import threading
 from dataclasses import replace
 from datetime import datetime
@@ -23,16 +24,20 @@ from ..readiness import Profile, load_profile_file, profile_by_name
 from ..serving import LoadedModel, load_model
 from ..store import Kind, Store, WriteOutcome, open_store
 from ._clock import now
+from .alerting import AlertEngine, Subscriber
 from .answer import Answer
 from .classes import ClassMap, RecentPredictions
 from .deployments import LoadRecord, record_failed_loads
 
 if TYPE_CHECKING:
-    from ..monitor.actions import ActionRunner
+    from ..monitor.actions import ActionRunner, ActionSpec
+    from ..monitor.channels import Channel
     from ..monitor.notice import AlertNotice
     from ..monitor.outbox import Dispatcher
 
 __all__ = ["Answer", "Observer", "Service"]
+
+log = logging.getLogger("liveeval.service")
 
 
 class Observer(Protocol):
@@ -141,7 +146,24 @@ class Service:
         self._store: Store | None = None
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
-        # Consumers of alert notices, started with the store (monitor.outbox, .actions).
+        self._alerter: threading.Thread | None = None
+        self._subscribers: list[Subscriber] = []
+        self.alerts: AlertEngine | None = None
+        self.run_alerts = True  # the background evaluation (tests and tools turn it off)
+        # Consumers of alert notices, started with the store (monitor.outbox, .actions):
+        # channels and actions from [alerts.channels] / [alerts.actions], checked here.
+        from ..monitor.actions import parse_actions
+        from ..monitor.channels import parse_channels
+
+        base = config.config_dir
+        self.channels: dict[str, Channel] = {
+            **parse_channels(config.alerts.channels, base),
+            **config.channels,
+        }
+        self.action_specs: dict[str, ActionSpec] = {
+            **parse_actions(config.alerts.actions, base),
+            **config.actions,
+        }
         self.notifications: Dispatcher | None = None
         self.actions: ActionRunner | None = None
 
@@ -169,6 +191,14 @@ class Service:
             target=self._sample_resources, name="liveeval-resources", daemon=True
         )
         self._sampler.start()
+        # The outbox and the action runner hear every alert state change first.
+        self.alerts = AlertEngine(self, [self.notify, *self._subscribers])
+        self.alerts.restore()
+        if self.run_alerts and self.alerts.rules:
+            self._alerter = threading.Thread(
+                target=self._evaluate_alerts, name="liveeval-alerts", daemon=True
+            )
+            self._alerter.start()
         # Models, libraries and the id index are long-lived: move them out of the
         # garbage collector's generations so that its full passes, triggered by the
         # many small objects each request allocates, stop re-scanning them.
@@ -179,6 +209,11 @@ class Service:
         self._stop.set()
         if self._sampler is not None:
             self._sampler.join(timeout=5)
+        if self._alerter is not None:
+            self._alerter.join(timeout=30)
+            self._alerter = None
+        self.alerts = None
+        # After the engine: no notice comes once these stop.
         if self.notifications is not None:
             self.notifications.stop()
             self.notifications = None
@@ -205,13 +240,15 @@ class Service:
 
     def _start_alert_consumers(self, store: Store) -> None:
         from ..monitor.actions import ActionRunner
-        from ..monitor.channels import Channel, LogChannel
         from ..monitor.outbox import Dispatcher
 
-        channels: dict[str, Channel] = {"log": LogChannel(), **self.config.channels}
-        self.notifications = Dispatcher(store, channels)
+        self.notifications = Dispatcher(store, self.channels)
         self.notifications.start()
         workdir = self.config.actions_workdir
+        if workdir is None and self.config.alerts.workdir is not None:
+            workdir = Path(self.config.alerts.workdir)
+            if not workdir.is_absolute() and self.config.config_dir is not None:
+                workdir = self.config.config_dir / workdir
         if workdir is None:
             base = Path(self.config.store)
             workdir = (
@@ -219,7 +256,7 @@ class Service:
                 if self.config.store == ":memory:"
                 else base.with_name(base.name + ".actions")
             )
-        self.actions = ActionRunner(store, self.config.actions, workdir)
+        self.actions = ActionRunner(store, self.action_specs, workdir)
         self.actions.start()
 
     def notify(self, notice: AlertNotice) -> None:
@@ -257,6 +294,29 @@ class Service:
             store = self._store
             if store is not None and not self._stop.is_set():
                 store.commit("resource_samples", [sample])
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Hand every alert state change (an ``AlertNotice``) to ``subscriber``, which
+        must not block (queue and return). Before or after :meth:`start`."""
+        self._subscribers.append(subscriber)
+        if self.alerts is not None:
+            self.alerts.subscribe(subscriber)
+
+    def alert_engine(self) -> AlertEngine:
+        if self.alerts is None:
+            raise LiveevalError("the service is not started")
+        return self.alerts
+
+    def _evaluate_alerts(self) -> None:
+        interval = self.config.alerts.interval_seconds
+        while not self._stop.wait(interval):
+            engine = self.alerts
+            if engine is None:
+                return
+            try:
+                engine.evaluate()
+            except Exception:  # the loop must outlive a bad cycle; the next one retries
+                log.exception("alert evaluation failed")
 
     # -- shared helpers ----------------------------------------------------------
 

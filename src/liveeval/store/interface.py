@@ -28,6 +28,7 @@ __all__ = [
     "ROLLUP_BUCKET",
     "SCORE_BINS",
     "ActionRun",
+    "AlertRow",
     "BatchOutcome",
     "DeploymentEvent",
     "EventSink",
@@ -36,6 +37,7 @@ __all__ = [
     "Ledger",
     "Notification",
     "PairStats",
+    "ResourceUsage",
     "Scope",
     "ScoreHistogram",
     "StatisticsSource",
@@ -315,6 +317,33 @@ class ActionRun:
     rows_exported: int | None = None
 
 
+@dataclass(frozen=True)
+class AlertRow:
+    """One state change of one alert, as the store keeps it: the keys a query filters on,
+    and ``body``, the change as JSON text (the service's ``AlertNotice``)."""
+
+    alert_id: str
+    rule: str
+    model: str
+    version: str | None
+    segment: str | None
+    metric: str
+    state: str
+    severity: str
+    ts: datetime
+    body: str
+
+
+@dataclass(frozen=True)
+class ResourceUsage:
+    """Resource samples of the server's processes over a time range."""
+
+    samples: int
+    cpu_percent_mean: float | None
+    cpu_percent_max: float | None
+    rss_bytes_max: int | None
+
+
 class EventSink(Protocol):
     """Writes events; an answer means the events are durable."""
 
@@ -571,9 +600,24 @@ class Ledger(Protocol):
 
 
 class Store(EventSink, StatisticsSource, Ledger, Protocol):
-    """An engine: both halves, plus its lifecycle."""
+    """An engine: both halves, the ledger, plus its lifecycle and the alert history."""
 
     schema_version: int
+
+    def record_alert(self, row: AlertRow) -> None:
+        """Keep one alert state change; durable when it returns."""
+        ...
+
+    def alert_history(
+        self, alert_id: str | None = None, *, model: str | None = None, limit: int = 10_000
+    ) -> list[AlertRow]:
+        """Alert state changes, oldest first (the last ``limit``), of one alert or one
+        model's alerts or all."""
+        ...
+
+    def resource_usage(self, since: datetime | None, until: datetime | None) -> ResourceUsage:
+        """The resource samples in ``[since, until)``."""
+        ...
 
     def close(self) -> None:
         """Flush and load everything acknowledged, then release the store."""

@@ -1,8 +1,10 @@
 """A notice as text a person reads (Slack, the log, Alertmanager's description).
 
-The evidence is read tolerantly: ``before`` and ``after`` may be numbers or
-``{"value", "lower", "upper"}`` tables; ``samples`` (or ``n``) is the number of
-labelled samples; any other scalar item is listed as ``name=value``.
+The evidence is read tolerantly: ``before`` and ``after`` (a sequential rule) may be
+numbers or ``{"value", "lower", "upper"}`` tables, or ``value``/``lower``/``upper`` sit
+at the top (a window rule) with its ``window`` (``start``, ``end``); ``samples`` (or
+``n``) is the number of labelled samples; any other scalar item is listed as
+``name=value``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ..notice import AlertNotice
 
 __all__ = ["evidence_line", "headline", "scope"]
 
-_KNOWN = {"before", "after", "samples", "n"}
+_KNOWN = {"before", "after", "samples", "n", "value", "lower", "upper", "window"}
 _STATE = {"firing": "FIRING", "resolved": "RESOLVED", "pending": "PENDING"}
 
 
@@ -61,9 +63,14 @@ def evidence_line(notice: AlertNotice) -> str:
         before = _estimate(ev["before"]) if "before" in ev else "?"
         after = _estimate(ev["after"]) if "after" in ev else "?"
         parts.append(f"{notice.metric} {before} → {after}")
+    elif "value" in ev:  # a window rule: the window's value and interval
+        parts.append(f"{notice.metric} {_estimate(ev)}")
     samples = ev.get("samples", ev.get("n"))
     if samples is not None:
         parts.append(f"{_number(samples)} labelled samples")
+    window = ev.get("window")
+    if isinstance(window, Mapping) and window.get("start") and window.get("end"):
+        parts.append(f"window {str(window['start'])[:16]} → {str(window['end'])[:16]}")
     for key, value in ev.items():
         if key not in _KNOWN and (value is None or isinstance(value, str | int | float | bool)):
             parts.append(f"{key}={_number(value)}")

@@ -21,12 +21,14 @@ from ...metrics.labels import Label
 from ..events import Kind
 from ..interface import (
     ActionRun,
+    AlertRow,
     BatchOutcome,
     DeploymentEvent,
     FeatureHistogram,
     LabelDelays,
     Notification,
     PairStats,
+    ResourceUsage,
     Scope,
     ScoreHistogram,
     StoreStats,
@@ -288,6 +290,70 @@ class DuckEngine:
             return lifecycle.export_labelled(cur, model, out, since, limit)
         finally:
             cur.close()
+
+    # -- alert history and resources -------------------------------------------------
+
+    def record_alert(self, row: AlertRow) -> None:
+        cur = self._store.cursor()
+        try:
+            cur.execute(
+                "INSERT INTO alert_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    row.alert_id,
+                    row.rule,
+                    row.model,
+                    row.version,
+                    row.segment,
+                    row.metric,
+                    row.state,
+                    row.severity,
+                    row.ts,
+                    row.body,
+                ],
+            )
+        finally:
+            cur.close()
+
+    def alert_history(
+        self, alert_id: str | None = None, *, model: str | None = None, limit: int = 10_000
+    ) -> list[AlertRow]:
+        where, params = [], []
+        if alert_id is not None:
+            where.append("alert_id = ?")
+            params.append(alert_id)
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        cur = self._store.cursor()
+        try:
+            rows = cur.execute(
+                "SELECT * FROM (SELECT *, row_number() OVER () AS seq FROM alert_events "
+                f"{clause}) ORDER BY seq DESC LIMIT ?",
+                [*params, int(limit)],
+            ).fetchall()
+        finally:
+            cur.close()
+        return [AlertRow(*r[:10]) for r in reversed(rows)]
+
+    def resource_usage(self, since: datetime | None, until: datetime | None) -> ResourceUsage:
+        self._writer.settle()
+        cur = self._store.cursor()
+        try:
+            row = cur.execute(
+                "SELECT count(*), avg(cpu_percent), max(cpu_percent), max(rss_bytes) "
+                "FROM resource_samples WHERE (? IS NULL OR ts >= ?) AND (? IS NULL OR ts < ?)",
+                [since, since, until, until],
+            ).fetchone()
+        finally:
+            cur.close()
+        n, mean, top, rss = row if row else (0, None, None, None)
+        return ResourceUsage(
+            int(n),
+            None if mean is None else float(mean),
+            None if top is None else float(top),
+            None if rss is None else int(rss),
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 

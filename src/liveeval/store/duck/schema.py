@@ -169,6 +169,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         5,
+        "alert history: every state change of every alert",
+        # Not an event: written by the server's own rule engine, directly (no journal),
+        # and read back at start so that open alerts survive a restart.
+        """
+        CREATE TABLE alert_events (
+            alert_id VARCHAR NOT NULL,
+            rule VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            version VARCHAR,
+            segment VARCHAR,
+            metric VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            body VARCHAR NOT NULL
+        );
+        """,
+    ),
+    (
+        6,
         "notifications outbox and action runs",
         # Kept by the monitor, updated in place (attempts, delivery, a run's end): not
         # events, so not journalled. A notification's key is its idempotency key.
