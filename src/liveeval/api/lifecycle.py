@@ -17,7 +17,7 @@ from fastapi.params import Depends
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ..config import WINDOW_PATTERN, parse_window
+from ..config import parse_window
 from ..service import Service
 from ..service.compare import compare_versions
 from ..service.deployments import deployment_summary
@@ -91,7 +91,9 @@ def lifecycle_router(
         until: datetime | None = None,
         every: str | None = Query(
             None,
-            pattern=WINDOW_PATTERN,
+            # At most six digits: every such duration is a timedelta (WINDOW_PATTERN
+            # also admits durations longer than any time range).
+            pattern=r"^0*[1-9][0-9]{0,5}[smhdw]$",
             description="flip rate and score difference per window too (e.g. 1h, 1d); "
             "default range: the last 24 windows",
         ),
