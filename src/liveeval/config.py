@@ -24,6 +24,8 @@ features = ["amount", "distance_km"]
 profile = "fraud"
 output = "probabilities"       # or "logits" / "label"; told from the model when left out
                                # (every key: docs/serving.md)
+# shadow = true                # a challenger: predicts the default version's requests in
+                               # the background, logged, never answered with
 
 [[models]]                     # a model served elsewhere, known from its logs: no path
 name = "spam"
@@ -36,6 +38,18 @@ name = "fraud-recall"
 metric = "recall"
 model = "fraud"
 condition = "drop"
+channels = ["oncall"]
+actions = ["retrain"]
+
+[alerts.channels.oncall]       # where alert notices go (docs/notifications.md)
+type = "webhook"               # or "slack", "alertmanager", "log"
+url = "https://hooks.example.org/liveeval"
+secret_env = "ONCALL_SECRET"   # secrets only from the environment or a file
+
+[alerts.actions.retrain]       # what a firing alert starts
+type = "command"
+command = ["python", "retrain.py"]
+cooldown = "6h"
 ```
 
 An unknown table or key is an error with a "did you mean" suggestion: a typo such as
@@ -51,12 +65,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .monitor.rules import AlertSettings, parse_alerts
 from .serving import ModelSpec
 from .serving.model import OUTPUTS
+
+if TYPE_CHECKING:
+    from .monitor.actions import ActionSpec
+    from .monitor.channels import Channel
 
 __all__ = [
     "WINDOW_PATTERN",
@@ -93,6 +111,7 @@ _MODEL_KEYS = (
     "profile",
     "threshold",
     "output",
+    "shadow",
 )
 _TABLES = ("server", "tokens", "profiles", "models", "alerts")
 
@@ -165,6 +184,15 @@ class ServerConfig:
     metrics_cache_seconds: float = 10.0
     resource_interval_seconds: float = 15.0
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    # Channels and actions given as objects (tests, embedding); [alerts.channels] and
+    # [alerts.actions] of the file are read by the service. "log" always exists.
+    channels: dict[str, Channel] = field(default_factory=dict)
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    # Where action runs keep their context, data and output (default: [alerts] workdir,
+    # else beside the store).
+    actions_workdir: Path | None = None
+    # The config file's folder: relative secret files, commands and workdir start here.
+    config_dir: Path | None = None
 
     def check(self) -> None:
         """Refuse settings that would expose an unprotected server or cannot work."""
@@ -236,6 +264,7 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
                 f"{where} output: {output!r} is not one of {', '.join(map(repr, OUTPUTS))}{hint}"
             )
     classes = _classes(raw, where)
+    shadow = _typed(raw.get("shadow", False), bool, f"{where} shadow", "true or false")
     return ModelSpec(
         name=name,
         path=path if path.is_absolute() else base / path,
@@ -246,6 +275,7 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
         profile=raw.get("profile"),
         threshold=float(threshold),
         output=output,
+        shadow=shadow,
     )
 
 
@@ -263,7 +293,7 @@ def _classes(raw: dict[str, Any], where: str) -> tuple[Any, ...] | None:
 
 
 def _logged(raw: dict[str, Any], name: str, where: str) -> LoggedModel:
-    for key in ("version", "features", "threshold", "output"):
+    for key in ("version", "features", "threshold", "output", "shadow"):
         if key in raw:
             raise ConfigError(
                 f"{where}: {key!r} needs a 'path' (a model served here); a model logged "
@@ -375,6 +405,7 @@ def load_config(path: str | Path) -> ServerConfig:
             )
         ),
         alerts=parse_alerts(data.get("alerts", {}), str(p)),
+        config_dir=p.parent,
     )
     parse_window(config.window)
     return config

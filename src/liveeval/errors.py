@@ -22,6 +22,7 @@ __all__ = [
     "ModelLoadError",
     "ModelOutputError",
     "NotFoundError",
+    "NotificationError",
     "ProfileError",
     "QueueFullError",
     "StoreError",
@@ -158,6 +159,11 @@ class DeliveryError(LiveevalError, ConnectionError):
     def __init__(self, message: str, *, summary: object = None) -> None:
         self.summary = summary
         super().__init__(message)
+
+
+class NotificationError(LiveevalError, ConnectionError):
+    """A channel that could not take a notification (unreachable, timed out, or an
+    answer other than 2xx); the outbox keeps it and retries."""
 
 
 class StoreError(LiveevalError, OSError):

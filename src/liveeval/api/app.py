@@ -42,6 +42,7 @@ from .auth import Guard
 from .dashboard_routes import dashboard_routes
 from .docs import mount_offline_docs
 from .fastpath import INTERNAL, validation_errors
+from .lifecycle import NotificationCollector, lifecycle_router
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
 from .prometheus import Telemetry, TelemetryObserver
@@ -79,6 +80,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         config.metrics_cache_seconds,
         alerts=lambda: service.alerts.open_alerts() if service.alerts is not None else [],
     )
+    telemetry.registry.register(NotificationCollector(service))
     service.observer = TelemetryObserver(telemetry)
     guard = Guard(Tokens.from_env(config.tokens))
 
@@ -272,7 +274,9 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         responses=write_responses,
     )
     async def ingest_deployment_route(event: DeploymentIn) -> JSONResponse:
-        """A deployment event: started, succeeded, failed or rolled back."""
+        """A deployment made elsewhere: started, succeeded, failed or rolled_back (the
+        server records its own model loads). Read back, summarised, by
+        `GET /v1/models/{model}/deployments`."""
         return answer(await ingest_deployment(service, event))
 
     @app.get("/v1/models", tags=["read"], dependencies=[read_guard], responses=errors)
@@ -323,6 +327,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     app.include_router(monitoring_router(service, read_guard, errors))
     app.include_router(alerts_router(service, read_guard, write_guard, errors))
     app.include_router(references_router(service, read_guard, write_guard, errors))
+    app.include_router(lifecycle_router(service, read_guard, errors))
     app.include_router(dashboard_routes(service, read_guard, errors))
 
     @app.post(

@@ -577,6 +577,7 @@ def _register_server_commands() -> None:
     from .demo import demo
     from .drift import drift
     from .monitor import monitor
+    from .notify import actions, deployments, notifications
     from .reference import reference_app
     from .serve import export, serve
 
@@ -585,6 +586,9 @@ def _register_server_commands() -> None:
     app.command("monitor")(monitor)
     app.command("demo")(demo)
     app.command("drift")(drift)
+    app.command("notifications")(notifications)
+    app.command("actions")(actions)
+    app.command("deployments")(deployments)
     app.command("alerts")(alerts)
     app.add_typer(reference_app, name="reference")
 

@@ -76,7 +76,7 @@ _RULE_KEYS = (
     "reference",
     "summary",
 )
-_ALERT_KEYS = ("rules", "channels", "actions", "interval_seconds", "profile_rules")
+_ALERT_KEYS = ("rules", "channels", "actions", "interval_seconds", "profile_rules", "workdir")
 _CONDITION = re.compile(r"^\s*(<=|>=|<|>)\s*(-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*$")
 _REFERENCE_FIRST = re.compile(r"^first:([1-9][0-9]*)$")
 _BUCKET = timedelta(minutes=15)
@@ -179,6 +179,8 @@ class AlertSettings:
     actions: Mapping[str, Any] = field(default_factory=dict)
     interval_seconds: float = 60.0
     profile_rules: bool = True
+    # Where action runs keep their context, data and output (docs/notifications.md).
+    workdir: str | None = None
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -440,7 +442,12 @@ def parse_alerts(raw: Any, where: str) -> AlertSettings:
     profile_rules = raw.get("profile_rules", True)
     if not isinstance(profile_rules, bool):
         raise ConfigError(f"{where} [alerts] profile_rules: {profile_rules!r} is not true/false")
-    return AlertSettings(rules, settings.channels, settings.actions, interval, profile_rules)
+    workdir = raw.get("workdir")
+    if workdir is not None and (not isinstance(workdir, str) or not workdir):
+        raise ConfigError(f"{where} [alerts] workdir: {workdir!r} is not a folder path")
+    return AlertSettings(
+        rules, settings.channels, settings.actions, interval, profile_rules, workdir
+    )
 
 
 def profile_rules(model: str, profile: str, metrics: Iterable[str]) -> list[Rule]:

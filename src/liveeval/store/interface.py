@@ -27,11 +27,16 @@ from .events import Kind
 __all__ = [
     "ROLLUP_BUCKET",
     "SCORE_BINS",
+    "ActionRun",
     "AlertRow",
     "BatchOutcome",
+    "DeploymentEvent",
     "EventSink",
     "FeatureHistogram",
     "LabelDelays",
+    "Ledger",
+    "Notification",
+    "PairStats",
     "ReferenceStore",
     "ResourceUsage",
     "Scope",
@@ -274,6 +279,71 @@ class ResourceWindow:
     rss_bytes_max: int
 
 
+class DeploymentEvent:
+    """One deployment event as stored (status: started, succeeded, failed, rolled_back)."""
+
+    id: str
+    model: str
+    version: str
+    ts: datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class PairStats:
+    """Predictions of two versions on the same inputs (same features, compared key by
+    key): how many inputs both versions predicted, on how many the predicted label
+    differs, and the sums of the score differences ``b - a`` where both have a score."""
+
+    pairs: int = 0
+    flips: int = 0
+    scored: int = 0
+    abs_diff_sum: float = 0.0
+    diff_sum: float = 0.0
+    diff_sq_sum: float = 0.0
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One notice for one channel in the outbox. ``key`` is the idempotency key: the
+    same notice for the same channel is stored (and delivered) once."""
+
+    key: str
+    channel: str
+    alert_id: str
+    state: str
+    model: str | None
+    notice: Mapping[str, Any]
+    created_at: datetime
+    status: Literal["pending", "delivered"] = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ActionRun:
+    """One run (or refusal) of an alert's action; written when it starts and again
+    when it ends. ``status``: running, succeeded, failed, timed_out, skipped (cooldown
+    or concurrency, with the ``reason``), interrupted (the server stopped)."""
+
+    id: str
+    action: str
+    status: str
+    started_at: datetime
+    alert_id: str | None = None
+    model: str | None = None
+    version: str | None = None
+    metric: str | None = None
+    reason: str | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    duration_s: float | None = None
+    log_tail: str | None = None
+    rows_exported: int | None = None
+
+
 @dataclass(frozen=True)
 class AlertRow:
     """One state change of one alert, as the store keeps it: the keys a query filters on,
@@ -500,6 +570,38 @@ class StatisticsSource(Protocol):
         self, since: datetime | None, until: datetime | None, every: timedelta
     ) -> list[ResourceWindow]:
         """Resource samples of every server process per window of ``every``."""
+
+    def deployment_events(self, model: str) -> list[DeploymentEvent]:
+        """The deployment events of ``model``, oldest first."""
+        ...
+
+    def prediction_pairs(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> PairStats:
+        """Ok predictions of two versions of ``model`` on the same inputs: inputs match
+        when their features are equal name by name (numbers as numbers, so ``1`` and
+        ``1.0`` match, whatever the key order); an input a version predicted several
+        times counts once, with its latest prediction."""
+        ...
+
+    def prediction_pair_windows(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime,
+        until: datetime,
+        every: timedelta,
+    ) -> dict[int, PairStats]:
+        """:meth:`prediction_pairs` per window counted back from ``until``: key 0 is
+        ``[until - every, until)``, 1 the window before, …, from ``since`` on; a pair
+        counts in a window when both its predictions fall in it. Windows without pairs
+        are absent."""
         ...
 
     def has_model(self, model: str) -> bool: ...
@@ -550,8 +652,71 @@ class ReferenceStore(Protocol):
         ...
 
 
-class Store(EventSink, StatisticsSource, ReferenceStore, Protocol):
-    """An engine: both halves, named references, its lifecycle and the alert history."""
+class Ledger(Protocol):
+    """What the monitor keeps besides events: the notifications outbox and the runs
+    of actions. Plain transactions, not journalled events: they are updated."""
+
+    def outbox_add(self, items: Sequence[Notification]) -> int:
+        """Store pending notifications; one whose key is stored already is left as it is.
+        Returns how many were new."""
+        ...
+
+    def outbox_due(
+        self, at: datetime, limit: int = 100, channel: str | None = None
+    ) -> list[Notification]:
+        """Pending notifications (of ``channel``, or all) whose next attempt is due at
+        ``at``, oldest first."""
+        ...
+
+    def outbox_update(
+        self,
+        key: str,
+        *,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        error: str | None,
+        delivered_at: datetime | None = None,
+    ) -> None:
+        """Record an attempt: delivered (``delivered_at`` set) or to retry later."""
+        ...
+
+    def notifications(
+        self,
+        status: str | None = None,
+        channel: str | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        """Stored notifications, newest first."""
+        ...
+
+    def outbox_backlog(self) -> dict[str, tuple[int, datetime]]:
+        """Per channel with pending notifications: how many, and the oldest's time."""
+        ...
+
+    def record_action_run(self, run: ActionRun) -> None:
+        """Insert or replace the run with ``run.id``."""
+        ...
+
+    def action_runs(
+        self, action: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[ActionRun]:
+        """Stored runs, newest first."""
+        ...
+
+    def export_labelled(
+        self, model: str, out: Path, *, since: datetime | None = None, limit: int = 100_000
+    ) -> int:
+        """Write ``model``'s most recent labelled ok predictions (at most ``limit``, at
+        or after ``since``) to the Parquet file ``out``: id, version, ts, segment,
+        predicted, score, probas, actual label, value, and one column per feature
+        (``feature_<name>``). Returns the number of rows."""
+        ...
+
+
+class Store(EventSink, StatisticsSource, ReferenceStore, Ledger, Protocol):
+    """An engine: both halves, named references, the ledger, its lifecycle and the alert
+    history."""
 
     schema_version: int
 

@@ -7,6 +7,7 @@ with GROUP BYs (:mod:`.aggregate`) after the loader has caught up.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,11 +20,15 @@ from ...errors import StoreError, StoreLocked
 from ...metrics.labels import Label
 from ..events import Kind
 from ..interface import (
+    ActionRun,
     AlertRow,
     BatchOutcome,
+    DeploymentEvent,
     FailureCount,
     FeatureHistogram,
     LabelDelays,
+    Notification,
+    PairStats,
     ResourceUsage,
     ResourceWindow,
     Scope,
@@ -32,7 +37,7 @@ from ..interface import (
     StoreStats,
     WriteOutcome,
 )
-from . import operations, references, windows
+from . import ledger, lifecycle, operations, references, windows
 from .aggregate import aggregate, grouped_aggregate
 from .features import feature_histograms
 from .idindex import hash_ids
@@ -71,6 +76,7 @@ class DuckEngine:
                 f"stop it or choose another --store ({_first_line(exc)})"
             ) from None
         self._writer = BatchWriter(self._store)
+        self._outbox_lock = threading.Lock()
         self.path = str(path)
         self.schema_version = self._store.schema_version
 
@@ -200,6 +206,32 @@ class DuckEngine:
     def delete_reference(self, model: str, name: str) -> bool:
         return self._store.transaction(lambda con: references.delete_reference(con, model, name))
 
+    def deployment_events(self, model: str) -> list[DeploymentEvent]:
+        return lifecycle.deployment_events(self._cursor(), model)
+
+    def prediction_pairs(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> PairStats:
+        return lifecycle.prediction_pairs(self._cursor(), model, version_a, version_b, since, until)
+
+    def prediction_pair_windows(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime,
+        until: datetime,
+        every: timedelta,
+    ) -> dict[int, PairStats]:
+        return lifecycle.prediction_pair_windows(
+            self._cursor(), model, version_a, version_b, since, until, every
+        )
+
     def has_model(self, model: str) -> bool:
         rows = (
             self._cursor()
@@ -225,6 +257,73 @@ class DuckEngine:
     def count(self, kind: Kind) -> int:
         self._writer.settle()
         return self._store.count(kind)
+
+    # -- ledger: the outbox and action runs (no settle: they are not events) ------------
+
+    def _ledger(self) -> duckdb.DuckDBPyConnection:
+        return self._store.cursor()
+
+    def outbox_add(self, items: Sequence[Notification]) -> int:
+        with self._outbox_lock, self._ledger() as cur:
+            return ledger.outbox_add(cur, items)
+
+    def outbox_due(
+        self, at: datetime, limit: int = 100, channel: str | None = None
+    ) -> list[Notification]:
+        with self._ledger() as cur:
+            return ledger.outbox_due(cur, at, limit, channel)
+
+    def outbox_update(
+        self,
+        key: str,
+        *,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        error: str | None,
+        delivered_at: datetime | None = None,
+    ) -> None:
+        with self._ledger() as cur:
+            ledger.outbox_update(
+                cur,
+                key,
+                attempts=attempts,
+                next_attempt_at=next_attempt_at,
+                error=error,
+                delivered_at=delivered_at,
+            )
+
+    def notifications(
+        self,
+        status: str | None = None,
+        channel: str | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        with self._ledger() as cur:
+            return ledger.read_notifications(cur, status, channel, model, limit)
+
+    def outbox_backlog(self) -> dict[str, tuple[int, datetime]]:
+        with self._ledger() as cur:
+            return ledger.outbox_backlog(cur)
+
+    def record_action_run(self, run: ActionRun) -> None:
+        with self._ledger() as cur:
+            ledger.record_action_run(cur, run)
+
+    def action_runs(
+        self, action: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[ActionRun]:
+        with self._ledger() as cur:
+            return ledger.action_runs(cur, action, model, limit)
+
+    def export_labelled(
+        self, model: str, out: Path, *, since: datetime | None = None, limit: int = 100_000
+    ) -> int:
+        cur = self._cursor()
+        try:
+            return lifecycle.export_labelled(cur, model, out, since, limit)
+        finally:
+            cur.close()
 
     # -- alert history and resources -------------------------------------------------
 

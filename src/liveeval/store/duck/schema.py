@@ -196,6 +196,44 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         # feature), read whole when drift compares with the reference.
         REFERENCES_TABLE,
     ),
+    (
+        7,
+        "notifications outbox and action runs",
+        # Kept by the monitor, updated in place (attempts, delivery, a run's end): not
+        # events, so not journalled. A notification's key is its idempotency key.
+        """
+        CREATE TABLE notifications (
+            key VARCHAR PRIMARY KEY,
+            channel VARCHAR NOT NULL,
+            alert_id VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            model VARCHAR,
+            notice VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            status VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at TIMESTAMP,
+            last_error VARCHAR,
+            delivered_at TIMESTAMP
+        );
+        CREATE TABLE action_runs (
+            id VARCHAR PRIMARY KEY,
+            action VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            alert_id VARCHAR,
+            model VARCHAR,
+            version VARCHAR,
+            metric VARCHAR,
+            reason VARCHAR,
+            finished_at TIMESTAMP,
+            exit_code INTEGER,
+            duration_s DOUBLE,
+            log_tail VARCHAR,
+            rows_exported BIGINT
+        );
+        """,
+    ),
 ]
 
 # Data a migration derives from existing rows, run after its SQL in its transaction.
