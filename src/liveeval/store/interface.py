@@ -279,6 +279,7 @@ class ResourceWindow:
     rss_bytes_max: int
 
 
+@dataclass(frozen=True)
 class DeploymentEvent:
     """One deployment event as stored (status: started, succeeded, failed, rolled_back)."""
 
