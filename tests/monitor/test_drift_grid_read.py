@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -28,6 +29,7 @@ from liveeval.metrics.drift_grid import categorical_grid, numeric_grid
 from liveeval.monitor.drift import ColumnDrift, histogram_from_store
 from liveeval.service.drift import drift_of
 from liveeval.store import Scope, TableSource
+from liveeval.store.interface import ReferenceStore, StoredReference
 
 T0 = datetime(2026, 11, 2)
 HOUR = timedelta(hours=1)
@@ -257,3 +259,100 @@ def test_a_categorical_grid_equals_the_per_window_measurements_pooled_or_not():
         assert (None if math.isnan(grid.effect[w]) else float(grid.effect[w])) == m.effect
         assert (None if math.isnan(grid.p_value[w]) else float(grid.p_value[w])) == m.p_value
         assert int(grid.rows_current[w]) == m.rows_current
+
+
+class _Uploads:
+    """A statistics source that also keeps one uploaded reference, ``train``: the
+    version v1 of the wrapped source, reduced as an upload is (feature histograms on
+    the same bins, score counts, predicted and actual labels)."""
+
+    def __init__(self, source: TableSource) -> None:
+        self._source = source
+        v1 = Scope("m", version="v1")
+        features = next(iter(source.feature_windows(v1, None).values()))
+        scores = next(iter(source.score_histograms(v1, None, pos_label=1).values()))
+        neg, pos = (int(v) for v in scores.predicted.sum(axis=1))
+        yneg, ypos = (int(v) for v in scores.labelled.sum(axis=1))
+        self.stored = StoredReference(
+            "m",
+            "train",
+            2400,
+            features,
+            scores=tuple(int(v) for v in scores.predicted.sum(axis=0)),
+            predicted={"negative": neg, "positive": pos},
+            labels={"negative": yneg, "positive": ypos},
+        )
+
+    def __getattr__(self, name: str):
+        return getattr(self._source, name)
+
+    def fix_feature_bins(self, model, edges):  # pragma: no cover - not read by drift
+        raise NotImplementedError
+
+    def save_reference(self, reference, *, replace=False):  # pragma: no cover
+        raise NotImplementedError
+
+    def reference(self, model: str, name: str) -> StoredReference | None:
+        return self.stored if (model, name) == ("m", "train") else None
+
+    def references(self, model: str) -> list[StoredReference]:
+        return [self.stored] if model == "m" else []
+
+    def delete_reference(self, model, name):  # pragma: no cover
+        raise NotImplementedError
+
+
+def test_an_uploaded_reference_is_read_on_the_arrays_as_the_stores_own_scope(source):
+    """The same histograms uploaded as ``upload:train`` give every cell, score and
+    label columns included, of ``version:v1``; the answer names the upload."""
+    uploads = _Uploads(source)
+    assert isinstance(uploads, ReferenceStore)
+    kwargs = {"window": "1h", "since": T0 + 24 * HOUR, "pos_label": 1}
+    uploaded = drift_of(uploads, "m", reference="upload:train", **kwargs)
+    stored = drift_of(source, "m", reference="version:v1", **kwargs)
+    assert uploaded["windows"] == stored["windows"]
+    assert uploaded["latest"] == stored["latest"]
+    roles = {c["role"] for w in uploaded["windows"] for c in w["columns"]}
+    assert roles == {"feature", "score", "prediction", "label"}
+    described = uploaded["reference"]
+    assert described["given"] == "upload:train" and described["upload"] == "train"
+    assert described["file_rows"] == 2400 and described["version"] is None
+    assert described["rows"] == stored["reference"]["rows"]
+
+
+def test_an_upload_without_labels_has_no_label_column():
+    with TableSource(_events(np.random.default_rng(5))) as s:
+        uploads = _Uploads(s)
+        uploads.stored = replace(uploads.stored, labels=None, scores=None)
+        body = drift_of(uploads, "m", reference="upload:train", since=T0 + 24 * HOUR, pos_label=1)
+    roles = {c["role"] for w in body["windows"] for c in w["columns"]}
+    assert roles == {"feature", "prediction"}
+
+
+class _MovingBins:
+    """The wrapped source, but its first array read bins ``amount`` on other edges (as
+    when a load moves a feature's provisional bins between the two reads)."""
+
+    def __init__(self, source: TableSource) -> None:
+        self._source = source
+        self.reads = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._source, name)
+
+    def feature_window_arrays(self, *args, **kwargs):
+        arrays = self._source.feature_window_arrays(*args, **kwargs)
+        self.reads += 1
+        if self.reads > 1:
+            return arrays
+        f = arrays.names.index("amount")
+        moved = tuple(e + 0.01 for e in arrays.edges[f])
+        return replace(arrays, edges=(*arrays.edges[:f], moved, *arrays.edges[f + 1 :]))
+
+
+def test_the_read_is_taken_again_when_the_windows_bins_moved_from_the_references(source):
+    moving = _MovingBins(source)
+    kwargs = {"window": "1h", "since": T0 + 24 * HOUR, "pos_label": 1}
+    body = drift_of(moving, "m", reference="version:v1", **kwargs)
+    assert moving.reads == 2
+    assert body == drift_of(source, "m", reference="version:v1", **kwargs)

@@ -9,14 +9,16 @@ answer.
 
 A reference is named in the request: ``version:NAME`` (all predictions of a version)
 or ``START/END`` (a time range, ISO 8601, UTC), or ``previous:7d`` (the given duration
-just before the first window).
+just before the first window), or ``upload:NAME`` (a file registered under that name,
+:mod:`liveeval.service.reference`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -40,9 +42,11 @@ from ..store.interface import (
     SCORE_BINS,
     FeatureHistogram,
     FeatureWindows,
+    ReferenceStore,
     Scope,
     ScoreHistogram,
     StatisticsSource,
+    StoredReference,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +69,7 @@ class Reference:
     since: datetime | None = None
     until: datetime | None = None
     before: timedelta | None = None
+    upload: str | None = None
 
     def scope(self, model: str, first_window: datetime | None) -> Scope:
         if self.before is not None:
@@ -77,7 +82,8 @@ class Reference:
 
 
 def parse_reference(text: str) -> Reference:
-    """``version:NAME``, ``START/END`` (ISO 8601, UTC) or ``previous:DURATION``.
+    """``version:NAME``, ``START/END`` (ISO 8601, UTC), ``previous:DURATION`` or
+    ``upload:NAME`` (a registered reference).
 
     Raises
     ------
@@ -90,11 +96,22 @@ def parse_reference(text: str) -> Reference:
 
     raw = str(text).strip()
     forms = (
-        "a reference is 'version:NAME', 'START/END' (ISO 8601 times) or 'previous:7d' "
-        "(the duration just before the first window)"
+        "a reference is 'version:NAME', 'START/END' (ISO 8601 times), 'previous:7d' "
+        "(the duration just before the first window) or 'upload:NAME' (a registered file)"
     )
     if raw.startswith("version:") and len(raw) > len("version:"):
         return Reference(raw, version=raw[len("version:") :])
+    if raw.startswith("upload:"):
+        from .reference import NAME_PATTERN
+
+        name = raw[len("upload:") :]
+        if not re.match(NAME_PATTERN, name):
+            raise ValidationError(
+                f"reference {raw[:80]!r}: an uploaded reference is 'upload:NAME', NAME of "
+                "1–64 letters, digits, '.', '_' or '-'",
+                column="reference",
+            )
+        return Reference(raw, upload=name)
     if raw.startswith("previous:"):
         try:
             before = parse_window(raw[len("previous:") :])
@@ -196,13 +213,18 @@ def drift_of(
         None if until is None else ceil_to(until, every),
         version,
     )
-    current = source.feature_window_arrays(scope, every, features)
-    first = max(len(current.starts) - MAX_DRIFT_WINDOWS, 0)
-    starts = list(current.starts[first:])
-    ref_scope = ref.scope(model, starts[0] if starts else scope.since)
-    merged = source.feature_windows(ref_scope, None, None)
-    ref_hists: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
-    present = current.rows[first:] > 0
+    # Until a feature's bins are fixed (10,000 numbers), each read bins it on the
+    # numbers stored so far: a load between the two reads can move those edges, so
+    # read again until both sides agree (a store taking traffic, as the live demo's).
+    for _ in range(5):
+        current = source.feature_window_arrays(scope, every, features)
+        first = max(len(current.starts) - MAX_DRIFT_WINDOWS, 0)
+        starts = list(current.starts[first:])
+        resolved = _resolve(source, ref, model, starts[0] if starts else scope.since)
+        ref_hists = resolved.features
+        present = current.rows[first:] > 0
+        if _same_edges(ref_hists, current, present):
+            break
     shown = [n for f, n in enumerate(current.names) if present[:, f].any()]
     names = sorted(set(shown) | set(ref_hists))
     if features is not None:
@@ -223,9 +245,11 @@ def drift_of(
         if ref_h is not None and name in slot and present[:, slot[name]].any():
             columns.append(_feature_column(current, first, slot[name], ref_h, grid_rule))
     if pos_label is not None:
-        columns += _score_columns(
-            source, scope, ref_scope, every, starts, classes, pos_label, grid_rule
-        )
+        score_ref = resolved.score_columns(source, classes, pos_label)
+        if score_ref:
+            columns += _score_columns(
+                source, scope, score_ref, every, starts, classes, pos_label, grid_rule
+            )
 
     grid_calls, tests = call_grids([c.grid for c in columns], rule)
     text = rule.describe(tests)
@@ -263,13 +287,7 @@ def drift_of(
     return {
         "model": model,
         "window": window,
-        "reference": {
-            "given": ref.text,
-            "since": None if ref_scope.since is None else ref_scope.since.isoformat(),
-            "until": None if ref_scope.until is None else ref_scope.until.isoformat(),
-            "version": ref_scope.version,
-            "rows": {name: h.rows for name, h in ref_hists.items()},
-        },
+        "reference": resolved.describe(ref_hists),
         "rule": {**rule.to_dict(), "description": text},
         "bins": "features on the store's fixed bins per model and feature (50 quantiles of "
         "the first 10,000 values, open ends); scores in 1000 equal bins of [0, 1]",
@@ -363,10 +381,10 @@ def _interval(column: _Column, i: int, rule: DriftRule) -> dict[str, Any]:
 
 
 def _feature_column(
-    current: FeatureWindows, first: int, f: int, reference: FeatureHistogram, rule: DriftRule
+    current: FeatureWindows, first: int, f: int, ref: Histogram, rule: DriftRule
 ) -> _Column:
-    """A feature's grid from the store's arrays (windows ``first`` onwards)."""
-    ref = histogram_from_store(reference)
+    """A feature's grid from the store's arrays (windows ``first`` onwards) against the
+    reference's histogram (a store scope's or an upload's)."""
     rows = current.rows[first:, f]
     at = np.flatnonzero(rows > 0)
 
@@ -378,7 +396,7 @@ def _feature_column(
     bins = current.bins[first:, f][at]
     if len(ref.edges):
         b = len(ref.edges) - 1
-        if current.edges[f] != reference.edges:
+        if tuple(current.edges[f]) != tuple(ref.edges.tolist()):
             # Bins fixed between the two reads: the one-window path names the mismatch.
             grid = DriftGrid.of(
                 "numeric",
@@ -400,26 +418,22 @@ def _feature_column(
 def _score_columns(
     source: StatisticsSource,
     scope: Scope,
-    ref_scope: Scope,
+    reference: dict[tuple[Role, str], Histogram],
     every: timedelta,
     starts: list[datetime],
     classes: tuple[Any, ...] | None,
     pos_label: Any,
     rule: DriftRule,
 ) -> list[_Column]:
-    """Score, predicted-label and label (prevalence) drift of a binary model."""
+    """Score, predicted-label and label (prevalence) drift of a binary model against
+    the reference's columns (:meth:`_Resolved.score_columns`: a store scope's or an
+    upload's; a column the reference lacks is not measured)."""
     current = source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
-    reference = source.score_histograms(ref_scope, None, classes=classes, pos_label=pos_label)
-    ref = next(iter(reference.values()), None)
-    if ref is None or ref.n == 0:
-        return []
     windows = [current.get(s) for s in starts]
     at = np.array([i for i, w in enumerate(windows) if w is not None], dtype=np.int64)
     if at.size == 0:
         return []
     hists = [windows[i] for i in at.tolist()]
-    predicted = np.array([h.predicted.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
-    scores = np.array([h.predicted.sum(axis=0) for h in hists], np.int64).reshape(-1, SCORE_BINS)
     zeros = np.zeros(len(hists), dtype=np.int64)
 
     def score_hist(h: ScoreHistogram) -> Histogram:
@@ -434,32 +448,40 @@ def _score_columns(
         assert w is not None
         return w
 
-    ref_scores = score_hist(ref)
-    full = np.column_stack([zeros, scores, zeros])
-    scalar = bool(not ref_scores.numeric_rows or not full.sum(axis=1).all())
-    out = [
-        _Column(
-            "score",
-            "score",
-            ref_scores,
-            numeric_grid(ref_scores, full, rule),
-            at,
-            lambda i: score_hist(window(i)),
-            scalar=scalar,
-        ),
-        _Column(
-            "prediction",
-            "predicted label",
-            two(ref.predicted.sum(axis=1)),
-            categorical_grid(two(ref.predicted.sum(axis=1)), _SIDES, predicted, zeros, zeros, rule),
-            at,
-            lambda i: two(window(i).predicted.sum(axis=1)),
-        ),
-    ]
-    if ref.n_labelled:
+    out: list[_Column] = []
+    ref_scores = reference.get(("score", "score"))
+    if ref_scores is not None:
+        scores = np.array([h.predicted.sum(axis=0) for h in hists], np.int64)
+        full = np.column_stack([zeros, scores.reshape(-1, SCORE_BINS), zeros])
+        scalar = bool(not ref_scores.numeric_rows or not full.sum(axis=1).all())
+        out.append(
+            _Column(
+                "score",
+                "score",
+                ref_scores,
+                numeric_grid(ref_scores, full, rule),
+                at,
+                lambda i: score_hist(window(i)),
+                scalar=scalar,
+            )
+        )
+    ref_predicted = reference.get(("prediction", "predicted label"))
+    if ref_predicted is not None:
+        predicted = np.array([h.predicted.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
+        out.append(
+            _Column(
+                "prediction",
+                "predicted label",
+                ref_predicted,
+                categorical_grid(ref_predicted, _SIDES, predicted, zeros, zeros, rule),
+                at,
+                lambda i: two(window(i).predicted.sum(axis=1)),
+            )
+        )
+    ref_labels = reference.get(("label", "label"))
+    if ref_labels is not None:
         labelled = np.array([h.labelled.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
         has = labelled.sum(axis=1) > 0
-        ref_labels = two(ref.labelled.sum(axis=1))
         out.append(
             _Column(
                 "label",
@@ -474,6 +496,142 @@ def _score_columns(
 
 
 _SIDES = ("negative", "positive")
+
+
+def _score_reference(ref: ScoreHistogram | None) -> dict[tuple[Role, str], Histogram]:
+    """A store scope's score, predicted-label and label histograms (none without scores)."""
+    if ref is None or ref.n == 0:
+        return {}
+    neg, pos = (int(v) for v in ref.predicted.sum(axis=1))
+    out: dict[tuple[Role, str], Histogram] = {
+        ("score", "score"): Histogram(edges=_SCORE_EDGES, counts=ref.predicted.sum(axis=0)),
+        ("prediction", "predicted label"): Histogram.from_categories(
+            {"negative": neg, "positive": pos}
+        ),
+    }
+    if ref.n_labelled:
+        neg, pos = (int(v) for v in ref.labelled.sum(axis=1))
+        out[("label", "label")] = Histogram.from_categories({"negative": neg, "positive": pos})
+    return out
+
+
+def _uploaded_score_reference(ref: StoredReference) -> dict[tuple[Role, str], Histogram]:
+    """An uploaded reference's score, predicted-label and label histograms."""
+    out: dict[tuple[Role, str], Histogram] = {}
+    if ref.scores is not None and any(ref.scores):
+        out[("score", "score")] = Histogram(
+            edges=_SCORE_EDGES, counts=np.asarray(ref.scores, dtype=np.int64)
+        )
+    if ref.predicted is not None and any(ref.predicted.values()):
+        out[("prediction", "predicted label")] = Histogram.from_categories(ref.predicted)
+    if ref.labels is not None and any(ref.labels.values()):
+        out[("label", "label")] = Histogram.from_categories(ref.labels)
+    return out
+
+
+@dataclass
+class _Resolved:
+    """A reference as drift reads it: feature histograms, and where the score columns
+    come from (a store scope, or an uploaded file)."""
+
+    given: str
+    features: dict[str, Histogram]
+    rows: dict[str, int]
+    scope: Scope | None = None
+    stored: StoredReference | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def score_columns(
+        self, source: StatisticsSource, classes: tuple[Any, ...] | None, pos_label: Any
+    ) -> dict[tuple[Role, str], Histogram]:
+        if self.stored is not None:
+            return _uploaded_score_reference(self.stored)
+        if self.scope is None:
+            return {}
+        found = source.score_histograms(self.scope, None, classes=classes, pos_label=pos_label)
+        return _score_reference(next(iter(found.values()), None))
+
+    def describe(self, shown: dict[str, Histogram]) -> dict[str, Any]:
+        scope = self.scope
+        return {
+            "given": self.given,
+            "since": None if scope is None or scope.since is None else scope.since.isoformat(),
+            "until": None if scope is None or scope.until is None else scope.until.isoformat(),
+            "version": None if scope is None else scope.version,
+            "rows": {name: self.rows[name] for name in shown},
+            **self.extra,
+        }
+
+
+def _resolve(
+    source: StatisticsSource, ref: Reference, model: str, first_window: datetime | None
+) -> _Resolved:
+    """The reference's histograms: merged from the store's rollups over its scope, or
+    read from the registered upload.
+
+    Raises
+    ------
+    NotFoundError
+        for an upload name the model does not have.
+    ValidationError
+        for an upload asked of a source that keeps no references (a file export).
+    """
+    if ref.upload is None:
+        scope = ref.scope(model, first_window)
+        merged = source.feature_windows(scope, None, None)
+        found: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
+        return _Resolved(
+            ref.text,
+            {n: histogram_from_store(h) for n, h in found.items()},
+            {n: h.rows for n, h in found.items()},
+            scope=scope,
+        )
+    if not isinstance(source, ReferenceStore):
+        raise ValidationError(
+            f"reference {ref.text!r}: uploaded references live in a store (a server or a "
+            "store file); this source keeps none",
+            column="reference",
+        )
+    stored = source.reference(model, ref.upload)
+    if stored is None:
+        from .reference import missing_reference_message
+
+        names = [r.name for r in source.references(model)]
+        raise NotFoundError(missing_reference_message(names, model, ref.upload))
+    features: dict[str, Histogram] = {}
+    for name, h in stored.features.items():
+        hist = histogram_from_store(h)
+        moments = stored.moments.get(name)
+        if moments is not None and moments[0]:
+            # The exact sums make the reference's standard deviation exact.
+            hist = replace(hist, value_sum=moments[1], value_sum_squares=moments[2])
+        features[name] = hist
+    return _Resolved(
+        ref.text,
+        features,
+        {n: h.rows for n, h in stored.features.items()},
+        stored=stored,
+        extra={
+            "upload": stored.name,
+            "created": None if stored.created is None else stored.created.isoformat(),
+            "file_rows": stored.rows,
+        },
+    )
+
+
+def _same_edges(
+    reference: Mapping[str, Histogram], current: FeatureWindows, present: np.ndarray[Any, Any]
+) -> bool:
+    """Whether every numeric reference feature has the windows' bin edges (checked only
+    for features some window shown carries with numbers' edges)."""
+    slot = {n: f for f, n in enumerate(current.names)}
+    for name, h in reference.items():
+        f = slot.get(name)
+        if f is None or not len(h.edges) or not current.edges[f] or not present[:, f].any():
+            continue
+        if tuple(current.edges[f]) != tuple(h.edges.tolist()):
+            return False
+    return True
 
 
 def _whole(d: timedelta) -> timedelta:
