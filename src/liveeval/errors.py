@@ -13,6 +13,7 @@ __all__ = [
     "ColumnNotFoundError",
     "ConfigError",
     "DeliveryError",
+    "EngineUnavailable",
     "EventTypeError",
     "EventValueError",
     "InputFileError",
@@ -161,6 +162,11 @@ class DeliveryError(LiveevalError, ConnectionError):
 
 class StoreError(LiveevalError, OSError):
     """A store location that cannot be opened (a folder, a file of another kind)."""
+
+
+class EngineUnavailable(LiveevalError, RuntimeError):
+    """A compute engine that cannot start here: its package or its runtime (for Spark,
+    ``pyspark`` and a Java 17+ runtime) is missing."""
 
 
 class StoreLocked(LiveevalError, RuntimeError):
