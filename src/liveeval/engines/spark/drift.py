@@ -125,7 +125,9 @@ def _histograms(
     out: dict[str, list[Any]] = {f.name: [] for f in _HIST_SCHEMA}
 
     def add(name: str, stat: str, key: str, i: int, v: float) -> None:
-        for column, value in zip(("name", "stat", "key", "i", "v"), (name, stat, key, i, v), strict=True):
+        for column, value in zip(
+            ("name", "stat", "key", "i", "v"), (name, stat, key, i, v), strict=True
+        ):
             out[column].append(value)
 
     add("", "rows", "", 0, rows)
@@ -170,7 +172,9 @@ def _collect_histograms(
             for r in mine:
                 if r["stat"] == "bin":
                     counts[int(r["i"])] = int(round(r["v"]))
-            numbers = int(counts.sum()) + int(scalars.get("below", 0)) + int(scalars.get("above", 0))
+            numbers = (
+                int(counts.sum()) + int(scalars.get("below", 0)) + int(scalars.get("above", 0))
+            )
             out[plan.name] = Histogram(
                 edges=e,
                 counts=counts,

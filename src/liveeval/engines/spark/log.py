@@ -384,9 +384,7 @@ class _Rows:
         c["m"].append(m)
         c["pos"].append(pos)
 
-    def add_many(
-        self, dim: str, key: str, stat: str, i: Any, x: Any, *values: Any
-    ) -> None:
+    def add_many(self, dim: str, key: str, stat: str, i: Any, x: Any, *values: Any) -> None:
         """Vectorised :meth:`add` for one statistic's arrays."""
         size = len(values[0])
         c = self.columns
@@ -536,11 +534,15 @@ def _sums(frame: DataFrame) -> pa.Table:
     """Sum the statistics rows by key: the one shuffle of the pass."""
     from pyspark.sql import functions as F
 
-    return frame.groupBy("dim", "key", "stat", "i", "x").agg(
-        *(F.sum(f"v{j}").alias(f"v{j}") for j in range(_VALUES)),
-        F.max("m").alias("m"),
-        F.min("pos").alias("pos"),
-    ).toArrow()
+    return (
+        frame.groupBy("dim", "key", "stat", "i", "x")
+        .agg(
+            *(F.sum(f"v{j}").alias(f"v{j}") for j in range(_VALUES)),
+            F.max("m").alias("m"),
+            F.min("pos").alias("pos"),
+        )
+        .toArrow()
+    )
 
 
 def _distribution(
@@ -727,7 +729,11 @@ def log_statistics(
     kinds = surveyed.column("kind").to_pylist()
     records = surveyed.drop_columns(["label", "pred"]).to_pylist()
     _raise_first([r for r in records if r["kind"].startswith("error")], data_in)
-    totals = {r["kind"]: int(r["n"] or 0) for r in records if r["kind"] in ("rows", "failed", "unlabelled")}
+    totals = {
+        r["kind"]: int(r["n"] or 0)
+        for r in records
+        if r["kind"] in ("rows", "failed", "unlabelled")
+    }
     n = totals.get("rows", 0)
     if n == 0:
         raise ValidationError("no rows: the data has a header but no values", source=source)
@@ -743,7 +749,9 @@ def log_statistics(
             note.startswith("prediction status") for note in notes
         )
         raise no_labelled_rows(n, excluded, spec, source, by_name and totals.get("failed") == n)
-    order = np.argsort(np.asarray(pairs.column("pos").to_numpy(zero_copy_only=False)), kind="stable")
+    order = np.argsort(
+        np.asarray(pairs.column("pos").to_numpy(zero_copy_only=False)), kind="stable"
+    )
     pairs = pairs.take(pa.array(order))
     proba_columns = _proba_columns(schema, spec)
     small = _pairs_table(pairs, spec, schema, proba_columns)
@@ -837,7 +845,10 @@ def _assemble(
     if sd.num_rows:
         dims = sd.column("dim").to_pylist()
         keys = sd.column("key").to_pylist()
-        cols = {c: np.asarray(sd.column(c).to_numpy(zero_copy_only=False)) for c in ("i", "x", "v0", "v1")}
+        cols = {
+            c: np.asarray(sd.column(c).to_numpy(zero_copy_only=False))
+            for c in ("i", "x", "v0", "v1")
+        }
         index: dict[tuple[str, str], list[int]] = {}
         for j, g in enumerate(zip(dims, keys, strict=True)):
             index.setdefault(g, []).append(j)
@@ -919,4 +930,3 @@ def _assemble(
         collected_rows=collected,
         duplicated=duplicated,
     )
-

@@ -49,7 +49,9 @@ def _java() -> str:
     return found
 
 
-def spark_session(master: str | None = None, *, shuffle_partitions: int | None = None) -> SparkSession:
+def spark_session(
+    master: str | None = None, *, shuffle_partitions: int | None = None
+) -> SparkSession:
     """The active SparkSession, or a new local one.
 
     Parameters
@@ -86,9 +88,7 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
     # working directory: its folder first on their path, absolute.
     root = str(Path(__file__).resolve().parents[3])
     paths = [root, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        dict.fromkeys(str(Path(p).resolve()) for p in paths)
-    )
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(str(Path(p).resolve()) for p in paths))
     # Workers on this interpreter (its numpy, pyarrow and liveeval); SparkContext reads
     # the environment, not the spark.pyspark.python setting.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
