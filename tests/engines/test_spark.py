@@ -170,7 +170,7 @@ def test_spark_multiclass_probabilities_and_weights_equal_the_local_path(
             "p_cat": raw[:, 0],
             "p_dog": raw[:, 1],
             "p_eel": np.clip(raw[:, 2], 0.0, 1.0),
-            "w": rng.integers(0, 4, n).astype(np.float64),
+            "w": rng.integers(1, 4, n).astype(np.float64),
         }
     )
     pq.write_table(table, tmp_path / "multi.parquet", row_group_size=700)

@@ -106,9 +106,9 @@ class LogStatistics:
 def _paths(data: str | Path | Sequence[str | Path]) -> tuple[list[str], str]:
     """What Spark reads, and the name the report gives it."""
     if isinstance(data, (list, tuple)):
-        paths = [str(p) for p in data]
-        for p in paths:
-            _check_parquet(p)
+        paths = [str(item) for item in data]
+        for item in paths:
+            _check_parquet(item)
         return paths, ", ".join(paths)
     text = str(data)
     if "://" in text:  # object storage: Spark lists it
@@ -121,12 +121,12 @@ def _paths(data: str | Path | Sequence[str | Path]) -> tuple[list[str], str]:
         for f in files:
             _check_parquet(f)
         return files, text
-    p = Path(text)
-    if not p.exists():
-        raise InputFileError(f"{p}: no such file")
-    if p.is_dir():
-        if not any(p.rglob("*.parquet")):
-            raise InputFileError(f"{p}: a folder without Parquet files")
+    folder = Path(text)
+    if not folder.exists():
+        raise InputFileError(f"{folder}: no such file")
+    if folder.is_dir():
+        if not any(folder.rglob("*.parquet")):
+            raise InputFileError(f"{folder}: a folder without Parquet files")
         return [text], text
     _check_parquet(text)
     return [text], text
@@ -356,10 +356,12 @@ _STATS_SCHEMA = pa.schema(
 
 
 class _Rows:
-    """Statistics as rows of :data:`_STATS_SCHEMA`, built column-wise."""
+    """Statistics as rows of :data:`_STATS_SCHEMA`: small ones one by one, score keys
+    and sketch buckets as whole arrays (a binned score distribution has up to 2^20)."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {f.name: [] for f in _STATS_SCHEMA}
+        self.scalars: dict[str, list[Any]] = {f.name: [] for f in _STATS_SCHEMA}
+        self.chunks: list[pa.Table] = []
 
     def add(
         self,
@@ -373,7 +375,7 @@ class _Rows:
         m: float | None = None,
         pos: int | None = None,
     ) -> None:
-        c = self.columns
+        c = self.scalars
         c["dim"].append(dim)
         c["key"].append(key)
         c["stat"].append(stat)
@@ -385,22 +387,23 @@ class _Rows:
         c["pos"].append(pos)
 
     def add_many(self, dim: str, key: str, stat: str, i: Any, x: Any, *values: Any) -> None:
-        """Vectorised :meth:`add` for one statistic's arrays."""
+        """One statistic's arrays as rows, without a Python object per row."""
         size = len(values[0])
-        c = self.columns
-        c["dim"].extend([dim] * size)
-        c["key"].extend([key] * size)
-        c["stat"].extend([stat] * size)
-        c["i"].extend(np.broadcast_to(np.asarray(i, dtype=np.int64), (size,)).tolist())
-        c["x"].extend(np.broadcast_to(np.asarray(x, dtype=np.float64), (size,)).tolist())
+        columns: list[pa.Array] = [
+            pa.repeat(pa.scalar(dim), size),
+            pa.repeat(pa.scalar(key), size),
+            pa.repeat(pa.scalar(stat), size),
+            pa.array(np.broadcast_to(np.asarray(i, dtype=np.int64), (size,))),
+            pa.array(np.broadcast_to(np.asarray(x, dtype=np.float64), (size,))),
+        ]
         for j in range(_VALUES):
             v = values[j] if j < len(values) else np.zeros(size)
-            c[f"v{j}"].extend(np.asarray(v, dtype=np.float64).tolist())
-        c["m"].extend([None] * size)
-        c["pos"].extend([None] * size)
+            columns.append(pa.array(np.asarray(v, dtype=np.float64)))
+        columns += [pa.nulls(size, pa.float64()), pa.nulls(size, pa.int64())]
+        self.chunks.append(pa.Table.from_arrays(columns, schema=_STATS_SCHEMA))
 
     def table(self) -> pa.Table:
-        return pa.table(self.columns, schema=_STATS_SCHEMA)
+        return pa.concat_tables([pa.table(self.scalars, schema=_STATS_SCHEMA), *self.chunks])
 
 
 def _nan(value: float | None) -> float:
@@ -843,18 +846,18 @@ def _assemble(
     sd = summed.filter(pc.equal(summed.column("stat"), "sd"))
     sd_groups: dict[tuple[str, str], dict[str, np.ndarray[Any, Any]]] = {}
     if sd.num_rows:
-        dims = sd.column("dim").to_pylist()
-        keys = sd.column("key").to_pylist()
+        # Up to 2^20 score keys per distribution: grouped by (dim, key) in Arrow.
+        joined = pc.binary_join_element_wise(sd.column("dim"), sd.column("key"), "\x1f")
+        encoded = pc.dictionary_encode(joined).combine_chunks()
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
         cols = {
             c: np.asarray(sd.column(c).to_numpy(zero_copy_only=False))
             for c in ("i", "x", "v0", "v1")
         }
-        index: dict[tuple[str, str], list[int]] = {}
-        for j, g in enumerate(zip(dims, keys, strict=True)):
-            index.setdefault(g, []).append(j)
-        for g, js in index.items():
-            sel = np.asarray(js)
-            sd_groups[g] = {c: v[sel] for c, v in cols.items()}
+        for g, text in enumerate(encoded.dictionary.to_pylist()):
+            dim, _, key = text.partition("\x1f")
+            sel = codes == g
+            sd_groups[(dim, key)] = {c: v[sel] for c, v in cols.items()}
     by_group: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in scalars:
         by_group.setdefault((r["dim"], r["key"]), []).append(r)

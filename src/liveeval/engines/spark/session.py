@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,10 @@ def _java() -> str:
 
 
 def spark_session(
-    master: str | None = None, *, shuffle_partitions: int | None = None
+    master: str | None = None,
+    *,
+    shuffle_partitions: int | None = None,
+    config: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """The active SparkSession, or a new local one.
 
@@ -62,6 +66,8 @@ def spark_session(
     shuffle_partitions
         ``spark.sql.shuffle.partitions`` of a new session (default: 2 per core, at
         least 2): the statistics shuffled are small, so few partitions suffice.
+    config
+        Further settings of a new session (e.g. ``spark.driver.memory``).
 
     Raises
     ------
@@ -111,6 +117,8 @@ def spark_session(
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "100000")
         .config("spark.sql.adaptive.enabled", "true")
     )
+    for key, value in (config or {}).items():
+        builder = builder.config(key, value)
     with warnings.catch_warnings():
         # pyspark warns at start about pandas versions it has not been tested with;
         # the engine exchanges Arrow batches and never goes through pandas.
