@@ -195,7 +195,7 @@ def test_spark_multiclass_probabilities_and_weights_equal_the_local_path(
             {"label": "y", "score": "s", "labels": ["0", "2"]},
         ),
         ({"y": [None, None], "s": [0.1, 0.9]}, {"label": "y", "score": "s"}),
-        ({"y": ["a", "b"], "p": ["x", "b"]}, {"label": "y", "pred": "p"}),
+        ({"y": ["a", "b"], "p": ["b", "x"]}, {"label": "y", "pred": "p", "labels": ["a", "b"]}),
         ({"y": [0, 1], "s": [0.1, 0.9]}, {"label": "yy", "score": "s"}),
     ],
     ids=[
