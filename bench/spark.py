@@ -39,7 +39,9 @@ if mode == "local":
     from liveeval.analysis import evaluate
     evaluate(small, **kw)
     for _ in range(repeats):
-        t = time.perf_counter(); doc = evaluate(path, **kw).to_dict(); times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        doc = evaluate(path, **kw).to_dict()
+        times.append(time.perf_counter() - t)
     out = {"auc": doc["metrics"]["roc_auc"]["value"]}
 elif mode.startswith("duckdb"):
     import duckdb
@@ -50,7 +52,7 @@ elif mode.startswith("duckdb"):
         cells = con.execute(f"SELECT y_true, y_score >= 0.5, count(*) FROM {src} GROUP BY ALL").fetchall()
         hist = con.execute(
             f"SELECT y_true, least(floor(y_score * 1048576), 1048575) AS k, count(*) FROM {src} GROUP BY ALL"
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         times.append(time.perf_counter() - t)
     times = times[1:]
     out = {"histogram_rows": hist.num_rows}
@@ -65,7 +67,9 @@ else:
     start = time.perf_counter() - t
     evaluate(small, engine="spark", **kw)
     for _ in range(repeats):
-        t = time.perf_counter(); doc = evaluate(path, engine="spark", **kw).to_dict(); times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        doc = evaluate(path, engine="spark", **kw).to_dict()
+        times.append(time.perf_counter() - t)
     out = {"auc": doc["metrics"]["roc_auc"]["value"], "session_start_s": start}
 print(json.dumps({"times": times, **out}))
 """
@@ -76,8 +80,10 @@ def _run(mode: str, path: Path, small: Path, repeats: int) -> dict[str, object]:
         [sys.executable, "-c", CHILD, mode, str(path), str(small), str(repeats)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode:
+        raise SystemExit(f"{mode} failed:\n{done.stderr[-3000:]}")
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -86,12 +92,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", help="comma-separated configurations, e.g. local,local[2]")
     args = parser.parse_args()
     from data import binary
 
     path = binary(args.rows)
     small = binary(20_000)
     rows = args.rows
+    only = set(args.only.split(",")) if args.only else None
     configurations = [
         ("local", 1),
         ("duckdb1", 1),
@@ -101,6 +109,8 @@ def main() -> None:
     ]
     results = {}
     for mode, cores in configurations:
+        if only is not None and mode not in only:
+            continue
         r = _run(mode, path, small, args.repeats)
         seconds = statistics.median(r["times"])  # type: ignore[arg-type]
         results[mode] = {**r, "median_s": seconds, "rows_per_s_per_core": rows / seconds / cores}
@@ -111,6 +121,11 @@ def main() -> None:
         )
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "spark.json").write_text(json.dumps(results, indent=2) + "\n")
+    if "local" in results:
+        for mode, r in results.items():
+            print(
+                f"{mode}: {results['local']['median_s'] / r['median_s']:.2f}x the local path's speed"
+            )
 
 
 if __name__ == "__main__":
