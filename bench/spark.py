@@ -45,12 +45,14 @@ if mode == "local":
     out = {"auc": doc["metrics"]["roc_auc"]["value"]}
 elif mode.startswith("duckdb"):
     import duckdb
-    con = duckdb.connect(":memory:"); con.execute(f"SET threads = {int(mode[6:])}")
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET threads = {int(mode[6:])}")
     src = f"read_parquet('{path}')"
     for _ in range(repeats + 1):
         t = time.perf_counter()
         cells = con.execute(f"SELECT y_true, y_score >= 0.5, count(*) FROM {src} GROUP BY ALL").fetchall()
-        hist = con.execute(
+        hist = con.sql(
             f"SELECT y_true, least(floor(y_score * 1048576), 1048575) AS k, count(*) FROM {src} GROUP BY ALL"
         ).to_arrow_table()
         times.append(time.perf_counter() - t)
