@@ -147,7 +147,8 @@ class PostgresEngine:
         return self._read(
             lambda cur: reads.features_of(
                 self._mirror, cur, scope, names, bins, edges, max_categories
-            )
+            ),
+            settle=True,
         )
 
     def score_histograms(
@@ -173,14 +174,15 @@ class PostgresEngine:
         return self._read(
             lambda cur: reads.feature_windows(
                 self._mirror, cur, scope, every, names, max_categories
-            )
+            ),
+            settle=True,
         )
 
     def feature_bins(self, model: str) -> dict[str, tuple[float, ...]]:
-        return self._read(lambda cur: reads.feature_bins(self._mirror, cur, model))
+        return self._read(lambda cur: reads.feature_bins(self._mirror, cur, model), settle=True)
 
     def label_delays(self, scope: Scope) -> LabelDelays:
-        return self._read(lambda cur: reads.label_delays(self._mirror, cur, scope))
+        return self._read(lambda cur: reads.label_delays(self._mirror, cur, scope), settle=True)
 
     def has_model(self, model: str) -> bool:
         return self._read(
@@ -200,11 +202,12 @@ class PostgresEngine:
                 for r in cur.execute(
                     "SELECT DISTINCT model FROM rollup_counts WHERE predictions > 0"
                 ).fetchall()
-            }
+            },
+            settle=True,
         )
 
     def versions_since(self, since: datetime | None) -> list[tuple[str, str]]:
-        return self._read(lambda cur: reads.versions_since(cur, since))
+        return self._read(lambda cur: reads.versions_since(cur, since), settle=True)
 
     def count(self, kind: Kind) -> int:
         if kind not in KINDS:

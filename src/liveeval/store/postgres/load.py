@@ -1,8 +1,6 @@
-"""One write transaction: events, the pairs they complete, their features and the rollups.
+"""The write transaction (events and the pairs they complete) and the roll (rollups).
 
-Everything a batch changes is written in the transaction that stores its events, so
-an acknowledged event (its transaction committed) is already in ``labelled``,
-``features`` and the rollups, and every replica's next read sees it.
+A write is acknowledged when its transaction committed; that transaction is small:
 
 - **Idempotency is the database's.** Each kind's rows are copied into a temporary
   table and moved with ``INSERT … ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING
@@ -17,17 +15,26 @@ an acknowledged event (its transaction committed) is already in ``labelled``,
   outcome``): the second upsert of an id waits for the first one's transaction and
   then sees its half, so exactly the transaction that stores the second half learns
   that the pair is complete, and its next statement (a new snapshot) joins the two
-  into ``labelled``. No trigger: the logic stays in one place, in Python.
-- **Rollup deltas are computed by the DuckDB engine's own code** (``duck.rollup``), in
-  an in-process DuckDB scratch database holding only the batch (and the feature
-  state it needs), then added to the PostgreSQL rollups with ``INSERT … ON CONFLICT
-  DO UPDATE SET n = n + EXCLUDED.n`` (lists added element-wise). Sums commute, so the
-  result does not depend on which replica loaded first. The feature state (category
-  registry, fixed bins, the count before bins are fixed) is read and changed under a
-  transaction-level advisory lock per model, so replicas change it one at a time.
-- **Lock order.** Keys are written in sorted order, table by table in a fixed order,
-  so concurrent transactions take row locks in one global order; a deadlock the
-  server still reports is retried by the caller.
+  into ``labelled``. No trigger: the rule stays in one place, in Python.
+- Event counts go to ``store_counts``, and the new prediction and pair ids to one
+  ``rollup_queue`` row, in the same transaction.
+
+**The roll** (:func:`roll`, a background thread of each replica, see :mod:`.writer`)
+takes queue rows ``FOR UPDATE SKIP LOCKED``, explodes the predictions' features into
+``features``, adds the rows to the rollups and deletes the queue rows, in one
+transaction, so every queued load is rolled exactly once. The rollup deltas are
+computed by the DuckDB engine's own code (``duck.rollup``) in an in-process DuckDB
+scratch database holding only the batch (and the feature state it needs), then added
+to PostgreSQL's rollups with ``INSERT … ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n``
+(lists added element-wise). Sums commute, so the result does not depend on which
+replica rolled first. The feature state (category registry, fixed bins, numbers
+counted before bins are fixed) is read and changed under a transaction-level advisory
+lock per model. Reads wait until the queue holds nothing older than the read
+(:func:`.reads.settle`), so a read sees the rollups of every acknowledged event.
+
+Keys are written in sorted order, table by table in a fixed order, so concurrent
+transactions take row locks in one global order; a deadlock the server still reports
+is retried by the caller.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ from ..events import SCHEMAS, content_schema, id_field
 from ..interface import BatchOutcome, WriteOutcome
 from .transfer import copy_in, copy_out
 
-__all__ = ["KIND_ORDER", "Scratch", "load"]
+__all__ = ["KIND_ORDER", "ROLL_ROWS", "Scratch", "roll", "store"]
 
 KIND_ORDER = ("predictions", "outcomes", "deployments", "resource_samples")
 # pg_advisory_xact_lock(FEATURE_LOCK, hashtext(model)): one writer of a model's feature state.
@@ -57,6 +64,8 @@ FEATURE_LOCK = 0x6C76
 # store_counts rows per kind: a transaction adds to slot (backend pid mod SLOTS), so that
 # replicas rarely wait for one another on a counter row.
 SLOTS = 8
+# Queue rows (write transactions) a roll takes at most.
+ROLL_ROWS = 500
 
 _FEATURE_ROWS = "prediction_id, model, version, ts, segment, name, num_value, str_value"
 _PAIR_COLUMNS = (
@@ -142,7 +151,6 @@ def _accept(cur: Any, kind: str, table: pa.Table) -> tuple[BatchOutcome, pa.Tabl
             f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
         ).fetchall()
     }
-    cur.execute(f"TRUNCATE in_{kind}")
     if len(inserted) == n:
         return BatchOutcome.all_stored(keys, n), candidates
     existing = sorted(k for k in first if k not in inserted)
@@ -184,11 +192,9 @@ def _accept(cur: Any, kind: str, table: pa.Table) -> tuple[BatchOutcome, pa.Tabl
     return BatchOutcome.of(outcomes), kept
 
 
-def _complete_pairs(
-    cur: Any, scratch: Scratch, predictions: list[str], outcomes: list[str]
-) -> pa.Table | None:
+def _complete_pairs(cur: Any, predictions: list[str], outcomes: list[str]) -> list[str]:
     """Upsert the stored halves into ``pair_halves``; join the pairs this transaction
-    completes into ``labelled``; their rows (with the outcome's time)."""
+    completes into ``labelled``; their ids."""
     complete: list[str] = []
     halves = ((predictions, "prediction", "outcome"), (outcomes, "outcome", "prediction"))
     for ids, mine, other in halves:
@@ -202,19 +208,15 @@ def _complete_pairs(
         ).fetchall()
         complete.extend(r[0] for r in rows if r[1])
     if not complete:
-        return None
-    schema = _pairs_schema(scratch)
-    select = ", ".join(f"array_to_string({c}, ',')" if c == "probas" else c for c in schema.names)
-    return copy_out(
-        cur,
+        return []
+    cur.execute(
         f"INSERT INTO labelled ({_PAIR_COLUMNS}) SELECT p.id, p.model, p.version, p.ts, "
         "p.segment, p.status, p.label, p.score, o.label, o.value, p.probas, o.ts "
         "FROM predictions p JOIN outcomes o ON o.prediction_id = p.id "
-        "WHERE p.id = ANY(%s) ORDER BY p.id ON CONFLICT (prediction_id) DO NOTHING "
-        f"RETURNING {select}",
+        "WHERE p.id = ANY(%s) ORDER BY p.id ON CONFLICT (prediction_id) DO NOTHING",
         [sorted(complete)],
-        schema,
     )
+    return sorted(complete)
 
 
 _PAIRS_SCHEMA: pa.Schema | None = None
@@ -303,7 +305,6 @@ def _ship(cur: Any, scratch: Scratch, before: dict[str, set[Any]] | None) -> Non
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM stage_{table} "
             f"ORDER BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
         )
-        cur.execute(f"TRUNCATE stage_{table}")
     if before is None:
         return
     categories = con.execute(
@@ -346,31 +347,12 @@ def _count(cur: Any, counts: dict[str, int]) -> None:
     )
 
 
-def load(
-    cur: Any,
-    scratch: Scratch,
-    batches: Sequence[tuple[str, pa.Table]],
-    amends: Sequence[tuple[str, datetime, float]] = (),
-) -> list[BatchOutcome]:
-    """Write ``batches`` (kind, rows in the store's layout) and apply the latency
-    ``amends`` inside the caller's transaction; one outcome per batch."""
-    con = scratch.con
-    con.execute("BEGIN TRANSACTION").fetchall()
-    try:
-        return _load(cur, scratch, batches, amends)
-    finally:
-        con.execute("ROLLBACK").fetchall()
-        for name in ("new_predictions", "new_pairs", "new_features", "amended_latency"):
-            con.unregister(name)  # a name this load did not register is no error
-
-
-def _load(
-    cur: Any,
-    scratch: Scratch,
-    batches: Sequence[tuple[str, pa.Table]],
-    amends: Sequence[tuple[str, datetime, float]],
-) -> list[BatchOutcome]:
-    con = scratch.con
+def store(
+    cur: Any, batches: Sequence[tuple[str, pa.Table]], owner: str
+) -> tuple[list[BatchOutcome], int]:
+    """Write ``batches`` (kind, rows in the store's layout) inside the caller's
+    transaction: the events, the pairs they complete, the counts, and one queue row
+    for the rollups; one outcome per batch, and the queue row's number (0: none)."""
     results: list[BatchOutcome | None] = [None] * len(batches)
     stored: dict[str, pa.Table] = {}
     for kind in KIND_ORDER:
@@ -392,12 +374,87 @@ def _load(
         stored[kind] = kept
     new_p = stored.get("predictions")
     new_o = stored.get("outcomes")
+    predictions = [] if new_p is None else new_p.column("id").to_pylist()
     pairs = _complete_pairs(
         cur,
-        scratch,
-        [] if new_p is None else new_p.column("id").to_pylist(),
+        predictions,
         [] if new_o is None else new_o.column("prediction_id").to_pylist(),
     )
+    _count(cur, {**{kind: t.num_rows for kind, t in stored.items()}, "labelled": len(pairs)})
+    seq = 0
+    if predictions or pairs:
+        row = cur.execute(
+            "INSERT INTO rollup_queue (owner, predictions, pairs) VALUES (%s, %s, %s) "
+            "RETURNING seq",
+            [owner, predictions, pairs],
+        ).fetchone()
+        seq = int(row[0]) if row else 0
+    outcomes = [r if r is not None else BatchOutcome.all_stored(None, 0) for r in results]
+    return outcomes, seq
+
+
+def roll(
+    cur: Any,
+    scratch: Scratch,
+    owner: str,
+    amends: Sequence[tuple[str, datetime, float]],
+    *,
+    takeover_seconds: float,
+    limit: int = ROLL_ROWS,
+) -> tuple[int, list[tuple[str, datetime, float]]]:
+    """Add queued loads to the rollups inside the caller's transaction (and explode
+    their features): this replica's queue rows, and other replicas' older than
+    ``takeover_seconds`` (a replica that stopped). Returns the number of queue rows
+    done and the latency amendments kept for a later roll (those whose prediction may
+    still be queued)."""
+    con = scratch.con
+    con.execute("BEGIN TRANSACTION").fetchall()
+    try:
+        return _roll(cur, scratch, owner, amends, takeover_seconds, limit)
+    finally:
+        con.execute("ROLLBACK").fetchall()
+        for name in ("new_predictions", "new_pairs", "new_features", "amended_latency"):
+            con.unregister(name)  # a name this load did not register is no error
+
+
+def _roll(
+    cur: Any,
+    scratch: Scratch,
+    owner: str,
+    amends: Sequence[tuple[str, datetime, float]],
+    takeover_seconds: float,
+    limit: int,
+) -> tuple[int, list[tuple[str, datetime, float]]]:
+    con = scratch.con
+    queued = cur.execute(
+        "SELECT seq, predictions, pairs FROM rollup_queue WHERE owner = %s "
+        "OR created < now() - make_interval(secs => %s) ORDER BY seq LIMIT %s "
+        "FOR UPDATE SKIP LOCKED",
+        [owner, takeover_seconds, limit],
+    ).fetchall()
+    prediction_ids = sorted({i for _, p, _ in queued for i in p})
+    pair_ids = sorted({i for _, _, q in queued for i in q})
+    kept = list(amends)
+    new_p = None
+    if prediction_ids:
+        schema = scratch.schemas["predictions"]
+        new_p = copy_out(
+            cur,
+            f"SELECT {_select_for(schema)} FROM predictions WHERE id = ANY(%s)",
+            [prediction_ids],
+            schema,
+        )
+        if kept:
+            new_p, kept = _patched(cur, new_p, kept)
+    pairs = None
+    if pair_ids:
+        schema = _pairs_schema(scratch)
+        pairs = copy_out(
+            cur,
+            f"SELECT {_select_for(schema)} FROM labelled WHERE prediction_id = ANY(%s)",
+            [pair_ids],
+            schema,
+        )
     feature_rows = None
     before = None
     if new_p is not None and new_p.num_rows:
@@ -419,17 +476,42 @@ def _load(
         "new_features" if feature_rows is not None else None,
         feature_rows,
     )
-    if amends:
-        _amend(cur, scratch, amends)
+    # Amendments of predictions rolled earlier: only once this replica's queue is
+    # drained, so that none of them is still waiting to be rolled.
+    if kept and len(queued) < limit:
+        _amend(cur, scratch, kept)
+        kept = []
     _ship(cur, scratch, before)
-    _count(
-        cur,
-        {
-            **{kind: t.num_rows for kind, t in stored.items()},
-            "labelled": 0 if pairs is None else pairs.num_rows,
-        },
+    if queued:
+        cur.execute("DELETE FROM rollup_queue WHERE seq = ANY(%s)", [[q[0] for q in queued]])
+    return len(queued), kept
+
+
+def _patched(
+    cur: Any, rows: pa.Table, amends: list[tuple[str, datetime, float]]
+) -> tuple[pa.Table, list[tuple[str, datetime, float]]]:
+    """The amended latencies of predictions being rolled, applied to their rows (and
+    stored); the amendments of other predictions."""
+    mine = {(i, ts): seconds for i, ts, seconds in amends}
+    ids = rows.column("id").to_pylist()
+    stamps = rows.column("ts").to_pylist()
+    latency = rows.column("latency_total_s").to_pylist()
+    hit = []
+    for at, key in enumerate(zip(ids, stamps, strict=True)):
+        if key in mine:
+            latency[at] = mine[key]
+            hit.append(key)
+    if not hit:
+        return rows, amends
+    cur.execute(
+        "UPDATE predictions p SET latency_total_s = a.seconds FROM unnest(%s::text[], "
+        "%s::timestamp[], %s::float8[]) AS a(id, ts, seconds) WHERE p.id = a.id AND p.ts = a.ts",
+        [[k[0] for k in hit], [k[1] for k in hit], [mine[k] for k in hit]],
     )
-    return [r if r is not None else BatchOutcome.all_stored(None, 0) for r in results]
+    column = rows.schema.get_field_index("latency_total_s")
+    rows = rows.set_column(column, "latency_total_s", pa.array(latency, pa.float64()))
+    done = set(hit)
+    return rows, [a for a in amends if (a[0], a[1]) not in done]
 
 
 def _amend(cur: Any, scratch: Scratch, amends: Sequence[tuple[str, datetime, float]]) -> None:

@@ -56,6 +56,9 @@ CREATE TABLE features (
     str_value TEXT);
 CREATE INDEX features_model_ts ON features (model, ts);
 CREATE INDEX features_model_name ON features (model, name);
+CREATE TABLE rollup_queue (
+    seq BIGSERIAL PRIMARY KEY, owner TEXT NOT NULL, created TIMESTAMPTZ NOT NULL DEFAULT now(),
+    predictions TEXT[] NOT NULL, pairs TEXT[] NOT NULL);
 CREATE TABLE store_counts (
     kind TEXT NOT NULL, slot INTEGER NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (kind, slot));
 CREATE TABLE rollup_counts ({_KEY}, predictions BIGINT NOT NULL, failed BIGINT NOT NULL,

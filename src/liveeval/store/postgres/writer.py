@@ -2,7 +2,7 @@
 
 Request handlers ``await writer.write(kind, events)``; the event is queued and a
 writer thread takes everything queued at once and writes it in one transaction
-(:func:`.load.load`). While one transaction runs the next group gathers, so under load
+(:func:`.load.store`). While one transaction runs the next group gathers, so under load
 one commit (one WAL flush) serves many requests, and the event loop never waits for
 the database. A future is resolved only after ``COMMIT`` returned: a 2xx answer means
 the database committed the event.
@@ -12,6 +12,12 @@ A lost connection fails the group's requests with
 group connects again. A commit whose answer was lost may have committed: the client's
 retry is then a ``duplicate``, never a second copy. Deadlocks and serialisation
 failures are retried (the transaction is rolled back, nothing was acknowledged).
+
+A roller thread adds committed loads to the rollups (:func:`.load.roll`): its own
+replica's a quarter of a second after they commit (sooner when a read waits), and any
+replica's that stayed queued for :data:`TAKEOVER_SECONDS` (their replica stopped).
+The latency a served prediction's answer measured after its commit
+(:meth:`GroupWriter.amend_latency`) is applied by the next roll.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,7 +39,7 @@ import pyarrow as pa
 from ...errors import StoreUnavailable
 from ..events import events_table
 from ..interface import BatchOutcome
-from .load import Scratch, load
+from .load import ROLL_ROWS, Scratch, roll, store
 from .location import connect, masked, unavailable
 
 __all__ = ["Connections", "GroupWriter"]
@@ -40,9 +48,12 @@ log = logging.getLogger(__name__)
 
 # Temporary tables a writing session stages rows in (created once per connection).
 _STAGING = [
-    *(f"in_{k} (LIKE {k})" for k in ("predictions", "outcomes", "deployments")),
     *(
-        f"stage_{t} (LIKE {t})"
+        f"in_{k} (LIKE {k}) ON COMMIT DELETE ROWS"
+        for k in ("predictions", "outcomes", "deployments")
+    ),
+    *(
+        f"stage_{t} (LIKE {t}) ON COMMIT DELETE ROWS"
         for t in (
             "rollup_counts",
             "rollup_latency",
@@ -56,6 +67,10 @@ _STAGING = [
     ),
 ]
 RETRIES = 5
+# The roller lets commits gather this long before a roll, unless a reader waits.
+LINGER_SECONDS = 0.25
+# Queue rows of another replica older than this are rolled by anyone (it stopped).
+TAKEOVER_SECONDS = 5.0
 
 
 def _errors() -> Any:
@@ -120,21 +135,19 @@ class Connections:
 
 
 def write_batches(
-    connections: Connections,
-    scratch: Scratch,
-    batches: Sequence[tuple[str, pa.Table]],
-    amends: Sequence[tuple[str, datetime, float]] = (),
-) -> list[BatchOutcome]:
-    """One transaction for ``batches``, retried on a deadlock; the outcomes once committed."""
+    connections: Connections, batches: Sequence[tuple[str, pa.Table]], owner: str
+) -> tuple[list[BatchOutcome], int]:
+    """One write transaction for ``batches``, retried on a deadlock; the outcomes once
+    committed, and the rollup queue row's number."""
     psycopg = _errors()
     retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
     for attempt in range(RETRIES):
         try:
             with connections.connection() as conn:
                 with conn.cursor() as cur:
-                    outcomes = load(cur, scratch, batches, amends)
+                    done = store(cur, batches, owner)
                 conn.commit()
-                return outcomes
+                return done
         except retryable:
             if attempt == RETRIES - 1:
                 raise
@@ -143,25 +156,29 @@ def write_batches(
 
 
 class GroupWriter:
-    """Queues small writes from the event loop and commits them in groups on a thread."""
+    """Queues small writes from the event loop and commits them in groups on a thread;
+    a second thread rolls committed loads into the rollups."""
 
     def __init__(self, location: str) -> None:
         self.location = location
+        self.owner = uuid.uuid4().hex
         self.connections = Connections(location, staging=True)
         self.scratch = Scratch()
         self._queue: collections.deque[tuple[str, list[dict[str, Any]], Any]] = collections.deque()
         self._amends: collections.deque[tuple[str, datetime, float]] = collections.deque()
         self._wake = threading.Condition()
         self._closed = False
+        self._rolled = threading.Condition()
         self._applied = 0
         self._appended = 0
-        self._lock = threading.Lock()  # a scratch database serves one load at a time
-        # Large batches (write_table) load on their caller's thread with their own
-        # scratch database, beside the group commits.
-        self._table_scratch = Scratch()
-        self._table_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="liveeval-pg-writer", daemon=True)
-        self._thread.start()
+        self._committed = 0  # own queue rows committed (written by the writer thread)
+        self._hurry = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, name="liveeval-pg-writer", daemon=True),
+            threading.Thread(target=self._roll_loop, name="liveeval-pg-roller", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # -- entry points -------------------------------------------------------------------
 
@@ -187,63 +204,76 @@ class GroupWriter:
 
     def commit_table(self, kind: str, table: pa.Table) -> BatchOutcome:
         """A large batch in its own transaction, on the calling thread."""
-        with self._table_lock:
-            return write_batches(self.connections, self._table_scratch, [(kind, table)])[0]
+        outcomes, _ = write_batches(self.connections, [(kind, table)], self.owner)
+        self._hurry.set()
+        return outcomes[0]
 
     def amend_latency(self, amendments: Sequence[tuple[str, datetime, float]]) -> None:
         if self._closed or not amendments:
             return
-        with self._wake:
+        with self._rolled:
             self._amends.extend(amendments)
             self._appended += len(amendments)
-            self._wake.notify()
 
-    def settle(self, timeout: float = 30.0) -> None:
-        """Wait until the latency amendments handed over so far are applied."""
-        with self._wake:
-            target = self._appended
-            self._wake.notify()
-            if not self._wake.wait_for(lambda: self._applied >= target or self._closed, timeout):
-                raise StoreUnavailable(
-                    f"the PostgreSQL store {masked(self.location)} did not apply latency "
-                    f"updates within {timeout:g} s"
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until every load committed before this call is rolled (by any replica)
+        and the latency amendments handed over so far are applied."""
+        deadline = time.monotonic() + timeout
+        with self._rolled:
+            target_amends = self._appended
+        with self.connections.connection() as conn:
+            row = conn.execute("SELECT max(seq) FROM rollup_queue").fetchone()
+            target = None if row is None else row[0]
+            delay = 0.002
+            while target is not None:
+                self._hurry.set()
+                left = conn.execute(
+                    "SELECT 1 FROM rollup_queue WHERE seq <= %s LIMIT 1", [target]
+                ).fetchone()
+                conn.rollback()
+                if left is None:
+                    break
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable(
+                        f"the PostgreSQL store {masked(self.location)} has loads not rolled "
+                        f"into its statistics after {timeout:g} s; they are safe, retry later"
+                    )
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        with self._rolled:
+            if self._applied < target_amends:
+                self._hurry.set()
+                self._rolled.wait_for(
+                    lambda: self._applied >= target_amends or self._closed,
+                    max(deadline - time.monotonic(), 0.0),
                 )
 
     def close(self) -> None:
         with self._wake:
             self._closed = True
             self._wake.notify_all()
-        self._thread.join()
+        self._hurry.set()
+        for thread in self._threads:
+            thread.join()
         self.connections.close()
         self.scratch.close()
-        self._table_scratch.close()
 
     # -- the writer thread --------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
             with self._wake:
-                self._wake.wait_for(lambda: self._queue or self._amends or self._closed)
-                if not self._queue and not self._amends:
-                    if self._closed:
-                        return
-                    continue
+                self._wake.wait_for(lambda: self._queue or self._closed)
+                if not self._queue:
+                    return  # closed, everything written
                 group = list(self._queue)
                 self._queue.clear()
-                amends = list(self._amends)
-                self._amends.clear()
-            self._commit_group(group, amends)
-            with self._wake:
-                self._applied += len(amends)
-                self._wake.notify_all()
+            self._commit_group(group)
 
-    def _commit_group(
-        self, group: list[tuple[str, list[dict[str, Any]], Any]], amends: list[Any]
-    ) -> None:
+    def _commit_group(self, group: list[tuple[str, list[dict[str, Any]], Any]]) -> None:
         batches = [(kind, events_table(kind, events)) for kind, events, _ in group]
         try:
-            with self._lock:
-                outcomes = write_batches(self.connections, self.scratch, batches, amends)
+            outcomes, seq = write_batches(self.connections, batches, self.owner)
         except StoreUnavailable as exc:
             for _, _, future in group:
                 _resolve(future, None, exc)
@@ -253,8 +283,63 @@ class GroupWriter:
             for _, _, future in group:
                 _resolve(future, None, exc)
             return
+        if seq:
+            self._committed += 1
         for (_, _, future), outcome in zip(group, outcomes, strict=True):
             _resolve(future, outcome.outcomes(), None)
+
+    # -- the roller thread --------------------------------------------------------------
+
+    def _roll_loop(self) -> None:
+        seen = 0
+        last_takeover = time.monotonic()
+        delay = 0.1
+        while True:
+            hurried = self._hurry.wait(LINGER_SECONDS)
+            self._hurry.clear()
+            closing = self._closed
+            now = time.monotonic()
+            due = now - last_takeover >= TAKEOVER_SECONDS / 2
+            if not (hurried or closing or due or self._committed != seen or self._amends):
+                continue
+            committed = self._committed
+            with self._rolled:
+                amends = list(self._amends)
+                self._amends.clear()
+            try:
+                with self.connections.connection() as conn:
+                    with conn.cursor() as cur:
+                        done, kept = roll(
+                            cur,
+                            self.scratch,
+                            self.owner,
+                            amends,
+                            takeover_seconds=TAKEOVER_SECONDS,
+                        )
+                    conn.commit()
+                delay = 0.1
+            except Exception as exc:
+                # Nothing is lost: the queue rows stay until a roll commits.
+                if not isinstance(exc, StoreUnavailable):
+                    log.exception("rolling loads into the rollups failed; retrying")
+                with self._rolled:
+                    self._amends.extendleft(reversed(amends))
+                if closing:
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if due:
+                last_takeover = now
+            seen = committed
+            with self._rolled:
+                self._amends.extendleft(reversed(kept))
+                self._applied += len(amends) - len(kept)
+                self._rolled.notify_all()
+            if done >= ROLL_ROWS or kept:
+                self._hurry.set()  # more waiting
+            elif closing:
+                return
 
 
 def _resolve(future: Any, result: Any, error: BaseException | None) -> None:
