@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 
-from ...errors import StoreError, ValidationError
+from ...errors import StoreError, StoreUnavailable, ValidationError
 from ...metrics.labels import Label
 from ..events import KINDS, SCHEMAS, Kind, id_field
 from ..interface import (
@@ -102,10 +102,19 @@ class PostgresEngine:
     # -- reading ------------------------------------------------------------------------
 
     def _read(self, work: Callable[[Any], T], *, settle: bool = False) -> T:
-        if settle:
-            self._writer.settle()
-        with self._reads.connection() as conn, conn.cursor() as cur:
-            return work(cur)
+        """``work`` on a read connection; once more on a new connection when the first
+        was lost (reads are safe to repeat; an idle connection dies with a server
+        restart), then :class:`StoreUnavailable`."""
+        for attempt in (1, 2):
+            try:
+                if settle:
+                    self._writer.settle()
+                with self._reads.connection() as conn, conn.cursor() as cur:
+                    return work(cur)
+            except StoreUnavailable:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def statistics(
         self,

@@ -20,7 +20,10 @@ _SCHEMES = ("postgresql://", "postgres://")
 # user:password@ in the authority, and password=... among the query parameters.
 _USERINFO = re.compile(r"^(?P<scheme>postgres(?:ql)?://)(?P<user>[^:@/]*):(?P<secret>[^@/]*)@")
 _PARAM = re.compile(r"(?P<key>[?&]password=)(?P<secret>[^&]*)", re.IGNORECASE)
-_KEYWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+# password=... in a keyword/value connection string (at the start or after a space).
+_KEYWORD = re.compile(
+    r"(?P<key>(?:^|(?<=\s))password\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\S+)", re.I
+)
 
 
 def is_postgres(location: object) -> bool:

@@ -101,8 +101,9 @@ class Connections:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Any]:
-        """A connection (in a transaction the caller commits); a database error drops it
-        and is raised as :class:`StoreUnavailable` when it is a lost connection."""
+        """A connection (in a transaction the caller commits); a lost connection is
+        dropped, with every idle one (a server restart broke them all), and raised as
+        :class:`StoreUnavailable`."""
         psycopg = _errors()
         with self._lock:
             conn = self._idle.pop() if self._idle else None
@@ -113,6 +114,7 @@ class Connections:
             yield conn
             healthy = True
         except psycopg.OperationalError as exc:
+            self._drop_idle()
             raise unavailable(self.location, exc) from None
         finally:
             if healthy and not conn.closed and not conn.broken:
@@ -125,6 +127,14 @@ class Connections:
             if conn is not None:
                 with contextlib.suppress(psycopg.Error):
                     conn.close()
+
+    def _drop_idle(self) -> None:
+        psycopg = _errors()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
 
     def close(self) -> None:
         with self._lock:
@@ -142,16 +152,24 @@ def write_batches(
     psycopg = _errors()
     retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
     for attempt in range(RETRIES):
+        committing = False
         try:
             with connections.connection() as conn:
                 with conn.cursor() as cur:
                     done = store(cur, batches, owner)
+                committing = True
                 conn.commit()
                 return done
         except retryable:
             if attempt == RETRIES - 1:
                 raise
             log.info("a write transaction met a concurrent one (deadlock); retrying")
+        except StoreUnavailable:
+            # Lost before COMMIT was sent (an idle connection a server restart broke):
+            # nothing was written, so once more on a new connection. Lost during the
+            # COMMIT, it may have committed: the client's retry will tell (a duplicate).
+            if committing or attempt > 0:
+                raise
     raise AssertionError("unreachable")
 
 
