@@ -291,7 +291,12 @@ def _ship(cur: Any, scratch: Scratch, before: dict[str, set[Any]] | None) -> Non
     """Add the scratch database's rollups (this load's deltas) to PostgreSQL's, and write
     the feature state the load changed."""
     con = scratch.con
-    for table, keys, merges in _ROLLUPS:
+    sizes = con.execute(
+        "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t, _, _ in _ROLLUPS)
+    ).fetchall()[0]
+    for (table, keys, merges), size in zip(_ROLLUPS, sizes, strict=True):
+        if not size:
+            continue
         schema = scratch.schemas[table]
         rows = con.sql(f"SELECT * FROM {table} ORDER BY {', '.join(keys)}").to_arrow_table()
         if rows.num_rows == 0:
@@ -407,10 +412,18 @@ def roll(
     ``takeover_seconds`` (a replica that stopped). Returns the number of queue rows
     done and the latency amendments kept for a later roll (those whose prediction may
     still be queued)."""
+    queued = cur.execute(
+        "SELECT seq, predictions, pairs FROM rollup_queue WHERE owner = %s "
+        "OR created < now() - make_interval(secs => %s) ORDER BY seq LIMIT %s "
+        "FOR UPDATE SKIP LOCKED",
+        [owner, takeover_seconds, limit],
+    ).fetchall()
+    if not queued and not amends:
+        return 0, []
     con = scratch.con
     con.execute("BEGIN TRANSACTION").fetchall()
     try:
-        return _roll(cur, scratch, owner, amends, takeover_seconds, limit)
+        return _roll(cur, scratch, queued, amends, limit)
     finally:
         con.execute("ROLLBACK").fetchall()
         for name in ("new_predictions", "new_pairs", "new_features", "amended_latency"):
@@ -420,18 +433,11 @@ def roll(
 def _roll(
     cur: Any,
     scratch: Scratch,
-    owner: str,
+    queued: list[tuple[int, list[str], list[str]]],
     amends: Sequence[tuple[str, datetime, float]],
-    takeover_seconds: float,
     limit: int,
 ) -> tuple[int, list[tuple[str, datetime, float]]]:
     con = scratch.con
-    queued = cur.execute(
-        "SELECT seq, predictions, pairs FROM rollup_queue WHERE owner = %s "
-        "OR created < now() - make_interval(secs => %s) ORDER BY seq LIMIT %s "
-        "FOR UPDATE SKIP LOCKED",
-        [owner, takeover_seconds, limit],
-    ).fetchall()
     prediction_ids = sorted({i for _, p, _ in queued for i in p})
     pair_ids = sorted({i for _, _, q in queued for i in q})
     kept = list(amends)
