@@ -216,3 +216,26 @@ def test_a_lost_database_is_unavailable_then_the_replica_carries_on(postgres, lo
         assert engine.statistics(Scope("m")).predictions == 2
     finally:
         engine.close()
+
+
+def test_an_export_reads_back_as_the_same_statistics(location, tmp_path):
+    from liveeval.store import TableSource
+
+    engine = open_store(location)
+    try:
+        engine.commit("predictions", [prediction(i) for i in range(50)])
+        engine.commit("outcomes", [outcome(i) for i in range(0, 60, 2)])
+        written = engine.export(tmp_path / "export")
+        assert written["predictions"] == 50 and written["outcomes"] == 30
+        kw: dict[str, Any] = {"classes": (0, 1), "pos_label": 1}
+        ours = engine.statistics(Scope("m"), **kw)
+        with TableSource.from_parquet(tmp_path / "export") as source:
+            theirs = source.statistics(Scope("m"), **kw)
+        assert (ours.predictions, ours.labelled, ours.unmatched_outcomes) == (50, 25, 5)
+        assert (theirs.predictions, theirs.labelled, theirs.unmatched_outcomes) == (50, 25, 5)
+        assert ours.evaluation is not None and theirs.evaluation is not None
+        a, b = ours.evaluation.result().metrics, theirs.evaluation.result().metrics
+        for name in ("accuracy", "roc_auc", "log_loss"):
+            assert a[name].value == pytest.approx(b[name].value, rel=1e-12)
+    finally:
+        engine.close()

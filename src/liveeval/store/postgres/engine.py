@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -230,8 +231,6 @@ class PostgresEngine:
         other kinds by date."""
         import duckdb
 
-        from .transfer import copy_out
-
         out.mkdir(parents=True, exist_ok=True)
         written: dict[str, int] = {}
         con = duckdb.connect(":memory:")
@@ -247,11 +246,8 @@ class PostgresEngine:
                     f"array_to_string({f.name}, ',')" if pa.types.is_list(f.type) else f.name
                     for f in schema
                 )
-                table = self._read(
-                    lambda cur, s=select, k=kind, sc=schema: copy_out(
-                        cur, f"SELECT {s} FROM {k}", [], sc
-                    )
-                )
+                query = f"SELECT {select} FROM {kind}"
+                table: pa.Table = self._read(partial(_copy_all, query=query, schema=schema))
                 written[kind] = table.num_rows
                 if not table.num_rows:
                     continue
@@ -270,6 +266,12 @@ class PostgresEngine:
         self._writer.close()
         self._reads.close()
         self._mirror.close()
+
+
+def _copy_all(cur: Any, *, query: str, schema: pa.Schema) -> pa.Table:
+    from .transfer import copy_out
+
+    return copy_out(cur, query, [], schema)
 
 
 def open_postgres(location: str) -> PostgresEngine:
