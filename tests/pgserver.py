@@ -97,11 +97,14 @@ class PostgresServer:
         )
         pwfile.unlink()
 
+    durable: bool = False
+
     def start(self, timeout: float = 60.0) -> None:
+        # Tests run without fsync (a temporary cluster); a benchmark keeps it on.
+        safety = "" if self.durable else "-c fsync=off -c full_page_writes=off "
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-            "-c max_connections=200 -c shared_buffers=128MB -c fsync=off "
-            "-c full_page_writes=off -c log_min_messages=fatal"
+            f"-c max_connections=200 -c shared_buffers=128MB {safety}-c log_min_messages=fatal"
         )
         self._run(
             "pg_ctl",
@@ -134,14 +137,15 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """A started server; stopped and its folder removed at the end."""
+def postgres_server(durable: bool = False) -> Iterator[PostgresServer]:
+    """A started server (``durable``: with fsync, as in production); stopped and its
+    folder removed at the end."""
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found (scripts/ensure-postgresql.sh)")
     root = Path(tempfile.mkdtemp(prefix="liveeval-pg-"))
     os.chmod(root, 0o755)
-    server = PostgresServer(bindir, root, _free_port())
+    server = PostgresServer(bindir, root, _free_port(), durable)
     try:
         server.init()
         server.start()

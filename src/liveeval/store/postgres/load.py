@@ -562,7 +562,14 @@ def _amend(cur: Any, scratch: Scratch, amends: Sequence[tuple[str, datetime, flo
 
 
 def _layout(kind: str, table: pa.Table) -> pa.Table:
+    """``table`` in the store's columns for ``kind`` (missing ones null)."""
     schema = SCHEMAS[kind]
     if table.schema != schema:
-        table = table.select(schema.names).cast(schema)
+        columns = [
+            table.column(f.name).cast(f.type)
+            if f.name in table.column_names
+            else pa.nulls(table.num_rows, f.type)
+            for f in schema
+        ]
+        table = pa.Table.from_arrays(columns, schema=schema)
     return table
