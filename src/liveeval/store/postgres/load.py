@@ -128,14 +128,24 @@ def _content(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("ts", "latency_model_s", "latency_total_s")}
 
 
-def _accept(cur: Any, kind: str, table: pa.Table) -> tuple[BatchOutcome, pa.Table]:
-    """Store the rows of ``table`` whose id is new; the outcome of each row and the
-    rows stored."""
+_HALF = {"predictions": ("prediction", "outcome"), "outcomes": ("outcome", "prediction")}
+
+
+def _accept(
+    cur: Any, kind: str, table: pa.Table, owner: str
+) -> tuple[BatchOutcome, int, list[str]]:
+    """Store the rows of ``table`` whose id is new: the outcome of each row, how many
+    were stored, and the ids of the pairs they complete (predictions and outcomes).
+
+    One statement per kind: the insert, the ``pair_halves`` upsert of the stored ids
+    and (predictions) their rollup queue row are data-modifying CTEs, so no list of
+    ids travels between Python and the server; only the ids *not* stored come back.
+    """
     key = id_field(kind)
     n = table.num_rows
     if key is None:
         copy_in(cur, kind, table)
-        return BatchOutcome.all_stored(None, n), table
+        return BatchOutcome.all_stored(None, n), n, []
     keys: list[str] = table.column(key).to_pylist()
     first: dict[str, int] = {}
     for i, k in enumerate(keys):
@@ -144,16 +154,39 @@ def _accept(cur: Any, kind: str, table: pa.Table) -> tuple[BatchOutcome, pa.Tabl
     candidates = table.take(pa.array(positions, pa.int64()))
     copy_in(cur, f"in_{kind}", candidates)
     columns = ", ".join(content_schema(kind).names)
-    inserted = {
-        r[0]
-        for r in cur.execute(
-            f"INSERT INTO {kind} ({columns}) SELECT {columns} FROM in_{kind} ORDER BY {key} "
-            f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
-        ).fetchall()
-    }
-    if len(inserted) == n:
-        return BatchOutcome.all_stored(keys, n), candidates
-    existing = sorted(k for k in first if k not in inserted)
+    ctes = [
+        f"ins AS (INSERT INTO {kind} ({columns}) SELECT {columns} FROM in_{kind} "
+        f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key} AS id)"
+    ]
+    params: list[Any] = []
+    complete = "ARRAY[]::text[]"
+    if kind in _HALF:
+        mine, other = _HALF[kind]
+        ctes.append(
+            f"halves AS (INSERT INTO pair_halves (id, prediction, outcome) SELECT id, "
+            f"{mine == 'prediction'}, {mine == 'outcome'} FROM ins ORDER BY id "
+            f"ON CONFLICT (id) DO UPDATE SET {mine} = true RETURNING id, {other} AS done)"
+        )
+        complete = "array(SELECT id FROM halves WHERE done)"
+    if kind == "predictions":
+        ctes.append(
+            "queued AS (INSERT INTO rollup_queue (owner, predictions, pairs) SELECT %s, "
+            "array(SELECT id FROM ins), ARRAY[]::text[] WHERE EXISTS (SELECT 1 FROM ins))"
+        )
+        params.append(owner)
+    row = cur.execute(
+        f"WITH {', '.join(ctes)} SELECT (SELECT count(*) FROM ins), "
+        f"array(SELECT c.{key} FROM in_{kind} c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM ins WHERE ins.id = c.{key})), {complete}",
+        params,
+    ).fetchone()
+    assert row is not None
+    stored_count, missed, completed = int(row[0]), list(row[1]), list(row[2])
+    if stored_count == n:
+        return BatchOutcome.all_stored(keys, n), n, completed
+    not_inserted = set(missed)
+    inserted = {k for k in first if k not in not_inserted}
+    existing = sorted(not_inserted)
     stored: dict[str, dict[str, Any]] = {}
     if existing:
         names = content_schema(kind).names
@@ -186,37 +219,23 @@ def _accept(cur: Any, kind: str, table: pa.Table) -> tuple[BatchOutcome, pa.Tabl
         outcomes.append(
             WriteOutcome("duplicate", k) if same else WriteOutcome("conflict", k, detail)
         )
-    kept = candidates.filter(
-        pc.is_in(candidates.column(key), pa.array(sorted(inserted), pa.string()))
-    )
-    return BatchOutcome.of(outcomes), kept
+    return BatchOutcome.of(outcomes), stored_count, completed
 
 
-def _complete_pairs(cur: Any, predictions: list[str], outcomes: list[str]) -> list[str]:
-    """Upsert the stored halves into ``pair_halves``; join the pairs this transaction
-    completes into ``labelled``; their ids."""
-    complete: list[str] = []
-    halves = ((predictions, "prediction", "outcome"), (outcomes, "outcome", "prediction"))
-    for ids, mine, other in halves:
-        if not ids:
-            continue
-        rows = cur.execute(
-            f"INSERT INTO pair_halves (id, prediction, outcome) SELECT i, {mine == 'prediction'}, "
-            f"{mine == 'outcome'} FROM unnest(%s::text[]) AS t(i) ORDER BY i "
-            f"ON CONFLICT (id) DO UPDATE SET {mine} = true RETURNING id, {other}",
-            [sorted(ids)],
-        ).fetchall()
-        complete.extend(r[0] for r in rows if r[1])
+def _join_pairs(cur: Any, complete: list[str]) -> list[str]:
+    """Join the pairs this transaction completed (their ids, from ``pair_halves``) into
+    ``labelled``; a new statement, so it sees the other half's committed row."""
     if not complete:
         return []
+    ids = sorted(set(complete))
     cur.execute(
         f"INSERT INTO labelled ({_PAIR_COLUMNS}) SELECT p.id, p.model, p.version, p.ts, "
         "p.segment, p.status, p.label, p.score, o.label, o.value, p.probas, o.ts "
         "FROM predictions p JOIN outcomes o ON o.prediction_id = p.id "
         "WHERE p.id = ANY(%s) ORDER BY p.id ON CONFLICT (prediction_id) DO NOTHING",
-        [sorted(complete)],
+        [ids],
     )
-    return sorted(complete)
+    return ids
 
 
 _PAIRS_SCHEMA: pa.Schema | None = None
@@ -354,19 +373,22 @@ def _count(cur: Any, counts: dict[str, int]) -> None:
 
 def store(
     cur: Any, batches: Sequence[tuple[str, pa.Table]], owner: str
-) -> tuple[list[BatchOutcome], int]:
+) -> tuple[list[BatchOutcome], bool]:
     """Write ``batches`` (kind, rows in the store's layout) inside the caller's
-    transaction: the events, the pairs they complete, the counts, and one queue row
-    for the rollups; one outcome per batch, and the queue row's number (0: none)."""
+    transaction: the events, the pairs they complete, the counts, and the rollup queue
+    rows; one outcome per batch, and whether anything was queued for the rollups."""
     results: list[BatchOutcome | None] = [None] * len(batches)
-    stored: dict[str, pa.Table] = {}
+    counts: dict[str, int] = {}
+    complete: list[str] = []
     for kind in KIND_ORDER:
         at = [i for i, (k, _) in enumerate(batches) if k == kind]
         if not at:
             continue
         tables = [_layout(kind, batches[i][1]) for i in at]
         whole = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        outcome, kept = _accept(cur, kind, whole)
+        outcome, stored, completed = _accept(cur, kind, whole, owner)
+        counts[kind] = stored
+        complete.extend(completed)
         start = 0
         for i, t in zip(at, tables, strict=True):
             n = t.num_rows
@@ -376,26 +398,16 @@ def store(
                 {j - start: d for j, d in outcome.details.items() if start <= j < start + n},
             )
             start += n
-        stored[kind] = kept
-    new_p = stored.get("predictions")
-    new_o = stored.get("outcomes")
-    predictions = [] if new_p is None else new_p.column("id").to_pylist()
-    pairs = _complete_pairs(
-        cur,
-        predictions,
-        [] if new_o is None else new_o.column("prediction_id").to_pylist(),
-    )
-    _count(cur, {**{kind: t.num_rows for kind, t in stored.items()}, "labelled": len(pairs)})
-    seq = 0
-    if predictions or pairs:
-        row = cur.execute(
-            "INSERT INTO rollup_queue (owner, predictions, pairs) VALUES (%s, %s, %s) "
-            "RETURNING seq",
-            [owner, predictions, pairs],
-        ).fetchone()
-        seq = int(row[0]) if row else 0
+    pairs = _join_pairs(cur, complete)
+    counts["labelled"] = len(pairs)
+    _count(cur, counts)
+    if pairs:
+        cur.execute(
+            "INSERT INTO rollup_queue (owner, predictions, pairs) VALUES (%s, ARRAY[]::text[], %s)",
+            [owner, pairs],
+        )
     outcomes = [r if r is not None else BatchOutcome.all_stored(None, 0) for r in results]
-    return outcomes, seq
+    return outcomes, bool(counts.get("predictions") or pairs)
 
 
 def roll(

@@ -146,9 +146,9 @@ class Connections:
 
 def write_batches(
     connections: Connections, batches: Sequence[tuple[str, pa.Table]], owner: str
-) -> tuple[list[BatchOutcome], int]:
+) -> tuple[list[BatchOutcome], bool]:
     """One write transaction for ``batches``, retried on a deadlock; the outcomes once
-    committed, and the rollup queue row's number."""
+    committed, and whether loads were queued for the rollups."""
     psycopg = _errors()
     retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
     for attempt in range(RETRIES):
@@ -291,7 +291,7 @@ class GroupWriter:
     def _commit_group(self, group: list[tuple[str, list[dict[str, Any]], Any]]) -> None:
         batches = [(kind, events_table(kind, events)) for kind, events, _ in group]
         try:
-            outcomes, seq = write_batches(self.connections, batches, self.owner)
+            outcomes, queued = write_batches(self.connections, batches, self.owner)
         except StoreUnavailable as exc:
             for _, _, future in group:
                 _resolve(future, None, exc)
@@ -301,7 +301,7 @@ class GroupWriter:
             for _, _, future in group:
                 _resolve(future, None, exc)
             return
-        if seq:
+        if queued:
             self._committed += 1
         for (_, _, future), outcome in zip(group, outcomes, strict=True):
             _resolve(future, outcome.outcomes(), None)
