@@ -42,6 +42,7 @@ from .transfer import copy_out
 
 __all__ = ["Mirror"]
 
+_CELLS = ("n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4", "vn", "vs", "vss")
 _MULTICLASS_NOTE = "ranking and loss metrics of a multiclass model are not kept per time bucket"
 
 
@@ -127,17 +128,19 @@ class Mirror:
             try:
                 for name, (where, params) in tables.items():
                     schema = self.schemas[name]
-                    select = ", ".join(
-                        "NULL"
-                        if f.name in blank
-                        else f"array_to_string({f.name}, ',')"
-                        if pa.types.is_list(f.type)
-                        else f.name
-                        for f in schema
-                    )
-                    rows = copy_out(
-                        cur, f"SELECT {select} FROM {name} WHERE {where}", params, schema
-                    )
+                    if where.lstrip().upper().startswith("SELECT "):
+                        query = where  # a whole query giving the table's columns
+                    else:
+                        select = ", ".join(
+                            "NULL"
+                            if f.name in blank
+                            else f"array_to_string({f.name}, ',')"
+                            if pa.types.is_list(f.type)
+                            else f.name
+                            for f in schema
+                        )
+                        query = f"SELECT {select} FROM {name} WHERE {where}"
+                    rows = copy_out(cur, query, params, schema)
                     if rows.num_rows:
                         con.register("incoming", rows)
                         con.execute(f"INSERT INTO {name} SELECT * FROM incoming").fetchall()
@@ -198,10 +201,30 @@ def _rolled(
     scores = windows._scores_table(scope, every)[0]
     grain = HOUR if scores == "rollup_scores_hourly" else BUCKET_SECONDS
     s_where, s_params = _rollup_where(scope, grain=grain)
+    # Buckets are summed per window in PostgreSQL first (each group keeps its first
+    # bucket, which lies in the window and the scope): a month of 15-minute buckets
+    # would otherwise move ~100,000 rows for one answer.
+    span = 1 << 40 if every is None else int(every.total_seconds()) // BUCKET_SECONDS
+    keys = f"model, version, seg, bucket / {span}"
+    first = "model, version, seg, min(bucket)"
     tables = {
-        "rollup_counts": (where, params),
-        "rollup_latency": (where, params),
-        "rollup_cells": (where, params),
+        "rollup_counts": (
+            f"SELECT {first}, sum(predictions), sum(failed), sum(labelled), sum(lat_n), "
+            "sum(lat_zeros), sum(lat_sum), sum(lat_sum2), max(lat_max) FROM rollup_counts "
+            f"WHERE {where} GROUP BY {keys}",
+            params,
+        ),
+        "rollup_latency": (
+            f"SELECT {first}, k, sum(n) FROM rollup_latency WHERE {where} GROUP BY {keys}, k",
+            params,
+        ),
+        "rollup_cells": (
+            f"SELECT {first}, label, predicted, "
+            + ", ".join(f"sum({c})" for c in _CELLS)
+            + f", bool_and(vbin) FROM rollup_cells WHERE {where} GROUP BY {keys}, label, "
+            "predicted",
+            params,
+        ),
         scores: (f"{s_where} AND kind = 'l'", s_params),
     }
     with mirror.filled(cur, tables) as con:
