@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo
 DEMO_SECONDS ?= 150
+# pytest-xdist workers for `make test`: auto = the CPUs this machine gives us (at most 8;
+# tests/parallel.py); PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
 
-.PHONY: demo report-demo test lint typecheck bench bench-server bench-predict bench-drift clean
+.PHONY: demo report-demo test lint typecheck bench bench-server bench-predict bench-drift bench-alerts clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,8 +45,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# --dist loadgroup keeps tests that share a module-scoped fixture on one worker
+# (docs/testing.md says what a test must do to run in parallel).
 test: lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
@@ -68,6 +73,13 @@ bench-drift: $(STAMP)
 	$(BIN)/python bench/drift.py --rows 1000000 --rows 10000000 \
 		--evidently bench/data/venv-evidently/bin/python \
 		--nannyml bench/data/venv-nannyml/bin/python --alibi bench/data/venv-alibi/bin/python
+
+# Drop detection: false alarms and delay, liveeval beside river's ADWIN and Page-Hinkley
+# (river only in its own venv).
+bench-alerts: $(STAMP)
+	test -x bench/data/venv-river/bin/python || (python3 -m venv bench/data/venv-river && \
+		bench/data/venv-river/bin/pip install --quiet 'river==0.26.*')
+	$(BIN)/python bench/alerts.py --seeds 50 --river bench/data/venv-river/bin/python
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

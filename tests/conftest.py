@@ -15,6 +15,9 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# Several CPUs with pytest-xdist: groups for shared fixtures, and the worker count.
+pytest_plugins = ["tests.parallel", "pytester"]
+
 
 @pytest.fixture
 def seeds_table() -> pa.Table:

@@ -35,7 +35,7 @@ from .readiness import (
     too_few_labels,
     verdict,
 )
-from .report.model import Breakdown, Report, Stage
+from .report.model import DEFAULT_MATURITY, Breakdown, Report, Stage
 
 __all__ = ["Options", "check_options", "evaluate"]
 
@@ -248,6 +248,8 @@ def evaluate(
     cost_fp: float | None = None,
     cost_fn: float | None = None,
     beta: float = 2.0,
+    reference: Any = None,
+    maturity: float = DEFAULT_MATURITY,
     progress: Progress | None = None,
 ) -> Report:
     """Evaluate logged predictions: every metric with its interval, pitfalls and a verdict.
@@ -271,6 +273,14 @@ def evaluate(
     train, validation:
         Optional training and validation data with the same columns, for the
         overfitting and leakage checks.
+    reference:
+        Optional data to compare the file's features (and label, score and predicted
+        label, where the reference has them) with: the report gains a drift section
+        (``liveeval.monitor.compare_tables``: ranked, effect sizes with intervals,
+        Benjamini–Hochberg-adjusted p-values and the rule that decided).
+    maturity:
+        Label coverage from which a time window is ``realized`` rather than
+        ``estimating`` (default 0.9), in (0, 1].
 
     Examples
     --------
@@ -303,6 +313,8 @@ def evaluate(
         threshold=threshold,
         window=window,
     )
+    if not (isinstance(maturity, (int, float)) and 0.0 < maturity <= 1.0):
+        raise ValidationError(f"maturity {maturity!r} is not a label coverage in (0, 1]")
     options = Options(confidence, beta, min_recall, min_precision, cost_fp, cost_fn)
     prof = profile if isinstance(profile, Profile) or profile is None else load_profile(profile)
 
@@ -368,6 +380,10 @@ def evaluate(
         pos = prepared.labels.index(prepared.pos_label)
         findings += _feature_leaks(table, spec, prepared, feature_cols, pos, source)
 
+    drift_doc = None
+    if reference is not None:
+        drift_doc = _drift(reference, table, source, spec, prepared, feature_cols)
+
     # A one-off report looks once: fixed-sample intervals (the server's live
     # verdicts, re-evaluated as labels arrive, use the anytime mode).
     judged = (
@@ -389,7 +405,55 @@ def evaluate(
         verdict=judged,
         stages=stages,
         threshold=threshold,
+        drift=drift_doc,
+        maturity=float(maturity),
     )
+
+
+def _drift(
+    reference: Any,
+    table: pa.Table,
+    source: str,
+    spec: ColumnSpec,
+    prepared: Prepared,
+    features: list[str],
+) -> dict[str, Any]:
+    """Drift of the file's features, label, score and predicted label from ``reference``
+    (the columns the reference has; identifiers, time and grouping columns aside)."""
+    from .monitor.drift import compare_tables
+
+    ref_table, ref_source = _load(reference, spec, None)
+    shared = [f for f in features if f in ref_table.column_names]
+    roles = {
+        "label": spec.label,
+        "score": spec.score,
+        "prediction": spec.pred,
+    }
+    named = {
+        role: column
+        for role, column in roles.items()
+        if column is not None
+        and column in ref_table.column_names
+        and column in table.column_names
+        and column not in prepared.duplicated
+    }
+    if not shared and not named:
+        raise ValidationError(
+            f"the reference {ref_source} shares no feature, label or score column with "
+            f"{source}: it has {', '.join(ref_table.column_names[:10]) or 'no column'}"
+        )
+    report = compare_tables(
+        ref_table,
+        table,
+        columns=[*shared, *named.values()],
+        reference_name=ref_source,
+        current_name=source,
+        labelled_only=True,
+        label=named.get("label"),
+        score=named.get("score"),
+        prediction=named.get("prediction"),
+    )
+    return report.to_dict()
 
 
 def _utc(ts: pa.Array) -> pa.Array:

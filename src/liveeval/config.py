@@ -24,12 +24,32 @@ features = ["amount", "distance_km"]
 profile = "fraud"
 output = "probabilities"       # or "logits" / "label"; told from the model when left out
                                # (every key: docs/serving.md)
+# shadow = true                # a challenger: predicts the default version's requests in
+                               # the background, logged, never answered with
 
 [[models]]                     # a model served elsewhere, known from its logs: no path
 name = "spam"
 classes = ["ham", "spam"]      # labels are mapped onto these; others are rejected
 pos_label = "spam"
 profile = "spam"
+
+[[alerts.rules]]               # alert rules (every key: docs/alerts.md); or --alerts FILE
+name = "fraud-recall"
+metric = "recall"
+model = "fraud"
+condition = "drop"
+channels = ["oncall"]
+actions = ["retrain"]
+
+[alerts.channels.oncall]       # where alert notices go (docs/notifications.md)
+type = "webhook"               # or "slack", "alertmanager", "log"
+url = "https://hooks.example.org/liveeval"
+secret_env = "ONCALL_SECRET"   # secrets only from the environment or a file
+
+[alerts.actions.retrain]       # what a firing alert starts
+type = "command"
+command = ["python", "retrain.py"]
+cooldown = "6h"
 ```
 
 An unknown table or key is an error with a "did you mean" suggestion: a typo such as
@@ -45,17 +65,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .monitor.rules import AlertSettings, parse_alerts
 from .serving import ModelSpec
 from .serving.model import OUTPUTS
+
+if TYPE_CHECKING:
+    from .monitor.actions import ActionSpec
+    from .monitor.channels import Channel
 
 __all__ = [
     "WINDOW_PATTERN",
     "LoggedModel",
     "ServerConfig",
     "Tokens",
+    "load_alerts_file",
     "load_config",
     "parse_window",
 ]
@@ -65,7 +91,15 @@ WINDOW_PATTERN = r"^(0*[1-9][0-9]*)([smhdw])$"
 WINDOW = re.compile(WINDOW_PATTERN)
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
-_SERVER_KEYS = ("host", "port", "store", "window", "max_body_bytes", "metrics_cache_seconds")
+_SERVER_KEYS = (
+    "host",
+    "port",
+    "store",
+    "window",
+    "max_body_bytes",
+    "max_reference_bytes",
+    "metrics_cache_seconds",
+)
 _TOKEN_KEYS = ("write", "admin", "read")
 _MODEL_KEYS = (
     "name",
@@ -77,8 +111,9 @@ _MODEL_KEYS = (
     "profile",
     "threshold",
     "output",
+    "shadow",
 )
-_TABLES = ("server", "tokens", "profiles", "models")
+_TABLES = ("server", "tokens", "profiles", "models", "alerts")
 
 
 def parse_window(text: str) -> timedelta:
@@ -144,8 +179,20 @@ class ServerConfig:
     # Extra profiles by name -> TOML file, read once at start.
     profiles: dict[str, Path] = field(default_factory=dict)
     max_body_bytes: int = 32 * 1024 * 1024
+    # Reference uploads (PUT /v1/models/{m}/references/{name}) are whole files.
+    max_reference_bytes: int = 256 * 1024 * 1024
     metrics_cache_seconds: float = 10.0
     resource_interval_seconds: float = 15.0
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    # Channels and actions given as objects (tests, embedding); [alerts.channels] and
+    # [alerts.actions] of the file are read by the service. "log" always exists.
+    channels: dict[str, Channel] = field(default_factory=dict)
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    # Where action runs keep their context, data and output (default: [alerts] workdir,
+    # else beside the store).
+    actions_workdir: Path | None = None
+    # The config file's folder: relative secret files, commands and workdir start here.
+    config_dir: Path | None = None
 
     def check(self) -> None:
         """Refuse settings that would expose an unprotected server or cannot work."""
@@ -217,6 +264,7 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
                 f"{where} output: {output!r} is not one of {', '.join(map(repr, OUTPUTS))}{hint}"
             )
     classes = _classes(raw, where)
+    shadow = _typed(raw.get("shadow", False), bool, f"{where} shadow", "true or false")
     return ModelSpec(
         name=name,
         path=path if path.is_absolute() else base / path,
@@ -227,6 +275,7 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
         profile=raw.get("profile"),
         threshold=float(threshold),
         output=output,
+        shadow=shadow,
     )
 
 
@@ -244,7 +293,7 @@ def _classes(raw: dict[str, Any], where: str) -> tuple[Any, ...] | None:
 
 
 def _logged(raw: dict[str, Any], name: str, where: str) -> LoggedModel:
-    for key in ("version", "features", "threshold", "output"):
+    for key in ("version", "features", "threshold", "output", "shadow"):
         if key in raw:
             raise ConfigError(
                 f"{where}: {key!r} needs a 'path' (a model served here); a model logged "
@@ -262,9 +311,7 @@ def _logged(raw: dict[str, Any], name: str, where: str) -> LoggedModel:
     return LoggedModel(name, classes, pos_label, profile)
 
 
-def load_config(path: str | Path) -> ServerConfig:
-    """Read ``liveeval.toml``; every mistake is a :class:`ConfigError` naming it."""
-    p = Path(path)
+def _read_toml(p: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -277,6 +324,30 @@ def load_config(path: str | Path) -> ServerConfig:
         raise ConfigError(f"{p}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return data
+
+
+def load_alerts_file(path: str | Path) -> AlertSettings:
+    """Alert rules from their own file (``--alerts FILE``): an ``[alerts]`` table as in
+    ``liveeval.toml``, or its contents at the top level (``[[rules]]``, ``[channels.NAME]``).
+
+    Raises
+    ------
+    ConfigError
+        naming the file, the rule and the key.
+    """
+    p = Path(path)
+    data = _read_toml(p)
+    if "alerts" in data:
+        _unknown(data, ("alerts",), str(p))
+        return parse_alerts(data["alerts"], str(p))
+    return parse_alerts(data, str(p))
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    """Read ``liveeval.toml``; every mistake is a :class:`ConfigError` naming it."""
+    p = Path(path)
+    data = _read_toml(p)
     _unknown(data, _TABLES, str(p))
     server = data.get("server", {})
     tokens = data.get("tokens", {})
@@ -326,6 +397,12 @@ def load_config(path: str | Path) -> ServerConfig:
             "[server] max_body_bytes",
             "an integer",
         ),
+        max_reference_bytes=_typed(
+            server.get("max_reference_bytes", defaults.max_reference_bytes),
+            int,
+            "[server] max_reference_bytes",
+            "an integer",
+        ),
         metrics_cache_seconds=float(
             _typed(
                 server.get("metrics_cache_seconds", defaults.metrics_cache_seconds),
@@ -334,6 +411,8 @@ def load_config(path: str | Path) -> ServerConfig:
                 "a number",
             )
         ),
+        alerts=parse_alerts(data.get("alerts", {}), str(p)),
+        config_dir=p.parent,
     )
     parse_window(config.window)
     return config

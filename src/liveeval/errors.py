@@ -12,6 +12,7 @@ __all__ = [
     "ClientClosedError",
     "ColumnNotFoundError",
     "ConfigError",
+    "ConflictError",
     "DeliveryError",
     "EventTypeError",
     "EventValueError",
@@ -21,6 +22,7 @@ __all__ = [
     "ModelLoadError",
     "ModelOutputError",
     "NotFoundError",
+    "NotificationError",
     "ProfileError",
     "QueueFullError",
     "StoreError",
@@ -159,6 +161,11 @@ class DeliveryError(LiveevalError, ConnectionError):
         super().__init__(message)
 
 
+class NotificationError(LiveevalError, ConnectionError):
+    """A channel that could not take a notification (unreachable, timed out, or an
+    answer other than 2xx); the outbox keeps it and retries."""
+
+
 class StoreError(LiveevalError, OSError):
     """A store location that cannot be opened (a folder, a file of another kind)."""
 
@@ -217,3 +224,7 @@ class ConfigError(LiveevalError, ValueError):
 
 class NotFoundError(LiveevalError, LookupError):
     """A model, version or profile that does not exist (HTTP 404)."""
+
+
+class ConflictError(LiveevalError, ValueError):
+    """A name already taken by something different, replaced only when asked (HTTP 409)."""

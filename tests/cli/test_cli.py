@@ -106,7 +106,7 @@ def test_report_writes_json_that_matches_the_schema(scored_file, tmp_path):
         assert {"value", "lower", "upper", "method"} <= entry.keys()
         assert entry["lower"] <= entry["value"] <= entry["upper"], name
     assert doc["verdict"]["profile"] == "fraud"
-    assert doc["schema_version"] == "1.2"
+    assert doc["schema_version"] == "1.3"
     # How sure the verdict is: a one-off report looks once.
     v = doc["verdict"]
     assert v["mode"] == "fixed" and {c["mode"] for c in v["checks"]} == {"fixed"}

@@ -76,11 +76,12 @@ def test_report_json_and_terminal_show_the_windows(log, tmp_path):
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
-    assert doc["schema_version"] == "1.2" and doc["time_unit"] == "30m"
+    assert doc["schema_version"] == "1.3" and doc["time_unit"] == "30m"
     windows = doc["breakdowns"]["time"]
     assert len(windows) == 8 and windows[-1]["label_coverage"] == 0.0
     assert "predicted" in result.stdout and "(0%)" in result.stdout, result.stdout
-    assert "(0%)" in (tmp_path / "r.html").read_text()
+    page = (tmp_path / "r.html").read_text()
+    assert 'data-label="coverage">0.0%' in page and 'data-label="state">empty' not in page
 
 
 @pytest.fixture

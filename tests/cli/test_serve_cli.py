@@ -271,7 +271,7 @@ def running(*args: object) -> Iterator[Running]:
     )
     server = Running(f"http://127.0.0.1:{port}", process)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # another xdist worker may load the CPUs
         while True:
             if process.poll() is not None:
                 raise AssertionError(process.stderr.read().decode() if process.stderr else "")

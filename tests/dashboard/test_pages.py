@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 
 from liveeval.api import ServerConfig, create_app
 from liveeval.config import LoggedModel, Tokens
-from liveeval.dashboard import ASSETS
+from liveeval.dashboard import ASSETS, DIGEST
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_each_page_is_a_shell_loading_its_script_from_the_package(client, path, 
     r = client.get(path)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
-    assert f'src="/dashboard/static/{script}"' in r.text
+    assert f'src="/dashboard/static/{script}?v={DIGEST}"' in r.text
     assert "script-src 'self'" in r.headers["content-security-policy"]
 
 

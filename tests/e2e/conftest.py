@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+
+@contextlib.contextmanager
+def machine_lock(name: str) -> Iterator[None]:
+    """One holder at a time across processes (pytest-xdist workers, another run of the
+    suite): for what is machine-wide, such as installing Debian packages (two apt-get at
+    once fail on dpkg's lock)."""
+    path = Path(tempfile.gettempdir()) / f"liveeval-tests-{name}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def free_port() -> int:
@@ -34,7 +51,9 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 120.0) -> None:
+        # Generous: under pytest-xdist another worker loads the same CPUs while the
+        # server imports its stack; a healthy start returns as soon as /healthz answers.
         log = self.store.with_suffix(".log")
         with log.open("ab") as sink:
             self.process = subprocess.Popen(
@@ -63,7 +82,7 @@ class ServerProcess:
                         return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start in time")
+        raise RuntimeError(f"server did not start in {timeout:g} s: {log.read_text()[-2000:]}")
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

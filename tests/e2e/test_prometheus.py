@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import free_port
+from .conftest import free_port, machine_lock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -26,21 +26,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def ensure_installed(*binaries: str) -> None:
-    missing = [b for b in binaries if shutil.which(b) is None]
-    if not missing:
+    if all(shutil.which(b) for b in binaries):
         return
-    if os.geteuid() != 0:
-        pytest.fail(
-            f"{missing} missing and not root: install Debian's prometheus and prometheus-alertmanager"
+    with machine_lock("apt"):  # another worker may be installing them right now
+        missing = [b for b in binaries if shutil.which(b) is None]
+        if not missing:
+            return
+        if os.geteuid() != 0:
+            pytest.fail(
+                f"{missing} missing and not root: install Debian's prometheus and "
+                "prometheus-alertmanager"
+            )
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        apt = ["apt-get", "-o", "DPkg::Lock::Timeout=600"]
+        subprocess.run([*apt, "update", "-qq"], check=True, env=env, timeout=600)
+        subprocess.run(
+            [*apt, "install", "-y", "-qq", "prometheus", "prometheus-alertmanager"],
+            check=True,
+            env=env,
+            timeout=900,
         )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "prometheus", "prometheus-alertmanager"],
-        check=True,
-        env=env,
-        timeout=900,
-    )
 
 
 def wait_for(url: str, timeout: float = 60.0) -> None:

@@ -300,3 +300,8 @@ def test_a_result_limited_to_some_metrics_gives_them_unchanged():
     for name in part.metrics:
         assert part.metrics[name] == full.metrics[name], name
     assert "cohen_kappa" not in part.metrics and part.roc_curve is None
+    assert set(part.metrics) == set(only) & set(full.metrics)
+    one = ev.result(only=("recall",))
+    assert set(one.metrics) == {"recall"} and one.metrics["recall"] == full.metrics["recall"]
+    balanced = ev.result(only=("balanced_accuracy",)).metrics
+    assert balanced == {"balanced_accuracy": full.metrics["balanced_accuracy"]}

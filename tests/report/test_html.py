@@ -30,7 +30,8 @@ def test_html_is_self_contained_and_complete(scored_file):
         "Metrics by decision threshold",
         "Calibration",
         "recall by segment",
-        "recall by time",
+        "recall per window",
+        'id="windows"',
         'id="operating-points"',
     ):
         assert needle in page, needle

@@ -250,3 +250,23 @@ def test_feature_histograms_keep_the_most_frequent_categories(binary):
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
     assert got.categories == dict(top)
     assert got.other == sum(counts.values()) - sum(n for _, n in top)
+
+
+@pytest.mark.parametrize("scope", SCOPES, ids=lambda s: repr(s)[:60])
+def test_failures_by_window_and_error_type_equal_the_kept_events_on_every_engine(binary, scope):
+    from .scenario import in_scope
+
+    source, scenario = binary
+    every = dt.timedelta(hours=6)
+    expected = Counter(
+        (
+            dt.datetime(1970, 1, 1) + (p["ts"] - dt.datetime(1970, 1, 1)) // every * every,
+            p["version"],
+            p["error_type"],
+        )
+        for p in scenario.predictions.values()
+        if p["status"] == "error" and in_scope(scope, p)
+    )
+    got = source.failures(scope, every)
+    assert {(f.start, f.version, f.error_type): f.count for f in got} == dict(expected)
+    assert [(f.start, f.version) for f in got] == sorted((f.start, f.version) for f in got)

@@ -22,11 +22,13 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from .. import __version__
 from ..config import WINDOW_PATTERN, ServerConfig, Tokens
-from ..errors import LiveevalError, NotFoundError, StoreUnavailable
+from ..errors import ConflictError, LiveevalError, NotFoundError, StoreUnavailable
 from ..service import Service
+from ..service._clock import clock_description, now
 from ..service.events import naive_utc
 from ..service.ingest import ingest_deployment, ingest_prediction_table, ingest_predictions
 from ..service.ingest import ingest_outcomes as ingest_outcome_events
@@ -34,14 +36,17 @@ from ..service.predict import predict as predict_rows
 from ..service.reads import metrics as read_metrics
 from ..service.reads import models_listing, quality_rows
 from . import v2
+from .alerts import alerts_router
 from .answers import status_of
 from .auth import Guard
 from .dashboard_routes import dashboard_routes
 from .docs import mount_offline_docs
 from .fastpath import INTERNAL, validation_errors
+from .lifecycle import NotificationCollector, lifecycle_router
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
 from .prometheus import Telemetry, TelemetryObserver
+from .references import references_router
 from .schemas import (
     MAX_BATCH,
     BulkWriteResponse,
@@ -70,7 +75,12 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     """
     if service is None:
         service = Service(config)
-    telemetry = Telemetry(lambda: quality_rows(service), config.metrics_cache_seconds)
+    telemetry = Telemetry(
+        lambda: quality_rows(service),
+        config.metrics_cache_seconds,
+        alerts=lambda: service.alerts.open_alerts() if service.alerts is not None else [],
+    )
+    telemetry.registry.register(NotificationCollector(service))
     service.observer = TelemetryObserver(telemetry)
     guard = Guard(Tokens.from_env(config.tokens))
 
@@ -95,6 +105,10 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     app.state.service = service
     app.state.telemetry = telemetry
     app.state.guard = guard
+    # Inside the guard: the fast path's answers (predict, ingestion; small, and a client
+    # waiting on each) are never compressed; every other answer of 1 kB or more is,
+    # when the client accepts gzip (a 30-day windows read shrinks ~10×).
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
     app.add_middleware(
         RequestGuard, service=service, telemetry=telemetry, guard=guard, config=config
     )
@@ -135,6 +149,10 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     async def store_behind(request: Request, exc: StoreUnavailable) -> JSONResponse:
         return error(request, 503, str(exc))
 
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return error(request, 409, str(exc))
+
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
         return error(request, 404, str(exc))
@@ -166,11 +184,14 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict[str, Any]:
-        """Liveness: the store is open."""
+        """Liveness: the store is open. ``now`` is the server's clock (UTC), where ranges
+        such as "the last hour" end; ``clock`` says whether it is simulated (the demo)."""
         return {
             "status": "ok",
             "version": __version__,
             "schema": service.store.schema_version if service.started else None,
+            "now": now().isoformat(),
+            "clock": clock_description(),
         }
 
     @app.get(
@@ -253,7 +274,9 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         responses=write_responses,
     )
     async def ingest_deployment_route(event: DeploymentIn) -> JSONResponse:
-        """A deployment event: started, succeeded, failed or rolled back."""
+        """A deployment made elsewhere: started, succeeded, failed or rolled_back (the
+        server records its own model loads). Read back, summarised, by
+        `GET /v1/models/{model}/deployments`."""
         return answer(await ingest_deployment(service, event))
 
     @app.get("/v1/models", tags=["read"], dependencies=[read_guard], responses=errors)
@@ -302,6 +325,9 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         )
 
     app.include_router(monitoring_router(service, read_guard, errors))
+    app.include_router(alerts_router(service, read_guard, write_guard, errors))
+    app.include_router(references_router(service, read_guard, write_guard, errors))
+    app.include_router(lifecycle_router(service, read_guard, errors))
     app.include_router(dashboard_routes(service, read_guard, errors))
 
     @app.post(

@@ -13,10 +13,11 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends
 
-from ..config import WINDOW_PATTERN
+from ..config import WINDOW_PATTERN, parse_window
 from ..dashboard import pages_router
 from ..service import Service
 from ..service.events import naive_utc
+from ..service.overview import overview
 from ..service.threshold import threshold_curve
 from .schemas import ErrorResponse
 
@@ -31,6 +32,24 @@ def dashboard_routes(
     router = APIRouter()
     router.include_router(pages_router())
     not_found = {**errors, 404: {"model": ErrorResponse, "description": "unknown model"}}
+
+    @router.get("/v1/overview", tags=["read"], dependencies=[read_guard], responses=errors)
+    async def models_overview(
+        window: str = Query("1h", pattern=WINDOW_PATTERN, description="e.g. 1h, 24h, 30d"),
+        size: str = Query(
+            "2m",
+            pattern=WINDOW_PATTERN,
+            description="sparkline window size, e.g. 2m, 1h, 1d (at most 200 points)",
+        ),
+    ) -> dict[str, Any]:
+        """Every model and version with predictions in the last ``window``: counts,
+        label coverage, the key metric (the first one its profile judges), p95 latency
+        and the failed-prediction rate with intervals, the verdict's status and summary,
+        and the key metric per window of ``size`` (a sparkline). One request for the
+        dashboard's overview; the numbers equal those of the metrics and windows
+        routes over the same range."""
+        every = parse_window(size)
+        return await run_in_threadpool(lambda: overview(service, window=window, size=every))
 
     @router.get(
         "/v1/models/{model}/threshold",

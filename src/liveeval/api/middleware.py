@@ -7,6 +7,7 @@ a small request's time.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from .prometheus import Telemetry
 
 __all__ = ["RequestGuard"]
+
+# Reference uploads (PUT /v1/models/{m}/references/{name}) are files: their own limit.
+_REFERENCE = re.compile(r"^/v1/models/[^/]+/references/[^/]+/?$")
 
 FORM = b"application/x-www-form-urlencoded"
 
@@ -53,10 +57,11 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.max_body_bytes:
-                    await self._too_large(send, value.decode())
+                if value.isdigit() and int(value) > limit:
+                    await self._too_large(send, value.decode(), limit)
                     return
             elif (
                 name == b"content-type"
@@ -94,9 +99,9 @@ class RequestGuard:
         if scope["method"] in ("POST", "PUT", "PATCH") and not _has_length(scope):
             # A chunked body has no Content-Length to refuse up front: read it here,
             # up to the limit, and hand the app the buffered body.
-            body = await fastpath.read_body(receive, self.max_body_bytes)
+            body = await fastpath.read_body(receive, limit)
             if body is None:
-                await self._too_large(send, f"more than {self.max_body_bytes}")
+                await self._too_large(send, f"more than {limit}", limit)
                 return
             receive = _replay(body)
 
@@ -113,8 +118,14 @@ class RequestGuard:
             path = getattr(declared, "path", "unmatched")
             self.telemetry.requests.labels(path, str(status)).inc()
 
-    async def _too_large(self, send: Send, length: str) -> None:
-        detail = f"request body of {length} bytes exceeds the {self.max_body_bytes}-byte limit"
+    def _limit(self, scope: Scope) -> int:
+        if scope["method"] == "PUT" and _REFERENCE.match(scope["path"]):
+            return self.config.max_reference_bytes
+        return self.max_body_bytes
+
+    async def _too_large(self, send: Send, length: str, limit: int) -> None:
+        which = "max_reference_bytes" if limit != self.max_body_bytes else "max_body_bytes"
+        detail = f"request body of {length} bytes exceeds the {limit}-byte limit ([server] {which})"
         await fastpath.send_json(send, 413, {"detail": detail})
         self.telemetry.requests.labels("unmatched", "413").inc()
 

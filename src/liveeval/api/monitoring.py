@@ -13,11 +13,14 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends
 
+from ..config import WINDOW_PATTERN, parse_window
 from ..metrics.registry import METRICS
 from ..service import Service
 from ..service.drift import drift as read_drift
 from ..service.events import naive_utc
 from ..service.monitoring import windows as read_windows
+from ..service.operations import failures as read_failures
+from ..service.operations import resources as read_resources
 from .schemas import ErrorResponse
 
 __all__ = ["monitoring_router"]
@@ -122,6 +125,38 @@ def monitoring_router(
                 features=tuple(dict.fromkeys(features)) if features else None,
                 intervals=intervals,
             )
+        )
+
+    @router.get("/v1/models/{model}/failures", responses=not_found)
+    async def model_failures(
+        model: str,
+        size: str = Query("1h", pattern=WINDOW_PATTERN, description="window size: 1m, 1h, 1d"),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        version: str | None = None,
+    ) -> dict[str, Any]:
+        """Failed predictions (the model raised, or answered something unusable) per
+        window, version and error type, and each error type's total, most frequent
+        first. The rate per window is the windows route's ``failed_prediction_rate``."""
+        start, end = _utc(since, "since"), _utc(until, "until")
+        every = parse_window(size)
+        return await run_in_threadpool(
+            lambda: read_failures(service, model, every, since=start, until=end, version=version)
+        )
+
+    @router.get("/v1/resources", tags=["server"], responses=errors)
+    async def server_resources(
+        size: str = Query("1m", pattern=WINDOW_PATTERN, description="window size: 1m, 1h, 1d"),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        """CPU and resident memory of every server process writing to this store, per
+        window: the mean and maximum of the samples each server takes every
+        ``resource_interval_seconds`` (15 s by default)."""
+        start, end = _utc(since, "since"), _utc(until, "until")
+        every = parse_window(size)
+        return await run_in_threadpool(
+            lambda: read_resources(service, every, since=start, until=end)
         )
 
     return router

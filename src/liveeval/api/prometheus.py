@@ -101,10 +101,42 @@ class _QualityCollector(Collector):
         yield drifted
 
 
+class _AlertCollector(Collector):
+    """One gauge per open alert (pending or firing), read from the engine's memory."""
+
+    def __init__(self, open_alerts: Callable[[], list[dict[str, Any]]]) -> None:
+        self.open_alerts = open_alerts
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "liveeval_alert_state",
+            "1 for every open alert, by rule, scope, severity and state (pending or firing)",
+            labels=["alert_id", "rule", "model", "version", "segment", "severity", "state"],
+        )
+        try:
+            rows = self.open_alerts()
+        except Exception:
+            logging.getLogger("liveeval").exception("reading open alerts failed")
+            rows = []
+        for row in rows:
+            labels = [str(row.get(k) or "") for k in
+                      ("alert_id", "rule", "model", "version", "segment", "severity", "state")]  # fmt: skip
+            family.add_metric(labels, 1.0)
+        yield family
+
+
 class Telemetry:
     """The metrics one server exposes on ``/metrics``."""
 
-    def __init__(self, quality: Callable[[], list[dict[str, Any]]], ttl: float = 10.0) -> None:
+    def __init__(
+        self,
+        quality: Callable[[], list[dict[str, Any]]],
+        ttl: float = 10.0,
+        alerts: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         self.predictions = Counter(
@@ -152,6 +184,8 @@ class Telemetry:
             registry=self.registry,
         )
         self.registry.register(_QualityCollector(quality, ttl))
+        if alerts is not None:
+            self.registry.register(_AlertCollector(alerts))
 
 
 class TelemetryObserver:

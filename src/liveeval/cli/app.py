@@ -274,6 +274,17 @@ def report(
     train: TrainOpt = None,
     validation: ValidationOpt = None,
     features: FeaturesOpt = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="Data to compare the features, label and score with (drift section).",
+        ),
+    ] = None,
+    maturity: Annotated[
+        float,
+        typer.Option("--maturity", help="Label coverage from which a window is realized."),
+    ] = 0.9,
     min_recall: MinRecallOpt = None,
     min_precision: MinPrecisionOpt = None,
     cost_fp: CostFpOpt = None,
@@ -309,6 +320,8 @@ def report(
             train=train,
             validation=validation,
             features=_split(features),
+            reference=reference,
+            maturity=maturity,
             min_recall=min_recall,
             min_precision=min_precision,
             cost_fp=cost_fp,
@@ -560,9 +573,12 @@ def demo_data(
 
 
 def _register_server_commands() -> None:
+    from .alerts import alerts
     from .demo import demo
     from .drift import drift
     from .monitor import monitor
+    from .notify import actions, deployments, notifications
+    from .reference import reference_app
     from .serve import export, serve
 
     app.command("serve")(serve)
@@ -570,6 +586,11 @@ def _register_server_commands() -> None:
     app.command("monitor")(monitor)
     app.command("demo")(demo)
     app.command("drift")(drift)
+    app.command("notifications")(notifications)
+    app.command("actions")(actions)
+    app.command("deployments")(deployments)
+    app.command("alerts")(alerts)
+    app.add_typer(reference_app, name="reference")
 
 
 _register_server_commands()

@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,6 +29,8 @@ __all__ = ["demo"]
 # Without --duration the timeline (new version at half, drift at 65%) is laid over this
 # many seconds, and the traffic goes on in its last state until Ctrl-C.
 OPEN_ENDED_TIMELINE = 600.0
+# The simulated time a run covers by default (its clock's speed follows): one day.
+SIMULATED_SPAN = 86400.0
 
 
 def demo(
@@ -56,6 +59,15 @@ def demo(
             "(the dashboard stays up) until Ctrl-C.",
         ),
     ] = False,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed",
+            min=1.0,
+            help="Simulated seconds per wall-clock second (default: the run covers one "
+            "simulated day, 576 for --duration 150; 1 for real time).",
+        ),
+    ] = None,
     batch_report: Annotated[
         bool,
         typer.Option(
@@ -72,7 +84,9 @@ def demo(
     from ..api import create_app
     from ..config import ServerConfig
     from ..demo.models import load_diagnosis, train_models
+    from ..monitor.rules import AlertSettings, Condition, Rule
     from ..service import Service
+    from ..service._clock import SimulatedClock, use_clock
     from ..serving import ModelSpec
     from .app import _bad_input, _fail
     from .serve import _listen
@@ -100,6 +114,14 @@ def demo(
         console.print(f"demo models ready in {time.monotonic() - started:.1f} s: {out / 'models'}")
         sock = _demo_socket(port, _listen)
         port = sock.getsockname()[1]
+        timeline = duration if duration is not None else OPEN_ENDED_TIMELINE
+        # Simulated time: the server stamps and reads with a clock that runs `rate`
+        # times as fast, so hours of windows, label delays and drift fill in within
+        # the run (the store's rollups are 15-minute buckets; in real time a two-minute
+        # run would be one bucket).
+        rate = speed if speed is not None else SIMULATED_SPAN / timeline
+        clock = SimulatedClock(rate) if rate != 1.0 else None
+        use_clock(clock)
         cfg = ServerConfig(
             store=str(store),
             port=port,
@@ -112,7 +134,27 @@ def demo(
                 ),
             ],
             metrics_cache_seconds=2.0,
-            resource_interval_seconds=5.0,
+            # The profiles' alert rules, evaluated every few simulated minutes.
+            # The profiles' rules want 5,000 reference labels, more than a short run
+            # gets: the demo adds the same recall-drop rule on a smaller reference.
+            alerts=AlertSettings(
+                rules=(
+                    Rule(
+                        name="demo:fraud:recall-drop",
+                        metric="recall",
+                        condition=Condition("drop", "drop"),
+                        mode="sequential",
+                        model="fraud",
+                        window=timedelta(hours=2),
+                        min_samples=20,
+                        reference="first:300",
+                        source="liveeval demo",
+                    ),
+                ),
+                interval_seconds=max(1.0, min(60.0, 600.0 / rate)),
+            ),
+            # A sample every few simulated minutes.
+            resource_interval_seconds=max(0.5, min(5.0, 300.0 / rate)),
         )
         try:
             cfg.check()
@@ -136,7 +178,6 @@ def demo(
             timeout_graceful_shutdown=5,
         )
     )
-    timeline = duration if duration is not None else OPEN_ENDED_TIMELINE
     from ..demo.replay import Replayer
 
     replayer = Replayer(
@@ -149,11 +190,14 @@ def demo(
             return
         if batch_report:
             threading.Thread(target=_batch_report, args=(out / "batch",), daemon=True).start()
+        shown = _range_for(timeline * rate)
         console.print(
-            f"\nliveeval demo on {url}\n"
-            f"  dashboard:    {url}/?range=5m&refresh=5\n"
-            f"  fraud model:  {url}/models/fraud?range=5m&refresh=5&metric=recall\n"
-            f"  threshold:    {url}/models/fraud/threshold?range=5m&cost_fp=1&cost_fn=50\n"
+            f"\nliveeval demo on {url}"
+            + (f" (simulated time: {rate:g}× the wall clock)" if rate != 1.0 else "")
+            + "\n"
+            f"  dashboard:    {url}/?range={shown}&refresh=5\n"
+            f"  fraud model:  {url}/models/fraud?range={shown}&refresh=5&metric=recall\n"
+            f"  threshold:    {url}/models/fraud/threshold?range={shown}&cost_fp=1&cost_fn=50\n"
             f"  API:          {url}/docs\n"
             + (f"  batch report: {url}/demo/report.html\n" if batch_report else "")
             + (
@@ -169,6 +213,8 @@ def demo(
             replayer.run()
         except OSError as exc:
             console.print(f"the traffic stopped: {exc}", markup=False)
+        if clock is not None:
+            clock.pause()
         if duration is not None or not server.should_exit:
             summary.update(_collect(url))
         if linger and duration is not None and not server.should_exit:
@@ -189,8 +235,17 @@ def demo(
         driver.join(timeout=30)
         service.stop()
         sock.close()
+        use_clock(None)
     if summary or not linger:
         _print_summary(console, summary, replayer, out, report if batch_report else None)
+
+
+def _range_for(simulated_seconds: float) -> str:
+    """The dashboard's smallest range that holds the whole simulated run."""
+    for text, seconds in (("5m", 300), ("15m", 900), ("1h", 3600), ("6h", 21600), ("24h", 86400)):
+        if simulated_seconds <= seconds * 1.01:
+            return text
+    return "7d" if simulated_seconds <= 7 * 86400 else "30d"
 
 
 def _demo_socket(port: int | None, listen: Any) -> Any:

@@ -116,7 +116,14 @@ def _from_server(
     base: str, token: str | None, model: str, params: dict[str, Any]
 ) -> dict[str, Any]:
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
-    target = f"{base.rstrip('/')}/v1/models/{urllib.parse.quote(model, safe='')}/windows?{query}"
+    return _get_json(
+        base, f"/v1/models/{urllib.parse.quote(model, safe='')}/windows?{query}", token
+    )
+
+
+def _get_json(base: str, path: str, token: str | None) -> dict[str, Any]:
+    """GET ``path`` of the server at ``base`` as JSON; errors as :class:`ConfigError`."""
+    target = f"{base.rstrip('/')}{path}"
     request = urllib.request.Request(target, headers={"accept": "application/json"})
     if token:
         request.add_header("authorization", f"Bearer {token}")

@@ -92,6 +92,12 @@ def serve(
     window: Annotated[
         str | None, typer.Option("--window", help="Window of the live gauges, e.g. 1h.")
     ] = None,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts", help="A TOML file of alert rules ([[rules]]), replacing [alerts]."
+        ),
+    ] = None,
 ) -> None:
     """Serve models and ingest predictions and outcomes; live metrics and Prometheus on /metrics.
 
@@ -102,7 +108,7 @@ def serve(
 
     from ..api import create_app
     from ..api.arrival import HTTP_PROTOCOL
-    from ..config import ServerConfig, Tokens, load_config
+    from ..config import ServerConfig, Tokens, load_alerts_file, load_config
     from ..service import Service
     from ..serving import ModelSpec
     from ..store.postgres import masked
@@ -129,6 +135,8 @@ def serve(
             cfg.port = port
         if window is not None:
             cfg.window = window
+        if alerts is not None:
+            cfg.alerts = load_alerts_file(alerts)
         cfg.tokens = Tokens.from_env(cfg.tokens)
         cfg.check()
         # Models load (and pass their load check) before the port is bound: a model

@@ -8,6 +8,6 @@ compute metrics.
 
 from __future__ import annotations
 
-from .pages import ASSETS, PAGES, pages_router
+from .pages import ASSETS, DIGEST, PAGES, pages_router
 
-__all__ = ["ASSETS", "PAGES", "pages_router"]
+__all__ = ["ASSETS", "DIGEST", "PAGES", "pages_router"]

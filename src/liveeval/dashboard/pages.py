@@ -8,6 +8,7 @@ demo's batch report) come from ``app.state.dashboard_links``: a list of
 
 from __future__ import annotations
 
+import hashlib
 from html import escape
 from importlib import resources
 from string import Template
@@ -18,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
 
-__all__ = ["ASSETS", "PAGES", "pages_router"]
+__all__ = ["ASSETS", "DIGEST", "PAGES", "pages_router"]
 
 _STATIC = resources.files(__package__).joinpath("static")
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -28,6 +29,9 @@ ASSETS: dict[str, bytes] = {
     for entry in _STATIC.iterdir()
     if entry.name.endswith(tuple(_TYPES))
 }
+# The assets' URLs carry this digest (``?v=…``), so a browser may keep them for a year:
+# a new package changes the digest and so the URL.
+DIGEST = hashlib.sha256(b"".join(ASSETS[name] for name in sorted(ASSETS))).hexdigest()[:12]
 PAGES = {"overview": "Overview", "model": "Model", "threshold": "Threshold explorer"}
 _SHELL = Template(_STATIC.joinpath("page.html").read_text(encoding="utf-8"))
 # The shells hold no data; the assets change only with the package.
@@ -47,6 +51,7 @@ def _page(request: Request, page: str, title: str) -> HTMLResponse:
         page=page,
         version=escape(__version__),
         links=extra,
+        digest=DIGEST,
     )
     return HTMLResponse(html, headers={**_SECURITY, "cache-control": "no-cache"})
 
@@ -69,12 +74,15 @@ def pages_router() -> APIRouter:
         return _page(request, "threshold", f"liveeval · {model[:200]} · threshold")
 
     @router.get("/dashboard/static/{asset}")
-    async def asset(asset: str) -> Response:
+    async def asset(asset: str, v: str | None = None) -> Response:
         body = ASSETS.get(asset)
         if body is None:
             raise HTTPException(404, f"no dashboard asset {asset[:100]!r}")
         suffix = asset[asset.rfind(".") :]
-        headers: dict[str, Any] = {"cache-control": "public, max-age=300", **_SECURITY}
+        # The page names the assets with this package's digest: that URL never changes
+        # content. Any other (no digest, an old one) is revalidated after five minutes.
+        cache = "public, max-age=31536000, immutable" if v == DIGEST else "public, max-age=300"
+        headers: dict[str, Any] = {"cache-control": cache, **_SECURITY}
         return Response(body, media_type=_TYPES[suffix], headers=headers)
 
     return router

@@ -39,6 +39,9 @@ class Timeline:
     fraud_per_second: float = 16.0
     diagnosis_per_second: float = 4.0
     failure_share: float = 0.02
+    # More fraud than in life (the models were trained on 5%), so that an hour's window
+    # of a short run holds enough frauds for its recall to say something.
+    fraud_prevalence: float = 0.2
     # Label delays, as fractions of the run (mean of an exponential, plus a floor).
     fraud_delay: float = 0.06
     diagnosis_delay: float = 0.12
@@ -154,7 +157,9 @@ class Replayer:
         self.log(f"[{elapsed:5.0f} s] {text}")
 
     def _fraud(self, version: str, drifted: bool, now: float) -> None:
-        x, fraud = fraud_rows(1, self.rng, drifted=drifted)
+        x, fraud = fraud_rows(
+            1, self.rng, prevalence=self.timeline.fraud_prevalence, drifted=drifted
+        )
         row = dict(zip(FRAUD_FEATURES, (float(v) for v in x[0]), strict=True))
         if self.rng.random() < self.timeline.failure_share:
             row["amount"] = -row["amount"]

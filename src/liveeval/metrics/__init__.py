@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .calibration import ReliabilityBin, expected_calibration_error, reliability_curve
+from .change import ShiryaevRoberts
 from .classification import binary_metrics, confusion_metrics, multiclass_metrics, per_class_metrics
 from .confusion import ConfusionMatrix
 from .evaluation import Evaluation, EvaluationResult, validate_proba
@@ -33,6 +34,7 @@ __all__ = [
     "OperatingPoint",
     "ReliabilityBin",
     "ScoreDistribution",
+    "ShiryaevRoberts",
     "ThresholdCurve",
     "average_precision",
     "binary_metrics",

@@ -407,8 +407,9 @@ def binary_metrics(
 ) -> dict[str, MetricResult]:
     """Every binary metric of ``cm`` for the positive class ``pos_label``.
 
-    ``only`` skips the bootstrapped metrics (F-beta, MCC, kappa) not named in it,
-    for callers that need one cheap metric many times.
+    ``only`` names the metrics wanted: the others are skipped (each interval costs a
+    root search; a window of a time series needs one or two metrics, many times).
+    The values are those of the full call.
     """
 
     def wanted(name: str) -> bool:
@@ -432,19 +433,25 @@ def binary_metrics(
     tp, tn = cellmask([p], [p]), cellmask([q], [q])
     fp = cellmask([q], [p])
     out: dict[str, MetricResult] = {}
-    out["accuracy"] = _proportion(
-        cm, "accuracy", diagonal, everything, confidence, undefined_reason="no rows"
-    )
-    out["precision"] = _proportion(
-        cm, "precision", tp, pred_pos, confidence, undefined_reason="nothing predicted positive"
-    )
-    out["recall"] = _proportion(
-        cm, "recall", tp, actual_pos, confidence, undefined_reason="no actual positives"
-    )
-    out["specificity"] = _proportion(
-        cm, "specificity", tn, actual_neg, confidence, undefined_reason="no actual negatives"
-    )
-    out["f1"] = _f1_via_jaccard(cm, p, confidence)
+    if wanted("accuracy"):
+        out["accuracy"] = _proportion(
+            cm, "accuracy", diagonal, everything, confidence, undefined_reason="no rows"
+        )
+    if wanted("precision"):
+        out["precision"] = _proportion(
+            cm, "precision", tp, pred_pos, confidence, undefined_reason="nothing predicted positive"
+        )
+    # Balanced accuracy is built from recall and specificity.
+    if wanted("recall") or wanted("balanced_accuracy"):
+        out["recall"] = _proportion(
+            cm, "recall", tp, actual_pos, confidence, undefined_reason="no actual positives"
+        )
+    if wanted("specificity") or wanted("balanced_accuracy"):
+        out["specificity"] = _proportion(
+            cm, "specificity", tn, actual_neg, confidence, undefined_reason="no actual negatives"
+        )
+    if wanted("f1"):
+        out["f1"] = _f1_via_jaccard(cm, p, confidence)
     beta_name = f"f{beta:g}".replace(".", "_")
     if wanted(beta_name):
         out[beta_name] = _bootstrapped(
@@ -454,51 +461,55 @@ def binary_metrics(
             confidence,
             undefined_reason="no positive labels or predictions",
         )
-    recall, specificity = out["recall"], out["specificity"]
-    if recall.is_defined and specificity.is_defined:
-        assert recall.value is not None and specificity.value is not None
-        assert recall.lower is not None and recall.upper is not None
-        assert specificity.lower is not None and specificity.upper is not None
-        lower, upper = mover_mean(
-            (recall.value, specificity.value),
-            ((recall.lower, recall.upper), (specificity.lower, specificity.upper)),
-        )
-        out["balanced_accuracy"] = MetricResult(
-            "balanced_accuracy",
-            (recall.value + specificity.value) / 2.0,
-            lower,
-            upper,
-            cm.row_count(),
-            confidence,
-            "MOVER (Newcombe 1998) from the modified Wilson intervals of recall and specificity"
-            + (WEIGHTED_SUFFIX if cm.is_weighted else ""),
-            weight_total=cm.total if cm.is_weighted else None,
-        )
-    else:
-        out["balanced_accuracy"] = _balanced_accuracy(cm, confidence)
+    if wanted("balanced_accuracy"):
+        recall, specificity = out["recall"], out["specificity"]
+        if recall.is_defined and specificity.is_defined:
+            assert recall.value is not None and specificity.value is not None
+            assert recall.lower is not None and recall.upper is not None
+            assert specificity.lower is not None and specificity.upper is not None
+            lower, upper = mover_mean(
+                (recall.value, specificity.value),
+                ((recall.lower, recall.upper), (specificity.lower, specificity.upper)),
+            )
+            out["balanced_accuracy"] = MetricResult(
+                "balanced_accuracy",
+                (recall.value + specificity.value) / 2.0,
+                lower,
+                upper,
+                cm.row_count(),
+                confidence,
+                "MOVER (Newcombe 1998) from the modified Wilson intervals of recall and "
+                "specificity" + (WEIGHTED_SUFFIX if cm.is_weighted else ""),
+                weight_total=cm.total if cm.is_weighted else None,
+            )
+        else:
+            out["balanced_accuracy"] = _balanced_accuracy(cm, confidence)
     out.update(_agreement(cm, confidence, wanted))
-    out["false_positive_rate"] = _proportion(
-        cm,
-        "false_positive_rate",
-        fp,
-        actual_neg,
-        confidence,
-        undefined_reason="no actual negatives",
-        higher_is_better=False,
-    )
-    out["negative_predictive_value"] = _proportion(
-        cm,
-        "negative_predictive_value",
-        tn,
-        pred_neg,
-        confidence,
-        undefined_reason="nothing predicted negative",
-    )
-    out.update(_shared(cm, confidence, everything, diagonal))
-    out["prevalence"] = _proportion(
-        cm, "prevalence", actual_pos, everything, confidence, undefined_reason="no rows"
-    )
-    return out
+    if wanted("false_positive_rate"):
+        out["false_positive_rate"] = _proportion(
+            cm,
+            "false_positive_rate",
+            fp,
+            actual_neg,
+            confidence,
+            undefined_reason="no actual negatives",
+            higher_is_better=False,
+        )
+    if wanted("negative_predictive_value"):
+        out["negative_predictive_value"] = _proportion(
+            cm,
+            "negative_predictive_value",
+            tn,
+            pred_neg,
+            confidence,
+            undefined_reason="nothing predicted negative",
+        )
+    out.update(_shared(cm, confidence, everything, diagonal, wanted))
+    if wanted("prevalence"):
+        out["prevalence"] = _proportion(
+            cm, "prevalence", actual_pos, everything, confidence, undefined_reason="no rows"
+        )
+    return {name: m for name, m in out.items() if wanted(name)}
 
 
 def _agreement(
@@ -533,17 +544,21 @@ def _shared(
     confidence: float,
     everything: npt.NDArray[np.bool_],
     diagonal: npt.NDArray[np.bool_],
+    wanted: Callable[[str], bool] = lambda name: True,
 ) -> dict[str, MetricResult]:
     out: dict[str, MetricResult] = {}
-    out["error_rate"] = _proportion(
-        cm,
-        "error_rate",
-        ~diagonal,
-        everything,
-        confidence,
-        undefined_reason="no rows",
-        higher_is_better=False,
-    )
+    if wanted("error_rate"):
+        out["error_rate"] = _proportion(
+            cm,
+            "error_rate",
+            ~diagonal,
+            everything,
+            confidence,
+            undefined_reason="no rows",
+            higher_is_better=False,
+        )
+    if not wanted("baseline_accuracy"):
+        return out
     support = cm.counts.sum(axis=1)
     majority = int(np.argmax(support))
     row = np.zeros_like(everything)

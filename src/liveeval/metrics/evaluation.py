@@ -352,9 +352,10 @@ class Evaluation:
     ) -> EvaluationResult:
         """Turn the statistics into metrics with intervals, curves and operating points.
 
-        ``only`` names the metrics a caller will read (a window of a time series): the
-        bootstrapped and ranking metrics not named are skipped, and so are the curves,
-        operating points and per-class table — a tenth of the time."""
+        ``only`` names the metrics a caller will read (a window of a time series): binary
+        metrics, ranking, latency, loss and failure metrics not named are skipped, and
+        so are the curves, operating points and per-class table — a tenth of the time
+        or less. Multiclass results keep their cheap confusion metrics."""
         binary = self.is_binary
         if binary and only is not None:
             metrics = binary_metrics(self.confusion, self.pos_label, confidence, beta, only=only)
@@ -406,11 +407,15 @@ class Evaluation:
                         self.top_label, calibration_bins, confidence
                     )
                     calibration = reliability_curve(self.top_label, calibration_bins)
-        if self.losses is not None:
+        # A limited result computes the latency quantiles (a rank interval each) and
+        # the loss means only when one of them is named.
+        if self.losses is not None and (only is None or {"log_loss", "brier"} & set(only)):
             metrics.update(self.losses.results(confidence))
-        if self.latency is not None:
+        if self.latency is not None and (
+            only is None or any(name.startswith("latency_") for name in only)
+        ):
             metrics.update(self.latency.results(confidence))
-        if self.predictions:
+        if self.predictions and (only is None or "failed_prediction_rate" in only):
             lower, upper = modified_wilson(self.failures, self.predictions, confidence)
             metrics["failed_prediction_rate"] = MetricResult(
                 "failed_prediction_rate",

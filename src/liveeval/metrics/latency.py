@@ -82,6 +82,17 @@ class LatencySketch:
         out.maximum = max(self.maximum, other.maximum)
         return out
 
+    def count_above(self, seconds: float) -> float:
+        """How many latencies are certainly above ``seconds``: those in buckets whose
+        lower edge γ^(k−1) is at or above it (a bucket straddling ``seconds`` counts as
+        not above, so the count is a lower bound within one bucket)."""
+        if self.keys.size == 0:
+            return 0.0
+        if seconds <= 0.0:
+            return float(self.counts.sum())
+        lower_edges = self.gamma ** (self.keys.astype(np.float64) - 1.0)
+        return float(self.counts[lower_edges >= seconds].sum())
+
     def _bucket_at_rank(self, rank: float) -> int | None:
         """Index into ``keys`` of the bucket holding the order statistic of (0-based)
         ``rank``; ``None`` when it is one of the exact zeros."""

@@ -42,7 +42,10 @@ class MetricSpec:
 
     ``oracle`` names the scikit-learn function (with its arguments) whose value the
     metric equals on the same rows; ``None`` when scikit-learn has no such function.
-    ``live`` says whether the server exports it as a Prometheus gauge. ``roles`` name
+    ``live`` says whether the server exports it as a Prometheus gauge. ``bounds`` are
+    the values the metric can take when they are finite (``None``: unbounded), which a
+    drop detector on its per-look values needs; ``quantile`` is the level of a latency
+    quantile. ``roles`` name
     the tables that show it: the metric table (``summary``), breakdowns by version,
     segment and time (``breakdown``), the per-class table (``per_class``) and the
     operating points of the threshold tuner (``operating_point``).
@@ -59,6 +62,8 @@ class MetricSpec:
     binary_only: bool = False
     live: bool = False
     roles: frozenset[Role] = frozenset({"summary"})
+    bounds: tuple[float, float] | None = None
+    quantile: float | None = None
 
 
 _HEADLINE: frozenset[Role] = frozenset({"summary", "breakdown"})
@@ -78,7 +83,11 @@ def _m(
     binary_only: bool = False,
     live: bool = False,
     roles: frozenset[Role] = frozenset({"summary"}),
+    bounds: tuple[float, float] | None = None,
+    quantile: float | None = None,
 ) -> MetricSpec:
+    if bounds is None and unit == "ratio":
+        bounds = (0.0, 1.0)
     return MetricSpec(
         name,
         family,
@@ -91,6 +100,8 @@ def _m(
         binary_only,
         live,
         roles,
+        bounds,
+        quantile,
     )
 
 
@@ -114,9 +125,9 @@ _ENTRIES: list[MetricSpec] = [
     _m("balanced_accuracy", "confusion", True, "confusion", "no labelled rows",
        "balanced_accuracy_score", "mean recall over classes"),
     _m("mcc", "confusion", True, "confusion", "a row or column of the confusion matrix is empty",
-       "matthews_corrcoef", "Matthews correlation coefficient"),
+       "matthews_corrcoef", "Matthews correlation coefficient", bounds=(-1.0, 1.0)),
     _m("cohen_kappa", "confusion", True, "confusion", "chance agreement is 1",
-       "cohen_kappa_score", "agreement beyond chance"),
+       "cohen_kappa_score", "agreement beyond chance", bounds=(-1.0, 1.0)),
     _m("roc_auc", "ranking", True, "ranking", "one class absent from the labels",
        "roc_auc_score", "area under the ROC curve (one-vs-rest macro for several classes)",
        live=True, roles=_HEADLINE),
@@ -161,7 +172,8 @@ _ENTRIES: list[MetricSpec] = [
        "share of predictions that failed", live=True),
     *(
         _m(f"latency_{q}_seconds", "operational", False, "quantile", "no latencies recorded",
-           None, f"{q} latency as the client sees it", unit="seconds")
+           None, f"{q} latency as the client sees it", unit="seconds",
+           quantile=int(q[1:]) / 100)
         for q in ("p50", "p95", "p99")
     ),
     _m("latency_max_seconds", "operational", False, "none", "no latencies recorded", None,

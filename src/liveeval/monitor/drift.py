@@ -51,11 +51,13 @@ __all__ = [
     "ColumnDrift",
     "DriftReport",
     "SkippedColumn",
+    "category_counts",
     "column_kind",
     "compare_files",
     "compare_tables",
     "histogram_from_store",
     "measure_columns",
+    "numeric_values",
 ]
 
 SCHEMA_VERSION = "1.0"
@@ -308,6 +310,17 @@ def _category_counts(col: pa.ChunkedArray | pa.Array) -> tuple[dict[str, int], i
     return {str(v): int(n) for v, n in zip(values, freqs, strict=True) if v is not None}, missing
 
 
+def numeric_values(col: pa.ChunkedArray | pa.Array) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """A numeric Arrow column as a fresh float64 array, nulls as NaN."""
+    return _numbers(col)
+
+
+def category_counts(col: pa.ChunkedArray | pa.Array) -> tuple[dict[str, int], int]:
+    """Counts per category of a string, dictionary or boolean column (booleans as
+    ``"true"``/``"false"``, as the store keeps them), and the number of nulls."""
+    return _category_counts(col)
+
+
 def measure_columns(
     reference: pa.ChunkedArray | pa.Array,
     current: pa.ChunkedArray | pa.Array,
@@ -494,13 +507,16 @@ def compare_tables(
     bins: int = DEFAULT_BINS,
     reference_name: str = "<reference>",
     current_name: str = "<current>",
+    labelled_only: bool = False,
 ) -> DriftReport:
     """Drift of every shared column (or ``columns``) from ``reference`` to ``current``.
 
     ``label`` and ``prediction`` columns are compared as categories, ``score`` as a
-    number, whatever their Arrow types. Raises :class:`ColumnNotFoundError` for a named
-    column missing from either table, :class:`ValidationError` when nothing can be
-    compared.
+    number, whatever their Arrow types. With ``labelled_only``, the label's prevalence
+    is compared over the rows that have a label (a log whose ground truth is still
+    arriving has empty labels that are not a change of prevalence). Raises
+    :class:`ColumnNotFoundError` for a named column missing from either table,
+    :class:`ValidationError` when nothing can be compared.
     """
     rule = rule or DriftRule()
     plans, skipped = _plan(
@@ -513,10 +529,17 @@ def compare_tables(
         reference_name=reference_name,
         current_name=current_name,
     )
+
+    def read(name: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+        ref, cur = reference.column(name), current.column(name)
+        if labelled_only and name == label:
+            return ref.drop_null(), cur.drop_null()
+        return ref, cur
+
     return _report(
         plans,
         skipped,
-        lambda name: (reference.column(name), current.column(name)),
+        read,
         rule,
         reference_name=reference_name,
         current_name=current_name,

@@ -101,6 +101,9 @@ class WindowEstimate:
     reason: str | None = None
     check: AssumptionCheck | None = field(default=None)
     extrapolated: float = 0.0
+    # The simulated realized counts behind the intervals ("tp", "fp", "fn", "tn") and
+    # ROC-AUC, one value per draw: the multiclass estimator adds classes draw by draw.
+    draws: Mapping[str, FloatArray] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -402,7 +405,8 @@ class PerformanceEstimator:
             m: self._result(m, values[m][0], values[m][1], sims[m], n, name)
             for m in ESTIMATED_METRICS
         }
-        return WindowEstimate(n, conf, metrics, name, trusted, reason, check, extrapolated)
+        draws = {"tp": tp_r, "fp": fp_r, "fn": fn_r, "tn": tn_r, "roc_auc": sims["roc_auc"]}
+        return WindowEstimate(n, conf, metrics, name, trusted, reason, check, extrapolated, draws)
 
     def estimate_arrays(
         self,

@@ -8,6 +8,7 @@ estimator the same input.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..metrics.ranking import validate_scores
 from ..store.interface import SCORE_BINS, ScoreHistogram
 
 __all__ = [
+    "SplitScoreHistogram",
     "labelled_by_prediction",
     "score_bins",
     "score_histogram",
@@ -26,6 +28,26 @@ __all__ = [
 ]
 
 IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class SplitScoreHistogram(ScoreHistogram):
+    """A :class:`ScoreHistogram` that also knows which labelled predictions were
+    predicted positive: ``labelled_positive[k, b]`` counts the labelled predictions
+    of bin ``b`` predicted positive whose actual class is ``k``. With it,
+    :func:`labelled_by_prediction` is exact in every bin (a one-vs-rest histogram of a
+    multiclass model mixes both predicted classes in many bins)."""
+
+    labelled_positive: IntArray
+
+    def merge(self, other: ScoreHistogram) -> ScoreHistogram:
+        if not isinstance(other, SplitScoreHistogram):
+            return ScoreHistogram(self.predicted + other.predicted, self.labelled + other.labelled)
+        return SplitScoreHistogram(
+            self.predicted + other.predicted,
+            self.labelled + other.labelled,
+            self.labelled_positive + other.labelled_positive,
+        )
 
 
 def score_bins(y_score: npt.ArrayLike) -> IntArray:
@@ -162,8 +184,13 @@ def labelled_by_prediction(
     prediction had is known only where a score bin holds one predicted class (every
     bin but the threshold's, when labels are predicted by a threshold); in a bin with
     both, labels and positives are shared in proportion to the predicted counts
-    (rounded).
+    (rounded). Exact in every bin for a :class:`SplitScoreHistogram`.
     """
+    if isinstance(window, SplitScoreHistogram):
+        hit = np.asarray(window.labelled_positive, dtype=np.int64)
+        lab = np.asarray(window.labelled, dtype=np.int64)
+        lab1, pos1 = hit.sum(axis=0), hit[1]
+        return lab.sum(axis=0) - lab1, lab1, lab[1] - pos1, pos1
     predicted = np.asarray(window.predicted, dtype=np.int64)
     total = predicted.sum(axis=0)
     labelled = np.minimum(np.asarray(window.labelled, dtype=np.int64).sum(axis=0), total)

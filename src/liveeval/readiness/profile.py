@@ -6,7 +6,9 @@ A profile is a TOML file (UTF-8) with a ``name``, a ``description`` and a list o
 by default ``>=`` for a higher-is-better metric and ``<=`` for a lower-is-better one,
 and it must point the metric's way), ``target``, an optional ``warn`` band (a pass
 within this distance of the target is a warning), ``min_n`` (fewer rows behind the
-metric is inconclusive) and ``why``. The built-in profiles ship in
+metric is inconclusive) and ``why``. A top-level ``alerts`` list names the metrics whose drop (rise, for a
+lower-is-better metric) alerts by default for a model with this profile
+(:func:`liveeval.monitor.rules.profile_rules`). The built-in profiles ship in
 ``liveeval/readiness/profiles``.
 
 Finding a profile:
@@ -70,6 +72,7 @@ class Profile:
     description: str
     checks: tuple[Check, ...]
     source: str = "built-in"
+    alerts: tuple[str, ...] = ()
 
 
 def builtin_profiles() -> list[str]:
@@ -129,7 +132,15 @@ def parse_profile(text: str, source: str) -> Profile:
     if not isinstance(raw_checks, list) or not raw_checks:
         raise ProfileError(f"{source}: needs at least one [[check]] table")
     checks = tuple(_check(raw, f"{source}: check {i + 1}") for i, raw in enumerate(raw_checks))
-    return Profile(name, str(data.get("description", "")), checks, source)
+    alerts = data.get("alerts", [])
+    if not (isinstance(alerts, list) and all(isinstance(a, str) for a in alerts)):
+        raise ProfileError(f"{source}: 'alerts' must be a list of metric names")
+    for metric in alerts:
+        try:
+            metric_spec(metric)
+        except UnknownMetricError as exc:
+            raise ProfileError(f"{source}: alerts: {exc}") from None
+    return Profile(name, str(data.get("description", "")), checks, source, tuple(alerts))
 
 
 def builtin_profile(name: str) -> Profile:

@@ -7,6 +7,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from .svg import CURRENT_COLOR, REFERENCE_COLOR, histogram_chart
+
 __all__ = ["drift_html", "write_drift_html"]
 
 _CSS = """
@@ -14,33 +16,8 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right}
 td:nth-child(2),th:nth-child(2){text-align:left}.drifted{color:#b00;font-weight:bold}.muted{color:#777}
 .col{margin:1.5em 0}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}
+svg{max-width:100%;height:auto}
 """
-_REF, _CUR = "#8aa4c8", "#e07b39"
-
-
-def _bars(bins: list[str], ref: list[float], cur: list[float]) -> str:
-    if not bins:
-        return ""
-    width, height, pad = 900, 160, 30
-    step = (width - pad) / len(bins)
-    top = max([*ref, *cur, 1e-9])
-    parts = [f'<svg width="{width}" height="{height + 70}" role="img">']
-    for i, (label, r, c) in enumerate(zip(bins, ref, cur, strict=True)):
-        x = pad + i * step
-        for j, (v, color) in enumerate(((r, _REF), (c, _CUR))):
-            h = v / top * height
-            parts.append(
-                f'<rect x="{x + j * step * 0.42 + step * 0.08:.1f}" y="{height - h:.1f}" '
-                f'width="{step * 0.4:.1f}" height="{h:.1f}" fill="{color}">'
-                f"<title>{escape(label)}: {'reference' if j == 0 else 'current'} {v:.2%}</title></rect>"
-            )
-        parts.append(
-            f'<text x="{x + step / 2:.1f}" y="{height + 14}" font-size="10" '
-            f'transform="rotate(35 {x + step / 2:.1f} {height + 14})">{escape(label[:24])}</text>'
-        )
-    parts.append(f'<line x1="{pad}" y1="{height}" x2="{width}" y2="{height}" stroke="#999"/>')
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def _number(v: Any, fmt: str = ".3f") -> str:
@@ -72,7 +49,13 @@ def drift_html(doc: dict[str, Any]) -> str:
         sections.append(
             f'<div class="col"><h3>{i}. {escape(f["name"])}{escape(role)}: '
             f'<span class="{"drifted" if f["drifted"] else "muted"}">{status}</span>{why}</h3>'
-            + _bars(h.get("bins", []), h.get("reference", []), h.get("current", []))
+            + histogram_chart(
+                h.get("bins", []),
+                h.get("reference", []),
+                h.get("current", []),
+                title=f"{f['name']}: share per bin",
+                width=900,
+            )
             + "".join(f'<p class="muted">{escape(n)}</p>' for n in f.get("notes", []))
             + "</div>"
         )
@@ -93,8 +76,9 @@ def drift_html(doc: dict[str, Any]) -> str:
         + "".join(rows)
         + "</table>"
         + (f"<p>Skipped:</p><ul>{skipped}</ul>" if skipped else "")
-        + f'<p class="legend">Shares per bin (numbers: reference deciles):<span style="background:{_REF}"></span>'
-        f'reference<span style="background:{_CUR}"></span>current</p>'
+        + '<p class="legend">Shares per bin (numbers: reference deciles):'
+        f'<span style="background:{REFERENCE_COLOR}"></span>reference'
+        f'<span style="background:{CURRENT_COLOR}"></span>current</p>'
         + "".join(sections)
         + f'<p class="muted">liveeval {escape(doc["liveeval_version"])}, {escape(doc["generated_at"])}</p>'
         "</body></html>\n"

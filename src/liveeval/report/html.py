@@ -9,8 +9,17 @@ from markupsafe import Markup
 
 from ..metrics import MetricResult
 from ..readiness.verdict import fmt
-from .model import Report, confidence_level
-from .svg import PALETTE, Series, heatmap, interval_chart, line_chart
+from .model import Breakdown, Report, confidence_level
+from .svg import (
+    PALETTE,
+    Band,
+    Series,
+    band_chart,
+    heatmap,
+    histogram_chart,
+    interval_chart,
+    line_chart,
+)
 from .terminal import (
     BREAKDOWN,
     MODE_SHORT,
@@ -104,7 +113,7 @@ def _charts(report: Report) -> dict[str, Any]:
         )
     breakdown_charts = []
     for dim, rows in report.breakdowns.items():
-        if not rows:
+        if not rows or (dim == "time" and _is_windows(rows)):
             continue
         for metric in ("recall", "precision", "accuracy") if r.kind == "binary" else ("accuracy",):
             present = [b for b in rows if metric in b.metrics]
@@ -135,6 +144,120 @@ def _charts(report: Report) -> dict[str, Any]:
             )
     charts["breakdowns"] = breakdown_charts
     return charts
+
+
+def _is_windows(rows: list[Breakdown]) -> bool:
+    """A time breakdown with label coverage: shown as the windows section."""
+    return bool(rows) and rows[0].predictions is not None
+
+
+# The metrics a window shows, in order: the first two present are charted over time.
+_WINDOW_METRICS = ("recall", "precision", "f1", "accuracy", "roc_auc")
+
+
+def _windows(report: Report) -> dict[str, Any] | None:
+    """Per time window: predictions, labelled, coverage, maturity, key metrics with
+    intervals, and a chart of the first metrics over time with interval bands."""
+    rows = report.breakdowns.get("time") or []
+    if not _is_windows(rows):
+        return None
+    present = {n for b in rows for n in b.metrics}
+    wanted = _WINDOW_METRICS if report.result.kind == "binary" else ("accuracy",)
+    names = [n for n in wanted if n in present]
+    states = [b.state(report.maturity) for b in rows]
+    charts = []
+    for i, name in enumerate(names[:2]):
+
+        def cell(b: Breakdown, attr: str, name: str = name) -> float | None:
+            m = b.metrics.get(name)
+            if m is None or m.value is None or m.zero_division is not None:
+                return None
+            v: float | None = getattr(m, attr)
+            return v
+
+        charts.append(
+            Markup(
+                band_chart(
+                    [b.key for b in rows],
+                    [
+                        Band(
+                            name,
+                            [cell(b, "value") for b in rows],
+                            [cell(b, "lower") for b in rows],
+                            [cell(b, "upper") for b in rows],
+                            PALETTE[i],
+                        )
+                    ],
+                    title=f"{name} per window, with its {confidence_level(report.result.confidence)} interval",
+                    y_label=name,
+                    muted=[st == "estimating" for st in states],
+                    # Narrow enough that its labels stay legible scaled to a phone.
+                    width=560,
+                )
+            )
+        )
+    return {
+        "rows": list(zip(rows, states, strict=True)),
+        "names": names,
+        "charts": charts,
+        "maturity": report.maturity,
+        "unit": report.time_unit,
+    }
+
+
+def _drift(report: Report) -> dict[str, Any] | None:
+    """The drift document's columns, ranked, each with its histogram chart."""
+    doc = report.drift
+    if doc is None:
+        return None
+    alpha = float(doc["rule"].get("alpha", 0.05))
+    columns = []
+    for f in doc["features"]:
+        h = f.get("histogram") or {}
+        role = "" if f["role"] == "feature" else f" ({f['role']})"
+        columns.append(
+            {
+                **f,
+                "label": f"{f['name']}{role}",
+                "decided": _decided(f, alpha),
+                "chart": Markup(
+                    histogram_chart(
+                        h.get("bins", []),
+                        h.get("reference", []),
+                        h.get("current", []),
+                        title=f"{f['name']}{role}: share per bin",
+                        width=560,
+                    )
+                ),
+            }
+        )
+    return {
+        "doc": doc,
+        "columns": columns,
+        "rule": doc["rule"].get("description", ""),
+        "status_words": {
+            "drifted": "DRIFTED",
+            "not_drifted": "no",
+            "too_few_rows": "no call (too few rows)",
+            "undefined": "undefined",
+        },
+    }
+
+
+def _decided(f: dict[str, Any], alpha: float) -> str:
+    """Which condition of the rule decided this column's call, in numbers."""
+    e, p = f["effect"]["value"], f["p_adjusted"]
+    thr = f["effect"]["threshold"]
+    effect = "effect undefined" if e is None else f"effect {e:.3f}"
+    if f["status"] == "drifted":
+        return f"{effect} ≥ {thr:g} and adjusted p {p:.2g} < {alpha:g}"
+    if f["status"] == "too_few_rows":
+        return f.get("reason") or "too few rows for a call"
+    if p is None:
+        return f.get("reason") or "no test"
+    if e is not None and e < thr:
+        return f"{effect} < {thr:g}" + (f" (adjusted p {p:.2g})" if p < alpha else "")
+    return f"adjusted p {p:.2g} ≥ {alpha:g}" + (f" ({effect} ≥ {thr:g})" if e is not None else "")
 
 
 def _point_cell(m: MetricResult | None) -> Markup:
@@ -169,6 +292,8 @@ def _context(report: Report) -> dict[str, Any]:
         "point_cell": _point_cell,
         "check_interval": check_interval,
         "interval_notes": interval_notes(r.operating_points),
+        "windows": _windows(report),
+        "drift": _drift(report),
     }
 
 

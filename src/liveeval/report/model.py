@@ -18,13 +18,25 @@ from ..metrics import EvaluationResult, MetricResult
 from ..metrics.registry import metric_names
 from ..readiness import Finding, Verdict
 
-__all__ = ["SCHEMA_VERSION", "Breakdown", "Report", "Stage", "confidence_level", "metric_dict"]
+__all__ = [
+    "DEFAULT_MATURITY",
+    "SCHEMA_VERSION",
+    "Breakdown",
+    "Report",
+    "Stage",
+    "confidence_level",
+    "metric_dict",
+]
 
 # 1.1: verdict mode and error_rates, check mode and settle_power, operating points'
 # in_sample, interval_note and out_of_sample (cross-fitted) metrics.
 # 1.2: time breakdowns carry predictions and label_coverage per window; windows without
 # labelled rows are listed too.
-SCHEMA_VERSION = "1.2"
+# 1.3: time windows carry their maturity ``state`` (the level in ``maturity``); ``drift``
+# holds the drift document (drift.schema.json) against a reference, or null.
+SCHEMA_VERSION = "1.3"
+# Label coverage from which a window is "realized" (the monitor's default).
+DEFAULT_MATURITY = 0.9
 # The per-class table of the JSON report: the catalogue's per-class metrics.
 PER_CLASS = metric_names(role="per_class")
 
@@ -41,6 +53,16 @@ class Breakdown:
     # share of them, so a window whose ground truth is still arriving says so.
     predictions: int | None = None
     label_coverage: float | None = None
+
+    def state(self, maturity: float) -> str | None:
+        """Time windows: ``empty`` (no ok prediction), ``estimating`` (label coverage
+        below ``maturity``: the metrics describe only the labelled part so far) or
+        ``realized``; None for other breakdowns."""
+        if self.predictions is None:
+            return None
+        if not self.predictions or self.label_coverage is None:
+            return "empty"
+        return "realized" if self.label_coverage >= maturity else "estimating"
 
 
 @dataclass(frozen=True)
@@ -113,6 +135,9 @@ class Report:
     verdict: Verdict | None = None
     stages: list[Stage] = field(default_factory=list)
     threshold: float = 0.5
+    # Drift of the file against a reference (the document of drift.schema.json).
+    drift: dict[str, Any] | None = None
+    maturity: float = DEFAULT_MATURITY
     generated_at: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
     )
@@ -200,7 +225,11 @@ class Report:
                         "confusion_matrix": b.confusion_matrix,
                         "metrics": {k: metric_dict(v) for k, v in b.metrics.items()},
                         **(
-                            {"predictions": b.predictions, "label_coverage": b.label_coverage}
+                            {
+                                "predictions": b.predictions,
+                                "label_coverage": b.label_coverage,
+                                "state": b.state(self.maturity),
+                            }
                             if b.predictions is not None
                             else {}
                         ),
@@ -210,6 +239,8 @@ class Report:
                 for dim, rows in self.breakdowns.items()
             },
             "time_unit": self.time_unit,
+            "maturity": self.maturity,
+            "drift": self.drift,
             "stages": {
                 s.name: {
                     "source": s.source,

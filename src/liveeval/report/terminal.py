@@ -368,4 +368,33 @@ def render(report: Report) -> Group:
         for cells_of in lines:
             bt.add_row(*cells_of)
         parts.append(bt)
+    if report.drift is not None:
+        parts.append(_drift(report.drift))
     return Group(*parts)
+
+
+def _drift(doc: dict[str, Any]) -> Table:
+    """The drift section: columns ranked, effect with interval, adjusted p, the call."""
+    features = doc["features"]
+    table = Table(
+        title=f"Drift against {doc['reference']['path']}: {len(doc['drifted_columns'])} of "
+        f"{len(features)} columns drifted",
+        caption=doc["rule"].get("description"),
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for header in ("column", "effect", "95% interval", "p adj.", "drifted"):
+        table.add_column(header, justify="left" if header in ("column", "drifted") else "right")
+    for f in features:
+        e = f["effect"]
+        role = "" if f["role"] == "feature" else f" ({f['role']})"
+        interval = "—" if e["lower"] is None else f"[{e['lower']:.3f}, {e['upper']:.3f}]"
+        table.add_row(
+            f"{f['name']}{role}",
+            "—" if e["value"] is None else f"{e['value']:.3f} {f['method']['effect']}",
+            interval,
+            "—" if f["p_adjusted"] is None else f"{f['p_adjusted']:.2g}",
+            Text("DRIFTED", style="bold red") if f["drifted"] else Text(f["status"], style="dim"),
+        )
+    return table

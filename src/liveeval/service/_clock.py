@@ -1,13 +1,20 @@
-"""Timestamps, ids and canonical JSON for events the service creates."""
+"""Timestamps, ids and canonical JSON for events the service creates.
+
+The service's clock is the wall clock, unless a process runs on simulated time
+(:func:`use_clock`; ``liveeval demo`` does, so that hours of traffic pass in minutes):
+every timestamp the service stamps and every "last hour" it reads then come from it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["new_id", "now", "to_json"]
+__all__ = ["SimulatedClock", "clock_description", "new_id", "now", "to_json", "use_clock"]
 
 _ID_POOL: list[str] = []
 
@@ -21,9 +28,53 @@ def new_id() -> str:
     return _ID_POOL.pop()
 
 
+class SimulatedClock:
+    """Time that starts at ``start`` (default: now) and runs ``speed`` times as fast as
+    the wall clock (UTC, naive)."""
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        if not speed > 0:
+            raise ValueError(f"a clock's speed must be positive, got {speed}")
+        self.speed = float(speed)
+        self.start = start or _wall()
+        self._origin = time.monotonic()
+        self._stopped: float | None = None
+
+    def __call__(self) -> datetime:
+        elapsed = (time.monotonic() if self._stopped is None else self._stopped) - self._origin
+        return self.start + timedelta(seconds=elapsed * self.speed)
+
+    def pause(self) -> None:
+        """Stop the clock where it is (the demo's traffic has ended: its data stays in
+        the dashboard's range)."""
+        if self._stopped is None:
+            self._stopped = time.monotonic()
+
+
+_clock: Callable[[], datetime] | None = None
+
+
+def use_clock(clock: Callable[[], datetime] | None) -> None:
+    """Stamp and read with ``clock`` from now on in this process (None: the wall clock)."""
+    global _clock
+    _clock = clock
+
+
+def clock_description() -> str:
+    """``"wall"``, or ``"simulated, N× the wall clock"``."""
+    if _clock is None:
+        return "wall"
+    speed = getattr(_clock, "speed", None)
+    return "simulated" if speed is None else f"simulated, {speed:g}× the wall clock"
+
+
+def _wall() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def now() -> datetime:
     """UTC, naive: the store's timestamps carry no zone."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return _wall() if _clock is None else _clock()
 
 
 def to_json(value: Any) -> str:

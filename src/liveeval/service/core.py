@@ -8,10 +8,14 @@ nothing of HTTP: outcomes are :class:`Answer` values and errors are
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 import threading
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import ServerConfig, parse_window
 from ..errors import ConfigError, LiveevalError, NotFoundError, ProfileError
@@ -20,10 +24,20 @@ from ..readiness import Profile, load_profile_file, profile_by_name
 from ..serving import LoadedModel, load_model
 from ..store import Kind, Store, WriteOutcome, open_store
 from ._clock import now
+from .alerting import AlertEngine, Subscriber
 from .answer import Answer
 from .classes import ClassMap, RecentPredictions
+from .deployments import LoadRecord, record_failed_loads
+
+if TYPE_CHECKING:
+    from ..monitor.actions import ActionRunner, ActionSpec
+    from ..monitor.channels import Channel
+    from ..monitor.notice import AlertNotice
+    from ..monitor.outbox import Dispatcher
 
 __all__ = ["Answer", "Observer", "Service"]
+
+log = logging.getLogger("liveeval.service")
 
 
 class Observer(Protocol):
@@ -83,10 +97,25 @@ class Service:
         self.default_version: dict[str, str] = {}
         self.classes = ClassMap()
         self.recent = RecentPredictions()
+        # The server's own loads are deployment events, written when the store opens
+        # (or, when a load fails and the server cannot start, written at once).
+        self._loads: list[LoadRecord] = []
+        # Challenger versions by model: they predict the default version's requests too.
+        self.shadows: dict[str, list[str]] = {}
         for spec in config.models:
-            loaded = load_model(spec)
+            started = now()
+            try:
+                loaded = load_model(spec)
+            except LiveevalError:
+                self._loads.append(LoadRecord(spec.name, spec.version, started, now(), False))
+                record_failed_loads(config, self._loads)
+                raise
+            self._loads.append(LoadRecord(spec.name, spec.version, started, now(), True))
             self.models.setdefault(spec.name, {})[spec.version] = loaded
-            self.default_version.setdefault(spec.name, spec.version)
+            if spec.shadow:
+                self.shadows.setdefault(spec.name, []).append(spec.version)
+            else:
+                self.default_version.setdefault(spec.name, spec.version)
             declared = spec.classes or loaded.classes
             known = self.classes.classes(spec.name)
             if known is not None and tuple(known) != tuple(declared):
@@ -95,6 +124,12 @@ class Service:
                     f"{list(known)!r} and {list(declared)!r}"
                 )
             self.classes.declare(spec.name, declared)
+        for name in self.models:
+            if name not in self.default_version:
+                raise ConfigError(
+                    f"model {name!r}: every version is a shadow; one must answer requests "
+                    "(remove 'shadow' from it)"
+                )
         self.logged = {m.name: m for m in config.logged}
         for logged in config.logged:
             self.classes.declare(logged.name, logged.classes)
@@ -111,6 +146,26 @@ class Service:
         self._store: Store | None = None
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
+        self._alerter: threading.Thread | None = None
+        self._subscribers: list[Subscriber] = []
+        self.alerts: AlertEngine | None = None
+        self.run_alerts = True  # the background evaluation (tests and tools turn it off)
+        # Consumers of alert notices, started with the store (monitor.outbox, .actions):
+        # channels and actions from [alerts.channels] / [alerts.actions], checked here.
+        from ..monitor.actions import parse_actions
+        from ..monitor.channels import parse_channels
+
+        base = config.config_dir
+        self.channels: dict[str, Channel] = {
+            **parse_channels(config.alerts.channels, base),
+            **config.channels,
+        }
+        self.action_specs: dict[str, ActionSpec] = {
+            **parse_actions(config.alerts.actions, base),
+            **config.actions,
+        }
+        self.notifications: Dispatcher | None = None
+        self.actions: ActionRunner | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -129,11 +184,21 @@ class Service:
         if self._store is not None:
             return
         self._store = open_store(self.config.store)
+        self._record_loads(self._store)
+        self._start_alert_consumers(self._store)
         self._stop.clear()
         self._sampler = threading.Thread(
             target=self._sample_resources, name="liveeval-resources", daemon=True
         )
         self._sampler.start()
+        # The outbox and the action runner hear every alert state change first.
+        self.alerts = AlertEngine(self, [self.notify, *self._subscribers])
+        self.alerts.restore()
+        if self.run_alerts and self.alerts.rules:
+            self._alerter = threading.Thread(
+                target=self._evaluate_alerts, name="liveeval-alerts", daemon=True
+            )
+            self._alerter.start()
         # Models, libraries and the id index are long-lived: move them out of the
         # garbage collector's generations so that its full passes, triggered by the
         # many small objects each request allocates, stop re-scanning them.
@@ -144,9 +209,75 @@ class Service:
         self._stop.set()
         if self._sampler is not None:
             self._sampler.join(timeout=5)
+        if self._alerter is not None:
+            self._alerter.join(timeout=30)
+            self._alerter = None
+        self.alerts = None
+        # After the engine: no notice comes once these stop.
+        if self.notifications is not None:
+            self.notifications.stop()
+            self.notifications = None
+        if self.actions is not None:
+            self.actions.stop()
+            self.actions = None
         if self._store is not None:
             self._store.close()  # flushes everything acknowledged
         self._store = None
+
+    def _record_loads(self, store: Store) -> None:
+        # A default version goes live when the server starts answering, after every
+        # load: its success is stamped now, so it is the model's live version (a
+        # shadow or other version succeeded when its load ended).
+        started = now()
+        loads = [
+            replace(r, ended=started) if self.default_version.get(r.model) == r.version else r
+            for r in self._loads
+        ]
+        events = [e for load in loads for e in load.events()]
+        if events:
+            store.commit("deployments", events)
+        self._loads = []
+
+    def _start_alert_consumers(self, store: Store) -> None:
+        from ..monitor.actions import ActionRunner
+        from ..monitor.outbox import Dispatcher
+
+        self.notifications = Dispatcher(store, self.channels)
+        self.notifications.start()
+        workdir = self.config.actions_workdir
+        if workdir is None and self.config.alerts.workdir is not None:
+            workdir = Path(self.config.alerts.workdir)
+            if not workdir.is_absolute() and self.config.config_dir is not None:
+                workdir = self.config.config_dir / workdir
+        if workdir is None:
+            base = Path(self.config.store)
+            workdir = (
+                Path("liveeval-actions")
+                if self.config.store == ":memory:"
+                else base.with_name(base.name + ".actions")
+            )
+        self.actions = ActionRunner(store, self.action_specs, workdir)
+        self.actions.start()
+
+    def notify(self, notice: AlertNotice) -> None:
+        """The alert engine's subscriber: store the notice for its channels and start
+        the actions it names; never waits on a channel or a run. From a plain thread it
+        returns once the notice is stored (one small transaction, ~10-40 ms); called on
+        the event loop it hands that to a worker thread, so the loop never waits."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            loop.run_in_executor(None, self._notify_now, notice)
+            return
+        self._notify_now(notice)
+
+    def _notify_now(self, notice: AlertNotice) -> None:
+        if self.notifications is not None:
+            self.notifications(notice)
+        if self.actions is not None:
+            self.actions(notice)
 
     def _sample_resources(self) -> None:
         import psutil
@@ -163,6 +294,29 @@ class Service:
             store = self._store
             if store is not None and not self._stop.is_set():
                 store.commit("resource_samples", [sample])
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Hand every alert state change (an ``AlertNotice``) to ``subscriber``, which
+        must not block (queue and return). Before or after :meth:`start`."""
+        self._subscribers.append(subscriber)
+        if self.alerts is not None:
+            self.alerts.subscribe(subscriber)
+
+    def alert_engine(self) -> AlertEngine:
+        if self.alerts is None:
+            raise LiveevalError("the service is not started")
+        return self.alerts
+
+    def _evaluate_alerts(self) -> None:
+        interval = self.config.alerts.interval_seconds
+        while not self._stop.wait(interval):
+            engine = self.alerts
+            if engine is None:
+                return
+            try:
+                engine.evaluate()
+            except Exception:  # the loop must outlive a bad cycle; the next one retries
+                log.exception("alert evaluation failed")
 
     # -- shared helpers ----------------------------------------------------------
 

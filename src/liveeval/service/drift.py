@@ -9,13 +9,16 @@ answer.
 
 A reference is named in the request: ``version:NAME`` (all predictions of a version)
 or ``START/END`` (a time range, ISO 8601, UTC), or ``previous:7d`` (the given duration
-just before the first window).
+just before the first window), or ``upload:NAME`` (a file registered under that name,
+:mod:`liveeval.service.reference`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +40,11 @@ from ..store.interface import (
     ROLLUP_BUCKET,
     SCORE_BINS,
     FeatureHistogram,
+    ReferenceStore,
     Scope,
     ScoreHistogram,
     StatisticsSource,
+    StoredReference,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +67,7 @@ class Reference:
     since: datetime | None = None
     until: datetime | None = None
     before: timedelta | None = None
+    upload: str | None = None
 
     def scope(self, model: str, first_window: datetime | None) -> Scope:
         if self.before is not None:
@@ -74,7 +80,8 @@ class Reference:
 
 
 def parse_reference(text: str) -> Reference:
-    """``version:NAME``, ``START/END`` (ISO 8601, UTC) or ``previous:DURATION``.
+    """``version:NAME``, ``START/END`` (ISO 8601, UTC), ``previous:DURATION`` or
+    ``upload:NAME`` (a registered reference).
 
     Raises
     ------
@@ -87,11 +94,22 @@ def parse_reference(text: str) -> Reference:
 
     raw = str(text).strip()
     forms = (
-        "a reference is 'version:NAME', 'START/END' (ISO 8601 times) or 'previous:7d' "
-        "(the duration just before the first window)"
+        "a reference is 'version:NAME', 'START/END' (ISO 8601 times), 'previous:7d' "
+        "(the duration just before the first window) or 'upload:NAME' (a registered file)"
     )
     if raw.startswith("version:") and len(raw) > len("version:"):
         return Reference(raw, version=raw[len("version:") :])
+    if raw.startswith("upload:"):
+        from .reference import NAME_PATTERN
+
+        name = raw[len("upload:") :]
+        if not re.match(NAME_PATTERN, name):
+            raise ValidationError(
+                f"reference {raw[:80]!r}: an uploaded reference is 'upload:NAME', NAME of "
+                "1–64 letters, digits, '.', '_' or '-'",
+                column="reference",
+            )
+        return Reference(raw, upload=name)
     if raw.startswith("previous:"):
         try:
             before = parse_window(raw[len("previous:") :])
@@ -193,11 +211,16 @@ def drift_of(
         None if until is None else ceil_to(until, every),
         version,
     )
-    current = source.feature_windows(scope, every, features)
-    starts = sorted(current)[-MAX_DRIFT_WINDOWS:]
-    ref_scope = ref.scope(model, starts[0] if starts else scope.since)
-    merged = source.feature_windows(ref_scope, None, None)
-    ref_hists: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
+    # Until a feature's bins are fixed (10,000 numbers), each read bins it on the
+    # numbers stored so far: a load between the two reads can move those edges, so
+    # read again until both sides agree (a store taking traffic, as the live demo's).
+    for _ in range(5):
+        current = source.feature_windows(scope, every, features)
+        starts = sorted(current)[-MAX_DRIFT_WINDOWS:]
+        resolved = _resolve(source, ref, model, starts[0] if starts else scope.since)
+        ref_hists = resolved.features
+        if _same_edges(ref_hists, [current[s] for s in starts]):
+            break
     names = sorted({n for s in starts for n in current[s]} | set(ref_hists))
     if features is not None:
         ref_hists = {n: h for n, h in ref_hists.items() if n in features}
@@ -216,12 +239,11 @@ def drift_of(
         ref_h = ref_hists.get(name)
         if ref_h is None:
             continue
-        columns[("feature", name)] = (
-            histogram_from_store(ref_h),
-            [_or_none(current[s].get(name)) for s in starts],
-        )
+        columns[("feature", name)] = (ref_h, [_or_none(current[s].get(name)) for s in starts])
     if pos_label is not None:
-        _add_score_columns(source, columns, scope, ref_scope, every, starts, classes, pos_label)
+        score_ref = resolved.score_columns(source, classes, pos_label)
+        if score_ref:
+            _add_score_columns(source, columns, scope, score_ref, every, starts, classes, pos_label)
 
     measured: list[tuple[int, Role, str, DriftMeasurement]] = []
     for (role, name), (ref_hist, hists) in columns.items():
@@ -250,13 +272,7 @@ def drift_of(
     return {
         "model": model,
         "window": window,
-        "reference": {
-            "given": ref.text,
-            "since": None if ref_scope.since is None else ref_scope.since.isoformat(),
-            "until": None if ref_scope.until is None else ref_scope.until.isoformat(),
-            "version": ref_scope.version,
-            "rows": {name: h.rows for name, h in ref_hists.items()},
-        },
+        "reference": resolved.describe(ref_hists),
         "rule": {
             **rule.to_dict(),
             "description": rule.describe(sum(c.p_adjusted is not None for c in calls)),
@@ -328,18 +344,15 @@ def _add_score_columns(
     source: StatisticsSource,
     columns: dict[tuple[Role, str], tuple[Histogram, list[Histogram | None]]],
     scope: Scope,
-    ref_scope: Scope,
+    reference: dict[tuple[Role, str], Histogram],
     every: timedelta,
     starts: list[datetime],
     classes: tuple[Any, ...] | None,
     pos_label: Any,
 ) -> None:
-    """Score, predicted-label and label (prevalence) drift of a binary model."""
+    """Score, predicted-label and label (prevalence) drift of a binary model against
+    the reference's columns (:func:`_score_reference`)."""
     current = source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
-    reference = source.score_histograms(ref_scope, None, classes=classes, pos_label=pos_label)
-    ref = next(iter(reference.values()), None)
-    if ref is None or ref.n == 0:
-        return
     windows = [current.get(s) for s in starts]
 
     def scores(h: ScoreHistogram) -> Histogram:
@@ -353,16 +366,154 @@ def _add_score_columns(
         neg, pos = (int(v) for v in h.labelled.sum(axis=1))
         return Histogram.from_categories({"negative": neg, "positive": pos})
 
-    columns[("score", "score")] = (scores(ref), [None if w is None else scores(w) for w in windows])
-    columns[("prediction", "predicted label")] = (
-        predicted(ref),
-        [None if w is None else predicted(w) for w in windows],
-    )
-    if ref.n_labelled:
+    if ("score", "score") in reference:
+        columns[("score", "score")] = (
+            reference[("score", "score")],
+            [None if w is None else scores(w) for w in windows],
+        )
+    if ("prediction", "predicted label") in reference:
+        columns[("prediction", "predicted label")] = (
+            reference[("prediction", "predicted label")],
+            [None if w is None else predicted(w) for w in windows],
+        )
+    if ("label", "label") in reference:
         columns[("label", "label")] = (
-            labels(ref),
+            reference[("label", "label")],
             [None if w is None or not w.n_labelled else labels(w) for w in windows],
         )
+
+
+def _score_reference(ref: ScoreHistogram | None) -> dict[tuple[Role, str], Histogram]:
+    """A store scope's score, predicted-label and label histograms (none without scores)."""
+    if ref is None or ref.n == 0:
+        return {}
+    neg, pos = (int(v) for v in ref.predicted.sum(axis=1))
+    out: dict[tuple[Role, str], Histogram] = {
+        ("score", "score"): Histogram(edges=_SCORE_EDGES, counts=ref.predicted.sum(axis=0)),
+        ("prediction", "predicted label"): Histogram.from_categories(
+            {"negative": neg, "positive": pos}
+        ),
+    }
+    if ref.n_labelled:
+        neg, pos = (int(v) for v in ref.labelled.sum(axis=1))
+        out[("label", "label")] = Histogram.from_categories({"negative": neg, "positive": pos})
+    return out
+
+
+def _uploaded_score_reference(ref: StoredReference) -> dict[tuple[Role, str], Histogram]:
+    """An uploaded reference's score, predicted-label and label histograms."""
+    out: dict[tuple[Role, str], Histogram] = {}
+    if ref.scores is not None and any(ref.scores):
+        out[("score", "score")] = Histogram(
+            edges=_SCORE_EDGES, counts=np.asarray(ref.scores, dtype=np.int64)
+        )
+    if ref.predicted is not None and any(ref.predicted.values()):
+        out[("prediction", "predicted label")] = Histogram.from_categories(ref.predicted)
+    if ref.labels is not None and any(ref.labels.values()):
+        out[("label", "label")] = Histogram.from_categories(ref.labels)
+    return out
+
+
+@dataclass
+class _Resolved:
+    """A reference as drift reads it: feature histograms, and where the score columns
+    come from (a store scope, or an uploaded file)."""
+
+    given: str
+    features: dict[str, Histogram]
+    rows: dict[str, int]
+    scope: Scope | None = None
+    stored: StoredReference | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def score_columns(
+        self, source: StatisticsSource, classes: tuple[Any, ...] | None, pos_label: Any
+    ) -> dict[tuple[Role, str], Histogram]:
+        if self.stored is not None:
+            return _uploaded_score_reference(self.stored)
+        if self.scope is None:
+            return {}
+        found = source.score_histograms(self.scope, None, classes=classes, pos_label=pos_label)
+        return _score_reference(next(iter(found.values()), None))
+
+    def describe(self, shown: dict[str, Histogram]) -> dict[str, Any]:
+        scope = self.scope
+        return {
+            "given": self.given,
+            "since": None if scope is None or scope.since is None else scope.since.isoformat(),
+            "until": None if scope is None or scope.until is None else scope.until.isoformat(),
+            "version": None if scope is None else scope.version,
+            "rows": {name: self.rows[name] for name in shown},
+            **self.extra,
+        }
+
+
+def _resolve(
+    source: StatisticsSource, ref: Reference, model: str, first_window: datetime | None
+) -> _Resolved:
+    """The reference's histograms: merged from the store's rollups over its scope, or
+    read from the registered upload.
+
+    Raises
+    ------
+    NotFoundError
+        for an upload name the model does not have.
+    ValidationError
+        for an upload asked of a source that keeps no references (a file export).
+    """
+    if ref.upload is None:
+        scope = ref.scope(model, first_window)
+        merged = source.feature_windows(scope, None, None)
+        found: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
+        return _Resolved(
+            ref.text,
+            {n: histogram_from_store(h) for n, h in found.items()},
+            {n: h.rows for n, h in found.items()},
+            scope=scope,
+        )
+    if not isinstance(source, ReferenceStore):
+        raise ValidationError(
+            f"reference {ref.text!r}: uploaded references live in a store (a server or a "
+            "store file); this source keeps none",
+            column="reference",
+        )
+    stored = source.reference(model, ref.upload)
+    if stored is None:
+        from .reference import missing_reference_message
+
+        names = [r.name for r in source.references(model)]
+        raise NotFoundError(missing_reference_message(names, model, ref.upload))
+    features: dict[str, Histogram] = {}
+    for name, h in stored.features.items():
+        hist = histogram_from_store(h)
+        moments = stored.moments.get(name)
+        if moments is not None and moments[0]:
+            # The exact sums make the reference's standard deviation exact.
+            hist = replace(hist, value_sum=moments[1], value_sum_squares=moments[2])
+        features[name] = hist
+    return _Resolved(
+        ref.text,
+        features,
+        {n: h.rows for n, h in stored.features.items()},
+        stored=stored,
+        extra={
+            "upload": stored.name,
+            "created": None if stored.created is None else stored.created.isoformat(),
+            "file_rows": stored.rows,
+        },
+    )
+
+
+def _same_edges(
+    reference: Mapping[str, Histogram], windows: list[dict[str, FeatureHistogram]]
+) -> bool:
+    return all(
+        tuple(w[name].edges) == tuple(h.edges)
+        for name, h in reference.items()
+        if len(h.edges)
+        for w in windows
+        if name in w and len(w[name].edges)
+    )
 
 
 def _or_none(h: FeatureHistogram | None) -> Histogram | None:

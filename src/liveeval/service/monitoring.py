@@ -176,8 +176,13 @@ def _estimates(
     if by:
         return {"available": False, "reason": "not estimated per version or segment group"}, none
     try:
+        # The windows' own bounds: whole buckets, whatever 'since'/'until' were given.
         hists = source.score_histograms(
-            replace(scope, since=found[0].start if found else scope.since),
+            replace(
+                scope,
+                since=found[0].start if found else scope.since,
+                until=max(w.end for w in found) if found else scope.until,
+            ),
             every,
             classes=classes,
             pos_label=pos_label,

@@ -90,6 +90,10 @@ async def predict(
         remember(e["id"], model)
     service.observer.predictions(model, v, "ok", len(rows))
     service.observer.latency(model, v, None, out.model_seconds)
+    if version is None and model in service.shadows:
+        from .shadow import schedule_shadows
+
+        schedule_shadows(service, model, rows, segment)
     if any(o.status == "conflict" for o in outcomes):
         conflict = results_answer("predictions", len(events), list(enumerate(outcomes)), [])
         return Answer(conflict.outcome, conflict.body, (model, v))

@@ -60,6 +60,9 @@ class ModelSpec:
     profile: str | None = None
     threshold: float = 0.5
     output: str | None = None
+    # A challenger: predicts every request to the model's default version in the
+    # background, logged under its own version, never answered with.
+    shadow: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -27,16 +27,26 @@ from .events import Kind
 __all__ = [
     "ROLLUP_BUCKET",
     "SCORE_BINS",
+    "ActionRun",
+    "AlertRow",
     "BatchOutcome",
+    "DeploymentEvent",
     "EventSink",
     "FeatureHistogram",
     "LabelDelays",
+    "Ledger",
+    "Notification",
+    "PairStats",
+    "ReferenceStore",
+    "ResourceUsage",
     "Scope",
     "ScoreHistogram",
     "StatisticsSource",
     "Store",
     "StoreStats",
+    "StoredReference",
     "WriteOutcome",
+    "freeze_edges",
 ]
 
 
@@ -244,6 +254,165 @@ class LabelDelays:
         return LabelDelays(self.edges, self.counts + other.counts, self.early + other.early)
 
 
+@dataclass(frozen=True)
+class FailureCount:
+    """Failed predictions of one window (``start``), version and error type."""
+
+    start: datetime
+    version: str
+    error_type: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ResourceWindow:
+    """One server process's resource samples in one window: how many, CPU percent (of
+    one core; above 100 on several) mean and max, resident memory mean and max."""
+
+    start: datetime
+    end: datetime
+    process: str
+    samples: int
+    cpu_percent_mean: float
+    cpu_percent_max: float
+    rss_bytes_mean: float
+    rss_bytes_max: int
+
+
+@dataclass(frozen=True)
+class DeploymentEvent:
+    """One deployment event as stored (status: started, succeeded, failed, rolled_back)."""
+
+    id: str
+    model: str
+    version: str
+    ts: datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class PairStats:
+    """Predictions of two versions on the same inputs (same features, compared key by
+    key): how many inputs both versions predicted, on how many the predicted label
+    differs, and the sums of the score differences ``b - a`` where both have a score."""
+
+    pairs: int = 0
+    flips: int = 0
+    scored: int = 0
+    abs_diff_sum: float = 0.0
+    diff_sum: float = 0.0
+    diff_sq_sum: float = 0.0
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One notice for one channel in the outbox. ``key`` is the idempotency key: the
+    same notice for the same channel is stored (and delivered) once."""
+
+    key: str
+    channel: str
+    alert_id: str
+    state: str
+    model: str | None
+    notice: Mapping[str, Any]
+    created_at: datetime
+    status: Literal["pending", "delivered"] = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ActionRun:
+    """One run (or refusal) of an alert's action; written when it starts and again
+    when it ends. ``status``: running, succeeded, failed, timed_out, skipped (cooldown
+    or concurrency, with the ``reason``), interrupted (the server stopped)."""
+
+    id: str
+    action: str
+    status: str
+    started_at: datetime
+    alert_id: str | None = None
+    model: str | None = None
+    version: str | None = None
+    metric: str | None = None
+    reason: str | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    duration_s: float | None = None
+    log_tail: str | None = None
+    rows_exported: int | None = None
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One state change of one alert, as the store keeps it: the keys a query filters on,
+    and ``body``, the change as JSON text (the service's ``AlertNotice``)."""
+
+    alert_id: str
+    rule: str
+    model: str
+    version: str | None
+    segment: str | None
+    metric: str
+    state: str
+    severity: str
+    ts: datetime
+    body: str
+
+
+@dataclass(frozen=True)
+class ResourceUsage:
+    """Resource samples of the server's processes over a time range."""
+
+    samples: int
+    cpu_percent_mean: float | None
+    cpu_percent_max: float | None
+    rss_bytes_max: int | None
+
+
+def freeze_edges(quantiles: Sequence[float]) -> list[float]:
+    """The store's rule for a numeric feature's fixed bins, from its quantiles: the
+    distinct quantiles, plus one edge a typical bin's width above the largest (so the
+    largest value has a bin of its own; 1 above it when all values are equal)."""
+    e = np.unique(np.asarray(quantiles, dtype=np.float64))
+    width = float(e[-1] - e[0]) / max(e.size - 1, 1) if e.size > 1 else 1.0
+    top = e[-1] + width
+    if not np.isfinite(top) or top <= e[-1]:
+        top = np.nextafter(e[-1], np.inf)
+    out: list[float] = [*e.tolist(), float(top)]
+    return out
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """A reference registered by name for a model: what an uploaded file of features
+    (and optionally scores and labels) reduces to, kept so drift can compare live
+    windows with it after any restart.
+
+    ``features`` holds each feature's histogram on the store's fixed bins of that
+    feature (numbers) or by category; ``moments`` the count, sum and sum of squares of
+    each numeric feature's finite values (so its standard deviation is exact).
+    ``scores`` counts a binary model's scores in ``SCORE_BINS`` equal bins of [0, 1];
+    ``predicted`` and ``labels`` count the predicted and actual labels as
+    ``{"negative": n, "positive": n}``. ``columns`` maps every column of the file to
+    what it became (``feature``, ``score``, ``prediction``, ``label``) or why it was
+    left out.
+    """
+
+    model: str
+    name: str
+    rows: int
+    features: dict[str, FeatureHistogram]
+    moments: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    scores: tuple[int, ...] | None = None
+    predicted: dict[str, int] | None = None
+    labels: dict[str, int] | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+
+
 class EventSink(Protocol):
     """Writes events; an answer means the events are durable."""
 
@@ -393,6 +562,49 @@ class StatisticsSource(Protocol):
         """
         ...
 
+    def failures(self, scope: Scope, every: timedelta) -> list[FailureCount]:
+        """Failed predictions in ``scope`` per window of ``every`` (aligned to the Unix
+        epoch), version and error type (``""`` when none was given), in time order."""
+        ...
+
+    def resource_windows(
+        self, since: datetime | None, until: datetime | None, every: timedelta
+    ) -> list[ResourceWindow]:
+        """Resource samples of every server process per window of ``every``."""
+
+    def deployment_events(self, model: str) -> list[DeploymentEvent]:
+        """The deployment events of ``model``, oldest first."""
+        ...
+
+    def prediction_pairs(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> PairStats:
+        """Ok predictions of two versions of ``model`` on the same inputs: inputs match
+        when their features are equal name by name (numbers as numbers, so ``1`` and
+        ``1.0`` match, whatever the key order); an input a version predicted several
+        times counts once, with its latest prediction."""
+        ...
+
+    def prediction_pair_windows(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime,
+        until: datetime,
+        every: timedelta,
+    ) -> dict[int, PairStats]:
+        """:meth:`prediction_pairs` per window counted back from ``until``: key 0 is
+        ``[until - every, until)``, 1 the window before, …, from ``since`` on; a pair
+        counts in a window when both its predictions fall in it. Windows without pairs
+        are absent."""
+        ...
+
     def has_model(self, model: str) -> bool: ...
 
     def models(self) -> set[str]: ...
@@ -404,10 +616,125 @@ class StatisticsSource(Protocol):
     def count(self, kind: Kind) -> int: ...
 
 
-class Store(EventSink, StatisticsSource, Protocol):
-    """An engine: both halves, plus its lifecycle."""
+@runtime_checkable
+class ReferenceStore(Protocol):
+    """Named references of a model, kept durably in the store."""
+
+    def fix_feature_bins(
+        self, model: str, proposed: Mapping[str, Sequence[float]]
+    ) -> dict[str, tuple[float, ...]]:
+        """The fixed bin edges of each feature named in ``proposed``: a feature that has
+        fixed bins keeps them; one that has none gets the proposed edges as its fixed
+        bins from now on (numbers already stored are binned on them at once, in the same
+        transaction). Bins once fixed never change, so a reference binned on the
+        answer compares bin by bin with every window."""
+        ...
+
+    def save_reference(self, reference: StoredReference, *, replace: bool = False) -> datetime:
+        """Keep ``reference`` under (model, name); returns when it was created.
+
+        Raises
+        ------
+        ConflictError
+            when the name is taken and ``replace`` is false.
+        """
+        ...
+
+    def reference(self, model: str, name: str) -> StoredReference | None:
+        """The reference of that name, or None."""
+        ...
+
+    def references(self, model: str) -> list[StoredReference]:
+        """Every reference of ``model``, by name."""
+        ...
+
+    def delete_reference(self, model: str, name: str) -> bool:
+        """Forget a reference; False when there was none of that name."""
+        ...
+
+
+class Ledger(Protocol):
+    """What the monitor keeps besides events: the notifications outbox and the runs
+    of actions. Plain transactions, not journalled events: they are updated."""
+
+    def outbox_add(self, items: Sequence[Notification]) -> int:
+        """Store pending notifications; one whose key is stored already is left as it is.
+        Returns how many were new."""
+        ...
+
+    def outbox_due(
+        self, at: datetime, limit: int = 100, channel: str | None = None
+    ) -> list[Notification]:
+        """Pending notifications (of ``channel``, or all) whose next attempt is due at
+        ``at``, oldest first."""
+        ...
+
+    def outbox_update(
+        self,
+        key: str,
+        *,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        error: str | None,
+        delivered_at: datetime | None = None,
+    ) -> None:
+        """Record an attempt: delivered (``delivered_at`` set) or to retry later."""
+        ...
+
+    def notifications(
+        self,
+        status: str | None = None,
+        channel: str | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        """Stored notifications, newest first."""
+        ...
+
+    def outbox_backlog(self) -> dict[str, tuple[int, datetime]]:
+        """Per channel with pending notifications: how many, and the oldest's time."""
+        ...
+
+    def record_action_run(self, run: ActionRun) -> None:
+        """Insert or replace the run with ``run.id``."""
+        ...
+
+    def action_runs(
+        self, action: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[ActionRun]:
+        """Stored runs, newest first."""
+        ...
+
+    def export_labelled(
+        self, model: str, out: Path, *, since: datetime | None = None, limit: int = 100_000
+    ) -> int:
+        """Write ``model``'s most recent labelled ok predictions (at most ``limit``, at
+        or after ``since``) to the Parquet file ``out``: id, version, ts, segment,
+        predicted, score, probas, actual label, value, and one column per feature
+        (``feature_<name>``). Returns the number of rows."""
+        ...
+
+
+class Store(EventSink, StatisticsSource, ReferenceStore, Ledger, Protocol):
+    """An engine: both halves, named references, the ledger, its lifecycle and the alert
+    history."""
 
     schema_version: int
+
+    def record_alert(self, row: AlertRow) -> None:
+        """Keep one alert state change; durable when it returns."""
+        ...
+
+    def alert_history(
+        self, alert_id: str | None = None, *, model: str | None = None, limit: int = 10_000
+    ) -> list[AlertRow]:
+        """Alert state changes, oldest first (the last ``limit``), of one alert or one
+        model's alerts or all."""
+        ...
+
+    def resource_usage(self, since: datetime | None, until: datetime | None) -> ResourceUsage:
+        """The resource samples in ``[since, until)``."""
+        ...
 
     def close(self) -> None:
         """Flush and load everything acknowledged, then release the store."""

@@ -25,14 +25,25 @@ import pyarrow as pa
 
 from ..errors import ValidationError
 from ..metrics.labels import Label
-from .duck import windows
+from .duck import lifecycle, operations, windows
 from .duck.aggregate import aggregate, grouped_aggregate
 from .duck.features import feature_histograms, insert_features
+from .duck.lifecycle import deployment_events, prediction_pairs
 from .duck.rollup import backfill
 from .duck.schema import migrate
 from .duck.store import LABELLED_INSERT
 from .events import KINDS, Kind, content_schema, id_field
-from .interface import FeatureHistogram, LabelDelays, Scope, ScoreHistogram, StoreStats
+from .interface import (
+    DeploymentEvent,
+    FailureCount,
+    FeatureHistogram,
+    LabelDelays,
+    PairStats,
+    ResourceWindow,
+    Scope,
+    ScoreHistogram,
+    StoreStats,
+)
 
 __all__ = ["TableSource"]
 
@@ -191,6 +202,40 @@ class TableSource:
 
     def label_delays(self, scope: Scope) -> LabelDelays:
         return windows.label_delays(self._con.cursor(), scope)
+
+    def failures(self, scope: Scope, every: timedelta) -> list[FailureCount]:
+        return operations.failures(self._con.cursor(), scope, every)
+
+    def resource_windows(
+        self, since: datetime | None, until: datetime | None, every: timedelta
+    ) -> list[ResourceWindow]:
+        return operations.resource_windows(self._con.cursor(), since, until, every)
+
+    def deployment_events(self, model: str) -> list[DeploymentEvent]:
+        return deployment_events(self._con.cursor(), model)
+
+    def prediction_pairs(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> PairStats:
+        return prediction_pairs(self._con.cursor(), model, version_a, version_b, since, until)
+
+    def prediction_pair_windows(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime,
+        until: datetime,
+        every: timedelta,
+    ) -> dict[int, PairStats]:
+        return lifecycle.prediction_pair_windows(
+            self._con.cursor(), model, version_a, version_b, since, until, every
+        )
 
     def has_model(self, model: str) -> bool:
         cur = self._con.cursor()

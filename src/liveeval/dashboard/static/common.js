@@ -70,7 +70,22 @@ const LE = (() => {
     for (const [sec, text] of SIZES) if (rangeSec / sec <= points) return text;
     return "1d";
   }
-  function sinceIso(rangeSec) { return new Date(Date.now() - rangeSec * 1000).toISOString(); }
+  // The server's clock (GET /healthz): ranges end at the server's "now", which the demo
+  // runs faster than the wall clock. Read at the start of every render.
+  let serverNow = null, clockText = "wall";
+  async function syncClock() {
+    try {
+      const r = await fetch("/healthz", { cache: "no-store" });
+      const body = await r.json();
+      serverNow = body.now ? ms(body.now) : null;
+      clockText = body.clock || "wall";
+    } catch (e) { serverNow = null; }
+  }
+  function now() { return serverNow === null ? Date.now() : serverNow; }
+  function sinceIso(rangeSec) { return new Date(now() - rangeSec * 1000).toISOString(); }
+  /** since=…&until=… of the range, ending at the server's clock read for this render:
+      every read of one render covers the same span, however long the render takes. */
+  function span(rangeSec) { return `since=${encodeURIComponent(sinceIso(rangeSec))}&until=${encodeURIComponent(new Date(now()).toISOString())}`; }
 
   // -- DOM ------------------------------------------------------------------------
   function h(tag, attrs, ...children) {
@@ -264,6 +279,12 @@ const LE = (() => {
     const sy = (v) => T + ph - ((Math.min(Math.max(v, y0), y1) - y0) / (y1 - y0)) * ph;
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": o.title || "chart", class: "chart" });
     svg.append(s("title", { text: o.title || "chart" }));
+    const hatched = o.series.filter((se) => se.hatch);
+    if (hatched.length) {
+      svg.append(s("defs", {}, hatched.map((se) => s("pattern", { id: `hatch-${se.hatch}`, width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
+        s("rect", { width: 6, height: 6, fill: "#fff", "fill-opacity": 0 }),
+        s("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: se.color, "stroke-width": 2, "stroke-opacity": 0.45 })))));
+    }
     svg.append(s("rect", { x: L, y: T, width: pw, height: ph, class: "plot" }));
     for (const v of niceTicks(y0, y1)) {
       svg.append(s("line", { x1: L, x2: L + pw, y1: sy(v), y2: sy(v), class: "grid" }));
@@ -276,6 +297,11 @@ const LE = (() => {
       svg.append(s("line", { x1: sx(t), x2: sx(t), y1: T, y2: T + ph, class: "grid" }));
       const anchor = i === 0 ? "start" : i === nx ? "end" : "middle";
       svg.append(s("text", { x: sx(t), y: H - 6, "text-anchor": anchor, class: "tick", text: time(new Date(t).toISOString(), span) }));
+    }
+    for (const m of o.marks || []) {
+      if (!(m.t >= x0 && m.t <= x1)) continue;
+      svg.append(s("line", { x1: sx(m.t), x2: sx(m.t), y1: T, y2: T + ph, class: "mark" }));
+      svg.append(s("text", { x: sx(m.t) + 3, y: T + 11, class: "ref-label", text: m.label }));
     }
     for (const r of o.refs || []) {
       if (!Number.isFinite(r.v)) continue;
@@ -293,7 +319,7 @@ const LE = (() => {
           const bottom = run.slice().reverse().map((p) => `${sx(p.t).toFixed(1)},${sy(p.lo).toFixed(1)}`);
           const w = run.length === 1 ? 3 : 0;
           if (w) { top.push(`${(sx(run[0].t) + w).toFixed(1)},${sy(run[0].hi).toFixed(1)}`); bottom.unshift(`${(sx(run[0].t) + w).toFixed(1)},${sy(run[0].lo).toFixed(1)}`); }
-          svg.append(s("polygon", { points: top.concat(bottom).join(" "), fill: se.color, class: "band" }));
+          svg.append(s("polygon", { points: top.concat(bottom).join(" "), fill: se.hatch ? `url(#hatch-${se.hatch})` : se.color, stroke: se.hatch ? se.color : null, class: se.hatch ? "band hatched" : "band" }));
         }
         run = [];
       };
@@ -302,19 +328,57 @@ const LE = (() => {
       for (let i = 0; i + 1 < pts.length; i++) {
         const a = pts[i], b = pts[i + 1];
         if (!Number.isFinite(a.v) || !Number.isFinite(b.v)) continue;
+        if (se.gaps && b.t - a.t > se.gaps) continue;
         svg.append(s("line", {
           x1: sx(a.t), y1: sy(a.v), x2: sx(b.t), y2: sy(b.v), stroke: se.color,
-          class: a.est || b.est ? "line est" : "line",
+          class: se.dash || a.est || b.est ? "line est" : "line",
         }));
       }
       for (const p of pts) {
         if (!Number.isFinite(p.v)) continue;
-        const c = s("circle", { cx: sx(p.t), cy: sy(p.v), r: p.est ? 3.5 : 3, stroke: se.color, fill: p.est ? "#fff" : se.color, class: "pt" });
+        let c;
+        if (se.shape === "diamond") {
+          const x = sx(p.t), y = sy(p.v), r = 4.5;
+          c = s("polygon", { points: `${x},${y - r} ${x + r},${y} ${x},${y + r} ${x - r},${y}`, stroke: se.color, fill: "#fff", class: "pt est-pt" });
+        } else {
+          c = s("circle", { cx: sx(p.t), cy: sy(p.v), r: p.est ? 3.5 : 3, stroke: se.color, fill: p.est ? "#fff" : se.color, class: "pt" });
+        }
         if (p.tip) c.append(s("title", { text: p.tip }));
         svg.append(c);
       }
     }
     if (!ys.length) svg.append(s("text", { x: L + pw / 2, y: T + ph / 2, "text-anchor": "middle", class: "empty", text: o.empty || "no data in this range yet" }));
+    return svg;
+  }
+  /**
+   * Horizontal grouped bars: one row per bin (its label on the left), one bar per
+   * side. sides: [{name, color, values}] (shares, 0–1). Long labels wrap into the
+   * left column's width, so the chart fits a phone.
+   */
+  function barsChart(o) {
+    const W = Math.max(260, Math.floor(o.width || 400));
+    const rows = o.bins.length, per = o.sides.length;
+    const L = Math.min(150, Math.max(70, Math.floor(W * 0.32))), R = 44, T = 4, bar = 7, gap = 5;
+    const H = T + rows * (per * bar + gap) + 4;
+    const max = Math.max(1e-9, ...o.sides.flatMap((sd) => sd.values));
+    const pw = W - L - R;
+    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": o.title, class: "chart bars" });
+    svg.append(s("title", { text: o.title }));
+    const chars = Math.floor((L - 6) / 6);
+    o.bins.forEach((label, i) => {
+      const y = T + i * (per * bar + gap);
+      const text = String(label);
+      svg.append(s("text", { x: L - 5, y: y + per * bar / 2 + 4, "text-anchor": "end", class: "tick", text: text.length > chars ? text.slice(0, chars - 1) + "…" : text },
+        s("title", { text })));
+      o.sides.forEach((sd, j) => {
+        const v = sd.values[i] || 0;
+        const r = s("rect", { x: L, y: y + j * bar, width: Math.max(0.5, (v / max) * pw), height: bar - 1, fill: sd.color, class: `bar side-${j}` });
+        r.append(s("title", { text: `${sd.name}, ${text}: ${pct(v)}` }));
+        svg.append(r);
+      });
+      const last = o.sides[per - 1].values[i] || 0;
+      svg.append(s("text", { x: L + (last / max) * pw + 3, y: y + per * bar - 1, class: "tick", text: pct(last) }));
+    });
     return svg;
   }
   function sparkline(points, color, label, xMin, xMax) {
@@ -409,8 +473,12 @@ const LE = (() => {
     again = false;
     const out = document.getElementById("updated");
     try {
+      await syncClock();
       await renderFn(state());
-      if (out) out.textContent = "updated " + new Date().toLocaleTimeString("en-GB");
+      if (out) {
+        out.textContent = "updated " + new Date().toLocaleTimeString("en-GB") +
+          (clockText !== "wall" ? ` · server clock ${time(new Date(now()).toISOString())} (${clockText})` : "");
+      }
       const err = document.getElementById("error");
       if (err) err.remove();
     } catch (e) {
@@ -445,7 +513,7 @@ const LE = (() => {
   }
 
   return {
-    COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso,
+    COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso, span, now, barsChart,
     h, s, replace, api, optional, offers, text, showAuth, metricName, isLatency, fmt, pct, count, interval,
     metric, time, ms, badge, timeChart, sparkline, legend, paintSwatches, confusion, start,
     refreshNow, modelFromPath,

@@ -37,16 +37,18 @@
       h("div", { id: "headline", class: "headline" }),
       h("div", { class: "grid" },
         section("verdict", "Readiness verdict", null, h("label", { for: "profile", class: "inline" }, "Profile ", profileInput)),
-        section("quality", "Quality over time", "One point per window of predictions (by prediction time); the band is the interval. Hollow points and dashed lines: windows still waiting for labels (estimating); filled: realized.",
+        section("quality", "Quality over time", "One point per window of predictions (by prediction time), all versions together; the band is the interval. Filled points: realized windows (labels in). Diamonds with a hatched band: estimated before the labels arrive (from the scores, calibrated on the realized windows). Hollow points: the labels so far, when no estimate can be made. Dotted lines mark a new version.",
           h("label", { for: "metric", class: "inline" }, "Metric ", metricSelect)),
         section("coverage", "Label coverage over time", "Share of each window's predictions whose ground truth has arrived."),
         section("latency", "Latency", null),
-        section("failed", "Failed predictions", null),
+        section("failed", "Failed predictions and errors", null),
         section("confusion", "Confusion matrix", null, h("label", { for: "cm-window", class: "inline" }, "Window ", cmSelect)),
         section("versions", "Versions side by side", "Each version over the chosen range."),
         section("drift", "Drift", null),
+        // The alerts timeline of this model: filled by renderAlerts when the server
+        // offers GET /v1/alerts.
         section("alerts", "Alerts", null),
-        section("server", "Server process", "From the server's Prometheus exposition (/metrics): the whole process, all models.")),
+        section("server", "Server CPU and memory", "The server processes writing to this store (all models): CPU and resident memory per window, from the samples each server stores (GET /v1/resources), and the process now from /metrics.")),
       h("p", { class: "links" },
         h("a", { id: "threshold-link", href: LE.link(`/models/${enc(model)}/threshold`, ["range", "refresh", "version"]), text: "Threshold explorer →" }),
         " · ", h("a", { id: "json-link", href: `${base}/metrics`, text: "metrics JSON" })));
@@ -82,6 +84,52 @@
     const m = w.metrics[name];
     if (!m || m.value === null) return null;
     return { v: m.value, lo: m.lower, hi: m.upper, text: `${LE.fmt(m.value, name)} [${LE.interval(m, name)}]` };
+  }
+
+  /* Realized values, estimates before labels (a second read without grouping by
+     version: estimates are made for the model's windows as a whole) and the labels so
+     far where no estimate could be made; a dotted line where a version first appears. */
+  async function renderQuality(st, sec, chosen, version, target, byVersion, xMin, xMax) {
+    // At most 30 windows: a quality metric needs more labels per window than a count.
+    const q = `size=${LE.windowSize(sec, 30)}&${LE.span(sec)}&metrics=${enc(chosen)}${version ? "&version=" + enc(version) : ""}`;
+    const win = await api(`${base}/windows?${q}`);
+    const realized = [], partial = [], estimated = [];
+    for (const w of win.windows) {
+      const t = (LE.ms(w.start) + LE.ms(w.end)) / 2;
+      const when = `${LE.time(w.start)}–${LE.time(w.end)}`;
+      const counts = `${LE.count(w.predictions)} predictions, ${LE.count(w.labelled)} labelled (${LE.pct(w.label_coverage)})`;
+      const m = metricPoint(w, chosen);
+      const e = w.estimate && w.estimate.metrics ? w.estimate.metrics[chosen] : null;
+      if (w.state === "realized" && m) realized.push({ t, ...m, tip: `${when} · ${LE.metricName(chosen)} ${m.text} · realized · ${counts}` });
+      else if (e && e.value !== null && e.value !== undefined) {
+        estimated.push({ t, v: e.value, lo: e.lower, hi: e.upper, tip: `${when} · ${LE.metricName(chosen)} estimated ${LE.fmt(e.value, chosen)} [${LE.interval(e, chosen)}] before labels · ${counts}${w.estimate.trusted === false ? " · " + (w.estimate.reason || "not trusted") : ""}` });
+      } else if (m) partial.push({ t, v: m.v, est: true, tip: `${when} · ${LE.metricName(chosen)} ${m.text} on the labels so far · estimating · ${counts}` });
+    }
+    const gap = 1.5 * (LE.seconds(win.size) || 3600) * 1000;
+    const seriesList = [
+      { name: "realized", color: LE.COLORS[0], points: realized, gaps: gap },
+      { name: "estimated before labels", color: LE.COLORS[5], points: estimated, shape: "diamond", hatch: "est", dash: true, gaps: gap },
+    ];
+    if (partial.length) seriesList.push({ name: "labels so far (no estimate)", color: LE.COLORS[2], points: partial, gaps: gap });
+    const marks = [];
+    const firstSeen = new Map();
+    for (const w of byVersion) if (w.version !== null && w.predictions > 0 && !firstSeen.has(w.version)) firstSeen.set(w.version, LE.ms(w.start));
+    [...firstSeen.entries()].slice(1).forEach(([v, t]) => marks.push({ t, label: v }));
+    const box = h("div", { class: "chart-box" });
+    const est = win.estimation || {};
+    replace(sections.quality, box,
+      h("p", { class: "small muted", text: `Windows of ${win.size}; ${win.maturity_rule}. ` +
+        (est.available ? (est.method ? `Estimates: ${est.method}; reference: ${est.reference}.` : est.reason || "") : `No estimates: ${est.reason || "not available"}.`) }));
+    const width = box.clientWidth || 600;
+    replace(box, LE.timeChart({
+      title: `${LE.metricName(chosen)} per window`, series: seriesList, marks,
+      xMin, xMax, yFmt: (v) => LE.fmt(v, chosen),
+      refs: target ? [{ v: target.target, label: `target ${target.op} ${LE.fmt(target.target, chosen)}` }] : [],
+      empty: "no labelled predictions in this range yet", width,
+    }), LE.legend(seriesList, marks.length ? "dotted line: a new version" : null));
+    LE.paintSwatches(box);
+    sections.quality.dataset.realized = String(realized.length);
+    sections.quality.dataset.estimated = String(estimated.length);
   }
 
   function renderVerdict(body) {
@@ -151,18 +199,45 @@
     });
   }
 
-  function renderFailed(body, windows, xMin, xMax) {
+  async function renderFailed(body, windows, xMin, xMax, sec, version) {
     const m = (body.metrics || {}).failed_prediction_rate;
     const chartBox = h("div", { class: "chart-box" });
+    const typesBox = h("div", { class: "chart-box", id: "failure-types" });
     replace(sections.failed,
       h("p", {}, `${LE.count(body.failed_predictions)} of ${LE.count(body.predictions)} predictions failed: `, LE.metric(m, "failed_prediction_rate"),
         h("span", { class: "muted small", text: " (the model raised an error; logged with its error type, left out of the quality metrics)" })),
-      chartBox);
+      chartBox, typesBox);
     chart(chartBox, {
       title: "failed-prediction rate per window",
       series: series(windows, "failed-prediction rate", (w) => metricPoint(w, "failed_prediction_rate")),
-      xMin, xMax, yMin: 0,
+      xMin, xMax, yMin: 0, yFmt: (v) => LE.pct(v),
     });
+    const size = LE.windowSize(sec);
+    const f = await api(`${base}/failures?size=${size}&${LE.span(sec)}${version ? "&version=" + enc(version) : ""}`);
+    if (!f.failed) { replace(typesBox, h("p", { class: "muted small", text: "No failed predictions in this range." })); return; }
+    const types = f.error_types.slice(0, 6).map((t) => t.error_type);
+    // Every window of the range, with zero where nothing failed (the route lists only
+    // windows with failures).
+    const allStarts = [...new Set(windows.map((w) => w.start))].sort((a, b) => LE.ms(a) - LE.ms(b));
+    const perType = types.map((t, i) => {
+      const byStart = new Map(allStarts.map((start) => [start, 0]));
+      for (const w of f.windows) {
+        const key = allStarts.find((x) => LE.ms(x) === LE.ms(w.start)) || w.start;
+        byStart.set(key, (byStart.get(key) || 0) + (w.by_error_type[t] || 0));
+      }
+      return {
+        name: t || "(no type)", color: LE.COLORS[(i + 1) % LE.COLORS.length],
+        points: [...byStart.entries()].sort((a, b) => LE.ms(a[0]) - LE.ms(b[0])).map(([start, n]) => ({ t: LE.ms(start) + (LE.seconds(f.size) || 0) * 500, v: n, tip: `${LE.time(start)} · ${t || "(no type)"}: ${LE.count(n)} failed` })),
+      };
+    });
+    const width = typesBox.clientWidth || 600;
+    replace(typesBox,
+      h("h3", { text: "Failed predictions by error type" }),
+      LE.timeChart({ title: `failed predictions per ${f.size} window, by error type`, series: perType, xMin, xMax, yMin: 0, yFmt: (v) => LE.count(v), width, height: 170 }),
+      LE.legend(perType),
+      h("table", { class: "types" }, h("tr", {}, h("th", { text: "error type" }), h("th", { text: "failed" })),
+        f.error_types.map((t) => h("tr", {}, h("td", {}, h("code", { text: t.error_type || "(no type)" })), h("td", { class: "n", text: LE.count(t.failed) })))));
+    LE.paintSwatches(typesBox);
   }
 
   function renderConfusion(body, windows, st) {
@@ -195,58 +270,99 @@
     LE.paintSwatches(sections.versions);
   }
 
-  async function renderOptional(id, template, path, what) {
-    const box = sections[id];
-    if (!(await LE.offers(template))) {
-      replace(box, h("p", { class: "muted", text: `${what}: not yet available on this server (its API has no ${template}).` }));
-      return;
-    }
-    const body = await LE.optional(path);
-    if (body === null) {
-      replace(box, h("p", { class: "muted", text: `${what}: not yet available for this model (the API answers 404 for ${path}).` }));
-      return;
-    }
-    replace(box, h("p", {}, `${what} data is available as JSON: `, h("a", { href: path, text: path })));
-  }
-
-  /* Drift of the range's hourly windows against a reference: the first version when
-     there are several, else the day before the range. The latest window's columns,
-     ranked as the engine ranks them, with the rule that decided. */
-  async function renderDrift(seen, version, sec) {
+  /* Drift of the range's windows against a reference. The latest window's columns,
+     ranked as the engine ranks them, with the rule that decided; each one's effect
+     over the range; the most drifted ones' reference and latest histograms. */
+  const DRIFT_SIZES = [[900, "15m"], [3600, "1h"], [10800, "3h"], [21600, "6h"], [43200, "12h"], [86400, "1d"], [604800, "7d"]];
+  async function renderDrift(seen, version, sec, firstData, predictions) {
     const box = sections.drift;
     if (!(await LE.offers("/v1/models/{model}/drift"))) {
       replace(box, h("p", { class: "muted", text: "Drift: not yet available on this server." }));
       return;
     }
-    const reference = seen.length > 1 ? `version:${seen[0]}` : "previous:1d";
-    const since = new Date(Date.now() - sec * 1000).toISOString();
-    const path = `${base}/drift?reference=${enc(reference)}&window=1h&since=${enc(since)}${version ? "&version=" + enc(version) : ""}`;
-    let body;
-    try { body = await api(path); } catch (e) {
-      replace(box, h("p", { class: "muted", text: `Drift: ${e.message}` }));
-      return;
+    const since = LE.sinceIso(sec);
+    // The first version when there are several; else the day before the range, or,
+    // when that holds nothing (a young deployment), the first quarter of the range's data.
+    const first = Math.max(LE.ms(since), firstData === null ? LE.ms(since) : firstData);
+    const quarter = `${new Date(first).toISOString()}/${new Date(first + (LE.now() - first) / 4).toISOString()}`;
+    const references = seen.length > 1 ? [`version:${seen[0]}`] : ["previous:1d", quarter];
+    // Windows holding enough rows for a call (the rule wants 100 on each side): the
+    // smallest size that gives about 200 predictions a window at the range's rate, and
+    // at most 60 windows over the range.
+    const rate = predictions / sec;
+    const windowSize = (DRIFT_SIZES.find(([s2]) => s2 * rate >= 200 && sec / s2 <= 60) || DRIFT_SIZES[DRIFT_SIZES.length - 1])[1];
+    let body = null, path = "", reference = "";
+    for (reference of references) {
+      path = `${base}/drift?reference=${enc(reference)}&window=${windowSize}&${LE.span(sec)}${version ? "&version=" + enc(version) : ""}`;
+      try { body = await api(path); } catch (e) {
+        replace(box, h("p", { class: "muted", text: `Drift: ${e.message}` }));
+        return;
+      }
+      if (body.latest && body.latest.columns && body.latest.columns.length) break;
     }
     const cols = (body.latest && body.latest.columns) || [];
     if (!cols.length) {
-      replace(box, h("p", { class: "muted", text: `Drift: nothing to compare yet (reference ${reference}; windows of 1h in this range).` }));
+      replace(box, h("p", { class: "muted", text: `Drift: nothing to compare yet (reference ${reference}; windows of ${windowSize} in this range).` }));
       return;
     }
     const drifted = cols.filter((c) => c.drifted).map((c) => c.name);
     const rows = cols.map((c) => h("tr", { class: c.drifted ? "drifted" : "" },
       h("td", { class: "l", text: c.name }),
-      h("td", { class: "l", text: c.role }),
+      h("td", { class: "l wide", text: c.role }),
       h("td", { text: c.effect.value === null ? "—" : c.effect.value.toFixed(3) + (c.effect.lower === null ? "" : ` (${c.effect.lower.toFixed(3)}–${c.effect.upper.toFixed(3)})`) }),
-      h("td", { text: c.effect.threshold.toFixed(2) }),
+      h("td", { class: "wide", text: c.effect.threshold.toFixed(2) }),
       h("td", { text: c.p_adjusted === null ? "—" : c.p_adjusted < 1e-4 ? "<0.0001" : c.p_adjusted.toFixed(4) }),
       h("td", { class: "l", text: c.status.replace("_", " ") })));
+    const overTime = h("div", { class: "chart-box" });
+    const shown = cols.slice(0, 4);
     replace(box,
       h("p", {}, drifted.length ? h("strong", { text: `Drifted in the latest window: ${drifted.join(", ")}. ` }) : "No drift in the latest window. ",
         h("span", { class: "muted", text: `Reference ${body.reference.given}; window from ${body.latest.start.replace("T", " ").slice(0, 16)} UTC.` })),
       h("div", { class: "scroll" }, h("table", { class: "drift" },
-        h("tr", {}, ["column", "role", "effect (interval)", "threshold", "p adjusted", "call"].map((t, i) => h("th", { class: i < 2 || i === 5 ? "l" : "", text: t }))),
+        h("tr", {}, ["column", "role", "effect (interval)", "threshold", "p adjusted", "call"].map((t, i) => h("th", { class: (i < 2 || i === 5 ? "l" : "") + (i === 1 || i === 3 ? " wide" : ""), text: t }))),
         rows)),
       h("p", { class: "muted small", text: body.rule.description }),
+      h("h3", { text: "Effect over time (the most drifted columns)" }),
+      overTime,
+      h("h3", { text: "Reference vs latest window" }),
+      h("div", { class: "hists", id: "drift-hists" }, shown.map((c) => histogram(c))),
       h("p", {}, h("a", { href: path, text: "drift JSON" })));
+    const names = cols.slice(0, 3).map((c) => c.name);
+    const effectSeries = names.map((n, i) => ({
+      name: n, color: LE.COLORS[i % LE.COLORS.length],
+      points: body.windows.map((w) => {
+        const c = w.columns.find((x) => x.name === n);
+        const t = (LE.ms(w.start) + LE.ms(w.end)) / 2;
+        return { t, v: c && c.effect !== null ? c.effect : null, est: false, tip: c ? `${LE.time(w.start)} · ${n}: effect ${c.effect === null ? "—" : c.effect.toFixed(3)} (threshold ${c.threshold}) · ${c.status.replace("_", " ")}` : undefined };
+      }),
+    }));
+    const thresholds = [...new Set(cols.slice(0, 3).map((c) => c.effect.threshold))];
+    replace(overTime, LE.timeChart({
+      title: "drift effect per window", series: effectSeries, xMin: LE.now() - sec * 1000, xMax: LE.now(), yMin: 0,
+      refs: thresholds.map((t) => ({ v: t, label: `threshold ${t}` })), width: overTime.clientWidth || 600, height: 170,
+    }), LE.legend(effectSeries));
+    LE.paintSwatches(overTime);
+  }
+
+  /* A column's reference and latest-window shares on the engine's bins (reference
+     deciles for numbers, categories otherwise), as drawn by the drift JSON. */
+  function histogram(c) {
+    const hist = c.histogram || { bins: [], reference: [], current: [] };
+    const fig = h("figure", { "data-column": c.name },
+      h("figcaption", {}, h("strong", { text: c.name }), ` · ${c.status.replace("_", " ")} · effect ${c.effect.value === null ? "—" : c.effect.value.toFixed(3)}`));
+    if (!hist.bins.length) { fig.append(h("p", { class: "muted small", text: "no bins to draw" })); return fig; }
+    const sides = [
+      { name: "reference", color: LE.COLORS[6], values: hist.reference },
+      { name: "latest window", color: c.drifted ? LE.COLORS[5] : LE.COLORS[0], values: hist.current },
+    ];
+    fig.append(LE.barsChart({ title: `${c.name}: share per bin, reference vs latest window`, bins: hist.bins, sides, width: 300 }), LE.legend(sides));
+    LE.paintSwatches(fig);
+    return fig;
+  }
+
+  function firstData(windows) {
+    const starts = windows.filter((w) => w.predictions > 0).map((w) => LE.ms(w.start));
+    return starts.length ? Math.min(...starts) : null;
   }
 
   async function renderServer() {
@@ -259,10 +375,53 @@
     const rss = read("process_resident_memory_bytes");
     const cpu = read("process_cpu_seconds_total");
     const started = read("process_start_time_seconds");
+    const cpuBox = h("div", { class: "chart-box", id: "cpu-chart" });
+    const memBox = h("div", { class: "chart-box", id: "memory-chart" });
     replace(sections.server, h("dl", { class: "facts" },
-      h("div", {}, h("dt", { text: "memory (RSS)" }), h("dd", { text: rss === null ? "—" : (rss / 1048576).toFixed(0) + " MiB" })),
+      h("div", {}, h("dt", { text: "memory (RSS) now" }), h("dd", { text: rss === null ? "—" : (rss / 1048576).toFixed(0) + " MiB" })),
       h("div", {}, h("dt", { text: "CPU time used" }), h("dd", { text: cpu === null ? "—" : cpu.toFixed(1) + " s" })),
-      h("div", {}, h("dt", { text: "process started" }), h("dd", { text: started === null ? "—" : new Date(started * 1000).toLocaleString("en-GB") }))));
+      h("div", {}, h("dt", { text: "process started" }), h("dd", { text: started === null ? "—" : new Date(started * 1000).toLocaleString("en-GB") }))),
+      cpuBox, memBox);
+    if (!(await LE.offers("/v1/resources"))) return;
+    const sec = LE.rangeSeconds(LE.state());
+    const r = await api(`/v1/resources?size=${LE.windowSize(sec)}&${LE.span(sec)}`);
+    const xMax = LE.now(), xMin = xMax - sec * 1000;
+    const procs = r.processes.slice(-4);
+    const mid = (w) => (LE.ms(w.start) + LE.ms(w.end)) / 2;
+    const cpuSeries = procs.map((p, i) => ({
+      name: p.process, color: LE.COLORS[i % LE.COLORS.length], gaps: 1.5 * (LE.seconds(r.size) || 60) * 1000,
+      points: p.windows.map((w) => ({ t: mid(w), v: w.cpu_percent_mean, lo: w.cpu_percent_mean, hi: w.cpu_percent_max, tip: `${LE.time(w.start)} · CPU mean ${w.cpu_percent_mean.toFixed(1)}%, max ${w.cpu_percent_max.toFixed(1)}% · ${w.samples} samples` })),
+    }));
+    const memSeries = procs.map((p, i) => ({
+      name: p.process, color: LE.COLORS[i % LE.COLORS.length], gaps: 1.5 * (LE.seconds(r.size) || 60) * 1000,
+      points: p.windows.map((w) => ({ t: mid(w), v: w.rss_bytes_max / 1048576, tip: `${LE.time(w.start)} · memory max ${(w.rss_bytes_max / 1048576).toFixed(0)} MiB, mean ${(w.rss_bytes_mean / 1048576).toFixed(0)} MiB` })),
+    }));
+    const width = cpuBox.clientWidth || 600;
+    replace(cpuBox, h("h3", { text: "CPU, % of one core (line: mean; band up to the max)" }),
+      LE.timeChart({ title: "server CPU per window", series: cpuSeries, xMin, xMax, yMin: 0, yFmt: (v) => v.toFixed(0) + "%", width, height: 160, empty: "no resource samples in this range" }),
+      LE.legend(cpuSeries));
+    replace(memBox, h("h3", { text: "Resident memory (max per window)" }),
+      LE.timeChart({ title: "server memory per window", series: memSeries, xMin, xMax, yMin: 0, yFmt: (v) => v.toFixed(0) + " MiB", width, height: 160, empty: "no resource samples in this range" }));
+    LE.paintSwatches(cpuBox);
+  }
+
+  /* The alerts timeline of this model (GET /v1/alerts: AlertNotice.to_json() objects):
+     firing first, then the rest by time. Says so on a server without the route. */
+  async function renderAlerts() {
+    const box = sections.alerts;
+    if (!(await LE.offers("/v1/alerts"))) {
+      replace(box, h("p", { class: "muted", text: "Alerts: not yet available on this server (its API has no /v1/alerts)." }));
+      return;
+    }
+    const body = await LE.optional(`/v1/alerts?model=${enc(model)}`);
+    const alerts = (Array.isArray(body) ? body : (body && body.alerts) || []).filter((a) => a.model === model);
+    alerts.sort((a, b) => (a.state === "firing" ? 0 : 1) - (b.state === "firing" ? 0 : 1) || String(b.changed_at).localeCompare(String(a.changed_at)));
+    replace(box, alerts.length
+      ? h("ul", { class: "alert-list" }, alerts.map((a) => h("li", {},
+        h("span", { class: `pill ${a.state === "firing" ? (a.severity === "critical" ? "fail" : "warn") : "pass"}`, text: `${a.state} · ${a.severity}` }), " ",
+        h("strong", { text: a.rule }), a.version ? ` (${a.version})` : "", ": ", a.summary,
+        h("span", { class: "muted small", text: ` · since ${LE.time(a.starts_at)}${a.ends_at ? " until " + LE.time(a.ends_at) : ""}` }))))
+      : h("p", { class: "muted", text: "No alerts for this model." }));
   }
 
   async function render(st) {
@@ -271,7 +430,7 @@
     const version = st.version || "";
     const profile = st.profile || "";
     profileInput.value = profile;
-    const q = (extra) => `window=${range}${version ? "&version=" + enc(version) : ""}${profile ? "&profile=" + enc(profile) : ""}${extra || ""}`;
+    const q = (extra) => `${LE.span(sec)}${version ? "&version=" + enc(version) : ""}${profile ? "&profile=" + enc(profile) : ""}${extra || ""}`;
     const body = await api(`${base}/metrics?${q()}`);
     const available = Object.keys(body.metrics || {}).filter((n) => !LE.isLatency(n) && n !== "failed_prediction_rate");
     const checks = ((body.verdict && body.verdict.checks) || []).map((c) => c.metric).filter((n) => available.includes(n));
@@ -279,7 +438,7 @@
     replace(metricSelect, (available.length ? available : [chosen]).map((n) => h("option", { value: n, text: LE.metricName(n) })));
     metricSelect.value = chosen;
     const since = LE.sinceIso(sec);
-    const wq = `size=${LE.windowSize(sec)}&since=${enc(since)}&by=version${version ? "&version=" + enc(version) : ""}` +
+    const wq = `size=${LE.windowSize(sec)}&${LE.span(sec)}&by=version${version ? "&version=" + enc(version) : ""}` +
       [chosen, "latency_p95_seconds", "failed_prediction_rate"].map((n) => "&metrics=" + enc(n)).join("");
     const win = await api(`${base}/windows?${wq}`);
     const windows = win.windows;
@@ -288,19 +447,11 @@
     const versionOptions = [""].concat(seen.includes(version) || !version ? seen : seen.concat([version]));
     replace(versionSelect, versionOptions.map((v) => h("option", { value: v, text: v || "all versions" })));
     versionSelect.value = version;
-    const xMax = Date.now(), xMin = xMax - sec * 1000;
+    const xMax = LE.now(), xMin = xMax - sec * 1000;
     renderHeadline(body);
     renderVerdict(body);
     const target = ((body.verdict && body.verdict.checks) || []).find((c) => c.metric === chosen);
-    const qualityBox = h("div", { class: "chart-box" });
-    replace(sections.quality, qualityBox, h("p", { class: "small muted", text: `Windows of ${win.size}; ${win.maturity_rule}.` }));
-    chart(qualityBox, {
-      title: `${LE.metricName(chosen)} per window`,
-      series: series(windows, LE.metricName(chosen), (w) => metricPoint(w, chosen)),
-      xMin, xMax, yFmt: (v) => LE.fmt(v, chosen),
-      refs: target ? [{ v: target.target, label: `target ${target.op} ${LE.fmt(target.target, chosen)}` }] : [],
-      empty: "no labelled predictions in this range yet",
-    });
+    await renderQuality(st, sec, chosen, version, target, windows, xMin, xMax);
     const coverageBox = h("div", { class: "chart-box" });
     replace(sections.coverage, coverageBox);
     chart(coverageBox, {
@@ -310,13 +461,13 @@
       refs: [{ v: win.maturity, label: `realized at ${Math.round(win.maturity * 100)}%` }],
     });
     renderLatency(body, windows, xMin, xMax);
-    renderFailed(body, windows, xMin, xMax);
     renderConfusion(body, windows, st);
-    const versionBodies = await Promise.all(seen.map(async (v) => [v, await api(`${base}/metrics?window=${range}&version=${enc(v)}${profile ? "&profile=" + enc(profile) : ""}`)]));
+    const versionBodies = await Promise.all(seen.map(async (v) => [v, await api(`${base}/metrics?${LE.span(sec)}&version=${enc(v)}${profile ? "&profile=" + enc(profile) : ""}`)]));
     renderVersions(versionBodies);
     await Promise.all([
-      renderDrift(seen, version, sec),
-      renderOptional("alerts", "/v1/alerts", `/v1/alerts?model=${enc(model)}`, "Alerts"),
+      renderFailed(body, windows, xMin, xMax, sec, version),
+      renderDrift(seen, version, sec, firstData(windows), body.predictions),
+      renderAlerts(),
       renderServer(),
     ]);
     document.getElementById("threshold-link").href = LE.link(`/models/${enc(model)}/threshold`, ["range", "refresh", "version"]);

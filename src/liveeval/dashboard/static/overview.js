@@ -1,80 +1,75 @@
 /* Overview: every model and version with its health badge, headline metrics and a
-   sparkline of the key metric. */
+   sparkline of the key metric — all from one request (GET /v1/overview). */
 "use strict";
 
 (() => {
   const { h, api, replace } = LE;
   const enc = encodeURIComponent;
 
-  /** The metric the model's profile judges first (not a latency), else F1 or accuracy. */
-  function keyMetric(body) {
-    const checks = (body.verdict && body.verdict.checks) || [];
-    const judged = checks.map((c) => c.metric).find((m) => !LE.isLatency(m) && m !== "failed_prediction_rate");
-    if (judged) return judged;
-    if (body.metrics && body.metrics.f1) return "f1";
-    return "accuracy";
-  }
-
-  function card(model, version, body, points, key, color, st) {
-    const m = body.metrics || {};
-    const title = version === null ? model : `${model} · ${version}`;
-    const href = LE.link(`/models/${enc(model)}`, ["range", "refresh"], version ? { version } : {});
+  function card(model, c, key, color, st, xMin, xMax) {
+    const m = c.metrics || {};
+    const title = c.version === null ? model : `${model} · ${c.version}`;
+    const href = LE.link(`/models/${enc(model)}`, ["range", "refresh"], c.version ? { version: c.version } : {});
     const failed = m.failed_prediction_rate;
-    return h("article", { class: "card", "aria-label": title },
+    const points = (c.sparkline || []).map((p) => ({
+      t: (LE.ms(p.start) + LE.ms(p.end)) / 2, v: p.value, est: p.state !== "realized",
+    }));
+    return h("article", { class: "card", "aria-label": title, "data-model": model, "data-version": c.version === null ? "" : c.version },
       h("header", { class: "card-head" },
         h("h2", {}, h("a", { href, text: title })),
-        LE.badge(body)),
+        LE.badge(c)),
       h("div", { class: "key" },
         h("div", {},
           h("div", { class: "key-name", text: LE.metricName(key) }),
-          h("div", { class: "key-value" }, body.labelled ? LE.metric(m[key], key) : h("span", { class: "muted", text: "no labels yet" }))),
-        LE.sparkline(points, color, `${LE.metricName(key)} per window over the range, ${title}`, Date.now() - LE.rangeSeconds(st) * 1000, Date.now())),
+          h("div", { class: "key-value" }, c.labelled ? LE.metric(m[key], key) : h("span", { class: "muted", text: "no labels yet" }))),
+        LE.sparkline(points, color, `${LE.metricName(key)} per window over the range, ${title}`, xMin, xMax)),
       h("dl", { class: "facts" },
-        h("div", {}, h("dt", { text: "predictions" }), h("dd", { text: LE.count(body.predictions) })),
-        h("div", {}, h("dt", { text: "label coverage" }), h("dd", { text: LE.pct(body.label_coverage) })),
+        h("div", {}, h("dt", { text: "predictions" }), h("dd", { class: "predictions", text: LE.count(c.predictions) })),
+        h("div", {}, h("dt", { text: "label coverage" }), h("dd", { class: "coverage", text: LE.pct(c.label_coverage) })),
         h("div", {}, h("dt", { text: "p95 latency" }), h("dd", {}, LE.metric(m.latency_p95_seconds, "latency_p95_seconds"))),
         h("div", {}, h("dt", { text: "failed" }), h("dd", {},
-          failed ? h("span", { title: `${LE.count(body.failed_predictions)} failed predictions; interval ${LE.interval(failed)}`, text: `${LE.pct(failed.value)} (${LE.count(body.failed_predictions)})` }) : "—"))),
-      body.verdict ? h("p", { class: "summary small", text: body.verdict.summary }) : null);
+          failed ? h("span", { title: `${LE.count(c.failed_predictions)} failed predictions; interval ${LE.interval(failed)}`, text: `${LE.pct(failed.value)} (${LE.count(c.failed_predictions)})` }) : "—"))),
+      // Firing alerts of this model and version: filled by renderFiringAlerts when the
+      // server offers GET /v1/alerts.
+      h("div", { class: "alerts-slot", "data-slot": "firing-alerts" }),
+      c.verdict ? h("p", { class: "summary small", text: c.verdict.summary }) : null);
   }
 
-  async function modelCards(model, st) {
-    const range = st.range;
-    const sec = LE.rangeSeconds(st);
-    const overall = await api(`/v1/models/${enc(model)}/metrics?window=${enc(range)}`);
-    const key = keyMetric(overall);
-    const windows = await api(`/v1/models/${enc(model)}/windows?size=${LE.windowSize(sec, 30)}&since=${enc(LE.sinceIso(sec))}&by=version&metrics=${enc(key)}`);
-    const versions = [];
-    for (const w of windows.windows) if (w.version !== null && !versions.includes(w.version)) versions.push(w.version);
-    if (!versions.length) {
-      return [card(model, null, overall, [], key, LE.COLORS[0], st)];
+  /* Firing alerts (GET /v1/alerts: AlertNotice.to_json() objects) into each card's slot.
+     Nothing is shown, and nothing asked, on a server without the route. */
+  async function renderFiringAlerts(main) {
+    if (!(await LE.offers("/v1/alerts"))) return;
+    const body = await LE.optional("/v1/alerts?state=firing");
+    const alerts = (Array.isArray(body) ? body : (body && body.alerts) || []).filter((a) => a.state === "firing");
+    for (const slot of main.querySelectorAll('[data-slot="firing-alerts"]')) {
+      const cardEl = slot.closest(".card");
+      const mine = alerts.filter((a) => a.model === cardEl.dataset.model && (!a.version || !cardEl.dataset.version || a.version === cardEl.dataset.version));
+      replace(slot, mine.length ? h("ul", { class: "alert-list" }, mine.map((a) => h("li", {},
+        h("span", { class: `pill ${a.severity === "critical" ? "fail" : "warn"}`, text: `firing · ${a.severity}` }), " ", a.summary))) : null);
     }
-    const bodies = await Promise.all(versions.map((v) => api(`/v1/models/${enc(model)}/metrics?window=${enc(range)}&version=${enc(v)}`)));
-    return versions.map((v, i) => {
-      const points = windows.windows.filter((w) => w.version === v).map((w) => {
-        const mm = w.metrics[key];
-        return { t: (LE.ms(w.start) + LE.ms(w.end)) / 2, v: mm ? mm.value : null, est: w.state !== "realized" };
-      });
-      return card(model, v, bodies[i], points, key, LE.COLORS[i % LE.COLORS.length], st);
-    });
   }
 
   async function render(st) {
     const main = document.getElementById("main");
-    const listing = await api("/v1/models");
-    const names = listing.known || [];
-    const groups = await Promise.all(names.map((n) => modelCards(n, st)));
-    const cards = groups.flat();
+    const sec = LE.rangeSeconds(st);
+    const body = await api(`/v1/overview?window=${enc(st.range)}&size=${LE.windowSize(sec, 30)}`);
+    const xMax = LE.now(), xMin = xMax - sec * 1000;
+    const cards = [];
+    for (const m of body.models) {
+      m.versions.forEach((c, i) => cards.push(card(m.model, c, m.key_metric, LE.COLORS[i % LE.COLORS.length], st, xMin, xMax)));
+    }
+    const n = body.models.length;
     replace(main,
       h("h1", { text: "Models" }),
-      h("p", { class: "muted", text: names.length
-        ? `${names.length} model${names.length === 1 ? "" : "s"}, ${cards.length} card${cards.length === 1 ? "" : "s"} (one per version with predictions in the range). Badges come from each model's use-case verdict; filled points are realized windows, hollow ones are still waiting for labels.`
+      h("p", { class: "muted", text: n
+        ? `${n} model${n === 1 ? "" : "s"}, ${cards.length} card${cards.length === 1 ? "" : "s"} (one per version with predictions in the range). Badges come from each model's use-case verdict; filled points are realized windows, hollow ones are still waiting for labels.`
         : "" }),
-      names.length ? h("div", { class: "cards" }, cards)
+      n ? h("div", { class: "cards" }, cards)
         : h("div", { class: "empty-state" },
           h("p", { text: "No models yet." }),
           h("p", {}, "Serve one with ", h("code", { text: "liveeval serve --model fraud=model.joblib" }),
             ", or log predictions from another server to ", h("code", { text: "POST /v1/predictions" }), ".")));
+    await renderFiringAlerts(main);
   }
 
   LE.start(render);

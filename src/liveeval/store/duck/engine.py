@@ -7,6 +7,7 @@ with GROUP BYs (:mod:`.aggregate`) after the loader has caught up.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,15 +20,24 @@ from ...errors import StoreError, StoreLocked
 from ...metrics.labels import Label
 from ..events import Kind
 from ..interface import (
+    ActionRun,
+    AlertRow,
     BatchOutcome,
+    DeploymentEvent,
+    FailureCount,
     FeatureHistogram,
     LabelDelays,
+    Notification,
+    PairStats,
+    ResourceUsage,
+    ResourceWindow,
     Scope,
     ScoreHistogram,
+    StoredReference,
     StoreStats,
     WriteOutcome,
 )
-from . import windows
+from . import ledger, lifecycle, operations, references, windows
 from .aggregate import aggregate, grouped_aggregate
 from .features import feature_histograms
 from .idindex import hash_ids
@@ -66,6 +76,7 @@ class DuckEngine:
                 f"stop it or choose another --store ({_first_line(exc)})"
             ) from None
         self._writer = BatchWriter(self._store)
+        self._outbox_lock = threading.Lock()
         self.path = str(path)
         self.schema_version = self._store.schema_version
 
@@ -164,6 +175,63 @@ class DuckEngine:
     def label_delays(self, scope: Scope) -> LabelDelays:
         return windows.label_delays(self._cursor(), scope)
 
+    def failures(self, scope: Scope, every: timedelta) -> list[FailureCount]:
+        return operations.failures(self._cursor(), scope, every)
+
+    def resource_windows(
+        self, since: datetime | None, until: datetime | None, every: timedelta
+    ) -> list[ResourceWindow]:
+        return operations.resource_windows(self._cursor(), since, until, every)
+
+    # -- references ---------------------------------------------------------------------
+
+    def fix_feature_bins(
+        self, model: str, proposed: Mapping[str, Sequence[float]]
+    ) -> dict[str, tuple[float, ...]]:
+        # Loads bin numbers on feature_bins: every acknowledged event is loaded first.
+        self._writer.settle()
+        return self._store.transaction(lambda con: references.fix_bins(con, model, proposed))
+
+    def save_reference(self, reference: StoredReference, *, replace: bool = False) -> datetime:
+        return self._store.transaction(
+            lambda con: references.save_reference(con, reference, replace=replace)
+        )
+
+    def reference(self, model: str, name: str) -> StoredReference | None:
+        return references.load_reference(self._store.cursor(), model, name)
+
+    def references(self, model: str) -> list[StoredReference]:
+        return references.list_references(self._store.cursor(), model)
+
+    def delete_reference(self, model: str, name: str) -> bool:
+        return self._store.transaction(lambda con: references.delete_reference(con, model, name))
+
+    def deployment_events(self, model: str) -> list[DeploymentEvent]:
+        return lifecycle.deployment_events(self._cursor(), model)
+
+    def prediction_pairs(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> PairStats:
+        return lifecycle.prediction_pairs(self._cursor(), model, version_a, version_b, since, until)
+
+    def prediction_pair_windows(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime,
+        until: datetime,
+        every: timedelta,
+    ) -> dict[int, PairStats]:
+        return lifecycle.prediction_pair_windows(
+            self._cursor(), model, version_a, version_b, since, until, every
+        )
+
     def has_model(self, model: str) -> bool:
         rows = (
             self._cursor()
@@ -189,6 +257,137 @@ class DuckEngine:
     def count(self, kind: Kind) -> int:
         self._writer.settle()
         return self._store.count(kind)
+
+    # -- ledger: the outbox and action runs (no settle: they are not events) ------------
+
+    def _ledger(self) -> duckdb.DuckDBPyConnection:
+        return self._store.cursor()
+
+    def outbox_add(self, items: Sequence[Notification]) -> int:
+        with self._outbox_lock, self._ledger() as cur:
+            return ledger.outbox_add(cur, items)
+
+    def outbox_due(
+        self, at: datetime, limit: int = 100, channel: str | None = None
+    ) -> list[Notification]:
+        with self._ledger() as cur:
+            return ledger.outbox_due(cur, at, limit, channel)
+
+    def outbox_update(
+        self,
+        key: str,
+        *,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        error: str | None,
+        delivered_at: datetime | None = None,
+    ) -> None:
+        with self._ledger() as cur:
+            ledger.outbox_update(
+                cur,
+                key,
+                attempts=attempts,
+                next_attempt_at=next_attempt_at,
+                error=error,
+                delivered_at=delivered_at,
+            )
+
+    def notifications(
+        self,
+        status: str | None = None,
+        channel: str | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        with self._ledger() as cur:
+            return ledger.read_notifications(cur, status, channel, model, limit)
+
+    def outbox_backlog(self) -> dict[str, tuple[int, datetime]]:
+        with self._ledger() as cur:
+            return ledger.outbox_backlog(cur)
+
+    def record_action_run(self, run: ActionRun) -> None:
+        with self._ledger() as cur:
+            ledger.record_action_run(cur, run)
+
+    def action_runs(
+        self, action: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[ActionRun]:
+        with self._ledger() as cur:
+            return ledger.action_runs(cur, action, model, limit)
+
+    def export_labelled(
+        self, model: str, out: Path, *, since: datetime | None = None, limit: int = 100_000
+    ) -> int:
+        cur = self._cursor()
+        try:
+            return lifecycle.export_labelled(cur, model, out, since, limit)
+        finally:
+            cur.close()
+
+    # -- alert history and resources -------------------------------------------------
+
+    def record_alert(self, row: AlertRow) -> None:
+        cur = self._store.cursor()
+        try:
+            cur.execute(
+                "INSERT INTO alert_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    row.alert_id,
+                    row.rule,
+                    row.model,
+                    row.version,
+                    row.segment,
+                    row.metric,
+                    row.state,
+                    row.severity,
+                    row.ts,
+                    row.body,
+                ],
+            )
+        finally:
+            cur.close()
+
+    def alert_history(
+        self, alert_id: str | None = None, *, model: str | None = None, limit: int = 10_000
+    ) -> list[AlertRow]:
+        where, params = [], []
+        if alert_id is not None:
+            where.append("alert_id = ?")
+            params.append(alert_id)
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        cur = self._store.cursor()
+        try:
+            rows = cur.execute(
+                "SELECT * FROM (SELECT *, row_number() OVER () AS seq FROM alert_events "
+                f"{clause}) ORDER BY seq DESC LIMIT ?",
+                [*params, int(limit)],
+            ).fetchall()
+        finally:
+            cur.close()
+        return [AlertRow(*r[:10]) for r in reversed(rows)]
+
+    def resource_usage(self, since: datetime | None, until: datetime | None) -> ResourceUsage:
+        self._writer.settle()
+        cur = self._store.cursor()
+        try:
+            row = cur.execute(
+                "SELECT count(*), avg(cpu_percent), max(cpu_percent), max(rss_bytes) "
+                "FROM resource_samples WHERE (? IS NULL OR ts >= ?) AND (? IS NULL OR ts < ?)",
+                [since, since, until, until],
+            ).fetchone()
+        finally:
+            cur.close()
+        n, mean, top, rss = row if row else (0, None, None, None)
+        return ResourceUsage(
+            int(n),
+            None if mean is None else float(mean),
+            None if top is None else float(top),
+            None if rss is None else int(rss),
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 

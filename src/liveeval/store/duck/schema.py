@@ -18,6 +18,7 @@ from collections.abc import Callable
 import duckdb
 
 from .features import insert_features
+from .references import REFERENCES_TABLE
 from .rollup import ROLLUP_TABLES, backfill
 
 __all__ = ["BACKFILLS", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
@@ -166,6 +167,72 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         # Windowed reads (counts, confusion cells, score and feature histograms, label
         # delays) merge these rows instead of scanning events; see store/duck/rollup.py.
         ROLLUP_TABLES,
+    ),
+    (
+        5,
+        "alert history: every state change of every alert",
+        # Not an event: written by the server's own rule engine, directly (no journal),
+        # and read back at start so that open alerts survive a restart.
+        """
+        CREATE TABLE alert_events (
+            alert_id VARCHAR NOT NULL,
+            rule VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            version VARCHAR,
+            segment VARCHAR,
+            metric VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            body VARCHAR NOT NULL
+        );
+        """,
+    ),
+    (
+        6,
+        "references registered by name: an uploaded file reduced to histograms on the "
+        "model's fixed feature bins",
+        # One row per (model, name); the histograms as one JSON document (a few kB per
+        # feature), read whole when drift compares with the reference.
+        REFERENCES_TABLE,
+    ),
+    (
+        7,
+        "notifications outbox and action runs",
+        # Kept by the monitor, updated in place (attempts, delivery, a run's end): not
+        # events, so not journalled. A notification's key is its idempotency key.
+        """
+        CREATE TABLE notifications (
+            key VARCHAR PRIMARY KEY,
+            channel VARCHAR NOT NULL,
+            alert_id VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            model VARCHAR,
+            notice VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            status VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at TIMESTAMP,
+            last_error VARCHAR,
+            delivered_at TIMESTAMP
+        );
+        CREATE TABLE action_runs (
+            id VARCHAR PRIMARY KEY,
+            action VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            alert_id VARCHAR,
+            model VARCHAR,
+            version VARCHAR,
+            metric VARCHAR,
+            reason VARCHAR,
+            finished_at TIMESTAMP,
+            exit_code INTEGER,
+            duration_s DOUBLE,
+            log_tail VARCHAR,
+            rows_exported BIGINT
+        );
+        """,
     ),
 ]
 

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -34,6 +34,8 @@ from .idindex import IdIndex, hash_id, hash_ids
 from .journal import Journal, Payload, Position, to_table
 from .rollup import FEATURE_COLUMNS, PAIRS_TABLE, amend_latency, maintain
 from .schema import migrate
+
+_T = TypeVar("_T")
 
 __all__ = ["LABELLED_INSERT", "DuckStore"]
 
@@ -94,6 +96,20 @@ class DuckStore:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection for reads, safe to use from another thread."""
         return self._con.cursor()
+
+    def transaction(self, work: Callable[[duckdb.DuckDBPyConnection], _T]) -> _T:
+        """Run ``work`` in one transaction, between loads (writes that are not events:
+        references, fixed bins)."""
+        with self._load_lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                result = work(con)
+                con.execute("COMMIT").fetchall()
+            except BaseException:
+                con.execute("ROLLBACK").fetchall()
+                raise
+            return result
 
     def close(self) -> None:
         with self._load_lock:

@@ -21,15 +21,25 @@ from ...errors import StoreError, StoreUnavailable, ValidationError
 from ...metrics.labels import Label
 from ..events import KINDS, SCHEMAS, Kind, id_field
 from ..interface import (
+    ActionRun,
+    AlertRow,
     BatchOutcome,
+    DeploymentEvent,
+    FailureCount,
     FeatureHistogram,
     LabelDelays,
+    Notification,
+    PairStats,
+    ResourceUsage,
+    ResourceWindow,
     Scope,
     ScoreHistogram,
+    Store,
+    StoredReference,
     StoreStats,
     WriteOutcome,
 )
-from . import reads
+from . import ledger, reads
 from .location import masked
 from .schema import migrate
 from .writer import Connections, GroupWriter
@@ -194,6 +204,150 @@ class PostgresEngine:
     def label_delays(self, scope: Scope) -> LabelDelays:
         return self._read(lambda cur: reads.label_delays(self._mirror, cur, scope), settle=True)
 
+    def failures(self, scope: Scope, every: timedelta) -> list[FailureCount]:
+        return self._read(lambda cur: reads.failures(self._mirror, cur, scope, every))
+
+    def resource_windows(
+        self, since: datetime | None, until: datetime | None, every: timedelta
+    ) -> list[ResourceWindow]:
+        return self._read(
+            lambda cur: reads.resource_windows(self._mirror, cur, since, until, every)
+        )
+
+    def deployment_events(self, model: str) -> list[DeploymentEvent]:
+        return self._read(lambda cur: reads.deployment_events(cur, model))
+
+    def prediction_pairs(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> PairStats:
+        # Features are exploded by the roll: wait for it.
+        return self._read(
+            lambda cur: reads.prediction_pairs(
+                self._mirror, cur, model, version_a, version_b, since, until
+            ),
+            settle=True,
+        )
+
+    def prediction_pair_windows(
+        self,
+        model: str,
+        version_a: str,
+        version_b: str,
+        since: datetime,
+        until: datetime,
+        every: timedelta,
+    ) -> dict[int, PairStats]:
+        return self._read(
+            lambda cur: reads.prediction_pair_windows(
+                self._mirror, cur, model, version_a, version_b, since, until, every
+            ),
+            settle=True,
+        )
+
+    # -- references, the ledger and the alert history (small tables, plain SQL) ----------
+
+    def _transaction(self, work: Callable[[Any], T], *, settle: bool = False) -> T:
+        """``work`` in one committed transaction on a writer's connection (its staging
+        tables are there)."""
+        if settle:
+            self._writer.settle()
+        with self._writer.connections.connection() as conn:
+            with conn.cursor() as cur:
+                result = work(cur)
+            conn.commit()
+        return result
+
+    def fix_feature_bins(
+        self, model: str, proposed: Mapping[str, Sequence[float]]
+    ) -> dict[str, tuple[float, ...]]:
+        # The roll bins the numbers it explodes on whatever edges are fixed when it
+        # runs (under the same lock); settling first keeps the answer's timing simple.
+        return self._transaction(lambda cur: ledger.fix_bins(cur, model, proposed), settle=True)
+
+    def save_reference(self, reference: StoredReference, *, replace: bool = False) -> datetime:
+        return self._transaction(lambda cur: ledger.save_reference(cur, reference, replace=replace))
+
+    def reference(self, model: str, name: str) -> StoredReference | None:
+        return self._read(lambda cur: ledger.load_reference(cur, model, name))
+
+    def references(self, model: str) -> list[StoredReference]:
+        return self._read(lambda cur: ledger.list_references(cur, model))
+
+    def delete_reference(self, model: str, name: str) -> bool:
+        return self._transaction(lambda cur: ledger.delete_reference(cur, model, name))
+
+    def outbox_add(self, items: Sequence[Notification]) -> int:
+        return self._transaction(lambda cur: ledger.outbox_add(cur, items))
+
+    def outbox_due(
+        self, at: datetime, limit: int = 100, channel: str | None = None
+    ) -> list[Notification]:
+        return self._read(lambda cur: ledger.outbox_due(cur, at, limit, channel))
+
+    def outbox_update(
+        self,
+        key: str,
+        *,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        error: str | None,
+        delivered_at: datetime | None = None,
+    ) -> None:
+        self._transaction(
+            lambda cur: ledger.outbox_update(
+                cur,
+                key,
+                attempts=attempts,
+                next_attempt_at=next_attempt_at,
+                error=error,
+                delivered_at=delivered_at,
+            )
+        )
+
+    def notifications(
+        self,
+        status: str | None = None,
+        channel: str | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        return self._read(lambda cur: ledger.read_notifications(cur, status, channel, model, limit))
+
+    def outbox_backlog(self) -> dict[str, tuple[int, datetime]]:
+        return self._read(ledger.outbox_backlog)
+
+    def record_action_run(self, run: ActionRun) -> None:
+        self._transaction(lambda cur: ledger.record_action_run(cur, run))
+
+    def action_runs(
+        self, action: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[ActionRun]:
+        return self._read(lambda cur: ledger.action_runs(cur, action, model, limit))
+
+    def export_labelled(
+        self, model: str, out: Path, *, since: datetime | None = None, limit: int = 100_000
+    ) -> int:
+        return self._read(
+            lambda cur: reads.export_labelled(self._mirror, cur, model, out, since, limit),
+            settle=True,
+        )
+
+    def record_alert(self, row: AlertRow) -> None:
+        self._transaction(lambda cur: ledger.record_alert(cur, row))
+
+    def alert_history(
+        self, alert_id: str | None = None, *, model: str | None = None, limit: int = 10_000
+    ) -> list[AlertRow]:
+        return self._read(lambda cur: ledger.alert_history(cur, alert_id, model, limit))
+
+    def resource_usage(self, since: datetime | None, until: datetime | None) -> ResourceUsage:
+        return self._read(lambda cur: ledger.resource_usage(cur, since, until))
+
     def has_model(self, model: str) -> bool:
         return self._read(
             lambda cur: (
@@ -272,6 +426,10 @@ def _copy_all(cur: Any, *, query: str, schema: pa.Schema) -> pa.Table:
     from .transfer import copy_out
 
     return copy_out(cur, query, [], schema)
+
+
+# The engine is a Store (checked by mypy).
+_ENGINE: type[Store] = PostgresEngine
 
 
 def open_postgres(location: str) -> PostgresEngine:

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -32,12 +33,22 @@ import pyarrow as pa
 
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT
-from ..duck import windows
+from ..duck import lifecycle, operations, windows
 from ..duck.aggregate import aggregate, grouped_aggregate
 from ..duck.features import feature_histograms
 from ..duck.rollup import BUCKET_SECONDS, HOUR
 from ..duck.schema import migrate as duck_migrate
-from ..interface import FeatureHistogram, LabelDelays, Scope, ScoreHistogram, StoreStats
+from ..interface import (
+    DeploymentEvent,
+    FailureCount,
+    FeatureHistogram,
+    LabelDelays,
+    PairStats,
+    ResourceWindow,
+    Scope,
+    ScoreHistogram,
+    StoreStats,
+)
 from .transfer import copy_out
 
 __all__ = ["Mirror"]
@@ -367,3 +378,108 @@ def versions_since(cur: Any, since: datetime | None) -> list[tuple[str, str]]:
             if hit:
                 out.append((str(model), str(version)))
     return sorted(out)
+
+
+# -- operational and lifecycle reads: the rows they need, then the DuckDB engine's SQL ----
+
+
+def failures(mirror: Mirror, cur: Any, scope: Scope, every: timedelta) -> list[FailureCount]:
+    where, params = _where(scope)
+    tables = {"predictions": (f"{where} AND status = 'error'", params)}
+    with mirror.filled(cur, tables, blank=("features", "probas")) as con:
+        return operations.failures(con, scope, every)
+
+
+def resource_windows(
+    mirror: Mirror,
+    cur: Any,
+    since: datetime | None,
+    until: datetime | None,
+    every: timedelta,
+) -> list[ResourceWindow]:
+    clauses, params = ["TRUE"], []
+    if since is not None:
+        clauses.append("ts >= %s")
+        params.append(_naive(since))
+    if until is not None:
+        clauses.append("ts < %s")
+        params.append(_naive(until))
+    with mirror.filled(cur, {"resource_samples": (" AND ".join(clauses), params)}) as con:
+        return operations.resource_windows(con, since, until, every)
+
+
+def deployment_events(cur: Any, model: str) -> list[DeploymentEvent]:
+    rows = cur.execute(
+        "SELECT id, model, version, ts, status FROM deployments WHERE model = %s "
+        'ORDER BY ts, id COLLATE "C"',
+        [model],
+    ).fetchall()
+    return [DeploymentEvent(*r) for r in rows]
+
+
+def _pair_tables(
+    model: str, versions: tuple[str, str], since: datetime | None, until: datetime | None
+) -> dict[str, tuple[str, list[Any]]]:
+    where = "model = %s AND version = ANY(%s)"
+    params: list[Any] = [model, list(versions)]
+    if since is not None:
+        where += " AND ts >= %s"
+        params.append(_naive(since))
+    if until is not None:
+        where += " AND ts < %s"
+        params.append(_naive(until))
+    return {"features": (where, params), "predictions": (f"{where} AND status = 'ok'", params)}
+
+
+def prediction_pairs(
+    mirror: Mirror,
+    cur: Any,
+    model: str,
+    version_a: str,
+    version_b: str,
+    since: datetime | None,
+    until: datetime | None,
+) -> PairStats:
+    tables = _pair_tables(model, (version_a, version_b), since, until)
+    with mirror.filled(cur, tables, blank=("features", "probas")) as con:
+        return lifecycle.prediction_pairs(con, model, version_a, version_b, since, until)
+
+
+def prediction_pair_windows(
+    mirror: Mirror,
+    cur: Any,
+    model: str,
+    version_a: str,
+    version_b: str,
+    since: datetime,
+    until: datetime,
+    every: timedelta,
+) -> dict[int, PairStats]:
+    tables = _pair_tables(model, (version_a, version_b), since, until)
+    with mirror.filled(cur, tables, blank=("features", "probas")) as con:
+        return lifecycle.prediction_pair_windows(
+            con, model, version_a, version_b, since, until, every
+        )
+
+
+def export_labelled(
+    mirror: Mirror, cur: Any, model: str, out: Path, since: datetime | None, limit: int
+) -> int:
+    """The ``limit`` most recent labelled pairs (chosen in PostgreSQL, ids in byte order
+    as DuckDB sorts them) and their features, written by the DuckDB engine's export."""
+    where = "model = %s AND status = 'ok'"
+    params: list[Any] = [model]
+    if since is not None:
+        where += " AND ts >= %s"
+        params.append(_naive(since))
+    chosen = (
+        f"SELECT prediction_id FROM labelled WHERE {where} "
+        'ORDER BY ts DESC, prediction_id COLLATE "C" LIMIT %s'
+    )
+    chosen_params = [*params, max(0, int(limit))]
+    tables = {
+        "labelled": (f"prediction_id IN ({chosen})", chosen_params),
+        "features": (f"model = %s AND prediction_id IN ({chosen})", [model, *chosen_params]),
+    }
+    with mirror.filled(cur, tables) as con:
+        return lifecycle.export_labelled(con, model, out, since, limit)

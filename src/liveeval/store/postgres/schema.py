@@ -96,8 +96,42 @@ CREATE TABLE feature_categories (model TEXT NOT NULL, name TEXT NOT NULL,
 # The PostgreSQL schema starts at the DuckDB schema's version 4 (events, labelled pairs,
 # features per feature, rollups); a later DuckDB migration gets its PostgreSQL twin here
 # with the same number.
+_V5 = """
+CREATE TABLE alert_events (
+    seq BIGSERIAL PRIMARY KEY, alert_id TEXT NOT NULL, rule TEXT NOT NULL, model TEXT NOT NULL,
+    version TEXT, segment TEXT, metric TEXT NOT NULL, state TEXT NOT NULL,
+    severity TEXT NOT NULL, ts TIMESTAMP NOT NULL, body TEXT NOT NULL);
+CREATE INDEX alert_events_alert ON alert_events (alert_id);
+CREATE INDEX alert_events_model ON alert_events (model);
+"""
+
+_V6 = """
+CREATE TABLE model_references (model TEXT NOT NULL, name TEXT NOT NULL,
+    created TIMESTAMP NOT NULL, rows BIGINT NOT NULL, body JSONB NOT NULL,
+    PRIMARY KEY (model, name));
+"""
+
+_V7 = """
+CREATE TABLE notifications (
+    key TEXT PRIMARY KEY, channel TEXT NOT NULL, alert_id TEXT NOT NULL, state TEXT NOT NULL,
+    model TEXT, notice TEXT NOT NULL, created_at TIMESTAMP NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL, next_attempt_at TIMESTAMP, last_error TEXT,
+    delivered_at TIMESTAMP);
+CREATE INDEX notifications_due ON notifications (status, next_attempt_at);
+CREATE TABLE action_runs (
+    id TEXT PRIMARY KEY, action TEXT NOT NULL, status TEXT NOT NULL,
+    started_at TIMESTAMP NOT NULL, alert_id TEXT, model TEXT, version TEXT, metric TEXT,
+    reason TEXT, finished_at TIMESTAMP, exit_code INTEGER, duration_s DOUBLE PRECISION,
+    log_tail TEXT, rows_exported BIGINT);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "events, labelled pairs, features and rollups (the DuckDB schema v4)", _V4),
+    # Not events: small tables written and updated in place (alert_events keeps the
+    # order of insertion in ``seq``, which DuckDB keeps as the row order).
+    (5, "alert history: every state change of every alert", _V5),
+    (6, "references registered by name (histograms as jsonb)", _V6),
+    (7, "notifications outbox and action runs", _V7),
 ]
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION, "a DuckDB migration lacks its PostgreSQL twin"
 

@@ -1,0 +1,489 @@
+"""Drops (and rises) in a metric, detected against a reference with a stated false-alarm rate.
+
+The store's statistics arrive as **looks**: one per time block (or per batch of labels
+in a replay), each the sufficient statistics of the predictions it holds. A look with
+fewer than ``min_samples`` samples is merged into the next, so every look the detector
+takes holds at least ``min_samples``. The reference (the first looks after a deploy, or
+a named period) fixes the baseline ``p0``: its one-sided lower confidence limit at
+``reference_alpha`` for a drop (upper for a rise), so that a stable metric lies on the
+null side with probability at least ``1 − reference_alpha``. A fixed threshold may
+replace the reference (``recall < 0.8``, sequentially).
+
+How a look becomes counts depends on the metric's declaration in the catalogue
+(:mod:`liveeval.metrics.registry`), never on a list of names here:
+
+- ``proportion`` metrics (recall, precision, accuracy, error rate, failed predictions
+  …): successes and trials of the look, exactly (``value · n`` of ``n``);
+- latency quantiles: the share of the look's latencies above the reference's quantile
+  (a rise of the p95 is a rise of that share above 5%);
+- other bounded metrics (F1, ROC-AUC, MCC, balanced accuracy …): the look's value,
+  rescaled to [0, 1], as one bounded observation (approximate: it assumes looks of
+  similar size, whose values share a mean);
+- unbounded ones (log loss, mean latency, business values) have no sequential test;
+  rules on them compare a window with a threshold.
+
+The decision is :class:`~liveeval.metrics.change.ShiryaevRoberts`: at most one false
+alarm per ``1/alpha`` looks on average, i.e. per ``min_samples/alpha`` samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+
+from ..metrics.change import Direction, ShiryaevRoberts
+from ..metrics.classification import confusion_metrics
+from ..metrics.confusion import ConfusionMatrix
+from ..metrics.interval import normal_mean, wilson
+from ..metrics.labels import Label
+from ..metrics.registry import MetricSpec, metric_spec
+from ..metrics.result import MetricResult
+from ..store.interface import StoreStats
+from .windows import merge_stats
+
+__all__ = [
+    "DropEvidence",
+    "DropTest",
+    "Look",
+    "Reading",
+    "detect_drop",
+    "look_samples",
+    "metric_result",
+    "reading_of",
+]
+
+Reading = Literal["proportion", "quantile", "bounded"]
+
+# A bounded metric's reference needs this many looks with a value to estimate its mean.
+MIN_REFERENCE_LOOKS = 5
+_CLIP = 0.002
+
+
+def reading_of(spec: MetricSpec) -> Reading | None:
+    """How a look of ``spec`` becomes counts; ``None`` when it has no sequential test."""
+    if spec.interval == "proportion":
+        return "proportion"
+    if spec.quantile is not None:
+        return "quantile"
+    if spec.bounds is not None:
+        return "bounded"
+    return None
+
+
+def look_samples(spec: MetricSpec, stats: StoreStats) -> int:
+    """The samples a look holds for ``spec``: predictions for operational metrics,
+    labelled predictions (or business outcomes) for the others."""
+    if spec.family == "operational":
+        return stats.predictions
+    if spec.family == "business":
+        return stats.values[0]
+    return stats.labelled
+
+
+def metric_result(stats: StoreStats, name: str, confidence: float = 0.95) -> MetricResult | None:
+    """The metric ``name`` of one look (None when the look cannot give it)."""
+    spec = metric_spec(name)
+    if spec.family == "business":
+        return stats.business_metrics(confidence).get(name)
+    if stats.evaluation is None:
+        return None
+    return stats.evaluation.result(confidence, only=(name,)).metrics.get(name)
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look: the statistics of the predictions made in ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+    stats: StoreStats
+
+
+@dataclass(frozen=True)
+class DropTest:
+    """What to test: a metric, which way is bad, and the error budget.
+
+    ``baseline`` fixes ``p0`` (a threshold such as ``recall < 0.8``) instead of taking it
+    from the reference.
+    """
+
+    metric: str
+    direction: Direction = "drop"
+    alpha: float = 0.001
+    reference_alpha: float = 0.01
+    min_change: float = 0.01
+    min_samples: int = 100
+    baseline: float | None = None
+
+    @property
+    def budget(self) -> str:
+        looks = 1.0 / self.alpha
+        return (
+            f"at most one false alarm per {looks:,.0f} looks on average (ARL ≥ 1/alpha), "
+            f"each look holding ≥ {self.min_samples} samples: ≤ 1 per "
+            f"{looks * self.min_samples:,.0f} samples"
+        )
+
+
+@dataclass
+class DropEvidence:
+    """What decided: the baseline and where it came from, the data since the change,
+    the statistic and its threshold, the samples it took."""
+
+    metric: str
+    direction: Direction
+    alarmed: bool
+    ready: bool
+    reason: str | None
+    statistic: float | None = None
+    threshold: float | None = None
+    baseline: float | None = None
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+    looks: int = 0
+    samples: int = 0
+    first_alarm: dict[str, Any] | None = None
+    method: str = ""
+    budget: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "direction": self.direction,
+            "alarmed": self.alarmed,
+            "ready": self.ready,
+            "reason": self.reason,
+            "statistic": _finite(self.statistic),
+            "threshold": self.threshold,
+            "baseline": self.baseline,
+            "before": self.before,
+            "after": self.after,
+            "looks": self.looks,
+            "samples": self.samples,
+            "first_alarm": self.first_alarm,
+            "method": self.method,
+            "false_alarm_budget": self.budget,
+        }
+
+
+def _finite(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else v
+
+
+def _batched(looks: Sequence[Look], spec: MetricSpec, min_samples: int) -> list[Look]:
+    """Consecutive looks merged until each holds ``min_samples`` (a last short one is
+    left out: it is still filling)."""
+    out: list[Look] = []
+    acc: Look | None = None
+    for look in looks:
+        acc = look if acc is None else Look(acc.start, look.end, merge_stats(acc.stats, look.stats))
+        if look_samples(spec, acc.stats) >= min_samples:
+            out.append(acc)
+            acc = None
+    return out
+
+
+def _merged(looks: Sequence[Look]) -> StoreStats | None:
+    acc: StoreStats | None = None
+    for look in looks:
+        acc = look.stats if acc is None else merge_stats(acc, look.stats)
+    return acc
+
+
+@lru_cache(maxsize=256)
+def proportion_cells(
+    name: str, labels: tuple[Label, ...], pos_label: Label | None
+) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], np.ndarray[Any, np.dtype[np.bool_]]] | None:
+    """Which confusion cells a proportion metric counts: (numerator, denominator) masks.
+
+    Found by asking the catalogue's own metric about each cell alone (a one-row
+    confusion matrix: the metric counts the row when its ``n`` is 1, and succeeds when
+    its value is 1), so no metric's formula is written twice; cached per class set.
+    ``None`` when the metric is not a ratio of cell counts for these classes.
+    """
+    k = len(labels)
+    numerator = np.zeros((k, k), dtype=bool)
+    denominator = np.zeros((k, k), dtype=bool)
+    for i in range(k):
+        for j in range(k):
+            cm = ConfusionMatrix.empty(labels).update_codes(np.array([i]), np.array([j]))
+            result = confusion_metrics(cm, pos_label).get(name)
+            if result is None:
+                return None
+            if result.n == 1 and result.is_defined:
+                denominator[i, j] = True
+                numerator[i, j] = result.value == 1.0
+    # A metric that is not a fixed ratio of cells (the majority-class baseline) is told
+    # apart by checking the masks on uneven matrices.
+    for seed in (1, 2):
+        counts = np.random.default_rng(seed).integers(1, 50, (k, k))
+        true, pred = np.nonzero(counts)
+        cm = ConfusionMatrix.empty(labels).update_codes(
+            np.repeat(true, counts[true, pred]), np.repeat(pred, counts[true, pred])
+        )
+        result = confusion_metrics(cm, pos_label)[name]
+        den = counts[denominator].sum()
+        if not result.is_defined or den == 0 or result.value is None:
+            return None
+        if abs(counts[numerator].sum() / den - result.value) > 1e-12:
+            return None
+    return numerator, denominator
+
+
+class _Counter:
+    """Turns a look into (successes, trials) on the [0, 1] scale of the test."""
+
+    def __init__(self, spec: MetricSpec, reading: Reading, cut: float | None) -> None:
+        self.spec, self.reading, self.cut = spec, reading, cut
+        low, high = spec.bounds or (0.0, 1.0)
+        self.low, self.width = low, high - low
+
+    def counts(self, stats: StoreStats) -> tuple[float, float] | None:
+        if self.reading == "quantile":
+            sketch = None if stats.evaluation is None else stats.evaluation.latency
+            if sketch is None or sketch.count == 0 or self.cut is None:
+                return None
+            return (sketch.count_above(self.cut), float(sketch.count))
+        if self.reading == "proportion":
+            fast = self._proportion(stats)
+            if fast is not None:
+                return fast if fast[1] > 0 else None
+        result = metric_result(stats, self.spec.name)
+        if result is None or not result.is_defined or result.value is None:
+            return None
+        if self.reading == "proportion":
+            n = float(result.n)
+            return (min(max(result.value * n, 0.0), n), n)
+        scaled = (result.value - self.low) / self.width
+        return (min(max(scaled, 0.0), 1.0), 1.0)
+
+    def _proportion(self, stats: StoreStats) -> tuple[float, float] | None:
+        """Successes and trials straight from the counts (no interval computed)."""
+        family = self.spec.family
+        if family == "business":
+            n, total, _, binary = stats.values
+            return (total, float(n)) if binary else (0.0, 0.0)
+        ev = stats.evaluation
+        if ev is None:
+            return (0.0, 0.0)
+        if family == "operational":
+            return (float(ev.failures), float(ev.predictions))
+        cells = proportion_cells(self.spec.name, ev.labels, ev.pos_label)
+        if cells is None:
+            return None
+        numerator, denominator = cells
+        counts = ev.confusion.counts
+        return (float(counts[numerator].sum()), float(counts[denominator].sum()))
+
+    def unscale(self, v: float) -> float:
+        return v if self.reading != "bounded" else self.low + v * self.width
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One look as the detector takes it: its period and counts."""
+
+    start: datetime
+    end: datetime
+    x: float
+    n: float
+    samples: int
+
+
+def _units(looks: Sequence[Look], counter: _Counter, min_samples: int) -> list[_Unit]:
+    """Looks as counts, consecutive ones summed until each holds ``min_samples`` (a last
+    short one is left out: it is still filling). Counts add up, so only a bounded
+    metric's looks are merged as statistics (its value is not additive)."""
+    spec = counter.spec
+    if counter.reading == "bounded":
+        out = []
+        for look in _batched(looks, spec, min_samples):
+            x, n = counter.counts(look.stats) or (0.0, 0.0)
+            out.append(_Unit(look.start, look.end, x, n, look_samples(spec, look.stats)))
+        return out
+    units: list[_Unit] = []
+    start: datetime | None = None
+    x = n = 0.0
+    samples = 0
+    for look in looks:
+        counts = counter.counts(look.stats)
+        if start is None:
+            start = look.start
+        if counts is not None:
+            x, n = x + counts[0], n + counts[1]
+        samples += look_samples(spec, look.stats)
+        if samples >= min_samples:
+            units.append(_Unit(start, look.end, x, n, samples))
+            start, x, n, samples = None, 0.0, 0.0, 0
+    return units
+
+
+def detect_drop(test: DropTest, reference: Sequence[Look], looks: Sequence[Look]) -> DropEvidence:
+    """Run the detector of ``test`` over ``looks`` after ``reference``.
+
+    Returns
+    -------
+    DropEvidence
+        ``alarmed`` when the statistic is at or above its threshold after the last
+        look; ``ready`` False (with a ``reason``) when the reference cannot fix a
+        baseline yet.
+
+    Notes
+    -----
+    Statistic: the mixture Shiryaev–Roberts statistic (log scale) of
+    :class:`~liveeval.metrics.change.ShiryaevRoberts`; threshold ``log(1/alpha)``.
+    Baseline: for proportions the Wilson limit of the reference at one-sided level
+    ``reference_alpha``; for quantiles the Wilson limit of the share of reference
+    latencies above the reference quantile; for other bounded metrics the normal
+    (CLT) limit of the mean of the reference's look values.
+    """
+    spec = metric_spec(test.metric)
+    reading = reading_of(spec)
+    kind = reading or "none"
+    evidence = DropEvidence(test.metric, test.direction, False, False, None, budget=test.budget)
+    if reading is None:
+        evidence.reason = (
+            f"{test.metric} is unbounded ({spec.unit}): no sequential test; compare a "
+            "window with a threshold instead"
+        )
+        return evidence
+    confidence = 1.0 - 2.0 * test.reference_alpha  # two-sided, one side used
+    bounded = reading == "bounded" and test.baseline is None
+    ref_looks = _batched(reference, spec, test.min_samples) if bounded else []
+    cut = None
+    if reading == "quantile":
+        merged = _merged(reference)
+        sketch = None if merged is None or merged.evaluation is None else merged.evaluation.latency
+        if sketch is None or sketch.count == 0:
+            evidence.reason = "the reference has no latencies yet"
+            return evidence
+        assert spec.quantile is not None
+        q = sketch.quantile(spec.quantile, confidence)
+        cut = q.value
+    counter = _Counter(spec, reading, cut)
+    if test.baseline is not None:
+        p0 = (test.baseline - counter.low) / counter.width if reading == "bounded" else None
+        if reading == "quantile":
+            evidence.reason = "a latency quantile is compared with its reference, not a threshold"
+            return evidence
+        baseline = test.baseline if p0 is None else p0
+        evidence.before = {"threshold": test.baseline}
+    else:
+        found = _reference_baseline(counter, ref_looks, reference, test, confidence)
+        if isinstance(found, str):
+            evidence.reason = found
+            return evidence
+        baseline, evidence.before = found
+    baseline = min(max(baseline, _CLIP), 1.0 - _CLIP)
+    detector = ShiryaevRoberts(baseline, test.direction, test.alpha, test.min_change)
+    evidence.ready = True
+    evidence.baseline = counter.unscale(baseline)
+    evidence.threshold = detector.threshold
+    batches = _units(looks, counter, test.min_samples)
+    samples: list[int] = []
+    for unit in batches:
+        samples.append(unit.samples)
+        if detector.update(unit.x, unit.n) and evidence.first_alarm is None:
+            _, _, since_looks, _ = detector.since_change()
+            evidence.first_alarm = {
+                "at": unit.end.isoformat(),
+                "looks_since_change": since_looks,
+                "samples_since_change": sum(samples[len(samples) - since_looks :]),
+            }
+    evidence.statistic = detector.statistic
+    evidence.alarmed = detector.alarmed
+    evidence.looks = len(batches)
+    evidence.samples = sum(samples)
+    sx, sn, since_looks, alternative = detector.since_change()
+    evidence.after = _after(counter, sx, sn, since_looks, samples, confidence, batches)
+    evidence.after["alternative"] = counter.unscale(alternative)
+    evidence.method = (
+        f"mixture Shiryaev–Roberts e-detector on {kind} counts per look against the "
+        f"{'threshold' if test.baseline is not None else 'reference'} "
+        f"(Pollak 1987; Shin, Ramdas & Rinaldo 2024); alarm at log R ≥ log(1/alpha) = "
+        f"{detector.threshold:.3g}"
+    )
+    return evidence
+
+
+def _reference_baseline(
+    counter: _Counter,
+    ref_looks: list[Look],
+    reference: Sequence[Look],
+    test: DropTest,
+    confidence: float,
+) -> tuple[float, dict[str, Any]] | str:
+    drop = test.direction == "drop"
+    start = reference[0].start.isoformat() if reference else None
+    end = reference[-1].end.isoformat() if reference else None
+    if counter.reading in ("proportion", "quantile"):
+        units = _units(reference, counter, 1)
+        x, n = sum(u.x for u in units), sum(u.n for u in units)
+        if n <= 0:
+            return f"the reference has no {test.metric} yet"
+        lo, hi = wilson(x, n, confidence)
+        before: dict[str, Any] = {
+            "value": x / n,
+            "lower": lo,
+            "upper": hi,
+            "n": int(n),
+            "start": start,
+            "end": end,
+            "confidence": confidence,
+        }
+        if counter.reading == "quantile":
+            before["quantile_seconds"] = counter.cut
+            before["share_above"] = before.pop("value")
+        return (lo if drop else hi), before
+    values = [c[0] for c in (counter.counts(look.stats) for look in ref_looks) if c is not None]
+    if len(values) < MIN_REFERENCE_LOOKS:
+        return (
+            f"the reference holds {len(values)} looks with a {test.metric} value; "
+            f"{MIN_REFERENCE_LOOKS} are needed"
+        )
+    total, total_sq, m = sum(values), sum(v * v for v in values), len(values)
+    lo, hi = normal_mean(total, total_sq, m, confidence)
+    lo, hi = max(lo, 0.0), min(hi, 1.0)
+    before = {
+        "value": counter.unscale(total / m),
+        "lower": counter.unscale(lo),
+        "upper": counter.unscale(hi),
+        "n": sum(look_samples(counter.spec, look.stats) for look in ref_looks),
+        "looks": m,
+        "start": start,
+        "end": end,
+        "confidence": confidence,
+    }
+    return (lo if drop else hi), before
+
+
+def _after(
+    counter: _Counter,
+    x: float,
+    n: float,
+    looks: int,
+    samples: list[int],
+    confidence: float,
+    batches: Sequence[_Unit],
+) -> dict[str, Any]:
+    if looks == 0 or n <= 0:
+        return {"looks": 0, "samples": 0}
+    since = batches[len(batches) - looks].start.isoformat()
+    out: dict[str, Any] = {
+        "since": since,
+        "looks": looks,
+        "samples": sum(samples[len(samples) - looks :]),
+    }
+    if counter.reading == "bounded":
+        out["value"] = counter.unscale(x / n)
+        return out
+    lo, hi = wilson(x, n, confidence)
+    key = "share_above" if counter.reading == "quantile" else "value"
+    out.update({key: x / n, "lower": lo, "upper": hi, "n": int(n), "confidence": confidence})
+    return out

@@ -1,0 +1,241 @@
+"""The reads the dashboard's pages draw: the overview in one request, failures by error
+type, the server's resources, the server's clock, and how answers
+travel (gzip, cached assets)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from liveeval.api import ServerConfig, create_app
+from liveeval.config import LoggedModel
+from liveeval.dashboard import DIGEST
+from liveeval.service import _clock
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    config = ServerConfig(
+        store=str(tmp_path / "store.duckdb"),
+        logged=[LoggedModel("fraud", (0, 1), 1, "fraud"), LoggedModel("spam", (0, 1), 1)],
+        metrics_cache_seconds=0.0,
+        resource_interval_seconds=0.05,
+    )
+    with TestClient(create_app(config)) as c:
+        yield c
+
+
+def _hour() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+
+
+def _log(client: TestClient, model: str = "fraud", n: int = 600, seed: int = 3) -> list[dict]:
+    """Six hours of traffic: v1 then v2, every 40th a failure of one of two types, an
+    `amount` feature that moves in the last hour, labels for 90%."""
+    rng = np.random.default_rng(seed)
+    start = _hour() - 6 * HOUR
+    events, outcomes = [], []
+    for i in range(n):
+        ts = start + timedelta(seconds=i * 6 * 3600 / n)
+        late = ts >= start + 5 * HOUR
+        y = int(rng.random() < 0.3)
+        event = {
+            "id": f"{model}-{i}",
+            "model": model,
+            "version": "v1" if i < n // 2 else "v2",
+            "ts": ts.isoformat(),
+            "latency_total_s": float(rng.gamma(4.0, 0.005)),
+            "features": {
+                "amount": float(rng.normal(3.0 if late else 0.0, 1.0)),
+                "kind": ["card", "wire", "cash"][i % 3],
+            },
+        }
+        if i % 20 == 7:
+            event |= {"status": "error", "error_type": "ValueError" if i % 60 == 7 else "KeyError"}
+        else:
+            score = float(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1))
+            event |= {"label": int(score >= 0.5), "score": round(score, 3)}
+            if rng.random() < 0.9:
+                outcomes.append({"prediction_id": event["id"], "label": y})
+        events.append(event)
+    assert client.post("/v1/predictions", json={"predictions": events}).status_code == 200
+    assert client.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+    return events
+
+
+def test_overview_numbers_equal_the_metrics_and_windows_routes(client):
+    _log(client)
+    body = client.get("/v1/overview?window=24h&size=1h").json()
+    fraud = next(m for m in body["models"] if m["model"] == "fraud")
+    assert fraud["key_metric"] == "recall" and fraud["profile"] == "fraud"
+    assert [c["version"] for c in fraud["versions"]] == ["v1", "v2"]
+    since = body["since"]
+    for card in fraud["versions"]:
+        full = client.get(
+            "/v1/models/fraud/metrics", params={"since": since, "version": card["version"]}
+        ).json()
+        for key in ("predictions", "failed_predictions", "labelled", "label_coverage"):
+            assert card[key] == full[key]
+        for name in ("recall", "precision", "latency_p95_seconds", "failed_prediction_rate"):
+            assert card["metrics"][name] == full["metrics"][name]
+        assert card["verdict"]["status"] == full["verdict"]["status"]
+        assert card["verdict"]["summary"] == full["verdict"]["summary"]
+    windows = client.get(
+        "/v1/models/fraud/windows",
+        params={"size": "1h", "since": since, "by": "version", "metrics": "recall"},
+    ).json()["windows"]
+    for card in fraud["versions"]:
+        mine = [w for w in windows if w["version"] == card["version"]]
+        assert [p["start"] for p in card["sparkline"]] == [w["start"] for w in mine]
+        assert [p["value"] for p in card["sparkline"]] == [
+            w["metrics"]["recall"]["value"] if "recall" in w["metrics"] else None for w in mine
+        ]
+        assert [p["state"] for p in card["sparkline"]] == [w["state"] for w in mine]
+    spam = next(m for m in body["models"] if m["model"] == "spam")
+    assert spam["key_metric"] == "f1" and spam["versions"][0]["version"] is None
+    assert spam["versions"][0]["predictions"] == 0 and spam["versions"][0]["verdict"] is None
+
+
+def test_overview_refuses_a_sparkline_of_too_many_points(client):
+    r = client.get("/v1/overview?window=30d&size=1m")
+    assert r.status_code == 422
+    assert "more than 200 sparkline points over 30d" in r.json()["detail"]
+    r = client.get("/v1/overview?window=1h&size=2h")
+    assert r.status_code == 422 and "size 2:00:00 is longer than the window 1h" in r.text
+
+
+def test_failures_are_counted_per_window_version_and_error_type(client):
+    events = _log(client)
+    body = client.get("/v1/models/fraud/failures?size=1h").json()
+    failed = [e for e in events if e.get("status") == "error"]
+    assert body["failed"] == len(failed)
+    assert body["error_types"] == [
+        {"error_type": t, "failed": n}
+        for t, n in sorted(
+            Counter(e["error_type"] for e in failed).items(), key=lambda kv: (-kv[1], kv[0])
+        )
+    ]
+    expected = Counter(
+        (e["ts"][:13], e["version"], e["error_type"]) for e in failed
+    )  # the hour of each failure
+    got = Counter()
+    for w in body["windows"]:
+        for t, n in w["by_error_type"].items():
+            got[(w["start"][:13], w["version"], t)] += n
+        assert w["failed"] == sum(w["by_error_type"].values())
+    assert got == expected
+    windows = client.get("/v1/models/fraud/windows?size=1h&by=version").json()["windows"]
+    per_window = {(w["start"], w["version"]): w["failed_predictions"] for w in windows}
+    assert all(per_window[(w["start"], w["version"])] == w["failed"] for w in body["windows"])
+    only_v2 = client.get("/v1/models/fraud/failures?size=1h&version=v2").json()
+    assert {w["version"] for w in only_v2["windows"]} == {"v2"}
+    assert client.get("/v1/models/nope/failures").status_code == 404
+
+
+def test_resources_are_the_servers_own_samples_per_window(client):
+    deadline = datetime.now() + timedelta(seconds=5)
+    body = {"processes": []}
+    while datetime.now() < deadline and not body["processes"]:
+        body = client.get("/v1/resources?size=1m").json()
+    assert body["sample_interval_seconds"] == 0.05
+    (process,) = body["processes"]
+    window = process["windows"][-1]
+    assert window["samples"] >= 1
+    assert 0 <= window["cpu_percent_mean"] <= window["cpu_percent_max"]
+    assert 0 < window["rss_bytes_mean"] <= window["rss_bytes_max"]
+    r = client.get("/v1/resources?size=1s&since=2020-01-01T00:00:00Z")
+    assert r.status_code == 422 and "more than 2000 windows" in r.json()["detail"]
+    r = client.get("/v1/models/fraud/failures?size=99999999w")
+    assert r.status_code == 422 and "is longer than 366 days" in r.json()["detail"]
+
+
+def test_healthz_tells_the_servers_clock_simulated_or_wall(client):
+    body = client.get("/healthz").json()
+    assert body["clock"] == "wall"
+    assert abs(datetime.fromisoformat(body["now"]) - datetime.now(UTC).replace(tzinfo=None)) < HOUR
+    _clock.use_clock(_clock.SimulatedClock(3600.0, datetime(2030, 1, 1)))
+    try:
+        body = client.get("/healthz").json()
+    finally:
+        _clock.use_clock(None)
+    assert body["clock"] == "simulated, 3600× the wall clock"
+    assert datetime(2030, 1, 1) <= datetime.fromisoformat(body["now"]) < datetime(2030, 2, 1)
+
+
+def test_a_simulated_clock_stamps_events_and_ends_the_ranges(client):
+    _clock.use_clock(_clock.SimulatedClock(1.0, datetime(2031, 5, 5, 12)))
+    try:
+        client.post("/v1/predictions", json={"id": "s1", "model": "spam", "label": 1, "score": 0.8})
+        recent = client.get("/v1/models/spam/metrics?window=1h").json()
+    finally:
+        _clock.use_clock(None)
+    assert recent["predictions"] == 1
+    assert recent["scope"]["since"].startswith("2031-05-05T11:")
+    stamped = {"since": "2031-05-05T12:00:00Z", "until": "2031-05-05T12:01:00Z"}
+    assert client.get("/v1/models/spam/metrics", params=stamped).json()["predictions"] == 1
+    with pytest.raises(ValueError, match="a clock's speed must be positive, got 0"):
+        _clock.SimulatedClock(0)
+
+
+def test_json_answers_are_gzipped_when_asked_and_the_fast_path_never(client):
+    _log(client)
+    r = client.get("/v1/models/fraud/windows?size=1h", headers={"accept-encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip"
+    assert int(r.headers["content-length"]) * 3 < len(r.content)  # decoded by the client
+    raw = client.get("/v1/models/fraud/windows?size=1h", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in raw.headers and raw.json() == r.json()
+    # A batch's per-event answers are kilobytes, but the fast path answers as it is.
+    batch = [{"id": f"g{i}", "model": "spam", "label": 1, "score": 0.8} for i in range(200)]
+    fast = client.post(
+        "/v1/predictions", json={"predictions": batch}, headers={"accept-encoding": "gzip"}
+    )
+    assert fast.status_code == 200 and len(fast.content) > 1000
+    assert "content-encoding" not in fast.headers
+
+
+def test_pages_name_assets_by_digest_which_are_cached_for_a_year(client):
+    page = client.get("/").text
+    assert f"/dashboard/static/common.js?v={DIGEST}" in page
+    named = client.get(f"/dashboard/static/common.js?v={DIGEST}")
+    assert named.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert client.get("/dashboard/static/common.js").headers["cache-control"] == (
+        "public, max-age=300"
+    )
+    assert client.get("/dashboard/static/common.js?v=old").headers["cache-control"] == (
+        "public, max-age=300"
+    )
+
+
+def test_windows_ending_between_buckets_still_get_estimates(client):
+    """The dashboard asks for windows up to its clock's 'now', which is never on a
+    bucket boundary: the estimates before labels must not need one."""
+    rng = np.random.default_rng(5)
+    start = _hour() - 6 * HOUR
+    events, outcomes = [], []
+    for i in range(1500):
+        ts = start + timedelta(seconds=i * 6 * 3600 / 1500)
+        y = int(rng.random() < 0.3)
+        score = round(float(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)), 3)
+        events.append(
+            {"id": f"e{i}", "model": "fraud", "ts": ts.isoformat(), "label": int(score >= 0.5),
+             "score": score}
+        )  # fmt: skip
+        if ts < start + 4 * HOUR:
+            outcomes.append({"prediction_id": f"e{i}", "label": y})
+    assert client.post("/v1/predictions", json={"predictions": events}).status_code == 200
+    assert client.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+    until = (_hour() + timedelta(minutes=7, seconds=3)).isoformat()
+    body = client.get(
+        "/v1/models/fraud/windows", params={"size": "1h", "until": until, "metrics": "recall"}
+    ).json()
+    assert body["estimation"]["available"], body["estimation"]
+    estimating = [w for w in body["windows"] if w["state"] == "estimating"]
+    assert len(estimating) == 2
+    assert all(w["estimate"]["metrics"]["recall"]["value"] is not None for w in estimating)
