@@ -69,3 +69,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     import gc
 
     gc.collect()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the session (Debian's binaries, a cluster in a
+    temporary folder, a free port); skipped where PostgreSQL cannot be had. Each user
+    makes its own database with ``postgres.create_database``."""
+    pytest.importorskip("psycopg")
+    from tests.pgserver import find_bindir, postgres_server
+
+    if find_bindir() is None:
+        pytest.skip("PostgreSQL is not installed and cannot be (scripts/ensure-postgresql.sh)")
+    with postgres_server() as server:
+        yield server

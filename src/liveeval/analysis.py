@@ -22,6 +22,7 @@ from .errors import ValidationError
 from .metrics import Evaluation, EvaluationResult
 from .metrics.evaluation import predict_from_score
 from .metrics.grouped import grouped_evaluations
+from .metrics.ranking import DEFAULT_EXACT_LIMIT
 from .readiness import (
     Finding,
     Profile,
@@ -111,11 +112,16 @@ def _prepare(table: pa.Table, spec: ColumnSpec, source: str) -> Prepared:
         raise exc if exc.source else exc.located(source) from None
 
 
-def _evaluation(prepared: Prepared, spec: ColumnSpec) -> tuple[Evaluation, Any]:
+def _evaluation(
+    prepared: Prepared, spec: ColumnSpec, *, exact_limit: int = DEFAULT_EXACT_LIMIT
+) -> tuple[Evaluation, Any]:
+    """The statistics of validated rows, and the predicted codes (given, or derived
+    from the score or probabilities). ``exact_limit`` as :class:`ScoreDistribution`'s."""
     ev = Evaluation.create(
         prepared.labels,
         pos_label=prepared.pos_label,
         with_scores=prepared.score is not None or prepared.proba is not None,
+        exact_limit=exact_limit,
     )
     pred = prepared.pred_codes
     if pred is None and prepared.score is not None:
@@ -152,8 +158,9 @@ def _result(ev: Evaluation, options: Options) -> EvaluationResult:
     )
 
 
-def _breakdowns(prepared: Prepared, pred: Any, options: Options) -> dict[str, list[Breakdown]]:
-    out: dict[str, list[Breakdown]] = {}
+def _group_evaluations(prepared: Prepared, pred: Any) -> dict[str, list[tuple[str, Evaluation]]]:
+    """Per breakdown dimension (version, segment, time): each group's key and statistics."""
+    out: dict[str, list[tuple[str, Evaluation]]] = {}
     for dim, (keys, codes) in prepared.groups.items():
         evaluations = grouped_evaluations(
             codes,
@@ -165,15 +172,26 @@ def _breakdowns(prepared: Prepared, pred: Any, options: Options) -> dict[str, li
             score=prepared.score,
             weight=prepared.weight,
         )
+        out[dim] = list(zip(keys, evaluations, strict=True))
+    return out
+
+
+def _breakdowns(
+    groups: dict[str, list[tuple[str, Evaluation]]],
+    window_counts: dict[str, tuple[int, int]],
+    options: Options,
+) -> dict[str, list[Breakdown]]:
+    out: dict[str, list[Breakdown]] = {}
+    for dim, evaluations in groups.items():
         rows = []
-        for key, ev in zip(keys, evaluations, strict=True):
+        for key, ev in evaluations:
             if ev.confusion.total <= 0:
                 continue
             result = ev.result(options.confidence)
             metrics = {m: result.metrics[m] for m in GROUP_METRICS if m in result.metrics}
             rows.append(Breakdown(key, result.rows, metrics, result.confusion_matrix))
-        if dim == "time" and prepared.window_counts:
-            rows = _with_coverage(rows, prepared.window_counts)
+        if dim == "time" and window_counts:
+            rows = _with_coverage(rows, window_counts)
         out[dim] = rows
     return out
 
@@ -251,6 +269,7 @@ def evaluate(
     reference: Any = None,
     maturity: float = DEFAULT_MATURITY,
     progress: Progress | None = None,
+    engine: str = "local",
 ) -> Report:
     """Evaluate logged predictions: every metric with its interval, pitfalls and a verdict.
 
@@ -281,6 +300,12 @@ def evaluate(
     maturity:
         Label coverage from which a time window is ``realized`` rather than
         ``estimating`` (default 0.9), in (0, 1].
+    engine:
+        ``"local"`` (read and validate in this process) or ``"spark"``: ``data`` is
+        Parquet — a file, a folder, a glob such as ``logs/*.parquet``, a list of files
+        or a Spark DataFrame — and PySpark aggregates the sufficient statistics, which
+        give the same report (docs/spark.md). The Spark engine runs no check that needs
+        rows (training and validation data, single-feature leakage).
 
     Examples
     --------
@@ -317,6 +342,20 @@ def evaluate(
         raise ValidationError(f"maturity {maturity!r} is not a label coverage in (0, 1]")
     options = Options(confidence, beta, min_recall, min_precision, cost_fp, cost_fn)
     prof = profile if isinstance(profile, Profile) or profile is None else load_profile(profile)
+    if engine == "spark":
+        if train is not None or validation is not None or features is not None:
+            raise ValidationError(
+                "training/validation data and --features are checked by the local engine "
+                "only; run those checks without --engine spark"
+            )
+        if reference is not None:
+            raise ValidationError(
+                "the report's drift section (--reference) is computed by the local engine "
+                "only; for drift at scale run `liveeval drift --engine spark REF CUR`"
+            )
+        return _evaluate_spark(data, spec, options, prof, threshold)
+    if engine != "local":
+        raise ValidationError(f"engine {engine!r} is not one of 'local', 'spark'")
 
     table, source = _load(data, spec, progress)
     prepared = _prepare(table, spec, source)
@@ -324,16 +363,11 @@ def evaluate(
     spec = prepared.spec or spec
     ev, pred_codes = _evaluation(prepared, spec)
     result = _result(ev, options)
-    breakdowns = _breakdowns(prepared, pred_codes, options)
+    breakdowns = _breakdowns(
+        _group_evaluations(prepared, pred_codes), prepared.window_counts, options
+    )
 
-    findings: list[Finding] = []
-    recall_target = None
-    if prof is not None:
-        recall_target = next((c.target for c in prof.checks if c.metric == "recall"), None)
-    findings += accuracy_paradox(result, recall_target)
-    findings += single_class(result)
-    watched = [c.metric for c in prof.checks] if prof else ["accuracy", "precision", "recall", "f1"]
-    findings += too_few_labels(result, watched)
+    findings = _findings(result, prof)
 
     stages: list[Stage] = []
     stage_results: dict[str, EvaluationResult] = {}
@@ -454,6 +488,51 @@ def _drift(
         prediction=named.get("prediction"),
     )
     return report.to_dict()
+
+
+def _findings(result: EvaluationResult, prof: Profile | None) -> list[Finding]:
+    findings: list[Finding] = []
+    recall_target = None
+    if prof is not None:
+        recall_target = next((c.target for c in prof.checks if c.metric == "recall"), None)
+    findings += accuracy_paradox(result, recall_target)
+    findings += single_class(result)
+    watched = [c.metric for c in prof.checks] if prof else ["accuracy", "precision", "recall", "f1"]
+    findings += too_few_labels(result, watched)
+    return findings
+
+
+def _evaluate_spark(
+    data: Any, spec: ColumnSpec, options: Options, prof: Profile | None, threshold: float
+) -> Report:
+    """:func:`evaluate` with the statistics aggregated by Spark."""
+    from .engines.spark import log_statistics
+
+    stats = log_statistics(data, spec)
+    result = _result(stats.evaluation, options)
+    breakdowns = _breakdowns(stats.groups, stats.window_counts, options)
+    findings = _findings(result, prof)
+    judged = (
+        verdict(prof, result, findings, mode="fixed", latency=stats.evaluation.latency)
+        if prof is not None
+        else None
+    )
+    notes = [*stats.notes, "single-feature leakage checks need rows: not run by the Spark engine"]
+    return Report(
+        source=stats.source,
+        rows_read=stats.rows_read,
+        rows_evaluated=stats.rows_evaluated,
+        excluded=stats.excluded,
+        columns=stats.columns_used,
+        notes=notes,
+        result=result,
+        breakdowns=breakdowns,
+        time_unit=stats.time_unit,
+        findings=findings,
+        verdict=judged,
+        stages=[],
+        threshold=threshold,
+    )
 
 
 def _utc(ts: pa.Array) -> pa.Array:

@@ -4,7 +4,7 @@
 [server]
 host = "127.0.0.1"
 port = 8000
-store = "liveeval.duckdb"
+store = "liveeval.duckdb"  # or "postgresql://liveeval@db:5432/liveeval" (replicas)
 window = "1h"            # default window of the live metrics and Prometheus gauges
 
 [tokens]                 # or LIVEEVAL_WRITE_TOKEN / LIVEEVAL_ADMIN_TOKEN / LIVEEVAL_READ_TOKEN
@@ -371,7 +371,14 @@ def load_config(path: str | Path) -> ServerConfig:
     defaults = ServerConfig()
     parsed = [_model(m, p.parent, i) for i, m in enumerate(models)]
     config = ServerConfig(
-        store=str(_typed(server.get("store", defaults.store), str, "[server] store", "a path")),
+        store=str(
+            _typed(
+                server.get("store", defaults.store),
+                str,
+                "[server] store",
+                "a path or a postgresql:// URL",
+            )
+        ),
         host=str(_typed(server.get("host", defaults.host), str, "[server] host", "a string")),
         port=_typed(server.get("port", defaults.port), int, "[server] port", "an integer"),
         window=str(

@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "DeliveryError",
+    "EngineUnavailable",
     "EventTypeError",
     "EventValueError",
     "InputFileError",
@@ -168,6 +169,11 @@ class NotificationError(LiveevalError, ConnectionError):
 
 class StoreError(LiveevalError, OSError):
     """A store location that cannot be opened (a folder, a file of another kind)."""
+
+
+class EngineUnavailable(LiveevalError, RuntimeError):
+    """A compute engine that cannot start here: its package or its runtime (for Spark,
+    ``pyspark`` and a Java 17+ runtime) is missing."""
 
 
 class StoreLocked(LiveevalError, RuntimeError):

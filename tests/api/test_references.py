@@ -74,7 +74,7 @@ def log(client: TestClient, table: pa.Table, *, start: datetime = T0, prefix: st
         assert client.post("/v1/outcomes", json={"outcomes": outs[k : k + 10_000]}).is_success
 
 
-def config(path: Path, **kw: object) -> ServerConfig:
+def config(path: Path | str, **kw: object) -> ServerConfig:
     return ServerConfig(
         store=str(path),
         logged=[LoggedModel("ext", (0, 1), 1)],
@@ -281,8 +281,11 @@ def test_a_reference_without_fixed_bins_fixes_the_models_bins(client):
     assert service.store.reference("ext", "u").features["amount"].edges == edges
 
 
-def test_a_reference_survives_a_store_reopen(tmp_path):
-    path = tmp_path / "store.duckdb"
+@pytest.mark.parametrize("engine", ["duckdb", "postgresql"])
+def test_a_reference_survives_a_store_reopen(tmp_path, engine, request):
+    from tests.store.scenario import postgres_location
+
+    path = postgres_location(request) if engine == "postgresql" else tmp_path / "store.duckdb"
     with TestClient(create_app(config(path))) as c:
         assert put(c, "train", parquet(reference_table()), score="score", label="y").is_success
         log(c, reference_table(2000, seed=5))

@@ -123,8 +123,11 @@ def test_every_notice_arrives_exactly_once_after_the_receiver_comes_back(store):
     assert dispatcher.backlog() == {}
 
 
-def test_pending_notices_survive_a_restart(tmp_path):
-    path = tmp_path / "store.duckdb"
+@pytest.mark.parametrize("engine", ["duckdb", "postgresql"])
+def test_pending_notices_survive_a_restart(tmp_path, engine, request):
+    from tests.store.scenario import postgres_location
+
+    path = postgres_location(request) if engine == "postgresql" else tmp_path / "store.duckdb"
     port = free_port()
     first = open_store(path)
     dispatcher = Dispatcher(first, {"oncall": hook(f"http://127.0.0.1:{port}/hook")})

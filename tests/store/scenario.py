@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import math
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,9 @@ from liveeval.store.table import TableSource
 TS = dt.datetime(2026, 11, 1, 0, 0, 0)
 LONG_SEGMENT = "région-" + "é" * 300
 SEGMENTS = ["a", "b", None, LONG_SEGMENT]
-ENGINES = ["duckdb-file", "duckdb-memory", "table-arrow", "table-parquet"]
+ENGINES = ["duckdb-file", "duckdb-memory", "table-arrow", "table-parquet", "postgresql"]
+# Engines that are stores (written through the EventSink), not tables read as they are.
+STORES = ["duckdb-file", "duckdb-memory", "postgresql"]
 SPELLINGS = {1: ["1", 1, 1.0, True, "1.0"], 0: ["0", 0, 0.0, False, "false"]}
 
 
@@ -148,6 +151,8 @@ def _batches(arrivals: list[tuple[str, dict[str, Any]]], seed: int) -> Iterator[
 
 
 def _write_duck(location: str, scenario: Scenario) -> Any:
+    """The scenario written to the store at ``location`` (any engine), half through
+    group commits on an event loop and half in line from a plain thread."""
     engine = open_store(location)
 
     async def write(kind: str, batch: list[dict[str, Any]]) -> None:
@@ -161,7 +166,19 @@ def _write_duck(location: str, scenario: Scenario) -> Any:
     return engine
 
 
-def open_engine(name: str, folder: Any, scenario: Scenario) -> StatisticsSource:
+def postgres_location(request: pytest.FixtureRequest) -> str:
+    """A new database on the session's PostgreSQL server (skips where there is none)."""
+    server = request.getfixturevalue("postgres")
+    return str(server.create_database(f"t{uuid.uuid4().hex[:16]}"))
+
+
+def open_engine(
+    name: str, folder: Any, scenario: Scenario, request: pytest.FixtureRequest | None = None
+) -> StatisticsSource:
+    if name == "postgresql":
+        if request is None:
+            raise ValueError("the postgresql engine needs the test's request (for the server)")
+        return _write_duck(postgres_location(request), scenario)
     if name == "duckdb-file":
         return _write_duck(str(folder / "store.duckdb"), scenario)
     if name == "duckdb-memory":

@@ -2,8 +2,9 @@
 equal to scikit-learn's on the events the store keeps.
 
 Engines: a DuckDB file (journal, group commit and in-line commits mixed), DuckDB
-``:memory:`` (no journal), a :class:`TableSource` over Arrow tables, and a
-:class:`TableSource` over the Parquet that ``export`` writes. Events arrive in a
+``:memory:`` (no journal), a :class:`TableSource` over Arrow tables, a
+:class:`TableSource` over the Parquet that ``export`` writes, and a PostgreSQL database
+on a real server started for the session. Events arrive in a
 random order (outcomes before their predictions), with retries (duplicates),
 conflicting repeats (the first one counts), failed predictions, outcome labels in
 every JSON type of one class, segments (one of them long and not ASCII), versions
@@ -37,7 +38,7 @@ from .scenario import (
 @pytest.fixture(scope="module", params=ENGINES)
 def binary(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     scenario = make_scenario(7)
-    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario)
+    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario, request)
     yield source, scenario
     close_source(source)
 
@@ -45,7 +46,7 @@ def binary(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module", params=ENGINES)
 def multiclass(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     scenario = make_scenario(11, multiclass=True)
-    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario)
+    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario, request)
     yield source, scenario
     close_source(source)
 
@@ -142,11 +143,11 @@ def test_groups_equal_their_scopes_and_add_up_to_the_whole(binary, by, every):
     np.testing.assert_array_equal(total, whole.evaluation.confusion.counts)
 
 
-def test_every_engine_gives_the_same_statistics(tmp_path):
+def test_every_engine_gives_the_same_statistics(tmp_path, request):
     scenario = make_scenario(3, n=120)
     results = []
     for name in ENGINES:
-        source = open_engine(name, tmp_path / name, scenario)
+        source = open_engine(name, tmp_path / name, scenario, request)
         stats = source.statistics(Scope("m"), classes=scenario.classes, pos_label=1.0)
         assert stats.evaluation is not None
         results.append(
@@ -174,8 +175,9 @@ def test_every_engine_gives_the_same_statistics(tmp_path):
             assert value == pytest.approx(first[5][name], rel=1e-12, nan_ok=True), name
 
 
+@pytest.mark.parametrize("engine", ["duckdb-file", "postgresql"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_arrival_order_does_not_change_statistics(tmp_path, seed):
+def test_arrival_order_does_not_change_statistics(tmp_path, request, seed, engine):
     scenario = make_scenario(5, n=80)
     rng = np.random.default_rng(seed)
     # Same events, another order; conflicting repeats are dropped so "first" is the same.
@@ -188,7 +190,7 @@ def test_arrival_order_does_not_change_statistics(tmp_path, seed):
     shuffled = Scenario(
         [originals[i] for i in rng.permutation(len(originals))], (0.0, 1.0), 1.0, False
     )
-    source = open_engine("duckdb-file", tmp_path, shuffled)
+    source = open_engine(engine, tmp_path, shuffled, request)
     try:
         check_against_sklearn(
             source.statistics(Scope("m"), classes=(0.0, 1.0), pos_label=1.0), shuffled, Scope("m")

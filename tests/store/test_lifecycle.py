@@ -1,6 +1,7 @@
-"""Engine-neutral reads about a model's life: the DuckDB file and TableSource agree on
-deployment events and on predictions of two versions on the same inputs; the outbox
-keeps one row per key."""
+"""Engine-neutral reads about a model's life: the DuckDB file, PostgreSQL and
+TableSource agree on deployment events and on predictions of two versions on the same
+inputs; the outbox keeps one row per key; the ledger, the alert history and named
+references survive a reopen on every store engine."""
 
 from __future__ import annotations
 
@@ -10,10 +11,28 @@ from datetime import datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from liveeval.store import Notification, TableSource, open_store
+from liveeval.errors import ConflictError
+from liveeval.store import Notification, Scope, TableSource, open_store
 from liveeval.store.events import events_table
+from liveeval.store.interface import (
+    ActionRun,
+    AlertRow,
+    FeatureHistogram,
+    StoredReference,
+)
+
+from .scenario import postgres_location
 
 T0 = datetime(2026, 11, 1)
+STORES = ["duckdb", "postgresql"]
+
+
+@pytest.fixture(params=STORES)
+def location(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A new store's location on each engine (the same location opens it again)."""
+    if request.param == "postgresql":
+        return postgres_location(request)
+    return str(tmp_path / "s.duckdb")
 
 
 def _events() -> dict[str, list[dict]]:
@@ -64,9 +83,9 @@ def _events() -> dict[str, list[dict]]:
     return {"predictions": predictions, "deployments": deployments}
 
 
-def test_duckdb_and_table_source_agree_on_pairs_and_deployments(tmp_path):
+def test_store_engines_and_table_source_agree_on_pairs_and_deployments(location):
     events = _events()
-    store = open_store(tmp_path / "s.duckdb")
+    store = open_store(location)
     for kind, rows in events.items():
         store.commit(kind, rows)
     tables = TableSource({kind: events_table(kind, rows) for kind, rows in events.items()})
@@ -94,8 +113,8 @@ def test_duckdb_and_table_source_agree_on_pairs_and_deployments(tmp_path):
         store.close()
 
 
-def test_the_outbox_keeps_one_row_per_key_and_reports_its_backlog(tmp_path):
-    store = open_store(":memory:")
+def test_the_outbox_keeps_one_row_per_key_and_reports_its_backlog(location):
+    store = open_store(location)
     try:
         row = Notification("k", "hook", "a", "firing", "m", {"n": 1}, T0)
         assert store.outbox_add([row, row]) == 1
@@ -108,8 +127,162 @@ def test_the_outbox_keeps_one_row_per_key_and_reports_its_backlog(tmp_path):
         store.close()
 
 
-def test_the_labelled_export_has_one_column_per_feature(tmp_path):
-    store = open_store(tmp_path / "s.duckdb")
+def test_the_outbox_and_action_runs_survive_a_restart(location):
+    later = T0 + timedelta(minutes=5)
+    store = open_store(location)
+    try:
+        store.outbox_add(
+            [
+                Notification("k1", "hook", "a", "firing", "m", {"n": 1}, T0),
+                Notification("k2", "mail", "a", "firing", "m", {"n": 2}, later),
+            ]
+        )
+        store.outbox_update("k1", attempts=1, next_attempt_at=later, error="503 from the hook")
+        store.record_action_run(ActionRun("r1", "retrain", "running", T0, model="m"))
+        store.record_action_run(
+            ActionRun("r1", "retrain", "succeeded", T0, model="m", finished_at=later, exit_code=0)
+        )
+        store.record_action_run(ActionRun("r2", "page", "skipped", later, reason="cooldown"))
+    finally:
+        store.close()
+    store = open_store(location)
+    try:
+        assert store.outbox_due(T0) == []
+        (due,) = store.outbox_due(later, channel="hook")
+        assert (due.attempts, due.last_error, due.notice) == (1, "503 from the hook", {"n": 1})
+        store.outbox_update("k2", attempts=1, next_attempt_at=None, error=None, delivered_at=later)
+        assert [n.key for n in store.notifications()] == ["k2", "k1"]
+        assert [n.key for n in store.notifications(status="delivered")] == ["k2"]
+        assert store.outbox_backlog() == {"hook": (1, T0)}
+        runs = store.action_runs()
+        assert [(r.id, r.status) for r in runs] == [("r2", "skipped"), ("r1", "succeeded")]
+        assert runs[1].finished_at == later and runs[1].exit_code == 0
+        assert [r.id for r in store.action_runs(model="m")] == ["r1"]
+    finally:
+        store.close()
+
+
+def test_the_alert_history_is_kept_in_order_across_a_restart(location):
+    store = open_store(location)
+    try:
+        for i, state in enumerate(["pending", "firing", "resolved", "firing"]):
+            alert = "a1" if i < 3 else "a2"
+            model = "m" if i < 3 else "n"
+            store.record_alert(
+                AlertRow(
+                    alert,
+                    "drop",
+                    model,
+                    None,
+                    None,
+                    "accuracy",
+                    state,
+                    "page",
+                    T0 + timedelta(minutes=i),
+                    json.dumps({"i": i}),
+                )
+            )
+    finally:
+        store.close()
+    store = open_store(location)
+    try:
+        assert [r.state for r in store.alert_history("a1")] == ["pending", "firing", "resolved"]
+        assert [r.alert_id for r in store.alert_history(model="n")] == ["a2"]
+        last = store.alert_history(limit=2)
+        assert [json.loads(r.body)["i"] for r in last] == [2, 3]
+        assert last[0].ts == T0 + timedelta(minutes=2)
+    finally:
+        store.close()
+
+
+def _reference(name: str, edges: tuple[float, ...], rows: int) -> StoredReference:
+    counts = (rows // 2, rows - rows // 2)
+    histogram = FeatureHistogram("x", rows, 0, edges, counts, 0, 0, {}, 0)
+    return StoredReference("m", name, rows, {"x": histogram}, moments={"x": (rows, 1.0, 2.0)})
+
+
+def test_references_fix_bins_once_and_survive_a_reopen(location):
+    store = open_store(location)
+    try:
+        # Numbers stored before the bins are fixed are binned on them at once.
+        store.commit("predictions", _events()["predictions"])
+        fixed = store.fix_feature_bins("m", {"x": [0.0, 5.0, 10.0]})
+        assert fixed == {"x": (0.0, 5.0, 10.0)}
+        assert store.fix_feature_bins("m", {"x": [1.0, 2.0]}) == fixed
+        (window,) = store.feature_windows(Scope("m"), None, ["x"]).values()
+        histogram = window["x"]
+        assert histogram.edges == fixed["x"]
+        assert sum(histogram.counts) + histogram.below + histogram.above == 60
+        store.save_reference(_reference("train", fixed["x"], 10))
+        with pytest.raises(ConflictError, match="already has a reference named 'train'"):
+            store.save_reference(_reference("train", fixed["x"], 20))
+        store.save_reference(_reference("train", fixed["x"], 20), replace=True)
+        store.save_reference(_reference("old", fixed["x"], 4))
+        assert store.delete_reference("m", "old") is True
+        assert store.delete_reference("m", "old") is False
+    finally:
+        store.close()
+    store = open_store(location)
+    try:
+        ref = store.reference("m", "train")
+        assert ref is not None and ref.rows == 20 and ref.created is not None
+        assert ref.features["x"].counts == (10, 10) and ref.moments["x"] == (20, 1.0, 2.0)
+        assert [r.name for r in store.references("m")] == ["train"]
+        assert store.reference("m", "old") is None
+    finally:
+        store.close()
+
+
+def test_failures_and_resources_are_counted_per_window(location):
+    store = open_store(location)
+    try:
+        store.commit(
+            "predictions",
+            [
+                {
+                    "id": f"e{i}",
+                    "model": "m",
+                    "version": "v1",
+                    "ts": T0 + timedelta(minutes=i),
+                    "status": "error",
+                    "error_type": "ValueError" if i % 2 else None,
+                }
+                for i in range(6)
+            ],
+        )
+        store.commit(
+            "resource_samples",
+            [
+                {
+                    "ts": T0 + timedelta(minutes=i),
+                    "process": "api",
+                    "cpu_percent": 10.0 * i,
+                    "rss_bytes": 1000 + i,
+                }
+                for i in range(6)
+            ],
+        )
+        every = timedelta(minutes=3)
+        failed = store.failures(Scope("m"), every)
+        assert [(f.start, f.error_type, f.count) for f in failed] == [
+            (T0, "", 2),
+            (T0, "ValueError", 1),
+            (T0 + every, "", 1),
+            (T0 + every, "ValueError", 2),
+        ]
+        windows = store.resource_windows(T0, T0 + 2 * every, every)
+        assert [(w.start, w.samples, w.cpu_percent_max, w.rss_bytes_max) for w in windows] == [
+            (T0, 3, 20.0, 1002),
+            (T0 + every, 3, 50.0, 1005),
+        ]
+        usage = store.resource_usage(T0 + every, None)
+        assert (usage.samples, usage.cpu_percent_mean, usage.rss_bytes_max) == (3, 40.0, 1005)
+    finally:
+        store.close()
+
+
+def test_the_labelled_export_has_one_column_per_feature(tmp_path, location):
+    store = open_store(location)
     try:
         events = _events()
         store.commit("predictions", events["predictions"])

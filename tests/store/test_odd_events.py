@@ -106,7 +106,9 @@ def odd_scenario() -> Scenario:
 
 @pytest.fixture(scope="module", params=ENGINES)
 def odd(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), odd_scenario())
+    source = open_engine(
+        request.param, tmp_path_factory.mktemp(request.param), odd_scenario(), request
+    )
     yield source
     close_source(source)
 

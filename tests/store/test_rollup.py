@@ -43,7 +43,9 @@ def frozen(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(rollup, "FREEZE_VALUES", 60)
         scenario = make_scenario(13, n=240)
-        source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario)
+        source = open_engine(
+            request.param, tmp_path_factory.mktemp(request.param), scenario, request
+        )
     yield source, scenario
     close_source(source)
 
@@ -254,9 +256,12 @@ def test_feature_windows_equal_numpy_on_the_frozen_bins(frozen):
     assert 10 <= edges.size <= rollup.FEATURE_BINS + 2 and (np.diff(edges) > 0).all()
 
 
-def test_feature_windows_of_features_not_frozen_yet_use_the_provisional_bins(tmp_path):
+@pytest.mark.parametrize("engine", ["duckdb-file", "postgresql"])
+def test_feature_windows_of_features_not_frozen_yet_use_the_provisional_bins(
+    tmp_path, request, engine
+):
     scenario = make_scenario(17, n=120)
-    source = open_engine("duckdb-file", tmp_path, scenario)
+    source = open_engine(engine, tmp_path, scenario, request)
     try:
         check_feature_windows(source, scenario)
     finally:
@@ -270,7 +275,7 @@ def test_feature_windows_refuse_a_segment(frozen):
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_rollups_do_not_depend_on_arrival_order_or_batching(tmp_path, seed):
+def test_rollups_do_not_depend_on_arrival_order_or_batching(tmp_path, request, seed):
     base = make_scenario(19, n=150)
     rng = np.random.default_rng(seed)
     # Another order of the same arrivals (retries and conflicts included); the first of
@@ -278,8 +283,8 @@ def test_rollups_do_not_depend_on_arrival_order_or_batching(tmp_path, seed):
     order = list(rng.permutation(len(base.arrivals)))
     shuffled = Scenario([base.arrivals[i] for i in order], base.classes, 1.0, False)
     kw: dict[str, Any] = {"classes": shuffled.classes, "pos_label": 1.0}
-    for engine in ("duckdb-file", "duckdb-memory"):
-        source = open_engine(engine, tmp_path / f"{engine}-{seed}", shuffled)
+    for engine in ("duckdb-file", "duckdb-memory", "postgresql"):
+        source = open_engine(engine, tmp_path / f"{engine}-{seed}", shuffled, request)
         try:
             every = dt.timedelta(hours=3)
             for key, stats in source.grouped_statistics(Scope("m"), every=every, **kw).items():

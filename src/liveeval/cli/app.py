@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..errors import LiveevalError
+from ..errors import LiveevalError, ValidationError
 
 app = typer.Typer(
     name="liveeval",
@@ -109,6 +109,14 @@ TrainOpt = Annotated[
 ValidationOpt = Annotated[
     Path | None, typer.Option("--validation", help="Validation data, same columns.")
 ]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="local: read the file here; spark: PySpark aggregates the statistics of "
+        "Parquet files (a file, folder or glob such as 'logs/*.parquet').",
+    ),
+]
 FeaturesOpt = Annotated[
     str | None,
     typer.Option("--features", help="Comma-separated feature columns for the leakage checks."),
@@ -178,6 +186,12 @@ def _evaluate(file: Path, **kwargs: Any) -> Any:
         },
     )
 
+    engine = kwargs.get("engine", "local")
+    if engine not in ("local", "spark"):
+        raise ValidationError(f"--engine {engine!r} is not one of local, spark")
+    if engine == "spark":
+        # Spark reads the files itself (a glob or a folder is not one local file).
+        return evaluate(str(file), **kwargs)
     progress, callback = _progress_for(file)
     if progress is None:
         return evaluate(file, **kwargs)
@@ -292,6 +306,7 @@ def report(
     confidence: ConfidenceOpt = 0.95,
     json_path: JsonOpt = None,
     html: HtmlOpt = None,
+    engine: EngineOpt = "local",
 ) -> None:
     """Every metric with its confidence interval, pitfalls, and a verdict if --profile is given."""
     with _bad_input():
@@ -326,6 +341,7 @@ def report(
             min_precision=min_precision,
             cost_fp=cost_fp,
             cost_fn=cost_fn,
+            engine=engine,
         )
         written = _write_outputs(result, json_path, html)
     if json_path != "-":

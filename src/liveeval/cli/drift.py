@@ -174,6 +174,14 @@ def drift(
         Path | None,
         typer.Option("--html", help="Write an HTML page with reference vs current histograms."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local: read the files here; spark: PySpark computes the histograms of "
+            "Parquet files, folders or globs.",
+        ),
+    ] = "local",
 ) -> None:
     """Which columns moved from REFERENCE to CURRENT, ranked, with the rule that decided.
 
@@ -201,6 +209,7 @@ def drift(
             score=score,
             prediction=prediction,
             rule=rule,
+            engine=engine,
         )
     written = []
     if html is not None:

@@ -78,7 +78,12 @@ def serve(
         ),
     ] = None,
     store: Annotated[
-        str | None, typer.Option("--store", help="DuckDB file for the event log.")
+        str | None,
+        typer.Option(
+            "--store",
+            help="DuckDB file for the event log, or postgresql://USER@HOST:PORT/DB shared "
+            "by several replicas (password from PGPASSWORD or a password file).",
+        ),
     ] = None,
     host: Annotated[
         str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1).")
@@ -106,6 +111,7 @@ def serve(
     from ..config import ServerConfig, Tokens, load_alerts_file, load_config
     from ..service import Service
     from ..serving import ModelSpec
+    from ..store.postgres import masked
     from .app import _bad_input
 
     with _bad_input():
@@ -146,7 +152,7 @@ def serve(
         app = create_app(cfg, service)
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"liveeval serving {sorted({m.name for m in cfg.models}) or 'no models (ingest only)'} "
-            f"on http://{cfg.host}:{cfg.port} — store {cfg.store}",
+            f"on http://{cfg.host}:{cfg.port} — store {masked(cfg.store)}",
             markup=False,
         )
         # The journal's syncer and the DuckDB loader are threads: a shorter GIL switch
@@ -173,18 +179,21 @@ def serve(
 
 
 def export(
-    store: Annotated[Path, typer.Option("--store", help="DuckDB file to export.")],
+    store: Annotated[
+        str, typer.Option("--store", help="DuckDB file (or postgresql:// database) to export.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
     fmt: Annotated[str, typer.Option("--format", help="Only parquet for now.")] = "parquet",
 ) -> None:
     """Write the event log as Parquet, partitioned by model and date (predictions) and date (others)."""
     from ..store import open_store
+    from ..store.postgres import is_postgres
     from .app import _bad_input, _fail
 
     with _bad_input():
         if fmt != "parquet":
             _fail(f"--format {fmt!r}: only 'parquet' is supported")
-        if not store.is_file():
+        if not is_postgres(store) and not Path(store).is_file():
             _fail(f"{store}: no such store file")
         # Opening the store loads whatever the journal holds beyond the database
         # (events acknowledged before a crash), so the export has every one. A store

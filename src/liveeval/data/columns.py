@@ -30,7 +30,7 @@ from ..metrics.evaluation import PROBA_SUM_TOLERANCE
 from ..metrics.labels import Label, normalise_label
 from ..metrics.loss import row_sums
 
-__all__ = ["ColumnSpec", "Prepared", "coerce_label", "prepare", "timestamps"]
+__all__ = ["ColumnSpec", "Part", "Prepared", "coerce_label", "prepare", "timestamps"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -113,6 +113,18 @@ class ColumnSpec:
         return [n for n in names if n]
 
 
+@dataclass(frozen=True)
+class Part:
+    """What is decided over a whole table, for validating one part of it (a batch of a
+    distributed read): the classes and the positive label as :func:`prepare` resolved
+    them over every row, and the time breakdown's unit. A part may have no labelled
+    row, and its weights may all be 0; the whole is checked for those."""
+
+    labels: tuple[Label, ...]
+    pos_label: Label | None
+    time_unit: str | None = None
+
+
 @dataclass
 class Prepared:
     """Validated arrays of the rows that enter the quality metrics, plus what was left out."""
@@ -139,6 +151,8 @@ class Prepared:
     # Per time bucket key: (ok predictions, labelled ones), for label coverage.
     window_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Column names that occur more than once (unused, so left out of every check)."""
+    latency_absent: int = 0
+    """Rows without a latency value (left out of the latency percentiles)."""
 
     @property
     def rows_evaluated(self) -> int:
@@ -407,6 +421,11 @@ def _bucket_unit(ts: pa.Array, window: str | None) -> str:
         return window
     lo, hi = pc.min_max(ts).values()
     span = (hi.value - lo.value) / 1e6 if lo.is_valid else 0.0
+    return unit_for_span(span)
+
+
+def unit_for_span(span: float) -> str:
+    """The finest calendar unit that gives at most 48 buckets over ``span`` seconds."""
     return next(
         (
             u
@@ -454,13 +473,27 @@ def _time_buckets(
     starts = _bucket_starts(timestamps(table, name, source, row_of), unit)
     distinct, codes = np.unique(starts, return_inverse=True)
     if distinct.size > MAX_TIME_BUCKETS:
-        raise ValidationError(
-            f"{distinct.size:,} time windows of {unit} is more than {MAX_TIME_BUCKETS:,}; "
-            "choose a larger --window",
-            source=source,
-            column=name,
-        )
+        raise too_many_windows(distinct.size, unit, source, name)
     return [_bucket_key(int(v), unit) for v in distinct], codes.astype(np.int64)
+
+
+def too_many_windows(count: int, unit: str, source: str, column: str) -> ValidationError:
+    """The error for ``count`` time windows, beyond :data:`MAX_TIME_BUCKETS`."""
+    return ValidationError(
+        f"{count:,} time windows of {unit} is more than {MAX_TIME_BUCKETS:,}; "
+        "choose a larger --window",
+        source=source,
+        column=column,
+    )
+
+
+def no_positive_weight(rows: int, source: str, column: str) -> ValidationError:
+    """The error for ``rows`` evaluated rows whose weights are all 0."""
+    return ValidationError(
+        f"every weight of the {rows:,} rows evaluated is 0; at least one must be positive",
+        source=source,
+        column=column,
+    )
 
 
 def _window_counts(
@@ -541,7 +574,7 @@ def _probability_columns(
 
 
 def _rows_to_evaluate(
-    table: pa.Table, spec: ColumnSpec, notes: list[str], source: str
+    table: pa.Table, spec: ColumnSpec, notes: list[str], source: str, *, whole: bool = True
 ) -> tuple[npt.NDArray[np.bool_] | None, dict[str, int], IntArray | None]:
     """Failed predictions, rows left out by reason, and the indices of the rows kept
     (``None`` when every row is kept, so that no index array is built)."""
@@ -565,19 +598,28 @@ def _rows_to_evaluate(
     all_kept = bool(keep.all())
     # Row indices are only materialised when rows were left out.
     rows_kept = None if all_kept else np.flatnonzero(keep)
-    if rows_kept is not None and rows_kept.size == 0:
-        hint = ""
-        if found_by_name and failed_all is not None and failed_all.all():
-            hint = (
-                f"; column '{spec.status}' was taken as the prediction status (found by "
-                "name) and no row says ok (or success, 200, true)"
-            )
-        raise ValidationError(
-            f"no labelled rows to evaluate among {n} ({_describe(excluded)}){hint}",
-            source=source,
-            column=spec.label,
-        )
+    if whole and rows_kept is not None and rows_kept.size == 0:
+        all_failed = failed_all is not None and bool(failed_all.all())
+        raise no_labelled_rows(n, excluded, spec, source, found_by_name and all_failed)
     return failed_all, excluded, rows_kept
+
+
+def no_labelled_rows(
+    n: int, excluded: dict[str, int], spec: ColumnSpec, source: str, status_by_name: bool
+) -> ValidationError:
+    """The error for a table of ``n`` rows none of which is labelled and successful;
+    ``status_by_name`` when the status column was found by name and says no row is ok."""
+    hint = ""
+    if status_by_name:
+        hint = (
+            f"; column '{spec.status}' was taken as the prediction status (found by "
+            "name) and no row says ok (or success, 200, true)"
+        )
+    return ValidationError(
+        f"no labelled rows to evaluate among {n} ({_describe(excluded)}){hint}",
+        source=source,
+        column=spec.label,
+    )
 
 
 def resolve_columns(
@@ -626,15 +668,20 @@ def resolve_columns(
     return spec, notes, duplicated
 
 
-def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepared:
+def prepare(
+    table: pa.Table, spec: ColumnSpec, source: str = "<table>", *, part: Part | None = None
+) -> Prepared:
     """Validate ``table`` against ``spec`` and extract the arrays the metrics need.
 
     Every error names ``source``, the column and the first offending row, counted
-    from 1 (row 1 is the first data row).
+    from 1 (row 1 is the first data row). With ``part``, ``table`` is one part of a
+    larger table whose classes, positive label and time unit ``part`` gives (a
+    distributed engine validates each batch so); the checks of the whole — some row
+    labelled, some weight positive — are then the caller's.
     """
     spec, notes, duplicated = resolve_columns(table, spec, source)
     n = table.num_rows
-    if n == 0:
+    if n == 0 and part is None:
         raise ValidationError("no rows: the data has a header but no values", source=source)
     _check_scalar(table, spec.label, source, "labels")
     if spec.pred is not None:
@@ -647,7 +694,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         label_type = label_type.value_type
     try:
         pos_label = coerce_label(spec.pos_label, label_type, what="positive label")
-        declared = (
+        declared: tuple[Label, ...] | None = (
             None
             if spec.labels is None
             else tuple(coerce_label(v, label_type, what="declared label") for v in spec.labels)
@@ -666,7 +713,12 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
             ) from None
 
     # Which rows enter the quality metrics.
-    failed_all, excluded, rows_kept = _rows_to_evaluate(table, spec, notes, source)
+    if part is not None:
+        # Resolved over the whole table: neither coerced nor re-derived from this part.
+        pos_label, declared = part.pos_label, part.labels
+    failed_all, excluded, rows_kept = _rows_to_evaluate(
+        table, spec, notes, source, whole=part is None
+    )
     sub = table if rows_kept is None else table.take(pa.array(rows_kept))
 
     def original_row(i: int) -> int:
@@ -739,7 +791,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         if pos_label is not None:
             found.add(pos_label)
         labels = _sorted(found)
-    if len(labels) == 1:
+    if len(labels) == 1 and part is None:
         # One class of 0/1 integers or booleans is half of a binary problem (a batch with
         # no frauds): evaluate it as binary so the metrics of the class seen stay defined.
         observed = labels[0]
@@ -886,13 +938,8 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
                 column=spec.weight,
                 row=original_row(i),
             )
-        if not (weight > 0).any():
-            raise ValidationError(
-                f"every weight of the {weight.size:,} rows evaluated is 0; at least one must be "
-                "positive",
-                source=source,
-                column=spec.weight,
-            )
+        if part is None and not (weight > 0).any():
+            raise no_positive_weight(weight.size, source, spec.weight)
 
     # Groups for the breakdowns.
     groups: dict[str, tuple[list[str], IntArray]] = {}
@@ -909,8 +956,13 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
     time_unit = None
     window_counts: dict[str, tuple[int, int]] = {}
     if spec.time is not None:
-        time_unit = _bucket_unit(
-            _valid_times(table, spec.time, failed_all, sub, source, original_row), spec.window
+        time_unit = (
+            part.time_unit
+            if part is not None and part.time_unit is not None
+            else _bucket_unit(
+                _valid_times(table, spec.time, failed_all, sub, source, original_row),
+                spec.window,
+            )
         )
         keys, codes = _time_buckets(sub, spec.time, source, original_row, time_unit)
         groups["time"] = (keys, codes)
@@ -918,6 +970,7 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
 
     # Operational columns cover every prediction, labelled or not.
     latency = None
+    latency_absent = 0
     latency_col = spec.latency
     if latency_col is not None:
         unit = spec.latency_unit or _latency_unit(latency_col, source)
@@ -932,12 +985,9 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
                 column=latency_col,
                 row=i + 1,
             )
-        absent = int(n - present.sum())
-        if absent:
-            notes.append(
-                f"{absent:,} row(s) without a latency in '{latency_col}' left out of the "
-                "latency percentiles"
-            )
+        latency_absent = int(n - present.sum())
+        if latency_absent:
+            notes.append(latency_note(latency_absent, latency_col))
         latency = raw_latency[present] * LATENCY_UNITS[unit]
 
     used = {
@@ -973,7 +1023,13 @@ def prepare(table: pa.Table, spec: ColumnSpec, source: str = "<table>") -> Prepa
         spec,
         duplicated,
         window_counts,
+        latency_absent,
     )
+
+
+def latency_note(absent: int, column: str) -> str:
+    """The note for ``absent`` rows without a latency in ``column``."""
+    return f"{absent:,} row(s) without a latency in '{column}' left out of the latency percentiles"
 
 
 def _valid_times(

@@ -469,16 +469,23 @@ def _report(
     current_name: str,
     rows: tuple[int, int],
     bins: int,
+    measured: Sequence[DriftMeasurement] | None = None,
 ) -> DriftReport:
+    """The ranked report; ``measured`` gives each plan's measurement (an engine that
+    measured elsewhere), else each plan's columns are read with ``read`` and measured."""
+
     def measure(plan: _Plan) -> DriftMeasurement:
         ref_col, cur_col = read(plan.name)
         return measure_columns(ref_col, cur_col, plan.kind, rule, bins=bins)
 
-    # Two columns at a time: Parquet decoding and numpy's sort release the GIL, and
-    # memory holds two columns of each file, not two tables.
-    workers = max(1, min(2, os.cpu_count() or 1, len(plans)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        measurements = list(pool.map(measure, plans))
+    if measured is not None:
+        measurements = list(measured)
+    else:
+        # Two columns at a time: Parquet decoding and numpy's sort release the GIL, and
+        # memory holds two columns of each file, not two tables.
+        workers = max(1, min(2, os.cpu_count() or 1, len(plans)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            measurements = list(pool.map(measure, plans))
     calls = call_drift(measurements, rule)
     ranked = sorted(
         (ColumnDrift(p.name, p.role, c) for p, c in zip(plans, calls, strict=True)),
@@ -594,10 +601,30 @@ def compare_files(
     prediction: str | None = None,
     rule: DriftRule | None = None,
     bins: int = DEFAULT_BINS,
+    engine: str = "local",
 ) -> DriftReport:
     """:func:`compare_tables` on two files (CSV, Parquet, JSON Lines; see
-    :mod:`liveeval.data.reader`). Parquet is read a column at a time."""
+    :mod:`liveeval.data.reader`). Parquet is read a column at a time.
+
+    With ``engine="spark"``, ``reference`` and ``current`` are Parquet files, folders or
+    globs, and PySpark computes the histograms on the reference's exact quantile edges
+    (:func:`liveeval.engines.spark.drift.compare_parquet`)."""
     rule = rule or DriftRule()
+    if engine == "spark":
+        from ..engines.spark.drift import compare_parquet
+
+        return compare_parquet(
+            reference,
+            current,
+            columns=columns,
+            label=label,
+            score=score,
+            prediction=prediction,
+            rule=rule,
+            bins=bins,
+        )
+    if engine != "local":
+        raise ValidationError(f"engine {engine!r} is not one of 'local', 'spark'")
     ref = _FileColumns(Path(reference))
     cur = _FileColumns(Path(current))
     plans, skipped = _plan(

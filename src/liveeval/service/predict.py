@@ -203,7 +203,14 @@ async def _failed(
     key = (model, v, error_type)
     if key not in _logged and len(_logged) < 1000:
         _logged.add(key)
-        log.warning("model %r version %r failed on a request", model, v, exc_info=exc)
+        log.warning(
+            "model %r version %r failed on a request with %s (traceback shown once per "
+            "model, version and error type; every failure is stored and counted)",
+            model,
+            v,
+            error_type,
+            exc_info=exc,
+        )
     stamp = now()
     per_row = None if out is None else out.model_seconds / len(rows)
     total = time.perf_counter() - started

@@ -73,13 +73,23 @@ __all__ = [
 
 
 def open_store(location: str | Path) -> Store:
-    """Open the store at ``location``: a DuckDB file path, or ``":memory:"``.
+    """Open the store at ``location``: a DuckDB file path, ``":memory:"``, or a
+    PostgreSQL database (``postgresql://user@host:port/db``; the password from
+    ``PGPASSWORD``, a password file or the URL, never printed).
 
     Raises
     ------
     StoreLocked
-        when another process holds it.
+        when another process holds a DuckDB file.
+    StoreUnavailable
+        when a PostgreSQL server cannot be reached or refuses the credentials.
     """
+    from .postgres.location import is_postgres
+
+    if is_postgres(location):
+        from .postgres.engine import open_postgres
+
+        return open_postgres(str(location))
     from .duck.engine import DuckEngine
 
     return DuckEngine(location)

@@ -69,11 +69,15 @@ def aggregate(
     pos_label: Label | None = None,
     resolution: int = DEFAULT_RESOLUTION,
     exact_limit: int = DEFAULT_EXACT_LIMIT,
+    unmatched: int | None = None,
 ) -> StoreStats:
-    """The sufficient statistics of ``scope``, computed by the database."""
+    """The sufficient statistics of ``scope``, computed by the database. ``unmatched``:
+    the store-wide count of outcomes without a prediction, when the caller knows it
+    (an engine whose tables here hold only the scope's rows)."""
     where, params = _where(scope, "p")
     latency, predictions, failed = _predictions(cur, where, params)
-    unmatched = unmatched_outcomes(cur)
+    if unmatched is None:
+        unmatched = unmatched_outcomes(cur)
     exact = predictions - failed <= exact_limit
     cells, scores = _labelled_statistics(
         cur, _where(scope, "l"), exact=exact, resolution=resolution
@@ -407,6 +411,7 @@ def grouped_aggregate(
     every: timedelta | None = None,
     classes: tuple[Label, ...] | None = None,
     pos_label: Label | None = None,
+    unmatched: int | None = None,
 ) -> dict[tuple[Any, ...], StoreStats]:
     """:func:`aggregate` per group of ``by`` (version, segment) and per time bucket of
     length ``every`` (aligned to the Unix epoch; the bucket's start is the last key).
@@ -426,7 +431,9 @@ def grouped_aggregate(
     if seconds is not None:
         keys.append(f"CAST(floor(epoch(p.ts) / {seconds!r}) AS BIGINT)")
     if not keys:
-        return {(): aggregate(cur, scope, classes=classes, pos_label=pos_label)}
+        return {
+            (): aggregate(cur, scope, classes=classes, pos_label=pos_label, unmatched=unmatched)
+        }
     groups = cur.execute(
         f"SELECT DISTINCT {', '.join(keys)} FROM predictions p WHERE {where}", params
     ).fetchall()
@@ -449,5 +456,7 @@ def grouped_aggregate(
             until = end if scope.until is None else min(end, scope.until)
             narrowed = replace(narrowed, since=since, until=until)
             key.append(start)
-        out[tuple(key)] = aggregate(cur, narrowed, classes=classes, pos_label=pos_label)
+        out[tuple(key)] = aggregate(
+            cur, narrowed, classes=classes, pos_label=pos_label, unmatched=unmatched
+        )
     return out

@@ -90,9 +90,11 @@ def rollup_grouped(
     *,
     classes: tuple[Label, ...] | None = None,
     pos_label: Label | None = None,
+    unmatched: int | None = None,
 ) -> dict[tuple[Any, ...], StoreStats]:
     """Statistics per group of ``by`` and window of ``every`` from the rollups (the scope
-    and windows on bucket boundaries). Keys as :func:`.aggregate.grouped_aggregate`'s.
+    and windows on bucket boundaries). Keys as :func:`.aggregate.grouped_aggregate`'s;
+    ``unmatched`` as :func:`.aggregate.aggregate`'s.
 
     Scores are in ``SCORE_BINS`` bins: ROC-AUC and average precision count the
     positive–negative pairs that share a bin as ties (exact when no two distinct scores
@@ -143,7 +145,8 @@ def rollup_grouped(
         ).to_arrow_table(),
         names,
     )
-    unmatched = unmatched_outcomes(cur)
+    if unmatched is None:
+        unmatched = unmatched_outcomes(cur)
     out: dict[tuple[Any, ...], StoreStats] = {}
     for row in counts.to_pylist():
         key = tuple(row[n] for n in names)

@@ -1,0 +1,218 @@
+"""The PostgreSQL store under load (busy-machine figures need the same-run reference).
+
+- predict with full logging at 8 and 64 connections: ``liveeval serve --store
+  postgresql://…`` against the bare FastAPI reference (``bench/server/bare_app.py``),
+  alternating rounds, ratio within each round;
+- batched ingestion: a table of predictions sent as Arrow by the Python client,
+  events per second acknowledged (committed);
+- the metrics read over N stored labelled predictions (rollups), through the API.
+
+A real PostgreSQL server is started for the run (Debian's binaries, fsync on) with
+``tests/pgserver.py``. Environment: ``BENCH_DURATION`` (wrk ``-d``, default 10s),
+``BENCH_ROUNDS`` (default 3), ``BENCH_INGEST_ROWS`` (default 1,000,000),
+``BENCH_METRICS_EVENTS`` (labelled predictions for the metrics read, default
+10,000,000), ``BENCH_OUT`` (default ``bench/results/postgres.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench" / "server"))
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from tests.pgserver import postgres_server  # noqa: E402
+
+import run as server_bench  # noqa: E402  (bench/server/run.py: wrk, start, model)
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+INGEST_ROWS = int(os.environ.get("BENCH_INGEST_ROWS", "1000000"))
+METRICS_EVENTS = int(os.environ.get("BENCH_METRICS_EVENTS", "10000000"))
+
+
+def predict(location: str, model_path: Path) -> dict[str, object]:
+    rounds: list[dict[str, dict[int, dict[str, float]]]] = []
+    for r in range(ROUNDS):
+        order = ["reference", "liveeval"] if r % 2 == 0 else ["liveeval", "reference"]
+        measured: dict[str, dict[int, dict[str, float]]] = {}
+        for name in order:
+            port = server_bench.free_port()
+            if name == "reference":
+                cmd = [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port)]
+                cmd += ["--log-level", "warning", "--no-access-log"]
+                proc = server_bench.start(cmd, {"BENCH_MODEL": str(model_path)}, server_bench.HERE)
+                ready = f"http://127.0.0.1:{port}/docs"
+            else:
+                cmd = [sys.executable, "-m", "liveeval", "serve", "--model"]
+                cmd += [f"fraud={model_path}", "--store", location, "--port", str(port)]
+                proc = server_bench.start(cmd)
+                ready = f"http://127.0.0.1:{port}/healthz"
+            try:
+                server_bench.wait(ready, timeout=120)
+                url = f"http://127.0.0.1:{port}/v1/models/fraud/predict"
+                server_bench.wrk(url, "predict.lua", 8)  # warm-up
+                measured[name] = {
+                    c: server_bench.wrk(url, "predict.lua", c) for c in server_bench.CONNECTIONS
+                }
+            finally:
+                server_bench.stop(proc)
+        rounds.append(measured)
+        print(json.dumps(measured), flush=True)
+    ratios = {}
+    for c in server_bench.CONNECTIONS:
+        values = [m["liveeval"][c]["rps"] / m["reference"][c]["rps"] for m in rounds]
+        ratios[c] = {
+            "median": float(np.median(values)),
+            "min": min(values),
+            "max": max(values),
+            "rounds": [round(v, 3) for v in values],
+        }
+    return {"ratio": ratios, "rounds": rounds}
+
+
+def ingest(location: str) -> dict[str, object]:
+    import pyarrow as pa
+
+    from liveeval.client import Client
+
+    port = server_bench.free_port()
+    proc = server_bench.start(
+        [sys.executable, "-m", "liveeval", "serve", "--store", location, "--port", str(port)]
+    )
+    try:
+        server_bench.wait(f"http://127.0.0.1:{port}/healthz", timeout=120)
+        n = INGEST_ROWS
+        rng = np.random.default_rng(7)
+        client = Client(f"http://127.0.0.1:{port}", timeout=600)
+        rates = []
+        for run in range(3):
+            table = pa.table(
+                {
+                    "id": [f"i{run}-{i}" for i in range(n)],
+                    "model": ["batch"] * n,
+                    "version": ["v1"] * n,
+                    "ts": pa.array(np.full(n, np.datetime64("2026-11-01T00:00:00", "us"))),
+                    "label": (rng.random(n) < 0.1).astype(np.int64),
+                    "score": rng.random(n),
+                }
+            )
+            started = time.perf_counter()
+            totals = client.log_prediction_table(table)
+            rates.append(n / (time.perf_counter() - started))
+            assert totals["stored"] == n, totals
+            print(f"ingest run {run}: {rates[-1]:,.0f} events/s", flush=True)
+        client.close()
+    finally:
+        server_bench.stop(proc)
+    return {
+        "rows": n,
+        "median_events_per_s_committed": float(np.median(rates)),
+        "runs": [round(r) for r in rates],
+    }
+
+
+def metrics(location: str) -> dict[str, object]:
+    import pyarrow as pa
+
+    from liveeval.store import open_store
+
+    n = METRICS_EVENTS
+    engine = open_store(location)
+    rng = np.random.default_rng(1)
+    chunk = 500_000
+    loaded = time.perf_counter()
+    for start_row in range(0, n, chunk):
+        size = min(chunk, n - start_row)
+        y = rng.random(size) < 0.02
+        s = np.clip(rng.normal(0.2 + 0.5 * y, 0.15), 0, 1)
+        ids = [f"m{start_row + i}" for i in range(size)]
+        # Spread over 30 days of 15-minute buckets, as a month of traffic.
+        ts = np.datetime64("2026-10-01T00:00:00", "us") + (
+            rng.integers(0, 30 * 86400, size) * 1_000_000
+        ).astype("timedelta64[us]")
+        engine._writer.commit_table(  # type: ignore[attr-defined]
+            "predictions",
+            pa.table(
+                {
+                    "id": ids,
+                    "model": ["big"] * size,
+                    "version": ["v1"] * size,
+                    "ts": pa.array(ts),
+                    "label": np.where(s >= 0.5, "1", "0"),
+                    "score": s,
+                    "latency_total_s": rng.gamma(2.0, 0.005, size),
+                    "status": ["ok"] * size,
+                }
+            ),
+        )
+        engine._writer.commit_table(  # type: ignore[attr-defined]
+            "outcomes",
+            pa.table(
+                {
+                    "prediction_id": ids,
+                    "label": np.where(y, "1", "0"),
+                    "ts": pa.array(np.full(size, np.datetime64("2026-11-02T00:00:00", "us"))),
+                }
+            ),
+        )
+        print(f"loaded {start_row + size:,}", flush=True)
+    engine._writer.settle(timeout=3600)  # type: ignore[attr-defined]
+    load_seconds = time.perf_counter() - loaded
+    engine.close()
+    port = server_bench.free_port()
+    proc = server_bench.start(
+        [sys.executable, "-m", "liveeval", "serve", "--store", location, "--port", str(port)]
+    )
+    try:
+        server_bench.wait(f"http://127.0.0.1:{port}/healthz", timeout=120)
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            body = json.loads(
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/v1/models/big/metrics", timeout=600
+                ).read()
+            )
+            times.append(time.perf_counter() - started)
+        assert body["labelled"] == n, body["labelled"]
+    finally:
+        server_bench.stop(proc)
+    return {
+        "events": n,
+        "load_seconds": load_seconds,
+        "load_events_per_s": 2 * n / load_seconds,
+        "median_seconds": float(np.median(times)),
+        "runs_seconds": [round(t, 3) for t in times],
+    }
+
+
+def main() -> None:
+    parts = set(os.environ.get("BENCH_PARTS", "predict,ingest,metrics").split(","))
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp, postgres_server(durable=True) as pg:
+        model_path = server_bench.model(Path(tmp))
+        os.environ["PGPASSFILE"] = str(pg.passfile)
+        if "predict" in parts:
+            results["predict"] = predict(pg.create_database("predict"), model_path)
+        if "ingest" in parts:
+            results["ingest"] = ingest(pg.create_database("ingest"))
+        if "metrics" in parts:
+            results["metrics"] = metrics(pg.create_database("metrics"))
+    out = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "results" / "postgres.json"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,587 @@
+"""The write transaction (events and the pairs they complete) and the roll (rollups).
+
+A write is acknowledged when its transaction committed; that transaction is small:
+
+- **Idempotency is the database's.** Each kind's rows are copied into a temporary
+  table and moved with ``INSERT … ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING
+  id``: the unique index decides, across replicas, which write stores an id. A row
+  not returned was already stored (or is being stored by a concurrent transaction,
+  which the insert waits for); it is compared with the stored row, the timestamp and
+  latencies aside, to answer ``duplicate`` or ``conflict`` — the DuckDB engine's rule.
+- **Pairs are completed exactly once, by an upsert.** Under READ COMMITTED two
+  transactions storing the two halves of a pair at the same time would not see each
+  other's row, and neither would join them. So each stored half also upserts its id
+  into ``pair_halves`` (``ON CONFLICT (id) DO UPDATE SET prediction = true RETURNING
+  outcome``): the second upsert of an id waits for the first one's transaction and
+  then sees its half, so exactly the transaction that stores the second half learns
+  that the pair is complete, and its next statement (a new snapshot) joins the two
+  into ``labelled``. No trigger: the rule stays in one place, in Python.
+- Event counts go to ``store_counts``, and the new prediction and pair ids to one
+  ``rollup_queue`` row, in the same transaction.
+
+**The roll** (:func:`roll`, a background thread of each replica, see :mod:`.writer`)
+takes queue rows ``FOR UPDATE SKIP LOCKED``, explodes the predictions' features into
+``features``, adds the rows to the rollups and deletes the queue rows, in one
+transaction, so every queued load is rolled exactly once. The rollup deltas are
+computed by the DuckDB engine's own code (``duck.rollup``) in an in-process DuckDB
+scratch database holding only the batch (and the feature state it needs), then added
+to PostgreSQL's rollups with ``INSERT … ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n``
+(lists added element-wise). Sums commute, so the result does not depend on which
+replica rolled first. The feature state (category registry, fixed bins, numbers
+counted before bins are fixed) is read and changed under a transaction-level advisory
+lock per model. Reads wait until the queue holds nothing older than the read
+(:func:`.reads.settle`), so a read sees the rollups of every acknowledged event.
+
+Keys are written in sorted order, table by table in a fixed order, so concurrent
+transactions take row locks in one global order; a deadlock the server still reports
+is retried by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..duck import rollup
+from ..duck.features import insert_features
+from ..duck.schema import migrate as duck_migrate
+from ..events import SCHEMAS, content_schema, id_field
+from ..interface import BatchOutcome, WriteOutcome
+from .transfer import copy_in, copy_out
+
+__all__ = ["KIND_ORDER", "ROLL_ROWS", "Scratch", "roll", "store"]
+
+KIND_ORDER = ("predictions", "outcomes", "deployments", "resource_samples")
+# pg_advisory_xact_lock(FEATURE_LOCK, hashtext(model)): one writer of a model's feature state.
+FEATURE_LOCK = 0x6C76
+# store_counts rows per kind: a transaction adds to slot (backend pid mod SLOTS), so that
+# replicas rarely wait for one another on a counter row.
+SLOTS = 8
+# Queue rows (write transactions) a roll takes at most.
+ROLL_ROWS = 500
+
+_FEATURE_ROWS = "prediction_id, model, version, ts, segment, name, num_value, str_value"
+_PAIR_COLUMNS = (
+    "prediction_id, model, version, ts, segment, status, predicted, score, label, value, "
+    "probas, outcome_ts"
+)
+
+# The rollup tables a load adds to, in the order they are written (a global lock order),
+# with how a stored value merges with an added one (default: addition).
+_ROLLUPS: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
+    ("rollup_counts", ("model", "version", "seg", "bucket"), {"lat_max": "greatest"}),
+    ("rollup_latency", ("model", "version", "seg", "bucket", "k"), {}),
+    ("rollup_cells", ("model", "version", "seg", "bucket", "label", "predicted"), {"vbin": "and"}),
+    ("rollup_scores", ("model", "version", "seg", "bucket", "kind", "label"), {"counts": "list"}),
+    (
+        "rollup_scores_hourly",
+        ("model", "version", "seg", "bucket", "kind", "label"),
+        {"counts": "list"},
+    ),
+    ("rollup_delays", ("model", "version", "seg", "bucket", "bin"), {}),
+    ("rollup_features", ("model", "version", "bucket", "name"), {"bins": "list"}),
+    ("rollup_feature_categories", ("model", "version", "bucket", "name", "value"), {}),
+]
+_SCRATCH_STATE = ("feature_bins", "feature_pending", "feature_categories")
+
+
+def _merge(table: str, column: str, how: str | None) -> str:
+    old, new = f"{table}.{column}", f"EXCLUDED.{column}"
+    if how == "greatest":
+        return f"greatest({old}, {new})"
+    if how == "and":
+        return f"{old} AND {new}"
+    if how == "list":
+        return (
+            f"CASE WHEN {old} IS NULL THEN {new} WHEN {new} IS NULL THEN {old} ELSE "
+            f"ARRAY(SELECT a + b FROM unnest({old}, {new}) WITH ORDINALITY AS u(a, b, i) "
+            "ORDER BY i) END"
+        )
+    return f"{old} + {new}"
+
+
+class Scratch:
+    """An in-process DuckDB with the store's schema, empty between loads: each load
+    fills it with its batch inside a transaction that is rolled back at the end."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET enable_progress_bar = false").fetchall()
+        duck_migrate(self.con)
+        self.schemas = {
+            name: self.con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema
+            for name in (*[r[0] for r in _ROLLUPS], *_SCRATCH_STATE, "features", "predictions")
+        }
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _content(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("ts", "latency_model_s", "latency_total_s")}
+
+
+_HALF = {"predictions": ("prediction", "outcome"), "outcomes": ("outcome", "prediction")}
+
+
+def _accept(
+    cur: Any, kind: str, table: pa.Table, owner: str
+) -> tuple[BatchOutcome, int, list[str]]:
+    """Store the rows of ``table`` whose id is new: the outcome of each row, how many
+    were stored, and the ids of the pairs they complete (predictions and outcomes).
+
+    One statement per kind: the insert, the ``pair_halves`` upsert of the stored ids
+    and (predictions) their rollup queue row are data-modifying CTEs, so no list of
+    ids travels between Python and the server; only the ids *not* stored come back.
+    """
+    key = id_field(kind)
+    n = table.num_rows
+    if key is None:
+        copy_in(cur, kind, table)
+        return BatchOutcome.all_stored(None, n), n, []
+    keys: list[str] = table.column(key).to_pylist()
+    first: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        first.setdefault(k, i)
+    positions = sorted(first.values(), key=lambda i: keys[i])
+    candidates = table.take(pa.array(positions, pa.int64()))
+    copy_in(cur, f"in_{kind}", candidates)
+    columns = ", ".join(content_schema(kind).names)
+    ctes = [
+        f"ins AS (INSERT INTO {kind} ({columns}) SELECT {columns} FROM in_{kind} "
+        f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key} AS id)"
+    ]
+    params: list[Any] = []
+    complete = "ARRAY[]::text[]"
+    if kind in _HALF:
+        mine, other = _HALF[kind]
+        ctes.append(
+            f"halves AS (INSERT INTO pair_halves (id, prediction, outcome) SELECT id, "
+            f"{mine == 'prediction'}, {mine == 'outcome'} FROM ins ORDER BY id "
+            f"ON CONFLICT (id) DO UPDATE SET {mine} = true RETURNING id, {other} AS done)"
+        )
+        complete = "array(SELECT id FROM halves WHERE done)"
+    if kind == "predictions":
+        ctes.append(
+            "queued AS (INSERT INTO rollup_queue (owner, predictions, pairs) SELECT %s, "
+            "array(SELECT id FROM ins), ARRAY[]::text[] WHERE EXISTS (SELECT 1 FROM ins))"
+        )
+        params.append(owner)
+    row = cur.execute(
+        f"WITH {', '.join(ctes)} SELECT (SELECT count(*) FROM ins), "
+        f"array(SELECT c.{key} FROM in_{kind} c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM ins WHERE ins.id = c.{key})), {complete}",
+        params,
+    ).fetchone()
+    assert row is not None
+    stored_count, missed, completed = int(row[0]), list(row[1]), list(row[2])
+    if stored_count == n:
+        return BatchOutcome.all_stored(keys, n), n, completed
+    not_inserted = set(missed)
+    inserted = {k for k in first if k not in not_inserted}
+    existing = sorted(not_inserted)
+    stored: dict[str, dict[str, Any]] = {}
+    if existing:
+        names = content_schema(kind).names
+        rows = cur.execute(
+            f"SELECT {', '.join(names)} FROM {kind} WHERE {key} = ANY(%s)", [existing]
+        ).fetchall()
+        at = names.index(key)
+        stored = {r[at]: _content(dict(zip(names, r, strict=True))) for r in rows}
+    suspects = [i for i, k in enumerate(keys) if k not in inserted or first[k] != i]
+    contents = dict(
+        zip(suspects, table.take(pa.array(suspects, pa.int64())).to_pylist(), strict=True)
+    )
+    outcomes: list[WriteOutcome] = []
+    for i, k in enumerate(keys):
+        if i not in contents:
+            outcomes.append(WriteOutcome("stored", k))
+            continue
+        content = _content(contents[i])
+        if k in stored:
+            same = stored[k] == content
+            detail = f"{key} {k!r} is already stored with different content"
+        elif k in inserted and first[k] != i:
+            original = table.slice(first[k], 1).to_pylist()[0]
+            same = _content(original) == content
+            detail = f"{key} {k!r} appears twice in this batch with different content"
+        else:
+            # Not stored by this transaction and not found: cannot happen under READ
+            # COMMITTED (the insert waited for the other writer); refuse rather than guess.
+            raise RuntimeError(f"{key} {k!r} was neither inserted nor found")
+        outcomes.append(
+            WriteOutcome("duplicate", k) if same else WriteOutcome("conflict", k, detail)
+        )
+    return BatchOutcome.of(outcomes), stored_count, completed
+
+
+def _join_pairs(cur: Any, complete: list[str]) -> list[str]:
+    """Join the pairs this transaction completed (their ids, from ``pair_halves``) into
+    ``labelled``; a new statement, so it sees the other half's committed row."""
+    if not complete:
+        return []
+    ids = sorted(set(complete))
+    cur.execute(
+        f"INSERT INTO labelled ({_PAIR_COLUMNS}) SELECT p.id, p.model, p.version, p.ts, "
+        "p.segment, p.status, p.label, p.score, o.label, o.value, p.probas, o.ts "
+        "FROM predictions p JOIN outcomes o ON o.prediction_id = p.id "
+        "WHERE p.id = ANY(%s) ORDER BY p.id ON CONFLICT (prediction_id) DO NOTHING",
+        [ids],
+    )
+    return ids
+
+
+_PAIRS_SCHEMA: pa.Schema | None = None
+
+
+def _pairs_schema(scratch: Scratch) -> pa.Schema:
+    global _PAIRS_SCHEMA
+    if _PAIRS_SCHEMA is None:
+        scratch.con.execute(rollup.PAIRS_TABLE).fetchall()
+        _PAIRS_SCHEMA = scratch.con.sql("SELECT * FROM new_pairs LIMIT 0").to_arrow_table().schema
+        scratch.con.execute("DROP TABLE new_pairs").fetchall()
+    return _PAIRS_SCHEMA
+
+
+def _select_for(schema: pa.Schema) -> str:
+    return ", ".join(
+        f"array_to_string({f.name}, ',')" if pa.types.is_list(f.type) else f.name for f in schema
+    )
+
+
+def _feature_state(cur: Any, scratch: Scratch, features: pa.Table) -> dict[str, set[Any]]:
+    """Lock the batch's models' feature state and copy it into the scratch database,
+    with every stored number of the features whose bins this batch will fix; what was
+    there before (to tell what the load adds)."""
+    con = scratch.con
+    models = sorted(set(features.column("model").to_pylist()))
+    for model in models:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [FEATURE_LOCK, model])
+    before: dict[str, set[Any]] = {}
+    for name in _SCRATCH_STATE:
+        schema = scratch.schemas[name]
+        rows = copy_out(
+            cur, f"SELECT {_select_for(schema)} FROM {name} WHERE model = ANY(%s)", [models], schema
+        )
+        _insert(con, name, rows)
+        key = ("model", "name", "value") if name == "feature_categories" else ("model", "name")
+        before[name] = set(zip(*(rows.column(c).to_pylist() for c in key), strict=True))
+    # Features this batch brings to the freeze threshold: their stored numbers too.
+    due = con.execute(
+        "SELECT f.model, f.name FROM (SELECT model, name, count(*) AS n FROM features "
+        "WHERE isfinite(num_value) GROUP BY ALL) f "
+        "LEFT JOIN feature_pending p ON p.model = f.model AND p.name = f.name "
+        "ANTI JOIN feature_bins e ON e.model = f.model AND e.name = f.name "
+        "WHERE f.n + coalesce(p.pending, 0) >= ?",
+        [rollup.FREEZE_VALUES],
+    ).fetchall()
+    if due:
+        schema = scratch.schemas["features"]
+        stored = copy_out(
+            cur,
+            f"SELECT {_select_for(schema)} FROM features f JOIN unnest(%s::text[], %s::text[]) "
+            "AS d(model, name) ON d.model = f.model AND d.name = f.name "
+            "WHERE f.num_value NOT IN ('NaN', 'Infinity', '-Infinity')",
+            [[d[0] for d in due], [d[1] for d in due]],
+            schema,
+        )
+        _insert(con, "features", stored)
+    return before
+
+
+def _insert(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> None:
+    if rows.num_rows == 0:
+        return
+    con.register("incoming", rows)
+    try:
+        con.execute(f"INSERT INTO {name} SELECT * FROM incoming").fetchall()
+    finally:
+        con.unregister("incoming")
+
+
+def _ship(cur: Any, scratch: Scratch, before: dict[str, set[Any]] | None) -> None:
+    """Add the scratch database's rollups (this load's deltas) to PostgreSQL's, and write
+    the feature state the load changed."""
+    con = scratch.con
+    sizes = con.execute(
+        "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t, _, _ in _ROLLUPS)
+    ).fetchall()[0]
+    for (table, keys, merges), size in zip(_ROLLUPS, sizes, strict=True):
+        if not size:
+            continue
+        schema = scratch.schemas[table]
+        rows = con.sql(f"SELECT * FROM {table} ORDER BY {', '.join(keys)}").to_arrow_table()
+        if rows.num_rows == 0:
+            continue
+        copy_in(cur, f"stage_{table}", rows)
+        columns = ", ".join(schema.names)
+        sets = ", ".join(
+            f"{c} = {_merge(table, c, merges.get(c))}" for c in schema.names if c not in keys
+        )
+        cur.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM stage_{table} "
+            f"ORDER BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+        )
+    if before is None:
+        return
+    categories = con.execute(
+        "SELECT model, name, value FROM feature_categories ORDER BY ALL"
+    ).fetchall()
+    new = [c for c in categories if c not in before["feature_categories"]]
+    if new:
+        cur.execute(
+            "INSERT INTO feature_categories SELECT * FROM unnest(%s::text[], %s::text[], "
+            "%s::text[]) ON CONFLICT DO NOTHING",
+            [[c[0] for c in new], [c[1] for c in new], [c[2] for c in new]],
+        )
+    pending = con.execute(
+        "SELECT model, name, pending FROM feature_pending ORDER BY ALL"
+    ).fetchall()
+    if pending:
+        cur.execute(
+            "INSERT INTO feature_pending SELECT * FROM unnest(%s::text[], %s::text[], "
+            "%s::bigint[]) ON CONFLICT (model, name) DO UPDATE SET pending = EXCLUDED.pending",
+            [[p[0] for p in pending], [p[1] for p in pending], [p[2] for p in pending]],
+        )
+    bins = con.execute("SELECT model, name, edges FROM feature_bins ORDER BY ALL").fetchall()
+    for model, name, edges in bins:
+        if (model, name) not in before["feature_bins"]:
+            cur.execute(
+                "INSERT INTO feature_bins VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                [model, name, list(edges)],
+            )
+
+
+def _count(cur: Any, counts: dict[str, int]) -> None:
+    kinds = sorted(k for k, n in counts.items() if n)
+    if not kinds:
+        return
+    slot = os.getpid() % SLOTS
+    cur.execute(
+        "INSERT INTO store_counts SELECT k, %s, n FROM unnest(%s::text[], %s::bigint[]) "
+        "AS t(k, n) ORDER BY k ON CONFLICT (kind, slot) DO UPDATE SET n = store_counts.n + EXCLUDED.n",
+        [slot, kinds, [counts[k] for k in kinds]],
+    )
+
+
+def store(
+    cur: Any, batches: Sequence[tuple[str, pa.Table]], owner: str
+) -> tuple[list[BatchOutcome], bool]:
+    """Write ``batches`` (kind, rows in the store's layout) inside the caller's
+    transaction: the events, the pairs they complete, the counts, and the rollup queue
+    rows; one outcome per batch, and whether anything was queued for the rollups."""
+    results: list[BatchOutcome | None] = [None] * len(batches)
+    counts: dict[str, int] = {}
+    complete: list[str] = []
+    for kind in KIND_ORDER:
+        at = [i for i, (k, _) in enumerate(batches) if k == kind]
+        if not at:
+            continue
+        tables = [_layout(kind, batches[i][1]) for i in at]
+        whole = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        outcome, stored, completed = _accept(cur, kind, whole, owner)
+        counts[kind] = stored
+        complete.extend(completed)
+        start = 0
+        for i, t in zip(at, tables, strict=True):
+            n = t.num_rows
+            results[i] = BatchOutcome(
+                None if outcome.keys is None else outcome.keys[start : start + n],
+                outcome.status[start : start + n],
+                {j - start: d for j, d in outcome.details.items() if start <= j < start + n},
+            )
+            start += n
+    pairs = _join_pairs(cur, complete)
+    counts["labelled"] = len(pairs)
+    _count(cur, counts)
+    if pairs:
+        cur.execute(
+            "INSERT INTO rollup_queue (owner, predictions, pairs) VALUES (%s, ARRAY[]::text[], %s)",
+            [owner, pairs],
+        )
+    outcomes = [r if r is not None else BatchOutcome.all_stored(None, 0) for r in results]
+    return outcomes, bool(counts.get("predictions") or pairs)
+
+
+def roll(
+    cur: Any,
+    scratch: Scratch,
+    owner: str,
+    amends: Sequence[tuple[str, datetime, float]],
+    *,
+    takeover_seconds: float,
+    limit: int = ROLL_ROWS,
+) -> tuple[int, list[tuple[str, datetime, float]]]:
+    """Add queued loads to the rollups inside the caller's transaction (and explode
+    their features): this replica's queue rows, and other replicas' older than
+    ``takeover_seconds`` (a replica that stopped). Returns the number of queue rows
+    done and the latency amendments kept for a later roll (those whose prediction may
+    still be queued)."""
+    queued = cur.execute(
+        "SELECT seq, predictions, pairs FROM rollup_queue WHERE owner = %s "
+        "OR created < now() - make_interval(secs => %s) ORDER BY seq LIMIT %s "
+        "FOR UPDATE SKIP LOCKED",
+        [owner, takeover_seconds, limit],
+    ).fetchall()
+    if not queued and not amends:
+        return 0, []
+    con = scratch.con
+    con.execute("BEGIN TRANSACTION").fetchall()
+    try:
+        return _roll(cur, scratch, queued, amends, limit)
+    finally:
+        con.execute("ROLLBACK").fetchall()
+        for name in ("new_predictions", "new_pairs", "new_features", "amended_latency"):
+            con.unregister(name)  # a name this load did not register is no error
+
+
+def _roll(
+    cur: Any,
+    scratch: Scratch,
+    queued: list[tuple[int, list[str], list[str]]],
+    amends: Sequence[tuple[str, datetime, float]],
+    limit: int,
+) -> tuple[int, list[tuple[str, datetime, float]]]:
+    con = scratch.con
+    prediction_ids = sorted({i for _, p, _ in queued for i in p})
+    pair_ids = sorted({i for _, _, q in queued for i in q})
+    kept = list(amends)
+    new_p = None
+    if prediction_ids:
+        schema = scratch.schemas["predictions"]
+        new_p = copy_out(
+            cur,
+            f"SELECT {_select_for(schema)} FROM predictions WHERE id = ANY(%s)",
+            [prediction_ids],
+            schema,
+        )
+        if kept:
+            new_p, kept = _patched(cur, new_p, kept)
+    pairs = None
+    if pair_ids:
+        schema = _pairs_schema(scratch)
+        pairs = copy_out(
+            cur,
+            f"SELECT {_select_for(schema)} FROM labelled WHERE prediction_id = ANY(%s)",
+            [pair_ids],
+            schema,
+        )
+    feature_rows = None
+    before = None
+    if new_p is not None and new_p.num_rows:
+        con.register("new_predictions", new_p)
+        if new_p.column("features").null_count < new_p.num_rows:
+            rows = insert_features(con, "new_predictions", _FEATURE_ROWS)
+            if rows is not None and rows.num_rows:
+                feature_rows = rows
+                # Under the model's lock, before this batch's rows are in ``features``.
+                before = _feature_state(cur, scratch, rows)
+                copy_in(cur, "features", rows)
+                con.register("new_features", rows)
+    if pairs is not None and pairs.num_rows:
+        con.register("new_pairs", pairs)
+    rollup.maintain(
+        con,
+        "new_predictions" if new_p is not None and new_p.num_rows else None,
+        "new_pairs" if pairs is not None and pairs.num_rows else None,
+        "new_features" if feature_rows is not None else None,
+        feature_rows,
+    )
+    # Amendments of predictions rolled earlier: only once this replica's queue is
+    # drained, so that none of them is still waiting to be rolled.
+    if kept and len(queued) < limit:
+        _amend(cur, scratch, kept)
+        kept = []
+    _ship(cur, scratch, before)
+    if queued:
+        cur.execute("DELETE FROM rollup_queue WHERE seq = ANY(%s)", [[q[0] for q in queued]])
+    return len(queued), kept
+
+
+def _patched(
+    cur: Any, rows: pa.Table, amends: list[tuple[str, datetime, float]]
+) -> tuple[pa.Table, list[tuple[str, datetime, float]]]:
+    """The amended latencies of predictions being rolled, applied to their rows (and
+    stored); the amendments of other predictions."""
+    mine = {(i, ts): seconds for i, ts, seconds in amends}
+    ids = rows.column("id").to_pylist()
+    stamps = rows.column("ts").to_pylist()
+    latency = rows.column("latency_total_s").to_pylist()
+    hit = []
+    for at, key in enumerate(zip(ids, stamps, strict=True)):
+        if key in mine:
+            latency[at] = mine[key]
+            hit.append(key)
+    if not hit:
+        return rows, amends
+    cur.execute(
+        "UPDATE predictions p SET latency_total_s = a.seconds FROM unnest(%s::text[], "
+        "%s::timestamp[], %s::float8[]) AS a(id, ts, seconds) WHERE p.id = a.id AND p.ts = a.ts",
+        [[k[0] for k in hit], [k[1] for k in hit], [mine[k] for k in hit]],
+    )
+    column = rows.schema.get_field_index("latency_total_s")
+    rows = rows.set_column(column, "latency_total_s", pa.array(latency, pa.float64()))
+    done = set(hit)
+    return rows, [a for a in amends if (a[0], a[1]) not in done]
+
+
+def _amend(cur: Any, scratch: Scratch, amends: Sequence[tuple[str, datetime, float]]) -> None:
+    """Set ``latency_total_s`` of stored predictions (id, ts, seconds) and move their
+    latency rollups, as the DuckDB engine does."""
+    con = scratch.con
+    amended = pa.table(
+        {
+            "id": pa.array([a[0] for a in amends], pa.string()),
+            "ts": pa.array([a[1] for a in amends], pa.timestamp("us")),
+            "seconds": pa.array([a[2] for a in amends], pa.float64()),
+        }
+    )
+    schema = scratch.schemas["predictions"]
+    select = ", ".join(
+        "NULL" if f.name in ("features", "probas") else f"p.{f.name}" for f in schema
+    )
+    stored = copy_out(
+        cur,
+        f"SELECT {select} FROM predictions p JOIN unnest(%s::text[], %s::timestamp[]) "
+        "AS a(id, ts) ON p.id = a.id AND p.ts = a.ts",
+        [amended.column("id").to_pylist(), amended.column("ts").to_pylist()],
+        schema,
+    )
+    if stored.num_rows == 0:
+        return
+    _insert(con, "predictions", stored)
+    con.register("amended_latency", amended)
+    low = pc.min(amended["ts"]).as_py()
+    high = pc.max(amended["ts"]).as_py()
+    rollup.amend_latency(con, "amended_latency", low, high)
+    order = np.argsort(np.array(amended.column("id").to_pylist(), dtype=object))
+    cur.execute(
+        "UPDATE predictions p SET latency_total_s = a.seconds FROM unnest(%s::text[], "
+        "%s::timestamp[], %s::float8[]) AS a(id, ts, seconds) WHERE p.id = a.id AND p.ts = a.ts",
+        [
+            [amends[i][0] for i in order],
+            [amends[i][1] for i in order],
+            [amends[i][2] for i in order],
+        ],
+    )
+
+
+def _layout(kind: str, table: pa.Table) -> pa.Table:
+    """``table`` in the store's columns for ``kind`` (missing ones null)."""
+    schema = SCHEMAS[kind]
+    if table.schema != schema:
+        columns = [
+            table.column(f.name).cast(f.type)
+            if f.name in table.column_names
+            else pa.nulls(table.num_rows, f.type)
+            for f in schema
+        ]
+        table = pa.Table.from_arrays(columns, schema=schema)
+    return table

@@ -1,0 +1,381 @@
+"""Group commit into PostgreSQL, and the connections a replica holds.
+
+Request handlers ``await writer.write(kind, events)``; the event is queued and a
+writer thread takes everything queued at once and writes it in one transaction
+(:func:`.load.store`). While one transaction runs the next group gathers, so under load
+one commit (one WAL flush) serves many requests, and the event loop never waits for
+the database. A future is resolved only after ``COMMIT`` returned: a 2xx answer means
+the database committed the event.
+
+A lost connection fails the group's requests with
+:class:`~liveeval.errors.StoreUnavailable` (HTTP 503: nothing acknowledged); the next
+group connects again. A commit whose answer was lost may have committed: the client's
+retry is then a ``duplicate``, never a second copy. Deadlocks and serialisation
+failures are retried (the transaction is rolled back, nothing was acknowledged).
+
+A roller thread adds committed loads to the rollups (:func:`.load.roll`): its own
+replica's a quarter of a second after they commit (sooner when a read waits), and any
+replica's that stayed queued for :data:`TAKEOVER_SECONDS` (their replica stopped).
+The latency a served prediction's answer measured after its commit
+(:meth:`GroupWriter.amend_latency`) is applied by the next roll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from ...errors import StoreUnavailable
+from ..events import events_table
+from ..interface import BatchOutcome
+from .load import ROLL_ROWS, Scratch, roll, store
+from .location import connect, masked, unavailable
+
+__all__ = ["Connections", "GroupWriter"]
+
+log = logging.getLogger(__name__)
+
+# Temporary tables a writing session stages rows in (created once per connection).
+_STAGING = [
+    *(
+        f"in_{k} (LIKE {k}) ON COMMIT DELETE ROWS"
+        for k in ("predictions", "outcomes", "deployments")
+    ),
+    *(
+        f"stage_{t} (LIKE {t}) ON COMMIT DELETE ROWS"
+        for t in (
+            "rollup_counts",
+            "rollup_latency",
+            "rollup_cells",
+            "rollup_scores",
+            "rollup_scores_hourly",
+            "rollup_delays",
+            "rollup_features",
+            "rollup_feature_categories",
+        )
+    ),
+]
+RETRIES = 5
+# The roller lets commits gather this long before a roll, unless a reader waits.
+LINGER_SECONDS = 0.25
+# Queue rows of another replica older than this are rolled by anyone (it stopped).
+TAKEOVER_SECONDS = 5.0
+
+
+def _errors() -> Any:
+    import psycopg
+
+    return psycopg
+
+
+class Connections:
+    """Idle connections of one replica to ``location``, handed out one per use; a
+    connection that failed is dropped and the next use connects anew."""
+
+    def __init__(self, location: str, *, staging: bool = False) -> None:
+        self.location = location
+        self._staging = staging
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _open(self) -> Any:
+        conn = connect(self.location)
+        if self._staging:
+            conn.autocommit = True
+            for table in _STAGING:
+                conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}")
+        conn.autocommit = False
+        return conn
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A connection (in a transaction the caller commits); a lost connection is
+        dropped, with every idle one (a server restart broke them all), and raised as
+        :class:`StoreUnavailable`."""
+        psycopg = _errors()
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None or conn.closed:
+            conn = self._open()
+        healthy = False
+        try:
+            yield conn
+            healthy = True
+        except psycopg.OperationalError as exc:
+            self._drop_idle()
+            raise unavailable(self.location, exc) from None
+        finally:
+            if healthy and not conn.closed and not conn.broken:
+                with contextlib.suppress(psycopg.Error):
+                    conn.rollback()  # end a read's transaction
+                with self._lock:
+                    if not self._closed:
+                        self._idle.append(conn)
+                        conn = None
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+
+    def _drop_idle(self) -> None:
+        psycopg = _errors()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+def write_batches(
+    connections: Connections, batches: Sequence[tuple[str, pa.Table]], owner: str
+) -> tuple[list[BatchOutcome], bool]:
+    """One write transaction for ``batches``, retried on a deadlock; the outcomes once
+    committed, and whether loads were queued for the rollups."""
+    psycopg = _errors()
+    retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+    for attempt in range(RETRIES):
+        committing = False
+        try:
+            with connections.connection() as conn:
+                with conn.cursor() as cur:
+                    done = store(cur, batches, owner)
+                committing = True
+                conn.commit()
+                return done
+        except retryable:
+            if attempt == RETRIES - 1:
+                raise
+            log.info("a write transaction met a concurrent one (deadlock); retrying")
+        except StoreUnavailable:
+            # Lost before COMMIT was sent (an idle connection a server restart broke):
+            # nothing was written, so once more on a new connection. Lost during the
+            # COMMIT, it may have committed: the client's retry will tell (a duplicate).
+            if committing or attempt > 0:
+                raise
+    raise AssertionError("unreachable")
+
+
+class GroupWriter:
+    """Queues small writes from the event loop and commits them in groups on a thread;
+    a second thread rolls committed loads into the rollups."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.owner = uuid.uuid4().hex
+        self.connections = Connections(location, staging=True)
+        self.scratch = Scratch()
+        self._queue: collections.deque[tuple[str, list[dict[str, Any]], Any]] = collections.deque()
+        self._amends: collections.deque[tuple[str, datetime, float]] = collections.deque()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._rolled = threading.Condition()
+        self._applied = 0
+        self._appended = 0
+        self._committed = 0  # own queue rows committed (written by the writer thread)
+        self._hurry = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, name="liveeval-pg-writer", daemon=True),
+            threading.Thread(target=self._roll_loop, name="liveeval-pg-roller", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # -- entry points -------------------------------------------------------------------
+
+    async def write(self, kind: str, events: list[dict[str, Any]]) -> list[Any]:
+        if self._closed:
+            raise RuntimeError("the writer is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        with self._wake:
+            self._queue.append((kind, events, (loop, future)))
+            self._wake.notify()
+        return await future
+
+    def commit(self, kind: str, events: list[dict[str, Any]]) -> list[Any]:
+        """From a plain thread: queued like the loop's writes; waits for the commit."""
+        if self._closed:
+            raise RuntimeError("the writer is closed")
+        future: concurrent.futures.Future[list[Any]] = concurrent.futures.Future()
+        with self._wake:
+            self._queue.append((kind, events, future))
+            self._wake.notify()
+        return future.result()
+
+    def commit_table(self, kind: str, table: pa.Table) -> BatchOutcome:
+        """A large batch in its own transaction, on the calling thread."""
+        outcomes, _ = write_batches(self.connections, [(kind, table)], self.owner)
+        self._hurry.set()
+        return outcomes[0]
+
+    def amend_latency(self, amendments: Sequence[tuple[str, datetime, float]]) -> None:
+        if self._closed or not amendments:
+            return
+        with self._rolled:
+            self._amends.extend(amendments)
+            self._appended += len(amendments)
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until every load committed before this call is rolled (by any replica)
+        and the latency amendments handed over so far are applied."""
+        deadline = time.monotonic() + timeout
+        with self._rolled:
+            target_amends = self._appended
+        with self.connections.connection() as conn:
+            row = conn.execute("SELECT max(seq) FROM rollup_queue").fetchone()
+            target = None if row is None else row[0]
+            delay = 0.002
+            while target is not None:
+                self._hurry.set()
+                left = conn.execute(
+                    "SELECT 1 FROM rollup_queue WHERE seq <= %s LIMIT 1", [target]
+                ).fetchone()
+                conn.rollback()
+                if left is None:
+                    break
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable(
+                        f"the PostgreSQL store {masked(self.location)} has loads not rolled "
+                        f"into its statistics after {timeout:g} s; they are safe, retry later"
+                    )
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        with self._rolled:
+            if self._applied < target_amends:
+                self._hurry.set()
+                self._rolled.wait_for(
+                    lambda: self._applied >= target_amends or self._closed,
+                    max(deadline - time.monotonic(), 0.0),
+                )
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+        self._hurry.set()
+        for thread in self._threads:
+            thread.join()
+        self.connections.close()
+        self.scratch.close()
+
+    # -- the writer thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._queue or self._closed)
+                if not self._queue:
+                    return  # closed, everything written
+                group = list(self._queue)
+                self._queue.clear()
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[tuple[str, list[dict[str, Any]], Any]]) -> None:
+        batches = [(kind, events_table(kind, events)) for kind, events, _ in group]
+        try:
+            outcomes, queued = write_batches(self.connections, batches, self.owner)
+        except StoreUnavailable as exc:
+            for _, _, future in group:
+                _resolve(future, None, exc)
+            return
+        except Exception as exc:
+            log.exception("a group commit into PostgreSQL failed")
+            for _, _, future in group:
+                _resolve(future, None, exc)
+            return
+        if queued:
+            self._committed += 1
+        for (_, _, future), outcome in zip(group, outcomes, strict=True):
+            _resolve(future, outcome.outcomes(), None)
+
+    # -- the roller thread --------------------------------------------------------------
+
+    def _roll_loop(self) -> None:
+        seen = 0
+        last_takeover = time.monotonic()
+        delay = 0.1
+        while True:
+            hurried = self._hurry.wait(LINGER_SECONDS)
+            self._hurry.clear()
+            closing = self._closed
+            now = time.monotonic()
+            due = now - last_takeover >= TAKEOVER_SECONDS / 2
+            if not (hurried or closing or due or self._committed != seen or self._amends):
+                continue
+            committed = self._committed
+            with self._rolled:
+                amends = list(self._amends)
+                self._amends.clear()
+            try:
+                with self.connections.connection() as conn:
+                    with conn.cursor() as cur:
+                        done, kept = roll(
+                            cur,
+                            self.scratch,
+                            self.owner,
+                            amends,
+                            takeover_seconds=TAKEOVER_SECONDS,
+                        )
+                    conn.commit()
+                delay = 0.1
+            except Exception as exc:
+                # Nothing is lost: the queue rows stay until a roll commits.
+                if not isinstance(exc, StoreUnavailable):
+                    log.exception("rolling loads into the rollups failed; retrying")
+                with self._rolled:
+                    self._amends.extendleft(reversed(amends))
+                if closing:
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if due:
+                last_takeover = now
+            seen = committed
+            with self._rolled:
+                self._amends.extendleft(reversed(kept))
+                self._applied += len(amends) - len(kept)
+                self._rolled.notify_all()
+            if done >= ROLL_ROWS or kept:
+                self._hurry.set()  # more waiting
+            elif closing:
+                return
+
+
+def _resolve(future: Any, result: Any, error: BaseException | None) -> None:
+    if isinstance(future, concurrent.futures.Future):
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+        return
+    loop, fut = future
+
+    def done() -> None:
+        if fut.done():  # the client went away
+            return
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # the loop stopped meanwhile
+        loop.call_soon_threadsafe(done)

@@ -1,0 +1,244 @@
+"""What several replicas on one PostgreSQL database need beyond the store contract:
+idempotency and pairs decided by the database under concurrency, migrations run once
+when replicas start together, credentials never printed, and a lost database
+answered as unavailable, then recovered from."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import threading
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pytest
+
+from liveeval.errors import StoreUnavailable
+from liveeval.store import Scope, encode_label, open_store
+from liveeval.store.duck.schema import SCHEMA_VERSION
+from liveeval.store.postgres import masked
+from liveeval.store.postgres.schema import MIGRATIONS
+
+from ..scenario import postgres_location
+
+TS = dt.datetime(2026, 11, 1)
+
+
+def prediction(i: int, **fields: Any) -> dict[str, Any]:
+    score = round((i * 37 % 100) / 100, 2)
+    event = {
+        "id": f"p{i}",
+        "model": "m",
+        "version": "v1",
+        "ts": TS + dt.timedelta(minutes=i),
+        "features": json.dumps({"amount": float(i % 17), "country": "fr" if i % 3 else "de"}),
+        "label": encode_label(int(score >= 0.5)),
+        "score": score,
+        "status": "ok",
+        "latency_total_s": 0.01,
+    }
+    event.update(fields)
+    return event
+
+
+def outcome(i: int) -> dict[str, Any]:
+    return {
+        "prediction_id": f"p{i}",
+        "label": encode_label(int(i % 4 == 0)),
+        "ts": TS + dt.timedelta(days=1),
+    }
+
+
+@pytest.fixture
+def location(request: pytest.FixtureRequest) -> str:
+    return postgres_location(request)
+
+
+def run_together(*jobs: Any) -> list[Any]:
+    """Run the callables at the same moment on threads; their results in order."""
+    start = threading.Barrier(len(jobs))
+    results: list[Any] = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(at: int, job: Any) -> None:
+        start.wait()
+        try:
+            results[at] = job()
+        except BaseException as exc:  # re-raised below, on the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, j)) for i, j in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_replicas_starting_together_migrate_the_database_once(location):
+    engines = run_together(*[lambda: open_store(location) for _ in range(3)])
+    try:
+        assert {e.schema_version for e in engines} == {SCHEMA_VERSION}
+        import psycopg
+
+        with psycopg.connect(location) as conn:
+            rows = conn.execute("SELECT version FROM schema_migrations").fetchall()
+        # Each migration applied once, the last one the DuckDB schema's version.
+        assert sorted(r[0] for r in rows) == [m[0] for m in MIGRATIONS]
+        assert MIGRATIONS[-1][0] == SCHEMA_VERSION
+    finally:
+        for e in engines:
+            e.close()
+
+
+def test_two_replicas_store_one_event_once_and_a_different_one_is_a_conflict_at_either(
+    location,
+):
+    a, b = open_store(location), open_store(location)
+    try:
+        events = [prediction(i) for i in range(40)]
+        first, second = run_together(
+            lambda: a.commit("predictions", events), lambda: b.commit("predictions", events)
+        )
+        for x, y in zip(first, second, strict=True):
+            assert sorted([x.status, y.status]) == ["duplicate", "stored"]
+        changed = prediction(3, score=0.99)
+        for engine in (a, b):
+            (answer,) = engine.commit("predictions", [changed])
+            assert answer.status == "conflict"
+            assert answer.detail == "id 'p3' is already stored with different content"
+        assert a.count("predictions") == b.count("predictions") == 40
+        assert a.statistics(Scope("m")).predictions == 40
+    finally:
+        a.close()
+        b.close()
+
+
+def test_pairs_complete_exactly_once_whichever_replica_gets_which_half(location):
+    """Predictions through one replica, outcomes through another, at the same time and
+    in random batches (an outcome often before its prediction), the same outcomes
+    again through a third: every pair is joined once."""
+    replicas = [open_store(location) for _ in range(3)]
+    n = 300
+    rng = np.random.default_rng(4)
+    order = rng.permutation(n)
+    predictions = [prediction(int(i)) for i in order]
+    outcomes = [outcome(int(i)) for i in rng.permutation(n)]
+
+    def send(engine: Any, kind: str, events: list[dict[str, Any]]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        at = 0
+        while at < len(events):
+            size = int(rng.integers(1, 25))
+            for answer in engine.commit(kind, events[at : at + size]):
+                counts[answer.status] += 1
+            at += size
+        return counts
+
+    try:
+        sent = run_together(
+            lambda: send(replicas[0], "predictions", predictions),
+            lambda: send(replicas[1], "outcomes", outcomes),
+            lambda: send(replicas[2], "outcomes", outcomes[::-1]),
+        )
+        assert sent[0] == {"stored": n}
+        assert sent[1]["stored"] + sent[2]["stored"] == n
+        assert sent[1]["duplicate"] + sent[2]["duplicate"] == n
+        for engine in replicas:
+            stats = engine.statistics(Scope("m"), classes=(0, 1), pos_label=1)
+            assert (stats.predictions, stats.labelled, stats.unmatched_outcomes) == (n, n, 0)
+            windows = engine.grouped_statistics(Scope("m"), every=dt.timedelta(hours=1))
+            assert sum(w.labelled for w in windows.values()) == n
+        import psycopg
+
+        with psycopg.connect(location) as conn:
+            assert conn.execute("SELECT count(*) FROM labelled").fetchone() == (n,)
+    finally:
+        for engine in replicas:
+            engine.close()
+
+
+def test_group_commits_from_the_event_loop_answer_each_request(location):
+    engine = open_store(location)
+
+    async def many() -> list[Any]:
+        return await asyncio.gather(
+            *[engine.write("predictions", [prediction(i % 30)]) for i in range(60)]
+        )
+
+    try:
+        answers = [a[0].status for a in asyncio.run(many())]
+        assert Counter(answers) == {"stored": 30, "duplicate": 30}
+        assert engine.known_ids("predictions", ["p0", "p29", "p30"]) == [True, True, False]
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql://u:hunter2@db:5432/x", "postgresql://u:***@db:5432/x"),
+        ("postgres://u:p%40ss@db/x?sslmode=require", "postgres://u:***@db/x?sslmode=require"),
+        (
+            "postgresql://db/x?user=u&password=hunter2&a=1",
+            "postgresql://db/x?user=u&password=***&a=1",
+        ),
+        ("host=db password=hunter2 user=u", "host=db password=*** user=u"),
+        ("postgresql://u@db/x", "postgresql://u@db/x"),
+    ],
+)
+def test_passwords_in_a_location_are_masked(text, shown):
+    assert masked(text) == shown
+
+
+def test_refused_credentials_are_unavailable_and_never_echo_the_password(postgres):
+    location = f"postgresql://liveeval:wrong-hunter2@127.0.0.1:{postgres.port}/postgres"
+    with pytest.raises(StoreUnavailable, match="password authentication failed") as info:
+        open_store(location)
+    assert "wrong-hunter2" not in str(info.value)
+    assert "liveeval:***@" in str(info.value)
+
+
+def test_a_lost_database_is_unavailable_then_the_replica_carries_on(postgres, location):
+    engine = open_store(location)
+    try:
+        assert [a.status for a in engine.commit("predictions", [prediction(1)])] == ["stored"]
+        postgres.stop("fast")
+        try:
+            with pytest.raises(StoreUnavailable, match="unavailable"):
+                engine.commit("predictions", [prediction(2)])
+            with pytest.raises(StoreUnavailable):
+                engine.statistics(Scope("m"))
+        finally:
+            postgres.start()
+        assert [a.status for a in engine.commit("predictions", [prediction(2)])] == ["stored"]
+        assert engine.statistics(Scope("m")).predictions == 2
+    finally:
+        engine.close()
+
+
+def test_an_export_reads_back_as_the_same_statistics(location, tmp_path):
+    from liveeval.store import TableSource
+
+    engine = open_store(location)
+    try:
+        engine.commit("predictions", [prediction(i) for i in range(50)])
+        engine.commit("outcomes", [outcome(i) for i in range(0, 60, 2)])
+        written = engine.export(tmp_path / "export")
+        assert written["predictions"] == 50 and written["outcomes"] == 30
+        kw: dict[str, Any] = {"classes": (0, 1), "pos_label": 1}
+        ours = engine.statistics(Scope("m"), **kw)
+        with TableSource.from_parquet(tmp_path / "export") as source:
+            theirs = source.statistics(Scope("m"), **kw)
+        assert (ours.predictions, ours.labelled, ours.unmatched_outcomes) == (50, 25, 5)
+        assert (theirs.predictions, theirs.labelled, theirs.unmatched_outcomes) == (50, 25, 5)
+        assert ours.evaluation is not None and theirs.evaluation is not None
+        a, b = ours.evaluation.result().metrics, theirs.evaluation.result().metrics
+        for name in ("accuracy", "roc_auc", "log_loss"):
+            assert a[name].value == pytest.approx(b[name].value, rel=1e-12)
+    finally:
+        engine.close()
