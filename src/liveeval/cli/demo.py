@@ -39,8 +39,22 @@ def demo_alerts(start: datetime, span: float, rate: float) -> AlertSettings:
     """The demo's alert settings: the profiles' rules, and a recall-drop rule on fraud
     whose reference is the labelled traffic before the drift.
 
-    ``start`` is the (simulated) time the server starts, ``span`` the simulated seconds
-    the timeline covers and ``rate`` the clock's speed.
+    Parameters
+    ----------
+    start
+        The (simulated) time the server's clock starts, naive UTC.
+    span
+        The simulated seconds the traffic's timeline covers (the drift comes at
+        ``Timeline.drift`` of it, a little after ``start``).
+    rate
+        The clock's speed: simulated seconds per wall second (sets the interval).
+
+    Returns
+    -------
+    AlertSettings
+        One sequential rule (mixture Shiryaev–Roberts, alpha 0.001: at most one false
+        alarm per 1,000 looks; see docs/alerts.md), evaluated every ten simulated
+        minutes; the profiles' rules are added by the engine.
     """
     from ..demo.replay import Timeline
     from ..monitor.rules import AlertSettings, Condition, Rule
