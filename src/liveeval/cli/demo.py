@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["demo", "demo_alerts"]
 
-# Without --duration the timeline (new version at half, drift at 65%) is laid over this
+# Without --duration the timeline (new version at half, drift at 55%) is laid over this
 # many seconds, and the traffic goes on in its last state until Ctrl-C.
 OPEN_ENDED_TIMELINE = 600.0
 # The simulated time a run covers by default (its clock's speed follows): one day.
@@ -150,6 +150,7 @@ def demo(
     from ..api import create_app
     from ..config import ServerConfig
     from ..demo.models import load_diagnosis, train_models
+    from ..demo.replay import Timeline
     from ..service import Service
     from ..service._clock import SimulatedClock, use_clock
     from ..serving import ModelSpec
@@ -180,6 +181,7 @@ def demo(
         sock = _demo_socket(port, _listen)
         port = sock.getsockname()[1]
         timeline = duration if duration is not None else OPEN_ENDED_TIMELINE
+        events = Timeline()
         # Simulated time: the server stamps and reads with a clock that runs `rate`
         # times as fast, so hours of windows, label delays and drift fill in within
         # the run (the store's rollups are 15-minute buckets; in real time a two-minute
@@ -250,11 +252,12 @@ def demo(
             f"  API:          {url}/docs\n"
             + (f"  batch report: {url}/demo/report.html\n" if batch_report else "")
             + (
-                f"Traffic for {duration:.0f} s: v2 of the fraud model at {timeline * 0.5:.0f} s, "
-                f"a drift at {timeline * 0.65:.0f} s.\n"
+                f"Traffic for {duration:.0f} s: v2 of the fraud model at "
+                f"{timeline * events.new_version:.0f} s, a drift at "
+                f"{timeline * events.drift:.0f} s.\n"
                 if duration is not None
-                else f"v2 of the fraud model at {timeline * 0.5:.0f} s, a drift at "
-                f"{timeline * 0.65:.0f} s; Ctrl-C to stop.\n"
+                else f"v2 of the fraud model at {timeline * events.new_version:.0f} s, a drift "
+                f"at {timeline * events.drift:.0f} s; Ctrl-C to stop.\n"
             ),
             markup=False,
         )
