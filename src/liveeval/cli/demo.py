@@ -397,6 +397,8 @@ def _collect(url: str) -> dict[str, Any]:
                 found[f"{model} {version}" if version else model] = _get(
                     f"{url}/v1/models/{model}/metrics{query}"
                 )
+        alerts = _get(f"{url}/v1/alerts").get("alerts", [])
+        found["alerts"] = [a for a in alerts if a.get("state") in ("firing", "resolved")]
     except (OSError, urllib.error.URLError, ValueError, KeyError):
         pass
     return found
@@ -428,6 +430,8 @@ def _print_summary(
             row.format("model", "n", "labelled", "recall", "precision", "verdict"), markup=False
         )
         for name, body in summary.items():
+            if name == "alerts":
+                continue
             metrics = body.get("metrics", {})
             console.print(
                 row.format(
@@ -440,9 +444,21 @@ def _print_summary(
                 ),
                 markup=False,
             )
+    fired = summary.get("alerts", [])
+    if fired:
+        console.print("\nAlerts (liveeval alerts --store … for their evidence):", markup=False)
+        for alert in fired:
+            console.print(
+                f"  {alert.get('state', '?'):<8} {alert.get('rule', '?')}: "
+                f"{alert.get('summary', '')}"[:160],
+                markup=False,
+            )
+    elif summary:
+        console.print("\nNo alert fired.", markup=False)
+    # The store's timestamps are the simulated clock's: a simulated day, hourly windows.
     console.print(
         f"Store: {out / 'store.duckdb'}; its windows again: "
-        f"liveeval monitor fraud --store {out / 'store.duckdb'} --size 10s",
+        f"liveeval monitor fraud --store {out / 'store.duckdb'} --size 1h",
         markup=False,
     )
     if report is not None and report.is_file():
