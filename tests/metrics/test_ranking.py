@@ -41,3 +41,22 @@ def test_auc_interval_contains_the_estimate_and_stays_in_unit_interval():
     r = roc_auc(ScoreDistribution.from_arrays(y, s))
     assert r.value == 1.0
     assert 0.0 <= r.lower < 1.0 and r.upper == 1.0
+
+
+def test_rows_of_weight_zero_at_the_top_score_leave_average_precision_defined():
+    # A top score key whose rows all weigh 0 has no precision (0/0); it must add nothing,
+    # as in scikit-learn, not turn the metric or its interval into NaN.
+    from sklearn.metrics import average_precision_score
+
+    from liveeval.metrics import Evaluation
+
+    ev = Evaluation.create([0, 1], pos_label=1)
+    ev.update([1, 0, 1, 0], y_score=[0.9, 0.8, 0.3, 0.2], weight=[1, 0, 1, 1])
+    ev.update([1], y_score=[0.95], weight=[0])
+    result = ev.result().metrics["average_precision"]
+    expected = average_precision_score(
+        [1, 0, 1, 0, 1], [0.9, 0.8, 0.3, 0.2, 0.95], sample_weight=[1, 0, 1, 1, 0]
+    )
+    assert result.value == pytest.approx(expected)
+    assert result.lower is not None and result.upper is not None
+    assert result.lower <= result.value <= result.upper

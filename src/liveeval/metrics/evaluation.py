@@ -461,8 +461,10 @@ class Evaluation:
         fpr = np.concatenate([[0.0], fps / neg])
         tpr = np.concatenate([[0.0], tps / pos])
         roc = _sample_curve(fpr, tpr)
-        recall = tps / pos
-        precision = tps / (tps + fps)
+        # A top key whose rows all weigh 0 has no precision: not a point of the curve.
+        seen = (tps + fps) > 0
+        recall = tps[seen] / pos
+        precision = tps[seen] / (tps + fps)[seen]
         pr = _sample_curve(recall, precision)
         return {"fpr": roc["x"], "tpr": roc["y"]}, {"recall": pr["x"], "precision": pr["y"]}
 

@@ -463,7 +463,10 @@ def average_precision(dist: ScoreDistribution, confidence: float = 0.95) -> Metr
             "average_precision", "undefined: no positive rows", n=n, confidence=confidence
         )
     _, tps, fps = dist.descending()
-    precision = tps / (tps + fps)
+    # Keys whose rows all weigh 0 at the top have no precision; their recall step is 0,
+    # so they add nothing (scikit-learn's precision_recall_curve sets them to 0 too).
+    seen = tps + fps
+    precision = np.divide(tps, seen, out=np.zeros_like(tps, dtype=np.float64), where=seen > 0)
     recall = tps / pos_total
     ap = float(np.sum(np.diff(recall, prepend=0.0) * precision))
     m_eff = _effective(pos_total, dist.positive_sq)
@@ -527,7 +530,9 @@ def _ap_bootstrap(
     neg_d = _gamma_totals(rng, neg_w / neg_scale, AP_REPLICATES) * neg_scale
     tp = np.cumsum(pos_d, axis=1)
     fp = np.cumsum(neg_d, axis=1)
-    values = np.sum(pos_d * (tp / (tp + fp)), axis=1) / tp[:, -1]
+    seen = tp + fp
+    precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
+    values = np.sum(pos_d * precision, axis=1) / tp[:, -1]
     eps = 0.5 / max(m_eff + n_eff, 1.0)
     logits = np.log(np.clip(values, eps, 1 - eps) / (1 - np.clip(values, eps, 1 - eps)))
     sd = float(np.std(logits, ddof=1))
