@@ -181,12 +181,13 @@ def test_overview_shows_each_model_and_version_with_the_api_numbers(demo, browse
         # One sparkline point per window with a value.
         points = [p for p in c["sparkline"] if p["value"] is not None]
         assert card.locator("svg.spark circle").count() == len(points)
-    # One request for every model's numbers (plus the page, its assets and the clock).
+    # One request for every model's numbers and one for the firing alerts (plus the
+    # page, its assets and the clock).
     api = page.evaluate(
         "performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)"
         ".filter(p => p.startsWith('/v1/'))"
     )
-    assert set(api) == {"/v1/overview"}  # a resize may render again
+    assert set(api) == {"/v1/overview", "/v1/alerts"}  # a resize may render again
     assert view.overflow() <= width
     assert view.errors == []
 
@@ -246,8 +247,14 @@ def test_model_page_shows_the_verdict_windows_and_confusion_matrix(demo, browser
     (process,) = resources["processes"]
     assert page.locator("#cpu-chart svg circle").count() == len(process["windows"])
     assert page.locator("#memory-chart svg circle").count() == len(process["windows"])
-    # Alerts are not served yet: said so, not faked.
-    assert "not yet available" in page.locator("#alerts").inner_text()
+    # The model's alerts as the API has them: each rule and state, or "No alerts".
+    alerts = [a for a in _get(f"{demo}/v1/alerts?model=fraud")["alerts"] if a["model"] == "fraud"]
+    shown = page.locator("#alerts").inner_text()
+    if alerts:
+        for alert in alerts:
+            assert alert["rule"] in shown and alert["state"].upper() in shown.upper()
+    else:
+        assert "No alerts for this model." in shown
     assert view.overflow() <= width
     assert view.errors == []
 
