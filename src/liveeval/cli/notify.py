@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError, LiveevalError
+from .monitor import _get_json
 
 __all__ = ["actions", "deployments", "notifications"]
 
@@ -71,28 +72,7 @@ def _read(
 
 def _get(base: str, token: str | None, path: str, params: dict[str, Any]) -> dict[str, Any]:
     query = urllib.parse.urlencode(params)
-    request = urllib.request.Request(
-        f"{base.rstrip('/')}{path}" + (f"?{query}" if query else ""),
-        headers={"accept": "application/json"},
-    )
-    if token:
-        request.add_header("authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer: dict[str, Any] = json.loads(response.read())
-            return answer
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.loads(exc.read()).get("detail", exc.reason)
-        except (ValueError, AttributeError):
-            detail = exc.reason
-        raise ConfigError(f"{base}: {exc.code}: {detail}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ConfigError(
-            f"cannot reach the server at {base} ({reason}); start it with 'liveeval serve' "
-            "or read a store with --store"
-        ) from None
+    return _get_json(base, path + (f"?{query}" if query else ""), token)
 
 
 def _show(body: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], Table]) -> None:
