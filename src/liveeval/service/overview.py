@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..metrics.classification import per_class_metrics
+from ..metrics.labels import Label
 from ..monitor.windows import DEFAULT_MATURITY, Window, floor_to
 from ..readiness import accuracy_paradox, single_class, verdict
 from ..readiness.profile import Profile
 from ..report.model import metric_dict
-from ..store import Scope, StoreStats
+from ..store import StoreStats
 from ._clock import now
 from .operations import duration_text
 from .reads import known_models
@@ -71,7 +72,16 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
     # Whole windows of ``size``: the cards are the merge of their sparkline's windows,
     # one read of the store's per-bucket rollups per model, never a scan.
     since = None if start is None else floor_to(start, size)
-    models = [_model(service, name, since, size) for name in sorted(known_models(service))]
+    names = sorted(known_models(service))
+    meta = {name: service.model_meta(name, None) for name in names}
+    # One read for every model (the server-wide unmatched-outcomes count once).
+    grouped = service.store.models_grouped_statistics(
+        {name: (classes, pos_label) for name, (classes, pos_label, _) in meta.items()},
+        ("version",),
+        every=size,
+        since=since,
+    )
+    models = [_model(service, name, meta[name], grouped[name], size) for name in names]
     return {
         "now": end.isoformat(),
         "window": window,
@@ -82,13 +92,16 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
     }
 
 
-def _model(service: Service, model: str, since: datetime | None, size: timedelta) -> dict[str, Any]:
-    classes, pos_label, profile_name = service.model_meta(model, None)
+def _model(
+    service: Service,
+    model: str,
+    meta: tuple[tuple[Label, ...] | None, Label | None, str | None],
+    grouped: dict[tuple[Any, ...], StoreStats],
+    size: timedelta,
+) -> dict[str, Any]:
+    _, pos_label, profile_name = meta
     profile = service.profile(profile_name) if profile_name else None
     key = key_metric(profile, pos_label is not None)
-    grouped = service.store.grouped_statistics(
-        Scope(model, since), ("version",), every=size, classes=classes, pos_label=pos_label
-    )
     per_version: dict[str, dict[datetime, StoreStats]] = {}
     for (version, start), stats in grouped.items():
         per_version.setdefault(str(version), {})[start] = stats
@@ -151,8 +164,8 @@ def _point(start: datetime, size: timedelta, stats: StoreStats | None, key: str)
             DEFAULT_MATURITY,
         )  # fmt: skip
         if stats.evaluation is not None and stats.labelled > 0:
-            m = stats.evaluation.result(only=(key,)).metrics.get(key)
-            value = None if m is None or m.value is None or not m.is_defined else float(m.value)
+            # The value alone: the card carries the interval, a 140-px line does not.
+            value = stats.evaluation.point(key)
     return {
         "start": start.isoformat(),
         "end": (start + size).isoformat(),

@@ -577,6 +577,22 @@ class StatisticsSource(Protocol):
         each group is a scan (exact, slower)."""
         ...
 
+    def models_grouped_statistics(
+        self,
+        labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
+        """:meth:`grouped_statistics` with ``every`` for each model of ``labels`` (its
+        classes and positive label) over the same range, in one read: the dashboard's
+        overview of every model. Each model's answer equals ``grouped_statistics(
+        Scope(model, since, until), by, every=every, ...)``; a model with no
+        predictions in the range maps to ``{}``."""
+        ...
+
     def feature_histograms(
         self,
         scope: Scope,
