@@ -52,6 +52,7 @@ def _log(client: TestClient, n: int = 400, seed: int = 1) -> tuple[np.ndarray, n
         ("/", "overview.js"),
         ("/models/fraud", "model.js"),
         ("/models/fraud/threshold", "threshold.js"),
+        ("/alerts", "alerts.js"),
     ],
 )
 def test_each_page_is_a_shell_loading_its_script_from_the_package(client, path, script):
@@ -60,6 +61,9 @@ def test_each_page_is_a_shell_loading_its_script_from_the_package(client, path, 
     assert r.headers["content-type"].startswith("text/html")
     assert f'src="/dashboard/static/{script}?v={DIGEST}"' in r.text
     assert "script-src 'self'" in r.headers["content-security-policy"]
+    # The nav links the alerts; only the model page loads the charting library.
+    assert '<a href="/alerts"' in r.text
+    assert (f'src="/dashboard/static/uplot.min.js?v={DIGEST}"' in r.text) == (script == "model.js")
 
 
 def test_a_model_name_in_the_url_is_escaped_in_the_page(client):
@@ -70,7 +74,14 @@ def test_a_model_name_in_the_url_is_escaped_in_the_page(client):
 
 
 def test_assets_come_from_the_package_and_fetch_nothing_from_elsewhere(client):
-    assert {"common.js", "overview.js", "model.js", "threshold.js", "dashboard.css"} <= set(ASSETS)
+    assert {
+        "common.js",
+        "overview.js",
+        "model.js",
+        "threshold.js",
+        "alerts.js",
+        "charts.js",
+    } <= set(ASSETS)
     # The charting library, copied from npm's package by `make assets` into the package.
     assert {"uplot.min.js", "uplot.min.css"} <= set(ASSETS), "run `make assets`"
     for name in ASSETS:

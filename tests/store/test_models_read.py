@@ -82,3 +82,20 @@ def test_one_read_of_every_model_equals_each_models_own_read(two_models, every, 
 def test_no_models_is_an_empty_answer(two_models):
     source, _ = two_models
     assert source.models_grouped_statistics({}, every=dt.timedelta(hours=1)) == {}
+
+
+def test_a_read_without_scores_keeps_every_count_and_drops_the_score_distributions(two_models):
+    source, labels = two_models
+    every = dt.timedelta(hours=6)
+    with_scores = source.models_grouped_statistics(labels, ("version",), every=every)
+    without = source.models_grouped_statistics(labels, ("version",), every=every, scores=False)
+    assert list(without["a"]) == list(with_scores["a"])
+    for key, stats in with_scores["a"].items():
+        lean = without["a"][key]
+        assert (lean.predictions, lean.labelled) == (stats.predictions, stats.labelled)
+        if stats.evaluation is not None:
+            assert lean.evaluation is not None and not lean.evaluation.scores
+            np.testing.assert_array_equal(
+                lean.evaluation.confusion.counts, stats.evaluation.confusion.counts
+            )
+            assert lean.evaluation.point("recall") == stats.evaluation.point("recall")

@@ -408,6 +408,28 @@ def _f1_via_jaccard(cm: ConfusionMatrix, pos: int, confidence: float) -> MetricR
 POINT_METRICS = frozenset({"accuracy", "precision", "recall", "specificity", "f1"})
 
 
+def _point_masks(p: int) -> dict[str, tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]]:
+    """Numerator and denominator cells of each point metric for the positive index
+    ``p``: the masks binary_metrics sums, so the same sums and the same floats."""
+    q = 1 - p
+
+    def cellmask(rows: Sequence[int], cols: Sequence[int]) -> npt.NDArray[np.bool_]:
+        m = np.zeros((2, 2), dtype=bool)
+        m[np.ix_(list(rows), list(cols))] = True
+        return m
+
+    return {
+        "accuracy": (np.eye(2, dtype=bool), np.ones((2, 2), dtype=bool)),
+        "precision": (cellmask([p], [p]), cellmask([0, 1], [p])),
+        "recall": (cellmask([p], [p]), cellmask([p], [0, 1])),
+        "specificity": (cellmask([q], [q]), cellmask([q], [0, 1])),
+        "f1": (cellmask([p], [p]), cellmask([p], [0, 1]) | cellmask([0, 1], [p])),
+    }
+
+
+_POINT_MASKS = (_point_masks(0), _point_masks(1))
+
+
 def binary_point(cm: ConfusionMatrix, pos_label: Label, name: str) -> float | None:
     """The value :func:`binary_metrics` gives ``name`` (one of :data:`POINT_METRICS`),
     without its interval: a sparkline point needs the value alone, and each interval is
@@ -428,22 +450,7 @@ def binary_point(cm: ConfusionMatrix, pos_label: Label, name: str) -> float | No
         raise ValueError(f"binary metrics need exactly 2 classes, got {list(cm.labels)!r}")
     if name not in POINT_METRICS:
         raise ValueError(f"no point value for {name!r}; accepted: {sorted(POINT_METRICS)}")
-    p = cm.index_of(pos_label)
-    q = 1 - p
-
-    def cellmask(rows: Sequence[int], cols: Sequence[int]) -> npt.NDArray[np.bool_]:
-        m = np.zeros((2, 2), dtype=bool)
-        m[np.ix_(list(rows), list(cols))] = True
-        return m
-
-    # The same masks as binary_metrics: the same sums, so the same floats.
-    numerator, denominator = {
-        "accuracy": (np.eye(2, dtype=bool), np.ones((2, 2), dtype=bool)),
-        "precision": (cellmask([p], [p]), cellmask([0, 1], [p])),
-        "recall": (cellmask([p], [p]), cellmask([p], [0, 1])),
-        "specificity": (cellmask([q], [q]), cellmask([q], [0, 1])),
-        "f1": (cellmask([p], [p]), cellmask([p], [0, 1]) | cellmask([0, 1], [p])),
-    }[name]
+    numerator, denominator = _POINT_MASKS[cm.index_of(pos_label)][name]
     den = float(cm.counts[denominator].sum())
     if den <= 0:
         return None

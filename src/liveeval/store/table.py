@@ -164,8 +164,11 @@ class TableSource:
         every: timedelta,
         since: datetime | None = None,
         until: datetime | None = None,
+        scores: bool = True,
     ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
-        return windows.models_grouped(self._con.cursor(), labels, by, every, since, until)
+        return windows.models_grouped(
+            self._con.cursor(), labels, by, every, since, until, scores=scores
+        )
 
     def feature_histograms(
         self,

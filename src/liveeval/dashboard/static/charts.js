@@ -95,7 +95,8 @@ LE.plot = (() => {
       const line = data.length;
       data.push(v);
       series.push({
-        label: se.name, stroke: se.color, width: 2, dash: se.dash ? [5, 4] : undefined,
+        label: se.name, stroke: se.color, width: se.width || 2,
+        dash: Array.isArray(se.dash) ? se.dash : se.dash ? [5, 4] : undefined,
         spanGaps: false, points: { show: false },
       });
       lookups.push({ se, line, byIndex });
@@ -121,6 +122,8 @@ LE.plot = (() => {
       ctx.rect(left, top, pw, ph);
       ctx.clip();
       ctx.font = `${11 * r()}px system-ui, sans-serif`;
+      ctx.textAlign = "left";
+      ctx.textBaseline = "alphabetic";
       for (const m of o.marks || []) {
         const x = u.valToPos(m.t / 1000, "x", true);
         if (!(x >= left && x <= left + pw)) continue;
@@ -174,7 +177,9 @@ LE.plot = (() => {
       axes: [
         { stroke: "#5b6673", grid: { stroke: "#eef1f4", width: 1 }, ticks: { stroke: "#d5dbe1", width: 1 }, font: "11px system-ui, sans-serif" },
         { stroke: "#5b6673", grid: { stroke: "#eef1f4", width: 1 }, ticks: { stroke: "#d5dbe1", width: 1 }, font: "11px system-ui, sans-serif",
-          size: 58, values: (u, splits) => splits.map((v) => fmt(v)) },
+          // Wide enough for the longest tick label (about 6.5 px a character at 11 px).
+          size: (u, values) => 14 + 6.5 * Math.max(3, ...(values || []).map((v) => String(v).length)),
+          values: (u, splits) => splits.map((v) => fmt(v)) },
       ],
       cursor: { drag: { x: true, y: false }, points: { show: false } },
       series,

@@ -305,11 +305,17 @@ const LE = (() => {
   }
   function legend(series, extra) {
     return h("ul", { class: "legend" },
-      series.map((se) => h("li", {}, h("span", { class: "swatch", style: null, "data-color": se.color }), se.name)),
+      series.map((se) => h("li", {}, h("span", {
+        class: se.dash ? `swatch line ${Array.isArray(se.dash) && se.dash[0] < 4 ? "dotted" : "dashed"}` : "swatch",
+        "data-color": se.color,
+      }), se.name)),
       extra ? h("li", { class: "muted" }, extra) : null);
   }
   function paintSwatches(root) {
-    for (const el of root.querySelectorAll(".swatch[data-color]")) el.style.background = el.dataset.color;
+    for (const el of root.querySelectorAll(".swatch[data-color]")) {
+      if (el.classList.contains("line")) el.style.borderColor = el.dataset.color;
+      else el.style.background = el.dataset.color;
+    }
   }
 
   /** A confusion matrix as a table: counts, and the share of each actual class (row). */

@@ -188,14 +188,15 @@
         ? "Target: " + slo.map((c) => `${LE.metricName(c.metric)} ${c.op} ${LE.fmt(c.target, c.metric)} (${c.status})`).join("; ")
         : "The profile sets no latency target (the realtime profile does: p95 < 100 ms)." }),
       chartBox);
-    // p95 solid with its interval, p50 and p99 dashed, one colour per version; the
+    // p95 solid with its interval, p50 dotted, p99 dashed, one colour per version; the
     // profile's latency targets as reference lines.
     const percentiles = [];
     for (const n of ["latency_p95_seconds", "latency_p50_seconds", "latency_p99_seconds"]) {
       const label = LE.metricName(n).replace(" latency", "");
       for (const se of series(windows, LE.metricName(n), (w) => metricPoint(w, n))) {
         if (n !== "latency_p95_seconds") for (const p of se.points) { delete p.lo; delete p.hi; }
-        percentiles.push({ ...se, name: `${se.name} ${label}`, dash: n !== "latency_p95_seconds" });
+        const style = { latency_p95_seconds: {}, latency_p50_seconds: { dash: [2, 3], width: 1.5 }, latency_p99_seconds: { dash: [7, 4], width: 1.5 } }[n];
+        percentiles.push({ ...se, ...style, name: `${se.name} ${label}` });
       }
     }
     chart(chartBox, {
@@ -204,7 +205,7 @@
       xMin, xMax, yMin: 0, yFmt: (v) => LE.fmt(v, "latency_p95_seconds"),
       refs: slo.map((c) => ({ v: c.target, label: `target: ${LE.metricName(c.metric)} ${c.op} ${LE.fmt(c.target, c.metric)}` })),
       empty: "no predictions in this range yet",
-    }, "p95 solid with its interval band; p50 and p99 dashed");
+    }, "p95 solid (band: its interval), p50 dotted, p99 dashed");
   }
 
   async function renderFailed(body, windows, xMin, xMax, sec, version) {

@@ -114,11 +114,13 @@ def rollup_grouped_models(
     every: timedelta | None,
     *,
     unmatched: int | None = None,
+    scores: bool = True,
 ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
     """:func:`rollup_grouped` for every model of ``labels`` (its classes and positive
     label) over ``scope``'s range (``scope.model`` is not read): one query per rollup
     table for all of them, and the server-wide unmatched-outcomes count once. A model
-    without predictions in the range maps to ``{}``."""
+    without predictions in the range maps to ``{}``. ``scores=False`` leaves the
+    score distributions out (and their read, the largest)."""
     check(scope, every)
     models = sorted(labels)
     out: dict[str, dict[tuple[Any, ...], StoreStats]] = {m: {} for m in models}
@@ -158,16 +160,19 @@ def rollup_grouped_models(
         ).to_arrow_table(),
         names,
     )
-    table, grain = scores_table(scope, every)
-    s_where, s_params = rollup_where(scope, grain=grain, models=models)
-    s_select = ", ".join(["r.model AS g_model", *group, f"{window_key(every, grain)} AS w"])
-    scores = _score_lists(
-        cur.sql(
-            f"SELECT {s_select}, label AS t, counts FROM {table} r WHERE {s_where} AND kind = 'l'",
-            params=s_params,
-        ).to_arrow_table(),
-        names,
-    )
+    lists: dict[tuple[Any, ...], Callable[[list[str]], ScoreDistribution | None]] = {}
+    if scores:
+        table, grain = scores_table(scope, every)
+        s_where, s_params = rollup_where(scope, grain=grain, models=models)
+        s_select = ", ".join(["r.model AS g_model", *group, f"{window_key(every, grain)} AS w"])
+        lists = _score_lists(
+            cur.sql(
+                f"SELECT {s_select}, label AS t, counts FROM {table} r "
+                f"WHERE {s_where} AND kind = 'l'",
+                params=s_params,
+            ).to_arrow_table(),
+            names,
+        )
     if unmatched is None:
         unmatched = unmatched_outcomes(cur)
     for row in counts.to_pylist():
@@ -184,7 +189,7 @@ def rollup_grouped_models(
         ]
         out[model][_key(key[1:], by, every, scope)] = assemble(
             window_cells,
-            scores.get(key, _no_scores),
+            lists.get(key, _no_scores),
             _latency(row, latency.get(key)),
             (int(row["predictions"]), int(row["failed"]), unmatched),
             classes=classes,
@@ -205,13 +210,16 @@ def models_grouped(
     every: timedelta,
     since: datetime | None,
     until: datetime | None,
+    *,
+    scores: bool = True,
 ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
     """:meth:`~liveeval.store.StatisticsSource.models_grouped_statistics` on a DuckDB
     connection: from the rollups in one read when the range and windows are on bucket
-    boundaries, else a scan per model (the unmatched count read once either way)."""
+    boundaries, else a scan per model (the unmatched count read once either way; a
+    scan keeps the scores whatever ``scores`` says)."""
     scope = Scope("", since, until)
     if unaligned(scope, every) is None:
-        return rollup_grouped_models(cur, scope, labels, by, every)
+        return rollup_grouped_models(cur, scope, labels, by, every, scores=scores)
     missing = unmatched_outcomes(cur)
     return {
         model: grouped_aggregate(

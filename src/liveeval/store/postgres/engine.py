@@ -164,10 +164,11 @@ class PostgresEngine:
         every: timedelta,
         since: datetime | None = None,
         until: datetime | None = None,
+        scores: bool = True,
     ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
         return self._read(
             lambda cur: reads.models_grouped_statistics(
-                self._mirror, cur, labels, by, every, since, until
+                self._mirror, cur, labels, by, every, since, until, scores
             ),
             settle=True,
         )

@@ -272,6 +272,7 @@ def models_grouped_statistics(
     every: timedelta,
     since: datetime | None,
     until: datetime | None,
+    scores: bool = True,
 ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
     """Several models' windows in one read (the dashboard's overview): their rollup
     rows in one copy per table, merged by the DuckDB engine's code, as
@@ -289,8 +290,8 @@ def models_grouped_statistics(
         return where.replace("model = %s", "model = ANY(%s)", 1), [models, *params[1:]]
 
     where, params = of_models(*_rollup_where(scope))
-    scores = scores_table(scope, every)[0]
-    grain = HOUR if scores == "rollup_scores_hourly" else BUCKET_SECONDS
+    table = scores_table(scope, every)[0]
+    grain = HOUR if table == "rollup_scores_hourly" else BUCKET_SECONDS
     s_where, s_params = of_models(*_rollup_where(scope, grain=grain))
     span = int(every.total_seconds()) // BUCKET_SECONDS
     keys = f"model, version, seg, bucket / {span}"
@@ -313,10 +314,13 @@ def models_grouped_statistics(
             "predicted",
             params,
         ),
-        scores: (f"{s_where} AND kind = 'l'", s_params),
     }
+    if scores:
+        tables[table] = (f"{s_where} AND kind = 'l'", s_params)
     with mirror.filled(cur, tables) as con:
-        return windows.rollup_grouped_models(con, scope, labels, by, every, unmatched=missing)
+        return windows.rollup_grouped_models(
+            con, scope, labels, by, every, unmatched=missing, scores=scores
+        )
 
 
 def features_of(
