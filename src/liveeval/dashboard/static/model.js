@@ -421,12 +421,13 @@
     const body = await LE.optional(`/v1/alerts?model=${enc(model)}`);
     const alerts = (Array.isArray(body) ? body : (body && body.alerts) || []).filter((a) => a.model === model);
     alerts.sort((a, b) => (a.state === "firing" ? 0 : 1) - (b.state === "firing" ? 0 : 1) || String(b.changed_at).localeCompare(String(a.changed_at)));
+    const more = h("p", { class: "small" }, h("a", { href: LE.link("/alerts", ["refresh"], { model }), text: "Their evidence and the notifications sent →" }));
     replace(box, alerts.length
       ? h("ul", { class: "alert-list" }, alerts.map((a) => h("li", {},
         h("span", { class: `pill ${a.state === "firing" ? (a.severity === "critical" ? "fail" : "warn") : "pass"}`, text: `${a.state} · ${a.severity}` }), " ",
         h("strong", { text: a.rule }), a.version ? ` (${a.version})` : "", ": ", a.summary,
         h("span", { class: "muted small", text: ` · since ${LE.time(a.starts_at)}${a.ends_at ? " until " + LE.time(a.ends_at) : ""}` }))))
-      : h("p", { class: "muted", text: "No alerts for this model." }));
+      : h("p", { class: "muted", text: "No alerts for this model." }), more);
   }
 
   async function render(st) {
