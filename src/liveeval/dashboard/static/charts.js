@@ -138,10 +138,12 @@ LE.plot = (() => {
         ctx.strokeStyle = "#444"; ctx.lineWidth = 1.2 * r(); ctx.setLineDash([5 * r(), 4 * r()]);
         ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + pw, y); ctx.stroke();
         ctx.setLineDash([]);
-        // Labelled at the left: live data grows from the right.
+        // Labelled at the left (live data grows from the right), above the line, or
+        // below it when the line runs along the top.
+        const ty = y - top < 16 * r() ? y + 13 * r() : y - 4 * r();
         ctx.lineWidth = 3 * r(); ctx.strokeStyle = "#fff"; ctx.fillStyle = "#333";
-        ctx.strokeText(ref.label, left + 4 * r(), y - 4 * r());
-        ctx.fillText(ref.label, left + 4 * r(), y - 4 * r());
+        ctx.strokeText(ref.label, left + 4 * r(), ty);
+        ctx.fillText(ref.label, left + 4 * r(), ty);
       }
       for (const { se, byIndex } of lookups) {
         for (const [i, p] of byIndex) {

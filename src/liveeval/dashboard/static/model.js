@@ -77,7 +77,8 @@
   /* A uPlot chart (charts.js) with its legend under it. */
   function chart(container, o, note) {
     const box = h("div", { class: "plot-box" });
-    replace(container, box, LE.legend(o.series, note === undefined ? "filled = realized, hollow = estimating (labels still arriving)" : note));
+    // The legend names the series that have a point in the range.
+    replace(container, box, LE.legend(o.series.filter((se) => se.points.some((pt) => Number.isFinite(pt.v))), note === undefined ? "filled = realized, hollow = estimating (labels still arriving)" : note));
     LE.paintSwatches(container);
     LE.plot(box, { ...o, width: container.clientWidth || 600 });
   }
