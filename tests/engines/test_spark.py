@@ -130,12 +130,49 @@ def test_spark_brings_statistics_to_the_driver_never_rows(
     from liveeval.data.columns import ColumnSpec
 
     spec = ColumnSpec(label="y", score="s", version="version", time="ts", window="1h")
-    once = log_statistics(str(binary_files["all"]), spec)
-    twice = log_statistics(str(binary_files["copies"]), spec)
+    once = log_statistics(str(binary_files["parts"]), spec)  # two files
+    twice = log_statistics(str(binary_files["copies"]), spec)  # two files, twice the rows
     assert twice.rows_read == 2 * once.rows_read
     assert twice.evaluation.confusion.total == 2 * once.evaluation.confusion.total
     # Twice the rows, the same statistics rows collected: none of them is a log row.
     assert twice.collected_rows == once.collected_rows
+
+
+def test_spark_merges_many_partitions_by_a_tree_and_the_driver_gets_few_objects(
+    spark: Any, binary_files: dict[str, Path]
+) -> None:
+    from liveeval.data.columns import ColumnSpec
+    from liveeval.engines.spark.log import FAN_IN
+
+    spec = ColumnSpec(label="y", score="s", version="version")
+    frame = spark.read.parquet(str(binary_files["all"])).repartition(FAN_IN + 4)
+    merged = log_statistics(frame, spec)
+    local = evaluate(binary_files["all"], label="y", score="s", version="version").to_dict()
+    remote = evaluate(frame, engine="spark", label="y", score="s", version="version").to_dict()
+    _close(_without_run_facts(remote), _without_run_facts(local))
+    # 20 partitions: one shuffle level merges them into two objects for the driver, plus
+    # the survey's rows (totals and one row per distinct label and status).
+    survey_rows = merged.collected_rows - 2
+    assert 0 < survey_rows <= 3 + 2 * 2
+    assert merged.rows_read == 3000
+
+
+def test_spark_binned_score_histogram_equals_the_local_path_beyond_the_exact_limit(
+    spark: Any, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(7)
+    n = 260_000  # over the 250,000 labelled rows of exact score keys: 2^20 bins
+    y = (rng.random(n) < 0.1).astype(np.int8)
+    score = 1.0 / (1.0 + np.exp(-rng.normal(-2.0 + 2.0 * y, 1.0)))
+    table = pa.table({"y": y, "s": score})
+    folder = tmp_path / "big"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 100_000), folder / "a.parquet", row_group_size=40_000)
+    pq.write_table(table.slice(100_000), folder / "b.parquet", row_group_size=40_000)
+    local = evaluate(folder / "*.parquet", label="y", score="s").to_dict()
+    remote = evaluate(folder / "*.parquet", engine="spark", label="y", score="s").to_dict()
+    assert "histogram (1048576 bins)" in str(remote["metrics"]["roc_auc"])
+    _close(_without_run_facts(remote), _without_run_facts(local))
 
 
 def test_cli_report_with_engine_spark_writes_the_local_json(
@@ -197,6 +234,14 @@ def test_spark_multiclass_probabilities_and_weights_equal_the_local_path(
         ({"y": [None, None], "s": [0.1, 0.9]}, {"label": "y", "score": "s"}),
         ({"y": ["a", "b"], "p": ["b", "x"]}, {"label": "y", "pred": "p", "labels": ["a", "b"]}),
         ({"y": [0, 1], "s": [0.1, 0.9]}, {"label": "yy", "score": "s"}),
+        (
+            {"y": [0, 1, 1], "s": [0.1, 0.9, 0.5], "st": ["ok", "ok", None]},
+            {"label": "y", "score": "s", "status": "st"},
+        ),
+        (
+            {"y": [0, 1, 1], "s": [0.1, 0.9, 0.5], "t": ["2026-10-01", "2026-10-02", "soon"]},
+            {"label": "y", "score": "s", "time": "t"},
+        ),
     ],
     ids=[
         "nan-score",
@@ -206,6 +251,8 @@ def test_spark_multiclass_probabilities_and_weights_equal_the_local_path(
         "no-labels",
         "unknown-pred",
         "no-column",
+        "missing-status",
+        "bad-time-string",
     ],
 )
 def test_spark_raises_the_local_error_naming_file_column_and_row(
