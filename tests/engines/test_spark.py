@@ -139,22 +139,29 @@ def test_spark_brings_statistics_to_the_driver_never_rows(
 
 
 def test_spark_merges_many_partitions_by_a_tree_and_the_driver_gets_few_objects(
-    spark: Any, binary_files: dict[str, Path]
+    spark: Any, binary_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from liveeval.data.columns import ColumnSpec
-    from liveeval.engines.spark.log import FAN_IN
+    from liveeval.engines.spark import log
 
     spec = ColumnSpec(label="y", score="s", version="version")
-    frame = spark.read.parquet(str(binary_files["all"])).repartition(FAN_IN + 4)
-    merged = log_statistics(frame, spec)
-    local = evaluate(binary_files["all"], label="y", score="s", version="version").to_dict()
-    remote = evaluate(frame, engine="spark", label="y", score="s", version="version").to_dict()
-    _close(_without_run_facts(remote), _without_run_facts(local))
-    # 20 partitions: one shuffle level merges them into two objects for the driver, plus
-    # the survey's rows (totals and one row per distinct label and status).
-    survey_rows = merged.collected_rows - 2
-    assert 0 < survey_rows <= 3 + 2 * 2
-    assert merged.rows_read == 3000
+    one = log_statistics(str(binary_files["all"]), spec)  # one partition: no merge
+    # Five partitions, two per task: two levels (5 → 3 → 2), two objects to the driver.
+    monkeypatch.setattr(log, "FAN_IN", 2)
+    frame = spark.read.parquet(str(binary_files["all"])).repartition(5)
+    many = log_statistics(frame, spec)
+    assert many.collected_rows - 2 == one.collected_rows - 1  # the same survey rows
+    a, b = one.evaluation, many.evaluation
+    assert np.array_equal(a.confusion.counts, b.confusion.counts)
+    assert a.scores is not None and b.scores is not None
+    assert np.array_equal(a.scores[0].keys, b.scores[0].keys)
+    assert np.array_equal(a.scores[0].positive, b.scores[0].positive)
+    assert np.array_equal(a.scores[0].negative, b.scores[0].negative)
+    assert a.losses is not None and b.losses is not None
+    assert math.isclose(a.losses.log_loss, b.losses.log_loss, rel_tol=1e-12)
+    assert [k for k, _ in many.groups["version"]] == [k for k, _ in one.groups["version"]]
+    for (_, x), (_, y) in zip(one.groups["version"], many.groups["version"], strict=True):
+        assert np.array_equal(x.confusion.counts, y.confusion.counts)
 
 
 def test_spark_binned_score_histogram_equals_the_local_path_beyond_the_exact_limit(
@@ -165,11 +172,12 @@ def test_spark_binned_score_histogram_equals_the_local_path_beyond_the_exact_lim
     y = (rng.random(n) < 0.1).astype(np.int8)
     score = 1.0 / (1.0 + np.exp(-rng.normal(-2.0 + 2.0 * y, 1.0)))
     table = pa.table({"y": y, "s": score})
-    folder = tmp_path / "big"
+    pq.write_table(table, tmp_path / "all.parquet")
+    folder = tmp_path / "split"
     folder.mkdir()
     pq.write_table(table.slice(0, 100_000), folder / "a.parquet", row_group_size=40_000)
     pq.write_table(table.slice(100_000), folder / "b.parquet", row_group_size=40_000)
-    local = evaluate(folder / "*.parquet", label="y", score="s").to_dict()
+    local = evaluate(tmp_path / "all.parquet", label="y", score="s").to_dict()
     remote = evaluate(folder / "*.parquet", engine="spark", label="y", score="s").to_dict()
     assert "histogram (1048576 bins)" in str(remote["metrics"]["roc_auc"])
     _close(_without_run_facts(remote), _without_run_facts(local))

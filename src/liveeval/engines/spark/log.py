@@ -1,24 +1,27 @@
 """A prediction log's sufficient statistics, aggregated by Spark.
 
-Two passes over the Parquet files, each one Spark job whose only shuffle carries
-statistics, never rows:
+Two passes over the Parquet files; neither moves a log row to the driver, and neither
+shuffles more than statistics:
 
-1. **Survey** (reads the label, prediction, status and time columns): per partition,
-   the distinct (label, prediction) pairs of the labelled, successful rows with their
-   count and first position, the rows read, failed and unlabelled, and the time span.
-   On the driver, the pairs — a handful of rows — go through the local path's own
-   :func:`~liveeval.data.columns.prepare` as a small table in order of first
-   appearance: the classes, the positive label and every label error (NaN, unknown,
-   a third class, a class without a probability column …) come out exactly as the
-   local path finds them, at the same file and row.
+1. **Survey**: one Spark SQL GROUP BY (no Python worker) over the distinct (label,
+   prediction, status) values: their count, first position and first and last time.
+   On the driver, those few rows go through the local path's own checks — the statuses
+   through ``_status_failed``, the (label, prediction) pairs as a small table in order
+   of first appearance through :func:`~liveeval.data.columns.prepare` — so the
+   classes, the positive label and every label error (NaN, unknown, a third class, a
+   class without a probability column …) come out exactly as the local path finds
+   them, at the same file and row. A time column of ISO-8601 strings (whose minimum is
+   not its first time) is surveyed per Arrow batch in Python instead (:func:`_survey`).
 2. **Statistics**: per Arrow batch, ``prepare`` with those classes
    (:class:`~liveeval.data.columns.Part`) validates the rows with the same numpy
    checks and builds the same :class:`~liveeval.metrics.Evaluation` and per-group
    evaluations (version, segment, time window) as the local path; each partition
-   merges its batches with the statistics' own ``merge`` and emits them as rows
-   (confusion cells, score keys, loss sums, latency-sketch buckets). Spark sums the
-   rows by key — one shuffle of at most partitions × statistics rows — and the driver
-   rebuilds the evaluations from the sums.
+   merges its batches with the statistics' own ``merge`` and emits them as one
+   pickled object (a binned score histogram is at most 2^20 keys, whatever the rows).
+   The objects are merged by a tree (:func:`_tree_merge`: up to 16 per task and level,
+   one small shuffle per level), and the driver merges the last few. This pass moves
+   no position column; when some batch fails validation, it runs again with positions
+   to name the file and row.
 
 Rows are positioned by file (in sorted order) and row within the file (Parquet's
 ``_metadata.row_index``), so errors name the file and the row counted from 1, as the
@@ -31,7 +34,7 @@ import glob as globbing
 import math
 import pickle
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -291,7 +294,7 @@ def _sql_survey_applies(schema: pa.Schema, spec: ColumnSpec) -> bool:
     if spec.time is None:
         return True
     t = schema.field(spec.time).type
-    return (
+    return bool(
         pa.types.is_timestamp(t)
         or pa.types.is_date(t)
         or pa.types.is_integer(t)
@@ -499,14 +502,14 @@ def _loads(blob: bytes | bytearray) -> _Partition:
     return part
 
 
-def _merge_blobs(blobs: Iterator[bytes | bytearray]) -> _Partition:
+def _merge_blobs(blobs: Iterable[bytes | bytearray]) -> _Partition:
     merged = _Partition()
     for blob in blobs:
         merged.merge(_loads(blob))
     return merged
 
 
-def _merged_blob(blobs: Iterator[bytes]) -> bytes:
+def _merged_blob(blobs: Iterable[bytes]) -> bytes:
     """Pickled statistics as one pickled statistics object (one is passed as it is)."""
     items = list(blobs)
     return items[0] if len(items) == 1 else _dumps(_merge_blobs(iter(items)))
@@ -567,12 +570,22 @@ def _tree_merge(blobs: DataFrame) -> tuple[_Partition, int]:
     while width > FAN_IN:
         width = math.ceil(width / FAN_IN)
 
-        def keyed(index: int, items: Iterator[bytes], width: int = width) -> Iterator[Any]:
-            yield index % width, _merged_blob(items)
-
-        rdd = rdd.mapPartitionsWithIndex(keyed).partitionBy(width, lambda key: key).values()
+        rdd = rdd.mapPartitionsWithIndex(_keyed(width)).partitionBy(width, _identity).values()
     collected = rdd.mapPartitions(lambda items: [_merged_blob(items)]).collect()
-    return _merge_blobs(iter(collected)), len(collected)
+    return _merge_blobs(collected), len(collected)
+
+
+def _keyed(width: int) -> Callable[[int, Iterable[bytes]], Iterable[tuple[int, bytes]]]:
+    """A partition's statistics merged, keyed by the task of the next level."""
+
+    def keyed(index: int, items: Iterable[bytes]) -> Iterable[tuple[int, bytes]]:
+        return [(index % width, _merged_blob(items))]
+
+    return keyed
+
+
+def _identity(key: int) -> int:
+    return key
 
 
 # -- the two passes together ---------------------------------------------------------------
