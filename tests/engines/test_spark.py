@@ -24,7 +24,9 @@ from liveeval.engines.spark import log_statistics
 from liveeval.errors import ValidationError
 from liveeval.monitor.drift import compare_files
 
-pytestmark = pytest.mark.slow
+# One worker runs them all under pytest-xdist (--dist loadgroup): one JVM and one set of
+# warm Python workers for the whole suite, not one per xdist worker (docs/testing.md).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 EXACT = ("accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision")
 
