@@ -15,6 +15,12 @@ a merge of these rows, never a scan of events (:mod:`.windows`).
   row); kind ``p`` by
   predicted label (every ok prediction), kind ``l`` by actual label (labelled pairs).
 - ``rollup_delays``: outcome ts − prediction ts in :data:`DELAY_EDGES` bins.
+- ``rollup_probas`` (and ``rollup_probas_hourly``): a multiclass model's class
+  probabilities, each class's in ``SCORE_BINS`` bins (one list per row), per
+  (``width`` = number of probabilities, class position ``cls``, predicted label);
+  kind ``p`` every ok prediction (label ``''``), kind ``l`` the labelled pairs by
+  actual label. Only predictions with 2 to :data:`MAX_PROBA_CLASSES` probabilities,
+  all in [0, 1] (schema v8).
 - ``rollup_features`` (rows, missing, numbers, strings, other, and the numbers per
   fixed bin as one list) and ``rollup_feature_categories`` per (model, version,
   bucket, feature), no segment.
@@ -61,8 +67,11 @@ __all__ = [
     "FEATURE_WIDTH",
     "FREEZE_VALUES",
     "HOUR",
+    "MAX_PROBA_CLASSES",
+    "PROBA_TABLES",
     "ROLLUP_TABLES",
     "backfill",
+    "backfill_probas",
     "fixed_edges",
     "maintain",
     "seg_key",
@@ -109,6 +118,21 @@ CREATE TABLE feature_bins (model VARCHAR NOT NULL, name VARCHAR NOT NULL,
     edges DOUBLE[] NOT NULL);
 CREATE TABLE feature_categories (model VARCHAR NOT NULL, name VARCHAR NOT NULL,
     value VARCHAR NOT NULL, PRIMARY KEY (model, name, value));
+"""
+
+# A multiclass model's probabilities are kept per (class, predicted label) for every
+# prediction and per (class, actual, predicted label) for labelled pairs: up to k^2 and
+# k^3 lists of SCORE_BINS counts per bucket, so only models of at most this many classes.
+MAX_PROBA_CLASSES = 10
+
+_PKEY = f"{_KEY}, kind VARCHAR NOT NULL, width INTEGER NOT NULL, label VARCHAR NOT NULL, predicted VARCHAR NOT NULL, cls INTEGER NOT NULL"
+_PROBA_KEYS = "model, version, seg, bucket, kind, width, label, predicted, cls"
+
+PROBA_TABLES = f"""
+CREATE TABLE rollup_probas ({_PKEY}, counts INTEGER[] NOT NULL,
+    PRIMARY KEY ({_PROBA_KEYS}));
+CREATE TABLE rollup_probas_hourly ({_PKEY}, counts INTEGER[] NOT NULL,
+    PRIMARY KEY ({_PROBA_KEYS}));
 """
 
 # Temporary relations a load fills: the pairs it completes and the feature rows it adds.
@@ -215,21 +239,65 @@ def _pairs_sql(source: str) -> list[str | Dense]:
     return [labelled, cells, scores, delays]
 
 
+_VALID_PROBAS = (
+    f"probas IS NOT NULL AND len(probas) BETWEEN 2 AND {MAX_PROBA_CLASSES} "
+    "AND list_min(probas) >= 0 AND list_max(probas) <= 1"
+)
+
+
+def _probas_sql(source: str, kind: str) -> Dense:
+    """Class probabilities of the ok predictions (kind ``p``) or labelled pairs (kind
+    ``l``, by actual label) of ``source``: one row per (prediction, class) unnested,
+    binned and counted (as :func:`liveeval.monitor.histogram.score_bins`)."""
+    key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
+    ok = "status = 'ok' AND label IS NOT NULL"
+    if kind == "p":
+        # predictions: the predicted label is ``label``; they have no actual label.
+        unnested = (
+            f"SELECT {key}, '' AS label, label AS predicted, len(probas) AS width, "
+            "unnest(range(len(probas))) AS cls, unnest(probas) AS p "
+            f"FROM {source} WHERE {ok} AND {_VALID_PROBAS}"
+        )
+    else:
+        unnested = (
+            f"SELECT {key}, label, predicted, len(probas) AS width, "
+            "unnest(range(len(probas))) AS cls, unnest(probas) AS p "
+            f"FROM {source} WHERE {ok} AND predicted IS NOT NULL AND {_VALID_PROBAS}"
+        )
+    return Dense(
+        "rollup_probas",
+        tuple(_PROBA_KEYS.split(", ")),
+        f"SELECT model, version, seg, bucket, '{kind}' AS kind, width, label, predicted, "
+        f"CAST(cls AS INTEGER) AS cls, CAST(least(floor(p * {SCORE_BINS}), {SCORE_BINS - 1}) "
+        f"AS INTEGER) AS bin, count(*) AS n FROM ({unnested}) GROUP BY ALL",
+        "counts",
+        SCORE_BINS,
+        hourly="rollup_probas_hourly",
+    )
+
+
 def maintain(
     con: duckdb.DuckDBPyConnection,
     predictions: str | None,
     pairs: str | None,
     features: str | None,
     feature_rows: pa.Table | None = None,
+    *,
+    probas: bool = True,
 ) -> None:
     """Add the rows of the given relations (new predictions, newly completed pairs
     with ``outcome_ts``, new feature rows already in ``features``) to the rollups,
-    inside the caller's transaction."""
+    inside the caller's transaction. ``probas=False`` leaves the class-probability
+    rollups out (a store migrated to v4 has no such tables yet)."""
     statements: list[str | Dense] = []
     if predictions is not None:
         statements += _predictions_sql(predictions)
+        if probas:
+            statements.append(_probas_sql(predictions, "p"))
     if pairs is not None:
         statements += _pairs_sql(pairs)
+        if probas:
+            statements.append(_probas_sql(pairs, "l"))
     if features is not None:
         statements += features_sql(features)
     for job in statements:
@@ -241,14 +309,20 @@ def maintain(
         maintain_features(con, features, feature_rows)
 
 
-def backfill(con: duckdb.DuckDBPyConnection) -> None:
+def backfill(con: duckdb.DuckDBPyConnection, *, probas: bool = True) -> None:
     """Rollups of every stored event (a migration, or a :class:`TableSource`)."""
     con.execute(
         "CREATE OR REPLACE TEMP VIEW all_pairs AS SELECT l.*, o.ts AS outcome_ts "
         "FROM labelled l JOIN outcomes o ON o.prediction_id = l.prediction_id"
     ).fetchall()
-    maintain(con, "predictions", "all_pairs", "features")
+    maintain(con, "predictions", "all_pairs", "features", probas=probas)
     con.execute("DROP VIEW all_pairs").fetchall()
+
+
+def backfill_probas(con: duckdb.DuckDBPyConnection) -> None:
+    """The class-probability rollups of every stored prediction and pair (schema v8)."""
+    for job in (_probas_sql("predictions", "p"), _probas_sql("labelled", "l")):
+        dense(con, job)
 
 
 def amend_latency(
