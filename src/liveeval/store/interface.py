@@ -26,6 +26,7 @@ from ..metrics.labels import Label
 from .events import Kind
 
 __all__ = [
+    "MAX_PROBA_CLASSES",
     "ROLLUP_BUCKET",
     "SCORE_BINS",
     "ActionRun",
@@ -306,6 +307,11 @@ ROLLUP_BUCKET = timedelta(minutes=15)
 # before labels and score drift lose at most 1/(2 * SCORE_BINS) of a score.
 SCORE_BINS = 1000
 
+# A multiclass model's class probabilities are kept per window (for estimation before
+# labels) when it has at most this many classes: the rollup holds up to k^2 lists of
+# SCORE_BINS counts per bucket for its predictions and k^3 for its labelled pairs.
+MAX_PROBA_CLASSES = 10
+
 
 @dataclass(frozen=True)
 class ScoreHistogram:
@@ -370,13 +376,15 @@ class ClassScoreHistograms:
     ``b`` whose actual class is ``i`` (``a = 1``) or another (``a = 0``).
     ``labelled_hit[i, a, b]``: the same, restricted to the predictions of class ``i``.
     ``labelled_confusion[i, j]``: labelled predictions of class ``j`` whose actual class
-    is ``i``.
+    is ``i``. ``labels``: the classes in that order, when known (a store's read gives
+    them; histograms built from class indices leave them empty).
     """
 
     predicted: np.ndarray[Any, np.dtype[np.int64]]
     labelled: np.ndarray[Any, np.dtype[np.int64]]
     labelled_hit: np.ndarray[Any, np.dtype[np.int64]]
     labelled_confusion: np.ndarray[Any, np.dtype[np.int64]]
+    labels: tuple[Label, ...] = ()
 
     def __post_init__(self) -> None:
         k = np.shape(self.predicted)[0] if np.ndim(self.predicted) == 3 else 0
@@ -393,14 +401,19 @@ class ClassScoreHistograms:
                     f"got {np.shape(getattr(self, name))}",
                     column=name,
                 )
+        if self.labels and len(self.labels) != k:
+            raise ValidationError(
+                f"labels must name the {k} classes, got {list(self.labels)!r}", column="labels"
+            )
 
     @classmethod
-    def empty(cls, k: int) -> ClassScoreHistograms:
+    def empty(cls, k: int, labels: tuple[Label, ...] = ()) -> ClassScoreHistograms:
         return cls(
             np.zeros((k, k, SCORE_BINS), dtype=np.int64),
             np.zeros((k, 2, SCORE_BINS), dtype=np.int64),
             np.zeros((k, 2, SCORE_BINS), dtype=np.int64),
             np.zeros((k, k), dtype=np.int64),
+            labels,
         )
 
     @property
@@ -421,6 +434,7 @@ class ClassScoreHistograms:
             self.labelled + other.labelled,
             self.labelled_hit + other.labelled_hit,
             self.labelled_confusion + other.labelled_confusion,
+            self.labels or other.labels,
         )
 
     def one_vs_rest(self, i: int) -> SplitScoreHistogram:

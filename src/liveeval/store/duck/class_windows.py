@@ -111,6 +111,6 @@ def class_score_histograms(
     out: dict[datetime, ClassScoreHistograms] = {}
     for i, win in enumerate(windows.tolist()):
         out[start(int(win), every, scope)] = ClassScoreHistograms(
-            predicted4[i], labelled4[i], hit4[i], confusion3[i]
+            predicted4[i], labelled4[i], hit4[i], confusion3[i], resolved.labels
         )
     return out

@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...metrics.latency import LatencySketch
-from ..interface import SCORE_BINS
+from ..interface import MAX_PROBA_CLASSES, SCORE_BINS
 from ._rollup_sql import BUCKET_SECONDS, HOUR, Dense, bucket_of, dense, seg_key, upsert
 from .aggregate import EPS
 from .rollup_features import (
@@ -120,12 +120,10 @@ CREATE TABLE feature_categories (model VARCHAR NOT NULL, name VARCHAR NOT NULL,
     value VARCHAR NOT NULL, PRIMARY KEY (model, name, value));
 """
 
-# A multiclass model's probabilities are kept per (class, predicted label) for every
-# prediction and per (class, actual, predicted label) for labelled pairs: up to k^2 and
-# k^3 lists of SCORE_BINS counts per bucket, so only models of at most this many classes.
-MAX_PROBA_CLASSES = 10
-
-_PKEY = f"{_KEY}, kind VARCHAR NOT NULL, width INTEGER NOT NULL, label VARCHAR NOT NULL, predicted VARCHAR NOT NULL, cls INTEGER NOT NULL"
+_PKEY = (
+    f"{_KEY}, kind VARCHAR NOT NULL, width INTEGER NOT NULL, label VARCHAR NOT NULL, "
+    "predicted VARCHAR NOT NULL, cls INTEGER NOT NULL"
+)
 _PROBA_KEYS = "model, version, seg, bucket, kind, width, label, predicted, cls"
 
 PROBA_TABLES = f"""
