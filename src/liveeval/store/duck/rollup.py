@@ -282,15 +282,17 @@ def maintain(
     feature_rows: pa.Table | None = None,
     *,
     probas: bool = True,
+    prediction_probas: bool = True,
 ) -> None:
     """Add the rows of the given relations (new predictions, newly completed pairs
     with ``outcome_ts``, new feature rows already in ``features``) to the rollups,
     inside the caller's transaction. ``probas=False`` leaves the class-probability
-    rollups out (a store migrated to v4 has no such tables yet)."""
+    rollups out (a store migrated to v4 has no such tables yet);
+    ``prediction_probas=False`` says the new predictions carry none (a binary model's)."""
     statements: list[str | Dense] = []
     if predictions is not None:
         statements += _predictions_sql(predictions)
-        if probas:
+        if probas and prediction_probas:
             statements.append(_probas_sql(predictions, "p"))
     if pairs is not None:
         statements += _pairs_sql(pairs)
