@@ -5,7 +5,9 @@ temporary folder each run (median of ``--runs``):
 
 - bulk load (``DuckStore.write_table``): N predictions with 4 numeric features as
   JSON (what ``liveeval serve`` writes), then their N outcomes (the join into
-  ``labelled`` happens in the second load); and the same with no features;
+  ``labelled`` happens in the second load), into a new store (``_warm``: into one that
+  already holds 20,000 labelled predictions, feature bins fixed); and the same with no
+  features;
 - the journal path (``DuckEngine.write_table`` of 100,000-row chunks, then a read
   that waits for the loader): acknowledged and loaded rates;
 - ``statistics()`` over the N labelled binary events, and over N/5 labelled
@@ -140,10 +142,17 @@ def predictions(n: int, seed: int, *, features: bool, classes: int = 2, prefix: 
     return table, outcomes
 
 
-def bulk(n: int, features: bool) -> dict[str, float]:
+def bulk(n: int, features: bool, *, warm: bool = False) -> dict[str, float]:
+    """One load of ``n`` predictions, then one of their outcomes. ``warm``: into a store
+    that already holds 20,000 labelled predictions (feature bins fixed), as every bulk
+    load after the first; otherwise a new store (its first load fixes the bins)."""
     p, o = predictions(n, 1, features=features)
     with tempfile.TemporaryDirectory() as tmp:
         store = DuckStore(Path(tmp) / "s.duckdb")
+        if warm:
+            wp, wo = predictions(20_000, 9, features=features, prefix="w")
+            store.write_table("predictions", wp)
+            store.write_table("outcomes", wo)
         t0 = time.perf_counter()
         store.write_table("predictions", p)
         t1 = time.perf_counter()
@@ -216,6 +225,7 @@ def main() -> None:
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.rollups]
     for name, fn in (
         ("bulk_load_with_features", lambda: bulk(n, True)),
+        ("bulk_load_with_features_warm", lambda: bulk(n, True, warm=True)),
         ("bulk_load_without_features", lambda: bulk(n, False)),
         ("journal_load_with_features", lambda: journal(n)),
         ("reads", lambda: reads(n)),

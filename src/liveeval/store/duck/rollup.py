@@ -39,6 +39,7 @@ are JSON texts, never empty).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import duckdb
@@ -148,18 +149,47 @@ _N = ("n",)
 _COUNTS = ("predictions", "failed", "labelled", "lat_n", "lat_zeros", "lat_sum", "lat_sum2")
 
 
-def _predictions_sql(source: str) -> list[str | Dense]:
+def _counts_select(source: str, kind: str) -> str:
+    """A ``rollup_counts`` delta: predictions, failures and latency sums of new
+    predictions (``kind`` ``p``) or the labelled count of new pairs (``l``)."""
     lat = "latency_total_s"
     key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
-    counts = upsert(
+    if kind == "p":
+        return (
+            f"SELECT {key}, count(*) AS predictions, "
+            "count(*) FILTER (WHERE status <> 'ok') AS failed, 0 AS labelled, "
+            f"count({lat}) AS lat_n, count(*) FILTER (WHERE {lat} = 0) AS lat_zeros, "
+            f"coalesce(sum({lat}), 0) AS lat_sum, coalesce(sum({lat} * {lat}), 0) AS lat_sum2, "
+            f"max({lat}) AS lat_max FROM {source} GROUP BY ALL"
+        )
+    ok = "status = 'ok' AND label IS NOT NULL AND predicted IS NOT NULL"
+    return (
+        f"SELECT {key}, 0 AS predictions, 0 AS failed, count(*) AS labelled, 0 AS lat_n, "
+        "0 AS lat_zeros, 0.0 AS lat_sum, 0.0 AS lat_sum2, CAST(NULL AS DOUBLE) AS lat_max "
+        f"FROM {source} WHERE {ok} GROUP BY ALL"
+    )
+
+
+def _counts_sql(selects: list[str]) -> str:
+    """One upsert of ``rollup_counts`` for a load's deltas (summed when several)."""
+    if len(selects) == 1:
+        select = selects[0]
+    else:
+        union = " UNION ALL ".join(f"({q})" for q in selects)
+        sums = ", ".join(f"sum({c})" for c in _COUNTS)
+        select = f"SELECT {_K}, {sums}, max(lat_max) FROM ({union}) GROUP BY ALL"
+    return upsert(
         "rollup_counts",
         _K,
         (*_COUNTS, "lat_max"),
-        f"SELECT {key}, count(*), count(*) FILTER (WHERE status <> 'ok'), 0, count({lat}), "
-        f"count(*) FILTER (WHERE {lat} = 0), coalesce(sum({lat}), 0), "
-        f"coalesce(sum({lat} * {lat}), 0), max({lat}) FROM {source} GROUP BY ALL",
+        select,
         {"lat_max": "greatest(rollup_counts.lat_max, EXCLUDED.lat_max)"},
     )
+
+
+def _predictions_sql(source: str) -> list[str | Dense]:
+    lat = "latency_total_s"
+    key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
     latency = upsert(
         "rollup_latency",
         f"{_K}, k",
@@ -177,7 +207,7 @@ def _predictions_sql(source: str) -> list[str | Dense]:
         SCORE_BINS,
         hourly="rollup_scores_hourly",
     )
-    return [counts, latency, scores]
+    return [latency, scores]
 
 
 _SCORE_BIN = f"CAST(least(floor(score * {SCORE_BINS}), {SCORE_BINS - 1}) AS INTEGER)"
@@ -187,12 +217,6 @@ _CELL_SUMS = ("n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4", "
 def _pairs_sql(source: str) -> list[str | Dense]:
     key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
     ok = "status = 'ok' AND label IS NOT NULL AND predicted IS NOT NULL"
-    labelled = upsert(
-        "rollup_counts",
-        _K,
-        _COUNTS,
-        f"SELECT {key}, 0, 0, count(*), 0, 0, 0, 0 FROM {source} WHERE {ok} GROUP BY ALL",
-    )
     # As aggregate._labelled_statistics: scores outside [0, 1] and non-finite values
     # (possible in stores written before validation) leave the score and value sums.
     clean = (
@@ -234,7 +258,7 @@ def _pairs_sql(source: str) -> list[str | Dense]:
         f"ELSE CAST(least(floor(log2({delay})) + 1, {top}) AS INTEGER) END, count(*) "
         f"FROM {source} WHERE outcome_ts IS NOT NULL GROUP BY ALL",
     )
-    return [labelled, cells, scores, delays]
+    return [cells, scores, delays]
 
 
 _VALID_PROBAS = (
@@ -290,23 +314,48 @@ def maintain(
     rollups out (a store migrated to v4 has no such tables yet);
     ``prediction_probas=False`` says the new predictions carry none (a binary model's)."""
     statements: list[str | Dense] = []
+    counts = []
     if predictions is not None:
+        counts.append(_counts_select(predictions, "p"))
         statements += _predictions_sql(predictions)
         if probas and prediction_probas:
             statements.append(_probas_sql(predictions, "p"))
     if pairs is not None:
+        counts.append(_counts_select(pairs, "l"))
         statements += _pairs_sql(pairs)
         if probas:
             statements.append(_probas_sql(pairs, "l"))
+    if counts:
+        statements.insert(0, _counts_sql(counts))
     if features is not None:
         statements += features_sql(features)
-    for job in statements:
+    for job in _one_per_table(statements):
         if isinstance(job, Dense):
             dense(con, job)
         else:
             con.execute(job).fetchall()
     if features is not None:
         maintain_features(con, features, feature_rows)
+
+
+def _one_per_table(statements: list[str | Dense]) -> list[str | Dense]:
+    """The list jobs of one table (scores or probabilities of new predictions and of new
+    pairs) as one job: one query (their SELECTs' UNION ALL) and one upsert per table."""
+    out: list[str | Dense] = []
+    at: dict[tuple[object, ...], int] = {}
+    for job in statements:
+        if not isinstance(job, Dense):
+            out.append(job)
+            continue
+        key = (job.table, job.keys, job.column, job.width, job.zeros, job.hourly)
+        if key not in at:
+            at[key] = len(out)
+            out.append(job)
+            continue
+        first = out[at[key]]
+        assert isinstance(first, Dense)
+        out[at[key]] = replace(first, select=f"({first.select}) UNION ALL ({job.select})")
+    return out
 
 
 def backfill(con: duckdb.DuckDBPyConnection, *, probas: bool = True) -> None:
