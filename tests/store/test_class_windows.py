@@ -133,3 +133,36 @@ def test_class_score_windows_do_not_depend_on_arrival_order(tmp_path, request, s
             )
         finally:
             close_source(source)
+
+
+def test_the_v8_migration_backfills_the_class_probability_rollups(tmp_path):
+    """A store written before v8 (its probability rollups dropped, that migration
+    unapplied; its number found, not assumed) gets them from its stored events at the
+    next open, equal to the loads' own."""
+    import duckdb
+
+    from liveeval.store import open_store
+    from liveeval.store.duck.rollup import PROBA_TABLES
+    from liveeval.store.duck.schema import MIGRATIONS, SCHEMA_VERSION
+
+    version = next(v for v, _, sql in MIGRATIONS if sql == PROBA_TABLES)
+
+    scenario = make_scenario(31, n=120, multiclass=True)
+    path = str(tmp_path / "store.duckdb")
+    source = open_engine("duckdb-file", tmp_path, scenario)
+    every = dt.timedelta(hours=1)
+    loaded = source.class_score_histograms(Scope("m"), every, classes=scenario.classes)
+    close_source(source)
+    con = duckdb.connect(path)
+    con.execute("DROP TABLE rollup_probas; DROP TABLE rollup_probas_hourly")
+    con.execute("DELETE FROM schema_migrations WHERE version = ?", [version])
+    con.close()
+    store = open_store(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION
+        assert_equal(
+            store.class_score_histograms(Scope("m"), every, classes=scenario.classes), loaded
+        )
+        assert_equal(loaded, scanned(scenario, Scope("m"), every))
+    finally:
+        store.close()
