@@ -293,6 +293,6 @@ def _table(body: dict[str, Any], names: tuple[str, ...]) -> Table:
     elif any(w.get("estimate") for w in windows):
         table.caption = (
             "≈ estimated before labels (the labels so far counted, the rest estimated from "
-            "scores); ? estimate whose calibration check failed"
+            "scores or class probabilities); ? estimate whose calibration check failed"
         )
     return table

@@ -8,7 +8,6 @@ estimator the same input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,7 @@ import numpy.typing as npt
 
 from ..errors import ValidationError
 from ..metrics.ranking import validate_scores
-from ..store.interface import SCORE_BINS, ScoreHistogram
+from ..store.interface import SCORE_BINS, ScoreHistogram, SplitScoreHistogram
 
 __all__ = [
     "SplitScoreHistogram",
@@ -28,26 +27,6 @@ __all__ = [
 ]
 
 IntArray = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class SplitScoreHistogram(ScoreHistogram):
-    """A :class:`ScoreHistogram` that also knows which labelled predictions were
-    predicted positive: ``labelled_positive[k, b]`` counts the labelled predictions
-    of bin ``b`` predicted positive whose actual class is ``k``. With it,
-    :func:`labelled_by_prediction` is exact in every bin (a one-vs-rest histogram of a
-    multiclass model mixes both predicted classes in many bins)."""
-
-    labelled_positive: IntArray
-
-    def merge(self, other: ScoreHistogram) -> ScoreHistogram:
-        if not isinstance(other, SplitScoreHistogram):
-            return ScoreHistogram(self.predicted + other.predicted, self.labelled + other.labelled)
-        return SplitScoreHistogram(
-            self.predicted + other.predicted,
-            self.labelled + other.labelled,
-            self.labelled_positive + other.labelled_positive,
-        )
 
 
 def score_bins(y_score: npt.ArrayLike) -> IntArray:

@@ -39,10 +39,10 @@ from ..errors import ValidationError
 from ..metrics.classification import average_of, fbeta_of, precision_of, recall_of
 from ..metrics.interval import BOOTSTRAP_SEED
 from ..metrics.result import MetricResult
-from ..store.interface import SCORE_BINS
+from ..store.interface import SCORE_BINS, ClassScoreHistograms
 from .assumption import AssumptionCheck
 from .estimate import METHOD, PerformanceEstimator, WindowEstimate
-from .histogram import SplitScoreHistogram, score_bins
+from .histogram import score_bins
 
 __all__ = [
     "MULTICLASS_ESTIMATED_METRICS",
@@ -56,67 +56,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 MULTICLASS_ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1")
-
-
-@dataclass(frozen=True)
-class ClassScoreHistograms:
-    """A multiclass model's class probabilities over one window, binned per class.
-
-    ``predicted[i, j, b]``: predictions of class ``j`` whose probability of class ``i``
-    is in bin ``b`` (every prediction, labelled or not, once per ``i``).
-    ``labelled[i, a, b]``: the labelled ones with the probability of class ``i`` in bin
-    ``b`` whose actual class is ``i`` (``a = 1``) or another (``a = 0``).
-    ``labelled_hit[i, a, b]``: the same, restricted to the predictions of class ``i``.
-    ``labelled_confusion[i, j]``: labelled predictions of class ``j`` whose actual class
-    is ``i``.
-    """
-
-    predicted: IntArray
-    labelled: IntArray
-    labelled_hit: IntArray
-    labelled_confusion: IntArray
-
-    def __post_init__(self) -> None:
-        k = np.shape(self.predicted)[0] if np.ndim(self.predicted) == 3 else 0
-        shapes = {
-            "predicted": (k, k, SCORE_BINS),
-            "labelled": (k, 2, SCORE_BINS),
-            "labelled_hit": (k, 2, SCORE_BINS),
-            "labelled_confusion": (k, k),
-        }
-        for name, shape in shapes.items():
-            if np.shape(getattr(self, name)) != shape or k < 2:
-                raise ValidationError(
-                    f"{name} must have shape {shape} with at least 2 classes, "
-                    f"got {np.shape(getattr(self, name))}",
-                    column=name,
-                )
-
-    @property
-    def k(self) -> int:
-        return int(self.predicted.shape[0])
-
-    @property
-    def n(self) -> int:
-        return int(self.predicted[0].sum())
-
-    @property
-    def n_labelled(self) -> int:
-        return int(self.labelled[0].sum())
-
-    def merge(self, other: ClassScoreHistograms) -> ClassScoreHistograms:
-        return ClassScoreHistograms(
-            self.predicted + other.predicted,
-            self.labelled + other.labelled,
-            self.labelled_hit + other.labelled_hit,
-            self.labelled_confusion + other.labelled_confusion,
-        )
-
-    def one_vs_rest(self, i: int) -> SplitScoreHistogram:
-        """Class ``i`` against the others, as a binary histogram."""
-        hit = self.predicted[i, i]
-        rest = self.predicted[i].sum(axis=0) - hit
-        return SplitScoreHistogram(np.stack([rest, hit]), self.labelled[i], self.labelled_hit[i])
 
 
 def _class_codes(values: npt.ArrayLike, column: str, n: int, k: int, missing: bool) -> IntArray:

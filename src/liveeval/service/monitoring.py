@@ -15,6 +15,7 @@ from ..errors import LiveevalError
 from ..metrics.labels import Label
 from ..metrics.registry import metric_names, metric_spec
 from ..monitor.estimate import PerformanceEstimator
+from ..monitor.multiclass import MulticlassEstimator
 from ..monitor.windows import (
     DEFAULT_MATURITY,
     Window,
@@ -25,7 +26,12 @@ from ..monitor.windows import (
 )
 from ..report.model import metric_dict
 from ..store import Scope
-from ..store.interface import ScoreHistogram, StatisticsSource
+from ..store.interface import (
+    MAX_PROBA_CLASSES,
+    ClassScoreHistograms,
+    ScoreHistogram,
+    StatisticsSource,
+)
 
 if TYPE_CHECKING:
     from .core import Service
@@ -171,18 +177,13 @@ def _estimates(
     answer, checked against the estimating windows' labels so far, and counting the
     labels each window already has (its interval closes as they arrive)."""
     none: dict[tuple[datetime, str | None, str | None], dict[str, Any]] = {}
-    if pos_label is None:
-        return {"available": False, "reason": "estimation is for binary models with scores"}, none
     if by:
         return {"available": False, "reason": "not estimated per version or segment group"}, none
+    if pos_label is None:
+        return _multiclass_estimates(source, scope, every, found, classes)
     try:
-        # The windows' own bounds: whole buckets, whatever 'since'/'until' were given.
         hists = source.score_histograms(
-            replace(
-                scope,
-                since=found[0].start if found else scope.since,
-                until=max(w.end for w in found) if found else scope.until,
-            ),
+            _window_bounds(scope, found),
             every,
             classes=classes,
             pos_label=pos_label,
@@ -222,6 +223,81 @@ def _estimates(
         "check": check.to_dict(),
         "method": "confidence-based estimation on binned scores (as NannyML's CBPE); the "
         "labels a window already has are counted, the rest estimated",
+    }, out
+
+
+def _window_bounds(scope: Scope, found: list[Window]) -> Scope:
+    """The windows' own bounds: whole buckets, whatever 'since'/'until' were given."""
+    return replace(
+        scope,
+        since=found[0].start if found else scope.since,
+        until=max(w.end for w in found) if found else scope.until,
+    )
+
+
+def _multiclass_estimates(
+    source: StatisticsSource,
+    scope: Scope,
+    every: timedelta,
+    found: list[Window],
+    classes: tuple[Label, ...] | None,
+) -> tuple[dict[str, Any], dict[tuple[datetime, str | None, str | None], dict[str, Any]]]:
+    """Estimates before labels for the ``estimating`` windows of a multiclass model with
+    class probabilities (accuracy and macro precision, recall and F1; one-vs-rest
+    calibration per class, see :mod:`liveeval.monitor.multiclass`): calibrated on the
+    labelled predictions of the realized windows of the answer, checked per class
+    against the estimating windows' labels so far, counting the labels they have."""
+    none: dict[tuple[datetime, str | None, str | None], dict[str, Any]] = {}
+    try:
+        hists = source.class_score_histograms(_window_bounds(scope, found), every, classes=classes)
+    except LiveevalError as exc:
+        return {"available": False, "reason": str(exc)}, none
+    if not hists:
+        return {
+            "available": False,
+            "reason": "estimation needs scores (binary) or class probabilities (multiclass, "
+            f"2 to {MAX_PROBA_CLASSES} classes); this model's predictions carry neither",
+        }, none
+    realized = [hists[w.start] for w in found if w.state == "realized" and w.start in hists]
+    estimating = [w for w in found if w.state == "estimating" and w.start in hists]
+    if not estimating:
+        return {"available": True, "reason": "no window is still estimating"}, none
+    k = next(iter(hists.values())).k
+    labels = next(iter(hists.values())).labels
+    reference = ClassScoreHistograms.empty(k, labels)
+    for h in realized:
+        reference = reference.merge(h)
+    per_class = reference.labelled_confusion.sum(axis=1)
+    total = int(per_class.sum())
+    if total < MIN_REFERENCE_LABELS or not per_class.all():
+        held = ", ".join(f"{c!r}: {int(n)}" for c, n in zip(labels, per_class, strict=True))
+        return {
+            "available": False,
+            "reason": f"calibration needs at least {MIN_REFERENCE_LABELS} labelled predictions "
+            f"in realized windows, with every class among them; they hold {total} ({held})",
+        }, none
+    estimator = MulticlassEstimator.fit(reference)
+    windows = [hists[w.start] for w in estimating]
+    checks = estimator.check(windows)
+    results = estimator.estimate_many(windows, check=checks, use_labels=True)
+    out = {}
+    for w, est in zip(estimating, results, strict=True):
+        body = est.to_dict()
+        body["metrics"] = {m: metric_dict(v) for m, v in est.metrics.items()}
+        body["labels"] = list(labels)
+        out[(w.start, w.version, w.segment)] = body
+    return {
+        "available": True,
+        "reference": f"the labelled predictions of the {len(realized)} realized windows "
+        f"({total} labels)",
+        "calibration": [
+            {"class": c, **e.calibration.to_dict()}
+            for c, e in zip(labels, estimator.per_class, strict=True)
+        ],
+        "check": [{"class": c, **ch.to_dict()} for c, ch in zip(labels, checks, strict=True)],
+        "method": "confidence-based estimation from class probabilities, one-vs-rest per "
+        "class with a joint draw of the confusion matrix (as NannyML's multiclass CBPE); "
+        "macro averages; the labels a window already has are counted, the rest estimated",
     }, out
 
 

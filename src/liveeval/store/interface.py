@@ -19,17 +19,20 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import pyarrow as pa
 
+from ..errors import ValidationError
 from ..metrics import Evaluation, MetricResult
 from ..metrics.interval import normal_mean, wilson
 from ..metrics.labels import Label
 from .events import Kind
 
 __all__ = [
+    "MAX_PROBA_CLASSES",
     "ROLLUP_BUCKET",
     "SCORE_BINS",
     "ActionRun",
     "AlertRow",
     "BatchOutcome",
+    "ClassScoreHistograms",
     "DeploymentEvent",
     "EventSink",
     "FeatureHistogram",
@@ -42,6 +45,7 @@ __all__ = [
     "ResourceUsage",
     "Scope",
     "ScoreHistogram",
+    "SplitScoreHistogram",
     "StatisticsSource",
     "Store",
     "StoreStats",
@@ -303,6 +307,11 @@ ROLLUP_BUCKET = timedelta(minutes=15)
 # before labels and score drift lose at most 1/(2 * SCORE_BINS) of a score.
 SCORE_BINS = 1000
 
+# A multiclass model's class probabilities are kept per window (for estimation before
+# labels) when it has at most this many classes: the rollup holds up to k^2 lists of
+# SCORE_BINS counts per bucket for its predictions and k^3 for its labelled pairs.
+MAX_PROBA_CLASSES = 10
+
 
 @dataclass(frozen=True)
 class ScoreHistogram:
@@ -332,6 +341,107 @@ class ScoreHistogram:
 
     def merge(self, other: ScoreHistogram) -> ScoreHistogram:
         return ScoreHistogram(self.predicted + other.predicted, self.labelled + other.labelled)
+
+
+@dataclass(frozen=True)
+class SplitScoreHistogram(ScoreHistogram):
+    """A :class:`ScoreHistogram` that also knows which labelled predictions were
+    predicted positive: ``labelled_positive[k, b]`` counts the labelled predictions
+    of bin ``b`` predicted positive whose actual class is ``k``. With it,
+    :func:`liveeval.monitor.histogram.labelled_by_prediction` is exact in every bin (a
+    one-vs-rest histogram of a multiclass model mixes both predicted classes in many
+    bins)."""
+
+    labelled_positive: np.ndarray[Any, np.dtype[np.int64]]
+
+    def merge(self, other: ScoreHistogram) -> ScoreHistogram:
+        if not isinstance(other, SplitScoreHistogram):
+            return ScoreHistogram(self.predicted + other.predicted, self.labelled + other.labelled)
+        return SplitScoreHistogram(
+            self.predicted + other.predicted,
+            self.labelled + other.labelled,
+            self.labelled_positive + other.labelled_positive,
+        )
+
+
+@dataclass(frozen=True)
+class ClassScoreHistograms:
+    """A multiclass model's class probabilities over one window, binned per class in
+    ``SCORE_BINS`` bins (class ``i``'s probability ``p`` in bin
+    ``min(floor(p * SCORE_BINS), SCORE_BINS - 1)``), classes in the model's order.
+
+    ``predicted[i, j, b]``: predictions of class ``j`` whose probability of class ``i``
+    is in bin ``b`` (every prediction, labelled or not, once per ``i``).
+    ``labelled[i, a, b]``: the labelled ones with the probability of class ``i`` in bin
+    ``b`` whose actual class is ``i`` (``a = 1``) or another (``a = 0``).
+    ``labelled_hit[i, a, b]``: the same, restricted to the predictions of class ``i``.
+    ``labelled_confusion[i, j]``: labelled predictions of class ``j`` whose actual class
+    is ``i``. ``labels``: the classes in that order, when known (a store's read gives
+    them; histograms built from class indices leave them empty).
+    """
+
+    predicted: np.ndarray[Any, np.dtype[np.int64]]
+    labelled: np.ndarray[Any, np.dtype[np.int64]]
+    labelled_hit: np.ndarray[Any, np.dtype[np.int64]]
+    labelled_confusion: np.ndarray[Any, np.dtype[np.int64]]
+    labels: tuple[Label, ...] = ()
+
+    def __post_init__(self) -> None:
+        k = np.shape(self.predicted)[0] if np.ndim(self.predicted) == 3 else 0
+        shapes = {
+            "predicted": (k, k, SCORE_BINS),
+            "labelled": (k, 2, SCORE_BINS),
+            "labelled_hit": (k, 2, SCORE_BINS),
+            "labelled_confusion": (k, k),
+        }
+        for name, shape in shapes.items():
+            if np.shape(getattr(self, name)) != shape or k < 2:
+                raise ValidationError(
+                    f"{name} must have shape {shape} with at least 2 classes, "
+                    f"got {np.shape(getattr(self, name))}",
+                    column=name,
+                )
+        if self.labels and len(self.labels) != k:
+            raise ValidationError(
+                f"labels must name the {k} classes, got {list(self.labels)!r}", column="labels"
+            )
+
+    @classmethod
+    def empty(cls, k: int, labels: tuple[Label, ...] = ()) -> ClassScoreHistograms:
+        return cls(
+            np.zeros((k, k, SCORE_BINS), dtype=np.int64),
+            np.zeros((k, 2, SCORE_BINS), dtype=np.int64),
+            np.zeros((k, 2, SCORE_BINS), dtype=np.int64),
+            np.zeros((k, k), dtype=np.int64),
+            labels,
+        )
+
+    @property
+    def k(self) -> int:
+        return int(self.predicted.shape[0])
+
+    @property
+    def n(self) -> int:
+        return int(self.predicted[0].sum())
+
+    @property
+    def n_labelled(self) -> int:
+        return int(self.labelled[0].sum())
+
+    def merge(self, other: ClassScoreHistograms) -> ClassScoreHistograms:
+        return ClassScoreHistograms(
+            self.predicted + other.predicted,
+            self.labelled + other.labelled,
+            self.labelled_hit + other.labelled_hit,
+            self.labelled_confusion + other.labelled_confusion,
+            self.labels or other.labels,
+        )
+
+    def one_vs_rest(self, i: int) -> SplitScoreHistogram:
+        """Class ``i`` against the others, as a binary histogram."""
+        hit = self.predicted[i, i]
+        rest = self.predicted[i].sum(axis=0) - hit
+        return SplitScoreHistogram(np.stack([rest, hit]), self.labelled[i], self.labelled_hit[i])
 
 
 @dataclass(frozen=True)
@@ -639,6 +749,27 @@ class StatisticsSource(Protocol):
         ValidationError
             when ``every``, ``scope.since`` or ``scope.until`` is not a whole number of
             :data:`ROLLUP_BUCKET`, or the model is not binary with a known positive class.
+        """
+        ...
+
+    def class_score_histograms(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+    ) -> dict[datetime, ClassScoreHistograms]:
+        """A multiclass model's class probabilities per window of ``every`` (keyed as
+        :meth:`score_histograms`), from the rollups: every ok prediction whose
+        ``probas`` has one value in [0, 1] per class (the classes: ``classes``, else
+        the sorted labels seen, as scikit-learn's ``classes_``), and the labelled pairs
+        among them. Windows without such predictions are absent.
+
+        Raises
+        ------
+        ValidationError
+            for windows not on :data:`ROLLUP_BUCKET` boundaries, or labels outside
+            ``classes`` (they have no probability column).
         """
         ...
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from ..errors import ValidationError
 from ..metrics.labels import Label
-from .duck import lifecycle, operations, windows
+from .duck import class_windows, lifecycle, operations, windows
 from .duck.aggregate import aggregate, grouped_aggregate
 from .duck.features import feature_histograms, insert_features
 from .duck.lifecycle import deployment_events, prediction_pairs
@@ -34,6 +34,7 @@ from .duck.schema import migrate
 from .duck.store import LABELLED_INSERT
 from .events import KINDS, Kind, content_schema, id_field
 from .interface import (
+    ClassScoreHistograms,
     DeploymentEvent,
     FailureCount,
     FeatureHistogram,
@@ -198,6 +199,17 @@ class TableSource:
     ) -> dict[datetime, ScoreHistogram]:
         return windows.score_histograms(
             self._con.cursor(), scope, every, classes=classes, pos_label=pos_label
+        )
+
+    def class_score_histograms(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+    ) -> dict[datetime, ClassScoreHistograms]:
+        return class_windows.class_score_histograms(
+            self._con.cursor(), scope, every, classes=classes
         )
 
     def feature_windows(

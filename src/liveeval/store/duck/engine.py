@@ -23,6 +23,7 @@ from ..interface import (
     ActionRun,
     AlertRow,
     BatchOutcome,
+    ClassScoreHistograms,
     DeploymentEvent,
     FailureCount,
     FeatureHistogram,
@@ -38,7 +39,7 @@ from ..interface import (
     StoreStats,
     WriteOutcome,
 )
-from . import ledger, lifecycle, operations, references, windows
+from . import class_windows, ledger, lifecycle, operations, references, windows
 from .aggregate import aggregate, grouped_aggregate
 from .features import feature_histograms
 from .idindex import hash_ids
@@ -171,6 +172,15 @@ class DuckEngine:
         return windows.score_histograms(
             self._cursor(), scope, every, classes=classes, pos_label=pos_label
         )
+
+    def class_score_histograms(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+    ) -> dict[datetime, ClassScoreHistograms]:
+        return class_windows.class_score_histograms(self._cursor(), scope, every, classes=classes)
 
     def feature_windows(
         self,

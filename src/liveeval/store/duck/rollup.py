@@ -15,6 +15,12 @@ a merge of these rows, never a scan of events (:mod:`.windows`).
   row); kind ``p`` by
   predicted label (every ok prediction), kind ``l`` by actual label (labelled pairs).
 - ``rollup_delays``: outcome ts − prediction ts in :data:`DELAY_EDGES` bins.
+- ``rollup_probas`` (and ``rollup_probas_hourly``): a multiclass model's class
+  probabilities, each class's in ``SCORE_BINS`` bins (one list per row), per
+  (``width`` = number of probabilities, class position ``cls``, predicted label);
+  kind ``p`` every ok prediction (label ``''``), kind ``l`` the labelled pairs by
+  actual label. Only predictions with 2 to :data:`MAX_PROBA_CLASSES` probabilities,
+  all in [0, 1] (schema v8).
 - ``rollup_features`` (rows, missing, numbers, strings, other, and the numbers per
   fixed bin as one list) and ``rollup_feature_categories`` per (model, version,
   bucket, feature), no segment.
@@ -33,6 +39,7 @@ are JSON texts, never empty).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import duckdb
@@ -40,7 +47,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...metrics.latency import LatencySketch
-from ..interface import SCORE_BINS
+from ..interface import MAX_PROBA_CLASSES, SCORE_BINS
 from ._rollup_sql import BUCKET_SECONDS, HOUR, Dense, bucket_of, dense, seg_key, upsert
 from .aggregate import EPS
 from .rollup_features import (
@@ -61,8 +68,11 @@ __all__ = [
     "FEATURE_WIDTH",
     "FREEZE_VALUES",
     "HOUR",
+    "MAX_PROBA_CLASSES",
+    "PROBA_TABLES",
     "ROLLUP_TABLES",
     "backfill",
+    "backfill_probas",
     "fixed_edges",
     "maintain",
     "seg_key",
@@ -111,6 +121,19 @@ CREATE TABLE feature_categories (model VARCHAR NOT NULL, name VARCHAR NOT NULL,
     value VARCHAR NOT NULL, PRIMARY KEY (model, name, value));
 """
 
+_PKEY = (
+    f"{_KEY}, kind VARCHAR NOT NULL, width INTEGER NOT NULL, label VARCHAR NOT NULL, "
+    "predicted VARCHAR NOT NULL, cls INTEGER NOT NULL"
+)
+_PROBA_KEYS = "model, version, seg, bucket, kind, width, label, predicted, cls"
+
+PROBA_TABLES = f"""
+CREATE TABLE rollup_probas ({_PKEY}, counts INTEGER[] NOT NULL,
+    PRIMARY KEY ({_PROBA_KEYS}));
+CREATE TABLE rollup_probas_hourly ({_PKEY}, counts INTEGER[] NOT NULL,
+    PRIMARY KEY ({_PROBA_KEYS}));
+"""
+
 # Temporary relations a load fills: the pairs it completes and the feature rows it adds.
 PAIRS_TABLE = (
     "CREATE OR REPLACE TEMP TABLE new_pairs (prediction_id VARCHAR, model VARCHAR, "
@@ -126,18 +149,47 @@ _N = ("n",)
 _COUNTS = ("predictions", "failed", "labelled", "lat_n", "lat_zeros", "lat_sum", "lat_sum2")
 
 
-def _predictions_sql(source: str) -> list[str | Dense]:
+def _counts_select(source: str, kind: str) -> str:
+    """A ``rollup_counts`` delta: predictions, failures and latency sums of new
+    predictions (``kind`` ``p``) or the labelled count of new pairs (``l``)."""
     lat = "latency_total_s"
     key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
-    counts = upsert(
+    if kind == "p":
+        return (
+            f"SELECT {key}, count(*) AS predictions, "
+            "count(*) FILTER (WHERE status <> 'ok') AS failed, 0 AS labelled, "
+            f"count({lat}) AS lat_n, count(*) FILTER (WHERE {lat} = 0) AS lat_zeros, "
+            f"coalesce(sum({lat}), 0) AS lat_sum, coalesce(sum({lat} * {lat}), 0) AS lat_sum2, "
+            f"max({lat}) AS lat_max FROM {source} GROUP BY ALL"
+        )
+    ok = "status = 'ok' AND label IS NOT NULL AND predicted IS NOT NULL"
+    return (
+        f"SELECT {key}, 0 AS predictions, 0 AS failed, count(*) AS labelled, 0 AS lat_n, "
+        "0 AS lat_zeros, 0.0 AS lat_sum, 0.0 AS lat_sum2, CAST(NULL AS DOUBLE) AS lat_max "
+        f"FROM {source} WHERE {ok} GROUP BY ALL"
+    )
+
+
+def _counts_sql(selects: list[str]) -> str:
+    """One upsert of ``rollup_counts`` for a load's deltas (summed when several)."""
+    if len(selects) == 1:
+        select = selects[0]
+    else:
+        union = " UNION ALL ".join(f"({q})" for q in selects)
+        sums = ", ".join(f"sum({c})" for c in _COUNTS)
+        select = f"SELECT {_K}, {sums}, max(lat_max) FROM ({union}) GROUP BY ALL"
+    return upsert(
         "rollup_counts",
         _K,
         (*_COUNTS, "lat_max"),
-        f"SELECT {key}, count(*), count(*) FILTER (WHERE status <> 'ok'), 0, count({lat}), "
-        f"count(*) FILTER (WHERE {lat} = 0), coalesce(sum({lat}), 0), "
-        f"coalesce(sum({lat} * {lat}), 0), max({lat}) FROM {source} GROUP BY ALL",
+        select,
         {"lat_max": "greatest(rollup_counts.lat_max, EXCLUDED.lat_max)"},
     )
+
+
+def _predictions_sql(source: str) -> list[str | Dense]:
+    lat = "latency_total_s"
+    key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
     latency = upsert(
         "rollup_latency",
         f"{_K}, k",
@@ -155,7 +207,7 @@ def _predictions_sql(source: str) -> list[str | Dense]:
         SCORE_BINS,
         hourly="rollup_scores_hourly",
     )
-    return [counts, latency, scores]
+    return [latency, scores]
 
 
 _SCORE_BIN = f"CAST(least(floor(score * {SCORE_BINS}), {SCORE_BINS - 1}) AS INTEGER)"
@@ -165,12 +217,6 @@ _CELL_SUMS = ("n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4", "
 def _pairs_sql(source: str) -> list[str | Dense]:
     key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
     ok = "status = 'ok' AND label IS NOT NULL AND predicted IS NOT NULL"
-    labelled = upsert(
-        "rollup_counts",
-        _K,
-        _COUNTS,
-        f"SELECT {key}, 0, 0, count(*), 0, 0, 0, 0 FROM {source} WHERE {ok} GROUP BY ALL",
-    )
     # As aggregate._labelled_statistics: scores outside [0, 1] and non-finite values
     # (possible in stores written before validation) leave the score and value sums.
     clean = (
@@ -212,7 +258,44 @@ def _pairs_sql(source: str) -> list[str | Dense]:
         f"ELSE CAST(least(floor(log2({delay})) + 1, {top}) AS INTEGER) END, count(*) "
         f"FROM {source} WHERE outcome_ts IS NOT NULL GROUP BY ALL",
     )
-    return [labelled, cells, scores, delays]
+    return [cells, scores, delays]
+
+
+_VALID_PROBAS = (
+    f"probas IS NOT NULL AND len(probas) BETWEEN 2 AND {MAX_PROBA_CLASSES} "
+    "AND list_min(probas) >= 0 AND list_max(probas) <= 1"
+)
+
+
+def _probas_sql(source: str, kind: str) -> Dense:
+    """Class probabilities of the ok predictions (kind ``p``) or labelled pairs (kind
+    ``l``, by actual label) of ``source``: one row per (prediction, class) unnested,
+    binned and counted (as :func:`liveeval.monitor.histogram.score_bins`)."""
+    key = f"model, version, {seg_key('segment')} AS seg, {bucket_of('ts')} AS bucket"
+    ok = "status = 'ok' AND label IS NOT NULL"
+    if kind == "p":
+        # predictions: the predicted label is ``label``; they have no actual label.
+        unnested = (
+            f"SELECT {key}, '' AS label, label AS predicted, len(probas) AS width, "
+            "unnest(range(len(probas))) AS cls, unnest(probas) AS p "
+            f"FROM {source} WHERE {ok} AND {_VALID_PROBAS}"
+        )
+    else:
+        unnested = (
+            f"SELECT {key}, label, predicted, len(probas) AS width, "
+            "unnest(range(len(probas))) AS cls, unnest(probas) AS p "
+            f"FROM {source} WHERE {ok} AND predicted IS NOT NULL AND {_VALID_PROBAS}"
+        )
+    return Dense(
+        "rollup_probas",
+        tuple(_PROBA_KEYS.split(", ")),
+        f"SELECT model, version, seg, bucket, '{kind}' AS kind, width, label, predicted, "
+        f"CAST(cls AS INTEGER) AS cls, CAST(least(floor(p * {SCORE_BINS}), {SCORE_BINS - 1}) "
+        f"AS INTEGER) AS bin, count(*) AS n FROM ({unnested}) GROUP BY ALL",
+        "counts",
+        SCORE_BINS,
+        hourly="rollup_probas_hourly",
+    )
 
 
 def maintain(
@@ -221,18 +304,32 @@ def maintain(
     pairs: str | None,
     features: str | None,
     feature_rows: pa.Table | None = None,
+    *,
+    probas: bool = True,
+    prediction_probas: bool = True,
 ) -> None:
     """Add the rows of the given relations (new predictions, newly completed pairs
     with ``outcome_ts``, new feature rows already in ``features``) to the rollups,
-    inside the caller's transaction."""
+    inside the caller's transaction. ``probas=False`` leaves the class-probability
+    rollups out (a store migrated to v4 has no such tables yet);
+    ``prediction_probas=False`` says the new predictions carry none (a binary model's)."""
     statements: list[str | Dense] = []
+    counts = []
     if predictions is not None:
+        counts.append(_counts_select(predictions, "p"))
         statements += _predictions_sql(predictions)
+        if probas and prediction_probas:
+            statements.append(_probas_sql(predictions, "p"))
     if pairs is not None:
+        counts.append(_counts_select(pairs, "l"))
         statements += _pairs_sql(pairs)
+        if probas:
+            statements.append(_probas_sql(pairs, "l"))
+    if counts:
+        statements.insert(0, _counts_sql(counts))
     if features is not None:
         statements += features_sql(features)
-    for job in statements:
+    for job in _one_per_table(statements):
         if isinstance(job, Dense):
             dense(con, job)
         else:
@@ -241,14 +338,40 @@ def maintain(
         maintain_features(con, features, feature_rows)
 
 
-def backfill(con: duckdb.DuckDBPyConnection) -> None:
+def _one_per_table(statements: list[str | Dense]) -> list[str | Dense]:
+    """The list jobs of one table (scores or probabilities of new predictions and of new
+    pairs) as one job: one query (their SELECTs' UNION ALL) and one upsert per table."""
+    out: list[str | Dense] = []
+    at: dict[tuple[object, ...], int] = {}
+    for job in statements:
+        if not isinstance(job, Dense):
+            out.append(job)
+            continue
+        key = (job.table, job.keys, job.column, job.width, job.zeros, job.hourly)
+        if key not in at:
+            at[key] = len(out)
+            out.append(job)
+            continue
+        first = out[at[key]]
+        assert isinstance(first, Dense)
+        out[at[key]] = replace(first, select=f"({first.select}) UNION ALL ({job.select})")
+    return out
+
+
+def backfill(con: duckdb.DuckDBPyConnection, *, probas: bool = True) -> None:
     """Rollups of every stored event (a migration, or a :class:`TableSource`)."""
     con.execute(
         "CREATE OR REPLACE TEMP VIEW all_pairs AS SELECT l.*, o.ts AS outcome_ts "
         "FROM labelled l JOIN outcomes o ON o.prediction_id = l.prediction_id"
     ).fetchall()
-    maintain(con, "predictions", "all_pairs", "features")
+    maintain(con, "predictions", "all_pairs", "features", probas=probas)
     con.execute("DROP VIEW all_pairs").fetchall()
+
+
+def backfill_probas(con: duckdb.DuckDBPyConnection) -> None:
+    """The class-probability rollups of every stored prediction and pair (schema v8)."""
+    for job in (_probas_sql("predictions", "p"), _probas_sql("labelled", "l")):
+        dense(con, job)
 
 
 def amend_latency(

@@ -19,7 +19,7 @@ import duckdb
 
 from .features import insert_features
 from .references import REFERENCES_TABLE
-from .rollup import ROLLUP_TABLES, backfill
+from .rollup import PROBA_TABLES, ROLLUP_TABLES, backfill, backfill_probas
 
 __all__ = ["BACKFILLS", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
@@ -234,12 +234,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        8,
+        "class-probability rollups: a multiclass model's probabilities per class in "
+        "score bins, per 15-minute bucket and per hour",
+        # Estimation before labels for multiclass models reads windows of these
+        # (store/duck/class_windows.py); backfilled from the stored events.
+        PROBA_TABLES,
+    ),
 ]
 
 # Data a migration derives from existing rows, run after its SQL in its transaction.
 BACKFILLS: dict[int, Callable[[duckdb.DuckDBPyConnection], object]] = {
     3: lambda con: insert_features(con, "predictions"),
-    4: backfill,
+    4: lambda con: backfill(con, probas=False),
+    8: backfill_probas,
 }
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

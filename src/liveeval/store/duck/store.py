@@ -297,6 +297,8 @@ class DuckStore:
                         pairs,
                         features,
                         feature_rows,
+                        prediction_probas=new_p is not None
+                        and new_p.column("probas").null_count < len(new_p),
                     )
                     con.execute("DROP TABLE IF EXISTS new_pairs").fetchall()
                     if earlier is not None:

@@ -24,6 +24,7 @@ from ..interface import (
     ActionRun,
     AlertRow,
     BatchOutcome,
+    ClassScoreHistograms,
     DeploymentEvent,
     FailureCount,
     FeatureHistogram,
@@ -199,6 +200,18 @@ class PostgresEngine:
     ) -> dict[datetime, ScoreHistogram]:
         return self._read(
             lambda cur: reads.score_histograms(self._mirror, cur, scope, every, classes, pos_label)
+        )
+
+    def class_score_histograms(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+    ) -> dict[datetime, ClassScoreHistograms]:
+        return self._read(
+            lambda cur: reads.class_score_histograms(self._mirror, cur, scope, every, classes),
+            settle=True,
         )
 
     def feature_windows(

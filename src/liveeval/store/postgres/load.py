@@ -88,6 +88,14 @@ _ROLLUPS: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
     ("rollup_delays", ("model", "version", "seg", "bucket", "bin"), {}),
     ("rollup_features", ("model", "version", "bucket", "name"), {"bins": "list"}),
     ("rollup_feature_categories", ("model", "version", "bucket", "name", "value"), {}),
+    *(
+        (
+            t,
+            ("model", "version", "seg", "bucket", "kind", "width", "label", "predicted", "cls"),
+            {"counts": "list"},
+        )
+        for t in ("rollup_probas", "rollup_probas_hourly")
+    ),
 ]
 _SCRATCH_STATE = ("feature_bins", "feature_pending", "feature_categories")
 

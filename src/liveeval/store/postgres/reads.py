@@ -33,13 +33,14 @@ import pyarrow as pa
 
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT
-from ..duck import lifecycle, operations, windows
+from ..duck import class_windows, lifecycle, operations, windows
 from ..duck._window_sql import scores_table
 from ..duck.aggregate import aggregate, grouped_aggregate
 from ..duck.features import feature_histograms
 from ..duck.rollup import BUCKET_SECONDS, HOUR
 from ..duck.schema import migrate as duck_migrate
 from ..interface import (
+    ClassScoreHistograms,
     DeploymentEvent,
     FailureCount,
     FeatureHistogram,
@@ -358,6 +359,23 @@ def score_histograms(
         tables = {table: _rollup_where(scope, grain=grain)}
     with mirror.filled(cur, tables) as con:
         return windows.score_histograms(con, scope, every, classes=classes, pos_label=pos_label)
+
+
+def class_score_histograms(
+    mirror: Mirror,
+    cur: Any,
+    scope: Scope,
+    every: timedelta | None,
+    classes: tuple[Label, ...] | None,
+) -> dict[datetime, ClassScoreHistograms]:
+    """The class-probability rollup rows of the scope, read by the DuckDB code."""
+    table, grain = class_windows.probas_table(scope, every)
+    if windows.unaligned(scope, every) is not None:
+        tables: dict[str, tuple[str, list[Any]]] = {}
+    else:
+        tables = {table: _rollup_where(scope, grain=grain)}
+    with mirror.filled(cur, tables) as con:
+        return class_windows.class_score_histograms(con, scope, every, classes=classes)
 
 
 def _feature_state(model: str, cur: Any) -> dict[str, tuple[str, list[Any]]]:

@@ -125,6 +125,19 @@ CREATE TABLE action_runs (
     log_tail TEXT, rows_exported BIGINT);
 """
 
+_PKEY = (
+    f"{_KEY}, kind TEXT NOT NULL, width INTEGER NOT NULL, label TEXT NOT NULL, "
+    "predicted TEXT NOT NULL, cls INTEGER NOT NULL, counts INTEGER[] NOT NULL, "
+    "PRIMARY KEY (model, version, seg, bucket, kind, width, label, predicted, cls)"
+)
+# Not backfilled: events stored before v8 have no class-probability rollups (the
+# DuckDB twin backfills; a PostgreSQL store is new enough that none held multiclass
+# windows before).
+_V8 = f"""
+CREATE TABLE rollup_probas ({_PKEY});
+CREATE TABLE rollup_probas_hourly ({_PKEY});
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "events, labelled pairs, features and rollups (the DuckDB schema v4)", _V4),
     # Not events: small tables written and updated in place (alert_events keeps the
@@ -132,6 +145,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "alert history: every state change of every alert", _V5),
     (6, "references registered by name (histograms as jsonb)", _V6),
     (7, "notifications outbox and action runs", _V7),
+    (8, "class-probability rollups per bucket and per hour", _V8),
 ]
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION, "a DuckDB migration lacks its PostgreSQL twin"
 

@@ -63,6 +63,8 @@ _STAGING = [
             "rollup_delays",
             "rollup_features",
             "rollup_feature_categories",
+            "rollup_probas",
+            "rollup_probas_hourly",
         )
     ),
 ]
