@@ -37,7 +37,7 @@
       h("div", { id: "headline", class: "headline" }),
       h("div", { class: "grid" },
         section("verdict", "Readiness verdict", null, h("label", { for: "profile", class: "inline" }, "Profile ", profileInput)),
-        section("quality", "Quality over time", "One point per window of predictions (by prediction time), all versions together; the band is the interval. Filled points: realized windows (labels in). Diamonds with a hatched band: estimated before the labels arrive (from the scores, calibrated on the realized windows). Hollow points: the labels so far, when no estimate can be made. Dotted lines mark a new version.",
+        section("quality", "Quality over time", "One point per window of predictions (by prediction time), all versions together; the band is the interval. Filled points: realized windows (labels in). Diamonds with a hatched band: estimated before the labels arrive (from the scores or class probabilities, calibrated on the realized windows). Hollow points: the labels so far, when no estimate can be made. Dotted lines mark a new version.",
           h("label", { for: "metric", class: "inline" }, "Metric ", metricSelect)),
         section("coverage", "Label coverage over time", "Share of each window's predictions whose ground truth has arrived."),
         section("latency", "Latency", null),
