@@ -125,6 +125,14 @@ CREATE TABLE action_runs (
     log_tail TEXT, rows_exported BIGINT);
 """
 
+# Several replicas share the outbox and the alert evaluation: a notification is claimed
+# (``claimed_by`` until ``claimed_until``, database time) by the replica delivering it,
+# and one replica at a time holds the ``alerts`` lease (see ledger.py).
+_V8 = """
+CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires TIMESTAMPTZ NOT NULL);
+ALTER TABLE notifications ADD COLUMN claimed_by TEXT, ADD COLUMN claimed_until TIMESTAMPTZ;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "events, labelled pairs, features and rollups (the DuckDB schema v4)", _V4),
     # Not events: small tables written and updated in place (alert_events keeps the
@@ -132,6 +140,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "alert history: every state change of every alert", _V5),
     (6, "references registered by name (histograms as jsonb)", _V6),
     (7, "notifications outbox and action runs", _V7),
+    (8, "leases (one alert evaluator) and claims on notifications being delivered", _V8),
 ]
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION, "a DuckDB migration lacks its PostgreSQL twin"
 
