@@ -16,6 +16,8 @@ renewal was sent): it stops evaluating before the store lets anyone else in.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -55,7 +57,8 @@ class Lease:
         self.ledger = ledger
         self.name = name
         self.seconds = seconds
-        self.owner = uuid.uuid4().hex
+        # Readable in the store (``SELECT * FROM leases``): which server evaluates.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.on_gain = on_gain
         self._until = 0.0  # monotonic time until which this server holds the lease
         self._gained = threading.Event()

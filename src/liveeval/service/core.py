@@ -32,8 +32,8 @@ from .deployments import LoadRecord, record_failed_loads
 if TYPE_CHECKING:
     from ..monitor.actions import ActionRunner, ActionSpec
     from ..monitor.channels import Channel
-    from ..monitor.notice import AlertNotice
     from ..monitor.lease import Lease
+    from ..monitor.notice import AlertNotice
     from ..monitor.outbox import Dispatcher
 
 __all__ = ["Answer", "Observer", "Service"]
