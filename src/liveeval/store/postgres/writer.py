@@ -39,7 +39,7 @@ import pyarrow as pa
 from ...errors import StoreUnavailable
 from ..events import events_table
 from ..interface import BatchOutcome
-from .load import ROLL_ROWS, Scratch, roll, store
+from .load import FAST_ROWS, ROLL_ROWS, Scratch, roll, store, store_small
 from .location import connect, masked, unavailable
 
 __all__ = ["Connections", "GroupWriter"]
@@ -151,10 +151,22 @@ def write_batches(
     committed, and whether loads were queued for the rollups."""
     psycopg = _errors()
     retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+    small = sum(t.num_rows for _, t in batches) < FAST_ROWS
     for attempt in range(RETRIES):
         committing = False
         try:
             with connections.connection() as conn:
+                if small:
+                    # One statement in autocommit: its answer is the commit. Lost on
+                    # the way, it is sent once more on a new connection (below): rows
+                    # the lost one stored are then answered "duplicate", never doubled.
+                    conn.autocommit = True
+                    try:
+                        with conn.cursor() as cur:
+                            return store_small(cur, batches, owner)
+                    finally:
+                        if not conn.closed:
+                            conn.autocommit = False
                 with conn.cursor() as cur:
                     done = store(cur, batches, owner)
                 committing = True
