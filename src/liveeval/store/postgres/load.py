@@ -1,23 +1,27 @@
-"""The write transaction (events and the pairs they complete) and the roll (rollups).
+"""The write (events, counts, a queue row) and the roll (pairs and rollups).
 
-A write is acknowledged when its transaction committed; that transaction is small:
+A write is acknowledged when it committed; it is small:
 
-- **Idempotency is the database's.** Each kind's rows are copied into a temporary
-  table and moved with ``INSERT … ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING
-  id``: the unique index decides, across replicas, which write stores an id. A row
-  not returned was already stored (or is being stored by a concurrent transaction,
-  which the insert waits for); it is compared with the stored row, the timestamp and
-  latencies aside, to answer ``duplicate`` or ``conflict`` — the DuckDB engine's rule.
-- **Pairs are completed exactly once, by an upsert.** Under READ COMMITTED two
-  transactions storing the two halves of a pair at the same time would not see each
-  other's row, and neither would join them. So each stored half also upserts its id
-  into ``pair_halves`` (``ON CONFLICT (id) DO UPDATE SET prediction = true RETURNING
-  outcome``): the second upsert of an id waits for the first one's transaction and
-  then sees its half, so exactly the transaction that stores the second half learns
-  that the pair is complete, and its next statement (a new snapshot) joins the two
-  into ``labelled``. No trigger: the rule stays in one place, in Python.
-- Event counts go to ``store_counts``, and the new prediction and pair ids to one
-  ``rollup_queue`` row, in the same transaction.
+- **Idempotency is the database's.** A group of small writes is one statement in
+  autocommit (:func:`store_small`: rows as array parameters, ``INSERT … ON CONFLICT
+  (id) DO NOTHING RETURNING id`` per kind, the counts and the queue row as CTEs). A
+  large batch (:func:`store`) whose ids are all new is one ``COPY`` into the table
+  under a savepoint; when an id is stored already, the batch goes through a temporary
+  table and the same ``INSERT … ON CONFLICT``. Either way the unique index decides,
+  across replicas, which write stores an id; a row not stored was already stored (or
+  is being stored by a concurrent transaction, which the insert waits for) and is
+  compared with the stored row, the timestamp and latencies aside, to answer
+  ``duplicate`` or ``conflict`` — the DuckDB engine's rule.
+- Event counts go to ``store_counts``, and the stored prediction and outcome ids to
+  one ``rollup_queue`` row, in the same transaction.
+- **Pairs are completed exactly once, by the roll.** Under READ COMMITTED two
+  transactions storing the two halves of a pair at the same time do not see each
+  other's row. Each roll runs after its loads committed and joins the pairs among its
+  queued ids whose halves are both stored (``INSERT INTO labelled … ON CONFLICT DO
+  NOTHING RETURNING``): of the rolls of a pair's two halves, the later sees both, and
+  when both do the unique key of ``labelled`` lets exactly one insert the pair (and
+  add it to the rollups and to the count of labelled pairs). No trigger: the rule
+  stays in one place, in Python.
 
 **The roll** (:func:`roll`, a background thread of each replica, see :mod:`.writer`)
 takes queue rows ``FOR UPDATE SKIP LOCKED``, explodes the predictions' features into

@@ -1,11 +1,12 @@
 """Group commit into PostgreSQL, and the connections a replica holds.
 
 Request handlers ``await writer.write(kind, events)``; the event is queued and a
-writer thread takes everything queued at once and writes it in one transaction
-(:func:`.load.store`). While one transaction runs the next group gathers, so under load
-one commit (one WAL flush) serves many requests, and the event loop never waits for
-the database. A future is resolved only after ``COMMIT`` returned: a 2xx answer means
-the database committed the event.
+writer thread takes everything queued at once and writes it as one statement in
+autocommit (:func:`.load.store_small`; a batch of 1,000 rows or more is its own
+transaction, :func:`.load.store`). While one write runs the next group gathers, so
+under load one round trip and one WAL flush serve many requests, and the event loop
+never waits for the database. A future is resolved only after the database answered
+the commit: a 2xx answer means the database committed the event.
 
 A lost connection fails the group's requests with
 :class:`~liveeval.errors.StoreUnavailable` (HTTP 503: nothing acknowledged); the next
