@@ -43,7 +43,6 @@ is retried by the caller.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -412,11 +411,11 @@ def _count(cur: Any, counts: dict[str, int]) -> None:
     kinds = sorted(k for k, n in counts.items() if n)
     if not kinds:
         return
-    slot = os.getpid() % SLOTS
     cur.execute(
-        "INSERT INTO store_counts SELECT k, %s, n FROM unnest(%s::text[], %s::bigint[]) "
-        "AS t(k, n) ORDER BY k ON CONFLICT (kind, slot) DO UPDATE SET n = store_counts.n + EXCLUDED.n",
-        [slot, kinds, [counts[k] for k in kinds]],
+        f"INSERT INTO store_counts SELECT k, pg_backend_pid() %% {SLOTS}, n FROM "
+        "unnest(%s::text[], %s::bigint[]) AS t(k, n) ORDER BY k "
+        "ON CONFLICT (kind, slot) DO UPDATE SET n = store_counts.n + EXCLUDED.n",
+        [kinds, [counts[k] for k in kinds]],
     )
 
 
@@ -532,12 +531,12 @@ def store_small(
     kinds = [p[0] for p in plan]
     counted = sorted(kinds)
     ctes.append(
-        "counted AS (INSERT INTO store_counts (kind, slot, n) SELECT k, %s, n FROM (VALUES "
+        "counted AS (INSERT INTO store_counts (kind, slot, n) SELECT k, "
+        f"pg_backend_pid() %% {SLOTS}, n FROM (VALUES "
         + ", ".join(f"('{k}', (SELECT count(*) FROM ins_{k}))" for k in counted)
         + ") AS t(k, n) WHERE n > 0 ORDER BY k ON CONFLICT (kind, slot) DO UPDATE "
         "SET n = store_counts.n + EXCLUDED.n)"
     )
-    params.append(os.getpid() % SLOTS)
     pairs = [k for k in ("predictions", "outcomes") if k in kinds]
     if pairs:
         arrays = [

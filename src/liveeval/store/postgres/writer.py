@@ -1,11 +1,11 @@
 """Group commit into PostgreSQL, and the connections a replica holds.
 
-Request handlers ``await writer.write(kind, events)``; the event is queued and a
-writer thread takes everything queued at once and writes it as one statement in
-autocommit (:func:`.load.store_small`; a batch of 1,000 rows or more is its own
-transaction, :func:`.load.store`). While one write runs the next group gathers, so
-under load one round trip and one WAL flush serve many requests, and the event loop
-never waits for the database. A future is resolved only after the database answered
+Request handlers ``await writer.write(kind, events)``; the event is queued and one of
+:data:`WRITERS` writer threads takes everything queued at once and writes it as one
+statement in autocommit (:func:`.load.store_small`; a batch of 1,000 rows or more is
+its own transaction, :func:`.load.store`). While a write runs the next group gathers
+(and starts on the other writer), so under load one round trip and one WAL flush serve
+many requests, and the event loop never waits for the database. A future is resolved only after the database answered
 the commit: a 2xx answer means the database committed the event.
 
 A lost connection fails the group's requests with
@@ -68,6 +68,9 @@ _STAGING = [
     ),
 ]
 RETRIES = 5
+# Writer threads (connections) taking groups: a request arriving while one group's
+# commit waits for its WAL flush starts at once on another, instead of waiting for it.
+WRITERS = 2
 # The roller lets commits gather this long before a roll, unless a reader waits.
 LINGER_SECONDS = 0.25
 # Queue rows of another replica older than this are rolled by anyone (it stopped).
@@ -205,7 +208,10 @@ class GroupWriter:
         self._committed = 0  # own queue rows committed (written by the writer thread)
         self._hurry = threading.Event()
         self._threads = [
-            threading.Thread(target=self._run, name="liveeval-pg-writer", daemon=True),
+            *(
+                threading.Thread(target=self._run, name=f"liveeval-pg-writer-{i}", daemon=True)
+                for i in range(WRITERS)
+            ),
             threading.Thread(target=self._roll_loop, name="liveeval-pg-roller", daemon=True),
         ]
         for thread in self._threads:
@@ -315,7 +321,8 @@ class GroupWriter:
                 _resolve(future, None, exc)
             return
         if queued:
-            self._committed += 1
+            with self._rolled:
+                self._committed += 1
         for (_, _, future), outcome in zip(group, outcomes, strict=True):
             _resolve(future, outcome.outcomes(), None)
 
