@@ -28,9 +28,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 class Replica:
-    def __init__(self, location: str, log: Path) -> None:
+    def __init__(self, location: str, log: Path, args: tuple[str, ...] = ()) -> None:
         self.location = location
         self.log = log
+        self.args = args
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -44,6 +45,7 @@ class Replica:
                 [
                     *(sys.executable, "-m", "liveeval", "serve"),
                     *("--store", self.location, "--port", str(self.port)),
+                    *self.args,
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=sink,

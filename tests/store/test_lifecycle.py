@@ -6,6 +6,7 @@ references survive a reopen on every store engine."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta
 
 import pyarrow.parquet as pq
@@ -123,6 +124,53 @@ def test_the_outbox_keeps_one_row_per_key_and_reports_its_backlog(location):
         assert [n.key for n in store.outbox_due(T0, channel="hook")] == ["k"]
         assert store.outbox_due(T0, channel="other") == []
         assert store.outbox_due(T0 - timedelta(seconds=1)) == []
+    finally:
+        store.close()
+
+
+def test_a_claimed_notification_goes_to_one_sender_until_attempted_or_its_claim_runs_out(
+    location,
+):
+    store = open_store(location)
+    try:
+        store.outbox_add(
+            [
+                Notification("k1", "hook", "a", "firing", "m", {"n": 1}, T0),
+                Notification("k2", "hook", "a", "firing", "m", {"n": 2}, T0 + timedelta(1)),
+            ]
+        )
+        at = T0 + timedelta(days=2)
+        assert [n.key for n in store.outbox_claim(at, "a", lease_seconds=0.5)] == ["k1"]
+        assert [n.key for n in store.outbox_claim(at, "b", limit=5)] == ["k2"]
+        assert store.outbox_claim(at, "b", limit=5) == []
+        # The claimer stopped without an attempt: its claim runs out, another takes it.
+        time.sleep(0.8)
+        assert [n.key for n in store.outbox_claim(at, "b", limit=5)] == ["k1"]
+        # A failed attempt ends the claim: the notification is due again at its retry.
+        store.outbox_update("k1", attempts=1, next_attempt_at=at, error="503")
+        assert [n.key for n in store.outbox_claim(at, "c")] == ["k1"]
+        store.outbox_update("k1", attempts=2, next_attempt_at=None, error=None, delivered_at=at)
+        assert store.outbox_claim(at, "c") == []
+        # Claims change no state: k2 is pending, claimed by b.
+        assert [n.key for n in store.outbox_due(at)] == ["k2"]
+    finally:
+        store.close()
+
+
+def test_one_owner_holds_a_lease_until_it_releases_it_or_stops_renewing(location):
+    store = open_store(location)
+    try:
+        assert store.lease("alerts", "a", 0.5)
+        assert not store.lease("alerts", "b", 10)
+        assert store.lease("alerts", "a", 0.5)  # renewed
+        assert store.lease("other", "b", 10)  # leases are independent
+        time.sleep(0.8)
+        assert store.lease("alerts", "b", 10)
+        assert not store.lease("alerts", "a", 10)
+        store.release_lease("alerts", "a")  # not a's: nothing changes
+        assert not store.lease("alerts", "a", 10)
+        store.release_lease("alerts", "b")
+        assert store.lease("alerts", "a", 10)
     finally:
         store.close()
 

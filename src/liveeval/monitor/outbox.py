@@ -24,6 +24,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,10 @@ class Dispatcher:
     poll
         Seconds between looks at the outbox when nothing wakes the sender (retries
         fall due without a wake-up).
+    claim_seconds
+        How long a notification being delivered stays claimed by this sender (other
+        servers on the same store skip it meanwhile; it is free again after this
+        long when the sender stopped mid-delivery).
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class Dispatcher:
         batch: int = 100,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
+        claim_seconds: float = 300.0,
     ) -> None:
         self.ledger = ledger
         self.channels = dict(channels)
@@ -101,6 +107,10 @@ class Dispatcher:
         self.batch = batch
         self.clock = clock
         self._rng = rng or random.Random()
+        # Who claims notifications (several servers may share the store's outbox), and
+        # for how long: longer than any delivery; a stopped server's claims run out.
+        self.owner = uuid.uuid4().hex
+        self.claim_seconds = claim_seconds
         self.stats: dict[str, ChannelStats] = {name: ChannelStats() for name in self.channels}
         self._wake = {name: threading.Event() for name in self.channels}
         self._stop = threading.Event()
@@ -193,12 +203,14 @@ class Dispatcher:
             return 0
         attempts = 0
         while not self._stop.is_set():
-            due = self.ledger.outbox_due(self.clock(), self.batch, name)
+            # One at a time, claimed: with several servers on one store each
+            # notification goes to one sender, and a failure leaves no claim behind.
+            due = self.ledger.outbox_claim(
+                self.clock(), self.owner, channel=name, lease_seconds=self.claim_seconds
+            )
             if not due:
                 break
             for item in due:
-                if self._stop.is_set():
-                    return attempts
                 attempts += 1
                 if not self._attempt(channel, stats, item):
                     return attempts

@@ -113,6 +113,14 @@ class AlertEngine:
         """Reopen the alerts that were open when the server stopped."""
         self.tracker.restore(self.history())
 
+    def catch_up(self) -> None:
+        """Forget the open alerts held in memory and restore them from the store's
+        history: another server sharing the store may have evaluated meanwhile (this
+        one takes over its lease, :mod:`liveeval.monitor.lease`)."""
+        with self._lock:
+            self.tracker.open.clear()
+            self.restore()
+
     def history(self, alert_id: str | None = None, model: str | None = None) -> list[AlertNotice]:
         return read_history(self.service.store, alert_id, model)
 

@@ -32,12 +32,17 @@ from .deployments import LoadRecord, record_failed_loads
 if TYPE_CHECKING:
     from ..monitor.actions import ActionRunner, ActionSpec
     from ..monitor.channels import Channel
+    from ..monitor.lease import Lease
     from ..monitor.notice import AlertNotice
     from ..monitor.outbox import Dispatcher
 
 __all__ = ["Answer", "Observer", "Service"]
 
 log = logging.getLogger("liveeval.service")
+
+# The alert evaluator's lease (monitor/lease.py): when the evaluating server of several
+# sharing a store stops, another evaluates within this many seconds.
+LEASE_SECONDS = 10.0
 
 
 class Observer(Protocol):
@@ -147,6 +152,7 @@ class Service:
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
         self._alerter: threading.Thread | None = None
+        self._lease: Lease | None = None
         self._subscribers: list[Subscriber] = []
         self.alerts: AlertEngine | None = None
         self.run_alerts = True  # the background evaluation (tests and tools turn it off)
@@ -195,6 +201,13 @@ class Service:
         self.alerts = AlertEngine(self, [self.notify, *self._subscribers])
         self.alerts.restore()
         if self.run_alerts and self.alerts.rules:
+            # Servers sharing a store (PostgreSQL replicas) take turns: one evaluates.
+            from ..monitor.lease import Lease
+
+            self._lease = Lease(
+                self._store, "alerts", seconds=LEASE_SECONDS, on_gain=self.alerts.catch_up
+            )
+            self._lease.start()
             self._alerter = threading.Thread(
                 target=self._evaluate_alerts, name="liveeval-alerts", daemon=True
             )
@@ -212,6 +225,9 @@ class Service:
         if self._alerter is not None:
             self._alerter.join(timeout=30)
             self._alerter = None
+        if self._lease is not None:
+            self._lease.stop()  # another server evaluates from now on
+            self._lease = None
         self.alerts = None
         # After the engine: no notice comes once these stop.
         if self.notifications is not None:
@@ -313,6 +329,9 @@ class Service:
             engine = self.alerts
             if engine is None:
                 return
+            lease = self._lease
+            if lease is not None and not lease.held:
+                continue  # another server sharing the store evaluates
             try:
                 engine.evaluate()
             except Exception:  # the loop must outlive a bad cycle; the next one retries

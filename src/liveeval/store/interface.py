@@ -942,6 +942,21 @@ class Ledger(Protocol):
         ``at``, oldest first."""
         ...
 
+    def outbox_claim(
+        self,
+        at: datetime,
+        owner: str,
+        *,
+        limit: int = 1,
+        channel: str | None = None,
+        lease_seconds: float = 300.0,
+    ) -> list[Notification]:
+        """Like :meth:`outbox_due`, but each notification returned is claimed by
+        ``owner`` for ``lease_seconds``: no other caller (another replica's sender) gets
+        it until :meth:`outbox_update` records the attempt or the claim runs out (its
+        claimer stopped). Notifications claimed by others are skipped, not waited for."""
+        ...
+
     def outbox_update(
         self,
         key: str,
@@ -951,7 +966,19 @@ class Ledger(Protocol):
         error: str | None,
         delivered_at: datetime | None = None,
     ) -> None:
-        """Record an attempt: delivered (``delivered_at`` set) or to retry later."""
+        """Record an attempt: delivered (``delivered_at`` set) or to retry later; the
+        notification's claim ends."""
+        ...
+
+    def lease(self, name: str, owner: str, seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``owner`` until ``seconds`` from now;
+        whether ``owner`` holds it. One holder at a time among every process sharing
+        the store; a holder that stops renewing loses it when its time runs out (the
+        store's clock decides)."""
+        ...
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """End ``owner``'s lease ``name`` now (nothing when another holds it)."""
         ...
 
     def notifications(

@@ -162,6 +162,49 @@ def test_pairs_complete_exactly_once_whichever_replica_gets_which_half(location)
             engine.close()
 
 
+def test_large_batches_are_stored_once_and_a_retry_is_answered_row_by_row(location):
+    """Batches of FAST_ROWS and more take the COPY path: new ids are stored, a retried
+    batch is all duplicates, and a batch mixing new ids, stored ids with other content
+    and ids twice in the batch gets each row's own answer; outcomes sent as one large
+    batch through another replica at the same time pair every prediction once."""
+    from liveeval.store.events import events_table
+    from liveeval.store.postgres.load import FAST_ROWS
+
+    a, b = open_store(location), open_store(location)
+    n = FAST_ROWS + 500
+    try:
+        first = events_table("predictions", [prediction(i) for i in range(n)])
+        stored, paired = run_together(
+            lambda: a._writer.commit_table("predictions", first),
+            lambda: b._writer.commit_table(
+                "outcomes", events_table("outcomes", [outcome(i) for i in range(n)])
+            ),
+        )
+        assert (stored.count("stored"), paired.count("stored")) == (n, n)
+        again = b._writer.commit_table("predictions", first)
+        assert again.count("duplicate") == n
+        mixed = [prediction(i) for i in range(n - 5, 2 * n - 5)]  # 5 stored, the rest new
+        mixed[0] = prediction(n - 5, score=0.999)  # a stored id, other content
+        mixed.append(prediction(n + 10))  # twice in the batch, the same
+        mixed.append(prediction(n + 11, score=0.123))  # twice, different
+        answer = a._writer.commit_table("predictions", events_table("predictions", mixed))
+        status = answer.outcomes()
+        assert status[0].status == "conflict"
+        assert status[0].detail == f"id 'p{n - 5}' is already stored with different content"
+        assert [o.status for o in status[1:5]] == ["duplicate"] * 4
+        assert {o.status for o in status[5:-2]} == {"stored"}
+        assert status[-2].status == "duplicate"
+        assert status[-1].status == "conflict"
+        assert "appears twice in this batch" in (status[-1].detail or "")
+        for engine in (a, b):
+            stats = engine.statistics(Scope("m"), classes=(0, 1), pos_label=1)
+            assert (stats.predictions, stats.labelled) == (2 * n - 5, n)
+            assert engine.count("predictions") == 2 * n - 5
+    finally:
+        a.close()
+        b.close()
+
+
 def test_group_commits_from_the_event_loop_answer_each_request(location):
     engine = open_store(location)
 

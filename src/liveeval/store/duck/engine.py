@@ -8,6 +8,7 @@ with GROUP BYs (:mod:`.aggregate`) after the loader has caught up.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -79,6 +80,10 @@ class DuckEngine:
             ) from None
         self._writer = BatchWriter(self._store)
         self._outbox_lock = threading.Lock()
+        # One process holds a DuckDB file: claims and leases live in its memory
+        # (key or name -> owner, monotonic deadline).
+        self._claims: dict[str, tuple[str, float]] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
         self.path = str(path)
         self.schema_version = self._store.schema_version
 
@@ -310,6 +315,47 @@ class DuckEngine:
         with self._ledger() as cur:
             return ledger.outbox_due(cur, at, limit, channel)
 
+    def outbox_claim(
+        self,
+        at: datetime,
+        owner: str,
+        *,
+        limit: int = 1,
+        channel: str | None = None,
+        lease_seconds: float = 300.0,
+    ) -> list[Notification]:
+        now = time.monotonic()
+        with self._outbox_lock, self._ledger() as cur:
+            # Enough rows to pass over those claimed by other senders of this process.
+            held = sum(1 for _, until in self._claims.values() if until > now)
+            due = ledger.outbox_due(cur, at, limit + held, channel)
+            out = []
+            for item in due:
+                claim = self._claims.get(item.key)
+                if claim is not None and claim[1] > now:
+                    continue
+                self._claims[item.key] = (owner, now + lease_seconds)
+                out.append(item)
+                if len(out) == limit:
+                    break
+            return out
+
+    def lease(self, name: str, owner: str, seconds: float) -> bool:
+        # The only process on this file: its leases are kept in memory.
+        now = time.monotonic()
+        with self._outbox_lock:
+            held = self._leases.get(name)
+            if held is not None and held[0] != owner and held[1] > now:
+                return False
+            self._leases[name] = (owner, now + seconds)
+            return True
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._outbox_lock:
+            held = self._leases.get(name)
+            if held is not None and held[0] == owner:
+                del self._leases[name]
+
     def outbox_update(
         self,
         key: str,
@@ -319,6 +365,8 @@ class DuckEngine:
         error: str | None,
         delivered_at: datetime | None = None,
     ) -> None:
+        with self._outbox_lock:
+            self._claims.pop(key, None)
         with self._ledger() as cur:
             ledger.outbox_update(
                 cur,

@@ -242,6 +242,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         # (store/duck/class_windows.py); backfilled from the stored events.
         PROBA_TABLES,
     ),
+    (
+        9,
+        "leases: which process evaluates alerts when several share the store",
+        # The PostgreSQL engine's: replicas take turns by a row per lease. A DuckDB file
+        # is held by one process, which holds every lease (the engine never reads it).
+        """
+        CREATE TABLE leases (
+            name VARCHAR PRIMARY KEY,
+            owner VARCHAR NOT NULL,
+            expires TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 # Data a migration derives from existing rows, run after its SQL in its transaction.

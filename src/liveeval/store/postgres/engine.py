@@ -335,6 +335,25 @@ class PostgresEngine:
     ) -> list[Notification]:
         return self._read(lambda cur: ledger.outbox_due(cur, at, limit, channel))
 
+    def outbox_claim(
+        self,
+        at: datetime,
+        owner: str,
+        *,
+        limit: int = 1,
+        channel: str | None = None,
+        lease_seconds: float = 300.0,
+    ) -> list[Notification]:
+        return self._transaction(
+            lambda cur: ledger.outbox_claim(cur, at, owner, limit, channel, lease_seconds)
+        )
+
+    def lease(self, name: str, owner: str, seconds: float) -> bool:
+        return self._transaction(lambda cur: ledger.renew_lease(cur, name, owner, seconds))
+
+    def release_lease(self, name: str, owner: str) -> None:
+        self._transaction(lambda cur: ledger.release_lease(cur, name, owner))
+
     def outbox_update(
         self,
         key: str,

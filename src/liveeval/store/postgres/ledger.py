@@ -32,11 +32,14 @@ __all__ = [
     "load_reference",
     "outbox_add",
     "outbox_backlog",
+    "outbox_claim",
     "outbox_due",
     "outbox_update",
     "read_notifications",
     "record_action_run",
     "record_alert",
+    "release_lease",
+    "renew_lease",
     "resource_usage",
     "save_reference",
 ]
@@ -266,6 +269,44 @@ def outbox_due(cur: Any, at: datetime, limit: int, channel: str | None) -> list[
     return [_notification(r) for r in rows]
 
 
+def outbox_claim(
+    cur: Any, at: datetime, owner: str, limit: int, channel: str | None, lease_seconds: float
+) -> list[Notification]:
+    """Claim due notifications nobody holds (``FOR UPDATE SKIP LOCKED``: a row another
+    replica is claiming is skipped; a row claimed since this statement's snapshot is
+    checked again on its new version), oldest first."""
+    where, params = _filters({"status": "pending", "channel": channel})
+    rows = cur.execute(
+        f"UPDATE notifications SET claimed_by = %s, "
+        "claimed_until = now() + make_interval(secs => %s) WHERE key IN ("
+        f"SELECT key FROM notifications{where} AND next_attempt_at <= %s "
+        "AND (claimed_until IS NULL OR claimed_until < now()) "
+        'ORDER BY created_at, key COLLATE "C" LIMIT %s FOR UPDATE SKIP LOCKED) '
+        f"RETURNING {_NOTIFICATION_COLUMNS}",
+        [owner, float(lease_seconds), *params, _naive(at), limit],
+    ).fetchall()
+    found = [_notification(r) for r in rows]
+    return sorted(found, key=lambda n: (n.created_at, n.key.encode()))
+
+
+def renew_lease(cur: Any, name: str, owner: str, seconds: float) -> bool:
+    """Take the lease when free or run out, or extend it when ``owner`` holds it; the
+    conflicting row is locked and read at its latest version, so two replicas never
+    both take it."""
+    row = cur.execute(
+        "INSERT INTO leases (name, owner, expires) VALUES (%s, %s, "
+        "now() + make_interval(secs => %s)) ON CONFLICT (name) DO UPDATE SET "
+        "owner = EXCLUDED.owner, expires = EXCLUDED.expires "
+        "WHERE leases.owner = EXCLUDED.owner OR leases.expires < now() RETURNING owner",
+        [name, owner, float(seconds)],
+    ).fetchone()
+    return row is not None
+
+
+def release_lease(cur: Any, name: str, owner: str) -> None:
+    cur.execute("DELETE FROM leases WHERE name = %s AND owner = %s", [name, owner])
+
+
 def outbox_update(
     cur: Any,
     key: str,
@@ -277,7 +318,7 @@ def outbox_update(
 ) -> None:
     cur.execute(
         "UPDATE notifications SET attempts = %s, next_attempt_at = %s, last_error = %s, "
-        "delivered_at = %s, status = %s WHERE key = %s",
+        "delivered_at = %s, status = %s, claimed_by = NULL, claimed_until = NULL WHERE key = %s",
         [
             attempts,
             _naive(next_attempt_at),

@@ -1,23 +1,27 @@
-"""The write transaction (events and the pairs they complete) and the roll (rollups).
+"""The write (events, counts, a queue row) and the roll (pairs and rollups).
 
-A write is acknowledged when its transaction committed; that transaction is small:
+A write is acknowledged when it committed; it is small:
 
-- **Idempotency is the database's.** Each kind's rows are copied into a temporary
-  table and moved with ``INSERT … ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING
-  id``: the unique index decides, across replicas, which write stores an id. A row
-  not returned was already stored (or is being stored by a concurrent transaction,
-  which the insert waits for); it is compared with the stored row, the timestamp and
-  latencies aside, to answer ``duplicate`` or ``conflict`` — the DuckDB engine's rule.
-- **Pairs are completed exactly once, by an upsert.** Under READ COMMITTED two
-  transactions storing the two halves of a pair at the same time would not see each
-  other's row, and neither would join them. So each stored half also upserts its id
-  into ``pair_halves`` (``ON CONFLICT (id) DO UPDATE SET prediction = true RETURNING
-  outcome``): the second upsert of an id waits for the first one's transaction and
-  then sees its half, so exactly the transaction that stores the second half learns
-  that the pair is complete, and its next statement (a new snapshot) joins the two
-  into ``labelled``. No trigger: the rule stays in one place, in Python.
-- Event counts go to ``store_counts``, and the new prediction and pair ids to one
-  ``rollup_queue`` row, in the same transaction.
+- **Idempotency is the database's.** A group of small writes is one statement in
+  autocommit (:func:`store_small`: rows as array parameters, ``INSERT … ON CONFLICT
+  (id) DO NOTHING RETURNING id`` per kind, the counts and the queue row as CTEs). A
+  large batch (:func:`store`) whose ids are all new is one ``COPY`` into the table
+  under a savepoint; when an id is stored already, the batch goes through a temporary
+  table and the same ``INSERT … ON CONFLICT``. Either way the unique index decides,
+  across replicas, which write stores an id; a row not stored was already stored (or
+  is being stored by a concurrent transaction, which the insert waits for) and is
+  compared with the stored row, the timestamp and latencies aside, to answer
+  ``duplicate`` or ``conflict`` — the DuckDB engine's rule.
+- Event counts go to ``store_counts``, and the stored prediction and outcome ids to
+  one ``rollup_queue`` row, in the same transaction.
+- **Pairs are completed exactly once, by the roll.** Under READ COMMITTED two
+  transactions storing the two halves of a pair at the same time do not see each
+  other's row. Each roll runs after its loads committed and joins the pairs among its
+  queued ids whose halves are both stored (``INSERT INTO labelled … ON CONFLICT DO
+  NOTHING RETURNING``): of the rolls of a pair's two halves, the later sees both, and
+  when both do the unique key of ``labelled`` lets exactly one insert the pair (and
+  add it to the rollups and to the count of labelled pairs). No trigger: the rule
+  stays in one place, in Python.
 
 **The roll** (:func:`roll`, a background thread of each replica, see :mod:`.writer`)
 takes queue rows ``FOR UPDATE SKIP LOCKED``, explodes the predictions' features into
@@ -39,7 +43,6 @@ is retried by the caller.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -54,9 +57,9 @@ from ..duck.features import insert_features
 from ..duck.schema import migrate as duck_migrate
 from ..events import SCHEMAS, content_schema, id_field
 from ..interface import BatchOutcome, WriteOutcome
-from .transfer import copy_in, copy_out
+from .transfer import copy_in, copy_out, text_array
 
-__all__ = ["KIND_ORDER", "ROLL_ROWS", "Scratch", "roll", "store"]
+__all__ = ["FAST_ROWS", "KIND_ORDER", "ROLL_ROWS", "Scratch", "roll", "store", "store_small"]
 
 KIND_ORDER = ("predictions", "outcomes", "deployments", "resource_samples")
 # pg_advisory_xact_lock(FEATURE_LOCK, hashtext(model)): one writer of a model's feature state.
@@ -136,114 +139,159 @@ def _content(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("ts", "latency_model_s", "latency_total_s")}
 
 
-_HALF = {"predictions": ("prediction", "outcome"), "outcomes": ("outcome", "prediction")}
+# A batch of at least this many rows, without an id twice, is copied straight into its
+# table (one COPY, no staging, no ON CONFLICT); a stored id makes that COPY fail and the
+# batch takes the staged path instead.
+FAST_ROWS = 1000
+# Columns that may differ between two sendings of one event (DuckDB engine's rule).
+_NOT_CONTENT = ("ts", "latency_model_s", "latency_total_s")
+
+
+def _compared(kind: str) -> str:
+    return ", ".join(c for c in content_schema(kind).names if c not in _NOT_CONTENT)
 
 
 def _accept(
-    cur: Any, kind: str, table: pa.Table, owner: str
-) -> tuple[BatchOutcome, int, list[str]]:
-    """Store the rows of ``table`` whose id is new: the outcome of each row, how many
-    were stored, and the ids of the pairs they complete (predictions and outcomes).
+    cur: Any, kind: str, table: pa.Table
+) -> tuple[BatchOutcome, pa.Array | pa.ChunkedArray | None]:
+    """Store the rows of ``table`` whose id is new: the outcome of each row, and the
+    ids stored (None for kinds without ids).
 
-    One statement per kind: the insert, the ``pair_halves`` upsert of the stored ids
-    and (predictions) their rollup queue row are data-modifying CTEs, so no list of
-    ids travels between Python and the server; only the ids *not* stored come back.
+    A large batch of new ids is one ``COPY`` into the table, sorted by id, under a
+    savepoint; when an id is stored already (the ``COPY`` fails on the unique index), or
+    for a small batch, the rows go through a temporary table and ``INSERT … ON CONFLICT
+    DO NOTHING``, and only the ids *not* stored come back; those are compared with the
+    stored rows in PostgreSQL (the content, the time and latencies aside), so a retried
+    batch moves one list of conflicting ids, not rows.
     """
     key = id_field(kind)
     n = table.num_rows
     if key is None:
         copy_in(cur, kind, table)
-        return BatchOutcome.all_stored(None, n), n, []
-    keys: list[str] = table.column(key).to_pylist()
+        return BatchOutcome.all_stored(None, n), None
+    column = table.column(key)
+    unique = len(pc.unique(column)) == n
+    if unique and n >= FAST_ROWS and _copied(cur, kind, table, key):
+        return BatchOutcome.all_stored(column.to_pylist(), n), column
+    keys = column.to_pylist()
     first: dict[str, int] = {}
-    for i, k in enumerate(keys):
-        first.setdefault(k, i)
-    positions = sorted(first.values(), key=lambda i: keys[i])
-    candidates = table.take(pa.array(positions, pa.int64()))
+    if unique:
+        candidates = table
+    else:
+        for i, k in enumerate(keys):
+            first.setdefault(k, i)
+        candidates = table.take(pa.array(sorted(first.values()), pa.int64()))
     copy_in(cur, f"in_{kind}", candidates)
     columns = ", ".join(content_schema(kind).names)
-    ctes = [
-        f"ins AS (INSERT INTO {kind} ({columns}) SELECT {columns} FROM in_{kind} "
-        f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key} AS id)"
-    ]
-    params: list[Any] = []
-    complete = "ARRAY[]::text[]"
-    if kind in _HALF:
-        mine, other = _HALF[kind]
-        ctes.append(
-            f"halves AS (INSERT INTO pair_halves (id, prediction, outcome) SELECT id, "
-            f"{mine == 'prediction'}, {mine == 'outcome'} FROM ins ORDER BY id "
-            f"ON CONFLICT (id) DO UPDATE SET {mine} = true RETURNING id, {other} AS done)"
-        )
-        complete = "array(SELECT id FROM halves WHERE done)"
-    if kind == "predictions":
-        ctes.append(
-            "queued AS (INSERT INTO rollup_queue (owner, predictions, pairs) SELECT %s, "
-            "array(SELECT id FROM ins), ARRAY[]::text[] WHERE EXISTS (SELECT 1 FROM ins))"
-        )
-        params.append(owner)
     row = cur.execute(
-        f"WITH {', '.join(ctes)} SELECT (SELECT count(*) FROM ins), "
-        f"array(SELECT c.{key} FROM in_{kind} c WHERE NOT EXISTS "
-        f"(SELECT 1 FROM ins WHERE ins.id = c.{key})), {complete}",
-        params,
+        f"WITH ins AS (INSERT INTO {kind} ({columns}) SELECT {columns} FROM in_{kind} "
+        f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key} AS id) "
+        f"SELECT array(SELECT c.{key} FROM in_{kind} c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM ins WHERE ins.id = c.{key}))"
     ).fetchone()
     assert row is not None
-    stored_count, missed, completed = int(row[0]), list(row[1]), list(row[2])
-    if stored_count == n:
-        return BatchOutcome.all_stored(keys, n), n, completed
-    not_inserted = set(missed)
-    inserted = {k for k in first if k not in not_inserted}
-    existing = sorted(not_inserted)
-    stored: dict[str, dict[str, Any]] = {}
-    if existing:
-        names = content_schema(kind).names
-        rows = cur.execute(
-            f"SELECT {', '.join(names)} FROM {kind} WHERE {key} = ANY(%s)", [existing]
-        ).fetchall()
-        at = names.index(key)
-        stored = {r[at]: _content(dict(zip(names, r, strict=True))) for r in rows}
-    suspects = [i for i, k in enumerate(keys) if k not in inserted or first[k] != i]
-    contents = dict(
-        zip(suspects, table.take(pa.array(suspects, pa.int64())).to_pylist(), strict=True)
-    )
-    outcomes: list[WriteOutcome] = []
-    for i, k in enumerate(keys):
-        if i not in contents:
-            outcomes.append(WriteOutcome("stored", k))
-            continue
-        content = _content(contents[i])
-        if k in stored:
-            same = stored[k] == content
-            detail = f"{key} {k!r} is already stored with different content"
-        elif k in inserted and first[k] != i:
-            original = table.slice(first[k], 1).to_pylist()[0]
-            same = _content(original) == content
-            detail = f"{key} {k!r} appears twice in this batch with different content"
-        else:
-            # Not stored by this transaction and not found: cannot happen under READ
-            # COMMITTED (the insert waited for the other writer); refuse rather than guess.
-            raise RuntimeError(f"{key} {k!r} was neither inserted nor found")
-        outcomes.append(
-            WriteOutcome("duplicate", k) if same else WriteOutcome("conflict", k, detail)
-        )
-    return BatchOutcome.of(outcomes), stored_count, completed
+    missed = pa.array(row[0], pa.string())
+    if not len(missed) and unique:
+        return BatchOutcome.all_stored(keys, n), column
+    differ = pa.array([], pa.string())
+    if len(missed):
+        # A new statement: it sees rows a concurrent writer committed meanwhile (the
+        # insert waited for them). The rows this transaction inserted equal themselves,
+        # so the ids whose stored content differs are the conflicts.
+        compared = _compared(kind)
+        row = cur.execute(
+            f"SELECT count(*), coalesce(array_agg(c.{key}) FILTER (WHERE "
+            f"ROW(c.{compared.replace(', ', ', c.')}) IS DISTINCT FROM "
+            f"ROW(p.{compared.replace(', ', ', p.')})), ARRAY[]::text[]) FROM in_{kind} c "
+            f"JOIN {kind} p ON p.{key} = c.{key}"
+        ).fetchone()
+        assert row is not None
+        if int(row[0]) != candidates.num_rows:
+            # An id neither inserted nor found: cannot happen under READ COMMITTED (the
+            # insert waited for the other writer); refuse rather than guess.
+            raise RuntimeError(f"{kind}: a {key} was neither inserted nor found")
+        differ = pa.array(row[1], pa.string())
+    was_stored = _mask(column, missed)
+    status = was_stored.astype(np.int8)  # 1: a duplicate of a stored event
+    details: dict[int, str] = {}
+    for i in np.flatnonzero(_mask(column, differ)).tolist():
+        status[i] = 2
+        details[i] = f"{key} {keys[i]!r} is already stored with different content"
+    if not unique:
+        # Later occurrences of an id in this batch: as the first when the same.
+        repeats = [i for i, k in enumerate(keys) if first[k] != i]
+        rows = table.take(pa.array(repeats, pa.int64())).to_pylist()
+        for i, content in zip(repeats, rows, strict=True):
+            k = keys[i]
+            if _content(content) == _content(table.slice(first[k], 1).to_pylist()[0]):
+                status[i] = max(status[first[k]], 1)
+                if first[k] in details:
+                    details[i] = details[first[k]]
+            else:
+                status[i] = 2
+                details[i] = (
+                    f"{key} {k!r} is already stored with different content"
+                    if was_stored[i]
+                    else f"{key} {k!r} appears twice in this batch with different content"
+                )
+    stored_ids = candidates.column(key)
+    stored = pc.filter(stored_ids, pc.invert(pc.is_in(stored_ids, value_set=missed)))
+    return BatchOutcome(keys, status, details), stored
 
 
-def _join_pairs(cur: Any, complete: list[str]) -> list[str]:
-    """Join the pairs this transaction completed (their ids, from ``pair_halves``) into
-    ``labelled``; a new statement, so it sees the other half's committed row."""
-    if not complete:
+def _mask(column: pa.ChunkedArray, values: pa.Array) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Which rows of ``column`` hold one of ``values``."""
+    if not len(values):
+        return np.zeros(len(column), dtype=bool)
+    found = pc.is_in(column, value_set=values)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _copied(cur: Any, kind: str, table: pa.Table, key: str) -> bool:
+    """Copy ``table`` (new ids only, or nothing) into ``kind`` under a savepoint: False,
+    and nothing written, when one of its ids is stored already."""
+    psycopg = _psycopg()
+    # A retried batch is seen at once (its first ids are stored), before sending it all.
+    sample = table.column(key).slice(0, 32).to_pylist()
+    if cur.execute(f"SELECT 1 FROM {kind} WHERE {key} = ANY(%s) LIMIT 1", [sample]).fetchone():
+        return False
+    ordered = table.take(pc.sort_indices(table.column(key)))
+    cur.execute("SAVEPOINT liveeval_copy")
+    try:
+        copy_in(cur, kind, ordered)
+    except psycopg.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT liveeval_copy")
+        return False
+    cur.execute("RELEASE SAVEPOINT liveeval_copy")
+    return True
+
+
+def _psycopg() -> Any:
+    import psycopg
+
+    return psycopg
+
+
+def _join_pairs(cur: Any, candidates: list[str]) -> list[str]:
+    """Join into ``labelled`` the pairs whose two halves are stored, among the ids of
+    the loads being rolled (their predictions and outcomes); the ids joined now.
+
+    A pair's halves committed by two transactions are each queued: each roll sees the
+    halves committed before its statement began, so of the two rolls at least the
+    later sees both, and the unique key of ``labelled`` lets one insert win (a
+    concurrent insert of the same pair waits for the first and then does nothing).
+    """
+    if not candidates:
         return []
-    ids = sorted(set(complete))
-    cur.execute(
+    rows = cur.execute(
         f"INSERT INTO labelled ({_PAIR_COLUMNS}) SELECT p.id, p.model, p.version, p.ts, "
         "p.segment, p.status, p.label, p.score, o.label, o.value, p.probas, o.ts "
-        "FROM predictions p JOIN outcomes o ON o.prediction_id = p.id "
-        "WHERE p.id = ANY(%s) ORDER BY p.id ON CONFLICT (prediction_id) DO NOTHING",
-        [ids],
-    )
-    return ids
+        "FROM unnest(%s::text[]) AS c(id) JOIN outcomes o ON o.prediction_id = c.id "
+        "JOIN predictions p ON p.id = c.id ORDER BY p.id "
+        "ON CONFLICT (prediction_id) DO NOTHING RETURNING prediction_id",
+        [sorted(set(candidates))],
+    ).fetchall()
+    return sorted(str(r[0]) for r in rows)
 
 
 _PAIRS_SCHEMA: pa.Schema | None = None
@@ -371,11 +419,11 @@ def _count(cur: Any, counts: dict[str, int]) -> None:
     kinds = sorted(k for k, n in counts.items() if n)
     if not kinds:
         return
-    slot = os.getpid() % SLOTS
     cur.execute(
-        "INSERT INTO store_counts SELECT k, %s, n FROM unnest(%s::text[], %s::bigint[]) "
-        "AS t(k, n) ORDER BY k ON CONFLICT (kind, slot) DO UPDATE SET n = store_counts.n + EXCLUDED.n",
-        [slot, kinds, [counts[k] for k in kinds]],
+        f"INSERT INTO store_counts SELECT k, pg_backend_pid() %% {SLOTS}, n FROM "
+        "unnest(%s::text[], %s::bigint[]) AS t(k, n) ORDER BY k "
+        "ON CONFLICT (kind, slot) DO UPDATE SET n = store_counts.n + EXCLUDED.n",
+        [kinds, [counts[k] for k in kinds]],
     )
 
 
@@ -383,20 +431,22 @@ def store(
     cur: Any, batches: Sequence[tuple[str, pa.Table]], owner: str
 ) -> tuple[list[BatchOutcome], bool]:
     """Write ``batches`` (kind, rows in the store's layout) inside the caller's
-    transaction: the events, the pairs they complete, the counts, and the rollup queue
-    rows; one outcome per batch, and whether anything was queued for the rollups."""
+    transaction: the events, the counts, and one rollup queue row with the stored
+    prediction and outcome ids (the roll joins the pairs they complete); one outcome
+    per batch, and whether anything was queued for the rollups."""
     results: list[BatchOutcome | None] = [None] * len(batches)
     counts: dict[str, int] = {}
-    complete: list[str] = []
+    queued: dict[str, pa.Array | pa.ChunkedArray] = {}
     for kind in KIND_ORDER:
         at = [i for i, (k, _) in enumerate(batches) if k == kind]
         if not at:
             continue
         tables = [_layout(kind, batches[i][1]) for i in at]
         whole = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        outcome, stored, completed = _accept(cur, kind, whole, owner)
-        counts[kind] = stored
-        complete.extend(completed)
+        outcome, stored = _accept(cur, kind, whole)
+        counts[kind] = whole.num_rows if stored is None else len(stored)
+        if kind in ("predictions", "outcomes") and stored is not None and len(stored):
+            queued[kind] = stored
         start = 0
         for i, t in zip(at, tables, strict=True):
             n = t.num_rows
@@ -406,16 +456,179 @@ def store(
                 {j - start: d for j, d in outcome.details.items() if start <= j < start + n},
             )
             start += n
-    pairs = _join_pairs(cur, complete)
-    counts["labelled"] = len(pairs)
     _count(cur, counts)
-    if pairs:
+    if queued:
+        empty = pa.array([], pa.string())
         cur.execute(
-            "INSERT INTO rollup_queue (owner, predictions, pairs) VALUES (%s, ARRAY[]::text[], %s)",
-            [owner, pairs],
+            "INSERT INTO rollup_queue (owner, predictions, pairs) VALUES (%s, %s::text[], %s::text[])",
+            [
+                owner,
+                text_array(queued.get("predictions", empty)),
+                text_array(queued.get("outcomes", empty)),
+            ],
         )
     outcomes = [r if r is not None else BatchOutcome.all_stored(None, 0) for r in results]
-    return outcomes, bool(counts.get("predictions") or pairs)
+    return outcomes, bool(queued)
+
+
+_PG_TYPES = {"string": "text", "timestamp[us]": "timestamp", "double": "float8", "int64": "bigint"}
+
+
+def _arrays(kind: str, table: pa.Table) -> tuple[list[str], list[str], list[Any]]:
+    """The columns of ``table`` as array parameters for ``unnest``: the column names,
+    the select list (lists arrive as text literals and are cast back) and the values."""
+    names, select, values = [], [], []
+    for field in table.schema:
+        column = table.column(field.name)
+        names.append(field.name)
+        if pa.types.is_list(field.type):
+            literals = _literals(column)
+            values.append((literals, "text[]"))
+            select.append(f"u.{field.name}::float8[]")
+        else:
+            values.append((column.to_pylist(), _PG_TYPES[str(field.type)] + "[]"))
+            select.append(f"u.{field.name}")
+    return names, select, values
+
+
+def _literals(column: pa.ChunkedArray) -> list[str | None]:
+    from .transfer import _array_literal
+
+    return list(_array_literal(column).to_pylist())
+
+
+def store_small(
+    cur: Any, batches: Sequence[tuple[str, pa.Table]], owner: str
+) -> tuple[list[BatchOutcome], bool]:
+    """Write a group of small batches in **one statement**, meant for autocommit (one
+    round trip, and the statement's commit is the acknowledgement): the rows travel as
+    array parameters, each kind is an ``INSERT … ON CONFLICT DO NOTHING`` in a
+    data-modifying CTE, and the counts and the rollup queue row are CTEs of the same
+    statement. Only ids not stored are compared with the stored rows, in a second
+    (read) statement, as in :func:`_accept`."""
+    results: list[BatchOutcome | None] = [None] * len(batches)
+    ctes: list[str] = []
+    params: list[Any] = []
+    plan: list[tuple[str, list[int], pa.Table, list[str] | None, dict[str, int]]] = []
+    for kind in KIND_ORDER:
+        at = [i for i, (k, _) in enumerate(batches) if k == kind]
+        if not at:
+            continue
+        tables = [_layout(kind, batches[i][1]) for i in at]
+        whole = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        key = id_field(kind)
+        keys = None if key is None else whole.column(key).to_pylist()
+        first: dict[str, int] = {}
+        candidates = whole
+        if keys is not None:
+            for i, k in enumerate(keys):
+                first.setdefault(k, i)
+            if len(first) < len(keys):
+                candidates = whole.take(pa.array(sorted(first.values()), pa.int64()))
+        names, select, values = _arrays(kind, candidates)
+        unnest = ", ".join(f"%s::{t}" for _, t in values)
+        params.extend(v for v, _ in values)
+        conflict = f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key} AS id"
+        ctes.append(
+            f"ins_{kind} AS (INSERT INTO {kind} ({', '.join(names)}) SELECT {', '.join(select)} "
+            f"FROM unnest({unnest}) AS u({', '.join(names)}) "
+            + (conflict if key is not None else "RETURNING 1 AS id")
+            + ")"
+        )
+        plan.append((kind, at, whole, keys, first))
+    kinds = [p[0] for p in plan]
+    counted = sorted(kinds)
+    ctes.append(
+        "counted AS (INSERT INTO store_counts (kind, slot, n) SELECT k, "
+        f"pg_backend_pid() %% {SLOTS}, n FROM (VALUES "
+        + ", ".join(f"('{k}', (SELECT count(*) FROM ins_{k}))" for k in counted)
+        + ") AS t(k, n) WHERE n > 0 ORDER BY k ON CONFLICT (kind, slot) DO UPDATE "
+        "SET n = store_counts.n + EXCLUDED.n)"
+    )
+    pairs = [k for k in ("predictions", "outcomes") if k in kinds]
+    if pairs:
+        arrays = [
+            f"array(SELECT id FROM ins_{k})" if k in kinds else "ARRAY[]::text[]"
+            for k in ("predictions", "outcomes")
+        ]
+        ctes.append(
+            f"queued AS (INSERT INTO rollup_queue (owner, predictions, pairs) SELECT %s, "
+            f"{arrays[0]}, {arrays[1]} WHERE "
+            + " OR ".join(f"EXISTS (SELECT 1 FROM ins_{k})" for k in pairs)
+            + ")"
+        )
+        params.append(owner)
+    outputs = [
+        f"array(SELECT id FROM ins_{kind})" if keys is not None else "NULL::text[]"
+        for kind, _, _, keys, _ in plan
+    ]
+    row = cur.execute(f"WITH {', '.join(ctes)} SELECT {', '.join(outputs)}", params).fetchone()
+    assert row is not None
+    queued = False
+    for (kind, at, whole, keys, first), inserted in zip(plan, row, strict=True):
+        n = whole.num_rows
+        if keys is None:
+            outcome = BatchOutcome.all_stored(None, n)
+        else:
+            fresh = set(inserted)
+            queued = queued or (bool(fresh) and kind in ("predictions", "outcomes"))
+            outcome = _small_outcome(cur, kind, whole, keys, first, fresh)
+        start = 0
+        for i in at:
+            size = batches[i][1].num_rows
+            results[i] = BatchOutcome(
+                None if outcome.keys is None else outcome.keys[start : start + size],
+                outcome.status[start : start + size],
+                {j - start: d for j, d in outcome.details.items() if start <= j < start + size},
+            )
+            start += size
+    outcomes = [r if r is not None else BatchOutcome.all_stored(None, 0) for r in results]
+    return outcomes, queued
+
+
+def _small_outcome(
+    cur: Any,
+    kind: str,
+    table: pa.Table,
+    keys: list[str],
+    first: dict[str, int],
+    inserted: set[str],
+) -> BatchOutcome:
+    """Each row's outcome once the ids in ``inserted`` were stored: the others are
+    compared with the stored rows (fetched; a few) or with their first occurrence."""
+    key = id_field(kind)
+    assert key is not None
+    n = table.num_rows
+    if len(inserted) == n:
+        return BatchOutcome.all_stored(keys, n)
+    existing = sorted(k for k in first if k not in inserted)
+    stored: dict[str, dict[str, Any]] = {}
+    if existing:
+        names = content_schema(kind).names
+        rows = cur.execute(
+            f"SELECT {', '.join(names)} FROM {kind} WHERE {key} = ANY(%s)", [existing]
+        ).fetchall()
+        at = names.index(key)
+        stored = {r[at]: _content(dict(zip(names, r, strict=True))) for r in rows}
+    outcomes: list[WriteOutcome] = []
+    contents = table.to_pylist()
+    for i, k in enumerate(keys):
+        if k in inserted and first[k] == i:
+            outcomes.append(WriteOutcome("stored", k))
+            continue
+        content = _content(contents[i])
+        if k in stored:
+            same = stored[k] == content
+            detail = f"{key} {k!r} is already stored with different content"
+        elif k in inserted:
+            same = _content(contents[first[k]]) == content
+            detail = f"{key} {k!r} appears twice in this batch with different content"
+        else:
+            raise RuntimeError(f"{key} {k!r} was neither inserted nor found")
+        outcomes.append(
+            WriteOutcome("duplicate", k) if same else WriteOutcome("conflict", k, detail)
+        )
+    return BatchOutcome.of(outcomes)
 
 
 def roll(
@@ -459,7 +672,10 @@ def _roll(
 ) -> tuple[int, list[tuple[str, datetime, float]]]:
     con = scratch.con
     prediction_ids = sorted({i for _, p, _ in queued for i in p})
-    pair_ids = sorted({i for _, _, q in queued for i in q})
+    outcome_ids = {i for _, _, q in queued for i in q}
+    pair_ids = _join_pairs(cur, [*prediction_ids, *outcome_ids])
+    if pair_ids:
+        _count(cur, {"labelled": len(pair_ids)})
     kept = list(amends)
     new_p = None
     if prediction_ids:

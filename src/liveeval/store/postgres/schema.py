@@ -138,6 +138,14 @@ CREATE TABLE rollup_probas ({_PKEY});
 CREATE TABLE rollup_probas_hourly ({_PKEY});
 """
 
+# Several replicas share the outbox and the alert evaluation: a notification is claimed
+# (``claimed_by`` until ``claimed_until``, database time) by the replica delivering it,
+# and one replica at a time holds the ``alerts`` lease (see ledger.py).
+_V9 = """
+CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires TIMESTAMPTZ NOT NULL);
+ALTER TABLE notifications ADD COLUMN claimed_by TEXT, ADD COLUMN claimed_until TIMESTAMPTZ;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "events, labelled pairs, features and rollups (the DuckDB schema v4)", _V4),
     # Not events: small tables written and updated in place (alert_events keeps the
@@ -146,6 +154,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (6, "references registered by name (histograms as jsonb)", _V6),
     (7, "notifications outbox and action runs", _V7),
     (8, "class-probability rollups per bucket and per hour", _V8),
+    (9, "leases (one alert evaluator) and claims on notifications being delivered", _V9),
 ]
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION, "a DuckDB migration lacks its PostgreSQL twin"
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-__all__ = ["copy_in", "copy_out"]
+__all__ = ["copy_in", "copy_out", "text_array"]
 
 _WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
@@ -31,6 +31,19 @@ def _array_literal(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     texts = pc.cast(column, pa.list_(pa.string()))
     joined = pc.binary_join(texts, ",")
     return pc.binary_join_element_wise("{", joined, "}", "")
+
+
+def text_array(values: pa.Array | pa.ChunkedArray) -> str:
+    """Strings as one PostgreSQL array literal (``{"a","b\\"c"}``), built by Arrow:
+    psycopg adapts a Python list of 100,000 strings element by element in Python, ten
+    times slower. Every element is quoted, backslashes and quotes escaped."""
+    if len(values) == 0:
+        return "{}"
+    column = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    escaped = pc.replace_substring(pc.replace_substring(column, "\\", "\\\\"), '"', '\\"')
+    quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+    whole = pa.ListArray.from_arrays(pa.array([0, len(quoted)], pa.int32()), quoted)
+    return "{" + str(pc.binary_join(whole, ",")[0].as_py()) + "}"
 
 
 def to_csv(table: pa.Table) -> bytes:

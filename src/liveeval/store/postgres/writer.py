@@ -1,11 +1,12 @@
 """Group commit into PostgreSQL, and the connections a replica holds.
 
-Request handlers ``await writer.write(kind, events)``; the event is queued and a
-writer thread takes everything queued at once and writes it in one transaction
-(:func:`.load.store`). While one transaction runs the next group gathers, so under load
-one commit (one WAL flush) serves many requests, and the event loop never waits for
-the database. A future is resolved only after ``COMMIT`` returned: a 2xx answer means
-the database committed the event.
+Request handlers ``await writer.write(kind, events)``; the event is queued and one of
+:data:`WRITERS` writer threads takes everything queued at once and writes it as one
+statement in autocommit (:func:`.load.store_small`; a batch of 1,000 rows or more is
+its own transaction, :func:`.load.store`). While a write runs the next group gathers
+(and starts on the other writer), so under load one round trip and one WAL flush serve
+many requests, and the event loop never waits for the database. A future is resolved only after the database answered
+the commit: a 2xx answer means the database committed the event.
 
 A lost connection fails the group's requests with
 :class:`~liveeval.errors.StoreUnavailable` (HTTP 503: nothing acknowledged); the next
@@ -39,7 +40,7 @@ import pyarrow as pa
 from ...errors import StoreUnavailable
 from ..events import events_table
 from ..interface import BatchOutcome
-from .load import ROLL_ROWS, Scratch, roll, store
+from .load import FAST_ROWS, ROLL_ROWS, Scratch, roll, store, store_small
 from .location import connect, masked, unavailable
 
 __all__ = ["Connections", "GroupWriter"]
@@ -69,6 +70,9 @@ _STAGING = [
     ),
 ]
 RETRIES = 5
+# Writer threads (connections) taking groups: a request arriving while one group's
+# commit waits for its WAL flush starts at once on another, instead of waiting for it.
+WRITERS = 2
 # The roller lets commits gather this long before a roll, unless a reader waits.
 LINGER_SECONDS = 0.25
 # Queue rows of another replica older than this are rolled by anyone (it stopped).
@@ -153,10 +157,22 @@ def write_batches(
     committed, and whether loads were queued for the rollups."""
     psycopg = _errors()
     retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+    small = sum(t.num_rows for _, t in batches) < FAST_ROWS
     for attempt in range(RETRIES):
         committing = False
         try:
             with connections.connection() as conn:
+                if small:
+                    # One statement in autocommit: its answer is the commit. Lost on
+                    # the way, it is sent once more on a new connection (below): rows
+                    # the lost one stored are then answered "duplicate", never doubled.
+                    conn.autocommit = True
+                    try:
+                        with conn.cursor() as cur:
+                            return store_small(cur, batches, owner)
+                    finally:
+                        if not conn.closed:
+                            conn.autocommit = False
                 with conn.cursor() as cur:
                     done = store(cur, batches, owner)
                 committing = True
@@ -194,7 +210,10 @@ class GroupWriter:
         self._committed = 0  # own queue rows committed (written by the writer thread)
         self._hurry = threading.Event()
         self._threads = [
-            threading.Thread(target=self._run, name="liveeval-pg-writer", daemon=True),
+            *(
+                threading.Thread(target=self._run, name=f"liveeval-pg-writer-{i}", daemon=True)
+                for i in range(WRITERS)
+            ),
             threading.Thread(target=self._roll_loop, name="liveeval-pg-roller", daemon=True),
         ]
         for thread in self._threads:
@@ -304,7 +323,8 @@ class GroupWriter:
                 _resolve(future, None, exc)
             return
         if queued:
-            self._committed += 1
+            with self._rolled:
+                self._committed += 1
         for (_, _, future), outcome in zip(group, outcomes, strict=True):
             _resolve(future, outcome.outcomes(), None)
 
