@@ -32,6 +32,7 @@ samples.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -204,6 +205,14 @@ class ShiryaevRoberts:
                 alarms.append(i)
                 self.reset()
         return alarms
+
+    def copy(self) -> ShiryaevRoberts:
+        """An independent detector in the same state (a checkpoint to resume from)."""
+        other = copy.copy(self)
+        other.log_r = list(self.log_r)
+        other.cusum = list(self.cusum)
+        other._since = [list(s) for s in self._since]
+        return other
 
     def reset(self) -> None:
         """Start again from no evidence (after an alarm was handled)."""

@@ -23,6 +23,7 @@ from ..interface import (
     ActionRun,
     AlertRow,
     BatchOutcome,
+    BucketCounts,
     DeploymentEvent,
     FailureCount,
     FeatureHistogram,
@@ -40,6 +41,7 @@ from ..interface import (
 )
 from . import ledger, lifecycle, operations, references, windows
 from .aggregate import aggregate, grouped_aggregate
+from .bucket_counts import bucket_counts
 from .features import feature_histograms
 from .idindex import hash_ids
 from .store import DuckStore
@@ -132,6 +134,11 @@ class DuckEngine:
                 cur, scope, by, every, classes=classes, pos_label=pos_label
             )
         return grouped_aggregate(cur, scope, by, every=every, classes=classes, pos_label=pos_label)
+
+    def bucket_counts(
+        self, models: Sequence[str], since: datetime | None, until: datetime | None
+    ) -> BucketCounts:
+        return bucket_counts(self._cursor(), models, since, until)
 
     def feature_histograms(
         self,
