@@ -32,7 +32,6 @@ samples.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -208,7 +207,8 @@ class ShiryaevRoberts:
 
     def copy(self) -> ShiryaevRoberts:
         """An independent detector in the same state (a checkpoint to resume from)."""
-        other = copy.copy(self)
+        other = object.__new__(ShiryaevRoberts)
+        other.__dict__.update(self.__dict__)
         other.log_r = list(self.log_r)
         other.cusum = list(self.cusum)
         other._since = [list(s) for s in self._since]

@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..metrics.change import Direction, ShiryaevRoberts
-from ..metrics.classification import confusion_metrics
+from ..metrics.classification import binary_metrics, confusion_metrics
 from ..metrics.confusion import ConfusionMatrix
 from ..metrics.interval import normal_mean, wilson
 from ..metrics.labels import Label
@@ -201,6 +201,13 @@ def _merged(looks: Sequence[Look]) -> StoreStats | None:
     return acc
 
 
+def _one_metric(cm: ConfusionMatrix, pos_label: Label | None, name: str) -> MetricResult | None:
+    """``confusion_metrics(cm, pos_label)[name]``, computing that metric's interval only."""
+    if pos_label is not None and cm.k == 2:
+        return binary_metrics(cm, pos_label, only=(name,)).get(name)
+    return confusion_metrics(cm, None).get(name)
+
+
 @lru_cache(maxsize=256)
 def proportion_cells(
     name: str, labels: tuple[Label, ...], pos_label: Label | None
@@ -218,7 +225,7 @@ def proportion_cells(
     for i in range(k):
         for j in range(k):
             cm = ConfusionMatrix.empty(labels).update_codes(np.array([i]), np.array([j]))
-            result = confusion_metrics(cm, pos_label).get(name)
+            result = _one_metric(cm, pos_label, name)
             if result is None:
                 return None
             if result.n == 1 and result.is_defined:
@@ -232,9 +239,9 @@ def proportion_cells(
         cm = ConfusionMatrix.empty(labels).update_codes(
             np.repeat(true, counts[true, pred]), np.repeat(pred, counts[true, pred])
         )
-        result = confusion_metrics(cm, pos_label)[name]
+        result = _one_metric(cm, pos_label, name)
         den = counts[denominator].sum()
-        if not result.is_defined or den == 0 or result.value is None:
+        if result is None or not result.is_defined or den == 0 or result.value is None:
             return None
         if abs(counts[numerator].sum() / den - result.value) > 1e-12:
             return None

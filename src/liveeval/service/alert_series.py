@@ -326,11 +326,12 @@ def resume(
             same += 1
         if same < len(tail):
             run.restore(tail[same - 1][1] if same else state.base)
-        entries = tail[:same]
-        for look in fresh[same:]:
-            run.feed(look)
-            entries.append((look, run.mark()))
-        return run.evidence(), _advanced(run, state.base, entries, boundary)
+        entries = [entry for entry in tail[:same] if entry[0].start >= boundary]
+        base = state.base
+        if same and tail[same - 1][0].start < boundary:
+            base = tail[same - 1][1]
+        base = _feed(run, fresh[same:], boundary, base, entries)
+        return run.evidence(), SeriesState(boundary, run=run, base=base, tail=entries)
     spec = metric_spec(rule.metric)
     looks = ([] if state is None else state.frozen) + fresh
     reference, after, ends = split_reference(rule, spec, looks)
@@ -343,22 +344,27 @@ def resume(
         frozen = [x for x in looks if x.start < boundary]
         return started.evidence(), SeriesState(boundary, frozen=frozen)
     # The reference is complete and will not be read again: keep the detector.
-    base = started.mark()
-    entries = []
-    for look in after:
-        started.feed(look)
-        entries.append((look, started.mark()))
-    return started.evidence(), _advanced(started, base, entries, boundary)
+    entries: list[tuple[LookCount, RunMark]] = []
+    base = _feed(started, after, boundary, started.mark(), entries)
+    return started.evidence(), SeriesState(boundary, run=started, base=base, tail=entries)
 
 
-def _advanced(
-    run: DropRun, base: RunMark, entries: list[tuple[LookCount, RunMark]], boundary: datetime
-) -> SeriesState:
-    """The state after a cycle: the looks before ``boundary`` are not read again, so
-    the mark after the last of them is the new base."""
+def _feed(
+    run: DropRun,
+    looks: list[LookCount],
+    boundary: datetime,
+    base: RunMark,
+    entries: list[tuple[LookCount, RunMark]],
+) -> RunMark:
+    """Feed ``looks`` (in order); those from ``boundary`` on are read again next cycle,
+    so each gets its mark in ``entries``; returns the mark at the boundary."""
     frozen = 0
-    while frozen < len(entries) and entries[frozen][0].start < boundary:
+    while frozen < len(looks) and looks[frozen].start < boundary:
+        run.feed(looks[frozen])
         frozen += 1
     if frozen:
-        base = entries[frozen - 1][1]
-    return SeriesState(boundary, run=run, base=base, tail=entries[frozen:])
+        base = run.mark()
+    for look in looks[frozen:]:
+        run.feed(look)
+        entries.append((look, run.mark()))
+    return base

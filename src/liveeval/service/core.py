@@ -194,6 +194,10 @@ class Service:
         # The outbox and the action runner hear every alert state change first.
         self.alerts = AlertEngine(self, [self.notify, *self._subscribers])
         self.alerts.restore()
+        if self.notifications is not None:  # firing alerts are re-sent where a channel asks
+            self.notifications.remember(
+                n for n in self.alerts.tracker.open.values() if n.state == "firing"
+            )
         if self.run_alerts and self.alerts.rules:
             self._alerter = threading.Thread(
                 target=self._evaluate_alerts, name="liveeval-alerts", daemon=True
