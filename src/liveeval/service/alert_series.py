@@ -344,9 +344,9 @@ def resume(
         frozen = [x for x in looks if x.start < boundary]
         return started.evidence(), SeriesState(boundary, frozen=frozen)
     # The reference is complete and will not be read again: keep the detector.
-    entries: list[tuple[LookCount, RunMark]] = []
-    base = _feed(started, after, boundary, started.mark(), entries)
-    return started.evidence(), SeriesState(boundary, run=started, base=base, tail=entries)
+    marks: list[tuple[LookCount, RunMark]] = []
+    base = _feed(started, after, boundary, started.mark(), marks)
+    return started.evidence(), SeriesState(boundary, run=started, base=base, tail=marks)
 
 
 def _feed(
