@@ -116,6 +116,7 @@ class AlertEngine:
         # Whether to take the fast path when the store offers it (off: every rule reads
         # windowed statistics, as a store without bucket counts does).
         self.bucket_counts = True
+        self._has_buckets = False
 
     def _profile_rules(self) -> list[Rule]:
         out: list[Rule] = []
@@ -188,6 +189,7 @@ class AlertEngine:
     def _all_verdicts(self, now: datetime) -> list[tuple[Rule, AlertScope, Verdict]]:
         out: list[tuple[Rule, AlertScope, Verdict]] = []
         cache: dict[Any, Any] = {}
+        self._has_buckets = self.bucket_counts and isinstance(self.service.store, BucketCountSource)
         try:
             cache["buckets"] = self._bucket_reads(_naive(now), cache)
         except LiveevalError as exc:
@@ -220,8 +222,9 @@ class AlertEngine:
         if rule.metric in ("cpu_percent", "rss_bytes"):
             yield AlertScope("server"), self._resources(rule, now)
             return
+        light = self._is_light(rule)
         for model in self._models(rule, cache):
-            buckets = cache["buckets"].get(model) if self._is_light(rule) else None
+            buckets = cache["buckets"].get(model) if light else None
             if rule.mode == "sequential" and buckets is not None:
                 yield from self._sequential_light(rule, model, now, buckets, cache)
             elif rule.mode == "sequential":
@@ -244,7 +247,7 @@ class AlertEngine:
             return False
         if rule.drift_column is not None or rule.window % ROLLUP_BUCKET:
             return False
-        if not self.bucket_counts or not isinstance(self.service.store, BucketCountSource):
+        if not self._has_buckets:
             return False
         if rule.metric == "label_coverage":
             return rule.mode != "sequential"

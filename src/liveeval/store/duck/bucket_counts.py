@@ -24,21 +24,20 @@ from ._window_sql import BUCKET, EPOCH, _seconds
 __all__ = ["bucket_counts"]
 
 _QUERY = """
+WITH c AS (SELECT model, version, seg, bucket, predictions, failed FROM rollup_counts r
+           WHERE {where} AND r.predictions > 0),
+     x AS (SELECT model, version, seg, bucket, label, predicted, n, vn, vs, vss, vbin
+           FROM rollup_cells r WHERE {where})
 SELECT c.model, c.version, c.seg, c.bucket, c.predictions, c.failed,
-       list(x.label ORDER BY x.label, x.predicted)
-           FILTER (WHERE x.label <> '' AND x.predicted <> '') AS t,
-       list(x.predicted ORDER BY x.label, x.predicted)
-           FILTER (WHERE x.label <> '' AND x.predicted <> '') AS pl,
-       list(x.n ORDER BY x.label, x.predicted)
-           FILTER (WHERE x.label <> '' AND x.predicted <> '') AS n,
+       list(x.label) FILTER (WHERE x.label <> '' AND x.predicted <> '') AS t,
+       list(x.predicted) FILTER (WHERE x.label <> '' AND x.predicted <> '') AS pl,
+       list(x.n) FILTER (WHERE x.label <> '' AND x.predicted <> '') AS n,
        coalesce(sum(x.vn) FILTER (WHERE x.vn > 0), 0)::BIGINT AS vn,
        coalesce(sum(x.vs) FILTER (WHERE x.vn > 0), 0)::DOUBLE AS vs,
        coalesce(sum(x.vss) FILTER (WHERE x.vn > 0), 0)::DOUBLE AS vss,
        coalesce(bool_and(x.vbin) FILTER (WHERE x.vn > 0), true) AS vbin
-FROM rollup_counts c
-LEFT JOIN rollup_cells x
+FROM c LEFT JOIN x
   ON x.model = c.model AND x.version = c.version AND x.seg = c.seg AND x.bucket = c.bucket
-WHERE {where} AND c.predictions > 0
 GROUP BY ALL
 ORDER BY c.model, c.version, c.seg, c.bucket
 """
@@ -68,15 +67,15 @@ def bucket_counts(
     ValidationError
         when ``since`` or ``until`` is not on a bucket boundary.
     """
-    clauses = ["list_contains(?, c.model)"]
+    clauses = ["list_contains(?, r.model)"]
     params: list[Any] = [list(models)]
     if since is not None:
-        clauses.append("c.bucket >= ?")
+        clauses.append("r.bucket >= ?")
         params.append(_bucket_number(since))
     if until is not None:
-        clauses.append("c.bucket < ?")
+        clauses.append("r.bucket < ?")
         params.append(_bucket_number(until))
-    table = cur.sql(_QUERY.format(where=" AND ".join(clauses)), params=params).to_arrow_table()
+    table = cur.sql(_QUERY.format(where=" AND ".join(clauses)), params=params * 2).to_arrow_table()
     return _arrays(table)
 
 
