@@ -17,6 +17,7 @@ whole series gives (tested against a fresh engine and against
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "light_reading",
     "model_buckets",
     "resume",
+    "series_digest",
     "series_looks",
 ]
 
@@ -135,6 +137,14 @@ class SeriesLooks:
     values_binary: np.ndarray[Any, np.dtype[np.bool_]]
     cells: FloatArray
 
+    def digest(self, h: Any) -> None:
+        """Feed the looks' periods and counts to the hash ``h`` (equal digests: equal looks)."""
+        h.update(repr((self.start[:1], self.end[-1:], len(self.start))).encode())
+        h.update(np.array([(s - _EPOCH).total_seconds() for s in self.start]).tobytes())
+        for values in (self.predictions, self.failed, self.values_n, self.values_sum,
+                       self.values_binary, self.cells):  # fmt: skip
+            h.update(np.ascontiguousarray(values).tobytes())
+
     @classmethod
     def empty(cls, k: int) -> SeriesLooks:
         """One look without predictions."""
@@ -185,6 +195,15 @@ class SeriesLooks:
                 self.start, self.end, x.tolist(), n.tolist(), samples.tolist(), strict=True
             )
         ]
+
+
+def series_digest(series: dict[tuple[Any, ...], SeriesLooks]) -> bytes:
+    """A digest of every group's looks (to tell that nothing changed since a cycle)."""
+    h = hashlib.blake2b(digest_size=16)
+    for group, looks in series.items():
+        h.update(repr(group).encode())
+        looks.digest(h)
+    return h.digest()
 
 
 def series_looks(

@@ -59,6 +59,7 @@ from .alert_series import (
     light_reading,
     model_buckets,
     resume,
+    series_digest,
     series_looks,
 )
 
@@ -113,6 +114,8 @@ class AlertEngine:
         # (rule, model, group) → its frozen looks or detector checkpoint.
         self._read_from: dict[tuple[str, str], datetime] = {}
         self._states: dict[tuple[str, str, tuple[Any, ...]], SeriesState] = {}
+        # (rule, model) → (what its last answers were computed from, the answers).
+        self._memo: dict[tuple[str, str], tuple[Any, list[tuple[AlertScope, Verdict]]]] = {}
         # Whether to take the fast path when the store offers it (off: every rule reads
         # windowed statistics, as a store without bucket counts does).
         self.bucket_counts = True
@@ -314,6 +317,16 @@ class AlertEngine:
         if shared not in cache:  # rules on the same series share its looks
             cache[shared] = series_looks(buckets, rule, every, by, until)
         series: dict[tuple[Any, ...], SeriesLooks] = cache[shared]
+        if ("digest", shared) not in cache:
+            cache[("digest", shared)] = series_digest(series)
+        # The same looks, the same boundary and the same series state: the same
+        # verdicts as the last cycle (a detector fed nothing new does not move).
+        memo_key = (until, old, cache[("digest", shared)])
+        memo = self._memo.get((rule.name, model))
+        if memo is not None and memo[0] == memo_key and boundary == old:
+            yield from memo[1]
+            return
+        answers: list[tuple[AlertScope, Verdict]] = []
         fresh: dict[tuple[Any, ...], list[Any]] = {}
         for group, looks in series.items():
             counts = looks.look_counts(spec, buckets.labels, buckets.pos_label)
@@ -330,8 +343,10 @@ class AlertEngine:
             evidence, self._states[key] = resume(
                 test, rule, self._states.get(key), fresh.get(group, []), boundary
             )
-            yield self._scope(rule, model, group), self._drop_verdict(rule, evidence)
+            answers.append((self._scope(rule, model, group), self._drop_verdict(rule, evidence)))
         self._read_from[(rule.name, model)] = boundary
+        self._memo[(rule.name, model)] = (memo_key, answers)
+        yield from answers
 
     def _window_light(
         self, rule: Rule, model: str, now: datetime, buckets: ModelBuckets
@@ -342,9 +357,20 @@ class AlertEngine:
         groups = series_looks(buckets, rule, rule.window, by, until, since=since)
         if not by and () not in groups:
             groups[()] = SeriesLooks.empty(len(buckets.labels))
-        for key, looks in groups.items():
-            stats = _look_stats(buckets, looks)
-            yield self._scope(rule, model, key), self._window_verdict(rule, stats, since, until)
+        memo_key = ("window", since, until, series_digest(groups))
+        memo = self._memo.get((rule.name, model))
+        if memo is not None and memo[0] == memo_key:  # the same counts: the same verdicts
+            yield from memo[1]
+            return
+        answers = [
+            (
+                self._scope(rule, model, key),
+                self._window_verdict(rule, _look_stats(buckets, looks), since, until),
+            )
+            for key, looks in groups.items()
+        ]
+        self._memo[(rule.name, model)] = (memo_key, answers)
+        yield from answers
 
     def _by(self, rule: Rule) -> tuple[Any, ...]:
         return tuple(k for k in ("version", "segment") if getattr(rule, k) == _ALL)
