@@ -131,12 +131,18 @@ def test_incremental_cycles_equal_a_fresh_evaluation_even_after_a_restart(tmp_pa
     assert {k[0] for k in incremental} == {r["name"] for r in RULES}
     assert {k[2] for k in incremental if k[0] == "recall-v"} == {"v0", "v1", "v2"}
     assert len(first) == len(incremental) - 2  # two more versions' series later
+    assert _answers(engine, now) == incremental  # nothing new: the same answers
+    later = now + timedelta(hours=2)  # the boundaries move on, no new data
+    moved = _answers(engine, later)
+    assert _answers(engine, later) == moved
     service.stop()
 
     restarted = _service(path)  # the state rebuilt from the store alone
     fresh = _answers(restarted.alert_engine(), now)
+    fresh_later = _answers(AlertEngine(restarted), later)
     restarted.stop()
     assert fresh == incremental
+    assert fresh_later == moved
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ whole series gives (tested against a fresh engine and against
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -137,13 +138,17 @@ class SeriesLooks:
     values_binary: np.ndarray[Any, np.dtype[np.bool_]]
     cells: FloatArray
 
-    def digest(self, h: Any) -> None:
-        """Feed the looks' periods and counts to the hash ``h`` (equal digests: equal looks)."""
-        h.update(repr((self.start[:1], self.end[-1:], len(self.start))).encode())
-        h.update(np.array([(s - _EPOCH).total_seconds() for s in self.start]).tobytes())
+    def digest(self, h: Any, since: datetime | None = None) -> None:
+        """Feed the periods and counts of the looks from ``since`` on to the hash ``h``
+        (equal digests: equal looks)."""
+        first = 0 if since is None else bisect.bisect_left(self.start, since)
+        h.update(
+            repr((self.start[first : first + 1], self.end[-1:], len(self.start) - first)).encode()
+        )
+        h.update(np.array([(s - _EPOCH).total_seconds() for s in self.start[first:]]).tobytes())
         for values in (self.predictions, self.failed, self.values_n, self.values_sum,
                        self.values_binary, self.cells):  # fmt: skip
-            h.update(np.ascontiguousarray(values).tobytes())
+            h.update(np.ascontiguousarray(values[first:]).tobytes())
 
     @classmethod
     def empty(cls, k: int) -> SeriesLooks:
@@ -197,12 +202,15 @@ class SeriesLooks:
         ]
 
 
-def series_digest(series: dict[tuple[Any, ...], SeriesLooks]) -> bytes:
-    """A digest of every group's looks (to tell that nothing changed since a cycle)."""
+def series_digest(
+    series: dict[tuple[Any, ...], SeriesLooks], since: datetime | None = None
+) -> bytes:
+    """A digest of every group's looks from ``since`` on (to tell that nothing changed
+    since a cycle)."""
     h = hashlib.blake2b(digest_size=16)
     for group, looks in series.items():
         h.update(repr(group).encode())
-        looks.digest(h)
+        looks.digest(h, since)
     return h.digest()
 
 

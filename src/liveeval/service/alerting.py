@@ -317,11 +317,13 @@ class AlertEngine:
         if shared not in cache:  # rules on the same series share its looks
             cache[shared] = series_looks(buckets, rule, every, by, until)
         series: dict[tuple[Any, ...], SeriesLooks] = cache[shared]
-        if ("digest", shared) not in cache:
-            cache[("digest", shared)] = series_digest(series)
-        # The same looks, the same boundary and the same series state: the same
-        # verdicts as the last cycle (a detector fed nothing new does not move).
-        memo_key = (until, old, cache[("digest", shared)])
+        digest = ("digest", shared, boundary)
+        if digest not in cache:
+            cache[digest] = series_digest(series, boundary)
+        # The looks after the boundary as the last cycle left them (in the series'
+        # state), nothing frozen since: the detector takes nothing new, the verdicts
+        # are the last cycle's.
+        memo_key = (until, boundary, cache[digest])
         memo = self._memo.get((rule.name, model))
         if memo is not None and memo[0] == memo_key and boundary == old:
             yield from memo[1]
