@@ -31,11 +31,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "server"))  # its run.py, before bench/run.py
 
 from alerts_cycle import rules_for  # noqa: E402
-from run import free_port, model, start, stop, wait, wrk  # noqa: E402
-
 from liveeval.config import LoggedModel, ServerConfig  # noqa: E402
 from liveeval.service import Service  # noqa: E402
 from liveeval.store import encode_label  # noqa: E402
+from run import free_port, model, start, stop, wait, wrk  # noqa: E402
 
 
 def prefill(path: Path, per_hour: int = 30) -> None:
@@ -100,7 +99,9 @@ def main() -> None:
                 shutil.rmtree(folder / f"{mode}.duckdb.journal", ignore_errors=True)
                 shutil.copy(seed, store)
                 if (folder / "seed.duckdb.journal").exists():
-                    shutil.copytree(folder / "seed.duckdb.journal", folder / f"{mode}.duckdb.journal")
+                    shutil.copytree(
+                        folder / "seed.duckdb.journal", folder / f"{mode}.duckdb.journal"
+                    )
                 cfg = config(folder, model_path, mode == "on", args.interval)
                 port = free_port()
                 server = start(
