@@ -149,6 +149,19 @@ def test_incremental_cycles_equal_a_fresh_evaluation_even_after_a_restart(tmp_pa
 def test_the_bucket_count_path_gives_the_answers_of_the_statistics_path(tmp_path):
     service = _service(str(tmp_path / "paths.duckdb"))
     _hours(service, 0, 120)
+    # A model no config declares (its classes unknown): read the slow way on both paths.
+    rng = np.random.default_rng(9)
+    ids = [f"c{i}" for i in range(600)]
+    service.store.commit("predictions", [
+        {"id": pid, "model": "c", "version": "v1", "ts": START + timedelta(minutes=10 * i),
+         "label": encode_label(int(rng.random() < 0.3)), "status": "ok"}
+        for i, pid in enumerate(ids)
+    ])  # fmt: skip
+    service.store.commit("outcomes", [
+        {"prediction_id": pid, "label": encode_label(int(rng.random() < 0.3)),
+         "ts": START + timedelta(minutes=10 * i)}
+        for i, pid in enumerate(ids)
+    ])  # fmt: skip
     now = START + timedelta(hours=120)
     assert isinstance(service.store, BucketCountSource)
     fast = _answers(service.alert_engine(), now)
@@ -157,5 +170,9 @@ def test_the_bucket_count_path_gives_the_answers_of_the_statistics_path(tmp_path
     slow = _answers(statistics_only, now)
     service.stop()
     assert fast.keys() == slow.keys()
+    assert {key[1] for key in fast} == {"a", "b", "c"}
+    # Its latency rule cannot merge looks whose label sets differ: reported, and the
+    # other rules go on (the same on both paths).
+    assert statistics_only.errors.keys() == {"p95"}
     for key, answer in fast.items():
         assert answer == slow[key], key

@@ -114,6 +114,8 @@ class AlertEngine:
         # (rule, model, group) → its frozen looks or detector checkpoint.
         self._read_from: dict[tuple[str, str], datetime] = {}
         self._states: dict[tuple[str, str, tuple[Any, ...]], SeriesState] = {}
+        # (rule, model) pairs whose metric is no ratio of cells for the model's classes.
+        self._slow: set[tuple[str, str]] = set()
         # (rule, model) → (what its last answers were computed from, the answers).
         self._memo: dict[tuple[str, str], tuple[Any, list[tuple[AlertScope, Verdict]]]] = {}
         # Whether to take the fast path when the store offers it (off: every rule reads
@@ -204,9 +206,10 @@ class AlertEngine:
                 found = [(rule, scope, v) for scope, v in self._verdicts(rule, _naive(now), cache)]
                 out += found
                 self.errors.pop(rule.name, None)
-            except LiveevalError as exc:
+            except (LiveevalError, ValueError) as exc:
                 # A rule that cannot be read (an unknown feature, a model without
-                # scores) is reported, and never stops the other rules.
+                # scores; looks of a model without declared classes whose statistics
+                # do not merge: ValueError) is reported, and never stops the others.
                 self.errors[rule.name] = str(exc)
                 log.warning("alert rule %r: %s", rule.name, exc)
         return out
@@ -227,7 +230,8 @@ class AlertEngine:
             return
         light = self._is_light(rule)
         for model in self._models(rule, cache):
-            buckets = cache["buckets"].get(model) if light else None
+            slow = (rule.name, model) in self._slow
+            buckets = cache["buckets"].get(model) if light and not slow else None
             if rule.mode == "sequential" and buckets is not None:
                 yield from self._sequential_light(rule, model, now, buckets, cache)
             elif rule.mode == "sequential":
@@ -276,6 +280,10 @@ class AlertEngine:
             if not self._is_light(rule):
                 continue
             for model in self._models(rule, cache):
+                if (rule.name, model) in self._slow:
+                    continue
+                if not self.service.model_meta(model, None)[0]:
+                    continue  # no declared classes: looks cannot share a label set
                 if rule.mode == "sequential":
                     start = self._read_from.get((rule.name, model))
                 else:
@@ -333,6 +341,7 @@ class AlertEngine:
         for group, looks in series.items():
             counts = looks.look_counts(spec, buckets.labels, buckets.pos_label)
             if counts is None:  # not a fixed ratio of cells: the whole-statistics read
+                self._slow.add((rule.name, model))
                 yield from self._sequential(rule, model, now, {})
                 return
             fresh[group] = [c for c in counts if old is None or c.start >= old]
