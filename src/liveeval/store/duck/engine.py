@@ -140,6 +140,20 @@ class DuckEngine:
     ) -> BucketCounts:
         return bucket_counts(self._cursor(), models, since, until)
 
+    def models_grouped_statistics(
+        self,
+        labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scores: bool = True,
+    ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
+        return windows.models_grouped(
+            self._cursor(), labels, by, every, since, until, scores=scores
+        )
+
     def feature_histograms(
         self,
         scope: Scope,
