@@ -100,3 +100,46 @@ def test_alertmanager_shows_the_firing_alert_and_ends_it_when_resolved(alertmana
     finally:
         dispatcher.stop()
         store.close()
+
+
+def test_a_firing_alert_stays_active_past_its_hold_while_it_is_re_sent(alertmanager, tmp_path):
+    store = open_store(tmp_path / "store.duckdb")
+    hold, resend = timedelta(seconds=4), timedelta(seconds=1)
+    dispatcher = Dispatcher(
+        store, {"am": AlertmanagerChannel("am", alertmanager, hold=hold, resend=resend)}, poll=0.2
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        dispatcher(notice(starts_at=now, changed_at=now, channels=("am",)))
+        dispatcher.start()
+        assert wait_for_alerts(alertmanager, lambda alerts: len(alerts) == 1)
+        time.sleep(3 * hold.total_seconds())  # three holds: without re-sending, resolved
+        [alert] = _ours(alertmanager)
+        assert alert["status"]["state"] == "active"
+        ends = datetime.fromisoformat(alert["endsAt"].replace("Z", "+00:00"))
+        assert ends > datetime.now(UTC)
+        sent = [n for n in store.notifications() if n.status == "delivered"]
+        assert len(sent) >= 6  # the first sending and a re-sending about every second
+
+        resolved_at = datetime.now(UTC)
+        dispatcher(
+            notice("resolved", starts_at=now, changed_at=resolved_at, ends_at=resolved_at,
+                   channels=("am",))
+        )  # fmt: skip
+        assert wait_for_alerts(alertmanager, lambda alerts: alerts == [])
+        settled = len(store.notifications())
+        time.sleep(3 * resend.total_seconds())
+        assert len(store.notifications()) == settled  # no re-sending once resolved
+        assert _ours(alertmanager) == []
+    finally:
+        dispatcher.stop()
+        store.close()
+
+
+def wait_for_alerts(url: str, condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition(_ours(url)):
+            return True
+        time.sleep(0.2)
+    return False

@@ -208,6 +208,19 @@ def test_alertmanager_alerts_carry_labels_and_end_when_resolved():
     assert firing["endsAt"] == (T0 + timedelta(minutes=65)).isoformat()
     resolved = channel.alert(notice("resolved", ends_at=T0 + timedelta(minutes=30)), "k2")
     assert resolved["endsAt"] == (T0 + timedelta(minutes=30)).isoformat()
+    again = channel.alert(notice(), "k3", sent_at=T0 + timedelta(hours=5))
+    assert again["endsAt"] == (T0 + timedelta(hours=6)).isoformat()  # a re-sending: sent + hold
+
+
+def test_alertmanager_resend_defaults_to_an_hour_and_must_beat_the_hold():
+    channels = parse_channels({"am": {"type": "alertmanager", "url": "http://x/"}})
+    assert channels["am"].resend == timedelta(hours=1)  # type: ignore[union-attr]
+    off = parse_channels({"am": {"type": "alertmanager", "url": "http://x/", "resend": "off"}})
+    assert off["am"].resend is None  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"resend: '2h' is not shorter than hold '1h'"):
+        parse_channels(
+            {"am": {"type": "alertmanager", "url": "http://x/", "hold": "1h", "resend": "2h"}}
+        )
 
 
 def test_the_log_channel_logs_at_the_severity(caplog):

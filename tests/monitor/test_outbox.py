@@ -185,3 +185,55 @@ def test_a_hanging_channel_blocks_neither_the_caller_nor_the_other_channels(stor
         dispatcher.stop()
         receiver.stop()
     assert len(store.notifications(channel="slow", status="pending")) == 5
+
+
+class _Recorder:
+    """A channel that takes everything and re-sends firing alerts every 10 minutes."""
+
+    name = "am"
+    type = "alertmanager"
+    states = ("firing", "resolved")
+    resend = timedelta(minutes=10)
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+
+    def deliver(self, notice, key: str) -> None:
+        self.got.append((notice.state, key))
+
+    def describe(self) -> dict:
+        return {"type": self.type}
+
+
+def test_a_firing_alert_is_re_sent_every_resend_interval_until_it_resolves(store):
+    clock = [T0.replace(tzinfo=None)]
+    channel = _Recorder()
+    dispatcher = Dispatcher(store, {"am": channel}, clock=lambda: clock[0])
+    dispatcher(notice(channels=("am",)))
+    assert dispatcher.send_due() == 1
+    clock[0] += timedelta(minutes=9)
+    assert dispatcher.send_due() == 0  # not yet due
+    clock[0] += timedelta(minutes=1)
+    assert dispatcher.send_due() == 1
+    clock[0] += timedelta(minutes=25)
+    assert dispatcher.send_due() == 1  # one re-sending per look, never a burst
+    assert [state for state, _ in channel.got] == ["firing"] * 3
+    assert len({key for _, key in channel.got}) == 3  # each sending has its own key
+    dispatcher(notice("resolved", channels=("am",), changed_at=T0 + timedelta(minutes=40)))
+    clock[0] += timedelta(hours=2)
+    assert dispatcher.send_due() == 1
+    assert [state for state, _ in channel.got][-1] == "resolved"
+    assert dispatcher.send_due() == 0  # resolved: no more re-sendings
+    assert [n.status for n in store.notifications()] == ["delivered"] * 4
+
+
+def test_alerts_reopened_at_a_restart_are_re_sent_and_a_paused_channel_waits(store):
+    clock = [T0.replace(tzinfo=None)]
+    channel = _Recorder()
+    dispatcher = Dispatcher(store, {"am": channel}, clock=lambda: clock[0])
+    dispatcher.remember([notice(channels=("am",)), notice("pending", alert_id="other")])
+    clock[0] += timedelta(minutes=10)
+    dispatcher.stats["am"].paused_until = clock[0] + timedelta(minutes=1)
+    assert dispatcher.queue_resends("am") == 0
+    clock[0] += timedelta(minutes=1)
+    assert dispatcher.send_due() == 1 and channel.got[0][0] == "firing"

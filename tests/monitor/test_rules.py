@@ -156,3 +156,10 @@ def test_rules_come_from_liveeval_toml_or_their_own_file(tmp_path):
     typo.write_text("[alert]\nx = 1\n")
     with pytest.raises(ConfigError, match="unknown key 'alert'; did you mean 'alerts'"):
         load_config(typo)
+
+
+def test_the_server_loop_can_be_left_to_a_standalone_monitor():
+    assert parse_alerts({}, "x").evaluate is True
+    assert parse_alerts({"evaluate": False}, "x").evaluate is False
+    with pytest.raises(ConfigError, match=r"\[alerts\] evaluate: 'no' is not true/false"):
+        parse_alerts({"evaluate": "no"}, "x")

@@ -5,6 +5,7 @@ kept rows: a scan), on every engine, whatever the arrival order and batching."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
@@ -153,9 +154,14 @@ def test_the_v8_migration_backfills_the_class_probability_rollups(tmp_path):
     every = dt.timedelta(hours=1)
     loaded = source.class_score_histograms(Scope("m"), every, classes=scenario.classes)
     close_source(source)
+    # Unapply that migration and every later one (their tables dropped too), as a store
+    # written before v8 was.
+    later = [sql for v, _, sql in MIGRATIONS if v > version]
     con = duckdb.connect(path)
     con.execute("DROP TABLE rollup_probas; DROP TABLE rollup_probas_hourly")
-    con.execute("DELETE FROM schema_migrations WHERE version = ?", [version])
+    for table in re.findall(r"CREATE TABLE (\w+)", "\n".join(later)):
+        con.execute(f"DROP TABLE {table}")
+    con.execute("DELETE FROM schema_migrations WHERE version >= ?", [version])
     con.close()
     store = open_store(path)
     try:

@@ -29,10 +29,14 @@ __all__ = ["monitor"]
 _STATE_STYLE = {"realized": "green", "estimating": "yellow", "empty": "dim"}
 # The terminal shows these unless --metrics names others (the JSON has all defaults).
 _TERMINAL_METRICS = ("recall", "precision", "f1")
+# Piped output (not a terminal) is as wide as the table: rich would cut it at 80.
+_PIPE_WIDTH = 1000
 
 
 def monitor(
-    model: Annotated[str, typer.Argument(help="The model to watch.")],
+    model: Annotated[
+        str | None, typer.Argument(help="The model to watch (not with --evaluate).")
+    ] = None,
     size: Annotated[
         str,
         typer.Option(
@@ -44,8 +48,12 @@ def monitor(
         typer.Option("--url", help="A running server (default http://127.0.0.1:8000)."),
     ] = None,
     store: Annotated[
-        Path | None,
-        typer.Option("--store", help="A store file no server holds, or an export folder."),
+        str | None,
+        typer.Option(
+            "--store",
+            help="A store file no server holds, or an export folder; with --evaluate, "
+            "also postgresql://….",
+        ),
     ] = None,
     since: Annotated[
         datetime | None, typer.Option("--since", help="First prediction time (UTC).")
@@ -68,16 +76,53 @@ def monitor(
     json_path: Annotated[
         str | None, typer.Option("--json", help="Write the windows as JSON to PATH ('-': stdout).")
     ] = None,
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate",
+            help="Run the alert evaluation loop against --store (or the config's store) "
+            "until Ctrl-C or SIGTERM, instead of showing windows.",
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="With --evaluate: liveeval.toml (models, [alerts])."),
+    ] = None,
+    alerts: Annotated[
+        Path | None,
+        typer.Option("--alerts", help="With --evaluate: a TOML file of rules, replacing [alerts]."),
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", help="With --evaluate: seconds between cycles."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="With --evaluate: one cycle, then exit.")
+    ] = False,
 ) -> None:
-    """Windows over time: predictions, label coverage, maturity and metrics with intervals."""
-    err = Console(stderr=True, highlight=False)
+    """Windows over time: predictions, label coverage, maturity and metrics with intervals.
+
+    With --evaluate: the alert evaluation loop on its own (the rules, channels and
+    actions of --config), against a store no server evaluates.
+    """
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if evaluate:
+        _evaluate(err, model, url, config, store, alerts, interval, once)
+        return
+    if config is not None or alerts is not None or interval is not None or once:
+        err.print("Error: --config, --alerts, --interval and --once go with --evaluate",
+                  markup=False)  # fmt: skip
+        raise typer.Exit(2)
+    if model is None:
+        err.print("Error: name the MODEL to show (or give --evaluate)", markup=False)
+        raise typer.Exit(2)
     if url is not None and store is not None:
         err.print("Error: give --url or --store, not both", markup=False)
         raise typer.Exit(2)
     try:
         if store is not None:
             body = _from_store(
-                store, model, size, since, until, version, segment, maturity, metrics
+                Path(store), model, size, since, until, version, segment, maturity, metrics
             )
         else:
             body = _from_server(
@@ -107,9 +152,35 @@ def monitor(
             err.print(f"Error: {json_path}: cannot write: {exc.strerror}", markup=False)
             raise typer.Exit(2) from None
     shown = tuple(n.strip() for n in metrics.split(",") if n.strip()) if metrics else None
-    Console(highlight=False).print(_table(body, shown or _TERMINAL_METRICS))
+    out = Console(highlight=False)
+    if not out.is_terminal:  # piped: never cut the last columns at 80
+        out = Console(highlight=False, width=_PIPE_WIDTH)
+    out.print(_table(body, shown or _TERMINAL_METRICS))
     if json_path is not None:
         err.print(f"JSON written to {Path(json_path).resolve()}", markup=False)
+
+
+def _evaluate(
+    err: Console,
+    model: str | None,
+    url: str | None,
+    config: Path | None,
+    store: str | None,
+    alerts: Path | None,
+    interval: float | None,
+    once: bool,
+) -> None:
+    from .evaluate import run_evaluation
+
+    if model is not None or url is not None:
+        err.print("Error: --evaluate runs every rule against a store: drop MODEL and --url",
+                  markup=False)  # fmt: skip
+        raise typer.Exit(2)
+    try:
+        run_evaluation(config, store, alerts, interval, once)
+    except LiveevalError as exc:
+        err.print(f"Error: {exc}", markup=False)
+        raise typer.Exit(2) from None
 
 
 def _from_server(

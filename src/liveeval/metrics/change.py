@@ -205,6 +205,15 @@ class ShiryaevRoberts:
                 self.reset()
         return alarms
 
+    def copy(self) -> ShiryaevRoberts:
+        """An independent detector in the same state (a checkpoint to resume from)."""
+        other = object.__new__(ShiryaevRoberts)
+        other.__dict__.update(self.__dict__)
+        other.log_r = list(self.log_r)
+        other.cusum = list(self.cusum)
+        other._since = [list(s) for s in self._since]
+        return other
+
     def reset(self) -> None:
         """Start again from no evidence (after an alarm was handled)."""
         k = len(self._log_hit)

@@ -28,6 +28,7 @@ alarm per ``1/alpha`` looks on average, i.e. per ``min_samples/alpha`` samples.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..metrics.change import Direction, ShiryaevRoberts
-from ..metrics.classification import confusion_metrics
+from ..metrics.classification import binary_metrics, confusion_metrics
 from ..metrics.confusion import ConfusionMatrix
 from ..metrics.interval import normal_mean, wilson
 from ..metrics.labels import Label
@@ -49,13 +50,17 @@ from .windows import merge_stats
 
 __all__ = [
     "DropEvidence",
+    "DropRun",
     "DropTest",
     "Look",
+    "LookCount",
     "Reading",
+    "RunMark",
     "detect_drop",
     "look_samples",
     "metric_result",
     "reading_of",
+    "start_run",
 ]
 
 Reading = Literal["proportion", "quantile", "bounded"]
@@ -196,6 +201,13 @@ def _merged(looks: Sequence[Look]) -> StoreStats | None:
     return acc
 
 
+def _one_metric(cm: ConfusionMatrix, pos_label: Label | None, name: str) -> MetricResult | None:
+    """``confusion_metrics(cm, pos_label)[name]``, computing that metric's interval only."""
+    if pos_label is not None and cm.k == 2:
+        return binary_metrics(cm, pos_label, only=(name,)).get(name)
+    return confusion_metrics(cm, None).get(name)
+
+
 @lru_cache(maxsize=256)
 def proportion_cells(
     name: str, labels: tuple[Label, ...], pos_label: Label | None
@@ -213,7 +225,7 @@ def proportion_cells(
     for i in range(k):
         for j in range(k):
             cm = ConfusionMatrix.empty(labels).update_codes(np.array([i]), np.array([j]))
-            result = confusion_metrics(cm, pos_label).get(name)
+            result = _one_metric(cm, pos_label, name)
             if result is None:
                 return None
             if result.n == 1 and result.is_defined:
@@ -227,9 +239,9 @@ def proportion_cells(
         cm = ConfusionMatrix.empty(labels).update_codes(
             np.repeat(true, counts[true, pred]), np.repeat(pred, counts[true, pred])
         )
-        result = confusion_metrics(cm, pos_label)[name]
+        result = _one_metric(cm, pos_label, name)
         den = counts[denominator].sum()
-        if not result.is_defined or den == 0 or result.value is None:
+        if result is None or not result.is_defined or den == 0 or result.value is None:
             return None
         if abs(counts[numerator].sum() / den - result.value) > 1e-12:
             return None
@@ -266,14 +278,14 @@ class _Counter:
     def _proportion(self, stats: StoreStats) -> tuple[float, float] | None:
         """Successes and trials straight from the counts (no interval computed)."""
         family = self.spec.family
+        if family == "operational":  # failures need no label
+            return (float(stats.failed), float(stats.predictions))
         if family == "business":
             n, total, _, binary = stats.values
             return (total, float(n)) if binary else (0.0, 0.0)
         ev = stats.evaluation
         if ev is None:
             return (0.0, 0.0)
-        if family == "operational":
-            return (float(ev.failures), float(ev.predictions))
         cells = proportion_cells(self.spec.name, ev.labels, ev.pos_label)
         if cells is None:
             return None
@@ -286,8 +298,10 @@ class _Counter:
 
 
 @dataclass(frozen=True)
-class _Unit:
-    """One look as the detector takes it: its period and counts."""
+class LookCount:
+    """One look as the detector takes it: its period, its counts on the test's [0, 1]
+    scale (``x`` successes of ``n`` trials; 0 and 0 for a look without the metric) and
+    the samples it holds."""
 
     start: datetime
     end: datetime
@@ -296,32 +310,191 @@ class _Unit:
     samples: int
 
 
-def _units(looks: Sequence[Look], counter: _Counter, min_samples: int) -> list[_Unit]:
-    """Looks as counts, consecutive ones summed until each holds ``min_samples`` (a last
-    short one is left out: it is still filling). Counts add up, so only a bounded
-    metric's looks are merged as statistics (its value is not additive)."""
+def _look_counts(looks: Sequence[Look], counter: _Counter, min_samples: int) -> list[LookCount]:
+    """Looks as counts. Counts add up, so only a bounded metric's looks are merged as
+    statistics first (its value is not additive), until each holds ``min_samples``."""
     spec = counter.spec
+    out: list[LookCount] = []
     if counter.reading == "bounded":
-        out = []
         for look in _batched(looks, spec, min_samples):
             x, n = counter.counts(look.stats) or (0.0, 0.0)
-            out.append(_Unit(look.start, look.end, x, n, look_samples(spec, look.stats)))
+            out.append(LookCount(look.start, look.end, x, n, look_samples(spec, look.stats)))
         return out
-    units: list[_Unit] = []
-    start: datetime | None = None
-    x = n = 0.0
-    samples = 0
     for look in looks:
-        counts = counter.counts(look.stats)
-        if start is None:
-            start = look.start
-        if counts is not None:
-            x, n = x + counts[0], n + counts[1]
-        samples += look_samples(spec, look.stats)
-        if samples >= min_samples:
-            units.append(_Unit(start, look.end, x, n, samples))
-            start, x, n, samples = None, 0.0, 0.0, 0
-    return units
+        x, n = counter.counts(look.stats) or (0.0, 0.0)
+        out.append(LookCount(look.start, look.end, x, n, look_samples(spec, look.stats)))
+    return out
+
+
+@dataclass(frozen=True)
+class RunMark:
+    """A :class:`DropRun`'s state at one look (see :meth:`DropRun.mark`)."""
+
+    detector: ShiryaevRoberts
+    start: datetime | None
+    x: float
+    n: float
+    held: int
+    units: int
+    samples: int
+    first_alarm: dict[str, Any] | None
+
+
+class DropRun:
+    """The detector of a :class:`DropTest` after its reference, fed one look at a time.
+
+    Consecutive looks are summed until they hold ``min_samples`` (a unit); each unit
+    updates the Shiryaev–Roberts statistic. :meth:`copy` is a checkpoint: the alert
+    loop keeps one per series and resumes from it with the looks that are new, which
+    gives the same evidence as feeding every look again (the same sums in the same
+    order).
+    """
+
+    def __init__(
+        self,
+        test: DropTest,
+        reading: Reading,
+        baseline: float,
+        before: dict[str, Any],
+        scale: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
+        self.test, self.reading, self.before = test, reading, before
+        self.low, self.width = scale
+        self.baseline = min(max(baseline, _CLIP), 1.0 - _CLIP)
+        self.detector = ShiryaevRoberts(self.baseline, test.direction, test.alpha, test.min_change)
+        self.unit_starts: list[datetime] = []
+        self.unit_samples: list[int] = []
+        self.samples = 0
+        self.first_alarm: dict[str, Any] | None = None
+        self._start: datetime | None = None
+        self._x = self._n = 0.0
+        self._held = 0
+
+    def feed(self, look: LookCount) -> None:
+        """Take one look (in time order)."""
+        if self._start is None:
+            self._start = look.start
+        self._x, self._n = self._x + look.x, self._n + look.n
+        self._held += look.samples
+        if self._held >= self.test.min_samples:
+            self._unit(self._start, look.end, self._x, self._n, self._held)
+            self._start, self._x, self._n, self._held = None, 0.0, 0.0, 0
+
+    def _unit(self, start: datetime, end: datetime, x: float, n: float, samples: int) -> None:
+        self.unit_starts.append(start)
+        self.unit_samples.append(samples)
+        self.samples += samples
+        if self.detector.update(x, n) and self.first_alarm is None:
+            _, _, since_looks, _ = self.detector.since_change()
+            self.first_alarm = {
+                "at": end.isoformat(),
+                "looks_since_change": since_looks,
+                "samples_since_change": sum(
+                    self.unit_samples[len(self.unit_samples) - since_looks :]
+                ),
+            }
+
+    def mark(self) -> RunMark:
+        """The run's state now, to :meth:`restore` later (the units fed so far stay in
+        the lists; a mark keeps their number)."""
+        return RunMark(
+            self.detector.copy(),
+            self._start,
+            self._x,
+            self._n,
+            self._held,
+            len(self.unit_starts),
+            self.samples,
+            None if self.first_alarm is None else dict(self.first_alarm),
+        )
+
+    def restore(self, mark: RunMark) -> None:
+        """Go back to ``mark`` (taken on this run, before the looks fed since)."""
+        self.detector = mark.detector.copy()
+        self._start, self._x, self._n, self._held = mark.start, mark.x, mark.n, mark.held
+        del self.unit_starts[mark.units :]
+        del self.unit_samples[mark.units :]
+        self.samples = mark.samples
+        self.first_alarm = None if mark.first_alarm is None else dict(mark.first_alarm)
+
+    def copy(self) -> DropRun:
+        """An independent run in the same state."""
+        other = copy.copy(self)
+        other.detector = self.detector.copy()
+        other.unit_starts = list(self.unit_starts)
+        other.unit_samples = list(self.unit_samples)
+        other.first_alarm = None if self.first_alarm is None else dict(self.first_alarm)
+        return other
+
+    def unscale(self, v: float) -> float:
+        return v if self.reading != "bounded" else self.low + v * self.width
+
+    def evidence(self) -> DropEvidence:
+        """The evidence after the looks fed so far."""
+        test, detector = self.test, self.detector
+        confidence = 1.0 - 2.0 * test.reference_alpha
+        evidence = DropEvidence(
+            test.metric,
+            test.direction,
+            detector.alarmed,
+            True,
+            None,
+            statistic=detector.statistic,
+            threshold=detector.threshold,
+            baseline=self.unscale(self.baseline),
+            before=self.before,
+            looks=len(self.unit_starts),
+            samples=self.samples,
+            first_alarm=None if self.first_alarm is None else dict(self.first_alarm),
+            budget=test.budget,
+        )
+        sx, sn, since_looks, alternative = detector.since_change()
+        evidence.after = self._after(sx, sn, since_looks, confidence)
+        evidence.after["alternative"] = self.unscale(alternative)
+        evidence.method = (
+            f"mixture Shiryaev–Roberts e-detector on {self.reading} counts per look against "
+            f"the {'threshold' if test.baseline is not None else 'reference'} "
+            f"(Pollak 1987; Shin, Ramdas & Rinaldo 2024); alarm at log R ≥ log(1/alpha) = "
+            f"{detector.threshold:.3g}"
+        )
+        return evidence
+
+    def _after(self, x: float, n: float, looks: int, confidence: float) -> dict[str, Any]:
+        if looks == 0 or n <= 0:
+            return {"looks": 0, "samples": 0}
+        first = len(self.unit_starts) - looks
+        out: dict[str, Any] = {
+            "since": self.unit_starts[first].isoformat(),
+            "looks": looks,
+            "samples": sum(self.unit_samples[first:]),
+        }
+        if self.reading == "bounded":
+            out["value"] = self.unscale(x / n)
+            return out
+        lo, hi = wilson(x, n, confidence)
+        key = "share_above" if self.reading == "quantile" else "value"
+        out.update({key: x / n, "lower": lo, "upper": hi, "n": int(n), "confidence": confidence})
+        return out
+
+
+def start_run(test: DropTest, reference: Sequence[LookCount]) -> DropRun | DropEvidence:
+    """The run of a proportion metric's ``test`` after ``reference`` (its looks as
+    counts), or evidence that is not ready (with its reason). The same baseline as
+    :func:`detect_drop`: Wilson's one-sided limit at ``reference_alpha``, or the
+    test's threshold."""
+    spec = metric_spec(test.metric)
+    if reading_of(spec) != "proportion":
+        raise ValueError(f"start_run takes proportion metrics, not {test.metric!r}")
+    if test.baseline is not None:
+        return DropRun(test, "proportion", test.baseline, {"threshold": test.baseline})
+    x = sum(look.x for look in reference)
+    n = sum(look.n for look in reference)
+    start = reference[0].start.isoformat() if reference else None
+    end = reference[-1].end.isoformat() if reference else None
+    found = _counts_baseline(test, "proportion", x, n, start, end, None)
+    if isinstance(found, str):
+        return DropEvidence(test.metric, test.direction, False, False, found, budget=test.budget)
+    return DropRun(test, "proportion", *found)
 
 
 def detect_drop(test: DropTest, reference: Sequence[Look], looks: Sequence[Look]) -> DropEvidence:
@@ -341,11 +514,11 @@ def detect_drop(test: DropTest, reference: Sequence[Look], looks: Sequence[Look]
     Baseline: for proportions the Wilson limit of the reference at one-sided level
     ``reference_alpha``; for quantiles the Wilson limit of the share of reference
     latencies above the reference quantile; for other bounded metrics the normal
-    (CLT) limit of the mean of the reference's look values.
+    (CLT) limit of the mean of the reference's look values. The same as a
+    :class:`DropRun` fed look by look.
     """
     spec = metric_spec(test.metric)
     reading = reading_of(spec)
-    kind = reading or "none"
     evidence = DropEvidence(test.metric, test.direction, False, False, None, budget=test.budget)
     if reading is None:
         evidence.reason = (
@@ -373,43 +546,46 @@ def detect_drop(test: DropTest, reference: Sequence[Look], looks: Sequence[Look]
             evidence.reason = "a latency quantile is compared with its reference, not a threshold"
             return evidence
         baseline = test.baseline if p0 is None else p0
-        evidence.before = {"threshold": test.baseline}
+        before: dict[str, Any] = {"threshold": test.baseline}
     else:
         found = _reference_baseline(counter, ref_looks, reference, test, confidence)
         if isinstance(found, str):
             evidence.reason = found
             return evidence
-        baseline, evidence.before = found
-    baseline = min(max(baseline, _CLIP), 1.0 - _CLIP)
-    detector = ShiryaevRoberts(baseline, test.direction, test.alpha, test.min_change)
-    evidence.ready = True
-    evidence.baseline = counter.unscale(baseline)
-    evidence.threshold = detector.threshold
-    batches = _units(looks, counter, test.min_samples)
-    samples: list[int] = []
-    for unit in batches:
-        samples.append(unit.samples)
-        if detector.update(unit.x, unit.n) and evidence.first_alarm is None:
-            _, _, since_looks, _ = detector.since_change()
-            evidence.first_alarm = {
-                "at": unit.end.isoformat(),
-                "looks_since_change": since_looks,
-                "samples_since_change": sum(samples[len(samples) - since_looks :]),
-            }
-    evidence.statistic = detector.statistic
-    evidence.alarmed = detector.alarmed
-    evidence.looks = len(batches)
-    evidence.samples = sum(samples)
-    sx, sn, since_looks, alternative = detector.since_change()
-    evidence.after = _after(counter, sx, sn, since_looks, samples, confidence, batches)
-    evidence.after["alternative"] = counter.unscale(alternative)
-    evidence.method = (
-        f"mixture Shiryaev–Roberts e-detector on {kind} counts per look against the "
-        f"{'threshold' if test.baseline is not None else 'reference'} "
-        f"(Pollak 1987; Shin, Ramdas & Rinaldo 2024); alarm at log R ≥ log(1/alpha) = "
-        f"{detector.threshold:.3g}"
-    )
-    return evidence
+        baseline, before = found
+    run = DropRun(test, reading, baseline, before, (counter.low, counter.width))
+    for look in _look_counts(looks, counter, test.min_samples):
+        run.feed(look)
+    return run.evidence()
+
+
+def _counts_baseline(
+    test: DropTest,
+    reading: Reading,
+    x: float,
+    n: float,
+    start: str | None,
+    end: str | None,
+    cut: float | None,
+) -> tuple[float, dict[str, Any]] | str:
+    """Wilson's one-sided limit of the reference's counts, and its description."""
+    if n <= 0:
+        return f"the reference has no {test.metric} yet"
+    confidence = 1.0 - 2.0 * test.reference_alpha
+    lo, hi = wilson(x, n, confidence)
+    before: dict[str, Any] = {
+        "value": x / n,
+        "lower": lo,
+        "upper": hi,
+        "n": int(n),
+        "start": start,
+        "end": end,
+        "confidence": confidence,
+    }
+    if reading == "quantile":
+        before["quantile_seconds"] = cut
+        before["share_above"] = before.pop("value")
+    return (lo if test.direction == "drop" else hi), before
 
 
 def _reference_baseline(
@@ -423,24 +599,9 @@ def _reference_baseline(
     start = reference[0].start.isoformat() if reference else None
     end = reference[-1].end.isoformat() if reference else None
     if counter.reading in ("proportion", "quantile"):
-        units = _units(reference, counter, 1)
-        x, n = sum(u.x for u in units), sum(u.n for u in units)
-        if n <= 0:
-            return f"the reference has no {test.metric} yet"
-        lo, hi = wilson(x, n, confidence)
-        before: dict[str, Any] = {
-            "value": x / n,
-            "lower": lo,
-            "upper": hi,
-            "n": int(n),
-            "start": start,
-            "end": end,
-            "confidence": confidence,
-        }
-        if counter.reading == "quantile":
-            before["quantile_seconds"] = counter.cut
-            before["share_above"] = before.pop("value")
-        return (lo if drop else hi), before
+        counts = _look_counts(reference, counter, 1)
+        x, n = sum(c.x for c in counts), sum(c.n for c in counts)
+        return _counts_baseline(test, counter.reading, x, n, start, end, counter.cut)
     values = [c[0] for c in (counter.counts(look.stats) for look in ref_looks) if c is not None]
     if len(values) < MIN_REFERENCE_LOOKS:
         return (
@@ -461,29 +622,3 @@ def _reference_baseline(
         "confidence": confidence,
     }
     return (lo if drop else hi), before
-
-
-def _after(
-    counter: _Counter,
-    x: float,
-    n: float,
-    looks: int,
-    samples: list[int],
-    confidence: float,
-    batches: Sequence[_Unit],
-) -> dict[str, Any]:
-    if looks == 0 or n <= 0:
-        return {"looks": 0, "samples": 0}
-    since = batches[len(batches) - looks].start.isoformat()
-    out: dict[str, Any] = {
-        "since": since,
-        "looks": looks,
-        "samples": sum(samples[len(samples) - looks :]),
-    }
-    if counter.reading == "bounded":
-        out["value"] = counter.unscale(x / n)
-        return out
-    lo, hi = wilson(x, n, confidence)
-    key = "share_above" if counter.reading == "quantile" else "value"
-    out.update({key: x / n, "lower": lo, "upper": hi, "n": int(n), "confidence": confidence})
-    return out

@@ -11,6 +11,13 @@ do not retry in step. Nothing is dropped: a notification stays pending until
 delivered, and the backlog is visible (:meth:`Dispatcher.backlog`, Prometheus,
 ``GET /v1/notifications?status=pending``).
 
+A channel with a ``resend`` interval (Alertmanager: it resolves an alert whose
+``endsAt`` has passed) gets each firing alert again every ``resend`` while it fires:
+a new outbox row of the same notice, with its own key (:func:`resend_key`), queued by
+the channel's sender; the resolution stops it. The firing alerts are remembered from
+the notices the dispatcher stores and, at a restart, from the alerts the engine
+reopens (:meth:`Dispatcher.remember`).
+
 Each notification has an idempotency key, the same for the same notice and channel:
 storing a notice twice stores it once, and receivers deduplicate deliveries on it
 (a crash between a receiver's 2xx and the outbox's update sends it again: delivery is
@@ -25,7 +32,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,9 +41,14 @@ from ..store.interface import Ledger, Notification
 from .channels import Channel, notice_from_json
 from .notice import AlertNotice
 
-__all__ = ["ChannelStats", "Dispatcher", "idempotency_key"]
+__all__ = ["ChannelStats", "Dispatcher", "idempotency_key", "resend_key"]
 
 LOG = logging.getLogger("liveeval.alerts")
+
+
+def _resend(channel: Channel) -> timedelta | None:
+    every = getattr(channel, "resend", None)
+    return every if isinstance(every, timedelta) else None
 
 
 def _utc_naive(ts: datetime) -> datetime:
@@ -52,6 +64,12 @@ def idempotency_key(notice: AlertNotice, channel: str) -> str:
     raw = "\x1f".join(
         (notice.alert_id, notice.state, _utc_naive(notice.changed_at).isoformat(), channel)
     )
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def resend_key(notice: AlertNotice, channel: str, at: datetime) -> str:
+    """The key of a firing alert's re-sending at ``at`` (distinct from the first's)."""
+    raw = "\x1f".join((idempotency_key(notice, channel), "resend", _utc_naive(at).isoformat()))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -115,6 +133,10 @@ class Dispatcher:
         self._wake = {name: threading.Event() for name in self.channels}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Firing alerts of channels that re-send: (alert id, channel) → (notice, when
+        # last queued).
+        self._firing: dict[tuple[str, str], tuple[AlertNotice, datetime]] = {}
+        self._firing_lock = threading.Lock()
 
     # -- the subscriber -----------------------------------------------------------------
 
@@ -147,7 +169,61 @@ class Dispatcher:
         if items:
             self.ledger.outbox_add(items)
             for item in items:
+                self._track(notice, item.channel, item.created_at)
                 self._wake[item.channel].set()
+
+    def remember(self, notices: Iterable[AlertNotice]) -> None:
+        """Firing alerts to re-send (the alerts the engine reopened at a restart): each
+        is re-sent ``resend`` after now on the channels of its notice that re-send."""
+        at = self.clock()
+        for notice in notices:
+            for name in dict.fromkeys(notice.channels or ("log",)):
+                channel = self.channels.get(name)
+                if channel is not None and notice.state in channel.states:
+                    self._track(notice, name, at)
+
+    def _track(self, notice: AlertNotice, name: str, at: datetime) -> None:
+        if _resend(self.channels[name]) is None:
+            return
+        with self._firing_lock:
+            if notice.state == "firing":
+                self._firing[(notice.alert_id, name)] = (notice, at)
+            elif notice.state == "resolved":
+                self._firing.pop((notice.alert_id, name), None)
+
+    def queue_resends(self, name: str) -> int:
+        """Queue the re-sending of ``name``'s firing alerts whose last sending is
+        ``resend`` old or more (none while the channel is paused: its pending rows are
+        sent when it is back, with a fresh ``endsAt``). Returns how many."""
+        every = _resend(self.channels[name])
+        at = self.clock()
+        paused = self.stats[name].paused_until
+        if every is None or (paused is not None and paused > at):
+            return 0
+        with self._firing_lock:
+            due = [
+                (key, notice)
+                for key, (notice, last) in self._firing.items()
+                if key[1] == name and last + every <= at
+            ]
+            for key, notice in due:
+                self._firing[key] = (notice, at)
+        items = [
+            Notification(
+                key=resend_key(notice, name, at),
+                channel=name,
+                alert_id=notice.alert_id,
+                state=notice.state,
+                model=notice.model,
+                notice=notice.to_json(),
+                created_at=at,
+                next_attempt_at=at,
+            )
+            for _, notice in due
+        ]
+        if items:
+            self.ledger.outbox_add(items)
+        return len(items)
 
     # -- the sender: one thread per channel, so a slow one delays only itself ---------
 
@@ -183,6 +259,9 @@ class Dispatcher:
                 LOG.exception("notification sender of channel %r failed", name)
             paused = self.stats[name].paused_until
             wait = self.poll
+            every = _resend(self.channels[name])
+            if every is not None:  # wake in time for the next re-sending
+                wait = min(wait, max(every.total_seconds() / 4, 0.05))
             if paused is not None:
                 wait = min(self.max_delay, max(0.0, (paused - self.clock()).total_seconds()))
             wake.wait(wait)
@@ -201,6 +280,7 @@ class Dispatcher:
         at = self.clock()
         if stats.paused_until is not None and stats.paused_until > at:
             return 0
+        self.queue_resends(name)
         attempts = 0
         while not self._stop.is_set():
             # One at a time, claimed: with several servers on one store each

@@ -76,7 +76,15 @@ _RULE_KEYS = (
     "reference",
     "summary",
 )
-_ALERT_KEYS = ("rules", "channels", "actions", "interval_seconds", "profile_rules", "workdir")
+_ALERT_KEYS = (
+    "rules",
+    "channels",
+    "actions",
+    "interval_seconds",
+    "profile_rules",
+    "workdir",
+    "evaluate",
+)
 _CONDITION = re.compile(r"^\s*(<=|>=|<|>)\s*(-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*$")
 _REFERENCE_FIRST = re.compile(r"^first:([1-9][0-9]*)$")
 _BUCKET = timedelta(minutes=15)
@@ -181,6 +189,9 @@ class AlertSettings:
     profile_rules: bool = True
     # Where action runs keep their context, data and output (docs/notifications.md).
     workdir: str | None = None
+    # Whether `liveeval serve` runs the evaluation loop (false: a standalone
+    # `liveeval monitor --evaluate` does, e.g. for replicas sharing a PostgreSQL store).
+    evaluate: bool = True
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -445,8 +456,11 @@ def parse_alerts(raw: Any, where: str) -> AlertSettings:
     workdir = raw.get("workdir")
     if workdir is not None and (not isinstance(workdir, str) or not workdir):
         raise ConfigError(f"{where} [alerts] workdir: {workdir!r} is not a folder path")
+    evaluate = raw.get("evaluate", True)
+    if not isinstance(evaluate, bool):
+        raise ConfigError(f"{where} [alerts] evaluate: {evaluate!r} is not true/false")
     return AlertSettings(
-        rules, settings.channels, settings.actions, interval, profile_rules, workdir
+        rules, settings.channels, settings.actions, interval, profile_rules, workdir, evaluate
     )
 
 

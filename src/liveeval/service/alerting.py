@@ -10,9 +10,14 @@ states, writes every change to the store's history and hands it to the subscribe
   "sequential"``) read the scope's looks — closed windows of the rule's ``window`` by
   prediction time, from the store's rollups — since the first prediction, split them
   into the reference (the first ``N`` samples, or a time range) and the looks after it,
-  and run :func:`~liveeval.monitor.drop.detect_drop`. The series is read whole at the
-  first evaluation, then its last three days of prediction time at each one (where late
-  labels land); a restart reads it whole again, so nothing is lost.
+  and run the drop detector. The series is read whole at the first evaluation, then
+  its last three days of prediction time at each one (where late labels land); a
+  restart reads it whole again, so nothing is lost. On a proportion (and a store with
+  :class:`~liveeval.store.interface.BucketCountSource`) every model's buckets come in
+  one read per cycle as count arrays, and each series keeps its detector's checkpoint
+  before the re-read part (:mod:`.alert_series`): a cycle feeds it only the new looks.
+  Other metrics (latency quantiles, bounded metrics) read windowed statistics per
+  series and run :func:`~liveeval.monitor.drop.detect_drop` over the whole series.
 - **Window rules** compare one value of the last closed window with a threshold: a
   catalogue metric, ``label_coverage``, ``label_delay_seconds`` (p90), ``cpu_percent``
   (mean), ``rss_bytes`` (max), or a drift (``drift:FEATURE``, ``drift:score``: the
@@ -30,19 +35,45 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LiveevalError
+from ..metrics import Evaluation
+from ..metrics.confusion import ConfusionMatrix
 from ..metrics.registry import metric_spec
 from ..monitor.alerts import AlertScope, AlertTracker, Subscriber, notice_from_json
 from ..monitor.drop import DropEvidence, DropTest, Look, detect_drop, look_samples, metric_result
 from ..monitor.notice import AlertNotice
 from ..monitor.rules import Rule, profile_rules
 from ..monitor.windows import ceil_to, floor_to, summarise_label_delays
-from ..store.interface import ROLLUP_BUCKET, AlertRow, Scope, Store, StoreStats
+from ..store.interface import (
+    ROLLUP_BUCKET,
+    AlertRow,
+    BucketCountSource,
+    Scope,
+    Store,
+    StoreStats,
+)
 from ._clock import now as clock_now
+from .alert_series import (
+    ModelBuckets,
+    SeriesLooks,
+    SeriesState,
+    light_reading,
+    model_buckets,
+    resume,
+    series_digest,
+    series_looks,
+)
 
 if TYPE_CHECKING:
     from .core import Service
 
-__all__ = ["AlertEngine", "Subscriber", "alert_with_history", "latest_alerts", "read_history"]
+__all__ = [
+    "AlertEngine",
+    "Subscriber",
+    "Verdict",
+    "alert_with_history",
+    "latest_alerts",
+    "read_history",
+]
 
 log = logging.getLogger("liveeval.alerts")
 
@@ -55,7 +86,10 @@ _ALL = "*"
 
 
 @dataclass
-class _Verdict:
+class Verdict:
+    """One rule's answer for one scope: whether its condition holds (None: cannot
+    tell yet), a one-line summary and the evidence."""
+
     holds: bool | None
     summary: str
     evidence: dict[str, Any]
@@ -76,6 +110,18 @@ class AlertEngine:
         self._lock = threading.Lock()
         # Per series: (the start of the part read again each time, the looks so far).
         self._looks: dict[Any, tuple[datetime, dict[tuple[Any, ...], StoreStats]]] = {}
+        # The fast path's series: (rule, model) → the boundary read again from, and
+        # (rule, model, group) → its frozen looks or detector checkpoint.
+        self._read_from: dict[tuple[str, str], datetime] = {}
+        self._states: dict[tuple[str, str, tuple[Any, ...]], SeriesState] = {}
+        # (rule, model) pairs whose metric is no ratio of cells for the model's classes.
+        self._slow: set[tuple[str, str]] = set()
+        # (rule, model) → (what its last answers were computed from, the answers).
+        self._memo: dict[tuple[str, str], tuple[Any, list[tuple[AlertScope, Verdict]]]] = {}
+        # Whether to take the fast path when the store offers it (off: every rule reads
+        # windowed statistics, as a store without bucket counts does).
+        self.bucket_counts = True
+        self._has_buckets = False
 
     def _profile_rules(self) -> list[Rule]:
         out: list[Rule] = []
@@ -135,26 +181,46 @@ class AlertEngine:
         now = _aware(now or clock_now())
         changes: list[AlertNotice] = []
         with self._lock:
-            cache: dict[Any, Any] = {}
-            for rule in self.rules:
-                try:
-                    for scope, verdict in self._verdicts(rule, _naive(now), cache):
-                        changes += self.tracker.observe(
-                            rule,
-                            scope,
-                            verdict.holds,
-                            summary=verdict.summary,
-                            evidence=verdict.evidence,
-                            now=now,
-                        )
-                    self.errors.pop(rule.name, None)
-                except LiveevalError as exc:
-                    # A rule that cannot be read (an unknown feature, a model without
-                    # scores) is reported, and never stops the other rules.
-                    self.errors[rule.name] = str(exc)
-                    log.warning("alert rule %r: %s", rule.name, exc)
+            for rule, scope, verdict in self._all_verdicts(now):
+                changes += self.tracker.observe(
+                    rule,
+                    scope,
+                    verdict.holds,
+                    summary=verdict.summary,
+                    evidence=verdict.evidence,
+                    now=now,
+                )
             self.evaluated_at = now
         return changes
+
+    def verdicts(self, now: datetime | None = None) -> list[tuple[Rule, AlertScope, Verdict]]:
+        """Every rule's verdict per scope at ``now``, without changing alert states (the
+        series' kept state advances as in :meth:`evaluate`)."""
+        with self._lock:
+            return self._all_verdicts(_aware(now or clock_now()))
+
+    def _all_verdicts(self, now: datetime) -> list[tuple[Rule, AlertScope, Verdict]]:
+        out: list[tuple[Rule, AlertScope, Verdict]] = []
+        cache: dict[Any, Any] = {}
+        self._has_buckets = self.bucket_counts and isinstance(self.service.store, BucketCountSource)
+        try:
+            cache["buckets"] = self._bucket_reads(_naive(now), cache)
+        except LiveevalError as exc:
+            # Every rule then reads its statistics on its own (and reports its error).
+            log.warning("alert bucket read: %s", exc)
+            cache["buckets"] = {}
+        for rule in self.rules:
+            try:
+                found = [(rule, scope, v) for scope, v in self._verdicts(rule, _naive(now), cache)]
+                out += found
+                self.errors.pop(rule.name, None)
+            except (LiveevalError, ValueError) as exc:
+                # A rule that cannot be read (an unknown feature, a model without
+                # scores; looks of a model without declared classes whose statistics
+                # do not merge: ValueError) is reported, and never stops the others.
+                self.errors[rule.name] = str(exc)
+                log.warning("alert rule %r: %s", rule.name, exc)
+        return out
 
     def _models(self, rule: Rule, cache: dict[Any, Any]) -> list[str]:
         if rule.model != _ALL:
@@ -166,19 +232,164 @@ class AlertEngine:
 
     def _verdicts(
         self, rule: Rule, now: datetime, cache: dict[Any, Any]
-    ) -> Iterator[tuple[AlertScope, _Verdict]]:
+    ) -> Iterator[tuple[AlertScope, Verdict]]:
         if rule.metric in ("cpu_percent", "rss_bytes"):
             yield AlertScope("server"), self._resources(rule, now)
             return
+        light = self._is_light(rule)
         for model in self._models(rule, cache):
-            if rule.mode == "sequential":
+            slow = (rule.name, model) in self._slow
+            buckets = cache["buckets"].get(model) if light and not slow else None
+            if rule.mode == "sequential" and buckets is not None:
+                yield from self._sequential_light(rule, model, now, buckets, cache)
+            elif rule.mode == "sequential":
                 yield from self._sequential(rule, model, now, cache)
+            elif buckets is not None:
+                yield from self._window_light(rule, model, now, buckets)
             elif rule.drift_column is not None:
                 yield AlertScope(model), self._drift(rule, model, now)
             elif rule.metric == "label_delay_seconds":
                 yield AlertScope(model), self._label_delay(rule, model, now)
             else:
                 yield from self._window(rule, model, now)
+
+    # -- the fast path: bucket counts of every model in one read ----------------------
+
+    def _is_light(self, rule: Rule) -> bool:
+        """Whether ``rule`` reads bucket counts: a sequential proportion, or a window
+        rule on label coverage or a ratio of confusion cells."""
+        if rule.metric in ("cpu_percent", "rss_bytes", "label_delay_seconds"):
+            return False
+        if rule.drift_column is not None or rule.window % ROLLUP_BUCKET:
+            return False
+        if not self._has_buckets:
+            return False
+        if rule.metric == "label_coverage":
+            return rule.mode != "sequential"
+        spec = metric_spec(rule.metric)
+        if rule.mode == "sequential":
+            return light_reading(spec)
+        return light_reading(spec) and spec.family not in ("operational", "business")
+
+    def _every(self, rule: Rule) -> timedelta:
+        every = rule.window
+        if every % ROLLUP_BUCKET:
+            every = (every // ROLLUP_BUCKET + 1) * ROLLUP_BUCKET
+        return every
+
+    def _bucket_reads(self, now: datetime, cache: dict[Any, Any]) -> dict[str, ModelBuckets | None]:
+        """Every model's buckets that the fast-path rules need, in one read per distinct
+        start (one in a steady state): from the oldest part a series reads again."""
+        store = self.service.store
+        if not self.bucket_counts or not isinstance(store, BucketCountSource):
+            return {}
+        since: dict[str, datetime | None] = {}
+        for rule in self.rules:
+            if not self._is_light(rule):
+                continue
+            for model in self._models(rule, cache):
+                if (rule.name, model) in self._slow:
+                    continue
+                if not self.service.model_meta(model, None)[0]:
+                    continue  # no declared classes: looks cannot share a label set
+                if rule.mode == "sequential":
+                    start = self._read_from.get((rule.name, model))
+                else:
+                    start = (floor_to(now, ROLLUP_BUCKET) or now) - rule.window
+                if model in since:
+                    old = since[model]
+                    start = None if old is None or start is None else min(old, start)
+                since[model] = start
+        until = ceil_to(now, ROLLUP_BUCKET) or now
+        reads: dict[datetime | None, list[str]] = {}
+        for model, start in since.items():
+            reads.setdefault(start, []).append(model)
+        out: dict[str, ModelBuckets | None] = {}
+        for start, models in reads.items():
+            counts = store.bucket_counts(sorted(models), start, until)
+            for model in models:
+                classes, pos_label, _ = self.service.model_meta(model, None)
+                out[model] = model_buckets(counts, model, classes, pos_label)
+        return out
+
+    def _sequential_light(
+        self, rule: Rule, model: str, now: datetime, buckets: ModelBuckets, cache: dict[Any, Any]
+    ) -> Iterator[tuple[AlertScope, Verdict]]:
+        every = self._every(rule)
+        until = floor_to(now, every) or now
+        boundary = floor_to(until - REFRESH, every) or until
+        old = self._read_from.get((rule.name, model))
+        spec = metric_spec(rule.metric)
+        test = DropTest(
+            rule.metric,
+            rule.condition.direction,
+            alpha=rule.alpha,
+            min_change=rule.min_change,
+            min_samples=rule.min_samples,
+            baseline=rule.condition.threshold,
+        )
+        by = self._by(rule)
+        shared = ("looks", model, every, by, rule.version, rule.segment, until)
+        if shared not in cache:  # rules on the same series share its looks
+            cache[shared] = series_looks(buckets, rule, every, by, until)
+        series: dict[tuple[Any, ...], SeriesLooks] = cache[shared]
+        digest = ("digest", shared, boundary)
+        if digest not in cache:
+            cache[digest] = series_digest(series, boundary)
+        # The looks after the boundary as the last cycle left them (in the series'
+        # state), nothing frozen since: the detector takes nothing new, the verdicts
+        # are the last cycle's.
+        memo_key = (until, boundary, cache[digest])
+        memo = self._memo.get((rule.name, model))
+        if memo is not None and memo[0] == memo_key and boundary == old:
+            yield from memo[1]
+            return
+        answers: list[tuple[AlertScope, Verdict]] = []
+        fresh: dict[tuple[Any, ...], list[Any]] = {}
+        for group, looks in series.items():
+            counts = looks.look_counts(spec, buckets.labels, buckets.pos_label)
+            if counts is None:  # not a fixed ratio of cells: the whole-statistics read
+                self._slow.add((rule.name, model))
+                yield from self._sequential(rule, model, now, {})
+                return
+            fresh[group] = [c for c in counts if old is None or c.start >= old]
+        known = [key[2] for key in self._states if key[:2] == (rule.name, model)]
+        groups = sorted(
+            set(known) | set(fresh), key=lambda g: tuple((v is None, str(v)) for v in g)
+        )
+        for group in groups:
+            key = (rule.name, model, group)
+            evidence, self._states[key] = resume(
+                test, rule, self._states.get(key), fresh.get(group, []), boundary
+            )
+            answers.append((self._scope(rule, model, group), self._drop_verdict(rule, evidence)))
+        self._read_from[(rule.name, model)] = boundary
+        self._memo[(rule.name, model)] = (memo_key, answers)
+        yield from answers
+
+    def _window_light(
+        self, rule: Rule, model: str, now: datetime, buckets: ModelBuckets
+    ) -> Iterator[tuple[AlertScope, Verdict]]:
+        until = floor_to(now, ROLLUP_BUCKET) or now
+        since = until - rule.window
+        by = self._by(rule)
+        groups = series_looks(buckets, rule, rule.window, by, until, since=since)
+        if not by and () not in groups:
+            groups[()] = SeriesLooks.empty(len(buckets.labels))
+        memo_key = ("window", since, until, series_digest(groups))
+        memo = self._memo.get((rule.name, model))
+        if memo is not None and memo[0] == memo_key:  # the same counts: the same verdicts
+            yield from memo[1]
+            return
+        answers = [
+            (
+                self._scope(rule, model, key),
+                self._window_verdict(rule, _look_stats(buckets, looks), since, until),
+            )
+            for key, looks in groups.items()
+        ]
+        self._memo[(rule.name, model)] = (memo_key, answers)
+        yield from answers
 
     def _by(self, rule: Rule) -> tuple[Any, ...]:
         return tuple(k for k in ("version", "segment") if getattr(rule, k) == _ALL)
@@ -202,7 +413,7 @@ class AlertEngine:
 
     def _sequential(
         self, rule: Rule, model: str, now: datetime, cache: dict[Any, Any]
-    ) -> Iterator[tuple[AlertScope, _Verdict]]:
+    ) -> Iterator[tuple[AlertScope, Verdict]]:
         every = rule.window
         if every % ROLLUP_BUCKET:
             every = (every // ROLLUP_BUCKET + 1) * ROLLUP_BUCKET
@@ -271,10 +482,10 @@ class AlertEngine:
             [look for look in looks if look.start >= end],
         )
 
-    def _drop_verdict(self, rule: Rule, evidence: DropEvidence) -> _Verdict:
+    def _drop_verdict(self, rule: Rule, evidence: DropEvidence) -> Verdict:
         body = evidence.to_dict()
         if not evidence.ready:
-            return _Verdict(None, evidence.reason or "not ready", body)
+            return Verdict(None, evidence.reason or "not ready", body)
         before = evidence.before
         after = evidence.after
         way = "below" if rule.condition.direction == "drop" else "above"
@@ -290,11 +501,11 @@ class AlertEngine:
             f"{'≥' if evidence.alarmed else '<'} {evidence.threshold:.3g}, {way} "
             f"{_fmt(evidence.baseline)})"
         )
-        return _Verdict(evidence.alarmed, summary, body)
+        return Verdict(evidence.alarmed, summary, body)
 
     def _window(
         self, rule: Rule, model: str, now: datetime
-    ) -> Iterator[tuple[AlertScope, _Verdict]]:
+    ) -> Iterator[tuple[AlertScope, Verdict]]:
         until = floor_to(now, ROLLUP_BUCKET) or now
         since = until - rule.window
         by = self._by(rule)
@@ -313,7 +524,7 @@ class AlertEngine:
 
     def _window_verdict(
         self, rule: Rule, stats: StoreStats, since: datetime, until: datetime
-    ) -> _Verdict:
+    ) -> Verdict:
         window = {"start": since.isoformat(), "end": until.isoformat()}
         if rule.metric == "label_coverage":
             samples = stats.predictions - stats.failed
@@ -334,19 +545,19 @@ class AlertEngine:
 
     def _compare(
         self, rule: Rule, value: float | None, samples: int, evidence: dict[str, Any]
-    ) -> _Verdict:
+    ) -> Verdict:
         evidence = {**evidence, "condition": rule.condition.text, "min_samples": rule.min_samples}
         if value is None or samples < rule.min_samples:
             why = f"{samples} samples, fewer than min_samples {rule.min_samples}"
-            return _Verdict(None, f"{rule.metric}: not enough data ({why})", evidence)
+            return Verdict(None, f"{rule.metric}: not enough data ({why})", evidence)
         holds = rule.condition.holds(value)
         summary = (
             f"{rule.metric} = {_fmt(value)} {'meets' if holds else 'clears'} "
             f"'{rule.condition.text}' ({samples} samples)"
         )
-        return _Verdict(holds, summary, evidence)
+        return Verdict(holds, summary, evidence)
 
-    def _resources(self, rule: Rule, now: datetime) -> _Verdict:
+    def _resources(self, rule: Rule, now: datetime) -> Verdict:
         usage = self.service.store.resource_usage(now - rule.window, now)
         value: float | None = (
             usage.cpu_percent_mean if rule.metric == "cpu_percent" else usage.rss_bytes_max
@@ -359,7 +570,7 @@ class AlertEngine:
         }
         return self._compare(rule, value, usage.samples, evidence)
 
-    def _label_delay(self, rule: Rule, model: str, now: datetime) -> _Verdict:
+    def _label_delay(self, rule: Rule, model: str, now: datetime) -> Verdict:
         until = ceil_to(now, ROLLUP_BUCKET) or now
         since = floor_to(until - rule.window, ROLLUP_BUCKET)
         delays = self.service.store.label_delays(self._store_scope(rule, model, since, until))
@@ -372,7 +583,7 @@ class AlertEngine:
         }
         return self._compare(rule, summary.p90_seconds, summary.n, evidence)
 
-    def _drift(self, rule: Rule, model: str, now: datetime) -> _Verdict:
+    def _drift(self, rule: Rule, model: str, now: datetime) -> Verdict:
         from .drift import drift_of
 
         column = rule.drift_column
@@ -398,17 +609,17 @@ class AlertEngine:
         evidence = {"reference": answer["reference"], "rule": answer["rule"], "column": found}
         effect = None if found is None else found["effect"]["value"]
         if found is None or effect is None:
-            return _Verdict(None, f"drift of {column}: no data in the last window", evidence)
+            return Verdict(None, f"drift of {column}: no data in the last window", evidence)
         rows = int(found["rows"]["current"] or 0)
         if rule.condition.op == "drifted":
             if rows < rule.min_samples:
-                return _Verdict(None, f"drift of {column}: {rows} rows", evidence)
+                return Verdict(None, f"drift of {column}: {rows} rows", evidence)
             holds = bool(found["drifted"])
             summary = (
                 f"drift of {column}: {'drifted' if holds else 'not drifted'} "
                 f"(effect {_fmt(effect)}, {found.get('status')})"
             )
-            return _Verdict(holds, summary, evidence)
+            return Verdict(holds, summary, evidence)
         return self._compare(rule, float(effect), rows, evidence)
 
     # -- reads ----------------------------------------------------------------------
@@ -429,6 +640,27 @@ class AlertEngine:
 
     def rules_json(self) -> list[dict[str, Any]]:
         return [{**r.to_dict(), "error": self.errors.get(r.name)} for r in self.rules]
+
+
+def _look_stats(buckets: ModelBuckets, looks: SeriesLooks) -> StoreStats:
+    """One look's statistics from its counts: the confusion matrix (no scores, losses or
+    latencies: the fast path serves ratios of cells and label coverage only)."""
+    labels = buckets.labels
+    counts = looks.cells[0]
+    evaluation = Evaluation(
+        labels, buckets.pos_label, ConfusionMatrix(labels, counts, counts.copy())
+    )
+    predictions, failed = int(looks.predictions[0]), int(looks.failed[0])
+    evaluation.predictions, evaluation.failures = predictions, failed
+    values = (
+        int(looks.values_n[0]),
+        float(looks.values_sum[0]),
+        0.0,
+        bool(looks.values_binary[0]),
+    )
+    return StoreStats(
+        evaluation, predictions, failed, int(looks.labelled[0]), 0, labels, [], values
+    )
 
 
 def read_history(

@@ -156,6 +156,8 @@ class Service:
         self._subscribers: list[Subscriber] = []
         self.alerts: AlertEngine | None = None
         self.run_alerts = True  # the background evaluation (tests and tools turn it off)
+        # The process's CPU and RSS samples (a standalone monitor is not the server).
+        self.sample_resources = True
         # Consumers of alert notices, started with the store (monitor.outbox, .actions):
         # channels and actions from [alerts.channels] / [alerts.actions], checked here.
         from ..monitor.actions import parse_actions
@@ -193,14 +195,19 @@ class Service:
         self._record_loads(self._store)
         self._start_alert_consumers(self._store)
         self._stop.clear()
-        self._sampler = threading.Thread(
-            target=self._sample_resources, name="liveeval-resources", daemon=True
-        )
-        self._sampler.start()
+        if self.sample_resources:
+            self._sampler = threading.Thread(
+                target=self._sample_resources, name="liveeval-resources", daemon=True
+            )
+            self._sampler.start()
         # The outbox and the action runner hear every alert state change first.
         self.alerts = AlertEngine(self, [self.notify, *self._subscribers])
         self.alerts.restore()
-        if self.run_alerts and self.alerts.rules:
+        if self.notifications is not None:  # firing alerts are re-sent where a channel asks
+            self.notifications.remember(
+                n for n in self.alerts.tracker.open.values() if n.state == "firing"
+            )
+        if self.run_alerts and self.config.alerts.evaluate and self.alerts.rules:
             # Servers sharing a store (PostgreSQL replicas) take turns: one evaluates.
             from ..monitor.lease import Lease
 

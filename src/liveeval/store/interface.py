@@ -32,6 +32,8 @@ __all__ = [
     "ActionRun",
     "AlertRow",
     "BatchOutcome",
+    "BucketCountSource",
+    "BucketCounts",
     "ClassScoreHistograms",
     "DeploymentEvent",
     "EventSink",
@@ -1012,6 +1014,52 @@ class Ledger(Protocol):
         or after ``since``) to the Parquet file ``out``: id, version, ts, segment,
         predicted, score, probas, actual label, value, and one column per feature
         (``feature_<name>``). Returns the number of rows."""
+        ...
+
+
+@dataclass(frozen=True)
+class BucketCounts:
+    """The counts of every rollup bucket of some models, as arrays: what a proportion
+    (a ratio of confusion cells), the failed-prediction rate, label coverage and a 0/1
+    business outcome need, with no statistics object per bucket.
+
+    One row per (model, version, segment, bucket) with predictions; ``bucket`` is the
+    bucket number (its start is the Unix epoch plus ``bucket`` × :data:`ROLLUP_BUCKET`),
+    ``segment`` is None for predictions without one. The confusion cells of row ``i``
+    are the cells ``j`` with ``cell_row[j] == i``: stored label texts (actual,
+    predicted) and their count, labelled pairs with both labels only. ``values_*``: the
+    business outcomes' count, sum, sum of squares, and whether all are 0 or 1.
+    """
+
+    model: np.ndarray[Any, np.dtype[np.object_]]
+    version: np.ndarray[Any, np.dtype[np.object_]]
+    segment: np.ndarray[Any, np.dtype[np.object_]]
+    bucket: np.ndarray[Any, np.dtype[np.int64]]
+    predictions: np.ndarray[Any, np.dtype[np.int64]]
+    failed: np.ndarray[Any, np.dtype[np.int64]]
+    values_n: np.ndarray[Any, np.dtype[np.int64]]
+    values_sum: np.ndarray[Any, np.dtype[np.float64]]
+    values_sq: np.ndarray[Any, np.dtype[np.float64]]
+    values_binary: np.ndarray[Any, np.dtype[np.bool_]]
+    cell_row: np.ndarray[Any, np.dtype[np.int64]]
+    cell_actual: np.ndarray[Any, np.dtype[np.object_]]
+    cell_predicted: np.ndarray[Any, np.dtype[np.object_]]
+    cell_n: np.ndarray[Any, np.dtype[np.int64]]
+
+    def __len__(self) -> int:
+        return int(self.bucket.size)
+
+
+@runtime_checkable
+class BucketCountSource(Protocol):
+    """An engine that answers :class:`BucketCounts` for many models in one read (the
+    alert loop uses it when the store has it, and windowed statistics otherwise)."""
+
+    def bucket_counts(
+        self, models: Sequence[str], since: datetime | None, until: datetime | None
+    ) -> BucketCounts:
+        """Every bucket of ``models`` whose start is in ``[since, until)`` (both on
+        :data:`ROLLUP_BUCKET` boundaries; None: unbounded)."""
         ...
 
 

@@ -17,7 +17,8 @@ link = "https://liveeval.example.org/models/{model}"
 [alerts.channels.am]
 type = "alertmanager"
 url = "http://127.0.0.1:9093"
-hold = "24h"                                 # endsAt of a firing alert: change + hold
+hold = "24h"                                 # endsAt of a firing alert: sent + hold
+resend = "1h"                                # re-post a firing alert this often ("off")
 ```
 
 The channel ``log`` always exists (the server's log); a secret is read from the
@@ -43,7 +44,7 @@ _COMMON = ("type", "timeout", "states")
 _KEYS: dict[str, tuple[str, ...]] = {
     "webhook": (*_COMMON, "url", "url_env", "secret_env", "secret_file", "headers"),
     "slack": (*_COMMON, "url", "url_env", "link"),
-    "alertmanager": (*_COMMON, "url", "hold", "link", "headers"),
+    "alertmanager": (*_COMMON, "url", "hold", "resend", "link", "headers"),
     "log": ("type", "states"),
 }
 
@@ -148,12 +149,24 @@ def _channel(
     hold = raw.get("hold", "24h")
     if not isinstance(hold, str):
         raise ConfigError(f"{where} hold: {hold!r} is not a duration like 1h or 24h")
+    held = _toml.duration(hold, f"{where} hold")
+    resend = raw.get("resend", "1h")
+    if not isinstance(resend, str):
+        raise ConfigError(f'{where} resend: {resend!r} is not a duration like 1h, or "off"')
+    every = None if resend.strip() == "off" else _toml.duration(resend, f"{where} resend")
+    if every is not None and every >= held:
+        raise ConfigError(
+            f"{where} resend: {resend!r} is not shorter than hold {hold!r}; Alertmanager "
+            "resolves a firing alert at its endsAt (sent + hold), so it must be re-sent "
+            "before then"
+        )
     return AlertmanagerChannel(
         name,
         base_url,
-        _toml.duration(hold, f"{where} hold"),
+        held,
         _toml.string(raw, "link", where),
         _headers(raw, where),
         timeout,
         states,
+        resend=every,
     )

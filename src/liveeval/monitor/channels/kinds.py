@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..notice import AlertNotice
@@ -168,9 +168,11 @@ class SlackChannel:
 class AlertmanagerChannel:
     """Prometheus Alertmanager's v2 API: ``POST {url}/api/v2/alerts``.
 
-    A firing alert is sent with ``endsAt`` = its change time + ``hold`` (Alertmanager
+    A firing alert is sent with ``endsAt`` = when it is sent + ``hold`` (Alertmanager
     resolves an alert whose ``endsAt`` passed, so a notice lost with the server does
-    not stay firing for ever); a resolved one with ``endsAt`` = when it resolved.
+    not stay firing for ever) and re-sent every ``resend`` while it fires (the outbox
+    does it: :class:`~liveeval.monitor.outbox.Dispatcher`), which moves ``endsAt`` on;
+    a resolved one is sent with ``endsAt`` = when it resolved.
     """
 
     name: str
@@ -181,13 +183,16 @@ class AlertmanagerChannel:
     timeout: float = 10.0
     states: tuple[str, ...] = DEFAULT_STATES
     type: str = "alertmanager"
+    resend: timedelta | None = timedelta(hours=1)
 
     @property
     def endpoint(self) -> str:
         base = self.url.rstrip("/")
         return base if base.endswith("/api/v2/alerts") else base + "/api/v2/alerts"
 
-    def alert(self, notice: AlertNotice, key: str) -> dict[str, Any]:
+    def alert(
+        self, notice: AlertNotice, key: str, sent_at: datetime | None = None
+    ) -> dict[str, Any]:
         labels = {
             **{str(k): str(v) for k, v in notice.labels.items()},
             "alertname": notice.rule,
@@ -200,10 +205,9 @@ class AlertmanagerChannel:
             labels["version"] = notice.version
         if notice.segment:
             labels["segment"] = notice.segment
+        sent = notice.changed_at if sent_at is None else max(sent_at, notice.changed_at)
         ends = (
-            notice.ends_at or notice.changed_at
-            if notice.state == "resolved"
-            else notice.changed_at + self.hold
+            notice.ends_at or notice.changed_at if notice.state == "resolved" else sent + self.hold
         )
         alert: dict[str, Any] = {
             "labels": labels,
@@ -222,7 +226,7 @@ class AlertmanagerChannel:
         return alert
 
     def deliver(self, notice: AlertNotice, key: str) -> None:
-        body = canonical_json([self.alert(notice, key)])
+        body = canonical_json([self.alert(notice, key, datetime.now(UTC))])
         headers = {**self.headers, "content-type": "application/json"}
         post(HttpRequest(self.endpoint, body, headers), self.timeout, self.name)
 
@@ -231,6 +235,7 @@ class AlertmanagerChannel:
             "type": self.type,
             "url": self.url,
             "hold_seconds": self.hold.total_seconds(),
+            "resend_seconds": None if self.resend is None else self.resend.total_seconds(),
             "headers": sorted(self.headers),
             "timeout": self.timeout,
             "states": list(self.states),

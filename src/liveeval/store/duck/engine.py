@@ -24,6 +24,7 @@ from ..interface import (
     ActionRun,
     AlertRow,
     BatchOutcome,
+    BucketCounts,
     ClassScoreHistograms,
     DeploymentEvent,
     FailureCount,
@@ -42,6 +43,7 @@ from ..interface import (
 )
 from . import class_windows, ledger, lifecycle, operations, references, windows
 from .aggregate import aggregate, grouped_aggregate
+from .bucket_counts import bucket_counts
 from .features import feature_histograms
 from .idindex import hash_ids
 from .store import DuckStore
@@ -138,6 +140,11 @@ class DuckEngine:
                 cur, scope, by, every, classes=classes, pos_label=pos_label
             )
         return grouped_aggregate(cur, scope, by, every=every, classes=classes, pos_label=pos_label)
+
+    def bucket_counts(
+        self, models: Sequence[str], since: datetime | None, until: datetime | None
+    ) -> BucketCounts:
+        return bucket_counts(self._cursor(), models, since, until)
 
     def models_grouped_statistics(
         self,
