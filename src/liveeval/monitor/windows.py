@@ -305,7 +305,7 @@ def count_windows(
             column="size",
         )
     grouped = source.grouped_statistics(scope, (), every=base, classes=classes, pos_label=pos_label)
-    out: list[Window] = []
+    spans: list[tuple[datetime, datetime, StoreStats]] = []
     start: datetime | None = None
     acc: StoreStats | None = None
     for key in sorted(grouped, key=lambda k: k[-1]):
@@ -317,34 +317,27 @@ def count_windows(
             acc = merge_stats(acc, stats)
         if acc.labelled >= labelled:
             assert start is not None
-            out.append(
-                _stats_window(
-                    start,
-                    bucket + base,
-                    scope.version,
-                    scope.segment,
-                    acc,
-                    maturity,
-                    confidence,
-                    metrics,
-                )
-            )
+            spans.append((start, bucket + base, acc))
             start, acc = None, None
+    filling = acc is not None and start is not None
     if acc is not None and start is not None:
-        last = max(k[-1] for k in grouped)
-        partial = _stats_window(
-            start, last + base, scope.version, scope.segment, acc, maturity, confidence, metrics
+        spans.append((start, max(k[-1] for k in grouped) + base, acc))
+    spans = spans[-MAX_WINDOWS:]
+    results = _results_together([s for _, _, s in spans], confidence, metrics)
+    out = [
+        _stats_window(a, b, scope.version, scope.segment, s, maturity, confidence, metrics, results)
+        for a, b, s in spans
+    ]
+    if filling and out:
+        partial = out[-1]
+        out[-1] = replace(
+            partial,
+            notes=(
+                *partial.notes,
+                f"still filling: {partial.labelled} of {labelled} labelled predictions",
+            ),
         )
-        out.append(
-            replace(
-                partial,
-                notes=(
-                    *partial.notes,
-                    f"still filling: {acc.labelled} of {labelled} labelled predictions",
-                ),
-            )
-        )
-    return out[-MAX_WINDOWS:]
+    return out
 
 
 def merge_stats(a: StoreStats, b: StoreStats) -> StoreStats:
