@@ -9,13 +9,23 @@ DEMO_SECONDS ?= 150
 # tests/parallel.py); PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: demo report-demo test lint typecheck bench bench-server bench-predict bench-drift bench-alerts clean
+ASSETS := src/liveeval/dashboard/static/uplot.version
 
-$(STAMP): pyproject.toml
+.PHONY: demo report-demo assets test lint typecheck bench bench-server bench-predict bench-drift bench-alerts clean
+
+$(STAMP): pyproject.toml $(ASSETS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The dashboard's charting library (uPlot) from the npm registry: `npm ci` on
+# package-lock.json, copied into the package (scripts/build_assets.py; git ignores it).
+$(ASSETS): package.json package-lock.json scripts/build_assets.py
+	$(PYTHON) scripts/build_assets.py
+	touch $(ASSETS)
+
+assets: $(ASSETS)
 
 # The live demo: a server with two models, traffic, delayed labels, a new version and a
 # drift; the dashboard at the printed URL shows it. Ends by itself with a summary.
@@ -47,7 +57,7 @@ typecheck: $(STAMP)
 
 # --dist loadgroup keeps tests that share a module-scoped fixture on one worker
 # (docs/testing.md says what a test must do to run in parallel).
-test: lint typecheck
+test: $(ASSETS) lint typecheck
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
@@ -82,4 +92,4 @@ bench-alerts: $(STAMP)
 	$(BIN)/python bench/alerts.py --seeds 50 --river bench/data/venv-river/bin/python
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out node_modules src/liveeval/dashboard/static/uplot.* .pytest_cache .mypy_cache .ruff_cache

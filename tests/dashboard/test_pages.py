@@ -52,6 +52,7 @@ def _log(client: TestClient, n: int = 400, seed: int = 1) -> tuple[np.ndarray, n
         ("/", "overview.js"),
         ("/models/fraud", "model.js"),
         ("/models/fraud/threshold", "threshold.js"),
+        ("/alerts", "alerts.js"),
     ],
 )
 def test_each_page_is_a_shell_loading_its_script_from_the_package(client, path, script):
@@ -60,6 +61,9 @@ def test_each_page_is_a_shell_loading_its_script_from_the_package(client, path, 
     assert r.headers["content-type"].startswith("text/html")
     assert f'src="/dashboard/static/{script}?v={DIGEST}"' in r.text
     assert "script-src 'self'" in r.headers["content-security-policy"]
+    # The nav links the alerts; only the model page loads the charting library.
+    assert '<a href="/alerts"' in r.text
+    assert (f'src="/dashboard/static/uplot.min.js?v={DIGEST}"' in r.text) == (script == "model.js")
 
 
 def test_a_model_name_in_the_url_is_escaped_in_the_page(client):
@@ -70,12 +74,26 @@ def test_a_model_name_in_the_url_is_escaped_in_the_page(client):
 
 
 def test_assets_come_from_the_package_and_fetch_nothing_from_elsewhere(client):
-    assert {"common.js", "overview.js", "model.js", "threshold.js", "dashboard.css"} <= set(ASSETS)
+    assert {
+        "common.js",
+        "overview.js",
+        "model.js",
+        "threshold.js",
+        "alerts.js",
+        "charts.js",
+    } <= set(ASSETS)
+    # The charting library, copied from npm's package by `make assets` into the package.
+    assert {"uplot.min.js", "uplot.min.css"} <= set(ASSETS), "run `make assets`"
     for name in ASSETS:
         r = client.get(f"/dashboard/static/{name}")
         assert r.status_code == 200
+        text = r.text
+        if name == "uplot.min.js":
+            # Its licence banner names its project; nothing else in it is a URL.
+            assert text.startswith("/*! https://github.com/leeoniya/uPlot (v")
+            text = text[text.index("*/") :]
         # The only absolute URL is the SVG namespace: no CDN, no third-party host.
-        urls = set(re.findall(r"https?://[^\s\"'`)]+", r.text))
+        urls = set(re.findall(r"https?://[^\s\"'`)]+", text))
         assert urls <= {"http://www.w3.org/2000/svg"}, urls
     assert client.get("/dashboard/static/pages.py").status_code == 404
     assert client.get("/dashboard/static/..%2F__init__.py").status_code == 404

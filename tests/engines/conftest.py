@@ -1,5 +1,7 @@
 """One local SparkSession for every Spark test: starting the JVM takes seconds (minutes
-on a busy machine), so the session is shared and the tests are few."""
+on a busy machine), and so does the first job (Python workers, plan compilation), so the
+session is shared by the whole test process, the tests are few, and under pytest-xdist
+they all go to one worker (``xdist_group("spark")`` in test_spark.py)."""
 
 from __future__ import annotations
 

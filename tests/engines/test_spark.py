@@ -24,7 +24,9 @@ from liveeval.engines.spark import log_statistics
 from liveeval.errors import ValidationError
 from liveeval.monitor.drift import compare_files
 
-pytestmark = pytest.mark.slow
+# One worker runs them all under pytest-xdist (--dist loadgroup): one JVM and one set of
+# warm Python workers for the whole suite, not one per xdist worker (docs/testing.md).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 EXACT = ("accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision")
 
@@ -130,12 +132,57 @@ def test_spark_brings_statistics_to_the_driver_never_rows(
     from liveeval.data.columns import ColumnSpec
 
     spec = ColumnSpec(label="y", score="s", version="version", time="ts", window="1h")
-    once = log_statistics(str(binary_files["all"]), spec)
-    twice = log_statistics(str(binary_files["copies"]), spec)
+    once = log_statistics(str(binary_files["parts"]), spec)  # two files
+    twice = log_statistics(str(binary_files["copies"]), spec)  # two files, twice the rows
     assert twice.rows_read == 2 * once.rows_read
     assert twice.evaluation.confusion.total == 2 * once.evaluation.confusion.total
     # Twice the rows, the same statistics rows collected: none of them is a log row.
     assert twice.collected_rows == once.collected_rows
+
+
+def test_spark_merges_many_partitions_by_a_tree_and_the_driver_gets_few_objects(
+    spark: Any, binary_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from liveeval.data.columns import ColumnSpec
+    from liveeval.engines.spark import log
+
+    spec = ColumnSpec(label="y", score="s", version="version")
+    one = log_statistics(str(binary_files["all"]), spec)  # one partition: no merge
+    # Five partitions, two per task: two levels (5 → 3 → 2), two objects to the driver.
+    monkeypatch.setattr(log, "FAN_IN", 2)
+    frame = spark.read.parquet(str(binary_files["all"])).repartition(5)
+    many = log_statistics(frame, spec)
+    assert many.collected_rows - 2 == one.collected_rows - 1  # the same survey rows
+    a, b = one.evaluation, many.evaluation
+    assert np.array_equal(a.confusion.counts, b.confusion.counts)
+    assert a.scores is not None and b.scores is not None
+    assert np.array_equal(a.scores[0].keys, b.scores[0].keys)
+    assert np.array_equal(a.scores[0].positive, b.scores[0].positive)
+    assert np.array_equal(a.scores[0].negative, b.scores[0].negative)
+    assert a.losses is not None and b.losses is not None
+    assert math.isclose(a.losses.log_loss, b.losses.log_loss, rel_tol=1e-12)
+    assert [k for k, _ in many.groups["version"]] == [k for k, _ in one.groups["version"]]
+    for (_, x), (_, y) in zip(one.groups["version"], many.groups["version"], strict=True):
+        assert np.array_equal(x.confusion.counts, y.confusion.counts)
+
+
+def test_spark_binned_score_histogram_equals_the_local_path_beyond_the_exact_limit(
+    spark: Any, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(7)
+    n = 260_000  # over the 250,000 labelled rows of exact score keys: 2^20 bins
+    y = (rng.random(n) < 0.1).astype(np.int8)
+    score = 1.0 / (1.0 + np.exp(-rng.normal(-2.0 + 2.0 * y, 1.0)))
+    table = pa.table({"y": y, "s": score})
+    pq.write_table(table, tmp_path / "all.parquet")
+    folder = tmp_path / "split"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 100_000), folder / "a.parquet", row_group_size=40_000)
+    pq.write_table(table.slice(100_000), folder / "b.parquet", row_group_size=40_000)
+    local = evaluate(tmp_path / "all.parquet", label="y", score="s").to_dict()
+    remote = evaluate(folder / "*.parquet", engine="spark", label="y", score="s").to_dict()
+    assert "histogram (1048576 bins)" in str(remote["metrics"]["roc_auc"])
+    _close(_without_run_facts(remote), _without_run_facts(local))
 
 
 def test_cli_report_with_engine_spark_writes_the_local_json(
@@ -197,6 +244,14 @@ def test_spark_multiclass_probabilities_and_weights_equal_the_local_path(
         ({"y": [None, None], "s": [0.1, 0.9]}, {"label": "y", "score": "s"}),
         ({"y": ["a", "b"], "p": ["b", "x"]}, {"label": "y", "pred": "p", "labels": ["a", "b"]}),
         ({"y": [0, 1], "s": [0.1, 0.9]}, {"label": "yy", "score": "s"}),
+        (
+            {"y": [0, 1, 1], "s": [0.1, 0.9, 0.5], "st": ["ok", "ok", None]},
+            {"label": "y", "score": "s", "status": "st"},
+        ),
+        (
+            {"y": [0, 1, 1], "s": [0.1, 0.9, 0.5], "t": ["2026-10-01", "2026-10-02", "soon"]},
+            {"label": "y", "score": "s", "time": "t"},
+        ),
     ],
     ids=[
         "nan-score",
@@ -206,6 +261,8 @@ def test_spark_multiclass_probabilities_and_weights_equal_the_local_path(
         "no-labels",
         "unknown-pred",
         "no-column",
+        "missing-status",
+        "bad-time-string",
     ],
 )
 def test_spark_raises_the_local_error_naming_file_column_and_row(

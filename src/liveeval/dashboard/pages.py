@@ -32,7 +32,15 @@ ASSETS: dict[str, bytes] = {
 # The assets' URLs carry this digest (``?v=…``), so a browser may keep them for a year:
 # a new package changes the digest and so the URL.
 DIGEST = hashlib.sha256(b"".join(ASSETS[name] for name in sorted(ASSETS))).hexdigest()[:12]
-PAGES = {"overview": "Overview", "model": "Model", "threshold": "Threshold explorer"}
+PAGES = {
+    "overview": "Overview",
+    "model": "Model",
+    "threshold": "Threshold explorer",
+    "alerts": "Alerts",
+}
+# Pages drawing time-series charts load the charting library (uPlot, copied from its
+# npm package into static/ at build time by scripts/build_assets.py) and charts.js.
+_CHARTS = {"model"}
 _SHELL = Template(_STATIC.joinpath("page.html").read_text(encoding="utf-8"))
 # The shells hold no data; the assets change only with the package.
 _SECURITY = {
@@ -46,19 +54,31 @@ _SECURITY = {
 def _page(request: Request, page: str, title: str) -> HTMLResponse:
     links: list[tuple[str, str]] = list(getattr(request.app.state, "dashboard_links", []))
     extra = "".join(f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in links)
+    head = scripts = ""
+    if page in _CHARTS:
+        head = f'<link rel="stylesheet" href="/dashboard/static/uplot.min.css?v={DIGEST}">\n'
+        scripts = "".join(
+            f'<script src="/dashboard/static/{name}?v={DIGEST}"></script>\n'
+            for name in ("uplot.min.js", "charts.js")
+        )
+    current = ' aria-current="page"'
     html = _SHELL.substitute(
         title=escape(title),
         page=page,
         version=escape(__version__),
         links=extra,
         digest=DIGEST,
+        head=head,
+        scripts=scripts,
+        current_overview=current if page == "overview" else "",
+        current_alerts=current if page == "alerts" else "",
     )
     return HTMLResponse(html, headers={**_SECURITY, "cache-control": "no-cache"})
 
 
 def pages_router() -> APIRouter:
-    """``/`` (overview), ``/models/{name}``, ``/models/{name}/threshold`` and
-    ``/dashboard/static/{asset}``; none of them in the OpenAPI spec."""
+    """``/`` (overview), ``/models/{name}``, ``/models/{name}/threshold``, ``/alerts``
+    and ``/dashboard/static/{asset}``; none of them in the OpenAPI spec."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/", response_class=HTMLResponse)
@@ -72,6 +92,10 @@ def pages_router() -> APIRouter:
     @router.get("/models/{model}/threshold", response_class=HTMLResponse)
     async def threshold_page(request: Request, model: str) -> HTMLResponse:
         return _page(request, "threshold", f"liveeval · {model[:200]} · threshold")
+
+    @router.get("/alerts", response_class=HTMLResponse)
+    async def alerts_page(request: Request) -> HTMLResponse:
+        return _page(request, "alerts", "liveeval · alerts")
 
     @router.get("/dashboard/static/{asset}")
     async def asset(asset: str, v: str | None = None) -> Response:

@@ -31,7 +31,14 @@ from .interval import (
 from .labels import Label
 from .result import MetricResult
 
-__all__ = ["binary_metrics", "confusion_metrics", "multiclass_metrics", "per_class_metrics"]
+__all__ = [
+    "POINT_METRICS",
+    "binary_metrics",
+    "binary_point",
+    "confusion_metrics",
+    "multiclass_metrics",
+    "per_class_metrics",
+]
 
 FloatArray = npt.NDArray[np.float64]
 ZERO_DIVISION = 0.0
@@ -395,6 +402,60 @@ def _f1_via_jaccard(cm: ConfusionMatrix, pos: int, confidence: float) -> MetricR
         jaccard.method + " on the Jaccard index, mapped to F1",
         weight_total=cm.total if cm.is_weighted else None,
     )
+
+
+# The binary metrics whose value :func:`binary_point` gives without an interval.
+POINT_METRICS = frozenset({"accuracy", "precision", "recall", "specificity", "f1"})
+
+
+def _point_masks(p: int) -> dict[str, tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]]:
+    """Numerator and denominator cells of each point metric for the positive index
+    ``p``: the masks binary_metrics sums, so the same sums and the same floats."""
+    q = 1 - p
+
+    def cellmask(rows: Sequence[int], cols: Sequence[int]) -> npt.NDArray[np.bool_]:
+        m = np.zeros((2, 2), dtype=bool)
+        m[np.ix_(list(rows), list(cols))] = True
+        return m
+
+    return {
+        "accuracy": (np.eye(2, dtype=bool), np.ones((2, 2), dtype=bool)),
+        "precision": (cellmask([p], [p]), cellmask([0, 1], [p])),
+        "recall": (cellmask([p], [p]), cellmask([p], [0, 1])),
+        "specificity": (cellmask([q], [q]), cellmask([q], [0, 1])),
+        "f1": (cellmask([p], [p]), cellmask([p], [0, 1]) | cellmask([0, 1], [p])),
+    }
+
+
+_POINT_MASKS = (_point_masks(0), _point_masks(1))
+
+
+def binary_point(cm: ConfusionMatrix, pos_label: Label, name: str) -> float | None:
+    """The value :func:`binary_metrics` gives ``name`` (one of :data:`POINT_METRICS`),
+    without its interval: a sparkline point needs the value alone, and each interval is
+    a root search.
+
+    Formulas: accuracy = (TP + TN) / n, precision = TP / (TP + FP), recall = TP / (TP + FN),
+    specificity = TN / (TN + FP), F1 = 2J / (1 + J) with J = TP / (TP + FP + FN) (the
+    form :func:`binary_metrics` computes it in), each with weighted cells when the
+    matrix is weighted. Undefined (None) when the denominator is 0; no interval.
+    Reference: scikit-learn's ``precision_recall_fscore_support``.
+
+    Raises
+    ------
+    ValueError
+        when ``cm`` is not 2 × 2 or ``name`` is not a point metric.
+    """
+    if cm.k != 2:
+        raise ValueError(f"binary metrics need exactly 2 classes, got {list(cm.labels)!r}")
+    if name not in POINT_METRICS:
+        raise ValueError(f"no point value for {name!r}; accepted: {sorted(POINT_METRICS)}")
+    numerator, denominator = _POINT_MASKS[cm.index_of(pos_label)][name]
+    den = float(cm.counts[denominator].sum())
+    if den <= 0:
+        return None
+    value = float(cm.counts[numerator & denominator].sum()) / den
+    return 2.0 * value / (1.0 + value) if name == "f1" else value
 
 
 def binary_metrics(

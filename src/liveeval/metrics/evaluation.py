@@ -18,7 +18,13 @@ import numpy.typing as npt
 
 from ..errors import ValidationError
 from .calibration import ReliabilityBin, expected_calibration_error, reliability_curve
-from .classification import binary_metrics, confusion_metrics, per_class_metrics
+from .classification import (
+    POINT_METRICS,
+    binary_metrics,
+    binary_point,
+    confusion_metrics,
+    per_class_metrics,
+)
 from .confusion import ConfusionMatrix, validate_weight
 from .interval import modified_wilson
 from .labels import Label, encode_labels, normalise_label
@@ -341,6 +347,15 @@ class Evaluation:
             return None
         pos = self.pos_index
         return threshold_curve(self.scores[0], (self.labels[1 - pos], self.labels[pos]))
+
+    def point(self, name: str) -> float | None:
+        """The value ``result(only=(name,))`` gives ``name``, None when undefined or not
+        computed; for the cheap binary proportions (:data:`.classification.POINT_METRICS`)
+        without computing the interval (a sparkline point)."""
+        if self.is_binary and name in POINT_METRICS:
+            return binary_point(self.confusion, self.pos_label, name)
+        m = self.result(only=(name,)).metrics.get(name)
+        return None if m is None or m.value is None or not m.is_defined else float(m.value)
 
     def result(
         self,

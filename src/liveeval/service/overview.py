@@ -11,17 +11,20 @@ metric per window, as ``GET /v1/models/{m}/windows?by=version&metrics=KEY``.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..metrics.classification import per_class_metrics
+from ..metrics.labels import Label
 from ..monitor.windows import DEFAULT_MATURITY, Window, floor_to
 from ..readiness import accuracy_paradox, single_class, verdict
 from ..readiness.profile import Profile
 from ..report.model import metric_dict
-from ..store import Scope, StoreStats
+from ..store import StoreStats
 from ._clock import now
 from .operations import duration_text
 from .reads import known_models
@@ -34,6 +37,9 @@ __all__ = ["key_metric", "overview"]
 # What a card shows beside the key metric and the profile's checks; accuracy and the
 # baseline are what the accuracy-paradox pitfall reads (the verdict folds it in).
 CARD_METRICS = ("latency_p95_seconds", "failed_prediction_rate", "accuracy", "baseline_accuracy")
+# Metrics read from the score distributions: the overview's one read leaves those out
+# unless a profile judges one (they are the largest part of the read).
+SCORE_METRICS = frozenset({"roc_auc", "average_precision", "expected_calibration_error"})
 # More sparkline points than this and the size is refused (a sparkline is 140 px wide).
 MAX_POINTS = 200
 
@@ -71,7 +77,20 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
     # Whole windows of ``size``: the cards are the merge of their sparkline's windows,
     # one read of the store's per-bucket rollups per model, never a scan.
     since = None if start is None else floor_to(start, size)
-    models = [_model(service, name, since, size) for name in sorted(known_models(service))]
+    names = sorted(known_models(service))
+    meta = {name: service.model_meta(name, None) for name in names}
+    # Each profile parsed once per answer (a card per version names one).
+    profile_of = functools.cache(service.profile)
+    judged = {c.metric for n, m in meta.items() for c in _checks(service, profile_of, n, m[2])}
+    # One read for every model (the server-wide unmatched-outcomes count once).
+    grouped = service.store.models_grouped_statistics(
+        {name: (classes, pos_label) for name, (classes, pos_label, _) in meta.items()},
+        ("version",),
+        every=size,
+        since=since,
+        scores=not SCORE_METRICS.isdisjoint(judged),
+    )
+    models = [_model(service, profile_of, name, meta[name], grouped[name], size) for name in names]
     return {
         "now": end.isoformat(),
         "window": window,
@@ -82,13 +101,30 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
     }
 
 
-def _model(service: Service, model: str, since: datetime | None, size: timedelta) -> dict[str, Any]:
-    classes, pos_label, profile_name = service.model_meta(model, None)
-    profile = service.profile(profile_name) if profile_name else None
+def _checks(
+    service: Service,
+    profile_of: Callable[[str], Profile],
+    model: str,
+    profile_name: str | None,
+) -> list[Any]:
+    """The checks of every profile the model's versions name (what its cards judge)."""
+    names = {profile_name} | {
+        service.model_meta(model, v)[2] for v in service.models.get(model, {})
+    }
+    return [c for n in names if n for c in profile_of(n).checks]
+
+
+def _model(
+    service: Service,
+    profile_of: Callable[[str], Profile],
+    model: str,
+    meta: tuple[tuple[Label, ...] | None, Label | None, str | None],
+    grouped: dict[tuple[Any, ...], StoreStats],
+    size: timedelta,
+) -> dict[str, Any]:
+    _, pos_label, profile_name = meta
+    profile = profile_of(profile_name) if profile_name else None
     key = key_metric(profile, pos_label is not None)
-    grouped = service.store.grouped_statistics(
-        Scope(model, since), ("version",), every=size, classes=classes, pos_label=pos_label
-    )
     per_version: dict[str, dict[datetime, StoreStats]] = {}
     for (version, start), stats in grouped.items():
         per_version.setdefault(str(version), {})[start] = stats
@@ -103,7 +139,7 @@ def _model(service: Service, model: str, since: datetime | None, size: timedelta
     for v in versions:
         # A version's profile is its own (served versions may name different ones).
         name = service.model_meta(model, v)[2]
-        judged = service.profile(name) if name else None
+        judged = profile_of(name) if name else None
         windows = per_version[v]
         points = [_point(start, size, windows.get(start), key) for start in starts]
         cards.append(_card(v, _merged(list(windows.values())), judged, key, points))
@@ -151,8 +187,8 @@ def _point(start: datetime, size: timedelta, stats: StoreStats | None, key: str)
             DEFAULT_MATURITY,
         )  # fmt: skip
         if stats.evaluation is not None and stats.labelled > 0:
-            m = stats.evaluation.result(only=(key,)).metrics.get(key)
-            value = None if m is None or m.value is None or not m.is_defined else float(m.value)
+            # The value alone: the card carries the interval, a 140-px line does not.
+            value = stats.evaluation.point(key)
     return {
         "start": start.isoformat(),
         "end": (start + size).isoformat(),

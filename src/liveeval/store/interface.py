@@ -577,6 +577,25 @@ class StatisticsSource(Protocol):
         each group is a scan (exact, slower)."""
         ...
 
+    def models_grouped_statistics(
+        self,
+        labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scores: bool = True,
+    ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
+        """:meth:`grouped_statistics` with ``every`` for each model of ``labels`` (its
+        classes and positive label) over the same range, in one read: the dashboard's
+        overview of every model. Each model's answer equals ``grouped_statistics(
+        Scope(model, since, until), by, every=every, ...)``; a model with no
+        predictions in the range maps to ``{}``. ``scores=False`` skips the score
+        distributions on the rollup path (no ranking or calibration metric then; the
+        largest part of the read) where no caller needs them."""
+        ...
+
     def feature_histograms(
         self,
         scope: Scope,

@@ -156,6 +156,20 @@ class TableSource:
             )
         return grouped_aggregate(cur, scope, by, every=every, classes=classes, pos_label=pos_label)
 
+    def models_grouped_statistics(
+        self,
+        labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scores: bool = True,
+    ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
+        return windows.models_grouped(
+            self._con.cursor(), labels, by, every, since, until, scores=scores
+        )
+
     def feature_histograms(
         self,
         scope: Scope,

@@ -248,108 +248,7 @@ const LE = (() => {
       h("span", { "aria-hidden": "true", text: mark + " " }), word);
   }
 
-  // -- charts (inline SVG) ----------------------------------------------------------
-  function niceTicks(y0, y1, n = 4) {
-    const step0 = (y1 - y0) / n;
-    const mag = Math.pow(10, Math.floor(Math.log10(step0 || 1)));
-    const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s2) => s2 >= step0) || step0;
-    const out = [];
-    for (let v = Math.ceil(y0 / step) * step; v <= y1 + step * 1e-9; v += step) out.push(+v.toPrecision(12));
-    return out;
-  }
-  /**
-   * A time chart. series: [{name, color, points: [{t, v, lo, hi, est, tip}]}]; realized
-   * points are filled and joined by solid lines, estimating ones hollow and dashed.
-   */
-  function timeChart(o) {
-    const W = Math.max(260, Math.floor(o.width || 600));
-    const H = o.height || 200;
-    const L = 54, R = 10, T = 10, B = 24;
-    const pw = W - L - R, ph = H - T - B;
-    const ys = [];
-    for (const se of o.series) for (const p of se.points) for (const k of ["v", "lo", "hi"]) if (Number.isFinite(p[k])) ys.push(p[k]);
-    for (const r of o.refs || []) if (Number.isFinite(r.v)) ys.push(r.v);
-    let y0 = o.yMin !== undefined ? o.yMin : Math.min(...ys);
-    let y1 = o.yMax !== undefined ? o.yMax : Math.max(...ys);
-    if (!ys.length) { y0 = o.yMin !== undefined ? o.yMin : 0; y1 = o.yMax !== undefined ? o.yMax : 1; }
-    if (o.yMin === undefined && y0 > 0 && y0 < (y1 - y0)) y0 = 0;
-    if (!(y1 > y0)) { const d = Math.abs(y0) * 0.1 || 0.5; y0 -= d; y1 += d; }
-    const x0 = o.xMin, x1 = o.xMax > o.xMin ? o.xMax : o.xMin + 1;
-    const sx = (t) => L + ((t - x0) / (x1 - x0)) * pw;
-    const sy = (v) => T + ph - ((Math.min(Math.max(v, y0), y1) - y0) / (y1 - y0)) * ph;
-    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": o.title || "chart", class: "chart" });
-    svg.append(s("title", { text: o.title || "chart" }));
-    const hatched = o.series.filter((se) => se.hatch);
-    if (hatched.length) {
-      svg.append(s("defs", {}, hatched.map((se) => s("pattern", { id: `hatch-${se.hatch}`, width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
-        s("rect", { width: 6, height: 6, fill: "#fff", "fill-opacity": 0 }),
-        s("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: se.color, "stroke-width": 2, "stroke-opacity": 0.45 })))));
-    }
-    svg.append(s("rect", { x: L, y: T, width: pw, height: ph, class: "plot" }));
-    for (const v of niceTicks(y0, y1)) {
-      svg.append(s("line", { x1: L, x2: L + pw, y1: sy(v), y2: sy(v), class: "grid" }));
-      svg.append(s("text", { x: L - 5, y: sy(v) + 4, "text-anchor": "end", class: "tick", text: (o.yFmt || fmt)(v) }));
-    }
-    const span = (x1 - x0) / 1000;
-    const nx = Math.max(2, Math.min(6, Math.floor(pw / 90)));
-    for (let i = 0; i <= nx; i++) {
-      const t = x0 + ((x1 - x0) * i) / nx;
-      svg.append(s("line", { x1: sx(t), x2: sx(t), y1: T, y2: T + ph, class: "grid" }));
-      const anchor = i === 0 ? "start" : i === nx ? "end" : "middle";
-      svg.append(s("text", { x: sx(t), y: H - 6, "text-anchor": anchor, class: "tick", text: time(new Date(t).toISOString(), span) }));
-    }
-    for (const m of o.marks || []) {
-      if (!(m.t >= x0 && m.t <= x1)) continue;
-      svg.append(s("line", { x1: sx(m.t), x2: sx(m.t), y1: T, y2: T + ph, class: "mark" }));
-      svg.append(s("text", { x: sx(m.t) + 3, y: T + 11, class: "ref-label", text: m.label }));
-    }
-    for (const r of o.refs || []) {
-      if (!Number.isFinite(r.v)) continue;
-      svg.append(s("line", { x1: L, x2: L + pw, y1: sy(r.v), y2: sy(r.v), class: "ref" }));
-      // Labelled at the left: live data grows from the right.
-      svg.append(s("text", { x: L + 4, y: sy(r.v) - 4, "text-anchor": "start", class: "ref-label", text: r.label }));
-    }
-    for (const se of o.series) {
-      const pts = se.points.filter((p) => Number.isFinite(p.t));
-      // Interval band, one polygon per run of points that have both limits.
-      let run = [];
-      const flush = () => {
-        if (run.length) {
-          const top = run.map((p) => `${sx(p.t).toFixed(1)},${sy(p.hi).toFixed(1)}`);
-          const bottom = run.slice().reverse().map((p) => `${sx(p.t).toFixed(1)},${sy(p.lo).toFixed(1)}`);
-          const w = run.length === 1 ? 3 : 0;
-          if (w) { top.push(`${(sx(run[0].t) + w).toFixed(1)},${sy(run[0].hi).toFixed(1)}`); bottom.unshift(`${(sx(run[0].t) + w).toFixed(1)},${sy(run[0].lo).toFixed(1)}`); }
-          svg.append(s("polygon", { points: top.concat(bottom).join(" "), fill: se.hatch ? `url(#hatch-${se.hatch})` : se.color, stroke: se.hatch ? se.color : null, class: se.hatch ? "band hatched" : "band" }));
-        }
-        run = [];
-      };
-      for (const p of pts) { if (Number.isFinite(p.lo) && Number.isFinite(p.hi) && Number.isFinite(p.v)) run.push(p); else flush(); }
-      flush();
-      for (let i = 0; i + 1 < pts.length; i++) {
-        const a = pts[i], b = pts[i + 1];
-        if (!Number.isFinite(a.v) || !Number.isFinite(b.v)) continue;
-        if (se.gaps && b.t - a.t > se.gaps) continue;
-        svg.append(s("line", {
-          x1: sx(a.t), y1: sy(a.v), x2: sx(b.t), y2: sy(b.v), stroke: se.color,
-          class: se.dash || a.est || b.est ? "line est" : "line",
-        }));
-      }
-      for (const p of pts) {
-        if (!Number.isFinite(p.v)) continue;
-        let c;
-        if (se.shape === "diamond") {
-          const x = sx(p.t), y = sy(p.v), r = 4.5;
-          c = s("polygon", { points: `${x},${y - r} ${x + r},${y} ${x},${y + r} ${x - r},${y}`, stroke: se.color, fill: "#fff", class: "pt est-pt" });
-        } else {
-          c = s("circle", { cx: sx(p.t), cy: sy(p.v), r: p.est ? 3.5 : 3, stroke: se.color, fill: p.est ? "#fff" : se.color, class: "pt" });
-        }
-        if (p.tip) c.append(s("title", { text: p.tip }));
-        svg.append(c);
-      }
-    }
-    if (!ys.length) svg.append(s("text", { x: L + pw / 2, y: T + ph / 2, "text-anchor": "middle", class: "empty", text: o.empty || "no data in this range yet" }));
-    return svg;
-  }
+  // -- small charts (inline SVG; time series: charts.js, with uPlot) -----------------
   /**
    * Horizontal grouped bars: one row per bin (its label on the left), one bar per
    * side. sides: [{name, color, values}] (shares, 0–1). Long labels wrap into the
@@ -406,11 +305,17 @@ const LE = (() => {
   }
   function legend(series, extra) {
     return h("ul", { class: "legend" },
-      series.map((se) => h("li", {}, h("span", { class: "swatch", style: null, "data-color": se.color }), se.name)),
+      series.map((se) => h("li", {}, h("span", {
+        class: se.dash ? `swatch line ${Array.isArray(se.dash) && se.dash[0] < 4 ? "dotted" : "dashed"}` : "swatch",
+        "data-color": se.color,
+      }), se.name)),
       extra ? h("li", { class: "muted" }, extra) : null);
   }
   function paintSwatches(root) {
-    for (const el of root.querySelectorAll(".swatch[data-color]")) el.style.background = el.dataset.color;
+    for (const el of root.querySelectorAll(".swatch[data-color]")) {
+      if (el.classList.contains("line")) el.style.borderColor = el.dataset.color;
+      else el.style.background = el.dataset.color;
+    }
   }
 
   /** A confusion matrix as a table: counts, and the share of each actual class (row). */
@@ -438,7 +343,7 @@ const LE = (() => {
   let renderFn = null;
   let timer = null;
   let running = false;
-  function controls(extra) {
+  function controls(extra, withRange = true) {
     const form = document.getElementById("controls");
     const st = state();
     const range = h("select", { id: "range", name: "range", onchange: (e) => { setState({ range: e.target.value }); refreshNow(); } },
@@ -450,7 +355,7 @@ const LE = (() => {
     if (!REFRESH.some(([v]) => v === st.refresh)) refresh.append(h("option", { value: st.refresh, text: `every ${st.refresh} s` }));
     refresh.value = st.refresh;
     replace(form,
-      h("label", { for: "range" }, "Range ", range),
+      withRange ? h("label", { for: "range" }, "Range ", range) : null,
       h("label", { for: "refresh" }, "Auto-refresh ", refresh),
       extra || null,
       h("button", { type: "button", id: "refresh-now", onclick: refreshNow, text: "Refresh" }),
@@ -499,9 +404,11 @@ const LE = (() => {
     }
     box.textContent = e instanceof ApiError ? `${e.path}: ${e.status} ${e.message}` : String(e.message || e);
   }
-  function start(render, extraControls) {
+  /** Render now, on a timer and on resize; options.range = false: a page without a
+      time range (the alerts). */
+  function start(render, extraControls, options = {}) {
     renderFn = render;
-    controls(extraControls);
+    controls(extraControls, options.range !== false);
     schedule();
     refreshNow();
     let resize = null;
@@ -515,7 +422,7 @@ const LE = (() => {
   return {
     COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso, span, now, barsChart,
     h, s, replace, api, optional, offers, text, showAuth, metricName, isLatency, fmt, pct, count, interval,
-    metric, time, ms, badge, timeChart, sparkline, legend, paintSwatches, confusion, start,
+    metric, time, ms, badge, sparkline, legend, paintSwatches, confusion, start,
     refreshNow, modelFromPath,
   };
 })();

@@ -74,11 +74,13 @@
       }),
     }));
   }
-  function chart(container, o) {
-    const width = container.clientWidth || 600;
-    replace(container, LE.timeChart({ ...o, width }),
-      LE.legend(o.series, "filled = realized, hollow/dashed = estimating (labels still arriving)"));
+  /* A uPlot chart (charts.js) with its legend under it. */
+  function chart(container, o, note) {
+    const box = h("div", { class: "plot-box" });
+    // The legend names the series that have a point in the range.
+    replace(container, box, LE.legend(o.series.filter((se) => se.points.some((pt) => Number.isFinite(pt.v))), note === undefined ? "filled = realized, hollow = estimating (labels still arriving)" : note));
     LE.paintSwatches(container);
+    LE.plot(box, { ...o, width: container.clientWidth || 600 });
   }
   function metricPoint(w, name) {
     const m = w.metrics[name];
@@ -120,14 +122,12 @@
     replace(sections.quality, box,
       h("p", { class: "small muted", text: `Windows of ${win.size}; ${win.maturity_rule}. ` +
         (est.available ? (est.method ? `Estimates: ${est.method}; reference: ${est.reference}.` : est.reason || "") : `No estimates: ${est.reason || "not available"}.`) }));
-    const width = box.clientWidth || 600;
-    replace(box, LE.timeChart({
+    chart(box, {
       title: `${LE.metricName(chosen)} per window`, series: seriesList, marks,
       xMin, xMax, yFmt: (v) => LE.fmt(v, chosen),
       refs: target ? [{ v: target.target, label: `target ${target.op} ${LE.fmt(target.target, chosen)}` }] : [],
-      empty: "no labelled predictions in this range yet", width,
-    }), LE.legend(seriesList, marks.length ? "dotted line: a new version" : null));
-    LE.paintSwatches(box);
+      empty: "no labelled predictions in this range yet",
+    }, marks.length ? "dotted line: a new version" : null);
     sections.quality.dataset.realized = String(realized.length);
     sections.quality.dataset.estimated = String(estimated.length);
   }
@@ -189,14 +189,24 @@
         ? "Target: " + slo.map((c) => `${LE.metricName(c.metric)} ${c.op} ${LE.fmt(c.target, c.metric)} (${c.status})`).join("; ")
         : "The profile sets no latency target (the realtime profile does: p95 < 100 ms)." }),
       chartBox);
-    const p95 = slo.find((c) => c.metric === "latency_p95_seconds");
+    // p95 solid with its interval, p50 dotted, p99 dashed, one colour per version; the
+    // profile's latency targets as reference lines.
+    const percentiles = [];
+    for (const n of ["latency_p95_seconds", "latency_p50_seconds", "latency_p99_seconds"]) {
+      const label = LE.metricName(n).replace(" latency", "");
+      for (const se of series(windows, LE.metricName(n), (w) => metricPoint(w, n))) {
+        if (n !== "latency_p95_seconds") for (const p of se.points) { delete p.lo; delete p.hi; }
+        const style = { latency_p95_seconds: {}, latency_p50_seconds: { dash: [2, 3], width: 1.5 }, latency_p99_seconds: { dash: [7, 4], width: 1.5 } }[n];
+        percentiles.push({ ...se, ...style, name: `${se.name} ${label}` });
+      }
+    }
     chart(chartBox, {
-      title: "p95 latency per window",
-      series: series(windows, "p95 latency", (w) => metricPoint(w, "latency_p95_seconds")),
+      title: "latency percentiles per window",
+      series: percentiles,
       xMin, xMax, yMin: 0, yFmt: (v) => LE.fmt(v, "latency_p95_seconds"),
-      refs: p95 ? [{ v: p95.target, label: `target ${LE.fmt(p95.target, p95.metric)}` }] : [],
-      empty: "no windows with labelled predictions in this range yet",
-    });
+      refs: slo.map((c) => ({ v: c.target, label: `target: ${LE.metricName(c.metric)} ${c.op} ${LE.fmt(c.target, c.metric)}` })),
+      empty: "no predictions in this range yet",
+    }, "p95 solid (band: its interval), p50 dotted, p99 dashed");
   }
 
   async function renderFailed(body, windows, xMin, xMax, sec, version) {
@@ -230,14 +240,13 @@
         points: [...byStart.entries()].sort((a, b) => LE.ms(a[0]) - LE.ms(b[0])).map(([start, n]) => ({ t: LE.ms(start) + (LE.seconds(f.size) || 0) * 500, v: n, tip: `${LE.time(start)} · ${t || "(no type)"}: ${LE.count(n)} failed` })),
       };
     });
-    const width = typesBox.clientWidth || 600;
+    const typesChart = h("div", { class: "chart-box" });
     replace(typesBox,
       h("h3", { text: "Failed predictions by error type" }),
-      LE.timeChart({ title: `failed predictions per ${f.size} window, by error type`, series: perType, xMin, xMax, yMin: 0, yFmt: (v) => LE.count(v), width, height: 170 }),
-      LE.legend(perType),
+      typesChart,
       h("table", { class: "types" }, h("tr", {}, h("th", { text: "error type" }), h("th", { text: "failed" })),
         f.error_types.map((t) => h("tr", {}, h("td", {}, h("code", { text: t.error_type || "(no type)" })), h("td", { class: "n", text: LE.count(t.failed) })))));
-    LE.paintSwatches(typesBox);
+    chart(typesChart, { title: `failed predictions per ${f.size} window, by error type`, series: perType, xMin, xMax, yMin: 0, yFmt: (v) => LE.count(v), height: 170 }, null);
   }
 
   function renderConfusion(body, windows, st) {
@@ -337,11 +346,10 @@
       }),
     }));
     const thresholds = [...new Set(cols.slice(0, 3).map((c) => c.effect.threshold))];
-    replace(overTime, LE.timeChart({
+    chart(overTime, {
       title: "drift effect per window", series: effectSeries, xMin: LE.now() - sec * 1000, xMax: LE.now(), yMin: 0,
-      refs: thresholds.map((t) => ({ v: t, label: `threshold ${t}` })), width: overTime.clientWidth || 600, height: 170,
-    }), LE.legend(effectSeries));
-    LE.paintSwatches(overTime);
+      refs: thresholds.map((t) => ({ v: t, label: `threshold ${t}` })), height: 170,
+    }, null);
   }
 
   /* A column's reference and latest-window shares on the engine's bins (reference
@@ -396,13 +404,11 @@
       name: p.process, color: LE.COLORS[i % LE.COLORS.length], gaps: 1.5 * (LE.seconds(r.size) || 60) * 1000,
       points: p.windows.map((w) => ({ t: mid(w), v: w.rss_bytes_max / 1048576, tip: `${LE.time(w.start)} · memory max ${(w.rss_bytes_max / 1048576).toFixed(0)} MiB, mean ${(w.rss_bytes_mean / 1048576).toFixed(0)} MiB` })),
     }));
-    const width = cpuBox.clientWidth || 600;
-    replace(cpuBox, h("h3", { text: "CPU, % of one core (line: mean; band up to the max)" }),
-      LE.timeChart({ title: "server CPU per window", series: cpuSeries, xMin, xMax, yMin: 0, yFmt: (v) => v.toFixed(0) + "%", width, height: 160, empty: "no resource samples in this range" }),
-      LE.legend(cpuSeries));
-    replace(memBox, h("h3", { text: "Resident memory (max per window)" }),
-      LE.timeChart({ title: "server memory per window", series: memSeries, xMin, xMax, yMin: 0, yFmt: (v) => v.toFixed(0) + " MiB", width, height: 160, empty: "no resource samples in this range" }));
-    LE.paintSwatches(cpuBox);
+    const cpuChart = h("div"), memChart = h("div");
+    replace(cpuBox, h("h3", { text: "CPU, % of one core (line: mean; band up to the max)" }), cpuChart);
+    replace(memBox, h("h3", { text: "Resident memory (max per window)" }), memChart);
+    chart(cpuChart, { title: "server CPU per window", series: cpuSeries, xMin, xMax, yMin: 0, yFmt: (v) => v.toFixed(0) + "%", height: 160, empty: "no resource samples in this range" }, null);
+    chart(memChart, { title: "server memory per window", series: memSeries, xMin, xMax, yMin: 0, yFmt: (v) => v.toFixed(0) + " MiB", height: 160, empty: "no resource samples in this range" }, null);
   }
 
   /* The alerts timeline of this model (GET /v1/alerts: AlertNotice.to_json() objects):
@@ -416,12 +422,13 @@
     const body = await LE.optional(`/v1/alerts?model=${enc(model)}`);
     const alerts = (Array.isArray(body) ? body : (body && body.alerts) || []).filter((a) => a.model === model);
     alerts.sort((a, b) => (a.state === "firing" ? 0 : 1) - (b.state === "firing" ? 0 : 1) || String(b.changed_at).localeCompare(String(a.changed_at)));
+    const more = h("p", { class: "small" }, h("a", { href: LE.link("/alerts", ["refresh"], { model }), text: "Their evidence and the notifications sent →" }));
     replace(box, alerts.length
       ? h("ul", { class: "alert-list" }, alerts.map((a) => h("li", {},
         h("span", { class: `pill ${a.state === "firing" ? (a.severity === "critical" ? "fail" : "warn") : "pass"}`, text: `${a.state} · ${a.severity}` }), " ",
         h("strong", { text: a.rule }), a.version ? ` (${a.version})` : "", ": ", a.summary,
         h("span", { class: "muted small", text: ` · since ${LE.time(a.starts_at)}${a.ends_at ? " until " + LE.time(a.ends_at) : ""}` }))))
-      : h("p", { class: "muted", text: "No alerts for this model." }));
+      : h("p", { class: "muted", text: "No alerts for this model." }), more);
   }
 
   async function render(st) {
@@ -439,7 +446,7 @@
     metricSelect.value = chosen;
     const since = LE.sinceIso(sec);
     const wq = `size=${LE.windowSize(sec)}&${LE.span(sec)}&by=version${version ? "&version=" + enc(version) : ""}` +
-      [chosen, "latency_p95_seconds", "failed_prediction_rate"].map((n) => "&metrics=" + enc(n)).join("");
+      [chosen, "latency_p50_seconds", "latency_p95_seconds", "latency_p99_seconds", "failed_prediction_rate"].map((n) => "&metrics=" + enc(n)).join("");
     const win = await api(`${base}/windows?${wq}`);
     const windows = win.windows;
     const seen = [];

@@ -1,24 +1,27 @@
 """A prediction log's sufficient statistics, aggregated by Spark.
 
-Two passes over the Parquet files, each one Spark job whose only shuffle carries
-statistics, never rows:
+Two passes over the Parquet files; neither moves a log row to the driver, and neither
+shuffles more than statistics:
 
-1. **Survey** (reads the label, prediction, status and time columns): per partition,
-   the distinct (label, prediction) pairs of the labelled, successful rows with their
-   count and first position, the rows read, failed and unlabelled, and the time span.
-   On the driver, the pairs — a handful of rows — go through the local path's own
-   :func:`~liveeval.data.columns.prepare` as a small table in order of first
-   appearance: the classes, the positive label and every label error (NaN, unknown,
-   a third class, a class without a probability column …) come out exactly as the
-   local path finds them, at the same file and row.
+1. **Survey**: one Spark SQL GROUP BY (no Python worker) over the distinct (label,
+   prediction, status) values: their count, first position and first and last time.
+   On the driver, those few rows go through the local path's own checks — the statuses
+   through ``_status_failed``, the (label, prediction) pairs as a small table in order
+   of first appearance through :func:`~liveeval.data.columns.prepare` — so the
+   classes, the positive label and every label error (NaN, unknown, a third class, a
+   class without a probability column …) come out exactly as the local path finds
+   them, at the same file and row. A time column of ISO-8601 strings (whose minimum is
+   not its first time) is surveyed per Arrow batch in Python instead (:func:`_survey`).
 2. **Statistics**: per Arrow batch, ``prepare`` with those classes
    (:class:`~liveeval.data.columns.Part`) validates the rows with the same numpy
    checks and builds the same :class:`~liveeval.metrics.Evaluation` and per-group
    evaluations (version, segment, time window) as the local path; each partition
-   merges its batches with the statistics' own ``merge`` and emits them as rows
-   (confusion cells, score keys, loss sums, latency-sketch buckets). Spark sums the
-   rows by key — one shuffle of at most partitions × statistics rows — and the driver
-   rebuilds the evaluations from the sums.
+   merges its batches with the statistics' own ``merge`` and emits them as one
+   pickled object (a binned score histogram is at most 2^20 keys, whatever the rows).
+   The objects are merged by a tree (:func:`_tree_merge`: up to 16 per task and level,
+   one small shuffle per level), and the driver merges the last few. This pass moves
+   no position column; when some batch fails validation, it runs again with positions
+   to name the file and row.
 
 Rows are positioned by file (in sorted order) and row within the file (Parquet's
 ``_metadata.row_index``), so errors name the file and the row counted from 1, as the
@@ -29,8 +32,9 @@ from __future__ import annotations
 
 import glob as globbing
 import math
+import pickle
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,11 +60,9 @@ from ...data.columns import (
 )
 from ...data.reader import FORMATS
 from ...errors import InputFileError, UnknownLabelError, ValidationError
-from ...metrics import ConfusionMatrix, Evaluation, LatencySketch, LossSums, ScoreDistribution
-from ...metrics.evaluation import TOP_LABEL_RESOLUTION
-from ...metrics.grouped import GROUP_RESOLUTION
+from ...metrics import Evaluation
 from ...metrics.labels import Label
-from ...metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
+from ...metrics.ranking import DEFAULT_EXACT_LIMIT
 from .session import spark_session
 
 if TYPE_CHECKING:
@@ -282,6 +284,87 @@ def _survey(
         yield from _conform(out, schema).to_batches()
 
 
+def _sql_survey_applies(schema: pa.Schema, spec: ColumnSpec) -> bool:
+    """Whether the survey can run as one Spark SQL GROUP BY (no Python worker): a time
+    column, when there is one, whose first and last values are its minimum and maximum
+    (timestamps, dates, epoch seconds; not ISO-8601 strings), and a status column of
+    plain values (others go to the Python survey, which names their error)."""
+    if spec.status is not None and pa.types.is_nested(schema.field(spec.status).type):
+        return False
+    if spec.time is None:
+        return True
+    t = schema.field(spec.time).type
+    return bool(
+        pa.types.is_timestamp(t)
+        or pa.types.is_date(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+    )
+
+
+def _survey_sql(data_in: _Input, spec: ColumnSpec, schema: pa.Schema, source: str) -> pa.Table:
+    """:func:`_survey`'s table (summed), from one Spark SQL GROUP BY over the distinct
+    (label, prediction, status) values: their count, first position, and first and last
+    time. The statuses are judged on the driver by the local path's own check, on those
+    few values in order of first appearance, so that a status error names the row that
+    first holds the value, as the local path does."""
+    from pyspark.sql import functions as F
+
+    named = {"label": spec.label, "pred": spec.pred, "status": spec.status}
+    keys = {k: c for k, c in named.items() if c is not None}
+    stats = [F.count(F.lit(1)).alias("n"), F.min(POS).alias("pos")]
+    if spec.time is not None:
+        stats.append(F.min(F.col(f"`{spec.time}`")).alias("lo"))
+        stats.append(F.max(F.col(f"`{spec.time}`")).alias("hi"))
+    groups = (
+        data_in.frame.groupBy(*[F.col(f"`{c}`").alias(k) for k, c in keys.items()])
+        .agg(*stats)
+        .toArrow()
+    )
+    order = np.argsort(np.asarray(groups.column("pos").to_numpy(zero_copy_only=False)))
+    groups = groups.take(pa.array(order, pa.int64()))
+    pos = np.asarray(groups.column("pos").to_numpy(zero_copy_only=False), dtype=np.int64)
+    failed = np.zeros(groups.num_rows, dtype=bool)
+    if spec.status is not None:
+        try:
+            failed = _status_failed(
+                pa.table({spec.status: groups.column("status")}), spec.status, source
+            )
+        except ValidationError as exc:
+            return pa.Table.from_batches([_error_rows(exc, pos, spec, schema)])
+    labelled = np.asarray(groups.column("label").is_valid().to_numpy(zero_copy_only=False), bool)
+    counts = np.asarray(groups.column("n").to_numpy(zero_copy_only=False), dtype=np.int64)
+    totals = [int(counts.sum()), int(counts[failed].sum()), int(counts[~labelled & ~failed].sum())]
+    parts = [pa.table({"kind": ["rows", "failed", "unlabelled"], "n": totals})]
+    keep = labelled & ~failed
+    if keep.any():
+        by = ["label", "pred"] if spec.pred is not None else ["label"]
+        pairs = (
+            groups.filter(pa.array(keep))
+            .group_by(by, use_threads=False)
+            .aggregate([("n", "sum"), ("pos", "min")])
+        )
+        parts.append(
+            pa.table(
+                {
+                    "kind": pa.array(["pair"] * pairs.num_rows),
+                    **{k: pairs.column(k) for k in by},
+                    "n": pairs.column("n_sum"),
+                    "pos": pairs.column("pos_min"),
+                }
+            )
+        )
+    if spec.time is not None:
+        ok = groups.filter(pa.array(~failed))
+        lo, hi = pc.min(ok.column("lo")), pc.max(ok.column("hi"))
+        if lo.is_valid and hi.is_valid:
+            ends = pa.table({spec.time: pa.array([lo.as_py(), hi.as_py()], lo.type)})
+            span = _span(ends, spec.time, np.ones(2, dtype=bool))
+            if span is not None:
+                parts.append(pa.table({"kind": ["time"], "lo": [span[0]], "hi": [span[1]]}))
+    return _conform(parts, schema)
+
+
 def _span(table: pa.Table, name: str, ok: np.ndarray[Any, Any]) -> tuple[int, int] | None:
     """Microseconds of the first and last time of the ok rows that have one (the local
     path's span for the calendar unit); None when there is none or one is unreadable
@@ -341,124 +424,23 @@ def _raise_first(errors: list[dict[str, Any]], data: _Input) -> None:
 
 # -- pass 2: statistics --------------------------------------------------------------------
 
-_STATS_SCHEMA = pa.schema(
-    [
-        pa.field("dim", pa.string()),
-        pa.field("key", pa.string()),
-        pa.field("stat", pa.string()),
-        pa.field("i", pa.int64()),
-        pa.field("x", pa.float64()),
-        *(pa.field(f"v{j}", pa.float64()) for j in range(_VALUES)),
-        pa.field("m", pa.float64()),
-        pa.field("pos", pa.int64()),
-    ]
-)
+_BLOB_SCHEMA = pa.schema([pa.field("blob", pa.binary())])
+FAN_IN = 16
+"""Statistics objects merged per task in the tree reduction, and the most the driver
+receives: a level of the tree is one shuffle of at most 1/16 as many objects."""
 
 
-class _Rows:
-    """Statistics as rows of :data:`_STATS_SCHEMA`: small ones one by one, score keys
-    and sketch buckets as whole arrays (a binned score distribution has up to 2^20)."""
-
-    def __init__(self) -> None:
-        self.scalars: dict[str, list[Any]] = {f.name: [] for f in _STATS_SCHEMA}
-        self.chunks: list[pa.Table] = []
-
-    def add(
-        self,
-        dim: str,
-        key: str,
-        stat: str,
-        values: Sequence[float] = (),
-        *,
-        i: int = 0,
-        x: float = 0.0,
-        m: float | None = None,
-        pos: int | None = None,
-    ) -> None:
-        c = self.scalars
-        c["dim"].append(dim)
-        c["key"].append(key)
-        c["stat"].append(stat)
-        c["i"].append(i)
-        c["x"].append(x)
-        for j in range(_VALUES):
-            c[f"v{j}"].append(float(values[j]) if j < len(values) else 0.0)
-        c["m"].append(m)
-        c["pos"].append(pos)
-
-    def add_many(self, dim: str, key: str, stat: str, i: Any, x: Any, *values: Any) -> None:
-        """One statistic's arrays as rows, without a Python object per row."""
-        size = len(values[0])
-        columns: list[pa.Array] = [
-            pa.repeat(pa.scalar(dim), size),
-            pa.repeat(pa.scalar(key), size),
-            pa.repeat(pa.scalar(stat), size),
-            pa.array(np.broadcast_to(np.asarray(i, dtype=np.int64), (size,))),
-            pa.array(np.broadcast_to(np.asarray(x, dtype=np.float64), (size,))),
-        ]
-        for j in range(_VALUES):
-            v = values[j] if j < len(values) else np.zeros(size)
-            columns.append(pa.array(np.asarray(v, dtype=np.float64)))
-        columns += [pa.nulls(size, pa.float64()), pa.nulls(size, pa.int64())]
-        self.chunks.append(pa.Table.from_arrays(columns, schema=_STATS_SCHEMA))
-
-    def table(self) -> pa.Table:
-        return pa.concat_tables([pa.table(self.scalars, schema=_STATS_SCHEMA), *self.chunks])
-
-
-def _nan(value: float | None) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _evaluation_rows(rows: _Rows, dim: str, key: str, ev: Evaluation) -> None:
-    k = len(ev.labels)
-    cm = ev.confusion
-    cells = np.arange(k * k)
-    cell_rows = np.full(k * k, np.nan) if cm.rows is None else cm.rows.reshape(-1)
-    rows.add_many(
-        dim, key, "cm", cells, 0.0, cm.counts.reshape(-1), cm.squares.reshape(-1), cell_rows
-    )
-    dists = list(enumerate(ev.scores or []))
-    if ev.top_label is not None:
-        dists.append((-1, ev.top_label))
-    for c, d in dists:
-        rows.add(dim, key, "sdn", (d.rows, d.positive_sq, d.negative_sq), i=c)
-        if d.keys.size:
-            rows.add_many(dim, key, "sd", c, d.keys, d.positive, d.negative)
-    if ev.losses is not None:
-        s = ev.losses
-        rows.add(
-            dim,
-            key,
-            "loss",
-            (
-                s.weight,
-                s.weight_sq,
-                s.rows,
-                s.log_loss,
-                s.log_loss_sq,
-                s.brier,
-                s.brier_sq,
-                _nan(s.log_loss_cu),
-                _nan(s.brier_cu),
-            ),
-        )
-    if ev.latency is not None:
-        lat = ev.latency
-        rows.add(
-            dim,
-            key,
-            "latn",
-            (lat.zeros, lat.count, lat.total, lat.total_sq),
-            m=lat.maximum if lat.count else None,
-        )
-        if lat.keys.size:
-            rows.add_many(dim, key, "lat", lat.keys, 0.0, lat.counts)
-    rows.add(dim, key, "ops", (ev.predictions, ev.failures))
+def _first_error(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Of two errors, the one the local path would raise first (check order, then row)."""
+    if a is None or b is None:
+        return a or b
+    return min(a, b, key=lambda e: (e["rank"], e["pos"] if e["pos"] is not None else -1))
 
 
 class _Partition:
-    """One partition's statistics, merged batch by batch."""
+    """Statistics of some of the log's batches: the whole log's evaluation, one per
+    (dimension, group key), window counts, and the first error found. Merged batch by
+    batch in a partition, then partition by partition; crosses the shuffle pickled."""
 
     def __init__(self) -> None:
         self.whole: Evaluation | None = None
@@ -466,7 +448,7 @@ class _Partition:
         self.windows: dict[str, list[int]] = {}
         self.latency_absent = 0
         self.positive_weight = 0
-        self.errors: list[tuple[ValidationError, int]] = []
+        self.error: dict[str, Any] | None = None
 
     def add(self, prepared: Prepared, ev: Evaluation, groups: dict[str, Any]) -> None:
         self.whole = ev if self.whole is None else self.whole.merge(ev)
@@ -482,19 +464,55 @@ class _Partition:
         if prepared.weight is not None:
             self.positive_weight += int((prepared.weight > 0).sum())
 
-    def rows(self, spec: ColumnSpec) -> pa.Table:
-        rows = _Rows()
-        if self.whole is not None:
-            _evaluation_rows(rows, "", "", self.whole)
-        for (dim, key), ev in self.groups.items():
-            _evaluation_rows(rows, dim, key, ev)
-        for key, (ok, labelled) in self.windows.items():
-            rows.add("time", key, "win", (ok, labelled))
-        rows.add("", "", "n", (self.latency_absent, self.positive_weight))
-        for exc, at in self.errors:
-            kind = "error:unknown-label" if isinstance(exc, UnknownLabelError) else "error"
-            rows.add(exc.column or "", exc.detail, kind, i=_rank(spec, exc.column), pos=at)
-        return rows.table()
+    def fail(self, exc: ValidationError, at: int, spec: ColumnSpec) -> None:
+        kind = "error:unknown-label" if isinstance(exc, UnknownLabelError) else "error"
+        found = {
+            "kind": kind,
+            "detail": exc.detail,
+            "column": exc.column,
+            "rank": _rank(spec, exc.column),
+            "pos": at,
+        }
+        self.error = _first_error(self.error, found)
+
+    def merge(self, other: _Partition) -> _Partition:
+        """Both partitions' statistics, in ``self`` (returned)."""
+        if other.whole is not None:
+            self.whole = other.whole if self.whole is None else self.whole.merge(other.whole)
+        for at, group in other.groups.items():
+            self.groups[at] = group if at not in self.groups else self.groups[at].merge(group)
+        for key, (ok, labelled) in other.windows.items():
+            counts = self.windows.setdefault(key, [0, 0])
+            counts[0] += ok
+            counts[1] += labelled
+        self.latency_absent += other.latency_absent
+        self.positive_weight += other.positive_weight
+        self.error = _first_error(self.error, other.error)
+        return self
+
+
+def _dumps(part: _Partition) -> bytes:
+    return pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _loads(blob: bytes | bytearray) -> _Partition:
+    part = pickle.loads(blob)
+    if not isinstance(part, _Partition):  # pragma: no cover - written by _statistics only
+        raise TypeError(f"expected the statistics of a partition, got {type(part).__name__}")
+    return part
+
+
+def _merge_blobs(blobs: Iterable[bytes | bytearray]) -> _Partition:
+    merged = _Partition()
+    for blob in blobs:
+        merged.merge(_loads(blob))
+    return merged
+
+
+def _merged_blob(blobs: Iterable[bytes]) -> bytes:
+    """Pickled statistics as one pickled statistics object (one is passed as it is)."""
+    items = list(blobs)
+    return items[0] if len(items) == 1 else _dumps(_merge_blobs(iter(items)))
 
 
 def _statistics(
@@ -504,6 +522,8 @@ def _statistics(
     exact_limit: int,
     source: str,
 ) -> Iterator[pa.RecordBatch]:
+    """A partition's batches validated and summarised by the local path's functions,
+    merged, and emitted as one row: the pickled :class:`_Partition`."""
     from ...analysis import _evaluation, _group_evaluations
 
     acc = _Partition()
@@ -511,18 +531,20 @@ def _statistics(
         if batch.num_rows == 0:
             continue
         table = pa.Table.from_batches([batch])
-        pos = np.asarray(table.column(POS).to_numpy(zero_copy_only=False), dtype=np.int64)
-        table = table.drop_columns([POS])
+        pos = None
+        if POS in table.column_names:
+            pos = np.asarray(table.column(POS).to_numpy(zero_copy_only=False), dtype=np.int64)
+            table = table.drop_columns([POS])
         try:
             prepared = prepare(table, spec, source, part=part)
             ev, pred = _evaluation(prepared, spec, exact_limit=exact_limit)
             groups = _group_evaluations(prepared, pred)
         except ValidationError as exc:
-            at = NO_ROW if exc.row is None else int(pos[exc.row - 1])
-            acc.errors.append((exc, at))
+            at = NO_ROW if exc.row is None or pos is None else int(pos[exc.row - 1])
+            acc.fail(exc, at, spec)
             continue
         acc.add(prepared, ev, groups)
-    yield from acc.rows(spec).to_batches()
+    yield pa.RecordBatch.from_arrays([pa.array([_dumps(acc)], pa.binary())], schema=_BLOB_SCHEMA)
 
 
 def _map(frame: DataFrame, function: Any, schema: Any) -> DataFrame:
@@ -533,110 +555,37 @@ def _map(frame: DataFrame, function: Any, schema: Any) -> DataFrame:
         return frame.mapInArrow(function, schema)
 
 
-def _sums(frame: DataFrame) -> pa.Table:
-    """Sum the statistics rows by key: the one shuffle of the pass."""
-    from pyspark.sql import functions as F
+def _tree_merge(blobs: DataFrame) -> tuple[_Partition, int]:
+    """The partitions' statistics merged by a tree reduction: each level merges up to
+    :data:`FAN_IN` objects per task (one shuffle of pickled statistics), until at most
+    ``FAN_IN`` are left; those reach the driver. Returns the merged statistics and the
+    number of objects the driver received.
 
-    return (
-        frame.groupBy("dim", "key", "stat", "i", "x")
-        .agg(
-            *(F.sum(f"v{j}").alias(f"v{j}") for j in range(_VALUES)),
-            F.max("m").alias("m"),
-            F.min("pos").alias("pos"),
-        )
-        .toArrow()
-    )
+    The objects are the size of the statistics, not of the rows (a binned score
+    distribution has at most 2^20 keys), so at a billion rows in 1,000 partitions the
+    tree has two levels (1,000 → 63 → 4) and the driver merges four.
+    """
+    rdd = blobs.rdd.map(lambda row: bytes(row[0]))
+    width = rdd.getNumPartitions()
+    while width > FAN_IN:
+        width = math.ceil(width / FAN_IN)
 
-
-def _distribution(
-    table: dict[str, np.ndarray[Any, Any]],
-    header: dict[str, Any],
-    c: int,
-    resolution: int,
-    exact: bool,
-) -> ScoreDistribution:
-    pick = table["i"] == c
-    keys = table["x"][pick]
-    order = np.argsort(keys, kind="stable")
-    return ScoreDistribution(
-        resolution,
-        DEFAULT_EXACT_LIMIT if exact else 0,
-        exact,
-        int(round(header["v0"])),
-        keys[order].astype(np.float64),
-        table["v0"][pick][order].astype(np.float64),
-        table["v1"][pick][order].astype(np.float64),
-        float(header["v1"]),
-        float(header["v2"]),
-    )
+        rdd = rdd.mapPartitionsWithIndex(_keyed(width)).partitionBy(width, _identity).values()
+    collected = rdd.mapPartitions(lambda items: [_merged_blob(items)]).collect()
+    return _merge_blobs(collected), len(collected)
 
 
-def _rebuild(
-    rows: list[dict[str, Any]],
-    arrays: dict[str, np.ndarray[Any, Any]],
-    labels: tuple[Label, ...],
-    pos_label: Label | None,
-    *,
-    whole: bool,
-    exact: bool = False,
-) -> Evaluation:
-    """An evaluation from its summed rows (``rows`` the scalar ones, ``arrays`` the
-    score keys of ``stat == "sd"``)."""
-    k = len(labels)
-    binary = k == 2 and pos_label is not None
-    by = {(r["stat"], r["i"]): r for r in rows}
-    counts, squares, cell_rows = np.zeros(k * k), np.zeros(k * k), np.zeros(k * k)
-    for r in rows:
-        if r["stat"] == "cm":
-            counts[r["i"]], squares[r["i"]], cell_rows[r["i"]] = r["v0"], r["v1"], r["v2"]
-    cm = ConfusionMatrix(
-        labels,
-        counts.reshape(k, k),
-        squares.reshape(k, k),
-        None if np.isnan(cell_rows).any() else cell_rows.reshape(k, k),
-    )
-    scores = None
-    top = None
-    headers = sorted(i for (stat, i) in by if stat == "sdn")
-    if headers:
-        resolution = DEFAULT_RESOLUTION if whole else GROUP_RESOLUTION
-        scores = [
-            _distribution(arrays, by[("sdn", c)], c, resolution, exact) for c in headers if c >= 0
-        ]
-        if -1 in headers:
-            top = _distribution(arrays, by[("sdn", -1)], -1, TOP_LABEL_RESOLUTION, exact)
-    losses = None
-    if ("loss", 0) in by:
-        r = by[("loss", 0)]
-        losses = LossSums(
-            r["v0"],
-            r["v1"],
-            int(round(r["v2"])),
-            r["v3"],
-            r["v4"],
-            r["v5"],
-            r["v6"],
-            None if math.isnan(r["v7"]) else r["v7"],
-            None if math.isnan(r["v8"]) else r["v8"],
-        )
-    latency = None
-    if ("latn", 0) in by:
-        r = by[("latn", 0)]
-        latency = LatencySketch()
-        lat = [x for x in rows if x["stat"] == "lat"]
-        lat.sort(key=lambda x: x["i"])
-        latency.keys = np.array([x["i"] for x in lat], dtype=np.int64)
-        latency.counts = np.array([x["v0"] for x in lat], dtype=np.float64)
-        latency.zeros = int(round(r["v0"]))
-        latency.count = int(round(r["v1"]))
-        latency.total = float(r["v2"])
-        latency.total_sq = float(r["v3"])
-        latency.maximum = -math.inf if r["m"] is None else float(r["m"])
-    ev = Evaluation(labels, pos_label if binary else None, cm, scores, top, losses, latency)
-    if ("ops", 0) in by:
-        ev.predictions = int(round(by[("ops", 0)]["v0"]))
-        ev.failures = int(round(by[("ops", 0)]["v1"]))
-    return ev
+def _keyed(width: int) -> Callable[[int, Iterable[bytes]], Iterable[tuple[int, bytes]]]:
+    """A partition's statistics merged, keyed by the task of the next level."""
+
+    def keyed(index: int, items: Iterable[bytes]) -> Iterable[tuple[int, bytes]]:
+        return [(index % width, _merged_blob(items))]
+
+    return keyed
+
+
+def _identity(key: int) -> int:
+    return key
 
 
 # -- the two passes together ---------------------------------------------------------------
@@ -715,19 +664,22 @@ def log_statistics(
     def survey(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return _survey(batches, survey_spec, survey_schema, source)
 
-    frame = data_in.frame.select(*[F.col(f"`{c}`") for c in dict.fromkeys(needed)], POS)
-    surveyed = (
-        _map(frame, survey, from_arrow_schema(survey_schema))
-        .groupBy("kind", "label", "pred", "detail", "column")
-        .agg(
-            F.sum("n").alias("n"),
-            F.min("pos").alias("pos"),
-            F.min("lo").alias("lo"),
-            F.max("hi").alias("hi"),
-            F.min("rank").alias("rank"),
+    if _sql_survey_applies(schema, spec):
+        surveyed = _survey_sql(data_in, spec, survey_schema, source)
+    else:
+        frame = data_in.frame.select(*[F.col(f"`{c}`") for c in dict.fromkeys(needed)], POS)
+        surveyed = (
+            _map(frame, survey, from_arrow_schema(survey_schema))
+            .groupBy("kind", "label", "pred", "detail", "column")
+            .agg(
+                F.sum("n").alias("n"),
+                F.min("pos").alias("pos"),
+                F.min("lo").alias("lo"),
+                F.max("hi").alias("hi"),
+                F.min("rank").alias("rank"),
+            )
+            .toArrow()
         )
-        .toArrow()
-    )
     collected = surveyed.num_rows
     kinds = surveyed.column("kind").to_pylist()
     records = surveyed.drop_columns(["label", "pred"]).to_pylist()
@@ -784,11 +736,18 @@ def log_statistics(
         return _statistics(batches, stats_spec, part, exact_limit, source)
 
     used = [c for c in schema.names if c in set(spec.named_columns()) | set(proba_columns)]
-    frame = data_in.frame.select(*[F.col(f"`{c}`") for c in used], POS)
-    summed = _sums(_map(frame, statistics, from_arrow_schema(_STATS_SCHEMA)))
-    collected += summed.num_rows
+    # Without positions (a column less to move to Python); a log with an error is read
+    # again with them, to name the error's file and row.
+    columns = [F.col(f"`{c}`") for c in used]
+    blob_schema = from_arrow_schema(_BLOB_SCHEMA)
+    merged, objects = _tree_merge(_map(data_in.frame.select(*columns), statistics, blob_schema))
+    collected += objects
+    if merged.error is not None and data_in.files:
+        frame = data_in.frame.select(*columns, POS)
+        merged, objects = _tree_merge(_map(frame, statistics, blob_schema))
+        collected += objects
     return _assemble(
-        summed,
+        merged,
         data_in,
         spec,
         resolved,
@@ -799,7 +758,6 @@ def log_statistics(
         duplicated=duplicated,
         proba_columns=proba_columns,
         collected=collected,
-        exact=exact_limit > 0,
     )
 
 
@@ -813,7 +771,7 @@ def _proba_columns(schema: pa.Schema, spec: ColumnSpec) -> list[str]:
 
 
 def _assemble(
-    summed: pa.Table,
+    merged: _Partition,
     data_in: _Input,
     spec: ColumnSpec,
     resolved: Prepared,
@@ -825,72 +783,16 @@ def _assemble(
     duplicated: tuple[str, ...],
     proba_columns: list[str],
     collected: int,
-    exact: bool,
 ) -> LogStatistics:
     source = data_in.source
-    stat = summed.column("stat").to_pylist()
-    errors = [
-        {
-            "kind": s,
-            "detail": summed.column("key")[i].as_py(),
-            "column": summed.column("dim")[i].as_py() or None,
-            "rank": summed.column("i")[i].as_py(),
-            "pos": summed.column("pos")[i].as_py(),
-        }
-        for i, s in enumerate(stat)
-        if s.startswith("error")
-    ]
-    _raise_first(errors, data_in)
-    scalar_at = [i for i, s in enumerate(stat) if s != "sd"]
-    scalars = summed.take(pa.array(scalar_at, pa.int64())).to_pylist()
-    sd = summed.filter(pc.equal(summed.column("stat"), "sd"))
-    sd_groups: dict[tuple[str, str], dict[str, np.ndarray[Any, Any]]] = {}
-    if sd.num_rows:
-        # Up to 2^20 score keys per distribution: grouped by (dim, key) in Arrow.
-        joined = pc.binary_join_element_wise(sd.column("dim"), sd.column("key"), "\x1f")
-        encoded = pc.dictionary_encode(joined).combine_chunks()
-        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
-        cols = {
-            c: np.asarray(sd.column(c).to_numpy(zero_copy_only=False))
-            for c in ("i", "x", "v0", "v1")
-        }
-        for g, text in enumerate(encoded.dictionary.to_pylist()):
-            dim, _, key = text.partition("\x1f")
-            sel = codes == g
-            sd_groups[(dim, key)] = {c: v[sel] for c, v in cols.items()}
-    by_group: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in scalars:
-        by_group.setdefault((r["dim"], r["key"]), []).append(r)
-    labels, pos_label = part.labels, part.pos_label
-    empty_sd = {c: np.zeros(0) for c in ("i", "x", "v0", "v1")}
-    whole_rows = by_group.get(("", ""), [])
-    evaluation = _rebuild(
-        whole_rows,
-        sd_groups.get(("", ""), empty_sd),
-        labels,
-        pos_label,
-        whole=True,
-        exact=exact,
-    )
-    extra = next((r for r in whole_rows if r["stat"] == "n"), None)
+    _raise_first([] if merged.error is None else [merged.error], data_in)
+    if merged.whole is None:  # pragma: no cover - the survey found labelled rows
+        raise no_labelled_rows(n, excluded, spec, source, False)
+    evaluation = merged.whole
     groups: dict[str, list[tuple[str, Evaluation]]] = {}
-    window_counts: dict[str, tuple[int, int]] = {}
-    for (dim, key), rows in by_group.items():
-        if dim == "":
-            continue
-        wins = [r for r in rows if r["stat"] == "win"]
-        if wins:
-            window_counts[key] = (int(round(wins[0]["v0"])), int(round(wins[0]["v1"])))
-        if not any(r["stat"] == "cm" for r in rows):
-            continue
-        ev = _rebuild(
-            rows,
-            sd_groups.get((dim, key), empty_sd),
-            labels,
-            pos_label,
-            whole=False,
-        )
+    for (dim, key), ev in merged.groups.items():
         groups.setdefault(dim, []).append((key, ev))
+    window_counts = {key: (ok, labelled) for key, (ok, labelled) in merged.windows.items()}
     for dim, evaluations in groups.items():
         if dim == "time":
             evaluations.sort(key=lambda e: e[0])
@@ -900,10 +802,10 @@ def _assemble(
         if len(groups["time"]) > 10_000:
             raise too_many_windows(len(groups["time"]), part.time_unit, source, spec.time)
     rows_evaluated = evaluation.confusion.row_count()
-    if spec.weight is not None and extra is not None and extra["v1"] <= 0:
+    if spec.weight is not None and merged.positive_weight <= 0:
         raise no_positive_weight(rows_evaluated, source, spec.weight)
-    if spec.latency is not None and extra is not None and extra["v0"] > 0:
-        notes.append(latency_note(int(round(extra["v0"])), spec.latency))
+    if spec.latency is not None and merged.latency_absent > 0:
+        notes.append(latency_note(merged.latency_absent, spec.latency))
     used = {
         "label": spec.label,
         "pred": spec.pred,
@@ -921,8 +823,8 @@ def _assemble(
         source=source,
         rows_read=n,
         excluded=excluded,
-        labels=labels,
-        pos_label=pos_label if len(labels) == 2 else None,
+        labels=part.labels,
+        pos_label=part.pos_label if len(part.labels) == 2 else None,
         evaluation=evaluation,
         groups=groups,
         window_counts=window_counts,

@@ -4,6 +4,7 @@ window number of a bucket, and lists of counts as numpy matrices."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,10 +61,20 @@ def check(scope: Scope, every: timedelta | None) -> None:
 
 
 def rollup_where(
-    scope: Scope, *, segments: bool = True, grain: int = BUCKET_SECONDS
+    scope: Scope,
+    *,
+    segments: bool = True,
+    grain: int = BUCKET_SECONDS,
+    models: Sequence[str] | None = None,
 ) -> tuple[str, list[Any]]:
-    clauses = ["r.model = ?"]
-    params: list[Any] = [scope.model]
+    """The rollup rows of ``scope`` (of each of ``models`` instead of ``scope.model``
+    when given: one read for several models)."""
+    if models is None:
+        clauses = ["r.model = ?"]
+        params: list[Any] = [scope.model]
+    else:
+        clauses = [f"r.model IN ({', '.join('?' for _ in models) or 'NULL'})"]
+        params = list(models)
     if scope.version is not None:
         clauses.append("r.version = ?")
         params.append(scope.version)

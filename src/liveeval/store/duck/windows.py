@@ -10,7 +10,7 @@ answers, slower); the histogram and delay reads refuse with a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +36,7 @@ from ._window_sql import (
     unaligned,
     window_key,
 )
-from .aggregate import assemble, unmatched_outcomes
+from .aggregate import assemble, grouped_aggregate, unmatched_outcomes
 from .feature_windows import feature_bins, feature_window_arrays, feature_windows
 from .rollup import DELAY_EDGES
 
@@ -46,7 +46,9 @@ __all__ = [
     "feature_window_arrays",
     "feature_windows",
     "label_delays",
+    "models_grouped",
     "rollup_grouped",
+    "rollup_grouped_models",
     "score_histograms",
     "unaligned",
 ]
@@ -100,11 +102,34 @@ def rollup_grouped(
     positive–negative pairs that share a bin as ties (exact when no two distinct scores
     share a bin).
     """
+    labels = {scope.model: (classes, pos_label)}
+    return rollup_grouped_models(cur, scope, labels, by, every, unmatched=unmatched)[scope.model]
+
+
+def rollup_grouped_models(
+    cur: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+    by: Sequence[str],
+    every: timedelta | None,
+    *,
+    unmatched: int | None = None,
+    scores: bool = True,
+) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
+    """:func:`rollup_grouped` for every model of ``labels`` (its classes and positive
+    label) over ``scope``'s range (``scope.model`` is not read): one query per rollup
+    table for all of them, and the server-wide unmatched-outcomes count once. A model
+    without predictions in the range maps to ``{}``. ``scores=False`` leaves the
+    score distributions out (and their read, the largest)."""
     check(scope, every)
-    where, params = rollup_where(scope)
+    models = sorted(labels)
+    out: dict[str, dict[tuple[Any, ...], StoreStats]] = {m: {} for m in models}
+    if not models:
+        return out
+    where, params = rollup_where(scope, models=models)
     group = [{"version": "r.version", "segment": "r.seg"}[c] + f" AS g_{c}" for c in by]
-    keys = [*group, f"{window_key(every)} AS w"]
-    names = [*(f"g_{c}" for c in by), "w"]
+    keys = ["r.model AS g_model", *group, f"{window_key(every)} AS w"]
+    names = ["g_model", *(f"g_{c}" for c in by), "w"]
     select = ", ".join(keys)
     counts = cur.sql(
         f"SELECT {select}, sum(predictions)::BIGINT AS predictions, "
@@ -115,7 +140,7 @@ def rollup_grouped(
         params=params,
     ).to_arrow_table()
     if counts.num_rows == 0:
-        return {}
+        return out
     latency = _split(
         cur.sql(
             f"SELECT {select}, k, sum(n)::BIGINT AS n FROM rollup_latency r WHERE {where} "
@@ -135,21 +160,25 @@ def rollup_grouped(
         ).to_arrow_table(),
         names,
     )
-    table, grain = scores_table(scope, every)
-    s_where, s_params = rollup_where(scope, grain=grain)
-    s_select = ", ".join([*group, f"{window_key(every, grain)} AS w"])
-    scores = _score_lists(
-        cur.sql(
-            f"SELECT {s_select}, label AS t, counts FROM {table} r WHERE {s_where} AND kind = 'l'",
-            params=s_params,
-        ).to_arrow_table(),
-        names,
-    )
+    lists: dict[tuple[Any, ...], Callable[[list[str]], ScoreDistribution | None]] = {}
+    if scores:
+        table, grain = scores_table(scope, every)
+        s_where, s_params = rollup_where(scope, grain=grain, models=models)
+        s_select = ", ".join(["r.model AS g_model", *group, f"{window_key(every, grain)} AS w"])
+        lists = _score_lists(
+            cur.sql(
+                f"SELECT {s_select}, label AS t, counts FROM {table} r "
+                f"WHERE {s_where} AND kind = 'l'",
+                params=s_params,
+            ).to_arrow_table(),
+            names,
+        )
     if unmatched is None:
         unmatched = unmatched_outcomes(cur)
-    out: dict[tuple[Any, ...], StoreStats] = {}
     for row in counts.to_pylist():
         key = tuple(row[n] for n in names)
+        model = str(key[0])
+        classes, pos_label = labels[model]
         window_cells = [
             {
                 **c,
@@ -158,9 +187,9 @@ def rollup_grouped(
             }
             for c in (cells[key].to_pylist() if key in cells else [])
         ]
-        out[_key(key, by, every, scope)] = assemble(
+        out[model][_key(key[1:], by, every, scope)] = assemble(
             window_cells,
-            scores.get(key, _no_scores),
+            lists.get(key, _no_scores),
             _latency(row, latency.get(key)),
             (int(row["predictions"]), int(row["failed"]), unmatched),
             classes=classes,
@@ -168,7 +197,42 @@ def rollup_grouped(
             exact=False,
             resolution=SCORE_BINS,
         )
-    return dict(sorted(out.items(), key=lambda kv: tuple((v is None, str(v)) for v in kv[0])))
+    return {
+        model: dict(sorted(got.items(), key=lambda kv: tuple((v is None, str(v)) for v in kv[0])))
+        for model, got in out.items()
+    }
+
+
+def models_grouped(
+    cur: duckdb.DuckDBPyConnection,
+    labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+    by: Sequence[str],
+    every: timedelta,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    scores: bool = True,
+) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
+    """:meth:`~liveeval.store.StatisticsSource.models_grouped_statistics` on a DuckDB
+    connection: from the rollups in one read when the range and windows are on bucket
+    boundaries, else a scan per model (the unmatched count read once either way; a
+    scan keeps the scores whatever ``scores`` says)."""
+    scope = Scope("", since, until)
+    if unaligned(scope, every) is None:
+        return rollup_grouped_models(cur, scope, labels, by, every, scores=scores)
+    missing = unmatched_outcomes(cur)
+    return {
+        model: grouped_aggregate(
+            cur,
+            Scope(model, since, until),
+            by,
+            every=every,
+            classes=classes,
+            pos_label=pos_label,
+            unmatched=missing,
+        )
+        for model, (classes, pos_label) in sorted(labels.items())
+    }
 
 
 def _no_scores(positive: list[str]) -> ScoreDistribution | None:

@@ -156,6 +156,23 @@ class PostgresEngine:
             settle=True,
         )
 
+    def models_grouped_statistics(
+        self,
+        labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scores: bool = True,
+    ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
+        return self._read(
+            lambda cur: reads.models_grouped_statistics(
+                self._mirror, cur, labels, by, every, since, until, scores
+            ),
+            settle=True,
+        )
+
     def feature_histograms(
         self,
         scope: Scope,

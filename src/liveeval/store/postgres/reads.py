@@ -264,6 +264,65 @@ def grouped_statistics(
         )
 
 
+def models_grouped_statistics(
+    mirror: Mirror,
+    cur: Any,
+    labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+    by: Sequence[str],
+    every: timedelta,
+    since: datetime | None,
+    until: datetime | None,
+    scores: bool = True,
+) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
+    """Several models' windows in one read (the dashboard's overview): their rollup
+    rows in one copy per table, merged by the DuckDB engine's code, as
+    :func:`_rolled` does for one model; a scan per model off bucket boundaries."""
+    scope = Scope("", since, until)
+    models = sorted(labels)
+    if not models or windows.unaligned(scope, every) is not None:
+        return {
+            m: grouped_statistics(mirror, cur, Scope(m, since, until), by, every, *labels[m])
+            for m in models
+        }
+    missing = unmatched(cur)
+
+    def of_models(where: str, params: list[Any]) -> tuple[str, list[Any]]:
+        return where.replace("model = %s", "model = ANY(%s)", 1), [models, *params[1:]]
+
+    where, params = of_models(*_rollup_where(scope))
+    table = scores_table(scope, every)[0]
+    grain = HOUR if table == "rollup_scores_hourly" else BUCKET_SECONDS
+    s_where, s_params = of_models(*_rollup_where(scope, grain=grain))
+    span = int(every.total_seconds()) // BUCKET_SECONDS
+    keys = f"model, version, seg, bucket / {span}"
+    first = "model, version, seg, min(bucket)"
+    tables = {
+        "rollup_counts": (
+            f"SELECT {first}, sum(predictions), sum(failed), sum(labelled), sum(lat_n), "
+            "sum(lat_zeros), sum(lat_sum), sum(lat_sum2), max(lat_max) FROM rollup_counts "
+            f"WHERE {where} GROUP BY {keys}",
+            params,
+        ),
+        "rollup_latency": (
+            f"SELECT {first}, k, sum(n) FROM rollup_latency WHERE {where} GROUP BY {keys}, k",
+            params,
+        ),
+        "rollup_cells": (
+            f"SELECT {first}, label, predicted, "
+            + ", ".join(f"sum({c})" for c in _CELLS)
+            + f", bool_and(vbin) FROM rollup_cells WHERE {where} GROUP BY {keys}, label, "
+            "predicted",
+            params,
+        ),
+    }
+    if scores:
+        tables[table] = (f"{s_where} AND kind = 'l'", s_params)
+    with mirror.filled(cur, tables) as con:
+        return windows.rollup_grouped_models(
+            con, scope, labels, by, every, unmatched=missing, scores=scores
+        )
+
+
 def features_of(
     mirror: Mirror,
     cur: Any,

@@ -1,0 +1,33 @@
+"""A sparkline point: the value of a binary metric without its interval equals the
+value binary_metrics gives, and is undefined exactly where that one is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liveeval.metrics.classification import POINT_METRICS, binary_metrics, binary_point
+from liveeval.metrics.confusion import ConfusionMatrix
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_point_values_equal_binary_metrics_and_share_their_undefined_cases(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 12))
+    y_true = rng.integers(0, 2, n) * int(rng.integers(0, 2) or 1)
+    y_pred = rng.integers(0, 2, n) * int(rng.integers(0, 2) or 1)
+    weight = rng.uniform(0, 3, n) if seed % 3 == 0 else None
+    cm = ConfusionMatrix.from_arrays(y_true, y_pred, labels=[0, 1], weight=weight)
+    full = binary_metrics(cm, 1, only=POINT_METRICS)
+    for name in POINT_METRICS:
+        point = binary_point(cm, 1, name)
+        if full[name].is_defined:
+            assert point == full[name].value, name
+        else:
+            assert point is None, name
+
+
+def test_a_point_of_a_metric_with_no_cheap_value_is_refused():
+    cm = ConfusionMatrix.from_arrays([0, 1], [0, 1], labels=[0, 1])
+    with pytest.raises(ValueError, match="no point value for 'roc_auc'; accepted: "):
+        binary_point(cm, 1, "roc_auc")
