@@ -19,7 +19,8 @@ and together, plus ``label_delays``; and the **full reads through the service**,
 
 ``--store FILE`` reads an existing store instead of building one; ``--src DIR`` takes
 liveeval from another source tree (an earlier commit, for a before/after in the same
-run).
+run); ``--encode`` also times the JSON encoding of the two service answers, FastAPI's
+way for a route returning a dict and with pydantic-core (what the routes now do).
 """
 
 from __future__ import annotations
@@ -127,7 +128,12 @@ def build(path: Path, n: int, features: int) -> dict[str, float]:
 
 
 def reads(
-    path: Path, runs: int, features: int, dump: Path | None = None, only: str | None = None
+    path: Path,
+    runs: int,
+    features: int,
+    dump: Path | None = None,
+    only: str | None = None,
+    encode: bool = False,
 ) -> dict[str, float]:
     engine = DuckEngine(path)
     scope = Scope(MODEL, since=START, until=START + dt.timedelta(days=DAYS))
@@ -151,6 +157,30 @@ def reads(
             pos_label=1,
         ),
     }
+    if encode:
+        # JSON encoding of the two answers as the routes do it: FastAPI's path for a
+        # route returning a dict (validation against dict[str, Any], then json.dumps in
+        # JSONResponse) and the routes' pydantic-core encoding (api.monitoring._json).
+        import asyncio
+        from typing import Any
+
+        import pydantic_core
+        from fastapi.responses import JSONResponse
+        from fastapi.routing import serialize_response
+        from fastapi.utils import create_model_field
+
+        field = create_model_field(name="Response_x", type_=dict[str, Any], mode="serialization")
+        bodies = {n: parts[f"service_{n}_s"]() for n in ("windows", "drift")}
+
+        def fastapi_path(body: dict[str, Any]) -> bytes:
+            content = asyncio.run(
+                serialize_response(field=field, response_content=body, is_coroutine=True)
+            )
+            return bytes(JSONResponse(content).body)
+
+        for n, body in bodies.items():
+            parts[f"service_{n}_encode_fastapi_s"] = lambda b=body: fastapi_path(b)
+            parts[f"service_{n}_encode_pydantic_core_s"] = lambda b=body: pydantic_core.to_json(b)
     if hasattr(engine, "feature_window_arrays"):
         parts["feature_window_arrays_s"] = lambda: engine.feature_window_arrays(scope, hour, names)
     out: dict[str, float] = {}
@@ -205,6 +235,9 @@ def main() -> None:
     parser.add_argument("--src", help="liveeval's source tree (default: this one)")
     parser.add_argument("--dump", type=Path, help="write the service answers as JSON here")
     parser.add_argument("--only", help="time only the reads whose name starts so (e.g. service)")
+    parser.add_argument(
+        "--encode", action="store_true", help="also time the JSON encoding of the service answers"
+    )
     args = parser.parse_args()
     path = args.store or ROOT / "bench" / "data" / f"windows-{args.rows}-{args.features}.duckdb"
     results: dict[str, dict[str, float]] = {}
@@ -212,7 +245,7 @@ def main() -> None:
         print(f"building {path} (once)", flush=True)
         results["build"] = build(path, args.rows, args.features)
         print("build", json.dumps({k: round(v, 3) for k, v in results["build"].items()}))
-    results["reads"] = reads(path, args.runs, args.features, args.dump, args.only)
+    results["reads"] = reads(path, args.runs, args.features, args.dump, args.only, args.encode)
     print("reads", json.dumps({k: round(v, 4) for k, v in results["reads"].items()}))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

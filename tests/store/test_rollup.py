@@ -295,3 +295,23 @@ def test_rollups_do_not_depend_on_arrival_order_or_batching(tmp_path, request, s
                 check_against_sklearn(stats, shuffled, scope)
         finally:
             close_source(source)
+
+
+@pytest.mark.parametrize("layout", ["unique", "runs", "one_run", "shuffled"])
+def test_add_rows_adds_every_row_to_its_target(layout):
+    from liveeval.store.duck._window_sql import add_rows
+
+    rng = np.random.default_rng(len(layout))
+    at = {
+        "unique": rng.permutation(50),
+        "runs": np.repeat(np.arange(10), 5),
+        "one_run": np.zeros(50, np.int64),
+        "shuffled": rng.integers(0, 7, 50),
+    }[layout].astype(np.int64)
+    rows = rng.integers(0, 1000, (50, 6)).astype(np.int32)
+    out = np.ones((50, 6), np.int64)
+    expected = out.copy()
+    np.add.at(expected, at, rows.astype(np.int64))
+    add_rows(out, at, rows)
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, expected)

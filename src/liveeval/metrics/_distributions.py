@@ -7,8 +7,20 @@ and ``scipy.stats.kstwobign`` in ``tests/metrics/test_drift.py``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-__all__ = ["chi2_sf", "kolmogorov_sf", "ks_2samp_pvalue"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "chi2_sf",
+    "kolmogorov_sf",
+    "kolmogorov_sf_array",
+    "ks_2samp_pvalue",
+    "ks_2samp_pvalue_array",
+]
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 _EPS = 1e-15
 _TINY = 1e-300
@@ -115,3 +127,65 @@ def ks_2samp_pvalue(d: float, n: int, m: int) -> float:
     en = n * m / (n + m)
     root = math.sqrt(en)
     return kolmogorov_sf((root + 0.12 + 0.11 / root) * d)
+
+
+_TERMS = 100
+
+
+def kolmogorov_sf_array(x: npt.ArrayLike) -> FloatArray:
+    """:func:`kolmogorov_sf` of every entry of ``x`` at once.
+
+    The same two series with the same stopping rule per entry — each entry's sum
+    stops at the term where :func:`kolmogorov_sf` stops, and its terms are added in
+    the same order — so the values are the scalar function's (``tests/metrics/
+    test_drift.py`` compares them). 1 where x ≤ 0 or NaN, as the scalar function.
+    """
+    v = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    out = np.ones_like(v)
+    big = v >= 1.0
+    if big.any():
+        xb = v[big]
+        total = np.zeros_like(xb)
+        active = np.ones(xb.shape, dtype=np.bool_)
+        for k in range(1, _TERMS + 1):
+            term = np.exp(-2.0 * k * k * xb * xb)
+            total = np.where(active, total + term if k % 2 else total - term, total)
+            active &= ~((term < 1e-300) | (term < np.abs(total) * _EPS))
+            if not active.any():
+                break
+        out[big] = np.maximum(0.0, np.minimum(1.0, 2.0 * total))
+    small = (v > 0.0) & (v < 1.0) & (v >= 0.04)
+    if small.any():
+        xs = v[small]
+        total = np.zeros_like(xs)
+        active = np.ones(xs.shape, dtype=np.bool_)
+        for k in range(1, _TERMS + 1):
+            term = np.exp(-((2 * k - 1) ** 2) * math.pi**2 / (8.0 * xs * xs))
+            total = np.where(active, total + term, total)
+            active &= ~(term < total * _EPS)
+            if not active.any():
+                break
+        out[small] = np.maximum(0.0, np.minimum(1.0, 1.0 - math.sqrt(2.0 * math.pi) / xs * total))
+    return out
+
+
+def ks_2samp_pvalue_array(d: npt.ArrayLike, n: npt.ArrayLike, m: npt.ArrayLike) -> FloatArray:
+    """:func:`ks_2samp_pvalue` of every entry at once: ``Q_KS((√nₑ + 0.12 + 0.11/√nₑ) d)``
+    with ``nₑ = n m / (n + m)`` (Stephens 1970), the Kolmogorov series by
+    :func:`kolmogorov_sf_array`. Same values as the scalar function.
+
+    Raises
+    ------
+    ValueError
+        when an entry of ``n`` or ``m`` is below 1.
+    """
+    dd = np.atleast_1d(np.asarray(d, dtype=np.float64))
+    nn = np.broadcast_to(np.asarray(n, dtype=np.int64), dd.shape)
+    mm = np.broadcast_to(np.asarray(m, dtype=np.int64), dd.shape)
+    if dd.size and (nn.min() < 1 or mm.min() < 1):
+        raise ValueError(
+            f"both samples need at least one value, got n={int(nn.min())}, m={int(mm.min())}"
+        )
+    en = (nn * mm).astype(np.float64) / (nn + mm).astype(np.float64)
+    root = np.sqrt(en)
+    return kolmogorov_sf_array((root + 0.12 + 0.11 / root) * dd)

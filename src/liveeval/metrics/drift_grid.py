@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._distributions import chi2_sf, ks_2samp_pvalue
+from ._distributions import chi2_sf, ks_2samp_pvalue_array
 from ._drift_stats import (
     MIN_EXPECTED,
     Histogram,
@@ -93,13 +93,7 @@ def numeric_grid(
         found = measure_numeric_windows(reference, currents, rule, reference_std=reference_std)
         return DriftGrid.of("numeric", found)
     stats = numeric_window_statistics(reference, r, cs, reference_std)
-    p = np.array(
-        [
-            ks_2samp_pvalue(d, n_ref, n)
-            for d, n in zip(stats.ks.tolist(), n_curs.tolist(), strict=True)
-        ],
-        dtype=np.float64,
-    )
+    p = ks_2samp_pvalue_array(stats.ks, n_ref, n_curs)
     enough = (n_curs >= rule.min_rows) & (n_ref >= rule.min_rows)
     return DriftGrid("numeric", np.asarray(stats.effects, np.float64), p, n_curs, enough)
 

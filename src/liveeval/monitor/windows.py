@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import ValidationError
+from ..metrics.batch import evaluation_results
 from ..metrics.evaluation import EvaluationResult
 from ..metrics.labels import Label
 from ..store.interface import LabelDelays, Scope, StatisticsSource, StoreStats
@@ -134,12 +135,17 @@ def _stats_window(
     maturity: float,
     confidence: float,
     metrics: Collection[str] | None = None,
+    results: dict[int, EvaluationResult] | None = None,
 ) -> Window:
+    """A window of ``stats``; its metrics from ``results`` (computed for many windows
+    together, by ``id(stats)``) when there, else computed here."""
     if stats is None:
         return Window(start, end, version, segment, 0, 0, 0, maturity)
     result = None
     if stats.evaluation is not None and stats.labelled > 0:
-        result = stats.evaluation.result(confidence, only=metrics)
+        result = (results or {}).get(id(stats))
+        if result is None:
+            result = stats.evaluation.result(confidence, only=metrics)
     return Window(
         start,
         end,
@@ -231,6 +237,9 @@ def time_windows(
     except OverflowError:  # 10,000 windows of this size reach before year 1
         pass
     starts = [first + i * every for i in range(min(count, MAX_WINDOWS))]
+    results = _results_together(
+        [per_group[g].get(start) for g in per_group for start in starts], confidence, metrics
+    )
     out: list[Window] = []
     for group in sorted(per_group, key=lambda g: tuple((v is None, str(v)) for v in g)):
         values = dict(zip(by, group, strict=True))
@@ -246,9 +255,25 @@ def time_windows(
                     maturity,
                     confidence,
                     metrics,
+                    results,
                 )
             )
     return out
+
+
+def _results_together(
+    found: Sequence[StoreStats | None], confidence: float, metrics: Collection[str] | None
+) -> dict[int, EvaluationResult]:
+    """The results of every window with labels, computed together (one array
+    computation of their intervals, :func:`~liveeval.metrics.batch.evaluation_results`),
+    by ``id`` of the window's statistics. Only for a limited set of ``metrics`` (a time
+    series); a full result per window is computed window by window."""
+    if metrics is None:
+        return {}
+    labelled = [s for s in found if s is not None and s.evaluation is not None and s.labelled > 0]
+    evaluations = [s.evaluation for s in labelled if s.evaluation is not None]
+    results = evaluation_results(evaluations, confidence, only=metrics)
+    return {id(s): r for s, r in zip(labelled, results, strict=True)}
 
 
 def count_windows(
@@ -280,7 +305,7 @@ def count_windows(
             column="size",
         )
     grouped = source.grouped_statistics(scope, (), every=base, classes=classes, pos_label=pos_label)
-    out: list[Window] = []
+    spans: list[tuple[datetime, datetime, StoreStats]] = []
     start: datetime | None = None
     acc: StoreStats | None = None
     for key in sorted(grouped, key=lambda k: k[-1]):
@@ -292,34 +317,27 @@ def count_windows(
             acc = merge_stats(acc, stats)
         if acc.labelled >= labelled:
             assert start is not None
-            out.append(
-                _stats_window(
-                    start,
-                    bucket + base,
-                    scope.version,
-                    scope.segment,
-                    acc,
-                    maturity,
-                    confidence,
-                    metrics,
-                )
-            )
+            spans.append((start, bucket + base, acc))
             start, acc = None, None
+    filling = acc is not None and start is not None
     if acc is not None and start is not None:
-        last = max(k[-1] for k in grouped)
-        partial = _stats_window(
-            start, last + base, scope.version, scope.segment, acc, maturity, confidence, metrics
+        spans.append((start, max(k[-1] for k in grouped) + base, acc))
+    spans = spans[-MAX_WINDOWS:]
+    results = _results_together([s for _, _, s in spans], confidence, metrics)
+    out = [
+        _stats_window(a, b, scope.version, scope.segment, s, maturity, confidence, metrics, results)
+        for a, b, s in spans
+    ]
+    if filling and out:
+        partial = out[-1]
+        out[-1] = replace(
+            partial,
+            notes=(
+                *partial.notes,
+                f"still filling: {partial.labelled} of {labelled} labelled predictions",
+            ),
         )
-        out.append(
-            replace(
-                partial,
-                notes=(
-                    *partial.notes,
-                    f"still filling: {acc.labelled} of {labelled} labelled predictions",
-                ),
-            )
-        )
-    return out[-MAX_WINDOWS:]
+    return out
 
 
 def merge_stats(a: StoreStats, b: StoreStats) -> StoreStats:

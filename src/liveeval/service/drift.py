@@ -253,33 +253,53 @@ def drift_of(
 
     grid_calls, tests = call_grids([c.grid for c in columns], rule)
     text = rule.describe(tests)
-    # Per window: (rank key, column, cell) of every column measured in it.
-    by_window: list[list[tuple[tuple[int, float, str], _Column, GridCalls, int]]] = [
-        [] for _ in starts
-    ]
-    for column, calls in zip(columns, grid_calls, strict=True):
+    # Column-wise: every column's cells as JSON at once, then one sort of all cells by
+    # (window, drifted first, effect over threshold descending, name).
+    cells: list[dict[str, Any]] = []
+    keys: list[np.ndarray[Any, Any]] = [np.zeros(0, np.int64) for _ in range(4)]
+    owners: list[tuple[_Column, GridCalls, int]] = []
+    for c, (column, calls) in enumerate(zip(columns, grid_calls, strict=True)):
         threshold = column.threshold = rule.threshold(column.grid.kind)
-        effects = column.grid.effect.tolist()
-        drifted = calls.drifted.tolist()
+        effects = column.grid.effect
         column.cells = (
-            [e if math.isfinite(e) else None for e in effects],
+            [e if math.isfinite(e) else None for e in effects.tolist()],
             [None if math.isnan(v) else v for v in column.grid.p_value.tolist()],
             [None if math.isnan(v) else v for v in calls.p_adjusted.tolist()],
-            drifted,
+            calls.drifted.tolist(),
             calls.status,
             column.grid.rows_current.tolist(),
         )
-        for j, i in enumerate(column.windows.tolist()):
-            effect = -1.0 if math.isnan(effects[j]) else effects[j]
-            scaled = effect / threshold if threshold > 0 else effect
-            by_window[i].append(((0 if drifted[j] else 1, -scaled, column.name), column, calls, j))
-    for cells in by_window:
-        cells.sort(key=lambda cell: cell[0])
+        cells += _cells(column)
+        owners += [(column, calls, j) for j in range(effects.size)]
+        scaled = np.where(np.isnan(effects), -1.0, effects)
+        if threshold > 0:
+            scaled = scaled / threshold
+        keys = [
+            np.concatenate([keys[0], column.windows]),
+            np.concatenate([keys[1], (~calls.drifted).astype(np.int64)]),
+            np.concatenate([keys[2], -scaled]),
+            np.concatenate([keys[3], np.full(effects.size, c, np.int64)]),
+        ]
+    # Names rank by text; columns of one name keep their order (a stable sort).
+    rank = {n: r for r, n in enumerate(sorted({column.name for column in columns}))}
+    name_rank = np.array([rank[column.name] for column in columns], np.int64)[keys[3]]
+    order = np.lexsort((keys[3], name_rank, keys[2], keys[1], keys[0])).tolist()
+    window_of = keys[0][order] if order else np.zeros(0, np.int64)
+    bounds = np.searchsorted(window_of, np.arange(len(starts) + 1)).tolist()
+    by_window = [order[bounds[i] : bounds[i + 1]] for i in range(len(starts))]
+    if intervals:
+        for i, members in enumerate(by_window):
+            for k in members:
+                interval = _interval(owners[k][0], i, rule)
+                cells[k].update(
+                    {"effect_lower": interval["lower"], "effect_upper": interval["upper"]}
+                )
 
     latest: list[dict[str, Any]] = []
     if starts:
         last = len(starts) - 1
-        for _, column, calls, j in by_window[last]:
+        for k in by_window[last]:
+            column, calls, j = owners[k]
             # The latest window is what a user reads first: measured in full, with intervals.
             entry = column.full(last, grid_rule, calls, j, text).to_dict()
             entry["effect"].update(_interval(column, last, rule))
@@ -299,34 +319,32 @@ def drift_of(
             {
                 "start": start.isoformat(),
                 "end": (start + every).isoformat(),
-                "drifted": sorted(column.name for key, column, _, _ in by_window[i] if key[0] == 0),
-                "columns": [
-                    _cell(column, j, intervals and _interval(column, i, rule))
-                    for _, column, _, j in by_window[i]
-                ],
+                "drifted": sorted(cells[k]["name"] for k in members if cells[k]["drifted"]),
+                "columns": [cells[k] for k in members],
             }
-            for i, start in enumerate(starts)
+            for start, members in zip(starts, by_window, strict=True)
         ],
     }
 
 
-def _cell(column: _Column, j: int, interval: dict[str, Any] | bool | None) -> dict[str, Any]:
-    effect, p_value, p_adjusted, drifted, status, rows = column.cells
-    out: dict[str, Any] = {
-        "name": column.name,
-        "role": column.role,
-        "kind": column.grid.kind,
-        "effect": effect[j],
-        "threshold": column.threshold,
-        "p_value": p_value[j],
-        "p_adjusted": p_adjusted[j],
-        "drifted": drifted[j],
-        "status": status[j],
-        "rows": rows[j],
-    }
-    if isinstance(interval, dict):
-        out.update({"effect_lower": interval["lower"], "effect_upper": interval["upper"]})
-    return out
+def _cells(column: _Column) -> list[dict[str, Any]]:
+    """Every cell of ``column`` as the answer shows it."""
+    name, role, kind, threshold = column.name, column.role, column.grid.kind, column.threshold
+    return [
+        {
+            "name": name,
+            "role": role,
+            "kind": kind,
+            "effect": effect,
+            "threshold": threshold,
+            "p_value": p_value,
+            "p_adjusted": p_adjusted,
+            "drifted": drifted,
+            "status": status,
+            "rows": rows,
+        }
+        for effect, p_value, p_adjusted, drifted, status, rows in zip(*column.cells, strict=True)
+    ]
 
 
 @dataclass

@@ -119,17 +119,37 @@ def add_rows(
     at: np.ndarray[Any, np.dtype[np.int64]],
     rows: np.ndarray[Any, np.dtype[np.int64]],
 ) -> None:
-    """``out[at[i]] += rows[i]`` for every i (a sort and ``reduceat``: ``np.add.at`` on
-    rows is several times slower; rows already in order skip the sort and its copy).
-    ``rows`` may be a narrower integer type: the sums are int64."""
+    """``out[at[i]] += rows[i]`` for every i. ``rows`` may be a narrower integer type:
+    the sums are int64.
+
+    Targets hit once (an hourly rollup row per window) are added in place, without
+    copying ``rows``. Otherwise rows are put in target order (skipped when they are)
+    and the runs summed either one run at a time (few runs) or one offset into every
+    run at a time (many short runs: four 15-minute buckets per hourly window). Both
+    add whole contiguous rows; ``np.add.reduceat`` along axis 0 took ~15x longer on
+    2,880 rows of 1,000 bins, and ``np.add.at`` on rows longer still."""
     if at.size == 0:
         return
-    if (at[1:] < at[:-1]).any():
-        order = np.argsort(at, kind="stable")
-        at = at[order]
+    ordered = not (at[1:] < at[:-1]).any()
+    order = None if ordered else np.argsort(at, kind="stable")
+    sorted_at = at if order is None else at[order]
+    starts = np.flatnonzero(np.r_[True, sorted_at[1:] != sorted_at[:-1]])
+    if starts.size == at.size:
+        out[at] += rows
+        return
+    if order is not None:
         rows = rows[order]
-    starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-    out[at[starts]] += np.add.reduceat(rows, starts, axis=0, dtype=np.int64)
+    targets = sorted_at[starts]
+    lengths = np.diff(np.r_[starts, at.size])
+    longest = int(lengths.max())
+    if starts.size <= longest:
+        ends = np.r_[starts[1:], at.size]
+        for t, a, b in zip(targets.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            out[t] += rows[a:b].sum(axis=0, dtype=np.int64)
+        return
+    for offset in range(longest):
+        runs = lengths > offset
+        out[targets[runs]] += rows[starts[runs] + offset]
 
 
 def list_matrix(

@@ -1,0 +1,418 @@
+"""Results of many evaluations at once: the windows of a time series.
+
+A live read turns hundreds of per-window :class:`~liveeval.metrics.evaluation.Evaluation`
+statistics into metrics with intervals, each window asking for the same few metrics.
+:func:`evaluation_results` gives what ``[e.result(confidence, only=only) for e in
+evaluations]`` gives, computing the intervals of every window together: the
+proportions (modified Wilson), F1 (via the Jaccard index), the loss means (Student t
+with Hall's correction), the failed-prediction rate and ROC-AUC (score interval) from
+arrays of counts and sums (:mod:`.interval_array`, :mod:`.ranking_array`). Whatever
+has no array form here — weighted matrices, multiclass results, bootstrapped metrics,
+average precision, calibration, latency quantiles — comes from the scalar code,
+window by window.
+
+The values agree with the scalar results to 1e-9 relative (the proportions are the
+same floats; see the two array modules for the rest). Pure numpy; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .calibration import expected_calibration_error
+from .classification import PROPORTION_METHOD, ZERO_DIVISION, binary_metrics
+from .evaluation import _LATENCY, Evaluation, EvaluationResult
+from .interval_array import modified_wilson_array, t_mean_array
+from .loss import SKEW_LIMIT, SMALL_N, LossSums
+from .ranking import average_precision
+from .ranking_array import roc_auc_array
+from .result import MetricResult
+
+__all__ = ["evaluation_results", "loss_results_array", "proportion_results"]
+
+FloatArray = npt.NDArray[np.float64]
+
+FAILED_METHOD = "modified Wilson (Brown, Cai & DasGupta 2001)"
+
+
+@dataclass(frozen=True)
+class _Proportion:
+    """A binary proportion as cells of (tp, fp, fn, tn): numerator and denominator."""
+
+    numerator: tuple[int, ...]
+    denominator: tuple[int, ...]
+    undefined_reason: str
+    higher_is_better: bool = True
+
+
+_TP, _FP, _FN, _TN = 0, 1, 2, 3
+_ALL = (_TP, _FP, _FN, _TN)
+# binary_metrics' proportions, in its order; "f1" is the Jaccard index, mapped.
+_PROPORTIONS: dict[str, _Proportion] = {
+    "accuracy": _Proportion((_TP, _TN), _ALL, "no rows"),
+    "precision": _Proportion((_TP,), (_TP, _FP), "nothing predicted positive"),
+    "recall": _Proportion((_TP,), (_TP, _FN), "no actual positives"),
+    "specificity": _Proportion((_TN,), (_TN, _FP), "no actual negatives"),
+    "f1": _Proportion((_TP,), (_TP, _FP, _FN), "no positive labels or predictions"),
+    "false_positive_rate": _Proportion((_FP,), (_FP, _TN), "no actual negatives", False),
+    "negative_predictive_value": _Proportion((_TN,), (_TN, _FN), "nothing predicted negative"),
+    "error_rate": _Proportion((_FP, _FN), _ALL, "no rows", False),
+    "prevalence": _Proportion((_TP, _FN), _ALL, "no rows"),
+}
+# Every name binary_metrics can return, in its order (f-beta's name depends on beta).
+_BINARY_ORDER = (
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "f1",
+    "<fbeta>",
+    "balanced_accuracy",
+    "mcc",
+    "cohen_kappa",
+    "false_positive_rate",
+    "negative_predictive_value",
+    "error_rate",
+    "baseline_accuracy",
+    "prevalence",
+)
+
+
+def _sum_cells(cells: FloatArray, which: tuple[int, ...]) -> FloatArray:
+    """Per row of ``cells`` (tp, fp, fn, tn), the sum of the cells ``which``: whole
+    counts, so exactly the scalar code's masked sums."""
+    total = cells[:, which[0]].copy()
+    for c in which[1:]:
+        total += cells[:, c]
+    return total
+
+
+def proportion_results(
+    name: str,
+    numerator: npt.ArrayLike,
+    denominator: npt.ArrayLike,
+    rows: npt.ArrayLike,
+    confidence: float,
+    *,
+    undefined_reason: str,
+    higher_is_better: bool = True,
+) -> list[MetricResult]:
+    """Unweighted proportions numerator / denominator with modified Wilson intervals,
+    one :class:`MetricResult` per entry.
+
+    Formula: the share numerator / denominator; interval
+    :func:`~liveeval.metrics.interval_array.modified_wilson_array` on (r·d, d) with
+    r the share clipped to [0, 1] (as ``classification._proportion`` through
+    ``ratio_interval``: the same floats). Undefined where the denominator is 0:
+    reported as scikit-learn's ``zero_division`` value 0 with a reason and no
+    interval. ``rows`` is each entry's row count (the result's ``n``).
+
+    References
+    ----------
+    Brown, L. D., Cai, T. T. & DasGupta, A. (2001). Statistical Science 16(2), 101–133.
+    """
+    num = np.asarray(numerator, dtype=np.float64)
+    den = np.asarray(denominator, dtype=np.float64)
+    defined = den > 0
+    safe = np.where(defined, den, 1.0)
+    r = np.minimum(np.maximum(num / safe, 0.0), 1.0)
+    lower, upper = modified_wilson_array(r * safe, safe, confidence)
+    values = (num / safe).tolist()
+    counts = np.rint(np.asarray(rows, dtype=np.float64)).astype(np.int64).tolist()
+    zero_reason = (
+        f"undefined: {undefined_reason}; reported as {ZERO_DIVISION} like scikit-learn's "
+        "zero_division"
+    )
+    out = []
+    for i, (ok, lo, up) in enumerate(
+        zip(defined.tolist(), lower.tolist(), upper.tolist(), strict=True)
+    ):
+        if not ok:
+            out.append(
+                MetricResult(
+                    name,
+                    ZERO_DIVISION,
+                    None,
+                    None,
+                    counts[i],
+                    confidence,
+                    PROPORTION_METHOD,
+                    zero_reason,
+                    ZERO_DIVISION,
+                    higher_is_better,
+                )
+            )
+        else:
+            out.append(
+                MetricResult(
+                    name,
+                    values[i],
+                    lo,
+                    up,
+                    counts[i],
+                    confidence,
+                    PROPORTION_METHOD,
+                    higher_is_better=higher_is_better,
+                )
+            )
+    return out
+
+
+def _to_f1(j: float) -> float:
+    return 2.0 * j / (1.0 + j)
+
+
+def _binary_proportions(
+    cms: list[Evaluation], names: list[str], confidence: float
+) -> list[dict[str, MetricResult]]:
+    """The proportion metrics ``names`` of unweighted binary evaluations."""
+    count = len(cms)
+    cells = np.empty((count, 4))
+    rows = np.empty((count, 4))
+    for i, ev in enumerate(cms):
+        p = ev.pos_index
+        q = 1 - p
+        c = ev.confusion.counts
+        r = c if ev.confusion.rows is None else ev.confusion.rows
+        cells[i] = (c[p, p], c[q, p], c[p, q], c[q, q])
+        rows[i] = (r[p, p], r[q, p], r[p, q], r[q, q])
+    out: list[dict[str, MetricResult]] = [{} for _ in range(count)]
+    all_rows = _sum_cells(rows, _ALL)
+    for name in names:
+        spec = _PROPORTIONS[name]
+        results = proportion_results(
+            name,
+            _sum_cells(cells, spec.numerator),
+            _sum_cells(cells, spec.denominator),
+            _sum_cells(rows, spec.denominator),
+            confidence,
+            undefined_reason=spec.undefined_reason,
+            higher_is_better=spec.higher_is_better,
+        )
+        if name == "f1":
+            results = [
+                j
+                if j.zero_division is not None or j.value is None
+                else MetricResult(
+                    "f1",
+                    _to_f1(j.value),
+                    None if j.lower is None else _to_f1(j.lower),
+                    None if j.upper is None else _to_f1(j.upper),
+                    int(round(float(all_rows[i]))),
+                    confidence,
+                    j.method + " on the Jaccard index, mapped to F1",
+                )
+                for i, j in enumerate(results)
+            ]
+        for i, result in enumerate(results):
+            out[i][name] = result
+    return out
+
+
+def loss_results_array(
+    losses: Sequence[LossSums], confidence: float = 0.95
+) -> list[dict[str, MetricResult]]:
+    """``[s.results(confidence) for s in losses]`` (log loss and Brier score with
+    intervals), the intervals of every entry computed together.
+
+    Formula: the weighted mean per-row loss Σwℓ / Σw; interval
+    :func:`~liveeval.metrics.interval_array.t_mean_array` on the sums scaled to
+    Kish's effective n = (Σw)² / Σw², skew-corrected (Hall 1992) when the cubes are
+    known and there are at most ``SKEW_LIMIT`` rows, as
+    :meth:`~liveeval.metrics.loss.LossSums.results`. Undefined without rows.
+
+    References
+    ----------
+    Hall, P. (1992). On the removal of skewness by transformation. JRSS B 54(1), 221–228.
+    """
+    count = len(losses)
+    weight = np.array([s.weight for s in losses], dtype=np.float64)
+    weight_sq = np.array([s.weight_sq for s in losses], dtype=np.float64)
+    rows = [s.rows for s in losses]
+    has = weight > 0
+    weighted = ~np.isclose(weight, weight_sq)
+    n_eff = np.where(weight_sq > 0, weight**2 / np.where(weight_sq > 0, weight_sq, 1.0), 0.0)
+    scale = n_eff / np.where(has, weight, 1.0)
+    out: list[dict[str, MetricResult]] = [{} for _ in range(count)]
+    for name in ("log_loss", "brier"):
+        total = np.array([getattr(s, name) for s in losses], dtype=np.float64)
+        total_sq = np.array([getattr(s, f"{name}_sq") for s in losses], dtype=np.float64)
+        cubes = [getattr(s, f"{name}_cu") for s in losses]
+        skewed = [c is not None and r <= SKEW_LIMIT for c, r in zip(cubes, rows, strict=True)]
+        total_cu = np.array(
+            [c if ok else np.nan for c, ok in zip(cubes, skewed, strict=True)], dtype=np.float64
+        )
+        lower, upper = t_mean_array(
+            total * scale, total_sq * scale, n_eff, confidence, total_cu=total_cu * scale
+        )
+        values = (total / np.where(has, weight, 1.0)).tolist()
+        for i in range(count):
+            out[i][name] = _loss_result(
+                name,
+                bool(has[i]),
+                values[i],
+                float(lower[i]),
+                float(upper[i]),
+                rows[i],
+                float(n_eff[i]),
+                float(weight[i]) if weighted[i] else None,
+                skewed[i],
+                confidence,
+            )
+    return out
+
+
+def _loss_result(
+    name: str,
+    has: bool,
+    value: float,
+    lower: float,
+    upper: float,
+    rows: int,
+    n_eff: float,
+    weight_total: float | None,
+    skewed: bool,
+    confidence: float,
+) -> MetricResult:
+    if not has:
+        return MetricResult.undefined(
+            name, "undefined: no rows", confidence=confidence, higher_is_better=False
+        )
+    if np.isnan(lower):
+        return MetricResult(
+            name,
+            value,
+            None,
+            None,
+            rows,
+            confidence,
+            "no interval: one row",
+            higher_is_better=False,
+            weight_total=weight_total,
+        )
+    note = None
+    if n_eff < SMALL_N:
+        note = f"interval approximate: only {rows} rows for a mean of skewed losses"
+    method = "Student t on the mean per-row loss" + (
+        ", skew-corrected (Hall 1992)" if skewed else ""
+    )
+    return MetricResult(
+        name,
+        value,
+        max(lower, 0.0),
+        max(upper, value),
+        rows,
+        confidence,
+        method + ("; weighted: Kish effective n" if weight_total is not None else ""),
+        higher_is_better=False,
+        note=note,
+        weight_total=weight_total,
+    )
+
+
+def evaluation_results(
+    evaluations: Sequence[Evaluation],
+    confidence: float = 0.95,
+    *,
+    only: Collection[str],
+    beta: float = 2.0,
+) -> list[EvaluationResult]:
+    """``[e.result(confidence, beta=beta, only=only) for e in evaluations]``, with the
+    intervals of every evaluation computed together where they have an array form
+    (see the module docstring); the same metrics, methods and notes, values within
+    1e-9 relative.
+    """
+    wanted = set(only)
+    out: list[EvaluationResult | None] = [None] * len(evaluations)
+    fast = _unweighted_binary(evaluations)
+    for i, ev in enumerate(evaluations):
+        if i not in fast:
+            out[i] = ev.result(confidence, beta=beta, only=only)
+    chosen = [evaluations[i] for i in sorted(fast)]
+    if chosen:
+        for i, result in zip(
+            sorted(fast), _binary_results(chosen, confidence, wanted, beta), strict=True
+        ):
+            out[i] = result
+    return [r for r in out if r is not None]
+
+
+def _unweighted_binary(evaluations: Sequence[Evaluation]) -> set[int]:
+    binary = [i for i, ev in enumerate(evaluations) if ev.is_binary]
+    if not binary:
+        return set()
+    counts = np.stack([evaluations[i].confusion.counts for i in binary])
+    squares = np.stack([evaluations[i].confusion.squares for i in binary])
+    plain = (counts == squares).all(axis=(1, 2))
+    return {i for i, ok in zip(binary, plain.tolist(), strict=True) if ok}
+
+
+def _binary_results(
+    evaluations: list[Evaluation], confidence: float, wanted: set[str], beta: float
+) -> list[EvaluationResult]:
+    beta_name = f"f{beta:g}".replace(".", "_")
+    order = [beta_name if n == "<fbeta>" else n for n in _BINARY_ORDER]
+    array_names = [n for n in _PROPORTIONS if n in wanted]
+    rest = [n for n in order if n in wanted and n not in _PROPORTIONS]
+    per_window = _binary_proportions(evaluations, array_names, confidence)
+    if rest:
+        for ev, metrics in zip(evaluations, per_window, strict=True):
+            metrics.update(binary_metrics(ev.confusion, ev.pos_label, confidence, beta, only=rest))
+    ordered = [{n: m[n] for n in order if n in m} for m in per_window]
+
+    scored = [i for i, ev in enumerate(evaluations) if ev.scores]
+    if scored and "roc_auc" in wanted:
+        aucs = roc_auc_array([evaluations[i].scores[0] for i in scored], confidence)  # type: ignore[index]
+        for i, result in zip(scored, aucs, strict=True):
+            ordered[i]["roc_auc"] = result
+    for i in scored:
+        dist = evaluations[i].scores[0]  # type: ignore[index]
+        if "average_precision" in wanted:
+            ordered[i]["average_precision"] = average_precision(dist, confidence)
+        if "expected_calibration_error" in wanted:
+            ordered[i]["expected_calibration_error"] = expected_calibration_error(
+                dist, 10, confidence
+            )
+    lossy = [i for i, ev in enumerate(evaluations) if ev.losses is not None]
+    if lossy and {"log_loss", "brier"} & wanted:
+        sums = [evaluations[i].losses for i in lossy]
+        for i, results in zip(lossy, loss_results_array(sums, confidence), strict=True):  # type: ignore[arg-type]
+            ordered[i].update(results)
+    if not _LATENCY.isdisjoint(wanted):
+        for i, ev in enumerate(evaluations):
+            if ev.latency is not None:
+                ordered[i].update(ev.latency.results(confidence))
+    failing = [i for i, ev in enumerate(evaluations) if ev.predictions]
+    if failing and "failed_prediction_rate" in wanted:
+        failures = np.array([evaluations[i].failures for i in failing], dtype=np.float64)
+        totals = np.array([evaluations[i].predictions for i in failing], dtype=np.float64)
+        lower, upper = modified_wilson_array(failures, totals, confidence)
+        for j, i in enumerate(failing):
+            ev = evaluations[i]
+            ordered[i]["failed_prediction_rate"] = MetricResult(
+                "failed_prediction_rate",
+                ev.failures / ev.predictions,
+                float(lower[j]),
+                float(upper[j]),
+                ev.predictions,
+                confidence,
+                FAILED_METHOD,
+                higher_is_better=False,
+            )
+    return [
+        EvaluationResult(
+            "binary",
+            ev.labels,
+            ev.pos_label,
+            round(ev.confusion.total),
+            confidence,
+            ev.confusion.counts.astype(np.int64).tolist(),
+            ordered[i],
+            [],
+        )
+        for i, ev in enumerate(evaluations)
+    ]
