@@ -4,6 +4,7 @@ evaluating replica is killed another takes over."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -116,6 +117,13 @@ def test_one_replica_evaluates_and_each_notification_arrives_once_across_a_kill(
     _wait(lambda: "firing" in states(), 60, "the firing notification")
     holder = _wait(lambda: _holder(location), 10, "a lease holder")
     assert holder in by_pid
+    # Evaluating on demand is the holder's job too: another replica refuses, by name.
+    bystander = next(r for pid, r in by_pid.items() if pid != holder)
+    code, body = bystander.post("/v1/alerts/evaluate", {})
+    assert code == 409, body
+    assert "'alerts' lease" in json.dumps(body)
+    code, body = by_pid[holder].post("/v1/alerts/evaluate", {})
+    assert code == 200, body
     # Every replica answers with the one history: one row per transition.
     history = replicas[2].get("/v1/alerts")["alerts"]
     assert [a["state"] for a in history] == ["firing"]

@@ -69,8 +69,7 @@ def alerts_router(
     @router.post("/v1/alerts/evaluate", dependencies=[write_guard], responses=errors)
     async def evaluate() -> dict[str, Any]:
         """Evaluate every rule now; answers the state changes this made."""
-        engine = service.alert_engine()
-        changes = await run_in_threadpool(engine.evaluate)
+        changes = await run_in_threadpool(service.evaluate_alerts_now)
         return {"changes": [n.to_json() for n in changes]}
 
     return router

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import ServerConfig, parse_window
-from ..errors import ConfigError, LiveevalError, NotFoundError, ProfileError
+from ..errors import ConfigError, ConflictError, LiveevalError, NotFoundError, ProfileError
 from ..metrics.labels import Label
 from ..readiness import Profile, load_profile_file, profile_by_name
 from ..serving import LoadedModel, load_model
@@ -329,6 +329,19 @@ class Service:
         if self.alerts is None:
             raise LiveevalError("the service is not started")
         return self.alerts
+
+    def evaluate_alerts_now(self) -> list[AlertNotice]:
+        """Evaluate every rule now (``POST /v1/alerts/evaluate``), on the one server
+        that holds the alert lease: elsewhere a second evaluator would record and
+        announce the same state changes twice."""
+        engine = self.alert_engine()
+        lease = self._lease
+        if lease is not None and not lease.held:
+            raise ConflictError(
+                "another server sharing this store evaluates the alert rules (it holds "
+                "the 'alerts' lease); ask that server, or wait for its next cycle"
+            )
+        return engine.evaluate()
 
     def _evaluate_alerts(self) -> None:
         interval = self.config.alerts.interval_seconds
