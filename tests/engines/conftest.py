@@ -1,5 +1,7 @@
 """One local SparkSession for every Spark test: starting the JVM takes seconds (minutes
-on a busy machine), so the session is shared and the tests are few."""
+on a busy machine), so the session is shared and the tests are few. Session-scoped means
+one per pytest-xdist worker: test_spark.py is one ``xdist_group``, so one worker (one
+JVM) runs every Spark test."""
 
 from __future__ import annotations
 

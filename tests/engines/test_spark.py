@@ -24,7 +24,8 @@ from liveeval.engines.spark import log_statistics
 from liveeval.errors import ValidationError
 from liveeval.monitor.drift import compare_files
 
-pytestmark = pytest.mark.slow
+# One worker runs them all, so one JVM starts per run (tests/engines/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 EXACT = ("accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision")
 

@@ -38,7 +38,9 @@ from .scenario import (
 @pytest.fixture(scope="module", params=ENGINES)
 def binary(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     scenario = make_scenario(7)
-    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario, request)
+    source = open_engine(
+        request.param, tmp_path_factory.mktemp(request.param), scenario, request, batching="large"
+    )
     yield source, scenario
     close_source(source)
 
@@ -46,7 +48,9 @@ def binary(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module", params=ENGINES)
 def multiclass(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     scenario = make_scenario(11, multiclass=True)
-    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario, request)
+    source = open_engine(
+        request.param, tmp_path_factory.mktemp(request.param), scenario, request, batching="large"
+    )
     yield source, scenario
     close_source(source)
 
