@@ -49,7 +49,6 @@ def test_a_point_with_no_qualifying_threshold_has_no_note():
     assert missing.reason == "no threshold reaches precision 1"
 
 
-
 def test_a_half_without_rows_gives_no_cross_fitted_point_and_no_division_by_zero():
     # Four rows: the fixed-seed split puts all of them in one half (hypothesis found it
     # through test_every_interval_contains_its_value: 0/0 in the empty half's cost).
@@ -64,6 +63,7 @@ def test_a_half_without_rows_gives_no_cross_fitted_point_and_no_division_by_zero
     ]
     for point in result.operating_points:
         assert point.threshold is not None and point.out_of_sample is None
+
 
 @pytest.mark.slow
 def test_cross_fitted_f1_is_unbiased_where_the_in_sample_one_is_optimistic():
