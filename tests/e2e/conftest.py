@@ -42,10 +42,22 @@ def free_port() -> int:
 
 @dataclass
 class ServerProcess:
-    config: Path
-    store: Path
+    """``liveeval serve`` on ``port``: with a config file or none (a replica on a shared
+    store), a store path or URL (``postgresql://…``); stderr goes to ``log`` (next to a
+    store file by default)."""
+
+    config: Path | None
+    store: Path | str
     port: int
+    log: Path | None = None
+    args: tuple[str, ...] = ()  # more `liveeval serve` options, e.g. ("--alerts", path)
     process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        if self.log is None:
+            if not isinstance(self.store, Path):
+                raise ValueError(f"a server on {self.store!r} needs a log path")
+            self.log = self.store.with_suffix(".log")
 
     @property
     def url(self) -> str:
@@ -54,20 +66,15 @@ class ServerProcess:
     def start(self, timeout: float = 120.0) -> None:
         # Generous: under pytest-xdist another worker loads the same CPUs while the
         # server imports its stack; a healthy start returns as soon as /healthz answers.
-        log = self.store.with_suffix(".log")
+        log = self.log
+        assert log is not None
+        config = [] if self.config is None else ["--config", str(self.config)]
         with log.open("ab") as sink:
             self.process = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "liveeval",
-                    "serve",
-                    "--config",
-                    str(self.config),
-                    "--store",
-                    str(self.store),
-                    "--port",
-                    str(self.port),
+                    *(sys.executable, "-m", "liveeval", "serve", *config),
+                    *("--store", str(self.store), "--port", str(self.port)),
+                    *self.args,
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=sink,
@@ -98,7 +105,7 @@ class ServerProcess:
                 self.kill()
 
     def get(self, path: str) -> dict:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=30) as r:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=60) as r:
             return json.loads(r.read())
 
     def post(self, path: str, body: dict) -> tuple[int, dict]:

@@ -18,7 +18,7 @@ import pytest
 from tests.monitor.receiver import Receiver
 from tests.store.scenario import postgres_location
 
-from .test_replicas import Replica
+from .conftest import ServerProcess, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -54,13 +54,20 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def alerting_replicas(
     request: pytest.FixtureRequest, tmp_path: Path, receiver: Receiver
-) -> Iterator[list[Replica]]:
+) -> Iterator[list[ServerProcess]]:
     location = postgres_location(request)
     os.environ.pop("LIVEEVAL_WRITE_TOKEN", None)
     rules = tmp_path / "alerts.toml"
     rules.write_text(RULES.format(url=receiver.url))
     group = [
-        Replica(location, tmp_path / f"replica{i}.log", ("--alerts", str(rules))) for i in range(3)
+        ServerProcess(
+            None,
+            location,
+            free_port(),
+            tmp_path / f"replica{i}.log",
+            args=("--alerts", str(rules)),
+        )
+        for i in range(3)
     ]
     starters = [threading.Thread(target=r.start) for r in group]
     for t in starters:
@@ -96,10 +103,10 @@ def _wait(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
 
 
 def test_one_replica_evaluates_and_each_notification_arrives_once_across_a_kill(
-    alerting_replicas: list[Replica], receiver: Receiver
+    alerting_replicas: list[ServerProcess], receiver: Receiver
 ) -> None:
     replicas = alerting_replicas
-    location = replicas[0].location
+    location = str(replicas[0].store)
     by_pid = {r.process.pid: r for r in replicas if r.process is not None}
     # Predictions in the last closed hour with no outcome: coverage 0, the rule fires.
     now = datetime.now(UTC).replace(tzinfo=None)

@@ -3,15 +3,9 @@ killed mid-stream, the database restarted under load."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,82 +16,18 @@ from sklearn import metrics as skm
 
 from tests.store.scenario import postgres_location
 
-from .conftest import free_port
+from .conftest import ServerProcess, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-class Replica:
-    def __init__(self, location: str, log: Path, args: tuple[str, ...] = ()) -> None:
-        self.location = location
-        self.log = log
-        self.args = args
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        with self.log.open("ab") as sink:
-            self.process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "liveeval", "serve"),
-                    *("--store", self.location, "--port", str(self.port)),
-                    *self.args,
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=sink,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"replica exited: {self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("replica did not start in time")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def post(self, path: str, body: dict) -> tuple[int, dict]:
-        request = urllib.request.Request(
-            f"{self.url}{path}",
-            json.dumps(body).encode(),
-            {"content-type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"{}")
-
-    def get(self, path: str) -> dict:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=60) as r:
-            return json.loads(r.read())
-
-
 @pytest.fixture
-def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Replica]]:
+def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[ServerProcess]]:
     location = postgres_location(request)
     os.environ.pop("LIVEEVAL_WRITE_TOKEN", None)
-    group = [Replica(location, tmp_path / f"replica{i}.log") for i in range(3)]
+    group = [
+        ServerProcess(None, location, free_port(), tmp_path / f"replica{i}.log") for i in range(3)
+    ]
     # Started together: the migrations run once, under the advisory lock.
     starters = [threading.Thread(target=r.start) for r in group]
     for t in starters:
@@ -112,7 +42,7 @@ def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Re
 
 
 def check_metrics(
-    replica: Replica, predictions: dict[str, tuple[int, float]], labels: dict[str, int]
+    replica: ServerProcess, predictions: dict[str, tuple[int, float]], labels: dict[str, int]
 ) -> None:
     m = replica.get("/v1/models/dur/metrics")
     assert m["predictions"] == len(predictions)
@@ -224,7 +154,11 @@ def test_three_replicas_lose_and_double_nothing_when_one_is_killed(replicas):
         time.sleep(0.1)
     second.kill()
     killed.set()
-    time.sleep(4.0)
+    # Until outcomes have gone on through the third replica for a while.
+    carried_on = len(labels) + 30
+    deadline = time.monotonic() + 60
+    while len(labels) < carried_on and time.monotonic() < deadline and not stop.is_set():
+        time.sleep(0.1)
     stop.set()
     for t in threads:
         t.join(60)

@@ -44,7 +44,10 @@ def test_every_acknowledged_event_survives_sigkill(server):
 
     sender = threading.Thread(target=send)
     sender.start()
-    time.sleep(4.0)
+    # Until the stream has run a while (a busy machine is slow), then kill it mid-stream.
+    deadline = time.monotonic() + 60
+    while len(labels) < 50 and time.monotonic() < deadline and sender.is_alive():
+        time.sleep(0.05)
     server.kill()
     stop.set()
     sender.join(30)

@@ -64,7 +64,7 @@ def scored(draw, weighted=None):
     return y, s, w
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(classification(2, 2))
 def test_binary_confusion_metrics_equal_sklearn(case):
     _, y_true, y_pred, w = case
@@ -99,7 +99,7 @@ def test_binary_confusion_metrics_equal_sklearn(case):
     assert value(m["balanced_accuracy"]) == pytest.approx(bal, abs=TOL)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(classification(3, 5))
 def test_multiclass_metrics_equal_sklearn(case):
     k, y_true, y_pred, w = case
@@ -136,7 +136,7 @@ def test_multiclass_metrics_equal_sklearn(case):
         assert value(m["cohen_kappa"]) == pytest.approx(kappa, abs=TOL)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(scored())
 def test_ranking_and_loss_metrics_equal_sklearn(case):
     y, s, w = case

@@ -49,6 +49,22 @@ def test_a_point_with_no_qualifying_threshold_has_no_note():
     assert missing.reason == "no threshold reaches precision 1"
 
 
+def test_a_half_without_rows_gives_no_cross_fitted_point_and_no_division_by_zero():
+    # Four rows: the fixed-seed split puts all of them in one half (hypothesis found it
+    # through test_every_interval_contains_its_value: 0/0 in the empty half's cost).
+    y = np.array([0, 0, 1, 1], np.int64)
+    s = np.array([0.25, 0.25, 0.0, 0.5])
+    ev = Evaluation.create([0, 1], pos_label=1).update_codes(y, score=s)
+    result = ev.result(min_recall=0.5, cost_fp=1, cost_fn=5)
+    assert [p.objective for p in result.operating_points] == [
+        "max_f1",
+        "recall>=0.5",
+        "min_cost(fp=1,fn=5)",
+    ]
+    for point in result.operating_points:
+        assert point.threshold is not None and point.out_of_sample is None
+
+
 @pytest.mark.slow
 def test_cross_fitted_f1_is_unbiased_where_the_in_sample_one_is_optimistic():
     # 50 positives, 950 negatives, binormal scores: the true F1 at the chosen threshold

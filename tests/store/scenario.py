@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import math
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -38,6 +39,8 @@ class Scenario:
     multiclass: bool
     predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # scikit-learn's figures by scope, computed once for every engine that stores it.
+    references: dict[Scope, Reference] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # What the store keeps: the first event of each id, in arrival order.
@@ -59,9 +62,12 @@ def _features(rng: np.random.Generator, i: int) -> str:
     return json.dumps(features, sort_keys=True)
 
 
+@functools.cache
 def make_scenario(
     seed: int, n: int = 180, *, multiclass: bool = False, k: int = 3, model: str = "m"
 ) -> Scenario:
+    """The events of one seed; the same object for the same arguments (every engine of
+    a test stores it, and its scikit-learn references are computed once). Read-only."""
     rng = np.random.default_rng(seed)
     predictions, outcomes = [], []
     for i in range(n):
@@ -136,11 +142,29 @@ def make_scenario(
     return Scenario(arrivals, classes, None if multiclass else 1.0, multiclass)
 
 
-def _batches(arrivals: list[tuple[str, dict[str, Any]]], seed: int) -> Iterator[tuple[str, list]]:
-    """Runs of one kind, cut into batches of 1 to 12 events."""
+Batching = Literal["small", "large"]
+
+
+def _batches(
+    arrivals: list[tuple[str, dict[str, Any]]], seed: int, batching: Batching = "small"
+) -> Iterator[tuple[str, list]]:
+    """``small``: runs of one kind, cut into batches of 1 to 12 events (about two
+    events a batch, as runs of one kind are short). ``large``: the next 20 to 60
+    arrivals, one batch of their predictions and one of their outcomes (in arrival
+    order within each; which kind first at random): an order the server also sees,
+    in a tenth of the commits."""
     rng = np.random.default_rng(seed)
     at = 0
     while at < len(arrivals):
+        if batching == "large":
+            window = arrivals[at : at + int(rng.integers(20, 61))]
+            at += len(window)
+            kinds = ["predictions", "outcomes"]
+            for kind in kinds[:: 1 if rng.random() < 0.5 else -1]:
+                batch = [e for k, e in window if k == kind]
+                if batch:
+                    yield kind, batch
+            continue
         kind = arrivals[at][0]
         size = int(rng.integers(1, 13))
         batch = []
@@ -150,7 +174,7 @@ def _batches(arrivals: list[tuple[str, dict[str, Any]]], seed: int) -> Iterator[
         yield kind, batch
 
 
-def _write_duck(location: str, scenario: Scenario) -> Any:
+def _write_duck(location: str, scenario: Scenario, batching: Batching = "small") -> Any:
     """The scenario written to the store at ``location`` (any engine), half through
     group commits on an event loop and half in line from a plain thread."""
     engine = open_store(location)
@@ -158,7 +182,7 @@ def _write_duck(location: str, scenario: Scenario) -> Any:
     async def write(kind: str, batch: list[dict[str, Any]]) -> None:
         await engine.write(kind, batch)
 
-    for i, (kind, batch) in enumerate(_batches(scenario.arrivals, 1)):
+    for i, (kind, batch) in enumerate(_batches(scenario.arrivals, 1, batching)):
         if i % 2:
             asyncio.run(write(kind, batch))  # group commit through the journal
         else:
@@ -173,23 +197,30 @@ def postgres_location(request: pytest.FixtureRequest) -> str:
 
 
 def open_engine(
-    name: str, folder: Any, scenario: Scenario, request: pytest.FixtureRequest | None = None
+    name: str,
+    folder: Any,
+    scenario: Scenario,
+    request: pytest.FixtureRequest | None = None,
+    *,
+    batching: Batching = "small",
 ) -> StatisticsSource:
+    """``scenario`` stored by engine ``name``; the stores are written in ``batching``
+    batches (``_batches``)."""
     if name == "postgresql":
         if request is None:
             raise ValueError("the postgresql engine needs the test's request (for the server)")
-        return _write_duck(postgres_location(request), scenario)
+        return _write_duck(postgres_location(request), scenario, batching)
     if name == "duckdb-file":
-        return _write_duck(str(folder / "store.duckdb"), scenario)
+        return _write_duck(str(folder / "store.duckdb"), scenario, batching)
     if name == "duckdb-memory":
-        return _write_duck(":memory:", scenario)
+        return _write_duck(":memory:", scenario, batching)
     if name == "table-arrow":
         tables = {
             kind: events_table(kind, [e for k, e in scenario.arrivals if k == kind])
             for kind in ("predictions", "outcomes")
         }
         return TableSource(tables)
-    engine = _write_duck(str(folder / "export.duckdb"), scenario)
+    engine = _write_duck(str(folder / "export.duckdb"), scenario, batching)
     engine.export(folder / "parquet")
     engine.close()
     return TableSource.from_parquet(folder / "parquet")
@@ -228,53 +259,62 @@ def reference_pairs(scenario: Scenario, scope: Scope) -> list[tuple[dict, dict]]
     return pairs
 
 
-def check_against_sklearn(
-    stats: StoreStats, scenario: Scenario, scope: Scope, *, unmatched: int | None = None
-) -> None:
-    """``stats`` equal scikit-learn's on the events the store keeps; ``unmatched`` is
-    the store-wide count of outcomes without a prediction, when other events share
-    the store."""
+@dataclass(frozen=True)
+class Reference:
+    """What the store must report for one scope: counts of the kept events, and
+    scikit-learn's figures on their labelled pairs as (name, value, rel, when) —
+    ``when`` "always", or "if-defined" (compared where the store's value is not None)."""
+
+    predictions: int
+    failed: int
+    labelled: int
+    ghosts: int
+    values: tuple[int, float]
+    classes: list[Any] | None = None
+    confusion: np.ndarray | None = None
+    accuracy: float | None = None
+    figures: tuple[tuple[str, float, float, str], ...] = ()
+
+
+def reference(scenario: Scenario, scope: Scope) -> Reference:
+    """scikit-learn on the events the store keeps in ``scope`` (cached on the scenario)."""
+    if scope in scenario.references:
+        return scenario.references[scope]
     kept = [p for p in scenario.predictions.values() if in_scope(scope, p)]
-    assert stats.predictions == len(kept)
-    assert stats.failed == sum(p["status"] != "ok" for p in kept)
     pairs = reference_pairs(scenario, scope)
-    assert stats.labelled == len(pairs)
     ghosts = [o for pid, o in scenario.outcomes.items() if pid not in scenario.predictions]
-    assert stats.unmatched_outcomes == (len(ghosts) if unmatched is None else unmatched)
     values = [o["value"] for _, o in pairs if o.get("value") is not None]
-    assert stats.values[0] == len(values)
-    assert stats.values[1] == pytest.approx(sum(values))
+    counts: dict[str, Any] = {
+        "predictions": len(kept),
+        "failed": sum(p["status"] != "ok" for p in kept),
+        "labelled": len(pairs),
+        "ghosts": len(ghosts),
+        "values": (len(values), sum(values)),
+    }
     if not pairs:
-        assert stats.evaluation is None or stats.evaluation.confusion.total == 0
-        return
-    assert stats.evaluation is not None
+        ref = scenario.references[scope] = Reference(**counts)
+        return ref
     y_true = [label_of(o["label"]) for _, o in pairs]
     y_pred = [label_of(p["label"]) for p, _ in pairs]
     classes = list(scenario.classes or sorted(set(y_true) | set(y_pred)))
-    assert list(stats.labels) == classes  # "1", 1, 1.0 and true are one class
-    assert stats.notes == []
-    result = stats.evaluation.result()
-    m = {name: r.value for name, r in result.metrics.items()}
-    cm = skm.confusion_matrix(y_true, y_pred, labels=classes)
-    np.testing.assert_array_equal(np.array(result.confusion_matrix), cm)
-    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred), rel=1e-12)
+    figures: list[tuple[str, float, float, str]] = []
     if scenario.multiclass:
         proba = np.array([p["probas"] for p, _ in pairs])
         codes = np.array([classes.index(y) for y in y_true])
         if len(set(y_true)) == len(classes):
             auc = skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
-            assert m["roc_auc"] == pytest.approx(auc, rel=1e-12)
-            assert m["log_loss"] == pytest.approx(
-                skm.log_loss(y_true, proba, labels=classes), rel=1e-9
+            figures.append(("roc_auc", auc, 1e-12, "always"))
+            figures.append(
+                ("log_loss", skm.log_loss(y_true, proba, labels=classes), 1e-9, "always")
             )
         brier = np.mean(np.sum((proba - np.eye(len(classes))[codes]) ** 2, axis=1))
-        assert m["brier"] == pytest.approx(brier, rel=1e-9)
+        figures.append(("brier", brier, 1e-9, "always"))
         for name in ("precision_macro", "recall_macro", "f1_macro"):
             kind = name.removesuffix("_macro")
             fn: Callable[..., float] = getattr(skm, f"{kind}_score")
             expected = fn(y_true, y_pred, labels=classes, average="macro", zero_division=np.nan)
-            if not math.isnan(expected) and m[name] is not None:
-                assert m[name] == pytest.approx(expected, rel=1e-12)
+            if not math.isnan(expected):
+                figures.append((name, expected, 1e-12, "if-defined"))
     else:
         pos = scenario.pos_label
         y = np.array([t == pos for t in y_true])
@@ -284,14 +324,48 @@ def check_against_sklearn(
             ("recall", skm.recall_score),
             ("f1", skm.f1_score),
         ):
-            if m[name] is not None:
-                assert m[name] == pytest.approx(
-                    fn(y_true, y_pred, pos_label=pos, zero_division=0), rel=1e-12
-                )
+            expected = fn(y_true, y_pred, pos_label=pos, zero_division=0)
+            figures.append((name, expected, 1e-12, "if-defined"))
         if 0 < y.sum() < y.size:
-            assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, score), rel=1e-12)
-        assert m["log_loss"] == pytest.approx(skm.log_loss(y, score, labels=[0, 1]), rel=1e-9)
-        assert m["brier"] == pytest.approx(skm.brier_score_loss(y, score), rel=1e-9)
+            figures.append(("roc_auc", skm.roc_auc_score(y, score), 1e-12, "always"))
+        figures.append(("log_loss", skm.log_loss(y, score, labels=[0, 1]), 1e-9, "always"))
+        figures.append(("brier", skm.brier_score_loss(y, score), 1e-9, "always"))
+    ref = scenario.references[scope] = Reference(
+        **counts,
+        classes=classes,
+        confusion=skm.confusion_matrix(y_true, y_pred, labels=classes),
+        accuracy=skm.accuracy_score(y_true, y_pred),
+        figures=tuple(figures),
+    )
+    return ref
+
+
+def check_against_sklearn(
+    stats: StoreStats, scenario: Scenario, scope: Scope, *, unmatched: int | None = None
+) -> None:
+    """``stats`` equal scikit-learn's on the events the store keeps; ``unmatched`` is
+    the store-wide count of outcomes without a prediction, when other events share
+    the store."""
+    ref = reference(scenario, scope)
+    assert stats.predictions == ref.predictions
+    assert stats.failed == ref.failed
+    assert stats.labelled == ref.labelled
+    assert stats.unmatched_outcomes == (ref.ghosts if unmatched is None else unmatched)
+    assert stats.values[0] == ref.values[0]
+    assert stats.values[1] == pytest.approx(ref.values[1])
+    if ref.classes is None:
+        assert stats.evaluation is None or stats.evaluation.confusion.total == 0
+        return
+    assert stats.evaluation is not None
+    assert list(stats.labels) == ref.classes  # "1", 1, 1.0 and true are one class
+    assert stats.notes == []
+    result = stats.evaluation.result()
+    m = {name: r.value for name, r in result.metrics.items()}
+    np.testing.assert_array_equal(np.array(result.confusion_matrix), ref.confusion)
+    assert m["accuracy"] == pytest.approx(ref.accuracy, rel=1e-12)
+    for name, expected, rel, when in ref.figures:
+        if when == "always" or m[name] is not None:
+            assert m[name] == pytest.approx(expected, rel=rel), name
 
 
 def reference_features(scenario: Scenario, scope: Scope) -> dict[str, list[Any]]:

@@ -8,7 +8,9 @@ on a real server started for the session. Events arrive in a
 random order (outcomes before their predictions), with retries (duplicates),
 conflicting repeats (the first one counts), failed predictions, outcome labels in
 every JSON type of one class, segments (one of them long and not ASCII), versions
-and three days of timestamps.
+and three days of timestamps. The shared fixtures are written in batches of 20-60
+arrivals; ``test_every_engine_gives_the_same_statistics`` and the arrival-order tests
+in batches of 1-12 events (``scenario._batches``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ from .scenario import (
 @pytest.fixture(scope="module", params=ENGINES)
 def binary(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     scenario = make_scenario(7)
-    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario, request)
+    source = open_engine(
+        request.param, tmp_path_factory.mktemp(request.param), scenario, request, batching="large"
+    )
     yield source, scenario
     close_source(source)
 
@@ -46,7 +50,9 @@ def binary(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module", params=ENGINES)
 def multiclass(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     scenario = make_scenario(11, multiclass=True)
-    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario, request)
+    source = open_engine(
+        request.param, tmp_path_factory.mktemp(request.param), scenario, request, batching="large"
+    )
     yield source, scenario
     close_source(source)
 

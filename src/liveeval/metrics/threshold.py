@@ -221,7 +221,8 @@ class ThresholdCurve:
 
     def halves(self, seed: int = CROSS_FIT_SEED) -> tuple[ThresholdCurve, ThresholdCurve] | None:
         """The curve split into two random halves of the rows (each score's positive and
-        negative counts thinned binomially); ``None`` unless the counts are whole rows."""
+        negative counts thinned binomially); ``None`` unless the counts are whole rows,
+        and when a half draws no row (a few rows only): nothing to choose a threshold on."""
         positive = np.diff(self.tp, prepend=0.0)
         negative = np.diff(self.fp, prepend=0.0)
         whole = np.array_equal(positive, np.rint(positive)) and np.array_equal(
@@ -232,6 +233,9 @@ class ThresholdCurve:
         rng = np.random.default_rng(seed)
         pos_a = _half_of(positive, rng)
         neg_a = _half_of(negative, rng)
+        rows_a = pos_a.sum() + neg_a.sum()
+        if rows_a == 0 or rows_a == positive.sum() + negative.sum():
+            return None
         return (
             self._from_increments(pos_a, neg_a),
             self._from_increments(positive - pos_a, negative - neg_a),
@@ -258,8 +262,8 @@ class ThresholdCurve:
         for the optimism of a tuned choice).
 
         ``halves`` may pass :meth:`halves` computed once for several operating points.
-        Returns ``None`` when the counts are not whole rows (weights) or a half has no
-        qualifying threshold.
+        Returns ``None`` when the counts are not whole rows (weights), a half draws no
+        row, or a half has no qualifying threshold.
         """
         halves = self.halves(seed) if halves is None else halves
         if halves is None:

@@ -306,9 +306,12 @@ def _pairs_schema(scratch: Scratch) -> pa.Schema:
     return _PAIRS_SCHEMA
 
 
-def _select_for(schema: pa.Schema) -> str:
+def _select_for(schema: pa.Schema, table: str = "") -> str:
+    # ``table`` qualifies the columns where a join would make a name ambiguous.
+    q = f"{table}." if table else ""
     return ", ".join(
-        f"array_to_string({f.name}, ',')" if pa.types.is_list(f.type) else f.name for f in schema
+        f"array_to_string({q}{f.name}, ',')" if pa.types.is_list(f.type) else f"{q}{f.name}"
+        for f in schema
     )
 
 
@@ -342,7 +345,7 @@ def _feature_state(cur: Any, scratch: Scratch, features: pa.Table) -> dict[str, 
         schema = scratch.schemas["features"]
         stored = copy_out(
             cur,
-            f"SELECT {_select_for(schema)} FROM features f JOIN unnest(%s::text[], %s::text[]) "
+            f"SELECT {_select_for(schema, 'f')} FROM features f JOIN unnest(%s::text[], %s::text[]) "
             "AS d(model, name) ON d.model = f.model AND d.name = f.name "
             "WHERE f.num_value NOT IN ('NaN', 'Infinity', '-Infinity')",
             [[d[0] for d in due], [d[1] for d in due]],
