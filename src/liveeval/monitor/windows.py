@@ -17,7 +17,7 @@ boundary and may hold a few more than N (its ``labelled`` says how many).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import ValidationError
 from ..metrics.evaluation import EvaluationResult
 from ..metrics.labels import Label
+from ..metrics.result import MetricResult
 from ..store.interface import LabelDelays, Scope, StatisticsSource, StoreStats
 
 __all__ = [
@@ -107,6 +108,8 @@ class Window:
     maturity: float
     result: EvaluationResult | None = None
     notes: tuple[str, ...] = ()
+    # Metrics of the window's business outcomes (mean value, click-through rate).
+    outcome_values: dict[str, MetricResult] = field(default_factory=dict)
 
     @property
     def ok(self) -> int:
@@ -151,6 +154,7 @@ def _stats_window(
         maturity,
         result,
         tuple(stats.notes),
+        stats.business_metrics(confidence),
     )
 
 
