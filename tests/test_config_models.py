@@ -36,3 +36,16 @@ def test_an_unknown_output_is_refused_with_a_suggestion(tmp_path):
         r"'logits', 'label'; did you mean 'probabilities'\?$",
     ):
         load_config(config_with(tmp_path, 'output = "probability"'))
+
+
+def test_a_models_costs_override_its_profile_and_are_validated(tmp_path):
+    config = load_config(
+        config_with(tmp_path, "costs = { false_positive = 3, false_negative = 9 }")
+    )
+    costs = config.costs["m"]
+    assert (costs.false_positive, costs.false_negative) == (3.0, 9.0)
+    assert load_config(config_with(tmp_path, "")).costs == {}
+    with pytest.raises(ConfigError, match=r"entry 1 \('m'\): costs false_negative is -9"):
+        load_config(config_with(tmp_path, "costs = { false_positive = 3, false_negative = -9 }"))
+    with pytest.raises(ConfigError, match=r"unknown key 'fp' in costs"):
+        load_config(config_with(tmp_path, "costs = { fp = 3, false_negative = 9 }"))

@@ -23,6 +23,7 @@ pos_label = 1
 features = ["amount", "distance_km"]
 profile = "fraud"
 output = "probabilities"       # or "logits" / "label"; told from the model when left out
+costs = { false_positive = 1, false_negative = 50 }  # over the profile's [costs]
                                # (every key: docs/serving.md)
 # shadow = true                # a challenger: predicts the default version's requests in
                                # the background, logged, never answered with
@@ -67,8 +68,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, ProfileError
 from .monitor.rules import AlertSettings, parse_alerts
+from .readiness.profile import Costs, parse_costs
 from .serving import ModelSpec
 from .serving.model import OUTPUTS
 
@@ -112,6 +114,7 @@ _MODEL_KEYS = (
     "threshold",
     "output",
     "shadow",
+    "costs",
 )
 _TABLES = ("server", "tokens", "profiles", "models", "alerts")
 
@@ -193,6 +196,8 @@ class ServerConfig:
     actions_workdir: Path | None = None
     # The config file's folder: relative secret files, commands and workdir start here.
     config_dir: Path | None = None
+    # Per-model costs of errors ([[models]] costs = {...}), over the profile's [costs].
+    costs: dict[str, Costs] = field(default_factory=dict)
 
     def check(self) -> None:
         """Refuse settings that would expose an unprotected server or cannot work."""
@@ -311,6 +316,29 @@ def _logged(raw: dict[str, Any], name: str, where: str) -> LoggedModel:
     return LoggedModel(name, classes, pos_label, profile)
 
 
+def _model_costs(models: list[Any]) -> dict[str, Costs]:
+    """The ``costs`` of every [[models]] entry that has them, by model name; entries of
+    one model (its versions) must agree."""
+    out: dict[str, Costs] = {}
+    for i, raw in enumerate(models):
+        if not isinstance(raw, dict) or "costs" not in raw:
+            continue
+        where = f"[[models]] entry {i + 1} ({raw.get('name')!r})"
+        try:
+            costs = parse_costs(raw["costs"], where)
+        except ProfileError as exc:
+            raise ConfigError(str(exc)) from None
+        name = str(raw.get("name"))
+        seen = out.get(name)
+        if seen is not None and (seen.false_positive, seen.false_negative) != (
+            costs.false_positive,
+            costs.false_negative,
+        ):
+            raise ConfigError(f"{where}: costs differ from another entry of model {name!r}")
+        out.setdefault(name, costs)
+    return out
+
+
 def _read_toml(p: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -413,6 +441,7 @@ def load_config(path: str | Path) -> ServerConfig:
         ),
         alerts=parse_alerts(data.get("alerts", {}), str(p)),
         config_dir=p.parent,
+        costs=_model_costs(models),
     )
     parse_window(config.window)
     return config

@@ -80,3 +80,24 @@ def test_monitor_without_a_server_says_how_to_start_one():
     result = CliRunner().invoke(app, ["monitor", "ext", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 2
     assert "liveeval serve" in " ".join(result.stderr.split())
+
+
+def test_monitor_prices_errors_by_a_profiles_costs_in_columns_and_json(store_file):
+    # Labelled predictions are all negative: no false alarm; hour 0 misses i = 0, 6, 12, 18.
+    args = ["monitor", "ext", "--store", str(store_file), "--profile", "fraud"]
+    result = CliRunner().invoke(app, [*args, "--json", "-"])
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout)["windows"][0]["business"]
+    assert (first["false_alarms"], first["misses"], first["labelled"]) == (0, 4, 10)
+    assert first["expected_cost"]["value"] == pytest.approx(4 * 50 / 10)
+    table = CliRunner().invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "false alarms/day" in table.stdout and "cost/label" in table.stdout
+    plain = CliRunner().invoke(app, ["monitor", "ext", "--store", str(store_file)])
+    assert "false alarms/day" in plain.stdout and "cost/label" not in plain.stdout
+
+
+def test_monitor_profile_goes_with_a_store_only():
+    result = CliRunner().invoke(app, ["monitor", "ext", "--profile", "fraud"])
+    assert result.exit_code == 2
+    assert "--profile goes with --store" in result.stderr

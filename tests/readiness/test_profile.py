@@ -81,3 +81,39 @@ def test_the_cli_loader_still_takes_a_name_or_a_path(tmp_path):
     assert load_profile("fraud").name == "fraud"
     with pytest.raises(ProfileError, match=r"or give a path to a \.toml file"):
         load_profile("nonesuch")
+
+
+_CHECK = '[[check]]\nmetric = "recall"\ntarget = 0.9\n'
+
+
+def test_a_profile_prices_its_errors_in_a_costs_table():
+    profile = parse_profile(
+        f'name = "mine"\n{_CHECK}[costs]\nfalse_positive = 2\nfalse_negative = 40.5\n', "mine"
+    )
+    assert profile.costs is not None
+    assert (profile.costs.false_positive, profile.costs.false_negative) == (2.0, 40.5)
+    fraud = builtin_profile("fraud").costs
+    assert fraud is not None and (fraud.false_positive, fraud.false_negative) == (1.0, 50.0)
+    assert builtin_profile("balanced").costs is None
+
+
+@pytest.mark.parametrize(
+    ("costs", "match"),
+    [
+        ("false_positve = 1\nfalse_negative = 5", r"unknown key 'false_positve' in costs; did "
+         r"you mean 'false_positive'\?"),
+        ("false_positive = -1\nfalse_negative = 5", r"costs false_positive is -1; expected a "
+         r"non-negative number"),
+        ('false_positive = 1\nfalse_negative = "5"', r"costs false_negative is '5'"),
+        ("false_positive = 1", r"costs needs 'false_negative'"),
+        ("false_positive = 1\nfalse_negative = nan", r"costs false_negative is nan"),
+    ],
+)  # fmt: skip
+def test_a_bad_costs_table_is_an_error_naming_the_field(costs, match):
+    with pytest.raises(ProfileError, match=match):
+        parse_profile(f'name = "mine"\n{_CHECK}[costs]\n{costs}\n', "mine")
+
+
+def test_an_unknown_top_level_key_is_an_error_with_a_suggestion():
+    with pytest.raises(ProfileError, match=r"mine: unknown key 'cost'; did you mean 'costs'\?"):
+        parse_profile(f'name = "mine"\ncost = 1\n{_CHECK}', "mine")

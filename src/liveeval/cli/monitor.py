@@ -29,6 +29,8 @@ __all__ = ["monitor"]
 _STATE_STYLE = {"realized": "green", "estimating": "yellow", "empty": "dim"}
 # The terminal shows these unless --metrics names others (the JSON has all defaults).
 _TERMINAL_METRICS = ("recall", "precision", "f1")
+# The windows' business figures shown as columns when present, with their headers.
+_BUSINESS_COLUMNS = {"false_alarms_per_day": "false alarms/day", "expected_cost": "cost/label"}
 # Piped output (not a terminal) is as wide as the table: rich would cut it at 80.
 _PIPE_WIDTH = 1000
 
@@ -69,6 +71,14 @@ def monitor(
     ] = None,
     metrics: Annotated[
         str | None, typer.Option("--metrics", help="Comma-separated metrics to show.")
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="With --store: a profile (name or .toml) whose [costs] price the errors "
+            "(a server uses the model's own).",
+        ),
     ] = None,
     token: Annotated[
         str | None, typer.Option("--token", help="Read token (or LIVEEVAL_READ_TOKEN).")
@@ -119,11 +129,16 @@ def monitor(
     if url is not None and store is not None:
         err.print("Error: give --url or --store, not both", markup=False)
         raise typer.Exit(2)
+    if profile is not None and store is None:
+        err.print("Error: --profile goes with --store (a server prices errors by the "
+                  "model's own profile or costs)", markup=False)  # fmt: skip
+        raise typer.Exit(2)
     try:
         if store is not None:
             body = _from_store(
-                Path(store), model, size, since, until, version, segment, maturity, metrics
-            )
+                Path(store), model, size, since, until, version, segment, maturity, metrics,
+                profile,
+            )  # fmt: skip
         else:
             body = _from_server(
                 url or "http://127.0.0.1:8000",
@@ -226,8 +241,10 @@ def _from_store(
     segment: str | None,
     maturity: float | None,
     metrics: str | None,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     from ..errors import NotFoundError
+    from ..readiness import load_profile
     from ..service.events import naive_utc
     from ..service.monitoring import windows_of
     from ..store import open_store
@@ -235,6 +252,7 @@ def _from_store(
 
     if not path.exists():
         raise ConfigError(f"--store {path}: no such file or folder")
+    costs = load_profile(profile).costs if profile is not None else None
     source: Any = TableSource.from_parquet(path) if path.is_dir() else open_store(path)
     try:
         if not source.has_model(model):
@@ -260,6 +278,7 @@ def _from_store(
             segment=segment,
             maturity=maturity,
             metrics=names,
+            costs=costs,
         )
     finally:
         source.close()
@@ -324,6 +343,11 @@ def _table(body: dict[str, Any], names: tuple[str, ...]) -> Table:
         pad_edge=False,
         padding=0,
     )
+    # Business columns: false alarms per day for a binary model with labels, the
+    # expected cost per labelled prediction when the costs are known.
+    extra = [
+        key for key in _BUSINESS_COLUMNS if any((w.get("business") or {}).get(key) for w in windows)
+    ]
     rows = []
     for w in windows:
         coverage = w["label_coverage"]
@@ -337,14 +361,16 @@ def _table(body: dict[str, Any], names: tuple[str, ...]) -> Table:
                 f"{w['labelled']:,}" + ("" if coverage is None else f" ({coverage:.0%})"),
                 f"[{_STATE_STYLE.get(state, '')}]{state}[/]",
                 *(_shown(w, n) for n in names),
+                *(_cell((w.get("business") or {}).get(k)) for k in extra),
             )
         )
     columns = ("start", "version", "predicted", "failed", "labelled", "state")
     failures = any(w["failed_predictions"] for w in windows)
     keep = [(versions or c != "version") and (failures or c != "failed") for c in columns]
-    keep += [True] * len(names)
+    keep += [True] * (len(names) + len(extra))
     rows = [tuple(v for v, k in zip(row, keep, strict=True) if k) for row in rows]
     headers = [c for c, k in zip(columns, keep, strict=False) if k] + list(names)
+    headers += [_BUSINESS_COLUMNS[k] for k in extra]
     for i, header in enumerate(headers):
         # Wide enough for every cell: rich would otherwise squeeze numbers into folds.
         longest = max(

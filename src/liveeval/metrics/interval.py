@@ -33,6 +33,8 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
+from ._distributions import chi2_sf
+
 __all__ = [
     "BOOTSTRAP_SEED",
     "DIRICHLET_PRIOR",
@@ -42,6 +44,7 @@ __all__ = [
     "modified_wilson",
     "mover_mean",
     "normal_mean",
+    "poisson_interval",
     "ratio_interval",
     "t_mean",
     "t_quantile",
@@ -120,6 +123,54 @@ def poisson_lower(count: float, tail: float) -> float:
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+def _poisson_cdf_root(shape: int, target: float) -> float:
+    """The λ with Q(shape, λ) = ``target``, Q the regularised upper incomplete gamma:
+    Q(shape, λ) = P(Poisson(λ) < shape), which falls as λ grows."""
+    lo, hi = 0.0, shape + 20.0 * math.sqrt(shape) + 20.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        # chi2_sf(2λ, 2·shape) = Q(shape, λ) = P(Poisson(λ) <= shape - 1)
+        if chi2_sf(2.0 * mid, 2 * shape) > target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def poisson_interval(count: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Garwood 1936) two-sided interval for a Poisson mean after ``count`` events.
+
+    Formula: the lower limit is the λ with P(Poisson(λ) ≥ k) = α/2 (0 for k = 0), the
+    upper the λ with P(Poisson(λ) ≤ k) = α/2, α = 1 − ``confidence``; equivalently
+    ½ χ²(α/2; 2k) and ½ χ²(1 − α/2; 2k + 2). Each side misses at most α/2 of the
+    time, so the coverage is at least ``confidence`` (conservative for small counts).
+    Computed by bisection on the chi-square survival function, numpy-free.
+
+    Raises
+    ------
+    ValueError
+        for a negative or non-integer count, or a confidence outside (0, 1).
+
+    References
+    ----------
+    Garwood, F. (1936). Fiducial limits for the Poisson distribution. Biometrika
+    28(3/4), 437–442.
+    """
+    if isinstance(count, bool) or int(count) != count or count < 0:
+        raise ValueError(f"a Poisson count must be a non-negative integer, got {count!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    k = int(count)
+    tail = (1.0 - confidence) / 2.0
+    # P(Poisson(λ) ≥ k) = α/2  ⇔  Q(k, λ) = 1 − α/2
+    lower = 0.0 if k == 0 else _poisson_cdf_root(k, 1.0 - tail)
+    # P(Poisson(λ) ≤ k) = α/2  ⇔  Q(k + 1, λ) = α/2
+    upper = _poisson_cdf_root(k + 1, tail)
+    return (lower, upper)
 
 
 def modified_wilson(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:

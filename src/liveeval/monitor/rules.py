@@ -53,7 +53,14 @@ __all__ = [
 ]
 
 # Watched quantities that are not catalogue metrics (window mode only); drift:NAME too.
-EXTRA_METRICS = ("cpu_percent", "rss_bytes", "label_coverage", "label_delay_seconds")
+EXTRA_METRICS = (
+    "cpu_percent",
+    "rss_bytes",
+    "label_coverage",
+    "label_delay_seconds",
+    "false_alarms_per_day",
+    "expected_cost",
+)
 BUILTIN_CHANNELS = ("log",)
 MODES = ("sequential", "window")
 _RULE_KEYS = (

@@ -17,7 +17,7 @@ boundary and may hold a few more than N (its ``labelled`` says how many).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ from ..errors import ValidationError
 from ..metrics.batch import evaluation_results
 from ..metrics.evaluation import EvaluationResult
 from ..metrics.labels import Label
+from ..metrics.result import MetricResult
 from ..store.interface import LabelDelays, Scope, StatisticsSource, StoreStats
 
 __all__ = [
@@ -108,6 +109,8 @@ class Window:
     maturity: float
     result: EvaluationResult | None = None
     notes: tuple[str, ...] = ()
+    # Metrics of the window's business outcomes (mean value, click-through rate).
+    outcome_values: dict[str, MetricResult] = field(default_factory=dict)
 
     @property
     def ok(self) -> int:
@@ -157,6 +160,7 @@ def _stats_window(
         maturity,
         result,
         tuple(stats.notes),
+        stats.business_metrics(confidence),
     )
 
 

@@ -6,11 +6,13 @@ from .leakage import duplicate_rows, later_training_rows, single_feature_leaks
 from .pitfall import accuracy_paradox, holm, overfitting, single_class, too_few_labels
 from .profile import (
     Check,
+    Costs,
     Profile,
     builtin_profile,
     builtin_profiles,
     load_profile,
     load_profile_file,
+    parse_costs,
     parse_profile,
     profile_by_name,
 )
@@ -20,6 +22,7 @@ __all__ = [
     "MODES",
     "Check",
     "CheckResult",
+    "Costs",
     "ErrorRates",
     "Finding",
     "Mode",
@@ -35,6 +38,7 @@ __all__ = [
     "load_profile",
     "load_profile_file",
     "overfitting",
+    "parse_costs",
     "parse_profile",
     "profile_by_name",
     "single_class",

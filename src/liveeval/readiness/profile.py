@@ -8,8 +8,12 @@ and it must point the metric's way), ``target``, an optional ``warn`` band (a pa
 within this distance of the target is a warning), ``min_n`` (fewer rows behind the
 metric is inconclusive) and ``why``. A top-level ``alerts`` list names the metrics whose drop (rise, for a
 lower-is-better metric) alerts by default for a model with this profile
-(:func:`liveeval.monitor.rules.profile_rules`). The built-in profiles ship in
-``liveeval/readiness/profiles``.
+(:func:`liveeval.monitor.rules.profile_rules`). An optional ``[costs]`` table gives
+the price of an error in the user's own unit — ``false_positive`` (a false alarm) and
+``false_negative`` (a miss), both non-negative numbers — which the windows' business
+figures (expected cost per labelled prediction) use; a model's ``costs`` in
+``liveeval.toml`` override it. Any other key, at the top level or in ``[costs]``, is an
+error with a "did you mean". The built-in profiles ship in ``liveeval/readiness/profiles``.
 
 Finding a profile:
 
@@ -24,6 +28,7 @@ Finding a profile:
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,19 +39,24 @@ from ..errors import ProfileError, UnknownMetricError
 from ..metrics.registry import metric_spec
 
 __all__ = [
+    "COST_KEYS",
     "OPS",
     "Check",
+    "Costs",
     "Profile",
     "builtin_profile",
     "builtin_profiles",
     "load_profile",
     "load_profile_file",
+    "parse_costs",
     "parse_profile",
     "profile_by_name",
 ]
 
 OPS = (">=", ">", "<=", "<")
 _KEYS = {"metric", "op", "target", "warn", "min_n", "why"}
+_TOP_KEYS = ("name", "description", "alerts", "check", "costs")
+COST_KEYS = ("false_positive", "false_negative")
 
 
 @dataclass(frozen=True)
@@ -67,12 +77,72 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Costs:
+    """The price of one false positive and of one false negative, in the user's unit
+    (currency, analyst minutes …); ``source`` says where they were set."""
+
+    false_positive: float
+    false_negative: float
+    source: str = ""
+
+    def to_dict(self) -> dict[str, float | str]:
+        return {
+            "false_positive": self.false_positive,
+            "false_negative": self.false_negative,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
     checks: tuple[Check, ...]
     source: str = "built-in"
     alerts: tuple[str, ...] = ()
+    costs: Costs | None = None
+
+
+def _did_you_mean(key: str, accepted: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def parse_costs(raw: object, where: str) -> Costs:
+    """A ``costs`` table (``false_positive``, ``false_negative``: both required,
+    non-negative finite numbers) as :class:`Costs`; ``where`` names it in errors.
+
+    Raises
+    ------
+    ProfileError
+        for a non-table, an unknown key (with "did you mean"), a missing key, or a
+        value that is not a non-negative number (naming the field and the value).
+    """
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: 'costs' must be a table with {' and '.join(COST_KEYS)}")
+    for key in raw:
+        if key not in COST_KEYS:
+            raise ProfileError(
+                f"{where}: unknown key {key!r} in costs{_did_you_mean(key, COST_KEYS)} "
+                f"(accepted: {', '.join(COST_KEYS)})"
+            )
+    values: list[float] = []
+    for key in COST_KEYS:
+        if key not in raw:
+            raise ProfileError(f"{where}: costs needs {key!r} (a non-negative number)")
+        value = raw[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ProfileError(
+                f"{where}: costs {key} is {value!r}; expected a non-negative number "
+                "(the price of one such error in your unit)"
+            )
+        values.append(float(value))
+    return Costs(values[0], values[1], where)
 
 
 def builtin_profiles() -> list[str]:
@@ -125,6 +195,12 @@ def parse_profile(text: str, source: str) -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{source}: not valid TOML: {exc}") from None
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ProfileError(
+                f"{source}: unknown key {key!r}{_did_you_mean(key, _TOP_KEYS)} "
+                f"(accepted: {', '.join(_TOP_KEYS)})"
+            )
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise ProfileError(f"{source}: needs a string 'name'")
@@ -140,7 +216,8 @@ def parse_profile(text: str, source: str) -> Profile:
             metric_spec(metric)
         except UnknownMetricError as exc:
             raise ProfileError(f"{source}: alerts: {exc}") from None
-    return Profile(name, str(data.get("description", "")), checks, source, tuple(alerts))
+    costs = parse_costs(data["costs"], source) if "costs" in data else None
+    return Profile(name, str(data.get("description", "")), checks, source, tuple(alerts), costs)
 
 
 def builtin_profile(name: str) -> Profile:

@@ -20,7 +20,8 @@ states, writes every change to the store's history and hands it to the subscribe
   series and run :func:`~liveeval.monitor.drop.detect_drop` over the whole series.
 - **Window rules** compare one value of the last closed window with a threshold: a
   catalogue metric, ``label_coverage``, ``label_delay_seconds`` (p90), ``cpu_percent``
-  (mean), ``rss_bytes`` (max), or a drift (``drift:FEATURE``, ``drift:score``: the
+  (mean), ``rss_bytes`` (max), ``false_alarms_per_day`` and ``expected_cost`` (a binary
+  model's labelled predictions; the cost by the model's costs), or a drift (``drift:FEATURE``, ``drift:score``: the
   effect, or the drift call with ``drifted``).
 """
 
@@ -39,6 +40,7 @@ from ..metrics import Evaluation
 from ..metrics.confusion import ConfusionMatrix
 from ..metrics.registry import metric_spec
 from ..monitor.alerts import AlertScope, AlertTracker, Subscriber, notice_from_json
+from ..monitor.business import error_counts, expected_cost, false_alarms_per_day
 from ..monitor.drop import DropEvidence, DropTest, Look, detect_drop, look_samples, metric_result
 from ..monitor.notice import AlertNotice
 from ..monitor.rules import Rule, profile_rules
@@ -62,6 +64,7 @@ from .alert_series import (
     series_digest,
     series_looks,
 )
+from .business import model_costs
 
 if TYPE_CHECKING:
     from .core import Service
@@ -83,6 +86,8 @@ MAX_LOOKS = 20_000
 # land there); older looks are kept from earlier reads until the server restarts.
 REFRESH = timedelta(days=3)
 _ALL = "*"
+# Window rules on a window's business figures (service/business.py), not catalogue metrics.
+_BUSINESS = ("false_alarms_per_day", "expected_cost")
 
 
 @dataclass
@@ -258,7 +263,7 @@ class AlertEngine:
     def _is_light(self, rule: Rule) -> bool:
         """Whether ``rule`` reads bucket counts: a sequential proportion, or a window
         rule on label coverage or a ratio of confusion cells."""
-        if rule.metric in ("cpu_percent", "rss_bytes", "label_delay_seconds"):
+        if rule.metric in ("cpu_percent", "rss_bytes", "label_delay_seconds", *_BUSINESS):
             return False
         if rule.drift_column is not None or rule.window % ROLLUP_BUCKET:
             return False
@@ -520,7 +525,46 @@ class AlertEngine:
                 (): self.service.store.statistics(scope, classes=classes, pos_label=pos_label)
             }
         for key, stats in grouped.items():
-            yield self._scope(rule, model, key), self._window_verdict(rule, stats, since, until)
+            if rule.metric in _BUSINESS:
+                verdict = self._business_verdict(rule, model, stats, since, until)
+            else:
+                verdict = self._window_verdict(rule, stats, since, until)
+            yield self._scope(rule, model, key), verdict
+
+    def _business_verdict(
+        self, rule: Rule, model: str, stats: StoreStats, since: datetime, until: datetime
+    ) -> Verdict:
+        """False alarms per day or expected cost of the window's labelled predictions
+        (a binary model's; the cost by the model's costs, see :mod:`.business`)."""
+        window = {"start": since.isoformat(), "end": until.isoformat()}
+        _, pos_label, _ = self.service.model_meta(model, None)
+        evaluation = stats.evaluation
+        result = None if evaluation is None else evaluation.result(only=("accuracy",))
+        evidence: dict[str, Any]
+        if pos_label is None or result is None or result.kind != "binary":
+            evidence = {"window": window, "value": None, "samples": stats.labelled}
+            return Verdict(None, f"{rule.metric}: needs a binary model's labels", evidence)
+        counts = error_counts(result.confusion_matrix, result.labels, pos_label)
+        if rule.metric == "false_alarms_per_day":
+            metric = false_alarms_per_day(counts.fp, (until - since).total_seconds())
+        else:
+            costs = model_costs(self.service, model)
+            if costs is None:
+                evidence = {"window": window, "value": None, "samples": counts.n}
+                why = "no costs: give the model's profile a [costs] table or the model costs"
+                return Verdict(None, f"{rule.metric}: {why}", evidence)
+            metric = expected_cost(counts, costs.false_positive, costs.false_negative)
+        evidence = {
+            "window": window,
+            "value": metric.value,
+            "lower": metric.lower,
+            "upper": metric.upper,
+            "method": metric.method,
+            "false_alarms": counts.fp,
+            "misses": counts.fn,
+            "samples": counts.n,
+        }
+        return self._compare(rule, metric.value, counts.n, evidence)
 
     def _window_verdict(
         self, rule: Rule, stats: StoreStats, since: datetime, until: datetime

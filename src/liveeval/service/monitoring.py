@@ -24,6 +24,7 @@ from ..monitor.windows import (
     summarise_label_delays,
     time_windows,
 )
+from ..readiness.profile import Costs
 from ..report.model import metric_dict
 from ..store import Scope
 from ..store.interface import (
@@ -32,6 +33,7 @@ from ..store.interface import (
     ScoreHistogram,
     StatisticsSource,
 )
+from .business import model_costs, window_business
 
 if TYPE_CHECKING:
     from .core import Service
@@ -66,6 +68,7 @@ def windows(
     """
     service.require_model(model)
     classes, pos_label, _ = service.model_meta(model, version)
+    costs = model_costs(service, model, version)
     return windows_of(
         service.store,
         model,
@@ -79,6 +82,7 @@ def windows(
         by=by,
         maturity=maturity,
         metrics=metrics,
+        costs=costs,
     )
 
 
@@ -96,8 +100,10 @@ def windows_of(
     by: tuple[Literal["version", "segment"], ...] = (),
     maturity: float | None = None,
     metrics: tuple[str, ...] | None = None,
+    costs: Costs | None = None,
 ) -> dict[str, Any]:
-    """:func:`windows` over any statistics source (a store file, an export folder)."""
+    """:func:`windows` over any statistics source (a store file, an export folder);
+    ``costs`` add the expected cost to each window's ``business`` object."""
     chosen = metrics or DEFAULT_WINDOW_METRICS
     for name in chosen:
         metric_spec(name)
@@ -152,6 +158,7 @@ def windows_of(
             {
                 **window_dict(w, chosen),
                 "estimate": estimates.get((w.start, w.version, w.segment)),
+                "business": window_business(w, pos_label, costs),
             }
             for w in found
         ],

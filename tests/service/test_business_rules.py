@@ -1,0 +1,89 @@
+"""Window alert rules on a window's business figures: false alarms per day and the
+expected cost (by the model's costs)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from liveeval.config import LoggedModel, ServerConfig
+from liveeval.errors import ConfigError
+from liveeval.monitor.rules import parse_alerts
+from liveeval.service import Service
+from liveeval.store import encode_label
+
+START = datetime(2026, 3, 1)
+RULES = [
+    {"name": "alarms", "metric": "false_alarms_per_day", "window": "6h", "condition": "> 20",
+     "min_samples": 50},
+    {"name": "cost", "metric": "expected_cost", "window": "6h", "condition": "> 0.5",
+     "min_samples": 50},
+]  # fmt: skip
+
+
+def _service(path: str, profile: str | None) -> Service:
+    config = ServerConfig(
+        store=path,
+        logged=[LoggedModel("a", (0, 1), 1, profile)],
+        alerts=parse_alerts({"rules": RULES, "profile_rules": False}, "test"),
+    )
+    service = Service(config)
+    service.run_alerts = False
+    service.start()
+    return service
+
+
+def _six_hours(service: Service) -> tuple[int, int, int]:
+    rng = np.random.default_rng(5)
+    predictions, outcomes = [], []
+    fp = fn = 0
+    for i in range(300):
+        y = int(rng.random() < 0.2)
+        pred = y if rng.random() < 0.9 else 1 - y
+        fp += pred == 1 and y == 0
+        fn += pred == 0 and y == 1
+        ts = START + timedelta(seconds=72 * i)  # 300 predictions over 6 hours
+        predictions.append({"id": f"p{i}", "model": "a", "version": "v1", "ts": ts,
+                            "label": encode_label(pred), "status": "ok"})  # fmt: skip
+        outcomes.append({"prediction_id": f"p{i}", "label": encode_label(y), "ts": ts})
+    service.store.commit("predictions", predictions)
+    service.store.commit("outcomes", outcomes)
+    return fp, fn, 300
+
+
+def test_window_rules_compare_false_alarms_per_day_and_expected_cost(tmp_path):
+    service = _service(str(tmp_path / "s.duckdb"), "fraud")
+    try:
+        fp, fn, n = _six_hours(service)
+        now = START + timedelta(hours=6, minutes=1)
+        verdicts = {rule.name: v for rule, _, v in service.alert_engine().verdicts(now)}
+    finally:
+        service.stop()
+    alarms, cost = verdicts["alarms"], verdicts["cost"]
+    assert alarms.evidence["value"] == pytest.approx(fp * 4)  # per day over 6 hours
+    assert alarms.evidence["false_alarms"] == fp
+    assert alarms.holds is (fp * 4 > 20)
+    assert cost.evidence["value"] == pytest.approx((fp * 1 + fn * 50) / n)  # fraud costs
+    assert cost.evidence["method"].startswith("MOVER")
+    assert cost.holds is ((fp + 50 * fn) / n > 0.5)
+
+
+def test_an_expected_cost_rule_without_costs_says_so_and_never_fires(tmp_path):
+    service = _service(str(tmp_path / "s.duckdb"), None)
+    try:
+        _six_hours(service)
+        now = START + timedelta(hours=6, minutes=1)
+        verdicts = {rule.name: v for rule, _, v in service.alert_engine().verdicts(now)}
+    finally:
+        service.stop()
+    assert verdicts["cost"].holds is None
+    assert "no costs" in verdicts["cost"].summary
+    assert verdicts["alarms"].holds is not None
+
+
+def test_business_rules_need_a_threshold_in_window_mode():
+    rule = {"name": "x", "metric": "expected_cost", "condition": "rise"}
+    with pytest.raises(ConfigError, match="expected_cost has no sequential test"):
+        parse_alerts({"rules": [rule]}, "test")
