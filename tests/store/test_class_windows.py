@@ -32,7 +32,14 @@ EPOCH = dt.datetime(1970, 1, 1)
 @pytest.fixture(scope="module", params=ENGINES)
 def multiclass(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     scenario = make_scenario(23, n=200, multiclass=True, k=3)
-    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), scenario, request)
+    # Batches of 20-60 arrivals: the batching itself is another test's subject.
+    source = open_engine(
+        request.param,
+        tmp_path_factory.mktemp(request.param),
+        scenario,
+        request,
+        batching="large",
+    )
     yield source, scenario
     close_source(source)
 

@@ -49,7 +49,14 @@ def two_models(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     a = make_scenario(3, n=120, model="a")
     b = make_scenario(5, n=90, multiclass=True, model="b")
     both = Scenario(a.arrivals + b.arrivals, None, None, False)
-    source = open_engine(request.param, tmp_path_factory.mktemp(request.param), both, request)
+    # Batches of 20-60 arrivals: the batching itself is another test's subject.
+    source = open_engine(
+        request.param,
+        tmp_path_factory.mktemp(request.param),
+        both,
+        request,
+        batching="large",
+    )
     yield source, {"a": (a.classes, a.pos_label), "b": (b.classes, b.pos_label)}
     close_source(source)
 
