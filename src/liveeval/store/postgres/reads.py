@@ -234,24 +234,8 @@ def _rolled(
     span = 1 << 40 if every is None else int(every.total_seconds()) // BUCKET_SECONDS
     keys = f"model, version, seg, bucket / {span}"
     first = "model, version, seg, min(bucket)"
-    tables = {
-        "rollup_counts": (
-            f"SELECT {first}, sum(predictions), sum(failed), sum(labelled), sum(lat_n), "
-            "sum(lat_zeros), sum(lat_sum), sum(lat_sum2), max(lat_max) FROM rollup_counts "
-            f"WHERE {where} GROUP BY {keys}",
-            params,
-        ),
-        "rollup_latency": (
-            f"SELECT {first}, k, sum(n) FROM rollup_latency WHERE {where} GROUP BY {keys}, k",
-            params,
-        ),
-        "rollup_cells": (
-            f"SELECT {first}, label, predicted, "
-            + ", ".join(f"sum({c})" for c in _CELLS)
-            + f", bool_and(vbin) FROM rollup_cells WHERE {where} GROUP BY {keys}, label, "
-            "predicted",
-            params,
-        ),
+    tables: dict[str, Any] = {
+        **_window_sums(where, params, keys, first),
         # The score lists are summed per window here, in numpy: in PostgreSQL (unnest
         # … WITH ORDINALITY, GROUP BY the index) it took ten times longer than moving
         # them as text, and the mirror's parsing and merging of a month of hourly lists
@@ -365,24 +349,8 @@ def models_grouped_statistics(
     span = int(every.total_seconds()) // BUCKET_SECONDS
     keys = f"model, version, seg, bucket / {span}"
     first = "model, version, seg, min(bucket)"
-    tables = {
-        "rollup_counts": (
-            f"SELECT {first}, sum(predictions), sum(failed), sum(labelled), sum(lat_n), "
-            "sum(lat_zeros), sum(lat_sum), sum(lat_sum2), max(lat_max) FROM rollup_counts "
-            f"WHERE {where} GROUP BY {keys}",
-            params,
-        ),
-        "rollup_latency": (
-            f"SELECT {first}, k, sum(n) FROM rollup_latency WHERE {where} GROUP BY {keys}, k",
-            params,
-        ),
-        "rollup_cells": (
-            f"SELECT {first}, label, predicted, "
-            + ", ".join(f"sum({c})" for c in _CELLS)
-            + f", bool_and(vbin) FROM rollup_cells WHERE {where} GROUP BY {keys}, label, "
-            "predicted",
-            params,
-        ),
+    tables: dict[str, Any] = {
+        **_window_sums(where, params, keys, first),
     }
     if scores:
         tables[table] = (f"{s_where} AND kind = 'l'", s_params)
@@ -651,3 +619,29 @@ def export_labelled(
     }
     with mirror.filled(cur, tables) as con:
         return lifecycle.export_labelled(con, model, out, since, limit)
+
+
+def _window_sums(
+    where: str, params: list[Any], keys: str, first: str
+) -> dict[str, tuple[str, list[Any]]]:
+    """The count, latency and cell rollups summed per window (``keys``) in PostgreSQL,
+    each group named by its ``first`` bucket: the queries of every grouped read."""
+    return {
+        "rollup_counts": (
+            f"SELECT {first}, sum(predictions), sum(failed), sum(labelled), sum(lat_n), "
+            "sum(lat_zeros), sum(lat_sum), sum(lat_sum2), max(lat_max) FROM rollup_counts "
+            f"WHERE {where} GROUP BY {keys}",
+            params,
+        ),
+        "rollup_latency": (
+            f"SELECT {first}, k, sum(n) FROM rollup_latency WHERE {where} GROUP BY {keys}, k",
+            params,
+        ),
+        "rollup_cells": (
+            f"SELECT {first}, label, predicted, "
+            + ", ".join(f"sum({c})" for c in _CELLS)
+            + f", bool_and(vbin) FROM rollup_cells WHERE {where} GROUP BY {keys}, label, "
+            "predicted",
+            params,
+        ),
+    }
