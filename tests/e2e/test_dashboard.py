@@ -273,16 +273,30 @@ def test_model_page_shows_the_verdict_windows_and_confusion_matrix(demo, browser
 
 def test_a_chart_is_read_with_the_keyboard(demo, browser):
     view = Page(browser, 1280)
-    page = view.open(f"{demo}/models/fraud?range=24h&refresh=0&metric=recall")
+    # The whole demo: its simulated clock runs on after the traffic, so the last 24 hours
+    # may hold no window by the time this test runs.
+    page = view.open(f"{demo}/models/fraud?range=30d&refresh=0&metric=recall")
     plot = page.locator("#quality .plot")
     plot.focus()
     page.keyboard.press("Home")
     readout = page.locator("#quality .readout")
-    first = readout.inner_text()
-    assert "recall" in first and "predictions" in first
+    # The readout is written by the chart's key handler after the event: wait for it
+    # (read at once, it was empty once on a busy CI machine).
+    first = _text_when(readout, lambda t: "recall" in t and "predictions" in t)
     page.keyboard.press("ArrowRight")
-    assert readout.inner_text() not in ("", first)
+    _text_when(readout, lambda t: t not in ("", first))
     assert view.errors == []
+
+
+def _text_when(locator, ok, timeout: float = 10.0) -> str:
+    """The locator's text once ``ok`` holds for it; fails with the last text seen."""
+    deadline = time.monotonic() + timeout
+    text = locator.inner_text()
+    while not ok(text):
+        assert time.monotonic() < deadline, f"text never as expected: {text!r}"
+        time.sleep(0.05)
+        text = locator.inner_text()
+    return text
 
 
 def test_the_demos_alert_fires_within_the_run_and_shows_with_its_evidence(demo, browser):

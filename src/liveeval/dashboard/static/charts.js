@@ -196,6 +196,8 @@ LE.plot = (() => {
       const moves = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity };
       if (!(e.key in moves)) return;
       e.preventDefault();
+      // A range with no value (e.g. past the end of the traffic): nothing to step to.
+      if (!stops.length) { readout.textContent = "No values in this range."; return; }
       const step = moves[e.key];
       k = step === -Infinity ? 0 : step === Infinity ? stops.length - 1 : Math.min(stops.length - 1, Math.max(0, k + step));
       const i = stops[k];
