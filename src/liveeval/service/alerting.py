@@ -325,14 +325,7 @@ class AlertEngine:
         boundary = floor_to(until - REFRESH, every) or until
         old = self._read_from.get((rule.name, model))
         spec = metric_spec(rule.metric)
-        test = DropTest(
-            rule.metric,
-            rule.condition.direction,
-            alpha=rule.alpha,
-            min_change=rule.min_change,
-            min_samples=rule.min_samples,
-            baseline=rule.condition.threshold,
-        )
+        test = _drop_test(rule)
         by = self._by(rule)
         shared = ("looks", model, every, by, rule.version, rule.segment, until)
         if shared not in cache:  # rules on the same series share its looks
@@ -432,14 +425,7 @@ class AlertEngine:
         for k in sorted(grouped, key=lambda k: k[-1]):
             start = k[-1]
             series.setdefault(k[:-1], []).append(Look(start, start + every, grouped[k]))
-        test = DropTest(
-            rule.metric,
-            rule.condition.direction,
-            alpha=rule.alpha,
-            min_change=rule.min_change,
-            min_samples=rule.min_samples,
-            baseline=rule.condition.threshold,
-        )
+        test = _drop_test(rule)
         for group, looks in series.items():
             reference, after = self._split(rule, looks)
             evidence = detect_drop(test, reference, after[-MAX_LOOKS:])
@@ -762,3 +748,15 @@ def _duration_text(d: timedelta) -> str:
         if minutes % size == 0:
             return f"{minutes // size}{unit}"
     return f"{minutes}m"
+
+
+def _drop_test(rule: Rule) -> DropTest:
+    """The sequential test a drop or rise rule asks for (both evaluation paths)."""
+    return DropTest(
+        rule.metric,
+        rule.condition.direction,
+        alpha=rule.alpha,
+        min_change=rule.min_change,
+        min_samples=rule.min_samples,
+        baseline=rule.condition.threshold,
+    )
