@@ -154,18 +154,7 @@ class Dispatcher:
             if notice.state not in channel.states:
                 continue
             at = self.clock()
-            items.append(
-                Notification(
-                    key=idempotency_key(notice, name),
-                    channel=name,
-                    alert_id=notice.alert_id,
-                    state=notice.state,
-                    model=notice.model,
-                    notice=notice.to_json(),
-                    created_at=at,
-                    next_attempt_at=at,
-                )
-            )
+            items.append(_queued(notice, name, idempotency_key(notice, name), at))
         if items:
             self.ledger.outbox_add(items)
             for item in items:
@@ -208,19 +197,7 @@ class Dispatcher:
             ]
             for key, notice in due:
                 self._firing[key] = (notice, at)
-        items = [
-            Notification(
-                key=resend_key(notice, name, at),
-                channel=name,
-                alert_id=notice.alert_id,
-                state=notice.state,
-                model=notice.model,
-                notice=notice.to_json(),
-                created_at=at,
-                next_attempt_at=at,
-            )
-            for _, notice in due
-        ]
+        items = [_queued(notice, name, resend_key(notice, name, at), at) for _, notice in due]
         if items:
             self.ledger.outbox_add(items)
         return len(items)
@@ -341,3 +318,17 @@ class Dispatcher:
             name: (count, max(0.0, (at - oldest).total_seconds()))
             for name, (count, oldest) in self.ledger.outbox_backlog().items()
         }
+
+
+def _queued(notice: AlertNotice, channel: str, key: str, at: datetime) -> Notification:
+    """``notice`` as an outbox row for ``channel``, due now."""
+    return Notification(
+        key=key,
+        channel=channel,
+        alert_id=notice.alert_id,
+        state=notice.state,
+        model=notice.model,
+        notice=notice.to_json(),
+        created_at=at,
+        next_attempt_at=at,
+    )
