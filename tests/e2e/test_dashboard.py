@@ -140,7 +140,12 @@ class Page:
     def open(self, url: str) -> object:
         self.page.goto(url)
         self.page.wait_for_selector("#updated:has-text('updated')", timeout=30_000)
+        self.settle()
         return self.page
+
+    def settle(self) -> None:
+        """Wait until no render is out (a resize or a control may render again)."""
+        self.page.wait_for_selector("body:not([aria-busy])", state="attached", timeout=30_000)
 
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)

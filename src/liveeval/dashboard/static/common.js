@@ -376,6 +376,8 @@ const LE = (() => {
     if (running) { again = true; return; }
     running = true;
     again = false;
+    // Busy while any render is out, so a reader (or a test) knows the page is settled.
+    document.body.setAttribute("aria-busy", "true");
     const out = document.getElementById("updated");
     try {
       await syncClock();
@@ -393,6 +395,7 @@ const LE = (() => {
       }
     } finally {
       running = false;
+      if (!again) document.body.removeAttribute("aria-busy");
     }
     if (again) refreshNow();
   }
