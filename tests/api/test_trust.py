@@ -430,3 +430,37 @@ def test_an_undeclared_zero_one_model_is_binary_in_its_windows_as_in_its_metrics
     business = window["business"]
     assert business is not None
     assert business["false_alarms"] == 1
+
+
+def test_rows_stamped_before_the_year_rule_never_break_a_read(tmp_path):
+    # A store written before events were held to 1900–2999 may hold a "9999-12-31"
+    # sentinel: window reads keep to those years, so every read still answers.
+    from datetime import datetime
+
+    from liveeval.config import ServerConfig as Config
+    from liveeval.service import Service
+    from liveeval.store import encode_label
+
+    path = str(tmp_path / "old.duckdb")
+    service = Service(Config(store=path))
+    service.run_alerts = False
+    service.start()
+    stamps = [datetime(9999, 12, 31, 23, 59, 59), datetime(1, 1, 1), datetime(2026, 11, 1)]
+    service.store.commit("predictions", [
+        {"id": f"o{i}", "model": "fut", "version": "v1", "ts": ts, "label": encode_label(1),
+         "score": 0.9, "status": "ok"} for i, ts in enumerate(stamps)
+    ])  # fmt: skip
+    service.store.commit(
+        "outcomes",
+        [
+            {"prediction_id": f"o{i}", "label": encode_label(1), "ts": ts}
+            for i, ts in enumerate(stamps)
+        ],
+    )
+    service.stop()
+    config = ServerConfig(store=path, models=[], metrics_cache_seconds=0.0)
+    with TestClient(create_app(config)) as client:
+        _reads_are_fine(client)
+        windows = client.get("/v1/models/fut/windows?size=1d").json()["windows"]
+        assert [w["start"][:10] for w in windows] == ["2026-11-01"]
+        assert client.get("/v1/models/fut/metrics").json()["predictions"] == 3

@@ -113,9 +113,9 @@ def sort_labels(values: Iterable[Label]) -> tuple[Label, ...]:
 
 
 def _mixed_order(label: Label) -> tuple[int, float, str]:
-    if isinstance(label, str):
-        return (1, 0.0, label)
-    return (0, float(label), "")
+    if isinstance(label, int | float):
+        return (0, float(label), "")
+    return (1, 0.0, str(label))
 
 
 def discover_labels(*arrays: npt.ArrayLike | None) -> tuple[Label, ...]:

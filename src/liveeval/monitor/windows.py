@@ -28,7 +28,13 @@ from ..metrics.batch import evaluation_results
 from ..metrics.evaluation import EvaluationResult
 from ..metrics.labels import Label
 from ..metrics.result import MetricResult
-from ..store.interface import LabelDelays, Scope, StatisticsSource, StoreStats
+from ..store.interface import (
+    LabelDelays,
+    Scope,
+    StatisticsSource,
+    StoreStats,
+    event_years,
+)
 
 __all__ = [
     "DEFAULT_MATURITY",
@@ -219,11 +225,8 @@ def time_windows(
         raise ValidationError(f"window size {every} must be positive", column="size")
     # Whole windows: a range that starts or ends inside one takes all of it (and the
     # store answers whole windows from its per-bucket statistics, without a scan).
-    scope = replace(
-        scope,
-        since=None if scope.since is None else floor_to(scope.since, every),
-        until=None if scope.until is None else ceil_to(scope.until, every),
-    )
+    since, until = event_years(scope)
+    scope = replace(scope, since=floor_to(since, every), until=ceil_to(until, every))
     grouped = source.grouped_statistics(
         scope, by, every=every, classes=classes, pos_label=pos_label
     )
@@ -310,6 +313,8 @@ def count_windows(
             f"a count window needs at least 1 labelled prediction, not {labelled}",
             column="size",
         )
+    since, until = event_years(scope)
+    scope = replace(scope, since=floor_to(since, base), until=ceil_to(until, base))
     grouped = source.grouped_statistics(scope, (), every=base, classes=classes, pos_label=pos_label)
     spans: list[tuple[datetime, datetime, StoreStats]] = []
     start: datetime | None = None

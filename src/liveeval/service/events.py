@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from ..store.interface import EARLIEST_TS, LATEST_TS
+
 __all__ = [
     "IDENTIFIER_PATTERN",
     "MAX_BATCH",
@@ -50,10 +52,8 @@ def naive_utc(value: datetime) -> datetime:
     return value
 
 
-# Events stamped outside these years are refused: windows of any accepted length must
-# end before datetime's year 9999 (a "9999-12-31" no-date sentinel would break reads).
-EARLIEST_TS = datetime(1900, 1, 1)
-LATEST_TS = datetime(3000, 1, 1)
+# Events stamped outside the store's years are refused: windows of any accepted length
+# must end before datetime's year 9999 (a "9999-12-31" no-date sentinel broke reads).
 TS_RANGE = "from 1900-01-01 to 2999-12-31 (UTC)"
 
 

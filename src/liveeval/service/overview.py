@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ValidationError
 from ..metrics.classification import per_class_metrics
 from ..metrics.labels import Label
-from ..monitor.windows import DEFAULT_MATURITY, Window, floor_to
+from ..monitor.windows import DEFAULT_MATURITY, Window, ceil_to, floor_to
 from ..readiness import accuracy_paradox, single_class, verdict
 from ..readiness.profile import Profile
 from ..report.model import metric_dict
 from ..store import StoreStats
+from ..store.interface import EARLIEST_TS, LATEST_TS
 from ._clock import now
 from .operations import duration_text
 from .reads import known_models
@@ -76,7 +77,7 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
         )
     # Whole windows of ``size``: the cards are the merge of their sparkline's windows,
     # one read of the store's per-bucket rollups per model, never a scan.
-    since = None if start is None else floor_to(start, size)
+    since = floor_to(start or EARLIEST_TS, size)
     names = sorted(known_models(service))
     meta = {name: service.model_meta(name, None) for name in names}
     # Each profile parsed once per answer (a card per version names one).
@@ -88,6 +89,7 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
         ("version",),
         every=size,
         since=since,
+        until=ceil_to(LATEST_TS, size),
         scores=not SCORE_METRICS.isdisjoint(judged),
     )
     models = [_model(service, profile_of, name, meta[name], grouped[name], size) for name in names]

@@ -18,9 +18,10 @@ import pyarrow.compute as pc
 
 from ..errors import ValidationError
 from ..store import content_schema
+from ..store.interface import EARLIEST_TS, LATEST_TS
 from ._clock import to_json
 from .classes import ClassMap
-from .events import EARLIEST_TS, IDENTIFIER_PATTERN, LATEST_TS, NAME_PATTERN, TS_RANGE
+from .events import IDENTIFIER_PATTERN, NAME_PATTERN, TS_RANGE
 
 __all__ = ["REQUIRED", "Rejection", "validate_prediction_table"]
 

@@ -117,6 +117,20 @@ class BatchOutcome:
         ]
 
 
+# Events are stamped within these years (the write paths refuse others): a window of
+# any accepted length then ends before datetime's year 9999. Window reads keep to them,
+# so a row stored before the rule (a "9999-12-31" sentinel) cannot break a read.
+EARLIEST_TS = datetime(1900, 1, 1)
+LATEST_TS = datetime(3000, 1, 1)
+
+
+def event_years(scope: Scope) -> tuple[datetime, datetime]:
+    """``scope``'s time range narrowed to :data:`EARLIEST_TS` … :data:`LATEST_TS`."""
+    since = EARLIEST_TS if scope.since is None else max(scope.since, EARLIEST_TS)
+    until = LATEST_TS if scope.until is None else min(scope.until, LATEST_TS)
+    return since, until
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which predictions: one model, optionally one version and segment, a time range."""
