@@ -5,6 +5,7 @@ whose realized metrics are known."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -142,9 +143,11 @@ def test_a_multiclass_model_without_enough_realized_labels_says_why(client):
     assert "calibration needs at least 200 labelled predictions" in estimation["reason"]
 
 
-def coverage(seed: int, windows: int, rows: int) -> tuple[int, int, list[str]]:
-    """Windows of a calibrated covariate-shift stream through a store: how many
-    (window, metric) realized values fell in the estimate's interval, of how many."""
+def coverage(seed: int, windows: int, rows: int) -> list[tuple[int, str, str]]:
+    """Windows of a calibrated covariate-shift stream through a store: for every
+    (window, metric) realized value, where it fell against the estimate's interval —
+    ``(hour, metric, side)`` with side "in", "below" (under the lower limit: the
+    estimate was optimistic, the side that would give a false PASS) or "above"."""
     rng = np.random.default_rng(seed)
     store = open_store(":memory:")
     truth = {}
@@ -165,35 +168,56 @@ def coverage(seed: int, windows: int, rows: int) -> tuple[int, int, list[str]]:
     finally:
         store.close()
     assert body["estimation"]["available"], body["estimation"]
-    hits = total = 0
-    misses = []
+    cells = []
     for hour, w in enumerate(body["windows"]):
         if w["state"] != "estimating":
             continue
         y, pred = truth[hour]
         for name, value in realized(y, pred).items():
             m = w["estimate"]["metrics"][name]
-            total += 1
-            if m["lower"] - 1e-12 <= value <= m["upper"] + 1e-12:
-                hits += 1
-            else:
-                misses.append(f"{hour} {name} {value:.4f} [{m['lower']:.4f}, {m['upper']:.4f}]")
-    return hits, total, misses
+            side = "below" if value < m["lower"] - 1e-12 else "in"
+            side = "above" if value > m["upper"] + 1e-12 else side
+            cells.append((hour, name, side))
+    return cells
 
 
 def test_realized_multiclass_metrics_fall_in_the_live_estimates_intervals():
     """A small run (one reference, 10 estimating windows of 400 rows, 10% labelled);
     the full-size figure is the slow test's."""
-    hits, total, misses = coverage(11, 10, 400)
-    assert total == 10 * len(METRICS)
-    assert hits / total >= 0.85, misses
+    cells = coverage(11, 10, 400)
+    assert len(cells) == 10 * len(METRICS)
+    hits = sum(side == "in" for _, _, side in cells)
+    assert hits / len(cells) >= 0.85, [c for c in cells if c[2] != "in"]
+
+
+def one_sided_bound(cells: int) -> float:
+    """Bound on each one-sided miss rate: 5% (half the 10% a coverage of at least 90%
+    allows) plus two Monte-Carlo standard errors of a rate of 5% over ``cells``."""
+    return 0.05 + 2 * math.sqrt(0.05 * 0.95 / cells)
 
 
 @pytest.mark.slow
-def test_live_multiclass_estimates_cover_the_realized_value_at_least_90_percent():
-    """Ten references × 30 windows of 500 rows: the stated figure (docs/estimation.md)."""
-    hits = total = 0
-    for seed in range(10):
-        h, t, _ = coverage(100 + seed, 30, 500)
-        hits, total = hits + h, total + t
-    assert hits / total >= 0.90, hits / total
+def test_live_multiclass_estimates_cover_and_miss_on_neither_side_more_than_5_percent():
+    """Six references × 30 windows of 500 rows (docs/estimation.md): coverage of all
+    (window, metric) cells at least 90%, and per metric the share of realized values
+    below the interval (an optimistic estimate: the side that would give a false
+    PASS) and above it each at most 5% + 2 MC SEs (8.2% over 180 windows).
+
+    Sizing (20 references measured, seeds 100–119, 2,400 cells): coverage 96.3%, by
+    metric 95.5–97.2%; below 1.7–3.2%, above 1.2–1.5% (see the docs). The four
+    metrics of a window miss together, so the overall rate's MC SE is the
+    between-reference one, about 1.5 points over six references: 90% is 4 of them
+    away. Per metric the windows are nearly independent (between-reference SE ≈
+    binomial), SE ≤ 1.3 points at 180 windows, and the 8.2% bound is ≥ 3.8 of them
+    above every one-sided rate. The slow test ran ten references before (70 s on a
+    busy machine); six keep every margin above 3 MC SEs.
+    """
+    cells = [c for seed in range(6) for c in coverage(100 + seed, 30, 500)]
+    hits = sum(side == "in" for _, _, side in cells)
+    assert hits / len(cells) >= 0.90, hits / len(cells)
+    for name in METRICS:
+        sides = [side for _, metric, side in cells if metric == name]
+        bound = one_sided_bound(len(sides))
+        for side in ("below", "above"):
+            rate = sides.count(side) / len(sides)
+            assert rate <= bound, (name, side, rate, bound)
