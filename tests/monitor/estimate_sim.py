@@ -11,6 +11,7 @@ Run ``python tests/monitor/estimate_sim.py`` for the figures in docs/estimation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -161,6 +162,14 @@ def simulate(
                 assert res.value is not None
                 out.abs_error.setdefault(m, []).append(abs(res.value - value))
     return out
+
+
+def one_sided_bound(windows: int) -> float:
+    """Bound on each one-sided miss rate of a 95% estimate's interval: 5% (half the
+    10% that the coverage target of at least 90% allows) plus two Monte-Carlo
+    standard errors of a rate of 5% over ``windows`` (as docs/coverage.md's goal is
+    read within two MC standard errors)."""
+    return 0.05 + 2.0 * math.sqrt(0.05 * 0.95 / windows)
 
 
 def calibrated(s: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -28,7 +28,7 @@ from liveeval.monitor import (
 from liveeval.monitor.calibration import CENTRES, CalibrationMap
 from liveeval.store.interface import SCORE_BINS, ScoreHistogram
 
-from .estimate_sim import STREAMS, overconfident, realized, simulate
+from .estimate_sim import STREAMS, one_sided_bound, overconfident, realized, simulate
 
 FAST = dict(references=3, windows_per_reference=8, replicates=100, draws=200)
 
@@ -327,8 +327,12 @@ def test_intervals_cover_the_realized_metrics_at_least_90_percent(stream):
     )
     for size in sizes:
         for m in ESTIMATED_METRICS:
-            if cov.count(m, size) >= 100:
+            windows = cov.count(m, size)
+            if windows >= 100:
                 assert cov.rate(m, size) >= 0.90, (stream, size, m, cov.table(sizes))
+                for side in ("below", "above"):
+                    miss = cov.miss(side, m, size)
+                    assert miss <= one_sided_bound(windows), (stream, size, m, side, miss)
 
 
 # -- the assumption ----------------------------------------------------------------------
