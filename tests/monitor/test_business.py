@@ -148,9 +148,7 @@ COST_REGIMES = [
 
 
 @pytest.mark.parametrize(("p_fp", "p_fn", "c_fp", "c_fn", "n"), COST_REGIMES)
-def test_expected_cost_interval_misses_each_side_within_its_bound(
-    p_fp, p_fn, c_fp, c_fn, n
-):
+def test_expected_cost_interval_misses_each_side_within_its_bound(p_fp, p_fn, c_fp, c_fn, n):
     """Both one-sided miss rates, computed exactly over the multinomial counts.
 
     Bounds: the truth above the upper limit — the interval understates the cost, the
