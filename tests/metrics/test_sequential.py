@@ -107,7 +107,7 @@ def test_a_rate_difference_is_excluded_at_some_look_at_most_alpha_of_the_time():
     The limits of all 40,000 looks come from one call of ``proportion_sequences`` at
     alpha / 2 per stream — ``rate_difference_sequence``'s formula [L_A − U_B, U_A − L_B]
     — and equal ``rate_difference_sequence``'s for the first 25 pairs (1,000 calls);
-    a Python loop over every look took 5 s."""
+    a Python loop over every look took 12 s, this 1.4 s (busy machine)."""
     reps, step, looks, alpha, rate = 1000, 25, 40, 0.05, 0.8
     rng = np.random.default_rng(8)
     xa = np.cumsum(rng.random((reps, step * looks)) < rate, axis=1)[:, step - 1 :: step]
@@ -163,7 +163,7 @@ def test_a_latency_quantile_exactly_at_target_passes_at_some_look_at_most_alpha_
     would tighten the bound, not steady the test. The limits of all 8,000 looks come
     from one ``proportion_sequences`` call (``_quantile_limits``) and equal
     ``quantile_sequence``'s exactly for the first 4 streams (160 calls): a Python
-    loop calling it at every look took 19–49 s, this 3–7 s (same-run figures in
+    loop calling it at every look took 60 s, this 2 s (one run, busy machine;
     docs/testing.md)."""
     reps, step, looks, alpha, q = 200, 25, 40, 0.025, 0.95
     target = -np.log(1 - q) * 0.05
