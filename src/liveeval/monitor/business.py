@@ -118,7 +118,8 @@ def expected_cost(
     with Hall's skewness correction) was measured and rejected: with rare, expensive
     misses a window often holds none, the sample variance then ignores them, and at
     p_fp = 0.02, p_fn = 0.002, costs 1 and 50, n = 500 the truth lay above its upper
-    limit 38% of the time (MOVER: 0%, covering 98.5%; ``tests/monitor/test_business.py``).
+    limit 38% of the time (MOVER: 0% above, 1.9% below, covering 98.1%, computed exactly over
+    the count distribution; ``tests/monitor/test_business.py``).
 
     References
     ----------
