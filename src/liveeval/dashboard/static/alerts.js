@@ -102,16 +102,17 @@
 
   async function render(st) {
     const main = document.getElementById("main");
-    if (!(await LE.offers("/v1/alerts"))) {
+    const state = st.state || "";
+    const model = st.model || "";
+    // A server without a route answers 404: null here.
+    const [all, notes] = await Promise.all([
+      LE.optional(`/v1/alerts${model ? "?model=" + enc(model) : ""}`),
+      LE.optional(`/v1/notifications?limit=100${model ? "&model=" + enc(model) : ""}`),
+    ]);
+    if (!all) {
       replace(main, h("h1", { text: "Alerts" }), h("p", { class: "muted", text: "This server has no alerts API (/v1/alerts)." }));
       return;
     }
-    const state = st.state || "";
-    const model = st.model || "";
-    const [all, notes] = await Promise.all([
-      api(`/v1/alerts${model ? "?model=" + enc(model) : ""}`),
-      (await LE.offers("/v1/notifications")) ? api(`/v1/notifications?limit=100${model ? "&model=" + enc(model) : ""}`) : null,
-    ]);
     const alerts = all.alerts || [];
     const models = [...new Set(alerts.map((a) => a.model).concat(model ? [model] : []))].sort();
     replace(modelSelect, [h("option", { value: "", text: "all models" })].concat(models.map((m) => h("option", { value: m, text: m }))));

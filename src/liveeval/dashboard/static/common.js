@@ -149,19 +149,6 @@ const LE = (() => {
   async function optional(path) {
     try { return await api(path); } catch (e) { if (e.status === 404) return null; throw e; }
   }
-  // The server's routes, from its OpenAPI spec: a page asks only for what exists.
-  let routes = null;
-  async function offers(template) {
-    if (routes === null) {
-      try { routes = Object.keys((await api("/openapi.json")).paths || {}); } catch (e) { routes = []; }
-    }
-    return routes.includes(template);
-  }
-  async function text(path) {
-    const r = await request(path);
-    if (!r.ok) throw new ApiError(r.status, r.statusText, path);
-    return r.text();
-  }
 
   // -- the read token -------------------------------------------------------------
   function showAuth(message) {
@@ -424,7 +411,7 @@ const LE = (() => {
 
   return {
     COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso, span, now, barsChart,
-    h, s, replace, api, optional, offers, text, showAuth, metricName, isLatency, fmt, pct, count, interval,
+    h, s, replace, api, optional, showAuth, metricName, isLatency, fmt, pct, count, interval,
     metric, time, ms, badge, sparkline, legend, paintSwatches, confusion, start,
     refreshNow, modelFromPath,
   };
