@@ -1,6 +1,6 @@
 """The dashboard in a real browser: Debian's chromium driven by Playwright, against
 ``liveeval demo`` running as its own process (a shortened run that keeps serving). The
-demo runs on simulated time (its 150 s of traffic are a day, as `make demo`'s) and its
+demo runs on simulated time (its 60 s of traffic are a day, as `make demo`'s 150 s) and its
 clock stops when the traffic ends, so every page and every API read below see the same
 day. A 60-s run: its events are fractions of the run (the drift at 30%, v2 at half time), so
 the recall-drop alert fires within it (~35 s in on a busy machine), and the Alerts page

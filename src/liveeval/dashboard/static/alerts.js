@@ -13,10 +13,12 @@
     STATES.map(([v, t]) => h("option", { value: v, text: t })));
   const modelSelect = h("select", { id: "alert-model", onchange: (e) => { LE.setState({ model: e.target.value }); LE.refreshNow(); } });
 
+  /* A value with fixed digits: JSON does not tell 0.0 from 0, and a recall of 0 is
+     "0.000" beside its interval like any other. */
   function num(v, digits = 3) {
     if (v === null || v === undefined) return "—";
     if (typeof v !== "number") return String(v);
-    return Math.abs(v) >= 1000 ? LE.count(Math.round(v)) : Number.isInteger(v) ? String(v) : v.toFixed(digits);
+    return Math.abs(v) >= 1000 ? LE.count(Math.round(v)) : v.toFixed(digits);
   }
   function when(iso) { return iso ? LE.time(iso) : "—"; }
   function pill(a) {
