@@ -217,6 +217,17 @@ const LE = (() => {
   }
   function ms(iso) { return Date.parse(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z"); }
 
+  /** An alert in one short line from its evidence ("recall 0.034, reference 0.579,
+      since Nov 28 12:00"), the engine's summary as its tooltip; the summary itself
+      when the evidence has no before and after. */
+  function alertLine(a) {
+    const ev = a.evidence || {};
+    if (!ev.before || !ev.after || ev.after.value === undefined) return h("span", { text: a.summary });
+    const since = ev.after.since || a.starts_at;
+    return h("span", { title: a.summary,
+      text: `${metricName(a.metric)} ${fmt(ev.after.value, a.metric)}, reference ${fmt(ev.before.value, a.metric)}` + (since ? `, since ${time(since)}` : "") });
+  }
+
   // Verdict status -> badge. Colour is never the only signal: each has a word and a mark.
   const BADGES = {
     pass: ["healthy", "✓", "good"],
@@ -412,7 +423,7 @@ const LE = (() => {
   return {
     COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso, span, now, barsChart,
     h, s, replace, api, optional, showAuth, metricName, isLatency, fmt, pct, count, interval,
-    metric, time, ms, badge, sparkline, legend, paintSwatches, confusion, start,
+    metric, time, ms, alertLine, badge, sparkline, legend, paintSwatches, confusion, start,
     refreshNow, modelFromPath,
   };
 })();

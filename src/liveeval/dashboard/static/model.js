@@ -326,34 +326,55 @@
     const rows = cols.map((c) => h("tr", { class: c.drifted ? "drifted" : "" },
       h("td", { class: "l", text: c.name }),
       h("td", { class: "l wide", text: c.role }),
-      h("td", { text: c.effect.value === null ? "—" : c.effect.value.toFixed(3) + (c.effect.lower === null ? "" : ` (${c.effect.lower.toFixed(3)}–${c.effect.upper.toFixed(3)})`) }),
+      // The interval under the value on a phone: the call column stays in view.
+      h("td", {}, c.effect.value === null ? "—" : c.effect.value.toFixed(3),
+        c.effect.value === null || c.effect.lower === null ? null : h("span", { class: "ci", text: ` (${c.effect.lower.toFixed(3)}–${c.effect.upper.toFixed(3)})` })),
       h("td", { class: "wide", text: c.effect.threshold.toFixed(2) }),
-      h("td", { text: c.p_adjusted === null ? "—" : c.p_adjusted < 1e-4 ? "<0.0001" : c.p_adjusted.toFixed(4) }),
-      h("td", { class: "l", text: c.status.replace("_", " ") })));
+      h("td", { class: "wide", text: c.p_adjusted === null ? "—" : c.p_adjusted < 1e-4 ? "<0.0001" : c.p_adjusted.toFixed(4) }),
+      h("td", { class: "l", text: c.status.replace(/_/g, " ") })));
     const overTime = h("div", { class: "chart-box" });
     const shown = cols.slice(0, 4);
+    // The latest window is often young (a few predictions): then the call is the last
+    // window's that holds enough rows for one, said as such.
+    const called = (w) => w.columns.some((c) => c.status !== "too_few_rows");
+    const span = (w) => `${LE.time(w.start)}–${LE.time(w.end)}`;
+    let headline;
+    if (cols.some((c) => c.status !== "too_few_rows")) {
+      headline = drifted.length ? h("strong", { text: `Drifted in the latest window: ${drifted.join(", ")}. ` }) : "No drift in the latest window. ";
+    } else {
+      const last = [...body.windows].reverse().find(called);
+      const then = last ? last.columns.filter((c) => c.status === "drifted").map((c) => c.name) : [];
+      headline = [
+        "The latest window holds too few predictions for a call (the rule needs 100 on each side). ",
+        !last ? null : then.length ? h("strong", { text: `Drifted in the last window with a call (${span(last)}): ${then.join(", ")}. ` })
+          : `No drift in the last window with a call (${span(last)}). `,
+      ];
+    }
     replace(box,
-      h("p", {}, drifted.length ? h("strong", { text: `Drifted in the latest window: ${drifted.join(", ")}. ` }) : "No drift in the latest window. ",
-        h("span", { class: "muted", text: `Reference ${body.reference.given}; window from ${body.latest.start.replace("T", " ").slice(0, 16)} UTC.` })),
+      h("p", {}, headline,
+        h("span", { class: "muted", text: `Reference ${body.reference.given}; latest window from ${LE.time(body.latest.start)}.` })),
       h("div", { class: "scroll" }, h("table", { class: "drift" },
-        h("tr", {}, ["column", "role", "effect (interval)", "threshold", "p adjusted", "call"].map((t, i) => h("th", { class: (i < 2 || i === 5 ? "l" : "") + (i === 1 || i === 3 ? " wide" : ""), text: t }))),
+        h("tr", {}, ["column", "role", "effect (interval)", "threshold", "p adjusted", "call"].map((t, i) => h("th", { class: (i < 2 || i === 5 ? "l" : "") + (i === 1 || i === 3 || i === 4 ? " wide" : ""), text: t }))),
         rows)),
       h("p", { class: "muted small", text: body.rule.description }),
-      h("h3", { text: "Effect over time (the most drifted columns)" }),
+      h("h3", { text: "Effect over time (the columns drifted most often)" }),
       overTime,
       h("h3", { text: "Reference vs latest window" }),
       h("div", { class: "hists", id: "drift-hists" }, shown.map((c) => histogram(c))),
       h("p", {}, h("a", { href: path, text: "drift JSON" })));
-    const names = cols.slice(0, 3).map((c) => c.name);
+    // The columns drifted in the most windows of the range, then the latest's ranking.
+    const times = new Map(cols.map((c) => [c.name, 0]));
+    for (const w of body.windows) for (const c of w.columns) if (c.status === "drifted") times.set(c.name, (times.get(c.name) || 0) + 1);
+    const names = cols.map((c, i) => [c.name, times.get(c.name) || 0, i]).sort((a, b) => b[1] - a[1] || a[2] - b[2]).slice(0, 3).map(([n]) => n);
     const effectSeries = names.map((n, i) => ({
       name: n, color: LE.COLORS[i % LE.COLORS.length],
       points: body.windows.map((w) => {
         const c = w.columns.find((x) => x.name === n);
         const t = (LE.ms(w.start) + LE.ms(w.end)) / 2;
-        return { t, v: c && c.effect !== null ? c.effect : null, est: false, tip: c ? `${LE.time(w.start)} · ${n}: effect ${c.effect === null ? "—" : c.effect.toFixed(3)} (threshold ${c.threshold}) · ${c.status.replace("_", " ")}` : undefined };
+        return { t, v: c && c.effect !== null ? c.effect : null, est: false, tip: c ? `${LE.time(w.start)} · ${n}: effect ${c.effect === null ? "—" : c.effect.toFixed(3)} (threshold ${c.threshold}) · ${c.status.replace(/_/g, " ")}` : undefined };
       }),
     }));
-    const thresholds = [...new Set(cols.slice(0, 3).map((c) => c.effect.threshold))];
+    const thresholds = [...new Set(cols.filter((c) => names.includes(c.name)).map((c) => c.effect.threshold))];
     chart(overTime, {
       title: "drift effect per window", series: effectSeries, xMin: LE.now() - sec * 1000, xMax: LE.now(), yMin: 0,
       refs: thresholds.map((t) => ({ v: t, label: `threshold ${t}` })), height: 170,
@@ -365,7 +386,7 @@
   function histogram(c) {
     const hist = c.histogram || { bins: [], reference: [], current: [] };
     const fig = h("figure", { "data-column": c.name },
-      h("figcaption", {}, h("strong", { text: c.name }), ` · ${c.status.replace("_", " ")} · effect ${c.effect.value === null ? "—" : c.effect.value.toFixed(3)}`));
+      h("figcaption", {}, h("strong", { text: c.name }), ` · ${c.status.replace(/_/g, " ")} · effect ${c.effect.value === null ? "—" : c.effect.value.toFixed(3)}`));
     if (!hist.bins.length) { fig.append(h("p", { class: "muted small", text: "no bins to draw" })); return fig; }
     const sides = [
       { name: "reference", color: LE.COLORS[6], values: hist.reference },
@@ -428,7 +449,7 @@
     replace(box, alerts.length
       ? h("ul", { class: "alert-list" }, alerts.map((a) => h("li", {},
         h("span", { class: `pill ${a.state === "firing" ? (a.severity === "critical" ? "fail" : "warn") : "pass"}`, text: `${a.state} · ${a.severity}` }), " ",
-        h("strong", { text: a.rule }), a.version ? ` (${a.version})` : "", ": ", a.summary,
+        h("strong", { text: a.rule }), a.version ? ` (${a.version})` : "", ": ", LE.alertLine(a),
         h("span", { class: "muted small", text: ` · since ${LE.time(a.starts_at)}${a.ends_at ? " until " + LE.time(a.ends_at) : ""}` }))))
       : h("p", { class: "muted", text: "No alerts for this model." }), more);
   }

@@ -43,7 +43,7 @@
       const cardEl = slot.closest(".card");
       const mine = alerts.filter((a) => a.model === cardEl.dataset.model && (!a.version || !cardEl.dataset.version || a.version === cardEl.dataset.version));
       replace(slot, mine.length ? h("ul", { class: "alert-list" }, mine.map((a) => h("li", {},
-        h("span", { class: `pill ${a.severity === "critical" ? "fail" : "warn"}`, text: `firing · ${a.severity}` }), " ", a.summary))) : null);
+        h("span", { class: `pill ${a.severity === "critical" ? "fail" : "warn"}`, text: `firing · ${a.severity}` }), " ", h("strong", { text: a.rule }), ": ", LE.alertLine(a)))) : null);
     }
   }
 
