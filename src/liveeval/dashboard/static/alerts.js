@@ -145,7 +145,8 @@
           : h("p", { class: "muted", text: "No resolved alerts." })),
       h("section", { class: "panel", id: "notifications", "aria-labelledby": "notifications-h" },
         h("h2", { id: "notifications-h", text: "Notifications sent" }),
-        h("p", { class: "muted small", text: "The outbox, newest first (the last 100): each state change of an alert, per channel, and whether it was delivered." }),
+        h("p", { class: "muted small", text: "The outbox, newest first (the last 100): each state change of an alert, per channel, and whether it was delivered." +
+          (LE.clock() !== "wall" ? " Its times are the wall clock (notifications go out in real time); the alerts' above are the server's simulated clock." : "") }),
         notes ? notificationsTable(notes, rules) : h("p", { class: "muted", text: "This server has no notifications API." })),
       h("p", { class: "links" }, h("a", { href: "/v1/alerts", text: "alerts JSON" }), " · ", h("a", { href: "/v1/alert-rules", text: "rules JSON" }), " · ", h("a", { href: "/v1/notifications", text: "notifications JSON" })));
   }

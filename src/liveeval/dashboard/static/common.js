@@ -82,6 +82,8 @@ const LE = (() => {
     } catch (e) { serverNow = null; }
   }
   function now() { return serverNow === null ? Date.now() : serverNow; }
+  /** "wall", or how the server's clock is simulated ("simulated, 576× the wall clock"). */
+  function clock() { return clockText; }
   function sinceIso(rangeSec) { return new Date(now() - rangeSec * 1000).toISOString(); }
   /** since=…&until=… of the range, ending at the server's clock read for this render:
       every read of one render covers the same span, however long the render takes. */
@@ -421,7 +423,7 @@ const LE = (() => {
   }
 
   return {
-    COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso, span, now, barsChart,
+    COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso, span, now, clock, barsChart,
     h, s, replace, api, optional, showAuth, metricName, isLatency, fmt, pct, count, interval,
     metric, time, ms, alertLine, badge, sparkline, legend, paintSwatches, confusion, start,
     refreshNow, modelFromPath,
