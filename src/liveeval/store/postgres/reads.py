@@ -105,7 +105,9 @@ def _rollup_where(
         clauses.append("bucket >= %s")
         params.append(int((_naive(scope.since) - epoch).total_seconds()) // grain)
     if scope.until is not None:
-        clauses.append("bucket <= %s")
+        # The bucket starting at ``until`` is outside the scope (a rolled read's scope is
+        # on bucket boundaries): summed per window, it would join the last window.
+        clauses.append("bucket < %s")
         params.append(int((_naive(scope.until) - epoch).total_seconds()) // grain)
     return " AND ".join(clauses), params
 
@@ -236,6 +238,7 @@ def _rolled(
     first = "model, version, seg, min(bucket)"
     tables: dict[str, Any] = {
         **_window_sums(where, params, keys, first),
+        **_hourly_latency(s_where, s_params, every, grain),
         # The score lists are summed per window here, in numpy: in PostgreSQL (unnest
         # … WITH ORDINALITY, GROUP BY the index) it took ten times longer than moving
         # them as text, and the mirror's parsing and merging of a month of hourly lists
@@ -351,6 +354,7 @@ def models_grouped_statistics(
     first = "model, version, seg, min(bucket)"
     tables: dict[str, Any] = {
         **_window_sums(where, params, keys, first),
+        **_hourly_latency(s_where, s_params, every, grain),
     }
     if scores:
         tables[table] = (f"{s_where} AND kind = 'l'", s_params)
@@ -644,4 +648,28 @@ def _window_sums(
             "predicted",
             params,
         ),
+    }
+
+
+def _hourly_latency(
+    where: str, params: list[Any], every: timedelta | None, grain: int
+) -> dict[str, tuple[str, list[Any]]]:
+    """When the windows are whole hours (``grain`` is :data:`HOUR`, as for the hourly
+    score lists), the latency sketch's counts summed per window from
+    ``rollup_latency_hourly`` (schema v10: four times fewer rows than the 15-minute
+    ``rollup_latency``, the largest rollup a month's read sums), each group named by
+    the first 15-minute bucket of its first hour, which lies in the window and the
+    scope. The counts per key are those of the 15-minute rows (the same keys, summed),
+    so the percentiles are the same. ``where`` selects hourly buckets."""
+    if grain != HOUR:
+        return {}
+    per = HOUR // BUCKET_SECONDS
+    span = 1 << 40 if every is None else int(every.total_seconds()) // HOUR
+    return {
+        "rollup_latency": (
+            f"SELECT model, version, seg, min(bucket) * {per}, k, sum(n) "
+            f"FROM rollup_latency_hourly WHERE {where} GROUP BY model, version, seg, "
+            f"bucket / {span}, k",
+            params,
+        )
     }

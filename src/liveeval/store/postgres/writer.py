@@ -58,6 +58,7 @@ _STAGING = [
         for t in (
             "rollup_counts",
             "rollup_latency",
+            "rollup_latency_hourly",
             "rollup_cells",
             "rollup_scores",
             "rollup_scores_hourly",

@@ -1,0 +1,181 @@
+"""A PostgreSQL store of N labelled predictions for the metrics read, built once and reused.
+
+``bench/postgres.py`` loads its metrics store through the engine (write, then the
+roll), at ~4,000 events/s on this machine: 10M predictions and their outcomes would
+take 80 minutes. This builds the same content directly: the events are generated as
+``bench/postgres.py`` does (same seed, same distributions, 30 days), copied into
+``predictions``, ``outcomes`` and ``labelled`` with ``COPY`` (indexes built after), and
+the rollups are computed by the engine's own code — ``duck.rollup.maintain`` over each
+chunk in the roll's scratch DuckDB, added to PostgreSQL by the roll's ``_ship`` — so the
+rollup rows are those the roll would write for the same events.
+
+The cluster lives in ``BENCH_PG_ROOT`` (default ``/tmp/liveeval-pg-metrics``) and is
+kept: ``python bench/postgres_metrics_store.py build`` makes it (once), ``start`` /
+``stop`` run it, ``url`` prints the store's location. ``BENCH_METRICS_EVENTS``
+(default 10,000,000).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.pgserver import PostgresServer, _free_port, find_bindir  # noqa: E402
+
+PG_ROOT = Path(os.environ.get("BENCH_PG_ROOT", "/tmp/liveeval-pg-metrics"))
+EVENTS = int(os.environ.get("BENCH_METRICS_EVENTS", "10000000"))
+CHUNK = 500_000
+
+
+def server() -> PostgresServer:
+    bindir = find_bindir()
+    assert bindir is not None, "PostgreSQL binaries not found (scripts/ensure-postgresql.sh)"
+    port_file = PG_ROOT / "port"
+    if port_file.exists():
+        port = int(port_file.read_text())
+    else:
+        PG_ROOT.mkdir(parents=True, exist_ok=True)
+        os.chmod(PG_ROOT, 0o755)
+        port = _free_port()
+    return PostgresServer(bindir, PG_ROOT, port, durable=True)
+
+
+def build() -> None:
+    import psycopg
+    import pyarrow as pa
+
+    from liveeval.store import open_store
+    from liveeval.store.duck import rollup
+    from liveeval.store.postgres import load
+    from liveeval.store.postgres.transfer import copy_in
+    from liveeval.store.postgres.writer import _STAGING
+
+    pg = server()
+    if not (PG_ROOT / "data").exists():
+        pg.init()
+    (PG_ROOT / "port").write_text(str(pg.port))
+    pg.start()
+    location = pg.create_database("metrics")
+    open_store(location).close()  # the schema, by the engine's migrations
+    n = EVENTS
+    rng = np.random.default_rng(1)
+    started = time.perf_counter()
+    scratch = load.Scratch()
+    with psycopg.connect(pg.url("metrics")) as conn:
+        conn.autocommit = True
+        for table in _STAGING:
+            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}")
+        # Indexes are built once at the end (the engine's own definitions, see schema.py).
+        conn.execute("ALTER TABLE predictions DROP CONSTRAINT predictions_pkey")
+        conn.execute("ALTER TABLE outcomes DROP CONSTRAINT outcomes_pkey")
+        conn.execute("ALTER TABLE labelled DROP CONSTRAINT labelled_pkey")
+        conn.execute("DROP INDEX predictions_model_ts")
+        conn.execute("DROP INDEX labelled_model_ts")
+        conn.autocommit = False
+        pair_schema = load._pairs_schema(scratch)
+        con = scratch.con
+        con.execute("BEGIN TRANSACTION").fetchall()
+        for start_row in range(0, n, CHUNK):
+            size = min(CHUNK, n - start_row)
+            y = rng.random(size) < 0.02
+            s = np.clip(rng.normal(0.2 + 0.5 * y, 0.15), 0, 1)
+            ids = [f"m{start_row + i}" for i in range(size)]
+            ts = np.datetime64("2026-10-01T00:00:00", "us") + (
+                rng.integers(0, 30 * 86400, size) * 1_000_000
+            ).astype("timedelta64[us]")
+            latency = rng.gamma(2.0, 0.005, size)
+            predicted = np.where(s >= 0.5, "1", "0")
+            actual = np.where(y, "1", "0")
+            outcome_ts = np.full(size, np.datetime64("2026-11-02T00:00:00", "us"))
+            predictions = load._layout(
+                "predictions",
+                pa.table(
+                    {
+                        "id": ids,
+                        "model": ["big"] * size,
+                        "version": ["v1"] * size,
+                        "ts": pa.array(ts),
+                        "label": predicted,
+                        "score": s,
+                        "latency_total_s": latency,
+                        "status": ["ok"] * size,
+                    }
+                ),
+            )
+            outcomes = load._layout(
+                "outcomes",
+                pa.table({"prediction_id": ids, "label": actual, "ts": pa.array(outcome_ts)}),
+            )
+            pairs = pa.table(
+                {
+                    "prediction_id": ids,
+                    "model": ["big"] * size,
+                    "version": ["v1"] * size,
+                    "ts": pa.array(ts),
+                    "segment": pa.nulls(size, pa.string()),
+                    "status": ["ok"] * size,
+                    "predicted": predicted,
+                    "score": s,
+                    "label": actual,
+                    "value": pa.nulls(size, pa.float64()),
+                    "probas": pa.nulls(size, pa.list_(pa.float64())),
+                    "outcome_ts": pa.array(outcome_ts),
+                },
+                schema=pair_schema,
+            )
+            with conn.cursor() as cur:
+                t0 = time.perf_counter()
+                copy_in(cur, "predictions", predictions)
+                copy_in(cur, "outcomes", outcomes)
+                copy_in(cur, "labelled", pairs)
+                load._count(cur, {"predictions": size, "outcomes": size, "labelled": size})
+            conn.commit()
+            t1 = time.perf_counter()
+            # The rollups accumulate in the scratch DuckDB (the DuckDB engine's upserts)
+            # and go to PostgreSQL once, at the end.
+            con.register("new_predictions", predictions)
+            con.register("new_pairs", pairs)
+            rollup.maintain(con, "new_predictions", "new_pairs", None, None)
+            con.unregister("new_predictions")
+            con.unregister("new_pairs")
+            print(
+                f"loaded {start_row + size:,} ({time.perf_counter() - started:.0f} s; copy "
+                f"{t1 - t0:.1f} s, rollups {time.perf_counter() - t1:.1f} s)",
+                flush=True,
+            )
+        with conn.cursor() as cur:
+            load._ship(cur, scratch, None)
+        conn.commit()
+        con.execute("ROLLBACK").fetchall()
+        conn.autocommit = True
+        conn.execute("ALTER TABLE predictions ADD PRIMARY KEY (id)")
+        conn.execute("ALTER TABLE outcomes ADD PRIMARY KEY (prediction_id)")
+        conn.execute("ALTER TABLE labelled ADD PRIMARY KEY (prediction_id)")
+        conn.execute("CREATE INDEX predictions_model_ts ON predictions (model, ts)")
+        conn.execute("CREATE INDEX labelled_model_ts ON labelled (model, ts)")
+        conn.execute("VACUUM ANALYZE")
+    scratch.close()
+    print(f"built {n:,} in {time.perf_counter() - started:.0f} s: {location}", flush=True)
+
+
+def main() -> None:
+    what = sys.argv[1] if len(sys.argv) > 1 else "url"
+    if what == "build":
+        build()
+    pg = server()
+    if what == "start":
+        pg.start()
+    elif what == "stop":
+        pg.stop()
+    print(pg.url("metrics"))
+
+
+if __name__ == "__main__":
+    main()
