@@ -53,8 +53,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..duck import rollup
-from ..duck.rollup import HOUR
 from ..duck.features import insert_features
+from ..duck.rollup import HOUR
 from ..duck.schema import migrate as duck_migrate
 from ..events import SCHEMAS, content_schema, id_field
 from ..interface import BatchOutcome, WriteOutcome
