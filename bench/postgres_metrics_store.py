@@ -11,7 +11,10 @@ rollup rows are those the roll would write for the same events.
 
 The cluster lives in ``BENCH_PG_ROOT`` (default ``/tmp/liveeval-pg-metrics``) and is
 kept: ``python bench/postgres_metrics_store.py build`` makes it (once), ``start`` /
-``stop`` run it, ``url`` prints the store's location. ``BENCH_METRICS_EVENTS``
+``stop`` run it, ``url`` prints the store's location, ``compare BEFORE_SRC AFTER_SRC``
+times the metrics read through the API of servers running two source trees (e.g.
+``/work/main/src`` and this checkout's ``src``), alternating rounds (``BENCH_ROUNDS``,
+default 4), each on its own copy of the store. ``BENCH_METRICS_EVENTS``
 (default 10,000,000).
 """
 
@@ -165,10 +168,76 @@ def build() -> None:
     print(f"built {n:,} in {time.perf_counter() - started:.0f} s: {location}", flush=True)
 
 
+def reads(location: str, src: str, count: int = 6) -> list[float]:
+    """Seconds of ``count`` metrics reads of model ``big`` through the API of a new
+    ``liveeval serve`` on ``location`` running the sources in ``src`` (the first read
+    is a new server's)."""
+    import json
+    import urllib.request
+
+    sys.path.insert(0, str(ROOT / "bench" / "server"))
+    import run as server_bench  # bench/server/run.py
+
+    port = server_bench.free_port()
+    proc = server_bench.start(
+        [sys.executable, "-m", "liveeval", "serve", "--store", location, "--port", str(port)],
+        {"PYTHONPATH": src},
+    )
+    times = []
+    try:
+        server_bench.wait(f"http://127.0.0.1:{port}/healthz", timeout=600)
+        for _ in range(count):
+            started = time.perf_counter()
+            body = json.loads(
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/v1/models/big/metrics", timeout=600
+                ).read()
+            )
+            times.append(time.perf_counter() - started)
+        assert body["labelled"] == EVENTS, body["labelled"]
+    finally:
+        server_bench.stop(proc)
+    return times
+
+
+def compare(before_src: str, after_src: str, rounds: int) -> None:
+    """Metrics reads by two source trees in alternating rounds, each on its own copy of
+    the store (the later schema cannot be read by the earlier code)."""
+    import psycopg
+
+    pg = server()
+    with psycopg.connect(pg.url(), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'metrics_after'").fetchone():
+            conn.execute('CREATE DATABASE "metrics_after" TEMPLATE "metrics"')
+    stores = {
+        "before": (before_src, pg.url("metrics")),
+        "after": (after_src, pg.url("metrics_after")),
+    }
+    runs: dict[str, list[float]] = {"before": [], "after": []}
+    for r in range(rounds):
+        for name in ("before", "after") if r % 2 == 0 else ("after", "before"):
+            src, location = stores[name]
+            times = reads(location, src)
+            runs[name].extend(times[1:])
+            print(
+                f"round {r} {name}: first {times[0]:.2f} s, then "
+                + ", ".join(f"{t:.2f}" for t in times[1:]),
+                flush=True,
+            )
+    for name, times in runs.items():
+        print(
+            f"{name}: median {np.median(times):.3f} s over {len(times)} warm reads "
+            f"(min {min(times):.3f}, max {max(times):.3f})"
+        )
+
+
 def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else "url"
     if what == "build":
         build()
+    if what == "compare":
+        compare(sys.argv[2], sys.argv[3], int(os.environ.get("BENCH_ROUNDS", "4")))
+        return
     pg = server()
     if what == "start":
         pg.start()

@@ -26,12 +26,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT
@@ -54,7 +53,7 @@ from ..interface import (
     ScoreHistogram,
     StoreStats,
 )
-from .transfer import copy_out
+from .transfer import copy_out, copy_out_binary, int_arrays
 
 __all__ = ["Mirror"]
 
@@ -264,23 +263,41 @@ def _summed_lists(
     group under its first bucket (in the window and the scope), as rows of ``table``
     for the mirror; or the plain query when the lists differ in length."""
     span = 1 << 40 if every is None else int(every.total_seconds()) // grain
-    rows = cur.execute(
-        f"SELECT model, version, seg, bucket / {span}, bucket, label, "
-        f"array_to_string(counts, ',') FROM {table} WHERE {where} AND kind = 'l' "
+    # The lists travel in PostgreSQL's binary form (an int4 array is its elements
+    # back to back), decoded by numpy: as text (array_to_string, then parsed) they cost
+    # the server the formatting and the client the parsing of every count.
+    raw = copy_out_binary(
+        cur,
+        f"SELECT model, version, seg, bucket / {span}, bucket, label, counts FROM {table} "
+        f"WHERE {where} AND kind = 'l' "
         'ORDER BY model COLLATE "C", version COLLATE "C", seg COLLATE "C", 4, '
         'label COLLATE "C", bucket',
         params,
-    ).fetchall()
+    )
     plain = (f"{where} AND kind = 'l'", params)
-    if not rows:
+    if not raw:
         return schema.empty_table()
-    texts = pa.array([r[6] for r in rows], pa.string())
-    lists = pc.split_pattern(texts, ",")
-    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-    width = int(lengths[0])
-    if width == 0 or (lengths != width).any() or pc.any(pc.equal(texts, "")).as_py():
+    if any(v is None for r in raw for v in r):
         return plain
-    matrix = pc.cast(pc.list_flatten(lists), pa.int64()).to_numpy().reshape(len(rows), width)
+    fields = cast("list[list[bytes]]", raw)
+    arrays = int_arrays([r[6] for r in fields])
+    if arrays is None:
+        return plain
+    width = len(arrays[0])
+    if width == 0 or any(len(a) != width for a in arrays):
+        return plain
+    matrix = np.stack(arrays)
+    rows = [
+        (
+            r[0].decode(),
+            r[1].decode(),
+            r[2].decode(),
+            int.from_bytes(r[3], "big", signed=True),
+            int.from_bytes(r[4], "big", signed=True),
+            r[5].decode(),
+        )
+        for r in fields
+    ]
     keys = [(r[0], r[1], r[2], r[3], r[5]) for r in rows]
     starts = [i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]]
     sums = np.add.reduceat(matrix, starts, axis=0)
