@@ -7,6 +7,10 @@ events costs seconds. Doubles are written in their shortest round-trip form, so 
 database holds exactly the value given. Reading: ``COPY (query) TO STDOUT`` into
 pyarrow's CSV reader with the expected column types.
 
+Integer arrays read in bulk (the rollups' score lists) travel in ``COPY``'s binary
+format instead (:func:`copy_out_binary`, :func:`int_arrays`): an ``integer[]`` is its
+elements back to back, which numpy reads without any text formatted or parsed.
+
 In PostgreSQL's CSV an unquoted empty field is NULL and a quoted one (``""``) is the
 empty string; pyarrow quotes every string it writes and is told the same on reading.
 """
@@ -16,11 +20,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-__all__ = ["copy_in", "copy_out", "text_array"]
+__all__ = ["copy_in", "copy_out", "copy_out_binary", "int_arrays", "text_array"]
 
 _WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
@@ -158,8 +163,6 @@ def copy_out_binary(cur: Any, query: str, params: list[Any]) -> list[list[bytes 
 def int_arrays(fields: list[bytes]) -> list[Any] | None:
     """One-dimensional ``integer[]`` values in PostgreSQL's binary form as int64 numpy
     arrays; None when one is not such an array without NULLs (the caller falls back)."""
-    import numpy as np
-
     out = []
     for value in fields:
         if len(value) < 12:
