@@ -237,7 +237,7 @@ def _rolled(
     first = "model, version, seg, min(bucket)"
     tables: dict[str, Any] = {
         **_window_sums(where, params, keys, first),
-        **_hourly_latency(s_where, s_params, every, grain),
+        **_hourly_latency(s_where, s_params, every, grain, by),
         # The score lists are summed per window here, in numpy: in PostgreSQL (unnest
         # … WITH ORDINALITY, GROUP BY the index) it took ten times longer than moving
         # them as text, and the mirror's parsing and merging of a month of hourly lists
@@ -371,7 +371,7 @@ def models_grouped_statistics(
     first = "model, version, seg, min(bucket)"
     tables: dict[str, Any] = {
         **_window_sums(where, params, keys, first),
-        **_hourly_latency(s_where, s_params, every, grain),
+        **_hourly_latency(s_where, s_params, every, grain, by),
     }
     if scores:
         tables[table] = (f"{s_where} AND kind = 'l'", s_params)
@@ -669,7 +669,7 @@ def _window_sums(
 
 
 def _hourly_latency(
-    where: str, params: list[Any], every: timedelta | None, grain: int
+    where: str, params: list[Any], every: timedelta | None, grain: int, by: Sequence[str]
 ) -> dict[str, tuple[str, list[Any]]]:
     """When the windows are whole hours (``grain`` is :data:`HOUR`, as for the hourly
     score lists), the latency sketch's counts summed per window from
@@ -677,16 +677,22 @@ def _hourly_latency(
     ``rollup_latency``, the largest rollup a month's read sums), each group named by
     the first 15-minute bucket of its first hour, which lies in the window and the
     scope. The counts per key are those of the 15-minute rows (the same keys, summed),
-    so the percentiles are the same. ``where`` selects hourly buckets."""
+    so the percentiles are the same. ``where`` selects hourly buckets. Not grouped by
+    version or segment (``by`` empty), the rows of every version and segment are summed
+    together under one of them (the mirror's read sums them anyway; hashing fewer keys
+    is most of the sum's cost here)."""
     if grain != HOUR:
         return {}
     per = HOUR // BUCKET_SECONDS
     span = 1 << 40 if every is None else int(every.total_seconds()) // HOUR
+    if by:
+        names, keys = "version, seg", "model, version, seg"
+    else:
+        names, keys = "min(version), min(seg)", "model"
     return {
         "rollup_latency": (
-            f"SELECT model, version, seg, min(bucket) * {per}, k, sum(n) "
-            f"FROM rollup_latency_hourly WHERE {where} GROUP BY model, version, seg, "
-            f"bucket / {span}, k",
+            f"SELECT model, {names}, min(bucket) * {per}, k, sum(n) "
+            f"FROM rollup_latency_hourly WHERE {where} GROUP BY {keys}, bucket / {span}, k",
             params,
         )
     }
