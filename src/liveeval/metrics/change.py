@@ -69,8 +69,9 @@ _SCALAR_AFTER_CAP = 16
 class _Anchor:
     """Where :meth:`ShiryaevRoberts.update_many` unrolls from, per alternative: the log
     statistic at the anchor, the cumulative log-likelihood ratio since (``c``), the log
-    of ``Σ exp(−c)`` over the looks since (``a``), the CUSUM's walk and its running
-    minimum (``w``, ``low``), and the looks taken since."""
+    of ``Σ exp(−c)`` over the looks since (``a``), the CUSUM at the anchor (``w``, its
+    walk is ``w + c``) and the walk's running minimum, at most 0 (``low``), and the
+    looks taken since."""
 
     log_r: FloatArray
     c: FloatArray
@@ -78,16 +79,6 @@ class _Anchor:
     w: FloatArray
     low: FloatArray
     looks: int = 0
-
-
-def _mixture(log_r: FloatArray, log_k: float) -> FloatArray:
-    """log of the mean of ``exp(log_r)`` over axis 0 (−inf where every entry is −inf)."""
-    top = log_r.max(axis=0)
-    finite = np.isfinite(top)
-    shift = np.where(finite, top, 0.0)
-    with np.errstate(divide="ignore"):
-        out = shift + np.log(np.exp(log_r - shift).sum(axis=0)) - log_k
-    return np.where(finite, out, -np.inf)
 
 
 def change_alternatives(baseline: float, direction: Direction, min_change: float) -> FloatArray:
@@ -177,7 +168,13 @@ class ShiryaevRoberts:
     @property
     def statistic(self) -> float:
         """log of the mixture statistic, the mean over alternatives of R_t (−inf at start)."""
-        return float(_mixture(np.array(self.log_r)[:, None], self._log_k)[0])
+        return self._mixture(self.log_r)
+
+    def _mixture(self, log_r: Sequence[float]) -> float:
+        top = max(log_r)
+        if top == -math.inf:
+            return -math.inf
+        return top + math.log(sum(math.exp(v - top) for v in log_r)) - self._log_k
 
     @property
     def alarmed(self) -> bool:
@@ -300,48 +297,57 @@ class ShiryaevRoberts:
     ) -> int:
         """Take ``xs``/``ns`` from ``anchor`` (vectorised) until the cap binds or, with
         ``until_alarm``, the first alarm; returns ``offset`` plus the looks taken."""
-        m = xs.size
-        llr = np.outer(self._hit, xs) + np.outer(self._miss, ns - xs)  # [alternative, look]
-        c = np.add.accumulate(np.concatenate([anchor.c[:, None], llr], axis=1), axis=1)
-        a = np.logaddexp.accumulate(np.concatenate([anchor.a[:, None], -c[:, :-1]], axis=1), axis=1)
-        log_r = c[:, 1:] + np.logaddexp(anchor.log_r[:, None], a[:, 1:])
-        w = np.add.accumulate(np.concatenate([anchor.w[:, None], llr], axis=1), axis=1)[:, 1:]
-        low = np.minimum.accumulate(np.concatenate([anchor.low[:, None], w], axis=1), axis=1)
-        low = low[:, 1:]
-        bound = (log_r > self._cap).any(axis=0)
-        stop = int(np.argmax(bound)) if bound.any() else m - 1
+        k, m = len(self.log_r), xs.size
+        walk = np.empty((k, m + 1))  # [alternative, look]: C since the anchor
+        walk[:, 0] = anchor.c
+        walk[:, 1:] = self._hit[:, None] * xs + self._miss[:, None] * (ns - xs)
+        c = np.add.accumulate(walk, axis=1)
+        terms = np.negative(c)
+        terms[:, 1:] = terms[:, :-1]
+        terms[:, 0] = anchor.a
+        a = np.logaddexp.accumulate(terms, axis=1)[:, 1:]
+        log_r = c[:, 1:] + np.logaddexp(anchor.log_r[:, None], a)
+        top = log_r.max(axis=0)
+        over = top > self._cap
+        stop = int(np.argmax(over)) if over.any() else m - 1
         if until_alarm:
-            alarmed = _mixture(log_r[:, : stop + 1], self._log_k) >= self.threshold
-            if alarmed.any():
-                stop = int(np.argmax(alarmed))
-        # Sums since each alternative's CUSUM last left zero, at the last look taken.
-        before = np.concatenate([np.array(self.cusum)[:, None], w[:, :stop] - low[:, :stop]], axis=1)
-        reset = before <= 0.0
-        sx, sn = np.cumsum(xs[: stop + 1]), np.cumsum(ns[: stop + 1])
-        for k in range(len(self.log_r)):
-            since = self._since[k]
-            hits = np.flatnonzero(reset[k])
-            if hits.size:
-                r = int(hits[-1])
-                since[0] = float(sx[stop] - (sx[r - 1] if r else 0.0))
-                since[1] = float(sn[stop] - (sn[r - 1] if r else 0.0))
-                since[2] = float(stop - r + 1)
-            else:
-                since[0] += float(sx[stop])
-                since[1] += float(sn[stop])
-                since[2] += float(stop + 1)
+            # The mixture is at most its largest alternative: only those looks can alarm,
+            # decided by the same statistic as `alarmed`.
+            for t in np.flatnonzero(top[: stop + 1] >= self.threshold).tolist():
+                if self._mixture(np.minimum(log_r[:, t], self._cap).tolist()) >= self.threshold:
+                    stop = t
+                    break
+        # The CUSUM: the walk from S at the anchor, less its running minimum (≤ 0).
+        w = c[:, 1 : stop + 2] + anchor.w[:, None]
+        low = np.minimum.accumulate(np.minimum(w, anchor.low[:, None]), axis=1)
+        cusum = w - low
+        # Sums since each alternative's CUSUM last left zero, at the last look taken:
+        # the change may begin at look t when the CUSUM before it is 0.
+        before = np.empty_like(cusum)
+        before[:, 0] = self.cusum
+        before[:, 1:] = cusum[:, :-1]
+        last = np.where(before <= 0.0, np.arange(stop + 1), -1).max(axis=1)
+        sums = np.zeros((3, stop + 2))
+        np.cumsum(xs[: stop + 1], out=sums[0, 1:])
+        np.cumsum(ns[: stop + 1], out=sums[1, 1:])
+        sums[2, 1:] = np.arange(1, stop + 2)
+        since = np.array(self._since)
+        reset = last >= 0
+        since[reset] = (sums[:, stop + 1][:, None] - sums[:, last[reset]]).T
+        since[~reset] += sums[:, stop + 1]
+        self._since = since.tolist()
         self.log_r = np.minimum(log_r[:, stop], self._cap).tolist()
-        self.cusum = (w[:, stop] - low[:, stop]).tolist()
+        self.cusum = cusum[:, stop].tolist()
         self.looks += stop + 1
         taken = anchor.looks + stop + 1
-        if bound[stop]:
+        if over[stop]:
             self._anchor = None
             self._scalar_left = _SCALAR_AFTER_CAP
         elif taken >= _ANCHOR_EVERY:
             self._anchor = None
         else:
             self._anchor = _Anchor(
-                anchor.log_r, c[:, stop + 1], a[:, stop + 1], w[:, stop], low[:, stop], taken
+                anchor.log_r, c[:, stop + 1], a[:, stop], anchor.w, low[:, stop], taken
             )
         return offset + stop + 1
 
