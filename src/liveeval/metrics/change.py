@@ -163,6 +163,13 @@ class ShiryaevRoberts:
         self.threshold = math.log(1.0 / self.alpha)
         self._log_k = math.log(len(alts))
         self._cap = self.threshold + self._log_k + _CAP
+        self.log_r: list[float] = []
+        self.cusum: list[float] = []
+        # Sums since each alternative's CUSUM last left zero (where the change began).
+        self._since: list[list[float]] = []
+        self._anchor: _Anchor | None = None
+        self._scalar_left = 0
+        self.looks = 0
         self.reset()
 
     @property
@@ -394,10 +401,9 @@ class ShiryaevRoberts:
     def reset(self) -> None:
         """Start again from no evidence (after an alarm was handled)."""
         k = len(self._log_hit)
-        self.log_r: list[float] = [-math.inf] * k
-        self.cusum: list[float] = [0.0] * k
-        # Sums since each alternative's CUSUM last left zero (where the change began).
-        self._since: list[list[float]] = [[0.0, 0.0, 0.0] for _ in range(k)]
-        self._anchor: _Anchor | None = None
+        self.log_r = [-math.inf] * k
+        self.cusum = [0.0] * k
+        self._since = [[0.0, 0.0, 0.0] for _ in range(k)]
+        self._anchor = None
         self._scalar_left = 0
         self.looks = 0

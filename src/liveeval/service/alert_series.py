@@ -366,8 +366,8 @@ def resume(
             run.feed_many(fresh[same:])  # only new looks
             return run.evidence(), SeriesState(boundary, run=run, base=base, tail=fresh)
         run.restore(base)
-        kept = _advance(run, fresh, boundary, base)
-        return run.evidence(), kept
+        advanced = _advance(run, fresh, boundary, base)
+        return run.evidence(), advanced
     looks = fresh if state is None or state.frozen is None else state.frozen + fresh
     samples = looks.samples.tolist()
     reference, after, ends = split_reference(rule, looks.start, looks.end, samples.__getitem__)
@@ -379,8 +379,8 @@ def resume(
         started.feed_many(looks[after])
         return started.evidence(), SeriesState(boundary, frozen=kept)
     # The reference is complete and will not be read again: keep the detector.
-    kept = _advance(started, looks[after], boundary, started.mark())
-    return started.evidence(), kept
+    advanced = _advance(started, looks[after], boundary, started.mark())
+    return started.evidence(), advanced
 
 
 def _advance(run: DropRun, looks: LookCounts, boundary: datetime, base: RunMark) -> SeriesState:
