@@ -249,7 +249,8 @@ class ShiryaevRoberts:
         it the run is cut there, capped, and the next looks go through :meth:`update`'s
         recursion until the cap has not bound for a while. Anchors sit at fixed looks
         (every 512, and after those one-at-a-time stretches), so a run fed in any
-        batches gives bitwise the same state as fed at once; against :meth:`update`
+        batches gives bitwise the same statistic and CUSUM as fed at once (and, for
+        whole-number counts, the same sums since the change); against :meth:`update`
         look by look the statistic agrees to rounding (tested: ≤ 1e-9 relative on
         ``R``, the same alarms).
 
@@ -353,8 +354,14 @@ class ShiryaevRoberts:
         elif taken >= _ANCHOR_EVERY:
             self._anchor = None
         else:
+            # Copies of the columns: views would keep the whole stretch's arrays alive.
             self._anchor = _Anchor(
-                anchor.log_r, c[:, stop + 1], a[:, stop], anchor.w, low[:, stop], taken
+                anchor.log_r,
+                c[:, stop + 1].copy(),
+                a[:, stop].copy(),
+                anchor.w,
+                low[:, stop].copy(),
+                taken,
             )
         return offset + stop + 1
 
