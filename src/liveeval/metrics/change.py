@@ -266,9 +266,10 @@ class ShiryaevRoberts:
             raise ValueError(
                 f"successes and trials must have the same length, got {xs.size} and {ns.size}"
             )
-        bad = ~((ns >= 0.0) & (xs >= 0.0) & (xs <= ns * (1.0 + 1e-12)))
-        if bad.any():
-            i = int(np.argmax(bad))
+        # Also false for NaN, and for negative trials (x ≥ 0 > n·(1 + ε)).
+        ok = (xs >= 0.0) & (xs <= ns * (1.0 + 1e-12))
+        if not ok.all():
+            i = int(np.argmin(ok))
             raise ValueError(
                 f"need 0 <= successes <= trials, got successes={float(xs[i])!r}, "
                 f"trials={float(ns[i])!r} at look {i}"
@@ -306,49 +307,52 @@ class ShiryaevRoberts:
         """Take ``xs``/``ns`` from ``anchor`` (vectorised) until the cap binds or, with
         ``until_alarm``, the first alarm; returns ``offset`` plus the looks taken."""
         k, m = len(self.log_r), xs.size
-        walk = np.empty((k, m + 1))  # [alternative, look]: C since the anchor
-        walk[:, 0] = anchor.c
-        walk[:, 1:] = self._hit[:, None] * xs + self._miss[:, None] * (ns - xs)
-        c = np.add.accumulate(walk, axis=1)
-        terms = np.negative(c)
-        terms[:, 1:] = terms[:, :-1]
-        terms[:, 0] = anchor.a
+        llr = self._hit[:, None] * xs + self._miss[:, None] * (ns - xs)  # [alternative, look]
+        c = np.add.accumulate(np.concatenate((anchor.c[:, None], llr), axis=1), axis=1)
+        terms = np.concatenate((anchor.a[:, None], np.negative(c[:, :-1])), axis=1)
         a = np.logaddexp.accumulate(terms, axis=1)[:, 1:]
         log_r = c[:, 1:] + np.logaddexp(anchor.log_r[:, None], a)
         top = log_r.max(axis=0)
-        over = top > self._cap
-        stop = int(np.argmax(over)) if over.any() else m - 1
-        if until_alarm:
-            # The mixture is at most its largest alternative: only those looks can alarm,
-            # decided by the same statistic as `alarmed`.
-            for t in np.flatnonzero(top[: stop + 1] >= self.threshold).tolist():
-                if self._mixture(np.minimum(log_r[:, t], self._cap).tolist()) >= self.threshold:
-                    stop = t
-                    break
+        stop = m - 1
+        over = np.zeros(0, dtype=bool)
+        high = top >= self.threshold  # the cap is above the threshold
+        if high.any():
+            over = top > self._cap
+            if over.any():
+                stop = int(np.argmax(over))
+            if until_alarm:
+                # The mixture is at most its largest alternative: only those looks can
+                # alarm, decided by the same statistic as `alarmed`.
+                for t in np.flatnonzero(high[: stop + 1]).tolist():
+                    column = np.minimum(log_r[:, t], self._cap).tolist()
+                    if self._mixture(column) >= self.threshold:
+                        stop = t
+                        break
         # The CUSUM: the walk from S at the anchor, less its running minimum (≤ 0).
         w = c[:, 1 : stop + 2] + anchor.w[:, None]
         low = np.minimum.accumulate(np.minimum(w, anchor.low[:, None]), axis=1)
         cusum = w - low
         # Sums since each alternative's CUSUM last left zero, at the last look taken:
         # the change may begin at look t when the CUSUM before it is 0.
-        before = np.empty_like(cusum)
-        before[:, 0] = self.cusum
-        before[:, 1:] = cusum[:, :-1]
-        last = np.where(before <= 0.0, np.arange(stop + 1), -1).max(axis=1)
-        sums = np.zeros((3, stop + 2))
-        np.cumsum(xs[: stop + 1], out=sums[0, 1:])
-        np.cumsum(ns[: stop + 1], out=sums[1, 1:])
-        sums[2, 1:] = np.arange(1, stop + 2)
-        since = np.array(self._since)
-        reset = last >= 0
-        since[reset] = (sums[:, stop + 1][:, None] - sums[:, last[reset]]).T
-        since[~reset] += sums[:, stop + 1]
-        self._since = since.tolist()
+        zero = np.concatenate((np.array(self.cusum)[:, None], cusum[:, :-1]), axis=1) <= 0.0
+        last = (stop - np.argmax(zero[:, ::-1], axis=1)).tolist()
+        sums = np.zeros((2, stop + 2))
+        np.cumsum(np.stack((xs[: stop + 1], ns[: stop + 1])), axis=1, out=sums[:, 1:])
+        total_x, total_n = sums[:, stop + 1].tolist()
+        begun = sums[:, last].T.tolist()
+        reset = zero[np.arange(k), last].tolist()
+        for j in range(k):
+            since = self._since[j]
+            if reset[j]:
+                bx, bn = begun[j]
+                self._since[j] = [total_x - bx, total_n - bn, float(stop + 1 - last[j])]
+            else:
+                self._since[j] = [since[0] + total_x, since[1] + total_n, since[2] + stop + 1]
         self.log_r = np.minimum(log_r[:, stop], self._cap).tolist()
         self.cusum = cusum[:, stop].tolist()
         self.looks += stop + 1
         taken = anchor.looks + stop + 1
-        if over[stop]:
+        if over.size and over[stop]:
             self._anchor = None
             self._scalar_left = _SCALAR_AFTER_CAP
         elif taken >= _ANCHOR_EVERY:
