@@ -166,3 +166,31 @@ def test_a_run_of_looks_fed_at_once_equals_feeding_them_one_by_one(
         at += cut
     assert batched.unit_starts == one_by_one.unit_starts
     assert batched.evidence().to_dict() == one_by_one.evidence().to_dict()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.sampled_from([0, 1, 3, 20, 60, 150]), min_size=1, max_size=120),
+    min_samples=st.sampled_from([0, 1, 50, 100, 400]),
+    carried=st.integers(0, 60),
+)
+def test_units_grouped_in_numpy_equal_the_units_grouped_look_by_look(sizes, min_samples, carried):
+    looks = LookCounts.of(
+        [
+            LookCount(T0 + timedelta(hours=i), T0 + timedelta(hours=i + 1), s // 2, s, s)
+            for i, s in enumerate(sizes)
+        ]
+    )
+    test = DropTest("accuracy", min_samples=min_samples)
+    run = start_run(test, [LookCount(T0, T0, 880.0, 1000.0, 1000)])
+    assert isinstance(run, DropRun)
+    # A unit partly filled before (fewer samples than min_samples).
+    run.feed(LookCount(T0, T0, 0.0, float(carried), min(carried, max(min_samples - 1, 0))))
+    other = run.copy()
+    assert run._group(looks) == other._group_one_by_one(looks)
+    assert (run._start, run._x, run._n, run._held) == (
+        other._start,
+        other._x,
+        other._n,
+        other._held,
+    )

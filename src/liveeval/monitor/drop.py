@@ -438,9 +438,72 @@ class DropRun:
 
     def feed_many(self, looks: LookCounts) -> None:
         """Take a run of looks (in time order): the same state as :meth:`feed` look by
-        look, bitwise (the units are summed in the same order, and the detector's
+        look, bitwise (the units hold the same sums, and the detector's
         :meth:`~liveeval.metrics.change.ShiryaevRoberts.update_many` does not depend on
         how its looks are batched)."""
+        if not len(looks):
+            return
+        whole = (
+            self._x.is_integer()
+            and self._n.is_integer()
+            and bool(np.array_equal(looks.x, np.floor(looks.x)))
+            and bool(np.array_equal(looks.n, np.floor(looks.n)))
+        )
+        units = self._group(looks) if whole else self._group_one_by_one(looks)
+        if units[0]:
+            self._units(*units)
+
+    def _group(
+        self, looks: LookCounts
+    ) -> tuple[list[datetime], list[datetime], list[float], list[float], list[int]]:
+        """Looks summed into units of ``min_samples`` with numpy: whole-number counts,
+        whose sums are exact in any order (so the same as one by one)."""
+        size = len(looks)
+        least = self.test.min_samples
+        held = np.cumsum(looks.samples)  # samples since the first look
+        # The look that closes the first unit, and after a unit closed at j, the next.
+        first = int(np.searchsorted(held, least - self._held, "left"))
+        after = np.maximum(np.searchsorted(held, held + least, "left"), np.arange(1, size + 1))
+        follow = after.tolist()
+        ends: list[int] = []
+        at = first
+        while at < size:
+            ends.append(at)
+            at = follow[at]
+        cx, cn = np.cumsum(looks.x), np.cumsum(looks.n)
+        if not ends:  # every look goes to the unit being filled
+            self._start = self._start if self._start is not None else looks.start[0]
+            self._x, self._n = self._x + float(cx[-1]), self._n + float(cn[-1])
+            self._held += int(held[-1])
+            return [], [], [], [], []
+        last = ends[-1]
+        leftover: tuple[datetime | None, float, float, int] = (None, 0.0, 0.0, 0)
+        if last + 1 < size:  # the looks after the last unit start the next one
+            leftover = (
+                looks.start[last + 1],
+                float(cx[-1] - cx[last]),
+                float(cn[-1] - cn[last]),
+                int(held[-1] - held[last]),
+            )
+        at_end = np.array(ends)
+        before = np.concatenate(([-1], at_end[:-1]))
+        ux = cx[at_end] - np.where(before >= 0, cx[before], 0.0)
+        un = cn[at_end] - np.where(before >= 0, cn[before], 0.0)
+        us = held[at_end] - np.where(before >= 0, held[before], 0)
+        ux[0] += self._x
+        un[0] += self._n
+        us[0] += self._held
+        starts = [looks.start[b + 1] for b in before.tolist()]
+        if self._start is not None:
+            starts[0] = self._start
+        ends_at = [looks.end[e] for e in ends]
+        self._start, self._x, self._n, self._held = leftover
+        return starts, ends_at, ux.tolist(), un.tolist(), us.tolist()
+
+    def _group_one_by_one(
+        self, looks: LookCounts
+    ) -> tuple[list[datetime], list[datetime], list[float], list[float], list[int]]:
+        """Looks summed into units of ``min_samples``, in order (any counts)."""
         least = self.test.min_samples
         start, x, n, held = self._start, self._x, self._n, self._held
         starts: list[datetime] = []
@@ -462,8 +525,7 @@ class DropRun:
                 us.append(held)
                 start, x, n, held = None, 0.0, 0.0, 0
         self._start, self._x, self._n, self._held = start, x, n, held
-        if starts:
-            self._units(starts, ends, ux, un, us)
+        return starts, ends, ux, un, us
 
     def _units(
         self,
