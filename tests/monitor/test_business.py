@@ -125,3 +125,26 @@ def test_expected_cost_interval_covers_in_simulation(p_fp, p_fn, c_fp, c_fn, n):
     below, above = _coverage(p_fp, p_fn, c_fp, c_fn, n, reps=600, seed=3)
     assert 1 - below - above >= 0.92
     assert above <= 0.035
+
+
+def test_expected_cost_at_the_largest_accepted_costs_stays_finite():
+    from liveeval.readiness.profile import MAX_COST
+
+    result = expected_cost(ErrorCounts(tp=1, fp=1, fn=1, tn=1), MAX_COST, MAX_COST)
+    assert result.value == pytest.approx(MAX_COST / 2)
+    assert result.lower is not None and result.upper is not None
+    assert 0.0 <= result.lower < result.value < result.upper < 2 * MAX_COST
+
+
+def test_outcome_values_whose_sum_overflows_have_no_mean_and_say_why():
+    from liveeval.store.interface import StoreStats
+
+    huge = StoreStats(None, 3, 0, 3, 0, values=(3, float("inf"), float("inf"), False))
+    mean = huge.business_metrics()["outcome_value_mean"]
+    assert (mean.value, mean.n) == (None, 3)
+    assert "overflows" in (mean.reason or "")
+    squares = StoreStats(None, 3, 0, 3, 0, values=(3, 2e200, float("inf"), False))
+    mean = squares.business_metrics()["outcome_value_mean"]
+    assert mean.value == pytest.approx(2e200 / 3)
+    assert (mean.lower, mean.upper) == (None, None)
+    assert "squared" in (mean.reason or "")

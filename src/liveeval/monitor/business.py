@@ -134,18 +134,20 @@ def expected_cost(
             name, "no labelled predictions", confidence=confidence, higher_is_better=False
         )
     parts = [(cost_fp, counts.fp), (cost_fn, counts.fn)]
-    value = sum(c * k for c, k in parts) / n
-    below = above = 0.0
+    value = sum(c * (k / n) for c, k in parts)
+    below: list[float] = []
+    above: list[float] = []
     for cost, k in parts:
         p = k / n
         lo, hi = modified_wilson(k, n, confidence)
-        below += (cost * (p - lo)) ** 2
-        above += (cost * (hi - p)) ** 2
+        below.append(cost * (p - lo))
+        above.append(cost * (hi - p))
+    # hypot, not sqrt of a sum of squares: costs up to the config's bound never overflow.
     return MetricResult(
         name,
         value,
-        max(value - math.sqrt(below), 0.0),
-        value + math.sqrt(above),
+        max(value - math.hypot(*below), 0.0),
+        value + math.hypot(*above),
         n,
         confidence,
         COST_METHOD,

@@ -81,7 +81,9 @@ class WindowSize:
             return cls(labelled=n)
         try:
             return cls(every=parse_window(raw))
-        except ConfigError:
+        except ConfigError as exc:
+            if "longest window" in str(exc):
+                raise ValidationError(str(exc), column="size") from None
             raise ValidationError(
                 f"window size {raw[:40]!r} is neither a duration like 15m, 1h or 1d nor a "
                 "number of labelled predictions like 500",

@@ -150,16 +150,27 @@ class StoreStats:
         n, total, total_sq, binary = self.values
         if n == 0:
             return {}
+        if not math.isfinite(total):
+            # Accepted values (any finite number) can still overflow their float sum.
+            reason = f"the sum of {n} outcome values overflows a float; their mean is undefined"
+            mean = MetricResult.undefined(
+                "outcome_value_mean", reason, n=n, confidence=confidence, method="normal (CLT)"
+            )
+            return {"outcome_value_mean": mean}
         lower, upper = normal_mean(total, total_sq, n, confidence)
+        bounded = math.isfinite(lower) and math.isfinite(upper)
         out = {
             "outcome_value_mean": MetricResult(
                 "outcome_value_mean",
                 total / n,
-                None if math.isnan(lower) else lower,
-                None if math.isnan(upper) else upper,
+                lower if bounded else None,
+                upper if bounded else None,
                 n,
                 confidence,
                 "normal (CLT)",
+                reason=None
+                if bounded or n < 2
+                else "the sum of squared outcome values overflows a float; no interval",
             )
         }
         if binary:
