@@ -45,6 +45,19 @@ METRICS_EVENTS = int(os.environ.get("BENCH_METRICS_EVENTS", "10000000"))
 BEFORE_SRC = os.environ.get("BENCH_BEFORE_SRC", "")
 
 
+def timed_metrics_reads(port: int, count: int, labelled: int) -> list[float]:
+    """Seconds of ``count`` reads of model ``big``'s metrics from the server on ``port``,
+    checking that each answer counts ``labelled`` labelled predictions."""
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        url = f"http://127.0.0.1:{port}/v1/models/big/metrics"
+        body = json.loads(urllib.request.urlopen(url, timeout=600).read())
+        times.append(time.perf_counter() - started)
+        assert body["labelled"] == labelled, body["labelled"]
+    return times
+
+
 def predict(location: str, model_path: Path, before: str = "") -> dict[str, object]:
     rounds: list[dict[str, dict[int, dict[str, float]]]] = []
     for r in range(ROUNDS):
@@ -186,16 +199,7 @@ def metrics(location: str) -> dict[str, object]:
     )
     try:
         server_bench.wait(f"http://127.0.0.1:{port}/healthz", timeout=120)
-        times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            body = json.loads(
-                urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/v1/models/big/metrics", timeout=600
-                ).read()
-            )
-            times.append(time.perf_counter() - started)
-        assert body["labelled"] == n, body["labelled"]
+        times = timed_metrics_reads(port, 5, n)
     finally:
         server_bench.stop(proc)
     return {

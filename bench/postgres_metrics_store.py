@@ -172,9 +172,6 @@ def reads(location: str, src: str, count: int = 6) -> list[float]:
     """Seconds of ``count`` metrics reads of model ``big`` through the API of a new
     ``liveeval serve`` on ``location`` running the sources in ``src`` (the first read
     is a new server's)."""
-    import json
-    import urllib.request
-
     sys.path.insert(0, str(ROOT / "bench" / "server"))
     import run as server_bench  # bench/server/run.py
 
@@ -183,21 +180,14 @@ def reads(location: str, src: str, count: int = 6) -> list[float]:
         [sys.executable, "-m", "liveeval", "serve", "--store", location, "--port", str(port)],
         {"PYTHONPATH": src},
     )
-    times = []
+    sys.path.insert(0, str(ROOT / "bench"))
+    from postgres import timed_metrics_reads  # bench/postgres.py
+
     try:
         server_bench.wait(f"http://127.0.0.1:{port}/healthz", timeout=600)
-        for _ in range(count):
-            started = time.perf_counter()
-            body = json.loads(
-                urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/v1/models/big/metrics", timeout=600
-                ).read()
-            )
-            times.append(time.perf_counter() - started)
-        assert body["labelled"] == EVENTS, body["labelled"]
+        return timed_metrics_reads(port, count, EVENTS)
     finally:
         server_bench.stop(proc)
-    return times
 
 
 def compare(before_src: str, after_src: str, rounds: int) -> None:
