@@ -96,11 +96,11 @@ def monitor(
     ] = False,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="With --evaluate: liveeval.toml (models, [alerts])."),
+        typer.Option("--config", help="With --evaluate: liveeval.toml (models, \\[alerts])."),
     ] = None,
     alerts: Annotated[
         Path | None,
-        typer.Option("--alerts", help="With --evaluate: a TOML file of rules, replacing [alerts]."),
+        typer.Option("--alerts", help="With --evaluate: a TOML file of rules, replacing \\[alerts]."),
     ] = None,
     interval: Annotated[
         float | None,

@@ -95,7 +95,7 @@ def serve(
     alerts: Annotated[
         Path | None,
         typer.Option(
-            "--alerts", help="A TOML file of alert rules ([[rules]]), replacing [alerts]."
+            "--alerts", help="A TOML file of alert rules (\\[\\[rules]]), replacing \\[alerts]."
         ),
     ] = None,
 ) -> None:
