@@ -15,7 +15,9 @@ from liveeval.monitor.business import (
     ErrorCounts,
     error_counts,
     expected_cost,
+    expected_cost_array,
     false_alarms_per_day,
+    false_alarms_per_day_array,
 )
 
 
@@ -125,3 +127,23 @@ def test_expected_cost_interval_covers_in_simulation(p_fp, p_fn, c_fp, c_fn, n):
     below, above = _coverage(p_fp, p_fn, c_fp, c_fn, n, reps=600, seed=3)
     assert 1 - below - above >= 0.92
     assert above <= 0.035
+
+
+def test_false_alarms_per_day_of_many_windows_agree_with_one_window_at_a_time():
+    counts = [0, 1, 3, 3, 17, 250, 251, 0]
+    got = false_alarms_per_day_array(counts, 3600.0)
+    for k, result in zip(counts, got, strict=True):
+        one = false_alarms_per_day(k, 3600.0)
+        assert (result.value, result.n, result.method) == (one.value, one.n, one.method)
+        assert result.lower == pytest.approx(one.lower, rel=1e-11, abs=0.0)
+        assert result.upper == pytest.approx(one.upper, rel=1e-11)
+        assert not result.higher_is_better
+    assert false_alarms_per_day_array([2], 0.0)[0].reason == "the window has no length"
+
+
+def test_expected_cost_of_many_windows_is_the_one_window_result_exactly():
+    rng = np.random.default_rng(3)
+    counts = [ErrorCounts(*(int(v) for v in rng.integers(0, 40, 4))) for _ in range(50)]
+    counts += [ErrorCounts(0, 0, 0, 0), ErrorCounts(0, 1, 2, 0), ErrorCounts(5, 0, 0, 95)]
+    got = expected_cost_array(counts, 1.0, 50.0)
+    assert got == [expected_cost(c, 1.0, 50.0) for c in counts]

@@ -33,7 +33,7 @@ from ..store.interface import (
     ScoreHistogram,
     StatisticsSource,
 )
-from .business import model_costs, window_business
+from .business import model_costs, windows_business
 
 if TYPE_CHECKING:
     from .core import Service
@@ -139,6 +139,7 @@ def windows_of(
             source, scope, window_size.every, found, classes, pos_label, by
         )
     delays = _label_delay(source, scope)
+    business = windows_business(found, pos_label, costs)
     return {
         "model": model,
         "size": str(window_size),
@@ -158,9 +159,9 @@ def windows_of(
             {
                 **window_dict(w, chosen),
                 "estimate": estimates.get((w.start, w.version, w.segment)),
-                "business": window_business(w, pos_label, costs),
+                "business": money,
             }
-            for w in found
+            for w, money in zip(found, business, strict=True)
         ],
     }
 
