@@ -206,3 +206,21 @@ def test_time_windows_from_columns_equal_windows_from_the_grouped_read(stored, c
         assert w.result.metrics.keys() == want.metrics.keys()
         for name, r in want.metrics.items():
             _same_result(w.result.metrics[name], r, 1e-9)
+
+
+def test_score_histograms_from_the_same_read_equal_the_score_histograms_read(stored):
+    source, binary, _ = stored
+    kw = {"classes": binary.classes, "pos_label": binary.pos_label}
+    every = dt.timedelta(hours=1)
+    got = source.grouped_statistic_arrays(Scope("m"), every=every, score_histograms=True, **kw)
+    if got.histograms is None:  # an engine may leave them to their own read
+        return
+    want = source.score_histograms(Scope("m"), every, **kw)
+    assert got.histograms.keys() == want.keys()
+    for start, h in want.items():
+        np.testing.assert_array_equal(got.histograms[start].predicted, h.predicted)
+        np.testing.assert_array_equal(got.histograms[start].labelled, h.labelled)
+    grouped = source.grouped_statistic_arrays(
+        Scope("m"), ("version",), every=every, score_histograms=True, **kw
+    )
+    assert grouped.histograms is None

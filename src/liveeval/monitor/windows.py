@@ -16,7 +16,7 @@ boundary and may hold a few more than N (its ``labelled`` says how many).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -28,7 +28,14 @@ from ..metrics.batch import binary_column_results, evaluation_results
 from ..metrics.evaluation import _LATENCY, EvaluationResult
 from ..metrics.labels import Label
 from ..metrics.result import MetricResult
-from ..store.interface import GroupedArrays, LabelDelays, Scope, StatisticsSource, StoreStats
+from ..store.interface import (
+    GroupedArrays,
+    LabelDelays,
+    Scope,
+    ScoreHistogram,
+    StatisticsSource,
+    StoreStats,
+)
 
 __all__ = [
     "DEFAULT_MATURITY",
@@ -37,6 +44,7 @@ __all__ = [
     "Window",
     "WindowSize",
     "count_windows",
+    "read_time_windows",
     "summarise_label_delays",
     "time_windows",
 ]
@@ -212,6 +220,41 @@ def time_windows(
     ValidationError
         for a non-positive size or a maturity outside (0, 1].
     """
+    return read_time_windows(
+        source,
+        scope,
+        every,
+        by=by,
+        classes=classes,
+        pos_label=pos_label,
+        maturity=maturity,
+        confidence=confidence,
+        metrics=metrics,
+    )[0]
+
+
+def read_time_windows(
+    source: StatisticsSource,
+    scope: Scope,
+    every: timedelta,
+    *,
+    by: Sequence[Literal["version", "segment"]] = (),
+    classes: tuple[Label, ...] | None = None,
+    pos_label: Label | None = None,
+    maturity: float = DEFAULT_MATURITY,
+    confidence: float = 0.95,
+    metrics: Collection[str] | None = None,
+    score_histograms: bool = False,
+) -> tuple[list[Window], Mapping[datetime, ScoreHistogram] | None]:
+    """:func:`time_windows`, and with ``score_histograms`` the windows' score histograms
+    when the store answered them from the same read (``GroupedArrays.histograms``;
+    None: read them with :meth:`~liveeval.store.StatisticsSource.score_histograms`).
+
+    Raises
+    ------
+    ValidationError
+        as :func:`time_windows`.
+    """
     _check_maturity(maturity)
     if every.total_seconds() <= 0:
         raise ValidationError(f"window size {every} must be positive", column="size")
@@ -229,9 +272,10 @@ def time_windows(
         classes=classes,
         pos_label=pos_label,
         latency=metrics is None or not _LATENCY.isdisjoint(metrics),
+        score_histograms=score_histograms,
     )
     if not len(arrays):
-        return []
+        return [], arrays.histograms
     per_group: dict[tuple[Any, ...], dict[datetime, int]] = {}
     for g, key in enumerate(arrays.keys):
         per_group.setdefault(tuple(key[:-1]), {})[key[-1]] = g
@@ -272,7 +316,7 @@ def time_windows(
                 out.append(
                     _column_window(arrays, at, window, maturity, confidence, results.get(at))
                 )
-    return out
+    return out, arrays.histograms
 
 
 def _column_window(

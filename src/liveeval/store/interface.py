@@ -211,6 +211,9 @@ class GroupedArrays:
     - ``other[g]``: every other group's :class:`StoreStats` (multiclass windows,
       windows with one class so far, weighted or noted ones), as the grouped read
       gives it.
+    - ``histograms``: :meth:`StatisticsSource.score_histograms` of the same windows when
+      asked for (``score_histograms=True``, not grouped) and the engine answers it from
+      the same read; None otherwise (read them separately).
 
     :meth:`stats` gives any group as the grouped read's :class:`StoreStats`; the
     DuckDB engine answers from its rollups with one query per table, other engines
@@ -233,6 +236,8 @@ class GroupedArrays:
     latency: FloatMatrix
     sketch_keys: tuple[IntVector, IntVector, FloatMatrix]
     other: Mapping[int, StoreStats] = field(default_factory=dict)
+    # score_histograms(scope, every) of the same windows, when asked and answered.
+    histograms: Mapping[datetime, ScoreHistogram] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -913,6 +918,7 @@ class StatisticsSource(Protocol):
         classes: tuple[Label, ...] | None = None,
         pos_label: Label | None = None,
         latency: bool = True,
+        score_histograms: bool = False,
     ) -> GroupedArrays:
         """:meth:`grouped_statistics` with ``every`` as columns (:class:`GroupedArrays`;
         ``GroupedArrays.stats(g)`` equals the grouped read's ``StoreStats`` of
@@ -920,7 +926,9 @@ class StatisticsSource(Protocol):
         engine (and a table export) reads its rollups into arrays directly; an engine
         may convert its grouped read (``GroupedArrays.of``). ``latency=False`` leaves
         the latency sketches out (no latency metric then; their buckets are most of
-        the rows read) where the caller shows none."""
+        the rows read) where the caller shows none; ``score_histograms=True`` asks for
+        :meth:`score_histograms` of the same windows in ``GroupedArrays.histograms``
+        (an engine may leave it None)."""
         ...
 
     def models_grouped_statistics(

@@ -157,11 +157,19 @@ class DuckEngine:
         classes: tuple[Label, ...] | None = None,
         pos_label: Label | None = None,
         latency: bool = True,
+        score_histograms: bool = False,
     ) -> GroupedArrays:
         cur = self._cursor()
         if windows.unaligned(scope, every) is None:
             return rollup_grouped_arrays(
-                cur, scope, by, every, classes=classes, pos_label=pos_label, latency=latency
+                cur,
+                scope,
+                by,
+                every,
+                classes=classes,
+                pos_label=pos_label,
+                latency=latency,
+                histograms=score_histograms,
             )
         return GroupedArrays.of(
             grouped_aggregate(cur, scope, by, every=every, classes=classes, pos_label=pos_label)

@@ -13,19 +13,28 @@ same rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...metrics import LossSums, ScoreDistribution
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT
-from ..interface import SCORE_BINS, GroupedArrays, Scope, StoreStats
+from ..interface import SCORE_BINS, GroupedArrays, Scope, ScoreHistogram, StoreStats
 from ..labels import resolve_labels
-from ._window_sql import add_rows, check, list_matrix, rollup_where, scores_table, window_key
+from ._window_sql import (
+    add_rows,
+    check,
+    list_matrix,
+    rollup_where,
+    scores_table,
+    start,
+    window_key,
+)
 from .aggregate import assemble, unmatched_outcomes
 from .windows import _key
 
@@ -45,9 +54,12 @@ def rollup_grouped_arrays(
     pos_label: Label | None = None,
     unmatched: int | None = None,
     latency: bool = True,
+    histograms: bool = False,
 ) -> GroupedArrays:
     """:func:`.windows.rollup_grouped` as :class:`GroupedArrays` (the scope and windows
-    on bucket boundaries; ``unmatched`` as there; ``latency=False``: no sketches)."""
+    on bucket boundaries; ``unmatched`` as there; ``latency=False``: no sketches;
+    ``histograms``: also :func:`.windows.score_histograms` of the windows, from the
+    same read, when not grouped by version or segment)."""
     check(scope, every)
     where, params = rollup_where(scope)
     group = [{"version": "r.version", "segment": "r.seg"}[c] + f" AS g_{c}" for c in by]
@@ -186,14 +198,20 @@ def rollup_grouped_arrays(
             if n:
                 losses[g] = LossSums(float(n), float(n), n, ll[g], ll2[g], b[g], b2[g])
 
-    # Labelled score lists per window and label text.
+    # Labelled score lists per window and label text (and, for the estimates, every ok
+    # prediction's: score_histograms from the same rows).
     table, grain = scores_table(scope, every)
     s_where, s_params = rollup_where(scope, grain=grain)
     s_select = ", ".join([*group, f"{window_key(every, grain)} AS w"])
-    score_rows = cur.sql(
-        f"SELECT {s_select}, label AS t, counts FROM {table} r WHERE {s_where} AND kind = 'l'",
+    kinds = "kind IN ('p', 'l')" if histograms and not by else "kind = 'l'"
+    both = cur.sql(
+        f"SELECT {s_select}, kind, label AS t, counts FROM {table} r WHERE {s_where} AND {kinds}",
         params=s_params,
     ).to_arrow_table()
+    found_histograms = (
+        _score_histograms(both, classes, pos_label, every, scope) if histograms and not by else None
+    )
+    score_rows = both.filter(pc.equal(both.column("kind"), "l")) if histograms else both
     score_group = _numbers(score_rows, names, number)
     score_text = score_rows.column("t").to_pylist()
     matrix = (
@@ -251,6 +269,7 @@ def rollup_grouped_arrays(
         totals,
         sketch_keys,
         other,
+        found_histograms,
     )
 
 
@@ -342,3 +361,36 @@ def _score_lists(
         return _distribution(pos, neg)
 
     return build
+
+
+def _score_histograms(
+    rows: pa.Table,
+    classes: tuple[Label, ...] | None,
+    pos_label: Label | None,
+    every: timedelta,
+    scope: Scope,
+) -> dict[datetime, ScoreHistogram] | None:
+    """:func:`.windows.score_histograms` from its rows (kinds ``p`` and ``l``); None
+    where that read refuses (not a binary model with a known positive class)."""
+    rows = rows.filter(pc.not_equal(rows.column("t"), ""))
+    if rows.num_rows == 0:
+        return {}
+    texts = pc.unique(rows.column("t")).to_pylist()
+    resolved = resolve_labels(texts, classes)
+    labels = resolved.labels
+    if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
+        pos_label = 1
+    if pos_label is None or len(labels) > 2:
+        return None
+    positive = [t for t in texts if labels[resolved.index[t]] == pos_label]
+    windows, at = np.unique(rows.column("w").to_numpy(), return_inverse=True)
+    k = pc.is_in(rows.column("t"), pa.array(positive, pa.string())).to_numpy(zero_copy_only=False)
+    kind = pc.equal(rows.column("kind"), "l").to_numpy(zero_copy_only=False)
+    slot = (at.reshape(-1) * 2 + kind.astype(np.int64)) * 2 + k.astype(np.int64)
+    flat = np.zeros((windows.size * 4, SCORE_BINS), dtype=np.int64)
+    add_rows(flat, slot, list_matrix(rows.column("counts"), SCORE_BINS, native=True))
+    dense = flat.reshape(windows.size, 2, 2, SCORE_BINS)
+    return {
+        start(int(win), every, scope): ScoreHistogram(dense[i, 0], dense[i, 1])
+        for i, win in enumerate(windows.tolist())
+    }

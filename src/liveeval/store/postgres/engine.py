@@ -167,6 +167,7 @@ class PostgresEngine:
         classes: tuple[Label, ...] | None = None,
         pos_label: Label | None = None,
         latency: bool = True,
+        score_histograms: bool = False,
     ) -> GroupedArrays:
         # The grouped read converted to columns: correct, not faster (docs/architecture.md).
         return GroupedArrays.of(
