@@ -208,17 +208,35 @@ def rollup_grouped_arrays(
         f"SELECT {s_select}, kind, label AS t, counts FROM {table} r WHERE {s_where} AND {kinds}",
         params=s_params,
     ).to_arrow_table()
-    found_histograms = (
-        _score_histograms(both, classes, pos_label, every, scope) if histograms and not by else None
-    )
-    score_rows = both.filter(pc.equal(both.column("kind"), "l")) if histograms else both
-    score_group = _numbers(score_rows, names, number)
-    score_text = score_rows.column("t").to_pylist()
-    matrix = (
-        list_matrix(score_rows.column("counts"), SCORE_BINS, native=True)
-        if score_rows.num_rows
+    # Masks on numpy copies of the columns, not filters of the table (a filter copies
+    # every list).
+    all_text = both.column("t").to_pylist()
+    all_matrix = (
+        list_matrix(both.column("counts"), SCORE_BINS, native=True)
+        if both.num_rows
         else np.zeros((0, SCORE_BINS), np.int64)
     )
+    found_histograms = None
+    if histograms and not by:
+        is_labelled = pc.equal(both.column("kind"), "l").to_numpy(zero_copy_only=False)
+        found_histograms = _score_histograms(
+            both.column("w").to_numpy(),
+            is_labelled,
+            all_text,
+            all_matrix,
+            classes,
+            pos_label,
+            every,
+            scope,
+        )
+        labelled_rows = np.flatnonzero(is_labelled)
+        score_group = _numbers(both, names, number)[labelled_rows]
+        score_text = [all_text[i] for i in labelled_rows.tolist()]
+        matrix = all_matrix[labelled_rows]
+    else:
+        score_group = _numbers(both, names, number)
+        score_text = all_text
+        matrix = all_matrix
     scores: list[ScoreDistribution | None] = [None] * g_count
     if binary_model:
         hit = (score_group >= 0) & column[np.maximum(score_group, 0)]
@@ -364,31 +382,35 @@ def _score_lists(
 
 
 def _score_histograms(
-    rows: pa.Table,
+    w: np.ndarray[Any, Any],
+    labelled: np.ndarray[Any, Any],
+    texts: list[str],
+    matrix: np.ndarray[Any, Any],
     classes: tuple[Label, ...] | None,
     pos_label: Label | None,
     every: timedelta,
     scope: Scope,
 ) -> dict[datetime, ScoreHistogram] | None:
-    """:func:`.windows.score_histograms` from its rows (kinds ``p`` and ``l``); None
-    where that read refuses (not a binary model with a known positive class)."""
-    rows = rows.filter(pc.not_equal(rows.column("t"), ""))
-    if rows.num_rows == 0:
+    """:func:`.windows.score_histograms` from its rows (window numbers ``w``, kind ``l``
+    or ``p``, label text, counts); None where that read refuses (not a binary model
+    with a known positive class)."""
+    keep = np.array([bool(t) for t in texts], np.bool_)
+    if not keep.any():
         return {}
-    texts = pc.unique(rows.column("t")).to_pylist()
-    resolved = resolve_labels(texts, classes)
+    kept_texts = [t for t, k in zip(texts, keep.tolist(), strict=True) if k]
+    distinct = sorted(set(kept_texts))
+    resolved = resolve_labels(distinct, classes)
     labels = resolved.labels
     if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
         pos_label = 1
     if pos_label is None or len(labels) > 2:
         return None
-    positive = [t for t in texts if labels[resolved.index[t]] == pos_label]
-    windows, at = np.unique(rows.column("w").to_numpy(), return_inverse=True)
-    k = pc.is_in(rows.column("t"), pa.array(positive, pa.string())).to_numpy(zero_copy_only=False)
-    kind = pc.equal(rows.column("kind"), "l").to_numpy(zero_copy_only=False)
-    slot = (at.reshape(-1) * 2 + kind.astype(np.int64)) * 2 + k.astype(np.int64)
+    positive = {t for t in distinct if labels[resolved.index[t]] == pos_label}
+    windows, at = np.unique(w[keep], return_inverse=True)
+    k = np.array([t in positive for t in kept_texts], np.int64)
+    slot = (at.reshape(-1) * 2 + labelled[keep].astype(np.int64)) * 2 + k
     flat = np.zeros((windows.size * 4, SCORE_BINS), dtype=np.int64)
-    add_rows(flat, slot, list_matrix(rows.column("counts"), SCORE_BINS, native=True))
+    add_rows(flat, slot, matrix[keep])
     dense = flat.reshape(windows.size, 2, 2, SCORE_BINS)
     return {
         start(int(win), every, scope): ScoreHistogram(dense[i, 0], dense[i, 1])
