@@ -73,16 +73,19 @@ from .monitor.rules import AlertSettings, parse_alerts
 from .readiness.profile import Costs, parse_costs
 from .serving import ModelSpec
 from .serving.model import OUTPUTS
+from .toml_range import oversized_integer
 
 if TYPE_CHECKING:
     from .monitor.actions import ActionSpec
     from .monitor.channels import Channel
 
 __all__ = [
+    "MAX_DURATION",
     "WINDOW_PATTERN",
     "LoggedModel",
     "ServerConfig",
     "Tokens",
+    "bounded_duration",
     "load_alerts_file",
     "load_config",
     "parse_window",
@@ -130,10 +133,22 @@ def parse_window(text: str) -> timedelta:
     match = WINDOW.match(str(text).strip())
     if not match:
         raise ConfigError(f"window {text!r} is not a positive duration like 30m, 1h or 7d")
-    try:
-        return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
-    except OverflowError:
-        raise ConfigError(f"window {text!r} is longer than any time range") from None
+    return bounded_duration(match, f"window {text!r}")
+
+
+# Windows start on the epoch and end before year 9999: a longer one has no end date.
+MAX_DURATION = timedelta(days=36_500)
+
+
+def bounded_duration(match: re.Match[str], what: str) -> timedelta:
+    """The duration a ``(count)(unit)`` match names, at most :data:`MAX_DURATION`."""
+    count = int(match.group(1))
+    limit = int(MAX_DURATION / timedelta(**{UNITS[match.group(2)]: 1}))
+    if count > limit:
+        raise ConfigError(
+            f"{what} is longer than the longest window accepted, {MAX_DURATION.days}d (100 years)"
+        )
+    return timedelta(**{UNITS[match.group(2)]: count})
 
 
 @dataclass(frozen=True)
@@ -328,6 +343,14 @@ def _model_costs(models: list[Any]) -> dict[str, Costs]:
             costs = parse_costs(raw["costs"], where)
         except ProfileError as exc:
             raise ConfigError(str(exc)) from None
+        classes = raw.get("classes")
+        if isinstance(classes, list) and len(classes) > 2:
+            # Costs price a binary model's false positives and misses; ignoring them
+            # on a multiclass model would hide the mistake.
+            raise ConfigError(
+                f"{where}: costs price the false positives and misses of a binary model; "
+                f"this model has {len(classes)} classes {classes!r}"
+            )
         name = str(raw.get("name"))
         seen = out.get(name)
         if seen is not None and (seen.false_positive, seen.false_negative) != (
@@ -352,6 +375,9 @@ def _read_toml(p: Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    oversized = oversized_integer(data)
+    if oversized is not None:
+        raise ConfigError(f"{p}: {oversized} is beyond TOML's 64-bit integers")
     return data
 
 

@@ -63,9 +63,13 @@ def _reads_are_fine(client: TestClient) -> None:
     assert client.get("/metrics").status_code == 200
     models = client.get("/v1/models")
     assert models.status_code == 200
+    for path in ("/v1/overview", "/v1/overview?window=2h&size=15m", "/v1/alerts"):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text)
     for name in models.json()["known"]:
-        r = client.get(f"/v1/models/{name}/metrics")
-        assert r.status_code == 200, (name, r.text)
+        for read in ("metrics", "windows?size=15m", "windows?size=5", "failures"):
+            r = client.get(f"/v1/models/{name}/{read}")
+            assert r.status_code == 200, (name, read, r.text)
 
 
 @pytest.mark.parametrize("label", [1, 1.0, "1", True, "true"])
@@ -237,6 +241,35 @@ def test_every_read_route_survives_every_accepted_event(app):
     assert json.dumps(body)  # finite, serialisable
 
 
+@pytest.mark.parametrize(("first", "second"), [("a", 2), ("a", "b"), (0, 1)])
+def test_a_window_holding_only_some_classes_never_breaks_a_read(app, first, second):
+    # An undeclared model: the earlier window saw one class, the later one both. Every
+    # window reports the classes of the whole read, so the overview can merge them
+    # (and text and numbers are ordered, numbers first).
+    from datetime import UTC, datetime, timedelta
+
+    earlier = (datetime.now(UTC) - timedelta(minutes=40)).isoformat()
+    events = [
+        {"id": "q1", "model": "mix", "label": first, "score": 0.2},
+        {"id": "q2", "model": "mix", "label": second, "score": 0.8},
+        {"id": "w1", "model": "mix", "label": first, "score": 0.3, "ts": earlier},
+    ]
+    for event in events:
+        assert app.post("/v1/predictions", json=event).status_code == 200
+        outcome = {"prediction_id": event["id"], "label": event["label"]}
+        assert app.post("/v1/outcomes", json=outcome).status_code == 200
+    _reads_are_fine(app)
+    body = app.get("/v1/models/mix/metrics").json()
+    classes = sorted([first, second], key=lambda v: (isinstance(v, str), v))
+    assert body["confusion_matrix"]["labels"] == classes
+    assert body["metrics"]["accuracy"]["value"] == 1.0
+    windows = app.get("/v1/models/mix/windows?size=15m").json()["windows"]
+    assert [w["labelled"] for w in windows if w["labelled"]] == [1, 2]
+    overview = app.get("/v1/overview?window=2h&size=15m").json()
+    (card,) = [c for m in overview["models"] if m["model"] == "mix" for c in m["versions"]]
+    assert card["labelled"] == 3
+
+
 def test_a_model_logged_elsewhere_declares_its_classes_in_the_config(tmp_path):
     path = tmp_path / "liveeval.toml"
     path.write_text(
@@ -268,6 +301,25 @@ def test_timestamps_that_overflow_in_utc_are_422_naming_the_field(app):
     _predict(app, "inty", 1.0, 1.0)
     r = app.get("/v1/models/inty/metrics", params={"until": "9999-12-31T23:59:59-05:00"})
     assert r.status_code == 422 and "until" in r.text
+    # A "no date" sentinel is refused on every write path: a window holding it would
+    # end past year 9999, and every read of the model (and the overview) would fail.
+    for ts in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):
+        r = app.post("/v1/predictions", json={**late, "ts": ts})
+        assert r.status_code == 422 and "outside the accepted range, from 1900-01-01" in r.text
+        r = app.post("/v1/outcomes", json={"prediction_id": "t1", "label": 1, "ts": ts})
+        assert r.status_code == 422 and "ts" in r.text
+    stamps = np.array(
+        ["2026-11-01T00:00", "9999-12-31T23:59", "1800-01-01T00:00"], "datetime64[us]"
+    )
+    table = pa.table({"id": ["a1", "a2", "a3"], "model": ["ext"] * 3, "version": ["v1"] * 3,
+                      "ts": pa.array(stamps), "label": ["1"] * 3, "status": ["ok"] * 3})  # fmt: skip
+    body = _arrow(app, table).json()
+    assert body["stored"] == 1
+    assert {x["index"]: x["detail"] for x in body["rejections"]} == {
+        1: "'ts' must be from 1900-01-01 to 2999-12-31 (UTC)",
+        2: "'ts' must be from 1900-01-01 to 2999-12-31 (UTC)",
+    }
+    _reads_are_fine(app)
     r = app.get("/v1/models/inty/metrics", params={"since": "2030-01-01", "until": "2020-01-01"})
     assert r.status_code == 200 and "the range is empty" in r.json()["notes"][0]
     r = app.get("/v1/models/inty/metrics", params={"since": "2020-01-01", "window": "1h"})
@@ -360,3 +412,55 @@ def test_an_unbounded_latency_limit_is_said_not_hidden(app):
     p99 = body["metrics"]["latency_p99_seconds"]
     assert p99["upper"] is None and p99["upper_unbounded"] is True
     assert "unbounded" in p99["note"]
+
+
+def test_an_undeclared_zero_one_model_is_binary_in_its_windows_as_in_its_metrics(app):
+    # Positive class 1 is inferred for 0/1 labels by every read, not only /metrics.
+    for i, (label, outcome, score) in enumerate([(1, 0, 0.9), (0, 1, 0.2), (1, 1, 0.8)]):
+        event = {"id": f"u{i}", "model": "und01", "label": label, "score": score}
+        assert app.post("/v1/predictions", json=event).status_code == 200
+        assert (
+            app.post("/v1/outcomes", json={"prediction_id": f"u{i}", "label": outcome}).status_code
+            == 200
+        )
+    assert app.get("/v1/models/und01/metrics").json()["pos_label"] == 1
+    (window,) = [
+        w for w in app.get("/v1/models/und01/windows?size=1h").json()["windows"] if w["labelled"]
+    ]
+    business = window["business"]
+    assert business is not None
+    assert business["false_alarms"] == 1
+
+
+def test_rows_stamped_before_the_year_rule_never_break_a_read(tmp_path):
+    # A store written before events were held to 1900–2999 may hold a "9999-12-31"
+    # sentinel: window reads keep to those years, so every read still answers.
+    from datetime import datetime
+
+    from liveeval.config import ServerConfig as Config
+    from liveeval.service import Service
+    from liveeval.store import encode_label
+
+    path = str(tmp_path / "old.duckdb")
+    service = Service(Config(store=path))
+    service.run_alerts = False
+    service.start()
+    stamps = [datetime(9999, 12, 31, 23, 59, 59), datetime(1, 1, 1), datetime(2026, 11, 1)]
+    service.store.commit("predictions", [
+        {"id": f"o{i}", "model": "fut", "version": "v1", "ts": ts, "label": encode_label(1),
+         "score": 0.9, "status": "ok"} for i, ts in enumerate(stamps)
+    ])  # fmt: skip
+    service.store.commit(
+        "outcomes",
+        [
+            {"prediction_id": f"o{i}", "label": encode_label(1), "ts": ts}
+            for i, ts in enumerate(stamps)
+        ],
+    )
+    service.stop()
+    config = ServerConfig(store=path, models=[], metrics_cache_seconds=0.0)
+    with TestClient(create_app(config)) as client:
+        _reads_are_fine(client)
+        windows = client.get("/v1/models/fut/windows?size=1d").json()["windows"]
+        assert [w["start"][:10] for w in windows] == ["2026-11-01"]
+        assert client.get("/v1/models/fut/metrics").json()["predictions"] == 3

@@ -147,6 +147,33 @@ def test_evaluate_options_are_checked_as_one_line_errors(tmp_path):
     assert result.exit_code == 2 and "go with --evaluate" in result.output
     result = runner.invoke(app, ["monitor", "--evaluate", "--once"])
     assert result.exit_code == 2 and "--evaluate needs a store" in result.output
+    typo = tmp_path / "stroe.duckdb"
+    result = runner.invoke(app, ["monitor", "--evaluate", "--store", str(typo), "--once"])
+    assert result.exit_code == 2 and "no such file (the store to watch must exist)" in result.output
+    assert not typo.exists()
+    store = tmp_path / "store.duckdb"
+    store.touch()
+    for bad in ("inf", "1e10", "1e-300", "0"):
+        result = runner.invoke(
+            app, ["monitor", "--evaluate", "--store", str(store), "--interval", bad]
+        )
+        assert result.exit_code == 2, bad
+        assert "is not a number of seconds from 0.1 to 86400 (one day)" in result.output, bad
+
+
+def test_an_alert_rule_window_longer_than_any_time_range_is_refused_at_load(tmp_path):
+    rules = tmp_path / "alerts.toml"
+    rules.write_text(
+        '[[rules]]\nname = "x"\nmetric = "false_alarms_per_day"\ncondition = "> 1"\n'
+        'window = "1000000d"\n'
+    )
+    store = tmp_path / "store.duckdb"
+    store.touch()
+    result = CliRunner().invoke(
+        app, ["monitor", "--evaluate", "--alerts", str(rules), "--store", str(store), "--once"]
+    )
+    assert result.exit_code == 2
+    assert "'1000000d' is longer than the longest window accepted, 36500d" in result.output
 
 
 def test_piped_monitor_output_keeps_every_column(tmp_path):
@@ -160,3 +187,13 @@ def test_piped_monitor_output_keeps_every_column(tmp_path):
     header = next(line for line in result.stdout.splitlines() if "recall" in line)
     assert "balanced_accuracy" in header  # the last column, whole, on the header line
     assert max(len(line) for line in result.stdout.splitlines()) > 80
+
+
+@pytest.mark.parametrize("url", ["notaurl", "localhost:8000", "http://[::1"])
+@pytest.mark.parametrize(
+    "command", [["monitor", "m"], ["alerts"], ["notifications"], ["actions"], ["deployments", "m"]]
+)
+def test_a_url_without_a_scheme_is_a_one_line_error(command, url):
+    result = CliRunner().invoke(app, [*command, "--url", url])
+    assert result.exit_code == 2, result.output
+    assert f"--url {url!r} is not an http:// or https:// URL" in result.output

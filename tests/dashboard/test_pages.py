@@ -132,6 +132,21 @@ def test_threshold_curve_agrees_with_scikit_learn(client):
     assert best["metrics"]["f1"]["value"] == pytest.approx(f1, abs=1e-12)
 
 
+def test_threshold_curve_and_points_are_those_of_a_full_result(client):
+    """The route computes the curve and its operating points alone; they are what
+    ``Evaluation.result`` gives on the same statistics."""
+    from liveeval.store import Scope
+
+    _log(client)
+    body = client.get("/v1/models/fraud/threshold?cost_fp=1&cost_fn=5&min_recall=0.8").json()
+    service = client.app.state.service
+    stats = service.store.statistics(Scope("fraud"), classes=(0, 1), pos_label=1)
+    full = stats.evaluation.result(0.95, min_recall=0.8, min_precision=0.2, cost_fp=1, cost_fn=5)
+    assert body["operating_points"] == [p.to_dict() for p in full.operating_points]
+    for key, values in full.threshold_curve.items():
+        assert body["curve"][key] == values
+
+
 def test_threshold_targets_default_to_the_models_profile(client):
     _log(client)
     body = client.get("/v1/models/fraud/threshold").json()

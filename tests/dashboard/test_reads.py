@@ -103,6 +103,45 @@ def test_overview_numbers_equal_the_metrics_and_windows_routes(client):
     assert spam["versions"][0]["predictions"] == 0 and spam["versions"][0]["verdict"] is None
 
 
+def test_versions_read_equals_each_versions_metrics_route(client):
+    _log(client)
+    since = (_hour() - 5 * HOUR + timedelta(minutes=17)).isoformat()
+    body = client.get(
+        "/v1/models/fraud/versions", params={"since": since, "metrics": ["f1", "roc_auc"]}
+    ).json()
+    assert body["key_metric"] == "recall" and body["profile"] == "fraud"
+    assert [c["version"] for c in body["versions"]] == ["v1", "v2"]
+    for card in body["versions"]:
+        full = client.get(
+            "/v1/models/fraud/metrics", params={"since": since, "version": card["version"]}
+        ).json()
+        for key in ("predictions", "failed_predictions", "labelled", "label_coverage"):
+            assert card[key] == full[key]
+        # The metrics named, the key metric and the card's own, as the full read has them.
+        assert {"f1", "roc_auc", "recall", "latency_p95_seconds"} <= set(card["metrics"])
+        for name, value in card["metrics"].items():
+            assert value == full["metrics"][name], name
+        assert card["verdict"] == {
+            "status": full["verdict"]["status"],
+            "summary": full["verdict"]["summary"],
+        }
+    # Another profile judges every version; an empty range has no versions.
+    other = client.get("/v1/models/fraud/versions?profile=balanced").json()
+    assert other["profile"] == "balanced"
+    assert all("balanced" in c["verdict"]["summary"] for c in other["versions"])
+    empty = client.get("/v1/models/fraud/versions?since=2100-01-01T00:00:00Z").json()
+    assert empty["versions"] == []
+
+
+def test_versions_read_names_what_it_refuses(client):
+    r = client.get("/v1/models/nope/versions")
+    assert r.status_code == 404 and "unknown model 'nope'" in r.json()["detail"]
+    r = client.get("/v1/models/fraud/versions?metrics=recal")
+    assert r.status_code == 422 and "recal" in r.text
+    r = client.get("/v1/models/fraud/versions?profile=frud")
+    assert r.status_code == 404 and "frud" in r.json()["detail"]
+
+
 def test_overview_refuses_a_sparkline_of_too_many_points(client):
     r = client.get("/v1/overview?window=30d&size=1m")
     assert r.status_code == 422
@@ -150,9 +189,14 @@ def test_resources_are_the_servers_own_samples_per_window(client):
     assert window["samples"] >= 1
     assert 0 <= window["cpu_percent_mean"] <= window["cpu_percent_max"]
     assert 0 < window["rss_bytes_mean"] <= window["rss_bytes_max"]
+    # The answering process now: the one that wrote the samples.
+    me = body["this_process"]
+    assert me["process"] == process["process"]
+    assert me["cpu_seconds"] > 0 and me["rss_bytes"] > 0
+    assert datetime.fromisoformat(me["started"]) < datetime.now(UTC)
     r = client.get("/v1/resources?size=1s&since=2020-01-01T00:00:00Z")
     assert r.status_code == 422 and "more than 2000 windows" in r.json()["detail"]
-    r = client.get("/v1/models/fraud/failures?size=99999999w")
+    r = client.get("/v1/models/fraud/failures?size=1000d")
     assert r.status_code == 422 and "is longer than 366 days" in r.json()["detail"]
 
 

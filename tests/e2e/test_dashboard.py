@@ -1,9 +1,11 @@
 """The dashboard in a real browser: Debian's chromium driven by Playwright, against
 ``liveeval demo`` running as its own process (a shortened run that keeps serving). The
-demo runs on simulated time (its 150 s of traffic are a day, as `make demo`'s) and its
-clock stops when the traffic ends, so every page and every API read below see the same
-day. The run is `make demo`'s full length because the demo's recall-drop alert needs
-it: it fires some 110–140 s in, and the Alerts page is checked on it.
+demo runs on simulated time (its 75 s of traffic are a day, as `make demo`'s 150 s) and
+its clock stops when the traffic ends, so every page and every API read below see the
+same day. Its events are fractions of the run (the drift at 30%, v2 at half time), so
+the recall-drop alert fires within it (35 s into a 60-s run on a busy machine; 75 s
+leave room for a machine so busy that the demo sends half its traffic), and the
+Alerts page is checked on it.
 
 Screenshots at 1280 and 420 px go to out/screenshots/ (look at them after a change).
 """
@@ -38,7 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TRAFFIC_SECONDS = 150
+TRAFFIC_SECONDS = 75
 
 
 def _get(url: str) -> dict:
@@ -307,8 +309,12 @@ def _text_when(locator, ok, timeout: float = 10.0) -> str:
 def test_the_demos_alert_fires_within_the_run_and_shows_with_its_evidence(demo, browser):
     body = _get(f"{demo}/v1/alerts")
     fired = [a for a in body["alerts"] if a["rule"] == "demo:fraud:recall-drop"]
-    assert fired and fired[0]["state"] == "firing", body
+    assert fired, body
     alert = fired[0]
+    # It fired; on a machine so busy that the statistic ends near its threshold, new
+    # labels may have resolved it again: the page shows the state the API has.
+    history = _get(f"{demo}/v1/alerts/{alert['alert_id']}")["history"]
+    assert "firing" in [change["state"] for change in history], history
     evidence = alert["evidence"]
     notes = _get(f"{demo}/v1/notifications?limit=100")["notifications"]
     for width in (1280, 420):
@@ -321,7 +327,8 @@ def test_the_demos_alert_fires_within_the_run_and_shows_with_its_evidence(demo, 
             assert counts.locator(f"[data-state='{state}'] strong").inner_text() == str(n)
         card = page.locator(f"article[data-alert-id='{alert['alert_id']}']")
         text = card.inner_text()
-        assert alert["rule"] in text and "FIRING" in text.upper() and alert["summary"] in text
+        assert alert["rule"] in text and alert["state"].upper() in text.upper()
+        assert alert["summary"] in text
         # The evidence as the API has it: the statistic against its threshold, the
         # reference and recent recall with their intervals and counts.
         assert (

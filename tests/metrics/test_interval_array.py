@@ -189,18 +189,18 @@ def test_t_mean_array_skips_the_skew_correction_where_the_cubes_are_unknown():
     np.testing.assert_array_equal(lower[::2], plain[::2])
 
 
-def test_array_proportion_intervals_cover_exactly_as_often_as_the_scalar_ones():
+def test_array_proportion_intervals_miss_on_each_side_exactly_as_often_as_the_scalar_ones():
     # Same limits, same coverage: counted on draws where modified Wilson matters most
     # (rates near 0 and 1, small n).
     rng = np.random.default_rng(11)
     for p, n in ((0.995, 30), (0.02, 80), (0.5, 12)):
         x = rng.binomial(n, p, 400).astype(np.float64)
         lower, upper = modified_wilson_array(x, np.full(x.size, float(n)))
-        array_hits = int(((lower <= p) & (p <= upper)).sum())
-        scalar_hits = sum(
-            lo <= p <= up for lo, up in (modified_wilson(float(v), float(n)) for v in x)
-        )
-        assert array_hits == scalar_hits
+        scalar = np.array([modified_wilson(float(v), float(n)) for v in x])
+        # misses below the lower limit and above the upper one, counted apart
+        array_misses = (int((p < lower).sum()), int((p > upper).sum()))
+        scalar_misses = (int((p < scalar[:, 0]).sum()), int((p > scalar[:, 1]).sum()))
+        assert array_misses == scalar_misses
 
 
 def test_array_mean_intervals_cover_as_often_as_the_scalar_ones():

@@ -19,6 +19,8 @@ from liveeval.config import LoggedModel
 from liveeval.service.monitoring import windows_of
 from liveeval.store import encode_label, open_store
 
+from .estimate_sim import one_sided_bound
+
 T0 = datetime(2026, 11, 2, 0, 0, 0)
 K = 3
 METRICS = ("accuracy", "precision", "recall", "f1")
@@ -142,9 +144,11 @@ def test_a_multiclass_model_without_enough_realized_labels_says_why(client):
     assert "calibration needs at least 200 labelled predictions" in estimation["reason"]
 
 
-def coverage(seed: int, windows: int, rows: int) -> tuple[int, int, list[str]]:
-    """Windows of a calibrated covariate-shift stream through a store: how many
-    (window, metric) realized values fell in the estimate's interval, of how many."""
+def coverage(seed: int, windows: int, rows: int) -> list[tuple[int, str, str]]:
+    """Windows of a calibrated covariate-shift stream through a store: for every
+    (window, metric) realized value, where it fell against the estimate's interval —
+    ``(hour, metric, side)`` with side "in", "below" (under the lower limit: the
+    estimate was optimistic, the side that would give a false PASS) or "above"."""
     rng = np.random.default_rng(seed)
     store = open_store(":memory:")
     truth = {}
@@ -165,35 +169,52 @@ def coverage(seed: int, windows: int, rows: int) -> tuple[int, int, list[str]]:
     finally:
         store.close()
     assert body["estimation"]["available"], body["estimation"]
-    hits = total = 0
-    misses = []
+    cells = []
     for hour, w in enumerate(body["windows"]):
         if w["state"] != "estimating":
             continue
         y, pred = truth[hour]
         for name, value in realized(y, pred).items():
             m = w["estimate"]["metrics"][name]
-            total += 1
-            if m["lower"] - 1e-12 <= value <= m["upper"] + 1e-12:
-                hits += 1
-            else:
-                misses.append(f"{hour} {name} {value:.4f} [{m['lower']:.4f}, {m['upper']:.4f}]")
-    return hits, total, misses
+            side = "below" if value < m["lower"] - 1e-12 else "in"
+            side = "above" if value > m["upper"] + 1e-12 else side
+            cells.append((hour, name, side))
+    return cells
 
 
 def test_realized_multiclass_metrics_fall_in_the_live_estimates_intervals():
     """A small run (one reference, 10 estimating windows of 400 rows, 10% labelled);
     the full-size figure is the slow test's."""
-    hits, total, misses = coverage(11, 10, 400)
-    assert total == 10 * len(METRICS)
-    assert hits / total >= 0.85, misses
+    cells = coverage(11, 10, 400)
+    assert len(cells) == 10 * len(METRICS)
+    hits = sum(side == "in" for _, _, side in cells)
+    assert hits / len(cells) >= 0.85, [c for c in cells if c[2] != "in"]
 
 
 @pytest.mark.slow
-def test_live_multiclass_estimates_cover_the_realized_value_at_least_90_percent():
-    """Ten references × 30 windows of 500 rows: the stated figure (docs/estimation.md)."""
-    hits = total = 0
-    for seed in range(10):
-        h, t, _ = coverage(100 + seed, 30, 500)
-        hits, total = hits + h, total + t
-    assert hits / total >= 0.90, hits / total
+def test_live_multiclass_estimates_cover_and_miss_on_neither_side_more_than_5_percent():
+    """Six references × 30 windows of 500 rows (docs/estimation.md): coverage of all
+    (window, metric) cells at least 90%, and per metric the share of realized values
+    below the interval (an optimistic estimate: the side that would give a false
+    PASS) and above it each within ``one_sided_bound``: 5% + 2 MC SEs, 8.2% over 180
+    windows.
+
+    Sizing, from 20 references (seeds 100–119, 2,400 cells): coverage 95.9%, by metric
+    95.3–96.3%; below 1.3–2.3%, above 2.0–2.3%. The four metrics of a window miss
+    together, so the overall rate's MC SE is the between-reference one: SD 3.0 points
+    per reference, 1.24 over six, and 90% lies 4.7 of them below 95.9%. Per metric the
+    between-reference SE is about the binomial one: at most 1.1 points over six
+    references, and the 8.2% bound lies ≥ 5.4 of them above every one-sided rate.
+    Ten references before (70 s on a busy machine); six keep every margin above 3 MC
+    SEs (three would too, but the bound's own MC allowance would grow to 9.6%).
+    Seeds 100–105 give 97.2%; below ≤ 2.2%, above ≤ 1.7% per metric.
+    """
+    cells = [c for seed in range(6) for c in coverage(100 + seed, 30, 500)]
+    hits = sum(side == "in" for _, _, side in cells)
+    assert hits / len(cells) >= 0.90, hits / len(cells)
+    for name in METRICS:
+        sides = [side for _, metric, side in cells if metric == name]
+        bound = one_sided_bound(len(sides))
+        for side in ("below", "above"):
+            rate = sides.count(side) / len(sides)
+            assert rate <= bound, (name, side, rate, bound)

@@ -180,7 +180,7 @@ def test_a_range_that_cuts_a_window_takes_it_whole(client, traffic):
         "windows?since=0001-01-01T00:00:00&size=1w",
         "windows?since=0001-01-01T00:00:00&until=9999-12-31T23:59:59&size=1",
         "windows?size=52w",
-        "drift?reference=previous:99999w",
+        "drift?reference=previous:5200w",
         "drift?reference=version:v1&until=9999-12-31T23:59:59&window=1w",
         "drift?reference=0001-01-01T00:00:00/9999-12-31T23:59:59",
         "drift?reference=version:v1&since=0001-01-01T00:00:00",
@@ -189,6 +189,13 @@ def test_a_range_that_cuts_a_window_takes_it_whole(client, traffic):
 def test_times_at_the_ends_of_the_calendar_are_answered(client, traffic, query):
     # Window boundaries beyond year 1 or 9999 once raised OverflowError: a 500.
     assert client.get(f"/v1/models/ext/{query}").status_code == 200
+
+
+def test_a_window_longer_than_a_century_is_a_4xx_naming_the_limit(client, traffic):
+    for query in ("drift?reference=previous:99999w", "windows?size=3000000d"):
+        r = client.get(f"/v1/models/ext/{query}")
+        assert r.status_code == 422, (query, r.text)
+        assert "longer than the longest window accepted, 36500d (100 years)" in r.text
 
 
 def test_unknown_model_is_404(client):

@@ -107,6 +107,8 @@ def test_a_profile_prices_its_errors_in_a_costs_table():
         ('false_positive = 1\nfalse_negative = "5"', r"costs false_negative is '5'"),
         ("false_positive = 1", r"costs needs 'false_negative'"),
         ("false_positive = 1\nfalse_negative = nan", r"costs false_negative is nan"),
+        ("false_positive = 1e308\nfalse_negative = 1", r"costs false_positive is 1e\+308; at "
+         r"most 1e\+15 is accepted \(express the costs in a larger unit\)"),
     ],
 )  # fmt: skip
 def test_a_bad_costs_table_is_an_error_naming_the_field(costs, match):

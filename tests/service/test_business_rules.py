@@ -87,3 +87,34 @@ def test_business_rules_need_a_threshold_in_window_mode():
     rule = {"name": "x", "metric": "expected_cost", "condition": "rise"}
     with pytest.raises(ConfigError, match="expected_cost has no sequential test"):
         parse_alerts({"rules": [rule]}, "test")
+
+
+def test_one_model_that_cannot_be_read_is_named_and_the_others_are_evaluated(tmp_path):
+    # Model "zero" was wrong on every labelled prediction: an accuracy of 0 leaves no
+    # room for a drop, so its sequential rule cannot run; model "a" must still be judged.
+    rules = [{"name": "acc", "metric": "accuracy", "model": "*", "condition": "drop",
+              "min_samples": 10}]  # fmt: skip
+    config = ServerConfig(
+        store=str(tmp_path / "s.duckdb"),
+        logged=[LoggedModel("a", (0, 1), 1), LoggedModel("zero", (0, 1), 1)],
+        alerts=parse_alerts({"rules": rules, "profile_rules": False}, "test"),
+    )
+    service = Service(config)
+    service.run_alerts = False
+    service.start()
+    try:
+        _six_hours(service)
+        wrong = [{"id": f"z{i}", "model": "zero", "version": "v1", "status": "ok",
+                  "ts": START + timedelta(minutes=i), "label": encode_label(1)}
+                 for i in range(40)]  # fmt: skip
+        service.store.commit("predictions", wrong)
+        service.store.commit(
+            "outcomes",
+            [{"prediction_id": w["id"], "label": encode_label(0), "ts": w["ts"]} for w in wrong],
+        )
+        engine = service.alert_engine()
+        verdicts = engine.verdicts(START + timedelta(hours=6, minutes=1))
+    finally:
+        service.stop()
+    assert {scope.model for _, scope, _ in verdicts} == {"a"}
+    assert engine.errors["acc"].startswith("model 'zero': ")

@@ -7,7 +7,7 @@ HTTP only: parse the query, call the service, return JSON.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
@@ -17,8 +17,9 @@ from ..config import WINDOW_PATTERN, parse_window
 from ..dashboard import pages_router
 from ..service import Service
 from ..service.events import naive_utc
-from ..service.overview import overview
+from ..service.overview import VERSION_METRICS, overview, version_cards
 from ..service.threshold import threshold_curve
+from .monitoring import MetricName
 from .schemas import ErrorResponse
 
 __all__ = ["dashboard_routes"]
@@ -28,7 +29,8 @@ def dashboard_routes(
     service: Service, read_guard: Depends, errors: dict[int | str, dict[str, Any]]
 ) -> APIRouter:
     """The dashboard's pages (public shells: every number comes from the guarded JSON
-    API, read with the token the browser holds) and ``GET /v1/models/{m}/threshold``."""
+    API, read with the token the browser holds), ``GET /v1/overview``, ``GET
+    /v1/models/{m}/versions`` and ``GET /v1/models/{m}/threshold``."""
     router = APIRouter()
     router.include_router(pages_router())
     not_found = {**errors, 404: {"model": ErrorResponse, "description": "unknown model"}}
@@ -50,6 +52,51 @@ def dashboard_routes(
         routes over the same range."""
         every = parse_window(size)
         return await run_in_threadpool(lambda: overview(service, window=window, size=every))
+
+    @router.get(
+        "/v1/models/{model}/versions",
+        tags=["read"],
+        dependencies=[read_guard],
+        responses=not_found,
+    )
+    async def model_versions(
+        model: str,
+        window: str | None = Query(
+            None, pattern=WINDOW_PATTERN, description="e.g. 30m, 1h, 7d; default: all time"
+        ),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        profile: str | None = Query(
+            None,
+            max_length=100,
+            description="judge every version against this profile (default: each version's own)",
+        ),
+        metrics: Annotated[
+            list[MetricName] | None,
+            Query(
+                description="metrics to show, repeated (default: precision, recall, F1, "
+                "ROC AUC, accuracy, p95 latency, failed-prediction rate)"
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Each version's headline over the range, in one read: counts, label coverage,
+        the metrics named (with the key metric and what the verdict reads) with
+        intervals, and the verdict's status and summary. A version's numbers equal those
+        of ``/v1/models/{model}/metrics?version=…`` over the same range; the model
+        page's "versions side by side"."""
+        start, end = _utc(since, "since"), _utc(until, "until")
+        names = tuple(dict.fromkeys(m.value for m in metrics)) if metrics else VERSION_METRICS
+        return await run_in_threadpool(
+            lambda: version_cards(
+                service,
+                model,
+                window=window,
+                since=start,
+                until=end,
+                profile=profile,
+                metrics=names,
+            )
+        )
 
     @router.get(
         "/v1/models/{model}/threshold",

@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["demo", "demo_alerts"]
 
-# Without --duration the timeline (new version at half, drift at 55%) is laid over this
-# many seconds, and the traffic goes on in its last state until Ctrl-C.
-OPEN_ENDED_TIMELINE = 600.0
+# Without --duration the timeline (drift at 30%, new version at half) is laid over this
+# many seconds, as `make demo`'s: the alert fires within two minutes; the traffic then
+# goes on in its last state (and the simulated days with it) until Ctrl-C.
+OPEN_ENDED_TIMELINE = 150.0
 # The simulated time a run covers by default (its clock's speed follows): one day.
 SIMULATED_SPAN = 86400.0
 
@@ -45,7 +46,8 @@ def demo_alerts(start: datetime, span: float, rate: float) -> AlertSettings:
         The (simulated) time the server's clock starts, naive UTC.
     span
         The simulated seconds the traffic's timeline covers (the drift comes at
-        ``Timeline.drift`` of it, a little after ``start``).
+        ``Timeline.drift`` of it after ``start``: the clock is held until the traffic
+        starts).
     rate
         The clock's speed: simulated seconds per wall second (sets the interval).
 
@@ -60,11 +62,11 @@ def demo_alerts(start: datetime, span: float, rate: float) -> AlertSettings:
     from ..monitor.rules import AlertSettings, Condition, Rule
 
     window = timedelta(hours=2)
-    # The reference is a named period: the labelled predictions of both versions before
-    # the drift. The timeline starts a few wall seconds after the clock (models load, the
-    # server comes up), so the drift comes later than `drift · span` after `start`; the
-    # reference ends one twentieth of the run before it, and begins one window before
-    # `start` so that the first (partial) window counts.
+    # The reference is a named period: the labelled predictions before the drift. The
+    # clock is held at `start` until the traffic starts (`demo` resumes it), so the
+    # drift comes `drift · span` after `start`; the reference ends one twentieth of the
+    # run before it, and begins one window before `start` so that the first (partial)
+    # window counts.
     #
     # Not "first:300", which the demo had: the first N *labelled* predictions, and
     # recall's trials are the positives among them (a fifth here), so its reference held
@@ -188,6 +190,11 @@ def demo(
         # run would be one bucket).
         rate = speed if speed is not None else SIMULATED_SPAN / timeline
         clock = SimulatedClock(rate) if rate != 1.0 else None
+        if clock is not None:
+            # Held until the traffic starts: the simulated day begins with it, however
+            # long the start-up takes on a busy machine (its reference period, the first
+            # quarter of the traffic, would otherwise pass before a request is sent).
+            clock.pause()
         use_clock(clock)
         cfg = ServerConfig(
             store=str(store),
@@ -252,15 +259,16 @@ def demo(
             f"  API:          {url}/docs\n"
             + (f"  batch report: {url}/demo/report.html\n" if batch_report else "")
             + (
-                f"Traffic for {duration:.0f} s: v2 of the fraud model at "
-                f"{timeline * events.new_version:.0f} s, a drift at "
-                f"{timeline * events.drift:.0f} s.\n"
+                f"Traffic for {duration:.0f} s: a drift at {timeline * events.drift:.0f} s, "
+                f"v2 of the fraud model at {timeline * events.new_version:.0f} s.\n"
                 if duration is not None
-                else f"v2 of the fraud model at {timeline * events.new_version:.0f} s, a drift "
-                f"at {timeline * events.drift:.0f} s; Ctrl-C to stop.\n"
+                else f"A drift at {timeline * events.drift:.0f} s, v2 of the fraud model at "
+                f"{timeline * events.new_version:.0f} s; Ctrl-C to stop.\n"
             ),
             markup=False,
         )
+        if clock is not None:
+            clock.resume()
         try:
             replayer.run()
         except OSError as exc:

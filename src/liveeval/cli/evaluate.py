@@ -21,9 +21,13 @@ from types import FrameType
 
 from rich.console import Console
 
-from ..errors import ConfigError
+from ..errors import ConfigError, LiveevalError
 
-__all__ = ["run_evaluation"]
+__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "run_evaluation"]
+
+# Below a tenth of a second the loop only spins; above a day, the wait overflows.
+MIN_INTERVAL = 0.1
+MAX_INTERVAL = 86_400.0
 
 
 def run_evaluation(
@@ -49,11 +53,17 @@ def run_evaluation(
         cfg.store = store
     if alerts is not None:
         cfg.alerts = load_alerts_file(alerts)
-    if interval is not None and not interval > 0:
-        raise ConfigError(f"--interval: {interval!r} is not a positive number of seconds")
+    if interval is not None and not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+        raise ConfigError(
+            f"--interval: {interval!r} is not a number of seconds from {MIN_INTERVAL:g} "
+            f"to {MAX_INTERVAL:g} (one day)"
+        )
     every = interval if interval is not None else cfg.alerts.interval_seconds
     if cfg.store == ":memory:":
         raise ConfigError("--evaluate needs a store that lasts: not ':memory:'")
+    if "://" not in cfg.store and not Path(cfg.store).exists():
+        # A typo would otherwise create an empty store whose alerts never fire.
+        raise ConfigError(f"--store {cfg.store}: no such file (the store to watch must exist)")
     service = Service(cfg)
     service.run_alerts = False  # the loop is this function's
     service.sample_resources = False  # this process is not the server
@@ -65,7 +75,7 @@ def run_evaluation(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     service.start()  # StoreLocked when a server holds the DuckDB file
-    cycles = 0
+    cycles = failed = 0
     try:
         engine = service.alert_engine()
         err.print(
@@ -74,7 +84,12 @@ def run_evaluation(
             markup=False,
         )
         while not stop.is_set():
-            changes = engine.evaluate()
+            try:
+                changes = engine.evaluate()
+            except Exception as exc:  # the loop outlives one bad cycle, as the server's
+                err.print(f"alert evaluation failed: {type(exc).__name__}: {exc}", markup=False)
+                changes = []
+                failed += 1
             cycles += 1
             for notice in changes:
                 err.print(
@@ -89,8 +104,18 @@ def run_evaluation(
         service.stop()  # waits for the outbox's attempts under way, closes the store
         for s, handler in previous.items():
             signal.signal(s, handler)
-    err.print(f"liveeval monitor: stopped after {cycles} cycles", markup=False)
+    err.print(
+        f"liveeval monitor: stopped after {cycles} cycles"
+        + (f", {failed} of them failed" if failed else ""),
+        markup=False,
+    )
+    if once and failed:
+        raise EvaluationFailed("the evaluation cycle failed (see the message above)")
     return cycles
+
+
+class EvaluationFailed(LiveevalError):
+    """A ``--once`` cycle raised: the caller exits non-zero, without a traceback."""
 
 
 def _drain(service: object, stop: threading.Event, timeout: float) -> None:

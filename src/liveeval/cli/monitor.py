@@ -207,8 +207,22 @@ def _from_server(
     )
 
 
+def check_server_url(base: str) -> None:
+    """Refuse a ``--url`` that is no http(s) URL (``localhost:8000`` without a scheme)."""
+    try:
+        parts = urllib.parse.urlsplit(base)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a broken IPv6 literal
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"--url {base!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8000)"
+        )
+
+
 def _get_json(base: str, path: str, token: str | None) -> dict[str, Any]:
     """GET ``path`` of the server at ``base`` as JSON; errors as :class:`ConfigError`."""
+    check_server_url(base)
     target = f"{base.rstrip('/')}{path}"
     request = urllib.request.Request(target, headers={"accept": "application/json"})
     if token:

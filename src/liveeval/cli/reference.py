@@ -51,6 +51,9 @@ def _call(
     media: str | None = None,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
+    from .monitor import check_server_url
+
+    check_server_url(base)
     query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
     target = f"{base.rstrip('/')}{path}" + (f"?{query}" if query else "")
     request = urllib.request.Request(target, data=body, method=method)

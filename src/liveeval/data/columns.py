@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from ..errors import ColumnNotFoundError, UnknownLabelError, ValidationError
 from ..metrics.evaluation import PROBA_SUM_TOLERANCE
-from ..metrics.labels import Label, normalise_label
+from ..metrics.labels import Label, normalise_label, sort_labels
 from ..metrics.loss import row_sums
 
 __all__ = ["ColumnSpec", "Part", "Prepared", "coerce_label", "prepare", "timestamps"]
@@ -1071,13 +1071,7 @@ def _common_prefix(names: Sequence[str]) -> str:
 
 
 def _sorted(values: set[Any]) -> tuple[Label, ...]:
-    clean = {normalise_label(v) for v in values}
-    try:
-        return tuple(sorted(clean))  # type: ignore[type-var]
-    except TypeError:
-        raise ValidationError(
-            f"labels mix types that cannot be ordered: {sorted(map(repr, clean))}"
-        ) from None
+    return sort_labels(values)
 
 
 def _default_positive(labels: tuple[Label, ...]) -> Label | None:

@@ -21,6 +21,7 @@ __all__ = [
     "encode_labels",
     "label_key",
     "normalise_label",
+    "sort_labels",
 ]
 
 Label = Hashable
@@ -97,15 +98,24 @@ def label_key(value: object) -> str:
     return f"s:{canonical}" if isinstance(canonical, str) else f"n:{canonical!r}"
 
 
-def _sorted_labels(values: Iterable[Label]) -> tuple[Label, ...]:
+def sort_labels(values: Iterable[Label]) -> tuple[Label, ...]:
+    """The distinct labels of ``values`` in ascending order; numbers before text.
+
+    scikit-learn refuses to order labels of mixed kinds, but a store can hold them (an
+    undeclared model that was sent ``"a"`` and ``2``), and a read must never fail on
+    data that was accepted: numbers come first by value, then text by code point.
+    """
     unique = {normalise_label(v) for v in values}
     try:
         return tuple(sorted(unique))  # type: ignore[type-var]
-    except TypeError as exc:
-        kinds = sorted({type(v).__name__ for v in unique})
-        raise ValidationError(
-            f"labels mix types that cannot be ordered ({', '.join(kinds)}): {sorted(map(repr, unique))}"
-        ) from exc
+    except TypeError:
+        return tuple(sorted(unique, key=_mixed_order))
+
+
+def _mixed_order(label: Label) -> tuple[int, float, str]:
+    if isinstance(label, int | float):
+        return (0, float(label), "")
+    return (1, 0.0, str(label))
 
 
 def discover_labels(*arrays: npt.ArrayLike | None) -> tuple[Label, ...]:
@@ -124,7 +134,7 @@ def discover_labels(*arrays: npt.ArrayLike | None) -> tuple[Label, ...]:
             found.extend(set(values.tolist()))
         else:
             found.extend(np.unique(values).tolist())
-    return _sorted_labels(found)
+    return sort_labels(found)
 
 
 def encode_labels(
@@ -155,7 +165,10 @@ def encode_labels(
         codes[matched] = order[position[matched]]
     else:
         index = {normalise_label(label): i for i, label in enumerate(labels)}
-        uniques, inverse = np.unique(values.astype(object), return_inverse=True)
+        try:
+            uniques, inverse = np.unique(values.astype(object), return_inverse=True)
+        except TypeError:  # text and numbers together: no order, so map row by row
+            uniques, inverse = values.astype(object), np.arange(values.shape[0])
         mapped = np.array([index.get(normalise_label(u), -1) for u in uniques], dtype=np.int64)
         codes = mapped[inverse.reshape(-1)]
     bad = np.flatnonzero(codes < 0)

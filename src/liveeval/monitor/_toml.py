@@ -17,7 +17,6 @@ from ..errors import ConfigError
 __all__ = ["duration", "one_of", "seconds", "secret", "string", "strings", "table", "unknown"]
 
 _DURATION = re.compile(r"^(0*[1-9][0-9]*)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # The name of a channel or action: what a rule refers to and a metric label carries.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -85,10 +84,9 @@ def duration(text: str, where: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if not match:
         raise ConfigError(f"{where}: {text!r} is not a positive duration like 30s, 10m, 1h or 7d")
-    try:
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    except OverflowError:
-        raise ConfigError(f"{where}: {text!r} is longer than any time range") from None
+    from ..config import bounded_duration
+
+    return bounded_duration(match, f"{where}: {text!r}")
 
 
 def secret(raw: Mapping[str, Any], prefix: str, where: str, base: Path | None) -> str | None:

@@ -224,7 +224,9 @@ def _duration(value: Any, where: str) -> timedelta:
         raise ConfigError(f"{where}: {value!r} is not a duration like 15m, 1h or 1d")
     try:
         return parse_window(value)
-    except ConfigError:
+    except ConfigError as exc:
+        if "longest window" in str(exc):
+            raise ConfigError(f"{where}: {exc}".replace("window ", "", 1)) from None
         raise ConfigError(f"{where}: {value!r} is not a duration like 15m, 1h or 1d") from None
 
 
@@ -455,8 +457,11 @@ def parse_alerts(raw: Any, where: str) -> AlertSettings:
             raise ConfigError(f"{where}: two alert rules are named {rule.name!r}")
         seen.add(rule.name)
     interval = _number(raw, "interval_seconds", 60.0, f"{where} [alerts]")
-    if not interval > 0:
-        raise ConfigError(f"{where} [alerts] interval_seconds: {interval!r} is not positive")
+    if not 0.1 <= interval <= 86_400:
+        raise ConfigError(
+            f"{where} [alerts] interval_seconds: {interval!r} is not a number of seconds "
+            "from 0.1 to 86400 (one day)"
+        )
     profile_rules = raw.get("profile_rules", True)
     if not isinstance(profile_rules, bool):
         raise ConfigError(f"{where} [alerts] profile_rules: {profile_rules!r} is not true/false")

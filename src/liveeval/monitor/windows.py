@@ -35,6 +35,7 @@ from ..store.interface import (
     ScoreHistogram,
     StatisticsSource,
     StoreStats,
+    event_years,
 )
 
 __all__ = [
@@ -89,7 +90,9 @@ class WindowSize:
             return cls(labelled=n)
         try:
             return cls(every=parse_window(raw))
-        except ConfigError:
+        except ConfigError as exc:
+            if "longest window" in str(exc):
+                raise ValidationError(str(exc), column="size") from None
             raise ValidationError(
                 f"window size {raw[:40]!r} is neither a duration like 15m, 1h or 1d nor a "
                 "number of labelled predictions like 500",
@@ -260,11 +263,8 @@ def read_time_windows(
         raise ValidationError(f"window size {every} must be positive", column="size")
     # Whole windows: a range that starts or ends inside one takes all of it (and the
     # store answers whole windows from its per-bucket statistics, without a scan).
-    scope = replace(
-        scope,
-        since=None if scope.since is None else floor_to(scope.since, every),
-        until=None if scope.until is None else ceil_to(scope.until, every),
-    )
+    since, until = event_years(scope)
+    scope = replace(scope, since=floor_to(since, every), until=ceil_to(until, every))
     arrays = source.grouped_statistic_arrays(
         scope,
         by,
@@ -419,6 +419,8 @@ def count_windows(
             f"a count window needs at least 1 labelled prediction, not {labelled}",
             column="size",
         )
+    since, until = event_years(scope)
+    scope = replace(scope, since=floor_to(since, base), until=ceil_to(until, base))
     grouped = source.grouped_statistics(scope, (), every=base, classes=classes, pos_label=pos_label)
     spans: list[tuple[datetime, datetime, StoreStats]] = []
     start: datetime | None = None

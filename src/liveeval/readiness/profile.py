@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ..errors import ProfileError, UnknownMetricError
 from ..metrics.registry import metric_spec
+from ..toml_range import oversized_integer
 
 __all__ = [
     "COST_KEYS",
@@ -108,6 +109,9 @@ def _did_you_mean(key: str, accepted: tuple[str, ...]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+MAX_COST = 1e15
+
+
 def parse_costs(raw: object, where: str) -> Costs:
     """A ``costs`` table (``false_positive``, ``false_negative``: both required,
     non-negative finite numbers) as :class:`Costs`; ``where`` names it in errors.
@@ -140,6 +144,12 @@ def parse_costs(raw: object, where: str) -> Costs:
             raise ProfileError(
                 f"{where}: costs {key} is {value!r}; expected a non-negative number "
                 "(the price of one such error in your unit)"
+            )
+        if value > MAX_COST:
+            # Keeps a window's total cost and its interval finite at any count.
+            raise ProfileError(
+                f"{where}: costs {key} is {value!r}; at most {MAX_COST:g} is accepted "
+                "(express the costs in a larger unit)"
             )
         values.append(float(value))
     return Costs(values[0], values[1], where)
@@ -195,6 +205,9 @@ def parse_profile(text: str, source: str) -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{source}: not valid TOML: {exc}") from None
+    oversized = oversized_integer(data)
+    if oversized is not None:
+        raise ProfileError(f"{source}: {oversized} is beyond TOML's 64-bit integers")
     for key in data:
         if key not in _TOP_KEYS:
             raise ProfileError(

@@ -46,9 +46,15 @@ class SimulatedClock:
 
     def pause(self) -> None:
         """Stop the clock where it is (the demo's traffic has ended: its data stays in
-        the dashboard's range)."""
+        the dashboard's range; or it has not started yet)."""
         if self._stopped is None:
             self._stopped = time.monotonic()
+
+    def resume(self) -> None:
+        """Run on from where :meth:`pause` stopped it (no time passes while paused)."""
+        if self._stopped is not None:
+            self._origin += time.monotonic() - self._stopped
+            self._stopped = None
 
 
 _clock: Callable[[], datetime] | None = None

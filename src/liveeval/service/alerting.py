@@ -218,13 +218,20 @@ class AlertEngine:
             try:
                 found = [(rule, scope, v) for scope, v in self._verdicts(rule, _naive(now), cache)]
                 out += found
-                self.errors.pop(rule.name, None)
-            except (LiveevalError, ValueError) as exc:
+                failed = cache.pop(("errors", rule.name), None)
+                if failed:
+                    self.errors[rule.name] = "; ".join(failed)
+                    log.warning("alert rule %r: %s", rule.name, self.errors[rule.name])
+                else:
+                    self.errors.pop(rule.name, None)
+            except Exception as exc:
                 # A rule that cannot be read (an unknown feature, a model without
-                # scores; looks of a model without declared classes whose statistics
-                # do not merge: ValueError) is reported, and never stops the others.
-                self.errors[rule.name] = str(exc)
-                log.warning("alert rule %r: %s", rule.name, exc)
+                # scores) is reported, and never stops the others.
+                self.errors[rule.name] = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, LiveevalError | ValueError):
+                    log.warning("alert rule %r: %s", rule.name, exc)
+                else:
+                    log.exception("alert rule %r failed", rule.name)
         return out
 
     def _models(self, rule: Rule, cache: dict[Any, Any]) -> list[str]:
@@ -243,20 +250,30 @@ class AlertEngine:
             return
         light = self._is_light(rule)
         for model in self._models(rule, cache):
-            slow = (rule.name, model) in self._slow
-            buckets = cache["buckets"].get(model) if light and not slow else None
-            if rule.mode == "sequential" and buckets is not None:
-                yield from self._sequential_light(rule, model, now, buckets, cache)
-            elif rule.mode == "sequential":
-                yield from self._sequential(rule, model, now, cache)
-            elif buckets is not None:
-                yield from self._window_light(rule, model, now, buckets)
-            elif rule.drift_column is not None:
-                yield AlertScope(model), self._drift(rule, model, now)
-            elif rule.metric == "label_delay_seconds":
-                yield AlertScope(model), self._label_delay(rule, model, now)
-            else:
-                yield from self._window(rule, model, now)
+            try:
+                yield from list(self._model_verdicts(rule, model, now, cache, light))
+            except (LiveevalError, ValueError, ArithmeticError) as exc:
+                # One model that cannot be read (a reference with no room for a drop, a
+                # cost that overflows) is named in the rule's error; the others go on.
+                cache.setdefault(("errors", rule.name), []).append(f"model {model!r}: {exc}")
+
+    def _model_verdicts(
+        self, rule: Rule, model: str, now: datetime, cache: dict[Any, Any], light: bool
+    ) -> Iterator[tuple[AlertScope, Verdict]]:
+        slow = (rule.name, model) in self._slow
+        buckets = cache["buckets"].get(model) if light and not slow else None
+        if rule.mode == "sequential" and buckets is not None:
+            yield from self._sequential_light(rule, model, now, buckets, cache)
+        elif rule.mode == "sequential":
+            yield from self._sequential(rule, model, now, cache)
+        elif buckets is not None:
+            yield from self._window_light(rule, model, now, buckets)
+        elif rule.drift_column is not None:
+            yield AlertScope(model), self._drift(rule, model, now)
+        elif rule.metric == "label_delay_seconds":
+            yield AlertScope(model), self._label_delay(rule, model, now)
+        else:
+            yield from self._window(rule, model, now)
 
     # -- the fast path: bucket counts of every model in one read ----------------------
 
@@ -526,6 +543,8 @@ class AlertEngine:
         _, pos_label, _ = self.service.model_meta(model, None)
         evaluation = stats.evaluation
         result = None if evaluation is None else evaluation.result(only=("accuracy",))
+        if pos_label is None and result is not None:
+            pos_label = result.pos_label  # 1 of 0/1 labels, as the metrics read infers
         evidence: dict[str, Any]
         if pos_label is None or result is None or result.kind != "binary":
             evidence = {"window": window, "value": None, "samples": stats.labelled}

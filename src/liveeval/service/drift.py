@@ -116,8 +116,9 @@ def parse_reference(text: str) -> Reference:
     if raw.startswith("previous:"):
         try:
             before = parse_window(raw[len("previous:") :])
-        except ConfigError:
-            raise ValidationError(f"reference {raw[:80]!r}: {forms}", column="reference") from None
+        except ConfigError as exc:
+            why = str(exc) if "longest window" in str(exc) else forms
+            raise ValidationError(f"reference {raw[:80]!r}: {why}", column="reference") from None
         return Reference(raw, before=_whole(before))
     start, sep, end = raw.partition("/")
     if sep:

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from ..store.interface import EARLIEST_TS, LATEST_TS
+
 __all__ = [
     "IDENTIFIER_PATTERN",
     "MAX_BATCH",
@@ -23,6 +25,7 @@ __all__ = [
     "OutcomeIn",
     "PredictionIn",
     "describe_errors",
+    "event_time",
     "naive_utc",
     "validate_each",
 ]
@@ -46,6 +49,21 @@ def naive_utc(value: datetime) -> datetime:
             value = value.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
             raise ValueError(f"{value.isoformat()} is out of range once moved to UTC") from None
+    return value
+
+
+# Events stamped outside the store's years are refused: windows of any accepted length
+# must end before datetime's year 9999 (a "9999-12-31" no-date sentinel broke reads).
+TS_RANGE = "from 1900-01-01 to 2999-12-31 (UTC)"
+
+
+def event_time(value: datetime | None) -> datetime | None:
+    """An event's ``ts`` as naive UTC, refused outside :data:`EARLIEST_TS` … :data:`LATEST_TS`."""
+    if value is None:
+        return None
+    value = naive_utc(value)
+    if not EARLIEST_TS <= value < LATEST_TS:
+        raise ValueError(f"{value.isoformat()} is outside the accepted range, {TS_RANGE}")
     return value
 
 
@@ -101,7 +119,7 @@ class PredictionIn(_Strict):
     @field_validator("ts")
     @classmethod
     def _naive_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else naive_utc(value)
+        return event_time(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> PredictionIn:
@@ -140,7 +158,7 @@ class OutcomeIn(_Strict):
     @field_validator("ts")
     @classmethod
     def _naive_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else naive_utc(value)
+        return event_time(value)
 
     @model_validator(mode="after")
     def _something(self) -> OutcomeIn:
@@ -159,7 +177,7 @@ class DeploymentIn(_Strict):
     @field_validator("ts")
     @classmethod
     def _naive_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else naive_utc(value)
+        return event_time(value)
 
 
 def describe_errors(exc: PydanticValidationError) -> str:

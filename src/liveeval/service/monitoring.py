@@ -135,6 +135,13 @@ def windows_of(
             maturity=level,
             metrics=chosen,
         )
+    if pos_label is None:
+        # As the metrics read does: a model of 0/1 (or -1/1) labels is binary with
+        # positive class 1, declared or not (the store's windows agree on their labels).
+        pos_label = next(
+            (w.result.pos_label for w in found if w.result and w.result.pos_label is not None),
+            None,
+        )
     estimates: dict[tuple[datetime, str | None, str | None], dict[str, Any]] = {}
     estimation: dict[str, Any] = {"available": False, "reason": "count windows are not estimated"}
     if window_size.every is not None:

@@ -3,7 +3,7 @@ per window over time."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
@@ -13,7 +13,7 @@ from ._clock import now
 if TYPE_CHECKING:
     from .core import Service
 
-__all__ = ["MAX_WINDOWS", "duration_text", "failures", "resources"]
+__all__ = ["MAX_WINDOWS", "duration_text", "failures", "resources", "this_process"]
 
 # More windows than this over the range asked for: refused (choose a larger size).
 MAX_WINDOWS = 2_000
@@ -136,6 +136,23 @@ def resources(
         "processes": [
             {"process": name, "windows": rows} for name, rows in sorted(processes.items())
         ],
+        "this_process": this_process(),
+    }
+
+
+def this_process() -> dict[str, Any]:
+    """The answering server process now (psutil): its name in the samples, when it
+    started (wall clock, UTC), CPU seconds used (user + system) and resident memory —
+    what ``/metrics`` exposes as ``process_*``, without its gauges' reads."""
+    import psutil
+
+    process = psutil.Process()
+    cpu = process.cpu_times()
+    return {
+        "process": f"liveeval-{process.pid}",
+        "started": datetime.fromtimestamp(process.create_time(), UTC).isoformat(),
+        "cpu_seconds": cpu.user + cpu.system,
+        "rss_bytes": process.memory_info().rss,
     }
 
 

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ValidationError
 from ..metrics.classification import per_class_metrics
 from ..metrics.labels import Label
-from ..monitor.windows import DEFAULT_MATURITY, Window, floor_to
+from ..metrics.registry import metric_spec
+from ..monitor.windows import DEFAULT_MATURITY, Window, ceil_to, floor_to
 from ..readiness import accuracy_paradox, single_class, verdict
 from ..readiness.profile import Profile
 from ..report.model import metric_dict
-from ..store import StoreStats
+from ..store import Scope, StoreStats
+from ..store.interface import EARLIEST_TS, LATEST_TS
 from ._clock import now
 from .operations import duration_text
 from .reads import known_models
@@ -32,7 +34,7 @@ from .reads import known_models
 if TYPE_CHECKING:
     from .core import Service
 
-__all__ = ["key_metric", "overview"]
+__all__ = ["VERSION_METRICS", "key_metric", "overview", "version_cards"]
 
 # What a card shows beside the key metric and the profile's checks; accuracy and the
 # baseline are what the accuracy-paradox pitfall reads (the verdict folds it in).
@@ -40,6 +42,16 @@ CARD_METRICS = ("latency_p95_seconds", "failed_prediction_rate", "accuracy", "ba
 # Metrics read from the score distributions: the overview's one read leaves those out
 # unless a profile judges one (they are the largest part of the read).
 SCORE_METRICS = frozenset({"roc_auc", "average_precision", "expected_calibration_error"})
+# What the model page's "versions side by side" compares, unless asked for others.
+VERSION_METRICS = (
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "accuracy",
+    "latency_p95_seconds",
+    "failed_prediction_rate",
+)
 # More sparkline points than this and the size is refused (a sparkline is 140 px wide).
 MAX_POINTS = 200
 
@@ -76,7 +88,7 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
         )
     # Whole windows of ``size``: the cards are the merge of their sparkline's windows,
     # one read of the store's per-bucket rollups per model, never a scan.
-    since = None if start is None else floor_to(start, size)
+    since = floor_to(start or EARLIEST_TS, size)
     names = sorted(known_models(service))
     meta = {name: service.model_meta(name, None) for name in names}
     # Each profile parsed once per answer (a card per version names one).
@@ -88,6 +100,7 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
         ("version",),
         every=size,
         since=since,
+        until=ceil_to(LATEST_TS, size),
         scores=not SCORE_METRICS.isdisjoint(judged),
     )
     models = [_model(service, profile_of, name, meta[name], grouped[name], size) for name in names]
@@ -98,6 +111,66 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
         "size": duration_text(size),
         "maturity": DEFAULT_MATURITY,
         "models": models,
+    }
+
+
+def version_cards(
+    service: Service,
+    model: str,
+    *,
+    window: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    profile: str | None = None,
+    metrics: tuple[str, ...] = VERSION_METRICS,
+) -> dict[str, Any]:
+    """Each version's headline over one range, from one store read grouped by version:
+    the model page's "versions side by side" (it made one full metrics read per version).
+
+    A version's counts and ``metrics`` equal those of ``GET /v1/models/{m}/metrics?
+    version=…`` over the same range, limited to ``metrics``, the key metric and what the
+    verdict reads; the verdict (``profile``, else the version's own profile) is its
+    status and summary, without the "rows to settle" search. Versions in the order of
+    their names; ``versions`` is empty when the range holds no prediction.
+
+    Raises
+    ------
+    NotFoundError
+        for a model neither served nor seen, or an unknown profile.
+    ValidationError
+        for an unknown metric name (with "did you mean").
+    """
+    for name in metrics:
+        metric_spec(name)
+    service.require_model(model)
+    if window is not None:
+        # Both restrict the range: the later start wins (as the metrics route).
+        start = service.since_window(window)
+        since = start if since is None or (start is not None and start > since) else since
+    classes, pos_label, default_profile = service.model_meta(model, None)
+    profile_of = functools.cache(service.profile)
+    chosen = profile or default_profile
+    judged = profile_of(chosen) if chosen else None
+    key = key_metric(judged, pos_label is not None)
+    grouped = service.store.grouped_statistics(
+        Scope(model, since, until), ("version",), classes=classes, pos_label=pos_label
+    )
+    cards = []
+    for (version,), stats in sorted(grouped.items(), key=lambda kv: str(kv[0][0])):
+        own = profile or service.model_meta(model, str(version))[2]
+        card = _card(str(version), stats, profile_of(own) if own else None, key, [], metrics)
+        del card["sparkline"]
+        cards.append(card)
+    return {
+        "model": model,
+        "scope": {
+            "window": window,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+        },
+        "profile": chosen,
+        "key_metric": key,
+        "versions": cards,
     }
 
 
@@ -203,6 +276,7 @@ def _card(
     profile: Profile | None,
     key: str,
     points: list[dict[str, Any]],
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "version": version,
@@ -213,7 +287,7 @@ def _card(
         "metrics": {},
         "verdict": None,
     }
-    wanted = {key, *CARD_METRICS}
+    wanted = {key, *CARD_METRICS, *extra}
     if profile is not None:
         wanted |= {c.metric for c in profile.checks}
     business = stats.business_metrics()

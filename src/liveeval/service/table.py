@@ -18,9 +18,10 @@ import pyarrow.compute as pc
 
 from ..errors import ValidationError
 from ..store import content_schema
+from ..store.interface import EARLIEST_TS, LATEST_TS
 from ._clock import to_json
 from .classes import ClassMap
-from .events import IDENTIFIER_PATTERN, NAME_PATTERN
+from .events import IDENTIFIER_PATTERN, NAME_PATTERN, TS_RANGE
 
 __all__ = ["REQUIRED", "Rejection", "validate_prediction_table"]
 
@@ -155,6 +156,7 @@ def validate_prediction_table(
                 pc.is_null(col("error_type")),
             ),
         ),
+        (f"'ts' must be {TS_RANGE}", lambda: _bad_times(col("ts"))),
         ("'score' must be a finite number in [0, 1]", lambda: _bad_numbers(col("score"), 0, 1)),
         (
             "'probas' must be 2–1000 finite probabilities in [0, 1] summing to 1",
@@ -191,6 +193,13 @@ def validate_prediction_table(
     if rejected_at.size:
         table = table.filter(pa.array(reason < 0))
     return table, rejections
+
+
+def _bad_times(column: pa.ChunkedArray) -> pa.Array:
+    """True where a present time is outside the accepted years (as the JSON routes)."""
+    lo = pa.scalar(EARLIEST_TS, column.type)
+    hi = pa.scalar(LATEST_TS, column.type)
+    return pc.fill_null(pc.or_(pc.less(column, lo), pc.greater_equal(column, hi)), False)
 
 
 def _short(key: object) -> str | None:
@@ -282,7 +291,12 @@ def _labels(
             value = json.loads(text)
             mapped.append(classes.encode(model, value))
         except ValueError as exc:  # JSON errors and ValidationError alike
-            message = str(exc) if isinstance(exc, ValidationError) else "not JSON text"
+            message = (
+                str(exc)
+                if isinstance(exc, ValidationError)
+                else "not JSON text (Arrow labels are JSON-encoded: '\"spam\"', '1', 'true'; "
+                "the Python client encodes them)"
+            )
             details.append(f"'label' {text[:80]!r}: {message}")
             failure[j] = len(details) - 1
             mapped.append(None)

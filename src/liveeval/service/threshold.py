@@ -100,15 +100,17 @@ def threshold_curve(
             else "the model has no binary score: a threshold curve needs P(positive)"
         )
         return body
-    assert evaluation is not None
-    result = evaluation.result(
-        confidence,
+    # The curve and its operating points alone, as `Evaluation.result` computes them:
+    # the page shows no other metric (a full result's intervals, ROC and PR curves and
+    # calibration were most of this read).
+    sampled: dict[str, Any] = dict(curve.sampled(cost_fp=cost_fp, cost_fn=cost_fn))
+    points = curve.recommend(
         min_recall=min_recall,
         min_precision=min_precision,
         cost_fp=cost_fp,
         cost_fn=cost_fn,
+        confidence=confidence,
     )
-    sampled: dict[str, Any] = dict(result.threshold_curve or {})
     positives = float(curve.tp[0] + curve.fn[0])
     negatives = float(curve.fp[0] + curve.tn[0])
     tp = np.array([np.nan if v is None else v for v in sampled.get("tp", [])], dtype=float)
@@ -120,7 +122,7 @@ def threshold_curve(
         positives=positives,
         negatives=negatives,
         curve=sampled,
-        operating_points=[p.to_dict() for p in result.operating_points],
+        operating_points=[p.to_dict() for p in points],
     )
     return body
 

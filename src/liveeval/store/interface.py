@@ -126,6 +126,20 @@ class BatchOutcome:
         ]
 
 
+# Events are stamped within these years (the write paths refuse others): a window of
+# any accepted length then ends before datetime's year 9999. Window reads keep to them,
+# so a row stored before the rule (a "9999-12-31" sentinel) cannot break a read.
+EARLIEST_TS = datetime(1900, 1, 1)
+LATEST_TS = datetime(3000, 1, 1)
+
+
+def event_years(scope: Scope) -> tuple[datetime, datetime]:
+    """``scope``'s time range narrowed to :data:`EARLIEST_TS` … :data:`LATEST_TS`."""
+    since = EARLIEST_TS if scope.since is None else max(scope.since, EARLIEST_TS)
+    until = LATEST_TS if scope.until is None else min(scope.until, LATEST_TS)
+    return since, until
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which predictions: one model, optionally one version and segment, a time range."""
@@ -159,16 +173,27 @@ class StoreStats:
         n, total, total_sq, binary = self.values
         if n == 0:
             return {}
+        if not math.isfinite(total):
+            # Accepted values (any finite number) can still overflow their float sum.
+            reason = f"the sum of {n} outcome values overflows a float; their mean is undefined"
+            mean = MetricResult.undefined(
+                "outcome_value_mean", reason, n=n, confidence=confidence, method="normal (CLT)"
+            )
+            return {"outcome_value_mean": mean}
         lower, upper = normal_mean(total, total_sq, n, confidence)
+        bounded = math.isfinite(lower) and math.isfinite(upper)
         out = {
             "outcome_value_mean": MetricResult(
                 "outcome_value_mean",
                 total / n,
-                None if math.isnan(lower) else lower,
-                None if math.isnan(upper) else upper,
+                lower if bounded else None,
+                upper if bounded else None,
                 n,
                 confidence,
                 "normal (CLT)",
+                reason=None
+                if bounded or n < 2
+                else "the sum of squared outcome values overflows a float; no interval",
             )
         }
         if binary:

@@ -13,10 +13,12 @@
     STATES.map(([v, t]) => h("option", { value: v, text: t })));
   const modelSelect = h("select", { id: "alert-model", onchange: (e) => { LE.setState({ model: e.target.value }); LE.refreshNow(); } });
 
+  /* A value with fixed digits: JSON does not tell 0.0 from 0, and a recall of 0 is
+     "0.000" beside its interval like any other. */
   function num(v, digits = 3) {
     if (v === null || v === undefined) return "—";
     if (typeof v !== "number") return String(v);
-    return Math.abs(v) >= 1000 ? LE.count(Math.round(v)) : Number.isInteger(v) ? String(v) : v.toFixed(digits);
+    return Math.abs(v) >= 1000 ? LE.count(Math.round(v)) : v.toFixed(digits);
   }
   function when(iso) { return iso ? LE.time(iso) : "—"; }
   function pill(a) {
@@ -102,16 +104,17 @@
 
   async function render(st) {
     const main = document.getElementById("main");
-    if (!(await LE.offers("/v1/alerts"))) {
+    const state = st.state || "";
+    const model = st.model || "";
+    // A server without a route answers 404: null here.
+    const [all, notes] = await Promise.all([
+      LE.optional(`/v1/alerts${model ? "?model=" + enc(model) : ""}`),
+      LE.optional(`/v1/notifications?limit=100${model ? "&model=" + enc(model) : ""}`),
+    ]);
+    if (!all) {
       replace(main, h("h1", { text: "Alerts" }), h("p", { class: "muted", text: "This server has no alerts API (/v1/alerts)." }));
       return;
     }
-    const state = st.state || "";
-    const model = st.model || "";
-    const [all, notes] = await Promise.all([
-      api(`/v1/alerts${model ? "?model=" + enc(model) : ""}`),
-      (await LE.offers("/v1/notifications")) ? api(`/v1/notifications?limit=100${model ? "&model=" + enc(model) : ""}`) : null,
-    ]);
     const alerts = all.alerts || [];
     const models = [...new Set(alerts.map((a) => a.model).concat(model ? [model] : []))].sort();
     replace(modelSelect, [h("option", { value: "", text: "all models" })].concat(models.map((m) => h("option", { value: m, text: m }))));
@@ -142,7 +145,8 @@
           : h("p", { class: "muted", text: "No resolved alerts." })),
       h("section", { class: "panel", id: "notifications", "aria-labelledby": "notifications-h" },
         h("h2", { id: "notifications-h", text: "Notifications sent" }),
-        h("p", { class: "muted small", text: "The outbox, newest first (the last 100): each state change of an alert, per channel, and whether it was delivered." }),
+        h("p", { class: "muted small", text: "The outbox, newest first (the last 100): each state change of an alert, per channel, and whether it was delivered." +
+          (LE.clock() !== "wall" ? " Its times are the wall clock (notifications go out in real time); the alerts' above are the server's simulated clock." : "") }),
         notes ? notificationsTable(notes, rules) : h("p", { class: "muted", text: "This server has no notifications API." })),
       h("p", { class: "links" }, h("a", { href: "/v1/alerts", text: "alerts JSON" }), " · ", h("a", { href: "/v1/alert-rules", text: "rules JSON" }), " · ", h("a", { href: "/v1/notifications", text: "notifications JSON" })));
   }

@@ -45,6 +45,16 @@ LE.plot = (() => {
     return [y0, y1 + pad];
   }
 
+  // Tick labels measured in the axes' font (one canvas, kept).
+  let measure = null;
+  function labelWidth(text) {
+    if (measure === null) {
+      measure = document.createElement("canvas").getContext("2d");
+      measure.font = "11px system-ui, sans-serif";
+    }
+    return measure.measureText(text).width;
+  }
+
   /** The x values of every series (seconds), with an empty slot in each gap longer
       than a series allows, so that no line is drawn across it. */
   function xValues(o) {
@@ -179,8 +189,9 @@ LE.plot = (() => {
       axes: [
         { stroke: "#5b6673", grid: { stroke: "#eef1f4", width: 1 }, ticks: { stroke: "#d5dbe1", width: 1 }, font: "11px system-ui, sans-serif" },
         { stroke: "#5b6673", grid: { stroke: "#eef1f4", width: 1 }, ticks: { stroke: "#d5dbe1", width: 1 }, font: "11px system-ui, sans-serif",
-          // Wide enough for the longest tick label (about 6.5 px a character at 11 px).
-          size: (u, values) => 14 + 6.5 * Math.max(3, ...(values || []).map((v) => String(v).length)),
+          // Wide enough for the longest tick label as the canvas measures it, beside the
+          // tick (10 px) and its gap (5 px): an estimate per character clipped "75.0%".
+          size: (u, values) => 21 + Math.ceil(Math.max(18, ...(values || []).map((v) => labelWidth(String(v))))),
           values: (u, splits) => splits.map((v) => fmt(v)) },
       ],
       cursor: { drag: { x: true, y: false }, points: { show: false } },

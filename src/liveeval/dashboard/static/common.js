@@ -82,6 +82,8 @@ const LE = (() => {
     } catch (e) { serverNow = null; }
   }
   function now() { return serverNow === null ? Date.now() : serverNow; }
+  /** "wall", or how the server's clock is simulated ("simulated, 576× the wall clock"). */
+  function clock() { return clockText; }
   function sinceIso(rangeSec) { return new Date(now() - rangeSec * 1000).toISOString(); }
   /** since=…&until=… of the range, ending at the server's clock read for this render:
       every read of one render covers the same span, however long the render takes. */
@@ -148,19 +150,6 @@ const LE = (() => {
   /** The answer, or null when the route answers 404 (a feature this server does not have). */
   async function optional(path) {
     try { return await api(path); } catch (e) { if (e.status === 404) return null; throw e; }
-  }
-  // The server's routes, from its OpenAPI spec: a page asks only for what exists.
-  let routes = null;
-  async function offers(template) {
-    if (routes === null) {
-      try { routes = Object.keys((await api("/openapi.json")).paths || {}); } catch (e) { routes = []; }
-    }
-    return routes.includes(template);
-  }
-  async function text(path) {
-    const r = await request(path);
-    if (!r.ok) throw new ApiError(r.status, r.statusText, path);
-    return r.text();
   }
 
   // -- the read token -------------------------------------------------------------
@@ -229,6 +218,17 @@ const LE = (() => {
     return `${d.toLocaleString("en", { month: "short" })} ${d.getDate()} ${hm}`;
   }
   function ms(iso) { return Date.parse(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z"); }
+
+  /** An alert in one short line from its evidence ("recall 0.034, reference 0.579,
+      since Nov 28 12:00"), the engine's summary as its tooltip; the summary itself
+      when the evidence has no before and after. */
+  function alertLine(a) {
+    const ev = a.evidence || {};
+    if (!ev.before || !ev.after || ev.after.value === undefined) return h("span", { text: a.summary });
+    const since = ev.after.since || a.starts_at;
+    return h("span", { title: a.summary,
+      text: `${metricName(a.metric)} ${fmt(ev.after.value, a.metric)}, reference ${fmt(ev.before.value, a.metric)}` + (since ? `, since ${time(since)}` : "") });
+  }
 
   // Verdict status -> badge. Colour is never the only signal: each has a word and a mark.
   const BADGES = {
@@ -423,9 +423,9 @@ const LE = (() => {
   }
 
   return {
-    COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso, span, now, barsChart,
-    h, s, replace, api, optional, offers, text, showAuth, metricName, isLatency, fmt, pct, count, interval,
-    metric, time, ms, badge, sparkline, legend, paintSwatches, confusion, start,
+    COLORS, DEFAULTS, ApiError, state, setState, link, seconds, rangeSeconds, windowSize, sinceIso, span, now, clock, barsChart,
+    h, s, replace, api, optional, showAuth, metricName, isLatency, fmt, pct, count, interval,
+    metric, time, ms, alertLine, badge, sparkline, legend, paintSwatches, confusion, start,
     refreshNow, modelFromPath,
   };
 })();

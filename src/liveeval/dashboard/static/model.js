@@ -45,10 +45,9 @@
         section("confusion", "Confusion matrix", null, h("label", { for: "cm-window", class: "inline" }, "Window ", cmSelect)),
         section("versions", "Versions side by side", "Each version over the chosen range."),
         section("drift", "Drift", null),
-        // The alerts timeline of this model: filled by renderAlerts when the server
-        // offers GET /v1/alerts.
+        // The alerts timeline of this model (GET /v1/alerts), filled by renderAlerts.
         section("alerts", "Alerts", null),
-        section("server", "Server CPU and memory", "The server processes writing to this store (all models): CPU and resident memory per window, from the samples each server stores (GET /v1/resources), and the process now from /metrics.")),
+        section("server", "Server CPU and memory", "The server processes writing to this store (all models): CPU and resident memory per window, from the samples each server stores (GET /v1/resources), and the process answering now.")),
       h("p", { class: "links" },
         h("a", { id: "threshold-link", href: LE.link(`/models/${enc(model)}/threshold`, ["range", "refresh", "version"]), text: "Threshold explorer →" }),
         " · ", h("a", { id: "json-link", href: `${base}/metrics`, text: "metrics JSON" })));
@@ -91,10 +90,13 @@
   /* Realized values, estimates before labels (a second read without grouping by
      version: estimates are made for the model's windows as a whole) and the labels so
      far where no estimate could be made; a dotted line where a version first appears. */
-  async function renderQuality(st, sec, chosen, version, target, byVersion, xMin, xMax) {
+  function qualityWindows(sec, chosen, version) {
     // At most 30 windows: a quality metric needs more labels per window than a count.
     const q = `size=${LE.windowSize(sec, 30)}&${LE.span(sec)}&metrics=${enc(chosen)}${version ? "&version=" + enc(version) : ""}`;
-    const win = await api(`${base}/windows?${q}`);
+    return api(`${base}/windows?${q}`);
+  }
+  async function renderQuality(answer, chosen, target, byVersion, xMin, xMax) {
+    const win = await answer;
     const realized = [], partial = [], estimated = [];
     for (const w of win.windows) {
       const t = (LE.ms(w.start) + LE.ms(w.end)) / 2;
@@ -209,7 +211,10 @@
     }, "p95 solid (band: its interval), p50 dotted, p99 dashed");
   }
 
-  async function renderFailed(body, windows, xMin, xMax, sec, version) {
+  function failuresOf(sec, version) {
+    return api(`${base}/failures?size=${LE.windowSize(sec)}&${LE.span(sec)}${version ? "&version=" + enc(version) : ""}`);
+  }
+  async function renderFailed(body, windows, xMin, xMax, answer) {
     const m = (body.metrics || {}).failed_prediction_rate;
     const chartBox = h("div", { class: "chart-box" });
     const typesBox = h("div", { class: "chart-box", id: "failure-types" });
@@ -222,8 +227,7 @@
       series: series(windows, "failed-prediction rate", (w) => metricPoint(w, "failed_prediction_rate")),
       xMin, xMax, yMin: 0, yFmt: (v) => LE.pct(v),
     });
-    const size = LE.windowSize(sec);
-    const f = await api(`${base}/failures?size=${size}&${LE.span(sec)}${version ? "&version=" + enc(version) : ""}`);
+    const f = await answer;
     if (!f.failed) { replace(typesBox, h("p", { class: "muted small", text: "No failed predictions in this range." })); return; }
     const types = f.error_types.slice(0, 6).map((t) => t.error_type);
     // Every window of the range, with zero where nothing failed (the route lists only
@@ -268,7 +272,11 @@
       h("p", { class: "small muted", text: `${LE.count(w.labelled)} labelled of ${LE.count(w.predictions)} predictions (${LE.pct(w.label_coverage)}), ${w.state}.` }));
   }
 
-  function renderVersions(bodies) {
+  /* Each version's card from one read (GET /v1/models/{m}/versions), in the order the
+     versions first took traffic in the range (their colours on the charts). */
+  async function renderVersions(answer, seen) {
+    const cards = new Map(((await answer).versions || []).map((c) => [c.version, c]));
+    const bodies = seen.filter((v) => cards.has(v)).map((v) => [v, cards.get(v)]);
     replace(sections.versions, bodies.length
       ? h("div", { class: "versions" }, bodies.map(([v, b], i) => h("div", { class: "version-card" },
         h("div", { class: "card-head" }, h("h3", {}, h("span", { class: "swatch", "data-color": LE.COLORS[i % LE.COLORS.length] }), v), LE.badge(b)),
@@ -285,10 +293,6 @@
   const DRIFT_SIZES = [[900, "15m"], [3600, "1h"], [10800, "3h"], [21600, "6h"], [43200, "12h"], [86400, "1d"], [604800, "7d"]];
   async function renderDrift(seen, version, sec, firstData, predictions) {
     const box = sections.drift;
-    if (!(await LE.offers("/v1/models/{model}/drift"))) {
-      replace(box, h("p", { class: "muted", text: "Drift: not yet available on this server." }));
-      return;
-    }
     const since = LE.sinceIso(sec);
     // The first version when there are several; else the day before the range, or,
     // when that holds nothing (a young deployment), the first quarter of the range's data.
@@ -303,8 +307,12 @@
     let body = null, path = "", reference = "";
     for (reference of references) {
       path = `${base}/drift?reference=${enc(reference)}&window=${windowSize}&${LE.span(sec)}${version ? "&version=" + enc(version) : ""}`;
-      try { body = await api(path); } catch (e) {
+      try { body = await LE.optional(path); } catch (e) {
         replace(box, h("p", { class: "muted", text: `Drift: ${e.message}` }));
+        return;
+      }
+      if (body === null) {
+        replace(box, h("p", { class: "muted", text: "Drift: not yet available on this server." }));
         return;
       }
       if (body.latest && body.latest.columns && body.latest.columns.length) break;
@@ -318,34 +326,55 @@
     const rows = cols.map((c) => h("tr", { class: c.drifted ? "drifted" : "" },
       h("td", { class: "l", text: c.name }),
       h("td", { class: "l wide", text: c.role }),
-      h("td", { text: c.effect.value === null ? "—" : c.effect.value.toFixed(3) + (c.effect.lower === null ? "" : ` (${c.effect.lower.toFixed(3)}–${c.effect.upper.toFixed(3)})`) }),
+      // The interval under the value on a phone: the call column stays in view.
+      h("td", {}, c.effect.value === null ? "—" : c.effect.value.toFixed(3),
+        c.effect.value === null || c.effect.lower === null ? null : h("span", { class: "ci", text: ` (${c.effect.lower.toFixed(3)}–${c.effect.upper.toFixed(3)})` })),
       h("td", { class: "wide", text: c.effect.threshold.toFixed(2) }),
-      h("td", { text: c.p_adjusted === null ? "—" : c.p_adjusted < 1e-4 ? "<0.0001" : c.p_adjusted.toFixed(4) }),
-      h("td", { class: "l", text: c.status.replace("_", " ") })));
+      h("td", { class: "wide", text: c.p_adjusted === null ? "—" : c.p_adjusted < 1e-4 ? "<0.0001" : c.p_adjusted.toFixed(4) }),
+      h("td", { class: "l", text: c.status.replace(/_/g, " ") })));
     const overTime = h("div", { class: "chart-box" });
     const shown = cols.slice(0, 4);
+    // The latest window is often young (a few predictions): then the call is the last
+    // window's that holds enough rows for one, said as such.
+    const called = (w) => w.columns.some((c) => c.status !== "too_few_rows");
+    const span = (w) => `${LE.time(w.start)}–${LE.time(w.end)}`;
+    let headline;
+    if (cols.some((c) => c.status !== "too_few_rows")) {
+      headline = drifted.length ? h("strong", { text: `Drifted in the latest window: ${drifted.join(", ")}. ` }) : "No drift in the latest window. ";
+    } else {
+      const last = [...body.windows].reverse().find(called);
+      const then = last ? last.columns.filter((c) => c.status === "drifted").map((c) => c.name) : [];
+      headline = [
+        "The latest window holds too few predictions for a call (the rule needs 100 on each side). ",
+        !last ? null : then.length ? h("strong", { text: `Drifted in the last window with a call (${span(last)}): ${then.join(", ")}. ` })
+          : `No drift in the last window with a call (${span(last)}). `,
+      ];
+    }
     replace(box,
-      h("p", {}, drifted.length ? h("strong", { text: `Drifted in the latest window: ${drifted.join(", ")}. ` }) : "No drift in the latest window. ",
-        h("span", { class: "muted", text: `Reference ${body.reference.given}; window from ${body.latest.start.replace("T", " ").slice(0, 16)} UTC.` })),
+      h("p", {}, headline,
+        h("span", { class: "muted", text: `Reference ${body.reference.given}; latest window from ${LE.time(body.latest.start)}.` })),
       h("div", { class: "scroll" }, h("table", { class: "drift" },
-        h("tr", {}, ["column", "role", "effect (interval)", "threshold", "p adjusted", "call"].map((t, i) => h("th", { class: (i < 2 || i === 5 ? "l" : "") + (i === 1 || i === 3 ? " wide" : ""), text: t }))),
+        h("tr", {}, ["column", "role", "effect (interval)", "threshold", "p adjusted", "call"].map((t, i) => h("th", { class: (i < 2 || i === 5 ? "l" : "") + (i === 1 || i === 3 || i === 4 ? " wide" : ""), text: t }))),
         rows)),
       h("p", { class: "muted small", text: body.rule.description }),
-      h("h3", { text: "Effect over time (the most drifted columns)" }),
+      h("h3", { text: "Effect over time (the columns drifted most often)" }),
       overTime,
       h("h3", { text: "Reference vs latest window" }),
       h("div", { class: "hists", id: "drift-hists" }, shown.map((c) => histogram(c))),
       h("p", {}, h("a", { href: path, text: "drift JSON" })));
-    const names = cols.slice(0, 3).map((c) => c.name);
+    // The columns drifted in the most windows of the range, then the latest's ranking.
+    const times = new Map(cols.map((c) => [c.name, 0]));
+    for (const w of body.windows) for (const c of w.columns) if (c.status === "drifted") times.set(c.name, (times.get(c.name) || 0) + 1);
+    const names = cols.map((c, i) => [c.name, times.get(c.name) || 0, i]).sort((a, b) => b[1] - a[1] || a[2] - b[2]).slice(0, 3).map(([n]) => n);
     const effectSeries = names.map((n, i) => ({
       name: n, color: LE.COLORS[i % LE.COLORS.length],
       points: body.windows.map((w) => {
         const c = w.columns.find((x) => x.name === n);
         const t = (LE.ms(w.start) + LE.ms(w.end)) / 2;
-        return { t, v: c && c.effect !== null ? c.effect : null, est: false, tip: c ? `${LE.time(w.start)} · ${n}: effect ${c.effect === null ? "—" : c.effect.toFixed(3)} (threshold ${c.threshold}) · ${c.status.replace("_", " ")}` : undefined };
+        return { t, v: c && c.effect !== null ? c.effect : null, est: false, tip: c ? `${LE.time(w.start)} · ${n}: effect ${c.effect === null ? "—" : c.effect.toFixed(3)} (threshold ${c.threshold}) · ${c.status.replace(/_/g, " ")}` : undefined };
       }),
     }));
-    const thresholds = [...new Set(cols.slice(0, 3).map((c) => c.effect.threshold))];
+    const thresholds = [...new Set(cols.filter((c) => names.includes(c.name)).map((c) => c.effect.threshold))];
     chart(overTime, {
       title: "drift effect per window", series: effectSeries, xMin: LE.now() - sec * 1000, xMax: LE.now(), yMin: 0,
       refs: thresholds.map((t) => ({ v: t, label: `threshold ${t}` })), height: 170,
@@ -357,7 +386,7 @@
   function histogram(c) {
     const hist = c.histogram || { bins: [], reference: [], current: [] };
     const fig = h("figure", { "data-column": c.name },
-      h("figcaption", {}, h("strong", { text: c.name }), ` · ${c.status.replace("_", " ")} · effect ${c.effect.value === null ? "—" : c.effect.value.toFixed(3)}`));
+      h("figcaption", {}, h("strong", { text: c.name }), ` · ${c.status.replace(/_/g, " ")} · effect ${c.effect.value === null ? "—" : c.effect.value.toFixed(3)}`));
     if (!hist.bins.length) { fig.append(h("p", { class: "muted small", text: "no bins to draw" })); return fig; }
     const sides = [
       { name: "reference", color: LE.COLORS[6], values: hist.reference },
@@ -373,26 +402,20 @@
     return starts.length ? Math.min(...starts) : null;
   }
 
-  async function renderServer() {
-    let textBody;
-    try { textBody = await LE.text("/metrics"); } catch (e) { replace(sections.server, h("p", { class: "muted", text: `/metrics: ${e.message}` })); return; }
-    const read = (name) => {
-      const m = new RegExp("^" + name + " ([0-9.eE+-]+)$", "m").exec(textBody);
-      return m ? Number(m[1]) : null;
-    };
-    const rss = read("process_resident_memory_bytes");
-    const cpu = read("process_cpu_seconds_total");
-    const started = read("process_start_time_seconds");
+  /* The server's CPU and memory per window (GET /v1/resources), and the answering
+     process now (its this_process: what /metrics exposes as process_*, without the
+     gauges' reads). */
+  async function renderServer(sec) {
+    const r = await LE.optional(`/v1/resources?size=${LE.windowSize(sec)}&${LE.span(sec)}`);
+    if (r === null) { replace(sections.server, h("p", { class: "muted", text: "Resources: not yet available on this server." })); return; }
+    const me = r.this_process || {};
     const cpuBox = h("div", { class: "chart-box", id: "cpu-chart" });
     const memBox = h("div", { class: "chart-box", id: "memory-chart" });
     replace(sections.server, h("dl", { class: "facts" },
-      h("div", {}, h("dt", { text: "memory (RSS) now" }), h("dd", { text: rss === null ? "—" : (rss / 1048576).toFixed(0) + " MiB" })),
-      h("div", {}, h("dt", { text: "CPU time used" }), h("dd", { text: cpu === null ? "—" : cpu.toFixed(1) + " s" })),
-      h("div", {}, h("dt", { text: "process started" }), h("dd", { text: started === null ? "—" : new Date(started * 1000).toLocaleString("en-GB") }))),
+      h("div", {}, h("dt", { text: "memory (RSS) now" }), h("dd", { text: me.rss_bytes === undefined ? "—" : (me.rss_bytes / 1048576).toFixed(0) + " MiB" })),
+      h("div", {}, h("dt", { text: "CPU time used" }), h("dd", { text: me.cpu_seconds === undefined ? "—" : me.cpu_seconds.toFixed(1) + " s" })),
+      h("div", {}, h("dt", { text: "process started" }), h("dd", { text: me.started === undefined ? "—" : new Date(me.started).toLocaleString("en-GB") }))),
       cpuBox, memBox);
-    if (!(await LE.offers("/v1/resources"))) return;
-    const sec = LE.rangeSeconds(LE.state());
-    const r = await api(`/v1/resources?size=${LE.windowSize(sec)}&${LE.span(sec)}`);
     const xMax = LE.now(), xMin = xMax - sec * 1000;
     const procs = r.processes.slice(-4);
     const mid = (w) => (LE.ms(w.start) + LE.ms(w.end)) / 2;
@@ -415,50 +438,64 @@
      firing first, then the rest by time. Says so on a server without the route. */
   async function renderAlerts() {
     const box = sections.alerts;
-    if (!(await LE.offers("/v1/alerts"))) {
+    const body = await LE.optional(`/v1/alerts?model=${enc(model)}`);
+    if (body === null) {
       replace(box, h("p", { class: "muted", text: "Alerts: not yet available on this server (its API has no /v1/alerts)." }));
       return;
     }
-    const body = await LE.optional(`/v1/alerts?model=${enc(model)}`);
     const alerts = (Array.isArray(body) ? body : (body && body.alerts) || []).filter((a) => a.model === model);
     alerts.sort((a, b) => (a.state === "firing" ? 0 : 1) - (b.state === "firing" ? 0 : 1) || String(b.changed_at).localeCompare(String(a.changed_at)));
     const more = h("p", { class: "small" }, h("a", { href: LE.link("/alerts", ["refresh"], { model }), text: "Their evidence and the notifications sent →" }));
     replace(box, alerts.length
       ? h("ul", { class: "alert-list" }, alerts.map((a) => h("li", {},
         h("span", { class: `pill ${a.state === "firing" ? (a.severity === "critical" ? "fail" : "warn") : "pass"}`, text: `${a.state} · ${a.severity}` }), " ",
-        h("strong", { text: a.rule }), a.version ? ` (${a.version})` : "", ": ", a.summary,
+        h("strong", { text: a.rule }), a.version ? ` (${a.version})` : "", ": ", LE.alertLine(a),
         h("span", { class: "muted small", text: ` · since ${LE.time(a.starts_at)}${a.ends_at ? " until " + LE.time(a.ends_at) : ""}` }))))
       : h("p", { class: "muted", text: "No alerts for this model." }), more);
   }
 
+  /* A read started now and awaited later: its failure is reported where it is awaited
+     (never as an unhandled rejection if the render stops first). */
+  function early(promise) { promise.catch(() => {}); return promise; }
+
   async function render(st) {
     const sec = LE.rangeSeconds(st);
-    const range = enc(st.range);
     const version = st.version || "";
     const profile = st.profile || "";
     profileInput.value = profile;
     const q = (extra) => `${LE.span(sec)}${version ? "&version=" + enc(version) : ""}${profile ? "&profile=" + enc(profile) : ""}${extra || ""}`;
+    const xMax = LE.now(), xMin = xMax - sec * 1000;
+    // Every read starts as soon as what it needs is known, so the page waits for its
+    // slowest chain (windows by version → drift; metrics → quality windows without a
+    // metric in the URL), not for the sum of its reads.
+    const side = [renderAlerts(), renderServer(sec)].map(early);
+    const versionsAnswer = early(api(`${base}/versions?${LE.span(sec)}${profile ? "&profile=" + enc(profile) : ""}` +
+      COMPARE.map((n) => "&metrics=" + enc(n)).join("")));
+    const failures = early(failuresOf(sec, version));
+    // Coverage, latency, failures and each window's confusion matrix, per version.
+    const wq = `size=${LE.windowSize(sec)}&${LE.span(sec)}&by=version${version ? "&version=" + enc(version) : ""}` +
+      ["latency_p50_seconds", "latency_p95_seconds", "latency_p99_seconds", "failed_prediction_rate"].map((n) => "&metrics=" + enc(n)).join("");
+    const byVersion = early(api(`${base}/windows?${wq}`));
+    // The quality chart's metric: the one in the URL, checked against the model's
+    // metrics once they are in (read again if it is not one of them).
+    let quality = st.metric ? early(qualityWindows(sec, st.metric, version)) : null;
     const body = await api(`${base}/metrics?${q()}`);
     const available = Object.keys(body.metrics || {}).filter((n) => !LE.isLatency(n) && n !== "failed_prediction_rate");
     const checks = ((body.verdict && body.verdict.checks) || []).map((c) => c.metric).filter((n) => available.includes(n));
     const chosen = st.metric && available.includes(st.metric) ? st.metric : checks[0] || (available.includes("f1") ? "f1" : available[0] || "accuracy");
     replace(metricSelect, (available.length ? available : [chosen]).map((n) => h("option", { value: n, text: LE.metricName(n) })));
     metricSelect.value = chosen;
-    const since = LE.sinceIso(sec);
-    const wq = `size=${LE.windowSize(sec)}&${LE.span(sec)}&by=version${version ? "&version=" + enc(version) : ""}` +
-      [chosen, "latency_p50_seconds", "latency_p95_seconds", "latency_p99_seconds", "failed_prediction_rate"].map((n) => "&metrics=" + enc(n)).join("");
-    const win = await api(`${base}/windows?${wq}`);
+    if (quality === null || chosen !== st.metric) quality = early(qualityWindows(sec, chosen, version));
+    renderHeadline(body);
+    renderVerdict(body);
+    const win = await byVersion;
     const windows = win.windows;
     const seen = [];
     for (const w of windows) if (w.version !== null && !seen.includes(w.version)) seen.push(w.version);
     const versionOptions = [""].concat(seen.includes(version) || !version ? seen : seen.concat([version]));
     replace(versionSelect, versionOptions.map((v) => h("option", { value: v, text: v || "all versions" })));
     versionSelect.value = version;
-    const xMax = LE.now(), xMin = xMax - sec * 1000;
-    renderHeadline(body);
-    renderVerdict(body);
-    const target = ((body.verdict && body.verdict.checks) || []).find((c) => c.metric === chosen);
-    await renderQuality(st, sec, chosen, version, target, windows, xMin, xMax);
+    const drift = early(renderDrift(seen, version, sec, firstData(windows), body.predictions));
     const coverageBox = h("div", { class: "chart-box" });
     replace(sections.coverage, coverageBox);
     chart(coverageBox, {
@@ -469,13 +506,13 @@
     });
     renderLatency(body, windows, xMin, xMax);
     renderConfusion(body, windows, st);
-    const versionBodies = await Promise.all(seen.map(async (v) => [v, await api(`${base}/metrics?${LE.span(sec)}&version=${enc(v)}${profile ? "&profile=" + enc(profile) : ""}`)]));
-    renderVersions(versionBodies);
+    const target = ((body.verdict && body.verdict.checks) || []).find((c) => c.metric === chosen);
     await Promise.all([
-      renderFailed(body, windows, xMin, xMax, sec, version),
-      renderDrift(seen, version, sec, firstData(windows), body.predictions),
-      renderAlerts(),
-      renderServer(),
+      renderQuality(quality, chosen, target, windows, xMin, xMax),
+      renderFailed(body, windows, xMin, xMax, failures),
+      renderVersions(versionsAnswer, seen),
+      drift,
+      ...side,
     ]);
     document.getElementById("threshold-link").href = LE.link(`/models/${enc(model)}/threshold`, ["range", "refresh", "version"]);
     document.getElementById("json-link").href = `${base}/metrics?${q()}`;

@@ -29,29 +29,30 @@
         h("div", {}, h("dt", { text: "p95 latency" }), h("dd", {}, LE.metric(m.latency_p95_seconds, "latency_p95_seconds"))),
         h("div", {}, h("dt", { text: "failed" }), h("dd", {},
           failed ? h("span", { title: `${LE.count(c.failed_predictions)} failed predictions; interval ${LE.interval(failed)}`, text: `${LE.pct(failed.value)} (${LE.count(c.failed_predictions)})` }) : "—"))),
-      // Firing alerts of this model and version: filled by renderFiringAlerts when the
-      // server offers GET /v1/alerts.
+      // Firing alerts of this model and version: filled by renderFiringAlerts.
       h("div", { class: "alerts-slot", "data-slot": "firing-alerts" }),
       c.verdict ? h("p", { class: "summary small", text: c.verdict.summary }) : null);
   }
 
   /* Firing alerts (GET /v1/alerts: AlertNotice.to_json() objects) into each card's slot.
-     Nothing is shown, and nothing asked, on a server without the route. */
-  async function renderFiringAlerts(main) {
-    if (!(await LE.offers("/v1/alerts"))) return;
-    const body = await LE.optional("/v1/alerts?state=firing");
+     Nothing is shown on a server without the route (it answers 404). */
+  async function renderFiringAlerts(main, firing) {
+    const body = await firing;
     const alerts = (Array.isArray(body) ? body : (body && body.alerts) || []).filter((a) => a.state === "firing");
     for (const slot of main.querySelectorAll('[data-slot="firing-alerts"]')) {
       const cardEl = slot.closest(".card");
       const mine = alerts.filter((a) => a.model === cardEl.dataset.model && (!a.version || !cardEl.dataset.version || a.version === cardEl.dataset.version));
       replace(slot, mine.length ? h("ul", { class: "alert-list" }, mine.map((a) => h("li", {},
-        h("span", { class: `pill ${a.severity === "critical" ? "fail" : "warn"}`, text: `firing · ${a.severity}` }), " ", a.summary))) : null);
+        h("span", { class: `pill ${a.severity === "critical" ? "fail" : "warn"}`, text: `firing · ${a.severity}` }), " ", h("strong", { text: a.rule }), ": ", LE.alertLine(a)))) : null);
     }
   }
 
   async function render(st) {
     const main = document.getElementById("main");
     const sec = LE.rangeSeconds(st);
+    // Both reads at once: the page waits for the slower, not for their sum.
+    const firing = LE.optional("/v1/alerts?state=firing");
+    firing.catch(() => {});
     const body = await api(`/v1/overview?window=${enc(st.range)}&size=${LE.windowSize(sec, 30)}`);
     const xMax = LE.now(), xMin = xMax - sec * 1000;
     const cards = [];
@@ -69,7 +70,7 @@
           h("p", { text: "No models yet." }),
           h("p", {}, "Serve one with ", h("code", { text: "liveeval serve --model fraud=model.joblib" }),
             ", or log predictions from another server to ", h("code", { text: "POST /v1/predictions" }), ".")));
-    await renderFiringAlerts(main);
+    await renderFiringAlerts(main, firing);
   }
 
   LE.start(render);

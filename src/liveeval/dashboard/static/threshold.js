@@ -61,11 +61,31 @@
     if (marker) { marker.setAttribute("x1", marker.dataset.sx.split(",")[i]); marker.setAttribute("x2", marker.dataset.sx.split(",")[i]); }
   }
 
+  /* An operating point's name as a reader writes it: "recall ≥ 0.9", "min cost (fp=1, fn=1)". */
+  function objective(text) {
+    return String(text).replace(/^max_f1$/, "max F1").replace(/>=/g, " ≥ ").replace(/<=/g, " ≤ ")
+      .replace(/^min_cost\((.*)\)$/, (_, a) => `min cost (${a.replace(/,/g, ", ")})`).replace(/_/g, " ");
+  }
+
   function curveChart(c, points) {
     const box = document.getElementById("curve-box");
-    const W = Math.max(260, box.clientWidth || 600), H = 220, L = 40, R = 10, T = 10, B = 26;
-    const pw = W - L - R, ph = H - T - B;
-    const sx = (t) => L + t * pw, sy = (v) => T + ph - v * ph;
+    const W = Math.max(260, box.clientWidth || 600), L = 40, R = 10, B = 26;
+    const pw = W - L - R;
+    const sx = (t) => L + t * pw;
+    // The recommended points as numbered markers above the plot (the key under the
+    // chart names them): labels never sit on the curves, and points close together
+    // (they often are) take rows of their own instead of overlapping.
+    const rowEnds = [];
+    const marks = points.map((p, i) => ({ p, n: i + 1 })).filter(({ p }) => p.threshold !== null)
+      .sort((a, b) => a.p.threshold - b.p.threshold)
+      .map((m) => {
+        const x = sx(m.p.threshold);
+        let row = rowEnds.findIndex((end) => x - end >= 17);
+        if (row < 0) { row = rowEnds.length; rowEnds.push(x); } else rowEnds[row] = x;
+        return { ...m, x, row };
+      });
+    const T = 8 + rowEnds.length * 17, ph = 180, H = T + ph + B;
+    const sy = (v) => T + ph - v * ph;
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "chart", role: "img", "aria-label": "precision, recall and F1 against the threshold" });
     svg.append(s("rect", { x: L, y: T, width: pw, height: ph, class: "plot" }));
     for (let k = 0; k <= 4; k++) {
@@ -77,20 +97,21 @@
       const pts = c.threshold.map((t, i) => [t, c[name][i]]).filter(([, v]) => v !== null);
       svg.append(s("polyline", { points: pts.map(([t, v]) => `${sx(t).toFixed(1)},${sy(v).toFixed(1)}`).join(" "), stroke: color, class: "line", fill: "none" }));
     }
-    let k = 0;
-    for (const p of points) {
-      if (p.threshold === null) continue;
-      k += 1;
-      const g = s("g", { class: "op" });
-      g.append(s("line", { x1: sx(p.threshold), x2: sx(p.threshold), y1: T, y2: T + ph, class: "op-line" }));
-      // Staggered: recommended points often sit close together.
-      const right = sx(p.threshold) > L + pw * 0.6;
-      g.append(s("text", { x: sx(p.threshold) + (right ? -3 : 3), y: T + 12 * k, "text-anchor": right ? "end" : "start", class: "ref-label", text: p.objective }));
+    for (const m of marks) {
+      const y = 9 + m.row * 17;
+      const g = s("g", { class: "op", "data-objective": m.p.objective });
+      g.append(s("title", { text: `${m.n}: ${objective(m.p.objective)} at ${LE.fmt(m.p.threshold)}` }));
+      g.append(s("line", { x1: m.x, x2: m.x, y1: y + 7, y2: T + ph, class: "op-line" }));
+      g.append(s("circle", { cx: m.x, cy: y, r: 7.5, class: "op-mark" }));
+      g.append(s("text", { x: m.x, y: y + 3.5, "text-anchor": "middle", class: "op-num", text: String(m.n) }));
       svg.append(g);
     }
     const xs = c.threshold.map((t) => sx(t).toFixed(1));
     svg.append(s("line", { id: "t-marker", "data-sx": xs.join(","), x1: xs[currentIndex()], x2: xs[currentIndex()], y1: T, y2: T + ph, class: "marker" }));
-    replace(box, svg, LE.legend(CURVES.map(([name, color]) => ({ name: LE.metricName(name), color })), "vertical lines: recommended points; thick line: the slider"));
+    replace(box, svg,
+      LE.legend(CURVES.map(([name, color]) => ({ name: LE.metricName(name), color })), "thick line: the slider"),
+      marks.length ? h("ol", { class: "op-key small" }, points.map((p) => h("li", { text: p.threshold === null
+        ? `${objective(p.objective)}: not reachable` : `${objective(p.objective)} at ${LE.fmt(p.threshold)}` }))) : null);
     LE.paintSwatches(box);
   }
 
@@ -98,8 +119,8 @@
     const box = document.getElementById("points");
     if (!points.length) { replace(box, h("p", { class: "muted", text: "No operating points: no labelled predictions with a score in this range." })); return; }
     replace(box,
-      h("div", { class: "versions" }, points.map((p) => h("div", { class: "version-card" },
-        h("div", { class: "card-head" }, h("h3", { text: p.objective }),
+      h("div", { class: "versions" }, points.map((p, i) => h("div", { class: "version-card" },
+        h("div", { class: "card-head" }, h("h3", { text: `${i + 1} · ${objective(p.objective)}` }),
           p.threshold === null ? null : h("button", { type: "button", text: `go to ${LE.fmt(p.threshold)}`, onclick: () => { goTo(p.threshold); } })),
         p.threshold === null ? h("p", { class: "muted", text: p.reason || "not reachable" })
           : h("dl", { class: "facts" },

@@ -29,7 +29,7 @@ from ...metrics.evaluation import TOP_LABEL_RESOLUTION as TOP
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
 from ..interface import Scope, StoreStats
-from ..labels import resolve_labels
+from ..labels import ResolvedLabels, resolve_labels
 
 __all__ = ["aggregate", "assemble", "grouped_aggregate", "unmatched_outcomes"]
 
@@ -70,10 +70,12 @@ def aggregate(
     resolution: int = DEFAULT_RESOLUTION,
     exact_limit: int = DEFAULT_EXACT_LIMIT,
     unmatched: int | None = None,
+    shared: ResolvedLabels | None = None,
 ) -> StoreStats:
     """The sufficient statistics of ``scope``, computed by the database. ``unmatched``:
     the store-wide count of outcomes without a prediction, when the caller knows it
-    (an engine whose tables here hold only the scope's rows)."""
+    (an engine whose tables here hold only the scope's rows); ``shared`` as
+    :func:`assemble`'s."""
     where, params = _where(scope, "p")
     latency, predictions, failed = _predictions(cur, where, params)
     if unmatched is None:
@@ -94,6 +96,7 @@ def aggregate(
         resolution=resolution,
         exact_limit=exact_limit,
         multiclass=multiclass,
+        shared=shared,
     )
 
 
@@ -109,13 +112,16 @@ def assemble(
     resolution: int,
     exact_limit: int = DEFAULT_EXACT_LIMIT,
     multiclass: Callable[..., Any] | None = None,
+    shared: ResolvedLabels | None = None,
 ) -> StoreStats:
     """StoreStats from confusion cells with their sums (:func:`_labelled_statistics`'s
     names), the labelled score histogram (``t``, ``key``, ``n``; or a function of the
     positive class's label texts giving the score distribution), the latency sketch
     and (predictions, failed, unmatched outcomes). ``multiclass(index, k, exact,
     resolution, exact_limit)`` gives the probability statistics of a multiclass model;
-    without it they are left out with a note."""
+    without it they are left out with a note. ``shared``: the labels of every group of
+    a grouped read, so that each group reports the same classes (and the groups merge)
+    even when one of them holds only some of the classes."""
     predictions, failed, unmatched = totals
     value_cells = [c for c in cells if c["vn"]]
     values = (
@@ -126,9 +132,9 @@ def assemble(
     )
     cells = [c for c in cells if c["t"] is not None and c["pl"] is not None]
     labelled = sum(int(c["n"]) for c in cells)
-    resolved = resolve_labels([c["t"] for c in cells] + [c["pl"] for c in cells], classes)
+    resolved = shared or resolve_labels([c["t"] for c in cells] + [c["pl"] for c in cells], classes)
     labels = resolved.labels
-    if not labels:
+    if not labels or not cells:
         return StoreStats(None, predictions, failed, 0, unmatched, (), [], values)
     if pos_label is None and set(labels) in ({0, 1}, {-1, 1}):
         pos_label = 1
@@ -437,6 +443,7 @@ def grouped_aggregate(
     groups = cur.execute(
         f"SELECT DISTINCT {', '.join(keys)} FROM predictions p WHERE {where}", params
     ).fetchall()
+    shared = _scope_labels(cur, scope, classes)
     out: dict[tuple[Any, ...], StoreStats] = {}
     for group in sorted(groups, key=lambda g: tuple((v is None, str(v)) for v in g)):
         narrowed = scope
@@ -457,6 +464,24 @@ def grouped_aggregate(
             narrowed = replace(narrowed, since=since, until=until)
             key.append(start)
         out[tuple(key)] = aggregate(
-            cur, narrowed, classes=classes, pos_label=pos_label, unmatched=unmatched
+            cur,
+            narrowed,
+            classes=classes,
+            pos_label=pos_label,
+            unmatched=unmatched,
+            shared=shared,
         )
     return out
+
+
+def _scope_labels(
+    cur: duckdb.DuckDBPyConnection, scope: Scope, classes: tuple[Label, ...] | None
+) -> ResolvedLabels:
+    """The classes of every labelled pair in ``scope``, for all of its groups."""
+    where, params = _where(scope, "l")
+    rows = cur.execute(
+        f"SELECT DISTINCT l.label, l.predicted FROM labelled l WHERE {where} "
+        "AND l.status = 'ok' AND l.label IS NOT NULL AND l.predicted IS NOT NULL",
+        params,
+    ).fetchall()
+    return resolve_labels({text for row in rows for text in row}, classes)

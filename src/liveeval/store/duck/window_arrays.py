@@ -115,6 +115,13 @@ def rollup_grouped_arrays(
         params=params,
     ).to_arrow_table()
     cell_group = _numbers(cells, names, number)
+    # The read's classes: every labelled pair's texts in the scope (as the grouped read).
+    scope_texts = {
+        text
+        for pair in zip(cells.column("t").to_pylist(), cells.column("pl").to_pylist(), strict=True)
+        if all(pair)
+        for text in pair
+    }
     cells = cells.filter(pa.array(cell_group >= 0))
     cell_group = cell_group[cell_group >= 0]
     col = {c: cells.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in _CELLS}
@@ -140,33 +147,23 @@ def rollup_grouped_arrays(
     t_text = ["" if v is None else str(v) for v in cells.column("t").to_pylist()]
     p_text = ["" if v is None else str(v) for v in cells.column("pl").to_pylist()]
     valid = np.array([bool(a) and bool(b) for a, b in zip(t_text, p_text, strict=True)], np.bool_)
-    texts = sorted({t for t, ok in zip(t_text, valid.tolist(), strict=True) if ok})
-    texts = sorted(set(texts) | {p for p, ok in zip(p_text, valid.tolist(), strict=True) if ok})
-    resolved = resolve_labels(texts, classes)
+    resolved = resolve_labels(scope_texts, classes)
     labels = resolved.labels
-    declared = len(resolve_labels([], classes).labels)
     t_index = np.array([resolved.index.get(t, -1) for t in t_text], np.int64)
     p_index = np.array([resolved.index.get(p, -1) for p in p_text], np.int64)
     labelled = np.bincount(cell_group[valid], weights=col["n"][valid], minlength=g_count)
     labelled = np.rint(labelled).astype(np.int64)
 
-    # Which groups resolve to exactly the model's two classes, as the grouped read would.
+    # Every group of the read reports the read's classes (as the grouped read does, so
+    # that windows merge); the columns are the groups with labelled pairs of a binary
+    # model whose classes need no note.
     pos = pos_label
     if pos is None and set(labels) in ({0, 1}, {-1, 1}):
         pos = 1
-    binary_model = len(labels) == 2 and pos is not None and pos in labels
+    binary_model = len(labels) == 2 and pos is not None and pos in labels and not resolved.notes
     column = np.zeros(g_count, np.bool_)
     if binary_model:
-        extras = [i for i in range(declared, len(labels))]
-        column[:] = True
-        for i in extras:
-            seen = np.zeros(g_count, np.bool_)
-            for side in (t_index, p_index):
-                hit = valid & (side == i)
-                seen[cell_group[hit]] = True
-            column &= seen
-        if classes and extras:
-            column[:] = False  # a note names the extra class in every group that has it
+        column[cell_group[valid]] = True
     confusion = np.zeros((g_count, 2, 2))
     if binary_model:
         use = valid & column[cell_group]
@@ -269,6 +266,7 @@ def rollup_grouped_arrays(
                 pos_label=pos_label,
                 exact=False,
                 resolution=SCORE_BINS,
+                shared=resolved,
             )
     return GroupedArrays(
         tuple(keyed[i] for i in order),

@@ -24,7 +24,7 @@ from ...metrics import LatencySketch, ScoreDistribution
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT
 from ..interface import SCORE_BINS, LabelDelays, Scope, ScoreHistogram, StoreStats
-from ..labels import resolve_labels
+from ..labels import ResolvedLabels, resolve_labels
 from ._window_sql import (
     BUCKET,
     add_rows,
@@ -175,6 +175,7 @@ def rollup_grouped_models(
         )
     if unmatched is None:
         unmatched = unmatched_outcomes(cur)
+    shared = _model_labels(cells, labels)
     for row in counts.to_pylist():
         key = tuple(row[n] for n in names)
         model = str(key[0])
@@ -196,11 +197,25 @@ def rollup_grouped_models(
             pos_label=pos_label,
             exact=False,
             resolution=SCORE_BINS,
+            shared=shared[model],
         )
     return {
         model: dict(sorted(got.items(), key=lambda kv: tuple((v is None, str(v)) for v in kv[0])))
         for model, got in out.items()
     }
+
+
+def _model_labels(
+    cells: Mapping[tuple[Any, ...], pa.Table],
+    labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+) -> dict[str, ResolvedLabels]:
+    """Each model's classes over all of its windows and groups (keys start with the
+    model), so every window reports the same classes and the windows merge."""
+    texts: dict[str, set[str]] = {m: set() for m in labels}
+    for key, table in cells.items():
+        pairs = zip(table.column("t").to_pylist(), table.column("pl").to_pylist(), strict=True)
+        texts[str(key[0])].update(text for pair in pairs if all(pair) for text in pair)
+    return {m: resolve_labels(texts[m], labels[m][0]) for m in labels}
 
 
 def models_grouped(
