@@ -11,7 +11,9 @@ A real PostgreSQL server is started for the run (Debian's binaries, fsync on) wi
 ``tests/pgserver.py``. Environment: ``BENCH_DURATION`` (wrk ``-d``, default 10s),
 ``BENCH_ROUNDS`` (default 3), ``BENCH_INGEST_ROWS`` (default 1,000,000),
 ``BENCH_METRICS_EVENTS`` (labelled predictions for the metrics read, default
-10,000,000), ``BENCH_OUT`` (default ``bench/results/postgres.json``).
+10,000,000), ``BENCH_OUT`` (default ``bench/results/postgres.json``),
+``BENCH_BEFORE_SRC`` (predict: a liveeval from these sources, e.g. the main checkout's
+``src``, measured in every round too, on its own database: a same-run before/after).
 """
 
 from __future__ import annotations
@@ -38,12 +40,17 @@ import run as server_bench  # noqa: E402  (bench/server/run.py: wrk, start, mode
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 INGEST_ROWS = int(os.environ.get("BENCH_INGEST_ROWS", "1000000"))
 METRICS_EVENTS = int(os.environ.get("BENCH_METRICS_EVENTS", "10000000"))
+# Another source tree (e.g. the main checkout's src) measured in the same rounds as
+# "before": a same-run before/after of a change to the server.
+BEFORE_SRC = os.environ.get("BENCH_BEFORE_SRC", "")
 
 
-def predict(location: str, model_path: Path) -> dict[str, object]:
+def predict(location: str, model_path: Path, before: str = "") -> dict[str, object]:
     rounds: list[dict[str, dict[int, dict[str, float]]]] = []
     for r in range(ROUNDS):
         order = ["reference", "liveeval"] if r % 2 == 0 else ["liveeval", "reference"]
+        if BEFORE_SRC:
+            order.insert(1, "before")
         measured: dict[str, dict[int, dict[str, float]]] = {}
         for name in order:
             port = server_bench.free_port()
@@ -54,8 +61,10 @@ def predict(location: str, model_path: Path) -> dict[str, object]:
                 ready = f"http://127.0.0.1:{port}/docs"
             else:
                 cmd = [sys.executable, "-m", "liveeval", "serve", "--model"]
-                cmd += [f"fraud={model_path}", "--store", location, "--port", str(port)]
-                proc = server_bench.start(cmd)
+                store = before if name == "before" else location
+                cmd += [f"fraud={model_path}", "--store", store, "--port", str(port)]
+                src = {"PYTHONPATH": BEFORE_SRC} if name == "before" else None
+                proc = server_bench.start(cmd, src)
                 ready = f"http://127.0.0.1:{port}/healthz"
             try:
                 server_bench.wait(ready, timeout=120)
@@ -68,16 +77,18 @@ def predict(location: str, model_path: Path) -> dict[str, object]:
                 server_bench.stop(proc)
         rounds.append(measured)
         print(json.dumps(measured), flush=True)
-    ratios = {}
-    for c in server_bench.CONNECTIONS:
-        values = [m["liveeval"][c]["rps"] / m["reference"][c]["rps"] for m in rounds]
-        ratios[c] = {
-            "median": float(np.median(values)),
-            "min": min(values),
-            "max": max(values),
-            "rounds": [round(v, 3) for v in values],
-        }
-    return {"ratio": ratios, "rounds": rounds}
+    ratios: dict[str, dict[int, dict[str, object]]] = {}
+    for name in ("liveeval", "before") if BEFORE_SRC else ("liveeval",):
+        ratios[name] = {}
+        for c in server_bench.CONNECTIONS:
+            values = [m[name][c]["rps"] / m["reference"][c]["rps"] for m in rounds]
+            ratios[name][c] = {
+                "median": float(np.median(values)),
+                "min": min(values),
+                "max": max(values),
+                "rounds": [round(v, 3) for v in values],
+            }
+    return {"ratio": ratios["liveeval"], "before_ratio": ratios.get("before"), "rounds": rounds}
 
 
 def ingest(location: str) -> dict[str, object]:
@@ -203,7 +214,9 @@ def main() -> None:
         model_path = server_bench.model(Path(tmp))
         os.environ["PGPASSFILE"] = str(pg.passfile)
         if "predict" in parts:
-            results["predict"] = predict(pg.create_database("predict"), model_path)
+            # "before" has its own database: the sources may differ in schema version.
+            before = pg.create_database("predict_before") if BEFORE_SRC else ""
+            results["predict"] = predict(pg.create_database("predict"), model_path, before)
         if "ingest" in parts:
             results["ingest"] = ingest(pg.create_database("ingest"))
         if "metrics" in parts:

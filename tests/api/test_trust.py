@@ -464,3 +464,28 @@ def test_rows_stamped_before_the_year_rule_never_break_a_read(tmp_path):
         windows = client.get("/v1/models/fut/windows?size=1d").json()["windows"]
         assert [w["start"][:10] for w in windows] == ["2026-11-01"]
         assert client.get("/v1/models/fut/metrics").json()["predictions"] == 3
+
+
+def test_an_early_outcome_outside_the_classes_leaves_the_score_reads_working(app):
+    # An outcome that arrives before its prediction cannot be checked against the
+    # model's classes: "spam" for a 0/1 model is then an extra class of its confusion
+    # matrix, and the score-based reads (drift of the score, estimates) leave it out.
+    for i in range(6):
+        event = {"id": f"s{i}", "model": "inty", "label": i % 2, "score": 0.1 + 0.15 * i}
+        assert app.post("/v1/predictions", json=event).status_code == 200
+        assert (
+            app.post("/v1/outcomes", json={"prediction_id": f"s{i}", "label": i % 2}).status_code
+            == 200
+        )
+    early = {"prediction_id": "late-x", "label": "spam"}
+    assert app.post("/v1/outcomes", json=early).status_code == 200
+    late = {"id": "late-x", "model": "inty", "label": 1, "score": 0.9}
+    assert app.post("/v1/predictions", json=late).status_code == 200
+    _reads_are_fine(app)
+    version = app.get("/v1/models").json()["served"]["inty"][0]["version"]
+    r = app.get(f"/v1/models/inty/drift?reference=version:{version}")
+    assert r.status_code == 200, r.text
+    estimation = app.get("/v1/models/inty/windows?size=1h").json()["estimation"]
+    assert "pos_label" not in str(estimation.get("reason"))
+    metrics = app.get("/v1/models/inty/metrics").json()
+    assert "spam" in metrics["confusion_matrix"]["labels"]

@@ -158,7 +158,7 @@ def test_evaluate_options_are_checked_as_one_line_errors(tmp_path):
             app, ["monitor", "--evaluate", "--store", str(store), "--interval", bad]
         )
         assert result.exit_code == 2, bad
-        assert "is not a number of seconds from 0.1 to 86400 (one day)" in result.output, bad
+        assert "is not a number of seconds from 0.01 to 86400 (one day)" in result.output, bad
 
 
 def test_an_alert_rule_window_longer_than_any_time_range_is_refused_at_load(tmp_path):

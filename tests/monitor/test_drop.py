@@ -4,12 +4,24 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liveeval.metrics import Evaluation
 from liveeval.metrics.change import ShiryaevRoberts
 from liveeval.metrics.interval import wilson
 from liveeval.metrics.registry import METRICS
-from liveeval.monitor.drop import DropTest, Look, detect_drop, proportion_cells, reading_of
+from liveeval.monitor.drop import (
+    DropRun,
+    DropTest,
+    Look,
+    LookCount,
+    LookCounts,
+    detect_drop,
+    proportion_cells,
+    reading_of,
+    start_run,
+)
 from liveeval.store.interface import StoreStats
 
 T0 = datetime(2026, 1, 1)
@@ -119,3 +131,66 @@ def test_too_short_a_reference_is_not_ready():
     looks = _looks(10_000, 0.9, 0.9, n=10)
     evidence = detect_drop(DropTest("f1"), looks[:3], looks[3:])
     assert not evidence.ready and "reference holds 3 looks" in (evidence.reason or "")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sizes=st.lists(st.sampled_from([0, 3, 20, 60, 150]), min_size=1, max_size=300),
+    drop_at=st.integers(0, 300),
+    min_samples=st.sampled_from([1, 50, 100]),
+    cuts=st.lists(st.integers(0, 90), max_size=6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_run_of_looks_fed_at_once_equals_feeding_them_one_by_one(
+    sizes, drop_at, min_samples, cuts, seed
+):
+    # Looks of uneven sizes (some empty) summed into units of min_samples, a drop part
+    # way: the units, the statistic, the first alarm and the evidence are the same
+    # however the looks are batched.
+    rng = np.random.default_rng(seed)
+    n = np.array(sizes, dtype=float)
+    x = rng.binomial(n.astype(int), np.where(np.arange(n.size) < drop_at, 0.9, 0.7)).astype(float)
+    looks = [
+        LookCount(T0 + timedelta(hours=i), T0 + timedelta(hours=i + 1), xi, ni, int(ni))
+        for i, (xi, ni) in enumerate(zip(x.tolist(), n.tolist(), strict=True))
+    ]
+    test = DropTest("accuracy", min_samples=min_samples, alpha=0.01)
+    one_by_one = start_run(test, [LookCount(T0, T0, 880.0, 1000.0, 1000)])
+    batched = start_run(test, [LookCount(T0, T0, 880.0, 1000.0, 1000)])
+    assert isinstance(one_by_one, DropRun) and isinstance(batched, DropRun)
+    for look in looks:
+        one_by_one.feed(look)
+    columns, at = LookCounts.of(looks), 0
+    for cut in [*cuts, len(looks)]:
+        batched.feed_many(columns[at : at + cut])
+        at += cut
+    assert batched.unit_starts == one_by_one.unit_starts
+    assert batched.evidence().to_dict() == one_by_one.evidence().to_dict()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.sampled_from([0, 1, 3, 20, 60, 150]), min_size=1, max_size=120),
+    min_samples=st.sampled_from([0, 1, 50, 100, 400]),
+    carried=st.integers(0, 60),
+)
+def test_units_grouped_in_numpy_equal_the_units_grouped_look_by_look(sizes, min_samples, carried):
+    looks = LookCounts.of(
+        [
+            LookCount(T0 + timedelta(hours=i), T0 + timedelta(hours=i + 1), s // 2, s, s)
+            for i, s in enumerate(sizes)
+        ]
+    )
+    test = DropTest("accuracy", min_samples=min_samples)
+    run = start_run(test, [LookCount(T0, T0, 880.0, 1000.0, 1000)])
+    assert isinstance(run, DropRun)
+    # A unit partly filled before (fewer samples than min_samples).
+    run.feed(LookCount(T0, T0, 0.0, float(carried), min(carried, max(min_samples - 1, 0))))
+    other = run.copy()
+    assert run._group(looks) == other._group_one_by_one(looks)
+    assert (run._start, run._x, run._n, run._held) == (
+        other._start,
+        other._x,
+        other._n,
+        other._held,
+    )

@@ -25,8 +25,8 @@ from ..errors import ConfigError, LiveevalError
 
 __all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "run_evaluation"]
 
-# Below a tenth of a second the loop only spins; above a day, the wait overflows.
-MIN_INTERVAL = 0.1
+# Below a hundredth of a second the loop only spins; above a day, the wait overflows.
+MIN_INTERVAL = 0.01
 MAX_INTERVAL = 86_400.0
 
 

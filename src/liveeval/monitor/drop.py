@@ -54,6 +54,7 @@ __all__ = [
     "DropTest",
     "Look",
     "LookCount",
+    "LookCounts",
     "Reading",
     "RunMark",
     "detect_drop",
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 Reading = Literal["proportion", "quantile", "bounded"]
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 # A bounded metric's reference needs this many looks with a value to estimate its mean.
 MIN_REFERENCE_LOOKS = 5
@@ -310,6 +313,65 @@ class LookCount:
     samples: int
 
 
+@dataclass(frozen=True)
+class LookCounts:
+    """Looks as columns (each row a :class:`LookCount`): how the alert loop's fast path
+    and :func:`detect_drop` hand a run of looks to :meth:`DropRun.feed_many`."""
+
+    start: list[datetime]
+    end: list[datetime]
+    x: FloatArray
+    n: FloatArray
+    samples: IntArray
+
+    @classmethod
+    def of(cls, looks: Sequence[LookCount]) -> LookCounts:
+        return cls(
+            [look.start for look in looks],
+            [look.end for look in looks],
+            np.array([look.x for look in looks], dtype=np.float64),
+            np.array([look.n for look in looks], dtype=np.float64),
+            np.array([look.samples for look in looks], dtype=np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def __getitem__(self, part: slice) -> LookCounts:
+        return LookCounts(
+            self.start[part], self.end[part], self.x[part], self.n[part], self.samples[part]
+        )
+
+    def __add__(self, other: LookCounts) -> LookCounts:
+        return LookCounts(
+            self.start + other.start,
+            self.end + other.end,
+            np.concatenate([self.x, other.x]),
+            np.concatenate([self.n, other.n]),
+            np.concatenate([self.samples, other.samples]),
+        )
+
+    def same_prefix(self, other: LookCounts) -> int:
+        """How many leading looks the two have in common (periods and counts)."""
+        m = min(len(self), len(other))
+        periods = [
+            a != b or c != d
+            for a, b, c, d in zip(self.start, other.start, self.end, other.end, strict=False)
+        ]
+        differ = (
+            (self.x[:m] != other.x[:m])
+            | (self.n[:m] != other.n[:m])
+            | (self.samples[:m] != other.samples[:m])
+            | np.array(periods, dtype=bool)
+        )
+        return int(np.argmax(differ)) if differ.any() else m
+
+    @property
+    def total(self) -> tuple[float, float]:
+        """(successes, trials) over every look."""
+        return float(self.x.sum()), float(self.n.sum())
+
+
 def _look_counts(looks: Sequence[Look], counter: _Counter, min_samples: int) -> list[LookCount]:
     """Looks as counts. Counts add up, so only a bounded metric's looks are merged as
     statistics first (its value is not additive), until each holds ``min_samples``."""
@@ -372,27 +434,125 @@ class DropRun:
 
     def feed(self, look: LookCount) -> None:
         """Take one look (in time order)."""
-        if self._start is None:
-            self._start = look.start
-        self._x, self._n = self._x + look.x, self._n + look.n
-        self._held += look.samples
-        if self._held >= self.test.min_samples:
-            self._unit(self._start, look.end, self._x, self._n, self._held)
-            self._start, self._x, self._n, self._held = None, 0.0, 0.0, 0
+        self.feed_many(LookCounts.of([look]))
 
-    def _unit(self, start: datetime, end: datetime, x: float, n: float, samples: int) -> None:
-        self.unit_starts.append(start)
-        self.unit_samples.append(samples)
-        self.samples += samples
-        if self.detector.update(x, n) and self.first_alarm is None:
-            _, _, since_looks, _ = self.detector.since_change()
-            self.first_alarm = {
-                "at": end.isoformat(),
-                "looks_since_change": since_looks,
-                "samples_since_change": sum(
-                    self.unit_samples[len(self.unit_samples) - since_looks :]
-                ),
-            }
+    def feed_many(self, looks: LookCounts) -> None:
+        """Take a run of looks (in time order): the same state as :meth:`feed` look by
+        look, bitwise (the units hold the same sums, and the detector's
+        :meth:`~liveeval.metrics.change.ShiryaevRoberts.update_many` does not depend on
+        how its looks are batched)."""
+        if not len(looks):
+            return
+        whole = (
+            self._x.is_integer()
+            and self._n.is_integer()
+            and bool(np.array_equal(looks.x, np.floor(looks.x)))
+            and bool(np.array_equal(looks.n, np.floor(looks.n)))
+        )
+        units = self._group(looks) if whole else self._group_one_by_one(looks)
+        if units[0]:
+            self._units(*units)
+
+    def _group(
+        self, looks: LookCounts
+    ) -> tuple[list[datetime], list[datetime], list[float], list[float], list[int]]:
+        """Looks summed into units of ``min_samples`` with numpy: whole-number counts,
+        whose sums are exact in any order (so the same as one by one)."""
+        size = len(looks)
+        least = self.test.min_samples
+        held = np.cumsum(looks.samples)  # samples since the first look
+        # The look that closes the first unit, and after a unit closed at j, the next.
+        first = int(np.searchsorted(held, least - self._held, "left"))
+        after = np.maximum(np.searchsorted(held, held + least, "left"), np.arange(1, size + 1))
+        follow = after.tolist()
+        ends: list[int] = []
+        at = first
+        while at < size:
+            ends.append(at)
+            at = follow[at]
+        cx, cn = np.cumsum(looks.x), np.cumsum(looks.n)
+        if not ends:  # every look goes to the unit being filled
+            self._start = self._start if self._start is not None else looks.start[0]
+            self._x, self._n = self._x + float(cx[-1]), self._n + float(cn[-1])
+            self._held += int(held[-1])
+            return [], [], [], [], []
+        last = ends[-1]
+        leftover: tuple[datetime | None, float, float, int] = (None, 0.0, 0.0, 0)
+        if last + 1 < size:  # the looks after the last unit start the next one
+            leftover = (
+                looks.start[last + 1],
+                float(cx[-1] - cx[last]),
+                float(cn[-1] - cn[last]),
+                int(held[-1] - held[last]),
+            )
+        at_end = np.array(ends)
+        before = np.concatenate(([-1], at_end[:-1]))
+        ux = cx[at_end] - np.where(before >= 0, cx[before], 0.0)
+        un = cn[at_end] - np.where(before >= 0, cn[before], 0.0)
+        us = held[at_end] - np.where(before >= 0, held[before], 0)
+        ux[0] += self._x
+        un[0] += self._n
+        us[0] += self._held
+        starts = [looks.start[b + 1] for b in before.tolist()]
+        if self._start is not None:
+            starts[0] = self._start
+        ends_at = [looks.end[e] for e in ends]
+        self._start, self._x, self._n, self._held = leftover
+        return starts, ends_at, ux.tolist(), un.tolist(), us.tolist()
+
+    def _group_one_by_one(
+        self, looks: LookCounts
+    ) -> tuple[list[datetime], list[datetime], list[float], list[float], list[int]]:
+        """Looks summed into units of ``min_samples``, in order (any counts)."""
+        least = self.test.min_samples
+        start, x, n, held = self._start, self._x, self._n, self._held
+        starts: list[datetime] = []
+        ends: list[datetime] = []
+        ux: list[float] = []
+        un: list[float] = []
+        us: list[int] = []
+        for i, (xi, ni, si) in enumerate(
+            zip(looks.x.tolist(), looks.n.tolist(), looks.samples.tolist(), strict=True)
+        ):
+            if start is None:
+                start = looks.start[i]
+            x, n, held = x + xi, n + ni, held + si
+            if held >= least:
+                starts.append(start)
+                ends.append(looks.end[i])
+                ux.append(x)
+                un.append(n)
+                us.append(held)
+                start, x, n, held = None, 0.0, 0.0, 0
+        self._start, self._x, self._n, self._held = start, x, n, held
+        return starts, ends, ux, un, us
+
+    def _units(
+        self,
+        starts: list[datetime],
+        ends: list[datetime],
+        x: list[float],
+        n: list[float],
+        samples: list[int],
+    ) -> None:
+        first = len(self.unit_starts)
+        self.unit_starts += starts
+        self.unit_samples += samples
+        self.samples += sum(samples)
+        detector = self.detector
+        taken = 0
+        if self.first_alarm is None:
+            taken = detector.update_many(x, n, until_alarm=True)
+            if detector.alarmed:
+                _, _, since_looks, _ = detector.since_change()
+                at = first + taken
+                self.first_alarm = {
+                    "at": ends[taken - 1].isoformat(),
+                    "looks_since_change": since_looks,
+                    "samples_since_change": sum(self.unit_samples[at - since_looks : at]),
+                }
+        if taken < len(x):
+            detector.update_many(x[taken:], n[taken:])
 
     def mark(self) -> RunMark:
         """The run's state now, to :meth:`restore` later (the units fed so far stay in
@@ -477,7 +637,9 @@ class DropRun:
         return out
 
 
-def start_run(test: DropTest, reference: Sequence[LookCount]) -> DropRun | DropEvidence:
+def start_run(
+    test: DropTest, reference: Sequence[LookCount] | LookCounts
+) -> DropRun | DropEvidence:
     """The run of a proportion metric's ``test`` after ``reference`` (its looks as
     counts), or evidence that is not ready (with its reason). The same baseline as
     :func:`detect_drop`: Wilson's one-sided limit at ``reference_alpha``, or the
@@ -487,10 +649,11 @@ def start_run(test: DropTest, reference: Sequence[LookCount]) -> DropRun | DropE
         raise ValueError(f"start_run takes proportion metrics, not {test.metric!r}")
     if test.baseline is not None:
         return DropRun(test, "proportion", test.baseline, {"threshold": test.baseline})
-    x = sum(look.x for look in reference)
-    n = sum(look.n for look in reference)
-    start = reference[0].start.isoformat() if reference else None
-    end = reference[-1].end.isoformat() if reference else None
+    if not isinstance(reference, LookCounts):
+        reference = LookCounts.of(reference)
+    x, n = reference.total
+    start = reference.start[0].isoformat() if len(reference) else None
+    end = reference.end[-1].isoformat() if len(reference) else None
     found = _counts_baseline(test, "proportion", x, n, start, end, None)
     if isinstance(found, str):
         return DropEvidence(test.metric, test.direction, False, False, found, budget=test.budget)
@@ -554,8 +717,7 @@ def detect_drop(test: DropTest, reference: Sequence[Look], looks: Sequence[Look]
             return evidence
         baseline, before = found
     run = DropRun(test, reading, baseline, before, (counter.low, counter.width))
-    for look in _look_counts(looks, counter, test.min_samples):
-        run.feed(look)
+    run.feed_many(LookCounts.of(_look_counts(looks, counter, test.min_samples)))
     return run.evidence()
 
 

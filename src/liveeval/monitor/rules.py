@@ -457,10 +457,10 @@ def parse_alerts(raw: Any, where: str) -> AlertSettings:
             raise ConfigError(f"{where}: two alert rules are named {rule.name!r}")
         seen.add(rule.name)
     interval = _number(raw, "interval_seconds", 60.0, f"{where} [alerts]")
-    if not 0.1 <= interval <= 86_400:
+    if not 0.01 <= interval <= 86_400:
         raise ConfigError(
             f"{where} [alerts] interval_seconds: {interval!r} is not a number of seconds "
-            "from 0.1 to 86400 (one day)"
+            "from 0.01 to 86400 (one day)"
         )
     profile_rules = raw.get("profile_rules", True)
     if not isinstance(profile_rules, bool):

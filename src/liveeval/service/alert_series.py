@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from ..metrics.labels import Label
-from ..metrics.registry import MetricSpec, metric_spec
+from ..metrics.registry import MetricSpec
 from ..monitor.drop import (
     DropEvidence,
     DropRun,
     DropTest,
-    LookCount,
+    LookCounts,
     RunMark,
     proportion_cells,
     start_run,
@@ -49,6 +50,7 @@ __all__ = [
     "resume",
     "series_digest",
     "series_looks",
+    "split_reference",
 ]
 
 _EPOCH = datetime(1970, 1, 1)
@@ -189,17 +191,14 @@ class SeriesLooks:
 
     def look_counts(
         self, spec: MetricSpec, labels: tuple[Label, ...], pos_label: Label | None
-    ) -> list[LookCount] | None:
+    ) -> LookCounts | None:
+        """The looks as the detector takes them (columns); None when the metric is not
+        a fixed ratio of cells for these classes."""
         found = self.counts(spec, labels, pos_label)
         if found is None:
             return None
         x, n, samples = found
-        return [
-            LookCount(s, e, xi, ni, si)
-            for s, e, xi, ni, si in zip(
-                self.start, self.end, x.tolist(), n.tolist(), samples.tolist(), strict=True
-            )
-        ]
+        return LookCounts(self.start, self.end, x, n, samples.astype(np.int64, copy=False))
 
 
 def series_digest(
@@ -300,39 +299,52 @@ def series_looks(
 @dataclass
 class SeriesState:
     """What a series keeps between cycles. While its reference is not complete: the
-    looks before the re-read ``boundary``. After: the detector ``run`` fed every look
-    so far, its mark at the boundary (``base``) and, for each look read again since,
-    the look and the mark after it (``tail``): a cycle resumes from the mark before the
-    first look that changed."""
+    looks before the re-read ``boundary`` (``frozen``). After: the detector ``run`` fed
+    every look so far, its mark at the boundary (``base``) and the looks fed since
+    (``tail``, read again each cycle): a cycle whose re-read looks start with the tail
+    only feeds the new ones; otherwise it goes back to the base and feeds the re-read
+    part again (a few days of looks, in numpy)."""
 
     boundary: datetime
-    frozen: list[LookCount] = field(default_factory=list)
+    frozen: LookCounts | None = None
     run: DropRun | None = None
     base: RunMark | None = None
-    tail: list[tuple[LookCount, RunMark]] = field(default_factory=list)
+    tail: LookCounts | None = None
 
 
 def split_reference(
-    rule: Rule, spec: MetricSpec, looks: list[LookCount]
-) -> tuple[list[LookCount], list[LookCount], datetime | None]:
-    """(reference, after, when the reference ends) as the engine's whole-series split;
-    the end is None while the reference is still filling."""
+    rule: Rule,
+    starts: Sequence[datetime],
+    ends: Sequence[datetime],
+    samples: Callable[[int], int],
+) -> tuple[slice, slice, datetime | None]:
+    """The reference and the looks after it, as slices of looks sorted by start (with
+    ``ends`` in the same order), and when the reference ends — None while it is still
+    filling. ``samples(i)`` is the number of samples of look ``i`` (read only until the
+    reference is full). One split for both evaluation paths: the fast path's counts
+    and the windowed statistics.
+
+    A threshold rule has no reference (it ends at the epoch). ``first:N``: the looks
+    until they hold ``N`` samples. A time range: the looks inside it; those after it
+    start at its end or later.
+    """
     if rule.condition.threshold is not None:
-        return [], looks, _EPOCH
+        return slice(0, 0), slice(0, len(starts)), _EPOCH
     first = rule.reference_first
     if first is not None:
         total = 0
-        for i, look in enumerate(looks):
-            total += look.samples
+        for i in range(len(starts)):
+            total += samples(i)
             if total >= first:
-                return looks[: i + 1], looks[i + 1 :], look.end
-        return looks, [], None
+                return slice(0, i + 1), slice(i + 1, len(starts)), ends[i]
+        return slice(0, len(starts)), slice(len(starts), len(starts)), None
     found = rule.reference_range()
     assert found is not None
     start, end = found
+    low = bisect.bisect_left(starts, start)
     return (
-        [look for look in looks if look.start >= start and look.end <= end],
-        [look for look in looks if look.start >= end],
+        slice(low, max(low, bisect.bisect_right(ends, end))),
+        slice(bisect.bisect_left(starts, end), len(starts)),
         end,
     )
 
@@ -341,57 +353,42 @@ def resume(
     test: DropTest,
     rule: Rule,
     state: SeriesState | None,
-    fresh: list[LookCount],
+    fresh: LookCounts,
     boundary: datetime,
 ) -> tuple[DropEvidence, SeriesState]:
     """The evidence after the series' kept part (``state``) and ``fresh`` (its looks
     from the old boundary on), and the state to keep with the new ``boundary``."""
     if state is not None and state.run is not None and state.base is not None:
-        run, tail = state.run, state.tail
-        same = 0
-        while same < min(len(fresh), len(tail)) and fresh[same] == tail[same][0]:
-            same += 1
-        if same < len(tail):
-            run.restore(tail[same - 1][1] if same else state.base)
-        entries = [entry for entry in tail[:same] if entry[0].start >= boundary]
-        base = state.base
-        if same and tail[same - 1][0].start < boundary:
-            base = tail[same - 1][1]
-        base = _feed(run, fresh[same:], boundary, base, entries)
-        return run.evidence(), SeriesState(boundary, run=run, base=base, tail=entries)
-    spec = metric_spec(rule.metric)
-    looks = ([] if state is None else state.frozen) + fresh
-    reference, after, ends = split_reference(rule, spec, looks)
-    started = start_run(test, reference)
+        run, tail, base = state.run, state.tail, state.base
+        frozen = bisect.bisect_left(fresh.start, boundary)  # looks the boundary passed
+        same = 0 if tail is None else fresh.same_prefix(tail)
+        if tail is not None and same == len(tail) and frozen == 0:
+            run.feed_many(fresh[same:])  # only new looks
+            return run.evidence(), SeriesState(boundary, run=run, base=base, tail=fresh)
+        run.restore(base)
+        advanced = _advance(run, fresh, boundary, base)
+        return run.evidence(), advanced
+    looks = fresh if state is None or state.frozen is None else state.frozen + fresh
+    samples = looks.samples.tolist()
+    reference, after, ends = split_reference(rule, looks.start, looks.end, samples.__getitem__)
+    started = start_run(test, looks[reference])
+    kept = looks[: bisect.bisect_left(looks.start, boundary)]
     if isinstance(started, DropEvidence):
-        return started, SeriesState(boundary, frozen=[x for x in looks if x.start < boundary])
+        return started, SeriesState(boundary, frozen=kept)
     if ends is None or ends > boundary:  # the reference is still read again
-        for look in after:
-            started.feed(look)
-        frozen = [x for x in looks if x.start < boundary]
-        return started.evidence(), SeriesState(boundary, frozen=frozen)
+        started.feed_many(looks[after])
+        return started.evidence(), SeriesState(boundary, frozen=kept)
     # The reference is complete and will not be read again: keep the detector.
-    marks: list[tuple[LookCount, RunMark]] = []
-    base = _feed(started, after, boundary, started.mark(), marks)
-    return started.evidence(), SeriesState(boundary, run=started, base=base, tail=marks)
+    advanced = _advance(started, looks[after], boundary, started.mark())
+    return started.evidence(), advanced
 
 
-def _feed(
-    run: DropRun,
-    looks: list[LookCount],
-    boundary: datetime,
-    base: RunMark,
-    entries: list[tuple[LookCount, RunMark]],
-) -> RunMark:
-    """Feed ``looks`` (in order); those from ``boundary`` on are read again next cycle,
-    so each gets its mark in ``entries``; returns the mark at the boundary."""
-    frozen = 0
-    while frozen < len(looks) and looks[frozen].start < boundary:
-        run.feed(looks[frozen])
-        frozen += 1
+def _advance(run: DropRun, looks: LookCounts, boundary: datetime, base: RunMark) -> SeriesState:
+    """Feed ``looks`` (in order) to ``run``, whose state is ``base``; those from
+    ``boundary`` on are read again next cycle: the mark before them is the new base."""
+    frozen = bisect.bisect_left(looks.start, boundary)
     if frozen:
+        run.feed_many(looks[:frozen])
         base = run.mark()
-    for look in looks[frozen:]:
-        run.feed(look)
-        entries.append((look, run.mark()))
-    return base
+    run.feed_many(looks[frozen:])
+    return SeriesState(boundary, run=run, base=base, tail=looks[frozen:])

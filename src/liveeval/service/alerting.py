@@ -30,10 +30,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..errors import LiveevalError
 from ..metrics import Evaluation
@@ -41,7 +44,15 @@ from ..metrics.confusion import ConfusionMatrix
 from ..metrics.registry import metric_spec
 from ..monitor.alerts import AlertScope, AlertTracker, Subscriber, notice_from_json
 from ..monitor.business import error_counts, expected_cost, false_alarms_per_day
-from ..monitor.drop import DropEvidence, DropTest, Look, detect_drop, look_samples, metric_result
+from ..monitor.drop import (
+    DropEvidence,
+    DropTest,
+    Look,
+    LookCounts,
+    detect_drop,
+    look_samples,
+    metric_result,
+)
 from ..monitor.notice import AlertNotice
 from ..monitor.rules import Rule, profile_rules
 from ..monitor.windows import ceil_to, floor_to, summarise_label_delays
@@ -63,6 +74,7 @@ from .alert_series import (
     resume,
     series_digest,
     series_looks,
+    split_reference,
 )
 from .business import model_costs
 
@@ -88,6 +100,8 @@ REFRESH = timedelta(days=3)
 _ALL = "*"
 # Window rules on a window's business figures (service/business.py), not catalogue metrics.
 _BUSINESS = ("false_alarms_per_day", "expected_cost")
+# A series with no look since its boundary.
+_NO_LOOKS = LookCounts([], [], np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64))
 
 
 @dataclass
@@ -360,14 +374,14 @@ class AlertEngine:
             yield from memo[1]
             return
         answers: list[tuple[AlertScope, Verdict]] = []
-        fresh: dict[tuple[Any, ...], list[Any]] = {}
+        fresh: dict[tuple[Any, ...], LookCounts] = {}
         for group, looks in series.items():
             counts = looks.look_counts(spec, buckets.labels, buckets.pos_label)
             if counts is None:  # not a fixed ratio of cells: the whole-statistics read
                 self._slow.add((rule.name, model))
                 yield from self._sequential(rule, model, now, {})
                 return
-            fresh[group] = [c for c in counts if old is None or c.start >= old]
+            fresh[group] = counts if old is None else counts[bisect_left(counts.start, old) :]
         known = [key[2] for key in self._states if key[:2] == (rule.name, model)]
         groups = sorted(
             set(known) | set(fresh), key=lambda g: tuple((v is None, str(v)) for v in g)
@@ -375,7 +389,7 @@ class AlertEngine:
         for group in groups:
             key = (rule.name, model, group)
             evidence, self._states[key] = resume(
-                test, rule, self._states.get(key), fresh.get(group, []), boundary
+                test, rule, self._states.get(key), fresh.get(group, _NO_LOOKS), boundary
             )
             answers.append((self._scope(rule, model, group), self._drop_verdict(rule, evidence)))
         self._read_from[(rule.name, model)] = boundary
@@ -471,24 +485,14 @@ class AlertEngine:
         return grouped
 
     def _split(self, rule: Rule, looks: list[Look]) -> tuple[list[Look], list[Look]]:
-        if rule.condition.threshold is not None:
-            return [], looks
-        first = rule.reference_first
-        if first is not None:
-            spec = metric_spec(rule.metric)
-            total = 0
-            for i, look in enumerate(looks):
-                total += look_samples(spec, look.stats)
-                if total >= first:
-                    return looks[: i + 1], looks[i + 1 :]
-            return looks, []
-        found = rule.reference_range()
-        assert found is not None
-        start, end = found
-        return (
-            [look for look in looks if look.start >= start and look.end <= end],
-            [look for look in looks if look.start >= end],
+        spec = metric_spec(rule.metric)
+        reference, after, _ = split_reference(
+            rule,
+            [look.start for look in looks],
+            [look.end for look in looks],
+            lambda i: look_samples(spec, looks[i].stats),
         )
+        return looks[reference], looks[after]
 
     def _drop_verdict(self, rule: Rule, evidence: DropEvidence) -> Verdict:
         body = evidence.to_dict()

@@ -255,6 +255,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        10,
+        "latency sketch counts per hour",
+        # The PostgreSQL engine's: its metrics read sums latency per hour, four times
+        # fewer rows than per 15-minute bucket (store/postgres/load.py keeps it). The
+        # DuckDB engine reads rollup_latency and never writes this table; its roll's
+        # scratch database (a DuckDB) derives the hourly delta here before shipping it.
+        """
+        CREATE TABLE rollup_latency_hourly (
+            model VARCHAR NOT NULL, version VARCHAR NOT NULL, seg VARCHAR NOT NULL,
+            bucket BIGINT NOT NULL, k BIGINT NOT NULL, n BIGINT NOT NULL,
+            PRIMARY KEY (model, version, seg, bucket, k)
+        );
+        """,
+    ),
 ]
 
 # Data a migration derives from existing rows, run after its SQL in its transaction.

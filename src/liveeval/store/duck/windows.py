@@ -349,6 +349,15 @@ def score_histograms(
     texts = pc.unique(rows.column("label")).to_pylist()
     resolved = resolve_labels(texts, classes)
     labels = resolved.labels
+    if classes is not None and len(classes) == 2 and len(labels) > 2:
+        # An outcome whose label is no class (accepted before its prediction was seen)
+        # is an extra class in the confusion matrix; a score histogram has only the
+        # positive and the negative side, so its rows are left out here.
+        texts = [t for t in texts if resolved.index[t] < 2]
+        rows = rows.filter(pc.is_in(rows.column("label"), pa.array(texts, pa.string())))
+        labels = labels[:2]
+        if rows.num_rows == 0:
+            return {}
     if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
         pos_label = 1
     if pos_label is None or len(labels) > 2:

@@ -54,6 +54,7 @@ import pyarrow.compute as pc
 
 from ..duck import rollup
 from ..duck.features import insert_features
+from ..duck.rollup import HOUR
 from ..duck.schema import migrate as duck_migrate
 from ..events import SCHEMAS, content_schema, id_field
 from ..interface import BatchOutcome, WriteOutcome
@@ -81,6 +82,7 @@ _PAIR_COLUMNS = (
 _ROLLUPS: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
     ("rollup_counts", ("model", "version", "seg", "bucket"), {"lat_max": "greatest"}),
     ("rollup_latency", ("model", "version", "seg", "bucket", "k"), {}),
+    ("rollup_latency_hourly", ("model", "version", "seg", "bucket", "k"), {}),
     ("rollup_cells", ("model", "version", "seg", "bucket", "label", "predicted"), {"vbin": "and"}),
     ("rollup_scores", ("model", "version", "seg", "bucket", "kind", "label"), {"counts": "list"}),
     (
@@ -369,6 +371,12 @@ def _ship(cur: Any, scratch: Scratch, before: dict[str, set[Any]] | None) -> Non
     """Add the scratch database's rollups (this load's deltas) to PostgreSQL's, and write
     the feature state the load changed."""
     con = scratch.con
+    # The latency delta per hour too (the metrics read sums hours; schema v10).
+    con.execute(
+        "INSERT INTO rollup_latency_hourly SELECT model, version, seg, "
+        f"CAST(floor(bucket / {HOUR // rollup.BUCKET_SECONDS}) AS BIGINT), k, sum(n) "
+        "FROM rollup_latency GROUP BY ALL"
+    ).fetchall()
     sizes = con.execute(
         "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t, _, _ in _ROLLUPS)
     ).fetchall()[0]

@@ -26,12 +26,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT
@@ -54,7 +53,7 @@ from ..interface import (
     ScoreHistogram,
     StoreStats,
 )
-from .transfer import copy_out
+from .transfer import copy_out, copy_out_binary, int_arrays
 
 __all__ = ["Mirror"]
 
@@ -105,7 +104,9 @@ def _rollup_where(
         clauses.append("bucket >= %s")
         params.append(int((_naive(scope.since) - epoch).total_seconds()) // grain)
     if scope.until is not None:
-        clauses.append("bucket <= %s")
+        # The bucket starting at ``until`` is outside the scope (a rolled read's scope is
+        # on bucket boundaries): summed per window, it would join the last window.
+        clauses.append("bucket < %s")
         params.append(int((_naive(scope.until) - epoch).total_seconds()) // grain)
     return " AND ".join(clauses), params
 
@@ -236,6 +237,7 @@ def _rolled(
     first = "model, version, seg, min(bucket)"
     tables: dict[str, Any] = {
         **_window_sums(where, params, keys, first),
+        **_hourly_latency(s_where, s_params, every, grain, by),
         # The score lists are summed per window here, in numpy: in PostgreSQL (unnest
         # … WITH ORDINALITY, GROUP BY the index) it took ten times longer than moving
         # them as text, and the mirror's parsing and merging of a month of hourly lists
@@ -261,23 +263,41 @@ def _summed_lists(
     group under its first bucket (in the window and the scope), as rows of ``table``
     for the mirror; or the plain query when the lists differ in length."""
     span = 1 << 40 if every is None else int(every.total_seconds()) // grain
-    rows = cur.execute(
-        f"SELECT model, version, seg, bucket / {span}, bucket, label, "
-        f"array_to_string(counts, ',') FROM {table} WHERE {where} AND kind = 'l' "
+    # The lists travel in PostgreSQL's binary form (an int4 array is its elements
+    # back to back), decoded by numpy: as text (array_to_string, then parsed) they cost
+    # the server the formatting and the client the parsing of every count.
+    raw = copy_out_binary(
+        cur,
+        f"SELECT model, version, seg, bucket / {span}, bucket, label, counts FROM {table} "
+        f"WHERE {where} AND kind = 'l' "
         'ORDER BY model COLLATE "C", version COLLATE "C", seg COLLATE "C", 4, '
         'label COLLATE "C", bucket',
         params,
-    ).fetchall()
+    )
     plain = (f"{where} AND kind = 'l'", params)
-    if not rows:
+    if not raw:
         return schema.empty_table()
-    texts = pa.array([r[6] for r in rows], pa.string())
-    lists = pc.split_pattern(texts, ",")
-    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-    width = int(lengths[0])
-    if width == 0 or (lengths != width).any() or pc.any(pc.equal(texts, "")).as_py():
+    if any(v is None for r in raw for v in r):
         return plain
-    matrix = pc.cast(pc.list_flatten(lists), pa.int64()).to_numpy().reshape(len(rows), width)
+    fields = cast("list[list[bytes]]", raw)
+    arrays = int_arrays([r[6] for r in fields])
+    if arrays is None:
+        return plain
+    width = len(arrays[0])
+    if width == 0 or any(len(a) != width for a in arrays):
+        return plain
+    matrix = np.stack(arrays)
+    rows = [
+        (
+            r[0].decode(),
+            r[1].decode(),
+            r[2].decode(),
+            int.from_bytes(r[3], "big", signed=True),
+            int.from_bytes(r[4], "big", signed=True),
+            r[5].decode(),
+        )
+        for r in fields
+    ]
     keys = [(r[0], r[1], r[2], r[3], r[5]) for r in rows]
     starts = [i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]]
     sums = np.add.reduceat(matrix, starts, axis=0)
@@ -351,6 +371,7 @@ def models_grouped_statistics(
     first = "model, version, seg, min(bucket)"
     tables: dict[str, Any] = {
         **_window_sums(where, params, keys, first),
+        **_hourly_latency(s_where, s_params, every, grain, by),
     }
     if scores:
         tables[table] = (f"{s_where} AND kind = 'l'", s_params)
@@ -644,4 +665,34 @@ def _window_sums(
             "predicted",
             params,
         ),
+    }
+
+
+def _hourly_latency(
+    where: str, params: list[Any], every: timedelta | None, grain: int, by: Sequence[str]
+) -> dict[str, tuple[str, list[Any]]]:
+    """When the windows are whole hours (``grain`` is :data:`HOUR`, as for the hourly
+    score lists), the latency sketch's counts summed per window from
+    ``rollup_latency_hourly`` (schema v10: four times fewer rows than the 15-minute
+    ``rollup_latency``, the largest rollup a month's read sums), each group named by
+    the first 15-minute bucket of its first hour, which lies in the window and the
+    scope. The counts per key are those of the 15-minute rows (the same keys, summed),
+    so the percentiles are the same. ``where`` selects hourly buckets. Not grouped by
+    version or segment (``by`` empty), the rows of every version and segment are summed
+    together under one of them (the mirror's read sums them anyway; hashing fewer keys
+    is most of the sum's cost here)."""
+    if grain != HOUR:
+        return {}
+    per = HOUR // BUCKET_SECONDS
+    span = 1 << 40 if every is None else int(every.total_seconds()) // HOUR
+    if by:
+        names, keys = "version, seg", "model, version, seg"
+    else:
+        names, keys = "min(version), min(seg)", "model"
+    return {
+        "rollup_latency": (
+            f"SELECT model, {names}, min(bucket) * {per}, k, sum(n) "
+            f"FROM rollup_latency_hourly WHERE {where} GROUP BY {keys}, bucket / {span}, k",
+            params,
+        )
     }
