@@ -225,8 +225,8 @@ class GroupedArrays:
     - ``values``: ``float64[G, 3]`` business outcomes' count, sum and sum of squares;
       ``values_binary[g]`` whether all of group g's values are 0 or 1.
     - The **binary columns**: the groups whose classes are exactly ``labels`` (two,
-      ``pos_label`` among them) with unweighted counts and no notes — every window of a
-      binary model with both classes labelled, or with its classes declared.
+      ``pos_label`` among them) with unweighted counts and no notes — every window with
+      labelled pairs of a binary model (the windows of one read share its classes).
       ``binary[g]`` says which; for them ``confusion[g]`` (``float64[G, 2, 2]``, rows
       actual, columns predicted, in ``labels`` order), ``scores[g]`` (the labelled
       pairs' score distribution), ``losses[g]`` (log-loss and Brier sums) and the

@@ -4,10 +4,10 @@ The same four rollup reads as :func:`.windows.rollup_grouped` (counts, latency
 buckets, confusion cells with their sums, labelled score lists), one query each, but
 turned into arrays with one entry per group instead of a :class:`StoreStats` and an
 :class:`Evaluation` per window: the groups are numbered once, each table's rows are
-placed by group number in numpy, and the labels are resolved once for the whole read.
-Groups that are not plain binary windows of the model's two classes (one class so far,
-multiclass, extra labels) are assembled as the grouped read assembles them, from the
-same rows.
+placed by group number in numpy, and the labels are resolved once for the whole read
+(every group reports the read's classes, as in the grouped read). Groups that are not
+binary windows with labelled pairs (no labels yet, a multiclass model, classes with a
+note) are assembled as the grouped read assembles them, from the same rows.
 """
 
 from __future__ import annotations
