@@ -232,3 +232,41 @@ def test_score_histograms_from_the_same_read_equal_the_score_histograms_read(sto
         Scope("m"), ("version",), every=every, score_histograms=True, **kw
     )
     assert grouped.histograms is None
+
+
+def test_score_histograms_of_the_same_read_leave_out_labels_outside_declared_classes(tmp_path):
+    from liveeval.store import encode_label, open_store
+
+    engine = open_store(str(tmp_path / "odd.duckdb"))
+    t0 = dt.datetime(2026, 11, 1)
+    rng = np.random.default_rng(4)
+    predictions, outcomes = [], []
+    for i in range(80):
+        score = float(round(rng.random(), 2))
+        predictions.append(
+            {
+                "id": f"p{i}",
+                "model": "m",
+                "version": "v1",
+                "ts": t0 + dt.timedelta(minutes=3 * i),
+                "label": encode_label(1.0 if score >= 0.5 else 0.0),
+                "score": score,
+                "status": "ok",
+            }
+        )
+        truth: Any = "spam" if i == 7 else float(rng.random() < 0.4)
+        outcomes.append({"prediction_id": f"p{i}", "label": encode_label(truth), "ts": t0})
+    engine.commit("predictions", predictions)
+    engine.commit("outcomes", outcomes)
+    try:
+        kw: dict[str, Any] = {"classes": (0.0, 1.0), "pos_label": 1.0}
+        every = dt.timedelta(hours=1)
+        want = engine.score_histograms(Scope("m"), every, **kw)
+        got = engine.grouped_statistic_arrays(Scope("m"), every=every, score_histograms=True, **kw)
+        assert got.histograms is not None and got.histograms.keys() == want.keys()
+        for start, h in want.items():
+            np.testing.assert_array_equal(got.histograms[start].predicted, h.predicted)
+            np.testing.assert_array_equal(got.histograms[start].labelled, h.labelled)
+        _check(engine, Scope("m"), (), every, **kw)
+    finally:
+        engine.close()

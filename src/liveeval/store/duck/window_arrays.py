@@ -399,6 +399,16 @@ def _score_histograms(
     distinct = sorted(set(kept_texts))
     resolved = resolve_labels(distinct, classes)
     labels = resolved.labels
+    if classes is not None and len(classes) == 2 and len(labels) > 2:
+        # As score_histograms: rows labelled outside a declared binary model's classes
+        # (an early outcome's label) are left out.
+        inside = {t for t in distinct if resolved.index[t] < 2}
+        keep &= np.array([t in inside for t in texts], np.bool_)
+        kept_texts = [t for t, k in zip(texts, keep.tolist(), strict=True) if k]
+        distinct = sorted(inside)
+        labels = labels[:2]
+        if not keep.any():
+            return {}
     if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
         pos_label = 1
     if pos_label is None or len(labels) > 2:
