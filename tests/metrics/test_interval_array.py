@@ -13,6 +13,7 @@ from scipy import stats
 
 from liveeval.metrics.interval import (
     modified_wilson,
+    poisson_interval,
     poisson_lower,
     t_mean,
     t_quantile,
@@ -21,6 +22,7 @@ from liveeval.metrics.interval import (
 from liveeval.metrics.interval_array import (
     modified_wilson_array,
     normal_quantile,
+    poisson_interval_array,
     poisson_lower_array,
     t_mean_array,
     t_quantile_array,
@@ -69,6 +71,41 @@ def test_poisson_lower_array_solves_each_distinct_count_as_the_scalar_function()
     counts = np.array([0.0, 1.0, 2.0, 3.0, 1.0, 0.3, 2.5, 3.0, -1.0])
     got = poisson_lower_array(counts, 0.025)
     assert got.tolist() == [poisson_lower(float(c), 0.025) for c in counts]
+
+
+@pytest.mark.parametrize("confidence", [0.5, 0.9, 0.95, 0.99])
+def test_poisson_interval_array_agrees_with_the_scalar_bisection(confidence):
+    counts = np.array([*range(60), 100, 248, 300, 744, 745, 746, 1000, 5000, 20000, 3, 0])
+    lower, upper = poisson_interval_array(counts, confidence)
+    for k, lo, up in zip(counts.tolist(), lower.tolist(), upper.tolist(), strict=True):
+        expected_lo, expected_up = poisson_interval(k, confidence)
+        assert lo == pytest.approx(expected_lo, rel=1e-11, abs=0.0)
+        assert up == pytest.approx(expected_up, rel=1e-11, abs=0.0)
+
+
+def test_poisson_interval_array_equals_garwoods_chi_square_limits():
+    counts = np.array([0, 1, 7, 250, 12_345])
+    lower, upper = poisson_interval_array(counts, 0.95)
+    assert lower[0] == 0.0
+    assert lower[1:] == pytest.approx(stats.chi2.ppf(0.025, 2 * counts[1:]) / 2, rel=1e-12)
+    assert upper == pytest.approx(stats.chi2.ppf(0.975, 2 * counts + 2) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, np.nan])
+def test_poisson_interval_array_refuses_a_count_that_is_not_a_non_negative_integer(bad):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        poisson_interval_array([3, bad])
+
+
+def test_poisson_interval_array_covers_as_often_as_the_scalar_interval():
+    rng = np.random.default_rng(5)
+    for mean in (0.5, 4.0, 250.0):
+        draws = rng.poisson(mean, 2000)
+        lower, upper = poisson_interval_array(draws)
+        scalar = {k: poisson_interval(k) for k in set(draws.tolist())}
+        hits = int(((lower <= mean) & (mean <= upper)).sum())
+        assert hits == sum(scalar[k][0] <= mean <= scalar[k][1] for k in draws.tolist())
+        assert hits >= 0.95 * draws.size - 3 * math.sqrt(draws.size * 0.05)
 
 
 def test_normal_quantile_is_wichuras_as241_as_statistics_computes_it():

@@ -15,7 +15,9 @@ from liveeval.monitor.business import (
     ErrorCounts,
     error_counts,
     expected_cost,
+    expected_cost_array,
     false_alarms_per_day,
+    false_alarms_per_day_array,
 )
 
 
@@ -195,3 +197,23 @@ def test_outcome_values_whose_sum_overflows_have_no_mean_and_say_why():
     assert mean.value == pytest.approx(2e200 / 3)
     assert (mean.lower, mean.upper) == (None, None)
     assert "squared" in (mean.reason or "")
+
+
+def test_false_alarms_per_day_of_many_windows_agree_with_one_window_at_a_time():
+    counts = [0, 1, 3, 3, 17, 250, 251, 0]
+    got = false_alarms_per_day_array(counts, 3600.0)
+    for k, result in zip(counts, got, strict=True):
+        one = false_alarms_per_day(k, 3600.0)
+        assert (result.value, result.n, result.method) == (one.value, one.n, one.method)
+        assert result.lower == pytest.approx(one.lower, rel=1e-11, abs=0.0)
+        assert result.upper == pytest.approx(one.upper, rel=1e-11)
+        assert not result.higher_is_better
+    assert false_alarms_per_day_array([2], 0.0)[0].reason == "the window has no length"
+
+
+def test_expected_cost_of_many_windows_is_the_one_window_result_exactly():
+    rng = np.random.default_rng(3)
+    counts = [ErrorCounts(*(int(v) for v in rng.integers(0, 40, 4))) for _ in range(50)]
+    counts += [ErrorCounts(0, 0, 0, 0), ErrorCounts(0, 1, 2, 0), ErrorCounts(5, 0, 0, 95)]
+    got = expected_cost_array(counts, 1.0, 50.0)
+    assert got == [expected_cost(c, 1.0, 50.0) for c in counts]

@@ -17,7 +17,7 @@ same floats; see the two array modules for the rest). Pure numpy; no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,14 +25,23 @@ import numpy.typing as npt
 
 from .calibration import expected_calibration_error
 from .classification import PROPORTION_METHOD, ZERO_DIVISION, binary_metrics
+from .confusion import ConfusionMatrix
 from .evaluation import _LATENCY, Evaluation, EvaluationResult
 from .interval_array import modified_wilson_array, t_mean_array
+from .labels import Label
+from .latency import LatencySketch
 from .loss import SKEW_LIMIT, SMALL_N, LossSums
-from .ranking import average_precision
+from .ranking import ScoreDistribution, average_precision
 from .ranking_array import roc_auc_array
 from .result import MetricResult
 
-__all__ = ["evaluation_results", "loss_results_array", "proportion_results"]
+__all__ = [
+    "BinaryColumns",
+    "binary_column_results",
+    "evaluation_results",
+    "loss_results_array",
+    "proportion_results",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -166,10 +175,8 @@ def _to_f1(j: float) -> float:
     return 2.0 * j / (1.0 + j)
 
 
-def _binary_proportions(
-    cms: list[Evaluation], names: list[str], confidence: float
-) -> list[dict[str, MetricResult]]:
-    """The proportion metrics ``names`` of unweighted binary evaluations."""
+def _binary_cells(cms: Sequence[Evaluation]) -> tuple[FloatArray, FloatArray]:
+    """(tp, fp, fn, tn) per evaluation, of the weighted counts and of the rows."""
     count = len(cms)
     cells = np.empty((count, 4))
     rows = np.empty((count, 4))
@@ -180,6 +187,14 @@ def _binary_proportions(
         r = c if ev.confusion.rows is None else ev.confusion.rows
         cells[i] = (c[p, p], c[q, p], c[p, q], c[q, q])
         rows[i] = (r[p, p], r[q, p], r[p, q], r[q, q])
+    return cells, rows
+
+
+def _binary_proportions(
+    cells: FloatArray, rows: FloatArray, names: list[str], confidence: float
+) -> list[dict[str, MetricResult]]:
+    """The proportion metrics ``names`` from unweighted binary cells (tp, fp, fn, tn)."""
+    count = cells.shape[0]
     out: list[dict[str, MetricResult]] = [{} for _ in range(count)]
     all_rows = _sum_cells(rows, _ALL)
     for name in names:
@@ -351,68 +366,151 @@ def _unweighted_binary(evaluations: Sequence[Evaluation]) -> set[int]:
     return {i for i, ok in zip(binary, plain.tolist(), strict=True) if ok}
 
 
+@dataclass(frozen=True)
+class BinaryColumns:
+    """Unweighted binary evaluations of many groups as columns (G groups), one model's
+    two ``labels`` with ``pos_label`` among them: what
+    :func:`binary_column_results` needs, without an :class:`Evaluation` per group.
+
+    ``confusion[g]`` is group g's matrix (rows actual, columns predicted, in ``labels``
+    order); ``scores[g]``, ``losses[g]`` and ``latency(g)`` its labelled score
+    distribution, loss sums and latency sketch (None when it has none);
+    ``predictions`` and ``failures`` its prediction counts. ``matrix(g)`` gives the
+    :class:`~liveeval.metrics.confusion.ConfusionMatrix` for the metrics without an
+    array form."""
+
+    labels: tuple[Label, ...]
+    pos_label: Label
+    confusion: FloatArray
+    predictions: npt.NDArray[np.int64]
+    failures: npt.NDArray[np.int64]
+    scores: Sequence[ScoreDistribution | None]
+    losses: Sequence[LossSums | None]
+    latency: Callable[[int], LatencySketch | None]
+    matrix: Callable[[int], ConfusionMatrix]
+
+    @classmethod
+    def of(cls, evaluations: Sequence[Evaluation]) -> BinaryColumns:
+        """The columns of unweighted binary evaluations of one model."""
+        first = evaluations[0]
+        return cls(
+            first.labels,
+            first.pos_label,
+            np.stack([ev.confusion.counts for ev in evaluations]),
+            np.array([ev.predictions for ev in evaluations], dtype=np.int64),
+            np.array([ev.failures for ev in evaluations], dtype=np.int64),
+            [ev.scores[0] if ev.scores else None for ev in evaluations],
+            [ev.losses for ev in evaluations],
+            lambda g: evaluations[g].latency,
+            lambda g: evaluations[g].confusion,
+        )
+
+
 def _binary_results(
     evaluations: list[Evaluation], confidence: float, wanted: set[str], beta: float
 ) -> list[EvaluationResult]:
+    # Evaluations of several label sets (one per model) are columns each.
+    out: list[EvaluationResult | None] = [None] * len(evaluations)
+    by_labels: dict[tuple[str, str], list[int]] = {}
+    for i, ev in enumerate(evaluations):
+        by_labels.setdefault((repr(ev.labels), repr(ev.pos_label)), []).append(i)
+    for members in by_labels.values():
+        chosen = [evaluations[i] for i in members]
+        cells, rows = _binary_cells(chosen)
+        results = binary_column_results(
+            BinaryColumns.of(chosen), confidence, only=wanted, beta=beta, cells=(cells, rows)
+        )
+        for i, result in zip(members, results, strict=True):
+            out[i] = result
+    return [r for r in out if r is not None]
+
+
+def binary_column_results(
+    columns: BinaryColumns,
+    confidence: float = 0.95,
+    *,
+    only: Collection[str],
+    beta: float = 2.0,
+    cells: tuple[FloatArray, FloatArray] | None = None,
+) -> list[EvaluationResult]:
+    """Every group's ``Evaluation.result(confidence, beta=beta, only=only)`` from
+    :class:`BinaryColumns`: the proportions, F1, ROC-AUC, loss means and the failed
+    rate of all groups together (as :func:`evaluation_results`, the same floats), the
+    rest group by group. ``cells``: (tp, fp, fn, tn) of the counts and of the rows,
+    when the caller has them (default: the counts, unweighted)."""
+    wanted = set(only)
+    count = columns.confusion.shape[0]
+    p = columns.labels.index(columns.pos_label)
+    q = 1 - p
+    if cells is None:
+        c = columns.confusion
+        flat = np.stack([c[:, p, p], c[:, q, p], c[:, p, q], c[:, q, q]], axis=1)
+        cells = (flat, flat)
     beta_name = f"f{beta:g}".replace(".", "_")
     order = [beta_name if n == "<fbeta>" else n for n in _BINARY_ORDER]
     array_names = [n for n in _PROPORTIONS if n in wanted]
     rest = [n for n in order if n in wanted and n not in _PROPORTIONS]
-    per_window = _binary_proportions(evaluations, array_names, confidence)
+    per_window = _binary_proportions(cells[0], cells[1], array_names, confidence)
     if rest:
-        for ev, metrics in zip(evaluations, per_window, strict=True):
-            metrics.update(binary_metrics(ev.confusion, ev.pos_label, confidence, beta, only=rest))
+        for g, metrics in enumerate(per_window):
+            metrics.update(
+                binary_metrics(columns.matrix(g), columns.pos_label, confidence, beta, only=rest)
+            )
     ordered = [{n: m[n] for n in order if n in m} for m in per_window]
 
-    scored = [i for i, ev in enumerate(evaluations) if ev.scores]
+    scored = [g for g, d in enumerate(columns.scores) if d is not None]
     if scored and "roc_auc" in wanted:
-        aucs = roc_auc_array([evaluations[i].scores[0] for i in scored], confidence)  # type: ignore[index]
-        for i, result in zip(scored, aucs, strict=True):
-            ordered[i]["roc_auc"] = result
-    for i in scored:
-        dist = evaluations[i].scores[0]  # type: ignore[index]
+        aucs = roc_auc_array([columns.scores[g] for g in scored], confidence)  # type: ignore[misc]
+        for g, result in zip(scored, aucs, strict=True):
+            ordered[g]["roc_auc"] = result
+    for g in scored:
+        dist = columns.scores[g]
+        assert dist is not None
         if "average_precision" in wanted:
-            ordered[i]["average_precision"] = average_precision(dist, confidence)
+            ordered[g]["average_precision"] = average_precision(dist, confidence)
         if "expected_calibration_error" in wanted:
-            ordered[i]["expected_calibration_error"] = expected_calibration_error(
+            ordered[g]["expected_calibration_error"] = expected_calibration_error(
                 dist, 10, confidence
             )
-    lossy = [i for i, ev in enumerate(evaluations) if ev.losses is not None]
+    lossy = [g for g, s in enumerate(columns.losses) if s is not None]
     if lossy and {"log_loss", "brier"} & wanted:
-        sums = [evaluations[i].losses for i in lossy]
-        for i, results in zip(lossy, loss_results_array(sums, confidence), strict=True):  # type: ignore[arg-type]
-            ordered[i].update(results)
+        sums = [columns.losses[g] for g in lossy]
+        for g, results in zip(lossy, loss_results_array(sums, confidence), strict=True):  # type: ignore[arg-type]
+            ordered[g].update(results)
     if not _LATENCY.isdisjoint(wanted):
-        for i, ev in enumerate(evaluations):
-            if ev.latency is not None:
-                ordered[i].update(ev.latency.results(confidence))
-    failing = [i for i, ev in enumerate(evaluations) if ev.predictions]
-    if failing and "failed_prediction_rate" in wanted:
-        failures = np.array([evaluations[i].failures for i in failing], dtype=np.float64)
-        totals = np.array([evaluations[i].predictions for i in failing], dtype=np.float64)
+        for g in range(count):
+            sketch = columns.latency(g)
+            if sketch is not None:
+                ordered[g].update(sketch.results(confidence))
+    failing = np.flatnonzero(columns.predictions)
+    if failing.size and "failed_prediction_rate" in wanted:
+        failures = columns.failures[failing].astype(np.float64)
+        totals = columns.predictions[failing].astype(np.float64)
         lower, upper = modified_wilson_array(failures, totals, confidence)
-        for j, i in enumerate(failing):
-            ev = evaluations[i]
-            ordered[i]["failed_prediction_rate"] = MetricResult(
+        for j, g in enumerate(failing.tolist()):
+            n = int(columns.predictions[g])
+            ordered[g]["failed_prediction_rate"] = MetricResult(
                 "failed_prediction_rate",
-                ev.failures / ev.predictions,
+                int(columns.failures[g]) / n,
                 float(lower[j]),
                 float(upper[j]),
-                ev.predictions,
+                n,
                 confidence,
                 FAILED_METHOD,
                 higher_is_better=False,
             )
+    totals = columns.confusion.sum(axis=(1, 2)).tolist()
+    matrices = columns.confusion.astype(np.int64).tolist()
     return [
         EvaluationResult(
             "binary",
-            ev.labels,
-            ev.pos_label,
-            round(ev.confusion.total),
+            columns.labels,
+            columns.pos_label,
+            round(totals[g]),
             confidence,
-            ev.confusion.counts.astype(np.int64).tolist(),
-            ordered[i],
+            matrices[g],
+            ordered[g],
             [],
         )
-        for i, ev in enumerate(evaluations)
+        for g in range(count)
     ]

@@ -19,8 +19,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from ..metrics.interval import modified_wilson, poisson_interval
+from ..metrics.interval_array import modified_wilson_array, poisson_interval_array
 from ..metrics.labels import Label
 from ..metrics.result import MetricResult
 
@@ -28,7 +33,9 @@ __all__ = [
     "ErrorCounts",
     "error_counts",
     "expected_cost",
+    "expected_cost_array",
     "false_alarms_per_day",
+    "false_alarms_per_day_array",
 ]
 
 SECONDS_PER_DAY = 86_400.0
@@ -154,3 +161,79 @@ def expected_cost(
         COST_METHOD,
         higher_is_better=False,
     )
+
+
+def false_alarms_per_day_array(
+    false_positives: npt.ArrayLike, seconds: float, confidence: float = 0.95
+) -> list[MetricResult]:
+    """:func:`false_alarms_per_day` of many windows of one length ``seconds``, the Poisson
+    limits of every distinct count solved together
+    (:func:`~liveeval.metrics.interval_array.poisson_interval_array`: within 1e-11
+    relative of the scalar limits). Same formula, interval and references."""
+    fp = np.asarray(false_positives, dtype=np.int64).reshape(-1)
+    if not seconds > 0:
+        return [false_alarms_per_day(int(k), seconds, confidence) for k in fp.tolist()]
+    days = seconds / SECONDS_PER_DAY
+    lower, upper = poisson_interval_array(fp, confidence)
+    return [
+        MetricResult(
+            "false_alarms_per_day",
+            k / days,
+            lo / days,
+            hi / days,
+            k,
+            confidence,
+            POISSON_METHOD,
+            higher_is_better=False,
+        )
+        for k, lo, hi in zip(fp.tolist(), lower.tolist(), upper.tolist(), strict=True)
+    ]
+
+
+def expected_cost_array(
+    counts: Sequence[ErrorCounts], cost_fp: float, cost_fn: float, confidence: float = 0.95
+) -> list[MetricResult]:
+    """:func:`expected_cost` of many windows, the modified Wilson intervals of all of them
+    computed together (:func:`~liveeval.metrics.interval_array.modified_wilson_array`,
+    the scalar function's floats): the same results, operation for operation."""
+    n = np.array([c.n for c in counts], dtype=np.float64)
+    defined = n > 0
+    safe = np.where(defined, n, 1.0)
+    value = np.zeros(len(counts))
+    below: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+    above: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+    for cost, k in (
+        (cost_fp, np.array([c.fp for c in counts], dtype=np.float64)),
+        (cost_fn, np.array([c.fn for c in counts], dtype=np.float64)),
+    ):
+        p = k / safe
+        value += cost * p
+        lo, hi = modified_wilson_array(k, n, confidence)
+        below.append(cost * (p - lo))
+        above.append(cost * (hi - p))
+    # math.hypot per window, as expected_cost: never overflows, and the same floats.
+    low = [
+        max(v - math.hypot(a, b), 0.0)
+        for v, a, b in zip(value.tolist(), below[0].tolist(), below[1].tolist(), strict=True)
+    ]
+    high = [
+        v + math.hypot(a, b)
+        for v, a, b in zip(value.tolist(), above[0].tolist(), above[1].tolist(), strict=True)
+    ]
+    return [
+        MetricResult(
+            "expected_cost",
+            v,
+            lo,
+            hi,
+            c.n,
+            confidence,
+            COST_METHOD,
+            higher_is_better=False,
+        )
+        if ok
+        else expected_cost(c, cost_fp, cost_fn, confidence)
+        for c, ok, v, lo, hi in zip(
+            counts, defined.tolist(), value.tolist(), low, high, strict=True
+        )
+    ]

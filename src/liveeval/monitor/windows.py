@@ -16,7 +16,7 @@ boundary and may hold a few more than N (its ``labelled`` says how many).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -24,13 +24,15 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import ValidationError
-from ..metrics.batch import evaluation_results
-from ..metrics.evaluation import EvaluationResult
+from ..metrics.batch import binary_column_results, evaluation_results
+from ..metrics.evaluation import _LATENCY, EvaluationResult
 from ..metrics.labels import Label
 from ..metrics.result import MetricResult
 from ..store.interface import (
+    GroupedArrays,
     LabelDelays,
     Scope,
+    ScoreHistogram,
     StatisticsSource,
     StoreStats,
     event_years,
@@ -43,6 +45,7 @@ __all__ = [
     "Window",
     "WindowSize",
     "count_windows",
+    "read_time_windows",
     "summarise_label_delays",
     "time_windows",
 ]
@@ -220,6 +223,41 @@ def time_windows(
     ValidationError
         for a non-positive size or a maturity outside (0, 1].
     """
+    return read_time_windows(
+        source,
+        scope,
+        every,
+        by=by,
+        classes=classes,
+        pos_label=pos_label,
+        maturity=maturity,
+        confidence=confidence,
+        metrics=metrics,
+    )[0]
+
+
+def read_time_windows(
+    source: StatisticsSource,
+    scope: Scope,
+    every: timedelta,
+    *,
+    by: Sequence[Literal["version", "segment"]] = (),
+    classes: tuple[Label, ...] | None = None,
+    pos_label: Label | None = None,
+    maturity: float = DEFAULT_MATURITY,
+    confidence: float = 0.95,
+    metrics: Collection[str] | None = None,
+    score_histograms: bool = False,
+) -> tuple[list[Window], Mapping[datetime, ScoreHistogram] | None]:
+    """:func:`time_windows`, and with ``score_histograms`` the windows' score histograms
+    when the store answered them from the same read (``GroupedArrays.histograms``;
+    None: read them with :meth:`~liveeval.store.StatisticsSource.score_histograms`).
+
+    Raises
+    ------
+    ValidationError
+        as :func:`time_windows`.
+    """
     _check_maturity(maturity)
     if every.total_seconds() <= 0:
         raise ValidationError(f"window size {every} must be positive", column="size")
@@ -227,46 +265,114 @@ def time_windows(
     # store answers whole windows from its per-bucket statistics, without a scan).
     since, until = event_years(scope)
     scope = replace(scope, since=floor_to(since, every), until=ceil_to(until, every))
-    grouped = source.grouped_statistics(
-        scope, by, every=every, classes=classes, pos_label=pos_label
+    arrays = source.grouped_statistic_arrays(
+        scope,
+        by,
+        every=every,
+        classes=classes,
+        pos_label=pos_label,
+        latency=metrics is None or not _LATENCY.isdisjoint(metrics),
+        score_histograms=score_histograms,
     )
-    if not grouped:
-        return []
-    per_group: dict[tuple[Any, ...], dict[datetime, StoreStats]] = {}
-    for key, stats in grouped.items():
-        per_group.setdefault(tuple(key[:-1]), {})[key[-1]] = stats
+    if not len(arrays):
+        return [], arrays.histograms
+    per_group: dict[tuple[Any, ...], dict[datetime, int]] = {}
+    for g, key in enumerate(arrays.keys):
+        per_group.setdefault(tuple(key[:-1]), {})[key[-1]] = g
     # From the first window with predictions to the last: the range asked for only
     # narrows, so a wide 'since' never makes thousands of empty windows. Beyond
     # MAX_WINDOWS, the most recent ones.
-    first = min(k[-1] for k in grouped)
-    last = max(k[-1] for k in grouped)
+    first = min(k[-1] for k in arrays.keys)
+    last = max(k[-1] for k in arrays.keys)
     count = int(round((last - first) / every)) + 1
     try:
         first = max(first, last - (MAX_WINDOWS - 1) * every)
     except OverflowError:  # 10,000 windows of this size reach before year 1
         pass
     starts = [first + i * every for i in range(min(count, MAX_WINDOWS))]
-    results = _results_together(
-        [per_group[g].get(start) for g in per_group for start in starts], confidence, metrics
-    )
+    shown = [per_group[grp].get(start) for grp in per_group for start in starts]
+    results = _array_results(arrays, [g for g in shown if g is not None], confidence, metrics)
     out: list[Window] = []
     for group in sorted(per_group, key=lambda g: tuple((v is None, str(v)) for v in g)):
         values = dict(zip(by, group, strict=True))
         buckets = per_group[group]
         for start in starts:
-            out.append(
-                _stats_window(
-                    start,
-                    start + every,
-                    values.get("version", scope.version),
-                    values.get("segment", scope.segment),
-                    buckets.get(start),
-                    maturity,
-                    confidence,
-                    metrics,
-                    results,
+            version = values.get("version", scope.version)
+            segment = values.get("segment", scope.segment)
+            at = buckets.get(start)
+            end = start + every
+            if at is None:
+                out.append(Window(start, end, version, segment, 0, 0, 0, maturity))
+            elif at in arrays.other or metrics is None:
+                stats = arrays.stats(at)
+                got = {id(stats): results[at]} if at in results else None
+                out.append(
+                    _stats_window(
+                        start, end, version, segment, stats, maturity, confidence, metrics, got
+                    )
                 )
-            )
+            else:
+                window = (start, end, version, segment)
+                out.append(
+                    _column_window(arrays, at, window, maturity, confidence, results.get(at))
+                )
+    return out, arrays.histograms
+
+
+def _column_window(
+    arrays: GroupedArrays,
+    g: int,
+    window: tuple[datetime, datetime, str | None, str | None],
+    maturity: float,
+    confidence: float,
+    result: EvaluationResult | None,
+) -> Window:
+    """Group ``g`` of the binary columns as a window (``_stats_window`` of its
+    statistics, without building them): (start, end, version, segment)."""
+    n, total, total_sq = arrays.values[g].tolist()
+    outcome_values = {}
+    if n:
+        outcome_values = StoreStats(
+            None, 0, 0, 0, 0, values=(int(n), total, total_sq, bool(arrays.values_binary[g]))
+        ).business_metrics(confidence)
+    return Window(
+        *window,
+        int(arrays.predictions[g]),
+        int(arrays.failed[g]),
+        int(arrays.labelled[g]),
+        maturity,
+        result,
+        (),
+        outcome_values,
+    )
+
+
+def _array_results(
+    arrays: GroupedArrays,
+    shown: Sequence[int],
+    confidence: float,
+    metrics: Collection[str] | None,
+) -> dict[int, EvaluationResult]:
+    """The results of the groups ``shown`` that have labels, by group number: the binary
+    columns together from arrays
+    (:func:`~liveeval.metrics.batch.binary_column_results`), the other groups'
+    evaluations together (:func:`~liveeval.metrics.batch.evaluation_results`). Only
+    for a limited set of ``metrics`` (a time series); a full result per window is
+    computed window by window."""
+    if metrics is None:
+        return {}
+    labelled = [g for g in shown if arrays.labelled[g] > 0]
+    columns = [g for g in labelled if g not in arrays.other]
+    out: dict[int, EvaluationResult] = {}
+    if columns:
+        found = binary_column_results(arrays.columns(columns), confidence, only=metrics)
+        out.update(zip(columns, found, strict=True))
+    rest = [g for g in labelled if g in arrays.other]
+    stats = [arrays.other[g] for g in rest]
+    with_evaluation = [(g, s) for g, s in zip(rest, stats, strict=True) if s.evaluation]
+    evaluations = [s.evaluation for _, s in with_evaluation if s.evaluation is not None]
+    found = evaluation_results(evaluations, confidence, only=metrics)
+    out.update(zip((g for g, _ in with_evaluation), found, strict=True))
     return out
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import NotFoundError, ValidationError
 from ..metrics.drift import (
     DriftCall,
+    DriftMeasurement,
     DriftRule,
     Histogram,
     Status,
@@ -301,9 +302,11 @@ def drift_of(
         last = len(starts) - 1
         for k in by_window[last]:
             column, calls, j = owners[k]
-            # The latest window is what a user reads first: measured in full, with intervals.
-            entry = column.full(last, grid_rule, calls, j, text).to_dict()
-            entry["effect"].update(_interval(column, last, rule))
+            # The latest window is what a user reads first: measured in full, with intervals
+            # (one measurement with the rule's bootstrap gives both).
+            measured = column.measure(last, rule)
+            entry = column.full(measured, calls, j, text).to_dict()
+            entry["effect"].update(_interval_of(measured))
             latest.append(entry)
     return {
         "model": model,
@@ -365,14 +368,17 @@ class _Column:
     # Per cell, as the answer shows them: effect, p-value, adjusted p, drifted, status, rows.
     cells: tuple[Sequence[Any], ...] = ()
 
-    def full(self, i: int, rule: DriftRule, calls: GridCalls, j: int, text: str) -> ColumnDrift:
+    def measure(self, i: int, rule: DriftRule) -> DriftMeasurement:
+        """Window ``i`` measured in full (with ``rule``'s bootstrap interval)."""
         current = self.histogram(i)
         if self.grid.kind == "categorical":
-            m = measure_categorical(self.reference, current, rule)
-        elif self.scalar:
-            m = measure_numeric(self.reference, current, rule)
-        else:
-            m = measure_numeric_windows(self.reference, [current], rule)[0]
+            return measure_categorical(self.reference, current, rule)
+        if self.scalar:
+            return measure_numeric(self.reference, current, rule)
+        return measure_numeric_windows(self.reference, [current], rule)[0]
+
+    def full(self, m: DriftMeasurement, calls: GridCalls, j: int, text: str) -> ColumnDrift:
+        """The call of cell ``j`` (measured in full as ``m``) as the answer shows it."""
         p_adjusted = float(calls.p_adjusted[j])
         call = DriftCall(
             m,
@@ -393,6 +399,11 @@ def _interval(column: _Column, i: int, rule: DriftRule) -> dict[str, Any]:
         m = measure_numeric(column.reference, current, rule)
     else:
         m = measure_categorical(column.reference, current, rule)
+    return _interval_of(m)
+
+
+def _interval_of(m: DriftMeasurement) -> dict[str, Any]:
+    """A measurement's effect interval as the answer shows it."""
     finite = [
         None if v is None or not math.isfinite(v) else v for v in (m.effect_lower, m.effect_upper)
     ]

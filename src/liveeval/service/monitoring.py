@@ -7,6 +7,7 @@ and the metrics to show, and renders JSON.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,8 +22,8 @@ from ..monitor.windows import (
     Window,
     WindowSize,
     count_windows,
+    read_time_windows,
     summarise_label_delays,
-    time_windows,
 )
 from ..readiness.profile import Costs
 from ..report.model import metric_dict
@@ -33,7 +34,7 @@ from ..store.interface import (
     ScoreHistogram,
     StatisticsSource,
 )
-from .business import model_costs, window_business
+from .business import model_costs, windows_business
 
 if TYPE_CHECKING:
     from .core import Service
@@ -110,8 +111,9 @@ def windows_of(
     window_size = WindowSize.parse(size)
     level = DEFAULT_MATURITY if maturity is None else maturity
     scope = Scope(model, since, until, version, segment)
+    read: Mapping[datetime, ScoreHistogram] | None = None
     if window_size.every is not None:
-        found = time_windows(
+        found, read = read_time_windows(
             source,
             scope,
             window_size.every,
@@ -120,6 +122,7 @@ def windows_of(
             pos_label=pos_label,
             maturity=level,
             metrics=chosen,
+            score_histograms=not by and pos_label is not None,
         )
     else:
         assert window_size.labelled is not None
@@ -143,9 +146,10 @@ def windows_of(
     estimation: dict[str, Any] = {"available": False, "reason": "count windows are not estimated"}
     if window_size.every is not None:
         estimation, estimates = _estimates(
-            source, scope, window_size.every, found, classes, pos_label, by
+            source, scope, window_size.every, found, classes, pos_label, by, read
         )
     delays = _label_delay(source, scope)
+    business = windows_business(found, pos_label, costs)
     return {
         "model": model,
         "size": str(window_size),
@@ -165,9 +169,9 @@ def windows_of(
             {
                 **window_dict(w, chosen),
                 "estimate": estimates.get((w.start, w.version, w.segment)),
-                "business": window_business(w, pos_label, costs),
+                "business": money,
             }
-            for w in found
+            for w, money in zip(found, business, strict=True)
         ],
     }
 
@@ -185,22 +189,28 @@ def _estimates(
     classes: tuple[Label, ...] | None,
     pos_label: Label | None,
     by: tuple[str, ...],
+    read: Mapping[datetime, ScoreHistogram] | None = None,
 ) -> tuple[dict[str, Any], dict[tuple[datetime, str | None, str | None], dict[str, Any]]]:
     """Estimates before labels for the ``estimating`` windows of a binary model with
     scores: calibrated on the labelled predictions of the realized windows in the
     answer, checked against the estimating windows' labels so far, and counting the
-    labels each window already has (its interval closes as they arrive)."""
+    labels each window already has (its interval closes as they arrive). ``read``: the
+    windows' score histograms when the windows' read gave them."""
     none: dict[tuple[datetime, str | None, str | None], dict[str, Any]] = {}
     if by:
         return {"available": False, "reason": "not estimated per version or segment group"}, none
     if pos_label is None:
         return _multiclass_estimates(source, scope, every, found, classes)
     try:
-        hists = source.score_histograms(
-            _window_bounds(scope, found),
-            every,
-            classes=classes,
-            pos_label=pos_label,
+        hists = (
+            read
+            if read is not None
+            else source.score_histograms(
+                _window_bounds(scope, found),
+                every,
+                classes=classes,
+                pos_label=pos_label,
+            )
         )
     except LiveevalError as exc:
         return {"available": False, "reason": str(exc)}, none

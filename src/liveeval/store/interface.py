@@ -20,7 +20,15 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import ValidationError
-from ..metrics import Evaluation, MetricResult
+from ..metrics import (
+    ConfusionMatrix,
+    Evaluation,
+    LatencySketch,
+    LossSums,
+    MetricResult,
+    ScoreDistribution,
+)
+from ..metrics.batch import BinaryColumns
 from ..metrics.interval import normal_mean, wilson
 from ..metrics.labels import Label
 from .events import Kind
@@ -39,6 +47,7 @@ __all__ = [
     "EventSink",
     "FeatureHistogram",
     "FeatureWindows",
+    "GroupedArrays",
     "LabelDelays",
     "Ledger",
     "Notification",
@@ -198,6 +207,217 @@ class StoreStats:
     def label_coverage(self) -> float | None:
         ok = self.predictions - self.failed
         return self.labelled / ok if ok > 0 else None
+
+
+FloatMatrix = np.ndarray[Any, np.dtype[np.float64]]
+IntVector = np.ndarray[Any, np.dtype[np.int64]]
+BoolVector = np.ndarray[Any, np.dtype[np.bool_]]
+
+
+@dataclass(frozen=True)
+class GroupedArrays:
+    """:meth:`StatisticsSource.grouped_statistics` as columns, one entry per group
+    (G groups, ``keys[g]`` as that method's keys and in its order): what a read of many
+    windows needs without a :class:`StoreStats` and an :class:`Evaluation` per window.
+
+    - ``predictions``, ``failed``, ``labelled``: ``int64[G]``; ``unmatched`` the
+      store-wide count of outcomes without a prediction.
+    - ``values``: ``float64[G, 3]`` business outcomes' count, sum and sum of squares;
+      ``values_binary[g]`` whether all of group g's values are 0 or 1.
+    - The **binary columns**: the groups whose classes are exactly ``labels`` (two,
+      ``pos_label`` among them) with unweighted counts and no notes — every window with
+      labelled pairs of a binary model (the windows of one read share its classes).
+      ``binary[g]`` says which; for them ``confusion[g]`` (``float64[G, 2, 2]``, rows
+      actual, columns predicted, in ``labels`` order), ``scores[g]`` (the labelled
+      pairs' score distribution), ``losses[g]`` (log-loss and Brier sums) and the
+      latency sketch of ``latency[g]`` (count, zeros, sum, sum of squares, max) with
+      its buckets ``sketch_keys`` (group, key, count rows, by group) hold what
+      :meth:`stats` would put in an :class:`Evaluation`.
+    - ``other[g]``: every other group's :class:`StoreStats` (multiclass windows,
+      windows with one class so far, weighted or noted ones), as the grouped read
+      gives it.
+    - ``histograms``: :meth:`StatisticsSource.score_histograms` of the same windows when
+      asked for (``score_histograms=True``, not grouped) and the engine answers it from
+      the same read; None otherwise (read them separately).
+
+    :meth:`stats` gives any group as the grouped read's :class:`StoreStats`; the
+    DuckDB engine answers from its rollups with one query per table, other engines
+    convert their grouped read (:meth:`of`).
+    """
+
+    keys: tuple[tuple[Any, ...], ...]
+    predictions: IntVector
+    failed: IntVector
+    labelled: IntVector
+    unmatched: int
+    values: FloatMatrix
+    values_binary: BoolVector
+    labels: tuple[Label, ...]
+    pos_label: Label | None
+    binary: BoolVector
+    confusion: FloatMatrix
+    scores: tuple[ScoreDistribution | None, ...]
+    losses: tuple[LossSums | None, ...]
+    latency: FloatMatrix
+    sketch_keys: tuple[IntVector, IntVector, FloatMatrix]
+    other: Mapping[int, StoreStats] = field(default_factory=dict)
+    # score_histograms(scope, every) of the same windows, when asked and answered.
+    histograms: Mapping[datetime, ScoreHistogram] | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def of(cls, grouped: Mapping[tuple[Any, ...], StoreStats]) -> GroupedArrays:
+        """The columns of a grouped read's answer (how an engine without a columnar
+        read answers :meth:`StatisticsSource.grouped_statistic_arrays`: correct, not
+        faster)."""
+        keys = tuple(grouped)
+        stats = list(grouped.values())
+        g = len(stats)
+        common: tuple[tuple[Label, ...], Label] | None = None
+        column: list[bool] = []
+        for st in stats:
+            ev = st.evaluation
+            ok = (
+                ev is not None
+                and ev.is_binary
+                and not st.notes
+                and ev.confusion.rows is None
+                and bool((ev.confusion.counts == ev.confusion.squares).all())
+                and (ev.scores is None or len(ev.scores) == 1)
+                and ev.top_label is None
+            )
+            if ok and ev is not None:
+                here = (ev.labels, ev.pos_label)
+                common = common or here
+                ok = here == common
+            column.append(ok)
+        confusion = np.zeros((g, 2, 2))
+        latency = np.zeros((g, 5))
+        scores: list[ScoreDistribution | None] = [None] * g
+        losses: list[LossSums | None] = [None] * g
+        groups, keys_, counts = [], [], []
+        other: dict[int, StoreStats] = {}
+        for i, (st, ok) in enumerate(zip(stats, column, strict=True)):
+            ev = st.evaluation
+            if not ok or ev is None:
+                other[i] = st
+                continue
+            confusion[i] = ev.confusion.counts
+            scores[i] = ev.scores[0] if ev.scores else None
+            losses[i] = ev.losses
+            sketch = ev.latency
+            if sketch is not None:
+                latency[i] = (
+                    sketch.count,
+                    sketch.zeros,
+                    sketch.total,
+                    sketch.total_sq,
+                    sketch.maximum,
+                )
+                groups.append(np.full(sketch.keys.size, i, np.int64))
+                keys_.append(sketch.keys.astype(np.int64))
+                counts.append(sketch.counts.astype(np.float64))
+        labels, pos_label = common if common is not None else ((), None)
+        return cls(
+            keys,
+            np.array([st.predictions for st in stats], np.int64),
+            np.array([st.failed for st in stats], np.int64),
+            np.array([st.labelled for st in stats], np.int64),
+            max((st.unmatched_outcomes for st in stats), default=0),
+            np.array([st.values[:3] for st in stats], np.float64).reshape(g, 3),
+            np.array([bool(st.values[3]) for st in stats], np.bool_),
+            labels,
+            pos_label,
+            np.array(column, np.bool_),
+            confusion,
+            tuple(scores),
+            tuple(losses),
+            latency,
+            (
+                np.concatenate(groups) if groups else np.zeros(0, np.int64),
+                np.concatenate(keys_) if keys_ else np.zeros(0, np.int64),
+                np.concatenate(counts) if counts else np.zeros(0),
+            ),
+            other,
+        )
+
+    def sketch(self, g: int) -> LatencySketch | None:
+        """Group ``g``'s latency sketch (None without latencies)."""
+        return self.sketch_of(self.latency[g], self.sketch_keys, g)
+
+    @staticmethod
+    def sketch_of(
+        totals: FloatMatrix, sketch_keys: tuple[IntVector, IntVector, FloatMatrix], g: int
+    ) -> LatencySketch | None:
+        """The latency sketch of group ``g`` from its ``latency`` row and the buckets."""
+        count, zeros, total, total_sq, maximum = totals.tolist()
+        if not count:
+            return None
+        at, keys, counts = sketch_keys
+        lo, hi = np.searchsorted(at, [g, g + 1]).tolist()
+        sketch = LatencySketch()
+        sketch.keys = keys[lo:hi].astype(np.int64)
+        sketch.counts = counts[lo:hi].astype(np.float64)
+        sketch.zeros = int(zeros)
+        sketch.count = int(count)
+        sketch.total = float(total)
+        sketch.total_sq = float(total_sq)
+        sketch.maximum = float(maximum)
+        return sketch
+
+    def matrix(self, g: int) -> ConfusionMatrix:
+        """Group ``g``'s confusion matrix (a binary-column group)."""
+        counts = self.confusion[g].copy()
+        return ConfusionMatrix(self.labels, counts, counts.copy())
+
+    def columns(self, rows: Sequence[int]) -> BinaryColumns:
+        """The binary columns of groups ``rows`` (each with ``binary[g]``) for
+        :func:`~liveeval.metrics.batch.binary_column_results`."""
+        at = list(rows)
+        assert self.pos_label is not None
+        return BinaryColumns(
+            self.labels,
+            self.pos_label,
+            self.confusion[at],
+            self.predictions[at],
+            self.failed[at],
+            [self.scores[g] for g in at],
+            [self.losses[g] for g in at],
+            lambda i: self.sketch(at[i]),
+            lambda i: self.matrix(at[i]),
+        )
+
+    def stats(self, g: int) -> StoreStats:
+        """Group ``g`` as :meth:`StatisticsSource.grouped_statistics` gives it."""
+        found = self.other.get(g)
+        if found is not None:
+            return found
+        dist = self.scores[g]
+        evaluation = Evaluation(
+            self.labels,
+            self.pos_label,
+            self.matrix(g),
+            None if dist is None else [dist],
+            None,
+            self.losses[g],
+            self.sketch(g),
+        )
+        predictions, failed = int(self.predictions[g]), int(self.failed[g])
+        evaluation.predictions = predictions
+        evaluation.failures = failed
+        n, total, total_sq = self.values[g].tolist()
+        return StoreStats(
+            evaluation,
+            predictions,
+            failed,
+            int(self.labelled[g]),
+            self.unmatched,
+            self.labels,
+            [],
+            (int(n), total, total_sq, bool(self.values_binary[g])),
+        )
 
 
 @dataclass(frozen=True)
@@ -712,6 +932,28 @@ class StatisticsSource(Protocol):
         ``SCORE_BINS`` bins (ROC-AUC and average precision count pairs sharing a bin as
         ties); multiclass ranking and loss metrics are left out with a note. Otherwise
         each group is a scan (exact, slower)."""
+        ...
+
+    def grouped_statistic_arrays(
+        self,
+        scope: Scope,
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+        latency: bool = True,
+        score_histograms: bool = False,
+    ) -> GroupedArrays:
+        """:meth:`grouped_statistics` with ``every`` as columns (:class:`GroupedArrays`;
+        ``GroupedArrays.stats(g)`` equals the grouped read's ``StoreStats`` of
+        ``keys[g]``, sums within float rounding): for reads of many windows. The DuckDB
+        engine (and a table export) reads its rollups into arrays directly; an engine
+        may convert its grouped read (``GroupedArrays.of``). ``latency=False`` leaves
+        the latency sketches out (no latency metric then; their buckets are most of
+        the rows read) where the caller shows none; ``score_histograms=True`` asks for
+        :meth:`score_histograms` of the same windows in ``GroupedArrays.histograms``
+        (an engine may leave it None)."""
         ...
 
     def models_grouped_statistics(

@@ -32,6 +32,7 @@ from .duck.lifecycle import deployment_events, prediction_pairs
 from .duck.rollup import backfill
 from .duck.schema import migrate
 from .duck.store import LABELLED_INSERT
+from .duck.window_arrays import rollup_grouped_arrays
 from .events import KINDS, Kind, content_schema, id_field
 from .interface import (
     ClassScoreHistograms,
@@ -39,6 +40,7 @@ from .interface import (
     FailureCount,
     FeatureHistogram,
     FeatureWindows,
+    GroupedArrays,
     LabelDelays,
     PairStats,
     ResourceWindow,
@@ -156,6 +158,33 @@ class TableSource:
                 cur, scope, by, every, classes=classes, pos_label=pos_label
             )
         return grouped_aggregate(cur, scope, by, every=every, classes=classes, pos_label=pos_label)
+
+    def grouped_statistic_arrays(
+        self,
+        scope: Scope,
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+        latency: bool = True,
+        score_histograms: bool = False,
+    ) -> GroupedArrays:
+        cur = self._con.cursor()
+        if windows.unaligned(scope, every) is None:
+            return rollup_grouped_arrays(
+                cur,
+                scope,
+                by,
+                every,
+                classes=classes,
+                pos_label=pos_label,
+                latency=latency,
+                histograms=score_histograms,
+            )
+        return GroupedArrays.of(
+            grouped_aggregate(cur, scope, by, every=every, classes=classes, pos_label=pos_label)
+        )
 
     def models_grouped_statistics(
         self,

@@ -30,6 +30,7 @@ from ..interface import (
     FailureCount,
     FeatureHistogram,
     FeatureWindows,
+    GroupedArrays,
     LabelDelays,
     Notification,
     PairStats,
@@ -47,6 +48,7 @@ from .bucket_counts import bucket_counts
 from .features import feature_histograms
 from .idindex import hash_ids
 from .store import DuckStore
+from .window_arrays import rollup_grouped_arrays
 from .writer import BatchWriter
 
 __all__ = ["DuckEngine"]
@@ -145,6 +147,33 @@ class DuckEngine:
         self, models: Sequence[str], since: datetime | None, until: datetime | None
     ) -> BucketCounts:
         return bucket_counts(self._cursor(), models, since, until)
+
+    def grouped_statistic_arrays(
+        self,
+        scope: Scope,
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+        latency: bool = True,
+        score_histograms: bool = False,
+    ) -> GroupedArrays:
+        cur = self._cursor()
+        if windows.unaligned(scope, every) is None:
+            return rollup_grouped_arrays(
+                cur,
+                scope,
+                by,
+                every,
+                classes=classes,
+                pos_label=pos_label,
+                latency=latency,
+                histograms=score_histograms,
+            )
+        return GroupedArrays.of(
+            grouped_aggregate(cur, scope, by, every=every, classes=classes, pos_label=pos_label)
+        )
 
     def models_grouped_statistics(
         self,

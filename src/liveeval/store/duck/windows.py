@@ -373,7 +373,7 @@ def score_histograms(
     kind = pc.equal(rows.column("kind"), "l").to_numpy(zero_copy_only=False)
     slot = (at * 2 + kind.astype(np.int64)) * 2 + k.astype(np.int64)
     flat = np.zeros((windows.size * 4, SCORE_BINS), dtype=np.int64)
-    add_rows(flat, slot, list_matrix(rows.column("counts"), SCORE_BINS))
+    add_rows(flat, slot, list_matrix(rows.column("counts"), SCORE_BINS, native=True))
     dense = flat.reshape(windows.size, 2, 2, SCORE_BINS)
     return {
         start(int(win), every, scope): ScoreHistogram(dense[i, 0], dense[i, 1])
