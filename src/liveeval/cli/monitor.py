@@ -100,7 +100,9 @@ def monitor(
     ] = None,
     alerts: Annotated[
         Path | None,
-        typer.Option("--alerts", help="With --evaluate: a TOML file of rules, replacing \\[alerts]."),
+        typer.Option(
+            "--alerts", help="With --evaluate: a TOML file of rules, replacing \\[alerts]."
+        ),
     ] = None,
     interval: Annotated[
         float | None,
