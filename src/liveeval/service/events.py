@@ -98,7 +98,9 @@ class PredictionIn(_Strict):
     id: Identifier | None = Field(None, description="idempotency key; generated when absent")
     model: Name
     version: Name = "unversioned"
-    ts: datetime | None = Field(None, description="when the prediction was made (default: now)")
+    ts: datetime | None = Field(
+        None, description="when the prediction was made (default: now); from 1900 to 2999, UTC"
+    )
     segment: Annotated[str, Field(max_length=200)] | None = None
     features: dict[str, Any] | None = None
     label: LabelValue | None = Field(None, description="the predicted label")

@@ -134,7 +134,7 @@ def assemble(
     labelled = sum(int(c["n"]) for c in cells)
     resolved = shared or resolve_labels([c["t"] for c in cells] + [c["pl"] for c in cells], classes)
     labels = resolved.labels
-    if not labels or not cells:
+    if not labels:
         return StoreStats(None, predictions, failed, 0, unmatched, (), [], values)
     if pos_label is None and set(labels) in ({0, 1}, {-1, 1}):
         pos_label = 1
