@@ -281,7 +281,8 @@ class GroupedArrays:
             ev = st.evaluation
             ok = (
                 ev is not None
-                and ev.is_binary
+                and st.labelled > 0  # as the columnar reads: a window without labels
+                and ev.is_binary  # is read the old way (its latency, no metrics)
                 and not st.notes
                 and ev.confusion.rows is None
                 and bool((ev.confusion.counts == ev.confusion.squares).all())
