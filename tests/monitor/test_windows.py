@@ -89,7 +89,11 @@ def test_hourly_windows_are_cohorts_by_prediction_time_with_coverage_and_state(c
     assert (w2["predictions"], w2["label_coverage"], w2["state"]) == (0, None, "empty")
     assert (w3["predictions"], w3["failed_predictions"], w3["labelled"]) == (60, 5, 0)
     assert w3["state"] == "estimating" and w3["label_coverage"] == 0.0
-    assert w3["metrics"] == {} and w3["confusion_matrix"] is None
+    # Before its labels a window shows what serving already knows, no quality metric.
+    assert set(w3["metrics"]) <= {"failed_prediction_rate", "latency_p50_seconds",
+                                  "latency_p95_seconds", "latency_p99_seconds"}  # fmt: skip
+    assert w3["metrics"]["failed_prediction_rate"]["value"] == pytest.approx(5 / 60)
+    assert w3["confusion_matrix"] is None
     for window, hour in ((w0, 0), (w1, 1)):
         y, pred = traffic[hour]
         assert window["metrics"]["recall"]["value"] == pytest.approx(

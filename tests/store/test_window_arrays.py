@@ -206,8 +206,18 @@ def test_time_windows_from_columns_equal_windows_from_the_grouped_read(stored, c
             tuple(stats.notes),
         )
         assert w.outcome_values.keys() == stats.business_metrics().keys()
-        if stats.evaluation is None or stats.labelled == 0:
+        if stats.evaluation is None:
             assert w.result is None
+            continue
+        if stats.labelled == 0:  # before labels: the served metrics alone
+            assert w.result is not None
+            want = stats.evaluation.result(only=("failed_prediction_rate",))
+            assert w.result.metrics.keys() == {"failed_prediction_rate"}
+            _same_result(
+                w.result.metrics["failed_prediction_rate"],
+                want.metrics["failed_prediction_rate"],
+                1e-12,
+            )
             continue
         assert w.result is not None
         want = stats.evaluation.result(only=metrics)

@@ -27,6 +27,7 @@ from ..errors import ValidationError
 from ..metrics.batch import binary_column_results, evaluation_results
 from ..metrics.evaluation import _LATENCY, EvaluationResult
 from ..metrics.labels import Label
+from ..metrics.registry import metric_spec
 from ..metrics.result import MetricResult
 from ..store.interface import (
     GroupedArrays,
@@ -160,6 +161,12 @@ def _stats_window(
         result = (results or {}).get(id(stats))
         if result is None:
             result = stats.evaluation.result(confidence, only=metrics)
+    elif stats.evaluation is not None:
+        # Latency and failures are known the moment predictions are made: a window
+        # whose labels have not arrived still shows them (and no quality metric).
+        served = tuple(m for m in metrics or () if metric_spec(m).family == "operational")
+        if served:
+            result = stats.evaluation.result(confidence, only=served)
     return Window(
         start,
         end,

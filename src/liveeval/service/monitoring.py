@@ -344,10 +344,11 @@ def window_dict(window: Window, metrics: tuple[str, ...]) -> dict[str, Any]:
             for name in metrics
             if name in window.result.metrics
         }
-        confusion = {
-            "labels": list(window.result.labels),
-            "matrix": window.result.confusion_matrix,
-        }
+        if window.labelled:  # before labels there is no confusion matrix to show
+            confusion = {
+                "labels": list(window.result.labels),
+                "matrix": window.result.confusion_matrix,
+            }
     return {
         "start": window.start.isoformat(),
         "end": window.end.isoformat(),
