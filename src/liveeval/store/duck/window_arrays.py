@@ -36,7 +36,7 @@ from ._window_sql import (
     window_key,
 )
 from .aggregate import assemble, unmatched_outcomes
-from .windows import _key
+from .windows import _key, binned_distribution
 
 __all__ = ["rollup_grouped_arrays"]
 
@@ -340,26 +340,6 @@ def _distributions(
     return out
 
 
-def _distribution(pos: np.ndarray[Any, Any], neg: np.ndarray[Any, Any]) -> ScoreDistribution | None:
-    """A window's labelled score distribution from its counts per score bin (as the
-    grouped read builds it)."""
-    keys = np.flatnonzero(pos + neg)
-    if keys.size == 0:
-        return None
-    p, n = pos[keys].astype(np.float64), neg[keys].astype(np.float64)
-    return ScoreDistribution(
-        SCORE_BINS,
-        DEFAULT_EXACT_LIMIT,
-        False,
-        int(p.sum() + n.sum()),
-        keys.astype(np.float64),
-        p,
-        n,
-        float(p.sum()),
-        float(n.sum()),
-    )
-
-
 def _score_lists(
     g: int, groups: IntVector, texts: list[str], matrix: np.ndarray[Any, Any]
 ) -> Callable[[list[str]], ScoreDistribution | None]:
@@ -374,7 +354,7 @@ def _score_lists(
                 pos += matrix[i]
             else:
                 neg += matrix[i]
-        return _distribution(pos, neg)
+        return binned_distribution(pos, neg)
 
     return build
 

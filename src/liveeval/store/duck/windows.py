@@ -218,6 +218,28 @@ def _model_labels(
     return {m: resolve_labels(texts[m], labels[m][0]) for m in labels}
 
 
+def binned_distribution(
+    pos: np.ndarray[Any, Any], neg: np.ndarray[Any, Any]
+) -> ScoreDistribution | None:
+    """A window's labelled score distribution from its positive and negative counts per
+    score bin (None without any)."""
+    keys = np.flatnonzero(pos + neg)
+    if keys.size == 0:
+        return None
+    p, n = pos[keys].astype(np.float64), neg[keys].astype(np.float64)
+    return ScoreDistribution(
+        SCORE_BINS,
+        DEFAULT_EXACT_LIMIT,
+        False,
+        int(p.sum() + n.sum()),
+        keys.astype(np.float64),
+        p,
+        n,
+        float(p.sum()),
+        float(n.sum()),
+    )
+
+
 def models_grouped(
     cur: duckdb.DuckDBPyConnection,
     labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
@@ -277,21 +299,7 @@ def _score_lists(
             zero = np.zeros(SCORE_BINS, dtype=np.int64)
             pos = sum((c for t, c in per_text.items() if t in positive), zero)
             neg = sum((c for t, c in per_text.items() if t not in positive), zero)
-            keys = np.flatnonzero(pos + neg)
-            if keys.size == 0:
-                return None
-            p, n = pos[keys].astype(np.float64), neg[keys].astype(np.float64)
-            return ScoreDistribution(
-                SCORE_BINS,
-                DEFAULT_EXACT_LIMIT,
-                False,
-                int(p.sum() + n.sum()),
-                keys.astype(np.float64),
-                p,
-                n,
-                float(p.sum()),
-                float(n.sum()),
-            )
+            return binned_distribution(pos, neg)
 
         return build
 
