@@ -1,6 +1,7 @@
 """ROC-AUC of many windows at once gives each window's scalar result: same methods and
-notes, values and limits within 1e-9 relative (or 1e-10 absolute, the bisection's
-resolution), and so the same coverage."""
+notes, values and limits within 1e-9 relative (or 1e-10 absolute: the scalar bisection
+resolves a limit to 2⁻³⁴ of its side, the array search to 2⁻³⁶), and so the same
+coverage."""
 
 from __future__ import annotations
 
@@ -8,8 +9,20 @@ import numpy as np
 import pytest
 from scipy import special
 
-from liveeval.metrics.ranking import ScoreDistribution, _binormal_variance, _owen_t, roc_auc
-from liveeval.metrics.ranking_array import binormal_variance_array, owen_t_array, roc_auc_array
+from liveeval.metrics.interval import z_value
+from liveeval.metrics.ranking import (
+    ScoreDistribution,
+    _binormal_variance,
+    _owen_t,
+    _score_interval,
+    roc_auc,
+)
+from liveeval.metrics.ranking_array import (
+    _score_interval_array,
+    binormal_variance_array,
+    owen_t_array,
+    roc_auc_array,
+)
 
 
 def _windows(rng: np.random.Generator, count: int) -> list[ScoreDistribution]:
@@ -101,3 +114,26 @@ def test_roc_auc_array_intervals_cover_as_often_as_the_scalar_ones():
     array_hits = sum(r.lower <= truth <= r.upper for r in roc_auc_array(dists) if r.value)
     scalar_hits = sum(r.lower <= truth <= r.upper for r in map(roc_auc, dists) if r.value)
     assert array_hits == scalar_hits
+
+
+def test_score_interval_search_finds_the_bisections_limits_at_the_edges():
+    # AUCs at and next to 0 and 1 (sides as short as 1e-12), one row of a class and a
+    # million, DeLong's variance below, at and far above the binormal floor.
+    values = [0.0, 1e-9, 0.03, 0.5, 0.97, 1 - 1e-6, 1 - 1e-12, 1.0]
+    sizes = [(1.0, 1.0), (3.0, 2000.0), (40.0, 40.0), (1e6, 5.0), (1e6, 1e6)]
+    ratios = [0.0, 1.0, 30.0]
+    cases = [(v, m, n, r) for v in values for m, n in sizes for r in ratios]
+    value, m, n, ratio = (np.array(c, dtype=np.float64) for c in zip(*cases, strict=True))
+    for confidence in (0.9, 0.99):
+        z = z_value(confidence)
+        lower, upper = _score_interval_array(value, ratio, m, n, z)
+        for i, (v, mm, nn, r) in enumerate(cases):
+
+            def variance(theta, mm=mm, nn=nn, r=r):
+                floor = _binormal_variance(theta, mm, nn)
+                return max(floor, r * floor)
+
+            lo, hi = _score_interval(v, variance, z)
+            assert lower[i] == pytest.approx(lo, rel=1e-9, abs=1e-10), cases[i]
+            assert upper[i] == pytest.approx(hi, rel=1e-9, abs=1e-10), cases[i]
+            assert lower[i] <= v <= upper[i]
