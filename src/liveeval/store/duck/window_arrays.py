@@ -28,6 +28,7 @@ from ...metrics.ranking import DEFAULT_EXACT_LIMIT
 from ..interface import SCORE_BINS, GroupedArrays, Scope, StoreStats
 from ..labels import resolve_labels
 from ._window_sql import (
+    SCORE_LISTS,
     check,
     list_matrix,
     rollup_where,
@@ -210,7 +211,8 @@ def rollup_grouped_arrays(
     asked = histograms and not by
     kinds = "kind IN ('p', 'l')" if asked else "kind = 'l'"
     both = cur.sql(
-        f"SELECT {s_select}, kind, label AS t, counts FROM {table} r WHERE {s_where} AND {kinds}",
+        f"SELECT {s_select}, kind, label AS t, {SCORE_LISTS} AS counts FROM {table} r "
+        f"WHERE {s_where} AND {kinds}",
         params=s_params,
     ).to_arrow_table()
     all_text = both.column("t").to_pylist()

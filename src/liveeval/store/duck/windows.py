@@ -28,6 +28,7 @@ from ..interface import SCORE_BINS, LabelDelays, Scope, ScoreHistogram, StoreSta
 from ..labels import ResolvedLabels, resolve_labels
 from ._window_sql import (
     BUCKET,
+    SCORE_LISTS,
     check,
     list_matrix,
     rollup_where,
@@ -351,7 +352,7 @@ def score_histograms(
     table, grain = scores_table(scope, every)
     where, params = rollup_where(scope, grain=grain)
     rows = cur.sql(
-        f"SELECT {window_key(every, grain)} AS w, kind, label, counts "
+        f"SELECT {window_key(every, grain)} AS w, kind, label, {SCORE_LISTS} AS counts "
         f"FROM {table} r WHERE {where} AND label <> ''",
         params=params,
     ).to_arrow_table()
