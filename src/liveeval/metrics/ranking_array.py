@@ -261,32 +261,46 @@ def _batch(
             auc[at], ratio[at], m_eff[at], n_eff[at], z_value(confidence)
         )
     results = []
-    for i, dist in enumerate(dists):
-        if not defined[i]:
-            missing = "positive" if pos_total[i] <= 0 else "negative"
+    methods: dict[str, str] = {}  # the method text per distribution method
+    for dist, ok, p_i, n_i, value, lo, up, m_i, n_eff_i in zip(
+        dists,
+        defined.tolist(),
+        pos_total.tolist(),
+        neg_total.tolist(),
+        auc.tolist(),
+        lower.tolist(),
+        upper.tolist(),
+        m_eff.tolist(),
+        n_eff.tolist(),
+        strict=True,
+    ):
+        if not ok:
+            missing = "positive" if p_i <= 0 else "negative"
             results.append(
                 MetricResult.undefined(
                     "roc_auc", f"undefined: no {missing} rows", n=dist.rows, confidence=confidence
                 )
             )
             continue
-        pt_i, nt_i = float(pos_total[i]), float(neg_total[i])
-        weighted = not (
-            math.isclose(pt_i, dist.positive_sq) and math.isclose(nt_i, dist.negative_sq)
-        )
+        weighted = not (math.isclose(p_i, dist.positive_sq) and math.isclose(n_i, dist.negative_sq))
+        kind = dist.method
+        method = methods.get(kind)
+        if method is None:
+            method = methods[kind] = (
+                "score interval, variance the larger of a binormal floor (Hanley–McNeil form) "
+                f"and DeLong's; {kind}"
+            )
         results.append(
             MetricResult(
                 "roc_auc",
-                float(auc[i]),
-                float(lower[i]),
-                float(upper[i]),
+                value,
+                lo,
+                up,
                 dist.rows,
                 confidence,
-                "score interval, variance the larger of a binormal floor (Hanley–McNeil form) "
-                f"and DeLong's; {dist.method}"
-                + ("; weighted: Kish effective class sizes" if weighted else ""),
-                note=_few_rows_note(float(m_eff[i]), float(n_eff[i])),
-                weight_total=pt_i + nt_i if weighted else None,
+                method + ("; weighted: Kish effective class sizes" if weighted else ""),
+                note=_few_rows_note(m_i, n_eff_i),
+                weight_total=p_i + n_i if weighted else None,
             )
         )
     return results
