@@ -41,6 +41,7 @@ from .rules import AlertSettings, Rule, parse_alerts
 from .windows import (
     DEFAULT_MATURITY,
     LabelDelaySummary,
+    TimeWindows,
     Window,
     WindowSize,
     count_windows,
@@ -74,6 +75,7 @@ __all__ = [
     "Rule",
     "Severity",
     "SkippedColumn",
+    "TimeWindows",
     "Window",
     "WindowEstimate",
     "WindowSize",

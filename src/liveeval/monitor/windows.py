@@ -43,10 +43,10 @@ __all__ = [
     "DEFAULT_MATURITY",
     "MAX_WINDOWS",
     "LabelDelaySummary",
+    "TimeWindows",
     "Window",
     "WindowSize",
     "count_windows",
-    "read_time_windows",
     "summarise_label_delays",
     "time_windows",
 ]
@@ -208,6 +208,16 @@ def _check_maturity(maturity: float) -> None:
         )
 
 
+@dataclass(frozen=True)
+class TimeWindows:
+    """What :func:`time_windows` read: the windows, and their score histograms when
+    asked for and the store answered them from the same read (else None: read them
+    with :meth:`~liveeval.store.StatisticsSource.score_histograms`)."""
+
+    windows: list[Window]
+    histograms: Mapping[datetime, ScoreHistogram] | None = None
+
+
 def time_windows(
     source: StatisticsSource,
     scope: Scope,
@@ -219,51 +229,19 @@ def time_windows(
     maturity: float = DEFAULT_MATURITY,
     confidence: float = 0.95,
     metrics: Collection[str] | None = None,
-) -> list[Window]:
+    score_histograms: bool = False,
+) -> TimeWindows:
     """Tumbling windows of length ``every`` (aligned to the Unix epoch, UTC), in time
     order, per group of ``by``. Windows without predictions between the first and the
     last are included (no traffic is news too), as ``empty``; beyond
-    :data:`MAX_WINDOWS` windows, the most recent ones.
+    :data:`MAX_WINDOWS` windows, the most recent ones. ``score_histograms``: also the
+    windows' score histograms, when the store answers them from the same read
+    (``GroupedArrays.histograms``).
 
     Raises
     ------
     ValidationError
         for a non-positive size or a maturity outside (0, 1].
-    """
-    return read_time_windows(
-        source,
-        scope,
-        every,
-        by=by,
-        classes=classes,
-        pos_label=pos_label,
-        maturity=maturity,
-        confidence=confidence,
-        metrics=metrics,
-    )[0]
-
-
-def read_time_windows(
-    source: StatisticsSource,
-    scope: Scope,
-    every: timedelta,
-    *,
-    by: Sequence[Literal["version", "segment"]] = (),
-    classes: tuple[Label, ...] | None = None,
-    pos_label: Label | None = None,
-    maturity: float = DEFAULT_MATURITY,
-    confidence: float = 0.95,
-    metrics: Collection[str] | None = None,
-    score_histograms: bool = False,
-) -> tuple[list[Window], Mapping[datetime, ScoreHistogram] | None]:
-    """:func:`time_windows`, and with ``score_histograms`` the windows' score histograms
-    when the store answered them from the same read (``GroupedArrays.histograms``;
-    None: read them with :meth:`~liveeval.store.StatisticsSource.score_histograms`).
-
-    Raises
-    ------
-    ValidationError
-        as :func:`time_windows`.
     """
     _check_maturity(maturity)
     if every.total_seconds() <= 0:
@@ -282,7 +260,7 @@ def read_time_windows(
         score_histograms=score_histograms,
     )
     if not len(arrays):
-        return [], arrays.histograms
+        return TimeWindows([], arrays.histograms)
     per_group: dict[tuple[Any, ...], dict[datetime, int]] = {}
     for g, key in enumerate(arrays.keys):
         per_group.setdefault(tuple(key[:-1]), {})[key[-1]] = g
@@ -323,7 +301,7 @@ def read_time_windows(
                 out.append(
                     _column_window(arrays, at, window, maturity, confidence, results.get(at))
                 )
-    return out, arrays.histograms
+    return TimeWindows(out, arrays.histograms)
 
 
 def _column_window(

@@ -22,8 +22,8 @@ from ..monitor.windows import (
     Window,
     WindowSize,
     count_windows,
-    read_time_windows,
     summarise_label_delays,
+    time_windows,
 )
 from ..readiness.profile import Costs
 from ..report.model import metric_dict
@@ -113,7 +113,7 @@ def windows_of(
     scope = Scope(model, since, until, version, segment)
     read: Mapping[datetime, ScoreHistogram] | None = None
     if window_size.every is not None:
-        found, read = read_time_windows(
+        timed = time_windows(
             source,
             scope,
             window_size.every,
@@ -124,6 +124,7 @@ def windows_of(
             metrics=chosen,
             score_histograms=not by and pos_label is not None,
         )
+        found, read = timed.windows, timed.histograms
     else:
         assert window_size.labelled is not None
         found = count_windows(
