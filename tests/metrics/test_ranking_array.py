@@ -22,6 +22,7 @@ from liveeval.metrics.ranking_array import (
     binormal_variance_array,
     owen_t_array,
     roc_auc_array,
+    roc_auc_bins,
 )
 
 
@@ -137,3 +138,46 @@ def test_score_interval_search_finds_the_bisections_limits_at_the_edges():
             assert lower[i] == pytest.approx(lo, rel=1e-9, abs=1e-10), cases[i]
             assert upper[i] == pytest.approx(hi, rel=1e-9, abs=1e-10), cases[i]
             assert lower[i] <= v <= upper[i]
+
+
+def _bin_counts(rng: np.random.Generator, count: int, bins: int) -> np.ndarray:
+    """Windows as counts per score bin: few and many rows, one class only, all in one
+    bin, a single row."""
+    out = np.zeros((count, 2, bins), np.int64)
+    for g in range(count):
+        n = [1, 5, 40, 800, 20000, 300][g % 6]
+        y = rng.random(n) < [0.5, 0.3, 0.05, 0.0, 0.02, 1.0][g % 6]
+        s = np.clip(rng.normal(0.3 + 0.3 * y, 0.15), 0, 1)
+        if g % 7 == 3:
+            s = np.full(n, 0.42)  # every row in one bin: AUC one half
+        b = np.minimum((s * bins).astype(np.int64), bins - 1)
+        np.add.at(out[g], (y.astype(np.int64), b), 1)
+    return out
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+def test_roc_auc_bins_equals_roc_auc_of_the_binned_distributions(confidence):
+    counts = _bin_counts(np.random.default_rng(8), 120, 1000)
+    got = roc_auc_bins(counts, confidence)
+    dists = [ScoreDistribution.from_bin_counts(c[1], c[0]) for c in counts]
+    assert len(got) == len(dists)
+    for g, dist in zip(got, dists, strict=True):
+        _same(g, roc_auc(dist, confidence))
+    assert roc_auc_bins(np.zeros((0, 2, 10), np.int64)) == []
+
+
+def test_bin_counts_make_the_distribution_of_their_rows():
+    rng = np.random.default_rng(3)
+    y = rng.random(5000) < 0.1
+    s = np.clip(rng.normal(0.3 + 0.3 * y, 0.2), 0, 1)
+    bins = 1000
+    b = np.minimum((s * bins).astype(np.int64), bins - 1)
+    pos = np.bincount(b[y], minlength=bins)
+    neg = np.bincount(b[~y], minlength=bins)
+    got = ScoreDistribution.from_bin_counts(pos, neg)
+    want = ScoreDistribution.from_arrays(y, s, resolution=bins, exact_limit=0)
+    assert (got.resolution, got.is_exact, got.rows, got.exact_limit) == (bins, False, 5000, 250_000)
+    np.testing.assert_array_equal(got.keys, want.keys)
+    np.testing.assert_array_equal(got.positive, want.positive)
+    np.testing.assert_array_equal(got.negative, want.negative)
+    assert (got.positive_sq, got.negative_sq) == (want.positive_sq, want.negative_sq)

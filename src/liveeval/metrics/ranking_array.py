@@ -28,7 +28,7 @@ from .interval_array import normal_quantile
 from .ranking import ScoreDistribution, _few_rows_note, _gauss_legendre, roc_auc
 from .result import MetricResult
 
-__all__ = ["binormal_variance_array", "owen_t_array", "roc_auc_array"]
+__all__ = ["binormal_variance_array", "owen_t_array", "roc_auc_array", "roc_auc_bins"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -201,28 +201,82 @@ def roc_auc_array(
         if not whole.all():
             rows = np.repeat(whole, sizes)
             pos, neg, sizes = pos[rows], neg[rows], sizes[whole]
-        batch = [i for i, ok in zip(keyed, whole.tolist(), strict=True) if ok]
-        found = _batch([distributions[i] for i in batch], pos, neg, sizes, confidence)
-        for i, result in zip(batch, found, strict=True):
-            out[i] = result
+        batch = [distributions[i] for i, ok in zip(keyed, whole.tolist(), strict=True) if ok]
+        if batch:
+            found = _results(
+                _placements(pos, neg, sizes),
+                np.array([d.positive_sq for d in batch], dtype=np.float64),
+                np.array([d.negative_sq for d in batch], dtype=np.float64),
+                [d.rows for d in batch],
+                [d.method for d in batch],
+                confidence,
+            )
+            at = (i for i, ok in zip(keyed, whole.tolist(), strict=True) if ok)
+            for i, result in zip(at, found, strict=True):
+                out[i] = result
     return [
         roc_auc(d, confidence) if r is None else r for d, r in zip(distributions, out, strict=True)
     ]
 
 
-def _batch(
-    dists: list[ScoreDistribution],
-    pos: FloatArray,
-    neg: FloatArray,
-    sizes: npt.NDArray[np.int64],
-    confidence: float,
-) -> list[MetricResult]:
-    """The results of ``dists`` from their keys' counts concatenated (``pos``, ``neg``;
-    ``sizes[i]`` keys of ``dists[i]``, whole counts)."""
-    if not dists:
+def roc_auc_bins(counts: npt.NDArray[np.integer], confidence: float = 0.95) -> list[MetricResult]:
+    """:func:`roc_auc_array` of score distributions given as unweighted counts per score
+    bin: ``counts[g, side, b]`` rows of group g with a score in bin b of ``B`` equal
+    bins of [0, 1] (``counts.shape == (G, 2, B)``), side 1 the positive class — each
+    group as :meth:`~liveeval.metrics.ranking.ScoreDistribution.from_bin_counts` would
+    hold it (every group with at least one count).
+
+    Formula, interval and when undefined: as :func:`roc_auc_array`. The placement values
+    are computed over all B bins of every group at once (an empty bin adds nothing),
+    so no distribution is built; the sums run in another order than over the occupied
+    bins alone, which moves the AUC by a few units in the last place.
+
+    References
+    ----------
+    DeLong, E. R., DeLong, D. M. & Clarke-Pearson, D. L. (1988). Biometrics 44,
+    837–845. Newcombe, R. G. (2006). Statistics in Medicine 25, 559–573.
+    """
+    if counts.shape[0] == 0:
         return []
+    pos = counts[:, 1].astype(np.float64)
+    neg = counts[:, 0].astype(np.float64)
+    pos_total = pos.sum(axis=1)
+    neg_total = neg.sum(axis=1)
+    safe_pos = np.where(pos_total > 0, pos_total, 1.0)
+    safe_neg = np.where(neg_total > 0, neg_total, 1.0)
+    # Placement values, as the scalar code's: in place, one bin per column.
+    v10 = np.cumsum(neg, axis=1)
+    v10 -= 0.5 * neg
+    v10 /= safe_neg[:, None]
+    v01 = np.cumsum(pos, axis=1)
+    np.subtract(safe_pos[:, None] + 0.5 * pos, v01, out=v01)
+    v01 /= safe_pos[:, None]
+    weighted_v10 = pos * v10
+    auc = weighted_v10.sum(axis=1) / safe_pos
+    s10 = np.maximum(np.einsum("ij,ij->i", weighted_v10, v10) / safe_pos - auc * auc, 0.0)
+    neg *= v01
+    s01 = np.maximum(np.einsum("ij,ij->i", neg, v01) / safe_neg - auc * auc, 0.0)
+    method = f"histogram ({counts.shape[2]} bins)"
+    rows = np.rint(pos_total + neg_total).astype(np.int64).tolist()
+    return _results(
+        (pos_total, neg_total, auc, s10, s01),
+        pos_total,
+        neg_total,
+        rows,
+        [method] * len(rows),
+        confidence,
+    )
+
+
+_Placements = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+def _placements(pos: FloatArray, neg: FloatArray, sizes: npt.NDArray[np.int64]) -> _Placements:
+    """Per distribution (``sizes[i]`` consecutive keys of the concatenated counts ``pos``
+    and ``neg``, whole counts): its class totals, AUC and the biased variances of its
+    placement values (s10 of the positives', s01 of the negatives')."""
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    segment = np.repeat(np.arange(len(dists)), sizes)
+    segment = np.repeat(np.arange(sizes.size), sizes)
     # Whole counts: these sums are exact, so per-window totals and running sums taken
     # over the concatenation equal the scalar code's.
     pos_total = np.add.reduceat(pos, starts)
@@ -231,7 +285,6 @@ def _batch(
     cum_pos = np.cumsum(pos)
     before_neg = np.repeat(cum_neg[starts] - neg[starts], sizes)
     before_pos = np.repeat(cum_pos[starts] - pos[starts], sizes)
-    defined = (pos_total > 0) & (neg_total > 0)
     nt = np.where(neg_total > 0, neg_total, 1.0)[segment]
     pt = np.where(pos_total > 0, pos_total, 1.0)[segment]
     v10 = cum_neg - before_neg
@@ -244,8 +297,22 @@ def _batch(
     auc = np.add.reduceat(pos * v10, starts) / safe_pos
     s10 = np.maximum(np.add.reduceat(pos * (v10 * v10), starts) / safe_pos - auc * auc, 0.0)
     s01 = np.maximum(np.add.reduceat(neg * (v01 * v01), starts) / safe_neg - auc * auc, 0.0)
-    pos_sq = np.array([d.positive_sq for d in dists], dtype=np.float64)
-    neg_sq = np.array([d.negative_sq for d in dists], dtype=np.float64)
+    return pos_total, neg_total, auc, s10, s01
+
+
+def _results(
+    placements: _Placements,
+    pos_sq: FloatArray,
+    neg_sq: FloatArray,
+    rows: Sequence[int],
+    kinds: Sequence[str],
+    confidence: float,
+) -> list[MetricResult]:
+    """The ROC-AUC results from each distribution's :func:`_placements`, sums of
+    squared weights, row count and method (``ScoreDistribution.method``): DeLong's
+    variance, Kish's effective class sizes and the score interval of every one."""
+    pos_total, neg_total, auc, s10, s01 = placements
+    defined = (pos_total > 0) & (neg_total > 0)
     m_eff = np.where(pos_sq > 0, pos_total * pos_total / np.where(pos_sq > 0, pos_sq, 1.0), 0.0)
     n_eff = np.where(neg_sq > 0, neg_total * neg_total / np.where(neg_sq > 0, neg_sq, 1.0), 0.0)
     delong = s10 / np.maximum(m_eff - 1, 1) + s01 / np.maximum(n_eff - 1, 1)
@@ -253,8 +320,8 @@ def _batch(
     floor_here = binormal_variance_array(auc, m_eff, n_eff)
     usable = (auc > 0.0) & (auc < 1.0) & (floor_here > 0)
     ratio = np.where(usable, delong / np.where(usable, floor_here, 1.0), 0.0)
-    lower = np.full(len(dists), np.nan)
-    upper = np.full(len(dists), np.nan)
+    lower = np.full(auc.size, np.nan)
+    upper = np.full(auc.size, np.nan)
     at = np.flatnonzero(defined)
     if at.size:
         lower[at], upper[at] = _score_interval_array(
@@ -262,11 +329,14 @@ def _batch(
         )
     results = []
     methods: dict[str, str] = {}  # the method text per distribution method
-    for dist, ok, p_i, n_i, value, lo, up, m_i, n_eff_i in zip(
-        dists,
+    for n, kind, ok, p_i, n_i, p_sq, n_sq, value, lo, up, m_i, n_eff_i in zip(
+        rows,
+        kinds,
         defined.tolist(),
         pos_total.tolist(),
         neg_total.tolist(),
+        pos_sq.tolist(),
+        neg_sq.tolist(),
         auc.tolist(),
         lower.tolist(),
         upper.tolist(),
@@ -278,12 +348,11 @@ def _batch(
             missing = "positive" if p_i <= 0 else "negative"
             results.append(
                 MetricResult.undefined(
-                    "roc_auc", f"undefined: no {missing} rows", n=dist.rows, confidence=confidence
+                    "roc_auc", f"undefined: no {missing} rows", n=n, confidence=confidence
                 )
             )
             continue
-        weighted = not (math.isclose(p_i, dist.positive_sq) and math.isclose(n_i, dist.negative_sq))
-        kind = dist.method
+        weighted = not (math.isclose(p_i, p_sq) and math.isclose(n_i, n_sq))
         method = methods.get(kind)
         if method is None:
             method = methods[kind] = (
@@ -296,7 +365,7 @@ def _batch(
                 value,
                 lo,
                 up,
-                dist.rows,
+                n,
                 confidence,
                 method + ("; weighted: Kish effective class sizes" if weighted else ""),
                 note=_few_rows_note(m_i, n_eff_i),

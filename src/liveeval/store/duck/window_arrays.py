@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 
 from ...errors import ValidationError
 from ...metrics import LossSums, ScoreDistribution
+from ...metrics.batch import BinCountDistributions
 from ...metrics.labels import Label
-from ...metrics.ranking import DEFAULT_EXACT_LIMIT
 from ..interface import SCORE_BINS, GroupedArrays, Scope, StoreStats
 from ..labels import resolve_labels
 from ._window_sql import (
@@ -243,27 +243,28 @@ def rollup_grouped_arrays(
     labelled_rows = np.flatnonzero(is_labelled)
     score_group = _numbers(both, names, number)[labelled_rows]
     score_text = [all_text[i] for i in labelled_rows.tolist()]
-    scores: list[ScoreDistribution | None] = [None] * g_count
+    score_counts = None
     if binary_model:
         distinct = set(score_text)
         if binned is not None and all(
             t in binned.texts and (t in binned.positive) == (t in pos_texts) for t in distinct
         ):
             # The histograms' labelled half is every window's labelled counts per side.
-            lab = binned.dense[:, 1]
-            row_group = _window_groups(binned.windows, number)
+            score_counts = _by_group(
+                binned.dense[:, 1], _window_groups(binned.windows, number), g_count
+            )
         else:
             side = np.array([t in pos_texts for t in score_text], np.int64)
             hit = (score_group >= 0) & column[np.maximum(score_group, 0)]
             at = (score_group * 2 + side)[hit]
-            lab = summed_rows(at, all_matrix[labelled_rows[hit]], g_count * 2)
-            lab = lab.reshape(g_count, 2, SCORE_BINS)
-            row_group = np.arange(g_count, dtype=np.int64)
-        for g, dist in _distributions(lab, row_group, column).items():
-            scores[g] = dist
-        for g in np.flatnonzero(column).tolist():
-            if scores[g] is None:
-                losses[g] = None  # as the grouped read: no loss sums without scores
+            score_counts = summed_rows(at, all_matrix[labelled_rows[hit]], g_count * 2)
+            score_counts = score_counts.reshape(g_count, 2, SCORE_BINS)
+        scored = score_counts.any(axis=(1, 2))
+        for g in np.flatnonzero(column & ~scored).tolist():
+            losses[g] = None  # as the grouped read: no loss sums without scores
+    scores: Sequence[ScoreDistribution | None] = (
+        [None] * g_count if score_counts is None else BinCountDistributions(score_counts, column)
+    )
 
     other: dict[int, StoreStats] = {}
     rest = np.flatnonzero(~column).tolist()
@@ -299,12 +300,13 @@ def rollup_grouped_arrays(
         pos if binary_model else None,
         column,
         confusion,
-        tuple(scores),
+        scores,
         tuple(losses),
         totals,
         sketch_keys,
         other,
         None if binned is None else binned.histograms(every, scope),
+        score_counts,
     )
 
 
@@ -332,42 +334,16 @@ def _window_groups(w: np.ndarray[Any, Any], number: dict[tuple[Any, ...], int]) 
     return np.where(known[slot] == w, at[slot], -1).astype(np.int64)
 
 
-def _distributions(
-    lab: np.ndarray[Any, Any], row_group: IntVector, column: np.ndarray[Any, Any]
-) -> dict[int, ScoreDistribution]:
-    """The score distribution of every group of ``column`` from the labelled counts
-    ``lab[r, side, bin]`` (side 1 positive) of row ``r``, which is group
-    ``row_group[r]``'s (-1: none; one row per group), with one ``nonzero`` over all
-    rows."""
-    total = lab[:, 0] + lab[:, 1]
+def _by_group(
+    counts: np.ndarray[Any, Any], row_group: IntVector, g_count: int
+) -> np.ndarray[Any, Any]:
+    """``counts[r]`` placed at group ``row_group[r]`` (-1: none) of ``g_count`` groups:
+    the rows themselves when they are the groups in order."""
+    if len(row_group) == g_count and (row_group == np.arange(g_count)).all():
+        return counts
+    out = np.zeros((g_count, *counts.shape[1:]), np.int64)
     mine = row_group >= 0
-    mine[mine] = column[row_group[mine]]
-    total[~mine] = 0
-    rows, keys = np.nonzero(total)
-    if rows.size == 0:
-        return {}
-    pos = lab[rows, 1, keys].astype(np.float64)
-    neg = lab[rows, 0, keys].astype(np.float64)
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    ends = np.r_[starts[1:], rows.size]
-    pos_sum = np.add.reduceat(pos, starts).tolist()
-    neg_sum = np.add.reduceat(neg, starts).tolist()
-    fkeys = keys.astype(np.float64)
-    out = {}
-    for i, (g, a, b) in enumerate(
-        zip(row_group[rows[starts]].tolist(), starts.tolist(), ends.tolist(), strict=True)
-    ):
-        out[g] = ScoreDistribution(
-            SCORE_BINS,
-            DEFAULT_EXACT_LIMIT,
-            False,
-            int(pos_sum[i] + neg_sum[i]),
-            fkeys[a:b],
-            pos[a:b],
-            neg[a:b],
-            pos_sum[i],
-            neg_sum[i],
-        )
+    out[row_group[mine]] = counts[mine]
     return out
 
 
