@@ -516,7 +516,7 @@ def binary_column_results(
             dists = [columns.scores[g] for g in scored]
             for g, result in zip(scored, roc_auc_array(dists, confidence), strict=True):  # type: ignore[arg-type]
                 ordered[g]["roc_auc"] = result
-    for g in scored:
+    for g in scored if {"average_precision", "expected_calibration_error"} & wanted else ():
         dist = columns.scores[g]
         assert dist is not None
         if "average_precision" in wanted:
