@@ -244,11 +244,13 @@ def roc_auc_bins(counts: npt.NDArray[np.integer], confidence: float = 0.95) -> l
     neg_total = neg.sum(axis=1)
     safe_pos = np.where(pos_total > 0, pos_total, 1.0)
     safe_neg = np.where(neg_total > 0, neg_total, 1.0)
-    # Placement values, as the scalar code's: in place, one bin per column.
-    v10 = np.cumsum(neg, axis=1)
+    # Placement values, as the scalar code's, in place, one bin per column; the running
+    # sums in integers (exact, as the scalar code's are, and several times faster than
+    # numpy's float cumsum along rows).
+    v10 = np.cumsum(counts[:, 0], axis=1).astype(np.float64)
     v10 -= 0.5 * neg
     v10 /= safe_neg[:, None]
-    v01 = np.cumsum(pos, axis=1)
+    v01 = np.cumsum(counts[:, 1], axis=1).astype(np.float64)
     np.subtract(safe_pos[:, None] + 0.5 * pos, v01, out=v01)
     v01 /= safe_pos[:, None]
     weighted_v10 = pos * v10
