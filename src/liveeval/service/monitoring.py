@@ -20,6 +20,7 @@ from ..monitor.multiclass import MulticlassEstimator
 from ..monitor.windows import (
     DEFAULT_MATURITY,
     Window,
+    WindowResults,
     WindowSize,
     count_windows,
     summarise_label_delays,
@@ -84,6 +85,7 @@ def windows(
         maturity=maturity,
         metrics=metrics,
         costs=costs,
+        cache=service.window_results,
     )
 
 
@@ -102,9 +104,12 @@ def windows_of(
     maturity: float | None = None,
     metrics: tuple[str, ...] | None = None,
     costs: Costs | None = None,
+    cache: WindowResults | None = None,
 ) -> dict[str, Any]:
     """:func:`windows` over any statistics source (a store file, an export folder);
-    ``costs`` add the expected cost to each window's ``business`` object."""
+    ``costs`` add the expected cost to each window's ``business`` object; ``cache``
+    keeps the windows' results for the next read (the same answer, computed only for
+    the windows whose statistics changed)."""
     chosen = metrics or DEFAULT_WINDOW_METRICS
     for name in chosen:
         metric_spec(name)
@@ -123,6 +128,7 @@ def windows_of(
             maturity=level,
             metrics=chosen,
             score_histograms=not by and pos_label is not None,
+            cache=cache,
         )
         found, read = timed.windows, timed.histograms
     else:
