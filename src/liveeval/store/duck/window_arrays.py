@@ -41,6 +41,14 @@ from .windows import _key, binned_distribution, binned_scores
 
 __all__ = ["rollup_grouped_arrays"]
 
+_LATENCY_SUMS = (
+    "sum(lat_n)::DOUBLE AS lat_n, sum(lat_zeros)::DOUBLE AS lat_zeros, "
+    "sum(lat_sum) AS lat_sum, sum(lat_sum2) AS lat_sum2, max(lat_max) AS lat_max"
+)
+# Without latency metrics the totals are not read (they would be zeroed).
+_NO_LATENCY = ", ".join(
+    f"0.0::DOUBLE AS {c}" for c in ("lat_n", "lat_zeros", "lat_sum", "lat_sum2", "lat_max")
+)
 _CELLS = ("n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4", "vn", "vs", "vss")
 IntVector = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -68,9 +76,7 @@ def rollup_grouped_arrays(
     select = ", ".join([*group, f"{window_key(every)} AS w"])
     counts = cur.sql(
         f"SELECT {select}, sum(predictions)::BIGINT AS predictions, "
-        "sum(failed)::BIGINT AS failed, sum(lat_n)::DOUBLE AS lat_n, "
-        "sum(lat_zeros)::DOUBLE AS lat_zeros, sum(lat_sum) AS lat_sum, "
-        "sum(lat_sum2) AS lat_sum2, max(lat_max) AS lat_max "
+        f"sum(failed)::BIGINT AS failed, {_LATENCY_SUMS if latency else _NO_LATENCY} "
         f"FROM rollup_counts r WHERE {where} GROUP BY ALL HAVING sum(predictions) > 0",
         params=params,
     ).to_arrow_table()
