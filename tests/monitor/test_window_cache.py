@@ -5,29 +5,14 @@ changed windows computed again."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 
-from liveeval.api import ServerConfig, create_app
-from liveeval.config import LoggedModel
 from liveeval.monitor import WindowResults
 from liveeval.service.monitoring import windows_of
 
 T0 = datetime(2026, 11, 2, 0, 0, 0)
-
-
-@pytest.fixture
-def client(tmp_path: Path):
-    config = ServerConfig(
-        store=str(tmp_path / "store.duckdb"),
-        logged=[LoggedModel("ext", (0, 1), 1)],
-        metrics_cache_seconds=0.0,
-    )
-    with TestClient(create_app(config)) as c:
-        yield c
 
 
 def _post(client: TestClient, hours: range, labelled: float, seed: int) -> list[dict]:
