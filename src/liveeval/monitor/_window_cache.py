@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,7 @@ class WindowResults:
     (``GroupedArrays.score_counts``) and without latency metrics are kept; the rest is
     always computed."""
 
-    def __init__(self, size: int = 8) -> None:
+    def __init__(self, size: int = 4) -> None:
         self.size = size
         self._reads: OrderedDict[Hashable, _Read] = OrderedDict()
         self._lock = threading.Lock()
@@ -87,11 +87,15 @@ class WindowResults:
         rest = [g for g in groups if g not in found]
         found.update(zip(rest, compute(rest), strict=True))
         out = [found[g] for g in groups]
+        # Kept: the columns compared next time (not the histograms, distributions or
+        # other groups' statistics); the score counts are a view of the read's score
+        # matrix, some 25 MB for 720 hourly windows.
+        kept = replace(arrays, scores=(), other={}, histograms=None)
         read = _Read(
-            arrays,
+            kept,
             tuple(groups),
             tuple(out),
-            {arrays.keys[g]: i for i, g in enumerate(groups)},
+            {kept.keys[g]: i for i, g in enumerate(groups)},
         )
         with self._lock:
             self._reads[scope] = read
