@@ -1038,8 +1038,8 @@ class StatisticsSource(Protocol):
         Raises
         ------
         ValidationError
-            for windows not on :data:`ROLLUP_BUCKET` boundaries, or labels outside
-            ``classes`` (they have no probability column).
+            for windows not on :data:`ROLLUP_BUCKET` boundaries. (Rows labelled outside
+            ``classes``, which have no probability column, are left out.)
         """
         ...
 
