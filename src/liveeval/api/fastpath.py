@@ -37,6 +37,7 @@ from ..service.ingest import ingest_outcomes, ingest_predictions
 from ..service.predict import predict
 from . import v2
 from .answers import status_of
+from .query import unknown_query_detail
 from .schemas import PredictRequest, RawOutcomeBatch, RawPredictionBatch
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ class FastRoute:
     # Where the rows of a request are, and what to suggest beyond the row limit.
     rows_at: str | None = None
     rows_hint: str = ""
+    # The query parameters the route takes (/v1 routes refuse others, as FastAPI's
+    # routes do: api.query).
+    query: tuple[str, ...] = ()
     # The Open Inference Protocol's routes: errors are {"error": ...} and a request
     # that cannot be served as sent is a 400, as the protocol has it.
     v2: bool = False
@@ -148,6 +152,7 @@ ROUTES = (
         TypeAdapter(PredictRequest),
         _predict,
         rows_at="inputs",
+        query=("version",),
     ),
     FastRoute(
         "/v1/predictions",
@@ -317,6 +322,13 @@ async def _answer(
     headers: dict[bytes, bytes],
     arrived: float,
 ) -> tuple[int, Any, tuple[str, str] | None]:
+    raw_query = scope.get("query_string", b"").decode("latin-1")
+    query = parse_qs(raw_query)
+    if raw_query and not route.v2:
+        names = list(parse_qs(raw_query, keep_blank_values=True))
+        unknown = unknown_query_detail(names, route.query, "POST", route.path)
+        if unknown is not None:
+            return route.invalid, route.error_body(unknown), None
     content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
     if not is_json(content_type):
         detail = f"send the request body as application/json, not {content_type!r}"
@@ -335,7 +347,6 @@ async def _answer(
         return route.invalid, route.validation_body(clearest), None
     except LiveevalError as exc:
         return route.invalid, route.error_body(str(exc)), None
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     try:
         result = await route.run(service, params, query, body, arrived)
     except NotFoundError as exc:
