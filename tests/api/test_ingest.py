@@ -125,6 +125,27 @@ def test_events_are_idempotent_and_conflicts_are_409(client):
     assert client.get("/v1/models/ext/metrics").json()["predictions"] == 1
 
 
+def test_a_value_after_a_label_is_a_409_saying_to_send_both_in_one_outcome(client):
+    # One outcome per prediction, never amended: the detail says why and how.
+    client.post("/v1/predictions", json={"id": "v1", "model": "ext", "label": 1})
+    assert client.post("/v1/outcomes", json={"prediction_id": "v1", "label": 1}).status_code == 200
+    r = client.post("/v1/outcomes", json={"prediction_id": "v1", "value": 3.5})
+    assert r.status_code == 409
+    detail = r.json()["detail"]
+    assert detail == r.json()["results"][0]["detail"]
+    assert detail == (
+        "prediction_id 'v1' is already stored with different content; a prediction has one "
+        "outcome, never amended: a label and a value for the same prediction go together in "
+        'one outcome, {"prediction_id": …, "label": …, "value": …} (an outcome already '
+        "stored with only one of them cannot take the other)"
+    )
+    both = {"prediction_id": "v2", "label": 1, "value": 3.5}
+    client.post("/v1/predictions", json={"id": "v2", "model": "ext", "label": 1})
+    assert client.post("/v1/outcomes", json=both).status_code == 200
+    body = client.get("/v1/models/ext/metrics").json()
+    assert body["labelled"] == 2 and body["metrics"]["outcome_value_mean"]["n"] == 1
+
+
 def test_unmatched_outcomes_are_kept_and_reported(client):
     r = client.post("/v1/outcomes", json={"prediction_id": "never-seen", "label": 0})
     assert r.status_code == 200 and r.json()["results"][0]["matched"] is False
