@@ -223,7 +223,7 @@ def _clearest(
     every branch: a batch of 10,001 rows led with "prediction_id: Field required")."""
     if route.single is None or route.batch_key is None:
         return exc
-    meant = route.single
+    meant: TypeAdapter[Any] | None = route.single
     if route.batch_key in raw:
         try:  # the error path only: parsing the body again is affordable here
             top = json.loads(raw)

@@ -196,7 +196,8 @@ def _inside(
     """The cells whose actual and predicted labels are both declared classes, and the
     note counting the labelled pairs left out (none when every pair is inside)."""
     outside = resolved.outside
-    kept, left = [], []
+    kept: list[dict[str, Any]] = []
+    left: list[dict[str, Any]] = []
     for c in cells:
         (left if c["t"] in outside or c["pl"] in outside else kept).append(c)
     n = sum(int(c["n"]) for c in left)

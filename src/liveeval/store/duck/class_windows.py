@@ -61,8 +61,8 @@ def class_score_histograms(
         # As the confusion matrix (store.duck.aggregate.assemble): rows labelled outside
         # a declared model's classes (an early outcome's label) are left out; they
         # have no probability column.
-        out = pa.array(sorted(resolved.outside), pa.string())
-        stray = [pc.is_in(pc.fill_null(rows.column(c), ""), out) for c in ("label", "predicted")]
+        strays = pa.array(sorted(resolved.outside), pa.string())
+        stray = [pc.is_in(pc.fill_null(rows.column(c), ""), strays) for c in ("label", "predicted")]
         rows = rows.filter(pc.invert(pc.or_(*stray)))
         texts = [t for t in texts if t not in resolved.outside]
         k = resolved.declared or 0
