@@ -215,3 +215,26 @@ def test_feature_histograms_reject_bad_arguments_by_name(odd):
         odd.feature_histograms(Scope("m"), bins=0)
     with pytest.raises(ValidationError, match="bin edges for feature 'amount' must be"):
         odd.feature_histograms(Scope("m"), edges={"amount": [1.0, 1.0]})
+
+
+def test_a_note_names_at_most_ten_labels_outside_the_classes():
+    import pyarrow as pa
+
+    from liveeval.store.duck.aggregate import assemble
+
+    sums = dict.fromkeys(("ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4"), 0)
+    blank = {**sums, "vn": 0, "vs": 0.0, "vss": 0.0, "vbin": True}
+    cells = [{**blank, "t": encode_label(1), "pl": encode_label(1), "n": 3}]
+    cells += [
+        {**blank, "t": encode_label(f"x{i:02}"), "pl": encode_label(0), "n": 1} for i in range(12)
+    ]
+    scores = pa.table({"t": pa.array([], pa.string()), "key": pa.array([], pa.float64()),
+                       "n": pa.array([], pa.int64())})  # fmt: skip
+    stats = assemble(cells, scores, None, (15, 0, 0), classes=(0, 1), pos_label=1,
+                     exact=True, resolution=1000)  # fmt: skip
+    assert stats.labels == (0, 1) and stats.labelled == 3
+    (note,) = stats.notes
+    assert note.startswith(
+        "12 labelled pairs hold a label outside the model's classes [0, 1] ('x00', 'x01', "
+    )
+    assert "'x09' and 2 more): left out of every metric" in note

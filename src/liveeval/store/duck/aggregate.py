@@ -190,6 +190,10 @@ def assemble(
     return StoreStats(evaluation, predictions, failed, labelled, unmatched, labels, notes, values)
 
 
+# A note names at most this many of the labels outside the classes.
+_NAMED = 10
+
+
 def _inside(
     cells: list[dict[str, Any]], resolved: ResolvedLabels, classes: Sequence[Label]
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -204,12 +208,15 @@ def _inside(
     if not n:
         return kept, []
     found = {c[side] for c in left for side in ("t", "pl") if c[side] in outside}
-    values = sorted((resolved.labels[resolved.index[t]] for t in found), key=repr)
+    values = sorted({repr(resolved.labels[resolved.index[t]]) for t in found})
+    named = ", ".join(values[:_NAMED])
+    if len(values) > _NAMED:
+        named += f" and {len(values) - _NAMED} more"
     pairs = "1 labelled pair holds" if n == 1 else f"{n} labelled pairs hold"
     return kept, [
-        f"{pairs} a label outside the model's classes {list(classes)!r} "
-        f"({', '.join(repr(v) for v in values)}): left out of every metric (an outcome "
-        "sent before its prediction cannot be checked against the classes)"
+        f"{pairs} a label outside the model's classes {list(classes)!r} ({named}): left "
+        "out of every metric (an outcome sent before its prediction cannot be checked "
+        "against the classes)"
     ]
 
 
