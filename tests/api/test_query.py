@@ -35,8 +35,12 @@ def test_a_route_without_query_parameters_refuses_any(logged):
         "unknown query parameter 'verbose' for GET /v1/models (this route takes no query "
         "parameters)"
     )
-    # An empty value is a parameter all the same.
+    # An empty value is a parameter all the same; a long name is not echoed whole.
     assert logged.get("/v1/alert-rules?x").status_code == 422
+    r = logged.get("/v1/alert-rules?" + "y" * 5000 + "=1")
+    assert r.json()["detail"].startswith(
+        f"unknown query parameter '{'y' * 60}'… (5,000 characters)"
+    )
 
 
 def test_the_fast_routes_refuse_unknown_query_parameters_too(logged):

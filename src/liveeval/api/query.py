@@ -21,6 +21,8 @@ __all__ = ["accepted_query", "known_query", "unknown_query_detail"]
 # Only the JSON API: the dashboard's pages keep their own state in the query string
 # (range, refresh, version, ...) and read it in the browser.
 PREFIX = "/v1/"
+# An unknown name is echoed up to this many characters.
+_SHOWN = 60
 
 
 def accepted_query(route: APIRoute) -> tuple[str, ...]:
@@ -44,13 +46,14 @@ def unknown_query_detail(
     if not unknown:
         return None
     name = unknown[0]
-    close = difflib.get_close_matches(name, accepted, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name[:100], accepted, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     listed = (
         f"accepted: {', '.join(accepted)}" if accepted else "this route takes no query parameters"
     )
     others = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
-    return f"unknown query parameter {name!r}{others} for {method} {path}{hint} ({listed})"
+    shown = repr(name) if len(name) <= _SHOWN else f"{name[:_SHOWN]!r}… ({len(name):,} characters)"
+    return f"unknown query parameter {shown}{others} for {method} {path}{hint} ({listed})"
 
 
 async def known_query(request: Request) -> None:
