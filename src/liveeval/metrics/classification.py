@@ -35,6 +35,7 @@ __all__ = [
     "POINT_METRICS",
     "binary_metrics",
     "binary_point",
+    "binary_points",
     "confusion_metrics",
     "multiclass_metrics",
     "per_class_metrics",
@@ -456,6 +457,37 @@ def binary_point(cm: ConfusionMatrix, pos_label: Label, name: str) -> float | No
         return None
     value = float(cm.counts[numerator & denominator].sum()) / den
     return 2.0 * value / (1.0 + value) if name == "f1" else value
+
+
+def binary_points(counts: FloatArray, pos_index: int, name: str) -> FloatArray:
+    """:func:`binary_point` of many binary confusion matrices at once: ``counts`` is
+    ``[n, 2, 2]`` (rows actual, columns predicted, the positive class at ``pos_index``),
+    the answer ``[n]`` with NaN where the value is undefined (a zero denominator).
+
+    The same formulas and the same sums as :func:`binary_point` (each matrix's masked
+    cells added in the same order), so each value equals its ``binary_point``; no
+    interval. Reference: scikit-learn's ``precision_recall_fscore_support``.
+
+    Raises
+    ------
+    ValueError
+        when ``counts`` is not ``[n, 2, 2]`` or ``name`` is not a point metric.
+    """
+    if counts.ndim != 3 or counts.shape[1:] != (2, 2):
+        raise ValueError(f"binary points need [n, 2, 2] counts, got shape {counts.shape}")
+    if name not in POINT_METRICS:
+        raise ValueError(f"no point value for {name!r}; accepted: {sorted(POINT_METRICS)}")
+    numerator, denominator = _POINT_MASKS[pos_index][name]
+    den = np.zeros(counts.shape[0])
+    num = np.zeros(counts.shape[0])
+    for i, j in zip(*np.nonzero(denominator), strict=True):
+        den = den + counts[:, i, j]
+        if numerator[i, j]:
+            num = num + counts[:, i, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    out: FloatArray = 2.0 * value / (1.0 + value) if name == "f1" else value
+    return out
 
 
 def binary_metrics(

@@ -32,6 +32,7 @@ from .duck.lifecycle import deployment_events, prediction_pairs
 from .duck.rollup import backfill
 from .duck.schema import migrate
 from .duck.store import LABELLED_INSERT
+from .duck.models_arrays import models_grouped_arrays
 from .duck.window_arrays import rollup_grouped_arrays
 from .events import KINDS, Kind, content_schema, id_field
 from .interface import (
@@ -197,6 +198,20 @@ class TableSource:
         scores: bool = True,
     ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
         return windows.models_grouped(
+            self._con.cursor(), labels, by, every, since, until, scores=scores
+        )
+
+    def models_grouped_statistic_arrays(
+        self,
+        labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scores: bool = True,
+    ) -> dict[str, GroupedArrays]:
+        return models_grouped_arrays(
             self._con.cursor(), labels, by, every, since, until, scores=scores
         )
 
