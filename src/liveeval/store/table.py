@@ -29,10 +29,10 @@ from .duck import class_windows, lifecycle, operations, windows
 from .duck.aggregate import aggregate, grouped_aggregate
 from .duck.features import feature_histograms, insert_features
 from .duck.lifecycle import deployment_events, prediction_pairs
+from .duck.models_arrays import models_grouped_arrays
 from .duck.rollup import backfill
 from .duck.schema import migrate
 from .duck.store import LABELLED_INSERT
-from .duck.models_arrays import models_grouped_arrays
 from .duck.window_arrays import rollup_grouped_arrays
 from .events import KINDS, Kind, content_schema, id_field
 from .interface import (

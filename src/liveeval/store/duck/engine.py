@@ -47,8 +47,8 @@ from .aggregate import aggregate, grouped_aggregate
 from .bucket_counts import bucket_counts
 from .features import feature_histograms
 from .idindex import hash_ids
-from .store import DuckStore
 from .models_arrays import models_grouped_arrays
+from .store import DuckStore
 from .window_arrays import rollup_grouped_arrays
 from .writer import BatchWriter
 
@@ -200,9 +200,7 @@ class DuckEngine:
         until: datetime | None = None,
         scores: bool = True,
     ) -> dict[str, GroupedArrays]:
-        return models_grouped_arrays(
-            self._cursor(), labels, by, every, since, until, scores=scores
-        )
+        return models_grouped_arrays(self._cursor(), labels, by, every, since, until, scores=scores)
 
     def feature_histograms(
         self,

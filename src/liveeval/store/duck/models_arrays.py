@@ -112,8 +112,7 @@ def models_grouped_arrays(
     totals = np.where(np.isnan(totals), 0.0, totals)
 
     lat_rows = cur.sql(
-        f"SELECT {select}, k, sum(n)::DOUBLE AS n FROM rollup_latency r WHERE {where} "
-        "GROUP BY ALL",
+        f"SELECT {select}, k, sum(n)::DOUBLE AS n FROM rollup_latency r WHERE {where} GROUP BY ALL",
         params=params,
     ).to_arrow_table()
     lat_group = numbers(lat_rows)
@@ -178,9 +177,7 @@ def models_grouped_arrays(
     p_index = np.array(
         [resolved[m].index.get(p, -1) for m, p in zip(cell_model, p_text, strict=True)], np.int64
     )
-    is_pos = np.array(
-        [t in facts[m][2] for m, t in zip(cell_model, t_text, strict=True)], np.bool_
-    )
+    is_pos = np.array([t in facts[m][2] for m, t in zip(cell_model, t_text, strict=True)], np.bool_)
     labelled = np.bincount(cell_group[valid], weights=col["n"][valid], minlength=g_count)
     labelled = np.rint(labelled).astype(np.int64)
 
@@ -210,7 +207,9 @@ def models_grouped_arrays(
         ll, ll2, b, b2 = (summed[k].tolist() for k in ("ll", "ll2", "b", "b2"))
         for g in np.flatnonzero(column).tolist():
             if rows[g]:
-                losses[g] = LossSums(float(rows[g]), float(rows[g]), rows[g], ll[g], ll2[g], b[g], b2[g])
+                losses[g] = LossSums(
+                    float(rows[g]), float(rows[g]), rows[g], ll[g], ll2[g], b[g], b2[g]
+                )
 
     distributions: list[ScoreDistribution | None] = [None] * g_count
     score_group = np.zeros(0, np.int64)
@@ -221,8 +220,7 @@ def models_grouped_arrays(
         s_where, s_params = rollup_where(scope, grain=grain, models=models)
         s_select = ", ".join(["r.model AS g_model", *group, f"{window_key(every, grain)} AS w"])
         lists = cur.sql(
-            f"SELECT {s_select}, label AS t, counts FROM {table} r "
-            f"WHERE {s_where} AND kind = 'l'",
+            f"SELECT {s_select}, label AS t, counts FROM {table} r WHERE {s_where} AND kind = 'l'",
             params=s_params,
         ).to_arrow_table()
         score_group = numbers(lists)
