@@ -32,9 +32,7 @@ from ..interface import SCORE_BINS, GroupedArrays, Scope, StoreStats
 from ..labels import ResolvedLabels, resolve_labels
 from ._window_sql import add_rows, list_matrix, rollup_where, scores_table, unaligned, window_key
 from .aggregate import assemble, unmatched_outcomes
-from .window_arrays import _distributions
-from .window_arrays import _score_lists as _group_scores
-from .windows import _key, models_grouped
+from .windows import _key, binned_distribution, models_grouped
 
 __all__ = ["models_grouped_arrays"]
 
@@ -237,8 +235,9 @@ def models_grouped_arrays(
         hit = (score_group >= 0) & column[np.maximum(score_group, 0)]
         dense = np.zeros((g_count * 2, SCORE_BINS), np.int64)
         add_rows(dense, (score_group * 2 + side)[hit], matrix[hit])
-        for g, dist in _distributions(dense.reshape(g_count, 2, SCORE_BINS), column).items():
-            distributions[g] = dist
+        dense3 = dense.reshape(g_count, 2, SCORE_BINS)
+        for g in np.flatnonzero(column).tolist():
+            distributions[g] = binned_distribution(dense3[g, 1], dense3[g, 0])
         for g in np.flatnonzero(column).tolist():
             if distributions[g] is None:
                 losses[g] = None  # as the grouped read: no loss sums without scores
@@ -255,7 +254,9 @@ def models_grouped_arrays(
         for g in rest:
             m = group_model[g]
             build: Callable[[list[str]], ScoreDistribution | None] = (
-                _group_scores(g, score_group, score_text, matrix) if scores else _no_scores
+                _group_scores(np.flatnonzero(score_group == g), score_text, matrix)
+                if scores
+                else _no_scores
             )
             other[g] = assemble(
                 per_group[g],
@@ -322,3 +323,18 @@ def _binary(
 
 def _no_scores(positive: list[str]) -> ScoreDistribution | None:
     return None
+
+
+def _group_scores(
+    rows: IntVector, texts: list[str], matrix: np.ndarray[Any, Any]
+) -> Callable[[list[str]], ScoreDistribution | None]:
+    """A group's labelled score distribution (its score lists ``rows``) as a function of
+    the positive class's label texts (what :func:`.aggregate.assemble` asks)."""
+
+    def build(positive: list[str]) -> ScoreDistribution | None:
+        side = np.array([texts[i] in positive for i in rows.tolist()], np.bool_)
+        pos = matrix[rows[side]].sum(axis=0, dtype=np.int64)
+        neg = matrix[rows[~side]].sum(axis=0, dtype=np.int64)
+        return binned_distribution(pos, neg)
+
+    return build
