@@ -11,6 +11,7 @@ from liveeval.metrics.classification import (
     binary_metrics,
     binary_point,
     binary_points,
+    per_class_metrics,
 )
 from liveeval.metrics.confusion import ConfusionMatrix
 
@@ -56,3 +57,13 @@ def test_binary_points_refuse_other_shapes_and_metrics():
         binary_points(np.zeros((2, 2)), 1, "recall")
     with pytest.raises(ValueError, match="no point value for 'roc_auc'; accepted"):
         binary_points(np.zeros((3, 2, 2)), 1, "roc_auc")
+
+
+def test_a_per_class_table_of_some_metrics_keeps_the_full_tables_values():
+    rng = np.random.default_rng(4)
+    cm = ConfusionMatrix.from_arrays(rng.integers(0, 3, 200), rng.integers(0, 3, 200))
+    full = per_class_metrics(cm, 0.9)
+    lean = per_class_metrics(cm, 0.9, only=("recall",))
+    assert [set(row) for row in lean] == [{"label", "support", "recall"}] * 3
+    for a, b in zip(lean, full, strict=True):
+        assert (a["label"], a["support"], a["recall"]) == (b["label"], b["support"], b["recall"])

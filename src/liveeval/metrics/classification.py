@@ -756,8 +756,14 @@ def confusion_metrics(
     return multiclass_metrics(cm, confidence, beta)
 
 
-def per_class_metrics(cm: ConfusionMatrix, confidence: float = 0.95) -> list[dict[str, Any]]:
-    """Precision, recall, specificity and F1 per class (one-vs-rest), with support."""
+def per_class_metrics(
+    cm: ConfusionMatrix, confidence: float = 0.95, *, only: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """Precision, recall, specificity and F1 per class (one-vs-rest), with support.
+
+    ``only`` names the metrics wanted (each is an interval per class; the pitfalls read
+    the support and the recall): the others are left out of each row, the values of
+    those kept are the full call's."""
     rows: list[dict[str, Any]] = []
     for i, label in enumerate(cm.labels):
         k = cm.k
@@ -769,25 +775,25 @@ def per_class_metrics(cm: ConfusionMatrix, confidence: float = 0.95) -> list[dic
         hit[i, i] = True
         negative = ~actual
         true_negative = negative & ~predicted
-        rows.append(
-            {
-                "label": label,
-                "support": float(cm.counts[i, :].sum()),
-                "precision": _proportion(
-                    cm, "precision", hit, predicted, confidence, undefined_reason="never predicted"
-                ),
-                "recall": _proportion(
-                    cm, "recall", hit, actual, confidence, undefined_reason="no actual rows"
-                ),
-                "specificity": _proportion(
-                    cm,
-                    "specificity",
-                    true_negative,
-                    negative,
-                    confidence,
-                    undefined_reason="no other classes",
-                ),
-                "f1": _f1_via_jaccard(cm, i, confidence),
-            }
-        )
+        row: dict[str, Any] = {"label": label, "support": float(cm.counts[i, :].sum())}
+        if only is None or "precision" in only:
+            row["precision"] = _proportion(
+                cm, "precision", hit, predicted, confidence, undefined_reason="never predicted"
+            )
+        if only is None or "recall" in only:
+            row["recall"] = _proportion(
+                cm, "recall", hit, actual, confidence, undefined_reason="no actual rows"
+            )
+        if only is None or "specificity" in only:
+            row["specificity"] = _proportion(
+                cm,
+                "specificity",
+                true_negative,
+                negative,
+                confidence,
+                undefined_reason="no other classes",
+            )
+        if only is None or "f1" in only:
+            row["f1"] = _f1_via_jaccard(cm, i, confidence)
+        rows.append(row)
     return rows

@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import ValidationError
 from ..metrics import ConfusionMatrix, Evaluation, LatencySketch, ScoreDistribution
 from ..metrics.classification import POINT_METRICS, binary_points, per_class_metrics
+from ..metrics.evaluation import _LATENCY, EvaluationResult
 from ..metrics.labels import Label
 from ..metrics.registry import metric_spec
 from ..monitor.windows import DEFAULT_MATURITY, Window, ceil_to, floor_to
@@ -426,6 +427,26 @@ def _point(
     }
 
 
+_QUANTILES = {"latency_p50_seconds": 0.5, "latency_p95_seconds": 0.95, "latency_p99_seconds": 0.99}
+
+
+def _limited_result(evaluation: Evaluation, wanted: set[str]) -> EvaluationResult:
+    """``evaluation.result(only=wanted)``, with only the latency quantiles named
+    computed (a limited result computes p50, p95 and p99, a rank interval each, when
+    any latency metric is named; the card shows p95). Same values, same order."""
+    quantiles = {k: q for k, q in _QUANTILES.items() if k in wanted}
+    latency = evaluation.latency
+    if latency is None or not quantiles or not _LATENCY.isdisjoint(wanted - set(quantiles)):
+        return evaluation.result(only=wanted)
+    result = evaluation.result(only=wanted - set(quantiles))
+    metrics = dict(result.metrics)
+    failed = metrics.pop("failed_prediction_rate", None)
+    metrics.update({k: latency.quantile(q, 0.95) for k, q in quantiles.items()})
+    if failed is not None:
+        metrics["failed_prediction_rate"] = failed
+    return replace(result, metrics=metrics)
+
+
 def _card(
     version: str | None,
     stats: StoreStats,
@@ -449,13 +470,15 @@ def _card(
     business = stats.business_metrics()
     body["metrics"].update({k: metric_dict(m) for k, m in business.items() if k in wanted})
     if stats.evaluation is not None:
-        result = stats.evaluation.result(only=wanted)
-        # The pitfalls read the per-class table, which a limited result leaves out.
-        result = replace(result, per_class=per_class_metrics(stats.evaluation.confusion, 0.95))
+        result = _limited_result(stats.evaluation, wanted)
         body["metrics"].update(
             {k: metric_dict(m) for k, m in result.metrics.items() if k in wanted}
         )
         if profile is not None:
+            # The pitfalls read the per-class support and recall, which a limited result
+            # leaves out.
+            per_class = per_class_metrics(stats.evaluation.confusion, 0.95, only=("recall",))
+            result = replace(result, per_class=per_class)
             recall_target = next((c.target for c in profile.checks if c.metric == "recall"), None)
             findings = accuracy_paradox(result, recall_target) + single_class(result)
             # settle=False: the card shows the status and summary, not how many more
