@@ -492,7 +492,14 @@ def _arrays(kind: str, table: pa.Table) -> tuple[list[str], list[str], list[Any]
     for field in table.schema:
         column = table.column(field.name)
         names.append(field.name)
-        if pa.types.is_list(field.type):
+        if column.null_count == len(column):
+            # All null (a prediction's probas, segment, error type …): no conversion.
+            values.append(([None] * len(column), "text[]"))
+            cast = (
+                "::float8[]" if pa.types.is_list(field.type) else f"::{_PG_TYPES[str(field.type)]}"
+            )
+            select.append(f"u.{field.name}{cast}")
+        elif pa.types.is_list(field.type):
             literals = _literals(column)
             values.append((literals, "text[]"))
             select.append(f"u.{field.name}::float8[]")
