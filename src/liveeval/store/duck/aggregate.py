@@ -443,6 +443,8 @@ def grouped_aggregate(
     groups = cur.execute(
         f"SELECT DISTINCT {', '.join(keys)} FROM predictions p WHERE {where}", params
     ).fetchall()
+    if unmatched is None and groups:
+        unmatched = unmatched_outcomes(cur)  # store-wide: once, not once per group
     shared = _scope_labels(cur, scope, classes)
     out: dict[tuple[Any, ...], StoreStats] = {}
     for group in sorted(groups, key=lambda g: tuple((v is None, str(v)) for v in g)):
