@@ -250,7 +250,7 @@ class TableSource:
         max_categories: int = 50,
     ) -> dict[datetime, dict[str, FeatureHistogram]]:
         return windows.feature_windows(
-            self._con.cursor(), scope, every, names, max_categories=max_categories
+            self._con.cursor(), scope, every, names, max_categories=max_categories, hourly=True
         )
 
     def feature_window_arrays(
@@ -262,7 +262,7 @@ class TableSource:
         max_categories: int = 50,
     ) -> FeatureWindows:
         return windows.feature_window_arrays(
-            self._con.cursor(), scope, every, names, max_categories=max_categories
+            self._con.cursor(), scope, every, names, max_categories=max_categories, hourly=True
         )
 
     def feature_bins(self, model: str) -> dict[str, tuple[float, ...]]:

@@ -232,7 +232,7 @@ class DuckEngine:
         max_categories: int = 50,
     ) -> dict[datetime, dict[str, FeatureHistogram]]:
         return windows.feature_windows(
-            self._cursor(), scope, every, names, max_categories=max_categories
+            self._cursor(), scope, every, names, max_categories=max_categories, hourly=True
         )
 
     def feature_window_arrays(
@@ -244,7 +244,7 @@ class DuckEngine:
         max_categories: int = 50,
     ) -> FeatureWindows:
         return windows.feature_window_arrays(
-            self._cursor(), scope, every, names, max_categories=max_categories
+            self._cursor(), scope, every, names, max_categories=max_categories, hourly=True
         )
 
     def feature_bins(self, model: str) -> dict[str, tuple[float, ...]]:
