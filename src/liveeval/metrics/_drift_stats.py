@@ -365,14 +365,23 @@ def _check_same_edges(reference: Histogram, current: Histogram) -> None:
 def _wasserstein_from_counts(edges: FloatArray, r: FloatArray, c: FloatArray) -> FloatArray:
     """∫|F − G| over the edges' range, CDFs linear within each bin; vectorised over
     leading axes of ``r``/``c`` (shape ``(…, k + 2)``)."""
-    d = _cdfs(r) - _cdfs(c)  # (…, k + 1), at each edge
+    return _wasserstein_from_cdfs(edges, _cdfs(r) - _cdfs(c))
+
+
+def _wasserstein_from_cdfs(edges: FloatArray, d: FloatArray) -> FloatArray:
+    """:func:`_wasserstein_from_counts` from ``d = F − G`` at every edge (shape
+    ``(…, k + 1)``). Within a bin ``|F − G|`` integrates to the mean of its ends' when
+    they have one sign, else to ``(d₀² + d₁²) / (2 (|d₀| + |d₁|))`` (it crosses 0)."""
     widths = np.diff(edges)
     d0, d1 = d[..., :-1], d[..., 1:]
-    a0, a1 = np.abs(d0), np.abs(d1)
+    ad = np.abs(d)
+    both = ad[..., :-1] + ad[..., 1:]
+    sq = d * d
     same = d0 * d1 >= 0
+    # Where both ends are 0 the crossing is 0/0, but such a bin has one sign: not taken.
     with np.errstate(invalid="ignore", divide="ignore"):
-        crossing = np.where(a0 + a1 > 0, (d0 * d0 + d1 * d1) / (2.0 * (a0 + a1)), 0.0)
-    per_bin = np.where(same, (a0 + a1) / 2.0, crossing) * widths
+        crossing = (sq[..., :-1] + sq[..., 1:]) / (2.0 * both)
+    per_bin = np.where(same, both / 2.0, crossing) * widths
     return np.asarray(per_bin.sum(axis=-1), dtype=np.float64)
 
 

@@ -92,7 +92,7 @@ def numeric_grid(
         ]
         found = measure_numeric_windows(reference, currents, rule, reference_std=reference_std)
         return DriftGrid.of("numeric", found)
-    stats = numeric_window_statistics(reference, r, cs, reference_std)
+    stats = numeric_window_statistics(reference, r, cs, reference_std, full=False)
     p = ks_2samp_pvalue_array(stats.ks, n_ref, n_curs)
     enough = (n_curs >= rule.min_rows) & (n_ref >= rule.min_rows)
     return DriftGrid("numeric", np.asarray(stats.effects, np.float64), p, n_curs, enough)
