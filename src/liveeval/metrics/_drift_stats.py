@@ -458,13 +458,21 @@ def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
     out: list[float | None] = [None] * len(p_values)
     if not idx:
         return out
-    p = np.array([p_values[i] for i in idx], dtype=np.float64)
-    n = p.size
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * n / np.arange(1, n + 1)
-    adjusted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    result = np.empty(n)
-    result[order] = adjusted
+    result = benjamini_hochberg_array(np.array([p_values[i] for i in idx], dtype=np.float64))
     for i, v in zip(idx, result, strict=True):
         out[i] = float(v)
     return out
+
+
+def benjamini_hochberg_array(p: FloatArray) -> FloatArray:
+    """:func:`benjamini_hochberg` of an array of p-values, every one a test (the same
+    floats: the list form calls this)."""
+    n = p.size
+    result = np.empty(n)
+    if n == 0:
+        return result
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * n / np.arange(1, n + 1)
+    adjusted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    result[order] = adjusted
+    return result
