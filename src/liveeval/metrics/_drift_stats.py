@@ -376,12 +376,13 @@ def _wasserstein_from_cdfs(edges: FloatArray, d: FloatArray) -> FloatArray:
     d0, d1 = d[..., :-1], d[..., 1:]
     ad = np.abs(d)
     both = ad[..., :-1] + ad[..., 1:]
-    sq = d * d
-    same = d0 * d1 >= 0
-    # Where both ends are 0 the crossing is 0/0, but such a bin has one sign: not taken.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        crossing = (sq[..., :-1] + sq[..., 1:]) / (2.0 * both)
-    per_bin = np.where(same, both / 2.0, crossing) * widths
+    # Few bins cross 0: their formula is applied to them alone (then |d₀| + |d₁| > 0).
+    crosses = np.nonzero(d0 * d1 < 0)
+    a, b = d0[crosses], d1[crosses]
+    crossing = (a * a + b * b) / (2.0 * both[crosses])
+    per_bin = np.divide(both, 2.0, out=both)
+    per_bin[crosses] = crossing
+    per_bin *= widths
     return np.asarray(per_bin.sum(axis=-1), dtype=np.float64)
 
 
