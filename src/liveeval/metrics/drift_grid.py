@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._distributions import chi2_sf, ks_2samp_pvalue_array
+from ._distributions import chi2_sf_array, ks_2samp_pvalue_array
 from ._drift_stats import (
     MIN_EXPECTED,
     Histogram,
@@ -199,7 +199,7 @@ def _chi_square_p(r: FloatArray, c: FloatArray, rows: BoolArray) -> FloatArray:
         ec = col * nc_p / total
         stats = np.sum((rr[None, :] - er) ** 2 / er, axis=1) + np.sum((cc - ec) ** 2 / ec, axis=1)
         df = int(rr.size - 1)
-        out[members[plain]] = [chi2_sf(float(s), df) for s in stats.tolist()]
+        out[members[plain]] = chi2_sf_array(stats, df)
     return out
 
 
