@@ -298,6 +298,9 @@ def drift_of(
     window_of = keys[0][order] if order else np.zeros(0, np.int64)
     bounds = np.searchsorted(window_of, np.arange(len(starts) + 1)).tolist()
     by_window = [order[bounds[i] : bounds[i + 1]] for i in range(len(starts))]
+    # A window's drifted cells come first in its order: how many there are.
+    called = (keys[1][order] == 0) if order else np.zeros(0, np.bool_)
+    drifted_in = np.bincount(window_of[called], minlength=len(starts)).tolist()
     if intervals:
         for i, members in enumerate(by_window):
             for k in members:
@@ -332,10 +335,10 @@ def drift_of(
             {
                 "start": start.isoformat(),
                 "end": (start + every).isoformat(),
-                "drifted": sorted(cells[k]["name"] for k in members if cells[k]["drifted"]),
+                "drifted": sorted(cells[k]["name"] for k in members[:called_here]),
                 "columns": [cells[k] for k in members],
             }
-            for start, members in zip(starts, by_window, strict=True)
+            for start, members, called_here in zip(starts, by_window, drifted_in, strict=True)
         ],
     }
 
