@@ -563,21 +563,24 @@ def numeric_window_statistics(
     n_curs = cs.sum(axis=1).astype(np.int64)
     p = r / n_ref
     q = cs / n_curs[:, None]
-    cum_d = np.concatenate([np.zeros((cs.shape[0], 1)), np.cumsum(p - q, axis=1)], axis=1)
-    ks = np.max(np.abs(cum_d), axis=1)
     # The CDFs at the edges as _cdfs gives them (p and q are its shares: every total > 0).
-    cdf_r = np.cumsum(p[:-1])
-    w1 = _wasserstein_from_cdfs(reference.edges, cdf_r[None, :] - np.cumsum(q[:, :-1], axis=1))
+    cdf_c = np.cumsum(q[:, :-1], axis=1)
+    w1 = _wasserstein_from_cdfs(reference.edges, np.subtract(np.cumsum(p[:-1]), cdf_c, out=cdf_c))
     sigma = reference_std if reference_std is not None else reference.std()
     scale = sigma if sigma is not None and sigma > 0 else 0.0
     constant = scale == 0.0
     effects = np.where(w1 > 0, np.inf, 0.0) if constant else w1 / scale
+    running = np.cumsum(np.subtract(p, q), axis=1)
     if not full:
+        # KS D alone: the zero before the first bin cannot raise a maximum of |·|.
+        ks = np.max(np.abs(running, out=running), axis=1)
         nan = np.full(cs.shape[0], np.nan)
         none = np.zeros(0)
         return NumericWindowStatistics(
             ks, nan, w1, effects, nan, nan, none, none, none, sigma, constant, scale
         )
+    cum_d = np.concatenate([np.zeros((cs.shape[0], 1)), running], axis=1)
+    ks = np.max(np.abs(cum_d), axis=1)
     d_lo, d_hi = cum_d[:, :-1], cum_d[:, 1:]
     upper_bound = np.minimum(
         np.maximum.reduce(
