@@ -1,7 +1,8 @@
 """Hourly feature rollups (schema v11): an hour row is the sum of its four 15-minute
 rows in every arrival order, and a read of whole-hour windows through them equals
 the 15-minute read (the path before them, kept as the oracle) and numpy on the
-events, at any scope edges."""
+events, at any scope edges. Also live drift's columnar score read against the score
+histograms."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from liveeval.store import Scope
 from liveeval.store.duck import feature_windows as fw
 from liveeval.store.duck import rollup, rollup_features
 from liveeval.store.duck.schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION
-from liveeval.store.interface import FeatureWindows
+from liveeval.store.interface import FeatureWindows, ScoreWindows, ScoreWindowSource
 from liveeval.store.table import TableSource
 
 from .scenario import TS, Scenario, close_source, in_scope, make_scenario, open_engine
@@ -187,3 +188,27 @@ def test_the_hourly_migration_backfills_the_hours_of_a_store_without_them(tmp_pa
         assert hourly_sums(con) == written
     finally:
         close_source(source)
+
+
+@pytest.mark.parametrize(
+    ("scope", "every"),
+    [
+        (Scope("m"), HOUR),
+        (Scope("m"), None),
+        (Scope("m", version="v1"), dt.timedelta(minutes=15)),
+        (Scope("m", TS + 15 * MINUTES, TS + dt.timedelta(hours=30)), 3 * HOUR),
+    ],
+    ids=str,
+)
+def test_score_window_arrays_are_the_score_histograms_summed(stored, scope, every):
+    """Live drift's one read of a binary model's scores (lists of the predictions,
+    counts of the labelled pairs) equals the score histograms it replaced."""
+    source, scenario = stored
+    assert isinstance(source, ScoreWindowSource)
+    kw: dict[str, Any] = {"classes": scenario.classes, "pos_label": scenario.pos_label}
+    got = source.score_window_arrays(scope, every, **kw)
+    expected = ScoreWindows.of(source.score_histograms(scope, every, **kw))
+    assert got.starts == expected.starts and len(got.starts) > 0
+    for field in ("scores", "predicted", "labelled"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(expected, field))
+    assert got.labelled.sum() > 0

@@ -50,6 +50,8 @@ from ..store.interface import (
     ReferenceStore,
     Scope,
     ScoreHistogram,
+    ScoreWindows,
+    ScoreWindowSource,
     StatisticsSource,
     StoredReference,
 )
@@ -219,16 +221,16 @@ def drift_of(
         None if until is None else ceil_to(until, every),
         version,
     )
-    scores: dict[datetime, ScoreHistogram] = {}
+    scores = ScoreWindows.of({})
     if pos_label is not None:
-        scores = source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
+        scores = _score_windows(source, scope, every, classes, pos_label)
     # Until a feature's bins are fixed (10,000 numbers), each read bins it on the
     # numbers stored so far: a load between the two reads can move those edges, so
     # read again until both sides agree (a store taking traffic, as the live demo's).
     for _ in range(5):
         current = source.feature_window_arrays(scope, every, features)
         # The windows with features or scores (a model may log scores and no features).
-        starts = sorted({*current.starts, *scores})[-MAX_DRIFT_WINDOWS:]
+        starts = sorted({*current.starts, *scores.starts})[-MAX_DRIFT_WINDOWS:]
         first = bisect_left(current.starts, starts[0]) if starts else len(current.starts)
         resolved = _resolve(source, ref, model, starts[0] if starts else scope.since)
         ref_hists = resolved.features
@@ -257,7 +259,7 @@ def drift_of(
         ref_h = ref_hists.get(name)
         if ref_h is not None and name in slot and present[:, slot[name]].any():
             columns.append(_feature_column(current, first, placed, slot[name], ref_h, grid_rule))
-    if scores:
+    if scores.starts:
         score_ref = resolved.score_columns(source, classes, pos_label)
         if score_ref:
             columns += _score_columns(scores, score_ref, starts, grid_rule)
@@ -514,7 +516,7 @@ def _feature_column(
 
 
 def _score_columns(
-    current: Mapping[datetime, ScoreHistogram],
+    current: ScoreWindows,
     reference: dict[tuple[Role, str], Histogram],
     starts: list[datetime],
     rule: DriftRule,
@@ -522,30 +524,24 @@ def _score_columns(
     """Score, predicted-label and label (prevalence) drift of a binary model's windows
     ``current`` against the reference's columns (:meth:`_Resolved.score_columns`: a
     store scope's or an upload's; a column the reference lacks is not measured)."""
-    windows = [current.get(s) for s in starts]
-    at = np.array([i for i, w in enumerate(windows) if w is not None], dtype=np.int64)
+    index = {start: i for i, start in enumerate(starts)}
+    at = np.array([index[s] for s in current.starts if s in index], dtype=np.int64)
     if at.size == 0:
         return []
-    hists = [windows[i] for i in at.tolist()]
-    zeros = np.zeros(len(hists), dtype=np.int64)
-
-    def score_hist(h: ScoreHistogram) -> Histogram:
-        return Histogram(edges=_SCORE_EDGES, counts=h.predicted.sum(axis=0))
+    # The rows of ``current`` the answer's windows ``at`` hold (the most recent ones).
+    rows = np.arange(len(current.starts) - at.size, len(current.starts))
+    row_of = {int(w): int(r) for w, r in zip(at.tolist(), rows.tolist(), strict=True)}
+    zeros = np.zeros(at.size, dtype=np.int64)
 
     def two(counts: np.ndarray[Any, Any]) -> Histogram:
         neg, pos = (int(v) for v in counts)
         return Histogram.from_categories({"negative": neg, "positive": pos})
 
-    def window(i: int) -> ScoreHistogram:
-        w = windows[i]
-        assert w is not None
-        return w
-
     out: list[_Column] = []
     ref_scores = reference.get(("score", "score"))
     if ref_scores is not None:
-        scores = np.array([h.predicted.sum(axis=0) for h in hists], np.int64)
-        full = np.column_stack([zeros, scores.reshape(-1, SCORE_BINS), zeros])
+        scores = current.scores[rows]
+        full = np.column_stack([zeros, scores, zeros])
         scalar = bool(not ref_scores.numeric_rows or not full.sum(axis=1).all())
         out.append(
             _Column(
@@ -554,13 +550,13 @@ def _score_columns(
                 ref_scores,
                 numeric_grid(ref_scores, full, rule),
                 at,
-                lambda i: score_hist(window(i)),
+                lambda i: Histogram(edges=_SCORE_EDGES, counts=current.scores[row_of[i]]),
                 scalar=scalar,
             )
         )
     ref_predicted = reference.get(("prediction", "predicted label"))
     if ref_predicted is not None:
-        predicted = np.array([h.predicted.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
+        predicted = current.predicted[rows]
         out.append(
             _Column(
                 "prediction",
@@ -568,12 +564,12 @@ def _score_columns(
                 ref_predicted,
                 categorical_grid(ref_predicted, _SIDES, predicted, zeros, zeros, rule),
                 at,
-                lambda i: two(window(i).predicted.sum(axis=1)),
+                lambda i: two(current.predicted[row_of[i]]),
             )
         )
     ref_labels = reference.get(("label", "label"))
     if ref_labels is not None:
-        labelled = np.array([h.labelled.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
+        labelled = current.labelled[rows]
         has = labelled.sum(axis=1) > 0
         out.append(
             _Column(
@@ -582,13 +578,29 @@ def _score_columns(
                 ref_labels,
                 categorical_grid(ref_labels, _SIDES, labelled[has], zeros[has], zeros[has], rule),
                 at[has],
-                lambda i: two(window(i).labelled.sum(axis=1)),
+                lambda i: two(current.labelled[row_of[i]]),
             )
         )
     return out
 
 
 _SIDES = ("negative", "positive")
+
+
+def _score_windows(
+    source: StatisticsSource,
+    scope: Scope,
+    every: timedelta,
+    classes: tuple[Any, ...] | None,
+    pos_label: Any,
+) -> ScoreWindows:
+    """The windows' scores as arrays: in one read where the source answers them so,
+    else from its score histograms."""
+    if isinstance(source, ScoreWindowSource):
+        return source.score_window_arrays(scope, every, classes=classes, pos_label=pos_label)
+    return ScoreWindows.of(
+        source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
+    )
 
 
 def _score_reference(ref: ScoreHistogram | None) -> dict[tuple[Role, str], Histogram]:

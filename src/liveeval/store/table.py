@@ -46,6 +46,7 @@ from .interface import (
     ResourceWindow,
     Scope,
     ScoreHistogram,
+    ScoreWindows,
     StoreStats,
 )
 
@@ -227,6 +228,18 @@ class TableSource:
         pos_label: Label | None = None,
     ) -> dict[datetime, ScoreHistogram]:
         return windows.score_histograms(
+            self._con.cursor(), scope, every, classes=classes, pos_label=pos_label
+        )
+
+    def score_window_arrays(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> ScoreWindows:
+        return windows.score_window_arrays(
             self._con.cursor(), scope, every, classes=classes, pos_label=pos_label
         )
 

@@ -38,6 +38,7 @@ from ..interface import (
     ResourceWindow,
     Scope,
     ScoreHistogram,
+    ScoreWindows,
     StoredReference,
     StoreStats,
     WriteOutcome,
@@ -211,6 +212,18 @@ class DuckEngine:
         pos_label: Label | None = None,
     ) -> dict[datetime, ScoreHistogram]:
         return windows.score_histograms(
+            self._cursor(), scope, every, classes=classes, pos_label=pos_label
+        )
+
+    def score_window_arrays(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> ScoreWindows:
+        return windows.score_window_arrays(
             self._cursor(), scope, every, classes=classes, pos_label=pos_label
         )
 

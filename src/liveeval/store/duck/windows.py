@@ -23,7 +23,7 @@ from ...errors import ValidationError
 from ...metrics import LatencySketch, ScoreDistribution
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT
-from ..interface import SCORE_BINS, LabelDelays, Scope, ScoreHistogram, StoreStats
+from ..interface import SCORE_BINS, LabelDelays, Scope, ScoreHistogram, ScoreWindows, StoreStats
 from ..labels import ResolvedLabels, resolve_labels
 from ._window_sql import (
     BUCKET,
@@ -50,6 +50,7 @@ __all__ = [
     "rollup_grouped",
     "rollup_grouped_models",
     "score_histograms",
+    "score_window_arrays",
     "unaligned",
 ]
 
@@ -354,26 +355,9 @@ def score_histograms(
     ).to_arrow_table()
     if rows.num_rows == 0:
         return {}
-    texts = pc.unique(rows.column("label")).to_pylist()
-    resolved = resolve_labels(texts, classes)
-    labels = resolved.labels
-    if classes is not None and len(classes) == 2 and len(labels) > 2:
-        # An outcome whose label is no class (accepted before its prediction was seen)
-        # is an extra class in the confusion matrix; a score histogram has only the
-        # positive and the negative side, so its rows are left out here.
-        texts = [t for t in texts if resolved.index[t] < 2]
-        rows = rows.filter(pc.is_in(rows.column("label"), pa.array(texts, pa.string())))
-        labels = labels[:2]
-        if rows.num_rows == 0:
-            return {}
-    if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
-        pos_label = 1
-    if pos_label is None or len(labels) > 2:
-        raise ValidationError(
-            f"score histograms need a binary model with a known positive class; model "
-            f"{scope.model!r} has labels {list(labels)!r} (give pos_label)"
-        )
-    positive = [t for t in texts if labels[resolved.index[t]] == pos_label]
+    rows, positive = _score_sides(rows, scope, classes, pos_label)
+    if rows.num_rows == 0:
+        return {}
     windows, at = np.unique(rows.column("w").to_numpy(), return_inverse=True)
     k = pc.is_in(rows.column("label"), pa.array(positive, pa.string())).to_numpy(
         zero_copy_only=False
@@ -387,6 +371,98 @@ def score_histograms(
         start(int(win), every, scope): ScoreHistogram(dense[i, 0], dense[i, 1])
         for i, win in enumerate(windows.tolist())
     }
+
+
+def _score_sides(
+    rows: pa.Table, scope: Scope, classes: tuple[Label, ...] | None, pos_label: Label | None
+) -> tuple[pa.Table, list[str]]:
+    """The score rows of the model's two sides, and the label texts of the positive one.
+
+    Raises
+    ------
+    ValidationError
+        for a model that is not binary or whose positive class is unknown.
+    """
+    texts = pc.unique(rows.column("label")).to_pylist()
+    resolved = resolve_labels(texts, classes)
+    labels = resolved.labels
+    if classes is not None and len(classes) == 2 and len(labels) > 2:
+        # An outcome whose label is no class (accepted before its prediction was seen)
+        # is an extra class in the confusion matrix; a score histogram has only the
+        # positive and the negative side, so its rows are left out here.
+        texts = [t for t in texts if resolved.index[t] < 2]
+        rows = rows.filter(pc.is_in(rows.column("label"), pa.array(texts, pa.string())))
+        labels = labels[:2]
+        if rows.num_rows == 0:
+            return rows, []
+    if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
+        pos_label = 1
+    if pos_label is None or len(labels) > 2:
+        raise ValidationError(
+            f"score histograms need a binary model with a known positive class; model "
+            f"{scope.model!r} has labels {list(labels)!r} (give pos_label)"
+        )
+    return rows, [t for t in texts if labels[resolved.index[t]] == pos_label]
+
+
+def score_window_arrays(
+    cur: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    every: timedelta | None,
+    *,
+    classes: tuple[Label, ...] | None = None,
+    pos_label: Label | None = None,
+) -> ScoreWindows:
+    """:func:`score_histograms` as :class:`ScoreWindows`: the predictions' score lists
+    summed per window and side, the labelled pairs' lists only counted (``list_sum`` in
+    the engine), no object per window."""
+    check(scope, every)
+    table, grain = scores_table(scope, every)
+    where, params = rollup_where(scope, grain=grain)
+    rows = cur.sql(
+        f"SELECT {window_key(every, grain)} AS w, kind, label, "
+        "CASE WHEN kind = 'p' THEN counts END AS counts, "
+        "CASE WHEN kind = 'l' THEN CAST(list_sum(counts) AS BIGINT) ELSE 0 END AS n "
+        f"FROM {table} r WHERE {where} AND label <> ''",
+        params=params,
+    ).to_arrow_table()
+    empty = ScoreWindows(
+        (),
+        np.zeros((0, SCORE_BINS), np.int64),
+        np.zeros((0, 2), np.int64),
+        np.zeros((0, 2), np.int64),
+    )
+    if rows.num_rows == 0:
+        return empty
+    rows, positive = _score_sides(rows, scope, classes, pos_label)
+    if rows.num_rows == 0:
+        return empty
+    windows, at = np.unique(rows.column("w").to_numpy(), return_inverse=True)
+    k = pc.is_in(rows.column("label"), pa.array(positive, pa.string())).to_numpy(
+        zero_copy_only=False
+    )
+    side = at * 2 + k.astype(np.int64)
+    predicted_rows = pc.equal(rows.column("kind"), "p").to_numpy(zero_copy_only=False)
+    lists = rows.filter(pa.array(predicted_rows))
+    by_side = np.zeros((windows.size * 2, SCORE_BINS), dtype=np.int64)
+    if lists.num_rows:
+        add_rows(
+            by_side,
+            side[predicted_rows],
+            list_matrix(lists.column("counts"), SCORE_BINS, native=True),
+        )
+    by_side = by_side.reshape(windows.size, 2, SCORE_BINS)
+    labelled = np.bincount(
+        side[~predicted_rows],
+        weights=rows.column("n").to_numpy()[~predicted_rows],
+        minlength=windows.size * 2,
+    )
+    return ScoreWindows(
+        tuple(start(int(w), every, scope) for w in windows.tolist()),
+        by_side.sum(axis=1),
+        by_side.sum(axis=2),
+        labelled.astype(np.int64).reshape(windows.size, 2),
+    )
 
 
 def label_delays(cur: duckdb.DuckDBPyConnection, scope: Scope) -> LabelDelays:
