@@ -221,14 +221,17 @@ def drift_of(
         None if until is None else ceil_to(until, every),
         version,
     )
-    scores = ScoreWindows.of({})
-    if pos_label is not None:
-        scores = _score_windows(source, scope, every, classes, pos_label)
+    scores: ScoreWindows | None = None
     # Until a feature's bins are fixed (10,000 numbers), each read bins it on the
     # numbers stored so far: a load between the two reads can move those edges, so
     # read again until both sides agree (a store taking traffic, as the live demo's).
     for _ in range(5):
         current = source.feature_window_arrays(scope, every, features)
+        if scores is None:
+            # After the features' read (which waits for a PostgreSQL store's rolls).
+            scores = ScoreWindows.of({})
+            if pos_label is not None:
+                scores = _score_windows(source, scope, every, classes, pos_label)
         # The windows with features or scores (a model may log scores and no features).
         starts = sorted({*current.starts, *scores.starts})[-MAX_DRIFT_WINDOWS:]
         first = bisect_left(current.starts, starts[0]) if starts else len(current.starts)
@@ -259,7 +262,7 @@ def drift_of(
         ref_h = ref_hists.get(name)
         if ref_h is not None and name in slot and present[:, slot[name]].any():
             columns.append(_feature_column(current, first, placed, slot[name], ref_h, grid_rule))
-    if scores.starts:
+    if scores is not None and scores.starts:
         score_ref = resolved.score_columns(source, classes, pos_label)
         if score_ref:
             columns += _score_columns(scores, score_ref, starts, grid_rule)

@@ -444,14 +444,12 @@ def score_window_arrays(
     side = at * 2 + k.astype(np.int64)
     predicted_rows = pc.equal(rows.column("kind"), "p").to_numpy(zero_copy_only=False)
     lists = rows.filter(pa.array(predicted_rows))
-    by_side = np.zeros((windows.size * 2, SCORE_BINS), dtype=np.int64)
+    flat = np.zeros((windows.size * 2, SCORE_BINS), dtype=np.int64)
     if lists.num_rows:
         add_rows(
-            by_side,
-            side[predicted_rows],
-            list_matrix(lists.column("counts"), SCORE_BINS, native=True),
+            flat, side[predicted_rows], list_matrix(lists.column("counts"), SCORE_BINS, native=True)
         )
-    by_side = by_side.reshape(windows.size, 2, SCORE_BINS)
+    by_side = flat.reshape(windows.size, 2, SCORE_BINS)
     labelled = np.bincount(
         side[~predicted_rows],
         weights=rows.column("n").to_numpy()[~predicted_rows],
