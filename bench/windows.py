@@ -20,7 +20,9 @@ and together, plus ``label_delays``; and the **full reads through the service**,
 ``--store FILE`` reads an existing store instead of building one; ``--src DIR`` takes
 liveeval from another source tree (an earlier commit, for a before/after in the same
 run); ``--encode`` also times the JSON encoding of the two service answers, FastAPI's
-way for a route returning a dict and with pydantic-core (what the routes now do).
+way for a route returning a dict and with pydantic-core (what the routes now do);
+``--cold`` forgets the drift read's kept latest-window measurements before each run
+(what a read costs while the latest window still takes predictions).
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ def reads(
     dump: Path | None = None,
     only: str | None = None,
     encode: bool = False,
+    cold: bool = False,
 ) -> dict[str, float]:
     engine = DuckEngine(path)
     scope = Scope(MODEL, since=START, until=START + dt.timedelta(days=DAYS))
@@ -212,6 +215,10 @@ def reads(
             if "_encode_" in name:
                 fn()  # reads the answer once, untimed
             for _ in range(runs):
+                if cold:
+                    import liveeval.service.drift as service_drift
+
+                    getattr(service_drift, "_MEASURED", {}).clear()
                 t0 = time.perf_counter()
                 fn()
                 times.append(time.perf_counter() - t0)
@@ -251,6 +258,9 @@ def main() -> None:
     parser.add_argument(
         "--encode", action="store_true", help="also time the JSON encoding of the service answers"
     )
+    parser.add_argument(
+        "--cold", action="store_true", help="drift: forget kept measurements before each run"
+    )
     args = parser.parse_args()
     path = args.store or ROOT / "bench" / "data" / f"windows-{args.rows}-{args.features}.duckdb"
     results: dict[str, dict[str, float]] = {}
@@ -258,7 +268,9 @@ def main() -> None:
         print(f"building {path} (once)", flush=True)
         results["build"] = build(path, args.rows, args.features)
         print("build", json.dumps({k: round(v, 3) for k, v in results["build"].items()}))
-    results["reads"] = reads(path, args.runs, args.features, args.dump, args.only, args.encode)
+    results["reads"] = reads(
+        path, args.runs, args.features, args.dump, args.only, args.encode, args.cold
+    )
     print("reads", json.dumps({k: round(v, 4) for k, v in results["reads"].items()}))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
