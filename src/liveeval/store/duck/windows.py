@@ -355,7 +355,10 @@ def score_histograms(
     ).to_arrow_table()
     if rows.num_rows == 0:
         return {}
-    rows, positive = _score_sides(rows, scope, classes, pos_label)
+    kept, positive = _score_sides(
+        pc.unique(rows.column("label")).to_pylist(), scope, classes, pos_label
+    )
+    rows = _kept(rows, kept)
     if rows.num_rows == 0:
         return {}
     windows, at = np.unique(rows.column("w").to_numpy(), return_inverse=True)
@@ -374,27 +377,27 @@ def score_histograms(
 
 
 def _score_sides(
-    rows: pa.Table, scope: Scope, classes: tuple[Label, ...] | None, pos_label: Label | None
-) -> tuple[pa.Table, list[str]]:
-    """The score rows of the model's two sides, and the label texts of the positive one.
+    texts: list[str], scope: Scope, classes: tuple[Label, ...] | None, pos_label: Label | None
+) -> tuple[list[str] | None, list[str]]:
+    """Of the score rows' label texts: those of the model's two sides when some must be
+    left out (else None), and those of the positive side.
 
     Raises
     ------
     ValidationError
         for a model that is not binary or whose positive class is unknown.
     """
-    texts = pc.unique(rows.column("label")).to_pylist()
     resolved = resolve_labels(texts, classes)
     labels = resolved.labels
+    kept = None
     if classes is not None and len(classes) == 2 and len(labels) > 2:
         # An outcome whose label is no class (accepted before its prediction was seen)
         # is an extra class in the confusion matrix; a score histogram has only the
         # positive and the negative side, so its rows are left out here.
-        texts = [t for t in texts if resolved.index[t] < 2]
-        rows = rows.filter(pc.is_in(rows.column("label"), pa.array(texts, pa.string())))
+        texts = kept = [t for t in texts if resolved.index[t] < 2]
         labels = labels[:2]
-        if rows.num_rows == 0:
-            return rows, []
+        if not kept:
+            return kept, []
     if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
         pos_label = 1
     if pos_label is None or len(labels) > 2:
@@ -402,7 +405,13 @@ def _score_sides(
             f"score histograms need a binary model with a known positive class; model "
             f"{scope.model!r} has labels {list(labels)!r} (give pos_label)"
         )
-    return rows, [t for t in texts if labels[resolved.index[t]] == pos_label]
+    return kept, [t for t in texts if labels[resolved.index[t]] == pos_label]
+
+
+def _kept(rows: pa.Table, kept: list[str] | None) -> pa.Table:
+    if kept is None:
+        return rows
+    return rows.filter(pc.is_in(rows.column("label"), pa.array(kept, pa.string())))
 
 
 def score_window_arrays(
@@ -419,47 +428,59 @@ def score_window_arrays(
     check(scope, every)
     table, grain = scores_table(scope, every)
     where, params = rollup_where(scope, grain=grain)
-    rows = cur.sql(
-        f"SELECT {window_key(every, grain)} AS w, kind, label, "
-        "CASE WHEN kind = 'p' THEN counts END AS counts, "
-        "CASE WHEN kind = 'l' THEN CAST(list_sum(counts) AS BIGINT) ELSE 0 END AS n "
-        f"FROM {table} r WHERE {where} AND label <> ''",
+    w = window_key(every, grain)
+    predicted = cur.sql(
+        f"SELECT {w} AS w, label, counts FROM {table} r "
+        f"WHERE {where} AND label <> '' AND kind = 'p'",
         params=params,
     ).to_arrow_table()
+    labelled = cur.sql(
+        f"SELECT {w} AS w, label, CAST(list_sum(counts) AS BIGINT) AS n FROM {table} r "
+        f"WHERE {where} AND label <> '' AND kind = 'l'",
+        params=params,
+    ).to_arrow_table()
+    texts = sorted(
+        {*pc.unique(predicted.column("label")).to_pylist()}
+        | {*pc.unique(labelled.column("label")).to_pylist()}
+    )
     empty = ScoreWindows(
         (),
         np.zeros((0, SCORE_BINS), np.int64),
         np.zeros((0, 2), np.int64),
         np.zeros((0, 2), np.int64),
     )
-    if rows.num_rows == 0:
+    if not texts:
         return empty
-    rows, positive = _score_sides(rows, scope, classes, pos_label)
-    if rows.num_rows == 0:
+    kept, positive = _score_sides(texts, scope, classes, pos_label)
+    predicted, labelled = _kept(predicted, kept), _kept(labelled, kept)
+    if predicted.num_rows + labelled.num_rows == 0:
         return empty
-    windows, at = np.unique(rows.column("w").to_numpy(), return_inverse=True)
-    k = pc.is_in(rows.column("label"), pa.array(positive, pa.string())).to_numpy(
-        zero_copy_only=False
+    windows = np.unique(
+        np.concatenate([predicted.column("w").to_numpy(), labelled.column("w").to_numpy()])
     )
-    side = at * 2 + k.astype(np.int64)
-    predicted_rows = pc.equal(rows.column("kind"), "p").to_numpy(zero_copy_only=False)
-    lists = rows.filter(pa.array(predicted_rows))
+
+    def sides(rows: pa.Table) -> np.ndarray[Any, np.dtype[np.int64]]:
+        at = np.searchsorted(windows, rows.column("w").to_numpy())
+        k = pc.is_in(rows.column("label"), pa.array(positive, pa.string()))
+        out: np.ndarray[Any, np.dtype[np.int64]] = at * 2 + k.to_numpy(zero_copy_only=False).astype(
+            np.int64
+        )
+        return out
+
     flat = np.zeros((windows.size * 2, SCORE_BINS), dtype=np.int64)
-    if lists.num_rows:
+    if predicted.num_rows:
         add_rows(
-            flat, side[predicted_rows], list_matrix(lists.column("counts"), SCORE_BINS, native=True)
+            flat, sides(predicted), list_matrix(predicted.column("counts"), SCORE_BINS, native=True)
         )
     by_side = flat.reshape(windows.size, 2, SCORE_BINS)
-    labelled = np.bincount(
-        side[~predicted_rows],
-        weights=rows.column("n").to_numpy()[~predicted_rows],
-        minlength=windows.size * 2,
+    pairs = np.bincount(
+        sides(labelled), weights=labelled.column("n").to_numpy(), minlength=windows.size * 2
     )
     return ScoreWindows(
         tuple(start(int(w), every, scope) for w in windows.tolist()),
         by_side.sum(axis=1),
         by_side.sum(axis=2),
-        labelled.astype(np.int64).reshape(windows.size, 2),
+        pairs.astype(np.int64).reshape(windows.size, 2),
     )
 
 
