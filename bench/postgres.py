@@ -12,8 +12,9 @@ A real PostgreSQL server is started for the run (Debian's binaries, fsync on) wi
 ``BENCH_ROUNDS`` (default 3), ``BENCH_INGEST_ROWS`` (default 1,000,000),
 ``BENCH_METRICS_EVENTS`` (labelled predictions for the metrics read, default
 10,000,000), ``BENCH_OUT`` (default ``bench/results/postgres.json``),
-``BENCH_BEFORE_SRC`` (predict: a liveeval from these sources, e.g. the main checkout's
-``src``, measured in every round too, on its own database: a same-run before/after).
+``BENCH_BEFORE_SRC`` (predict and ingest: a liveeval from these sources, e.g. the main
+checkout's ``src``, measured in every round too, on its own database: a same-run
+before/after).
 """
 
 from __future__ import annotations
@@ -104,45 +105,78 @@ def predict(location: str, model_path: Path, before: str = "") -> dict[str, obje
     return {"ratio": ratios["liveeval"], "before_ratio": ratios.get("before"), "rounds": rounds}
 
 
-def ingest(location: str) -> dict[str, object]:
+def _rolled(location: str, timeout: float = 600.0) -> None:
+    """Wait until the store at ``location`` has rolled every queued load, so that one
+    server's roll does not run during the next measurement."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(location, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM rollup_queue").fetchone()
+            if row is not None and row[0] == 0:
+                return
+            time.sleep(0.2)
+
+
+def ingest(location: str, before: str = "") -> dict[str, object]:
+    """Batched ingestion: ``INGEST_ROWS`` predictions sent as Arrow by the Python client,
+    three runs per server; with ``BENCH_BEFORE_SRC``, the other sources' server on its
+    own database in alternating runs. Each run starts once the previous run's loads
+    are rolled (the roll is not timed, and does not overlap the next run)."""
     import pyarrow as pa
 
     from liveeval.client import Client
 
-    port = server_bench.free_port()
-    proc = server_bench.start(
-        [sys.executable, "-m", "liveeval", "serve", "--store", location, "--port", str(port)]
-    )
+    servers = {"liveeval": (location, None)}
+    if BEFORE_SRC:
+        servers["before"] = (before, {"PYTHONPATH": BEFORE_SRC})
+    procs, clients = {}, {}
     try:
-        server_bench.wait(f"http://127.0.0.1:{port}/healthz", timeout=120)
+        for name, (store, env) in servers.items():
+            port = server_bench.free_port()
+            procs[name] = server_bench.start(
+                [sys.executable, "-m", "liveeval", "serve", "--store", store, "--port", str(port)],
+                env,
+            )
+            server_bench.wait(f"http://127.0.0.1:{port}/healthz", timeout=120)
+            clients[name] = Client(f"http://127.0.0.1:{port}", timeout=600)
         n = INGEST_ROWS
         rng = np.random.default_rng(7)
-        client = Client(f"http://127.0.0.1:{port}", timeout=600)
-        rates = []
+        rates: dict[str, list[float]] = {name: [] for name in servers}
         for run in range(3):
-            table = pa.table(
-                {
-                    "id": [f"i{run}-{i}" for i in range(n)],
-                    "model": ["batch"] * n,
-                    "version": ["v1"] * n,
-                    "ts": pa.array(np.full(n, np.datetime64("2026-11-01T00:00:00", "us"))),
-                    "label": (rng.random(n) < 0.1).astype(np.int64),
-                    "score": rng.random(n),
-                }
-            )
-            started = time.perf_counter()
-            totals = client.log_prediction_table(table)
-            rates.append(n / (time.perf_counter() - started))
-            assert totals["stored"] == n, totals
-            print(f"ingest run {run}: {rates[-1]:,.0f} events/s", flush=True)
-        client.close()
+            order = list(servers) if run % 2 == 0 else list(servers)[::-1]
+            for name in order:
+                table = pa.table(
+                    {
+                        "id": [f"i{run}-{i}" for i in range(n)],
+                        "model": ["batch"] * n,
+                        "version": ["v1"] * n,
+                        "ts": pa.array(np.full(n, np.datetime64("2026-11-01T00:00:00", "us"))),
+                        "label": (rng.random(n) < 0.1).astype(np.int64),
+                        "score": rng.random(n),
+                    }
+                )
+                started = time.perf_counter()
+                totals = clients[name].log_prediction_table(table)
+                rates[name].append(n / (time.perf_counter() - started))
+                assert totals["stored"] == n, totals
+                print(f"ingest run {run} {name}: {rates[name][-1]:,.0f} events/s", flush=True)
+                _rolled(servers[name][0])
     finally:
-        server_bench.stop(proc)
-    return {
+        for client in clients.values():
+            client.close()
+        for proc in procs.values():
+            server_bench.stop(proc)
+    out: dict[str, object] = {
         "rows": n,
-        "median_events_per_s_committed": float(np.median(rates)),
-        "runs": [round(r) for r in rates],
+        "median_events_per_s_committed": float(np.median(rates["liveeval"])),
+        "runs": [round(r) for r in rates["liveeval"]],
     }
+    if BEFORE_SRC:
+        out["before_median_events_per_s_committed"] = float(np.median(rates["before"]))
+        out["before_runs"] = [round(r) for r in rates["before"]]
+    return out
 
 
 def metrics(location: str) -> dict[str, object]:
@@ -222,7 +256,8 @@ def main() -> None:
             before = pg.create_database("predict_before") if BEFORE_SRC else ""
             results["predict"] = predict(pg.create_database("predict"), model_path, before)
         if "ingest" in parts:
-            results["ingest"] = ingest(pg.create_database("ingest"))
+            before = pg.create_database("ingest_before") if BEFORE_SRC else ""
+            results["ingest"] = ingest(pg.create_database("ingest"), before)
         if "metrics" in parts:
             results["metrics"] = metrics(pg.create_database("metrics"))
     out = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "results" / "postgres.json"))

@@ -39,6 +39,43 @@ def test_batch_predict_validates_inputs_against_the_schema(client):
     assert r.status_code == 404
 
 
+def test_a_batch_over_the_row_limit_is_413_naming_the_limit_and_the_size(client):
+    rows = [{"prediction_id": f"zz{i}", "value": 1} for i in range(10_001)]
+    r = client.post("/v1/outcomes", json={"outcomes": rows})
+    assert r.status_code == 413
+    assert r.json()["detail"] == (
+        "'outcomes' holds 10,001 rows; the limit is 10,000 per request: split it into "
+        "requests of at most 10,000"
+    )
+    events = [{"model": "ext", "label": 1}] * 10_001
+    r = client.post("/v1/predictions", json={"predictions": events})
+    assert r.status_code == 413
+    assert r.json()["detail"].startswith("'predictions' holds 10,001 rows; the limit is 10,000")
+    assert "POST /v1/predictions/arrow" in r.json()["detail"]
+    inputs = [{"amount": 1.0, "distance_km": 2.0}] * 10_001
+    r = client.post("/v1/models/fraud/predict", json={"inputs": inputs})
+    assert r.status_code == 413 and "'inputs' holds 10,001 rows" in r.json()["detail"]
+    assert client.get("/v1/models/ext/metrics").status_code == 404  # nothing was stored
+
+
+def test_a_bad_batch_reports_the_batch_errors_only(client):
+    # The body's errors are the batch model's, not every branch of "event or batch".
+    r = client.post("/v1/predictions", json={"predictions": []})
+    assert r.status_code == 422
+    assert r.json()["detail"] == [
+        {
+            "loc": ["body", "predictions"],
+            "msg": "List should have at least 1 item after validation, not 0",
+            "type": "too_short",
+        }
+    ]
+    r = client.post("/v1/outcomes", json={"outcomes": [{"prediction_id": "a", "value": 1}], "x": 1})
+    assert [e["loc"] for e in r.json()["detail"]] == [["body", "x"]]
+    # A single event that merely mentions the word is still read as an event.
+    r = client.post("/v1/outcomes", json={"prediction_id": "outcomes"})
+    assert r.json()["detail"][0]["msg"] == "Value error, an outcome needs a 'label' or a 'value'"
+
+
 def test_live_metrics_equal_sklearn_on_ingested_events(client):
     rng = np.random.default_rng(1)
     n = 3000
@@ -86,6 +123,27 @@ def test_events_are_idempotent_and_conflicts_are_409(client):
     assert r.status_code == 409
     assert "already stored with different content" in r.json()["results"][0]["detail"]
     assert client.get("/v1/models/ext/metrics").json()["predictions"] == 1
+
+
+def test_a_value_after_a_label_is_a_409_saying_to_send_both_in_one_outcome(client):
+    # One outcome per prediction, never amended: the detail says why and how.
+    client.post("/v1/predictions", json={"id": "v1", "model": "ext", "label": 1})
+    assert client.post("/v1/outcomes", json={"prediction_id": "v1", "label": 1}).status_code == 200
+    r = client.post("/v1/outcomes", json={"prediction_id": "v1", "value": 3.5})
+    assert r.status_code == 409
+    detail = r.json()["detail"]
+    assert detail == r.json()["results"][0]["detail"]
+    assert detail == (
+        "prediction_id 'v1' is already stored with different content; a prediction has one "
+        "outcome, never amended: a label and a value for the same prediction go together in "
+        'one outcome, {"prediction_id": …, "label": …, "value": …} (an outcome already '
+        "stored with only one of them cannot take the other)"
+    )
+    both = {"prediction_id": "v2", "label": 1, "value": 3.5}
+    client.post("/v1/predictions", json={"id": "v2", "model": "ext", "label": 1})
+    assert client.post("/v1/outcomes", json=both).status_code == 200
+    body = client.get("/v1/models/ext/metrics").json()
+    assert body["labelled"] == 2 and body["metrics"]["outcome_value_mean"]["n"] == 1
 
 
 def test_unmatched_outcomes_are_kept_and_reported(client):

@@ -466,10 +466,11 @@ def test_rows_stamped_before_the_year_rule_never_break_a_read(tmp_path):
         assert client.get("/v1/models/fut/metrics").json()["predictions"] == 3
 
 
-def test_an_early_outcome_outside_the_classes_leaves_the_score_reads_working(app):
+def test_an_early_outcome_outside_the_classes_is_counted_apart_and_the_model_stays_binary(app):
     # An outcome that arrives before its prediction cannot be checked against the
-    # model's classes: "spam" for a 0/1 model is then an extra class of its confusion
-    # matrix, and the score-based reads (drift of the score, estimates) leave it out.
+    # model's classes: "spam" for a 0/1 model is left out of every metric and counted
+    # in a note; the model keeps its classes, positive class, business figures and
+    # score-based reads (drift of the score, estimates).
     for i in range(6):
         event = {"id": f"s{i}", "model": "inty", "label": i % 2, "score": 0.1 + 0.15 * i}
         assert app.post("/v1/predictions", json=event).status_code == 200
@@ -485,7 +486,51 @@ def test_an_early_outcome_outside_the_classes_leaves_the_score_reads_working(app
     version = app.get("/v1/models").json()["served"]["inty"][0]["version"]
     r = app.get(f"/v1/models/inty/drift?reference=version:{version}")
     assert r.status_code == 200, r.text
-    estimation = app.get("/v1/models/inty/windows?size=1h").json()["estimation"]
-    assert "pos_label" not in str(estimation.get("reason"))
+    note = (
+        "1 labelled pair holds a label outside the model's classes [0, 1] ('spam'): left out "
+        "of every metric (an outcome sent before its prediction cannot be checked against "
+        "the classes)"
+    )
     metrics = app.get("/v1/models/inty/metrics").json()
-    assert "spam" in metrics["confusion_matrix"]["labels"]
+    assert metrics["confusion_matrix"]["labels"] == [0, 1] and metrics["pos_label"] == 1
+    assert metrics["labelled"] == 6 and metrics["notes"] == [note]
+    # 6 of the 9 positive-negative pairs are ordered; the 0.9 'spam' row is no negative.
+    assert metrics["metrics"]["roc_auc"]["value"] == pytest.approx(6 / 9)
+    body = app.get("/v1/models/inty/windows?size=1h").json()
+    assert "pos_label" not in str(body["estimation"].get("reason"))
+    (window,) = [w for w in body["windows"] if w["labelled"]]
+    assert window["confusion_matrix"]["labels"] == [0, 1] and window["notes"] == [note]
+    assert window["business"] is not None and window["business"]["labelled"] == 6
+    # Once the prediction is known, the same outcome is refused by name.
+    r = app.post("/v1/outcomes", json={"prediction_id": "s0", "label": "spam"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == "label 'spam' is not one of model 'inty''s classes [0, 1]"
+
+
+def test_an_early_outcome_outside_a_multiclass_models_classes_leaves_its_windows_working(
+    tmp_path,
+):
+    path = tmp_path / "liveeval.toml"
+    path.write_text(
+        f'[server]\nstore = "{tmp_path / "s.duckdb"}"\n'
+        '[[models]]\nname = "tri"\nclasses = ["a", "b", "c"]\n'
+    )
+    with TestClient(create_app(load_config(path))) as client:
+        rows = [("a", [0.8, 0.1, 0.1]), ("b", [0.1, 0.8, 0.1]), ("c", [0.2, 0.2, 0.6])] * 3
+        for i, (label, probas) in enumerate(rows):
+            event = {"id": f"t{i}", "model": "tri", "label": label, "probas": probas}
+            assert client.post("/v1/predictions", json=event).status_code == 200
+            if i < 6:
+                client.post("/v1/outcomes", json={"prediction_id": f"t{i}", "label": label})
+        early = {"prediction_id": "x-late", "label": "d"}
+        assert client.post("/v1/outcomes", json=early).status_code == 200
+        late = {"id": "x-late", "model": "tri", "label": "b", "probas": [0.2, 0.6, 0.2]}
+        assert client.post("/v1/predictions", json=late).status_code == 200
+        _reads_are_fine(client)
+        body = client.get("/v1/models/tri/windows?size=1h").json()
+        (window,) = [w for w in body["windows"] if w["labelled"]]
+        assert window["confusion_matrix"]["labels"] == ["a", "b", "c"]
+        assert window["labelled"] == 6
+        assert "('d'): left out of every metric" in window["notes"][0]
+        # The class probabilities are read without 'd' (too few labels to calibrate here).
+        assert body["estimation"]["reason"].startswith("calibration needs at least 200")

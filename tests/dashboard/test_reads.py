@@ -16,6 +16,8 @@ from liveeval.api import ServerConfig, create_app
 from liveeval.config import LoggedModel
 from liveeval.dashboard import DIGEST
 from liveeval.service import _clock
+from liveeval.service.overview import _card, _merged
+from liveeval.store import Scope
 
 HOUR = timedelta(hours=1)
 
@@ -283,3 +285,116 @@ def test_windows_ending_between_buckets_still_get_estimates(client):
     estimating = [w for w in body["windows"] if w["state"] == "estimating"]
     assert len(estimating) == 2
     assert all(w["estimate"]["metrics"]["recall"]["value"] is not None for w in estimating)
+
+
+def _close(got: object, want: object, path: str = "") -> None:
+    """Equal JSON, numbers within 1e-9 relative (sums of the same terms in another
+    order)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), path
+        for k in want:
+            _close(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), path
+        for i, (a, b) in enumerate(zip(got, want, strict=True)):
+            _close(a, b, f"{path}[{i}]")
+    elif isinstance(want, float) and not isinstance(want, bool):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), path
+    else:
+        assert got == want, path
+
+
+def test_overview_cards_equal_one_read_of_each_versions_range(tmp_path: Path):
+    # A profile judging a ranking metric (the overview reads scores for it), a binary
+    # model without a profile, a multiclass model, and windows without labels yet.
+    ranking = tmp_path / "ranking.toml"
+    ranking.write_text(
+        'name = "ranking"\ndescription = "ranks"\n\n[[check]]\nmetric = "roc_auc"\n'
+        'op = ">="\ntarget = 0.7\nwarn = 0.05\nmin_n = 30\nwhy = "ranking"\n'
+    )
+    config = ServerConfig(
+        store=str(tmp_path / "store.duckdb"),
+        logged=[
+            LoggedModel("fraud", (0, 1), 1, "fraud"),
+            LoggedModel("spam", (0, 1), 1),
+            LoggedModel("rank", (0, 1), 1, "ranking"),
+            LoggedModel("kinds", ("a", "b", "c")),
+        ],
+        profiles={"ranking": ranking},
+        metrics_cache_seconds=0.0,
+    )
+    rng = np.random.default_rng(5)
+    with TestClient(create_app(config)) as client:
+        for seed, model in enumerate(("fraud", "spam", "rank")):
+            _log(client, model, n=400, seed=seed)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        kinds, outcomes = [], []
+        for i in range(300):
+            ts = _hour() - 5 * HOUR + timedelta(seconds=i * 60)
+            y = str(rng.choice(["a", "b", "c"]))
+            kinds.append(
+                {
+                    "id": f"k{i}",
+                    "model": "kinds",
+                    "ts": ts.isoformat(),
+                    "label": y if i % 3 else "a",
+                }
+            )
+            if i < 240:
+                outcomes.append({"prediction_id": f"k{i}", "label": y})
+        # The current hour: predictions whose labels have not come.
+        fresh = [
+            {"id": f"f{i}", "model": "fraud", "version": "v2", "ts": now.isoformat(),
+             "label": 1, "score": 0.8, "latency_total_s": 0.01}
+            for i in range(5)
+        ]  # fmt: skip
+        assert (
+            client.post("/v1/predictions", json={"predictions": kinds + fresh}).status_code == 200
+        )
+        assert client.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+        body = client.get("/v1/overview?window=24h&size=1h").json()
+        service = client.app.state.service
+        since = datetime.fromisoformat(body["since"])
+        assert {m["model"] for m in body["models"]} == {"fraud", "spam", "rank", "kinds"}
+        for entry in body["models"]:
+            model = entry["model"]
+            classes, pos_label, profile_name = service.model_meta(model, None)
+            profile = service.profile(profile_name) if profile_name else None
+            # The old path: each window's statistics from the grouped read, merged one
+            # pair at a time.
+            windows_of: dict[str, list] = {}
+            for (version, _), stats in service.store.grouped_statistics(
+                Scope(model, since),
+                ("version",),
+                every=HOUR,
+                classes=classes,
+                pos_label=pos_label,
+            ).items():
+                windows_of.setdefault(str(version), []).append(stats)
+            assert [c["version"] for c in entry["versions"]] == list(windows_of) or (
+                not windows_of and entry["versions"][0]["predictions"] == 0
+            )
+            for card in entry["versions"]:
+                if card["version"] is None:
+                    continue
+                merged = _merged(windows_of[card["version"]])
+                want = _card(card["version"], merged, profile, entry["key_metric"], [])
+                _close({**card, "sparkline": []}, want, f"{model}/{card['version']}")
+            windows = client.get(
+                f"/v1/models/{model}/windows",
+                params={"size": "1h", "since": body["since"], "by": "version",
+                        "metrics": entry["key_metric"]},
+            ).json()["windows"]  # fmt: skip
+            for card in entry["versions"]:
+                mine = [w for w in windows if w["version"] == card["version"]]
+                key = entry["key_metric"]
+                assert [p["state"] for p in card["sparkline"]] == [w["state"] for w in mine]
+                _close(
+                    [p["value"] for p in card["sparkline"]],
+                    [w["metrics"][key]["value"] if key in w["metrics"] else None for w in mine],
+                    f"{model}/{card['version']} sparkline",
+                )
+        rank = next(m for m in body["models"] if m["model"] == "rank")
+        assert rank["key_metric"] == "roc_auc" and "roc_auc" in rank["versions"][0]["metrics"]
+        fraud = next(m for m in body["models"] if m["model"] == "fraud")
+        assert fraud["versions"][-1]["sparkline"][-1]["state"] == "estimating"

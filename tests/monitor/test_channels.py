@@ -247,3 +247,23 @@ def test_a_window_rule_s_evidence_reads_as_value_interval_and_window():
     assert evidence_line(n) == (
         "recall 0.7 [0.65, 0.75]; 240 labelled samples; window 2026-11-27T04:00 → 2026-11-27T10:00"
     )
+
+
+@pytest.mark.parametrize(
+    ("metric", "noun"),
+    [
+        ("recall", "labelled samples"),
+        ("expected_cost", "labelled samples"),
+        ("outcome_value_mean", "outcome values"),
+        ("click_through_rate", "outcome values"),
+        ("latency_p95_seconds", "predictions"),
+        ("label_coverage", "predictions"),
+        ("cpu_percent", "resource samples"),
+        ("drift:amount", "rows"),
+    ],
+)
+def test_an_alerts_samples_are_named_for_what_its_metric_counts(metric, noun):
+    from liveeval.monitor.channels._text import evidence_line
+
+    n = notice(metric=metric, evidence={"value": 1.0, "samples": 12})
+    assert evidence_line(n) == f"{metric} 1; 12 {noun}"

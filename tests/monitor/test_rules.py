@@ -63,6 +63,21 @@ def test_a_full_rule_is_read_with_every_key():
             r"alert rule 'r1' condition: 'dorp' is not a condition; did you mean 'drop'\?",
         ),
         ({"condition": "< abc"}, r"'< abc' is not a condition"),
+        # A float reads 1e999 as infinity: refused as 'inf' and 'nan' are.
+        *(
+            (
+                {"condition": text},
+                rf"alert rule 'r1' condition: '{text}': the threshold '{number}' is not a "
+                r"finite number \(a comparison with infinity or NaN never fires\)",
+            )
+            for text, number in (
+                ("> 1e999", "1e999"),
+                ("< -1E400", "-1E400"),
+                ("> inf", "inf"),
+                (">= nan", "nan"),
+                ("<= Infinity", "Infinity"),
+            )
+        ),
         (
             {"channels": ["oncall-slak"]},
             r"alert rule 'r1' channels: unknown channel 'oncall-slak'; did you mean 'oncall-slack'\?",

@@ -118,3 +118,41 @@ def test_one_model_that_cannot_be_read_is_named_and_the_others_are_evaluated(tmp
         service.stop()
     assert {scope.model for _, scope, _ in verdicts} == {"a"}
     assert engine.errors["acc"].startswith("model 'zero': ")
+
+
+def test_an_outcome_value_rule_counts_outcome_values_not_labelled_samples(tmp_path):
+    from liveeval.monitor.channels._text import evidence_line
+    from liveeval.monitor.notice import AlertNotice
+
+    rules = [{"name": "revenue", "metric": "outcome_value_mean", "window": "6h",
+              "condition": "> 10", "min_samples": 1}]  # fmt: skip
+    config = ServerConfig(
+        store=str(tmp_path / "s.duckdb"),
+        logged=[LoggedModel("a", (0, 1), 1, None)],
+        alerts=parse_alerts({"rules": rules, "profile_rules": False}, "test"),
+    )
+    service = Service(config)
+    service.run_alerts = False
+    service.start()
+    try:
+        ts = START + timedelta(hours=1)
+        service.store.commit("predictions", [
+            {"id": f"v{i}", "model": "a", "version": "v1", "ts": ts, "label": encode_label(1),
+             "status": "ok"} for i in range(3)
+        ])  # fmt: skip
+        # Business values only: the window has no labelled pair at all.
+        service.store.commit(
+            "outcomes", [{"prediction_id": f"v{i}", "value": 20.0, "ts": ts} for i in range(3)]
+        )
+        now = START + timedelta(hours=6, minutes=1)
+        (verdict,) = [v for _, _, v in service.alert_engine().verdicts(now)]
+    finally:
+        service.stop()
+    assert verdict.holds is True and verdict.evidence["samples"] == 3
+    notice = AlertNotice(
+        alert_id="revenue/a", rule="revenue", state="firing", severity="warning", model="a",
+        version=None, metric="outcome_value_mean", summary=verdict.summary, starts_at=now,
+        changed_at=now, evidence=verdict.evidence,
+    )  # fmt: skip
+    line = evidence_line(notice)
+    assert "3 outcome values" in line and "labelled" not in line

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -138,18 +139,39 @@ def test_statistics_answer_on_odd_events(odd, scope, classes, pos_label):
     assert stats.label_coverage is None or 0 <= stats.label_coverage <= 1
 
 
-def test_odd_labels_are_kept_as_their_own_classes(odd):
-    stats = odd.statistics(Scope("m"), classes=(0, 1), pos_label=1)
-    assert stats.labels[:2] == (0, 1)
+def test_odd_labels_are_kept_as_their_own_classes_without_declared_ones(odd):
+    stats = odd.statistics(Scope("m"))
     # Strings that are no number stay strings (never a new spelling of 0 or 1).
     assert {"", "NaN", "nan", "-inf", "Infinity", "1e400"} <= set(stats.labels)
-    assert stats.notes and "not among the model's classes" in stats.notes[0]
+    assert not stats.notes
 
 
-def test_multiclass_reads_leave_out_probabilities_that_do_not_fit(odd):
+def test_labels_outside_the_declared_classes_are_counted_apart_not_classes(odd):
+    stats = odd.statistics(Scope("m"), classes=(0, 1), pos_label=1)
+    assert stats.labels == (0, 1)
+    assert stats.evaluation is not None and stats.evaluation.pos_label == 1
+    assert stats.evaluation.confusion.counts.sum() == stats.labelled
+    (note,) = stats.notes
+    assert re.match(
+        r"\d+ labelled pairs hold a label outside the model's classes \[0, 1\] \(.*'1e400'.*\): "
+        "left out of every metric",
+        note,
+    )
+    left_out = int(note.split()[0])
+    everything = odd.statistics(Scope("m"))
+    assert stats.labelled + left_out == everything.labelled
+
+
+def test_multiclass_reads_leave_out_labels_outside_the_classes(odd):
     declared = odd.statistics(Scope("multi"), classes=("a", "b", "c"))
-    assert declared.labels == ("a", "b", "c", "d")
-    assert any("probabilities are not used" in note for note in declared.notes)
+    assert declared.labels == ("a", "b", "c")
+    assert declared.notes == [
+        "1 labelled pair holds a label outside the model's classes ['a', 'b', 'c'] ('d'): "
+        "left out of every metric (an outcome sent before its prediction cannot be checked "
+        "against the classes)"
+    ]
+    assert declared.evaluation is not None
+    declared.evaluation.result()
     inferred = odd.statistics(Scope("multi"))
     assert inferred.evaluation is not None
     inferred.evaluation.result()
@@ -193,3 +215,26 @@ def test_feature_histograms_reject_bad_arguments_by_name(odd):
         odd.feature_histograms(Scope("m"), bins=0)
     with pytest.raises(ValidationError, match="bin edges for feature 'amount' must be"):
         odd.feature_histograms(Scope("m"), edges={"amount": [1.0, 1.0]})
+
+
+def test_a_note_names_at_most_ten_labels_outside_the_classes():
+    import pyarrow as pa
+
+    from liveeval.store.duck.aggregate import assemble
+
+    sums = dict.fromkeys(("ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4"), 0)
+    blank = {**sums, "vn": 0, "vs": 0.0, "vss": 0.0, "vbin": True}
+    cells = [{**blank, "t": encode_label(1), "pl": encode_label(1), "n": 3}]
+    cells += [
+        {**blank, "t": encode_label(f"x{i:02}"), "pl": encode_label(0), "n": 1} for i in range(12)
+    ]
+    scores = pa.table({"t": pa.array([], pa.string()), "key": pa.array([], pa.float64()),
+                       "n": pa.array([], pa.int64())})  # fmt: skip
+    stats = assemble(cells, scores, None, (15, 0, 0), classes=(0, 1), pos_label=1,
+                     exact=True, resolution=1000)  # fmt: skip
+    assert stats.labels == (0, 1) and stats.labelled == 3
+    (note,) = stats.notes
+    assert note.startswith(
+        "12 labelled pairs hold a label outside the model's classes [0, 1] ('x00', 'x01', "
+    )
+    assert "'x09' and 2 more): left out of every metric" in note

@@ -46,6 +46,7 @@ from .lifecycle import NotificationCollector, lifecycle_router
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
 from .prometheus import Telemetry, TelemetryObserver
+from .query import known_query
 from .references import references_router
 from .schemas import (
     MAX_BATCH,
@@ -100,6 +101,8 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # /docs is served offline below; ReDoc would need a CDN
         redoc_url=None,
+        # A typo in a query parameter is a 422 naming it, as a typo in a body field is.
+        dependencies=[Depends(known_query)],
     )
     mount_offline_docs(app)
     app.state.service = service

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends
 
@@ -19,7 +19,7 @@ from ..service import Service
 from ..service.events import naive_utc
 from ..service.overview import VERSION_METRICS, overview, version_cards
 from ..service.threshold import threshold_curve
-from .monitoring import MetricName
+from .monitoring import MetricName, _json
 from .schemas import ErrorResponse
 
 __all__ = ["dashboard_routes"]
@@ -35,7 +35,13 @@ def dashboard_routes(
     router.include_router(pages_router())
     not_found = {**errors, 404: {"model": ErrorResponse, "description": "unknown model"}}
 
-    @router.get("/v1/overview", tags=["read"], dependencies=[read_guard], responses=errors)
+    @router.get(
+        "/v1/overview",
+        tags=["read"],
+        dependencies=[read_guard],
+        responses=errors,
+        response_model=dict[str, Any],
+    )
     async def models_overview(
         window: str = Query("1h", pattern=WINDOW_PATTERN, description="e.g. 1h, 24h, 30d"),
         size: str = Query(
@@ -43,7 +49,7 @@ def dashboard_routes(
             pattern=WINDOW_PATTERN,
             description="sparkline window size, e.g. 2m, 1h, 1d (at most 200 points)",
         ),
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Every model and version with predictions in the last ``window``: counts,
         label coverage, the key metric (the first one its profile judges), p95 latency
         and the failed-prediction rate with intervals, the verdict's status and summary,
@@ -51,13 +57,14 @@ def dashboard_routes(
         dashboard's overview; the numbers equal those of the metrics and windows
         routes over the same range."""
         every = parse_window(size)
-        return await run_in_threadpool(lambda: overview(service, window=window, size=every))
+        return await run_in_threadpool(lambda: _json(overview(service, window=window, size=every)))
 
     @router.get(
         "/v1/models/{model}/versions",
         tags=["read"],
         dependencies=[read_guard],
         responses=not_found,
+        response_model=dict[str, Any],
     )
     async def model_versions(
         model: str,
@@ -78,7 +85,7 @@ def dashboard_routes(
                 "ROC AUC, accuracy, p95 latency, failed-prediction rate)"
             ),
         ] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Each version's headline over the range, in one read: counts, label coverage,
         the metrics named (with the key metric and what the verdict reads) with
         intervals, and the verdict's status and summary. A version's numbers equal those
@@ -87,14 +94,16 @@ def dashboard_routes(
         start, end = _utc(since, "since"), _utc(until, "until")
         names = tuple(dict.fromkeys(m.value for m in metrics)) if metrics else VERSION_METRICS
         return await run_in_threadpool(
-            lambda: version_cards(
-                service,
-                model,
-                window=window,
-                since=start,
-                until=end,
-                profile=profile,
-                metrics=names,
+            lambda: _json(
+                version_cards(
+                    service,
+                    model,
+                    window=window,
+                    since=start,
+                    until=end,
+                    profile=profile,
+                    metrics=names,
+                )
             )
         )
 
@@ -103,6 +112,7 @@ def dashboard_routes(
         tags=["read"],
         dependencies=[read_guard],
         responses=not_found,
+        response_model=dict[str, Any],
     )
     async def model_threshold(
         model: str,
@@ -125,24 +135,26 @@ def dashboard_routes(
         cost_fn: float | None = Query(
             None, ge=0.0, le=1e12, allow_inf_nan=False, description="cost of a false negative"
         ),
-    ) -> dict[str, Any]:
+    ) -> Response:
         """The live threshold curve of a binary model (precision, recall, F1, false-positive
         rate, confusion counts and, with a cost, the expected cost per row at about 200
         thresholds) and the recommended operating points with intervals."""
         start, end = _utc(since, "since"), _utc(until, "until")
         return await run_in_threadpool(
-            lambda: threshold_curve(
-                service,
-                model,
-                window=window,
-                since=start,
-                until=end,
-                version=version,
-                segment=segment,
-                min_recall=min_recall,
-                min_precision=min_precision,
-                cost_fp=cost_fp,
-                cost_fn=cost_fn,
+            lambda: _json(
+                threshold_curve(
+                    service,
+                    model,
+                    window=window,
+                    since=start,
+                    until=end,
+                    version=version,
+                    segment=segment,
+                    min_recall=min_recall,
+                    min_precision=min_precision,
+                    cost_fp=cost_fp,
+                    cost_fn=cost_fn,
+                )
             )
         )
 

@@ -7,7 +7,8 @@ are therefore served here, by :class:`~liveeval.api.middleware.RequestGuard`, wi
 the same pydantic request models (validated by pydantic-core directly), the same
 token check and the same handler functions as their FastAPI declarations, which
 stay for the OpenAPI spec. Errors have the same shapes: 401/403 from the token
-check, 413 over the body limit, 422 with one entry per offending field.
+check, 413 over the body limit or the batch's row limit, 422 with one entry per
+offending field.
 
 A served prediction is timed here, from the request's arrival (the middleware's
 first look at it) to its answer handed to the server after the commit: that is what
@@ -31,11 +32,12 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.types import Receive, Send
 
 from ..errors import LiveevalError, NotFoundError, StoreUnavailable
-from ..service.events import OutcomeIn, PredictionIn
+from ..service.events import MAX_BATCH, OutcomeIn, PredictionIn
 from ..service.ingest import ingest_outcomes, ingest_predictions
 from ..service.predict import predict
 from . import v2
 from .answers import status_of
+from .query import unknown_query_detail
 from .schemas import PredictRequest, RawOutcomeBatch, RawPredictionBatch
 
 if TYPE_CHECKING:
@@ -69,6 +71,14 @@ class FastRoute:
     # ones to report (the union's errors list every branch).
     single: TypeAdapter[Any] | None = None
     batch_key: bytes | None = None
+    # When it is: the batch model, whose errors are the ones to report.
+    batch: TypeAdapter[Any] | None = None
+    # Where the rows of a request are, and what to suggest beyond the row limit.
+    rows_at: str | None = None
+    rows_hint: str = ""
+    # The query parameters the route takes (/v1 routes refuse others, as FastAPI's
+    # routes do: api.query).
+    query: tuple[str, ...] = ()
     # The Open Inference Protocol's routes: errors are {"error": ...} and a request
     # that cannot be served as sent is a 400, as the protocol has it.
     v2: bool = False
@@ -141,6 +151,8 @@ ROUTES = (
         re.compile(r"^/v1/models/([^/]+)/predict$"),
         TypeAdapter(PredictRequest),
         _predict,
+        rows_at="inputs",
+        query=("version",),
     ),
     FastRoute(
         "/v1/predictions",
@@ -150,6 +162,10 @@ ROUTES = (
         _predictions,
         TypeAdapter(PredictionIn),
         b'"predictions"',
+        TypeAdapter(RawPredictionBatch),
+        "predictions",
+        f"; or send them as one Arrow stream to POST /v1/predictions/arrow (up to "
+        f"{50 * MAX_BATCH:,} rows)",
     ),
     FastRoute(
         "/v1/outcomes",
@@ -158,6 +174,8 @@ ROUTES = (
         _outcomes,
         TypeAdapter(OutcomeIn),
         b'"outcomes"',
+        TypeAdapter(RawOutcomeBatch),
+        "outcomes",
     ),
     FastRoute(
         "/v2/models/{model}/infer",
@@ -200,14 +218,45 @@ def _readable(loc: tuple[int | str, ...]) -> list[int | str]:
 def _clearest(
     route: FastRoute, raw: bytes, exc: PydanticValidationError
 ) -> PydanticValidationError:
-    """For a body that is not a batch, the single-event model's errors alone."""
-    if route.single is None or route.batch_key is None or route.batch_key in raw:
+    """The errors of the branch the body meant: the single-event model's for a body
+    that is not a batch, the batch model's for one that is (the union's errors list
+    every branch: a batch of 10,001 rows led with "prediction_id: Field required")."""
+    if route.single is None or route.batch_key is None:
+        return exc
+    meant: TypeAdapter[Any] | None = route.single
+    if route.batch_key in raw:
+        try:  # the error path only: parsing the body again is affordable here
+            top = json.loads(raw)
+        except ValueError:
+            return exc
+        if not isinstance(top, dict):
+            return exc
+        if route.batch_key.strip(b'"').decode() in top:
+            meant = route.batch
+    if meant is None:
         return exc
     try:
-        route.single.validate_json(raw)
-    except PydanticValidationError as single:
-        return single
+        meant.validate_json(raw)
+    except PydanticValidationError as clearer:
+        return clearer
     return exc
+
+
+def too_many_rows(route: FastRoute, exc: PydanticValidationError) -> str | None:
+    """The 413 detail when the request's rows exceed the batch limit (None otherwise):
+    the limit and the number sent."""
+    if route.rows_at is None:
+        return None
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        if error["type"] == "too_long" and loc and loc[0] == route.rows_at:
+            sent = error.get("input")
+            count = f"{len(sent):,}" if isinstance(sent, list) else "more"
+            return (
+                f"'{route.rows_at}' holds {count} rows; the limit is {MAX_BATCH:,} per "
+                f"request: split it into requests of at most {MAX_BATCH:,}{route.rows_hint}"
+            )
+    return None
 
 
 def is_json(content_type: str) -> bool:
@@ -273,6 +322,13 @@ async def _answer(
     headers: dict[bytes, bytes],
     arrived: float,
 ) -> tuple[int, Any, tuple[str, str] | None]:
+    raw_query = scope.get("query_string", b"").decode("latin-1")
+    query = parse_qs(raw_query)
+    if raw_query and not route.v2:
+        names = list(parse_qs(raw_query, keep_blank_values=True))
+        unknown = unknown_query_detail(names, route.query, "POST", route.path)
+        if unknown is not None:
+            return route.invalid, route.error_body(unknown), None
     content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
     if not is_json(content_type):
         detail = f"send the request body as application/json, not {content_type!r}"
@@ -284,10 +340,13 @@ async def _answer(
     try:
         body = route.parse(raw, headers) if route.parse else route.body.validate_json(raw)
     except PydanticValidationError as exc:
-        return route.invalid, route.validation_body(_clearest(route, raw, exc)), None
+        clearest = _clearest(route, raw, exc)
+        too_many = too_many_rows(route, clearest)
+        if too_many is not None:
+            return 413, route.error_body(too_many), None
+        return route.invalid, route.validation_body(clearest), None
     except LiveevalError as exc:
         return route.invalid, route.error_body(str(exc)), None
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     try:
         result = await route.run(service, params, query, body, arrived)
     except NotFoundError as exc:

@@ -35,6 +35,7 @@ __all__ = [
     "POINT_METRICS",
     "binary_metrics",
     "binary_point",
+    "binary_points",
     "confusion_metrics",
     "multiclass_metrics",
     "per_class_metrics",
@@ -458,6 +459,37 @@ def binary_point(cm: ConfusionMatrix, pos_label: Label, name: str) -> float | No
     return 2.0 * value / (1.0 + value) if name == "f1" else value
 
 
+def binary_points(counts: FloatArray, pos_index: int, name: str) -> FloatArray:
+    """:func:`binary_point` of many binary confusion matrices at once: ``counts`` is
+    ``[n, 2, 2]`` (rows actual, columns predicted, the positive class at ``pos_index``),
+    the answer ``[n]`` with NaN where the value is undefined (a zero denominator).
+
+    The same formulas and the same sums as :func:`binary_point` (each matrix's masked
+    cells added in the same order), so each value equals its ``binary_point``; no
+    interval. Reference: scikit-learn's ``precision_recall_fscore_support``.
+
+    Raises
+    ------
+    ValueError
+        when ``counts`` is not ``[n, 2, 2]`` or ``name`` is not a point metric.
+    """
+    if counts.ndim != 3 or counts.shape[1:] != (2, 2):
+        raise ValueError(f"binary points need [n, 2, 2] counts, got shape {counts.shape}")
+    if name not in POINT_METRICS:
+        raise ValueError(f"no point value for {name!r}; accepted: {sorted(POINT_METRICS)}")
+    numerator, denominator = _POINT_MASKS[pos_index][name]
+    den = np.zeros(counts.shape[0])
+    num = np.zeros(counts.shape[0])
+    for i, j in zip(*np.nonzero(denominator), strict=True):
+        den = den + counts[:, i, j]
+        if numerator[i, j]:
+            num = num + counts[:, i, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    out: FloatArray = 2.0 * value / (1.0 + value) if name == "f1" else value
+    return out
+
+
 def binary_metrics(
     cm: ConfusionMatrix,
     pos_label: Label,
@@ -724,8 +756,14 @@ def confusion_metrics(
     return multiclass_metrics(cm, confidence, beta)
 
 
-def per_class_metrics(cm: ConfusionMatrix, confidence: float = 0.95) -> list[dict[str, Any]]:
-    """Precision, recall, specificity and F1 per class (one-vs-rest), with support."""
+def per_class_metrics(
+    cm: ConfusionMatrix, confidence: float = 0.95, *, only: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """Precision, recall, specificity and F1 per class (one-vs-rest), with support.
+
+    ``only`` names the metrics wanted (each is an interval per class; the pitfalls read
+    the support and the recall): the others are left out of each row, the values of
+    those kept are the full call's."""
     rows: list[dict[str, Any]] = []
     for i, label in enumerate(cm.labels):
         k = cm.k
@@ -737,25 +775,25 @@ def per_class_metrics(cm: ConfusionMatrix, confidence: float = 0.95) -> list[dic
         hit[i, i] = True
         negative = ~actual
         true_negative = negative & ~predicted
-        rows.append(
-            {
-                "label": label,
-                "support": float(cm.counts[i, :].sum()),
-                "precision": _proportion(
-                    cm, "precision", hit, predicted, confidence, undefined_reason="never predicted"
-                ),
-                "recall": _proportion(
-                    cm, "recall", hit, actual, confidence, undefined_reason="no actual rows"
-                ),
-                "specificity": _proportion(
-                    cm,
-                    "specificity",
-                    true_negative,
-                    negative,
-                    confidence,
-                    undefined_reason="no other classes",
-                ),
-                "f1": _f1_via_jaccard(cm, i, confidence),
-            }
-        )
+        row: dict[str, Any] = {"label": label, "support": float(cm.counts[i, :].sum())}
+        if only is None or "precision" in only:
+            row["precision"] = _proportion(
+                cm, "precision", hit, predicted, confidence, undefined_reason="never predicted"
+            )
+        if only is None or "recall" in only:
+            row["recall"] = _proportion(
+                cm, "recall", hit, actual, confidence, undefined_reason="no actual rows"
+            )
+        if only is None or "specificity" in only:
+            row["specificity"] = _proportion(
+                cm,
+                "specificity",
+                true_negative,
+                negative,
+                confidence,
+                undefined_reason="no other classes",
+            )
+        if only is None or "f1" in only:
+            row["f1"] = _f1_via_jaccard(cm, i, confidence)
+        rows.append(row)
     return rows

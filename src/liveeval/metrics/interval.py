@@ -479,6 +479,10 @@ def _gamma_draws(
     return draws
 
 
+# A pure function of three numbers, asked again and again for the same ones (every
+# window's p50/p95/p99 at each read of a dashboard page; windows keep their counts):
+# kept, as a root search per window was most of a latency series' time.
+@lru_cache(maxsize=16_384)
 def binomial_rank_limits(
     n: int, q: float, confidence: float = 0.95
 ) -> tuple[int | None, int | None]:

@@ -159,7 +159,10 @@ def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
 
 def _probability(mass: FloatArray, counts: FloatArray) -> FloatArray:
     """Mean probability per group (0 for an empty group, which draws nothing)."""
-    return np.clip(np.nan_to_num(_ratio(mass, counts)), 0.0, 1.0)
+    ratio = _ratio(mass, counts)
+    # NaN (an empty group) is 0; clip maps ±inf to the ends as nan_to_num then clip did.
+    ratio[np.isnan(ratio)] = 0.0
+    return np.clip(ratio, 0.0, 1.0, out=ratio)
 
 
 def _draw(n: FloatArray, p: FloatArray, rng: np.random.Generator) -> FloatArray:

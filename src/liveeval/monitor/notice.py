@@ -34,7 +34,8 @@ class AlertNotice:
 
     ``alert_id`` is stable for a rule and a scope (model, version, segment), so
     receivers can deduplicate; ``evidence`` carries what decided (before/after values,
-    intervals, the statistic and its threshold, the number of labelled samples).
+    intervals, the statistic and its threshold, and ``samples``: the labelled predictions,
+    predictions, outcome values or resource samples the value was computed from).
     """
 
     alert_id: str

@@ -31,6 +31,7 @@ notification side; only their names are checked here.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -93,6 +94,8 @@ _ALERT_KEYS = (
     "evaluate",
 )
 _CONDITION = re.compile(r"^\s*(<=|>=|<|>)\s*(-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*$")
+# What float() reads, to tell a non-finite threshold from a typo.
+_ANY_THRESHOLD = re.compile(r"^\s*(<=|>=|<|>)\s*(\S+)\s*$")
 _REFERENCE_FIRST = re.compile(r"^first:([1-9][0-9]*)$")
 _BUCKET = timedelta(minutes=15)
 
@@ -244,8 +247,23 @@ def parse_condition(text: Any, where: str) -> Condition:
     if raw in ("drop", "rise", "drifted"):
         return Condition(raw, raw)  # type: ignore[arg-type]
     match = _CONDITION.match(raw)
-    if match:
-        return Condition(raw, match.group(1), float(match.group(2)))  # type: ignore[arg-type]
+    threshold = float(match.group(2)) if match else None
+    if match and threshold is not None and math.isfinite(threshold):
+        return Condition(raw, match.group(1), threshold)  # type: ignore[arg-type]
+    match = match or _ANY_THRESHOLD.match(raw)
+    if match and threshold is None:
+        try:
+            threshold = float(match.group(2))
+        except ValueError:
+            threshold = None
+    if match and threshold is not None and not math.isfinite(threshold):
+        # '> inf', '> nan' and '> 1e999' (which a float reads as infinity) alike: a
+        # comparison with them never fires (or always does), so the rule is useless.
+        raise ConfigError(
+            f"{where}: {text!r}: the threshold {match.group(2)!r} is not a finite number "
+            "(a comparison with infinity or NaN never fires); give a number such as "
+            "'< 0.8' or '> 20'"
+        )
     hint = _hint(raw, ("drop", "rise", "drifted"))
     raise ConfigError(
         f"{where}: {text!r} is not a condition{hint} (accepted: 'drop', 'rise', 'drifted', "

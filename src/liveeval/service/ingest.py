@@ -82,8 +82,10 @@ def results_answer(
     }
     if counts["conflict"]:
         body["detail"] = (
-            f"{counts['conflict']} {kind} conflict with events already stored under the same "
-            "id and were not written; the others were committed"
+            str(results[0]["detail"])
+            if size == 1
+            else f"{counts['conflict']} {kind} conflict with events already stored under the "
+            "same id and were not written; the others were committed"
         )
         return Answer("conflict", body)
     if counts["rejected"] == size:
@@ -166,7 +168,7 @@ async def ingest_outcomes(service: Service, items: list[Any], *, validated: bool
     outcomes: list[WriteOutcome] = []
     matched: set[str] = set()
     if rows:
-        outcomes = await service.write("outcomes", [r for _, _, r in rows])
+        outcomes = [_explained(o) for o in await service.write("outcomes", [r for _, _, r in rows])]
         ids = [r["prediction_id"] for _, _, r in rows]
         known = service.store.known_ids("predictions", ids)
         matched = {i for i, hit in zip(ids, known, strict=True) if hit}
@@ -193,6 +195,22 @@ async def ingest_outcomes(service: Service, items: list[Any], *, validated: bool
         rejected,
         matched,
     )
+
+
+# Outcomes are written once per prediction and never amended (a 2xx means the event is
+# committed as sent, and its pair is counted then): a label and a business value that
+# arrive apart cannot both be kept, so the conflict says how to send them.
+ONE_OUTCOME = (
+    "; a prediction has one outcome, never amended: a label and a value for the same "
+    'prediction go together in one outcome, {"prediction_id": …, "label": …, "value": …} '
+    "(an outcome already stored with only one of them cannot take the other)"
+)
+
+
+def _explained(outcome: WriteOutcome) -> WriteOutcome:
+    if outcome.status != "conflict":
+        return outcome
+    return WriteOutcome("conflict", outcome.key, f"{outcome.detail or 'conflict'}{ONE_OUTCOME}")
 
 
 async def ingest_deployment(service: Service, event: DeploymentIn) -> Answer:

@@ -2,7 +2,8 @@
 
 Every read goes through the store's statistics source and turns the sufficient
 statistics into metrics here; nothing stored can make a read fail (labels are
-resolved by canonical key, undeclared ones reported as extra classes).
+resolved by canonical key; pairs labelled outside a declared model's classes are left
+out of the metrics and counted in a note).
 """
 
 from __future__ import annotations

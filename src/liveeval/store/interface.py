@@ -50,6 +50,7 @@ __all__ = [
     "GroupedArrays",
     "LabelDelays",
     "Ledger",
+    "ModelArraysSource",
     "Notification",
     "PairStats",
     "ReferenceStore",
@@ -1067,8 +1068,8 @@ class StatisticsSource(Protocol):
         Raises
         ------
         ValidationError
-            for windows not on :data:`ROLLUP_BUCKET` boundaries, or labels outside
-            ``classes`` (they have no probability column).
+            for windows not on :data:`ROLLUP_BUCKET` boundaries. (Rows labelled outside
+            ``classes``, which have no probability column, are left out.)
         """
         ...
 
@@ -1376,6 +1377,31 @@ class ScoreWindowSource(Protocol):
     ) -> ScoreWindows:
         """:meth:`StatisticsSource.score_histograms` as :class:`ScoreWindows`: the same
         windows and counts, the same errors."""
+        ...
+
+
+@runtime_checkable
+class ModelArraysSource(Protocol):
+    """An engine that answers :class:`GroupedArrays` for many models in one read (the
+    dashboard's overview uses it when the store has it, and converts
+    :meth:`StatisticsSource.models_grouped_statistics` otherwise)."""
+
+    def models_grouped_statistic_arrays(
+        self,
+        labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scores: bool = True,
+    ) -> dict[str, GroupedArrays]:
+        """:meth:`StatisticsSource.grouped_statistic_arrays` of each model of ``labels``
+        (its classes and positive label) over one range, in one read: each model's
+        answer equals ``grouped_statistic_arrays(Scope(model, since, until), by,
+        every=every, ...)`` (a model without predictions in the range has no groups);
+        ``scores=False`` leaves the score distributions and loss sums out, as
+        :meth:`StatisticsSource.models_grouped_statistics` does."""
         ...
 
 

@@ -3,9 +3,12 @@
 The service maps labels onto the model's classes before they are stored, so one
 class has one text. Stores written before that rule (or a model whose classes were
 declared later) may hold ``"1"``, ``"1.0"`` and ``"true"`` for one class: reads map
-every stored text through :func:`~liveeval.metrics.labels.label_key`, and a text that
-is no declared class becomes an extra, reported class — a read never fails on data
-that was accepted.
+every stored text through :func:`~liveeval.metrics.labels.label_key`. A text that is
+no declared class (an outcome accepted before its prediction was seen, so unchecked)
+is resolved as an extra class after the declared ones; the statistics then leave the
+pairs holding it out of the metrics and count them in a note
+(:func:`~liveeval.store.duck.aggregate.assemble`) — a read never fails on data that
+was accepted, and one stray label never turns a binary model into a 3-class one.
 """
 
 from __future__ import annotations
@@ -40,6 +43,16 @@ class ResolvedLabels:
     labels: tuple[Label, ...]
     index: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    # How many of ``labels`` are the model's declared classes (the first ones); the
+    # rest are stored values outside them. None when the model declares no classes.
+    declared: int | None = None
+
+    @property
+    def outside(self) -> frozenset[str]:
+        """The texts that are none of the declared classes (empty without classes)."""
+        if self.declared is None:
+            return frozenset()
+        return frozenset(t for t, i in self.index.items() if i >= self.declared)
 
 
 def resolve_labels(texts: Iterable[str], classes: tuple[Label, ...] | None) -> ResolvedLabels:
@@ -80,7 +93,7 @@ def _resolve(texts: frozenset[str], classes: tuple[Label, ...] | None) -> Resolv
             f"labels {[*ordered[declared:]]!r} are not among the model's classes "
             f"{list(classes)!r}; they are reported as extra classes"
         )
-    return ResolvedLabels(tuple(ordered), index, notes)
+    return ResolvedLabels(tuple(ordered), index, notes, declared if classes else None)
 
 
 def _safe_key(value: Label) -> str:

@@ -29,6 +29,7 @@ from .duck import class_windows, lifecycle, operations, windows
 from .duck.aggregate import aggregate, grouped_aggregate
 from .duck.features import feature_histograms, insert_features
 from .duck.lifecycle import deployment_events, prediction_pairs
+from .duck.models_arrays import models_grouped_arrays
 from .duck.rollup import backfill
 from .duck.schema import migrate
 from .duck.store import LABELLED_INSERT
@@ -198,6 +199,20 @@ class TableSource:
         scores: bool = True,
     ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
         return windows.models_grouped(
+            self._con.cursor(), labels, by, every, since, until, scores=scores
+        )
+
+    def models_grouped_statistic_arrays(
+        self,
+        labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scores: bool = True,
+    ) -> dict[str, GroupedArrays]:
+        return models_grouped_arrays(
             self._con.cursor(), labels, by, every, since, until, scores=scores
         )
 

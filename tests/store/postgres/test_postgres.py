@@ -205,6 +205,82 @@ def test_large_batches_are_stored_once_and_a_retry_is_answered_row_by_row(locati
         b.close()
 
 
+def test_a_batch_of_parallel_rows_is_written_as_two_halves_answered_in_its_own_order(
+    location, monkeypatch
+):
+    """A batch of PARALLEL_ROWS distinct ids or more goes to two connections at once,
+    the lower ids and the upper ids; each row's answer is in the batch's order, and
+    stored, duplicate and conflicting ids in either half are told apart."""
+    from liveeval.store.events import events_table
+    from liveeval.store.postgres import writer
+
+    monkeypatch.setattr(writer, "PARALLEL_ROWS", 2000)
+    seen: list[tuple[str, str, str]] = []
+    real = writer.write_batches
+
+    def spy(connections: Any, batches: Any, owner: str) -> Any:
+        ids = batches[0][1].column("id").to_pylist()
+        seen.append((threading.current_thread().name, min(ids), max(ids)))
+        return real(connections, batches, owner)
+
+    monkeypatch.setattr(writer, "write_batches", spy)
+    engine = open_store(location)
+    try:
+        engine.commit("predictions", [prediction(i) for i in (5, 2990)])
+        engine.commit("predictions", [prediction(7, score=0.999)])
+        rows = [prediction(i) for i in range(3000)][::-1]  # not in id order
+        answer = engine._writer.commit_table("predictions", events_table("predictions", rows))
+        assert len(seen) == 2 + 2  # the two small commits, then two halves
+        halves = sorted(seen[2:], key=lambda s: s[1])
+        assert {h[0] for h in halves} == {"liveeval-pg-copy", threading.current_thread().name}
+        assert halves[0][2] < halves[1][1]  # disjoint ranges of ids
+        expected = {
+            f"p{i}": "duplicate" if i in (5, 2990) else "conflict" if i == 7 else "stored"
+            for i in range(3000)
+        }
+        got = answer.outcomes()
+        assert [o.key for o in got] == [r["id"] for r in rows]
+        assert {o.key: o.status for o in got} == expected
+        assert answer.details == {
+            rows.index(prediction(7)): "id 'p7' is already stored with different content"
+        }
+        assert engine.count("predictions") == 3000
+    finally:
+        engine.close()
+
+
+def test_a_half_that_fails_fails_the_batch_and_the_retry_stores_the_rest_once(
+    location, monkeypatch
+):
+    """Nothing is acknowledged when one half fails; the half that committed answers
+    "duplicate" to the retry, and no event is stored twice."""
+    from liveeval.store.events import events_table
+    from liveeval.store.postgres import writer
+
+    monkeypatch.setattr(writer, "PARALLEL_ROWS", 2000)
+    real = writer.write_batches
+    lost = {"once": True}
+
+    def flaky(connections: Any, batches: Any, owner: str) -> Any:
+        if "p2999" in batches[0][1].column("id").to_pylist() and lost.pop("once", False):
+            raise StoreUnavailable("the database went away")
+        return real(connections, batches, owner)
+
+    monkeypatch.setattr(writer, "write_batches", flaky)
+    engine = open_store(location)
+    table = events_table("predictions", [prediction(i) for i in range(3000)])
+    try:
+        with pytest.raises(StoreUnavailable, match="the database went away"):
+            engine._writer.commit_table("predictions", table)
+        retry = engine._writer.commit_table("predictions", table)
+        assert (retry.count("duplicate"), retry.count("stored")) == (1500, 1500)
+        assert engine.count("predictions") == 3000
+        stats = engine.statistics(Scope("m"), classes=(0, 1), pos_label=1)
+        assert stats.predictions == 3000
+    finally:
+        engine.close()
+
+
 def test_group_commits_from_the_event_loop_answer_each_request(location):
     engine = open_store(location)
 

@@ -90,11 +90,15 @@
   /* Realized values, estimates before labels (a second read without grouping by
      version: estimates are made for the model's windows as a whole) and the labels so
      far where no estimate could be made; a dotted line where a version first appears. */
-  function qualityWindows(sec, chosen, version) {
+  function qualityWindows(sec, names, version) {
     // At most 30 windows: a quality metric needs more labels per window than a count.
-    const q = `size=${LE.windowSize(sec, 30)}&${LE.span(sec)}&metrics=${enc(chosen)}${version ? "&version=" + enc(version) : ""}`;
+    const q = `size=${LE.windowSize(sec, 30)}&${LE.span(sec)}${names.map((n) => "&metrics=" + enc(n)).join("")}${version ? "&version=" + enc(version) : ""}`;
     return api(`${base}/windows?${q}`);
   }
+  /* The quality chart's likely metrics, read at once with the other reads (not after the
+     metrics read has named the profile's): what the built-in profiles judge first and
+     the estimates before labels cover. Another metric is read once it is known. */
+  const QUALITY_GUESS = ["recall", "precision", "f1", "accuracy", "specificity", "roc_auc"];
   async function renderQuality(answer, chosen, target, byVersion, xMin, xMax) {
     const win = await answer;
     const realized = [], partial = [], estimated = [];
@@ -476,16 +480,17 @@
     const wq = `size=${LE.windowSize(sec)}&${LE.span(sec)}&by=version${version ? "&version=" + enc(version) : ""}` +
       ["latency_p50_seconds", "latency_p95_seconds", "latency_p99_seconds", "failed_prediction_rate"].map((n) => "&metrics=" + enc(n)).join("");
     const byVersion = early(api(`${base}/windows?${wq}`));
-    // The quality chart's metric: the one in the URL, checked against the model's
-    // metrics once they are in (read again if it is not one of them).
-    let quality = st.metric ? early(qualityWindows(sec, st.metric, version)) : null;
+    // The quality chart's metric: the one in the URL, else the likely ones, checked
+    // against the model's metrics once they are in (read again if not among them).
+    const guessed = st.metric ? [st.metric] : QUALITY_GUESS;
+    let quality = early(qualityWindows(sec, guessed, version));
     const body = await api(`${base}/metrics?${q()}`);
     const available = Object.keys(body.metrics || {}).filter((n) => !LE.isLatency(n) && n !== "failed_prediction_rate");
     const checks = ((body.verdict && body.verdict.checks) || []).map((c) => c.metric).filter((n) => available.includes(n));
     const chosen = st.metric && available.includes(st.metric) ? st.metric : checks[0] || (available.includes("f1") ? "f1" : available[0] || "accuracy");
     replace(metricSelect, (available.length ? available : [chosen]).map((n) => h("option", { value: n, text: LE.metricName(n) })));
     metricSelect.value = chosen;
-    if (quality === null || chosen !== st.metric) quality = early(qualityWindows(sec, chosen, version));
+    if (!guessed.includes(chosen)) quality = early(qualityWindows(sec, [chosen], version));
     renderHeadline(body);
     renderVerdict(body);
     const win = await byVersion;

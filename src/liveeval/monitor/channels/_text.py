@@ -3,8 +3,9 @@
 The evidence is read tolerantly: ``before`` and ``after`` (a sequential rule) may be
 numbers or ``{"value", "lower", "upper"}`` tables, or ``value``/``lower``/``upper`` sit
 at the top (a window rule) with its ``window`` (``start``, ``end``); ``samples`` (or
-``n``) is the number of labelled samples; any other scalar item is listed as
-``name=value``.
+``n``) is the number of samples the value was computed from — labelled predictions,
+predictions, outcome values or resource samples, as the metric counts them
+(:func:`samples_noun`); any other scalar item is listed as ``name=value``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ...errors import UnknownMetricError
+from ...metrics.registry import metric_spec
 from ..notice import AlertNotice
 
-__all__ = ["evidence_line", "headline", "scope"]
+__all__ = ["evidence_line", "headline", "samples_noun", "scope"]
 
 _KNOWN = {"before", "after", "samples", "n", "value", "lower", "upper", "window"}
 _STATE = {"firing": "FIRING", "resolved": "RESOLVED", "pending": "PENDING"}
@@ -55,6 +58,26 @@ def _estimate(value: Any) -> str:
     return _number(value)
 
 
+def samples_noun(metric: str) -> str:
+    """What an alert's ``samples`` count for ``metric``, in words (as
+    :func:`liveeval.monitor.drop.look_samples` and the alert engine count them)."""
+    if metric in ("cpu_percent", "rss_bytes"):
+        return "resource samples"
+    if metric == "label_coverage":
+        return "predictions"
+    if metric.startswith("drift:"):
+        return "rows"
+    try:
+        family = metric_spec(metric).family
+    except UnknownMetricError:  # false alarms, expected cost, label delay: labelled pairs
+        return "labelled samples"
+    if family == "operational":
+        return "predictions"
+    if family == "business":
+        return "outcome values"
+    return "labelled samples"
+
+
 def evidence_line(notice: AlertNotice) -> str:
     """``recall 0.91 [0.89, 0.93] → 0.72 [0.65, 0.79]; 400 labelled samples; stat=…``."""
     ev = notice.evidence
@@ -67,7 +90,7 @@ def evidence_line(notice: AlertNotice) -> str:
         parts.append(f"{notice.metric} {_estimate(ev)}")
     samples = ev.get("samples", ev.get("n"))
     if samples is not None:
-        parts.append(f"{_number(samples)} labelled samples")
+        parts.append(f"{_number(samples)} {samples_noun(notice.metric)}")
     window = ev.get("window")
     if isinstance(window, Mapping) and window.get("start") and window.get("end"):
         parts.append(f"window {str(window['start'])[:16]} → {str(window['end'])[:16]}")

@@ -134,13 +134,30 @@ def assemble(
     labelled = sum(int(c["n"]) for c in cells)
     resolved = shared or resolve_labels([c["t"] for c in cells] + [c["pl"] for c in cells], classes)
     labels = resolved.labels
+    index = resolved.index
+    notes = list(resolved.notes)
+    outside = resolved.outside
+    if outside:
+        # A declared model's metrics are about its classes: a pair holding a label
+        # outside them (an outcome accepted before its prediction was seen, so never
+        # checked) is left out of every metric and counted in a note, rather than
+        # turning a binary model into a 3-class one (docs/labels.md).
+        cells, notes = _inside(cells, resolved, classes or ())
+        labelled = sum(int(c["n"]) for c in cells)
+        labels = labels[: resolved.declared]
+        index = {t: i for t, i in index.items() if t not in outside}
+        if not isinstance(scores, pa.Table):
+            scores = _without(scores, sorted(outside))
+        else:
+            scores = scores.filter(
+                pc.invert(pc.is_in(scores.column("t"), pa.array(sorted(outside), pa.string())))
+            )
     if not labels:
         return StoreStats(None, predictions, failed, 0, unmatched, (), [], values)
     if pos_label is None and set(labels) in ({0, 1}, {-1, 1}):
         pos_label = 1
     binary = len(labels) == 2 and pos_label is not None and pos_label in labels
     k = len(labels)
-    index = resolved.index
     counts = np.zeros((k, k))
     for c in cells:
         counts[index[c["t"]], index[c["pl"]]] += c["n"]
@@ -148,7 +165,6 @@ def assemble(
     distributions: list[ScoreDistribution] | None = None
     top: ScoreDistribution | None = None
     losses: LossSums | None = None
-    notes = list(resolved.notes)
     if binary:
         pos_texts = [t for t, i in index.items() if labels[i] == pos_label]
         dist = (
@@ -159,11 +175,6 @@ def assemble(
         if dist is not None:
             distributions = [dist]
             losses = _losses(cells, set(pos_texts))
-    elif classes is not None and len(labels) > len(classes):
-        notes.append(
-            "class probabilities are not used: labels outside the model's classes have "
-            "no probability column"
-        )
     elif multiclass is not None:
         distributions, top, losses = multiclass(index, len(labels), exact, resolution, exact_limit)
     else:
@@ -177,6 +188,69 @@ def assemble(
     evaluation.predictions = predictions
     evaluation.failures = failed
     return StoreStats(evaluation, predictions, failed, labelled, unmatched, labels, notes, values)
+
+
+# A note names at most this many of the labels outside the classes.
+_NAMED = 10
+
+
+def _inside(
+    cells: list[dict[str, Any]], resolved: ResolvedLabels, classes: Sequence[Label]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The cells whose actual and predicted labels are both declared classes, and the
+    note counting the labelled pairs left out (none when every pair is inside)."""
+    outside = resolved.outside
+    kept: list[dict[str, Any]] = []
+    left: list[dict[str, Any]] = []
+    for c in cells:
+        (left if c["t"] in outside or c["pl"] in outside else kept).append(c)
+    n = sum(int(c["n"]) for c in left)
+    if not n:
+        return kept, []
+    found = {c[side] for c in left for side in ("t", "pl") if c[side] in outside}
+    values = sorted({repr(resolved.labels[resolved.index[t]]) for t in found})
+    named = ", ".join(values[:_NAMED])
+    if len(values) > _NAMED:
+        named += f" and {len(values) - _NAMED} more"
+    pairs = "1 labelled pair holds" if n == 1 else f"{n} labelled pairs hold"
+    return kept, [
+        f"{pairs} a label outside the model's classes {list(classes)!r} ({named}): left "
+        "out of every metric (an outcome sent before its prediction cannot be checked "
+        "against the classes)"
+    ]
+
+
+def _without(
+    scores: Callable[[list[str]], ScoreDistribution | None], outside: list[str]
+) -> Callable[[list[str]], ScoreDistribution | None]:
+    """A score-distribution function of the positive texts that leaves out the rows
+    labelled ``outside``: such a function counts every text that is not positive as
+    negative, so the negatives are read with ``outside`` counted positive instead."""
+
+    def build(positive: list[str]) -> ScoreDistribution | None:
+        first = scores(positive)
+        if first is None:
+            return None
+        second = scores([*positive, *outside])
+        if second is None:  # pragma: no cover - same rows, same keys
+            return None
+        keep = (first.positive + second.negative) > 0
+        pos, neg = first.positive[keep], second.negative[keep]
+        if not keep.any():
+            return None
+        return ScoreDistribution(
+            first.resolution,
+            first.exact_limit,
+            first.is_exact,
+            int(pos.sum() + neg.sum()),
+            first.keys[keep],
+            pos,
+            neg,
+            first.positive_sq,
+            second.negative_sq,
+        )
+
+    return build
 
 
 def unmatched_outcomes(cur: duckdb.DuckDBPyConnection) -> int:
@@ -350,6 +424,9 @@ def _multiclass(
         f"WHERE {where} AND {valid} GROUP BY ALL",
         params=params,
     ).to_arrow_table()
+    # Only the pairs labelled with a class (``index`` leaves out the labels outside a
+    # declared model's classes, as the confusion matrix does).
+    per_class = per_class.filter(pc.is_in(per_class.column("t"), pa.array(texts, pa.string())))
     if per_class.num_rows == 0:
         return None, None, None
     distributions = []
@@ -443,6 +520,8 @@ def grouped_aggregate(
     groups = cur.execute(
         f"SELECT DISTINCT {', '.join(keys)} FROM predictions p WHERE {where}", params
     ).fetchall()
+    if unmatched is None and groups:
+        unmatched = unmatched_outcomes(cur)  # store-wide: once, not once per group
     shared = _scope_labels(cur, scope, classes)
     out: dict[tuple[Any, ...], StoreStats] = {}
     for group in sorted(groups, key=lambda g: tuple((v is None, str(v)) for v in g)):

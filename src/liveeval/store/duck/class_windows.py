@@ -57,12 +57,17 @@ def class_score_histograms(
     texts = sorted({t for t in actual if t} | set(pc.unique(rows.column("predicted")).to_pylist()))
     resolved = resolve_labels(texts, classes)
     k = len(resolved.labels)
-    if classes is not None and k > len(classes):
-        raise ValidationError(
-            f"class probabilities of model {scope.model!r} cannot be read per class: labels "
-            f"{list(resolved.labels[len(classes) :])!r} are not among its classes "
-            f"{list(classes)!r} and have no probability column"
-        )
+    if resolved.outside:
+        # As the confusion matrix (store.duck.aggregate.assemble): rows labelled outside
+        # a declared model's classes (an early outcome's label) are left out; they
+        # have no probability column.
+        strays = pa.array(sorted(resolved.outside), pa.string())
+        stray = [pc.is_in(pc.fill_null(rows.column(c), ""), strays) for c in ("label", "predicted")]
+        rows = rows.filter(pc.invert(pc.or_(*stray)))
+        texts = [t for t in texts if t not in resolved.outside]
+        k = resolved.declared or 0
+        if rows.num_rows == 0:
+            return {}
     if k < 2:
         raise ValidationError(
             f"class probabilities need at least 2 classes; model {scope.model!r} has "
@@ -111,6 +116,6 @@ def class_score_histograms(
     out: dict[datetime, ClassScoreHistograms] = {}
     for i, win in enumerate(windows.tolist()):
         out[start(int(win), every, scope)] = ClassScoreHistograms(
-            predicted4[i], labelled4[i], hit4[i], confusion3[i], resolved.labels
+            predicted4[i], labelled4[i], hit4[i], confusion3[i], resolved.labels[:k]
         )
     return out

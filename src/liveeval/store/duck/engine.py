@@ -48,6 +48,7 @@ from .aggregate import aggregate, grouped_aggregate
 from .bucket_counts import bucket_counts
 from .features import feature_histograms
 from .idindex import hash_ids
+from .models_arrays import models_grouped_arrays
 from .store import DuckStore
 from .window_arrays import rollup_grouped_arrays
 from .writer import BatchWriter
@@ -189,6 +190,18 @@ class DuckEngine:
         return windows.models_grouped(
             self._cursor(), labels, by, every, since, until, scores=scores
         )
+
+    def models_grouped_statistic_arrays(
+        self,
+        labels: Mapping[str, tuple[tuple[Label, ...] | None, Label | None]],
+        by: Sequence[Literal["version", "segment"]] = (),
+        *,
+        every: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scores: bool = True,
+    ) -> dict[str, GroupedArrays]:
+        return models_grouped_arrays(self._cursor(), labels, by, every, since, until, scores=scores)
 
     def feature_histograms(
         self,

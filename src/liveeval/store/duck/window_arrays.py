@@ -157,13 +157,21 @@ def rollup_grouped_arrays(
     # Every group of the read reports the read's classes (as the grouped read does, so
     # that windows merge); the columns are the groups with labelled pairs of a binary
     # model whose classes need no note.
+    # Labels outside declared classes: the groups holding such a pair are assembled
+    # (which leaves the pair out and says so), the others stay columns.
+    outside = resolved.outside
+    stray = np.zeros(len(t_text), np.bool_)
+    if outside:
+        stray[:] = [t in outside or p in outside for t, p in zip(t_text, p_text, strict=True)]
+    labels = labels[: resolved.declared] if outside else labels
     pos = pos_label
     if pos is None and set(labels) in ({0, 1}, {-1, 1}):
         pos = 1
-    binary_model = len(labels) == 2 and pos is not None and pos in labels and not resolved.notes
+    binary_model = len(labels) == 2 and pos is not None and pos in labels
     column = np.zeros(g_count, np.bool_)
     if binary_model:
         column[cell_group[valid]] = True
+        column[cell_group[valid & stray]] = False
     confusion = np.zeros((g_count, 2, 2))
     if binary_model:
         use = valid & column[cell_group]

@@ -487,19 +487,42 @@ _PG_TYPES = {"string": "text", "timestamp[us]": "timestamp", "double": "float8",
 
 def _arrays(kind: str, table: pa.Table) -> tuple[list[str], list[str], list[Any]]:
     """The columns of ``table`` as array parameters for ``unnest``: the column names,
-    the select list (lists arrive as text literals and are cast back) and the values."""
+    the select list (lists arrive as text literals and are cast back) and the values,
+    each column as one array literal (:func:`_array_text`)."""
     names, select, values = [], [], []
     for field in table.schema:
         column = table.column(field.name)
         names.append(field.name)
         if pa.types.is_list(field.type):
-            literals = _literals(column)
-            values.append((literals, "text[]"))
+            items = [None] * len(column) if column.null_count == len(column) else _literals(column)
+            values.append((_array_text(items), "text[]"))
             select.append(f"u.{field.name}::float8[]")
         else:
-            values.append((column.to_pylist(), _PG_TYPES[str(field.type)] + "[]"))
+            values.append((_array_text(column.to_pylist()), _PG_TYPES[str(field.type)] + "[]"))
             select.append(f"u.{field.name}")
     return names, select, values
+
+
+def _array_text(items: list[Any]) -> str:
+    """A few values as one PostgreSQL array literal (``{"a",NULL,0.5}``), cast by the
+    statement to the column's array type: psycopg adapts a list parameter element by
+    element in Python, which for a group of a few events cost more than the rest of
+    the write (0.85 ms against 0.13 ms for 13 columns of 3 rows). Strings and times are
+    quoted with ``\\`` and ``"`` escaped; floats are written in their shortest
+    round-trip form (``repr``), so the database holds exactly the value given."""
+    out = []
+    for v in items:
+        if v is None:
+            out.append("NULL")
+        elif isinstance(v, str):
+            out.append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif isinstance(v, datetime):
+            out.append('"' + v.isoformat(" ") + '"')
+        elif isinstance(v, float | int) and not isinstance(v, bool):
+            out.append(repr(v))
+        else:
+            raise TypeError(f"no array literal for {type(v).__name__}")
+    return "{" + ",".join(out) + "}"
 
 
 def _literals(column: pa.ChunkedArray) -> list[str | None]:
