@@ -373,3 +373,21 @@ def test_many_windows_at_once_equal_one_window_at_a_time(bootstrap: int) -> None
             b.bins,
         )
         assert a.current_shares == pytest.approx(b.current_shares)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 7, 49])
+def test_chi2_sf_over_an_array_gives_the_scalar_floats(df):
+    from liveeval.metrics._distributions import chi2_sf, chi2_sf_array
+
+    rng = np.random.default_rng(df)
+    xs = np.concatenate(
+        [
+            [0.0, -1.0, np.nan, np.inf, 1e-300, 1e-10, 0.5, 1.0, df + 2.0, 1e3, 1e5],
+            rng.exponential(5.0, 500),
+            rng.exponential(100.0, 200),
+        ]
+    )
+    expected = [chi2_sf(float(x), df) for x in xs]
+    assert chi2_sf_array(xs, df).tolist() == expected
+    with pytest.raises(ValueError, match="degrees of freedom must be >= 1, got 0"):
+        chi2_sf_array(xs, 0)

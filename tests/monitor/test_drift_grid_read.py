@@ -369,3 +369,61 @@ def test_the_read_is_taken_again_when_the_windows_bins_moved_from_the_references
     body = drift_of(moving, "m", reference="version:v1", **kwargs)
     assert moving.reads == 2
     assert body == drift_of(source, "m", reference="version:v1", **kwargs)
+
+
+def _without_features(events: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    predictions = events["predictions"]
+    i = predictions.column_names.index("features")
+    nulls = pa.nulls(predictions.num_rows, pa.string())
+    return {**events, "predictions": predictions.set_column(i, "features", nulls)}
+
+
+@pytest.mark.parametrize("reference", ["version:v1", "previous:6h"])
+def test_a_model_logging_scores_without_features_gets_its_score_and_label_drift(reference):
+    """Probe finding L8: the windows came from feature rows only, so a model without
+    features answered no windows. Its score, predicted-label and label cells are those
+    of the same events with features, and ``previous:`` counts back from its first
+    window (not from 1970)."""
+    events = _events(np.random.default_rng(5))
+    kwargs = {"window": "1h", "since": T0 + 24 * HOUR, "pos_label": 1}
+    with TableSource(_without_features(events)) as bare, TableSource(events) as full:
+        got = drift_of(bare, "m", reference=reference, **kwargs)
+        expected = drift_of(full, "m", reference=reference, **kwargs)
+    assert len(got["windows"]) == 6
+    assert got["reference"] == {**expected["reference"], "rows": {}}
+    if reference.startswith("previous"):
+        assert got["reference"]["since"] == (T0 + 18 * HOUR).isoformat()
+    # The same cells; only the Benjamini-Hochberg family is smaller (no feature tests).
+    family = ("p_adjusted", "drifted", "status")
+
+    def measured(cells: list[dict]) -> list[dict]:
+        return [{k: v for k, v in c.items() if k not in family} for c in cells]
+
+    for mine, theirs in zip(got["windows"], expected["windows"], strict=True):
+        assert mine["start"] == theirs["start"]
+        kept = [c for c in theirs["columns"] if c["role"] != "feature"]
+        assert measured(mine["columns"]) == measured(kept)
+        assert {c["role"] for c in mine["columns"]} == {"score", "prediction", "label"}
+    latest = got["latest"]["columns"]
+    assert [(c["name"], c["effect"], c["p_value"]) for c in latest] == [
+        (c["name"], c["effect"], c["p_value"])
+        for c in expected["latest"]["columns"]
+        if c["role"] != "feature"
+    ]
+
+
+def test_a_latest_window_read_again_answers_what_measuring_it_afresh_does(source):
+    from liveeval.service import drift as service_drift
+
+    kwargs = {"window": "1h", "since": T0 + 24 * HOUR, "pos_label": 1}
+    service_drift._MEASURED.clear()
+    fresh = drift_of(source, "m", reference="version:v1", **kwargs)
+    kept = len(service_drift._MEASURED)
+    assert kept == len(fresh["latest"]["columns"]) > 0
+    # Read again: every latest column from the kept measurements, the same answer.
+    assert drift_of(source, "m", reference="version:v1", **kwargs) == fresh
+    assert len(service_drift._MEASURED) == kept
+    # Another reference is other inputs: measured, not taken from the first.
+    other = drift_of(source, "m", reference="previous:6h", **kwargs)
+    assert len(service_drift._MEASURED) > kept
+    assert other["latest"]["columns"] != fresh["latest"]["columns"]

@@ -365,14 +365,24 @@ def _check_same_edges(reference: Histogram, current: Histogram) -> None:
 def _wasserstein_from_counts(edges: FloatArray, r: FloatArray, c: FloatArray) -> FloatArray:
     """∫|F − G| over the edges' range, CDFs linear within each bin; vectorised over
     leading axes of ``r``/``c`` (shape ``(…, k + 2)``)."""
-    d = _cdfs(r) - _cdfs(c)  # (…, k + 1), at each edge
+    return _wasserstein_from_cdfs(edges, _cdfs(r) - _cdfs(c))
+
+
+def _wasserstein_from_cdfs(edges: FloatArray, d: FloatArray) -> FloatArray:
+    """:func:`_wasserstein_from_counts` from ``d = F − G`` at every edge (shape
+    ``(…, k + 1)``). Within a bin ``|F − G|`` integrates to the mean of its ends' when
+    they have one sign, else to ``(d₀² + d₁²) / (2 (|d₀| + |d₁|))`` (it crosses 0)."""
     widths = np.diff(edges)
     d0, d1 = d[..., :-1], d[..., 1:]
-    a0, a1 = np.abs(d0), np.abs(d1)
-    same = d0 * d1 >= 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        crossing = np.where(a0 + a1 > 0, (d0 * d0 + d1 * d1) / (2.0 * (a0 + a1)), 0.0)
-    per_bin = np.where(same, (a0 + a1) / 2.0, crossing) * widths
+    ad = np.abs(d)
+    both = ad[..., :-1] + ad[..., 1:]
+    # Few bins cross 0: their formula is applied to them alone (then |d₀| + |d₁| > 0).
+    crosses = np.nonzero(d0 * d1 < 0)
+    a, b = d0[crosses], d1[crosses]
+    crossing = (a * a + b * b) / (2.0 * both[crosses])
+    per_bin = np.divide(both, 2.0, out=both)
+    per_bin[crosses] = crossing
+    per_bin *= widths
     return np.asarray(per_bin.sum(axis=-1), dtype=np.float64)
 
 
@@ -449,13 +459,21 @@ def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
     out: list[float | None] = [None] * len(p_values)
     if not idx:
         return out
-    p = np.array([p_values[i] for i in idx], dtype=np.float64)
-    n = p.size
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * n / np.arange(1, n + 1)
-    adjusted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    result = np.empty(n)
-    result[order] = adjusted
+    result = benjamini_hochberg_array(np.array([p_values[i] for i in idx], dtype=np.float64))
     for i, v in zip(idx, result, strict=True):
         out[i] = float(v)
     return out
+
+
+def benjamini_hochberg_array(p: FloatArray) -> FloatArray:
+    """:func:`benjamini_hochberg` of an array of p-values, every one a test (the same
+    floats: the list form calls this)."""
+    n = p.size
+    result = np.empty(n)
+    if n == 0:
+        return result
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * n / np.arange(1, n + 1)
+    adjusted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    result[order] = adjusted
+    return result

@@ -49,6 +49,7 @@ from ._drift_stats import (
     _decile_groups,
     _full_counts,
     _ks_from_counts,
+    _wasserstein_from_cdfs,
     _wasserstein_from_counts,
     benjamini_hochberg,
     chi_square_test,
@@ -550,17 +551,37 @@ def numeric_window_statistics(
     r: FloatArray,
     cs: FloatArray,
     reference_std: float | None = None,
+    *,
+    full: bool = True,
 ) -> NumericWindowStatistics:
     """The array core of :func:`measure_numeric_windows`: ``r`` the reference's
     ``[below, counts…, above]`` and ``cs`` one such row per window, each with numbers
-    (``r.sum() > 0`` and every row's sum > 0)."""
+    (``r.sum() > 0`` and every row's sum > 0). With ``full=False`` only what a call
+    needs — KS ``D``, W₁ and the effect — is computed; the KS upper bound, PSI and
+    Jensen–Shannon are NaN and the decile arrays empty (a live grid's cells)."""
     n_ref = int(r.sum())
     n_curs = cs.sum(axis=1).astype(np.int64)
     p = r / n_ref
     q = cs / n_curs[:, None]
-    cum_d = np.concatenate([np.zeros((cs.shape[0], 1)), np.cumsum(p - q, axis=1)], axis=1)
-    d_lo, d_hi = cum_d[:, :-1], cum_d[:, 1:]
+    # The CDFs at the edges as _cdfs gives them (p and q are its shares: every total > 0).
+    cdf_c = np.cumsum(q[:, :-1], axis=1)
+    w1 = _wasserstein_from_cdfs(reference.edges, np.subtract(np.cumsum(p[:-1]), cdf_c, out=cdf_c))
+    sigma = reference_std if reference_std is not None else reference.std()
+    scale = sigma if sigma is not None and sigma > 0 else 0.0
+    constant = scale == 0.0
+    effects = np.where(w1 > 0, np.inf, 0.0) if constant else w1 / scale
+    running = np.cumsum(np.subtract(p, q), axis=1)
+    if not full:
+        # KS D alone: the zero before the first bin cannot raise a maximum of |·|.
+        ks = np.max(np.abs(running, out=running), axis=1)
+        nan = np.full(cs.shape[0], np.nan)
+        none = np.zeros(0)
+        return NumericWindowStatistics(
+            ks, nan, w1, effects, nan, nan, none, none, none, sigma, constant, scale
+        )
+    cum_d = np.concatenate([np.zeros((cs.shape[0], 1)), running], axis=1)
     ks = np.max(np.abs(cum_d), axis=1)
+    d_lo, d_hi = cum_d[:, :-1], cum_d[:, 1:]
     upper_bound = np.minimum(
         np.maximum.reduce(
             [
@@ -571,11 +592,6 @@ def numeric_window_statistics(
         ),
         1.0,
     )
-    w1 = _wasserstein_from_counts(reference.edges, r[None, :], cs)
-    sigma = reference_std if reference_std is not None else reference.std()
-    scale = sigma if sigma is not None and sigma > 0 else 0.0
-    constant = scale == 0.0
-    effects = np.where(w1 > 0, np.inf, 0.0) if constant else w1 / scale
     groups = _decile_groups(r[1:-1].astype(np.int64))
     coarse_r = np.concatenate([[r[0]], np.add.reduceat(r[1:-1], groups), [r[-1]]])
     coarse_c = np.concatenate(

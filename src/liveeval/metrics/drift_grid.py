@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from ._distributions import chi2_sf, ks_2samp_pvalue_array
+from ._distributions import chi2_sf_array, ks_2samp_pvalue_array
 from ._drift_stats import (
     MIN_EXPECTED,
     Histogram,
-    benjamini_hochberg,
+    benjamini_hochberg_array,
     chi_square_test,
     jensen_shannon_distance,
 )
@@ -92,7 +92,7 @@ def numeric_grid(
         ]
         found = measure_numeric_windows(reference, currents, rule, reference_std=reference_std)
         return DriftGrid.of("numeric", found)
-    stats = numeric_window_statistics(reference, r, cs, reference_std)
+    stats = numeric_window_statistics(reference, r, cs, reference_std, full=False)
     p = ks_2samp_pvalue_array(stats.ks, n_ref, n_curs)
     enough = (n_curs >= rule.min_rows) & (n_ref >= rule.min_rows)
     return DriftGrid("numeric", np.asarray(stats.effects, np.float64), p, n_curs, enough)
@@ -199,7 +199,7 @@ def _chi_square_p(r: FloatArray, c: FloatArray, rows: BoolArray) -> FloatArray:
         ec = col * nc_p / total
         stats = np.sum((rr[None, :] - er) ** 2 / er, axis=1) + np.sum((cc - ec) ** 2 / ec, axis=1)
         df = int(rr.size - 1)
-        out[members[plain]] = [chi2_sf(float(s), df) for s in stats.tolist()]
+        out[members[plain]] = chi2_sf_array(stats, df)
     return out
 
 
@@ -216,18 +216,17 @@ class GridCalls:
 def call_grids(grids: Sequence[DriftGrid], rule: DriftRule) -> tuple[list[GridCalls], int]:
     """:func:`~liveeval.metrics.drift.call_drift` over every cell of ``grids`` as one
     Benjamini–Hochberg family; also the number of tests in the family."""
-    flat = [
-        None if not (e and np.isfinite(p_)) else float(p_)
-        for g in grids
-        for e, p_ in zip(g.enough_rows.tolist(), g.p_value.tolist(), strict=True)
-    ]
-    adjusted = benjamini_hochberg(flat)
-    tests = sum(p is not None for p in flat)
+    if not grids:
+        return [], 0
+    p = np.concatenate([g.p_value for g in grids])
+    tested = np.concatenate([g.enough_rows for g in grids]) & np.isfinite(p)
+    adjusted = np.full(p.size, np.nan)
+    adjusted[tested] = benjamini_hochberg_array(p[tested])
     out = []
     at = 0
     for g in grids:
         n = g.effect.size
-        adj = np.array([np.nan if a is None else a for a in adjusted[at : at + n]], np.float64)
+        adj = adjusted[at : at + n]
         at += n
         threshold = rule.threshold(g.kind)
         undefined = np.isnan(g.effect) | (g.enough_rows & np.isnan(adj))
@@ -239,4 +238,4 @@ def call_grids(grids: Sequence[DriftGrid], rule: DriftRule) -> tuple[list[GridCa
             np.where(~g.enough_rows, "too_few_rows", np.where(drifted, "drifted", "not_drifted")),
         )
         out.append(GridCalls(adj, drifted, tuple(status.tolist())))
-    return out, tests
+    return out, int(tested.sum())

@@ -15,8 +15,12 @@ just before the first window), or ``upload:NAME`` (a file registered under that 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+import threading
+from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -46,6 +50,8 @@ from ..store.interface import (
     ReferenceStore,
     Scope,
     ScoreHistogram,
+    ScoreWindows,
+    ScoreWindowSource,
     StatisticsSource,
     StoredReference,
 )
@@ -215,18 +221,28 @@ def drift_of(
         None if until is None else ceil_to(until, every),
         version,
     )
+    scores: ScoreWindows | None = None
     # Until a feature's bins are fixed (10,000 numbers), each read bins it on the
     # numbers stored so far: a load between the two reads can move those edges, so
     # read again until both sides agree (a store taking traffic, as the live demo's).
     for _ in range(5):
         current = source.feature_window_arrays(scope, every, features)
-        first = max(len(current.starts) - MAX_DRIFT_WINDOWS, 0)
-        starts = list(current.starts[first:])
+        if scores is None:
+            # After the features' read (which waits for a PostgreSQL store's rolls).
+            scores = ScoreWindows.of({})
+            if pos_label is not None:
+                scores = _score_windows(source, scope, every, classes, pos_label)
+        # The windows with features or scores (a model may log scores and no features).
+        starts = sorted({*current.starts, *scores.starts})[-MAX_DRIFT_WINDOWS:]
+        first = bisect_left(current.starts, starts[0]) if starts else len(current.starts)
         resolved = _resolve(source, ref, model, starts[0] if starts else scope.since)
         ref_hists = resolved.features
         present = current.rows[first:] > 0
         if _same_edges(ref_hists, current, present):
             break
+    index = {start: i for i, start in enumerate(starts)}
+    # Each feature window's place among ``starts``.
+    placed = np.array([index[s] for s in current.starts[first:]], dtype=np.int64)
     shown = [n for f, n in enumerate(current.names) if present[:, f].any()]
     names = sorted(set(shown) | set(ref_hists))
     if features is not None:
@@ -245,13 +261,11 @@ def drift_of(
     for name in names:
         ref_h = ref_hists.get(name)
         if ref_h is not None and name in slot and present[:, slot[name]].any():
-            columns.append(_feature_column(current, first, slot[name], ref_h, grid_rule))
-    if pos_label is not None:
+            columns.append(_feature_column(current, first, placed, slot[name], ref_h, grid_rule))
+    if scores is not None and scores.starts:
         score_ref = resolved.score_columns(source, classes, pos_label)
         if score_ref:
-            columns += _score_columns(
-                source, scope, score_ref, every, starts, classes, pos_label, grid_rule
-            )
+            columns += _score_columns(scores, score_ref, starts, grid_rule)
 
     grid_calls, tests = call_grids([c.grid for c in columns], rule)
     text = rule.describe(tests)
@@ -289,6 +303,9 @@ def drift_of(
     window_of = keys[0][order] if order else np.zeros(0, np.int64)
     bounds = np.searchsorted(window_of, np.arange(len(starts) + 1)).tolist()
     by_window = [order[bounds[i] : bounds[i + 1]] for i in range(len(starts))]
+    # A window's drifted cells come first in its order: how many there are.
+    called = (keys[1][order] == 0) if order else np.zeros(0, np.bool_)
+    drifted_in = np.bincount(window_of[called], minlength=len(starts)).tolist()
     if intervals:
         for i, members in enumerate(by_window):
             for k in members:
@@ -323,10 +340,10 @@ def drift_of(
             {
                 "start": start.isoformat(),
                 "end": (start + every).isoformat(),
-                "drifted": sorted(cells[k]["name"] for k in members if cells[k]["drifted"]),
+                "drifted": sorted(cells[k]["name"] for k in members[:called_here]),
                 "columns": [cells[k] for k in members],
             }
-            for start, members in zip(starts, by_window, strict=True)
+            for start, members, called_here in zip(starts, by_window, drifted_in, strict=True)
         ],
     }
 
@@ -369,13 +386,26 @@ class _Column:
     cells: tuple[Sequence[Any], ...] = ()
 
     def measure(self, i: int, rule: DriftRule) -> DriftMeasurement:
-        """Window ``i`` measured in full (with ``rule``'s bootstrap interval)."""
+        """Window ``i`` measured in full (with ``rule``'s bootstrap interval), or the
+        measurement of the same counts kept from an earlier read (:data:`_MEASURED`)."""
         current = self.histogram(i)
+        key = _measured_key(self.grid.kind, self.scalar, self.reference, current, rule)
+        with _MEASURED_LOCK:
+            kept = _MEASURED.get(key)
+            if kept is not None:
+                _MEASURED.move_to_end(key)
+                return kept
         if self.grid.kind == "categorical":
-            return measure_categorical(self.reference, current, rule)
-        if self.scalar:
-            return measure_numeric(self.reference, current, rule)
-        return measure_numeric_windows(self.reference, [current], rule)[0]
+            measured = measure_categorical(self.reference, current, rule)
+        elif self.scalar:
+            measured = measure_numeric(self.reference, current, rule)
+        else:
+            measured = measure_numeric_windows(self.reference, [current], rule)[0]
+        with _MEASURED_LOCK:
+            _MEASURED[key] = measured
+            while len(_MEASURED) > MEASURED_KEPT:
+                _MEASURED.popitem(last=False)
+        return measured
 
     def full(self, m: DriftMeasurement, calls: GridCalls, j: int, text: str) -> ColumnDrift:
         """The call of cell ``j`` (measured in full as ``m``) as the answer shows it."""
@@ -389,6 +419,41 @@ class _Column:
             text,
         )
         return ColumnDrift(self.name, self.role, call)
+
+
+# The latest window's full measurements, by what determines them: the column's kind
+# and path, the reference's and the window's counts, and the rule (the bootstrap is
+# seeded, so equal inputs give equal measurements). A closed window read again — the
+# dashboard, Prometheus and API reads of one state — skips its bootstrap (~12% of a
+# read); a window still taking predictions has new counts and is measured anew.
+MEASURED_KEPT = 512
+_MEASURED: OrderedDict[bytes, DriftMeasurement] = OrderedDict()
+_MEASURED_LOCK = threading.Lock()
+
+
+def _measured_key(
+    kind: str, scalar: bool, reference: Histogram, current: Histogram, rule: DriftRule
+) -> bytes:
+    digest = hashlib.blake2b(repr((kind, scalar, rule)).encode(), digest_size=32)
+    for h in (reference, current):
+        digest.update(np.ascontiguousarray(h.edges, dtype=np.float64).tobytes())
+        digest.update(np.ascontiguousarray(h.counts, dtype=np.int64).tobytes())
+        digest.update(
+            repr(
+                (
+                    np.size(h.edges),
+                    np.size(h.counts),
+                    h.below,
+                    h.above,
+                    sorted(h.categories.items()),
+                    h.other,
+                    h.missing,
+                    h.value_sum,
+                    h.value_sum_squares,
+                )
+            ).encode()
+        )
+    return digest.digest()
 
 
 def _interval(column: _Column, i: int, rule: DriftRule) -> dict[str, Any]:
@@ -411,18 +476,26 @@ def _interval_of(m: DriftMeasurement) -> dict[str, Any]:
 
 
 def _feature_column(
-    current: FeatureWindows, first: int, f: int, ref: Histogram, rule: DriftRule
+    current: FeatureWindows,
+    first: int,
+    placed: np.ndarray[Any, np.dtype[np.int64]],
+    f: int,
+    ref: Histogram,
+    rule: DriftRule,
 ) -> _Column:
-    """A feature's grid from the store's arrays (windows ``first`` onwards) against the
-    reference's histogram (a store scope's or an upload's)."""
+    """A feature's grid from the store's arrays (windows ``first`` onwards, the answer's
+    windows ``placed``) against the reference's histogram (a store scope's or an
+    upload's)."""
     rows = current.rows[first:, f]
     at = np.flatnonzero(rows > 0)
+    local = {int(w): i for i, w in enumerate(placed.tolist())}
 
-    def histogram(i: int) -> Histogram:
-        h = current.histogram(first + i, f)
+    def histogram(w: int) -> Histogram:
+        h = current.histogram(first + local[w], f)
         assert h is not None
         return histogram_from_store(h)
 
+    windows = placed[at]
     bins = current.bins[first:, f][at]
     if len(ref.edges):
         b = len(ref.edges) - 1
@@ -430,59 +503,48 @@ def _feature_column(
             # Bins fixed between the two reads: the one-window path names the mismatch.
             grid = DriftGrid.of(
                 "numeric",
-                measure_numeric_windows(ref, [histogram(int(i)) for i in at], rule),
+                measure_numeric_windows(ref, [histogram(int(w)) for w in windows], rule),
             )
-            return _Column("feature", current.names[f], ref, grid, at, histogram)
+            return _Column("feature", current.names[f], ref, grid, windows, histogram)
         counts = bins[:, : b + 2]
         scalar = bool(not ref.numeric_rows or not counts.sum(axis=1).all())
         grid = numeric_grid(ref, counts, rule)
-        return _Column("feature", current.names[f], ref, grid, at, histogram, scalar=scalar)
+        return _Column("feature", current.names[f], ref, grid, windows, histogram, scalar=scalar)
     values, counts = current.categories[f]
     kept = counts[first:][at]
     other = current.strings[first:, f][at] - kept.sum(axis=1)
     missing = current.missing[first:, f][at] + bins.sum(axis=1)
     grid = categorical_grid(ref, values, kept, other, missing, rule)
-    return _Column("feature", current.names[f], ref, grid, at, histogram)
+    return _Column("feature", current.names[f], ref, grid, windows, histogram)
 
 
 def _score_columns(
-    source: StatisticsSource,
-    scope: Scope,
+    current: ScoreWindows,
     reference: dict[tuple[Role, str], Histogram],
-    every: timedelta,
     starts: list[datetime],
-    classes: tuple[Any, ...] | None,
-    pos_label: Any,
     rule: DriftRule,
 ) -> list[_Column]:
-    """Score, predicted-label and label (prevalence) drift of a binary model against
-    the reference's columns (:meth:`_Resolved.score_columns`: a store scope's or an
-    upload's; a column the reference lacks is not measured)."""
-    current = source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
-    windows = [current.get(s) for s in starts]
-    at = np.array([i for i, w in enumerate(windows) if w is not None], dtype=np.int64)
+    """Score, predicted-label and label (prevalence) drift of a binary model's windows
+    ``current`` against the reference's columns (:meth:`_Resolved.score_columns`: a
+    store scope's or an upload's; a column the reference lacks is not measured)."""
+    index = {start: i for i, start in enumerate(starts)}
+    at = np.array([index[s] for s in current.starts if s in index], dtype=np.int64)
     if at.size == 0:
         return []
-    hists = [windows[i] for i in at.tolist()]
-    zeros = np.zeros(len(hists), dtype=np.int64)
-
-    def score_hist(h: ScoreHistogram) -> Histogram:
-        return Histogram(edges=_SCORE_EDGES, counts=h.predicted.sum(axis=0))
+    # The rows of ``current`` the answer's windows ``at`` hold (the most recent ones).
+    rows = np.arange(len(current.starts) - at.size, len(current.starts))
+    row_of = {int(w): int(r) for w, r in zip(at.tolist(), rows.tolist(), strict=True)}
+    zeros = np.zeros(at.size, dtype=np.int64)
 
     def two(counts: np.ndarray[Any, Any]) -> Histogram:
         neg, pos = (int(v) for v in counts)
         return Histogram.from_categories({"negative": neg, "positive": pos})
 
-    def window(i: int) -> ScoreHistogram:
-        w = windows[i]
-        assert w is not None
-        return w
-
     out: list[_Column] = []
     ref_scores = reference.get(("score", "score"))
     if ref_scores is not None:
-        scores = np.array([h.predicted.sum(axis=0) for h in hists], np.int64)
-        full = np.column_stack([zeros, scores.reshape(-1, SCORE_BINS), zeros])
+        scores = current.scores[rows]
+        full = np.column_stack([zeros, scores, zeros])
         scalar = bool(not ref_scores.numeric_rows or not full.sum(axis=1).all())
         out.append(
             _Column(
@@ -491,13 +553,13 @@ def _score_columns(
                 ref_scores,
                 numeric_grid(ref_scores, full, rule),
                 at,
-                lambda i: score_hist(window(i)),
+                lambda i: Histogram(edges=_SCORE_EDGES, counts=current.scores[row_of[i]]),
                 scalar=scalar,
             )
         )
     ref_predicted = reference.get(("prediction", "predicted label"))
     if ref_predicted is not None:
-        predicted = np.array([h.predicted.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
+        predicted = current.predicted[rows]
         out.append(
             _Column(
                 "prediction",
@@ -505,12 +567,12 @@ def _score_columns(
                 ref_predicted,
                 categorical_grid(ref_predicted, _SIDES, predicted, zeros, zeros, rule),
                 at,
-                lambda i: two(window(i).predicted.sum(axis=1)),
+                lambda i: two(current.predicted[row_of[i]]),
             )
         )
     ref_labels = reference.get(("label", "label"))
     if ref_labels is not None:
-        labelled = np.array([h.labelled.sum(axis=1) for h in hists], np.int64).reshape(-1, 2)
+        labelled = current.labelled[rows]
         has = labelled.sum(axis=1) > 0
         out.append(
             _Column(
@@ -519,13 +581,29 @@ def _score_columns(
                 ref_labels,
                 categorical_grid(ref_labels, _SIDES, labelled[has], zeros[has], zeros[has], rule),
                 at[has],
-                lambda i: two(window(i).labelled.sum(axis=1)),
+                lambda i: two(current.labelled[row_of[i]]),
             )
         )
     return out
 
 
 _SIDES = ("negative", "positive")
+
+
+def _score_windows(
+    source: StatisticsSource,
+    scope: Scope,
+    every: timedelta,
+    classes: tuple[Any, ...] | None,
+    pos_label: Any,
+) -> ScoreWindows:
+    """The windows' scores as arrays: in one read where the source answers them so,
+    else from its score histograms."""
+    if isinstance(source, ScoreWindowSource):
+        return source.score_window_arrays(scope, every, classes=classes, pos_label=pos_label)
+    return ScoreWindows.of(
+        source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
+    )
 
 
 def _score_reference(ref: ScoreHistogram | None) -> dict[tuple[Role, str], Histogram]:

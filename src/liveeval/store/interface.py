@@ -57,6 +57,8 @@ __all__ = [
     "ResourceUsage",
     "Scope",
     "ScoreHistogram",
+    "ScoreWindowSource",
+    "ScoreWindows",
     "SplitScoreHistogram",
     "StatisticsSource",
     "Store",
@@ -602,6 +604,33 @@ class ScoreHistogram:
 
     def merge(self, other: ScoreHistogram) -> ScoreHistogram:
         return ScoreHistogram(self.predicted + other.predicted, self.labelled + other.labelled)
+
+
+@dataclass(frozen=True)
+class ScoreWindows:
+    """A binary model's score windows as arrays, what live drift compares (W windows):
+    ``scores[w, b]`` the ok predictions with a score in bin ``b`` (both predicted
+    labels), ``predicted[w, k]`` those predictions by predicted label and
+    ``labelled[w, k]`` the labelled ones by actual label (``k`` 0 negative, 1
+    positive). The windows of :meth:`StatisticsSource.score_histograms`, summed as
+    drift sums them."""
+
+    starts: tuple[datetime, ...]
+    scores: np.ndarray[Any, np.dtype[np.int64]]
+    predicted: np.ndarray[Any, np.dtype[np.int64]]
+    labelled: np.ndarray[Any, np.dtype[np.int64]]
+
+    @classmethod
+    def of(cls, histograms: Mapping[datetime, ScoreHistogram]) -> ScoreWindows:
+        """The arrays of :meth:`StatisticsSource.score_histograms`' answer."""
+        starts = tuple(sorted(histograms))
+        hists = [histograms[s] for s in starts]
+        return cls(
+            starts,
+            np.array([h.predicted.sum(axis=0) for h in hists], np.int64).reshape(-1, SCORE_BINS),
+            np.array([h.predicted.sum(axis=1) for h in hists], np.int64).reshape(-1, 2),
+            np.array([h.labelled.sum(axis=1) for h in hists], np.int64).reshape(-1, 2),
+        )
 
 
 @dataclass(frozen=True)
@@ -1341,6 +1370,25 @@ class BucketCountSource(Protocol):
     ) -> BucketCounts:
         """Every bucket of ``models`` whose start is in ``[since, until)`` (both on
         :data:`ROLLUP_BUCKET` boundaries; None: unbounded)."""
+        ...
+
+
+@runtime_checkable
+class ScoreWindowSource(Protocol):
+    """An engine that answers a binary model's score windows as :class:`ScoreWindows`
+    in one read without a :class:`ScoreHistogram` per window (live drift uses it when
+    the source has it, and :meth:`StatisticsSource.score_histograms` otherwise)."""
+
+    def score_window_arrays(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> ScoreWindows:
+        """:meth:`StatisticsSource.score_histograms` as :class:`ScoreWindows`: the same
+        windows and counts, the same errors."""
         ...
 
 

@@ -47,6 +47,7 @@ from .interface import (
     ResourceWindow,
     Scope,
     ScoreHistogram,
+    ScoreWindows,
     StoreStats,
 )
 
@@ -245,6 +246,18 @@ class TableSource:
             self._con.cursor(), scope, every, classes=classes, pos_label=pos_label
         )
 
+    def score_window_arrays(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> ScoreWindows:
+        return windows.score_window_arrays(
+            self._con.cursor(), scope, every, classes=classes, pos_label=pos_label
+        )
+
     def class_score_histograms(
         self,
         scope: Scope,
@@ -265,7 +278,7 @@ class TableSource:
         max_categories: int = 50,
     ) -> dict[datetime, dict[str, FeatureHistogram]]:
         return windows.feature_windows(
-            self._con.cursor(), scope, every, names, max_categories=max_categories
+            self._con.cursor(), scope, every, names, max_categories=max_categories, hourly=True
         )
 
     def feature_window_arrays(
@@ -277,7 +290,7 @@ class TableSource:
         max_categories: int = 50,
     ) -> FeatureWindows:
         return windows.feature_window_arrays(
-            self._con.cursor(), scope, every, names, max_categories=max_categories
+            self._con.cursor(), scope, every, names, max_categories=max_categories, hourly=True
         )
 
     def feature_bins(self, model: str) -> dict[str, tuple[float, ...]]:

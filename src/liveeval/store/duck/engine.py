@@ -38,6 +38,7 @@ from ..interface import (
     ResourceWindow,
     Scope,
     ScoreHistogram,
+    ScoreWindows,
     StoredReference,
     StoreStats,
     WriteOutcome,
@@ -227,6 +228,18 @@ class DuckEngine:
             self._cursor(), scope, every, classes=classes, pos_label=pos_label
         )
 
+    def score_window_arrays(
+        self,
+        scope: Scope,
+        every: timedelta | None = None,
+        *,
+        classes: tuple[Label, ...] | None = None,
+        pos_label: Label | None = None,
+    ) -> ScoreWindows:
+        return windows.score_window_arrays(
+            self._cursor(), scope, every, classes=classes, pos_label=pos_label
+        )
+
     def class_score_histograms(
         self,
         scope: Scope,
@@ -245,7 +258,7 @@ class DuckEngine:
         max_categories: int = 50,
     ) -> dict[datetime, dict[str, FeatureHistogram]]:
         return windows.feature_windows(
-            self._cursor(), scope, every, names, max_categories=max_categories
+            self._cursor(), scope, every, names, max_categories=max_categories, hourly=True
         )
 
     def feature_window_arrays(
@@ -257,7 +270,7 @@ class DuckEngine:
         max_categories: int = 50,
     ) -> FeatureWindows:
         return windows.feature_window_arrays(
-            self._cursor(), scope, every, names, max_categories=max_categories
+            self._cursor(), scope, every, names, max_categories=max_categories, hourly=True
         )
 
     def feature_bins(self, model: str) -> dict[str, tuple[float, ...]]:

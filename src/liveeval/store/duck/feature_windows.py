@@ -1,9 +1,15 @@
 """Feature histograms per window from the rollups, on the fixed bins of each
-(model, feature) (:mod:`.rollup_features`)."""
+(model, feature) (:mod:`.rollup_features`).
+
+With ``hourly`` (an engine that keeps the hourly feature rollups, schema v11) and
+windows of whole hours, the hours a scope covers whole are read from the hourly
+tables and only the partial hours at its edges from the 15-minute ones: the same
+counts (every hour row is the sum of its four bucket rows), four times fewer rows."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +20,8 @@ import pyarrow.compute as pc
 
 from ...errors import ValidationError
 from ..interface import FeatureHistogram, FeatureWindows, Scope
-from ._window_sql import add_rows, check, list_matrix, rollup_where, start, window_key
+from ._rollup_sql import BUCKET_SECONDS, HOUR
+from ._window_sql import _seconds, add_rows, check, list_matrix, rollup_where, start, window_key
 from .aggregate import _where as scan_where
 from .rollup_features import FEATURE_BINS, FEATURE_WIDTH, fixed_edges
 
@@ -56,11 +63,13 @@ def feature_windows(
     names: Sequence[str] | None = None,
     *,
     max_categories: int = 50,
+    hourly: bool = False,
 ) -> dict[datetime, dict[str, FeatureHistogram]]:
     """Feature histograms per window on the fixed bins (:func:`feature_bins`), from the
-    rollups; a feature whose bins are not frozen yet is binned from ``features``."""
+    rollups; a feature whose bins are not frozen yet is binned from ``features``.
+    ``hourly``: the source keeps the hourly feature rollups (see the module's text)."""
     return feature_window_arrays(
-        cur, scope, every, names, max_categories=max_categories
+        cur, scope, every, names, max_categories=max_categories, hourly=hourly
     ).histograms()
 
 
@@ -71,6 +80,7 @@ def feature_window_arrays(
     names: Sequence[str] | None = None,
     *,
     max_categories: int = 50,
+    hourly: bool = False,
 ) -> FeatureWindows:
     """:func:`feature_windows` as arrays with a window axis (:class:`FeatureWindows`)."""
     check(scope, every)
@@ -81,15 +91,14 @@ def feature_window_arrays(
         )
     if max_categories < 0:
         raise ValidationError(f"max_categories must be 0 or more, got {max_categories!r}")
-    where, params = rollup_where(scope, segments=False)
-    if names is not None:
-        where += " AND r.name IN (SELECT unnest(?::VARCHAR[]))"
-        params = [*params, list(names)]
-    w = window_key(every)
+    parts = _parts(scope, every, names, hourly)
     totals = cur.sql(
-        f"SELECT {w} AS w, name, rows, missing, strings, bins FROM rollup_features r "
-        f"WHERE {where} ORDER BY w, name",
-        params=params,
+        " UNION ALL ".join(
+            f"SELECT {w} AS w, name, rows, missing, strings, bins FROM rollup_features{t} r "
+            f"WHERE {where}"
+            for t, w, where, _ in parts
+        ),
+        params=[p for *_, params in parts for p in params],
     ).to_arrow_table()
     if totals.num_rows == 0:
         return FeatureWindows.empty()
@@ -103,14 +112,59 @@ def feature_window_arrays(
     wanted = set(totals.column("name").to_pylist())
     provisional = sorted(n for n in wanted if n in edges and n not in frozen)
     scanned = _scan_bins(cur, scope, every, provisional, edges) if provisional else None
+    rows = " UNION ALL ".join(
+        f"SELECT {w} AS w, name, value, n FROM rollup_feature_categories{t} r WHERE {where}"
+        for t, w, where, _ in parts
+    )
     categories = cur.sql(
-        f"SELECT w, name, value, n FROM (SELECT {w} AS w, name, value, sum(n)::BIGINT AS n "
-        f"FROM rollup_feature_categories r WHERE {where} GROUP BY ALL) "
+        f"SELECT w, name, value, n FROM (SELECT w, name, value, sum(n)::BIGINT AS n "
+        f"FROM ({rows}) GROUP BY ALL) "
         "QUALIFY row_number() OVER (PARTITION BY w, name ORDER BY n DESC, value) <= ? "
         "ORDER BY name",
-        params=[*params, max_categories],
+        params=[*(p for *_, params in parts for p in params), max_categories],
     ).to_arrow_table()
     return _arrays(totals, scanned, categories, edges, every, scope)
+
+
+def _parts(
+    scope: Scope, every: timedelta | None, names: Sequence[str] | None, hourly: bool
+) -> list[tuple[str, str, str, list[Any]]]:
+    """The rollup rows of ``scope`` as (table suffix, window key, WHERE, parameters):
+    the 15-minute table alone, or with ``hourly`` and windows of whole hours the hourly
+    table for the hours the scope covers whole and the 15-minute one for the buckets of
+    partial hours at its edges."""
+    named = " AND r.name IN (SELECT unnest(?::VARCHAR[]))" if names is not None else ""
+    extra = [list(names)] if names is not None else []
+
+    def part(
+        suffix: str, grain: int, lo: int | None, hi: int | None
+    ) -> tuple[str, str, str, list[Any]]:
+        where, params = rollup_where(replace(scope, since=None, until=None), segments=False)
+        for op, bound in ((">=", lo), ("<", hi)):
+            if bound is not None:
+                where += f" AND r.bucket {op} ?"
+                params.append(bound)
+        return suffix, window_key(every, grain), where + named, [*params, *extra]
+
+    lo, hi = (
+        None if t is None else int(_seconds(t)) // BUCKET_SECONDS
+        for t in (scope.since, scope.until)
+    )
+    per_hour = HOUR // BUCKET_SECONDS
+    if not hourly or (every is not None and every.total_seconds() % HOUR):
+        return [part("", BUCKET_SECONDS, lo, hi)]
+    # Whole hours: from the first hour starting at or after ``since`` to the last ending
+    # at or before ``until``.
+    h_lo = None if lo is None else -(-lo // per_hour)
+    h_hi = None if hi is None else hi // per_hour
+    if h_lo is not None and h_hi is not None and h_lo >= h_hi:
+        return [part("", BUCKET_SECONDS, lo, hi)]
+    out = [part("_hourly", HOUR, h_lo, h_hi)]
+    if lo is not None and h_lo is not None and lo < h_lo * per_hour:
+        out.append(part("", BUCKET_SECONDS, lo, h_lo * per_hour))
+    if hi is not None and h_hi is not None and h_hi * per_hour < hi:
+        out.append(part("", BUCKET_SECONDS, h_hi * per_hour, hi))
+    return out
 
 
 def _scan_bins(

@@ -23,7 +23,7 @@ a merge of these rows, never a scan of events (:mod:`.windows`).
   all in [0, 1] (schema v8).
 - ``rollup_features`` (rows, missing, numbers, strings, other, and the numbers per
   fixed bin as one list) and ``rollup_feature_categories`` per (model, version,
-  bucket, feature), no segment.
+  bucket, feature), no segment; both also per hour (``…_hourly``, schema v11).
 
 Histograms are kept as one list of counts per key (``rollup_scores.counts``,
 ``rollup_features.bins``), built in numpy and added element-wise on upsert: a row per
@@ -55,6 +55,8 @@ from .rollup_features import (
     FEATURE_BINS,
     FEATURE_WIDTH,
     FREEZE_VALUES,
+    HOURLY_FEATURE_TABLES,
+    backfill_hourly_features,
     features_sql,
     fixed_edges,
     maintain_features,
@@ -68,10 +70,12 @@ __all__ = [
     "FEATURE_WIDTH",
     "FREEZE_VALUES",
     "HOUR",
+    "HOURLY_FEATURE_TABLES",
     "MAX_PROBA_CLASSES",
     "PROBA_TABLES",
     "ROLLUP_TABLES",
     "backfill",
+    "backfill_hourly_features",
     "backfill_probas",
     "fixed_edges",
     "maintain",
@@ -307,11 +311,13 @@ def maintain(
     *,
     probas: bool = True,
     prediction_probas: bool = True,
+    hourly_features: bool = True,
 ) -> None:
     """Add the rows of the given relations (new predictions, newly completed pairs
     with ``outcome_ts``, new feature rows already in ``features``) to the rollups,
     inside the caller's transaction. ``probas=False`` leaves the class-probability
-    rollups out (a store migrated to v4 has no such tables yet);
+    rollups out (a store migrated to v4 has no such tables yet), and
+    ``hourly_features=False`` the hourly feature rollups (none before v11);
     ``prediction_probas=False`` says the new predictions carry none (a binary model's)."""
     statements: list[str | Dense] = []
     counts = []
@@ -328,14 +334,14 @@ def maintain(
     if counts:
         statements.insert(0, _counts_sql(counts))
     if features is not None:
-        statements += features_sql(features)
+        statements += features_sql(features, hourly=hourly_features)
     for job in _one_per_table(statements):
         if isinstance(job, Dense):
             dense(con, job)
         else:
             con.execute(job).fetchall()
     if features is not None:
-        maintain_features(con, features, feature_rows)
+        maintain_features(con, features, feature_rows, hourly=hourly_features)
 
 
 def _one_per_table(statements: list[str | Dense]) -> list[str | Dense]:
@@ -358,13 +364,22 @@ def _one_per_table(statements: list[str | Dense]) -> list[str | Dense]:
     return out
 
 
-def backfill(con: duckdb.DuckDBPyConnection, *, probas: bool = True) -> None:
+def backfill(
+    con: duckdb.DuckDBPyConnection, *, probas: bool = True, hourly_features: bool = True
+) -> None:
     """Rollups of every stored event (a migration, or a :class:`TableSource`)."""
     con.execute(
         "CREATE OR REPLACE TEMP VIEW all_pairs AS SELECT l.*, o.ts AS outcome_ts "
         "FROM labelled l JOIN outcomes o ON o.prediction_id = l.prediction_id"
     ).fetchall()
-    maintain(con, "predictions", "all_pairs", "features", probas=probas)
+    maintain(
+        con,
+        "predictions",
+        "all_pairs",
+        "features",
+        probas=probas,
+        hourly_features=hourly_features,
+    )
     con.execute("DROP VIEW all_pairs").fetchall()
 
 

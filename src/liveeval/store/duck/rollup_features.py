@@ -8,6 +8,12 @@ that it has a bin of its own; values outside fall ``below`` or ``above``. The nu
 stored before that moment are binned then, in the same transaction. Categories are
 counted exactly for the first :data:`CATEGORY_CAP` distinct values of a feature; later
 new values count in ``other``.
+
+Both tables are also kept per hour (``rollup_features_hourly``,
+``rollup_feature_categories_hourly``, schema v11; ``bucket`` counts hours): every load
+adds its 15-minute delta to both, summed per hour for the second, so a read of whole
+hours merges four times fewer rows. A 15-minute row is never split: an hour row is the
+sum of its four buckets' rows, and a read mixes the two only at a scope's edges.
 """
 
 from __future__ import annotations
@@ -19,13 +25,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._rollup_sql import BUCKET_SECONDS, Dense, bucket_of, upsert, upsert_lists
+from ._rollup_sql import (
+    BUCKET_SECONDS,
+    HOUR,
+    Dense,
+    bucket_of,
+    merge_rows,
+    upsert,
+    upsert_lists,
+)
 
 __all__ = [
     "CATEGORY_CAP",
     "FEATURE_BINS",
     "FEATURE_WIDTH",
     "FREEZE_VALUES",
+    "HOURLY_FEATURE_TABLES",
+    "backfill_hourly_features",
     "features_sql",
     "fixed_edges",
     "maintain_features",
@@ -40,9 +56,40 @@ _N = ("n",)
 
 _FK = "model, version, bucket, name"
 _FSELECT = f"f.model, f.version, {bucket_of('f.ts')} AS bucket, f.name"
+_TOTALS = ("rows", "missing", "numbers", "strings", "other")
+# 15-minute buckets per hour; an hour's number from a bucket's (floored: before 1970 too).
+_PER_HOUR = HOUR // BUCKET_SECONDS
+_HOUR_OF = f"CAST(floor(bucket / {_PER_HOUR}) AS BIGINT) AS bucket"
+
+_HKEY = (
+    "model VARCHAR NOT NULL, version VARCHAR NOT NULL, bucket BIGINT NOT NULL, "
+    "name VARCHAR NOT NULL"
+)
+HOURLY_FEATURE_TABLES = f"""
+CREATE TABLE rollup_features_hourly ({_HKEY}, rows BIGINT NOT NULL, missing BIGINT NOT NULL,
+    numbers BIGINT NOT NULL, strings BIGINT NOT NULL, other BIGINT NOT NULL, bins INTEGER[],
+    PRIMARY KEY (model, version, bucket, name));
+CREATE TABLE rollup_feature_categories_hourly ({_HKEY}, value VARCHAR NOT NULL,
+    n BIGINT NOT NULL, PRIMARY KEY (model, version, bucket, name, value));
+"""
 
 
-def features_sql(source: str) -> list[str | Dense]:
+def _both(table: str, keys: str, columns: tuple[str, ...], delta: str, hourly: bool) -> list[str]:
+    """Upserts of the aggregated ``delta`` (a temporary table of 15-minute rows) into
+    ``table`` and, with ``hourly``, summed per hour into its hourly twin."""
+    rest = keys.replace("bucket", _HOUR_OF)
+    out = [upsert(table, keys, columns, f"SELECT {keys}, {', '.join(columns)} FROM {delta}")]
+    if hourly:
+        sums = ", ".join(f"sum({c})" for c in columns)
+        out.append(
+            upsert(
+                f"{table}_hourly", keys, columns, f"SELECT {rest}, {sums} FROM {delta} GROUP BY ALL"
+            )
+        )
+    return out
+
+
+def features_sql(source: str, *, hourly: bool = True) -> list[str | Dense]:
     known = (
         "LEFT JOIN feature_categories c ON c.model = f.model AND c.name = f.name "
         "AND c.value = f.str_value"
@@ -58,34 +105,50 @@ def features_sql(source: str) -> list[str | Dense]:
         f"<= {CATEGORY_CAP} - coalesce(h.held, 0)"
     )
     finite = "isfinite(f.num_value)"
-    totals = upsert(
-        "rollup_features",
-        _FK,
-        ("rows", "missing", "numbers", "strings", "other"),
-        f"SELECT {_FSELECT}, count(*), "
-        f"count(*) FILTER (WHERE f.str_value IS NULL AND NOT coalesce({finite}, false)), "
-        f"count(*) FILTER (WHERE {finite}), count(f.str_value), "
-        f"count(*) FILTER (WHERE f.str_value IS NOT NULL AND c.value IS NULL) "
-        f"FROM {source} f {known} GROUP BY ALL",
+    # The load's deltas once, then added to the 15-minute and the hourly tables.
+    totals = (
+        "CREATE OR REPLACE TEMP TABLE feature_totals AS "
+        f"SELECT {_FSELECT}, count(*) AS rows, "
+        f"count(*) FILTER (WHERE f.str_value IS NULL AND NOT coalesce({finite}, false)) AS missing, "
+        f"count(*) FILTER (WHERE {finite}) AS numbers, count(f.str_value) AS strings, "
+        f"count(*) FILTER (WHERE f.str_value IS NOT NULL AND c.value IS NULL) AS other "
+        f"FROM {source} f {known} GROUP BY ALL"
     )
-    categories = upsert(
-        "rollup_feature_categories",
-        f"{_FK}, value",
-        _N,
-        f"SELECT {_FSELECT}, f.str_value, count(*) FROM {source} f JOIN feature_categories c "
-        "ON c.model = f.model AND c.name = f.name AND c.value = f.str_value GROUP BY ALL",
+    categories = (
+        "CREATE OR REPLACE TEMP TABLE feature_values AS "
+        f"SELECT {_FSELECT}, f.str_value AS value, count(*) AS n FROM {source} f "
+        "JOIN feature_categories c ON c.model = f.model AND c.name = f.name "
+        "AND c.value = f.str_value GROUP BY ALL"
     )
-    return [register, totals, categories]
+    return [
+        register,
+        totals,
+        *_both("rollup_features", _FK, _TOTALS, "feature_totals", hourly),
+        categories,
+        *_both("rollup_feature_categories", f"{_FK}, value", _N, "feature_values", hourly),
+        "DROP TABLE feature_totals",
+        "DROP TABLE feature_values",
+    ]
 
 
-_BINS_JOB = Dense(
-    "rollup_features",
-    tuple(_FK.split(", ")),
-    "",
-    "bins",
-    FEATURE_WIDTH,
-    ("rows", "missing", "numbers", "strings", "other"),
-)
+_BINS_JOB = Dense("rollup_features", tuple(_FK.split(", ")), "", "bins", FEATURE_WIDTH, _TOTALS)
+
+
+def _upsert_bins(
+    con: duckdb.DuckDBPyConnection,
+    rows: pa.Table,
+    matrix: np.ndarray[Any, np.dtype[np.int64]],
+    hourly: bool,
+) -> None:
+    """Add bin counts per (model, version, bucket, name) to ``rollup_features`` and, with
+    ``hourly``, summed per hour to ``rollup_features_hourly``."""
+    upsert_lists(con, _BINS_JOB, "rollup_features", rows, matrix)
+    if not hourly:
+        return
+    hour = np.floor_divide(rows.column("bucket").to_numpy(), _PER_HOUR)
+    hours = rows.set_column(rows.column_names.index("bucket"), "bucket", pa.array(hour))
+    summed_rows, summed = merge_rows(hours, list(_BINS_JOB.keys), None, FEATURE_WIDTH, matrix)
+    upsert_lists(con, _BINS_JOB, "rollup_features_hourly", summed_rows, summed)
 
 
 def _add_bins(
@@ -93,6 +156,8 @@ def _add_bins(
     source: str | pa.Table,
     only: str = "",
     params: list[Any] | None = None,
+    *,
+    hourly: bool = True,
 ) -> bool:
     """Numbers of features with bins into ``rollup_features.bins``: code 0 below the
     first edge, i in 1..b for bin i (the last closed, as numpy's), b + 1 above the last
@@ -125,7 +190,7 @@ def _add_bins(
         return not isinstance(source, pa.Table)
     merged, matrix, unbinned = _bin_counts(rows, bucket, edges)
     if merged.num_rows:
-        upsert_lists(con, _BINS_JOB, "rollup_features", merged, matrix)
+        _upsert_bins(con, merged, matrix, hourly)
     return unbinned or not isinstance(source, pa.Table)
 
 
@@ -196,7 +261,7 @@ _NAMED = (
 )
 
 
-def _freeze(con: duckdb.DuckDBPyConnection, source: str) -> None:
+def _freeze(con: duckdb.DuckDBPyConnection, source: str, hourly: bool) -> None:
     """Count the numbers of features without bins; give bins to those that reached
     :data:`FREEZE_VALUES` and bin every number stored so far."""
     con.execute(
@@ -224,7 +289,7 @@ def _freeze(con: duckdb.DuckDBPyConnection, source: str) -> None:
         "unnest(?::DOUBLE[][])",
         [[r[0] for r in rows], [r[1] for r in rows], [fixed_edges(r[2]) for r in rows]],
     ).fetchall()
-    _add_bins(con, "features", _NAMED, named)
+    _add_bins(con, "features", _NAMED, named, hourly=hourly)
 
 
 def fixed_edges(quantiles: list[float]) -> list[float]:
@@ -240,11 +305,43 @@ def fixed_edges(quantiles: list[float]) -> list[float]:
 
 
 def maintain_features(
-    con: duckdb.DuckDBPyConnection, features: str, feature_rows: pa.Table | None = None
+    con: duckdb.DuckDBPyConnection,
+    features: str,
+    feature_rows: pa.Table | None = None,
+    *,
+    hourly: bool = True,
 ) -> None:
     """Bin the numbers of the new feature rows ``features`` (or their Arrow copy
     ``feature_rows``) and fix the bins of features that reached the freeze threshold;
     :func:`features_sql` has counted the rows. (With ``feature_rows`` whose numbers
-    all have bins, nothing is pending: the freeze's queries are skipped.)"""
-    if _add_bins(con, features if feature_rows is None else feature_rows):
-        _freeze(con, features)
+    all have bins, nothing is pending: the freeze's queries are skipped.) ``hourly``:
+    the hourly twins are kept too (False only before schema v11 created them)."""
+    if _add_bins(con, features if feature_rows is None else feature_rows, hourly=hourly):
+        _freeze(con, features, hourly)
+
+
+def backfill_hourly_features(con: duckdb.DuckDBPyConnection) -> None:
+    """The hourly feature rollups from the 15-minute ones already stored (schema v11):
+    each hour's row is the sum of its buckets' rows, as the loads keep it."""
+    con.execute(
+        f"INSERT INTO rollup_feature_categories_hourly SELECT model, version, {_HOUR_OF}, "
+        "name, value, sum(n) FROM rollup_feature_categories GROUP BY ALL"
+    ).fetchall()
+    sums = ", ".join(f"sum({c})" for c in _TOTALS)
+    con.execute(
+        f"INSERT INTO rollup_features_hourly ({_FK}, {', '.join(_TOTALS)}) "
+        f"SELECT model, version, {_HOUR_OF}, name, {sums} FROM rollup_features GROUP BY ALL"
+    ).fetchall()
+    binned = con.sql(
+        f"SELECT model, version, {_HOUR_OF}, name, bins FROM rollup_features WHERE bins IS NOT NULL"
+    ).to_arrow_table()
+    if binned.num_rows == 0:
+        return
+    counts = (
+        pc.list_flatten(binned.column("bins").combine_chunks())
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+        .reshape(-1, FEATURE_WIDTH)
+    )
+    rows, summed = merge_rows(binned, list(_BINS_JOB.keys), None, FEATURE_WIDTH, counts)
+    upsert_lists(con, _BINS_JOB, "rollup_features_hourly", rows, summed)

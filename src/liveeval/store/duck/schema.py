@@ -19,7 +19,14 @@ import duckdb
 
 from .features import insert_features
 from .references import REFERENCES_TABLE
-from .rollup import PROBA_TABLES, ROLLUP_TABLES, backfill, backfill_probas
+from .rollup import (
+    HOURLY_FEATURE_TABLES,
+    PROBA_TABLES,
+    ROLLUP_TABLES,
+    backfill,
+    backfill_hourly_features,
+    backfill_probas,
+)
 
 __all__ = ["BACKFILLS", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
@@ -270,13 +277,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        11,
+        "feature rollups per hour: totals, bin lists and categories",
+        # A live drift read of 30 days of hourly windows merged 2,880 buckets x features
+        # of bin lists; per hour it merges 720 x features (store/duck/feature_windows.py
+        # composes whole hours with 15-minute rows at a scope's edges). Kept by every
+        # load beside the 15-minute rows; backfilled here by summing them per hour.
+        HOURLY_FEATURE_TABLES,
+    ),
 ]
 
 # Data a migration derives from existing rows, run after its SQL in its transaction.
 BACKFILLS: dict[int, Callable[[duckdb.DuckDBPyConnection], object]] = {
     3: lambda con: insert_features(con, "predictions"),
-    4: lambda con: backfill(con, probas=False),
+    4: lambda con: backfill(con, probas=False, hourly_features=False),
     8: backfill_probas,
+    11: backfill_hourly_features,
 }
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -24,7 +24,7 @@ from ...errors import ValidationError
 from ...metrics import LatencySketch, ScoreDistribution
 from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT
-from ..interface import SCORE_BINS, LabelDelays, Scope, ScoreHistogram, StoreStats
+from ..interface import SCORE_BINS, LabelDelays, Scope, ScoreHistogram, ScoreWindows, StoreStats
 from ..labels import ResolvedLabels, resolve_labels
 from ._window_sql import (
     BUCKET,
@@ -54,6 +54,7 @@ __all__ = [
     "rollup_grouped",
     "rollup_grouped_models",
     "score_histograms",
+    "score_window_arrays",
     "unaligned",
 ]
 
@@ -416,24 +417,18 @@ def binned_scores(
     """
     keep = np.fromiter((bool(t) for t in texts), np.bool_, len(texts))
     distinct = sorted({t for t in texts if t})
-    resolved = resolve_labels(distinct, classes)
-    labels = resolved.labels
-    if classes is not None and len(classes) == 2 and len(labels) > 2:
-        distinct = [t for t in distinct if resolved.index[t] < 2]
-        inside = set(distinct)
-        keep &= np.fromiter((t in inside for t in texts), np.bool_, len(texts))
-        labels = labels[:2]
     if not distinct:
         empty = np.zeros((0, 2, 2, SCORE_BINS), np.int64)
         return BinnedScores(np.zeros(0, np.int64), empty, frozenset(), frozenset())
-    if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
-        pos_label = 1
-    if pos_label is None or len(labels) > 2:
-        raise ValidationError(
-            f"score histograms need a binary model with a known positive class; model "
-            f"{model!r} has labels {list(labels)!r} (give pos_label)"
-        )
-    positive = frozenset(t for t in distinct if labels[resolved.index[t]] == pos_label)
+    kept, sides = _score_sides(distinct, model, classes, pos_label)
+    if kept is not None:
+        inside = set(kept)
+        keep &= np.fromiter((t in inside for t in texts), np.bool_, len(texts))
+        distinct = kept
+        if not kept:
+            empty = np.zeros((0, 2, 2, SCORE_BINS), np.int64)
+            return BinnedScores(np.zeros(0, np.int64), empty, frozenset(), frozenset())
+    positive = frozenset(sides)
     side = np.fromiter((t in positive for t in texts), np.bool_, len(texts))
     windows, at = np.unique(np.asarray(w)[keep], return_inverse=True)
     slot = (at.reshape(-1) * 2 + labelled[keep]) * 2 + side[keep]
@@ -443,6 +438,114 @@ def binned_scores(
         dense.reshape(windows.size, 2, 2, SCORE_BINS),
         positive,
         frozenset(distinct),
+    )
+
+
+def _score_sides(
+    texts: list[str], model: str, classes: tuple[Label, ...] | None, pos_label: Label | None
+) -> tuple[list[str] | None, list[str]]:
+    """Of the score rows' label texts: those of the model's two sides when some must be
+    left out (else None), and those of the positive side.
+
+    Raises
+    ------
+    ValidationError
+        for a model that is not binary or whose positive class is unknown.
+    """
+    resolved = resolve_labels(texts, classes)
+    labels = resolved.labels
+    kept = None
+    if classes is not None and len(classes) == 2 and len(labels) > 2:
+        # An outcome whose label is no class (accepted before its prediction was seen)
+        # is an extra class in the confusion matrix; a score histogram has only the
+        # positive and the negative side, so its rows are left out here.
+        texts = kept = [t for t in texts if resolved.index[t] < 2]
+        labels = labels[:2]
+        if not kept:
+            return kept, []
+    if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
+        pos_label = 1
+    if pos_label is None or len(labels) > 2:
+        raise ValidationError(
+            f"score histograms need a binary model with a known positive class; model "
+            f"{model!r} has labels {list(labels)!r} (give pos_label)"
+        )
+    return kept, [t for t in texts if labels[resolved.index[t]] == pos_label]
+
+
+def _kept(rows: pa.Table, kept: list[str] | None) -> pa.Table:
+    if kept is None:
+        return rows
+    return rows.filter(pc.is_in(rows.column("label"), pa.array(kept, pa.string())))
+
+
+def score_window_arrays(
+    cur: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    every: timedelta | None,
+    *,
+    classes: tuple[Label, ...] | None = None,
+    pos_label: Label | None = None,
+) -> ScoreWindows:
+    """:func:`score_histograms` as :class:`ScoreWindows`: the predictions' score lists
+    summed per window and side, the labelled pairs' lists only counted (``list_sum`` in
+    the engine), no object per window."""
+    check(scope, every)
+    table, grain = scores_table(scope, every)
+    where, params = rollup_where(scope, grain=grain)
+    w = window_key(every, grain)
+    predicted = cur.sql(
+        f"SELECT {w} AS w, label, counts FROM {table} r "
+        f"WHERE {where} AND label <> '' AND kind = 'p'",
+        params=params,
+    ).to_arrow_table()
+    labelled = cur.sql(
+        f"SELECT {w} AS w, label, CAST(list_sum(counts) AS BIGINT) AS n FROM {table} r "
+        f"WHERE {where} AND label <> '' AND kind = 'l'",
+        params=params,
+    ).to_arrow_table()
+    texts = sorted(
+        {*pc.unique(predicted.column("label")).to_pylist()}
+        | {*pc.unique(labelled.column("label")).to_pylist()}
+    )
+    empty = ScoreWindows(
+        (),
+        np.zeros((0, SCORE_BINS), np.int64),
+        np.zeros((0, 2), np.int64),
+        np.zeros((0, 2), np.int64),
+    )
+    if not texts:
+        return empty
+    kept, positive = _score_sides(texts, scope.model, classes, pos_label)
+    predicted, labelled = _kept(predicted, kept), _kept(labelled, kept)
+    if predicted.num_rows + labelled.num_rows == 0:
+        return empty
+    windows = np.unique(
+        np.concatenate([predicted.column("w").to_numpy(), labelled.column("w").to_numpy()])
+    )
+
+    def sides(rows: pa.Table) -> np.ndarray[Any, np.dtype[np.int64]]:
+        at = np.searchsorted(windows, rows.column("w").to_numpy())
+        k = pc.is_in(rows.column("label"), pa.array(positive, pa.string()))
+        out: np.ndarray[Any, np.dtype[np.int64]] = at * 2 + k.to_numpy(zero_copy_only=False).astype(
+            np.int64
+        )
+        return out
+
+    flat = summed_rows(
+        sides(predicted),
+        list_matrix(predicted.column("counts"), SCORE_BINS, native=True),
+        windows.size * 2,
+    )
+    by_side = flat.reshape(windows.size, 2, SCORE_BINS)
+    pairs = np.bincount(
+        sides(labelled), weights=labelled.column("n").to_numpy(), minlength=windows.size * 2
+    )
+    return ScoreWindows(
+        tuple(start(int(w), every, scope) for w in windows.tolist()),
+        by_side.sum(axis=1),
+        by_side.sum(axis=2),
+        pairs.astype(np.int64).reshape(windows.size, 2),
     )
 
 

@@ -157,6 +157,12 @@ INSERT INTO rollup_latency_hourly (model, version, seg, bucket, k, n)
     GROUP BY 1, 2, 3, 4, 5;
 """
 
+# The DuckDB engine's hourly feature rollups (its v11). This engine keeps none yet: its
+# roll ships only the tables of load._ROLLUPS, and its feature reads ask the 15-minute
+# rows (correct, not faster). A no-op that keeps the version numbers matched; the
+# tables come with the roll that fills them.
+_V11 = "SELECT 1"
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "events, labelled pairs, features and rollups (the DuckDB schema v4)", _V4),
     # Not events: small tables written and updated in place (alert_events keeps the
@@ -167,6 +173,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "class-probability rollups per bucket and per hour", _V8),
     (9, "leases (one alert evaluator) and claims on notifications being delivered", _V9),
     (10, "latency sketch counts per hour", _V10),
+    (11, "feature rollups per hour: none in PostgreSQL yet (a no-op twin)", _V11),
 ]
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION, "a DuckDB migration lacks its PostgreSQL twin"
 
