@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from liveeval.metrics import Evaluation, LossSums
-from liveeval.metrics.batch import evaluation_results, loss_results_array
+from liveeval.metrics.batch import BinCountDistributions, evaluation_results, loss_results_array
 from liveeval.metrics.registry import metric_names
 
 
@@ -133,3 +133,25 @@ def test_loss_results_array_equals_each_sums_results():
 
 def test_evaluation_results_of_nothing_is_nothing():
     assert evaluation_results([], only=("accuracy",)) == []
+
+
+def test_bin_count_distributions_are_built_when_read_and_only_for_kept_groups():
+    counts = np.zeros((4, 2, 10), np.int64)
+    counts[0, 1, 3] = 2
+    counts[0, 0, 1] = 5
+    counts[2, 0, 9] = 1  # kept out below
+    kept = np.array([True, True, False, True])
+    dists = BinCountDistributions(counts, kept)
+    assert len(dists) == 4 and dists._built == {}
+    first = dists[0]
+    assert first is not None and dists[0] is first  # built once
+    np.testing.assert_array_equal(first.keys, [1.0, 3.0])
+    np.testing.assert_array_equal(first.positive, [0.0, 2.0])
+    np.testing.assert_array_equal(first.negative, [5.0, 0.0])
+    assert (first.rows, first.resolution, first.is_exact) == (7, 10, False)
+    assert dists[1] is None  # no counts
+    assert dists[2] is None  # not kept
+    assert dists[-4] is first
+    assert dists[1:3] == [None, None]
+    with pytest.raises(IndexError):
+        dists[4]

@@ -4,15 +4,11 @@ windows, label-delay summaries, and the HTTP route."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from fastapi.testclient import TestClient
 
-from liveeval.api import ServerConfig, create_app
-from liveeval.config import LoggedModel
 from liveeval.errors import ValidationError
 from liveeval.monitor import WindowSize, summarise_label_delays
 from liveeval.store.interface import LabelDelays
@@ -20,17 +16,6 @@ from liveeval.store.interface import LabelDelays
 T0 = datetime(2026, 11, 2, 0, 0, 0)
 # Predictions per hour and how many of them get ground truth (hour 2 has no traffic).
 PLAN = {0: (120, 120), 1: (100, 50), 3: (60, 0)}
-
-
-@pytest.fixture
-def client(tmp_path: Path):
-    config = ServerConfig(
-        store=str(tmp_path / "store.duckdb"),
-        logged=[LoggedModel("ext", (0, 1), 1)],
-        metrics_cache_seconds=0.0,
-    )
-    with TestClient(create_app(config)) as c:
-        yield c
 
 
 @pytest.fixture

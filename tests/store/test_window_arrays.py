@@ -191,7 +191,7 @@ def test_time_windows_from_columns_equal_windows_from_the_grouped_read(stored, c
         kw["classes"] = binary.classes
     metrics = ("accuracy", "recall", "roc_auc", "log_loss", "failed_prediction_rate")
     every = dt.timedelta(hours=1)
-    found = time_windows(source, Scope("m"), every, metrics=metrics, **kw)
+    found = time_windows(source, Scope("m"), every, metrics=metrics, **kw).windows
     grouped = source.grouped_statistics(Scope("m"), (), every=every, **kw)
     assert sum(w.predictions for w in found) == sum(s.predictions for s in grouped.values())
     for w in found:

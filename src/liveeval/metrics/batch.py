@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -32,10 +33,11 @@ from .labels import Label
 from .latency import LatencySketch
 from .loss import SKEW_LIMIT, SMALL_N, LossSums
 from .ranking import ScoreDistribution, average_precision
-from .ranking_array import roc_auc_array
+from .ranking_array import roc_auc_array, roc_auc_bins
 from .result import MetricResult
 
 __all__ = [
+    "BinCountDistributions",
     "BinaryColumns",
     "binary_column_results",
     "evaluation_results",
@@ -377,7 +379,11 @@ class BinaryColumns:
     distribution, loss sums and latency sketch (None when it has none);
     ``predictions`` and ``failures`` its prediction counts. ``matrix(g)`` gives the
     :class:`~liveeval.metrics.confusion.ConfusionMatrix` for the metrics without an
-    array form."""
+    array form. ``score_counts``, when given: the labelled pairs' unweighted counts per
+    score bin, ``score_counts[g, side, bin]`` (side 1 positive), of which ``scores[g]``
+    is the binned distribution (None without counts; :class:`BinCountDistributions`):
+    ROC-AUC is then computed from the counts (:func:`~.ranking_array.roc_auc_bins`)
+    and builds no distribution."""
 
     labels: tuple[Label, ...]
     pos_label: Label
@@ -388,6 +394,7 @@ class BinaryColumns:
     losses: Sequence[LossSums | None]
     latency: Callable[[int], LatencySketch | None]
     matrix: Callable[[int], ConfusionMatrix]
+    score_counts: npt.NDArray[np.int64] | None = None
 
     @classmethod
     def of(cls, evaluations: Sequence[Evaluation]) -> BinaryColumns:
@@ -404,6 +411,44 @@ class BinaryColumns:
             lambda g: evaluations[g].latency,
             lambda g: evaluations[g].confusion,
         )
+
+
+class BinCountDistributions(Sequence[ScoreDistribution | None]):
+    """The labelled score distributions of G groups given as unweighted counts per score
+    bin, ``counts[g, side, bin]`` (side 1 positive), each built when first read
+    (:meth:`~.ranking.ScoreDistribution.from_bin_counts`): a group outside ``kept``,
+    or without counts, has none. A live read computes ROC-AUC from the counts and
+    builds a distribution only for the metrics that need one."""
+
+    def __init__(
+        self, counts: npt.NDArray[np.int64], kept: npt.NDArray[np.bool_] | None = None
+    ) -> None:
+        self.counts = counts
+        self.kept = np.ones(counts.shape[0], np.bool_) if kept is None else kept
+        self._built: dict[int, ScoreDistribution | None] = {}
+
+    def __len__(self) -> int:
+        return int(self.counts.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> ScoreDistribution | None: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ScoreDistribution | None]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> ScoreDistribution | list[ScoreDistribution | None] | None:
+        if isinstance(index, slice):
+            return [self[g] for g in range(*index.indices(len(self)))]
+        g = range(len(self))[index]  # negative indices, and IndexError past the end
+        if g not in self._built:
+            dist = None
+            if self.kept[g]:
+                found = ScoreDistribution.from_bin_counts(self.counts[g, 1], self.counts[g, 0])
+                dist = found if found.keys.size else None
+            self._built[g] = dist
+        return self._built[g]
 
 
 def _binary_results(
@@ -458,12 +503,20 @@ def binary_column_results(
             )
     ordered = [{n: m[n] for n in order if n in m} for m in per_window]
 
-    scored = [g for g, d in enumerate(columns.scores) if d is not None]
-    if scored and "roc_auc" in wanted:
-        aucs = roc_auc_array([columns.scores[g] for g in scored], confidence)  # type: ignore[misc]
-        for g, result in zip(scored, aucs, strict=True):
-            ordered[g]["roc_auc"] = result
-    for g in scored:
+    counts = columns.score_counts
+    if counts is not None:
+        scored = np.flatnonzero(counts.any(axis=(1, 2))).tolist()
+        if scored and "roc_auc" in wanted:
+            picked = counts if len(scored) == count else counts[scored]
+            for g, result in zip(scored, roc_auc_bins(picked, confidence), strict=True):
+                ordered[g]["roc_auc"] = result
+    else:
+        scored = [g for g, d in enumerate(columns.scores) if d is not None]
+        if scored and "roc_auc" in wanted:
+            dists = [columns.scores[g] for g in scored]
+            for g, result in zip(scored, roc_auc_array(dists, confidence), strict=True):  # type: ignore[arg-type]
+                ordered[g]["roc_auc"] = result
+    for g in scored if {"average_precision", "expected_calibration_error"} & wanted else ():
         dist = columns.scores[g]
         assert dist is not None
         if "average_precision" in wanted:

@@ -92,6 +92,34 @@ class ScoreDistribution:
         dist = cls(resolution=resolution, exact_limit=exact_limit)
         return dist.update(is_positive, score, weight)
 
+    @classmethod
+    def from_bin_counts(
+        cls,
+        positive: npt.NDArray[np.integer],
+        negative: npt.NDArray[np.integer],
+        *,
+        exact_limit: int = DEFAULT_EXACT_LIMIT,
+    ) -> ScoreDistribution:
+        """A binned distribution from unweighted counts per bin: ``positive[b]`` and
+        ``negative[b]`` rows with a score in bin b of ``len(positive)`` equal bins of
+        [0, 1] (the resolution). Only occupied bins are kept, as :meth:`update` keeps
+        them."""
+        keys = np.flatnonzero(positive + negative)
+        pos = positive[keys].astype(np.float64)
+        neg = negative[keys].astype(np.float64)
+        pos_sum, neg_sum = float(pos.sum()), float(neg.sum())
+        return cls(
+            len(positive),
+            exact_limit,
+            False,
+            int(pos_sum + neg_sum),
+            keys.astype(np.float64),
+            pos,
+            neg,
+            pos_sum,
+            neg_sum,
+        )
+
     def update(
         self,
         is_positive: npt.ArrayLike,

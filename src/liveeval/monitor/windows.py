@@ -16,7 +16,7 @@ boundary and may hold a few more than N (its ``labelled`` says how many).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -38,15 +38,17 @@ from ..store.interface import (
     StoreStats,
     event_years,
 )
+from ._window_cache import WindowResults
 
 __all__ = [
     "DEFAULT_MATURITY",
     "MAX_WINDOWS",
     "LabelDelaySummary",
+    "TimeWindows",
     "Window",
+    "WindowResults",
     "WindowSize",
     "count_windows",
-    "read_time_windows",
     "summarise_label_delays",
     "time_windows",
 ]
@@ -208,6 +210,16 @@ def _check_maturity(maturity: float) -> None:
         )
 
 
+@dataclass(frozen=True)
+class TimeWindows:
+    """What :func:`time_windows` read: the windows, and their score histograms when
+    asked for and the store answered them from the same read (else None: read them
+    with :meth:`~liveeval.store.StatisticsSource.score_histograms`)."""
+
+    windows: list[Window]
+    histograms: Mapping[datetime, ScoreHistogram] | None = None
+
+
 def time_windows(
     source: StatisticsSource,
     scope: Scope,
@@ -219,51 +231,22 @@ def time_windows(
     maturity: float = DEFAULT_MATURITY,
     confidence: float = 0.95,
     metrics: Collection[str] | None = None,
-) -> list[Window]:
+    score_histograms: bool = False,
+    cache: WindowResults | None = None,
+) -> TimeWindows:
     """Tumbling windows of length ``every`` (aligned to the Unix epoch, UTC), in time
     order, per group of ``by``. Windows without predictions between the first and the
     last are included (no traffic is news too), as ``empty``; beyond
-    :data:`MAX_WINDOWS` windows, the most recent ones.
+    :data:`MAX_WINDOWS` windows, the most recent ones. ``score_histograms``: also the
+    windows' score histograms, when the store answers them from the same read
+    (``GroupedArrays.histograms``). ``cache``: the results of the last read of these
+    windows, reused for every window whose statistics have not changed since
+    (:class:`~liveeval.monitor.WindowResults`).
 
     Raises
     ------
     ValidationError
         for a non-positive size or a maturity outside (0, 1].
-    """
-    return read_time_windows(
-        source,
-        scope,
-        every,
-        by=by,
-        classes=classes,
-        pos_label=pos_label,
-        maturity=maturity,
-        confidence=confidence,
-        metrics=metrics,
-    )[0]
-
-
-def read_time_windows(
-    source: StatisticsSource,
-    scope: Scope,
-    every: timedelta,
-    *,
-    by: Sequence[Literal["version", "segment"]] = (),
-    classes: tuple[Label, ...] | None = None,
-    pos_label: Label | None = None,
-    maturity: float = DEFAULT_MATURITY,
-    confidence: float = 0.95,
-    metrics: Collection[str] | None = None,
-    score_histograms: bool = False,
-) -> tuple[list[Window], Mapping[datetime, ScoreHistogram] | None]:
-    """:func:`time_windows`, and with ``score_histograms`` the windows' score histograms
-    when the store answered them from the same read (``GroupedArrays.histograms``;
-    None: read them with :meth:`~liveeval.store.StatisticsSource.score_histograms`).
-
-    Raises
-    ------
-    ValidationError
-        as :func:`time_windows`.
     """
     _check_maturity(maturity)
     if every.total_seconds() <= 0:
@@ -282,7 +265,7 @@ def read_time_windows(
         score_histograms=score_histograms,
     )
     if not len(arrays):
-        return [], arrays.histograms
+        return TimeWindows([], arrays.histograms)
     per_group: dict[tuple[Any, ...], dict[datetime, int]] = {}
     for g, key in enumerate(arrays.keys):
         per_group.setdefault(tuple(key[:-1]), {})[key[-1]] = g
@@ -298,7 +281,10 @@ def read_time_windows(
         pass
     starts = [first + i * every for i in range(min(count, MAX_WINDOWS))]
     shown = [per_group[grp].get(start) for grp in per_group for start in starts]
-    results = _array_results(arrays, [g for g in shown if g is not None], confidence, metrics)
+    key = (scope.model, scope.version, scope.segment, scope.segment_is_null, tuple(by), every)
+    key += (classes, pos_label, confidence, tuple(sorted(metrics or ())))
+    shown_groups = [g for g in shown if g is not None]
+    results = _array_results(arrays, shown_groups, confidence, metrics, cache, key)
     out: list[Window] = []
     for group in sorted(per_group, key=lambda g: tuple((v is None, str(v)) for v in g)):
         values = dict(zip(by, group, strict=True))
@@ -323,7 +309,7 @@ def read_time_windows(
                 out.append(
                     _column_window(arrays, at, window, maturity, confidence, results.get(at))
                 )
-    return out, arrays.histograms
+    return TimeWindows(out, arrays.histograms)
 
 
 def _column_window(
@@ -359,20 +345,32 @@ def _array_results(
     shown: Sequence[int],
     confidence: float,
     metrics: Collection[str] | None,
+    cache: WindowResults | None = None,
+    key: Hashable = None,
 ) -> dict[int, EvaluationResult]:
     """The results of the groups ``shown`` that have labels, by group number: the binary
     columns together from arrays
     (:func:`~liveeval.metrics.batch.binary_column_results`), the other groups'
     evaluations together (:func:`~liveeval.metrics.batch.evaluation_results`). Only
     for a limited set of ``metrics`` (a time series); a full result per window is
-    computed window by window."""
+    computed window by window. ``cache`` (under ``key``) gives the binary columns'
+    results of windows unchanged since its last read."""
     if metrics is None:
         return {}
     labelled = [g for g in shown if arrays.labelled[g] > 0]
     columns = [g for g in labelled if g not in arrays.other]
     out: dict[int, EvaluationResult] = {}
     if columns:
-        found = binary_column_results(arrays.columns(columns), confidence, only=metrics)
+
+        def compute(groups: list[int]) -> list[EvaluationResult]:
+            if not groups:
+                return []
+            return binary_column_results(arrays.columns(groups), confidence, only=metrics)
+
+        if cache is not None and _LATENCY.isdisjoint(metrics):
+            found = cache.results(key, arrays, columns, compute)
+        else:
+            found = compute(columns)
         out.update(zip(columns, found, strict=True))
     rest = [g for g in labelled if g in arrays.other]
     stats = [arrays.other[g] for g in rest]

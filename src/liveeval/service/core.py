@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..config import ServerConfig, parse_window
 from ..errors import ConfigError, ConflictError, LiveevalError, NotFoundError, ProfileError
 from ..metrics.labels import Label
+from ..monitor.windows import WindowResults
 from ..readiness import Profile, load_profile_file, profile_by_name
 from ..serving import LoadedModel, load_model
 from ..store import Kind, Store, WriteOutcome, open_store
@@ -102,6 +103,8 @@ class Service:
         self.default_version: dict[str, str] = {}
         self.classes = ClassMap()
         self.recent = RecentPredictions()
+        # The windows answer's results of its last reads, for windows not changed since.
+        self.window_results = WindowResults()
         # The server's own loads are deployment events, written when the store opens
         # (or, when a load fails and the server cannot start, written at once).
         self._loads: list[LoadRecord] = []

@@ -20,10 +20,11 @@ from ..monitor.multiclass import MulticlassEstimator
 from ..monitor.windows import (
     DEFAULT_MATURITY,
     Window,
+    WindowResults,
     WindowSize,
     count_windows,
-    read_time_windows,
     summarise_label_delays,
+    time_windows,
 )
 from ..readiness.profile import Costs
 from ..report.model import metric_dict
@@ -84,6 +85,7 @@ def windows(
         maturity=maturity,
         metrics=metrics,
         costs=costs,
+        cache=service.window_results,
     )
 
 
@@ -102,9 +104,12 @@ def windows_of(
     maturity: float | None = None,
     metrics: tuple[str, ...] | None = None,
     costs: Costs | None = None,
+    cache: WindowResults | None = None,
 ) -> dict[str, Any]:
     """:func:`windows` over any statistics source (a store file, an export folder);
-    ``costs`` add the expected cost to each window's ``business`` object."""
+    ``costs`` add the expected cost to each window's ``business`` object; ``cache``
+    keeps the windows' results for the next read (the same answer, computed only for
+    the windows whose statistics changed)."""
     chosen = metrics or DEFAULT_WINDOW_METRICS
     for name in chosen:
         metric_spec(name)
@@ -113,7 +118,7 @@ def windows_of(
     scope = Scope(model, since, until, version, segment)
     read: Mapping[datetime, ScoreHistogram] | None = None
     if window_size.every is not None:
-        found, read = read_time_windows(
+        timed = time_windows(
             source,
             scope,
             window_size.every,
@@ -123,7 +128,9 @@ def windows_of(
             maturity=level,
             metrics=chosen,
             score_histograms=not by and pos_label is not None,
+            cache=cache,
         )
+        found, read = timed.windows, timed.histograms
     else:
         assert window_size.labelled is not None
         found = count_windows(

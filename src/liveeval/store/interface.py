@@ -28,7 +28,7 @@ from ..metrics import (
     MetricResult,
     ScoreDistribution,
 )
-from ..metrics.batch import BinaryColumns
+from ..metrics.batch import BinaryColumns, BinCountDistributions
 from ..metrics.interval import normal_mean, wilson
 from ..metrics.labels import Label
 from .events import Kind
@@ -212,6 +212,7 @@ class StoreStats:
 
 FloatMatrix = np.ndarray[Any, np.dtype[np.float64]]
 IntVector = np.ndarray[Any, np.dtype[np.int64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
 BoolVector = np.ndarray[Any, np.dtype[np.bool_]]
 
 
@@ -240,6 +241,11 @@ class GroupedArrays:
     - ``histograms``: :meth:`StatisticsSource.score_histograms` of the same windows when
       asked for (``score_histograms=True``, not grouped) and the engine answers it from
       the same read; None otherwise (read them separately).
+    - ``score_counts``: when the engine read the scores as counts per bin, the binary
+      columns' labelled counts, ``int64[G, 2, SCORE_BINS]`` (side 1 positive), of which
+      ``scores[g]`` is the binned distribution, built when first read
+      (:class:`~liveeval.metrics.batch.BinCountDistributions`); the metrics of many
+      windows take ROC-AUC from the counts. None otherwise.
 
     :meth:`stats` gives any group as the grouped read's :class:`StoreStats`; the
     DuckDB engine answers from its rollups with one query per table, other engines
@@ -257,13 +263,15 @@ class GroupedArrays:
     pos_label: Label | None
     binary: BoolVector
     confusion: FloatMatrix
-    scores: tuple[ScoreDistribution | None, ...]
+    scores: Sequence[ScoreDistribution | None]
     losses: tuple[LossSums | None, ...]
     latency: FloatMatrix
     sketch_keys: tuple[IntVector, IntVector, FloatMatrix]
     other: Mapping[int, StoreStats] = field(default_factory=dict)
     # score_histograms(scope, every) of the same windows, when asked and answered.
     histograms: Mapping[datetime, ScoreHistogram] | None = None
+    # The binary columns' labelled counts per score bin, [g, side, bin], when read so.
+    score_counts: IntArray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -379,16 +387,20 @@ class GroupedArrays:
         :func:`~liveeval.metrics.batch.binary_column_results`."""
         at = list(rows)
         assert self.pos_label is not None
+        counts = self.score_counts
+        if counts is not None and at != list(range(len(self))):
+            counts = counts[at]
         return BinaryColumns(
             self.labels,
             self.pos_label,
             self.confusion[at],
             self.predictions[at],
             self.failed[at],
-            [self.scores[g] for g in at],
+            [self.scores[g] for g in at] if counts is None else BinCountDistributions(counts),
             [self.losses[g] for g in at],
             lambda i: self.sketch(at[i]),
             lambda i: self.matrix(at[i]),
+            counts,
         )
 
     def stats(self, g: int) -> StoreStats:

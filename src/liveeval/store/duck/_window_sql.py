@@ -13,23 +13,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...errors import ValidationError
-from ..interface import Scope
+from ..interface import SCORE_BINS, Scope
 from ._rollup_sql import BUCKET_SECONDS, HOUR
 
 __all__ = [
     "BUCKET",
     "EPOCH",
+    "SCORE_LISTS",
     "add_rows",
     "check",
     "list_matrix",
     "rollup_where",
     "scores_table",
     "start",
+    "summed_rows",
     "unaligned",
     "window_key",
 ]
 
 BUCKET = timedelta(seconds=BUCKET_SECONDS)
+# A score list as a fixed-size array: DuckDB hands 2,880 of them to Arrow in about 60%
+# of the time it takes for variable-length lists (every stored list has SCORE_BINS
+# counts).
+SCORE_LISTS = f"counts::INTEGER[{SCORE_BINS}]"
 EPOCH = datetime(1970, 1, 1)
 
 
@@ -150,6 +156,29 @@ def add_rows(
     for offset in range(longest):
         runs = lengths > offset
         out[targets[runs]] += rows[starts[runs] + offset]
+
+
+def summed_rows(
+    at: np.ndarray[Any, np.dtype[np.int64]],
+    rows: np.ndarray[Any, np.dtype[np.int64]],
+    size: int,
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """A new ``(size, width)`` int64 matrix whose row ``t`` is the sum of the ``rows[i]``
+    with ``at[i] == t`` (zero where none). When every target is hit at most once (an
+    hourly score list per window, kind and side) the rows are copied into place, and
+    only the rows no target hits are zeroed: filling a zeroed matrix and adding in place
+    (:func:`add_rows`) took about three times longer on 2,880 rows of 1,000 bins."""
+    out: np.ndarray[Any, np.dtype[np.int64]]
+    if at.size and np.bincount(at, minlength=size).max() > 1:
+        out = np.zeros((size, rows.shape[1]), np.int64)
+        add_rows(out, at, rows)
+        return out
+    out = np.empty((size, rows.shape[1]), np.int64)
+    untouched = np.ones(size, np.bool_)
+    untouched[at] = False
+    out[untouched] = 0
+    out[at] = rows
+    return out
 
 
 def list_matrix(

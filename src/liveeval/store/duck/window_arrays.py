@@ -13,7 +13,7 @@ note) are assembled as the grouped read assembles them, from the same rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import duckdb
@@ -21,25 +21,34 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ...errors import ValidationError
 from ...metrics import LossSums, ScoreDistribution
+from ...metrics.batch import BinCountDistributions
 from ...metrics.labels import Label
-from ...metrics.ranking import DEFAULT_EXACT_LIMIT
-from ..interface import SCORE_BINS, GroupedArrays, Scope, ScoreHistogram, StoreStats
+from ..interface import SCORE_BINS, GroupedArrays, Scope, StoreStats
 from ..labels import resolve_labels
 from ._window_sql import (
-    add_rows,
+    SCORE_LISTS,
     check,
     list_matrix,
     rollup_where,
     scores_table,
-    start,
+    summed_rows,
     window_key,
 )
 from .aggregate import assemble, unmatched_outcomes
-from .windows import _key, binned_distribution
+from .windows import _key, binned_distribution, binned_scores
 
 __all__ = ["rollup_grouped_arrays"]
 
+_LATENCY_SUMS = (
+    "sum(lat_n)::DOUBLE AS lat_n, sum(lat_zeros)::DOUBLE AS lat_zeros, "
+    "sum(lat_sum) AS lat_sum, sum(lat_sum2) AS lat_sum2, max(lat_max) AS lat_max"
+)
+# Without latency metrics the totals are not read (they would be zeroed).
+_NO_LATENCY = ", ".join(
+    f"0.0::DOUBLE AS {c}" for c in ("lat_n", "lat_zeros", "lat_sum", "lat_sum2", "lat_max")
+)
 _CELLS = ("n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4", "vn", "vs", "vss")
 IntVector = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -67,9 +76,7 @@ def rollup_grouped_arrays(
     select = ", ".join([*group, f"{window_key(every)} AS w"])
     counts = cur.sql(
         f"SELECT {select}, sum(predictions)::BIGINT AS predictions, "
-        "sum(failed)::BIGINT AS failed, sum(lat_n)::DOUBLE AS lat_n, "
-        "sum(lat_zeros)::DOUBLE AS lat_zeros, sum(lat_sum) AS lat_sum, "
-        "sum(lat_sum2) AS lat_sum2, max(lat_max) AS lat_max "
+        f"sum(failed)::BIGINT AS failed, {_LATENCY_SUMS if latency else _NO_LATENCY} "
         f"FROM rollup_counts r WHERE {where} GROUP BY ALL HAVING sum(predictions) > 0",
         params=params,
     ).to_arrow_table()
@@ -77,7 +84,13 @@ def rollup_grouped_arrays(
         unmatched = unmatched_outcomes(cur)
     raw = list(zip(*(counts.column(n).to_pylist() for n in names), strict=True))
     keyed = [_key(k, by, every, scope) for k in raw]
-    order = sorted(range(len(raw)), key=lambda i: tuple((v is None, str(v)) for v in keyed[i]))
+    # The grouped read's order: by the keys' texts, the window start last. Window
+    # starts are whole quarter hours whose texts have a fixed width, so their text
+    # order is the order of the window numbers, which are compared instead.
+    order = sorted(
+        range(len(raw)),
+        key=lambda i: (tuple((v is None, str(v)) for v in keyed[i][:-1]), raw[i][-1]),
+    )
     number = {raw[i]: g for g, i in enumerate(order)}
     g_count = len(order)
     at = np.array(order, dtype=np.int64)
@@ -203,61 +216,74 @@ def rollup_grouped_arrays(
             if n:
                 losses[g] = LossSums(float(n), float(n), n, ll[g], ll2[g], b[g], b2[g])
 
-    # Labelled score lists per window and label text (and, for the estimates, every ok
-    # prediction's: score_histograms from the same rows).
+    # Score lists per window and label text: the labelled pairs' (kind 'l') and, for
+    # the estimates, every ok prediction's (kind 'p'): score_histograms from the same
+    # rows, whose labelled half also gives the windows' score distributions.
     table, grain = scores_table(scope, every)
     s_where, s_params = rollup_where(scope, grain=grain)
     s_select = ", ".join([*group, f"{window_key(every, grain)} AS w"])
-    kinds = "kind IN ('p', 'l')" if histograms and not by else "kind = 'l'"
+    asked = histograms and not by
+    kinds = "kind IN ('p', 'l')" if asked else "kind = 'l'"
     both = cur.sql(
-        f"SELECT {s_select}, kind, label AS t, counts FROM {table} r WHERE {s_where} AND {kinds}",
+        f"SELECT {s_select}, kind, label AS t, {SCORE_LISTS} AS counts FROM {table} r "
+        f"WHERE {s_where} AND {kinds}",
         params=s_params,
     ).to_arrow_table()
-    # Masks on numpy copies of the columns, not filters of the table (a filter copies
-    # every list).
     all_text = both.column("t").to_pylist()
     all_matrix = (
         list_matrix(both.column("counts"), SCORE_BINS, native=True)
         if both.num_rows
         else np.zeros((0, SCORE_BINS), np.int64)
     )
-    found_histograms = None
-    if histograms and not by:
-        is_labelled = pc.equal(both.column("kind"), "l").to_numpy(zero_copy_only=False)
-        found_histograms = _score_histograms(
-            both.column("w").to_numpy(),
-            is_labelled,
-            all_text,
-            all_matrix,
-            classes,
-            pos_label,
-            every,
-            scope,
-        )
-        labelled_rows = np.flatnonzero(is_labelled)
-        score_group = _numbers(both, names, number)[labelled_rows]
-        score_text = [all_text[i] for i in labelled_rows.tolist()]
-        matrix = all_matrix[labelled_rows]
-    else:
-        score_group = _numbers(both, names, number)
-        score_text = all_text
-        matrix = all_matrix
-    scores: list[ScoreDistribution | None] = [None] * g_count
+    is_labelled = (
+        pc.equal(both.column("kind"), "l").to_numpy(zero_copy_only=False)
+        if asked
+        else np.ones(both.num_rows, np.bool_)
+    )
+    binned = None
+    if asked:
+        try:
+            binned = binned_scores(
+                both.column("w").to_numpy(),
+                is_labelled,
+                all_text,
+                all_matrix,
+                classes=classes,
+                pos_label=pos_label,
+                model=scope.model,
+            )
+        except ValidationError:
+            binned = None  # not a binary model with a known positive class: no histograms
+    labelled_rows = np.flatnonzero(is_labelled)
+    score_group = _numbers(both, names, number)[labelled_rows]
+    score_text = [all_text[i] for i in labelled_rows.tolist()]
+    score_counts = None
     if binary_model:
-        hit = (score_group >= 0) & column[np.maximum(score_group, 0)]
-        side = np.array([t in pos_texts for t in score_text], np.int64)
-        dense = np.zeros((g_count * 2, SCORE_BINS), np.int64)
-        add_rows(dense, (score_group * 2 + side)[hit], matrix[hit])
-        dense3 = dense.reshape(g_count, 2, SCORE_BINS)
-        for g, dist in _distributions(dense3, column).items():
-            scores[g] = dist
-        for g in np.flatnonzero(column).tolist():
-            if scores[g] is None:
-                losses[g] = None  # as the grouped read: no loss sums without scores
+        distinct = set(score_text)
+        if binned is not None and all(
+            t in binned.texts and (t in binned.positive) == (t in pos_texts) for t in distinct
+        ):
+            # The histograms' labelled half is every window's labelled counts per side.
+            score_counts = _by_group(
+                binned.dense[:, 1], _window_groups(binned.windows, number), g_count
+            )
+        else:
+            side = np.array([t in pos_texts for t in score_text], np.int64)
+            hit = (score_group >= 0) & column[np.maximum(score_group, 0)]
+            at = (score_group * 2 + side)[hit]
+            score_counts = summed_rows(at, all_matrix[labelled_rows[hit]], g_count * 2)
+            score_counts = score_counts.reshape(g_count, 2, SCORE_BINS)
+        scored = score_counts.any(axis=(1, 2))
+        for g in np.flatnonzero(column & ~scored).tolist():
+            losses[g] = None  # as the grouped read: no loss sums without scores
+    scores: Sequence[ScoreDistribution | None] = (
+        [None] * g_count if score_counts is None else BinCountDistributions(score_counts, column)
+    )
 
     other: dict[int, StoreStats] = {}
     rest = np.flatnonzero(~column).tolist()
     if rest:
+        matrix = all_matrix[labelled_rows]
         cell_dicts = cells.to_pylist()
         per_group: dict[int, list[dict[str, Any]]] = {g: [] for g in rest}
         for i, g in enumerate(cell_group.tolist()):
@@ -288,12 +314,13 @@ def rollup_grouped_arrays(
         pos if binary_model else None,
         column,
         confusion,
-        tuple(scores),
+        scores,
         tuple(losses),
         totals,
         sketch_keys,
         other,
-        found_histograms,
+        None if binned is None else binned.histograms(every, scope),
+        score_counts,
     )
 
 
@@ -301,50 +328,36 @@ def _numbers(table: pa.Table, names: list[str], number: dict[tuple[Any, ...], in
     """Each row's group number (-1 for a group without predictions)."""
     if table.num_rows == 0:
         return np.zeros(0, np.int64)
-    if names == ["w"] and number:
-        known = np.array([k[0] for k in number], np.int64)
-        at = np.array(list(number.values()), np.int64)
-        order = np.argsort(known)
-        known, at = known[order], at[order]
-        w = table.column("w").to_numpy().astype(np.int64)
-        slot = np.minimum(np.searchsorted(known, w), known.size - 1)
-        return np.where(known[slot] == w, at[slot], -1).astype(np.int64)
+    if names == ["w"]:
+        return _window_groups(table.column("w").to_numpy(), number)
     keys = zip(*(table.column(n).to_pylist() for n in names), strict=True)
     return np.array([number.get(k, -1) for k in keys], np.int64)
 
 
-def _distributions(
-    dense: np.ndarray[Any, Any], column: np.ndarray[Any, Any]
-) -> dict[int, ScoreDistribution]:
-    """:func:`_distribution` of every group of ``column`` from ``dense[g, side, bin]``
-    (side 1 positive), with one ``nonzero`` over all groups."""
-    total = dense[:, 0] + dense[:, 1]
-    total[~column] = 0
-    groups, keys = np.nonzero(total)
-    if groups.size == 0:
-        return {}
-    pos = dense[groups, 1, keys].astype(np.float64)
-    neg = dense[groups, 0, keys].astype(np.float64)
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    ends = np.r_[starts[1:], groups.size]
-    pos_sum = np.add.reduceat(pos, starts).tolist()
-    neg_sum = np.add.reduceat(neg, starts).tolist()
-    fkeys = keys.astype(np.float64)
-    out = {}
-    for i, (g, a, b) in enumerate(
-        zip(groups[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
-    ):
-        out[g] = ScoreDistribution(
-            SCORE_BINS,
-            DEFAULT_EXACT_LIMIT,
-            False,
-            int(pos_sum[i] + neg_sum[i]),
-            fkeys[a:b],
-            pos[a:b],
-            neg[a:b],
-            pos_sum[i],
-            neg_sum[i],
-        )
+def _window_groups(w: np.ndarray[Any, Any], number: dict[tuple[Any, ...], int]) -> IntVector:
+    """The group number of each window number ``w`` of a read not grouped by version or
+    segment (-1 for a window without predictions)."""
+    if not number or w.size == 0:
+        return np.full(w.size, -1, np.int64)
+    known = np.array([k[0] for k in number], np.int64)
+    at = np.array(list(number.values()), np.int64)
+    order = np.argsort(known)
+    known, at = known[order], at[order]
+    w = w.astype(np.int64)
+    slot = np.minimum(np.searchsorted(known, w), known.size - 1)
+    return np.where(known[slot] == w, at[slot], -1).astype(np.int64)
+
+
+def _by_group(
+    counts: np.ndarray[Any, Any], row_group: IntVector, g_count: int
+) -> np.ndarray[Any, Any]:
+    """``counts[r]`` placed at group ``row_group[r]`` (-1: none) of ``g_count`` groups:
+    the rows themselves when they are the groups in order."""
+    if len(row_group) == g_count and (row_group == np.arange(g_count)).all():
+        return counts
+    out = np.zeros((g_count, *counts.shape[1:]), np.int64)
+    mine = row_group >= 0
+    out[row_group[mine]] = counts[mine]
     return out
 
 
@@ -365,50 +378,3 @@ def _score_lists(
         return binned_distribution(pos, neg)
 
     return build
-
-
-def _score_histograms(
-    w: np.ndarray[Any, Any],
-    labelled: np.ndarray[Any, Any],
-    texts: list[str],
-    matrix: np.ndarray[Any, Any],
-    classes: tuple[Label, ...] | None,
-    pos_label: Label | None,
-    every: timedelta,
-    scope: Scope,
-) -> dict[datetime, ScoreHistogram] | None:
-    """:func:`.windows.score_histograms` from its rows (window numbers ``w``, kind ``l``
-    or ``p``, label text, counts); None where that read refuses (not a binary model
-    with a known positive class)."""
-    keep = np.array([bool(t) for t in texts], np.bool_)
-    if not keep.any():
-        return {}
-    kept_texts = [t for t, k in zip(texts, keep.tolist(), strict=True) if k]
-    distinct = sorted(set(kept_texts))
-    resolved = resolve_labels(distinct, classes)
-    labels = resolved.labels
-    if classes is not None and len(classes) == 2 and len(labels) > 2:
-        # As score_histograms: rows labelled outside a declared binary model's classes
-        # (an early outcome's label) are left out.
-        inside = {t for t in distinct if resolved.index[t] < 2}
-        keep &= np.array([t in inside for t in texts], np.bool_)
-        kept_texts = [t for t, k in zip(texts, keep.tolist(), strict=True) if k]
-        distinct = sorted(inside)
-        labels = labels[:2]
-        if not keep.any():
-            return {}
-    if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
-        pos_label = 1
-    if pos_label is None or len(labels) > 2:
-        return None
-    positive = {t for t in distinct if labels[resolved.index[t]] == pos_label}
-    windows, at = np.unique(w[keep], return_inverse=True)
-    k = np.array([t in positive for t in kept_texts], np.int64)
-    slot = (at.reshape(-1) * 2 + labelled[keep].astype(np.int64)) * 2 + k
-    flat = np.zeros((windows.size * 4, SCORE_BINS), dtype=np.int64)
-    add_rows(flat, slot, matrix[keep])
-    dense = flat.reshape(windows.size, 2, 2, SCORE_BINS)
-    return {
-        start(int(win), every, scope): ScoreHistogram(dense[i, 0], dense[i, 1])
-        for i, win in enumerate(windows.tolist())
-    }

@@ -11,6 +11,7 @@ answers, slower); the histogram and delay reads refuse with a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,12 +28,13 @@ from ..interface import SCORE_BINS, LabelDelays, Scope, ScoreHistogram, StoreSta
 from ..labels import ResolvedLabels, resolve_labels
 from ._window_sql import (
     BUCKET,
-    add_rows,
+    SCORE_LISTS,
     check,
     list_matrix,
     rollup_where,
     scores_table,
     start,
+    summed_rows,
     unaligned,
     window_key,
 )
@@ -42,6 +44,8 @@ from .rollup import DELAY_EDGES
 
 __all__ = [
     "BUCKET",
+    "BinnedScores",
+    "binned_scores",
     "feature_bins",
     "feature_window_arrays",
     "feature_windows",
@@ -348,45 +352,98 @@ def score_histograms(
     table, grain = scores_table(scope, every)
     where, params = rollup_where(scope, grain=grain)
     rows = cur.sql(
-        f"SELECT {window_key(every, grain)} AS w, kind, label, counts "
+        f"SELECT {window_key(every, grain)} AS w, kind, label, {SCORE_LISTS} AS counts "
         f"FROM {table} r WHERE {where} AND label <> ''",
         params=params,
     ).to_arrow_table()
     if rows.num_rows == 0:
         return {}
-    texts = pc.unique(rows.column("label")).to_pylist()
-    resolved = resolve_labels(texts, classes)
+    binned = binned_scores(
+        rows.column("w").to_numpy(),
+        pc.equal(rows.column("kind"), "l").to_numpy(zero_copy_only=False),
+        rows.column("label").to_pylist(),
+        list_matrix(rows.column("counts"), SCORE_BINS, native=True),
+        classes=classes,
+        pos_label=pos_label,
+        model=scope.model,
+    )
+    return binned.histograms(every, scope)
+
+
+@dataclass(frozen=True)
+class BinnedScores:
+    """Score lists summed per window: ``dense[i, kind, side]`` holds window
+    ``windows[i]``'s counts per score bin, kind 0 every ok prediction by predicted
+    label and kind 1 the labelled pairs by actual label, side 1 the positive class;
+    ``positive`` the label texts counted on that side, ``texts`` all that were counted."""
+
+    windows: np.ndarray[Any, np.dtype[np.int64]]
+    dense: np.ndarray[Any, np.dtype[np.int64]]
+    positive: frozenset[str]
+    # The label texts counted (the others were left out).
+    texts: frozenset[str]
+
+    def histograms(self, every: timedelta | None, scope: Scope) -> dict[datetime, ScoreHistogram]:
+        """:func:`score_histograms`' answer: one :class:`ScoreHistogram` per window."""
+        return {
+            start(win, every, scope): ScoreHistogram(self.dense[i, 0], self.dense[i, 1])
+            for i, win in enumerate(self.windows.tolist())
+        }
+
+
+def binned_scores(
+    w: np.ndarray[Any, Any],
+    labelled: np.ndarray[Any, Any],
+    texts: Sequence[str],
+    matrix: np.ndarray[Any, Any],
+    *,
+    classes: tuple[Label, ...] | None,
+    pos_label: Label | None,
+    model: str,
+) -> BinnedScores:
+    """Score-list rows (window number ``w``, kind ``l`` where ``labelled``, label text,
+    counts per bin) summed per window, kind and side: what :func:`score_histograms`
+    answers, for its own read and for :func:`.window_arrays.rollup_grouped_arrays`'
+    score query. Rows without a label text are left out, and so are rows labelled
+    outside a declared binary model's classes (an outcome whose label is no class,
+    accepted before its prediction was seen, is an extra class in the confusion
+    matrix; a score histogram has only the positive and the negative side).
+
+    Raises
+    ------
+    ValidationError
+        unless the labels are a binary model's with a known positive class.
+    """
+    keep = np.fromiter((bool(t) for t in texts), np.bool_, len(texts))
+    distinct = sorted({t for t in texts if t})
+    resolved = resolve_labels(distinct, classes)
     labels = resolved.labels
     if classes is not None and len(classes) == 2 and len(labels) > 2:
-        # An outcome whose label is no class (accepted before its prediction was seen)
-        # is an extra class in the confusion matrix; a score histogram has only the
-        # positive and the negative side, so its rows are left out here.
-        texts = [t for t in texts if resolved.index[t] < 2]
-        rows = rows.filter(pc.is_in(rows.column("label"), pa.array(texts, pa.string())))
+        distinct = [t for t in distinct if resolved.index[t] < 2]
+        inside = set(distinct)
+        keep &= np.fromiter((t in inside for t in texts), np.bool_, len(texts))
         labels = labels[:2]
-        if rows.num_rows == 0:
-            return {}
+    if not distinct:
+        empty = np.zeros((0, 2, 2, SCORE_BINS), np.int64)
+        return BinnedScores(np.zeros(0, np.int64), empty, frozenset(), frozenset())
     if pos_label is None and (set(labels) <= {0, 1} or set(labels) <= {-1, 1}):
         pos_label = 1
     if pos_label is None or len(labels) > 2:
         raise ValidationError(
             f"score histograms need a binary model with a known positive class; model "
-            f"{scope.model!r} has labels {list(labels)!r} (give pos_label)"
+            f"{model!r} has labels {list(labels)!r} (give pos_label)"
         )
-    positive = [t for t in texts if labels[resolved.index[t]] == pos_label]
-    windows, at = np.unique(rows.column("w").to_numpy(), return_inverse=True)
-    k = pc.is_in(rows.column("label"), pa.array(positive, pa.string())).to_numpy(
-        zero_copy_only=False
+    positive = frozenset(t for t in distinct if labels[resolved.index[t]] == pos_label)
+    side = np.fromiter((t in positive for t in texts), np.bool_, len(texts))
+    windows, at = np.unique(np.asarray(w)[keep], return_inverse=True)
+    slot = (at.reshape(-1) * 2 + labelled[keep]) * 2 + side[keep]
+    dense = summed_rows(slot.astype(np.int64), matrix[keep], windows.size * 4)
+    return BinnedScores(
+        windows.astype(np.int64),
+        dense.reshape(windows.size, 2, 2, SCORE_BINS),
+        positive,
+        frozenset(distinct),
     )
-    kind = pc.equal(rows.column("kind"), "l").to_numpy(zero_copy_only=False)
-    slot = (at * 2 + kind.astype(np.int64)) * 2 + k.astype(np.int64)
-    flat = np.zeros((windows.size * 4, SCORE_BINS), dtype=np.int64)
-    add_rows(flat, slot, list_matrix(rows.column("counts"), SCORE_BINS, native=True))
-    dense = flat.reshape(windows.size, 2, 2, SCORE_BINS)
-    return {
-        start(int(win), every, scope): ScoreHistogram(dense[i, 0], dense[i, 1])
-        for i, win in enumerate(windows.tolist())
-    }
 
 
 def label_delays(cur: duckdb.DuckDBPyConnection, scope: Scope) -> LabelDelays:
