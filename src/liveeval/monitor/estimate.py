@@ -35,7 +35,7 @@ Kivimäki et al. (2024), "We don't need no labels", arXiv:2401.08348.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -105,7 +105,11 @@ class WindowEstimate:
     # ROC-AUC, one value per draw: the multiclass estimator adds classes draw by draw.
     draws: Mapping[str, FloatArray] = field(default_factory=dict, repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(
+        self, metric: Callable[[MetricResult], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """As JSON; ``metric`` writes each metric (default ``MetricResult.to_dict``)."""
+        write = metric or MetricResult.to_dict
         return {
             "n": self.n,
             "confusion": None
@@ -116,7 +120,7 @@ class WindowEstimate:
                 "fn": self.confusion.fn,
                 "tn": self.confusion.tn,
             },
-            "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
+            "metrics": {k: write(v) for k, v in self.metrics.items()},
             "calibration": self.calibration,
             "trusted": self.trusted,
             "reason": self.reason,

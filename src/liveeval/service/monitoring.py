@@ -243,8 +243,7 @@ def _estimates(
     )
     out = {}
     for w, est in zip(estimating, results, strict=True):
-        body = est.to_dict()
-        body["metrics"] = {k: metric_dict(v) for k, v in est.metrics.items()}
+        body = est.to_dict(metric_dict)
         out[(w.start, w.version, w.segment)] = body
     return {
         "available": True,
@@ -313,8 +312,7 @@ def _multiclass_estimates(
     results = estimator.estimate_many(windows, check=checks, use_labels=True)
     out = {}
     for w, est in zip(estimating, results, strict=True):
-        body = est.to_dict()
-        body["metrics"] = {m: metric_dict(v) for m, v in est.metrics.items()}
+        body = est.to_dict(metric_dict)
         body["labels"] = list(labels)
         out[(w.start, w.version, w.segment)] = body
     return {
