@@ -8,6 +8,7 @@ and the metrics to show, and renders JSON.
 from __future__ import annotations
 
 import copy
+import hashlib
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
@@ -252,7 +253,8 @@ def _estimates(
         a for w in estimating for a in (hists[w.start].predicted, hists[w.start].labelled)
     ]
     names = [(w.start, w.version, w.segment) for w in estimating]
-    kept = None if estimated is None else estimated.get(key, names, inputs)
+    digest = EstimateAnswers.digest(names, inputs)
+    kept = None if estimated is None else estimated.get(key, digest)
     if kept is not None:
         return kept
     estimator = PerformanceEstimator.fit(reference)
@@ -274,7 +276,7 @@ def _estimates(
         "labels a window already has are counted, the rest estimated",
     }
     if estimated is not None:
-        estimated.put(key, names, inputs, (meta, out))
+        estimated.put(key, digest, (meta, out))
     return meta, out
 
 
@@ -285,42 +287,39 @@ EstimatesAnswer = tuple[
 
 class EstimateAnswers:
     """The last estimates before labels per (model, version, segment, window size),
-    with their exact inputs: the reference's labelled counts, the estimating windows
-    and their histograms. A read whose inputs are all equal (``np.array_equal``) gets a
-    copy of the kept answer instead of refitting and redrawing (0.1-0.2 s of CPU for a
-    month of daily windows); any changed count (a new prediction or label) recomputes.
-    At most ``size`` answers are kept (the oldest dropped)."""
+    with a 128-bit digest (BLAKE2b) of their inputs: the reference's labelled counts,
+    the estimating windows and their histograms. A read whose inputs have the same
+    digest gets a copy of the kept answer instead of refitting and redrawing (0.1-0.2 s
+    of CPU for a month of daily windows); any changed count (a new prediction or label)
+    recomputes. At most ``size`` answers are kept (the oldest dropped); the digest, not
+    the histograms, is kept, so an entry holds little beyond its answer."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 32) -> None:
         self._size = size
-        self._kept: dict[
-            tuple[Any, ...], tuple[list[Any], list[np.ndarray[Any, Any]], EstimatesAnswer]
-        ] = {}
+        self._kept: dict[tuple[Any, ...], tuple[bytes, EstimatesAnswer]] = {}
         self._lock = threading.Lock()
 
-    def get(
-        self, key: tuple[Any, ...], names: list[Any], inputs: list[np.ndarray[Any, Any]]
-    ) -> EstimatesAnswer | None:
+    @staticmethod
+    def digest(names: list[Any], inputs: list[np.ndarray[Any, Any]]) -> bytes:
+        h = hashlib.blake2b(repr(names).encode(), digest_size=16)
+        for a in inputs:
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.digest()
+
+    def get(self, key: tuple[Any, ...], digest: bytes) -> EstimatesAnswer | None:
         with self._lock:
             kept = self._kept.get(key)
-        if kept is None or kept[0] != names or len(kept[1]) != len(inputs):
+        if kept is None or kept[0] != digest:
             return None
-        if not all(np.array_equal(a, b) for a, b in zip(kept[1], inputs, strict=True)):
-            return None
-        return copy.deepcopy(kept[2])
+        return copy.deepcopy(kept[1])
 
-    def put(
-        self,
-        key: tuple[Any, ...],
-        names: list[Any],
-        inputs: list[np.ndarray[Any, Any]],
-        answer: EstimatesAnswer,
-    ) -> None:
+    def put(self, key: tuple[Any, ...], digest: bytes, answer: EstimatesAnswer) -> None:
         with self._lock:
             self._kept.pop(key, None)
             if len(self._kept) >= self._size:
                 self._kept.pop(next(iter(self._kept)))
-            self._kept[key] = (list(names), [a.copy() for a in inputs], copy.deepcopy(answer))
+            self._kept[key] = (digest, copy.deepcopy(answer))
 
 
 def _window_bounds(scope: Scope, found: list[Window]) -> Scope:
