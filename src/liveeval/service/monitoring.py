@@ -252,7 +252,8 @@ def _estimates(
     inputs = [reference.labelled] + [
         a for w in estimating for a in (hists[w.start].predicted, hists[w.start].labelled)
     ]
-    names = [(w.start, w.version, w.segment) for w in estimating]
+    # The answer also names how many realized windows the reference merges.
+    names = [len(realized), *((w.start, w.version, w.segment) for w in estimating)]
     digest = EstimateAnswers.digest(names, inputs)
     kept = None if estimated is None else estimated.get(key, digest)
     if kept is not None:
