@@ -287,6 +287,45 @@ def test_windows_ending_between_buckets_still_get_estimates(client):
     assert all(w["estimate"]["metrics"]["recall"]["value"] is not None for w in estimating)
 
 
+def test_estimates_are_given_again_while_their_inputs_are_unchanged(client, monkeypatch):
+    """The model page reads the same windows on every load: the estimates before labels
+    are refitted only when a count they depend on changed (a label here)."""
+    from liveeval.service import monitoring
+
+    rng = np.random.default_rng(6)
+    start = _hour() - 6 * HOUR
+    events, outcomes = [], []
+    for i in range(1200):
+        ts = start + timedelta(seconds=i * 6 * 3600 / 1200)
+        y = int(rng.random() < 0.3)
+        score = round(float(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)), 3)
+        events.append(
+            {"id": f"e{i}", "model": "fraud", "ts": ts.isoformat(), "label": int(score >= 0.5),
+             "score": score}
+        )  # fmt: skip
+        if ts < start + 4 * HOUR:
+            outcomes.append({"prediction_id": f"e{i}", "label": y})
+    assert client.post("/v1/predictions", json={"predictions": events}).status_code == 200
+    assert client.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+    fits = []
+    fit = monitoring.PerformanceEstimator.fit
+    monkeypatch.setattr(
+        monitoring.PerformanceEstimator, "fit", lambda ref: fits.append(1) or fit(ref)
+    )
+    params = {"size": "1h", "metrics": "recall"}
+    first = client.get("/v1/models/fraud/windows", params=params).json()
+    again = client.get("/v1/models/fraud/windows", params=params).json()
+    assert len(fits) == 1
+    assert again == first
+    assert first["estimation"]["available"]
+    late = next(e for e in events if e["ts"] >= (start + 5 * HOUR).isoformat())
+    sent = {"prediction_id": late["id"], "label": 1}
+    assert client.post("/v1/outcomes", json={"outcomes": [sent]}).status_code == 200
+    after = client.get("/v1/models/fraud/windows", params=params).json()
+    assert len(fits) == 2
+    assert after["windows"] != first["windows"]
+
+
 def _close(got: object, want: object, path: str = "") -> None:
     """Equal JSON, numbers within 1e-9 relative (sums of the same terms in another
     order)."""

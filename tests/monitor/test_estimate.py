@@ -400,3 +400,57 @@ def test_the_check_needs_enough_labels():
     check = est.check(score_histogram([0.2, 0.7], y_true=[0, 1]))
     assert not check.checked and check.trusted
     assert check.reason == "not checked: 2 labelled predictions, at least 50 needed"
+
+
+# -- the draws and intervals computed in bulk equal those computed one by one ----------
+
+
+def test_drawing_only_the_cells_that_need_the_sampler_gives_numpys_draws_and_state():
+    from liveeval.monitor.estimate import _draw
+
+    rng = np.random.default_rng(11)
+    n = rng.integers(0, 6, 64).astype(np.float64)
+    n[::3] = 0.0
+    n[5] = 400.0  # normal approximation
+    p = rng.random((40, 64))
+    p[:, ::7] = 0.0
+    ours, theirs = np.random.default_rng(5), np.random.default_rng(5)
+    got = _draw(n, p, ours)
+    var = n * p * (1.0 - p)
+    big = var >= 9.0
+    exact = theirs.binomial(np.where(big, 0, n).astype(np.int64), p).astype(np.float64)
+    approx = np.clip(np.rint(n * p + np.sqrt(var) * theirs.standard_normal(p.shape)), 0.0, n)
+    assert np.array_equal(got, np.where(big, approx, exact))
+    assert ours.bit_generator.state == theirs.bit_generator.state
+
+
+def test_estimating_windows_together_equals_estimating_each_alone():
+    s, y = _reference(lambda x: x)
+    est = PerformanceEstimator.fit_arrays(y, s, replicates=100, draws=200)
+    rng = np.random.default_rng(2)
+    windows = [
+        score_histogram(w, y_pred=(w > cut).astype(np.int64))
+        for w, cut in ((rng.random(n), c) for n, c in ((300, 0.5), (40, 0.5), (5, 0.99), (0, 0.5)))
+    ]
+    together = est.estimate_many(windows)
+    for window, got in zip(windows, together, strict=True):
+        alone = est.estimate(window)
+        assert got.to_dict() == alone.to_dict()
+
+
+def test_batched_percentile_limits_equal_one_quantile_per_sample():
+    est = PerformanceEstimator.fit_arrays(*_reference(lambda x: x)[::-1], replicates=50)
+    rng = np.random.default_rng(4)
+    samples = [rng.random(400) for _ in range(7)]
+    samples[2][:30] = np.nan
+    samples[3][:390] = np.nan  # too few defined draws
+    samples.append(rng.random(10))
+    got = est._limits(samples)
+    alpha = 1.0 - est.confidence
+    q = [alpha / 2.0, 1.0 - alpha / 2.0]
+    for sims, limits in zip(samples, got, strict=True):
+        defined = sims[~np.isnan(sims)]
+        if len(defined) < 20:
+            assert limits is None
+        else:
+            assert limits == tuple(float(v) for v in np.quantile(defined, q))

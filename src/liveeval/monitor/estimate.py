@@ -35,8 +35,8 @@ Kivimäki et al. (2024), "We don't need no labels", arXiv:2401.08348.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -105,7 +105,11 @@ class WindowEstimate:
     # ROC-AUC, one value per draw: the multiclass estimator adds classes draw by draw.
     draws: Mapping[str, FloatArray] = field(default_factory=dict, repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(
+        self, metric: Callable[[MetricResult], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """As JSON; ``metric`` writes each metric (default ``MetricResult.to_dict``)."""
+        write = metric or MetricResult.to_dict
         return {
             "n": self.n,
             "confusion": None
@@ -116,7 +120,7 @@ class WindowEstimate:
                 "fn": self.confusion.fn,
                 "tn": self.confusion.tn,
             },
-            "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
+            "metrics": {k: write(v) for k, v in self.metrics.items()},
             "calibration": self.calibration,
             "trusted": self.trusted,
             "reason": self.reason,
@@ -140,6 +144,18 @@ class _Window:
     k0: FloatArray
     starts: IntArray
     weights: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A window's metric before its interval: the estimate (None: undefined, with
+    ``reason``) and the simulated realized values the interval is read from."""
+
+    value: float | None
+    reason: str | None
+    sims: FloatArray
+    n: int
+    calibration: str
 
 
 def _auc(pos: FloatArray, neg: FloatArray) -> FloatArray:
@@ -167,10 +183,18 @@ def _probability(mass: FloatArray, counts: FloatArray) -> FloatArray:
 
 def _draw(n: FloatArray, p: FloatArray, rng: np.random.Generator) -> FloatArray:
     """Binomial(n, p) draws, by the normal law (rounded, clipped to [0, n]) where
-    n·p·(1 − p) ≥ 9 — numpy's binomial sampler costs ~0.4 µs a draw at any n."""
+    n·p·(1 − p) ≥ 9 — numpy's binomial sampler costs ~0.4 µs a draw at any n.
+
+    The sampler is called on the cells that need it only (n > 0, p > 0, not normal),
+    in the same order: numpy returns 0 for n = 0 or p = 0 without using the
+    generator, so the draws and the generator's state are those of one call over
+    every cell (the estimates' cells are mostly n = 0 once labels arrive)."""
     var = n * p * (1.0 - p)
     big = var >= 9.0
-    exact = rng.binomial(np.where(big, 0, n).astype(np.int64), p).astype(np.float64)
+    full = np.broadcast_to(n, p.shape)
+    live = ~big & (full > 0) & (p > 0)
+    exact = np.zeros(p.shape)
+    exact[live] = rng.binomial(full[live].astype(np.int64), p[live])
     approx = np.clip(np.rint(n * p + np.sqrt(var) * rng.standard_normal(p.shape)), 0.0, n)
     return np.where(big, approx, exact)
 
@@ -280,9 +304,19 @@ class PerformanceEstimator:
             at = np.cumsum([0] + [p.weights.shape[1] for p in used])
             masses = [product[:, at[i] : at[i + 1]].astype(np.float64) for i in range(len(used))]
         found = iter(masses)
-        return [
+        finished = [
             self._finish(w, p, None if p is None else next(found), check)
             for w, p in zip(windows, parts, strict=True)
+        ]
+        # Every interval of every window from one quantile call per draw count.
+        pending = [(i, m, spec) for i, (_, specs) in enumerate(finished) for m, spec in specs]
+        limits = self._limits([spec.sims for _, _, spec in pending])
+        metrics: list[dict[str, MetricResult]] = [{} for _ in finished]
+        for (i, m, spec), limit in zip(pending, limits, strict=True):
+            metrics[i][m] = self._result(m, spec, limit)
+        return [
+            est if not specs else replace(est, metrics=metrics[i])
+            for i, (est, specs) in enumerate(finished)
         ]
 
     def _prepare(self, window: ScoreHistogram, use_labels: bool) -> _Window | None:
@@ -319,7 +353,9 @@ class PerformanceEstimator:
         part: _Window | None,
         mass: FloatArray | None,
         check: AssumptionCheck | None,
-    ) -> WindowEstimate:
+    ) -> tuple[WindowEstimate, list[tuple[str, _Pending]]]:
+        """The window's estimate, and its metrics still to be given their intervals
+        (empty when the estimate is complete: a window without predictions)."""
         cal = self.calibration
         name = cal.method
         counts = (
@@ -342,7 +378,7 @@ class PerformanceEstimator:
                 m: MetricResult.undefined(m, "undefined: no predictions in the window", n=0)
                 for m in ESTIMATED_METRICS
             }
-            return WindowEstimate(0, None, metrics, name, trusted, reason, check, 0.0)
+            return WindowEstimate(0, None, metrics, name, trusted, reason, check, 0.0), []
         occ, n1, n0, nb, starts = part.occ, part.n1, part.n0, part.nb, part.starts
         r1, r0, k1, k0 = part.r1, part.r0, part.k1, part.k0
         p = cal.probability[occ]
@@ -404,12 +440,12 @@ class PerformanceEstimator:
             if e_pos > 0 and n - e_pos > 0
             else (None, "undefined: the calibrated scores expect a single class")
         )
-        metrics = {
-            m: self._result(m, values[m][0], values[m][1], sims[m], n, name)
-            for m in ESTIMATED_METRICS
-        }
+        specs = [
+            (m, _Pending(values[m][0], values[m][1], sims[m], n, name)) for m in ESTIMATED_METRICS
+        ]
         draws = {"tp": tp_r, "fp": fp_r, "fn": fn_r, "tn": tn_r, "roc_auc": sims["roc_auc"]}
-        return WindowEstimate(n, conf, metrics, name, trusted, reason, check, extrapolated, draws)
+        estimate = WindowEstimate(n, conf, {}, name, trusted, reason, check, extrapolated, draws)
+        return estimate, specs
 
     def estimate_arrays(
         self,
@@ -456,28 +492,47 @@ class PerformanceEstimator:
         out = exact + (drawn - centre) + within * rng.standard_normal(len(drawn))
         return np.where((p_tot > 0) & (n_tot > 0), np.clip(out, 0.0, 1.0), np.nan)
 
+    def _limits(self, samples: Sequence[FloatArray]) -> list[tuple[float, float] | None]:
+        """The percentile interval of each sample's defined (not NaN) draws, None with
+        fewer than 20. Samples without NaN of one length go through one
+        ``np.quantile(..., axis=1)``: each row's result equals its own call's (the same
+        order statistics, interpolated by the same formula)."""
+        alpha = 1.0 - self.confidence
+        q = [alpha / 2.0, 1.0 - alpha / 2.0]
+        out: list[tuple[float, float] | None] = [None] * len(samples)
+        whole: dict[int, list[int]] = {}
+        for i, sims in enumerate(samples):
+            if not np.isnan(sims).any():
+                if len(sims) >= 20:
+                    whole.setdefault(len(sims), []).append(i)
+                continue
+            defined = sims[~np.isnan(sims)]
+            if len(defined) >= 20:
+                lo, hi = np.quantile(defined, q)
+                out[i] = (float(lo), float(hi))
+        for rows in whole.values():
+            lo_hi = np.quantile(np.stack([samples[i] for i in rows]), q, axis=1)
+            for i, lo, hi in zip(rows, lo_hi[0].tolist(), lo_hi[1].tolist(), strict=True):
+                out[i] = (lo, hi)
+        return out
+
     def _result(
-        self,
-        name: str,
-        value: float | None,
-        reason: str | None,
-        sims: FloatArray,
-        n: int,
-        calibration: str,
+        self, name: str, spec: _Pending, limits: tuple[float, float] | None
     ) -> MetricResult:
+        value, sims, n, calibration = spec.value, spec.sims, spec.n, spec.calibration
         if value is None:
             return MetricResult.undefined(
-                name, reason or "undefined", n=n, confidence=self.confidence, method=METHOD
+                name, spec.reason or "undefined", n=n, confidence=self.confidence, method=METHOD
             )
-        defined = sims[~np.isnan(sims)]
+        defined = int((~np.isnan(sims)).sum())
         notes = [f"estimated before labels ({calibration} calibration)"]
-        if len(defined) < len(sims):
-            share = 1.0 - len(defined) / len(sims)
+        if defined < len(sims):
+            share = 1.0 - defined / len(sims)
             notes.append(
                 f"the realized {name} would be undefined in {share:.0%} of simulated "
                 "label draws; interval over the others"
             )
-        if len(defined) < 20:
+        if limits is None:
             return MetricResult(
                 name,
                 value,
@@ -488,13 +543,12 @@ class PerformanceEstimator:
                 METHOD,
                 note="; ".join(notes) + "; too few defined draws for an interval",
             )
-        alpha = 1.0 - self.confidence
-        lo, hi = np.quantile(defined, [alpha / 2.0, 1.0 - alpha / 2.0])
+        lo, hi = limits
         return MetricResult(
             name,
             value,
-            min(float(lo), value),
-            max(float(hi), value),
+            min(lo, value),
+            max(hi, value),
             n,
             self.confidence,
             METHOD,

@@ -28,7 +28,7 @@ realized multiclass ROC-AUC to compare it with.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,11 +208,15 @@ class MulticlassEstimate:
     reason: str | None = None
     per_class: tuple[WindowEstimate, ...] = field(default=(), repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(
+        self, metric: Callable[[MetricResult], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """As JSON; ``metric`` writes each metric (default ``MetricResult.to_dict``)."""
+        write = metric or MetricResult.to_dict
         return {
             "n": self.n,
             "confusion": None if self.confusion is None else [list(r) for r in self.confusion],
-            "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
+            "metrics": {k: write(v) for k, v in self.metrics.items()},
             "calibration": list(self.calibration),
             "trusted": self.trusted,
             "reason": self.reason,

@@ -29,6 +29,7 @@ from .alerting import AlertEngine, Subscriber
 from .answer import Answer
 from .classes import ClassMap, RecentPredictions
 from .deployments import LoadRecord, record_failed_loads
+from .monitoring import EstimateAnswers
 
 if TYPE_CHECKING:
     from ..monitor.actions import ActionRunner, ActionSpec
@@ -105,6 +106,8 @@ class Service:
         self.recent = RecentPredictions()
         # The windows answer's results of its last reads, for windows not changed since.
         self.window_results = WindowResults()
+        # The last estimates before labels, for reads whose inputs have not changed.
+        self.estimates = EstimateAnswers()
         # The server's own loads are deployment events, written when the store opens
         # (or, when a load fails and the server cannot start, written at once).
         self._loads: list[LoadRecord] = []
