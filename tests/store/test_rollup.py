@@ -16,7 +16,7 @@ import pytest
 
 from liveeval.errors import ValidationError
 from liveeval.store import Scope, StatisticsSource, StoreStats
-from liveeval.store.duck import rollup
+from liveeval.store.duck import rollup_features
 from liveeval.store.interface import ROLLUP_BUCKET, SCORE_BINS
 
 from .scenario import (
@@ -43,7 +43,7 @@ ROLLUP_ENGINES = [*INCREMENTAL, *(e for e in ENGINES if e not in INCREMENTAL)]
 def frozen(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """A binary scenario whose numeric features reach the (lowered) freeze threshold."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rollup, "FREEZE_VALUES", 60)
+        patch.setattr(rollup_features, "FREEZE_VALUES", 60)
         scenario = make_scenario(13, n=240)
         source = open_engine(
             request.param,
@@ -277,7 +277,7 @@ def test_feature_windows_equal_numpy_on_the_frozen_bins(frozen):
     source, scenario = frozen
     check_feature_windows(source, scenario)
     edges = np.array(source.feature_bins("m")["amount"])
-    assert 10 <= edges.size <= rollup.FEATURE_BINS + 2 and (np.diff(edges) > 0).all()
+    assert 10 <= edges.size <= rollup_features.FEATURE_BINS + 2 and (np.diff(edges) > 0).all()
 
 
 @pytest.mark.parametrize("engine", ["duckdb-file", "postgresql"])

@@ -216,7 +216,8 @@ class PostgresEngine:
         pos_label: Label | None = None,
     ) -> dict[datetime, ScoreHistogram]:
         return self._read(
-            lambda cur: reads.score_histograms(self._mirror, cur, scope, every, classes, pos_label)
+            lambda cur: reads.score_histograms(self._mirror, cur, scope, every, classes, pos_label),
+            settle=True,
         )
 
     def class_score_histograms(
