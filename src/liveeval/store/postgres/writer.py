@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 from ...errors import StoreUnavailable
 from ..events import events_table, id_field
 from ..interface import BatchOutcome
-from .load import FAST_ROWS, ROLL_ROWS, Scratch, roll, store, store_small
+from .load import FAST_ROWS, ROLL_ROWS, Events, Scratch, roll, store, store_small
 from .location import connect, masked, unavailable
 
 __all__ = ["Connections", "GroupWriter"]
@@ -163,7 +163,7 @@ class Connections:
 
 
 def write_batches(
-    connections: Connections, batches: Sequence[tuple[str, pa.Table]], owner: str
+    connections: Connections, batches: Sequence[tuple[str, pa.Table | Events]], owner: str
 ) -> tuple[list[BatchOutcome], bool]:
     """One write transaction for ``batches``, retried on a deadlock; the outcomes once
     committed, and whether loads were queued for the rollups."""
@@ -186,7 +186,11 @@ def write_batches(
                         if not conn.closed:
                             conn.autocommit = False
                 with conn.cursor() as cur:
-                    done = store(cur, batches, owner)
+                    tables = [
+                        (k, b if isinstance(b, pa.Table) else events_table(k, b.rows))
+                        for k, b in batches
+                    ]
+                    done = store(cur, tables, owner)
                 committing = True
                 conn.commit()
                 return done
@@ -349,11 +353,16 @@ class GroupWriter:
     def _commit_group(self, group: list[tuple[str, list[dict[str, Any]], Any]]) -> None:
         # One Arrow table per kind for the whole group (not one per request, then
         # concatenated): the per-call cost of Arrow is most of a small group's CPU.
+        # A small group travels as JSON text (:class:`.load.Events`: PostgreSQL types the
+        # rows), so the writer thread, which shares the interpreter lock with the event
+        # loop, does almost nothing per event.
         kinds = sorted({kind for kind, _, _ in group})
-        batches = [
-            (kind, events_table(kind, [e for k, events, _ in group if k == kind for e in events]))
-            for kind in kinds
-        ]
+        rows = {kind: [e for k, events, _ in group if k == kind for e in events] for kind in kinds}
+        batches: list[tuple[str, pa.Table | Events]] = []
+        small = sum(len(r) for r in rows.values()) < FAST_ROWS
+        for kind in kinds:
+            as_json = Events.of(kind, rows[kind]) if small else None
+            batches.append((kind, as_json or events_table(kind, rows[kind])))
         try:
             merged, queued = write_batches(self.connections, batches, self.owner)
         except StoreUnavailable as exc:
@@ -368,14 +377,14 @@ class GroupWriter:
         if queued:
             with self._rolled:
                 self._committed += 1
-        rows = {
+        answers = {
             kind: outcome.outcomes() for (kind, _), outcome in zip(batches, merged, strict=True)
         }
         taken = dict.fromkeys(kinds, 0)
         for kind, events, future in group:
             start = taken[kind]
             taken[kind] = start + len(events)
-            _resolve(future, rows[kind][start : start + len(events)], None)
+            _resolve(future, answers[kind][start : start + len(events)], None)
 
     # -- the roller thread --------------------------------------------------------------
 
