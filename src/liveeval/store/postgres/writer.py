@@ -217,6 +217,7 @@ class GroupWriter:
         self.connections = Connections(location, staging=True)
         self.scratch = Scratch()
         self._queue: collections.deque[tuple[str, list[dict[str, Any]], Any]] = collections.deque()
+        self._pending: list[tuple[str, list[dict[str, Any]], Any]] = []
         self._amends: collections.deque[tuple[str, datetime, float]] = collections.deque()
         self._wake = threading.Condition()
         self._closed = False
@@ -242,10 +243,21 @@ class GroupWriter:
             raise RuntimeError("the writer is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
-        with self._wake:
-            self._queue.append((kind, events, (loop, future)))
-            self._wake.notify()
+        # Requests of one turn of the event loop are handed over together (one lock,
+        # one wake-up of a writer thread), as the DuckDB engine's writer gathers them.
+        if not self._pending:
+            loop.call_soon(self._hand_over)
+        self._pending.append((kind, events, (loop, future)))
         return await future
+
+    def _hand_over(self) -> None:
+        pending, self._pending = self._pending, []
+        with self._wake:
+            if not self._closed:
+                self._queue.extend(pending)
+                self._wake.notify()
+                return
+        _resolve_all([(f, None, RuntimeError("the writer is closed")) for _, _, f in pending])
 
     def commit(self, kind: str, events: list[dict[str, Any]]) -> list[Any]:
         """From a plain thread: queued like the loop's writes; waits for the commit."""
@@ -330,6 +342,8 @@ class GroupWriter:
 
     def close(self) -> None:
         with self._wake:
+            pending, self._pending = self._pending, []
+            self._queue.extend(pending)  # written before the threads stop
             self._closed = True
             self._wake.notify_all()
         self._hurry.set()
@@ -366,13 +380,11 @@ class GroupWriter:
         try:
             merged, queued = write_batches(self.connections, batches, self.owner)
         except StoreUnavailable as exc:
-            for _, _, future in group:
-                _resolve(future, None, exc)
+            _resolve_all([(future, None, exc) for _, _, future in group])
             return
         except Exception as exc:
             log.exception("a group commit into PostgreSQL failed")
-            for _, _, future in group:
-                _resolve(future, None, exc)
+            _resolve_all([(future, None, exc) for _, _, future in group])
             return
         if queued:
             with self._rolled:
@@ -381,10 +393,12 @@ class GroupWriter:
             kind: outcome.outcomes() for (kind, _), outcome in zip(batches, merged, strict=True)
         }
         taken = dict.fromkeys(kinds, 0)
+        done: list[tuple[Any, Any, BaseException | None]] = []
         for kind, events, future in group:
             start = taken[kind]
             taken[kind] = start + len(events)
-            _resolve(future, answers[kind][start : start + len(events)], None)
+            done.append((future, answers[kind][start : start + len(events)], None))
+        _resolve_all(done)
 
     # -- the roller thread --------------------------------------------------------------
 
@@ -482,6 +496,31 @@ def _joined(
         for position, k in zip(positions, part.keys or [], strict=True):
             keys[position] = k
     return BatchOutcome(keys, status, details)
+
+
+def _resolve_all(done: list[tuple[Any, Any, BaseException | None]]) -> None:
+    """Resolve a group's futures: those of plain threads at once, those of an event
+    loop in **one** callback per loop (one wake-up of the loop for the whole group,
+    not one per request)."""
+    loops: dict[Any, list[tuple[Any, Any, BaseException | None]]] = {}
+    for future, result, error in done:
+        if isinstance(future, concurrent.futures.Future):
+            _resolve(future, result, error)
+        else:
+            loops.setdefault(future[0], []).append((future[1], result, error))
+    for loop, items in loops.items():
+
+        def settle(items: list[tuple[Any, Any, BaseException | None]] = items) -> None:
+            for fut, result, error in items:
+                if fut.done():  # the client went away
+                    continue
+                if error is not None:
+                    fut.set_exception(error)
+                else:
+                    fut.set_result(result)
+
+        with contextlib.suppress(RuntimeError):  # the loop stopped meanwhile
+            loop.call_soon_threadsafe(settle)
 
 
 def _resolve(future: Any, result: Any, error: BaseException | None) -> None:
