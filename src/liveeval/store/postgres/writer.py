@@ -75,7 +75,7 @@ _STAGING = [
 RETRIES = 5
 # Writer threads (connections) taking groups: a request arriving while one group's
 # commit waits for its WAL flush starts at once on another, instead of waiting for it.
-WRITERS = 2
+WRITERS = 4
 # The roller lets commits gather this long before a roll, unless a reader waits.
 LINGER_SECONDS = 0.25
 # Under load it waits this many times its last roll's duration (up to MAX_LINGER_SECONDS)
