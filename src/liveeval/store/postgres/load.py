@@ -3,8 +3,9 @@
 A write is acknowledged when it committed; it is small:
 
 - **Idempotency is the database's.** A group of small writes is one statement in
-  autocommit (:func:`store_small`: rows as array parameters, ``INSERT … ON CONFLICT
-  (id) DO NOTHING RETURNING id`` per kind, the counts and the queue row as CTEs). A
+  autocommit (:func:`store_small`: each kind's events as one JSON parameter typed by
+  ``json_populate_recordset``, ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id``
+  per kind, the counts and the queue row as CTEs). A
   large batch (:func:`store`) whose ids are all new is one ``COPY`` into the table
   under a savepoint; when an id is stored already, the batch goes through a temporary
   table and the same ``INSERT … ON CONFLICT``. Either way the unique index decides,

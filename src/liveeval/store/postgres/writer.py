@@ -1,10 +1,11 @@
 """Group commit into PostgreSQL, and the connections a replica holds.
 
-Request handlers ``await writer.write(kind, events)``; the event is queued and one of
+Request handlers ``await writer.write(kind, events)``; the requests of one turn of the
+event loop are queued together and one of
 :data:`WRITERS` writer threads takes everything queued at once and writes it as one
 statement in autocommit (:func:`.load.store_small`; a batch of 1,000 rows or more is
 its own transaction, :func:`.load.store`). While a write runs the next group gathers
-(and starts on the other writer), so under load one round trip and one WAL flush serve
+(and starts on another writer), so under load one round trip and one WAL flush serve
 many requests, and the event loop never waits for the database. A future is resolved only after the database answered
 the commit: a 2xx answer means the database committed the event.
 
@@ -74,7 +75,8 @@ _STAGING = [
 ]
 RETRIES = 5
 # Writer threads (connections) taking groups: a request arriving while one group's
-# commit waits for its WAL flush starts at once on another, instead of waiting for it.
+# commit waits for its WAL flush starts at once on another, instead of waiting for it
+# (four: 1.13-1.20x the predict throughput of two at 8 connections, bench/README.md).
 WRITERS = 4
 # The roller lets commits gather this long before a roll, unless a reader waits.
 LINGER_SECONDS = 0.25
