@@ -219,7 +219,12 @@ def test_a_batch_of_parallel_rows_is_written_as_two_halves_answered_in_its_own_o
     real = writer.write_batches
 
     def spy(connections: Any, batches: Any, owner: str) -> Any:
-        ids = batches[0][1].column("id").to_pylist()
+        batch = batches[0][1]
+        ids = (
+            [r["id"] for r in batch.rows]
+            if hasattr(batch, "rows")
+            else batch.column("id").to_pylist()
+        )
         seen.append((threading.current_thread().name, min(ids), max(ids)))
         return real(connections, batches, owner)
 
@@ -359,5 +364,52 @@ def test_an_export_reads_back_as_the_same_statistics(location, tmp_path):
         a, b = ours.evaluation.result().metrics, theirs.evaluation.result().metrics
         for name in ("accuracy", "roc_auc", "log_loss"):
             assert a[name].value == pytest.approx(b[name].value, rel=1e-12)
+    finally:
+        engine.close()
+
+
+def test_a_group_sent_as_json_stores_exactly_the_rows_the_arrow_path_stores(location):
+    """Small groups travel as one JSON parameter typed by PostgreSQL; every value comes
+    back as the Arrow path stores it (extreme floats, quotes, backslashes, non-ASCII,
+    probability lists, a zoned time), and events JSON cannot carry (NaN) take the Arrow
+    path; duplicates and conflicts in a JSON group are still told apart."""
+    from liveeval.store.events import events_table
+    from liveeval.store.postgres import writer
+    from liveeval.store.postgres.load import Events
+
+    odd = {
+        "segment": 'q"uo\\te \u00e9\u4e2d \U0001f600',
+        "score": 5e-324,
+        "probas": [0.1, 0.2, 0.7000000000000001],
+        "latency_model_s": 1.7976931348623157e308,
+        "latency_total_s": 0.1 + 0.2,
+    }
+    zoned = dt.datetime(2026, 3, 1, 12, 30, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    via_json = [prediction(1, **odd), prediction(2, ts=zoned), prediction(3, error_type=None)]
+    via_arrow = [{**e, "id": "a" + e["id"]} for e in via_json]
+    assert Events.of("predictions", via_json) is not None
+    assert Events.of("predictions", [prediction(4, score=float("nan"))]) is None
+    engine = open_store(location)
+    try:
+        engine.commit("predictions", via_json)
+        outcomes, _ = writer.write_batches(
+            engine._writer.connections,
+            [("predictions", events_table("predictions", via_arrow))],
+            engine._writer.owner,
+        )
+        assert {o.status for o in outcomes[0].outcomes()} == {"stored"}
+        with engine._writer.connections.connection() as conn:
+            rows = conn.execute("SELECT * FROM predictions ORDER BY id").fetchall()
+        stored = {r[0]: r[1:] for r in rows}
+        for event in via_json:
+            assert stored[event["id"]] == stored["a" + event["id"]]
+        assert stored["p2"][2] == dt.datetime(2026, 3, 1, 10, 30, 0, 123456)
+        assert stored["p1"][6] == 5e-324 and stored["p1"][9] == 0.1 + 0.2
+        again = engine.commit(
+            "predictions", [prediction(1, **odd), prediction(2, score=0.5), prediction(5)]
+        )
+        assert [o.status for o in again] == ["duplicate", "conflict", "stored"]
+        nan = engine.commit("predictions", [prediction(6, latency_model_s=float("nan"))])
+        assert [o.status for o in nan] == ["stored"]
     finally:
         engine.close()

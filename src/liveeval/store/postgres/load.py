@@ -3,8 +3,9 @@
 A write is acknowledged when it committed; it is small:
 
 - **Idempotency is the database's.** A group of small writes is one statement in
-  autocommit (:func:`store_small`: rows as array parameters, ``INSERT … ON CONFLICT
-  (id) DO NOTHING RETURNING id`` per kind, the counts and the queue row as CTEs). A
+  autocommit (:func:`store_small`: each kind's events as one JSON parameter typed by
+  ``json_populate_recordset``, ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id``
+  per kind, the counts and the queue row as CTEs). A
   large batch (:func:`store`) whose ids are all new is one ``COPY`` into the table
   under a savepoint; when an id is stored already, the batch goes through a temporary
   table and the same ``INSERT … ON CONFLICT``. Either way the unique index decides,
@@ -43,8 +44,9 @@ is retried by the caller.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -56,11 +58,20 @@ from ..duck import rollup
 from ..duck.features import insert_features
 from ..duck.rollup import HOUR
 from ..duck.schema import migrate as duck_migrate
-from ..events import SCHEMAS, content_schema, id_field
+from ..events import SCHEMAS, content_schema, events_table, id_field
 from ..interface import BatchOutcome, WriteOutcome
 from .transfer import copy_in, copy_out, text_array
 
-__all__ = ["FAST_ROWS", "KIND_ORDER", "ROLL_ROWS", "Scratch", "roll", "store", "store_small"]
+__all__ = [
+    "FAST_ROWS",
+    "KIND_ORDER",
+    "ROLL_ROWS",
+    "Events",
+    "Scratch",
+    "roll",
+    "store",
+    "store_small",
+]
 
 KIND_ORDER = ("predictions", "outcomes", "deployments", "resource_samples")
 # pg_advisory_xact_lock(FEATURE_LOCK, hashtext(model)): one writer of a model's feature state.
@@ -531,43 +542,123 @@ def _literals(column: pa.ChunkedArray) -> list[str | None]:
     return list(_array_literal(column).to_pylist())
 
 
+class Events:
+    """A group's events of one kind as they came (dicts), with their JSON text: the
+    whole group travels as **one** parameter and PostgreSQL makes the typed rows
+    (``json_populate_recordset``), so the writer does no per-column work in Python.
+    :meth:`of` answers None for events JSON cannot carry exactly (NaN, infinities,
+    values of other types): those take the Arrow path."""
+
+    __slots__ = ("rows", "text")
+
+    def __init__(self, rows: list[dict[str, Any]], text: str) -> None:
+        self.rows = rows
+        self.text = text
+
+    @classmethod
+    def of(cls, kind: str, rows: list[dict[str, Any]]) -> Events | None:
+        key = id_field(kind)
+        if key is not None and not all(isinstance(r.get(key), str) for r in rows):
+            return None
+        try:
+            text = _dumps(rows)
+        except (TypeError, ValueError):
+            return None
+        return cls(rows, text)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.rows)
+
+    def take(self, positions: list[int]) -> Events:
+        rows = [self.rows[i] for i in positions]
+        return Events(rows, _dumps(rows))
+
+
+def _utc_text(value: Any) -> str:
+    """A timestamp as JSON carries it: ISO text, UTC without zone (the store's); any
+    other value is refused (:class:`TypeError`), so the events take the Arrow path."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return str(value.isoformat())
+    raise TypeError(f"no JSON for {type(value).__name__}")
+
+
+# Floats are written in their shortest round-trip form (``repr``), which PostgreSQL
+# reads back to the same double; NaN and infinities are refused (not JSON).
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, check_circular=False, default=_utc_text
+)
+
+
+def _dumps(rows: list[dict[str, Any]]) -> str:
+    return str(_ENCODER.encode(rows))
+
+
 def store_small(
-    cur: Any, batches: Sequence[tuple[str, pa.Table]], owner: str
+    cur: Any, batches: Sequence[tuple[str, pa.Table | Events]], owner: str
 ) -> tuple[list[BatchOutcome], bool]:
     """Write a group of small batches in **one statement**, meant for autocommit (one
-    round trip, and the statement's commit is the acknowledgement): the rows travel as
-    array parameters, each kind is an ``INSERT … ON CONFLICT DO NOTHING`` in a
-    data-modifying CTE, and the counts and the rollup queue row are CTEs of the same
-    statement. Only ids not stored are compared with the stored rows, in a second
-    (read) statement, as in :func:`_accept`."""
+    round trip, and the statement's commit is the acknowledgement): each kind is an
+    ``INSERT … ON CONFLICT DO NOTHING`` in a data-modifying CTE, and the counts and the
+    rollup queue row are CTEs of the same statement. Event dicts (:class:`Events`)
+    travel as one JSON parameter per kind, typed by PostgreSQL
+    (``json_populate_recordset``); Arrow tables as array parameters, one per column.
+    Only ids not stored are compared with the stored rows, in a second (read)
+    statement, as in :func:`_accept`."""
     results: list[BatchOutcome | None] = [None] * len(batches)
     ctes: list[str] = []
     params: list[Any] = []
-    plan: list[tuple[str, list[int], pa.Table, list[str] | None, dict[str, int]]] = []
+    plan: list[tuple[str, list[int], pa.Table | Events, list[str] | None, dict[str, int]]] = []
     for kind in KIND_ORDER:
         at = [i for i, (k, _) in enumerate(batches) if k == kind]
         if not at:
             continue
-        tables = [_layout(kind, batches[i][1]) for i in at]
-        whole = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        parts = [batches[i][1] for i in at]
         key = id_field(kind)
-        keys = None if key is None else whole.column(key).to_pylist()
+        whole: pa.Table | Events
+        if all(isinstance(p, Events) for p in parts):
+            events = [p for p in parts if isinstance(p, Events)]
+            whole = (
+                events[0]
+                if len(events) == 1
+                else Events(
+                    [r for p in events for r in p.rows],
+                    "[" + ",".join(p.text[1:-1] for p in events if p.rows) + "]",
+                )
+            )
+            keys = None if key is None else [r[key] for r in whole.rows]
+        else:
+            tables = [_layout(kind, _as_table(kind, p)) for p in parts]
+            whole = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            keys = None if key is None else whole.column(key).to_pylist()
         first: dict[str, int] = {}
         candidates = whole
         if keys is not None:
             for i, k in enumerate(keys):
                 first.setdefault(k, i)
             if len(first) < len(keys):
-                candidates = whole.take(pa.array(sorted(first.values()), pa.int64()))
-        names, select, values = _arrays(kind, candidates)
-        unnest = ", ".join(f"%s::{t}" for _, t in values)
-        params.extend(v for v, _ in values)
+                positions = sorted(first.values())
+                candidates = (
+                    whole.take(positions)
+                    if isinstance(whole, Events)
+                    else whole.take(pa.array(positions, pa.int64()))
+                )
+        if isinstance(candidates, Events):
+            names = SCHEMAS[kind].names
+            select = names
+            source = f"json_populate_recordset(NULL::{kind}, %s::json) AS u"
+            params.append(candidates.text)
+        else:
+            names, select, values = _arrays(kind, candidates)
+            unnest = ", ".join(f"%s::{t}" for _, t in values)
+            source = f"unnest({unnest}) AS u({', '.join(names)})"
+            params.extend(v for v, _ in values)
         conflict = f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key} AS id"
         ctes.append(
             f"ins_{kind} AS (INSERT INTO {kind} ({', '.join(names)}) SELECT {', '.join(select)} "
-            f"FROM unnest({unnest}) AS u({', '.join(names)}) "
-            + (conflict if key is not None else "RETURNING 1 AS id")
-            + ")"
+            f"FROM {source} " + (conflict if key is not None else "RETURNING 1 AS id") + ")"
         )
         plan.append((kind, at, whole, keys, first))
     kinds = [p[0] for p in plan]
@@ -606,7 +697,11 @@ def store_small(
         else:
             fresh = set(inserted)
             queued = queued or (bool(fresh) and kind in ("predictions", "outcomes"))
-            outcome = _small_outcome(cur, kind, whole, keys, first, fresh)
+            if len(fresh) == n:
+                outcome = BatchOutcome.all_stored(keys, n)
+            else:  # a duplicate or a conflict: compared as typed rows, as any batch
+                table = _layout(kind, _as_table(kind, whole))
+                outcome = _small_outcome(cur, kind, table, keys, first, fresh)
         start = 0
         for i in at:
             size = batches[i][1].num_rows
@@ -618,6 +713,10 @@ def store_small(
             start += size
     outcomes = [r if r is not None else BatchOutcome.all_stored(None, 0) for r in results]
     return outcomes, queued
+
+
+def _as_table(kind: str, batch: pa.Table | Events) -> pa.Table:
+    return events_table(kind, batch.rows) if isinstance(batch, Events) else batch
 
 
 def _small_outcome(

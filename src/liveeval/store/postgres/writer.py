@@ -1,10 +1,11 @@
 """Group commit into PostgreSQL, and the connections a replica holds.
 
-Request handlers ``await writer.write(kind, events)``; the event is queued and one of
+Request handlers ``await writer.write(kind, events)``; the requests of one turn of the
+event loop are queued together and one of
 :data:`WRITERS` writer threads takes everything queued at once and writes it as one
 statement in autocommit (:func:`.load.store_small`; a batch of 1,000 rows or more is
 its own transaction, :func:`.load.store`). While a write runs the next group gathers
-(and starts on the other writer), so under load one round trip and one WAL flush serve
+(and starts on another writer), so under load one round trip and one WAL flush serve
 many requests, and the event loop never waits for the database. A future is resolved only after the database answered
 the commit: a 2xx answer means the database committed the event.
 
@@ -42,7 +43,7 @@ import pyarrow.compute as pc
 from ...errors import StoreUnavailable
 from ..events import events_table, id_field
 from ..interface import BatchOutcome
-from .load import FAST_ROWS, ROLL_ROWS, Scratch, roll, store, store_small
+from .load import FAST_ROWS, ROLL_ROWS, Events, Scratch, roll, store, store_small
 from .location import connect, masked, unavailable
 
 __all__ = ["Connections", "GroupWriter"]
@@ -74,8 +75,9 @@ _STAGING = [
 ]
 RETRIES = 5
 # Writer threads (connections) taking groups: a request arriving while one group's
-# commit waits for its WAL flush starts at once on another, instead of waiting for it.
-WRITERS = 2
+# commit waits for its WAL flush starts at once on another, instead of waiting for it
+# (four: 1.13-1.20x the predict throughput of two at 8 connections, bench/README.md).
+WRITERS = 4
 # The roller lets commits gather this long before a roll, unless a reader waits.
 LINGER_SECONDS = 0.25
 # Under load it waits this many times its last roll's duration (up to MAX_LINGER_SECONDS)
@@ -163,7 +165,7 @@ class Connections:
 
 
 def write_batches(
-    connections: Connections, batches: Sequence[tuple[str, pa.Table]], owner: str
+    connections: Connections, batches: Sequence[tuple[str, pa.Table | Events]], owner: str
 ) -> tuple[list[BatchOutcome], bool]:
     """One write transaction for ``batches``, retried on a deadlock; the outcomes once
     committed, and whether loads were queued for the rollups."""
@@ -186,7 +188,11 @@ def write_batches(
                         if not conn.closed:
                             conn.autocommit = False
                 with conn.cursor() as cur:
-                    done = store(cur, batches, owner)
+                    tables = [
+                        (k, b if isinstance(b, pa.Table) else events_table(k, b.rows))
+                        for k, b in batches
+                    ]
+                    done = store(cur, tables, owner)
                 committing = True
                 conn.commit()
                 return done
@@ -213,6 +219,7 @@ class GroupWriter:
         self.connections = Connections(location, staging=True)
         self.scratch = Scratch()
         self._queue: collections.deque[tuple[str, list[dict[str, Any]], Any]] = collections.deque()
+        self._pending: list[tuple[str, list[dict[str, Any]], Any]] = []
         self._amends: collections.deque[tuple[str, datetime, float]] = collections.deque()
         self._wake = threading.Condition()
         self._closed = False
@@ -238,10 +245,21 @@ class GroupWriter:
             raise RuntimeError("the writer is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
-        with self._wake:
-            self._queue.append((kind, events, (loop, future)))
-            self._wake.notify()
+        # Requests of one turn of the event loop are handed over together (one lock,
+        # one wake-up of a writer thread), as the DuckDB engine's writer gathers them.
+        if not self._pending:
+            loop.call_soon(self._hand_over)
+        self._pending.append((kind, events, (loop, future)))
         return await future
+
+    def _hand_over(self) -> None:
+        pending, self._pending = self._pending, []
+        with self._wake:
+            if not self._closed:
+                self._queue.extend(pending)
+                self._wake.notify()
+                return
+        _resolve_all([(f, None, RuntimeError("the writer is closed")) for _, _, f in pending])
 
     def commit(self, kind: str, events: list[dict[str, Any]]) -> list[Any]:
         """From a plain thread: queued like the loop's writes; waits for the commit."""
@@ -326,6 +344,8 @@ class GroupWriter:
 
     def close(self) -> None:
         with self._wake:
+            pending, self._pending = self._pending, []
+            self._queue.extend(pending)  # written before the threads stop
             self._closed = True
             self._wake.notify_all()
         self._hurry.set()
@@ -349,33 +369,38 @@ class GroupWriter:
     def _commit_group(self, group: list[tuple[str, list[dict[str, Any]], Any]]) -> None:
         # One Arrow table per kind for the whole group (not one per request, then
         # concatenated): the per-call cost of Arrow is most of a small group's CPU.
+        # A small group travels as JSON text (:class:`.load.Events`: PostgreSQL types the
+        # rows), so the writer thread, which shares the interpreter lock with the event
+        # loop, does almost nothing per event.
         kinds = sorted({kind for kind, _, _ in group})
-        batches = [
-            (kind, events_table(kind, [e for k, events, _ in group if k == kind for e in events]))
-            for kind in kinds
-        ]
+        rows = {kind: [e for k, events, _ in group if k == kind for e in events] for kind in kinds}
+        batches: list[tuple[str, pa.Table | Events]] = []
+        small = sum(len(r) for r in rows.values()) < FAST_ROWS
+        for kind in kinds:
+            as_json = Events.of(kind, rows[kind]) if small else None
+            batches.append((kind, as_json or events_table(kind, rows[kind])))
         try:
             merged, queued = write_batches(self.connections, batches, self.owner)
         except StoreUnavailable as exc:
-            for _, _, future in group:
-                _resolve(future, None, exc)
+            _resolve_all([(future, None, exc) for _, _, future in group])
             return
         except Exception as exc:
             log.exception("a group commit into PostgreSQL failed")
-            for _, _, future in group:
-                _resolve(future, None, exc)
+            _resolve_all([(future, None, exc) for _, _, future in group])
             return
         if queued:
             with self._rolled:
                 self._committed += 1
-        rows = {
+        answers = {
             kind: outcome.outcomes() for (kind, _), outcome in zip(batches, merged, strict=True)
         }
         taken = dict.fromkeys(kinds, 0)
+        done: list[tuple[Any, Any, BaseException | None]] = []
         for kind, events, future in group:
             start = taken[kind]
             taken[kind] = start + len(events)
-            _resolve(future, rows[kind][start : start + len(events)], None)
+            done.append((future, answers[kind][start : start + len(events)], None))
+        _resolve_all(done)
 
     # -- the roller thread --------------------------------------------------------------
 
@@ -473,6 +498,31 @@ def _joined(
         for position, k in zip(positions, part.keys or [], strict=True):
             keys[position] = k
     return BatchOutcome(keys, status, details)
+
+
+def _resolve_all(done: list[tuple[Any, Any, BaseException | None]]) -> None:
+    """Resolve a group's futures: those of plain threads at once, those of an event
+    loop in **one** callback per loop (one wake-up of the loop for the whole group,
+    not one per request)."""
+    loops: dict[Any, list[tuple[Any, Any, BaseException | None]]] = {}
+    for future, result, error in done:
+        if isinstance(future, concurrent.futures.Future):
+            _resolve(future, result, error)
+        else:
+            loops.setdefault(future[0], []).append((future[1], result, error))
+    for loop, items in loops.items():
+
+        def settle(items: list[tuple[Any, Any, BaseException | None]] = items) -> None:
+            for fut, result, error in items:
+                if fut.done():  # the client went away
+                    continue
+                if error is not None:
+                    fut.set_exception(error)
+                else:
+                    fut.set_result(result)
+
+        with contextlib.suppress(RuntimeError):  # the loop stopped meanwhile
+            loop.call_soon_threadsafe(settle)
 
 
 def _resolve(future: Any, result: Any, error: BaseException | None) -> None:
