@@ -30,14 +30,24 @@ from ...metrics import LossSums, ScoreDistribution
 from ...metrics.labels import Label
 from ..interface import SCORE_BINS, GroupedArrays, Scope, StoreStats
 from ..labels import ResolvedLabels, resolve_labels
+from ._group_columns import (
+    CELL_SUMS,
+    LATENCY_SUMS,
+    IntVector,
+    business_values,
+    cell_columns,
+    cells_by_group,
+    label_texts,
+    latency_totals,
+    loss_sums,
+    sketch_keys,
+)
 from ._window_sql import add_rows, list_matrix, rollup_where, scores_table, unaligned, window_key
 from .aggregate import assemble, unmatched_outcomes
 from .windows import _key, binned_distribution, models_grouped
 
 __all__ = ["models_grouped_arrays"]
 
-_CELLS = ("n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4", "vn", "vs", "vss")
-IntVector = np.ndarray[Any, np.dtype[np.int64]]
 Labels = Mapping[str, tuple[tuple[Label, ...] | None, Label | None]]
 
 
@@ -68,9 +78,7 @@ def models_grouped_arrays(
     select = ", ".join(["r.model AS g_model", *group, f"{window_key(every)} AS w"])
     counts = cur.sql(
         f"SELECT {select}, sum(predictions)::BIGINT AS predictions, "
-        "sum(failed)::BIGINT AS failed, sum(lat_n)::DOUBLE AS lat_n, "
-        "sum(lat_zeros)::DOUBLE AS lat_zeros, sum(lat_sum) AS lat_sum, "
-        "sum(lat_sum2) AS lat_sum2, max(lat_max) AS lat_max "
+        f"sum(failed)::BIGINT AS failed, {LATENCY_SUMS} "
         f"FROM rollup_counts r WHERE {where} GROUP BY ALL HAVING sum(predictions) > 0",
         params=params,
     ).to_arrow_table()
@@ -101,33 +109,16 @@ def models_grouped_arrays(
 
     predictions = counts.column("predictions").to_numpy().astype(np.int64)[at]
     failed = counts.column("failed").to_numpy().astype(np.int64)[at]
-    totals = np.column_stack(
-        [
-            counts.column(c).to_numpy(zero_copy_only=False).astype(np.float64)[at]
-            for c in ("lat_n", "lat_zeros", "lat_sum", "lat_sum2", "lat_max")
-        ]
-    ).reshape(g_count, 5)
-    totals = np.where(np.isnan(totals), 0.0, totals)
+    totals = latency_totals(counts, at, g_count)
 
     lat_rows = cur.sql(
         f"SELECT {select}, k, sum(n)::DOUBLE AS n FROM rollup_latency r WHERE {where} GROUP BY ALL",
         params=params,
     ).to_arrow_table()
-    lat_group = numbers(lat_rows)
-    lat_key = lat_rows.column("k").to_numpy().astype(np.int64)
-    kept = lat_group >= 0
-    lat_sort = np.lexsort((lat_key[kept], lat_group[kept]))
-    sketch_keys = (
-        lat_group[kept][lat_sort],
-        lat_key[kept][lat_sort],
-        lat_rows.column("n").to_numpy().astype(np.float64)[kept][lat_sort],
-    )
+    keys = sketch_keys(lat_rows, numbers(lat_rows))
 
-    sums = ", ".join(
-        f"sum({c})::BIGINT AS {c}" if c in ("n", "ns", "vn") else f"sum({c}) AS {c}" for c in _CELLS
-    )
     cells = cur.sql(
-        f"SELECT {select}, label AS t, predicted AS pl, {sums}, bool_and(vbin) AS vbin "
+        f"SELECT {select}, label AS t, predicted AS pl, {CELL_SUMS}, bool_and(vbin) AS vbin "
         f"FROM rollup_cells r WHERE {where} GROUP BY ALL",
         params=params,
     ).to_arrow_table()
@@ -148,27 +139,9 @@ def models_grouped_arrays(
     cells = cells.filter(pa.array(cell_group >= 0))
     cell_group = cell_group[cell_group >= 0]
     cell_model = cells.column("g_model").to_pylist()
-    col = {c: cells.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in _CELLS}
-    vbin = np.array([v is True for v in cells.column("vbin").to_pylist()], np.bool_)
-
-    has_values = col["vn"] > 0
-    values = (
-        np.column_stack(
-            [
-                np.bincount(
-                    cell_group, weights=np.where(has_values, col[c], 0.0), minlength=g_count
-                )
-                for c in ("vn", "vs", "vss")
-            ]
-        )
-        .reshape(g_count, 3)
-        .astype(np.float64)
-    )
-    values_binary = np.bincount(cell_group, weights=has_values & ~vbin, minlength=g_count) == 0
-
-    t_text = ["" if v is None else str(v) for v in cells.column("t").to_pylist()]
-    p_text = ["" if v is None else str(v) for v in cells.column("pl").to_pylist()]
-    valid = np.array([bool(a) and bool(b) for a, b in zip(t_text, p_text, strict=True)], np.bool_)
+    col = cell_columns(cells)
+    values, values_binary = business_values(cells, col, cell_group, g_count)
+    t_text, p_text, valid = label_texts(cells)
     t_index = np.array(
         [resolved[m].index.get(t, -1) for m, t in zip(cell_model, t_text, strict=True)], np.int64
     )
@@ -190,24 +163,7 @@ def models_grouped_arrays(
 
     losses: list[LossSums | None] = [None] * g_count
     if scores:
-        parts = {
-            "ns": col["ns"],
-            "ll": np.where(is_pos, col["nls"], col["nlq"]),
-            "ll2": np.where(is_pos, col["nls2"], col["nlq2"]),
-            "b": np.where(is_pos, col["q2"], col["s2"]),
-            "b2": np.where(is_pos, col["q4"], col["s4"]),
-        }
-        summed = {
-            k: np.bincount(cell_group[use], weights=v[use], minlength=g_count)
-            for k, v in parts.items()
-        }
-        rows = np.rint(summed["ns"]).astype(np.int64).tolist()
-        ll, ll2, b, b2 = (summed[k].tolist() for k in ("ll", "ll2", "b", "b2"))
-        for g in np.flatnonzero(column).tolist():
-            if rows[g]:
-                losses[g] = LossSums(
-                    float(rows[g]), float(rows[g]), rows[g], ll[g], ll2[g], b[g], b2[g]
-                )
+        losses = loss_sums(col, is_pos, cell_group, use, column)
 
     distributions: list[ScoreDistribution | None] = [None] * g_count
     score_group = np.zeros(0, np.int64)
@@ -245,12 +201,7 @@ def models_grouped_arrays(
     other: dict[int, StoreStats] = {}
     rest = np.flatnonzero(~column).tolist()
     if rest:
-        cell_dicts = cells.to_pylist()
-        per_group: dict[int, list[dict[str, Any]]] = {g: [] for g in rest}
-        for i, g in enumerate(cell_group.tolist()):
-            if g in per_group:
-                c = cell_dicts[i]
-                per_group[g].append({**c, "t": c["t"] or None, "pl": c["pl"] or None})
+        per_group = cells_by_group(cells, cell_group, rest)
         for g in rest:
             m = group_model[g]
             build: Callable[[list[str]], ScoreDistribution | None] = (
@@ -261,7 +212,7 @@ def models_grouped_arrays(
             other[g] = assemble(
                 per_group[g],
                 build,
-                GroupedArrays.sketch_of(totals[g], sketch_keys, g),
+                GroupedArrays.sketch_of(totals[g], keys, g),
                 (int(predictions[g]), int(failed[g]), unmatched),
                 classes=labels[m][0],
                 pos_label=labels[m][1],
@@ -275,7 +226,7 @@ def models_grouped_arrays(
     for lo, hi in zip(bounds.tolist(), [*bounds[1:].tolist(), g_count], strict=True):
         m = group_model[lo]
         model_labels, pos, _ = facts[m]
-        a, b_ = np.searchsorted(sketch_keys[0], [lo, hi]).tolist()
+        a, b_ = np.searchsorted(keys[0], [lo, hi]).tolist()
         out[m] = GroupedArrays(
             tuple(keyed[i] for i in order[lo:hi]),
             predictions[lo:hi],
@@ -291,7 +242,7 @@ def models_grouped_arrays(
             tuple(distributions[lo:hi]),
             tuple(losses[lo:hi]),
             totals[lo:hi],
-            (sketch_keys[0][a:b_] - lo, sketch_keys[1][a:b_], sketch_keys[2][a:b_]),
+            (keys[0][a:b_] - lo, keys[1][a:b_], keys[2][a:b_]),
             {g - lo: st for g, st in other.items() if lo <= g < hi},
         )
     return out

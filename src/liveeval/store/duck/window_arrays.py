@@ -27,6 +27,18 @@ from ...metrics.batch import BinCountDistributions
 from ...metrics.labels import Label
 from ..interface import SCORE_BINS, GroupedArrays, Scope, StoreStats
 from ..labels import resolve_labels
+from ._group_columns import (
+    CELL_SUMS,
+    LATENCY_SUMS,
+    IntVector,
+    business_values,
+    cell_columns,
+    cells_by_group,
+    label_texts,
+    latency_totals,
+    loss_sums,
+    sketch_keys,
+)
 from ._window_sql import (
     SCORE_LISTS,
     check,
@@ -41,16 +53,10 @@ from .windows import _key, binned_distribution, binned_scores
 
 __all__ = ["rollup_grouped_arrays"]
 
-_LATENCY_SUMS = (
-    "sum(lat_n)::DOUBLE AS lat_n, sum(lat_zeros)::DOUBLE AS lat_zeros, "
-    "sum(lat_sum) AS lat_sum, sum(lat_sum2) AS lat_sum2, max(lat_max) AS lat_max"
-)
 # Without latency metrics the totals are not read (they would be zeroed).
 _NO_LATENCY = ", ".join(
     f"0.0::DOUBLE AS {c}" for c in ("lat_n", "lat_zeros", "lat_sum", "lat_sum2", "lat_max")
 )
-_CELLS = ("n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4", "vn", "vs", "vss")
-IntVector = np.ndarray[Any, np.dtype[np.int64]]
 
 
 def rollup_grouped_arrays(
@@ -76,7 +82,7 @@ def rollup_grouped_arrays(
     select = ", ".join([*group, f"{window_key(every)} AS w"])
     counts = cur.sql(
         f"SELECT {select}, sum(predictions)::BIGINT AS predictions, "
-        f"sum(failed)::BIGINT AS failed, {_LATENCY_SUMS if latency else _NO_LATENCY} "
+        f"sum(failed)::BIGINT AS failed, {LATENCY_SUMS if latency else _NO_LATENCY} "
         f"FROM rollup_counts r WHERE {where} GROUP BY ALL HAVING sum(predictions) > 0",
         params=params,
     ).to_arrow_table()
@@ -96,34 +102,17 @@ def rollup_grouped_arrays(
     at = np.array(order, dtype=np.int64)
     predictions = counts.column("predictions").to_numpy().astype(np.int64)[at]
     failed = counts.column("failed").to_numpy().astype(np.int64)[at]
-    totals = np.column_stack(
-        [
-            counts.column(c).to_numpy(zero_copy_only=False).astype(np.float64)[at]
-            for c in ("lat_n", "lat_zeros", "lat_sum", "lat_sum2", "lat_max")
-        ]
-    ).reshape(g_count, 5)
-    totals = np.where(np.isnan(totals) | (not latency), 0.0, totals)
+    totals = latency_totals(counts, at, g_count)
 
     lat_rows = cur.sql(
         f"SELECT {select}, k, sum(n)::DOUBLE AS n FROM rollup_latency r WHERE {where} "
         f"{'' if latency else 'AND false '}GROUP BY ALL",
         params=params,
     ).to_arrow_table()
-    lat_group = _numbers(lat_rows, names, number)
-    lat_key = lat_rows.column("k").to_numpy().astype(np.int64)
-    kept = lat_group >= 0
-    lat_sort = np.lexsort((lat_key[kept], lat_group[kept]))
-    sketch_keys = (
-        lat_group[kept][lat_sort],
-        lat_key[kept][lat_sort],
-        lat_rows.column("n").to_numpy().astype(np.float64)[kept][lat_sort],
-    )
+    keys = sketch_keys(lat_rows, _numbers(lat_rows, names, number))
 
-    sums = ", ".join(
-        f"sum({c})::BIGINT AS {c}" if c in ("n", "ns", "vn") else f"sum({c}) AS {c}" for c in _CELLS
-    )
     cells = cur.sql(
-        f"SELECT {select}, label AS t, predicted AS pl, {sums}, bool_and(vbin) AS vbin "
+        f"SELECT {select}, label AS t, predicted AS pl, {CELL_SUMS}, bool_and(vbin) AS vbin "
         f"FROM rollup_cells r WHERE {where} GROUP BY ALL",
         params=params,
     ).to_arrow_table()
@@ -137,29 +126,11 @@ def rollup_grouped_arrays(
     }
     cells = cells.filter(pa.array(cell_group >= 0))
     cell_group = cell_group[cell_group >= 0]
-    col = {c: cells.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in _CELLS}
-    vbin = np.array([v is True for v in cells.column("vbin").to_pylist()], np.bool_)
-
-    # Business values: the cells with values, as assemble() sums them.
-    has_values = col["vn"] > 0
-    values = (
-        np.column_stack(
-            [
-                np.bincount(
-                    cell_group, weights=np.where(has_values, col[c], 0.0), minlength=g_count
-                )
-                for c in ("vn", "vs", "vss")
-            ]
-        )
-        .reshape(g_count, 3)
-        .astype(np.float64)
-    )
-    values_binary = np.bincount(cell_group, weights=has_values & ~vbin, minlength=g_count) == 0
+    col = cell_columns(cells)
+    values, values_binary = business_values(cells, col, cell_group, g_count)
 
     # Labels, resolved once over every group's texts ('' is no label).
-    t_text = ["" if v is None else str(v) for v in cells.column("t").to_pylist()]
-    p_text = ["" if v is None else str(v) for v in cells.column("pl").to_pylist()]
-    valid = np.array([bool(a) and bool(b) for a, b in zip(t_text, p_text, strict=True)], np.bool_)
+    t_text, p_text, valid = label_texts(cells)
     resolved = resolve_labels(scope_texts, classes)
     labels = resolved.labels
     t_index = np.array([resolved.index.get(t, -1) for t in t_text], np.int64)
@@ -197,24 +168,7 @@ def rollup_grouped_arrays(
         pos_at = labels.index(pos)
         pos_texts = [t for t, i in resolved.index.items() if i == pos_at]
         is_pos = np.array([t in pos_texts for t in t_text], np.bool_)
-        use = valid & column[cell_group]
-        parts = {
-            "ns": col["ns"],
-            "ll": np.where(is_pos, col["nls"], col["nlq"]),
-            "ll2": np.where(is_pos, col["nls2"], col["nlq2"]),
-            "b": np.where(is_pos, col["q2"], col["s2"]),
-            "b2": np.where(is_pos, col["q4"], col["s4"]),
-        }
-        summed = {
-            k: np.bincount(cell_group[use], weights=v[use], minlength=g_count)
-            for k, v in parts.items()
-        }
-        rows = np.rint(summed["ns"]).astype(np.int64).tolist()
-        ll, ll2, b, b2 = (summed[k].tolist() for k in ("ll", "ll2", "b", "b2"))
-        for g in np.flatnonzero(column).tolist():
-            n = rows[g]
-            if n:
-                losses[g] = LossSums(float(n), float(n), n, ll[g], ll2[g], b[g], b2[g])
+        losses = loss_sums(col, is_pos, cell_group, valid & column[cell_group], column)
 
     # Score lists per window and label text: the labelled pairs' (kind 'l') and, for
     # the estimates, every ok prediction's (kind 'p'): score_histograms from the same
@@ -284,17 +238,12 @@ def rollup_grouped_arrays(
     rest = np.flatnonzero(~column).tolist()
     if rest:
         matrix = all_matrix[labelled_rows]
-        cell_dicts = cells.to_pylist()
-        per_group: dict[int, list[dict[str, Any]]] = {g: [] for g in rest}
-        for i, g in enumerate(cell_group.tolist()):
-            if g in per_group:
-                c = cell_dicts[i]
-                per_group[g].append({**c, "t": c["t"] or None, "pl": c["pl"] or None})
+        per_group = cells_by_group(cells, cell_group, rest)
         for g in rest:
             other[g] = assemble(
                 per_group[g],
                 _score_lists(g, score_group, score_text, matrix),
-                GroupedArrays.sketch_of(totals[g], sketch_keys, g),
+                GroupedArrays.sketch_of(totals[g], keys, g),
                 (int(predictions[g]), int(failed[g]), unmatched),
                 classes=classes,
                 pos_label=pos_label,
@@ -308,7 +257,7 @@ def rollup_grouped_arrays(
         failed,
         labelled,
         unmatched,
-        values.astype(np.float64),
+        values,
         values_binary,
         labels if binary_model else (),
         pos if binary_model else None,
@@ -317,7 +266,7 @@ def rollup_grouped_arrays(
         scores,
         tuple(losses),
         totals,
-        sketch_keys,
+        keys,
         other,
         None if binned is None else binned.histograms(every, scope),
         score_counts,

@@ -26,6 +26,7 @@ from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT
 from ..interface import SCORE_BINS, LabelDelays, Scope, ScoreHistogram, ScoreWindows, StoreStats
 from ..labels import ResolvedLabels, resolve_labels
+from ._group_columns import CELL_SUMS
 from ._window_sql import (
     BUCKET,
     SCORE_LISTS,
@@ -57,8 +58,6 @@ __all__ = [
     "score_window_arrays",
     "unaligned",
 ]
-
-_CELLS = ("n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4", "vn", "vs", "vss")
 
 
 def _codes(table: pa.Table, columns: Sequence[str]) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -154,12 +153,9 @@ def rollup_grouped_models(
         ).to_arrow_table(),
         names,
     )
-    sums = ", ".join(
-        f"sum({c})::BIGINT AS {c}" if c in ("n", "ns", "vn") else f"sum({c}) AS {c}" for c in _CELLS
-    )
     cells = _split(
         cur.sql(
-            f"SELECT {select}, label AS t, predicted AS pl, {sums}, bool_and(vbin) AS vbin "
+            f"SELECT {select}, label AS t, predicted AS pl, {CELL_SUMS}, bool_and(vbin) AS vbin "
             f"FROM rollup_cells r WHERE {where} GROUP BY ALL",
             params=params,
         ).to_arrow_table(),
