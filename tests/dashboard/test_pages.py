@@ -73,6 +73,20 @@ def test_a_model_name_in_the_url_is_escaped_in_the_page(client):
     assert "&lt;img src=x onerror=alert(1)&gt;" in r.text
 
 
+def test_a_page_shell_carries_the_servers_clock_for_its_first_render(client):
+    from datetime import datetime
+
+    r = client.get("/")
+    shell = re.search(
+        r'<body data-page="overview" data-now="([^"]+)" data-clock="([^"]+)">', r.text
+    )
+    assert shell, r.text[:400]
+    health = client.get("/healthz").json()
+    assert shell.group(2) == health["clock"]
+    served = datetime.fromisoformat(shell.group(1))
+    assert 0 <= (datetime.fromisoformat(health["now"]) - served).total_seconds() < 60
+
+
 def test_assets_come_from_the_package_and_fetch_nothing_from_elsewhere(client):
     assert {
         "common.js",

@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
+from ..service._clock import clock_description, now
 
 __all__ = ["ASSETS", "DIGEST", "PAGES", "pages_router"]
 
@@ -72,6 +73,10 @@ def _page(request: Request, page: str, title: str) -> HTMLResponse:
         scripts=scripts,
         current_overview=current if page == "overview" else "",
         current_alerts=current if page == "alerts" else "",
+        # The server's clock as GET /healthz gives it: the first render's ranges end
+        # there without a round trip first (the shell is never cached).
+        now=escape(now().isoformat()),
+        clock=escape(clock_description()),
     )
     return HTMLResponse(html, headers={**_SECURITY, "cache-control": "no-cache"})
 

@@ -73,7 +73,15 @@ const LE = (() => {
   // The server's clock (GET /healthz): ranges end at the server's "now", which the demo
   // runs faster than the wall clock. Read at the start of every render.
   let serverNow = null, clockText = "wall";
+  // The first render takes the clock the page shell was served with (saves a round trip).
+  let shellClock = document.body.dataset.now ? { now: document.body.dataset.now, clock: document.body.dataset.clock } : null;
   async function syncClock() {
+    if (shellClock) {
+      serverNow = ms(shellClock.now);
+      clockText = shellClock.clock || "wall";
+      shellClock = null;
+      return;
+    }
     try {
       const r = await fetch("/healthz", { cache: "no-store" });
       const body = await r.json();
