@@ -259,14 +259,14 @@ def test_pages_name_assets_by_digest_which_are_cached_for_a_year(client):
     )
 
 
-def test_windows_ending_between_buckets_still_get_estimates(client):
-    """The dashboard asks for windows up to its clock's 'now', which is never on a
-    bucket boundary: the estimates before labels must not need one."""
-    rng = np.random.default_rng(5)
+def _log_six_hours(client: TestClient, n: int, *, seed: int) -> tuple[datetime, list[dict]]:
+    """``n`` scored fraud predictions over the last six hours, the first four labelled:
+    the start and the predictions sent."""
+    rng = np.random.default_rng(seed)
     start = _hour() - 6 * HOUR
     events, outcomes = [], []
-    for i in range(1500):
-        ts = start + timedelta(seconds=i * 6 * 3600 / 1500)
+    for i in range(n):
+        ts = start + timedelta(seconds=i * 6 * 3600 / n)
         y = int(rng.random() < 0.3)
         score = round(float(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)), 3)
         events.append(
@@ -277,6 +277,13 @@ def test_windows_ending_between_buckets_still_get_estimates(client):
             outcomes.append({"prediction_id": f"e{i}", "label": y})
     assert client.post("/v1/predictions", json={"predictions": events}).status_code == 200
     assert client.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+    return start, events
+
+
+def test_windows_ending_between_buckets_still_get_estimates(client):
+    """The dashboard asks for windows up to its clock's 'now', which is never on a
+    bucket boundary: the estimates before labels must not need one."""
+    _log_six_hours(client, 1500, seed=5)
     until = (_hour() + timedelta(minutes=7, seconds=3)).isoformat()
     body = client.get(
         "/v1/models/fraud/windows", params={"size": "1h", "until": until, "metrics": "recall"}
@@ -292,21 +299,7 @@ def test_estimates_are_given_again_while_their_inputs_are_unchanged(client, monk
     are refitted only when a count they depend on changed (a label here)."""
     from liveeval.service import monitoring
 
-    rng = np.random.default_rng(6)
-    start = _hour() - 6 * HOUR
-    events, outcomes = [], []
-    for i in range(1200):
-        ts = start + timedelta(seconds=i * 6 * 3600 / 1200)
-        y = int(rng.random() < 0.3)
-        score = round(float(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)), 3)
-        events.append(
-            {"id": f"e{i}", "model": "fraud", "ts": ts.isoformat(), "label": int(score >= 0.5),
-             "score": score}
-        )  # fmt: skip
-        if ts < start + 4 * HOUR:
-            outcomes.append({"prediction_id": f"e{i}", "label": y})
-    assert client.post("/v1/predictions", json={"predictions": events}).status_code == 200
-    assert client.post("/v1/outcomes", json={"outcomes": outcomes}).status_code == 200
+    start, events = _log_six_hours(client, 1200, seed=6)
     fits = []
     fit = monitoring.PerformanceEstimator.fit
     monkeypatch.setattr(

@@ -413,17 +413,16 @@ def binned_scores(
     """
     keep = np.fromiter((bool(t) for t in texts), np.bool_, len(texts))
     distinct = sorted({t for t in texts if t})
+    sides: list[str] = []
+    if distinct:
+        kept, sides = _score_sides(distinct, model, classes, pos_label)
+        if kept is not None:
+            inside = set(kept)
+            keep &= np.fromiter((t in inside for t in texts), np.bool_, len(texts))
+            distinct = kept
     if not distinct:
         empty = np.zeros((0, 2, 2, SCORE_BINS), np.int64)
         return BinnedScores(np.zeros(0, np.int64), empty, frozenset(), frozenset())
-    kept, sides = _score_sides(distinct, model, classes, pos_label)
-    if kept is not None:
-        inside = set(kept)
-        keep &= np.fromiter((t in inside for t in texts), np.bool_, len(texts))
-        distinct = kept
-        if not kept:
-            empty = np.zeros((0, 2, 2, SCORE_BINS), np.int64)
-            return BinnedScores(np.zeros(0, np.int64), empty, frozenset(), frozenset())
     positive = frozenset(sides)
     side = np.fromiter((t in positive for t in texts), np.bool_, len(texts))
     windows, at = np.unique(np.asarray(w)[keep], return_inverse=True)
