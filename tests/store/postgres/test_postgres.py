@@ -218,7 +218,7 @@ def test_a_batch_of_parallel_rows_is_written_as_two_halves_answered_in_its_own_o
     seen: list[tuple[str, str, str]] = []
     real = writer.write_batches
 
-    def spy(connections: Any, batches: Any, owner: str) -> Any:
+    def spy(connections: Any, batches: Any, owner: str, *rest: Any) -> Any:
         batch = batches[0][1]
         ids = (
             [r["id"] for r in batch.rows]
@@ -226,7 +226,7 @@ def test_a_batch_of_parallel_rows_is_written_as_two_halves_answered_in_its_own_o
             else batch.column("id").to_pylist()
         )
         seen.append((threading.current_thread().name, min(ids), max(ids)))
-        return real(connections, batches, owner)
+        return real(connections, batches, owner, *rest)
 
     monkeypatch.setattr(writer, "write_batches", spy)
     engine = open_store(location)
@@ -266,10 +266,10 @@ def test_a_half_that_fails_fails_the_batch_and_the_retry_stores_the_rest_once(
     real = writer.write_batches
     lost = {"once": True}
 
-    def flaky(connections: Any, batches: Any, owner: str) -> Any:
+    def flaky(connections: Any, batches: Any, owner: str, *rest: Any) -> Any:
         if "p2999" in batches[0][1].column("id").to_pylist() and lost.pop("once", False):
             raise StoreUnavailable("the database went away")
-        return real(connections, batches, owner)
+        return real(connections, batches, owner, *rest)
 
     monkeypatch.setattr(writer, "write_batches", flaky)
     engine = open_store(location)

@@ -91,6 +91,10 @@ MAX_LINGER_SECONDS = 2.0
 PARALLEL_ROWS = 20_000
 # Queue rows of another replica older than this are rolled by anyone (it stopped).
 TAKEOVER_SECONDS = 5.0
+# A large batch's stored predictions are held in memory for this replica's roll, up
+# to this many rows and this long (beyond, the roll reads them back from PostgreSQL).
+LOADED_ROWS = 2_000_000
+LOADED_SECONDS = 60.0
 
 
 def _errors() -> Any:
@@ -165,10 +169,15 @@ class Connections:
 
 
 def write_batches(
-    connections: Connections, batches: Sequence[tuple[str, pa.Table | Events]], owner: str
+    connections: Connections,
+    batches: Sequence[tuple[str, pa.Table | Events]],
+    owner: str,
+    loaded: list[tuple[int, pa.Table]] | None = None,
 ) -> tuple[list[BatchOutcome], bool]:
     """One write transaction for ``batches``, retried on a deadlock; the outcomes once
-    committed, and whether loads were queued for the rollups."""
+    committed, and whether loads were queued for the rollups. A large batch adds its
+    queue row and the predictions it stored to ``loaded`` once committed (for the
+    replica's own roll, :func:`.load.roll`)."""
     psycopg = _errors()
     retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
     small = sum(t.num_rows for _, t in batches) < FAST_ROWS
@@ -187,14 +196,17 @@ def write_batches(
                     finally:
                         if not conn.closed:
                             conn.autocommit = False
+                attempt_loaded: list[tuple[int, pa.Table]] = []
                 with conn.cursor() as cur:
                     tables = [
                         (k, b if isinstance(b, pa.Table) else events_table(k, b.rows))
                         for k, b in batches
                     ]
-                    done = store(cur, tables, owner)
+                    done = store(cur, tables, owner, attempt_loaded)
                 committing = True
                 conn.commit()
+                if loaded is not None:
+                    loaded.extend(attempt_loaded)
                 return done
         except retryable:
             if attempt == RETRIES - 1:
@@ -228,6 +240,10 @@ class GroupWriter:
         self._appended = 0
         self._committed = 0  # own queue rows committed (written by the writer thread)
         self._hurry = threading.Event()
+        # Predictions large batches stored, by queue row, until this replica rolls them
+        # (:func:`.load.roll` then reads nothing back); bounded by LOADED_ROWS.
+        self._loaded: dict[int, tuple[float, pa.Table]] = {}
+        self._loaded_lock = threading.Lock()
         self._threads = [
             *(
                 threading.Thread(target=self._run, name=f"liveeval-pg-writer-{i}", daemon=True)
@@ -276,7 +292,9 @@ class GroupWriter:
         :data:`PARALLEL_ROWS` distinct ids or more in two, at once (:func:`_halves`)."""
         halves = _halves(kind, table)
         if halves is None:
-            outcomes, _ = write_batches(self.connections, [(kind, table)], self.owner)
+            loaded: list[tuple[int, pa.Table]] = []
+            outcomes, _ = write_batches(self.connections, [(kind, table)], self.owner, loaded)
+            self._keep(loaded)
             self._hurry.set()
             return outcomes[0]
         parts: list[BatchOutcome | None] = [None, None]
@@ -284,9 +302,11 @@ class GroupWriter:
 
         def write(i: int) -> None:
             try:
+                mine: list[tuple[int, pa.Table]] = []
                 done, _ = write_batches(
-                    self.connections, [(kind, table.take(halves[i]))], self.owner
+                    self.connections, [(kind, table.take(halves[i]))], self.owner, mine
                 )
+                self._keep(mine)
                 parts[i] = done[0]
             except BaseException as exc:  # raised below, on the calling thread
                 errors.append(exc)
@@ -301,6 +321,33 @@ class GroupWriter:
             # the client's retry, as a commit whose answer was lost.
             raise errors[0]
         return _joined(table, halves, [p for p in parts if p is not None])
+
+    def _keep(self, loaded: list[tuple[int, pa.Table]]) -> None:
+        """Hold committed batches' predictions for this replica's roll: the oldest are
+        dropped past :data:`LOADED_ROWS` rows or :data:`LOADED_SECONDS` (the roll then
+        reads them back, as it does another replica's)."""
+        if not loaded:
+            return
+        now = time.monotonic()
+        with self._loaded_lock:
+            for seq, rows in loaded:
+                self._loaded[seq] = (now, rows)
+            held = sum(rows.num_rows for _, rows in self._loaded.values())
+            for seq in sorted(self._loaded):
+                since, rows = self._loaded[seq]
+                if held <= LOADED_ROWS and now - since <= LOADED_SECONDS:
+                    continue
+                del self._loaded[seq]
+                held -= rows.num_rows
+
+    def _loaded_rows(self) -> dict[int, pa.Table]:
+        with self._loaded_lock:
+            return {seq: rows for seq, (_, rows) in self._loaded.items()}
+
+    def _forget(self, seqs: Sequence[int]) -> None:
+        with self._loaded_lock:
+            for seq in seqs:
+                self._loaded.pop(seq, None)
 
     def amend_latency(self, amendments: Sequence[tuple[str, datetime, float]]) -> None:
         if self._closed or not amendments:
@@ -423,6 +470,8 @@ class GroupWriter:
                 self._amends.clear()
             started = time.monotonic()
             try:
+                held = self._loaded_rows()
+                offered = set(held)
                 with self.connections.connection() as conn:
                     with conn.cursor() as cur:
                         done, kept = roll(
@@ -431,8 +480,10 @@ class GroupWriter:
                             self.owner,
                             amends,
                             takeover_seconds=TAKEOVER_SECONDS,
+                            loaded=held,
                         )
                     conn.commit()
+                self._forget(sorted(offered - set(held)))
                 delay = 0.1
                 took = time.monotonic() - started
                 linger = min(max(LINGER_SECONDS, ROLL_SPACING * took), MAX_LINGER_SECONDS)
