@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import json
 import threading
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -413,3 +414,51 @@ def test_a_group_sent_as_json_stores_exactly_the_rows_the_arrow_path_stores(loca
         assert [o.status for o in nan] == ["stored"]
     finally:
         engine.close()
+
+
+def test_a_batch_rolled_from_memory_gives_the_rollups_of_one_read_back(
+    postgres: Any, location: str
+) -> None:
+    """A replica rolls the predictions its own large batches stored from memory; read
+    back from PostgreSQL instead (as another replica's are), the rollups, features
+    and feature state are the same, row for row."""
+    import psycopg
+
+    from liveeval.store.events import events_table
+    from liveeval.store.postgres.load import _ROLLUPS
+
+    other = postgres.create_database(f"t{uuid.uuid4().hex[:16]}")
+    held = []
+    for where, keep in ((location, True), (other, False)):
+        engine = open_store(where)
+        if not keep:
+            engine._writer._keep = lambda loaded: None
+        else:
+            real = engine._writer._keep
+            engine._writer._keep = lambda loaded, real=real: (
+                held.append(len(loaded)),
+                real(loaded),
+            )
+        try:
+            rows = [prediction(i, latency_model_s=0.002 * (i % 5)) for i in range(2500)]
+            engine._writer.commit_table("predictions", events_table("predictions", rows))
+            outcomes = [outcome(i) for i in range(0, 2500, 2)]
+            engine._writer.commit_table("outcomes", events_table("outcomes", outcomes))
+            engine._writer.settle()
+        finally:
+            engine.close()
+    assert held and sum(held) >= 1  # the first database's roll had rows in memory
+    tables = [t for t, _, _ in _ROLLUPS] + ["features", "labelled", "feature_bins"]
+    queries = {t: f"SELECT t::text FROM {t} t" for t in tables}
+    queries["feature_categories"] = "SELECT t::text FROM feature_categories t"
+    queries["feature_pending"] = "SELECT t::text FROM feature_pending t"
+    # Counters are kept in slots by connection: their sums.
+    queries["store_counts"] = "SELECT kind || ' ' || sum(n) FROM store_counts GROUP BY kind"
+    contents = []
+    for where in (location, other):
+        with psycopg.connect(where) as conn:
+            contents.append(
+                {t: sorted(r[0] for r in conn.execute(q).fetchall()) for t, q in queries.items()}
+            )
+    assert contents[0]["rollup_counts"]
+    assert contents[0] == contents[1]

@@ -206,7 +206,7 @@ def to_binary(table: pa.Table) -> bytes | None:
     element.
 
     With ``pgpq`` installed (the ``postgres`` extra) its Rust encoder writes the bytes;
-    without it, numpy does (:func:`_numpy_binary`, the same bytes, tested)."""
+    without it, numpy does (:func:`_numpy_binary`; both store what CSV stores, tested)."""
     if not all(_binary_type(f.type) for f in table.schema):
         return None
     pgpq = _pgpq()

@@ -86,9 +86,11 @@ LINGER_SECONDS = 0.25
 # hurries it.
 ROLL_SPACING = 4.0
 MAX_LINGER_SECONDS = 2.0
-# A batch of this many distinct ids or more is written as two halves on two connections
-# at once (two server cores), each its own transaction.
+# A batch of this many distinct ids or more is written as PARALLEL_PARTS parts by id on
+# as many connections at once (two server cores), each its own transaction (four parts
+# against two: bench/README.md, sixth PostgreSQL pass).
 PARALLEL_ROWS = 20_000
+PARALLEL_PARTS = 2
 # Queue rows of another replica older than this are rolled by anyone (it stopped).
 TAKEOVER_SECONDS = 5.0
 # A large batch's stored predictions are held in memory for this replica's roll, up
@@ -297,7 +299,7 @@ class GroupWriter:
             self._keep(loaded)
             self._hurry.set()
             return outcomes[0]
-        parts: list[BatchOutcome | None] = [None, None]
+        parts: list[BatchOutcome | None] = [None] * len(halves)
         errors: list[BaseException] = []
 
         def write(i: int) -> None:
@@ -311,10 +313,15 @@ class GroupWriter:
             except BaseException as exc:  # raised below, on the calling thread
                 errors.append(exc)
 
-        other = threading.Thread(target=write, args=(1,), name="liveeval-pg-copy", daemon=True)
-        other.start()
+        others = [
+            threading.Thread(target=write, args=(i,), name="liveeval-pg-copy", daemon=True)
+            for i in range(1, len(halves))
+        ]
+        for other in others:
+            other.start()
         write(0)
-        other.join()
+        for other in others:
+            other.join()
         self._hurry.set()
         if errors:
             # Nothing is acknowledged; a half that committed answers "duplicate" to
@@ -527,8 +534,7 @@ def _halves(kind: str, table: pa.Table) -> list[np.ndarray[Any, np.dtype[np.int6
     if column.null_count or len(pc.unique(column)) != table.num_rows:
         return None
     order = pc.sort_indices(column).to_numpy().astype(np.int64)
-    middle = len(order) // 2
-    return [order[:middle], order[middle:]]
+    return list(np.array_split(order, PARALLEL_PARTS))
 
 
 def _joined(
