@@ -266,7 +266,9 @@ def _copied(cur: Any, kind: str, table: pa.Table, key: str) -> bool:
     sample = table.column(key).slice(0, 32).to_pylist()
     if cur.execute(f"SELECT 1 FROM {kind} WHERE {key} = ANY(%s) LIMIT 1", [sample]).fetchone():
         return False
-    ordered = table.take(pc.sort_indices(table.column(key)))
+    column = table.column(key)
+    # A part of a large batch (writer._halves) comes sorted already.
+    ordered = table if _ascending(column) else table.take(pc.sort_indices(column))
     cur.execute("SAVEPOINT liveeval_copy")
     try:
         copy_in(cur, kind, ordered, binary=True)
@@ -275,6 +277,15 @@ def _copied(cur: Any, kind: str, table: pa.Table, key: str) -> bool:
         return False
     cur.execute("RELEASE SAVEPOINT liveeval_copy")
     return True
+
+
+def _ascending(column: pa.ChunkedArray) -> bool:
+    """Whether the (distinct, non-null) values of ``column`` are in ascending order."""
+    if len(column) < 2:
+        return True
+    flat = column.combine_chunks()
+    after = pc.greater(flat.slice(1), flat.slice(0, len(flat) - 1))
+    return bool(pc.all(after).as_py())
 
 
 def _psycopg() -> Any:
