@@ -462,3 +462,23 @@ def test_a_batch_rolled_from_memory_gives_the_rollups_of_one_read_back(
             )
     assert contents[0]["rollup_counts"]
     assert contents[0] == contents[1]
+
+
+def test_batches_held_for_the_roll_past_the_memory_limit_are_dropped_oldest_first(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from liveeval.store.events import events_table
+    from liveeval.store.postgres import writer
+
+    table = events_table("predictions", [prediction(i) for i in range(100)])
+    monkeypatch.setattr(writer, "LOADED_BYTES", 2 * table.nbytes)
+    engine = open_store(location)
+    try:
+        engine._writer._keep([(101, table), (102, table)])
+        engine._writer._keep([(103, table)])
+        assert sorted(engine._writer._loaded_rows()) == [102, 103]
+        monkeypatch.setattr(writer, "LOADED_SECONDS", -1.0)
+        engine._writer._keep([(104, table)])
+        assert engine._writer._loaded_rows() == {}
+    finally:
+        engine.close()

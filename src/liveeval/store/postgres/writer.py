@@ -94,8 +94,9 @@ PARALLEL_PARTS = 2
 # Queue rows of another replica older than this are rolled by anyone (it stopped).
 TAKEOVER_SECONDS = 5.0
 # A large batch's stored predictions are held in memory for this replica's roll, up
-# to this many rows and this long (beyond, the roll reads them back from PostgreSQL).
-LOADED_ROWS = 2_000_000
+# to this many bytes (Arrow buffers) and this long; beyond, the roll reads them back
+# from PostgreSQL, as it does another replica's.
+LOADED_BYTES = 256 << 20
 LOADED_SECONDS = 60.0
 
 
@@ -243,7 +244,7 @@ class GroupWriter:
         self._committed = 0  # own queue rows committed (written by the writer thread)
         self._hurry = threading.Event()
         # Predictions large batches stored, by queue row, until this replica rolls them
-        # (:func:`.load.roll` then reads nothing back); bounded by LOADED_ROWS.
+        # (:func:`.load.roll` then reads nothing back); bounded by LOADED_BYTES.
         self._loaded: dict[int, tuple[float, pa.Table]] = {}
         self._loaded_lock = threading.Lock()
         self._threads = [
@@ -331,7 +332,7 @@ class GroupWriter:
 
     def _keep(self, loaded: list[tuple[int, pa.Table]]) -> None:
         """Hold committed batches' predictions for this replica's roll: the oldest are
-        dropped past :data:`LOADED_ROWS` rows or :data:`LOADED_SECONDS` (the roll then
+        dropped past :data:`LOADED_BYTES` or :data:`LOADED_SECONDS` (the roll then
         reads them back, as it does another replica's)."""
         if not loaded:
             return
@@ -339,13 +340,13 @@ class GroupWriter:
         with self._loaded_lock:
             for seq, rows in loaded:
                 self._loaded[seq] = (now, rows)
-            held = sum(rows.num_rows for _, rows in self._loaded.values())
+            held = sum(rows.nbytes for _, rows in self._loaded.values())
             for seq in sorted(self._loaded):
                 since, rows = self._loaded[seq]
-                if held <= LOADED_ROWS and now - since <= LOADED_SECONDS:
+                if held <= LOADED_BYTES and now - since <= LOADED_SECONDS:
                     continue
                 del self._loaded[seq]
-                held -= rows.num_rows
+                held -= rows.nbytes
 
     def _loaded_rows(self) -> dict[int, pa.Table]:
         with self._loaded_lock:
