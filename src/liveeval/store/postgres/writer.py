@@ -292,7 +292,8 @@ class GroupWriter:
 
     def commit_table(self, kind: str, table: pa.Table) -> BatchOutcome:
         """A large batch in its own transaction, on the calling thread; a batch of
-        :data:`PARALLEL_ROWS` distinct ids or more in two, at once (:func:`_halves`)."""
+        :data:`PARALLEL_ROWS` distinct ids or more in :data:`PARALLEL_PARTS` parts, at once
+        (:func:`_halves`)."""
         halves = _halves(kind, table)
         if halves is None:
             loaded: list[tuple[int, pa.Table]] = []
@@ -520,9 +521,10 @@ class GroupWriter:
 
 
 def _halves(kind: str, table: pa.Table) -> list[np.ndarray[Any, np.dtype[np.int64]]] | None:
-    """The rows of a batch of :data:`PARALLEL_ROWS` distinct ids or more as two halves by
-    id (row positions: the lower ids, the upper ids), each written in its own
-    transaction on its own connection at the same time; None for any other batch.
+    """The rows of a batch of :data:`PARALLEL_ROWS` distinct ids or more as
+    :data:`PARALLEL_PARTS` parts by id (row positions, each part sorted by id: the
+    lower ids, the upper ids), each written in its own transaction on its own
+    connection at the same time; None for any other batch.
 
     PostgreSQL runs one ``COPY`` on one core, and most of a large batch's time is the
     server's (the heap, the unique index, the ``(model, ts)`` index): two connections
