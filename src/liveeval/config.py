@@ -89,6 +89,7 @@ __all__ = [
     "load_alerts_file",
     "load_config",
     "parse_window",
+    "quoted",
 ]
 
 # A positive count and a unit; shared with the API's query-parameter schema.
@@ -132,8 +133,17 @@ def parse_window(text: str) -> timedelta:
     """
     match = WINDOW.match(str(text).strip())
     if not match:
-        raise ConfigError(f"window {text!r} is not a positive duration like 30m, 1h or 7d")
-    return bounded_duration(match, f"window {text!r}")
+        raise ConfigError(
+            f"window {quoted(str(text))} is not a positive duration like 30m, 1h or 7d"
+        )
+    return bounded_duration(match, f"window {quoted(str(text))}")
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """``repr(text)``, cut after ``limit`` characters: an error names a value in one line."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
 
 
 # Windows start on the epoch and end before year 9999: a longer one has no end date.
@@ -142,13 +152,14 @@ MAX_DURATION = timedelta(days=36_500)
 
 def bounded_duration(match: re.Match[str], what: str) -> timedelta:
     """The duration a ``(count)(unit)`` match names, at most :data:`MAX_DURATION`."""
-    count = int(match.group(1))
+    digits = match.group(1).lstrip("0")
     limit = int(MAX_DURATION / timedelta(**{UNITS[match.group(2)]: 1}))
-    if count > limit:
+    # The length first: int() refuses more than 4,300 digits (a ValueError, not an answer).
+    if len(digits) > len(str(limit)) or int(digits) > limit:
         raise ConfigError(
             f"{what} is longer than the longest window accepted, {MAX_DURATION.days}d (100 years)"
         )
-    return timedelta(**{UNITS[match.group(2)]: count})
+    return timedelta(**{UNITS[match.group(2)]: int(digits)})
 
 
 @dataclass(frozen=True)

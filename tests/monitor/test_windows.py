@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import sklearn.metrics as skm
 
-from liveeval.errors import ValidationError
+from liveeval.config import parse_window
+from liveeval.errors import ConfigError, ValidationError
 from liveeval.monitor import WindowSize, summarise_label_delays
 from liveeval.store.interface import LabelDelays
 
@@ -185,6 +186,35 @@ def test_a_window_longer_than_a_century_is_a_4xx_naming_the_limit(client, traffi
         r = client.get(f"/v1/models/ext/{query}")
         assert r.status_code == 422, (query, r.text)
         assert "longer than the longest window accepted, 36500d (100 years)" in r.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/overview?window={}h",
+        "/v1/resources?size={}m",
+        "/v1/models/ext/windows?size={}h",
+        "/v1/models/ext/metrics?window={}h",
+        "/v1/models/ext/drift?reference=previous:1h&window={}h",
+        "/v1/models/ext/failures?size={}h",
+        "/v1/models/ext/threshold?window={}h",
+        "/v1/models/ext/versions?window={}h",
+    ],
+)
+def test_a_duration_of_thousands_of_digits_is_a_422_not_a_500(client, traffic, path):
+    # int() refuses more than 4,300 digits: the length is checked before the conversion.
+    for digits in ("1" * 4301, "0" * 4400 + "1" * 11):
+        r = client.get(path.format(digits))
+        assert r.status_code == 422, (path, r.text[:300])
+        assert "longer than the longest window accepted" in r.text or "drift" in path
+        assert len(r.text) < 2000  # the value is named, not echoed in full
+
+
+def test_parse_window_names_a_long_value_in_one_short_line():
+    with pytest.raises(ConfigError, match=r"\(4,301 characters\) is longer than the longest"):
+        parse_window("1" * 4300 + "h")
+    assert parse_window("0" * 50 + "2h") == timedelta(hours=2)
+    assert parse_window("36500d") == timedelta(days=36_500)
 
 
 def test_unknown_model_is_404(client):

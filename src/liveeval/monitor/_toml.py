@@ -82,11 +82,13 @@ def seconds(
 
 def duration(text: str, where: str) -> timedelta:
     match = _DURATION.match(text.strip())
-    if not match:
-        raise ConfigError(f"{where}: {text!r} is not a positive duration like 30s, 10m, 1h or 7d")
-    from ..config import bounded_duration
+    from ..config import bounded_duration, quoted  # config imports this package
 
-    return bounded_duration(match, f"{where}: {text!r}")
+    if not match:
+        raise ConfigError(
+            f"{where}: {quoted(text)} is not a positive duration like 30s, 10m, 1h or 7d"
+        )
+    return bounded_duration(match, f"{where}: {quoted(text)}")
 
 
 def secret(raw: Mapping[str, Any], prefix: str, where: str, base: Path | None) -> str | None:
