@@ -39,7 +39,7 @@ from ..metrics.drift import (
     measure_numeric,
     measure_numeric_windows,
 )
-from ..metrics.drift_grid import DriftGrid, GridCalls, call_grids, categorical_grid, numeric_grid
+from ..metrics.drift_grid import DriftGrid, GridCalls, call_grids, categorical_grid
 from ..monitor.drift import ColumnDrift, Role, histogram_from_store
 from ..monitor.windows import ceil_to, floor_to
 from ..store.interface import (
@@ -55,6 +55,7 @@ from ..store.interface import (
     StatisticsSource,
     StoredReference,
 )
+from ._drift_kept import NumericColumn, kept_numeric_grids
 
 if TYPE_CHECKING:
     from .core import Service
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = ["Reference", "drift", "drift_of", "parse_reference"]
 
 _EPOCH = datetime(1970, 1, 1)
+_SECOND = timedelta(seconds=1)
 _SCORE_EDGES = np.linspace(0.0, 1.0, SCORE_BINS + 1)
 # More windows than this in one drift answer: the most recent ones.
 MAX_DRIFT_WINDOWS = 2_000
@@ -266,6 +268,20 @@ def drift_of(
         score_ref = resolved.score_columns(source, classes, pos_label)
         if score_ref:
             columns += _score_columns(scores, score_ref, starts, grid_rule)
+    # The numeric columns' grids together, reusing kept cells of unchanged windows.
+    numeric = [column for column in columns if column.counts is not None]
+    if numeric:
+        window_keys = np.array([(s - _EPOCH) // _SECOND for s in starts], dtype=np.int64)
+        found = kept_numeric_grids(
+            [
+                NumericColumn((n.role, n.name), n.reference, n.counts, window_keys[n.windows])
+                for n in numeric
+                if n.counts is not None
+            ],
+            grid_rule,
+        )
+        for column, grid in zip(numeric, found, strict=True):
+            column.grid, column.counts = grid, None
 
     grid_calls, tests = call_grids([c.grid for c in columns], rule)
     text = rule.describe(tests)
@@ -384,6 +400,9 @@ class _Column:
     scalar: bool = False
     # Per cell, as the answer shows them: effect, p-value, adjusted p, drifted, status, rows.
     cells: tuple[Sequence[Any], ...] = ()
+    # A numeric column's window rows ``[below, counts…, above]`` until its grid is
+    # computed with the others' (then ``None``).
+    counts: np.ndarray[Any, np.dtype[np.int64]] | None = None
 
     def measure(self, i: int, rule: DriftRule) -> DriftMeasurement:
         """Window ``i`` measured in full (with ``rule``'s bootstrap interval), or the
@@ -488,9 +507,11 @@ def _feature_column(
     upload's)."""
     rows = current.rows[first:, f]
     at = np.flatnonzero(rows > 0)
-    local = {int(w): i for i, w in enumerate(placed.tolist())}
+    local: dict[int, int] = {}
 
     def histogram(w: int) -> Histogram:
+        if not local:  # only the cells measured in full need it
+            local.update({int(w): i for i, w in enumerate(placed.tolist())})
         h = current.histogram(first + local[w], f)
         assert h is not None
         return histogram_from_store(h)
@@ -508,8 +529,9 @@ def _feature_column(
             return _Column("feature", current.names[f], ref, grid, windows, histogram)
         counts = bins[:, : b + 2]
         scalar = bool(not ref.numeric_rows or not counts.sum(axis=1).all())
-        grid = numeric_grid(ref, counts, rule)
-        return _Column("feature", current.names[f], ref, grid, windows, histogram, scalar=scalar)
+        return _Column(
+            "feature", current.names[f], ref, _NO_GRID, windows, histogram, scalar, counts=counts
+        )
     values, counts = current.categories[f]
     kept = counts[first:][at]
     other = current.strings[first:, f][at] - kept.sum(axis=1)
@@ -551,10 +573,11 @@ def _score_columns(
                 "score",
                 "score",
                 ref_scores,
-                numeric_grid(ref_scores, full, rule),
+                _NO_GRID,
                 at,
                 lambda i: Histogram(edges=_SCORE_EDGES, counts=current.scores[row_of[i]]),
                 scalar=scalar,
+                counts=full,
             )
         )
     ref_predicted = reference.get(("prediction", "predicted label"))
@@ -588,6 +611,10 @@ def _score_columns(
 
 
 _SIDES = ("negative", "positive")
+# A numeric column's grid until :func:`kept_numeric_grids` computes it.
+_NO_GRID = DriftGrid(
+    "numeric", np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.bool_)
+)
 
 
 def _score_windows(
