@@ -26,7 +26,13 @@ import numpy as np
 from ..metrics.drift import DriftRule, Histogram
 from ..metrics.drift_grid import DriftGrid, numeric_grids
 
-__all__ = ["GRIDS_KEPT_BYTES", "NumericColumn", "forget_grids", "kept_numeric_grids"]
+__all__ = [
+    "GRIDS_KEPT_BYTES",
+    "NumericColumn",
+    "forget_grids",
+    "forget_latest",
+    "kept_numeric_grids",
+]
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -70,6 +76,18 @@ def forget_grids() -> None:
     with _LOCK:
         _KEPT.clear()
         _KEPT_BYTES[0] = 0
+
+
+def forget_latest() -> None:
+    """Drop every kept grid's latest window (a benchmark's read of a store whose latest
+    window still takes predictions: that window's cells are computed again)."""
+    with _LOCK:
+        for key, kept in list(_KEPT.items()):
+            if kept.windows.size:
+                last = kept.windows.size - 1
+                _KEPT[key] = _Kept(
+                    kept.windows[:last], kept.counts[:last], kept.effect[:last], kept.p_value[:last]
+                )
 
 
 def _key(column: NumericColumn) -> bytes:

@@ -22,6 +22,7 @@ import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -224,6 +225,18 @@ def drift_of(
         version,
     )
     scores: ScoreWindows | None = None
+    # A source whose reads may run at once (each on its own cursor; DuckDB releases
+    # the GIL while it runs a query) reads the windows' scores, and a reference whose
+    # scope does not depend on the windows, beside the windows' features.
+    pending_scores: Future[ScoreWindows] | None = None
+    pending_ref: Future[tuple[_Resolved, dict[tuple[Role, str], Histogram]]] | None = None
+    if getattr(source, "concurrent_reads", False):
+        pool = _read_pool()
+        if pos_label is not None:
+            pending_scores = pool.submit(_score_windows, source, scope, every, classes, pos_label)
+        if ref.before is None:
+            pending_ref = pool.submit(_resolve_scored, source, ref, model, classes, pos_label)
+    score_ref: dict[tuple[Role, str], Histogram] | None = None
     # Until a feature's bins are fixed (10,000 numbers), each read bins it on the
     # numbers stored so far: a load between the two reads can move those edges, so
     # read again until both sides agree (a store taking traffic, as the live demo's).
@@ -232,12 +245,19 @@ def drift_of(
         if scores is None:
             # After the features' read (which waits for a PostgreSQL store's rolls).
             scores = ScoreWindows.of({})
-            if pos_label is not None:
+            if pending_scores is not None:
+                scores = pending_scores.result()
+            elif pos_label is not None:
                 scores = _score_windows(source, scope, every, classes, pos_label)
         # The windows with features or scores (a model may log scores and no features).
         starts = sorted({*current.starts, *scores.starts})[-MAX_DRIFT_WINDOWS:]
         first = bisect_left(current.starts, starts[0]) if starts else len(current.starts)
-        resolved = _resolve(source, ref, model, starts[0] if starts else scope.since)
+        if pending_ref is not None:
+            resolved, score_ref = pending_ref.result()
+            pending_ref = None
+        else:
+            resolved = _resolve(source, ref, model, starts[0] if starts else scope.since)
+            score_ref = None
         ref_hists = resolved.features
         present = current.rows[first:] > 0
         if _same_edges(ref_hists, current, present):
@@ -265,7 +285,8 @@ def drift_of(
         if ref_h is not None and name in slot and present[:, slot[name]].any():
             columns.append(_feature_column(current, first, placed, slot[name], ref_h, grid_rule))
     if scores is not None and scores.starts:
-        score_ref = resolved.score_columns(source, classes, pos_label)
+        if score_ref is None:
+            score_ref = resolved.score_columns(source, classes, pos_label)
         if score_ref:
             columns += _score_columns(scores, score_ref, starts, grid_rule)
     # The numeric columns' grids together, reusing kept cells of unchanged windows.
@@ -752,6 +773,33 @@ def _resolve(
             "file_rows": stored.rows,
         },
     )
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _read_pool() -> ThreadPoolExecutor:
+    """The threads that run a drift read's other store reads (made on first use)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(2, thread_name_prefix="liveeval-drift-read"))
+        return _POOL[0]
+
+
+def _resolve_scored(
+    source: StatisticsSource,
+    ref: Reference,
+    model: str,
+    classes: tuple[Any, ...] | None,
+    pos_label: Any,
+) -> tuple[_Resolved, dict[tuple[Role, str], Histogram]]:
+    """A reference that does not depend on the windows (not ``previous:``), with its
+    score columns when the model has a positive class (else none)."""
+    resolved = _resolve(source, ref, model, None)
+    if pos_label is None:
+        return resolved, {}
+    return resolved, resolved.score_columns(source, classes, pos_label)
 
 
 def _same_edges(
