@@ -309,8 +309,8 @@ def drift_of(
     # Column-wise: every column's cells as JSON at once, then one sort of all cells by
     # (window, drifted first, effect over threshold descending, name).
     cells: list[dict[str, Any]] = []
-    keys: list[np.ndarray[Any, Any]] = [np.zeros(0, np.int64) for _ in range(4)]
-    owners: list[tuple[_Column, GridCalls, int]] = []
+    # Per cell: its window, 0 if drifted, −effect / threshold, its column, its index there.
+    parts: list[list[np.ndarray[Any, Any]]] = [[], [], [], [], []]
     for c, (column, calls) in enumerate(zip(columns, grid_calls, strict=True)):
         threshold = column.threshold = rule.threshold(column.grid.kind)
         effects = column.grid.effect
@@ -323,16 +323,23 @@ def drift_of(
             column.grid.rows_current.tolist(),
         )
         cells += _cells(column)
-        owners += [(column, calls, j) for j in range(effects.size)]
         scaled = np.where(np.isnan(effects), -1.0, effects)
         if threshold > 0:
             scaled = scaled / threshold
-        keys = [
-            np.concatenate([keys[0], column.windows]),
-            np.concatenate([keys[1], (~calls.drifted).astype(np.int64)]),
-            np.concatenate([keys[2], -scaled]),
-            np.concatenate([keys[3], np.full(effects.size, c, np.int64)]),
-        ]
+        for part, values in zip(
+            parts,
+            (
+                column.windows,
+                (~calls.drifted).astype(np.int64),
+                -scaled,
+                np.full(effects.size, c, np.int64),
+                np.arange(effects.size, dtype=np.int64),
+            ),
+            strict=True,
+        ):
+            part.append(values)
+    keys = [np.concatenate(part) if part else np.zeros(0, np.int64) for part in parts]
+    owner_column, owner_cell = keys[3].tolist(), keys[4].tolist()
     # Names rank by text; columns of one name keep their order (a stable sort).
     rank = {n: r for r, n in enumerate(sorted({column.name for column in columns}))}
     name_rank = np.array([rank[column.name] for column in columns], np.int64)[keys[3]]
@@ -346,7 +353,7 @@ def drift_of(
     if intervals:
         for i, members in enumerate(by_window):
             for k in members:
-                interval = _interval(owners[k][0], i, rule)
+                interval = _interval(columns[owner_column[k]], i, rule)
                 cells[k].update(
                     {"effect_lower": interval["lower"], "effect_upper": interval["upper"]}
                 )
@@ -355,7 +362,8 @@ def drift_of(
     if starts:
         last = len(starts) - 1
         for k in by_window[last]:
-            column, calls, j = owners[k]
+            c, j = owner_column[k], owner_cell[k]
+            column, calls = columns[c], grid_calls[c]
             # The latest window is what a user reads first: measured in full, with intervals
             # (one measurement with the rule's bootstrap gives both).
             measured = column.measure(last, rule)
@@ -378,7 +386,7 @@ def drift_of(
                 "start": start.isoformat(),
                 "end": (start + every).isoformat(),
                 "drifted": sorted(cells[k]["name"] for k in members[:called_here]),
-                "columns": [cells[k] for k in members],
+                "columns": list(map(cells.__getitem__, members)),
             }
             for start, members, called_here in zip(starts, by_window, drifted_in, strict=True)
         ],
