@@ -464,6 +464,12 @@ def test_kept_grid_cells_are_reused_only_for_windows_whose_counts_are_unchanged(
     for f in ("effect", "p_value", "rows_current", "enough_rows"):
         assert getattr(again, f).tobytes() == getattr(expected, f).tobytes()
     assert again.effect[:10].tobytes() == first.effect[1:11].tobytes()
+    # A read without the fifth window (rows not consecutive): nothing new to compute.
+    keep = np.arange(12) != 4
+    gap = NumericColumn(("feature", "x"), ref, moved[keep], (windows + 3600)[keep])
+    without = kept_numeric_grids([gap], rule)[0]
+    assert asked == [12, 2]
+    assert without.effect.tobytes() == again.effect[keep].tobytes()
     # Another reference is other inputs: nothing reused.
     other = Histogram.from_values(rng.normal(size=4000), edges=edges)
     kept_numeric_grids([NumericColumn(("feature", "x"), other, moved, windows + 3600)], rule)

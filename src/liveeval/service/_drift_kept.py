@@ -128,7 +128,7 @@ def kept_numeric_grids(columns: Sequence[NumericColumn], rule: DriftRule) -> lis
         if kept is not None and kept.counts.shape[1] == counts.shape[1] and kept.windows.size:
             at = np.minimum(np.searchsorted(kept.windows, column.windows), kept.windows.size - 1)
             same = kept.windows[at] == column.windows
-            same[same] = (counts[same] == kept.counts[at[same]]).all(axis=1)
+            same[same] = _equal_rows(counts, same, kept.counts, at[same])
             fresh = ~same
             reuse = (same, at[same])
         plans.append((key, counts, kept, (fresh, reuse)))
@@ -161,6 +161,25 @@ def kept_numeric_grids(columns: Sequence[NumericColumn], rule: DriftRule) -> lis
         assert key is not None
         _keep(key, column, counts, effect, p_value)
     return out
+
+
+def _equal_rows(
+    counts: IntArray, rows: np.ndarray[Any, np.dtype[np.bool_]], kept: IntArray, at: IntArray
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Whether ``counts[rows]`` equal ``kept[at]`` row by row; runs of consecutive rows
+    on both sides (the usual case: the same windows, one more at the end) compared as
+    slices, without copying them."""
+    mine = np.flatnonzero(rows)
+    if not mine.size:
+        return np.zeros(0, np.bool_)
+    if mine[-1] - mine[0] + 1 == mine.size and at[-1] - at[0] + 1 == at.size:
+        a, b = int(mine[0]), int(at[0])
+        n = mine.size
+        equal: np.ndarray[Any, np.dtype[np.bool_]] = (counts[a : a + n] == kept[b : b + n]).all(
+            axis=1
+        )
+        return equal
+    return np.asarray((counts[mine] == kept[at]).all(axis=1), np.bool_)
 
 
 def _keep(
