@@ -27,7 +27,8 @@ it is the best case; each window that gained labels since is computed again. Eve
 timing also has its median CPU time (``…_cpu_s``). ``--cold`` forgets the drift read's
 kept latest-window measurements, and its kept grid cells of the latest window, before
 each run (what a read costs while the latest window still takes predictions);
-``--first`` forgets everything the drift read keeps (a server's first read).
+``--first`` forgets everything the drift read keeps, the reference's bootstrap
+replicates included (a server's first read).
 """
 
 from __future__ import annotations
@@ -238,7 +239,10 @@ def reads(
                         from liveeval.service import _drift_kept
 
                         if first:
+                            import liveeval.metrics.drift as metrics_drift
+
                             _drift_kept.forget_grids()
+                            metrics_drift._REFERENCE_REPLICATES.clear()
                         else:
                             _drift_kept.forget_latest()
                     except ImportError:
