@@ -109,13 +109,14 @@ def kept_numeric_grids(columns: Sequence[NumericColumn], rule: DriftRule) -> lis
     """:func:`~liveeval.metrics.drift_grid.numeric_grids` of ``columns``, reusing the
     cells of windows whose counts equal a kept read's (see the module's text): the same
     numbers as computing every cell."""
-    plans: list[tuple[bytes | None, IntArray, _Kept | None, Any]] = []
+    plans: list[tuple[bytes | None, IntArray, IntArray, _Kept | None, Any]] = []
     todo: list[tuple[Histogram, IntArray]] = []
     for column in columns:
         counts = np.asarray(column.counts, dtype=np.int64)
         n_ref = int(column.reference.counts.sum()) + column.reference.below
         n_ref += column.reference.above
-        arrays = n_ref > 0 and counts.shape[0] > 0 and bool(counts.sum(axis=1).all())
+        n_curs = counts.sum(axis=1)
+        arrays = n_ref > 0 and counts.shape[0] > 0 and bool(n_curs.all())
         key = _key(column) if arrays else None
         kept = None
         if key is not None:
@@ -131,12 +132,12 @@ def kept_numeric_grids(columns: Sequence[NumericColumn], rule: DriftRule) -> lis
             same[same] = _equal_rows(counts, same, kept.counts, at[same])
             fresh = ~same
             reuse = (same, at[same])
-        plans.append((key, counts, kept, (fresh, reuse)))
+        plans.append((key, counts, n_curs, kept, (fresh, reuse)))
         if fresh.any():
             todo.append((column.reference, counts[fresh] if reuse is not None else counts))
     computed = iter(numeric_grids(todo, rule)) if todo else iter(())
     out: list[DriftGrid] = []
-    for column, (key, counts, kept, (fresh, reuse)) in zip(columns, plans, strict=True):
+    for column, (key, counts, n_curs, kept, (fresh, reuse)) in zip(columns, plans, strict=True):
         grid = next(computed) if fresh.any() else None
         if reuse is None:
             assert grid is not None  # every row was fresh
@@ -153,7 +154,6 @@ def kept_numeric_grids(columns: Sequence[NumericColumn], rule: DriftRule) -> lis
         if grid is not None:
             effect[fresh] = grid.effect
             p_value[fresh] = grid.p_value
-        n_curs = counts.sum(axis=1)
         n_ref = int(column.reference.counts.sum()) + column.reference.below
         n_ref += column.reference.above
         enough = (n_curs >= rule.min_rows) & (n_ref >= rule.min_rows)
@@ -185,8 +185,12 @@ def _equal_rows(
 def _keep(
     key: bytes, column: NumericColumn, counts: IntArray, effect: FloatArray, p_value: FloatArray
 ) -> None:
-    order = np.argsort(column.windows, kind="stable")
-    kept = _Kept(column.windows[order], counts[order], effect[order], p_value[order])
+    windows = column.windows
+    if (windows[1:] > windows[:-1]).all():  # in order already (a read's windows are)
+        kept = _Kept(windows, counts, effect, p_value)
+    else:
+        order = np.argsort(windows, kind="stable")
+        kept = _Kept(windows[order], counts[order], effect[order], p_value[order])
     with _LOCK:
         old = _KEPT.pop(key, None)
         if old is not None:

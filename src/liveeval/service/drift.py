@@ -536,12 +536,10 @@ def _feature_column(
     upload's)."""
     rows = current.rows[first:, f]
     at = np.flatnonzero(rows > 0)
-    local: dict[int, int] = {}
 
     def histogram(w: int) -> Histogram:
-        if not local:  # only the cells measured in full need it
-            local.update({int(w): i for i, w in enumerate(placed.tolist())})
-        h = current.histogram(first + local[w], f)
+        # ``placed`` rises with the windows: window ``w``'s row is where it sits there.
+        h = current.histogram(first + int(np.searchsorted(placed, w)), f)
         assert h is not None
         return histogram_from_store(h)
 
