@@ -309,7 +309,14 @@ def _chi_square_p(r: FloatArray, c: FloatArray, rows: BoolArray) -> FloatArray:
         return out
     keep = (r[None, :] + c[at]) > 0
     nr = r.sum()
-    patterns, which = np.unique(keep, axis=0, return_inverse=True)
+    if keep.shape[1] <= 62:
+        # Each row's set of kept columns as one integer: a 1-D unique, ~10x faster than
+        # unique rows (the groups are the same; their order does not matter).
+        codes = keep.astype(np.int64) @ (np.int64(1) << np.arange(keep.shape[1], dtype=np.int64))
+        _, first, which = np.unique(codes, return_index=True, return_inverse=True)
+        patterns = keep[first]
+    else:
+        patterns, which = np.unique(keep, axis=0, return_inverse=True)
     which = np.asarray(which).reshape(-1)
     for g, pattern in enumerate(patterns):
         members = np.flatnonzero(which == g)
