@@ -427,3 +427,111 @@ def test_a_latest_window_read_again_answers_what_measuring_it_afresh_does(source
     other = drift_of(source, "m", reference="previous:6h", **kwargs)
     assert len(service_drift._MEASURED) > kept
     assert other["latest"]["columns"] != fresh["latest"]["columns"]
+
+
+def test_kept_grid_cells_are_reused_only_for_windows_whose_counts_are_unchanged(monkeypatch):
+    from liveeval.metrics.drift_grid import numeric_grids
+    from liveeval.service import _drift_kept
+    from liveeval.service._drift_kept import NumericColumn, forget_grids, kept_numeric_grids
+
+    rng = np.random.default_rng(8)
+    edges = np.linspace(-3, 3, 31)
+    ref = Histogram.from_values(rng.normal(size=4000), edges=edges)
+    rows = []
+    for shift in np.linspace(0, 1, 12):
+        h = Histogram.from_values(rng.normal(shift, 1.0, 500), edges=edges)
+        rows.append([h.below, *h.counts, h.above])
+    counts = np.array(rows, dtype=np.int64)
+    windows = np.arange(12, dtype=np.int64) * 3600
+    rule = DriftRule(bootstrap=0)
+    asked: list[int] = []
+
+    def spy(columns, rule):
+        asked.extend(c.shape[0] for _, c in columns)
+        return numeric_grids(columns, rule)
+
+    monkeypatch.setattr(_drift_kept, "numeric_grids", spy)
+    forget_grids()
+    column = NumericColumn(("feature", "x"), ref, counts, windows)
+    first = kept_numeric_grids([column], rule)[0]
+    # The window an hour later: 11 windows read before (one gained a value) and a new one.
+    moved = np.vstack([counts[1:], counts[:1]])
+    moved[-2, 5] += 1
+    later = NumericColumn(("feature", "x"), ref, moved, windows + 3600)
+    again = kept_numeric_grids([later], rule)[0]
+    assert asked == [12, 2]
+    expected = numeric_grids([(ref, moved)], rule)[0]
+    for f in ("effect", "p_value", "rows_current", "enough_rows"):
+        assert getattr(again, f).tobytes() == getattr(expected, f).tobytes()
+    assert again.effect[:10].tobytes() == first.effect[1:11].tobytes()
+    # A read without the fifth window (rows not consecutive): nothing new to compute.
+    keep = np.arange(12) != 4
+    gap = NumericColumn(("feature", "x"), ref, moved[keep], (windows + 3600)[keep])
+    without = kept_numeric_grids([gap], rule)[0]
+    assert asked == [12, 2]
+    assert without.effect.tobytes() == again.effect[keep].tobytes()
+    # Another reference is other inputs: nothing reused.
+    other = Histogram.from_values(rng.normal(size=4000), edges=edges)
+    kept_numeric_grids([NumericColumn(("feature", "x"), other, moved, windows + 3600)], rule)
+    assert asked == [12, 2, 12]
+
+
+def test_a_new_prediction_or_label_changes_the_kept_read_as_it_changes_a_fresh_one(tmp_path):
+    from liveeval.service import drift as service_drift
+    from liveeval.service._drift_kept import forget_grids
+    from liveeval.store.duck.engine import DuckEngine
+
+    events = _events(np.random.default_rng(5))
+    kwargs = {"reference": "version:v1", "window": "1h", "since": T0 + 24 * HOUR, "pos_label": 1}
+
+    def fresh(engine):
+        forget_grids()
+        service_drift._MEASURED.clear()
+        return drift_of(engine, "m", **kwargs)
+
+    engine = DuckEngine(tmp_path / "drift.duckdb")
+    try:
+        engine.commit("predictions", events["predictions"].to_pylist())
+        engine.commit("outcomes", events["outcomes"].to_pylist())
+        before = drift_of(engine, "m", **kwargs)
+        assert drift_of(engine, "m", **kwargs) == before == fresh(engine)
+        # A prediction in the fourth hour (not the latest): its cells change, the rest not.
+        features = {"amount": 3.5, "other": 0.1, "city": "a", "flag": True, "sparse": 9.0}
+        engine.commit(
+            "predictions",
+            [
+                {
+                    "id": "late",
+                    "model": "m",
+                    "version": "v2",
+                    "ts": T0 + 27.5 * HOUR,
+                    "features": json.dumps(features),
+                    "label": "1",
+                    "score": 0.97,
+                    "status": "ok",
+                }
+            ],
+        )
+        after = drift_of(engine, "m", **kwargs)
+        assert after != before
+        assert after == fresh(engine)
+
+        def cells(body, i):
+            return [
+                (c["name"], c["effect"], c["p_value"], c["rows"])
+                for c in body["windows"][i]["columns"]
+                if c["name"] in ("score", "predicted label", "label", "city")
+            ]
+
+        assert cells(after, 3) != cells(before, 3)
+        # The other windows' score and category cells are the same (their adjusted
+        # p-values are not: one family). The numeric features' bins are provisional
+        # (fewer than 10,000 numbers), so the new number moved every window's.
+        assert all(cells(after, i) == cells(before, i) for i in (0, 1, 2, 4, 5))
+        # A label for it: the label column moves.
+        engine.commit("outcomes", [{"prediction_id": "late", "label": "1", "ts": T0 + 28 * HOUR}])
+        labelled = drift_of(engine, "m", **kwargs)
+        assert labelled != after
+        assert labelled == fresh(engine)
+    finally:
+        engine.close()

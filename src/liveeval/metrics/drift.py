@@ -30,6 +30,8 @@ Pure numpy; no I/O.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -45,6 +47,7 @@ from ._drift_stats import (
     PSI_EPSILON,
     FloatArray,
     Histogram,
+    _cdfs,
     _check_same_edges,
     _decile_groups,
     _full_counts,
@@ -297,12 +300,44 @@ def _wasserstein_interval(
     cr = np.concatenate([[r[0]], np.add.reduceat(r[1:-1], starts), [r[-1]]])
     cc = np.concatenate([[c[0]], np.add.reduceat(c[1:-1], starts), [c[-1]]])
     ce = np.concatenate([edges[starts], [edges[-1]]])
-    rng = np.random.default_rng(rule.seed)
     coarse_point = float(normalise(_wasserstein_from_counts(ce, cr, cc)))
-    boots = normalise(
-        _wasserstein_from_counts(ce, _resample(cr, rule, rng), _resample(cc, rule, rng))
-    )
+    reference_cdfs, rng = _reference_replicates(cr, rule)
+    boots = normalise(_wasserstein_from_cdfs(ce, reference_cdfs - _cdfs(_resample(cc, rule, rng))))
     return _basic_interval(float(normalise(point)), boots, coarse_point, rule)
+
+
+# The reference's side of a numeric bootstrap — its replicates' CDFs and the generator
+# state after drawing them — by its exact coarse counts, seed and replicates: the same
+# for every window compared with that reference, so it is drawn once.
+_REFERENCE_KEPT = 64
+_REFERENCE_REPLICATES: OrderedDict[tuple[bytes, int, int], tuple[FloatArray, dict[str, Any]]] = (
+    OrderedDict()
+)
+_REFERENCE_LOCK = threading.Lock()
+
+
+def _reference_replicates(
+    counts: FloatArray, rule: DriftRule
+) -> tuple[FloatArray, np.random.Generator]:
+    """``_cdfs`` of ``_resample(counts)`` drawn first from ``default_rng(rule.seed)``,
+    and a generator at the state that draw leaves (the current window's draws come
+    next): exactly what drawing both in turn from one generator gives."""
+    key = (np.ascontiguousarray(counts, dtype=np.float64).tobytes(), rule.seed, rule.bootstrap)
+    with _REFERENCE_LOCK:
+        found = _REFERENCE_REPLICATES.get(key)
+        if found is not None:
+            _REFERENCE_REPLICATES.move_to_end(key)
+    if found is None:
+        drawn = np.random.default_rng(rule.seed)
+        found = (_cdfs(_resample(counts, rule, drawn)), dict(drawn.bit_generator.state))
+        with _REFERENCE_LOCK:
+            _REFERENCE_REPLICATES[key] = found
+            while len(_REFERENCE_REPLICATES) > _REFERENCE_KEPT:
+                _REFERENCE_REPLICATES.popitem(last=False)
+    cdfs, state = found
+    rng = np.random.default_rng(rule.seed)
+    rng.bit_generator.state = state
+    return cdfs, rng
 
 
 def _too_few(n_ref: int, n_cur: int, rule: DriftRule) -> str | None:

@@ -37,11 +37,22 @@ from .drift import (
     numeric_window_statistics,
 )
 
-__all__ = ["DriftGrid", "GridCalls", "call_grids", "categorical_grid", "numeric_grid"]
+__all__ = [
+    "DriftGrid",
+    "GridCalls",
+    "call_grids",
+    "categorical_grid",
+    "numeric_grid",
+    "numeric_grids",
+]
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+
+# Rows of a block in :func:`numeric_grids`: ~2**17 cells (1 MB of float64) per
+# temporary array, which stays in the cache instead of faulting in fresh pages.
+_BLOCK_CELLS = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,125 @@ def numeric_grid(
     p = ks_2samp_pvalue_array(stats.ks, n_ref, n_curs)
     enough = (n_curs >= rule.min_rows) & (n_ref >= rule.min_rows)
     return DriftGrid("numeric", np.asarray(stats.effects, np.float64), p, n_curs, enough)
+
+
+def numeric_grids(
+    columns: Sequence[tuple[Histogram, np.ndarray[Any, Any]]], rule: DriftRule
+) -> list[DriftGrid]:
+    """:func:`numeric_grid` of several columns at once: ``columns[i]`` is a reference
+    and its windows' ``[below, counts…, above]`` rows. Same numbers as one
+    :func:`numeric_grid` per column — every window's row goes through the same
+    floating-point operations in the same order — computed for the rows of every
+    column with as many bins together, in blocks of ~2**17 cells, with one p-value
+    call for all: twenty 50-bin features cost about what one did, and a 1000-bin score
+    column over 720 windows ~5× less than :func:`numeric_grid` (its whole-matrix
+    temporaries left the cache). Effect ``W₁ / σ_ref`` (σ from the reference's
+    :meth:`~liveeval.metrics.drift.Histogram.std`), test Kolmogorov–Smirnov
+    (Stephens' p-value); a column whose reference or some window has no numbers takes
+    :func:`numeric_grid`'s one-window path."""
+    out: list[DriftGrid | None] = [None] * len(columns)
+    # Columns by width: (column, reference row, float counts, rows per window).
+    by_width: dict[int, list[tuple[int, FloatArray, FloatArray, IntArray]]] = {}
+    for i, (reference, counts) in enumerate(columns):
+        r = np.concatenate([[reference.below], reference.counts, [reference.above]]).astype(
+            np.float64
+        )
+        cs = np.asarray(counts, dtype=np.float64)
+        n_curs = cs.sum(axis=1).astype(np.int64)
+        if int(r.sum()) == 0 or not n_curs.all() or cs.shape[0] == 0:
+            out[i] = numeric_grid(reference, counts, rule)
+            continue
+        by_width.setdefault(r.size, []).append((i, r, cs, n_curs))
+    ks_parts: list[FloatArray] = []
+    n_ref_parts: list[IntArray] = []
+    n_cur_parts: list[IntArray] = []
+    done: list[tuple[int, FloatArray, IntArray, int]] = []
+    for group in by_width.values():
+        ks, w1 = _numeric_rows(
+            [columns[i][0].edges for i, *_ in group],
+            [r for _, r, _, _ in group],
+            [cs for *_, cs, _ in group],
+            [n for *_, n in group],
+        )
+        at = 0
+        for i, r, _, n_curs in group:
+            reference = columns[i][0]
+            k = n_curs.size
+            ks_c, w1_c = ks[at : at + k], w1[at : at + k]
+            at += k
+            sigma = reference.std()
+            scale = sigma if sigma is not None and sigma > 0 else 0.0
+            effect = np.where(w1_c > 0, np.inf, 0.0) if scale == 0.0 else w1_c / scale
+            n_ref = int(r.sum())
+            ks_parts.append(ks_c)
+            n_ref_parts.append(np.full(k, n_ref, np.int64))
+            n_cur_parts.append(n_curs)
+            done.append((i, np.asarray(effect, np.float64), n_curs, n_ref))
+    if done:
+        p_all = ks_2samp_pvalue_array(
+            np.concatenate(ks_parts), np.concatenate(n_ref_parts), np.concatenate(n_cur_parts)
+        )
+        at = 0
+        for i, effect, n_curs, n_ref in done:
+            p = p_all[at : at + n_curs.size]
+            at += n_curs.size
+            enough = (n_curs >= rule.min_rows) & (n_ref >= rule.min_rows)
+            out[i] = DriftGrid("numeric", effect, p, n_curs, enough)
+    return [g for g in out if g is not None]
+
+
+def _numeric_rows(
+    edges: Sequence[FloatArray],
+    references: Sequence[FloatArray],
+    counts: Sequence[FloatArray],
+    totals: Sequence[IntArray],
+) -> tuple[FloatArray, FloatArray]:
+    """KS ``D`` and W₁ of every window row of columns with one width (each column's
+    reference row ``references[c]``, window rows ``counts[c]`` with sums ``totals[c]``
+    > 0), as :func:`~liveeval.metrics.drift.numeric_window_statistics` with
+    ``full=False`` computes them row by row."""
+    width = references[0].size
+    p = np.stack([r / int(r.sum()) for r in references])
+    cum_p = np.cumsum(p[:, :-1], axis=1)
+    widths = np.stack([np.diff(e) for e in edges])
+    rows = np.concatenate(counts)
+    n = np.concatenate(totals)
+    owner = np.repeat(np.arange(len(counts)), [c.shape[0] for c in counts])
+    ks = np.empty(rows.shape[0])
+    w1 = np.empty(rows.shape[0])
+    step = max(1, _BLOCK_CELLS // width)
+    single = len(counts) == 1
+    for a in range(0, rows.shape[0], step):
+        b = min(a + step, rows.shape[0])
+        q = rows[a:b] / n[a:b, None]
+        of = owner[a:b]
+        cdf_c = np.cumsum(q[:, :-1], axis=1)
+        d = np.subtract(cum_p[0] if single else cum_p[of], cdf_c, out=cdf_c)
+        w1[a:b] = _wasserstein_rows(widths[0] if single else widths[of], d)
+        running = np.cumsum(np.subtract(p[0] if single else p[of], q, out=q), axis=1)
+        ks[a:b] = np.max(np.abs(running, out=running), axis=1)
+    return ks, w1
+
+
+def _wasserstein_rows(widths: FloatArray, d: FloatArray) -> FloatArray:
+    """``_wasserstein_from_cdfs`` of a C-contiguous ``(rows, k + 1)`` matrix ``d``
+    (``widths``: ``(k,)`` or one row per row of ``d``), with the same operations on
+    every bin: ``(|d₀| + |d₁|) / 2`` per bin, ``(d₀² + d₁²) / (2 (|d₀| + |d₁|))`` where
+    ``F − G`` changes sign inside it, times the bin's width, summed per row. The bins
+    that cross are found by flat index (a 2-D ``nonzero`` cost ~10× more)."""
+    k = d.shape[1] - 1
+    d0, d1 = d[:, :-1], d[:, 1:]
+    ad = np.abs(d)
+    both = np.add(ad[:, :-1], ad[:, 1:])
+    crosses = np.flatnonzero(d0 * d1 < 0)
+    flat_d = d.reshape(-1)
+    at = crosses + crosses // k  # the bin's left edge in d's flat layout
+    a, b = flat_d[at], flat_d[at + 1]
+    crossing = (a * a + b * b) / (2.0 * both.reshape(-1)[crosses])
+    per_bin = np.divide(both, 2.0, out=both)
+    per_bin.reshape(-1)[crosses] = crossing
+    per_bin *= widths
+    return np.asarray(per_bin.sum(axis=-1), dtype=np.float64)
 
 
 def categorical_grid(
@@ -179,7 +309,14 @@ def _chi_square_p(r: FloatArray, c: FloatArray, rows: BoolArray) -> FloatArray:
         return out
     keep = (r[None, :] + c[at]) > 0
     nr = r.sum()
-    patterns, which = np.unique(keep, axis=0, return_inverse=True)
+    if keep.shape[1] <= 62:
+        # Each row's set of kept columns as one integer: a 1-D unique, ~10x faster than
+        # unique rows (the groups are the same; their order does not matter).
+        codes = keep.astype(np.int64) @ (np.int64(1) << np.arange(keep.shape[1], dtype=np.int64))
+        _, first, which = np.unique(codes, return_index=True, return_inverse=True)
+        patterns = keep[first]
+    else:
+        patterns, which = np.unique(keep, axis=0, return_inverse=True)
     which = np.asarray(which).reshape(-1)
     for g, pattern in enumerate(patterns):
         members = np.flatnonzero(which == g)

@@ -22,6 +22,7 @@ import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -39,7 +40,7 @@ from ..metrics.drift import (
     measure_numeric,
     measure_numeric_windows,
 )
-from ..metrics.drift_grid import DriftGrid, GridCalls, call_grids, categorical_grid, numeric_grid
+from ..metrics.drift_grid import DriftGrid, GridCalls, call_grids, categorical_grid
 from ..monitor.drift import ColumnDrift, Role, histogram_from_store
 from ..monitor.windows import ceil_to, floor_to
 from ..store.interface import (
@@ -55,6 +56,7 @@ from ..store.interface import (
     StatisticsSource,
     StoredReference,
 )
+from ._drift_kept import NumericColumn, kept_numeric_grids
 
 if TYPE_CHECKING:
     from .core import Service
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = ["Reference", "drift", "drift_of", "parse_reference"]
 
 _EPOCH = datetime(1970, 1, 1)
+_SECOND = timedelta(seconds=1)
 _SCORE_EDGES = np.linspace(0.0, 1.0, SCORE_BINS + 1)
 # More windows than this in one drift answer: the most recent ones.
 MAX_DRIFT_WINDOWS = 2_000
@@ -222,6 +225,18 @@ def drift_of(
         version,
     )
     scores: ScoreWindows | None = None
+    # A source whose reads may run at once (each on its own cursor; DuckDB releases
+    # the GIL while it runs a query) reads the windows' scores, and a reference whose
+    # scope does not depend on the windows, beside the windows' features.
+    pending_scores: Future[ScoreWindows] | None = None
+    pending_ref: Future[tuple[_Resolved, dict[tuple[Role, str], Histogram]]] | None = None
+    if getattr(source, "concurrent_reads", False):
+        pool = _read_pool()
+        if pos_label is not None:
+            pending_scores = pool.submit(_score_windows, source, scope, every, classes, pos_label)
+        if ref.before is None:
+            pending_ref = pool.submit(_resolve_scored, source, ref, model, classes, pos_label)
+    score_ref: dict[tuple[Role, str], Histogram] | None = None
     # Until a feature's bins are fixed (10,000 numbers), each read bins it on the
     # numbers stored so far: a load between the two reads can move those edges, so
     # read again until both sides agree (a store taking traffic, as the live demo's).
@@ -230,12 +245,19 @@ def drift_of(
         if scores is None:
             # After the features' read (which waits for a PostgreSQL store's rolls).
             scores = ScoreWindows.of({})
-            if pos_label is not None:
+            if pending_scores is not None:
+                scores = pending_scores.result()
+            elif pos_label is not None:
                 scores = _score_windows(source, scope, every, classes, pos_label)
         # The windows with features or scores (a model may log scores and no features).
         starts = sorted({*current.starts, *scores.starts})[-MAX_DRIFT_WINDOWS:]
         first = bisect_left(current.starts, starts[0]) if starts else len(current.starts)
-        resolved = _resolve(source, ref, model, starts[0] if starts else scope.since)
+        if pending_ref is not None:
+            resolved, score_ref = pending_ref.result()
+            pending_ref = None
+        else:
+            resolved = _resolve(source, ref, model, starts[0] if starts else scope.since)
+            score_ref = None
         ref_hists = resolved.features
         present = current.rows[first:] > 0
         if _same_edges(ref_hists, current, present):
@@ -263,17 +285,32 @@ def drift_of(
         if ref_h is not None and name in slot and present[:, slot[name]].any():
             columns.append(_feature_column(current, first, placed, slot[name], ref_h, grid_rule))
     if scores is not None and scores.starts:
-        score_ref = resolved.score_columns(source, classes, pos_label)
+        if score_ref is None:
+            score_ref = resolved.score_columns(source, classes, pos_label)
         if score_ref:
             columns += _score_columns(scores, score_ref, starts, grid_rule)
+    # The numeric columns' grids together, reusing kept cells of unchanged windows.
+    numeric = [column for column in columns if column.counts is not None]
+    if numeric:
+        window_keys = np.array([(s - _EPOCH) // _SECOND for s in starts], dtype=np.int64)
+        found = kept_numeric_grids(
+            [
+                NumericColumn((n.role, n.name), n.reference, n.counts, window_keys[n.windows])
+                for n in numeric
+                if n.counts is not None
+            ],
+            grid_rule,
+        )
+        for column, grid in zip(numeric, found, strict=True):
+            column.grid, column.counts = grid, None
 
     grid_calls, tests = call_grids([c.grid for c in columns], rule)
     text = rule.describe(tests)
     # Column-wise: every column's cells as JSON at once, then one sort of all cells by
     # (window, drifted first, effect over threshold descending, name).
     cells: list[dict[str, Any]] = []
-    keys: list[np.ndarray[Any, Any]] = [np.zeros(0, np.int64) for _ in range(4)]
-    owners: list[tuple[_Column, GridCalls, int]] = []
+    # Per cell: its window, 0 if drifted, −effect / threshold, its column, its index there.
+    parts: list[list[np.ndarray[Any, Any]]] = [[], [], [], [], []]
     for c, (column, calls) in enumerate(zip(columns, grid_calls, strict=True)):
         threshold = column.threshold = rule.threshold(column.grid.kind)
         effects = column.grid.effect
@@ -286,16 +323,23 @@ def drift_of(
             column.grid.rows_current.tolist(),
         )
         cells += _cells(column)
-        owners += [(column, calls, j) for j in range(effects.size)]
         scaled = np.where(np.isnan(effects), -1.0, effects)
         if threshold > 0:
             scaled = scaled / threshold
-        keys = [
-            np.concatenate([keys[0], column.windows]),
-            np.concatenate([keys[1], (~calls.drifted).astype(np.int64)]),
-            np.concatenate([keys[2], -scaled]),
-            np.concatenate([keys[3], np.full(effects.size, c, np.int64)]),
-        ]
+        for part, values in zip(
+            parts,
+            (
+                column.windows,
+                (~calls.drifted).astype(np.int64),
+                -scaled,
+                np.full(effects.size, c, np.int64),
+                np.arange(effects.size, dtype=np.int64),
+            ),
+            strict=True,
+        ):
+            part.append(values)
+    keys = [np.concatenate(part) if part else np.zeros(0, np.int64) for part in parts]
+    owner_column, owner_cell = keys[3].tolist(), keys[4].tolist()
     # Names rank by text; columns of one name keep their order (a stable sort).
     rank = {n: r for r, n in enumerate(sorted({column.name for column in columns}))}
     name_rank = np.array([rank[column.name] for column in columns], np.int64)[keys[3]]
@@ -309,7 +353,7 @@ def drift_of(
     if intervals:
         for i, members in enumerate(by_window):
             for k in members:
-                interval = _interval(owners[k][0], i, rule)
+                interval = _interval(columns[owner_column[k]], i, rule)
                 cells[k].update(
                     {"effect_lower": interval["lower"], "effect_upper": interval["upper"]}
                 )
@@ -318,7 +362,8 @@ def drift_of(
     if starts:
         last = len(starts) - 1
         for k in by_window[last]:
-            column, calls, j = owners[k]
+            c, j = owner_column[k], owner_cell[k]
+            column, calls = columns[c], grid_calls[c]
             # The latest window is what a user reads first: measured in full, with intervals
             # (one measurement with the rule's bootstrap gives both).
             measured = column.measure(last, rule)
@@ -341,7 +386,7 @@ def drift_of(
                 "start": start.isoformat(),
                 "end": (start + every).isoformat(),
                 "drifted": sorted(cells[k]["name"] for k in members[:called_here]),
-                "columns": [cells[k] for k in members],
+                "columns": list(map(cells.__getitem__, members)),
             }
             for start, members, called_here in zip(starts, by_window, drifted_in, strict=True)
         ],
@@ -384,6 +429,9 @@ class _Column:
     scalar: bool = False
     # Per cell, as the answer shows them: effect, p-value, adjusted p, drifted, status, rows.
     cells: tuple[Sequence[Any], ...] = ()
+    # A numeric column's window rows ``[below, counts…, above]`` until its grid is
+    # computed with the others' (then ``None``).
+    counts: np.ndarray[Any, np.dtype[np.int64]] | None = None
 
     def measure(self, i: int, rule: DriftRule) -> DriftMeasurement:
         """Window ``i`` measured in full (with ``rule``'s bootstrap interval), or the
@@ -488,10 +536,10 @@ def _feature_column(
     upload's)."""
     rows = current.rows[first:, f]
     at = np.flatnonzero(rows > 0)
-    local = {int(w): i for i, w in enumerate(placed.tolist())}
 
     def histogram(w: int) -> Histogram:
-        h = current.histogram(first + local[w], f)
+        # ``placed`` rises with the windows: window ``w``'s row is where it sits there.
+        h = current.histogram(first + int(np.searchsorted(placed, w)), f)
         assert h is not None
         return histogram_from_store(h)
 
@@ -508,8 +556,9 @@ def _feature_column(
             return _Column("feature", current.names[f], ref, grid, windows, histogram)
         counts = bins[:, : b + 2]
         scalar = bool(not ref.numeric_rows or not counts.sum(axis=1).all())
-        grid = numeric_grid(ref, counts, rule)
-        return _Column("feature", current.names[f], ref, grid, windows, histogram, scalar=scalar)
+        return _Column(
+            "feature", current.names[f], ref, _NO_GRID, windows, histogram, scalar, counts=counts
+        )
     values, counts = current.categories[f]
     kept = counts[first:][at]
     other = current.strings[first:, f][at] - kept.sum(axis=1)
@@ -551,10 +600,11 @@ def _score_columns(
                 "score",
                 "score",
                 ref_scores,
-                numeric_grid(ref_scores, full, rule),
+                _NO_GRID,
                 at,
                 lambda i: Histogram(edges=_SCORE_EDGES, counts=current.scores[row_of[i]]),
                 scalar=scalar,
+                counts=full,
             )
         )
     ref_predicted = reference.get(("prediction", "predicted label"))
@@ -588,6 +638,10 @@ def _score_columns(
 
 
 _SIDES = ("negative", "positive")
+# A numeric column's grid until :func:`kept_numeric_grids` computes it.
+_NO_GRID = DriftGrid(
+    "numeric", np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.bool_)
+)
 
 
 def _score_windows(
@@ -725,6 +779,33 @@ def _resolve(
             "file_rows": stored.rows,
         },
     )
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _read_pool() -> ThreadPoolExecutor:
+    """The threads that run a drift read's other store reads (made on first use)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(2, thread_name_prefix="liveeval-drift-read"))
+        return _POOL[0]
+
+
+def _resolve_scored(
+    source: StatisticsSource,
+    ref: Reference,
+    model: str,
+    classes: tuple[Any, ...] | None,
+    pos_label: Any,
+) -> tuple[_Resolved, dict[tuple[Role, str], Histogram]]:
+    """A reference that does not depend on the windows (not ``previous:``), with its
+    score columns when the model has a positive class (else none)."""
+    resolved = _resolve(source, ref, model, None)
+    if pos_label is None:
+        return resolved, {}
+    return resolved, resolved.score_columns(source, classes, pos_label)
 
 
 def _same_edges(

@@ -68,6 +68,9 @@ class DuckEngine:
         when another process holds the store.
     """
 
+    # Reads may run at once from several threads (each takes its own cursor).
+    concurrent_reads = True
+
     def __init__(self, path: str | Path) -> None:
         location = Path(path)
         if str(path) != ":memory:" and location.is_dir():

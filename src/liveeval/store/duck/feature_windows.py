@@ -32,6 +32,13 @@ def feature_bins(cur: duckdb.DuckDBPyConnection, model: str) -> dict[str, tuple[
     """The fixed bin edges of every numeric feature of ``model``: frozen ones, and for
     features with fewer stored numbers than the freeze threshold, the edges the same
     rule gives over the numbers stored so far (they may still change)."""
+    return _bins(cur, model)[0]
+
+
+def _bins(
+    cur: duckdb.DuckDBPyConnection, model: str
+) -> tuple[dict[str, tuple[float, ...]], set[str]]:
+    """:func:`feature_bins`, and the names of the features whose bins are frozen."""
     frozen = dict(
         cur.execute("SELECT name, edges FROM feature_bins WHERE model = ?", [model]).fetchall()
     )
@@ -53,7 +60,7 @@ def feature_bins(cur: duckdb.DuckDBPyConnection, model: str) -> dict[str, tuple[
             [levels, model, pending],
         ).fetchall():
             out[str(name)] = tuple(fixed_edges(quantiles))
-    return dict(sorted(out.items()))
+    return dict(sorted(out.items())), {str(name) for name in frozen}
 
 
 def feature_windows(
@@ -102,13 +109,7 @@ def feature_window_arrays(
     ).to_arrow_table()
     if totals.num_rows == 0:
         return FeatureWindows.empty()
-    edges = feature_bins(cur, scope.model)
-    frozen = {
-        r[0]
-        for r in cur.execute(
-            "SELECT name FROM feature_bins WHERE model = ?", [scope.model]
-        ).fetchall()
-    }
+    edges, frozen = _bins(cur, scope.model)
     wanted = set(totals.column("name").to_pylist())
     provisional = sorted(n for n in wanted if n in edges and n not in frozen)
     scanned = _scan_bins(cur, scope, every, provisional, edges) if provisional else None
@@ -209,11 +210,17 @@ def _arrays(
         for c in ("rows", "missing", "strings")
     }
     dense = np.zeros((size, FEATURE_WIDTH), dtype=np.int64)
-    valid = pc.is_valid(totals.column("bins"))
-    binned = totals.filter(valid)
-    if binned.num_rows:
-        at = valid.to_numpy(zero_copy_only=False)
-        add_rows(dense, cell[at], list_matrix(binned.column("bins"), FEATURE_WIDTH, native=True))
+    lists = totals.column("bins")
+    if lists.null_count == 0:  # every row has numbers' bins: no filter (a copy) needed
+        add_rows(dense, cell, list_matrix(lists, FEATURE_WIDTH, native=True))
+    else:
+        valid = pc.is_valid(lists)
+        binned = totals.filter(valid)
+        if binned.num_rows:
+            at = valid.to_numpy(zero_copy_only=False)
+            add_rows(
+                dense, cell[at], list_matrix(binned.column("bins"), FEATURE_WIDTH, native=True)
+            )
     if scanned is not None and scanned.num_rows:
         sw = np.searchsorted(windows, scanned.column("w").to_numpy())
         sn = _slots(scanned.column("name"), slot)
