@@ -307,7 +307,9 @@ def test_rollups_do_not_depend_on_arrival_order_or_batching(tmp_path, request, s
     order = list(rng.permutation(len(base.arrivals)))
     shuffled = Scenario([base.arrivals[i] for i in order], base.classes, 1.0, False)
     kw: dict[str, Any] = {"classes": shuffled.classes, "pos_label": 1.0}
-    for engine in ("duckdb-file", "duckdb-memory", "postgresql"):
+    # Each seed on PostgreSQL and one DuckDB flavour (the file and in-memory stores
+    # share every line of their load and read code).
+    for engine in ("duckdb-file" if seed == 1 else "duckdb-memory", "postgresql"):
         source = open_engine(engine, tmp_path / f"{engine}-{seed}", shuffled, request)
         try:
             every = dt.timedelta(hours=3)
