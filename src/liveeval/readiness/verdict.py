@@ -401,7 +401,7 @@ def _one_undeclared_class(evaluation: EvaluationResult, metric: str) -> bool:
     that compares classes."""
     spec = METRICS.get(metric)
     compares = spec is None or spec.family in ("confusion", "averaged", "ranking", "calibration")
-    return len(evaluation.labels) < 2 and compares
+    return len(evaluation.labels) == 1 and compares
 
 
 def _consequence(metric: str, value: float) -> str:

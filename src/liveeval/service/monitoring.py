@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import LiveevalError
 from ..metrics.labels import Label
 from ..metrics.registry import metric_names, metric_spec
+from ..metrics.result import MetricResult
 from ..monitor.estimate import PerformanceEstimator
 from ..monitor.multiclass import MulticlassEstimator
 from ..monitor.windows import (
@@ -182,7 +183,7 @@ def windows_of(
         "label_delay": delays,
         "windows": [
             {
-                **window_dict(w, chosen),
+                **window_dict(w, chosen, requested=metrics is not None),
                 "estimate": estimates.get((w.start, w.version, w.segment)),
                 "business": money,
             }
@@ -406,16 +407,21 @@ def _label_delay(source: StatisticsSource, scope: Scope) -> dict[str, Any] | Non
         return None
 
 
-def window_dict(window: Window, metrics: tuple[str, ...]) -> dict[str, Any]:
-    """One window as JSON: counts, coverage, state and the chosen metrics."""
+def window_dict(
+    window: Window, metrics: tuple[str, ...], *, requested: bool = False
+) -> dict[str, Any]:
+    """One window as JSON: counts, coverage, state and the chosen metrics. ``requested``
+    (the metrics were named in the request): a named metric the window cannot give is
+    present, undefined, with the reason."""
     shown: dict[str, Any] = {}
     confusion = None
+    got = {} if window.result is None else window.result.metrics
+    for name in metrics:
+        if name in got:
+            shown[name] = metric_dict(got[name])
+        elif requested:
+            shown[name] = metric_dict(_not_measured(window, name))
     if window.result is not None:
-        shown = {
-            name: metric_dict(window.result.metrics[name])
-            for name in metrics
-            if name in window.result.metrics
-        }
         if window.labelled:  # before labels there is no confusion matrix to show
             confusion = {
                 "labels": list(window.result.labels),
@@ -435,3 +441,17 @@ def window_dict(window: Window, metrics: tuple[str, ...]) -> dict[str, Any]:
         "confusion_matrix": confusion,
         "notes": list(window.notes),
     }
+
+
+def _not_measured(window: Window, name: str) -> MetricResult:
+    """A named metric a window does not give, undefined, saying why."""
+    spec = metric_spec(name)
+    if not window.predictions:
+        why = "no predictions in this window"
+    elif spec.family in ("operational", "business") or window.labelled:
+        why = spec.undefined_when
+    else:
+        why = "no labelled predictions in this window yet"
+    return MetricResult.undefined(
+        name, f"undefined: {why}", n=window.predictions, higher_is_better=spec.higher_is_better
+    )

@@ -1,0 +1,108 @@
+"""Models known only from their logs (no classes declared): what their reads can say
+before and while labels arrive — on a DuckDB and a PostgreSQL store alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from liveeval.api import ServerConfig, create_app
+
+ENGINES = ["duckdb", "postgresql"]
+
+
+@pytest.fixture(params=ENGINES)
+def app(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "postgresql":
+        from tests.store.scenario import postgres_location
+
+        store = postgres_location(request)
+    else:
+        store = str(tmp_path / "store.duckdb")
+    config = ServerConfig(store=store, models=[], metrics_cache_seconds=0.0)
+    with TestClient(create_app(config)) as c:
+        yield c
+
+
+def send(app: TestClient, predictions: list[dict], outcomes: list[dict] | None = None) -> None:
+    r = app.post("/v1/predictions", json={"predictions": predictions})
+    assert r.status_code == 200, r.text
+    if outcomes:
+        r = app.post("/v1/outcomes", json={"outcomes": outcomes})
+        assert r.status_code == 200, r.text
+
+
+COMPARING = ["precision", "recall", "f1", "f2", "balanced_accuracy", "f1_macro", "recall_weighted"]
+
+
+def test_a_model_labelled_with_one_class_so_far_has_no_zero_width_intervals(app):
+    for rows in (1, 3, 50):
+        _one_class_model(app, rows)
+
+
+def _one_class_model(app: TestClient, rows: int) -> None:
+    model = f"alls{rows}"
+    send(
+        app,
+        [{"id": f"{model}-{i}", "model": model, "label": "spam"} for i in range(rows)],
+        [{"prediction_id": f"{model}-{i}", "label": "spam"} for i in range(rows)],
+    )
+    body = app.get(f"/v1/models/{model}/metrics").json()
+    metrics = body["metrics"]
+    for name in COMPARING:
+        m = metrics[name]
+        assert m["value"] == 1.0 and m["lower"] is None and m["upper"] is None, name
+        assert m["reason"].startswith(
+            f"only class 'spam' occurs and no other class is declared, so {name} compares nothing"
+        )
+    # Accuracy keeps its honest interval: it does not need a second class.
+    assert metrics["accuracy"]["lower"] < 0.95 and metrics["accuracy"]["upper"] == 1.0
+    verdict = app.get(f"/v1/models/{model}/metrics?profile=spam").json()["verdict"]
+    assert verdict["status"] == "inconclusive"
+    # The overview and the windows still render the model.
+    overview = app.get("/v1/overview?window=1h&size=15m").json()
+    card = next(c for c in overview["models"] if c["model"] == model)
+    assert card["versions"][0]["labelled"] == rows
+    windows = app.get(f"/v1/models/{model}/windows?size=1h&metrics=recall").json()["windows"]
+    assert windows[-1]["metrics"]["recall"]["lower"] is None
+
+
+def test_a_logged_model_without_labels_reports_failures_and_latency_on_every_read(app):
+    failed = [
+        {"id": f"e{i}", "model": "errs", "status": "error", "error_type": "AB"[i % 2]}
+        for i in range(30)
+    ]
+    served = [
+        {"id": f"l{i}", "model": "lat", "label": i % 2, "score": 0.4, "latency_total_s": t}
+        for i, t in enumerate((5e-324, 1e-320, 0.001))
+    ]
+    send(app, failed + served)
+
+    errs = app.get("/v1/models/errs/metrics").json()
+    assert errs["predictions"] == 30 and errs["labelled"] == 0
+    assert errs["metrics"]["failed_prediction_rate"]["value"] == 1.0
+    assert errs["metrics"]["failed_prediction_rate"]["lower"] < 1.0
+    assert errs["confusion_matrix"] is None
+    lat = app.get("/v1/models/lat/metrics").json()["metrics"]
+    assert lat["failed_prediction_rate"]["value"] == 0.0
+    assert lat["latency_max_seconds"]["value"] == pytest.approx(0.001, rel=0.02)
+
+    overview = app.get("/v1/overview?window=1h&size=15m").json()
+    cards = {c["model"]: c["versions"][0]["metrics"] for c in overview["models"]}
+    assert cards["errs"]["failed_prediction_rate"]["value"] == 1.0
+    assert "latency_p95_seconds" in cards["lat"]
+
+    asked = "metrics=failed_prediction_rate&metrics=latency_p95_seconds&metrics=recall"
+    window = app.get(f"/v1/models/errs/windows?size=1h&{asked}").json()["windows"][-1]
+    assert list(window["metrics"]) == ["failed_prediction_rate", "latency_p95_seconds", "recall"]
+    assert window["metrics"]["failed_prediction_rate"]["value"] == 1.0
+    assert window["metrics"]["latency_p95_seconds"]["value"] is None
+    assert window["metrics"]["latency_p95_seconds"]["reason"] == "undefined: no latencies recorded"
+    assert window["metrics"]["recall"]["reason"] == (
+        "undefined: no labelled predictions in this window yet"
+    )
+
+    versions = app.get("/v1/models/lat/versions").json()["versions"]
+    assert "latency_p95_seconds" in versions[0]["metrics"]
