@@ -106,3 +106,64 @@ def test_a_logged_model_without_labels_reports_failures_and_latency_on_every_rea
 
     versions = app.get("/v1/models/lat/versions").json()["versions"]
     assert "latency_p95_seconds" in versions[0]["metrics"]
+
+
+def test_drift_of_a_logged_binary_model_compares_its_score_with_the_positive_class_inferred(app):
+    from datetime import datetime, timedelta
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    t0 = datetime(2026, 11, 20)
+    predictions, outcomes = [], []
+    for day, shift in ((0, 0.0), (1, 0.3)):
+        for i in range(150):
+            y = int(rng.integers(0, 2))
+            key = f"u{day}-{i}"
+            score = float(np.clip(0.3 + shift + 0.3 * y + rng.normal(0, 0.1), 0, 1))
+            ts = (t0 + timedelta(days=day, minutes=i)).isoformat()
+            predictions.append({"id": key, "model": "u01", "label": y, "score": score, "ts": ts})
+            outcomes.append({"prediction_id": key, "label": y})
+    send(app, predictions, outcomes)
+    assert app.get("/v1/models/u01/metrics").json()["pos_label"] == 1
+    d = app.get(
+        "/v1/models/u01/drift?reference=previous:1d&window=1d&since=2026-11-21T00:00:00Z"
+    ).json()
+    assert d["reference"]["since"] == "2026-11-20T00:00:00"
+    cells = {c["name"]: c["status"] for c in d["latest"]["columns"]}
+    assert cells == {"score": "drifted", "predicted label": "not_drifted", "label": "not_drifted"}
+    assert d["reason"] is None
+
+
+def test_drift_without_a_window_answers_why_and_places_no_reference_in_1970(app):
+    send(app, [{"id": "s1", "model": "spam", "label": "no", "score": 0.2}])
+    send(app, [{"id": "n1", "model": "plain", "label": "no"}])
+    d = app.get("/v1/models/spam/drift?reference=previous:1d&window=1d").json()
+    assert d["windows"] == [] and d["latest"]["columns"] == []
+    assert (d["reference"]["since"], d["reference"]["until"]) == (None, None)
+    assert d["reference"]["reason"] == (
+        "'previous:1d' is the time just before the first window, and there is none"
+    )
+    assert d["reason"] == (
+        "no window to compare: no prediction in the range carries features, and scores are "
+        "not compared: score histograms need a binary model with a known positive class; "
+        "model 'spam' has labels ['no'] (give pos_label)"
+    )
+    d = app.get("/v1/models/plain/drift?reference=previous:1d&window=1d").json()
+    assert d["reason"] == (
+        "no window to compare: no prediction in the range carries features or a score"
+    )
+
+
+def test_estimation_of_a_scored_model_with_one_label_so_far_names_that_cause(app):
+    send(
+        app,
+        [{"id": "o1", "model": "one", "label": 1, "score": 0.7}],
+        [{"prediction_id": "o1", "label": 1}],
+    )
+    estimation = app.get("/v1/models/one/windows?size=15m").json()["estimation"]
+    assert estimation == {
+        "available": False,
+        "reason": "only label 1 seen so far, so the model's classes are unknown: estimation "
+        "needs two classes; declare classes (and pos_label, for a score) to estimate",
+    }

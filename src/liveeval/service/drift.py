@@ -78,9 +78,12 @@ class Reference:
     before: timedelta | None = None
     upload: str | None = None
 
-    def scope(self, model: str, first_window: datetime | None) -> Scope:
+    def scope(self, model: str, first_window: datetime | None) -> Scope | None:
+        """The reference's predictions; None for ``previous:`` without a first window."""
         if self.before is not None:
-            end = first_window or _EPOCH
+            if first_window is None:
+                return None
+            end = first_window
             try:
                 return Scope(model, end - self.before, end)
             except OverflowError:  # before year 1: from the beginning
@@ -229,9 +232,9 @@ def drift_of(
         current = source.feature_window_arrays(scope, every, features)
         if scores is None:
             # After the features' read (which waits for a PostgreSQL store's rolls).
-            scores = ScoreWindows.of({})
-            if pos_label is not None:
-                scores = _score_windows(source, scope, every, classes, pos_label)
+            scores, unscored = ScoreWindows.of({}), None
+            if pos_label is not None or classes is None:
+                scores, unscored = _score_windows(source, scope, every, classes, pos_label)
         # The windows with features or scores (a model may log scores and no features).
         starts = sorted({*current.starts, *scores.starts})[-MAX_DRIFT_WINDOWS:]
         first = bisect_left(current.starts, starts[0]) if starts else len(current.starts)
@@ -315,6 +318,11 @@ def drift_of(
                 )
 
     latest: list[dict[str, Any]] = []
+    reason = None if unscored is None else f"scores are not compared: {unscored}"
+    if not starts:
+        reason = "no window to compare: no prediction in the range carries features" + (
+            f", and {reason}" if reason else " or a score"
+        )
     if starts:
         last = len(starts) - 1
         for k in by_window[last]:
@@ -336,6 +344,7 @@ def drift_of(
             "start": starts[-1].isoformat() if starts else None,
             "columns": latest,
         },
+        "reason": reason,
         "windows": [
             {
                 "start": start.isoformat(),
@@ -596,14 +605,23 @@ def _score_windows(
     every: timedelta,
     classes: tuple[Any, ...] | None,
     pos_label: Any,
-) -> ScoreWindows:
+) -> tuple[ScoreWindows, str | None]:
     """The windows' scores as arrays: in one read where the source answers them so,
-    else from its score histograms."""
-    if isinstance(source, ScoreWindowSource):
-        return source.score_window_arrays(scope, every, classes=classes, pos_label=pos_label)
-    return ScoreWindows.of(
-        source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
-    )
+    else from its score histograms. Without ``pos_label`` the store's score read infers
+    it from the labels (1 of 0/1 or -1/1, as the metrics read); for other labels there
+    are no score windows, and why."""
+    try:
+        if isinstance(source, ScoreWindowSource):
+            found = source.score_window_arrays(scope, every, classes=classes, pos_label=pos_label)
+        else:
+            found = ScoreWindows.of(
+                source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
+            )
+    except ValidationError as exc:
+        if pos_label is not None:
+            raise
+        return ScoreWindows.of({}), str(exc)
+    return found, None
 
 
 def _score_reference(ref: ScoreHistogram | None) -> dict[tuple[Role, str], Histogram]:
@@ -656,7 +674,12 @@ class _Resolved:
             return _uploaded_score_reference(self.stored)
         if self.scope is None:
             return {}
-        found = source.score_histograms(self.scope, None, classes=classes, pos_label=pos_label)
+        try:
+            found = source.score_histograms(self.scope, None, classes=classes, pos_label=pos_label)
+        except ValidationError:
+            if pos_label is not None:
+                raise
+            return {}  # an undeclared model whose reference labels give no positive class
         return _score_reference(next(iter(found.values()), None))
 
     def describe(self, shown: dict[str, Histogram]) -> dict[str, Any]:
@@ -686,6 +709,12 @@ def _resolve(
     """
     if ref.upload is None:
         scope = ref.scope(model, first_window)
+        if scope is None:
+            return _Resolved(
+                ref.text, {}, {},
+                extra={"reason": f"{ref.text!r} is the time just before the first window, and "
+                       "there is none"},
+            )  # fmt: skip
         merged = source.feature_windows(scope, None, None)
         found: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
         return _Resolved(

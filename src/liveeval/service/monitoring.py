@@ -351,6 +351,15 @@ def _multiclass_estimates(
     except LiveevalError as exc:
         return {"available": False, "reason": str(exc)}, none
     if not hists:
+        seen = max((w.result.labels for w in found if w.result is not None), key=len, default=())
+        if classes is None and len(seen) < 2:
+            # A model known only from its logs: its classes are the labels seen so far.
+            what = f"only label {seen[0]!r} seen so far" if seen else "no label seen yet"
+            return {
+                "available": False,
+                "reason": f"{what}, so the model's classes are unknown: estimation needs two "
+                "classes; declare classes (and pos_label, for a score) to estimate",
+            }, none
         return {
             "available": False,
             "reason": "estimation needs scores (binary) or class probabilities (multiclass, "
