@@ -420,15 +420,15 @@ def window_dict(
     window: Window, metrics: tuple[str, ...], *, requested: bool = False
 ) -> dict[str, Any]:
     """One window as JSON: counts, coverage, state and the chosen metrics. ``requested``
-    (the metrics were named in the request): a named metric the window cannot give is
-    present, undefined, with the reason."""
+    (the metrics were named in the request): a named metric a window with predictions
+    cannot give is present, undefined, with the reason (an empty window has none)."""
     shown: dict[str, Any] = {}
     confusion = None
     got = {} if window.result is None else window.result.metrics
     for name in metrics:
         if name in got:
             shown[name] = metric_dict(got[name])
-        elif requested:
+        elif requested and window.predictions:  # an empty window's state says why
             shown[name] = metric_dict(_not_measured(window, name))
     if window.result is not None:
         if window.labelled:  # before labels there is no confusion matrix to show
@@ -455,9 +455,7 @@ def window_dict(
 def _not_measured(window: Window, name: str) -> MetricResult:
     """A named metric a window does not give, undefined, saying why."""
     spec = metric_spec(name)
-    if not window.predictions:
-        why = "no predictions in this window"
-    elif spec.family in ("operational", "business") or window.labelled:
+    if spec.family in ("operational", "business") or window.labelled:
         why = spec.undefined_when
     else:
         why = "no labelled predictions in this window yet"
