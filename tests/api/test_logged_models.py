@@ -167,3 +167,10 @@ def test_estimation_of_a_scored_model_with_one_label_so_far_names_that_cause(app
         "reason": "only label 1 seen so far, so the model's classes are unknown: estimation "
         "needs two classes; declare classes (and pos_label, for a score) to estimate",
     }
+
+
+def test_drift_against_a_reference_without_predictions_says_so(app):
+    send(app, [{"id": "r1", "model": "feat", "label": "a", "features": {"x": 1.0}}])
+    d = app.get("/v1/models/feat/drift?reference=previous:1d&window=1h").json()
+    assert len(d["windows"]) == 1 and d["windows"][0]["columns"] == []
+    assert d["reason"] == "the reference 'previous:1d' holds no predictions to compare with"

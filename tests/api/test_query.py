@@ -156,3 +156,9 @@ def test_a_version_no_prediction_can_carry_is_a_422_naming_the_accepted_form(log
         "(201 characters): a segment is at most 200 characters, as predictions name it"
     )
     assert logged.get("/v1/models/ext/metrics?version=unversioned&segment=").status_code == 200
+
+
+def test_comparing_a_version_with_itself_is_a_422(logged):
+    r = logged.get("/v1/models/ext/compare?a=v1&b=v1")
+    assert r.status_code == 422
+    assert r.json()["detail"] == "a and b are both 'v1': compare two different versions"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -102,6 +102,8 @@ def lifecycle_router(
         the difference (b − a) and whether it is significant; the flip rate (share of
         inputs predicted by both whose label differs) and score differences on the same
         inputs."""
+        if a == b:
+            raise HTTPException(422, f"a and b are both {a!r}: compare two different versions")
         start, end = time_range(since, until)
         step = parse_window(every) if every else None
         return await run_in_threadpool(

@@ -260,6 +260,7 @@ def drift_of(
         names = [n for n in names if n in features]
 
     columns: list[_Column] = []
+    compared = bool(ref_hists)  # whether the reference holds anything to compare with
     slot = {n: f for f, n in enumerate(current.names)}
     for name in names:
         ref_h = ref_hists.get(name)
@@ -267,6 +268,7 @@ def drift_of(
             columns.append(_feature_column(current, first, placed, slot[name], ref_h, grid_rule))
     if scores is not None and scores.starts:
         score_ref = resolved.score_columns(source, classes, pos_label)
+        compared |= bool(score_ref)
         if score_ref:
             columns += _score_columns(scores, score_ref, starts, grid_rule)
 
@@ -323,6 +325,8 @@ def drift_of(
         reason = "no window to compare: no prediction in the range carries features" + (
             f", and {reason}" if reason else " or a score"
         )
+    elif not compared:
+        reason = f"the reference {ref.text!r} holds no predictions to compare with"
     if starts:
         last = len(starts) - 1
         for k in by_window[last]:
