@@ -174,3 +174,13 @@ def test_drift_against_a_reference_without_predictions_says_so(app):
     d = app.get("/v1/models/feat/drift?reference=previous:1d&window=1h").json()
     assert len(d["windows"]) == 1 and d["windows"][0]["columns"] == []
     assert d["reason"] == "the reference 'previous:1d' holds no predictions to compare with"
+
+
+def test_estimation_of_windows_finer_than_the_bucket_is_not_phrased_as_a_user_error(app):
+    send(app, [{"id": "f1", "model": "fine", "label": 1, "score": 0.7}])
+    estimation = app.get("/v1/models/fine/windows?size=5m").json()["estimation"]
+    assert estimation == {
+        "available": False,
+        "reason": "estimates are made for windows of whole 15-minute buckets (15m, 1h, 1d …), "
+        "not of 5m",
+    }

@@ -37,6 +37,7 @@ from ..report.model import metric_dict
 from ..store import Scope
 from ..store.interface import (
     MAX_PROBA_CLASSES,
+    ROLLUP_BUCKET,
     ClassScoreHistograms,
     ScoreHistogram,
     StatisticsSource,
@@ -219,6 +220,14 @@ def _estimates(
     none: dict[tuple[datetime, str | None, str | None], dict[str, Any]] = {}
     if by:
         return {"available": False, "reason": "not estimated per version or segment group"}, none
+    if every % ROLLUP_BUCKET:
+        # The scores are kept per 15-minute bucket: not a mistake the reader can fix.
+        minutes = int(ROLLUP_BUCKET.total_seconds() // 60)
+        return {
+            "available": False,
+            "reason": f"estimates are made for windows of whole {minutes}-minute buckets "
+            f"(15m, 1h, 1d …), not of {_shown_size(every)}",
+        }, none
     if pos_label is None:
         return _multiclass_estimates(source, scope, every, found, classes)
     try:
@@ -450,6 +459,10 @@ def window_dict(
         "confusion_matrix": confusion,
         "notes": list(window.notes),
     }
+
+
+def _shown_size(every: timedelta) -> str:
+    return str(WindowSize(every=every))
 
 
 def _not_measured(window: Window, name: str) -> MetricResult:
