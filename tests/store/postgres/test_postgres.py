@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import json
 import threading
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -218,7 +219,7 @@ def test_a_batch_of_parallel_rows_is_written_as_two_halves_answered_in_its_own_o
     seen: list[tuple[str, str, str]] = []
     real = writer.write_batches
 
-    def spy(connections: Any, batches: Any, owner: str) -> Any:
+    def spy(connections: Any, batches: Any, owner: str, *rest: Any) -> Any:
         batch = batches[0][1]
         ids = (
             [r["id"] for r in batch.rows]
@@ -226,7 +227,7 @@ def test_a_batch_of_parallel_rows_is_written_as_two_halves_answered_in_its_own_o
             else batch.column("id").to_pylist()
         )
         seen.append((threading.current_thread().name, min(ids), max(ids)))
-        return real(connections, batches, owner)
+        return real(connections, batches, owner, *rest)
 
     monkeypatch.setattr(writer, "write_batches", spy)
     engine = open_store(location)
@@ -266,10 +267,10 @@ def test_a_half_that_fails_fails_the_batch_and_the_retry_stores_the_rest_once(
     real = writer.write_batches
     lost = {"once": True}
 
-    def flaky(connections: Any, batches: Any, owner: str) -> Any:
+    def flaky(connections: Any, batches: Any, owner: str, *rest: Any) -> Any:
         if "p2999" in batches[0][1].column("id").to_pylist() and lost.pop("once", False):
             raise StoreUnavailable("the database went away")
-        return real(connections, batches, owner)
+        return real(connections, batches, owner, *rest)
 
     monkeypatch.setattr(writer, "write_batches", flaky)
     engine = open_store(location)
@@ -411,5 +412,73 @@ def test_a_group_sent_as_json_stores_exactly_the_rows_the_arrow_path_stores(loca
         assert [o.status for o in again] == ["duplicate", "conflict", "stored"]
         nan = engine.commit("predictions", [prediction(6, latency_model_s=float("nan"))])
         assert [o.status for o in nan] == ["stored"]
+    finally:
+        engine.close()
+
+
+def test_a_batch_rolled_from_memory_gives_the_rollups_of_one_read_back(
+    postgres: Any, location: str
+) -> None:
+    """A replica rolls the predictions its own large batches stored from memory; read
+    back from PostgreSQL instead (as another replica's are), the rollups, features
+    and feature state are the same, row for row."""
+    import psycopg
+
+    from liveeval.store.events import events_table
+    from liveeval.store.postgres.load import _ROLLUPS
+
+    other = postgres.create_database(f"t{uuid.uuid4().hex[:16]}")
+    held = []
+    for where, keep in ((location, True), (other, False)):
+        engine = open_store(where)
+        if not keep:
+            engine._writer._keep = lambda loaded: None
+        else:
+            real = engine._writer._keep
+            engine._writer._keep = lambda loaded, real=real: (
+                held.append(len(loaded)),
+                real(loaded),
+            )
+        try:
+            rows = [prediction(i, latency_model_s=0.002 * (i % 5)) for i in range(2500)]
+            engine._writer.commit_table("predictions", events_table("predictions", rows))
+            outcomes = [outcome(i) for i in range(0, 2500, 2)]
+            engine._writer.commit_table("outcomes", events_table("outcomes", outcomes))
+            engine._writer.settle()
+        finally:
+            engine.close()
+    assert held and sum(held) >= 1  # the first database's roll had rows in memory
+    tables = [t for t, _, _ in _ROLLUPS] + ["features", "labelled", "feature_bins"]
+    queries = {t: f"SELECT t::text FROM {t} t" for t in tables}
+    queries["feature_categories"] = "SELECT t::text FROM feature_categories t"
+    queries["feature_pending"] = "SELECT t::text FROM feature_pending t"
+    # Counters are kept in slots by connection: their sums.
+    queries["store_counts"] = "SELECT kind || ' ' || sum(n) FROM store_counts GROUP BY kind"
+    contents = []
+    for where in (location, other):
+        with psycopg.connect(where) as conn:
+            contents.append(
+                {t: sorted(r[0] for r in conn.execute(q).fetchall()) for t, q in queries.items()}
+            )
+    assert contents[0]["rollup_counts"]
+    assert contents[0] == contents[1]
+
+
+def test_batches_held_for_the_roll_past_the_memory_limit_are_dropped_oldest_first(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from liveeval.store.events import events_table
+    from liveeval.store.postgres import writer
+
+    table = events_table("predictions", [prediction(i) for i in range(100)])
+    monkeypatch.setattr(writer, "LOADED_BYTES", 2 * table.nbytes)
+    engine = open_store(location)
+    try:
+        engine._writer._keep([(101, table), (102, table)])
+        engine._writer._keep([(103, table)])
+        assert sorted(engine._writer._loaded_rows()) == [102, 103]
+        monkeypatch.setattr(writer, "LOADED_SECONDS", -1.0)
+        engine._writer._keep([(104, table)])
+        assert engine._writer._loaded_rows() == {}
     finally:
         engine.close()

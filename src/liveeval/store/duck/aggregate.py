@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -486,9 +485,6 @@ def _multiclass_exact(
     return distributions, top, LossSums().update(codes, proba)
 
 
-_EPOCH = datetime(1970, 1, 1)
-
-
 def grouped_aggregate(
     cur: duckdb.DuckDBPyConnection,
     scope: Scope,
@@ -502,68 +498,20 @@ def grouped_aggregate(
     """:func:`aggregate` per group of ``by`` (version, segment) and per time bucket of
     length ``every`` (aligned to the Unix epoch; the bucket's start is the last key).
 
-    One aggregation per group that has predictions: each is the same GROUP BY as a
-    whole-scope read, narrowed by the group's values, so groups equal what a scope
-    naming them would give.
+    Every group in the same few GROUP BYs (:mod:`._grouped_scan`); each group equals
+    what a scope naming it would give.
     """
     for column in by:
         if column not in ("version", "segment"):
             raise ValidationError(f"cannot group by {column!r}; use 'version' and/or 'segment'")
     if every is not None and every.total_seconds() <= 0:
         raise ValidationError(f"time bucket {every} must be positive")
-    where, params = _where(scope, "p")
-    keys = [f"p.{c}" for c in by]
-    seconds = None if every is None else every.total_seconds()
-    if seconds is not None:
-        keys.append(f"CAST(floor(epoch(p.ts) / {seconds!r}) AS BIGINT)")
-    if not keys:
+    if not by and every is None:
         return {
             (): aggregate(cur, scope, classes=classes, pos_label=pos_label, unmatched=unmatched)
         }
-    groups = cur.execute(
-        f"SELECT DISTINCT {', '.join(keys)} FROM predictions p WHERE {where}", params
-    ).fetchall()
-    if unmatched is None and groups:
-        unmatched = unmatched_outcomes(cur)  # store-wide: once, not once per group
-    shared = _scope_labels(cur, scope, classes)
-    out: dict[tuple[Any, ...], StoreStats] = {}
-    for group in sorted(groups, key=lambda g: tuple((v is None, str(v)) for v in g)):
-        narrowed = scope
-        values = dict(zip(by, group, strict=False))
-        key: list[Any] = list(group[: len(by)])
-        if "version" in values:
-            narrowed = replace(narrowed, version=values["version"])
-        if "segment" in values:
-            if values["segment"] is None:
-                narrowed = replace(narrowed, segment_is_null=True)
-            else:
-                narrowed = replace(narrowed, segment=values["segment"])
-        if seconds is not None:
-            start = _EPOCH + timedelta(seconds=int(group[-1]) * seconds)
-            end = start + timedelta(seconds=seconds)
-            since = start if scope.since is None else max(start, scope.since)
-            until = end if scope.until is None else min(end, scope.until)
-            narrowed = replace(narrowed, since=since, until=until)
-            key.append(start)
-        out[tuple(key)] = aggregate(
-            cur,
-            narrowed,
-            classes=classes,
-            pos_label=pos_label,
-            unmatched=unmatched,
-            shared=shared,
-        )
-    return out
+    from ._grouped_scan import grouped_scan  # it builds on this module
 
-
-def _scope_labels(
-    cur: duckdb.DuckDBPyConnection, scope: Scope, classes: tuple[Label, ...] | None
-) -> ResolvedLabels:
-    """The classes of every labelled pair in ``scope``, for all of its groups."""
-    where, params = _where(scope, "l")
-    rows = cur.execute(
-        f"SELECT DISTINCT l.label, l.predicted FROM labelled l WHERE {where} "
-        "AND l.status = 'ok' AND l.label IS NOT NULL AND l.predicted IS NOT NULL",
-        params,
-    ).fetchall()
-    return resolve_labels({text for row in rows for text in row}, classes)
+    seconds = None if every is None else every.total_seconds()
+    found = grouped_scan(cur, scope, {scope.model: (classes, pos_label)}, by, seconds, unmatched)
+    return found[scope.model]

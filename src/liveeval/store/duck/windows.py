@@ -27,6 +27,7 @@ from ...metrics.ranking import DEFAULT_EXACT_LIMIT
 from ..interface import SCORE_BINS, LabelDelays, Scope, ScoreHistogram, ScoreWindows, StoreStats
 from ..labels import ResolvedLabels, resolve_labels
 from ._group_columns import CELL_SUMS
+from ._grouped_scan import grouped_scan
 from ._window_sql import (
     BUCKET,
     SCORE_LISTS,
@@ -39,7 +40,7 @@ from ._window_sql import (
     unaligned,
     window_key,
 )
-from .aggregate import assemble, grouped_aggregate, unmatched_outcomes
+from .aggregate import assemble, unmatched_outcomes
 from .feature_windows import feature_bins, feature_window_arrays, feature_windows
 from .rollup import DELAY_EDGES
 
@@ -253,24 +254,12 @@ def models_grouped(
 ) -> dict[str, dict[tuple[Any, ...], StoreStats]]:
     """:meth:`~liveeval.store.StatisticsSource.models_grouped_statistics` on a DuckDB
     connection: from the rollups in one read when the range and windows are on bucket
-    boundaries, else a scan per model (the unmatched count read once either way; a
-    scan keeps the scores whatever ``scores`` says)."""
+    boundaries, else one scan of every model (the unmatched count read once either way;
+    a scan keeps the scores whatever ``scores`` says)."""
     scope = Scope("", since, until)
     if unaligned(scope, every) is None:
         return rollup_grouped_models(cur, scope, labels, by, every, scores=scores)
-    missing = unmatched_outcomes(cur)
-    return {
-        model: grouped_aggregate(
-            cur,
-            Scope(model, since, until),
-            by,
-            every=every,
-            classes=classes,
-            pos_label=pos_label,
-            unmatched=missing,
-        )
-        for model, (classes, pos_label) in sorted(labels.items())
-    }
+    return grouped_scan(cur, scope, labels, by, every.total_seconds(), None)
 
 
 def _no_scores(positive: list[str]) -> ScoreDistribution | None:

@@ -45,7 +45,7 @@ is retried by the caller.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,11 +164,9 @@ def _compared(kind: str) -> str:
     return ", ".join(c for c in content_schema(kind).names if c not in _NOT_CONTENT)
 
 
-def _accept(
-    cur: Any, kind: str, table: pa.Table
-) -> tuple[BatchOutcome, pa.Array | pa.ChunkedArray | None]:
+def _accept(cur: Any, kind: str, table: pa.Table) -> tuple[BatchOutcome, pa.Table | None]:
     """Store the rows of ``table`` whose id is new: the outcome of each row, and the
-    ids stored (None for kinds without ids).
+    rows stored (None for kinds without ids).
 
     A large batch of new ids is one ``COPY`` into the table, sorted by id, under a
     savepoint; when an id is stored already (the ``COPY`` fails on the unique index), or
@@ -180,12 +178,12 @@ def _accept(
     key = id_field(kind)
     n = table.num_rows
     if key is None:
-        copy_in(cur, kind, table)
+        copy_in(cur, kind, table, binary=True)
         return BatchOutcome.all_stored(None, n), None
     column = table.column(key)
     unique = len(pc.unique(column)) == n
     if unique and n >= FAST_ROWS and _copied(cur, kind, table, key):
-        return BatchOutcome.all_stored(column.to_pylist(), n), column
+        return BatchOutcome.all_stored(column.to_pylist(), n), table
     keys = column.to_pylist()
     first: dict[str, int] = {}
     if unique:
@@ -194,7 +192,7 @@ def _accept(
         for i, k in enumerate(keys):
             first.setdefault(k, i)
         candidates = table.take(pa.array(sorted(first.values()), pa.int64()))
-    copy_in(cur, f"in_{kind}", candidates)
+    copy_in(cur, f"in_{kind}", candidates, binary=True)
     columns = ", ".join(content_schema(kind).names)
     row = cur.execute(
         f"WITH ins AS (INSERT INTO {kind} ({columns}) SELECT {columns} FROM in_{kind} "
@@ -205,7 +203,7 @@ def _accept(
     assert row is not None
     missed = pa.array(row[0], pa.string())
     if not len(missed) and unique:
-        return BatchOutcome.all_stored(keys, n), column
+        return BatchOutcome.all_stored(keys, n), table
     differ = pa.array([], pa.string())
     if len(missed):
         # A new statement: it sees rows a concurrent writer committed meanwhile (the
@@ -248,7 +246,7 @@ def _accept(
                     else f"{key} {k!r} appears twice in this batch with different content"
                 )
     stored_ids = candidates.column(key)
-    stored = pc.filter(stored_ids, pc.invert(pc.is_in(stored_ids, value_set=missed)))
+    stored = candidates.filter(pc.invert(pc.is_in(stored_ids, value_set=missed)))
     return BatchOutcome(keys, status, details), stored
 
 
@@ -268,15 +266,26 @@ def _copied(cur: Any, kind: str, table: pa.Table, key: str) -> bool:
     sample = table.column(key).slice(0, 32).to_pylist()
     if cur.execute(f"SELECT 1 FROM {kind} WHERE {key} = ANY(%s) LIMIT 1", [sample]).fetchone():
         return False
-    ordered = table.take(pc.sort_indices(table.column(key)))
+    column = table.column(key)
+    # A part of a large batch (writer._halves) comes sorted already.
+    ordered = table if _ascending(column) else table.take(pc.sort_indices(column))
     cur.execute("SAVEPOINT liveeval_copy")
     try:
-        copy_in(cur, kind, ordered)
+        copy_in(cur, kind, ordered, binary=True)
     except psycopg.errors.UniqueViolation:
         cur.execute("ROLLBACK TO SAVEPOINT liveeval_copy")
         return False
     cur.execute("RELEASE SAVEPOINT liveeval_copy")
     return True
+
+
+def _ascending(column: pa.ChunkedArray) -> bool:
+    """Whether the (distinct, non-null) values of ``column`` are in ascending order."""
+    if len(column) < 2:
+        return True
+    flat = column.combine_chunks()
+    after = pc.greater(flat.slice(1), flat.slice(0, len(flat) - 1))
+    return bool(pc.all(after).as_py())
 
 
 def _psycopg() -> Any:
@@ -285,26 +294,31 @@ def _psycopg() -> Any:
     return psycopg
 
 
-def _join_pairs(cur: Any, candidates: list[str]) -> list[str]:
+def _join_pairs(cur: Any, scratch: Scratch, seqs: list[int]) -> pa.Table:
     """Join into ``labelled`` the pairs whose two halves are stored, among the ids of
-    the loads being rolled (their predictions and outcomes); the ids joined now.
+    the queued loads ``seqs`` (their predictions and outcomes); the pairs joined now
+    (one ``COPY`` of the insert's ``RETURNING``: the ids never travel).
 
     A pair's halves committed by two transactions are each queued: each roll sees the
     halves committed before its statement began, so of the two rolls at least the
     later sees both, and the unique key of ``labelled`` lets one insert win (a
     concurrent insert of the same pair waits for the first and then does nothing).
     """
-    if not candidates:
-        return []
-    rows = cur.execute(
+    schema = _pairs_schema(scratch)
+    # The outcomes first (materialised): a batch of predictions whose outcomes have not
+    # come probes only the outcomes' key, not 100,000 predictions as well.
+    return copy_out(
+        cur,
+        "WITH c AS MATERIALIZED (SELECT DISTINCT c.id FROM rollup_queue q, "
+        "unnest(q.predictions || q.pairs) AS c(id) WHERE q.seq = ANY(%s)), "
+        "o AS MATERIALIZED (SELECT o.* FROM c JOIN outcomes o ON o.prediction_id = c.id) "
         f"INSERT INTO labelled ({_PAIR_COLUMNS}) SELECT p.id, p.model, p.version, p.ts, "
         "p.segment, p.status, p.label, p.score, o.label, o.value, p.probas, o.ts "
-        "FROM unnest(%s::text[]) AS c(id) JOIN outcomes o ON o.prediction_id = c.id "
-        "JOIN predictions p ON p.id = c.id ORDER BY p.id "
-        "ON CONFLICT (prediction_id) DO NOTHING RETURNING prediction_id",
-        [sorted(set(candidates))],
-    ).fetchall()
-    return sorted(str(r[0]) for r in rows)
+        "FROM o JOIN predictions p ON p.id = o.prediction_id ORDER BY p.id "
+        f"ON CONFLICT (prediction_id) DO NOTHING RETURNING {_select_for(schema)}",
+        [seqs],
+        schema,
+    )
 
 
 _PAIRS_SCHEMA: pa.Schema | None = None
@@ -450,15 +464,23 @@ def _count(cur: Any, counts: dict[str, int]) -> None:
 
 
 def store(
-    cur: Any, batches: Sequence[tuple[str, pa.Table]], owner: str
+    cur: Any,
+    batches: Sequence[tuple[str, pa.Table]],
+    owner: str,
+    loaded: list[tuple[int, pa.Table]] | None = None,
 ) -> tuple[list[BatchOutcome], bool]:
     """Write ``batches`` (kind, rows in the store's layout) inside the caller's
     transaction: the events, the counts, and one rollup queue row with the stored
     prediction and outcome ids (the roll joins the pairs they complete); one outcome
-    per batch, and whether anything was queued for the rollups."""
+    per batch, and whether anything was queued for the rollups.
+
+    ``loaded``: where to add the queue row's number and the predictions it stored
+    (rows as stored), so that once the transaction committed the replica's own roll
+    can take them from memory instead of reading them back (:func:`roll`)."""
     results: list[BatchOutcome | None] = [None] * len(batches)
     counts: dict[str, int] = {}
     queued: dict[str, pa.Array | pa.ChunkedArray] = {}
+    rows: pa.Table | None = None
     for kind in KIND_ORDER:
         at = [i for i, (k, _) in enumerate(batches) if k == kind]
         if not at:
@@ -466,9 +488,11 @@ def store(
         tables = [_layout(kind, batches[i][1]) for i in at]
         whole = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         outcome, stored = _accept(cur, kind, whole)
-        counts[kind] = whole.num_rows if stored is None else len(stored)
-        if kind in ("predictions", "outcomes") and stored is not None and len(stored):
-            queued[kind] = stored
+        counts[kind] = whole.num_rows if stored is None else stored.num_rows
+        if kind in ("predictions", "outcomes") and stored is not None and stored.num_rows:
+            queued[kind] = stored.column(id_field(kind))
+            if kind == "predictions":
+                rows = stored
         start = 0
         for i, t in zip(at, tables, strict=True):
             n = t.num_rows
@@ -481,14 +505,17 @@ def store(
     _count(cur, counts)
     if queued:
         empty = pa.array([], pa.string())
-        cur.execute(
-            "INSERT INTO rollup_queue (owner, predictions, pairs) VALUES (%s, %s::text[], %s::text[])",
+        row = cur.execute(
+            "INSERT INTO rollup_queue (owner, predictions, pairs) VALUES (%s, %s::text[], %s::text[]) "
+            "RETURNING seq",
             [
                 owner,
                 text_array(queued.get("predictions", empty)),
                 text_array(queued.get("outcomes", empty)),
             ],
-        )
+        ).fetchone()
+        if loaded is not None and rows is not None and row is not None:
+            loaded.append((int(row[0]), rows))
     outcomes = [r if r is not None else BatchOutcome.all_stored(None, 0) for r in results]
     return outcomes, bool(queued)
 
@@ -772,14 +799,22 @@ def roll(
     *,
     takeover_seconds: float,
     limit: int = ROLL_ROWS,
+    loaded: MutableMapping[int, pa.Table] | None = None,
 ) -> tuple[int, list[tuple[str, datetime, float]]]:
     """Add queued loads to the rollups inside the caller's transaction (and explode
     their features): this replica's queue rows, and other replicas' older than
     ``takeover_seconds`` (a replica that stopped). Returns the number of queue rows
     done and the latency amendments kept for a later roll (those whose prediction may
-    still be queued)."""
+    still be queued).
+
+    ``loaded``: the predictions some committed queue rows stored, by queue row (the
+    rows as :func:`store` wrote them), taken from memory (and removed from it); the
+    others' are read back.
+    The queued ids themselves stay in PostgreSQL (the pair join and the read-back
+    select them from the queue rows), so a batch of 100,000 ids is never a Python
+    list here."""
     queued = cur.execute(
-        "SELECT seq, predictions, pairs FROM rollup_queue WHERE owner = %s "
+        "SELECT seq FROM rollup_queue WHERE owner = %s "
         "OR created < now() - make_interval(secs => %s) ORDER BY seq LIMIT %s "
         "FOR UPDATE SKIP LOCKED",
         [owner, takeover_seconds, limit],
@@ -789,7 +824,7 @@ def roll(
     con = scratch.con
     con.execute("BEGIN TRANSACTION").fetchall()
     try:
-        return _roll(cur, scratch, queued, amends, limit)
+        return _roll(cur, scratch, [int(q[0]) for q in queued], amends, limit, loaded or {})
     finally:
         con.execute("ROLLBACK").fetchall()
         for name in ("new_predictions", "new_pairs", "new_features", "amended_latency"):
@@ -799,37 +834,21 @@ def roll(
 def _roll(
     cur: Any,
     scratch: Scratch,
-    queued: list[tuple[int, list[str], list[str]]],
+    queued: list[int],
     amends: Sequence[tuple[str, datetime, float]],
     limit: int,
+    loaded: MutableMapping[int, pa.Table],
 ) -> tuple[int, list[tuple[str, datetime, float]]]:
     con = scratch.con
-    prediction_ids = sorted({i for _, p, _ in queued for i in p})
-    outcome_ids = {i for _, _, q in queued for i in q}
-    pair_ids = _join_pairs(cur, [*prediction_ids, *outcome_ids])
-    if pair_ids:
-        _count(cur, {"labelled": len(pair_ids)})
+    pairs = _join_pairs(cur, scratch, queued) if queued else None
+    if pairs is not None and pairs.num_rows:
+        _count(cur, {"labelled": pairs.num_rows})
     kept = list(amends)
     new_p = None
-    if prediction_ids:
-        schema = scratch.schemas["predictions"]
-        new_p = copy_out(
-            cur,
-            f"SELECT {_select_for(schema)} FROM predictions WHERE id = ANY(%s)",
-            [prediction_ids],
-            schema,
-        )
+    if queued:
+        new_p = _queued_predictions(cur, scratch, queued, loaded)
         if kept:
             new_p, kept = _patched(cur, new_p, kept)
-    pairs = None
-    if pair_ids:
-        schema = _pairs_schema(scratch)
-        pairs = copy_out(
-            cur,
-            f"SELECT {_select_for(schema)} FROM labelled WHERE prediction_id = ANY(%s)",
-            [pair_ids],
-            schema,
-        )
     feature_rows = None
     before = None
     if new_p is not None and new_p.num_rows:
@@ -858,8 +877,32 @@ def _roll(
         kept = []
     _ship(cur, scratch, before)
     if queued:
-        cur.execute("DELETE FROM rollup_queue WHERE seq = ANY(%s)", [[q[0] for q in queued]])
+        cur.execute("DELETE FROM rollup_queue WHERE seq = ANY(%s)", [queued])
     return len(queued), kept
+
+
+def _queued_predictions(
+    cur: Any, scratch: Scratch, queued: list[int], loaded: MutableMapping[int, pa.Table]
+) -> pa.Table:
+    """The predictions the queue rows ``queued`` stored: from ``loaded`` when there
+    (taken out of it), else read back from PostgreSQL (one ``COPY``; each id is in one
+    queue row)."""
+    schema = scratch.schemas["predictions"]
+    others = [seq for seq in queued if seq not in loaded]
+    parts = [loaded.pop(seq).select(schema.names).cast(schema) for seq in queued if seq in loaded]
+    if others:
+        parts.append(
+            copy_out(
+                cur,
+                f"SELECT {_select_for(schema, 'p')} FROM (SELECT DISTINCT unnest(predictions) "
+                "AS id FROM rollup_queue WHERE seq = ANY(%s)) q JOIN predictions p ON p.id = q.id",
+                [others],
+                schema,
+            )
+        )
+    if len(parts) == 1:
+        return parts[0]
+    return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
 def _patched(

@@ -86,11 +86,18 @@ LINGER_SECONDS = 0.25
 # hurries it.
 ROLL_SPACING = 4.0
 MAX_LINGER_SECONDS = 2.0
-# A batch of this many distinct ids or more is written as two halves on two connections
-# at once (two server cores), each its own transaction.
+# A batch of this many distinct ids or more is written as PARALLEL_PARTS parts by id on
+# as many connections at once (two server cores), each its own transaction (four parts
+# against two: bench/README.md, sixth PostgreSQL pass).
 PARALLEL_ROWS = 20_000
+PARALLEL_PARTS = 2
 # Queue rows of another replica older than this are rolled by anyone (it stopped).
 TAKEOVER_SECONDS = 5.0
+# A large batch's stored predictions are held in memory for this replica's roll, up
+# to this many bytes (Arrow buffers) and this long; beyond, the roll reads them back
+# from PostgreSQL, as it does another replica's.
+LOADED_BYTES = 256 << 20
+LOADED_SECONDS = 60.0
 
 
 def _errors() -> Any:
@@ -165,10 +172,15 @@ class Connections:
 
 
 def write_batches(
-    connections: Connections, batches: Sequence[tuple[str, pa.Table | Events]], owner: str
+    connections: Connections,
+    batches: Sequence[tuple[str, pa.Table | Events]],
+    owner: str,
+    loaded: list[tuple[int, pa.Table]] | None = None,
 ) -> tuple[list[BatchOutcome], bool]:
     """One write transaction for ``batches``, retried on a deadlock; the outcomes once
-    committed, and whether loads were queued for the rollups."""
+    committed, and whether loads were queued for the rollups. A large batch adds its
+    queue row and the predictions it stored to ``loaded`` once committed (for the
+    replica's own roll, :func:`.load.roll`)."""
     psycopg = _errors()
     retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
     small = sum(t.num_rows for _, t in batches) < FAST_ROWS
@@ -187,14 +199,17 @@ def write_batches(
                     finally:
                         if not conn.closed:
                             conn.autocommit = False
+                attempt_loaded: list[tuple[int, pa.Table]] = []
                 with conn.cursor() as cur:
                     tables = [
                         (k, b if isinstance(b, pa.Table) else events_table(k, b.rows))
                         for k, b in batches
                     ]
-                    done = store(cur, tables, owner)
+                    done = store(cur, tables, owner, attempt_loaded)
                 committing = True
                 conn.commit()
+                if loaded is not None:
+                    loaded.extend(attempt_loaded)
                 return done
         except retryable:
             if attempt == RETRIES - 1:
@@ -228,6 +243,10 @@ class GroupWriter:
         self._appended = 0
         self._committed = 0  # own queue rows committed (written by the writer thread)
         self._hurry = threading.Event()
+        # Predictions large batches stored, by queue row, until this replica rolls them
+        # (:func:`.load.roll` then reads nothing back); bounded by LOADED_BYTES.
+        self._loaded: dict[int, tuple[float, pa.Table]] = {}
+        self._loaded_lock = threading.Lock()
         self._threads = [
             *(
                 threading.Thread(target=self._run, name=f"liveeval-pg-writer-{i}", daemon=True)
@@ -273,34 +292,71 @@ class GroupWriter:
 
     def commit_table(self, kind: str, table: pa.Table) -> BatchOutcome:
         """A large batch in its own transaction, on the calling thread; a batch of
-        :data:`PARALLEL_ROWS` distinct ids or more in two, at once (:func:`_halves`)."""
+        :data:`PARALLEL_ROWS` distinct ids or more in :data:`PARALLEL_PARTS` parts, at once
+        (:func:`_halves`)."""
         halves = _halves(kind, table)
         if halves is None:
-            outcomes, _ = write_batches(self.connections, [(kind, table)], self.owner)
+            loaded: list[tuple[int, pa.Table]] = []
+            outcomes, _ = write_batches(self.connections, [(kind, table)], self.owner, loaded)
+            self._keep(loaded)
             self._hurry.set()
             return outcomes[0]
-        parts: list[BatchOutcome | None] = [None, None]
+        parts: list[BatchOutcome | None] = [None] * len(halves)
         errors: list[BaseException] = []
 
         def write(i: int) -> None:
             try:
+                mine: list[tuple[int, pa.Table]] = []
                 done, _ = write_batches(
-                    self.connections, [(kind, table.take(halves[i]))], self.owner
+                    self.connections, [(kind, table.take(halves[i]))], self.owner, mine
                 )
+                self._keep(mine)
                 parts[i] = done[0]
             except BaseException as exc:  # raised below, on the calling thread
                 errors.append(exc)
 
-        other = threading.Thread(target=write, args=(1,), name="liveeval-pg-copy", daemon=True)
-        other.start()
+        others = [
+            threading.Thread(target=write, args=(i,), name="liveeval-pg-copy", daemon=True)
+            for i in range(1, len(halves))
+        ]
+        for other in others:
+            other.start()
         write(0)
-        other.join()
+        for other in others:
+            other.join()
         self._hurry.set()
         if errors:
             # Nothing is acknowledged; a half that committed answers "duplicate" to
             # the client's retry, as a commit whose answer was lost.
             raise errors[0]
         return _joined(table, halves, [p for p in parts if p is not None])
+
+    def _keep(self, loaded: list[tuple[int, pa.Table]]) -> None:
+        """Hold committed batches' predictions for this replica's roll: the oldest are
+        dropped past :data:`LOADED_BYTES` or :data:`LOADED_SECONDS` (the roll then
+        reads them back, as it does another replica's)."""
+        if not loaded:
+            return
+        now = time.monotonic()
+        with self._loaded_lock:
+            for seq, rows in loaded:
+                self._loaded[seq] = (now, rows)
+            held = sum(rows.nbytes for _, rows in self._loaded.values())
+            for seq in sorted(self._loaded):
+                since, rows = self._loaded[seq]
+                if held <= LOADED_BYTES and now - since <= LOADED_SECONDS:
+                    continue
+                del self._loaded[seq]
+                held -= rows.nbytes
+
+    def _loaded_rows(self) -> dict[int, pa.Table]:
+        with self._loaded_lock:
+            return {seq: rows for seq, (_, rows) in self._loaded.items()}
+
+    def _forget(self, seqs: Sequence[int]) -> None:
+        with self._loaded_lock:
+            for seq in seqs:
+                self._loaded.pop(seq, None)
 
     def amend_latency(self, amendments: Sequence[tuple[str, datetime, float]]) -> None:
         if self._closed or not amendments:
@@ -423,6 +479,8 @@ class GroupWriter:
                 self._amends.clear()
             started = time.monotonic()
             try:
+                held = self._loaded_rows()
+                offered = set(held)
                 with self.connections.connection() as conn:
                     with conn.cursor() as cur:
                         done, kept = roll(
@@ -431,8 +489,10 @@ class GroupWriter:
                             self.owner,
                             amends,
                             takeover_seconds=TAKEOVER_SECONDS,
+                            loaded=held,
                         )
                     conn.commit()
+                self._forget(sorted(offered - set(held)))
                 delay = 0.1
                 took = time.monotonic() - started
                 linger = min(max(LINGER_SECONDS, ROLL_SPACING * took), MAX_LINGER_SECONDS)
@@ -461,9 +521,10 @@ class GroupWriter:
 
 
 def _halves(kind: str, table: pa.Table) -> list[np.ndarray[Any, np.dtype[np.int64]]] | None:
-    """The rows of a batch of :data:`PARALLEL_ROWS` distinct ids or more as two halves by
-    id (row positions: the lower ids, the upper ids), each written in its own
-    transaction on its own connection at the same time; None for any other batch.
+    """The rows of a batch of :data:`PARALLEL_ROWS` distinct ids or more as
+    :data:`PARALLEL_PARTS` parts by id (row positions, each part sorted by id: the
+    lower ids, the upper ids), each written in its own transaction on its own
+    connection at the same time; None for any other batch.
 
     PostgreSQL runs one ``COPY`` on one core, and most of a large batch's time is the
     server's (the heap, the unique index, the ``(model, ts)`` index): two connections
@@ -476,8 +537,7 @@ def _halves(kind: str, table: pa.Table) -> list[np.ndarray[Any, np.dtype[np.int6
     if column.null_count or len(pc.unique(column)) != table.num_rows:
         return None
     order = pc.sort_indices(column).to_numpy().astype(np.int64)
-    middle = len(order) // 2
-    return [order[:middle], order[middle:]]
+    return list(np.array_split(order, PARALLEL_PARTS))
 
 
 def _joined(
@@ -485,19 +545,18 @@ def _joined(
     halves: list[np.ndarray[Any, np.dtype[np.int64]]],
     parts: list[BatchOutcome],
 ) -> BatchOutcome:
-    """The outcomes of two halves (:func:`_halves`) in the batch's own row order."""
+    """The outcomes of the parts (:func:`_halves`) in the batch's own row order."""
     n = table.num_rows
     status = np.zeros(n, dtype=np.int8)
     details: dict[int, str] = {}
-    keys: list[str] = [""] * n
+    keys = np.empty(n, dtype=object)  # placed by numpy, not a Python loop per row
     for at, part in zip(halves, parts, strict=True):
         status[at] = part.status
-        positions = at.tolist()
         for j, text in part.details.items():
-            details[positions[j]] = text
-        for position, k in zip(positions, part.keys or [], strict=True):
-            keys[position] = k
-    return BatchOutcome(keys, status, details)
+            details[int(at[j])] = text
+        if part.keys is not None:
+            keys[at] = part.keys
+    return BatchOutcome(keys.tolist(), status, details)
 
 
 def _resolve_all(done: list[tuple[Any, Any, BaseException | None]]) -> None:
