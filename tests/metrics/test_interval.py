@@ -108,6 +108,31 @@ def test_balanced_accuracy_with_a_missing_class_allows_any_recall_for_it():
     assert ba.note == "interval allows any recall for class(es) 2, absent from y_true"
 
 
+@pytest.mark.parametrize("rows", [1, 3, 50])
+def test_a_single_class_gives_no_zero_width_interval_to_metrics_that_compare_classes(rows):
+    # Only class "spam" so far, none other declared: every draw of a 1 x 1 matrix is the
+    # same matrix, so the bootstrap gave [1, 1] from one row.
+    cm = ConfusionMatrix(("spam",), np.array([[float(rows)]]), np.array([[float(rows)]]))
+    m = multiclass_metrics(cm)
+    compares = ["balanced_accuracy", "precision", "recall", "f1", "f2"]
+    compares += [
+        f"{b}_{a}" for b in ("precision", "recall", "f1", "f2") for a in ("macro", "weighted")
+    ]
+    for name in compares:
+        assert m[name].value == 1.0, name  # scikit-learn's value, kept
+        assert (m[name].lower, m[name].upper) == (None, None), name
+        assert m[name].reason is not None
+        assert m[name].reason.startswith(
+            f"only class 'spam' occurs and no other class is declared, so {name} compares "
+            "nothing and has no interval"
+        )
+    # Proportions over all rows keep their (honest) modified Wilson interval.
+    for name in ("accuracy", "precision_micro", "error_rate"):
+        assert m[name].lower is not None and m[name].upper is not None, name
+        assert m[name].upper - m[name].lower > 0.05, name
+        assert m[name].reason is None
+
+
 def test_binary_balanced_accuracy_without_positives_is_not_certain():
     ba = binary_metrics(matrix(990, 10, 0, 0), 1)["balanced_accuracy"]
     assert ba.value == pytest.approx(0.99)

@@ -242,3 +242,18 @@ def test_a_latency_quantile_the_data_cannot_bound_is_inconclusive_in_anytime_mod
     check = v.checks[0]
     assert check.status == "inconclusive" and check.upper is None
     assert "unbounded" in check.reason
+
+
+def test_a_summary_never_quotes_a_zero_division_stand_in_as_a_measurement():
+    from liveeval.metrics import Evaluation
+    from liveeval.readiness import profile_by_name, verdict
+
+    # No positives and nothing predicted positive: recall and precision are scikit-learn's
+    # zero-division 0.0, which measures nothing.
+    ev = Evaluation.create([0, 1], pos_label=1, with_scores=False).update([0] * 40, [0] * 40)
+    v = verdict(profile_by_name("fraud"), ev.result(), [])
+    assert v.status == "inconclusive"
+    assert v.summary.startswith(
+        "INCONCLUSIVE for the fraud profile: not enough evidence yet (recall undefined vs "
+        ">= 0.900; precision undefined vs >= 0.200)."
+    )

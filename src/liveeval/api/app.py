@@ -29,7 +29,6 @@ from ..config import WINDOW_PATTERN, ServerConfig, Tokens
 from ..errors import ConflictError, LiveevalError, NotFoundError, StoreUnavailable
 from ..service import Service
 from ..service._clock import clock_description, now
-from ..service.events import naive_utc
 from ..service.ingest import ingest_deployment, ingest_prediction_table, ingest_predictions
 from ..service.ingest import ingest_outcomes as ingest_outcome_events
 from ..service.predict import predict as predict_rows
@@ -46,7 +45,7 @@ from .lifecycle import NotificationCollector, lifecycle_router
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
 from .prometheus import Telemetry, TelemetryObserver
-from .query import known_query
+from .query import known_query, time_range
 from .references import references_router
 from .schemas import (
     MAX_BATCH,
@@ -313,7 +312,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
 
         ``unmatched_outcomes`` is server-wide: an outcome whose prediction is unknown
         names no model."""
-        since, until = _naive_utc(since, "since"), _naive_utc(until, "until")
+        since, until = time_range(since, until)
         return await run_in_threadpool(
             lambda: read_metrics(
                 service,
@@ -495,13 +494,6 @@ def _open_inference_protocol(
     )
     async def v2_version_infer(model: str, version: str, request: v2.InferRequest) -> JSONResponse:
         return await inferred(model, version, request)
-
-
-def _naive_utc(value: datetime | None, name: str) -> datetime | None:
-    try:
-        return None if value is None else naive_utc(value)
-    except ValueError as exc:
-        raise HTTPException(422, f"'{name}' {exc}") from None
 
 
 def _read_arrow(raw: bytes) -> pa.Table:

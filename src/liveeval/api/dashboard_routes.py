@@ -9,17 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends
 
 from ..config import WINDOW_PATTERN, parse_window
 from ..dashboard import pages_router
 from ..service import Service
-from ..service.events import naive_utc
 from ..service.overview import VERSION_METRICS, overview, version_cards
 from ..service.threshold import threshold_curve
 from .monitoring import MetricName, _json
+from .query import time_range
 from .schemas import ErrorResponse
 
 __all__ = ["dashboard_routes"]
@@ -91,7 +91,7 @@ def dashboard_routes(
         intervals, and the verdict's status and summary. A version's numbers equal those
         of ``/v1/models/{model}/metrics?version=…`` over the same range; the model
         page's "versions side by side"."""
-        start, end = _utc(since, "since"), _utc(until, "until")
+        start, end = time_range(since, until)
         names = tuple(dict.fromkeys(m.value for m in metrics)) if metrics else VERSION_METRICS
         return await run_in_threadpool(
             lambda: _json(
@@ -139,7 +139,7 @@ def dashboard_routes(
         """The live threshold curve of a binary model (precision, recall, F1, false-positive
         rate, confusion counts and, with a cost, the expected cost per row at about 200
         thresholds) and the recommended operating points with intervals."""
-        start, end = _utc(since, "since"), _utc(until, "until")
+        start, end = time_range(since, until)
         return await run_in_threadpool(
             lambda: _json(
                 threshold_curve(
@@ -159,10 +159,3 @@ def dashboard_routes(
         )
 
     return router
-
-
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    try:
-        return None if value is None else naive_utc(value)
-    except ValueError as exc:
-        raise HTTPException(422, f"'{name}' {exc}") from None

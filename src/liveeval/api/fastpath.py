@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, parse_qsl, unquote
 
 from fastapi import HTTPException
 from pydantic import TypeAdapter
@@ -37,7 +37,7 @@ from ..service.ingest import ingest_outcomes, ingest_predictions
 from ..service.predict import predict
 from . import v2
 from .answers import status_of
-from .query import unknown_query_detail
+from .query import name_query_detail, repeated_query_detail, unknown_query_detail
 from .schemas import PredictRequest, RawOutcomeBatch, RawPredictionBatch
 
 if TYPE_CHECKING:
@@ -325,8 +325,13 @@ async def _answer(
     raw_query = scope.get("query_string", b"").decode("latin-1")
     query = parse_qs(raw_query)
     if raw_query and not route.v2:
-        names = list(parse_qs(raw_query, keep_blank_values=True))
+        pairs = parse_qsl(raw_query, keep_blank_values=True)
+        names = list(dict.fromkeys(name for name, _ in pairs))
         unknown = unknown_query_detail(names, route.query, "POST", route.path)
+        if unknown is None and len(pairs) > len(names):  # its parameters take one value
+            unknown = repeated_query_detail(pairs, frozenset(route.query))
+        if unknown is None:
+            unknown = name_query_detail(pairs)
         if unknown is not None:
             return route.invalid, route.error_body(unknown), None
     content_type = headers.get(b"content-type", b"application/json").decode("latin-1")

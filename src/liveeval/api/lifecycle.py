@@ -21,8 +21,8 @@ from ..config import parse_window
 from ..service import Service
 from ..service.compare import compare_versions
 from ..service.deployments import deployment_summary
-from ..service.events import naive_utc
 from ..service.ledger import notifications_listing, runs_listing
+from .query import time_range
 from .schemas import ErrorResponse
 
 __all__ = ["NotificationCollector", "lifecycle_router"]
@@ -102,20 +102,15 @@ def lifecycle_router(
         the difference (b − a) and whether it is significant; the flip rate (share of
         inputs predicted by both whose label differs) and score differences on the same
         inputs."""
-        start, end = _utc(since, "since"), _utc(until, "until")
+        if a == b:
+            raise HTTPException(422, f"a and b are both {a!r}: compare two different versions")
+        start, end = time_range(since, until)
         step = parse_window(every) if every else None
         return await run_in_threadpool(
             lambda: compare_versions(service, model, a, b, since=start, until=end, every=step)
         )
 
     return router
-
-
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    try:
-        return None if value is None else naive_utc(value)
-    except ValueError as exc:
-        raise HTTPException(422, f"'{name}' {exc}") from None
 
 
 class NotificationCollector(Collector):

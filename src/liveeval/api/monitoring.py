@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import pydantic_core
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends
 
@@ -18,10 +18,10 @@ from ..config import WINDOW_PATTERN, parse_window
 from ..metrics.registry import METRICS
 from ..service import Service
 from ..service.drift import drift as read_drift
-from ..service.events import naive_utc
 from ..service.monitoring import windows as read_windows
 from ..service.operations import failures as read_failures
 from ..service.operations import resources as read_resources
+from .query import time_range
 from .schemas import ErrorResponse
 
 __all__ = ["monitoring_router"]
@@ -70,7 +70,7 @@ def monitoring_router(
         """Per window, by prediction time: predictions, failed, labelled, label coverage,
         maturity state (estimating / realized), and metrics with intervals of the
         labelled predictions."""
-        start, end = _utc(since, "since"), _utc(until, "until")
+        start, end = time_range(since, until)
         names = tuple(dict.fromkeys(m.value for m in metrics)) if metrics else None
         return await run_in_threadpool(
             lambda: _json(
@@ -115,7 +115,7 @@ def monitoring_router(
         predicted label and label (prevalence) of a binary model; ranked, each with its
         method, effect size, raw and adjusted p-value, and the call with the rule that
         decided it."""
-        start, end = _utc(since, "since"), _utc(until, "until")
+        start, end = time_range(since, until)
         return await run_in_threadpool(
             lambda: _json(
                 read_drift(
@@ -143,7 +143,7 @@ def monitoring_router(
         """Failed predictions (the model raised, or answered something unusable) per
         window, version and error type, and each error type's total, most frequent
         first. The rate per window is the windows route's ``failed_prediction_rate``."""
-        start, end = _utc(since, "since"), _utc(until, "until")
+        start, end = time_range(since, until)
         every = parse_window(size)
         return await run_in_threadpool(
             lambda: read_failures(service, model, every, since=start, until=end, version=version)
@@ -158,7 +158,7 @@ def monitoring_router(
         """CPU and resident memory of every server process writing to this store, per
         window: the mean and maximum of the samples each server takes every
         ``resource_interval_seconds`` (15 s by default)."""
-        start, end = _utc(since, "since"), _utc(until, "until")
+        start, end = time_range(since, until)
         every = parse_window(size)
         return await run_in_threadpool(
             lambda: read_resources(service, every, since=start, until=end)
@@ -173,10 +173,3 @@ def _json(body: dict[str, Any]) -> Response:
     on 720 windows × 23 drift columns that pass and ``json.dumps`` took several times
     longer than computing the answer's tail (bench/README.md)."""
     return Response(pydantic_core.to_json(body), media_type="application/json")
-
-
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    try:
-        return None if value is None else naive_utc(value)
-    except ValueError as exc:
-        raise HTTPException(422, f"'{name}' {exc}") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -741,7 +742,32 @@ def multiclass_metrics(
         )
     out.update(_agreement(cm, confidence, wanted))
     out.update(_shared(cm, confidence, everything, diagonal))
+    if k == 1:
+        return {name: _one_class(m, cm.labels[0]) for name, m in out.items()}
     return out
+
+
+def _one_class(m: MetricResult, label: Label) -> MetricResult:
+    """A bootstrapped metric of a matrix of one class, without its interval.
+
+    Every draw of a 1 × 1 matrix is the same matrix, so its bootstrap interval has zero
+    width ([1, 1] from a single row); and with no other class known, precision, recall,
+    F and balanced accuracy compare nothing. The value (scikit-learn's) is kept; the
+    interval is dropped and ``reason`` says why. Proportions over all rows (accuracy,
+    error rate, the micro averages) keep their modified Wilson interval.
+    """
+    if not m.method.startswith(BOOTSTRAP_METHOD) or m.value is None or m.zero_division is not None:
+        return m
+    return replace(
+        m,
+        lower=None,
+        upper=None,
+        method="none: a single class",
+        reason=f"only class {label!r} occurs and no other class is declared, so {m.name} "
+        "compares nothing and has no interval; declare the classes (and pos_label) to "
+        "evaluate the data as a binary problem",
+        note=None,
+    )
 
 
 def confusion_metrics(

@@ -126,6 +126,10 @@ def _sample_curve(x: FloatArray, y: FloatArray, points: int = 300) -> dict[str, 
     return {"x": x[keep].tolist(), "y": y[keep].tolist()}
 
 
+def _merged(a: LatencySketch | None, b: LatencySketch | None) -> LatencySketch | None:
+    return b if a is None else a if b is None else a.merge(b)
+
+
 @dataclass(eq=False)
 class Evaluation:
     """The sufficient statistics of one group of labelled predictions.
@@ -186,6 +190,18 @@ class Evaluation:
             top,
             LossSums() if with_scores else None,
         )
+
+    @classmethod
+    def served_only(
+        cls, latency: LatencySketch | None, predictions: int, failures: int
+    ) -> Evaluation:
+        """The statistics of predictions before any class is known (a model known only
+        from its logs, no outcome label yet): no confusion matrix, but the latency and
+        the failed-prediction rate, which need no label. It merges with an evaluation
+        that has classes (taking them)."""
+        empty = np.zeros((0, 0))
+        return cls((), None, ConfusionMatrix((), empty, empty.copy(), empty.copy()), None,
+                   None, None, latency, predictions, failures)  # fmt: skip
 
     @property
     def is_binary(self) -> bool:
@@ -302,7 +318,21 @@ class Evaluation:
         return self
 
     def merge(self, other: Evaluation) -> Evaluation:
-        """A new evaluation over both groups of rows."""
+        """A new evaluation over both groups of rows (a side without classes,
+        :meth:`served_only`, adds only its latency and failure counts)."""
+        if not self.labels or not other.labels:
+            has, served = (other, self) if not self.labels else (self, other)
+            return Evaluation(
+                has.labels,
+                has.pos_label,
+                has.confusion,
+                has.scores,
+                has.top_label,
+                has.losses,
+                _merged(has.latency, served.latency),
+                self.predictions + other.predictions,
+                self.failures + other.failures,
+            )
         if self.pos_label != other.pos_label:
             raise ValueError(
                 f"cannot merge evaluations with positive labels {self.pos_label!r} and "
@@ -376,7 +406,9 @@ class Evaluation:
         so are the curves, operating points and per-class table — a tenth of the time
         or less. Multiclass results keep their cheap confusion metrics."""
         binary = self.is_binary
-        if binary and only is not None:
+        if not self.labels:  # no class known yet (served_only): nothing to compare
+            metrics: dict[str, MetricResult] = {}
+        elif binary and only is not None:
             metrics = binary_metrics(self.confusion, self.pos_label, confidence, beta, only=only)
         else:
             metrics = confusion_metrics(
@@ -457,7 +489,9 @@ class Evaluation:
                 else self.confusion.counts.astype(np.int64).tolist()
             ),
             metrics,
-            [] if only is not None else per_class_metrics(self.confusion, confidence),
+            []
+            if only is not None or not self.labels
+            else per_class_metrics(self.confusion, confidence),
             roc,
             pr,
             calibration,

@@ -401,7 +401,15 @@ def _one_undeclared_class(evaluation: EvaluationResult, metric: str) -> bool:
     that compares classes."""
     spec = METRICS.get(metric)
     compares = spec is None or spec.family in ("confusion", "averaged", "ranking", "calibration")
-    return len(evaluation.labels) < 2 and compares
+    return len(evaluation.labels) == 1 and compares
+
+
+def _measured(c: CheckResult, metric: MetricResult | None) -> str:
+    """A check's value as a summary quotes it: "undefined" for a zero-division stand-in
+    (scikit-learn's 0.0 when nothing was predicted positive is no measurement)."""
+    if metric is None or not metric.is_defined or c.value is None:
+        return "undefined"
+    return fmt(c.check.metric, c.value)
 
 
 def _consequence(metric: str, value: float) -> str:
@@ -480,8 +488,8 @@ def verdict(
     failing = [c for c in checks if c.status == status] if status != "pass" else []
     bad_findings = [f for f in findings if f.severity == "fail"]
     parts = [
-        f"{c.check.metric} {fmt(c.check.metric, c.value)} vs {c.check.op} "
-        f"{fmt(c.check.metric, c.check.target)}"
+        f"{c.check.metric} {_measured(c, result.metrics.get(c.check.metric))} vs "
+        f"{c.check.op} {fmt(c.check.metric, c.check.target)}"
         for c in failing
     ]
     parts += list(dict.fromkeys(f.name.replace("_", " ") for f in bad_findings))

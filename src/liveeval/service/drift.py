@@ -81,9 +81,12 @@ class Reference:
     before: timedelta | None = None
     upload: str | None = None
 
-    def scope(self, model: str, first_window: datetime | None) -> Scope:
+    def scope(self, model: str, first_window: datetime | None) -> Scope | None:
+        """The reference's predictions; None for ``previous:`` without a first window."""
         if self.before is not None:
-            end = first_window or _EPOCH
+            if first_window is None:
+                return None
+            end = first_window
             try:
                 return Scope(model, end - self.before, end)
             except OverflowError:  # before year 1: from the beginning
@@ -225,14 +228,15 @@ def drift_of(
         version,
     )
     scores: ScoreWindows | None = None
+    unscored: str | None = None  # why scores are not compared, when they are not
     # A source whose reads may run at once (each on its own cursor; DuckDB releases
     # the GIL while it runs a query) reads the windows' scores, and a reference whose
     # scope does not depend on the windows, beside the windows' features.
-    pending_scores: Future[ScoreWindows] | None = None
+    pending_scores: Future[tuple[ScoreWindows, str | None]] | None = None
     pending_ref: Future[tuple[_Resolved, dict[tuple[Role, str], Histogram]]] | None = None
     if getattr(source, "concurrent_reads", False):
         pool = _read_pool()
-        if pos_label is not None:
+        if pos_label is not None or classes is None:
             pending_scores = pool.submit(_score_windows, source, scope, every, classes, pos_label)
         if ref.before is None:
             pending_ref = pool.submit(_resolve_scored, source, ref, model, classes, pos_label)
@@ -244,11 +248,11 @@ def drift_of(
         current = source.feature_window_arrays(scope, every, features)
         if scores is None:
             # After the features' read (which waits for a PostgreSQL store's rolls).
-            scores = ScoreWindows.of({})
+            scores, unscored = ScoreWindows.of({}), None
             if pending_scores is not None:
-                scores = pending_scores.result()
-            elif pos_label is not None:
-                scores = _score_windows(source, scope, every, classes, pos_label)
+                scores, unscored = pending_scores.result()
+            elif pos_label is not None or classes is None:
+                scores, unscored = _score_windows(source, scope, every, classes, pos_label)
         # The windows with features or scores (a model may log scores and no features).
         starts = sorted({*current.starts, *scores.starts})[-MAX_DRIFT_WINDOWS:]
         first = bisect_left(current.starts, starts[0]) if starts else len(current.starts)
@@ -279,6 +283,7 @@ def drift_of(
         names = [n for n in names if n in features]
 
     columns: list[_Column] = []
+    compared = bool(ref_hists)  # whether the reference holds anything to compare with
     slot = {n: f for f, n in enumerate(current.names)}
     for name in names:
         ref_h = ref_hists.get(name)
@@ -287,6 +292,7 @@ def drift_of(
     if scores is not None and scores.starts:
         if score_ref is None:
             score_ref = resolved.score_columns(source, classes, pos_label)
+        compared |= bool(score_ref)
         if score_ref:
             columns += _score_columns(scores, score_ref, starts, grid_rule)
     # The numeric columns' grids together, reusing kept cells of unchanged windows.
@@ -359,6 +365,13 @@ def drift_of(
                 )
 
     latest: list[dict[str, Any]] = []
+    reason = None if unscored is None else f"scores are not compared: {unscored}"
+    if not starts:
+        reason = "no window to compare: no prediction in the range carries features" + (
+            f", and {reason}" if reason else " or a score"
+        )
+    elif not compared:
+        reason = f"the reference {ref.text!r} holds no predictions to compare with"
     if starts:
         last = len(starts) - 1
         for k in by_window[last]:
@@ -381,6 +394,7 @@ def drift_of(
             "start": starts[-1].isoformat() if starts else None,
             "columns": latest,
         },
+        "reason": reason,
         "windows": [
             {
                 "start": start.isoformat(),
@@ -650,14 +664,23 @@ def _score_windows(
     every: timedelta,
     classes: tuple[Any, ...] | None,
     pos_label: Any,
-) -> ScoreWindows:
+) -> tuple[ScoreWindows, str | None]:
     """The windows' scores as arrays: in one read where the source answers them so,
-    else from its score histograms."""
-    if isinstance(source, ScoreWindowSource):
-        return source.score_window_arrays(scope, every, classes=classes, pos_label=pos_label)
-    return ScoreWindows.of(
-        source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
-    )
+    else from its score histograms. Without ``pos_label`` the store's score read infers
+    it from the labels (1 of 0/1 or -1/1, as the metrics read); for other labels there
+    are no score windows, and why."""
+    try:
+        if isinstance(source, ScoreWindowSource):
+            found = source.score_window_arrays(scope, every, classes=classes, pos_label=pos_label)
+        else:
+            found = ScoreWindows.of(
+                source.score_histograms(scope, every, classes=classes, pos_label=pos_label)
+            )
+    except ValidationError as exc:
+        if pos_label is not None:
+            raise
+        return ScoreWindows.of({}), str(exc)
+    return found, None
 
 
 def _score_reference(ref: ScoreHistogram | None) -> dict[tuple[Role, str], Histogram]:
@@ -710,7 +733,12 @@ class _Resolved:
             return _uploaded_score_reference(self.stored)
         if self.scope is None:
             return {}
-        found = source.score_histograms(self.scope, None, classes=classes, pos_label=pos_label)
+        try:
+            found = source.score_histograms(self.scope, None, classes=classes, pos_label=pos_label)
+        except ValidationError:
+            if pos_label is not None:
+                raise
+            return {}  # an undeclared model whose reference labels give no positive class
         return _score_reference(next(iter(found.values()), None))
 
     def describe(self, shown: dict[str, Histogram]) -> dict[str, Any]:
@@ -740,6 +768,12 @@ def _resolve(
     """
     if ref.upload is None:
         scope = ref.scope(model, first_window)
+        if scope is None:
+            return _Resolved(
+                ref.text, {}, {},
+                extra={"reason": f"{ref.text!r} is the time just before the first window, and "
+                       "there is none"},
+            )  # fmt: skip
         merged = source.feature_windows(scope, None, None)
         found: dict[str, FeatureHistogram] = next(iter(merged.values()), {})
         return _Resolved(

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import LiveevalError
 from ..metrics.labels import Label
 from ..metrics.registry import metric_names, metric_spec
+from ..metrics.result import MetricResult
 from ..monitor.estimate import PerformanceEstimator
 from ..monitor.multiclass import MulticlassEstimator
 from ..monitor.windows import (
@@ -36,6 +37,7 @@ from ..report.model import metric_dict
 from ..store import Scope
 from ..store.interface import (
     MAX_PROBA_CLASSES,
+    ROLLUP_BUCKET,
     ClassScoreHistograms,
     ScoreHistogram,
     StatisticsSource,
@@ -182,7 +184,7 @@ def windows_of(
         "label_delay": delays,
         "windows": [
             {
-                **window_dict(w, chosen),
+                **window_dict(w, chosen, requested=metrics is not None),
                 "estimate": estimates.get((w.start, w.version, w.segment)),
                 "business": money,
             }
@@ -218,6 +220,14 @@ def _estimates(
     none: dict[tuple[datetime, str | None, str | None], dict[str, Any]] = {}
     if by:
         return {"available": False, "reason": "not estimated per version or segment group"}, none
+    if every % ROLLUP_BUCKET:
+        # The scores are kept per 15-minute bucket: not a mistake the reader can fix.
+        minutes = int(ROLLUP_BUCKET.total_seconds() // 60)
+        return {
+            "available": False,
+            "reason": f"estimates are made for windows of whole {minutes}-minute buckets "
+            f"(15m, 1h, 1d …), not of {_shown_size(every)}",
+        }, none
     if pos_label is None:
         return _multiclass_estimates(source, scope, every, found, classes)
     try:
@@ -350,6 +360,15 @@ def _multiclass_estimates(
     except LiveevalError as exc:
         return {"available": False, "reason": str(exc)}, none
     if not hists:
+        seen = max((w.result.labels for w in found if w.result is not None), key=len, default=())
+        if classes is None and len(seen) < 2:
+            # A model known only from its logs: its classes are the labels seen so far.
+            what = f"only label {seen[0]!r} seen so far" if seen else "no label seen yet"
+            return {
+                "available": False,
+                "reason": f"{what}, so the model's classes are unknown: estimation needs two "
+                "classes; declare classes (and pos_label, for a score) to estimate",
+            }, none
         return {
             "available": False,
             "reason": "estimation needs scores (binary) or class probabilities (multiclass, "
@@ -406,16 +425,21 @@ def _label_delay(source: StatisticsSource, scope: Scope) -> dict[str, Any] | Non
         return None
 
 
-def window_dict(window: Window, metrics: tuple[str, ...]) -> dict[str, Any]:
-    """One window as JSON: counts, coverage, state and the chosen metrics."""
+def window_dict(
+    window: Window, metrics: tuple[str, ...], *, requested: bool = False
+) -> dict[str, Any]:
+    """One window as JSON: counts, coverage, state and the chosen metrics. ``requested``
+    (the metrics were named in the request): a named metric a window with predictions
+    cannot give is present, undefined, with the reason (an empty window has none)."""
     shown: dict[str, Any] = {}
     confusion = None
+    got = {} if window.result is None else window.result.metrics
+    for name in metrics:
+        if name in got:
+            shown[name] = metric_dict(got[name])
+        elif requested and window.predictions:  # an empty window's state says why
+            shown[name] = metric_dict(_not_measured(window, name))
     if window.result is not None:
-        shown = {
-            name: metric_dict(window.result.metrics[name])
-            for name in metrics
-            if name in window.result.metrics
-        }
         if window.labelled:  # before labels there is no confusion matrix to show
             confusion = {
                 "labels": list(window.result.labels),
@@ -435,3 +459,19 @@ def window_dict(window: Window, metrics: tuple[str, ...]) -> dict[str, Any]:
         "confusion_matrix": confusion,
         "notes": list(window.notes),
     }
+
+
+def _shown_size(every: timedelta) -> str:
+    return str(WindowSize(every=every))
+
+
+def _not_measured(window: Window, name: str) -> MetricResult:
+    """A named metric a window does not give, undefined, saying why."""
+    spec = metric_spec(name)
+    if spec.family in ("operational", "business") or window.labelled:
+        why = spec.undefined_when
+    else:
+        why = "no labelled predictions in this window yet"
+    return MetricResult.undefined(
+        name, f"undefined: {why}", n=window.predictions, higher_is_better=spec.higher_is_better
+    )

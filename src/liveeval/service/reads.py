@@ -107,11 +107,12 @@ def metrics(
         return body
     result = stats.evaluation.result()
     body["metrics"].update({k: metric_dict(m) for k, m in result.metrics.items()})
-    body["confusion_matrix"] = {
-        "labels": list(result.labels),
-        "layout": "rows are actual classes, columns predicted classes",
-        "matrix": result.confusion_matrix,
-    }
+    if result.labels:  # none before a model known only from its logs has a label
+        body["confusion_matrix"] = {
+            "labels": list(result.labels),
+            "layout": "rows are actual classes, columns predicted classes",
+            "matrix": result.confusion_matrix,
+        }
     body["pos_label"] = result.pos_label
     if judged is not None:
         recall_target = next((c.target for c in judged.checks if c.metric == "recall"), None)

@@ -152,7 +152,10 @@ def assemble(
                 pc.invert(pc.is_in(scores.column("t"), pa.array(sorted(outside), pa.string())))
             )
     if not labels:
-        return StoreStats(None, predictions, failed, 0, unmatched, (), [], values)
+        # No class known yet (a model known only from its logs, before any outcome):
+        # latency and failures need no label, so they are kept (Evaluation.served_only).
+        served = Evaluation.served_only(latency, predictions, failed) if predictions else None
+        return StoreStats(served, predictions, failed, 0, unmatched, (), [], values)
     if pos_label is None and set(labels) in ({0, 1}, {-1, 1}):
         pos_label = 1
     binary = len(labels) == 2 and pos_label is not None and pos_label in labels
