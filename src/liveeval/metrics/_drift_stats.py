@@ -203,10 +203,10 @@ class Histogram:
         n = self.numeric_rows
         if n < 2:
             return None
-        exact = (self.value_sum, self.value_sum_squares)
-        if exact[0] is not None and exact[1] is not None and all(map(math.isfinite, exact)):
-            mean = exact[0] / n
-            var = max(0.0, (exact[1] - n * mean * mean) / (n - 1))
+        total, squares = self.value_sum, self.value_sum_squares
+        if total is not None and squares is not None and math.isfinite(total + squares):
+            mean = total / n
+            var = max(0.0, (squares - n * mean * mean) / (n - 1))
             if math.isfinite(var):
                 return math.sqrt(var)
         # From the bins, on values scaled to at most 1 (numbers near the float64 limit,
