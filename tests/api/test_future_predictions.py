@@ -9,13 +9,25 @@ import datetime as dt
 import re
 
 import pytest
+from fastapi.testclient import TestClient
+
+from liveeval.api import ServerConfig, create_app
 
 NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 FUTURE = NOW + dt.timedelta(days=400)
 
 
-@pytest.fixture
-def ahead(client):
+@pytest.fixture(params=["duckdb", "postgresql"])
+def ahead(request, tmp_path):
+    from tests.store.scenario import postgres_location
+
+    engine = request.param
+    store = postgres_location(request) if engine == "postgresql" else str(tmp_path / "s.duckdb")
+    with TestClient(create_app(ServerConfig(store=store, metrics_cache_seconds=0.0))) as c:
+        yield _log(c)
+
+
+def _log(client):
     predictions = [
         {
             "id": f"r{i}",
