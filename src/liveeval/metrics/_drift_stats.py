@@ -119,15 +119,20 @@ class Histogram:
         last = int(np.searchsorted(x, e[-1], side="right"))
         counts = np.diff(left).astype(np.int64)
         counts[-1] += last - int(left[-1])
+        # Numbers near the float64 limit overflow the sums to inf: std() then works
+        # from the bins on scaled values.
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(x.sum())
+            # einsum, not dot: BLAS threads cost 10 ms per call on a busy machine
+            squares = float(np.einsum("i,i->", x, x))
         return cls(
             edges=e,
             counts=counts,
             below=int(left[0]),
             above=int(x.size - last),
             missing=missing,
-            value_sum=float(x.sum()),
-            # einsum, not dot: BLAS threads cost 10 ms per call on a busy machine
-            value_sum_squares=float(np.einsum("i,i->", x, x)),
+            value_sum=total,
+            value_sum_squares=squares,
         )
 
     @classmethod
@@ -198,16 +203,23 @@ class Histogram:
         n = self.numeric_rows
         if n < 2:
             return None
-        if self.value_sum is not None and self.value_sum_squares is not None:
-            mean = self.value_sum / n
-            var = max(0.0, (self.value_sum_squares - n * mean * mean) / (n - 1))
-            return math.sqrt(var)
-        mids = (self.edges[:-1] + self.edges[1:]) / 2.0
+        total, squares = self.value_sum, self.value_sum_squares
+        if total is not None and squares is not None and math.isfinite(total + squares):
+            mean = total / n
+            var = max(0.0, (squares - n * mean * mean) / (n - 1))
+            if math.isfinite(var):
+                return math.sqrt(var)
+        # From the bins, on values scaled to at most 1 (numbers near the float64 limit,
+        # ±1e308, overflow the sums otherwise); inf when the deviation itself overflows.
+        mids = self.edges[:-1] / 2.0 + self.edges[1:] / 2.0
         points = np.concatenate([[self.edges[0]], mids, [self.edges[-1]]])
+        scale = float(np.abs(points).max()) or 1.0
+        points = points / scale
         weights = np.concatenate([[self.below], self.counts, [self.above]]).astype(np.float64)
         mean = float(np.dot(points, weights) / n)
         var = float(np.dot((points - mean) ** 2, weights) / (n - 1))
-        return math.sqrt(var)
+        with np.errstate(over="ignore"):
+            return float(np.float64(math.sqrt(var)) * scale)
 
 
 def _add_optional(a: float | None, b: float | None, rows_a: int, rows_b: int) -> float | None:

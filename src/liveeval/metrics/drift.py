@@ -380,8 +380,9 @@ def measure_numeric(
         )  # fmt: skip
     d, d_upper = _ks_from_counts(r, c)
     p = ks_2samp_pvalue(d, n_ref, n_cur)
-    w1 = float(_wasserstein_from_counts(reference.edges, r, c))
-    sigma = reference_std if reference_std is not None else reference.std()
+    with np.errstate(over="ignore", invalid="ignore"):
+        w1 = float(_wasserstein_from_counts(reference.edges, r, c))
+        sigma = reference_std if reference_std is not None else reference.std()
     notes: list[str] = []
     reason = None
 
@@ -391,9 +392,15 @@ def measure_numeric(
             return w / sigma
         return np.where(w > 0, np.inf, 0.0)
 
-    effect = float(normalise(w1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        effect = float(normalise(w1))
     if sigma is None or sigma == 0:
         reason = "the reference is constant (standard deviation 0): any change is infinite"
+    elif math.isnan(effect):
+        reason = (
+            "the effect cannot be computed: the numbers overflow float64 (the reference's "
+            f"standard deviation is {sigma:g}, the Wasserstein distance {w1:g})"
+        )
     groups = _decile_groups(r[1:-1].astype(np.int64))
     coarse_r = np.concatenate([[r[0]], np.add.reduceat(r[1:-1], groups), [r[-1]]])
     coarse_c = np.concatenate([[c[0]], np.add.reduceat(c[1:-1], groups), [c[-1]]])
@@ -762,7 +769,9 @@ def call_drift(
     for m, p_adj in zip(measurements, adjusted, strict=True):
         threshold = rule.threshold(m.kind)
         status: Status
-        if m.effect is None or (m.enough_rows and p_adj is None):
+        # An effect that could not be computed (NaN: numbers near the float64 limit
+        # overflow the Wasserstein distance) is undefined, never "not drifted".
+        if m.effect is None or math.isnan(m.effect) or (m.enough_rows and p_adj is None):
             status, drifted = "undefined", False
         elif not m.enough_rows:
             status, drifted = "too_few_rows", False

@@ -56,7 +56,9 @@ from ..store.interface import (
     StatisticsSource,
     StoredReference,
 )
+from ._clock import now
 from ._drift_kept import NumericColumn, kept_numeric_grids
+from ._future import after_now_notes
 
 if TYPE_CHECKING:
     from .core import Service
@@ -173,13 +175,17 @@ def drift(
     """
     service.require_model(model)
     classes, pos_label, _ = service.model_meta(model, version)
-    return drift_of(
+    # Without ``until`` the windows end with the one holding now: a prediction dated in
+    # the future (a client's clock ahead) must not become the "latest" window; the
+    # answer's notes count what was left out.
+    end = now() if until is None else until
+    answer = drift_of(
         service.store,
         model,
         reference=reference,
         window=window,
         since=since,
-        until=until,
+        until=end,
         version=version,
         features=features,
         intervals=intervals,
@@ -187,6 +193,12 @@ def drift(
         classes=classes,
         pos_label=pos_label,
     )
+    if until is None:
+        from ..config import parse_window
+
+        boundary = ceil_to(end, parse_window(window)) or end
+        answer["notes"] = after_now_notes(service.store, boundary, [model])
+    return answer
 
 
 def drift_of(

@@ -28,6 +28,7 @@ from ..monitor.windows import (
     Window,
     WindowResults,
     WindowSize,
+    ceil_to,
     count_windows,
     summarise_label_delays,
     time_windows,
@@ -42,6 +43,8 @@ from ..store.interface import (
     ScoreHistogram,
     StatisticsSource,
 )
+from ._clock import now
+from ._future import after_now_notes
 from .business import model_costs, windows_business
 
 if TYPE_CHECKING:
@@ -78,14 +81,18 @@ def windows(
     service.require_model(model)
     classes, pos_label, _ = service.model_meta(model, version)
     costs = model_costs(service, model, version)
-    return windows_of(
+    # Without ``until`` the windows end with the one holding now: a prediction dated in
+    # the future (a client's clock ahead) must not push the real windows out of the
+    # most recent MAX_WINDOWS; the answer's notes count what was left out.
+    end = now() if until is None else until
+    answer = windows_of(
         service.store,
         model,
         size,
         classes=classes,
         pos_label=pos_label,
         since=since,
-        until=until,
+        until=end,
         version=version,
         segment=segment,
         by=by,
@@ -95,6 +102,11 @@ def windows(
         cache=service.window_results,
         estimated=service.estimates,
     )
+    answer["scope"]["until"] = None if until is None else until.isoformat()
+    every = WindowSize.parse(size).every
+    boundary = (ceil_to(end, every) if every is not None else None) or end
+    answer["notes"] = [] if until is not None else after_now_notes(service.store, boundary, [model])
+    return answer
 
 
 def windows_of(

@@ -33,12 +33,12 @@ from ..report.model import metric_dict
 from ..store import Scope, StoreStats
 from ..store.interface import (
     EARLIEST_TS,
-    LATEST_TS,
     GroupedArrays,
     ModelArraysSource,
     StatisticsSource,
 )
 from ._clock import now
+from ._future import after_now_notes
 from .operations import duration_text
 from .reads import known_models
 
@@ -100,6 +100,10 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
     # Whole windows of ``size``: the cards are the merge of their sparkline's windows,
     # one read of the store's per-bucket rollups per model, never a scan.
     since = floor_to(start or EARLIEST_TS, size)
+    # The read ends with the window holding now: a prediction dated in the future (a
+    # client's clock ahead) is kept but neither counted in "the last hour" nor stretches
+    # the sparklines to its date; the answer's notes count what was left out.
+    until = ceil_to(end, size) or end
     names = sorted(known_models(service))
     meta = {name: service.model_meta(name, None) for name in names}
     # Each profile parsed once per answer (a card per version names one).
@@ -112,12 +116,14 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
         {name: (classes, pos_label) for name, (classes, pos_label, _) in meta.items()},
         every=size,
         since=since,
-        until=ceil_to(LATEST_TS, size),
+        until=until,
         scores=not SCORE_METRICS.isdisjoint(judged),
     )
     models = [_model(service, profile_of, name, meta[name], arrays[name], size) for name in names]
     return {
         "now": end.isoformat(),
+        "until": until.isoformat(),
+        "notes": after_now_notes(service.store, until, names),
         "window": window,
         "since": None if since is None else since.isoformat(),
         "size": duration_text(size),
@@ -238,7 +244,10 @@ def _model(
     if len(arrays):
         first = min(start for _, start in arrays.keys)
         last = max(start for _, start in arrays.keys)
-        starts = [first + i * size for i in range(int(round((last - first) / size)) + 1)]
+        # At most MAX_POINTS points, the most recent (a window of "all" data may span
+        # more windows of ``size``); the card still merges every window.
+        count = min(int(round((last - first) / size)) + 1, MAX_POINTS)
+        starts = [last - (count - 1 - i) * size for i in range(count)]
     values = _points(arrays, key)
     # Versions in the order they first took traffic.
     versions = sorted(per_version, key=lambda v: (min(per_version[v]), v))

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from ..errors import ValidationError
 from ..metrics.labels import Label
+from .bins_export import read_feature_bins
 from .duck import class_windows, lifecycle, operations, windows
 from .duck.aggregate import aggregate, grouped_aggregate
 from .duck.features import feature_histograms, insert_features
@@ -63,6 +64,10 @@ class TableSource:
         Arrow tables by event kind (``"predictions"``, ``"outcomes"``,
         ``"deployments"``, ``"resource_samples"``); a missing kind has no events, a
         missing column is null, extra columns are ignored.
+    feature_bins
+        A store's frozen bins of numeric features (model, name, edges), as an export
+        writes them: the numbers are binned on them, so drift on the tables equals drift
+        on the store (without them, bins are rebuilt from the tables' own order).
 
     Raises
     ------
@@ -70,7 +75,9 @@ class TableSource:
         for an unknown kind or a column whose values cannot take the store's type.
     """
 
-    def __init__(self, tables: Mapping[str, pa.Table]) -> None:
+    def __init__(
+        self, tables: Mapping[str, pa.Table], *, feature_bins: pa.Table | None = None
+    ) -> None:
         for kind in tables:
             if kind not in KINDS:
                 raise ValidationError(
@@ -95,6 +102,11 @@ class TableSource:
                     f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY __row) = 1"
                 ).fetchall()
             con.unregister("source")
+        if feature_bins is not None and feature_bins.num_rows:
+            # A store's frozen bins (an export's): numbers binned as the store bins them.
+            con.register("bins", feature_bins)
+            con.execute("INSERT INTO feature_bins SELECT model, name, edges FROM bins").fetchall()
+            con.unregister("bins")
         insert_features(con, "predictions")
         con.execute(
             f"{LABELLED_INSERT} FROM predictions p JOIN outcomes o ON o.prediction_id = p.id"
@@ -123,7 +135,7 @@ class TableSource:
                 ).to_arrow_table()
         finally:
             con.close()
-        return cls(tables)
+        return cls(tables, feature_bins=read_feature_bins(root))
 
     def close(self) -> None:
         self._con.close()

@@ -92,7 +92,10 @@
      far where no estimate could be made; a dotted line where a version first appears. */
   function qualityWindows(sec, names, version) {
     // At most 30 windows: a quality metric needs more labels per window than a count.
-    const q = `size=${LE.windowSize(sec, 30)}&${LE.span(sec)}${names.map((n) => "&metrics=" + enc(n)).join("")}${version ? "&version=" + enc(version) : ""}`;
+    // Whole 15-minute buckets at least: estimates before labels are made only for those
+    // (a 5m window's estimate is never available, which the page's user cannot change).
+    const size = sec <= 30 * 900 ? "15m" : LE.windowSize(sec, 30);
+    const q = `size=${size}&${LE.span(sec)}${names.map((n) => "&metrics=" + enc(n)).join("")}${version ? "&version=" + enc(version) : ""}`;
     return api(`${base}/windows?${q}`);
   }
   /* The quality chart's likely metrics, read at once with the other reads (not after the

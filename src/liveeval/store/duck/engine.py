@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from ...errors import StoreError, StoreLocked
 from ...metrics.labels import Label
+from ..bins_export import BINS_QUERY, write_feature_bins
 from ..events import Kind
 from ..interface import (
     ActionRun,
@@ -562,6 +563,20 @@ class DuckEngine:
                 f"COPY (SELECT *, CAST(ts AS DATE) AS date FROM {table}) TO '{target}' "
                 f"(FORMAT parquet, PARTITION_BY ({partition}), OVERWRITE_OR_IGNORE)"
             )
+        # The features' frozen bins travel with the events: drift on the export then
+        # bins as the store does (they were the quantiles of the first numbers in
+        # arrival order, which the export does not keep).
+        bins = cur.execute(BINS_QUERY).fetchall()
+        write_feature_bins(
+            pa.table(
+                {
+                    "model": [r[0] for r in bins],
+                    "name": [r[1] for r in bins],
+                    "edges": pa.array([list(r[2]) for r in bins], pa.list_(pa.float64())),
+                }
+            ),
+            out,
+        )
         cur.close()
         return written
 

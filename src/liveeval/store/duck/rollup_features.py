@@ -296,8 +296,10 @@ def fixed_edges(quantiles: list[float]) -> list[float]:
     """Distinct quantiles, plus one edge above the largest a typical bin's width away
     (so the largest value has a bin of its own; 1 when all values are equal)."""
     e = np.unique(np.asarray(quantiles, dtype=np.float64))
-    width = float(e[-1] - e[0]) / max(e.size - 1, 1) if e.size > 1 else 1.0
-    top = e[-1] + width
+    # Edges near the float64 limit (±1e308) overflow the width: the fallback below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        width = float(e[-1] - e[0]) / max(e.size - 1, 1) if e.size > 1 else 1.0
+        top = e[-1] + width
     if not np.isfinite(top) or top <= e[-1]:
         top = np.nextafter(e[-1], np.inf)
     out: list[float] = [*e.tolist(), float(top)]

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from ...errors import StoreError, StoreUnavailable, ValidationError
 from ...metrics.labels import Label
+from ..bins_export import BINS_QUERY, write_feature_bins
 from ..events import KINDS, SCHEMAS, Kind, id_field
 from ..interface import (
     ActionRun,
@@ -497,6 +498,18 @@ class PostgresEngine:
                 con.unregister("rows")
         finally:
             con.close()
+        # The features' frozen bins travel with the events (see TableSource).
+        rows = self._read(lambda cur: cur.execute(BINS_QUERY).fetchall(), settle=True)
+        write_feature_bins(
+            pa.table(
+                {
+                    "model": [r[0] for r in rows],
+                    "name": [r[1] for r in rows],
+                    "edges": pa.array([list(r[2]) for r in rows], pa.list_(pa.float64())),
+                }
+            ),
+            out,
+        )
         return written
 
     def close(self) -> None:

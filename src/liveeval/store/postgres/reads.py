@@ -233,7 +233,7 @@ def _rolled(
     # bucket, which lies in the window and the scope): a month of 15-minute buckets
     # would otherwise move ~100,000 rows for one answer.
     span = 1 << 40 if every is None else int(every.total_seconds()) // BUCKET_SECONDS
-    keys = f"model, version, seg, bucket / {span}"
+    keys = f"model, version, seg, {_window_of(span)}"
     first = "model, version, seg, min(bucket)"
     tables: dict[str, Any] = {
         **_window_sums(where, params, keys, first),
@@ -268,7 +268,7 @@ def _summed_lists(
     # the server the formatting and the client the parsing of every count.
     raw = copy_out_binary(
         cur,
-        f"SELECT model, version, seg, bucket / {span}, bucket, label, counts FROM {table} "
+        f"SELECT model, version, seg, {_window_of(span)}, bucket, label, counts FROM {table} "
         f"WHERE {where} AND kind = 'l' "
         'ORDER BY model COLLATE "C", version COLLATE "C", seg COLLATE "C", 4, '
         'label COLLATE "C", bucket',
@@ -367,7 +367,7 @@ def models_grouped_statistics(
     grain = HOUR if table == "rollup_scores_hourly" else BUCKET_SECONDS
     s_where, s_params = of_models(*_rollup_where(scope, grain=grain))
     span = int(every.total_seconds()) // BUCKET_SECONDS
-    keys = f"model, version, seg, bucket / {span}"
+    keys = f"model, version, seg, {_window_of(span)}"
     first = "model, version, seg, min(bucket)"
     tables: dict[str, Any] = {
         **_window_sums(where, params, keys, first),
@@ -642,6 +642,13 @@ def export_labelled(
         return lifecycle.export_labelled(con, model, out, since, limit)
 
 
+def _window_of(span: int) -> str:
+    """The window of ``bucket`` for windows of ``span`` buckets, floored: PostgreSQL's
+    integer division truncates toward zero, which would put the buckets before 1970
+    (negative) in the window after theirs (DuckDB's reads floor too)."""
+    return f"floor(bucket / {span}::float8)::bigint"
+
+
 def _window_sums(
     where: str, params: list[Any], keys: str, first: str
 ) -> dict[str, tuple[str, list[Any]]]:
@@ -692,7 +699,7 @@ def _hourly_latency(
     return {
         "rollup_latency": (
             f"SELECT model, {names}, min(bucket) * {per}, k, sum(n) "
-            f"FROM rollup_latency_hourly WHERE {where} GROUP BY {keys}, bucket / {span}, k",
+            f"FROM rollup_latency_hourly WHERE {where} GROUP BY {keys}, {_window_of(span)}, k",
             params,
         )
     }
