@@ -90,10 +90,13 @@ def overview(service: Service, *, window: str, size: timedelta) -> dict[str, Any
     start = service.since_window(window)
     end = now()
     if start is not None and size > end - start:
-        raise ValidationError(f"size {size} is longer than the window {window}", column="size")
+        raise ValidationError(
+            f"size {duration_text(size)} is longer than the window {window}", column="size"
+        )
     if start is not None and (end - start) / size > MAX_POINTS:
         raise ValidationError(
-            f"size {size} gives more than {MAX_POINTS} sparkline points over {window}; "
+            f"size {duration_text(size)} gives more than {MAX_POINTS} sparkline points over "
+            f"{window}; "
             "choose a larger size",
             column="size",
         )
