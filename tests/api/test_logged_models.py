@@ -184,3 +184,21 @@ def test_estimation_of_windows_finer_than_the_bucket_is_not_phrased_as_a_user_er
         "reason": "estimates are made for windows of whole 15-minute buckets (15m, 1h, 1d …), "
         "not of 5m",
     }
+
+
+def test_the_overview_card_of_a_logged_0_1_model_leads_with_f1_as_its_metrics_read(app):
+    # Its metrics read infers positive class 1, so the card judges it as binary.
+    send(
+        app,
+        [
+            {"id": f"u{i}", "model": "u01", "label": i % 2, "score": 0.3 + 0.4 * (i % 2)}
+            for i in range(40)
+        ],
+        [{"prediction_id": f"u{i}", "label": (i % 3) % 2} for i in range(40)],
+    )
+    card = app.get("/v1/overview?window=1h&size=15m").json()["models"][0]
+    assert card["key_metric"] == "f1"
+    version = card["versions"][0]
+    assert version["metrics"]["f1"]["value"] == version["sparkline"][-1]["value"]
+    f1 = app.get("/v1/models/u01/metrics").json()["metrics"]["f1"]["value"]
+    assert version["metrics"]["f1"]["value"] == pytest.approx(f1, rel=1e-12)

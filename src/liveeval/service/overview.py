@@ -239,7 +239,9 @@ def _model(
 ) -> dict[str, Any]:
     _, pos_label, profile_name = meta
     profile = profile_of(profile_name) if profile_name else None
-    key = key_metric(profile, pos_label is not None)
+    # A logged-only 0/1 model is binary as its metrics read infers it (positive class 1).
+    binary = pos_label is not None or (arrays.pos_label is not None and bool(arrays.binary.any()))
+    key = key_metric(profile, binary)
     per_version: dict[str, dict[datetime, int]] = {}
     for g, (version, start) in enumerate(arrays.keys):
         per_version.setdefault(str(version), {})[start] = g
