@@ -119,20 +119,61 @@ def _rolled(location: str, timeout: float = 600.0) -> None:
             time.sleep(0.2)
 
 
+# One upload, in its own process so that "before" uses the client of its own sources
+# too: the table is built first (not timed), then sent by ``log_prediction_table``.
+_UPLOAD = """
+import json, sys, time
+import numpy as np, pyarrow as pa
+from liveeval.client import Client
+url, run, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(7 + run)
+table = pa.table(
+    {
+        "id": [f"i{run}-{i}" for i in range(n)],
+        "model": ["batch"] * n,
+        "version": ["v1"] * n,
+        "ts": pa.array(np.full(n, np.datetime64("2026-11-01T00:00:00", "us"))),
+        "label": (rng.random(n) < 0.1).astype(np.int64),
+        "score": rng.random(n),
+    }
+)
+with Client(url, timeout=600) as client:
+    started = time.perf_counter()
+    totals = client.log_prediction_table(table)
+    seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "stored": totals["stored"]}))
+"""
+
+
+def _upload(url: str, run: int, n: int, src: str) -> float:
+    """Seconds the client from ``src`` takes to send ``n`` predictions to ``url``."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": src}
+    out = subprocess.run(
+        [sys.executable, "-c", _UPLOAD, url, str(run), str(n)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["stored"] == n, result
+    return float(result["seconds"])
+
+
 def ingest(location: str, before: str = "") -> dict[str, object]:
     """Batched ingestion: ``INGEST_ROWS`` predictions sent as Arrow by the Python client,
     three runs per server (events per second committed, and until the last is rolled
-    into the statistics); with ``BENCH_BEFORE_SRC``, the other sources' server on its
-    own database in alternating runs. Each run starts once the previous run's loads
-    are rolled (the roll is not timed, and does not overlap the next run)."""
-    import pyarrow as pa
-
-    from liveeval.client import Client
-
+    into the statistics); with ``BENCH_BEFORE_SRC``, the other sources' server and
+    client on its own database in alternating runs. Each run starts once the previous
+    run's loads are rolled (the roll is not timed, and does not overlap the next
+    run). Each upload runs in its own process (the table built before the clock
+    starts)."""
     servers = {"liveeval": (location, None)}
     if BEFORE_SRC:
         servers["before"] = (before, {"PYTHONPATH": BEFORE_SRC})
-    procs, clients = {}, {}
+    procs, urls = {}, {}
     try:
         for name, (store, env) in servers.items():
             port = server_bench.free_port()
@@ -140,40 +181,27 @@ def ingest(location: str, before: str = "") -> dict[str, object]:
                 [sys.executable, "-m", "liveeval", "serve", "--store", store, "--port", str(port)],
                 env,
             )
-            server_bench.wait(f"http://127.0.0.1:{port}/healthz", timeout=120)
-            clients[name] = Client(f"http://127.0.0.1:{port}", timeout=600)
+            urls[name] = f"http://127.0.0.1:{port}"
+            server_bench.wait(f"{urls[name]}/healthz", timeout=120)
         n = INGEST_ROWS
-        rng = np.random.default_rng(7)
         rates: dict[str, list[float]] = {name: [] for name in servers}
         # Events per second until the last one is in the statistics (written and rolled).
         rolled: dict[str, list[float]] = {name: [] for name in servers}
         for run in range(3):
             order = list(servers) if run % 2 == 0 else list(servers)[::-1]
             for name in order:
-                table = pa.table(
-                    {
-                        "id": [f"i{run}-{i}" for i in range(n)],
-                        "model": ["batch"] * n,
-                        "version": ["v1"] * n,
-                        "ts": pa.array(np.full(n, np.datetime64("2026-11-01T00:00:00", "us"))),
-                        "label": (rng.random(n) < 0.1).astype(np.int64),
-                        "score": rng.random(n),
-                    }
-                )
+                src = BEFORE_SRC if name == "before" else str(ROOT / "src")
+                seconds = _upload(urls[name], run, n, src)
+                rates[name].append(n / seconds)
                 started = time.perf_counter()
-                totals = clients[name].log_prediction_table(table)
-                rates[name].append(n / (time.perf_counter() - started))
-                assert totals["stored"] == n, totals
                 _rolled(servers[name][0])
-                rolled[name].append(n / (time.perf_counter() - started))
+                rolled[name].append(n / (seconds + time.perf_counter() - started))
                 print(
                     f"ingest run {run} {name}: {rates[name][-1]:,.0f} events/s committed, "
                     f"{rolled[name][-1]:,.0f} events/s rolled",
                     flush=True,
                 )
     finally:
-        for client in clients.values():
-            client.close()
         for proc in procs.values():
             server_bench.stop(proc)
     out: dict[str, object] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,6 +51,9 @@ class Stub:
     status: int | None = None  # answer every request with this status instead
     max_events: int | None = None  # 413 for larger batches
     gate: threading.Event | None = None  # requests wait for it before being answered
+    # Called with (path, body) as a request arrives, outside the lock (to hold it).
+    hook: Callable[[str, bytes], None] | None = None
+    dead: bool = False  # requests are dropped without an answer, as by a server that died
     predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     batches: list[tuple[str, int]] = field(default_factory=list)  # (path, events)
@@ -60,9 +63,13 @@ class Stub:
     def answer(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         with self.lock:
             self.arrived += 1
+        if self.hook is not None:
+            self.hook(path, body)
         if self.gate is not None:
             self.gate.wait()
         with self.lock:
+            if self.dead:
+                return 0, {}
             if self.fail_first:
                 self.fail_first -= 1
                 return 503, {"detail": "store behind"}
@@ -176,6 +183,9 @@ def stub() -> Iterator[Stub]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             code, answer = state.answer(self.path, body)
+            if code == 0:
+                self.close_connection = True
+                return
             raw = json.dumps(answer).encode()
             try:
                 self.send_response(code)

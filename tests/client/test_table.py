@@ -3,6 +3,9 @@ index in the table and counted in the client's stats."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pyarrow as pa
 import pytest
 
@@ -28,7 +31,8 @@ def _table(n: int, bad: set[int]) -> pa.Table:
 def test_rejected_rows_are_reported_by_their_index_in_the_table(stub: Stub) -> None:
     with Client(stub.url, **FAST) as client:
         summary = client.log_prediction_table(_table(10, {5, 9}), chunk_rows=4)
-    assert [n for _, n in stub.batches] == [4, 4, 2]
+    # Two chunks are in flight: the stub may store the second before the first.
+    assert sorted(n for _, n in stub.batches) == [2, 4, 4]
     assert (
         summary["stored"],
         summary["rejected"],
@@ -97,3 +101,93 @@ def test_a_table_without_a_model_column_is_an_error() -> None:
             ValidationError, match=r"^<table>: the table needs a 'model' column; it has \['id'\]"
         ):
             client.log_prediction_table({"id": ["a"]})
+
+
+def _first_id(body: bytes) -> str:
+    return str(pa.ipc.open_stream(body).read_all().column("id")[0])
+
+
+def _upload_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("liveeval-table")]
+
+
+def _wait_for(condition, what: str, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def test_answers_coming_back_out_of_order_are_counted_in_table_order(stub: Stub) -> None:
+    in_flight: list[int] = []
+
+    def hold_the_first_chunk(path: str, body: bytes) -> None:
+        with stub.lock:
+            in_flight.append(stub.arrived - len(stub.batches))
+        if _first_id(body) == "t0":
+            # Answered only once the second chunk has arrived and been stored.
+            _wait_for(lambda: len(stub.batches) >= 1, "the second chunk")
+
+    stub.hook = hold_the_first_chunk
+    with Client(stub.url, **FAST) as client:
+        summary = client.log_prediction_table(_table(10, {1, 6, 9}), chunk_rows=4)
+    assert [n for _, n in stub.batches] == [4, 4, 2]
+    assert stub.predictions.keys() == {f"t{i}" for i in range(10)} - {"t1", "t6", "t9"}
+    assert max(in_flight) == 2
+    assert (summary["stored"], summary["rejected"]) == (7, 3)
+    assert [(r["index"], r["id"]) for r in summary["rejections"]] == [
+        (1, "t1"),
+        (6, "t6"),
+        (9, "t9"),
+    ]
+    assert (client.stats.accepted, client.stats.rejected) == (7, 3)
+    assert _upload_threads() == []
+
+
+def test_a_chunk_refused_in_the_middle_counts_the_chunk_sent_after_it_and_sends_no_more(
+    stub: Stub,
+) -> None:
+    stub.contract = "old"
+    scores = [0.1] * 12
+    scores[4] = None
+    table = _table(12, set()).set_column(3, "score", pa.array(scores))
+    with Client(stub.url, **FAST) as client:
+        with pytest.raises(
+            ValidationError,
+            match=r"^<table>, row 3: liveeval refused rows 3\.\.5 as a whole \(422: Arrow batch "
+            r"column 'score' has missing values\); 3 rows were stored before, 3 after it$",
+        ):
+            client.log_prediction_table(table, chunk_rows=3)
+    # Rows 6..8 were on their way when rows 3..5 were refused; rows 9..11 never left.
+    assert len(stub.batches) == 3
+    assert (client.stats.accepted, client.stats.rejected) == (6, 3)
+    assert _upload_threads() == []
+
+
+def test_a_server_dying_mid_upload_raises_a_delivery_error_after_the_chunks_in_flight(
+    stub: Stub,
+) -> None:
+    def die_after_the_first_chunk(path: str, body: bytes) -> None:
+        if _first_id(body) != "t0":
+            _wait_for(lambda: len(stub.batches) >= 1, "the first chunk")
+            stub.dead = True
+
+    stub.hook = die_after_the_first_chunk
+    with Client(stub.url, **FAST) as client:
+        with pytest.raises(
+            DeliveryError,
+            match=r"^rows 2\.\.3 not delivered to http://127\.0\.0\.1:\d+: unreachable: .*; "
+            r"2 rows were stored before$",
+        ) as raised:
+            client.log_prediction_table(_table(8, set()), chunk_rows=2)
+    assert raised.value.summary == {
+        "stored": 2,
+        "duplicates": 0,
+        "conflicts": 0,
+        "rejected": 0,
+        "rejections": [],
+    }
+    # Rows 2..5 were in flight and retried (FAST: one retry each); rows 6..7 never left.
+    assert (client.stats.accepted, client.stats.failed) == (2, 4)
+    assert stub.arrived == 5
+    assert _upload_threads() == []

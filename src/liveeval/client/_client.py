@@ -220,6 +220,8 @@ class Client:
     def log_prediction_table(self, table: Any, *, chunk_rows: int = 100_000) -> TableSummary:
         """Send many predictions at once (a batch scoring job, a backfill) as Arrow IPC,
         in chunks of ``chunk_rows``, synchronously, with the same retries as the queue.
+        Two chunks are in flight at most: the next one is encoded and sent while the
+        server stores the previous one.
 
         ``table`` is anything ``pyarrow.table()`` takes (a pyarrow Table, a dict of
         columns, a pandas DataFrame) with a ``model`` column and any of ``id``,
@@ -234,7 +236,8 @@ class Client:
         counted in :attr:`stats` too. A chunk the server refuses as a whole raises
         :class:`~liveeval.errors.ValidationError`; a server that stays unreachable
         raises :class:`~liveeval.errors.DeliveryError` (both after counting what
-        was stored before).
+        was stored before, and what the chunk already sent after it stored; nothing
+        further is sent).
         """
         return upload_table(self, table, chunk_rows=chunk_rows)
 

@@ -1,4 +1,5 @@
-"""The bulk upload: a whole table of predictions as Arrow IPC chunks, synchronously.
+"""The bulk upload: a whole table of predictions as Arrow IPC chunks, synchronously,
+two chunks in flight.
 
 pyarrow is imported here, on first use, and nowhere else in the client.
 """
@@ -7,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from ..errors import DeliveryError, ValidationError
 from ._answer import Fate, summary_detail
@@ -20,6 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["ARROW_STREAM", "Rejection", "TableSummary", "upload_table"]
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+_PATH = "/v1/predictions/arrow"
+#: Chunks sent and not yet answered, at most: the client encodes and sends one while
+#: the server stores the other.
+IN_FLIGHT = 2
 
 
 class Rejection(TypedDict):
@@ -43,42 +50,90 @@ class TableSummary(TypedDict):
 
 def upload_table(client: Client, table: Any, *, chunk_rows: int = 100_000) -> TableSummary:
     """Send ``table`` through ``client`` in Arrow IPC chunks; see
-    :meth:`Client.log_prediction_table`."""
+    :meth:`Client.log_prediction_table`.
+
+    At most :data:`IN_FLIGHT` chunks are in flight: the next chunk is encoded and
+    sent (by a worker thread) while the server stores the previous one. Answers are
+    counted in table order; after a chunk refused or undelivered, the chunk sent
+    after it is still awaited and counted, nothing further is sent, and no thread
+    is left running.
+    """
     import pyarrow as pa
 
     if chunk_rows < 1:
         raise ValidationError(f"chunk_rows {chunk_rows!r} is not a positive integer")
     table = _prediction_columns(pa.table(table))
     summary = TableSummary(stored=0, duplicates=0, conflicts=0, rejected=0, rejections=[])
-    for start in range(0, max(table.num_rows, 1), chunk_rows):
-        chunk = table.slice(start, chunk_rows)
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, chunk.schema) as writer:
-            writer.write_table(chunk)
+    pending: deque[_Sent] = deque()
+    with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="liveeval-table") as pool:
         try:
-            code, text = client._transport.post(
-                "/v1/predictions/arrow", sink.getvalue().to_pybytes(), ARROW_STREAM, bounded=False
-            )
-        except Undelivered as exc:
-            _count(client, summary, chunk, [], failed=str(exc))
-            raise DeliveryError(
-                f"rows {start}..{start + chunk.num_rows - 1} not delivered to {client.url}: {exc}; "
-                f"{summary['stored']} rows were stored before",
-                summary=summary,
-            ) from None
-        answer = _load(text)
-        if code in (200, 409) or (code == 422 and "rejections" in answer):
-            _count(client, summary, chunk, _rows(answer, start, chunk), answer=answer)
-            continue
-        detail = summary_detail(code, text)
-        _count(client, summary, chunk, [], refused=detail)
-        raise ValidationError(
-            f"liveeval refused rows {start}..{start + chunk.num_rows - 1} as a whole ({detail}); "
-            f"{summary['stored']} rows were stored before",
-            source="<table>",
-            row=start,
-        )
+            for start in range(0, max(table.num_rows, 1), chunk_rows):
+                if len(pending) == IN_FLIGHT:
+                    _settle(client, summary, pending)
+                chunk = table.slice(start, chunk_rows)
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, chunk.schema) as writer:
+                    writer.write_table(chunk)
+                body = sink.getvalue().to_pybytes()
+                post = client._transport.post
+                answer = pool.submit(post, _PATH, body, ARROW_STREAM, bounded=False)
+                pending.append(_Sent(start, chunk, answer))
+            while pending:
+                _settle(client, summary, pending)
+        finally:
+            # An exception of our own (a KeyboardInterrupt while waiting): the posts
+            # still running finish before the pool's exit returns.
+            for sent in pending:
+                sent.answer.cancel()
     return summary
+
+
+class _Sent(NamedTuple):
+    start: int
+    chunk: Any
+    answer: Future[tuple[int, str]]
+
+
+def _settle(client: Client, summary: TableSummary, pending: deque[_Sent]) -> None:
+    """Count the oldest chunk's answer; if it failed, await and count the chunks sent
+    after it, then raise."""
+    sent = pending.popleft()
+    failure = _outcome(client, summary, sent)
+    if failure is None:
+        return
+    before = summary["stored"]
+    while pending:
+        _outcome(client, summary, pending.popleft())
+    after = summary["stored"] - before
+    rows = f"rows {sent.start}..{sent.start + sent.chunk.num_rows - 1}"
+    stored = f"{before} rows were stored before" + (f", {after} after it" if after else "")
+    kind, detail = failure
+    if kind == "refused":
+        raise ValidationError(
+            f"liveeval refused {rows} as a whole ({detail}); {stored}",
+            source="<table>",
+            row=sent.start,
+        )
+    raise DeliveryError(
+        f"{rows} not delivered to {client.url}: {detail}; {stored}", summary=summary
+    )
+
+
+def _outcome(client: Client, summary: TableSummary, sent: _Sent) -> tuple[str, str] | None:
+    """Wait for one chunk's answer and count it; ``(kind, detail)`` when the chunk
+    was refused as a whole or not delivered."""
+    try:
+        code, text = sent.answer.result()
+    except Undelivered as exc:
+        _count(client, summary, sent.chunk, [], failed=str(exc))
+        return "undelivered", str(exc)
+    answer = _load(text)
+    if code in (200, 409) or (code == 422 and "rejections" in answer):
+        _count(client, summary, sent.chunk, _rows(answer, sent.start, sent.chunk), answer=answer)
+        return None
+    detail = summary_detail(code, text)
+    _count(client, summary, sent.chunk, [], refused=detail)
+    return "refused", detail
 
 
 def _load(text: str) -> dict[str, Any]:
