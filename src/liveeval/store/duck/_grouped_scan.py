@@ -26,7 +26,15 @@ from ...metrics.labels import Label
 from ...metrics.ranking import DEFAULT_EXACT_LIMIT, DEFAULT_RESOLUTION
 from ..interface import Scope, StoreStats
 from ..labels import ResolvedLabels, resolve_labels
-from .aggregate import _LABELLED, EPS, _multiclass, _where, assemble, unmatched_outcomes
+from .aggregate import (
+    _LABELLED,
+    LABELLED_CELL_NAMES,
+    LABELLED_CELL_SUMS,
+    _multiclass,
+    _where,
+    assemble,
+    unmatched_outcomes,
+)
 
 __all__ = ["grouped_scan"]
 
@@ -171,13 +179,6 @@ def _predictions(
     return groups
 
 
-# The cells' sums, as .aggregate._labelled_statistics names them.
-_CELL_NAMES = (
-    *("t", "pl", "n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4"),
-    *("vn", "vs", "vss", "vbin"),
-)
-
-
 def _cells(
     cur: duckdb.DuckDBPyConnection,
     columns: str,
@@ -187,22 +188,14 @@ def _cells(
     groups: dict[tuple[Any, ...], _Group],
 ) -> None:
     """Each group's confusion cells with their loss and business-value sums."""
-    s = f"greatest(least(l.score, {1 - EPS!r}), {EPS!r})"
-    q = f"greatest(least(1 - l.score, {1 - EPS!r}), {EPS!r})"
     sql = f"""
-        SELECT {", ".join(names)}, l.label, l.predicted, count(*),
-               count(l.score), coalesce(sum(-ln({s})), 0), coalesce(sum(ln({s}) * ln({s})), 0),
-               coalesce(sum(-ln({q})), 0), coalesce(sum(ln({q}) * ln({q})), 0),
-               coalesce(sum(l.score * l.score), 0), coalesce(sum(power(l.score, 4)), 0),
-               coalesce(sum(power(1 - l.score, 2)), 0), coalesce(sum(power(1 - l.score, 4)), 0),
-               count(l.value), coalesce(sum(l.value), 0), coalesce(sum(l.value * l.value), 0),
-               coalesce(bool_and(l.value IN (0, 1)), true)
+        SELECT {", ".join(names)}, l.label, l.predicted, {LABELLED_CELL_SUMS}
         FROM (SELECT {columns}, l.* FROM {_LABELLED} l WHERE {where} AND l.status = 'ok') l
         GROUP BY ALL
     """
     for key, r in _rows(cur, sql, params, len(names)):
         if key in groups:  # a labelled pair's prediction is in its group
-            groups[key].cells.append(dict(zip(_CELL_NAMES, r, strict=True)))
+            groups[key].cells.append(dict(zip(LABELLED_CELL_NAMES, r, strict=True)))
 
 
 def _scores(

@@ -43,6 +43,23 @@ _LABELLED = (
 )
 
 
+_S = f"greatest(least(l.score, {1 - EPS!r}), {EPS!r})"
+_Q = f"greatest(least(1 - l.score, {1 - EPS!r}), {EPS!r})"
+# A confusion cell's count with its class-independent loss and business-value sums,
+# over labelled pairs ``l`` (named by LABELLED_CELL_NAMES, after the actual and predicted label).
+LABELLED_CELL_SUMS = f"""count(*),
+    count(l.score), coalesce(sum(-ln({_S})), 0), coalesce(sum(ln({_S}) * ln({_S})), 0),
+    coalesce(sum(-ln({_Q})), 0), coalesce(sum(ln({_Q}) * ln({_Q})), 0),
+    coalesce(sum(l.score * l.score), 0), coalesce(sum(power(l.score, 4)), 0),
+    coalesce(sum(power(1 - l.score, 2)), 0), coalesce(sum(power(1 - l.score, 4)), 0),
+    count(l.value), coalesce(sum(l.value), 0), coalesce(sum(l.value * l.value), 0),
+    coalesce(bool_and(l.value IN (0, 1)), true)"""
+LABELLED_CELL_NAMES = (
+    *("t", "pl", "n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4"),
+    *("vn", "vs", "vss", "vbin"),
+)
+
+
 def _where(scope: Scope, alias: str = "p") -> tuple[str, list[Any]]:
     clauses = [f"{alias}.model = ?"]
     params: list[Any] = [scope.model]
@@ -325,24 +342,13 @@ def _labelled_statistics(
     shared pass would also compute for every histogram bin.
     """
     where, params = scoped
-    s = f"greatest(least(l.score, {1 - EPS!r}), {EPS!r})"
-    q = f"greatest(least(1 - l.score, {1 - EPS!r}), {EPS!r})"
     cells_sql = f"""
-        SELECT l.label, l.predicted, count(*),
-               count(l.score), coalesce(sum(-ln({s})), 0), coalesce(sum(ln({s}) * ln({s})), 0),
-               coalesce(sum(-ln({q})), 0), coalesce(sum(ln({q}) * ln({q})), 0),
-               coalesce(sum(l.score * l.score), 0), coalesce(sum(power(l.score, 4)), 0),
-               coalesce(sum(power(1 - l.score, 2)), 0), coalesce(sum(power(1 - l.score, 4)), 0),
-               count(l.value), coalesce(sum(l.value), 0), coalesce(sum(l.value * l.value), 0),
-               coalesce(bool_and(l.value IN (0, 1)), true)
+        SELECT l.label, l.predicted, {LABELLED_CELL_SUMS}
         FROM {_LABELLED} l WHERE {where} AND l.status = 'ok'
         GROUP BY l.label, l.predicted
     """
-    names = (
-        *("t", "pl", "n", "ns", "nls", "nls2", "nlq", "nlq2", "s2", "s4", "q2", "q4"),
-        *("vn", "vs", "vss", "vbin"),
-    )
-    cells = [dict(zip(names, r, strict=True)) for r in cur.execute(cells_sql, params).fetchall()]
+    rows = cur.execute(cells_sql, params).fetchall()
+    cells = [dict(zip(LABELLED_CELL_NAMES, r, strict=True)) for r in rows]
     key = "l.score" if exact else f"least(floor(l.score * {resolution}), {resolution - 1})"
     histogram_sql = f"""
         SELECT l.label AS t, {key} AS key, count(*) AS n
