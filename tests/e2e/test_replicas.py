@@ -3,6 +3,7 @@ killed mid-stream, the database restarted under load."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import threading
 import time
@@ -99,7 +100,8 @@ def test_three_replicas_lose_and_double_nothing_when_one_is_killed(replicas):
                 in_flight[:] = [body]
                 try:
                     code, _ = target.post("/v1/outcomes", body)
-                except OSError:
+                except (OSError, http.client.HTTPException):
+                    # Killed before answering, or while sending its answer (IncompleteRead).
                     code = 0
                 if code != 200:
                     # The replica died under the request: the answer is lost, the

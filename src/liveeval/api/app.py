@@ -45,7 +45,7 @@ from .lifecycle import NotificationCollector, lifecycle_router
 from .middleware import RequestGuard
 from .monitoring import monitoring_router
 from .prometheus import Telemetry, TelemetryObserver
-from .query import known_query, time_range
+from .query import SegmentQuery, VersionQuery, known_query, time_range
 from .references import references_router
 from .schemas import (
     MAX_BATCH,
@@ -299,8 +299,8 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         ),
         since: datetime | None = None,
         until: datetime | None = None,
-        version: str | None = None,
-        segment: str | None = None,
+        version: VersionQuery = None,
+        segment: SegmentQuery = None,
         profile: str | None = Query(
             None,
             max_length=100,
@@ -347,7 +347,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
         },
     )
     async def predict(
-        model: str, request: PredictRequest, version: str | None = None
+        model: str, request: PredictRequest, version: VersionQuery = None
     ) -> JSONResponse:
         """Predict with a served model; every prediction is logged before the answer.
 

@@ -19,7 +19,7 @@ from ..service import Service
 from ..service.overview import VERSION_METRICS, overview, version_cards
 from ..service.threshold import threshold_curve
 from .monitoring import MetricName, _json
-from .query import time_range
+from .query import SegmentQuery, VersionQuery, time_range
 from .schemas import ErrorResponse
 
 __all__ = ["dashboard_routes"]
@@ -121,8 +121,8 @@ def dashboard_routes(
         ),
         since: datetime | None = None,
         until: datetime | None = None,
-        version: str | None = None,
-        segment: str | None = None,
+        version: VersionQuery = None,
+        segment: SegmentQuery = None,
         min_recall: float | None = Query(
             None, ge=0.0, le=1.0, description="default: the profile's recall target"
         ),

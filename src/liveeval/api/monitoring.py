@@ -21,7 +21,7 @@ from ..service.drift import drift as read_drift
 from ..service.monitoring import windows as read_windows
 from ..service.operations import failures as read_failures
 from ..service.operations import resources as read_resources
-from .query import time_range
+from .query import SegmentQuery, VersionQuery, time_range
 from .schemas import ErrorResponse
 
 __all__ = ["monitoring_router"]
@@ -50,8 +50,8 @@ def monitoring_router(
         ),
         since: datetime | None = None,
         until: datetime | None = None,
-        version: str | None = None,
-        segment: str | None = None,
+        version: VersionQuery = None,
+        segment: SegmentQuery = None,
         by: Annotated[
             list[Literal["version", "segment"]] | None,
             Query(description="one series of windows per version and/or segment"),
@@ -103,7 +103,7 @@ def monitoring_router(
         ),
         since: datetime | None = None,
         until: datetime | None = None,
-        version: str | None = None,
+        version: VersionQuery = None,
         features: Annotated[
             list[str] | None, Query(description="features to compare (default: all)")
         ] = None,
@@ -138,7 +138,7 @@ def monitoring_router(
         size: str = Query("1h", pattern=WINDOW_PATTERN, description="window size: 1m, 1h, 1d"),
         since: datetime | None = None,
         until: datetime | None = None,
-        version: str | None = None,
+        version: VersionQuery = None,
     ) -> dict[str, Any]:
         """Failed predictions (the model raised, or answered something unusable) per
         window, version and error type, and each error type's total, most frequent

@@ -19,13 +19,15 @@ import types
 import typing
 from datetime import datetime
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from ..service.events import NAME_PATTERN, naive_utc
 
 __all__ = [
+    "SegmentQuery",
+    "VersionQuery",
     "accepted_query",
     "known_query",
     "name_query_detail",
@@ -90,6 +92,19 @@ def repeated_query_detail(pairs: list[tuple[str, str]], single: frozenset[str]) 
                 f"query parameter {name!r} given {len(values)} times ({shown}{more}); give it once"
             )
     return None
+
+
+# The same rules in the OpenAPI spec, so a client (and schemathesis) knows them.
+VersionQuery = typing.Annotated[
+    str | None,
+    Query(
+        pattern=r"^[A-Za-z0-9_.\-]{1,100}$",
+        description="a version as predictions name it: 1 to 100 letters, digits, '.', '_' or '-'",
+    ),
+]
+SegmentQuery = typing.Annotated[
+    str | None, Query(max_length=200, description="a segment, at most 200 characters")
+]
 
 
 # Names that are stored as written by a pattern at write time (service/events.py): a
