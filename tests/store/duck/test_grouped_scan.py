@@ -14,8 +14,8 @@ import pytest
 
 from liveeval.store import Scope, StoreStats
 from liveeval.store.duck import _grouped_scan
-from liveeval.store.duck._grouped_scan import _EPOCH, _scope_labels, _where_models, grouped_scan
-from liveeval.store.duck.aggregate import aggregate
+from liveeval.store.duck._grouped_scan import _EPOCH, _scope_labels, grouped_scan
+from liveeval.store.duck.aggregate import _where, aggregate
 
 from ..scenario import TS, Scenario, close_source, make_scenario, open_engine
 
@@ -106,7 +106,7 @@ def test_each_group_of_a_scan_equals_a_read_of_its_own_scope(store, monkeypatch,
     seconds = None if every is None else every.total_seconds()
     found = grouped_scan(cur, scope, {**labels, "absent": (None, None)}, by, seconds, None)
     assert found["absent"] == {}
-    shared = _scope_labels(cur, *_where_models(scope, [*labels], "l"), labels)
+    shared = _scope_labels(cur, *_where(scope, "l", [*labels]), labels)
     for model, (classes, pos_label) in labels.items():
         assert len(found[model]) >= (2 if by or every else 1)
         for key, stats in found[model].items():

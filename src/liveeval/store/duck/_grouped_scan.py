@@ -73,8 +73,8 @@ def grouped_scan(
     out: dict[str, dict[tuple[Any, ...], StoreStats]] = {m: {} for m in models}
     if not models:
         return out
-    p_where, p_params = _where_models(scope, models, "p")
-    l_where, l_params = _where_models(scope, models, "l")
+    p_where, p_params = _where(scope, "p", models)
+    l_where, l_params = _where(scope, "l", models)
     keys = ["model", *by]
     if seconds is not None:
         keys.append("w")
@@ -115,15 +115,6 @@ def grouped_scan(
             shared=shared[model],
         )
     return out
-
-
-def _where_models(scope: Scope, models: list[str], alias: str) -> tuple[str, list[Any]]:
-    """:func:`.aggregate._where` for several models at once."""
-    where, params = _where(scope, alias)
-    head = f"{alias}.model = ?"
-    assert where.startswith(head)  # _where's first clause is the model
-    marks = ", ".join("?" * len(models))
-    return f"{alias}.model IN ({marks}){where[len(head) :]}", [*models, *params[1:]]
 
 
 def _rows(

@@ -60,9 +60,16 @@ LABELLED_CELL_NAMES = (
 )
 
 
-def _where(scope: Scope, alias: str = "p") -> tuple[str, list[Any]]:
-    clauses = [f"{alias}.model = ?"]
-    params: list[Any] = [scope.model]
+def _where(
+    scope: Scope, alias: str = "p", models: Sequence[str] | None = None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause of ``scope`` (of ``models`` instead of its model when given)."""
+    if models is None:
+        clauses = [f"{alias}.model = ?"]
+        params: list[Any] = [scope.model]
+    else:
+        clauses = [f"{alias}.model IN ({', '.join('?' * len(models))})"]
+        params = list(models)
     for column, value, op in (
         ("ts", scope.since, ">="),
         ("ts", scope.until, "<"),
