@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TRAFFIC_SECONDS = 75
+
+
+def _fixed(x: float, digits: int) -> str:
+    """The text JavaScript's ``Number.prototype.toFixed`` gives: a tie in the float's exact
+    value rounds away from zero, where Python's format rounds to even (recall 9/16 shows
+    as 0.563 on the page and formats as 0.562 in Python)."""
+    exact = Decimal(x).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{exact:.{digits}f}"
 
 
 def _get(url: str) -> dict:
@@ -195,8 +204,8 @@ def test_overview_shows_each_model_and_version_with_the_api_numbers(demo, browse
         assert card.count() == 1
         text = card.inner_text()
         assert f"{c['predictions']:,}" in text
-        assert f"{100 * c['label_coverage']:.1f}%" in text
-        assert f"{c['metrics'][m['key_metric']]['value']:.3f}" in text
+        assert f"{_fixed(100 * c['label_coverage'], 1)}%" in text
+        assert _fixed(c["metrics"][m["key_metric"]]["value"], 3) in text
         badge = {"pass": "healthy", "warn": "warning", "fail": "failing"}.get(
             c["verdict"]["status"], "not enough labels yet"
         )
@@ -260,7 +269,7 @@ def test_model_page_shows_the_verdict_windows_and_confusion_matrix(demo, browser
         figure = page.locator(f"#drift-hists figure[data-column='{top['name']}']")
         assert figure.locator("rect.bar").count() == 2 * len(top["histogram"]["bins"])
         last = figure.locator("text.tick").last.text_content()
-        assert last == f"{100 * top['histogram']['current'][-1]:.1f}%"
+        assert last == f"{_fixed(100 * top['histogram']['current'][-1], 1)}%"
     else:
         assert "nothing to compare yet" in text
     # Failures by error type: the API's totals on screen.
@@ -349,11 +358,13 @@ def test_the_demos_alert_fires_within_the_run_and_shows_with_its_evidence(demo, 
         # The evidence as the API has it: the statistic against its threshold, the
         # reference and recent recall with their intervals and counts.
         assert (
-            f"{evidence['statistic']:.2f} against the threshold {evidence['threshold']:.2f}" in text
+            f"{_fixed(evidence['statistic'], 2)} against the threshold {_fixed(evidence['threshold'], 2)}"
+            in text
         )
         for side in ("before", "after"):
             e = evidence[side]
-            assert f"recall {e['value']:.3f} [{e['lower']:.3f} – {e['upper']:.3f}]" in text
+            shown_e = f"recall {_fixed(e['value'], 3)} [{_fixed(e['lower'], 3)} – {_fixed(e['upper'], 3)}]"
+            assert shown_e in text
             assert f"n = {e['n']:,}" in text
         assert f"{evidence['looks']} looks, {evidence['samples']:,} samples" in text
         # The notifications sent: one row each, the fired alert's among them.
@@ -392,9 +403,9 @@ def test_threshold_slider_moves_the_numbers_to_the_engines_curve(demo, browser):
 
     slider = page.locator("#threshold")
     slider.press("Home")
-    expect(page.locator("#t-value")).to_have_text(f"{min(curve['threshold']):.3f}")
+    expect(page.locator("#t-value")).to_have_text(_fixed(min(curve["threshold"]), 3))
     slider.press("End")
-    expect(page.locator("#t-value")).to_have_text(f"{max(curve['threshold']):.3f}")
+    expect(page.locator("#t-value")).to_have_text(_fixed(max(curve["threshold"]), 3))
     i = curve["threshold"].index(max(curve["threshold"]))
     cells = page.locator("#at-threshold table.cm td .n").all_inner_texts()
     assert cells == [f"{round(curve[k][i]):,}" for k in ("tn", "fp", "fn", "tp")]
