@@ -27,6 +27,8 @@ costs = { false_positive = 1, false_negative = 50 }  # over the profile's [costs
                                # (every key: docs/serving.md)
 # shadow = true                # a challenger: predicts the default version's requests in
                                # the background, logged, never answered with
+# batch = false                # predict each request alone, never together with others
+                               # that arrive at once (default true: docs/serving.md)
 
 [[models]]                     # a model served elsewhere, known from its logs: no path
 name = "spam"
@@ -118,6 +120,7 @@ _MODEL_KEYS = (
     "threshold",
     "output",
     "shadow",
+    "batch",
     "costs",
 )
 _TABLES = ("server", "tokens", "profiles", "models", "alerts")
@@ -296,6 +299,7 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
             )
     classes = _classes(raw, where)
     shadow = _typed(raw.get("shadow", False), bool, f"{where} shadow", "true or false")
+    batch = _typed(raw.get("batch", True), bool, f"{where} batch", "true or false")
     return ModelSpec(
         name=name,
         path=path if path.is_absolute() else base / path,
@@ -307,6 +311,7 @@ def _model(raw: Any, base: Path, i: int) -> ModelSpec | LoggedModel:
         threshold=float(threshold),
         output=output,
         shadow=shadow,
+        batch=batch,
     )
 
 
@@ -324,7 +329,7 @@ def _classes(raw: dict[str, Any], where: str) -> tuple[Any, ...] | None:
 
 
 def _logged(raw: dict[str, Any], name: str, where: str) -> LoggedModel:
-    for key in ("version", "features", "threshold", "output", "shadow"):
+    for key in ("version", "features", "threshold", "output", "shadow", "batch"):
         if key in raw:
             raise ConfigError(
                 f"{where}: {key!r} needs a 'path' (a model served here); a model logged "

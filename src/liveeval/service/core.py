@@ -24,6 +24,7 @@ from ..monitor.windows import WindowResults
 from ..readiness import Profile, load_profile_file, profile_by_name
 from ..serving import LoadedModel, load_model
 from ..store import Kind, Store, WriteOutcome, open_store
+from ._batch import ModelBatcher
 from ._clock import now
 from .alerting import AlertEngine, Subscriber
 from .answer import Answer
@@ -104,6 +105,7 @@ class Service:
         self.default_version: dict[str, str] = {}
         self.classes = ClassMap()
         self.recent = RecentPredictions()
+        self.batcher = ModelBatcher()
         # The windows answer's results of its last reads, for windows not changed since.
         self.window_results = WindowResults()
         # The last estimates before labels, for reads whose inputs have not changed.

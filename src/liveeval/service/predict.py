@@ -79,7 +79,7 @@ async def predict(
     x = loaded.inputs(rows)
     out: Prediction | None = None
     try:
-        out = loaded.infer(x)
+        out = await service.batcher.infer(loaded, x, rows)
         events = _events(service, loaded, rows, out, id, segment, started)
     except Exception as exc:  # the model's fault, whatever it raised: a failed prediction
         return await _failed(service, loaded, inputs, rows, id, segment, started, out, exc)

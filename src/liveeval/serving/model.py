@@ -63,6 +63,9 @@ class ModelSpec:
     # A challenger: predicts every request to the model's default version in the
     # background, logged under its own version, never answered with.
     shadow: bool = False
+    # Whether requests that arrive together may go through the model in one call
+    # (service._batch); false for a model whose rows are not independent.
+    batch: bool = True
 
 
 @dataclass(frozen=True)
