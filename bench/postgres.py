@@ -14,7 +14,9 @@ A real PostgreSQL server is started for the run (Debian's binaries, fsync on) wi
 10,000,000), ``BENCH_OUT`` (default ``bench/results/postgres.json``),
 ``BENCH_BEFORE_SRC`` (predict and ingest: a liveeval from these sources, e.g. the main
 checkout's ``src``, measured in every round too, on its own database: a same-run
-before/after).
+before/after), ``BENCH_UNBATCHED`` (predict: ``1`` also measures liveeval with
+``batch = false`` in every round, each request through the model alone as the
+reference does: what full logging costs by itself).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ METRICS_EVENTS = int(os.environ.get("BENCH_METRICS_EVENTS", "10000000"))
 # Another source tree (e.g. the main checkout's src) measured in the same rounds as
 # "before": a same-run before/after of a change to the server.
 BEFORE_SRC = os.environ.get("BENCH_BEFORE_SRC", "")
+# Also liveeval with each request predicted alone (its model declared batch = false).
+UNBATCHED = os.environ.get("BENCH_UNBATCHED", "") == "1"
 
 
 def timed_metrics_reads(port: int, count: int, labelled: int) -> list[float]:
@@ -59,12 +63,25 @@ def timed_metrics_reads(port: int, count: int, labelled: int) -> list[float]:
     return times
 
 
-def predict(location: str, model_path: Path, before: str = "") -> dict[str, object]:
+def _unbatched_config(model_path: Path) -> Path:
+    """A liveeval.toml serving the model as ``fraud`` with ``batch = false``."""
+    config = model_path.parent / "unbatched.toml"
+    config.write_text(
+        f'[[models]]\nname = "fraud"\npath = "{model_path}"\nbatch = false\n', encoding="utf-8"
+    )
+    return config
+
+
+def predict(
+    location: str, model_path: Path, before: str = "", unbatched: str = ""
+) -> dict[str, object]:
     rounds: list[dict[str, dict[int, dict[str, float]]]] = []
     for r in range(ROUNDS):
         order = ["reference", "liveeval"] if r % 2 == 0 else ["liveeval", "reference"]
         if BEFORE_SRC:
             order.insert(1, "before")
+        if unbatched:
+            order.insert(1, "unbatched")
         measured: dict[str, dict[int, dict[str, float]]] = {}
         for name in order:
             port = server_bench.free_port()
@@ -73,6 +90,12 @@ def predict(location: str, model_path: Path, before: str = "") -> dict[str, obje
                 cmd += ["--log-level", "warning", "--no-access-log"]
                 proc = server_bench.start(cmd, {"BENCH_MODEL": str(model_path)}, server_bench.HERE)
                 ready = f"http://127.0.0.1:{port}/docs"
+            elif name == "unbatched":
+                cmd = [sys.executable, "-m", "liveeval", "serve"]
+                cmd += ["--config", str(_unbatched_config(model_path)), "--store", unbatched]
+                cmd += ["--port", str(port)]
+                proc = server_bench.start(cmd)
+                ready = f"http://127.0.0.1:{port}/healthz"
             else:
                 cmd = [sys.executable, "-m", "liveeval", "serve", "--model"]
                 store = before if name == "before" else location
@@ -92,7 +115,8 @@ def predict(location: str, model_path: Path, before: str = "") -> dict[str, obje
         rounds.append(measured)
         print(json.dumps(measured), flush=True)
     ratios: dict[str, dict[int, dict[str, object]]] = {}
-    for name in ("liveeval", "before") if BEFORE_SRC else ("liveeval",):
+    names = ["liveeval"] + (["before"] if BEFORE_SRC else []) + (["unbatched"] if unbatched else [])
+    for name in names:
         ratios[name] = {}
         for c in server_bench.CONNECTIONS:
             values = [m[name][c]["rps"] / m["reference"][c]["rps"] for m in rounds]
@@ -102,7 +126,12 @@ def predict(location: str, model_path: Path, before: str = "") -> dict[str, obje
                 "max": max(values),
                 "rounds": [round(v, 3) for v in values],
             }
-    return {"ratio": ratios["liveeval"], "before_ratio": ratios.get("before"), "rounds": rounds}
+    return {
+        "ratio": ratios["liveeval"],
+        "before_ratio": ratios.get("before"),
+        "unbatched_ratio": ratios.get("unbatched"),
+        "rounds": rounds,
+    }
 
 
 def _rolled(location: str, timeout: float = 600.0) -> None:
@@ -294,7 +323,10 @@ def main() -> None:
         if "predict" in parts:
             # "before" has its own database: the sources may differ in schema version.
             before = pg.create_database("predict_before") if BEFORE_SRC else ""
-            results["predict"] = predict(pg.create_database("predict"), model_path, before)
+            unbatched = pg.create_database("predict_unbatched") if UNBATCHED else ""
+            results["predict"] = predict(
+                pg.create_database("predict"), model_path, before, unbatched
+            )
         if "ingest" in parts:
             before = pg.create_database("ingest_before") if BEFORE_SRC else ""
             results["ingest"] = ingest(pg.create_database("ingest"), before)
