@@ -79,7 +79,8 @@ async def predict(
     x = loaded.inputs(rows)
     out: Prediction | None = None
     try:
-        out = await service.batcher.infer(loaded, x, rows)
+        # A request with its own id runs alone: its retry then gets the same bits.
+        out = await service.batcher.infer(loaded, x, rows, alone=id is not None)
         events = _events(service, loaded, rows, out, id, segment, started)
     except Exception as exc:  # the model's fault, whatever it raised: a failed prediction
         return await _failed(service, loaded, inputs, rows, id, segment, started, out, exc)
@@ -93,7 +94,10 @@ async def predict(
     if version is None and model in service.shadows:
         from .shadow import schedule_shadows
 
-        schedule_shadows(service, model, rows, segment)
+        # Only rows stored now: a duplicate or a conflict was shadowed when first stored.
+        stored = [row for row, o in zip(rows, outcomes, strict=True) if o.status == "stored"]
+        if stored:
+            schedule_shadows(service, model, stored, segment)
     if any(o.status == "conflict" for o in outcomes):
         conflict = results_answer("predictions", len(events), list(enumerate(outcomes)), [])
         return Answer(conflict.outcome, conflict.body, (model, v))
